@@ -1,0 +1,87 @@
+# roam: plain make, C17, warnings are errors.
+#   make            build/roamd and build/roam (when their sources exist)
+#   make test       every test: unit, simulated network, sanitizers, fuzz, integration
+#   make bench      benchmarks (never part of make test)
+#   make demo       two namespaces, a tunnel, a roaming phone
+# BUILD=dir SAN=1 builds everything with AddressSanitizer + UBSan into dir.
+
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -fno-strict-aliasing \
+           -Isrc/core -Isrc/crypto -Isrc/roamd -Itests/unit
+LDLIBS  += -lcrypto
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+CORE_SRCS  := $(wildcard src/crypto/*.c src/core/*.c)
+CORE_OBJS  := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
+CORE_LIB   := $(BUILD)/libroamcore.a
+ROAMD_SRCS := $(wildcard src/roamd/*.c)
+ROAM_SRCS  := $(wildcard src/roam/*.c)
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c tests/sim/test_*.c)
+UNIT_BINS  := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(UNIT_SRCS)))
+TEST_OBJS  := $(BUILD)/obj/tests/unit/test.o $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/sim/sim*.c))
+BENCH_SRCS := $(wildcard bench/bench_*.c)
+BENCH_BINS := $(patsubst %.c,$(BUILD)/bench/%,$(notdir $(BENCH_SRCS)))
+DAEMON     := $(if $(ROAMD_SRCS),$(BUILD)/roamd)
+CLI        := $(if $(ROAM_SRCS),$(BUILD)/roam)
+
+.PHONY: all test test-unit test-san test-fuzz test-integration bench demo install-deps clean install
+all: $(CORE_LIB) $(DAEMON) $(CLI) $(UNIT_BINS) $(BENCH_BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(CORE_LIB): $(CORE_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/roamd: $(ROAMD_SRCS:%.c=$(BUILD)/obj/%.o) $(CORE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl
+
+$(BUILD)/roam: $(ROAM_SRCS:%.c=$(BUILD)/obj/%.o) $(CORE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_OBJS) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/sim/%.o $(TEST_OBJS) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(TEST_OBJS) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# libFuzzer target: clang only, always with ASan + UBSan.
+FUZZ_CFLAGS := -std=c17 -g -O1 -D_GNU_SOURCE -Isrc/core -Isrc/crypto -Itests/unit -Itests/sim \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRCS) $(wildcard tests/sim/sim*.c) $(wildcard src/core/*.h src/crypto/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRCS) $(wildcard tests/sim/sim*.c) -lcrypto
+
+install-deps:
+	@scripts/install-deps.sh
+
+# The whole suite; tests/run-all prints the final "N passed, M failed".
+test: install-deps
+	@tests/run-all
+
+test-unit: all
+	@tests/run-all unit
+
+bench: install-deps all
+	@bench/run-all
+
+demo: install-deps all
+	@scripts/demo.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
