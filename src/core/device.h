@@ -1,0 +1,208 @@
+/* The WireGuard engine: one device (an interface's identity, its peers,
+ * their sessions and timers), driven entirely from outside.
+ *
+ * It is sans-I/O. The caller hands it datagrams from the network
+ * (device_receive), IP packets from the tunnel (device_send_packet), the
+ * time (every call takes `now`, monotonic nanoseconds) and timer ticks
+ * (device_run_timers at device_next_deadline). It answers through the
+ * callbacks in struct device_io: datagrams to send, packets to deliver,
+ * events to log. Randomness and the wall clock (for TAI64N and the "latest
+ * handshake" shown to users) also come from there, so a test can make a run
+ * fully deterministic.
+ *
+ * Not thread-safe: one device is driven by one thread at a time. */
+#ifndef ROAM_DEVICE_H
+#define ROAM_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "endpoint.h"
+#include "messages.h"
+
+struct device;
+struct peer;
+
+/* Why a datagram or packet was dropped. Each has its own counter so an
+ * operator can tell an attack from a misconfiguration. */
+enum drop_reason {
+	DROP_NONE = 0,
+	DROP_TRUNCATED,		/* shorter than any message */
+	DROP_UNKNOWN_TYPE,	/* type byte or reserved bytes invalid */
+	DROP_BAD_SIZE,		/* wrong exact size for a handshake message */
+	DROP_NO_IDENTITY,	/* handshake while we have no private key */
+	DROP_BAD_MAC1,
+	DROP_UNDER_LOAD_RATELIMIT,
+	DROP_HANDSHAKE_DECRYPT, /* handshake AEAD or DH failed */
+	DROP_UNKNOWN_PEER,	/* initiation from a key we do not know */
+	DROP_STALE_TIMESTAMP,	/* initiation replay */
+	DROP_INITIATION_FLOOD,	/* more than 50 initiations/s from a peer */
+	DROP_UNKNOWN_INDEX,	/* receiver index names nothing of ours */
+	DROP_BAD_STATE,		/* response/cookie for no pending handshake */
+	DROP_KEY_EXPIRED,	/* data on a keypair past REJECT_AFTER_* */
+	DROP_BAD_AUTH,		/* data whose tag does not verify */
+	DROP_REPLAY,		/* data counter already seen / too old */
+	DROP_BAD_INNER,		/* decrypted packet is not a sane IP packet */
+	DROP_DISALLOWED_SRC,	/* inner source not in the peer's AllowedIPs */
+	DROP_NO_ROUTE,		/* outgoing: no peer for the destination */
+	DROP_NO_ENDPOINT,	/* outgoing: the peer has no endpoint */
+	DROP_STAGED_OVERFLOW,	/* outgoing: oldest staged packet pushed out */
+	DROP_COOKIE_DECRYPT,	/* cookie reply that does not authenticate */
+	DROP_REASON_COUNT,
+};
+const char *drop_reason_name(enum drop_reason reason);
+
+enum receive_result {
+	RECEIVED_DROPPED = 0,	/* see the drop counters */
+	RECEIVED_HANDSHAKE,	/* a handshake message was consumed */
+	RECEIVED_COOKIE_SENT,	/* under load: answered with a cookie reply */
+	RECEIVED_COOKIE,	/* a cookie reply was stored */
+	RECEIVED_KEEPALIVE,
+	RECEIVED_DATA,		/* an inner packet was delivered */
+};
+
+enum send_result {
+	SEND_DROPPED = 0,
+	SEND_SENT,		/* encrypted and handed to io->send */
+	SEND_STAGED,		/* held until a handshake completes */
+};
+
+enum device_event_type {
+	EVENT_HANDSHAKE_INITIATION_SENT,
+	EVENT_HANDSHAKE_INITIATION_RECEIVED,
+	EVENT_HANDSHAKE_RESPONSE_SENT,
+	EVENT_HANDSHAKE_COMPLETE,	/* a new keypair is confirmed */
+	EVENT_HANDSHAKE_GIVEN_UP,	/* 20 attempts without an answer */
+	EVENT_COOKIE_SENT,
+	EVENT_COOKIE_RECEIVED,
+	EVENT_KEEPALIVE_SENT,
+	EVENT_ENDPOINT_CHANGED,		/* old and new are set */
+	EVENT_KEYS_ZEROED,		/* 540 s after the last session */
+	EVENT_PEER_CREATED,
+	EVENT_PEER_REMOVED,
+};
+const char *device_event_name(enum device_event_type type);
+
+struct device_event {
+	enum device_event_type type;
+	struct peer *peer;
+	const struct endpoint *old_endpoint;
+	const struct endpoint *new_endpoint;
+	uint64_t now;
+	/* For EVENT_ENDPOINT_CHANGED: how long nothing had been received from
+	 * the peer before this packet (0 if never) — the NAT-binding evidence. */
+	uint64_t idle_before;
+};
+
+struct device_io {
+	void *ctx;
+	/* A datagram for the network. data may be modified by the callee. */
+	void (*send)(void *ctx, struct peer *peer, const struct endpoint *to, uint8_t *data, size_t len);
+	/* A decrypted, checked inner IP packet for the tunnel interface. */
+	void (*deliver)(void *ctx, struct peer *peer, uint8_t *data, size_t len);
+	/* Optional: something happened (for logs and history). */
+	void (*event)(void *ctx, const struct device_event *event);
+	/* Cryptographically secure random bytes. */
+	void (*random)(void *ctx, void *buf, size_t len);
+	/* Wall-clock nanoseconds since the Unix epoch. */
+	uint64_t (*wall_ns)(void *ctx);
+};
+
+struct device *device_new(const struct device_io *io);
+void device_free(struct device *dev);
+
+/* The interface is up: peers may handshake; those with a persistent
+ * keepalive send one at once. Down: every session, handshake, staged packet
+ * and timer is dropped (sessions do not survive down/up). */
+void device_up(struct device *dev, uint64_t now);
+void device_down(struct device *dev);
+bool device_is_up(const struct device *dev);
+
+/* Largest inner packet; padding never goes beyond it (0 = unknown). */
+void device_set_mtu(struct device *dev, unsigned mtu);
+
+/* NULL or an all-zero key removes the identity. A peer whose public key
+ * equals the new public key is removed; every session is invalidated so the
+ * next packet starts a handshake under the new identity. */
+void device_set_private_key(struct device *dev, const uint8_t key[NOISE_PRIVATE_KEY_LEN], uint64_t now);
+bool device_private_key(const struct device *dev, uint8_t key[NOISE_PRIVATE_KEY_LEN]);
+bool device_public_key(const struct device *dev, uint8_t key[NOISE_PUBLIC_KEY_LEN]);
+
+/* Under load the device answers handshakes with cookie replies unless they
+ * carry a valid mac2, and ratelimits per source. It estimates load itself
+ * from the handshake arrival rate; a caller that sees a backlog (or a test)
+ * can report one here, which keeps the device under load for 1 s. */
+void device_report_handshake_backlog(struct device *dev, unsigned queued, uint64_t now);
+bool device_is_under_load(const struct device *dev, uint64_t now);
+
+/* Peers. create fails (NULL, *err = -EEXIST/-EINVAL/-ENOMEM) for a
+ * duplicate key or our own public key. */
+struct peer *device_peer_create(struct device *dev, const uint8_t public_key[NOISE_PUBLIC_KEY_LEN], uint64_t now, int *err);
+struct peer *device_peer_lookup(const struct device *dev, const uint8_t public_key[NOISE_PUBLIC_KEY_LEN]);
+/* Wipes the peer's keys and frees it. */
+void device_peer_remove(struct device *dev, struct peer *peer);
+void device_peers_remove_all(struct device *dev);
+size_t device_peer_count(const struct device *dev);
+/* Peers in creation order. */
+struct peer *device_peer_first(const struct device *dev);
+struct peer *device_peer_next(const struct peer *peer);
+
+void peer_set_preshared_key(struct peer *peer, const uint8_t psk[NOISE_SYMMETRIC_KEY_LEN]);
+void peer_set_endpoint(struct peer *peer, const struct endpoint *ep);
+/* 0 turns it off; turning it on while up sends a keepalive at once. */
+void peer_set_persistent_keepalive(struct peer *peer, uint16_t seconds, uint64_t now);
+
+/* AllowedIPs of a peer (family AF_INET/AF_INET6). insert moves a prefix
+ * held by another peer to this one. */
+int peer_allowedips_insert(struct peer *peer, int family, const uint8_t *addr, uint8_t cidr);
+bool peer_allowedips_remove(struct peer *peer, int family, const uint8_t *addr, uint8_t cidr);
+void peer_allowedips_clear(struct peer *peer);
+typedef bool (*peer_allowedips_fn)(void *ctx, int family, const uint8_t *addr, uint8_t cidr);
+void peer_allowedips_walk(const struct peer *peer, peer_allowedips_fn fn, void *ctx);
+struct peer *device_route_lookup(const struct device *dev, int family, const uint8_t *addr);
+
+struct peer_info {
+	uint8_t public_key[NOISE_PUBLIC_KEY_LEN];
+	uint8_t preshared_key[NOISE_SYMMETRIC_KEY_LEN];
+	struct endpoint endpoint;	/* unset if unknown */
+	uint16_t persistent_keepalive;
+	uint64_t last_handshake_wall_ns; /* 0 = never */
+	uint64_t last_handshake_mono;	 /* 0 = never */
+	uint64_t last_receive_mono;	 /* 0 = never */
+	uint64_t rx_bytes, tx_bytes;	 /* every datagram, handshakes included */
+	uint64_t rx_packets, tx_packets;
+	uint64_t drops[DROP_REASON_COUNT];
+	uint64_t handshake_attempts;	/* initiations sent since the last success */
+	bool has_current_keypair;
+};
+void peer_get_info(const struct peer *peer, struct peer_info *info);
+/* An opaque per-peer slot for the embedder (e.g. its history record). */
+void peer_set_user(struct peer *peer, void *user);
+void *peer_user(const struct peer *peer);
+
+/* Drops the device could not attribute to a peer, and all drops in sum. */
+void device_get_drops(const struct device *dev, uint64_t drops[DROP_REASON_COUNT]);
+
+/* A datagram from the network. buf is decrypted in place (a data message's
+ * inner packet is delivered from buf + 16). */
+enum receive_result device_receive(struct device *dev, const struct endpoint *from, uint8_t *buf, size_t len, uint64_t now);
+
+/* An IP packet from the tunnel. pkt must have MESSAGE_DATA_HEADROOM bytes
+ * before it and MESSAGE_DATA_TAILROOM after it that the device may write:
+ * the packet is encrypted in place. *drop says why on SEND_DROPPED and
+ * *peer_out names the peer chosen (NULL if none), so the caller can answer
+ * DROP_NO_ROUTE / DROP_NO_ENDPOINT with an ICMP unreachable. */
+enum send_result device_send_packet(struct device *dev, uint8_t *pkt, size_t len, uint64_t now,
+				    enum drop_reason *drop, struct peer **peer_out);
+
+/* Sends a keepalive to the peer now (used after a local network change so
+ * the far side learns our new address at once). Starts a handshake if
+ * there is no usable session. */
+void peer_send_keepalive_now(struct peer *peer, uint64_t now);
+
+/* The earliest time device_run_timers has work (UINT64_MAX if none). */
+uint64_t device_next_deadline(const struct device *dev);
+void device_run_timers(struct device *dev, uint64_t now);
+
+#endif

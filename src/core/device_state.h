@@ -1,0 +1,54 @@
+/* The device's internal state. Internal to src/core. */
+#ifndef ROAM_DEVICE_STATE_H
+#define ROAM_DEVICE_STATE_H
+
+#include "allowedips.h"
+#include "cookie.h"
+#include "crypto.h"
+#include "device.h"
+#include "peertable.h"
+#include "ratelimiter.h"
+#include "timers.h"
+
+struct device {
+	struct device_io io;
+	struct aead_ctx *aead;
+	bool up;
+	unsigned mtu;
+
+	bool has_identity;
+	uint8_t static_private[NOISE_PRIVATE_KEY_LEN];
+	uint8_t static_public[NOISE_PUBLIC_KEY_LEN];
+	struct cookie_checker cookie_checker;
+
+	struct peer *peers_first, *peers_last;
+	size_t peer_count;
+	struct pubkey_table pubkeys;
+	struct index_table indices;
+	struct allowedips allowedips;
+	struct timer_heap timers;
+	struct ratelimiter *ratelimiter;
+
+	/* Load estimate: a leaky count of handshake messages. */
+	uint64_t handshake_load;	/* in units of 1/1024 message */
+	uint64_t handshake_load_at;
+	uint64_t last_under_load;
+	bool has_been_under_load;
+
+	uint64_t drops[DROP_REASON_COUNT]; /* all drops, attributed or not */
+	/* Scratch for building handshake messages. */
+	uint8_t scratch[MESSAGE_INITIATION_LEN];
+};
+
+static inline void device_random(struct device *dev, void *buf, size_t len)
+{
+	dev->io.random(dev->io.ctx, buf, len);
+}
+
+static inline void device_emit(struct device *dev, const struct device_event *ev)
+{
+	if (dev->io.event)
+		dev->io.event(dev->io.ctx, ev);
+}
+
+#endif

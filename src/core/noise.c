@@ -1,0 +1,440 @@
+/* Noise_IKpsk2 for WireGuard: the four handshake steps and the keypair
+ * slots they fill. Step comments follow the pattern names of protocol.md §2:
+ *
+ *   -> e, es, s, ss, {t}      (initiation)
+ *   <- e, ee, se, psk, {}     (response)
+ *
+ * Every intermediate secret lives on the stack and is wiped at the single
+ * exit of each function. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "device_state.h"
+#include "noise.h"
+#include "peer.h"
+
+/* Exactly 37 and 34 bytes: the protocol hashes them without a NUL. */
+static const char construction[37] = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
+static const char identifier[34] = "WireGuard v1 zx2c4 Jason@zx2c4.com";
+
+void tai64n_from_ns(uint8_t out[NOISE_TIMESTAMP_LEN], uint64_t wall_ns)
+{
+	uint64_t secs = 0x400000000000000aULL + wall_ns / NSEC_PER_SEC;
+	/* Round nanoseconds down to a multiple of 2^24 (~16.8 ms), as both
+	 * reference implementations do, so timestamps do not fingerprint. */
+	uint32_t nsec = (uint32_t)(wall_ns % NSEC_PER_SEC) & ~0xffffffU;
+	for (int i = 0; i < 8; i++)
+		out[i] = (uint8_t)(secs >> (56 - 8 * i));
+	for (int i = 0; i < 4; i++)
+		out[8 + i] = (uint8_t)(nsec >> (24 - 8 * i));
+}
+
+/* ck = HASH(CONSTRUCTION); h = HASH(HASH(ck || IDENTIFIER) || responder). */
+static void handshake_init(uint8_t ck[NOISE_HASH_LEN], uint8_t h[NOISE_HASH_LEN],
+			   const uint8_t responder_public[NOISE_PUBLIC_KEY_LEN])
+{
+	blake2s256(ck, (const uint8_t *)construction, sizeof(construction), NULL, 0);
+	blake2s256(h, ck, NOISE_HASH_LEN, (const uint8_t *)identifier, sizeof(identifier));
+	blake2s256(h, h, NOISE_HASH_LEN, responder_public, NOISE_PUBLIC_KEY_LEN);
+}
+
+static void mix_hash(uint8_t h[NOISE_HASH_LEN], const uint8_t *data, size_t len)
+{
+	blake2s256(h, h, NOISE_HASH_LEN, data, len);
+}
+
+/* ck = KDF1(ck, ephemeral public): the "e" token. */
+static void mix_ephemeral(uint8_t ck[NOISE_HASH_LEN], uint8_t h[NOISE_HASH_LEN],
+			  const uint8_t ephemeral[NOISE_PUBLIC_KEY_LEN])
+{
+	kdf(ck, NULL, NULL, ck, ephemeral, NOISE_PUBLIC_KEY_LEN);
+	mix_hash(h, ephemeral, NOISE_PUBLIC_KEY_LEN);
+}
+
+/* (ck, key) = KDF2(ck, DH(priv, pub)); key may be NULL (KDF1). False on a
+ * low-order point. */
+static bool mix_dh(uint8_t ck[NOISE_HASH_LEN], uint8_t *key, const uint8_t priv[NOISE_PRIVATE_KEY_LEN],
+		   const uint8_t pub[NOISE_PUBLIC_KEY_LEN])
+{
+	uint8_t dh[NOISE_PUBLIC_KEY_LEN];
+	bool ok = x25519(dh, priv, pub);
+	if (ok)
+		kdf(ck, key, NULL, ck, dh, sizeof(dh));
+	crypto_wipe(dh, sizeof(dh));
+	return ok;
+}
+
+/* AEAD with counter 0 and the running hash as associated data, then mixes
+ * the ciphertext into the hash. */
+static void seal_and_hash(struct device *dev, uint8_t *dst, const uint8_t *src, size_t len,
+			  const uint8_t key[NOISE_SYMMETRIC_KEY_LEN], uint8_t h[NOISE_HASH_LEN])
+{
+	aead_seal(dev->aead, dst, src, len, h, NOISE_HASH_LEN, 0, key);
+	mix_hash(h, dst, len + NOISE_AUTHTAG_LEN);
+}
+
+static bool open_and_hash(struct device *dev, uint8_t *dst, const uint8_t *src, size_t len,
+			  const uint8_t key[NOISE_SYMMETRIC_KEY_LEN], uint8_t h[NOISE_HASH_LEN])
+{
+	if (!aead_open(dev->aead, dst, src, len, h, NOISE_HASH_LEN, 0, key))
+		return false;
+	mix_hash(h, src, len);
+	return true;
+}
+
+bool noise_precompute_static_static(struct device *dev, struct peer *peer)
+{
+	peer->static_static_ok = dev->has_identity &&
+				 x25519(peer->static_static, dev->static_private, peer->public_key);
+	if (!peer->static_static_ok)
+		crypto_wipe(peer->static_static, sizeof(peer->static_static));
+	return peer->static_static_ok;
+}
+
+static void new_ephemeral(struct device *dev, uint8_t priv[NOISE_PRIVATE_KEY_LEN])
+{
+	uint8_t random[NOISE_PRIVATE_KEY_LEN];
+	device_random(dev, random, sizeof(random));
+	x25519_private_from_random(priv, random);
+	crypto_wipe(random, sizeof(random));
+}
+
+/* A handshake owns at most one index at a time: a new message replaces it. */
+static uint32_t handshake_take_index(struct device *dev, struct peer *peer)
+{
+	struct noise_handshake *hs = &peer->handshake;
+	if (hs->local_index)
+		index_table_remove(&dev->indices, hs->local_index);
+	hs->local_index = index_table_insert_new(&dev->indices, INDEX_HANDSHAKE, peer, NULL, dev->io.random, dev->io.ctx);
+	return hs->local_index;
+}
+
+bool noise_create_initiation(struct device *dev, struct peer *peer, struct message_handshake_initiation *msg,
+			     uint64_t now)
+{
+	struct noise_handshake *hs = &peer->handshake;
+	uint8_t key[NOISE_SYMMETRIC_KEY_LEN], ephemeral_public[NOISE_PUBLIC_KEY_LEN];
+	uint8_t timestamp[NOISE_TIMESTAMP_LEN];
+	bool ok = false;
+	(void)now;
+
+	if (!dev->has_identity || !peer->static_static_ok)
+		goto out;
+	memset(msg, 0, sizeof(*msg));
+	le32_write(msg->header.type, MESSAGE_HANDSHAKE_INITIATION);
+	handshake_init(hs->chaining_key, hs->hash, peer->public_key);
+
+	/* e */
+	new_ephemeral(dev, hs->ephemeral_private);
+	if (!x25519_public_from_private(ephemeral_public, hs->ephemeral_private))
+		goto out;
+	memcpy(msg->unencrypted_ephemeral, ephemeral_public, NOISE_PUBLIC_KEY_LEN);
+	mix_ephemeral(hs->chaining_key, hs->hash, ephemeral_public);
+
+	/* es */
+	if (!mix_dh(hs->chaining_key, key, hs->ephemeral_private, peer->public_key))
+		goto out;
+
+	/* s */
+	seal_and_hash(dev, msg->encrypted_static, dev->static_public, NOISE_PUBLIC_KEY_LEN, key, hs->hash);
+
+	/* ss: the static-static DH is precomputed per peer. */
+	kdf(hs->chaining_key, key, NULL, hs->chaining_key, peer->static_static, NOISE_PUBLIC_KEY_LEN);
+
+	/* {t} */
+	tai64n_from_ns(timestamp, dev->io.wall_ns(dev->io.ctx));
+	seal_and_hash(dev, msg->encrypted_timestamp, timestamp, NOISE_TIMESTAMP_LEN, key, hs->hash);
+
+	le32_write(msg->sender_index, handshake_take_index(dev, peer));
+	hs->state = HANDSHAKE_CREATED_INITIATION;
+	ok = true;
+out:
+	if (!ok)
+		noise_clear_handshake(dev, peer);
+	crypto_wipe(key, sizeof(key));
+	return ok;
+}
+
+struct peer *noise_consume_initiation(struct device *dev, const struct message_handshake_initiation *msg,
+				      uint64_t now, int *drop)
+{
+	uint8_t ck[NOISE_HASH_LEN], h[NOISE_HASH_LEN], key[NOISE_SYMMETRIC_KEY_LEN];
+	uint8_t s[NOISE_PUBLIC_KEY_LEN], t[NOISE_TIMESTAMP_LEN];
+	struct peer *peer = NULL, *result = NULL;
+
+	*drop = DROP_HANDSHAKE_DECRYPT;
+	if (!dev->has_identity) {
+		*drop = DROP_NO_IDENTITY;
+		goto out;
+	}
+	handshake_init(ck, h, dev->static_public);
+
+	/* e */
+	mix_ephemeral(ck, h, msg->unencrypted_ephemeral);
+
+	/* es */
+	if (!mix_dh(ck, key, dev->static_private, msg->unencrypted_ephemeral))
+		goto out;
+
+	/* s */
+	if (!open_and_hash(dev, s, msg->encrypted_static, sizeof(msg->encrypted_static), key, h))
+		goto out;
+	peer = pubkey_table_lookup(&dev->pubkeys, s);
+	if (!peer) {
+		*drop = DROP_UNKNOWN_PEER;
+		goto out;
+	}
+	if (!peer->static_static_ok)
+		goto out;
+
+	/* ss */
+	kdf(ck, key, NULL, ck, peer->static_static, NOISE_PUBLIC_KEY_LEN);
+
+	/* {t} */
+	if (!open_and_hash(dev, t, msg->encrypted_timestamp, sizeof(msg->encrypted_timestamp), key, h))
+		goto out;
+
+	/* An initiation must carry a newer timestamp than any accepted before,
+	 * so a captured one can never be replayed to move the endpoint. */
+	struct noise_handshake *hs = &peer->handshake;
+	if (memcmp(t, hs->latest_timestamp, NOISE_TIMESTAMP_LEN) <= 0) {
+		*drop = DROP_STALE_TIMESTAMP;
+		goto out;
+	}
+	if (hs->last_initiation_consumption && now - hs->last_initiation_consumption < INITIATION_MIN_INTERVAL) {
+		*drop = DROP_INITIATION_FLOOD;
+		goto out;
+	}
+
+	/* Only a fully checked initiation replaces the peer's handshake state. */
+	noise_clear_handshake(dev, peer);
+	memcpy(hs->remote_ephemeral, msg->unencrypted_ephemeral, NOISE_PUBLIC_KEY_LEN);
+	memcpy(hs->latest_timestamp, t, NOISE_TIMESTAMP_LEN);
+	memcpy(hs->hash, h, NOISE_HASH_LEN);
+	memcpy(hs->chaining_key, ck, NOISE_HASH_LEN);
+	hs->remote_index = le32_read(msg->sender_index);
+	hs->last_initiation_consumption = now;
+	hs->state = HANDSHAKE_CONSUMED_INITIATION;
+	*drop = DROP_NONE;
+	result = peer;
+out:
+	crypto_wipe(ck, sizeof(ck));
+	crypto_wipe(h, sizeof(h));
+	crypto_wipe(key, sizeof(key));
+	crypto_wipe(s, sizeof(s));
+	crypto_wipe(t, sizeof(t));
+	return result;
+}
+
+/* psk: (ck, tau, key) = KDF3(ck, Q); h = HASH(h || tau). */
+static void mix_psk(uint8_t ck[NOISE_HASH_LEN], uint8_t h[NOISE_HASH_LEN], uint8_t key[NOISE_SYMMETRIC_KEY_LEN],
+		    const uint8_t psk[NOISE_SYMMETRIC_KEY_LEN])
+{
+	uint8_t tau[NOISE_HASH_LEN];
+	kdf(ck, tau, key, ck, psk, NOISE_SYMMETRIC_KEY_LEN);
+	mix_hash(h, tau, sizeof(tau));
+	crypto_wipe(tau, sizeof(tau));
+}
+
+bool noise_create_response(struct device *dev, struct peer *peer, struct message_handshake_response *msg)
+{
+	struct noise_handshake *hs = &peer->handshake;
+	uint8_t key[NOISE_SYMMETRIC_KEY_LEN], ephemeral_public[NOISE_PUBLIC_KEY_LEN];
+	bool ok = false;
+
+	if (hs->state != HANDSHAKE_CONSUMED_INITIATION)
+		goto out;
+	memset(msg, 0, sizeof(*msg));
+	le32_write(msg->header.type, MESSAGE_HANDSHAKE_RESPONSE);
+	le32_write(msg->receiver_index, hs->remote_index);
+
+	/* e */
+	new_ephemeral(dev, hs->ephemeral_private);
+	if (!x25519_public_from_private(ephemeral_public, hs->ephemeral_private))
+		goto out;
+	memcpy(msg->unencrypted_ephemeral, ephemeral_public, NOISE_PUBLIC_KEY_LEN);
+	mix_ephemeral(hs->chaining_key, hs->hash, ephemeral_public);
+
+	/* ee */
+	if (!mix_dh(hs->chaining_key, NULL, hs->ephemeral_private, hs->remote_ephemeral))
+		goto out;
+	/* se */
+	if (!mix_dh(hs->chaining_key, NULL, hs->ephemeral_private, peer->public_key))
+		goto out;
+
+	/* psk */
+	mix_psk(hs->chaining_key, hs->hash, key, peer->preshared_key);
+
+	/* {} */
+	seal_and_hash(dev, msg->encrypted_nothing, NULL, 0, key, hs->hash);
+
+	le32_write(msg->sender_index, handshake_take_index(dev, peer));
+	hs->state = HANDSHAKE_CREATED_RESPONSE;
+	ok = true;
+out:
+	if (!ok)
+		noise_clear_handshake(dev, peer);
+	crypto_wipe(key, sizeof(key));
+	return ok;
+}
+
+struct peer *noise_consume_response(struct device *dev, const struct message_handshake_response *msg, int *drop)
+{
+	uint8_t ck[NOISE_HASH_LEN], h[NOISE_HASH_LEN], key[NOISE_SYMMETRIC_KEY_LEN];
+	uint8_t ephemeral_private[NOISE_PRIVATE_KEY_LEN];
+	struct peer *result = NULL;
+
+	const struct index_entry *entry = index_table_lookup(&dev->indices, le32_read(msg->receiver_index));
+	if (!entry || entry->kind != INDEX_HANDSHAKE) {
+		*drop = DROP_UNKNOWN_INDEX;
+		return NULL;
+	}
+	struct peer *peer = entry->peer;
+	struct noise_handshake *hs = &peer->handshake;
+	if (hs->state != HANDSHAKE_CREATED_INITIATION || !dev->has_identity) {
+		*drop = DROP_BAD_STATE;
+		return NULL;
+	}
+	*drop = DROP_HANDSHAKE_DECRYPT;
+	/* Work on copies: a forged response must leave the pending handshake
+	 * intact so the real one can still complete it. */
+	memcpy(ck, hs->chaining_key, sizeof(ck));
+	memcpy(h, hs->hash, sizeof(h));
+	memcpy(ephemeral_private, hs->ephemeral_private, sizeof(ephemeral_private));
+
+	/* e */
+	mix_ephemeral(ck, h, msg->unencrypted_ephemeral);
+	/* ee */
+	if (!mix_dh(ck, NULL, ephemeral_private, msg->unencrypted_ephemeral))
+		goto out;
+	/* se */
+	if (!mix_dh(ck, NULL, dev->static_private, msg->unencrypted_ephemeral))
+		goto out;
+	/* psk */
+	mix_psk(ck, h, key, peer->preshared_key);
+	/* {} */
+	if (!open_and_hash(dev, NULL, msg->encrypted_nothing, sizeof(msg->encrypted_nothing), key, h))
+		goto out;
+
+	memcpy(hs->remote_ephemeral, msg->unencrypted_ephemeral, NOISE_PUBLIC_KEY_LEN);
+	memcpy(hs->chaining_key, ck, sizeof(ck));
+	memcpy(hs->hash, h, sizeof(h));
+	hs->remote_index = le32_read(msg->sender_index);
+	hs->state = HANDSHAKE_CONSUMED_RESPONSE;
+	*drop = DROP_NONE;
+	result = peer;
+out:
+	crypto_wipe(ck, sizeof(ck));
+	crypto_wipe(h, sizeof(h));
+	crypto_wipe(key, sizeof(key));
+	crypto_wipe(ephemeral_private, sizeof(ephemeral_private));
+	return result;
+}
+
+static void keypair_destroy(struct device *dev, struct noise_keypair *kp)
+{
+	if (!kp)
+		return;
+	index_table_remove(&dev->indices, kp->local_index);
+	crypto_wipe(kp, sizeof(*kp));
+	free(kp);
+}
+
+bool noise_begin_session(struct device *dev, struct peer *peer, uint64_t now)
+{
+	struct noise_handshake *hs = &peer->handshake;
+	struct noise_keypairs *slots = &peer->keypairs;
+	bool initiator = hs->state == HANDSHAKE_CONSUMED_RESPONSE;
+
+	if (hs->state != HANDSHAKE_CONSUMED_RESPONSE && hs->state != HANDSHAKE_CREATED_RESPONSE)
+		return false;
+	/* Keypairs are allocated once per handshake, never per packet. */
+	struct noise_keypair *kp = calloc(1, sizeof(*kp));
+	if (!kp)
+		return false;
+	kp->peer = peer;
+	/* (T1, T2) = KDF2(ck, empty): the initiator sends with T1. */
+	if (initiator)
+		kdf(kp->send_key, kp->receive_key, NULL, hs->chaining_key, NULL, 0);
+	else
+		kdf(kp->receive_key, kp->send_key, NULL, hs->chaining_key, NULL, 0);
+	kp->birth = now;
+	kp->i_am_the_initiator = initiator;
+	kp->sending_valid = true;
+	kp->local_index = hs->local_index;
+	kp->remote_index = hs->remote_index;
+	replay_init(&kp->replay);
+	/* The index the peer already knows now names the keypair. */
+	index_table_replace(&dev->indices, kp->local_index, INDEX_KEYPAIR, kp);
+	hs->local_index = 0;
+	noise_clear_handshake(dev, peer);
+
+	if (initiator) {
+		/* Usable at once: the response proved the peer has the keys. */
+		if (slots->next) {
+			keypair_destroy(dev, slots->previous);
+			slots->previous = slots->next;
+			slots->next = NULL;
+			keypair_destroy(dev, slots->current);
+		} else {
+			keypair_destroy(dev, slots->previous);
+			slots->previous = slots->current;
+		}
+		slots->current = kp;
+	} else {
+		/* A responder waits for the initiator's first data packet before
+		 * sending with it: until then it cannot know the response arrived. */
+		keypair_destroy(dev, slots->next);
+		slots->next = kp;
+		keypair_destroy(dev, slots->previous);
+		slots->previous = NULL;
+	}
+	return true;
+}
+
+bool noise_received_with_keypair(struct device *dev, struct peer *peer, struct noise_keypair *kp)
+{
+	struct noise_keypairs *slots = &peer->keypairs;
+	if (kp != slots->next)
+		return false;
+	keypair_destroy(dev, slots->previous);
+	slots->previous = slots->current;
+	slots->current = slots->next;
+	slots->next = NULL;
+	return true;
+}
+
+void noise_clear_handshake(struct device *dev, struct peer *peer)
+{
+	struct noise_handshake *hs = &peer->handshake;
+	if (hs->local_index)
+		index_table_remove(&dev->indices, hs->local_index);
+	/* The replay memory (latest timestamp, last consumption) survives:
+	 * forgetting it would let an old initiation be accepted again. */
+	crypto_wipe(hs->ephemeral_private, sizeof(hs->ephemeral_private));
+	crypto_wipe(hs->remote_ephemeral, sizeof(hs->remote_ephemeral));
+	crypto_wipe(hs->hash, sizeof(hs->hash));
+	crypto_wipe(hs->chaining_key, sizeof(hs->chaining_key));
+	hs->local_index = 0;
+	hs->remote_index = 0;
+	hs->state = HANDSHAKE_ZEROED;
+}
+
+void noise_clear_peer(struct device *dev, struct peer *peer)
+{
+	noise_clear_handshake(dev, peer);
+	keypair_destroy(dev, peer->keypairs.previous);
+	keypair_destroy(dev, peer->keypairs.current);
+	keypair_destroy(dev, peer->keypairs.next);
+	peer->keypairs.previous = peer->keypairs.current = peer->keypairs.next = NULL;
+}
+
+void noise_expire_sending(struct peer *peer)
+{
+	struct noise_keypair *all[] = {peer->keypairs.previous, peer->keypairs.current, peer->keypairs.next};
+	for (size_t i = 0; i < 3; i++)
+		if (all[i])
+			all[i]->sending_valid = false;
+}

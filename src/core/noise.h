@@ -1,0 +1,88 @@
+/* Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s, as WireGuard uses it
+ * (protocol.md §2), and the session keypairs it produces (§5.4).
+ *
+ *   <- s
+ *   -> e, es, s, ss, {t}
+ *   <- e, ee, se, psk, {}
+ */
+#ifndef ROAM_NOISE_H
+#define ROAM_NOISE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "messages.h"
+#include "replay.h"
+
+struct device;
+struct peer;
+
+enum noise_handshake_state {
+	HANDSHAKE_ZEROED,
+	HANDSHAKE_CREATED_INITIATION,
+	HANDSHAKE_CONSUMED_INITIATION,
+	HANDSHAKE_CREATED_RESPONSE,
+	HANDSHAKE_CONSUMED_RESPONSE,
+};
+
+struct noise_handshake {
+	enum noise_handshake_state state;
+	uint8_t ephemeral_private[NOISE_PRIVATE_KEY_LEN];
+	uint8_t remote_ephemeral[NOISE_PUBLIC_KEY_LEN];
+	uint8_t hash[NOISE_HASH_LEN];
+	uint8_t chaining_key[NOISE_HASH_LEN];
+	/* Greatest TAI64N accepted from this peer: an initiation must beat it. */
+	uint8_t latest_timestamp[NOISE_TIMESTAMP_LEN];
+	uint64_t last_initiation_consumption; /* monotonic; 0 = never */
+	uint32_t local_index;	/* registered in the index table while pending */
+	uint32_t remote_index;
+};
+
+struct noise_keypair {
+	struct peer *peer;
+	uint8_t send_key[NOISE_SYMMETRIC_KEY_LEN];
+	uint8_t receive_key[NOISE_SYMMETRIC_KEY_LEN];
+	uint64_t send_counter;
+	uint64_t birth;		/* monotonic */
+	uint32_t local_index;	/* what the peer puts in receiver_index */
+	uint32_t remote_index;	/* what we put in receiver_index */
+	bool i_am_the_initiator;
+	bool sending_valid;	/* false after a private-key change */
+	struct replay_counter replay;
+};
+
+/* previous / current / next (§5.4): sending uses only current; receiving
+ * any of the three; next is a responder's keypair awaiting confirmation. */
+struct noise_keypairs {
+	struct noise_keypair *previous, *current, *next;
+};
+
+/* TAI64N of a wall-clock time, nanoseconds whitened to a multiple of 2^24
+ * so a timestamp does not leak precise timing. */
+void tai64n_from_ns(uint8_t out[NOISE_TIMESTAMP_LEN], uint64_t wall_ns);
+
+/* Precomputes the static-static DH for a peer; false if it is all zeros
+ * (a low-order public key: such a peer can never handshake). */
+bool noise_precompute_static_static(struct device *dev, struct peer *peer);
+
+bool noise_create_initiation(struct device *dev, struct peer *peer, struct message_handshake_initiation *msg, uint64_t now);
+/* Returns the peer, or NULL with *drop set. On success the peer's handshake
+ * holds the consumed state; nothing is stored on failure. */
+struct peer *noise_consume_initiation(struct device *dev, const struct message_handshake_initiation *msg,
+				      uint64_t now, int *drop);
+bool noise_create_response(struct device *dev, struct peer *peer, struct message_handshake_response *msg);
+struct peer *noise_consume_response(struct device *dev, const struct message_handshake_response *msg, int *drop);
+
+/* Derives the transport keypair from a finished handshake and slots it in
+ * (initiator: current; responder: next). Wipes the handshake state. */
+bool noise_begin_session(struct device *dev, struct peer *peer, uint64_t now);
+/* Called when data authenticated under kp: promotes next to current.
+ * Returns true if that confirmed a new session. */
+bool noise_received_with_keypair(struct device *dev, struct peer *peer, struct noise_keypair *kp);
+/* Wipes and frees every keypair and the handshake of a peer. */
+void noise_clear_peer(struct device *dev, struct peer *peer);
+void noise_clear_handshake(struct device *dev, struct peer *peer);
+/* Makes every keypair of a peer unusable for sending (identity change). */
+void noise_expire_sending(struct peer *peer);
+
+#endif

@@ -1,0 +1,79 @@
+/* A peer as the engine sees it. Internal to src/core: the outside world
+ * holds only opaque struct peer pointers and uses device.h. */
+#ifndef ROAM_PEER_H
+#define ROAM_PEER_H
+
+#include "allowedips.h"
+#include "cookie.h"
+#include "device.h"
+#include "noise.h"
+#include "timers.h"
+
+/* A packet held while no session can carry it, with room to encrypt in
+ * place when it is finally sent. */
+struct staged_packet {
+	size_t len;
+	uint8_t buf[];	/* headroom, packet, tailroom */
+};
+
+struct peer {
+	struct device *dev;
+	struct peer *list_prev, *list_next;	/* creation order */
+	uint8_t public_key[NOISE_PUBLIC_KEY_LEN];
+	uint8_t preshared_key[NOISE_SYMMETRIC_KEY_LEN];
+	uint8_t static_static[NOISE_PUBLIC_KEY_LEN];
+	bool static_static_ok;
+
+	struct noise_handshake handshake;
+	struct noise_keypairs keypairs;
+	struct cookie_maker cookie;
+
+	struct endpoint endpoint;
+
+	/* Timers (timers.c). */
+	uint64_t timer_deadline[TIMER_COUNT];	/* 0 = not armed */
+	uint64_t heap_key;
+	size_t heap_pos;			/* SIZE_MAX = not in the heap */
+	uint64_t last_sent_handshake;		/* for the 1-per-5 s initiation limit */
+	bool has_sent_handshake;
+	unsigned handshake_attempts;
+	bool need_another_keepalive;
+	bool sent_lastminute_handshake;
+	uint16_t persistent_keepalive;		/* seconds, 0 = off */
+
+	/* Staged packets: a ring, allocated lazily (only while no session). */
+	struct staged_packet **staged;
+	unsigned staged_head, staged_count;
+
+	struct allowedips_owner allowedips;
+
+	/* What operators see. */
+	uint64_t last_handshake_wall_ns, last_handshake_mono, last_receive_mono;
+	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+	uint64_t handshakes_sent_since_success;
+	uint64_t drops[DROP_REASON_COUNT];
+	void *user;
+};
+
+void peer_count_drop(struct device *dev, struct peer *peer, enum drop_reason reason);
+/* Stages a copy of a packet; drops the oldest beyond MAX_STAGED_PACKETS. */
+void peer_stage_packet(struct peer *peer, const uint8_t *pkt, size_t len);
+void peer_purge_staged(struct peer *peer);
+/* Encrypts pkt (with headroom/tailroom) under the current keypair and sends
+ * it; false if no usable session. */
+bool peer_encrypt_and_send(struct peer *peer, uint8_t *pkt, size_t len, uint64_t now);
+/* Sends the staged packets if a session allows; else starts a handshake. */
+void peer_send_staged(struct peer *peer, uint64_t now);
+/* Sends a keepalive (or the staged packets, if any). */
+void peer_send_keepalive(struct peer *peer, uint64_t now);
+/* Starts a handshake unless one was sent less than REKEY_TIMEOUT ago. */
+void peer_send_initiation(struct peer *peer, bool is_retry, uint64_t now);
+/* Records the source of an authenticated packet as the peer's endpoint. */
+void peer_update_endpoint(struct peer *peer, const struct endpoint *from, uint64_t now);
+/* Hands a datagram to the embedder, counting it. */
+void peer_transmit(struct peer *peer, uint8_t *data, size_t len);
+void peer_emit(struct peer *peer, enum device_event_type type, uint64_t now);
+/* Forgets the cached local source address (when the path may have changed). */
+void peer_clear_source(struct peer *peer);
+
+#endif

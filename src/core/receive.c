@@ -1,0 +1,263 @@
+/* Incoming datagrams (protocol.md §1-§4). Every message is checked for
+ * exact size and type first, authenticated next, and only then allowed to
+ * change anything: an endpoint moves only for a packet that authenticated
+ * and passed the replay check. */
+#include <string.h>
+
+#include "crypto.h"
+#include "device_state.h"
+#include "peer.h"
+
+/* The work a handshake costs, in ns of one core: used to estimate whether
+ * arrivals outpace what we could process (the reference implementations
+ * look at their queue length; we have no queue, so we model one). */
+#define HANDSHAKE_COST_NS (NSEC_PER_SEC / 4000)
+
+static void note_handshake_arrival(struct device *dev, uint64_t now)
+{
+	uint64_t elapsed = now - dev->handshake_load_at;
+	dev->handshake_load = dev->handshake_load > elapsed ? dev->handshake_load - elapsed : 0;
+	dev->handshake_load += HANDSHAKE_COST_NS;
+	dev->handshake_load_at = now;
+	if (dev->handshake_load >= UNDER_LOAD_QUEUE_LEN * HANDSHAKE_COST_NS)
+		device_report_handshake_backlog(dev, UNDER_LOAD_QUEUE_LEN, now);
+}
+
+/* Bookkeeping common to every authenticated message from a peer. */
+static void note_authenticated_receive(struct peer *peer, const struct endpoint *from, size_t len, uint64_t now)
+{
+	peer_update_endpoint(peer, from, now);
+	peer->rx_bytes += len;
+	peer->rx_packets++;
+	peer->last_receive_mono = now;
+}
+
+static void send_response(struct device *dev, struct peer *peer, uint64_t now)
+{
+	struct message_handshake_response *msg = (struct message_handshake_response *)dev->scratch;
+	if (!noise_create_response(dev, peer, msg))
+		return;
+	cookie_add_macs(&peer->cookie, (uint8_t *)msg, sizeof(*msg), now);
+	if (!noise_begin_session(dev, peer, now))
+		return;
+	timers_on_session_derived(peer, now);
+	timers_on_authenticated_packet_traversal(peer, now);
+	timers_on_authenticated_packet_sent(peer);
+	peer->last_sent_handshake = now;
+	peer->has_sent_handshake = true;
+	peer_transmit(peer, (uint8_t *)msg, sizeof(*msg));
+	peer_emit(peer, EVENT_HANDSHAKE_RESPONSE_SENT, now);
+}
+
+static enum receive_result receive_handshake(struct device *dev, const struct endpoint *from, uint8_t *buf,
+					     size_t len, enum message_type type, uint64_t now)
+{
+	if (!dev->has_identity) {
+		peer_count_drop(dev, NULL, DROP_NO_IDENTITY);
+		return RECEIVED_DROPPED;
+	}
+	note_handshake_arrival(dev, now);
+	bool under_load = device_is_under_load(dev, now);
+	enum cookie_mac_state macs = cookie_validate_packet(&dev->cookie_checker, buf, len, from, under_load, now,
+							    dev->io.random, dev->io.ctx);
+	if (macs == COOKIE_MAC_INVALID) {
+		peer_count_drop(dev, NULL, DROP_BAD_MAC1);
+		return RECEIVED_DROPPED;
+	}
+	if (under_load) {
+		if (macs != COOKIE_MAC1_AND_MAC2_VALID) {
+			/* Prove you can receive at that address before we spend
+			 * four scalar multiplications on you. */
+			struct message_handshake_cookie reply;
+			cookie_create_reply(&dev->cookie_checker, dev->aead, &reply, buf, len, from, now, dev->io.random,
+					    dev->io.ctx);
+			dev->io.send(dev->io.ctx, NULL, from, (uint8_t *)&reply, sizeof(reply));
+			struct device_event ev = {.type = EVENT_COOKIE_SENT, .new_endpoint = from, .now = now};
+			device_emit(dev, &ev);
+			return RECEIVED_COOKIE_SENT;
+		}
+		size_t addr_len;
+		const uint8_t *addr = endpoint_addr_bytes(from, &addr_len);
+		if (!ratelimiter_allow(dev->ratelimiter, from->addr.sa.sa_family, addr, now)) {
+			peer_count_drop(dev, NULL, DROP_UNDER_LOAD_RATELIMIT);
+			return RECEIVED_DROPPED;
+		}
+	}
+
+	int drop;
+	struct peer *peer;
+	if (type == MESSAGE_HANDSHAKE_INITIATION) {
+		peer = noise_consume_initiation(dev, (const struct message_handshake_initiation *)buf, now, &drop);
+		if (!peer) {
+			peer_count_drop(dev, NULL, (enum drop_reason)drop);
+			return RECEIVED_DROPPED;
+		}
+		note_authenticated_receive(peer, from, len, now);
+		peer_emit(peer, EVENT_HANDSHAKE_INITIATION_RECEIVED, now);
+		send_response(dev, peer, now);
+	} else {
+		peer = noise_consume_response(dev, (const struct message_handshake_response *)buf, &drop);
+		if (!peer) {
+			peer_count_drop(dev, NULL, (enum drop_reason)drop);
+			return RECEIVED_DROPPED;
+		}
+		note_authenticated_receive(peer, from, len, now);
+		if (noise_begin_session(dev, peer, now)) {
+			timers_on_session_derived(peer, now);
+			timers_on_handshake_complete(peer, now);
+			peer_emit(peer, EVENT_HANDSHAKE_COMPLETE, now);
+			/* Confirms the keypair to the responder, which may not send
+			 * until it hears from us under it. */
+			peer_send_keepalive(peer, now);
+		}
+	}
+	timers_on_authenticated_packet_received(peer);
+	timers_on_authenticated_packet_traversal(peer, now);
+	return RECEIVED_HANDSHAKE;
+}
+
+static enum receive_result receive_cookie(struct device *dev, const uint8_t *buf, uint64_t now)
+{
+	const struct message_handshake_cookie *msg = (const struct message_handshake_cookie *)buf;
+	const struct index_entry *entry = index_table_lookup(&dev->indices, le32_read(msg->receiver_index));
+	if (!entry) {
+		peer_count_drop(dev, NULL, DROP_UNKNOWN_INDEX);
+		return RECEIVED_DROPPED;
+	}
+	if (!cookie_consume_reply(&entry->peer->cookie, dev->aead, msg, now)) {
+		peer_count_drop(dev, entry->peer, DROP_COOKIE_DECRYPT);
+		return RECEIVED_DROPPED;
+	}
+	/* No resend now: the retransmit timer's next initiation carries mac2. */
+	peer_emit(entry->peer, EVENT_COOKIE_RECEIVED, now);
+	return RECEIVED_COOKIE;
+}
+
+/* The initiator rekeys shortly before the session would expire if it is
+ * still receiving but not sending (then the send-side check never runs). */
+static void keep_key_fresh_after_receive(struct peer *peer, uint64_t now)
+{
+	const struct noise_keypair *kp = peer->keypairs.current;
+	if (peer->sent_lastminute_handshake || !kp || !kp->sending_valid || !kp->i_am_the_initiator ||
+	    now - kp->birth < REKEY_ON_RECEIVE_AGE)
+		return;
+	peer->sent_lastminute_handshake = true;
+	peer_send_initiation(peer, false, now);
+}
+
+/* Inner source address and the packet's true length (padding stripped). */
+static const uint8_t *inner_source(const uint8_t *pkt, size_t len, int *family, size_t *inner_len)
+{
+	if (len >= 20 && pkt[0] >> 4 == 4) {
+		size_t total = (size_t)pkt[2] << 8 | pkt[3];
+		if (total < 20 || total > len)
+			return NULL;
+		*family = AF_INET;
+		*inner_len = total;
+		return pkt + 12;
+	}
+	if (len >= 40 && pkt[0] >> 4 == 6) {
+		size_t total = 40 + ((size_t)pkt[4] << 8 | pkt[5]);
+		if (total > len)
+			return NULL;
+		*family = AF_INET6;
+		*inner_len = total;
+		return pkt + 8;
+	}
+	return NULL;
+}
+
+static enum receive_result receive_data(struct device *dev, const struct endpoint *from, uint8_t *buf, size_t len,
+					uint64_t now)
+{
+	struct message_data *msg = (struct message_data *)buf;
+	const struct index_entry *entry = index_table_lookup(&dev->indices, le32_read(msg->receiver_index));
+	if (!entry || entry->kind != INDEX_KEYPAIR) {
+		peer_count_drop(dev, NULL, DROP_UNKNOWN_INDEX);
+		return RECEIVED_DROPPED;
+	}
+	struct noise_keypair *kp = entry->keypair;
+	struct peer *peer = entry->peer;
+	if (now - kp->birth >= REJECT_AFTER_TIME) {
+		peer_count_drop(dev, peer, DROP_KEY_EXPIRED);
+		return RECEIVED_DROPPED;
+	}
+	uint64_t counter = le64_read(msg->counter);
+	size_t sealed_len = len - MESSAGE_DATA_HEADER_LEN;
+	if (!aead_open(dev->aead, msg->encrypted_data, msg->encrypted_data, sealed_len, NULL, 0, counter,
+		       kp->receive_key)) {
+		peer_count_drop(dev, peer, DROP_BAD_AUTH);
+		return RECEIVED_DROPPED;
+	}
+	if (!replay_check_and_update(&kp->replay, counter)) {
+		peer_count_drop(dev, peer, DROP_REPLAY);
+		return RECEIVED_DROPPED;
+	}
+
+	/* Authentic and fresh: from here on the packet may change state. */
+	note_authenticated_receive(peer, from, len, now);
+	if (noise_received_with_keypair(dev, peer, kp)) {
+		timers_on_handshake_complete(peer, now);
+		peer_emit(peer, EVENT_HANDSHAKE_COMPLETE, now);
+		peer_send_staged(peer, now);
+	}
+	keep_key_fresh_after_receive(peer, now);
+	timers_on_authenticated_packet_received(peer);
+	timers_on_authenticated_packet_traversal(peer, now);
+
+	size_t plain_len = sealed_len - NOISE_AUTHTAG_LEN;
+	if (plain_len == 0)
+		return RECEIVED_KEEPALIVE;
+
+	int family;
+	size_t inner_len;
+	const uint8_t *src = inner_source(msg->encrypted_data, plain_len, &family, &inner_len);
+	if (!src) {
+		peer_count_drop(dev, peer, DROP_BAD_INNER);
+		return RECEIVED_DROPPED;
+	}
+	/* Cryptokey routing: the key that decrypted the packet must be the
+	 * one the source address belongs to. */
+	if (allowedips_lookup(&dev->allowedips, family, src) != peer) {
+		peer_count_drop(dev, peer, DROP_DISALLOWED_SRC);
+		return RECEIVED_DROPPED;
+	}
+	timers_on_data_received(peer, now);
+	dev->io.deliver(dev->io.ctx, peer, msg->encrypted_data, inner_len);
+	return RECEIVED_DATA;
+}
+
+enum receive_result device_receive(struct device *dev, const struct endpoint *from, uint8_t *buf, size_t len,
+				   uint64_t now)
+{
+	enum message_type type = message_type_of(buf, len);
+	static const size_t exact_len[] = {
+		[MESSAGE_HANDSHAKE_INITIATION] = MESSAGE_INITIATION_LEN,
+		[MESSAGE_HANDSHAKE_RESPONSE] = MESSAGE_RESPONSE_LEN,
+		[MESSAGE_HANDSHAKE_COOKIE] = MESSAGE_COOKIE_LEN,
+	};
+
+	if (len < sizeof(struct message_header)) {
+		peer_count_drop(dev, NULL, DROP_TRUNCATED);
+		return RECEIVED_DROPPED;
+	}
+	if (!dev->up || type == MESSAGE_INVALID) {
+		peer_count_drop(dev, NULL, DROP_UNKNOWN_TYPE);
+		return RECEIVED_DROPPED;
+	}
+	if (type == MESSAGE_DATA ? len < MESSAGE_DATA_MIN_LEN || len > MESSAGE_MAX_LEN : len != exact_len[type]) {
+		peer_count_drop(dev, NULL, DROP_BAD_SIZE);
+		return RECEIVED_DROPPED;
+	}
+	switch (type) {
+	case MESSAGE_HANDSHAKE_INITIATION:
+	case MESSAGE_HANDSHAKE_RESPONSE:
+		return receive_handshake(dev, from, buf, len, type, now);
+	case MESSAGE_HANDSHAKE_COOKIE:
+		return receive_cookie(dev, buf, now);
+	case MESSAGE_DATA:
+		return receive_data(dev, from, buf, len, now);
+	default:
+		return RECEIVED_DROPPED;
+	}
+}

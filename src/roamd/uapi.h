@@ -1,0 +1,70 @@
+/* The cross-platform UAPI (protocol.md §7): what `wg` says over
+ * /var/run/wireguard/IFNAME.sock, turned into device configuration.
+ *
+ * Two layers:
+ * - uapi_get / uapi_set: one whole request against a device. set is a
+ *   transaction: every line is parsed and validated, the listen port is
+ *   bound, and only then is anything applied; any error leaves the running
+ *   configuration exactly as it was.
+ * - struct uapi_conn: one client connection's byte stream, split into
+ *   requests, with bounded buffering. It never blocks and never reads a
+ *   socket itself: the event loop feeds it bytes and drains its output. */
+#ifndef ROAM_UAPI_H
+#define ROAM_UAPI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "device.h"
+
+/* What the daemon owns that the UAPI can change or must report. */
+struct uapi_buf;
+
+struct uapi_host {
+	void *ctx;
+	/* Prepares sockets bound to port (0 = any) and reports the port bound,
+	 * without giving up the current ones: 0 or -errno (-EADDRINUSE). */
+	int (*prepare_listen_port)(void *ctx, uint16_t port, uint16_t *bound);
+	/* Switches to the prepared sockets, or throws them away. */
+	void (*commit_listen_port)(void *ctx, bool commit);
+	uint16_t (*listen_port)(void *ctx);
+	/* Applies SO_MARK to the sockets: 0 or -errno. */
+	int (*set_fwmark)(void *ctx, uint32_t mark);
+	uint32_t (*fwmark)(void *ctx);
+	/* Monotonic ns, for the device calls that need `now`. */
+	uint64_t (*now)(void *ctx);
+	/* Optional: extra per-peer lines for `get` (roaming history etc.),
+	 * appended after the standard ones; keys must not clash with wg's. */
+	void (*peer_extra)(void *ctx, const struct peer *peer, struct uapi_buf *out);
+};
+
+struct uapi_buf {
+	char *data;
+	size_t len, cap;
+};
+void uapi_buf_printf(struct uapi_buf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void uapi_buf_free(struct uapi_buf *buf);
+
+/* Appends "key=value" lines then "errno=0\n\n". */
+void uapi_get(struct device *dev, const struct uapi_host *host, struct uapi_buf *out);
+/* body: the lines after "set=1\n" up to (not including) the blank line.
+ * Returns 0 or a negative errno (the value `wg` expects on the errno line). */
+int uapi_set(struct device *dev, const struct uapi_host *host, const char *body, size_t len);
+
+/* Largest request accepted; beyond it the connection gets an error and is
+ * closed, so a client that never ends its request cannot exhaust memory. */
+#define UAPI_MAX_REQUEST (256u << 20)
+
+struct uapi_conn;
+struct uapi_conn *uapi_conn_new(struct device *dev, const struct uapi_host *host);
+void uapi_conn_free(struct uapi_conn *conn);
+/* Feeds received bytes; complete requests are answered into the output.
+ * Returns false when the connection must be closed (protocol violation,
+ * oversized request) once the pending output is flushed. */
+bool uapi_conn_feed(struct uapi_conn *conn, const char *data, size_t len);
+/* Output waiting to be written; mark n bytes as written. */
+const char *uapi_conn_output(const struct uapi_conn *conn, size_t *len);
+void uapi_conn_consume_output(struct uapi_conn *conn, size_t n);
+
+#endif
