@@ -30,6 +30,7 @@ BENCH_BINS := $(patsubst %.c,$(BUILD)/bench/%,$(notdir $(BENCH_SRCS)))
 DAEMON     := $(if $(ROAMD_SRCS),$(BUILD)/roamd)
 CLI        := $(if $(ROAM_SRCS),$(BUILD)/roam)
 
+.SECONDARY:
 .PHONY: all test test-unit test-san test-fuzz test-integration bench demo install-deps clean install
 all: $(CORE_LIB) $(DAEMON) $(CLI) $(UNIT_BINS) $(BENCH_BINS)
 

@@ -16,10 +16,11 @@
  *    2n - 1 nodes however much churn it has seen, and a path is at most
  *    33 (IPv4) or 129 (IPv6) nodes long.
  *
- * Memory: nodes that merely join subtrees are the majority in a large
- * table, so they are allocated without the per-owner list fields; only
- * nodes that hold (or once held) a prefix carry them (struct owned_node).
- * A join node that later receives a prefix is swapped for an owned one.
+ * Memory: a large table has about as many join nodes as prefixes, so join
+ * nodes are allocated without the per-owner list fields (64-byte malloc
+ * chunks instead of 96); only nodes that hold (or once held) a prefix
+ * carry them (struct owned_node). A join node that later receives a prefix
+ * is swapped for an owned one.
  *
  * Single-threaded by design: the caller serialises all access. */
 #include <errno.h>
@@ -30,14 +31,15 @@
 #include "allowedips.h"
 
 struct allowedips_node {
-	/* Lookup touches only the first 40 bytes. */
+	/* Lookup reads only the first 41 bytes (child, key, owner, cidr), at
+	 * most two cache lines and often one; parent comes last. */
 	struct allowedips_node *child[2];
-	void *owner; /* NULL: a join node, no prefix stored here */
 	uint64_t key[2];
-	struct allowedips_node *parent;
+	void *owner; /* NULL: a join node, no prefix stored here */
 	uint8_t cidr;
 	uint8_t is6;
 	uint8_t owned_layout; /* allocated as struct owned_node */
+	struct allowedips_node *parent;
 };
 
 /* A node that holds a prefix. The list is circular so the owner's single
@@ -410,20 +412,29 @@ static void *lookup4(const struct allowedips_node *n, uint64_t a)
 	return best;
 }
 
-static void *lookup6(const struct allowedips_node *n, const uint64_t a[2])
+/* Two phases so each loop works on one word, as lookup4 does: along any
+ * path cidr only grows, so once a node's prefix reaches into the second
+ * word, all further ones do too. */
+static void *lookup6(const struct allowedips_node *n, uint64_t a0, uint64_t a1)
 {
 	void *best = NULL;
 
+	for (; n && n->cidr < 64; n = n->child[(a0 >> (63 - n->cidr)) & 1]) {
+		if ((a0 ^ n->key[0]) & mask_hi(n->cidr))
+			return best;
+		if (n->owner)
+			best = n->owner;
+	}
 	while (n) {
-		unsigned c = n->cidr;
+		unsigned c = n->cidr; /* 64..128 */
 
-		if (!prefix_matches(n, a[0], a[1]))
+		if (a0 != n->key[0] || ((a1 ^ n->key[1]) & mask_hi(c - 64)))
 			break;
 		if (n->owner)
 			best = n->owner;
 		if (c == 128)
 			break;
-		n = n->child[bit_at(a, c)];
+		n = n->child[(a1 >> (127 - c)) & 1];
 	}
 	return best;
 }
@@ -432,11 +443,8 @@ void *allowedips_lookup(const struct allowedips *table, int family, const uint8_
 {
 	if (family == AF_INET)
 		return lookup4(table->root4, load_be32(addr) << 32);
-	if (family == AF_INET6) {
-		uint64_t a[2] = { load_be64(addr), load_be64(addr + 8) };
-
-		return lookup6(table->root6, a);
-	}
+	if (family == AF_INET6)
+		return lookup6(table->root6, load_be64(addr), load_be64(addr + 8));
 	return NULL;
 }
 

@@ -7,7 +7,7 @@
 #include "device_state.h"
 #include "peer.h"
 
-enum { RATELIMITER_CAPACITY = 8192 };
+enum { RATELIMITER_CAPACITY = 8192, DEFAULT_HANDSHAKE_CAPACITY = 4000 };
 
 struct device *device_new(const struct device_io *io)
 {
@@ -16,6 +16,7 @@ struct device *device_new(const struct device_io *io)
 		return NULL;
 	dev->io = *io;
 	dev->mtu = DEFAULT_MTU;
+	dev->handshake_cost_ns = NSEC_PER_SEC / DEFAULT_HANDSHAKE_CAPACITY;
 	uint64_t seeds[2];
 	io->random(io->ctx, seeds, sizeof(seeds));
 	dev->aead = aead_ctx_new();
@@ -145,6 +146,12 @@ void device_report_handshake_backlog(struct device *dev, unsigned queued, uint64
 		dev->last_under_load = now;
 		dev->has_been_under_load = true;
 	}
+}
+
+void device_set_handshake_capacity(struct device *dev, unsigned per_second)
+{
+	dev->handshake_cost_ns = per_second ? NSEC_PER_SEC / per_second : 0;
+	dev->handshake_load = 0;
 }
 
 bool device_is_under_load(const struct device *dev, uint64_t now)

@@ -134,6 +134,10 @@ bool device_public_key(const struct device *dev, uint8_t key[NOISE_PUBLIC_KEY_LE
  * from the handshake arrival rate; a caller that sees a backlog (or a test)
  * can report one here, which keeps the device under load for 1 s. */
 void device_report_handshake_backlog(struct device *dev, unsigned queued, uint64_t now);
+/* How many handshakes a second the embedder can process (default 4000); the
+ * load estimate counts arrivals beyond that as a backlog. 0 disables the
+ * estimate (only reported backlogs count). */
+void device_set_handshake_capacity(struct device *dev, unsigned per_second);
 bool device_is_under_load(const struct device *dev, uint64_t now);
 
 /* Peers. create fails (NULL, *err = -EEXIST/-EINVAL/-ENOMEM) for a

@@ -29,8 +29,9 @@ struct device {
 	struct timer_heap timers;
 	struct ratelimiter *ratelimiter;
 
-	/* Load estimate: a leaky count of handshake messages. */
-	uint64_t handshake_load;	/* in units of 1/1024 message */
+	/* Load estimate: a leaky bucket of handshake work, in ns of one core. */
+	uint64_t handshake_cost_ns;	/* 0 = no estimate */
+	uint64_t handshake_load;
 	uint64_t handshake_load_at;
 	uint64_t last_under_load;
 	bool has_been_under_load;

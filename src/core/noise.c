@@ -68,11 +68,13 @@ static bool mix_dh(uint8_t ck[NOISE_HASH_LEN], uint8_t *key, const uint8_t priv[
 
 /* AEAD with counter 0 and the running hash as associated data, then mixes
  * the ciphertext into the hash. */
-static void seal_and_hash(struct device *dev, uint8_t *dst, const uint8_t *src, size_t len,
+static bool seal_and_hash(struct device *dev, uint8_t *dst, const uint8_t *src, size_t len,
 			  const uint8_t key[NOISE_SYMMETRIC_KEY_LEN], uint8_t h[NOISE_HASH_LEN])
 {
-	aead_seal(dev->aead, dst, src, len, h, NOISE_HASH_LEN, 0, key);
+	if (!aead_seal(dev->aead, dst, src, len, h, NOISE_HASH_LEN, 0, key))
+		return false;
 	mix_hash(h, dst, len + NOISE_AUTHTAG_LEN);
+	return true;
 }
 
 static bool open_and_hash(struct device *dev, uint8_t *dst, const uint8_t *src, size_t len,
@@ -138,14 +140,16 @@ bool noise_create_initiation(struct device *dev, struct peer *peer, struct messa
 		goto out;
 
 	/* s */
-	seal_and_hash(dev, msg->encrypted_static, dev->static_public, NOISE_PUBLIC_KEY_LEN, key, hs->hash);
+	if (!seal_and_hash(dev, msg->encrypted_static, dev->static_public, NOISE_PUBLIC_KEY_LEN, key, hs->hash))
+		goto out;
 
 	/* ss: the static-static DH is precomputed per peer. */
 	kdf(hs->chaining_key, key, NULL, hs->chaining_key, peer->static_static, NOISE_PUBLIC_KEY_LEN);
 
 	/* {t} */
 	tai64n_from_ns(timestamp, dev->io.wall_ns(dev->io.ctx));
-	seal_and_hash(dev, msg->encrypted_timestamp, timestamp, NOISE_TIMESTAMP_LEN, key, hs->hash);
+	if (!seal_and_hash(dev, msg->encrypted_timestamp, timestamp, NOISE_TIMESTAMP_LEN, key, hs->hash))
+		goto out;
 
 	le32_write(msg->sender_index, handshake_take_index(dev, peer));
 	hs->state = HANDSHAKE_CREATED_INITIATION;
@@ -158,13 +162,14 @@ out:
 }
 
 struct peer *noise_consume_initiation(struct device *dev, const struct message_handshake_initiation *msg,
-				      uint64_t now, int *drop)
+				      uint64_t now, int *drop, struct peer **sender)
 {
 	uint8_t ck[NOISE_HASH_LEN], h[NOISE_HASH_LEN], key[NOISE_SYMMETRIC_KEY_LEN];
 	uint8_t s[NOISE_PUBLIC_KEY_LEN], t[NOISE_TIMESTAMP_LEN];
 	struct peer *peer = NULL, *result = NULL;
 
 	*drop = DROP_HANDSHAKE_DECRYPT;
+	*sender = NULL;
 	if (!dev->has_identity) {
 		*drop = DROP_NO_IDENTITY;
 		goto out;
@@ -186,6 +191,7 @@ struct peer *noise_consume_initiation(struct device *dev, const struct message_h
 		*drop = DROP_UNKNOWN_PEER;
 		goto out;
 	}
+	*sender = peer;
 	if (!peer->static_static_ok)
 		goto out;
 
@@ -268,7 +274,8 @@ bool noise_create_response(struct device *dev, struct peer *peer, struct message
 	mix_psk(hs->chaining_key, hs->hash, key, peer->preshared_key);
 
 	/* {} */
-	seal_and_hash(dev, msg->encrypted_nothing, NULL, 0, key, hs->hash);
+	if (!seal_and_hash(dev, msg->encrypted_nothing, NULL, 0, key, hs->hash))
+		goto out;
 
 	le32_write(msg->sender_index, handshake_take_index(dev, peer));
 	hs->state = HANDSHAKE_CREATED_RESPONSE;

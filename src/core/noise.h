@@ -67,9 +67,11 @@ bool noise_precompute_static_static(struct device *dev, struct peer *peer);
 
 bool noise_create_initiation(struct device *dev, struct peer *peer, struct message_handshake_initiation *msg, uint64_t now);
 /* Returns the peer, or NULL with *drop set. On success the peer's handshake
- * holds the consumed state; nothing is stored on failure. */
+ * holds the consumed state; nothing is stored on failure. *sender names the
+ * peer whenever the static key decrypted (so a replay is counted against
+ * the peer it imitates), else NULL. */
 struct peer *noise_consume_initiation(struct device *dev, const struct message_handshake_initiation *msg,
-				      uint64_t now, int *drop);
+				      uint64_t now, int *drop, struct peer **sender);
 bool noise_create_response(struct device *dev, struct peer *peer, struct message_handshake_response *msg);
 struct peer *noise_consume_response(struct device *dev, const struct message_handshake_response *msg, int *drop);
 

@@ -8,18 +8,20 @@
 #include "device_state.h"
 #include "peer.h"
 
-/* The work a handshake costs, in ns of one core: used to estimate whether
- * arrivals outpace what we could process (the reference implementations
- * look at their queue length; we have no queue, so we model one). */
-#define HANDSHAKE_COST_NS (NSEC_PER_SEC / 4000)
-
+/* The reference implementations go "under load" when their handshake
+ * queue is 1/8 full. A sans-I/O core has no queue, so it models one: each
+ * arrival adds the work it costs (1/capacity s), time drains it, and a
+ * modelled backlog of UNDER_LOAD_QUEUE_LEN messages means under load. */
 static void note_handshake_arrival(struct device *dev, uint64_t now)
 {
+	uint64_t cost = dev->handshake_cost_ns;
+	if (!cost)
+		return;
 	uint64_t elapsed = now - dev->handshake_load_at;
 	dev->handshake_load = dev->handshake_load > elapsed ? dev->handshake_load - elapsed : 0;
-	dev->handshake_load += HANDSHAKE_COST_NS;
+	dev->handshake_load += cost;
 	dev->handshake_load_at = now;
-	if (dev->handshake_load >= UNDER_LOAD_QUEUE_LEN * HANDSHAKE_COST_NS)
+	if (dev->handshake_load >= UNDER_LOAD_QUEUE_LEN * cost)
 		device_report_handshake_backlog(dev, UNDER_LOAD_QUEUE_LEN, now);
 }
 
@@ -85,11 +87,12 @@ static enum receive_result receive_handshake(struct device *dev, const struct en
 	}
 
 	int drop;
-	struct peer *peer;
+	struct peer *peer, *sender;
 	if (type == MESSAGE_HANDSHAKE_INITIATION) {
-		peer = noise_consume_initiation(dev, (const struct message_handshake_initiation *)buf, now, &drop);
+		peer = noise_consume_initiation(dev, (const struct message_handshake_initiation *)buf, now, &drop,
+						&sender);
 		if (!peer) {
-			peer_count_drop(dev, NULL, (enum drop_reason)drop);
+			peer_count_drop(dev, sender, (enum drop_reason)drop);
 			return RECEIVED_DROPPED;
 		}
 		note_authenticated_receive(peer, from, len, now);

@@ -25,8 +25,9 @@ enum {
 };
 
 /* An AEAD context holds reusable OpenSSL cipher state so the data path
- * allocates nothing per packet. One per thread that encrypts; it carries no
- * key between calls. */
+ * allocates nothing per packet. One per thread that encrypts. It remembers
+ * the last key loaded (wiped on free) so consecutive packets of one session
+ * skip the key setup; callers still pass the key on every call. */
 struct aead_ctx;
 struct aead_ctx *aead_ctx_new(void);
 void aead_ctx_free(struct aead_ctx *ctx);
@@ -64,8 +65,8 @@ void x25519_clamp(uint8_t key[32]);
 /* A fresh clamped private key from the given random bytes. */
 void x25519_private_from_random(uint8_t key[32], const uint8_t random[32]);
 
-/* BLAKE2s-256 of the concatenation of up to three parts (NULL/0 parts are
- * skipped): WireGuard always hashes one or two parts. */
+/* BLAKE2s-256 of the concatenation of two parts (a NULL/0 part is skipped):
+ * WireGuard always hashes one or two. */
 void blake2s256(uint8_t out[32], const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len);
 /* Keyed BLAKE2s with a 16-byte output length (WireGuard's MAC). The output
  * length is part of BLAKE2s's parameter block: this is not a truncation. */

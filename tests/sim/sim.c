@@ -367,3 +367,41 @@ uint64_t sim_event_time(const struct sim_node *node, enum device_event_type type
 			return node->events[i % SIM_MAX_EVENTS].at;
 	return UINT64_MAX;
 }
+
+bool sim_has_session(struct sim_node *node, struct sim_node *other)
+{
+	struct peer_info info;
+	peer_get_info(sim_peer_of(node, other), &info);
+	return info.has_current_keypair;
+}
+
+static bool both_have_sessions(struct sim *sim, void *ctx)
+{
+	(void)ctx;
+	return sim_has_session(&sim->nodes[0], &sim->nodes[1]) && sim_has_session(&sim->nodes[1], &sim->nodes[0]);
+}
+
+bool sim_pair(struct sim *sim, struct sim_node **a, struct sim_node **b)
+{
+	*a = sim_add_node(sim);
+	*b = sim_add_node(sim);
+	sim_connect(*a, *b, false);
+	peer_send_keepalive_now(sim_peer_of(*a, *b), sim->now);
+	return sim_run_until_true(sim, both_have_sessions, NULL, 2 * NSEC_PER_SEC);
+}
+
+bool sim_capture_filter(void *ctx, struct sim_node *from, struct sim_node *to, uint8_t *data, size_t *len)
+{
+	struct sim_capture *c = ctx;
+	(void)to;
+	if ((c->from && c->from != from) || (c->type != MESSAGE_INVALID && message_type_of(data, *len) != c->type))
+		return true;
+	size_t limit = c->max && c->max < 16 ? c->max : 16;
+	if (c->count >= limit || *len > sizeof(c->data[0]))
+		return true;
+	memcpy(c->data[c->count], data, *len);
+	c->len[c->count] = *len;
+	c->src[c->count] = from->addr;
+	c->count++;
+	return !c->swallow;
+}

@@ -89,3 +89,23 @@ uint64_t sim_event_time(const struct sim_node *node, enum device_event_type type
 uint64_t sim_rand(uint64_t *state);
 
 #endif
+
+/* Two connected nodes with a confirmed session in both directions
+ * (a initiated). Returns false if the handshake did not complete. */
+bool sim_pair(struct sim *sim, struct sim_node **a, struct sim_node **b);
+/* Whether a node's session with another can send right now. */
+bool sim_has_session(struct sim_node *node, struct sim_node *other);
+
+/* A filter that keeps copies of datagrams of one type from one node and
+ * optionally swallows them. */
+struct sim_capture {
+	struct sim_node *from;		/* NULL = any */
+	enum message_type type;		/* MESSAGE_INVALID = any */
+	bool swallow;
+	size_t max;			/* stop capturing after this many */
+	size_t count;
+	uint8_t data[16][2048];
+	size_t len[16];
+	struct endpoint src[16];
+};
+bool sim_capture_filter(void *ctx, struct sim_node *from, struct sim_node *to, uint8_t *data, size_t *len);
