@@ -95,12 +95,18 @@ bool noise_precompute_static_static(struct device *dev, struct peer *peer)
 	return peer->static_static_ok;
 }
 
-static void new_ephemeral(struct device *dev, uint8_t priv[NOISE_PRIVATE_KEY_LEN])
+/* "e" on the sending side: a fresh ephemeral key pair, its public half
+ * written into the message and mixed into the state. */
+static bool send_ephemeral(struct device *dev, struct noise_handshake *hs, uint8_t out[NOISE_PUBLIC_KEY_LEN])
 {
 	uint8_t random[NOISE_PRIVATE_KEY_LEN];
 	device_random(dev, random, sizeof(random));
-	x25519_private_from_random(priv, random);
+	x25519_private_from_random(hs->ephemeral_private, random);
 	crypto_wipe(random, sizeof(random));
+	if (!x25519_public_from_private(out, hs->ephemeral_private))
+		return false;
+	mix_ephemeral(hs->chaining_key, hs->hash, out);
+	return true;
 }
 
 /* A handshake owns at most one index at a time: a new message replaces it. */
@@ -117,8 +123,7 @@ bool noise_create_initiation(struct device *dev, struct peer *peer, struct messa
 			     uint64_t now)
 {
 	struct noise_handshake *hs = &peer->handshake;
-	uint8_t key[NOISE_SYMMETRIC_KEY_LEN], ephemeral_public[NOISE_PUBLIC_KEY_LEN];
-	uint8_t timestamp[NOISE_TIMESTAMP_LEN];
+	uint8_t key[NOISE_SYMMETRIC_KEY_LEN], timestamp[NOISE_TIMESTAMP_LEN];
 	bool ok = false;
 	(void)now;
 
@@ -129,11 +134,8 @@ bool noise_create_initiation(struct device *dev, struct peer *peer, struct messa
 	handshake_init(hs->chaining_key, hs->hash, peer->public_key);
 
 	/* e */
-	new_ephemeral(dev, hs->ephemeral_private);
-	if (!x25519_public_from_private(ephemeral_public, hs->ephemeral_private))
+	if (!send_ephemeral(dev, hs, msg->unencrypted_ephemeral))
 		goto out;
-	memcpy(msg->unencrypted_ephemeral, ephemeral_public, NOISE_PUBLIC_KEY_LEN);
-	mix_ephemeral(hs->chaining_key, hs->hash, ephemeral_public);
 
 	/* es */
 	if (!mix_dh(hs->chaining_key, key, hs->ephemeral_private, peer->public_key))
@@ -247,7 +249,7 @@ static void mix_psk(uint8_t ck[NOISE_HASH_LEN], uint8_t h[NOISE_HASH_LEN], uint8
 bool noise_create_response(struct device *dev, struct peer *peer, struct message_handshake_response *msg)
 {
 	struct noise_handshake *hs = &peer->handshake;
-	uint8_t key[NOISE_SYMMETRIC_KEY_LEN], ephemeral_public[NOISE_PUBLIC_KEY_LEN];
+	uint8_t key[NOISE_SYMMETRIC_KEY_LEN];
 	bool ok = false;
 
 	if (hs->state != HANDSHAKE_CONSUMED_INITIATION)
@@ -257,11 +259,8 @@ bool noise_create_response(struct device *dev, struct peer *peer, struct message
 	le32_write(msg->receiver_index, hs->remote_index);
 
 	/* e */
-	new_ephemeral(dev, hs->ephemeral_private);
-	if (!x25519_public_from_private(ephemeral_public, hs->ephemeral_private))
+	if (!send_ephemeral(dev, hs, msg->unencrypted_ephemeral))
 		goto out;
-	memcpy(msg->unencrypted_ephemeral, ephemeral_public, NOISE_PUBLIC_KEY_LEN);
-	mix_ephemeral(hs->chaining_key, hs->hash, ephemeral_public);
 
 	/* ee */
 	if (!mix_dh(hs->chaining_key, NULL, hs->ephemeral_private, hs->remote_ephemeral))
