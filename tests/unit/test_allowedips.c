@@ -3,7 +3,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "allowedips.h"
 #include "test.h"
@@ -695,19 +697,21 @@ static void random_prefix(struct rand_state *s, int family, struct key *k, uint8
 	int f = fam_index(family);
 	unsigned pick = rnd_below(&s->rng, 10);
 
+	/* Lengths stay at or above bits/8 (/4, /16) so that lookups miss as
+	 * well as hit; /0 is added on purpose in test_random_vs_horrible. */
 	if (s->h.n[f] == 0 || pick < 4) {
 		*k = random_key(&s->rng, family);
-		/* Mostly long prefixes, some short ones including /0. */
+		/* Mostly long prefixes, some short ones. */
 		*cidr = (uint8_t)(rnd_below(&s->rng, 4) ? bits - rnd_below(&s->rng, bits / 4 + 1)
-							: rnd_below(&s->rng, bits + 1));
+							: bits / 8 + rnd_below(&s->rng, bits - bits / 8 + 1));
 		return;
 	}
 	const struct horrible_entry *e = &s->h.e[f][rnd_below(&s->rng, (unsigned)s->h.n[f])];
 
 	if (pick < 7 && e->cidr < bits)
 		*cidr = (uint8_t)(e->cidr + 1 + rnd_below(&s->rng, bits - e->cidr));
-	else if (pick < 9 && e->cidr > 0)
-		*cidr = (uint8_t)rnd_below(&s->rng, e->cidr);
+	else if (pick < 9 && e->cidr > bits / 8)
+		*cidr = (uint8_t)(bits / 8 + rnd_below(&s->rng, e->cidr - bits / 8));
 	else
 		*cidr = e->cidr;
 	*k = randomize_below(&s->rng, family, e->k, e->cidr);
@@ -768,7 +772,9 @@ static bool walk_check_fn(void *ctx, int family, const uint8_t *addr, uint8_t ci
 	return true;
 }
 
-static void check_against_horrible(struct rand_state *s, unsigned lookups)
+/* With a default route present every lookup hits; otherwise the address
+ * mix must produce plenty of both outcomes. */
+static void check_against_horrible(struct rand_state *s, unsigned lookups, bool have_default)
 {
 	size_t mismatches = 0, hits = 0;
 
@@ -785,8 +791,8 @@ static void check_against_horrible(struct rand_state *s, unsigned lookups)
 			fprintf(stderr, "  lookup mismatch (family %d): got %d want %d\n", family, got, want);
 	}
 	CHECK(mismatches == 0);
-	/* The address mix must exercise matches, not only misses. */
-	CHECK(lookups == 0 || hits > lookups / 3);
+	if (lookups && !have_default)
+		CHECK(hits > lookups / 3 && hits < lookups - lookups / 10);
 	CHECK(s->t.count == s->h.n[0] + s->h.n[1]);
 
 	size_t walk_bad = 0, count_bad = 0;
@@ -809,6 +815,25 @@ static void check_against_horrible(struct rand_state *s, unsigned lookups)
 	CHECK(count_bad == 0);
 }
 
+static bool insert_both(struct rand_state *s, int family, struct key k, uint8_t cidr, int o)
+{
+	uint8_t bytes[16];
+
+	/* Unmasked host bits on purpose: the table must clear them. */
+	key_to_bytes(&k, family, bytes);
+	horrible_insert(&s->h, family, k, cidr, o);
+	return allowedips_insert(&s->t, family, bytes, cidr, &s->owners[o], &s->owners[o].list) == 0;
+}
+
+static bool remove_both(struct rand_state *s, int family, struct key k, uint8_t cidr, int o)
+{
+	uint8_t bytes[16];
+
+	key_to_bytes(&k, family, bytes);
+	return horrible_remove(&s->h, family, k, cidr, o) ==
+	       allowedips_remove(&s->t, family, bytes, cidr, &s->owners[o], &s->owners[o].list);
+}
+
 static void random_inserts(struct rand_state *s, unsigned n)
 {
 	size_t bad = 0;
@@ -816,14 +841,10 @@ static void random_inserts(struct rand_state *s, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		int family = i & 1 ? AF_INET6 : AF_INET;
 		struct key k;
-		uint8_t cidr, bytes[16];
-		int o = (int)rnd_below(&s->rng, RAND_OWNERS);
+		uint8_t cidr;
 
 		random_prefix(s, family, &k, &cidr);
-		/* Unmasked host bits on purpose: the table must clear them. */
-		key_to_bytes(&k, family, bytes);
-		bad += allowedips_insert(&s->t, family, bytes, cidr, &s->owners[o], &s->owners[o].list) != 0;
-		horrible_insert(&s->h, family, k, cidr, o);
+		bad += !insert_both(s, family, k, cidr, (int)rnd_below(&s->rng, RAND_OWNERS));
 	}
 	CHECK(bad == 0);
 }
@@ -835,7 +856,7 @@ static void random_removals(struct rand_state *s, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		int family = i & 1 ? AF_INET6 : AF_INET, f = fam_index(family);
 		struct key k;
-		uint8_t cidr, bytes[16];
+		uint8_t cidr;
 		int o;
 
 		if (s->h.n[f] == 0)
@@ -856,11 +877,7 @@ static void random_removals(struct rand_state *s, unsigned n)
 			random_prefix(s, family, &k, &cidr);
 			o = (int)rnd_below(&s->rng, RAND_OWNERS);
 		}
-		key_to_bytes(&k, family, bytes);
-		bool want = horrible_remove(&s->h, family, k, cidr, o);
-		bool got = allowedips_remove(&s->t, family, bytes, cidr, &s->owners[o], &s->owners[o].list);
-
-		bad += want != got;
+		bad += !remove_both(s, family, k, cidr, o);
 	}
 	CHECK(bad == 0);
 }
@@ -877,15 +894,27 @@ static void test_random_vs_horrible(void)
 	allowedips_init(&s.t);
 
 	random_inserts(&s, 2 * RAND_PER_FAMILY);
-	check_against_horrible(&s, lookups);
+	check_against_horrible(&s, lookups, false);
 
 	/* Churn: more inserts (many of them moves), removals by holder and by
-	 * non-holders, each round checked. */
+	 * non-holders, each round checked. Rounds 1 and 2 also carry a /0
+	 * per family, with random host bits given. */
+	struct key zero4 = random_key(&s.rng, AF_INET), zero6 = random_key(&s.rng, AF_INET6);
+	int zero_owner = (int)rnd_below(&s.rng, RAND_OWNERS);
+
 	for (int round = 0; round < 4; round++) {
+		if (round == 1) {
+			CHECK(insert_both(&s, AF_INET, zero4, 0, zero_owner));
+			CHECK(insert_both(&s, AF_INET6, zero6, 0, zero_owner));
+		}
+		if (round == 3) {
+			CHECK(remove_both(&s, AF_INET, zero4, 0, zero_owner));
+			CHECK(remove_both(&s, AF_INET6, zero6, 0, zero_owner));
+		}
 		random_removals(&s, 1000);
-		check_against_horrible(&s, lookups / 4);
+		check_against_horrible(&s, lookups / 4, round == 1 || round == 2);
 		random_inserts(&s, 600);
-		check_against_horrible(&s, lookups / 4);
+		check_against_horrible(&s, lookups / 4, round == 1 || round == 2);
 	}
 
 	/* Remove whole owners in batches, checking after each. */
@@ -904,7 +933,7 @@ static void test_random_vs_horrible(void)
 			allowedips_remove_by_owner(&s.t, &s.owners[order[i]].list);
 			horrible_remove_owner(&s.h, order[i]);
 		}
-		check_against_horrible(&s, batch < 4 ? lookups / 2 : 0);
+		check_against_horrible(&s, batch < 4 ? lookups / 2 : 0, false);
 	}
 
 	/* Everything gone: nothing matches and no node is left behind. */
@@ -923,6 +952,84 @@ static void test_random_vs_horrible(void)
 	allowedips_free(&s.t);
 	free(s.h.e[0]);
 	free(s.h.e[1]);
+}
+
+/* ---- allocation failure ------------------------------------------------- */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+/* Real allocation failures: the address space is capped a little above its
+ * current size and prefixes go in until malloc fails. The failed insert
+ * must leave no trace and everything before it must be intact. ASan
+ * reserves huge address ranges, so the sanitizer build skips this. */
+static void test_enomem(void)
+{
+#ifdef UNDER_ASAN
+	printf("  (skipped under AddressSanitizer)\n");
+#else
+	struct owner a = { .id = 0 }, b = { .id = 1 };
+	struct allowedips t;
+	struct rlimit old, low;
+	struct rng r = { 7 };
+	unsigned long pages = 0;
+	FILE *statm = fopen("/proc/self/statm", "r");
+	size_t ok = 0, lost = 0;
+	int err = 0;
+	uint8_t addr[16];
+
+	if (!statm || fscanf(statm, "%lu", &pages) != 1 || getrlimit(RLIMIT_AS, &old) != 0) {
+		if (statm)
+			fclose(statm);
+		printf("  (skipped: no /proc/self/statm or getrlimit)\n");
+		return;
+	}
+	fclose(statm);
+	allowedips_init(&t);
+	CHECK(ins(&t, "10.0.0.0", 8, &b) == 0);
+	CHECK(ins(&t, "2001:db8::", 32, &b) == 0);
+	fflush(stdout);
+	low = old;
+	low.rlim_cur = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (16u << 20);
+	if (!CHECK(setrlimit(RLIMIT_AS, &low) == 0))
+		return;
+	/* Random /128s (one or two allocations each) until malloc fails. */
+	for (size_t i = 0; i < 4000000 && !err; i++) {
+		uint64_t x = rnd(&r), y = rnd(&r);
+
+		for (int j = 0; j < 8; j++) {
+			addr[j] = (uint8_t)(x >> (8 * j));
+			addr[8 + j] = (uint8_t)(y >> (8 * j));
+		}
+		err = allowedips_insert(&t, AF_INET6, addr, 128, &a, &a.list);
+		ok += err == 0;
+	}
+	setrlimit(RLIMIT_AS, &old);
+	CHECK(err == -ENOMEM);
+	CHECK(allowedips_lookup(&t, AF_INET6, addr) == NULL); /* the failed one */
+	CHECK(t.count == ok + 2 && a.list.count == ok && b.list.count == 2);
+	/* Every earlier prefix still resolves to a. */
+	r.s = 7;
+	for (size_t i = 0; i < ok; i++) {
+		uint64_t x = rnd(&r), y = rnd(&r);
+
+		for (int j = 0; j < 8; j++) {
+			addr[j] = (uint8_t)(x >> (8 * j));
+			addr[8 + j] = (uint8_t)(y >> (8 * j));
+		}
+		lost += allowedips_lookup(&t, AF_INET6, addr) != &a;
+	}
+	CHECK(lost == 0);
+	CHECK(look(&t, "10.1.2.3") == &b && look(&t, "2001:db8::1") == &b);
+	allowedips_remove_by_owner(&t, &a.list);
+	CHECK(t.count == 2 && a.list.count == 0);
+	allowedips_free(&t);
+#endif
 }
 
 /* ---- scale: 100,000 owners, 1,000,000 prefixes --------------------------- */
@@ -1053,6 +1160,7 @@ int main(void)
 	RUN(test_remove_by_owner);
 	RUN(test_walk);
 	RUN(test_invalid);
+	RUN(test_enomem);
 	RUN(test_random_vs_horrible);
 	RUN(test_scale);
 	return test_finish("test_allowedips");
