@@ -85,11 +85,11 @@ void device_set_mtu(struct device *dev, unsigned mtu)
 	dev->mtu = mtu;
 }
 
-void device_set_private_key(struct device *dev, const uint8_t key[NOISE_PRIVATE_KEY_LEN], uint64_t now)
+bool device_set_private_key(struct device *dev, const uint8_t key[NOISE_PRIVATE_KEY_LEN], uint64_t now)
 {
 	if (!key || crypto_is_zero(key, NOISE_PRIVATE_KEY_LEN)) {
 		if (!dev->has_identity)
-			return;
+			return true;
 		crypto_wipe(dev->static_private, sizeof(dev->static_private));
 		memset(dev->static_public, 0, sizeof(dev->static_public));
 		dev->has_identity = false;
@@ -100,7 +100,7 @@ void device_set_private_key(struct device *dev, const uint8_t key[NOISE_PRIVATE_
 		bool same = dev->has_identity && crypto_equal(clamped, dev->static_private, sizeof(clamped));
 		if (same || !x25519_public_from_private(pub, clamped)) {
 			crypto_wipe(clamped, sizeof(clamped));
-			return;
+			return same;
 		}
 		memcpy(dev->static_private, clamped, sizeof(clamped));
 		memcpy(dev->static_public, pub, sizeof(pub));
@@ -124,6 +124,7 @@ void device_set_private_key(struct device *dev, const uint8_t key[NOISE_PRIVATE_
 			peer_send_initiation(p, false, now);
 		}
 	}
+	return true;
 }
 
 bool device_private_key(const struct device *dev, uint8_t key[NOISE_PRIVATE_KEY_LEN])

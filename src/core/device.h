@@ -89,7 +89,7 @@ struct device_event {
 	struct peer *peer;
 	const struct endpoint *old_endpoint;
 	const struct endpoint *new_endpoint;
-	uint64_t now;
+	uint64_t now;		/* 0 for EVENT_PEER_REMOVED (no clock there) */
 	/* For EVENT_ENDPOINT_CHANGED: how long nothing had been received from
 	 * the peer before this packet (0 if never) — the NAT-binding evidence. */
 	uint64_t idle_before;
@@ -125,7 +125,9 @@ void device_set_mtu(struct device *dev, unsigned mtu);
 /* NULL or an all-zero key removes the identity. A peer whose public key
  * equals the new public key is removed; every session is invalidated so the
  * next packet starts a handshake under the new identity. */
-void device_set_private_key(struct device *dev, const uint8_t key[NOISE_PRIVATE_KEY_LEN], uint64_t now);
+/* Returns false (and changes nothing) only if the public key cannot be
+ * computed (an OpenSSL failure). */
+bool device_set_private_key(struct device *dev, const uint8_t key[NOISE_PRIVATE_KEY_LEN], uint64_t now);
 bool device_private_key(const struct device *dev, uint8_t key[NOISE_PRIVATE_KEY_LEN]);
 bool device_public_key(const struct device *dev, uint8_t key[NOISE_PUBLIC_KEY_LEN]);
 
