@@ -218,6 +218,7 @@ void device_peer_remove(struct device *dev, struct peer *peer)
 	else
 		dev->peers_last = peer->list_prev;
 	dev->peer_count--;
+	free(peer->history);
 	crypto_wipe(peer, sizeof(*peer));
 	free(peer);
 }
@@ -308,6 +309,11 @@ void peer_get_info(const struct peer *peer, struct peer_info *info)
 	memcpy(info->drops, peer->drops, sizeof(info->drops));
 	info->handshake_attempts = peer->handshakes_sent_since_success;
 	info->has_current_keypair = peer->keypairs.current != NULL;
+}
+
+const struct peer_history *peer_get_history(const struct peer *peer)
+{
+	return peer->history;
 }
 
 void peer_set_user(struct peer *peer, void *user)

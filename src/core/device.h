@@ -183,6 +183,9 @@ struct peer_info {
 	bool has_current_keypair;
 };
 void peer_get_info(const struct peer *peer, struct peer_info *info);
+/* Roaming history and NAT evidence (history.h); NULL if nothing yet. */
+struct peer_history;
+const struct peer_history *peer_get_history(const struct peer *peer);
 /* An opaque per-peer slot for the embedder (e.g. its history record). */
 void peer_set_user(struct peer *peer, void *user);
 void *peer_user(const struct peer *peer);

@@ -15,6 +15,12 @@ void peer_count_drop(struct device *dev, struct peer *peer, enum drop_reason rea
 
 void peer_emit(struct peer *peer, enum device_event_type type, uint64_t now)
 {
+	if (type == EVENT_HANDSHAKE_COMPLETE)
+		history_note(peer, HISTORY_HANDSHAKE_COMPLETE, now);
+	else if (type == EVENT_HANDSHAKE_GIVEN_UP)
+		history_note(peer, HISTORY_HANDSHAKE_GIVEN_UP, now);
+	else if (type == EVENT_KEYS_ZEROED)
+		history_note(peer, HISTORY_KEYS_ZEROED, now);
 	struct device_event ev = {.type = type, .peer = peer, .now = now};
 	device_emit(peer->dev, &ev);
 }
@@ -35,19 +41,24 @@ void peer_clear_source(struct peer *peer)
 
 void peer_update_endpoint(struct peer *peer, const struct endpoint *from, uint64_t now)
 {
+	uint64_t idle = peer->last_receive_mono ? now - peer->last_receive_mono : 0;
 	if (!endpoint_same_remote(&peer->endpoint, from)) {
 		struct endpoint old = peer->endpoint;
 		peer->endpoint = *from;
+		history_note_endpoint_change(peer, &old, from, idle, now);
 		struct device_event ev = {
 			.type = EVENT_ENDPOINT_CHANGED,
 			.peer = peer,
 			.old_endpoint = &old,
 			.new_endpoint = from,
 			.now = now,
-			.idle_before = peer->last_receive_mono ? now - peer->last_receive_mono : 0,
+			.idle_before = idle,
 		};
 		device_emit(peer->dev, &ev);
-	} else if (!endpoint_same_source(&peer->endpoint, from)) {
+		return;
+	}
+	history_note_kept_binding(peer, idle);
+	if (!endpoint_same_source(&peer->endpoint, from)) {
 		/* Same remote, new local address (e.g. the server's other
 		 * interface): answer from where the peer now writes to. */
 		peer->endpoint.src = from->src;

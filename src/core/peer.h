@@ -6,6 +6,7 @@
 #include "allowedips.h"
 #include "cookie.h"
 #include "device.h"
+#include "history.h"
 #include "noise.h"
 #include "timers.h"
 
@@ -52,8 +53,15 @@ struct peer {
 	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
 	uint64_t handshakes_sent_since_success;
 	uint64_t drops[DROP_REASON_COUNT];
+	struct peer_history *history;		/* NULL until there is a story */
 	void *user;
 };
+
+/* history.c: what the engine tells a peer's history. */
+void history_note_endpoint_change(struct peer *peer, const struct endpoint *old, const struct endpoint *new,
+				  uint64_t idle, uint64_t now);
+void history_note_kept_binding(struct peer *peer, uint64_t idle);
+void history_note(struct peer *peer, enum history_kind kind, uint64_t now);
 
 void peer_count_drop(struct device *dev, struct peer *peer, enum drop_reason reason);
 /* Stages a copy of a packet; drops the oldest beyond MAX_STAGED_PACKETS. */
