@@ -90,4 +90,9 @@ static inline void endpoint_from_bytes(struct endpoint *ep, int family, const ui
 	}
 }
 
+/* Longest text endpoint_format writes: "[" v6 "%" scope "]:" port, NUL. */
+#define ENDPOINT_TEXT_LEN (1 + 46 + 1 + 10 + 2 + 5 + 1)
+/* Writes the numeric form; returns its length, or 0 (and "") if unset. */
+size_t endpoint_format(const struct endpoint *ep, char *buf, size_t len);
+
 #endif

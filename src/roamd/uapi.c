@@ -129,20 +129,9 @@ static void put_key(struct uapi_buf *out, const char *name, const uint8_t key[KE
  * parse crashes old versions (§7.3), so no interface names for the scope. */
 static void put_endpoint(struct uapi_buf *out, const struct endpoint *ep)
 {
-	char ip[INET6_ADDRSTRLEN];
-
-	if (ep->addr.sa.sa_family == AF_INET) {
-		if (inet_ntop(AF_INET, &ep->addr.in4.sin_addr, ip, sizeof(ip)))
-			uapi_buf_printf(out, "endpoint=%s:%u\n", ip, endpoint_port(ep));
-	} else if (ep->addr.sa.sa_family == AF_INET6) {
-		if (!inet_ntop(AF_INET6, &ep->addr.in6.sin6_addr, ip, sizeof(ip)))
-			return;
-		if (ep->addr.in6.sin6_scope_id)
-			uapi_buf_printf(out, "endpoint=[%s%%%u]:%u\n", ip, (unsigned)ep->addr.in6.sin6_scope_id,
-					endpoint_port(ep));
-		else
-			uapi_buf_printf(out, "endpoint=[%s]:%u\n", ip, endpoint_port(ep));
-	}
+	char text[ENDPOINT_TEXT_LEN];
+	if (endpoint_format(ep, text, sizeof(text)))
+		uapi_buf_printf(out, "endpoint=%s\n", text);
 }
 
 static bool put_allowed_ip(void *ctx, int family, const uint8_t *addr, uint8_t cidr)
@@ -156,7 +145,7 @@ static bool put_allowed_ip(void *ctx, int family, const uint8_t *addr, uint8_t c
 	return !buf_poisoned(out);
 }
 
-void uapi_get(struct device *dev, const struct uapi_host *host, struct uapi_buf *out)
+void uapi_get(struct device *dev, const struct uapi_host *host, bool roam, struct uapi_buf *out)
 {
 	uint8_t key[KEY_LEN];
 	struct peer_info info;
@@ -170,6 +159,8 @@ void uapi_get(struct device *dev, const struct uapi_host *host, struct uapi_buf 
 	uint32_t mark = host->fwmark(host->ctx);
 	if (mark)
 		uapi_buf_printf(out, "fwmark=%u\n", (unsigned)mark);
+	if (roam)
+		uapi_put_roam_device(dev, host->now(host->ctx), out);
 
 	for (struct peer *peer = device_peer_first(dev); peer; peer = device_peer_next(peer)) {
 		peer_get_info(peer, &info);
@@ -185,6 +176,8 @@ void uapi_get(struct device *dev, const struct uapi_host *host, struct uapi_buf 
 				(unsigned long long)info.tx_bytes, (unsigned long long)info.rx_bytes,
 				info.persistent_keepalive);
 		peer_allowedips_walk(peer, put_allowed_ip, out);
+		if (roam)
+			uapi_put_roam_peer(peer, host->now(host->ctx), out);
 		if (host->peer_extra)
 			host->peer_extra(host->ctx, peer, out);
 		crypto_wipe(&info, sizeof(info));

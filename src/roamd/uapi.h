@@ -46,8 +46,13 @@ struct uapi_buf {
 void uapi_buf_printf(struct uapi_buf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void uapi_buf_free(struct uapi_buf *buf);
 
-/* Appends "key=value" lines then "errno=0\n\n". */
-void uapi_get(struct device *dev, const struct uapi_host *host, struct uapi_buf *out);
+/* Appends "key=value" lines then "errno=0\n\n". With roam set (the "get=2"
+ * op), roam_* lines follow the standard ones (uapi_roam.c); plain "get=1"
+ * stays byte-for-byte what wireguard-go answers. */
+void uapi_get(struct device *dev, const struct uapi_host *host, bool roam, struct uapi_buf *out);
+/* The roam_* extension lines (see uapi_roam.c for the schema). */
+void uapi_put_roam_device(const struct device *dev, uint64_t now, struct uapi_buf *out);
+void uapi_put_roam_peer(const struct peer *peer, uint64_t now, struct uapi_buf *out);
 /* body: the lines after "set=1\n" up to (not including) the blank line.
  * Returns 0 or a negative errno (the value `wg` expects on the errno line). */
 int uapi_set(struct device *dev, const struct uapi_host *host, const char *body, size_t len);

@@ -1,7 +1,9 @@
 /* One UAPI client connection's byte stream (protocol.md §7.2), split into
  * requests and answered with uapi_get/uapi_set.
  *
- * A request is an op line, exactly "get=1\n" or "set=1\n". get is followed
+ * A request is an op line, exactly "get=1\n" or "set=1\n", or our own
+ * "get=2\n" (get=1 plus the roam_* lines; wireguard-go closes on it, so a
+ * client can tell which daemon it talks to and fall back). get is followed
  * by one byte that must be "\n"; set by lines up to an empty one. Bytes may
  * arrive in any split, down to one at a time, and several requests may
  * follow each other; scanning resumes where the last feed stopped, so a
@@ -39,7 +41,7 @@ enum conn_state {
 	CONN_CLOSED,
 };
 
-static const char OP_GET[] = "get=1\n", OP_SET[] = "set=1\n";
+static const char OP_GET[] = "get=1\n", OP_GET_ROAM[] = "get=2\n", OP_SET[] = "set=1\n";
 enum {
 	OP_LEN = sizeof(OP_GET) - 1,
 	BIG_BUFFER = 64 * 1024,	/* kept between requests only up to this */
@@ -52,6 +54,7 @@ struct uapi_conn {
 
 	char op[OP_LEN];
 	size_t op_len;
+	bool roam_get;
 
 	/* The set request's lines so far (without "set=1\n"). */
 	char *in;
@@ -182,21 +185,23 @@ bool uapi_conn_feed(struct uapi_conn *conn, const char *data, size_t len)
 			char c = data[i++];
 			conn->op[conn->op_len++] = c;
 			bool get = memcmp(conn->op, OP_GET, conn->op_len) == 0;
+			bool roam_get = memcmp(conn->op, OP_GET_ROAM, conn->op_len) == 0;
 			bool set = memcmp(conn->op, OP_SET, conn->op_len) == 0;
-			if (!get && !set) {
+			if (!get && !roam_get && !set) {
 				conn->state = CONN_CLOSED;
 				break;
 			}
 			if (conn->op_len == OP_LEN) {
 				conn->op_len = 0;
-				conn->state = get ? CONN_GET : CONN_SET;
+				conn->state = get || roam_get ? CONN_GET : CONN_SET;
+				conn->roam_get = roam_get;
 				conn->at_line_start = true;
 			}
 			break;
 		}
 		case CONN_GET:
 			if (data[i++] == '\n')
-				uapi_get(conn->dev, conn->host, &conn->out);
+				uapi_get(conn->dev, conn->host, conn->roam_get, &conn->out);
 			else
 				uapi_buf_printf(&conn->out, "errno=%d\n\n", -EINVAL);
 			conn->state = CONN_OP;

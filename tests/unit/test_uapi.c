@@ -7,6 +7,7 @@
  * not part of the core library the test binaries link against. */
 #include "../../src/roamd/uapi.c"
 #include "../../src/roamd/uapi_conn.c"
+#include "../../src/roamd/uapi_roam.c"
 
 #include <time.h>
 
@@ -211,7 +212,7 @@ static char *get_text(struct fixture *f)
 {
 	struct uapi_buf out = {0};
 
-	uapi_get(f->dev, &f->host, &out);
+	uapi_get(f->dev, &f->host, false, &out);
 	if (!out.data) {
 		fprintf(stderr, "uapi_get produced nothing\n");
 		exit(2);
@@ -1337,7 +1338,7 @@ static void test_conn_errors(void)
 	uapi_conn_free(conn);
 
 	/* A bogus first line: closed, not a byte of reply. */
-	static const char *const bogus[] = {"bogus=1\n", "get=2\n", "GET=1\n", "set=1 \n", "\n", "get=1\r\n",
+	static const char *const bogus[] = {"bogus=1\n", "get=3\n", "GET=1\n", "set=1 \n", "\n", "get=1\r\n",
 					    "sets=1\n"};
 	for (size_t i = 0; i < sizeof(bogus) / sizeof(bogus[0]); i++) {
 		for (size_t step = 0; step <= 1; step++) {
@@ -1413,12 +1414,64 @@ static void test_conn_oversized(void)
 	fixture_free(&f);
 }
 
+/* "get=2" adds the roam_* lines after the standard ones of each section;
+ * "get=1" never shows them. */
+static void test_roam_get(void)
+{
+	struct fixture a, b;
+	struct key ka = make_key(10), kb = make_key(11);
+	struct text req = {0};
+
+	fixture_init(&a, 3);
+	fixture_init(&b, 4);
+	tprintf(&req, "private_key=%s\npublic_key=%s\nendpoint=127.0.0.2:2\nallowed_ip=198.18.0.2/32\n", ka.priv_hex,
+		kb.pub_hex);
+	CHECK(set(&a, req.s) == 0);
+	req.len = 0;
+	tprintf(&req, "private_key=%s\npublic_key=%s\nallowed_ip=198.18.0.1/32\n", kb.priv_hex, ka.pub_hex);
+	CHECK(set(&b, req.s) == 0);
+	free(req.s);
+	device_up(a.dev, a.fh.now);
+	device_up(b.dev, b.fh.now);
+	peer_send_keepalive_now(lookup(&a, &kb), a.fh.now);
+	for (int round = 0; round < 10; round++) {
+		int moved = pump(&a, &b, "127.0.0.1", 1);
+		moved += pump(&b, &a, "127.0.0.2", 2);
+		if (!moved)
+			break;
+	}
+	struct text out = {0};
+	struct uapi_conn *conn = uapi_conn_new(b.dev, &b.host);
+	CHECK(feed(conn, "get=2\n\n", 0, &out));
+	CHECK(out.s != NULL);
+	if (out.s) {
+		/* Device lines come before the first peer, as wg requires. */
+		char *version = strstr(out.s, "roam_version=1\n"), *peer = strstr(out.s, "public_key=");
+		CHECK(version && peer && version < peer);
+		CHECK(strstr(out.s, "roam_peers=1\n") && strstr(out.s, "roam_under_load=0\n"));
+		CHECK(strstr(out.s, "roam_has_session=1\n") && strstr(out.s, "roam_endpoint_changes=1\n"));
+		CHECK(strstr(out.s, "roam_history=endpoint_changed ") && strstr(out.s, " - 127.0.0.1:1 0\n"));
+		CHECK(strstr(out.s, "roam_history=handshake_complete "));
+		CHECK(strstr(out.s, "roam_last_receive_age_ms=0\n"));
+		char *end = strstr(out.s, "errno=0\n\n");
+		CHECK(end && end[10] == '\0');
+	}
+	out.len = 0;
+	CHECK(feed(conn, "get=1\n\n", 0, &out));
+	CHECK(out.s && !strstr(out.s, "roam_"));
+	uapi_conn_free(conn);
+	free(out.s);
+	fixture_free(&a);
+	fixture_free(&b);
+}
+
 int main(void)
 {
 	RUN(test_buf);
 	RUN(test_get_empty_device);
 	RUN(test_get_exact_text);
 	RUN(test_get_after_handshake);
+	RUN(test_roam_get);
 	RUN(test_set_on_live_device);
 	RUN(test_set_each_key);
 	RUN(test_setconf_capture);
