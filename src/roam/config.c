@@ -1,0 +1,1087 @@
+/* The wg-quick configuration parser (protocol.md §8.1, §8.2) and the key,
+ * address and diagnostic helpers it shares with the rest of the CLI.
+ *
+ * Line handling follows wg and wg-quick: everything from '#' on is a comment,
+ * then every whitespace character is removed, so "Allowed IPs = a, b" reads
+ * as "AllowedIPs=a,b". The one exception is the Pre/Post Up/Down hooks, which
+ * wg-quick hands to bash and whose inner spaces therefore matter: they keep
+ * their value trimmed at both ends only. Section and key names are
+ * case-insensitive. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto.h"
+
+enum {
+	CONFIG_MAX_FILE = 16 << 20,	/* larger than any real config, small enough to read at once */
+	QUOTE_MAX = 60,			/* longest value echoed back in a message */
+};
+
+/* ---- memory ------------------------------------------------------------ */
+
+static _Noreturn void out_of_memory(void)
+{
+	fputs("roam: out of memory\n", stderr);
+	exit(1);
+}
+
+void *xrealloc(void *p, size_t size)
+{
+	p = realloc(p, size ? size : 1);
+	if (!p)
+		out_of_memory();
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	size_t len = strlen(s) + 1;
+	return memcpy(xrealloc(NULL, len), s, len);
+}
+
+void *array_grow(void *v, size_t n, size_t size)
+{
+	size_t cap;
+
+	/* The capacity is implied by n (see config.h): 4, then powers of two,
+	 * so the array is full exactly when n is 4 or a larger power of two. */
+	if (v && (n < 4 || (n & (n - 1)) != 0))
+		return v;
+	cap = n < 4 ? 4 : n * 2;
+	if (cap > SIZE_MAX / size)
+		out_of_memory();
+	return xrealloc(v, cap * size);
+}
+
+/* ---- base64 keys ------------------------------------------------------- */
+
+/* All-ones when a < b, else 0, for small non-negative a and b. Computed from
+ * the sign bit rather than with a comparison so that secret key characters
+ * never decide a branch. */
+static unsigned lt_mask(int a, int b)
+{
+	return 0u - ((unsigned)(a - b) >> (sizeof(unsigned) * CHAR_BIT - 1));
+}
+
+static unsigned in_range_mask(int c, int lo, int hi)
+{
+	return ~lt_mask(c, lo) & lt_mask(c, hi + 1);
+}
+
+/* The 6-bit value of one base64 character; sets *invalid to all-ones if c
+ * is outside the alphabet. */
+static unsigned b64_value(int c, unsigned *invalid)
+{
+	unsigned upper = in_range_mask(c, 'A', 'Z'), lower = in_range_mask(c, 'a', 'z');
+	unsigned digit = in_range_mask(c, '0', '9');
+	unsigned plus = in_range_mask(c, '+', '+'), slash = in_range_mask(c, '/', '/');
+
+	*invalid |= ~(upper | lower | digit | plus | slash);
+	return (upper & (unsigned)(c - 'A')) | (lower & (unsigned)(c - 'a' + 26)) |
+	       (digit & (unsigned)(c - '0' + 52)) | (plus & 62u) | (slash & 63u);
+}
+
+/* The character for a 6-bit value: 'A' + v, shifted into the next range at
+ * each boundary (26 → 'a', 52 → '0', 62 → '+', 63 → '/'). */
+static char b64_char(unsigned v)
+{
+	int d = (int)v;
+	int c = 'A' + d;
+
+	c += (int)(~lt_mask(d, 26) & 6u);	/* 'a' - 'A' - 26 */
+	c -= (int)(~lt_mask(d, 52) & 75u);	/* ('a' + 26) - '0' - 26 + ... */
+	c -= (int)(~lt_mask(d, 62) & 15u);	/* '0' + 10 - '+' */
+	c += (int)(~lt_mask(d, 63) & 3u);	/* '/' - '+' - 1 */
+	return (char)c;
+}
+
+void key_to_base64(char b64[KEY_B64_LEN + 1], const uint8_t key[KEY_LEN])
+{
+	uint32_t w;
+	int i, j;
+
+	for (i = 0; i < KEY_LEN / 3; i++) {
+		w = (uint32_t)key[3 * i] << 16 | (uint32_t)key[3 * i + 1] << 8 | key[3 * i + 2];
+		for (j = 0; j < 4; j++)
+			b64[4 * i + j] = b64_char((w >> (18 - 6 * j)) & 63);
+	}
+	/* 32 = 3 * 10 + 2: the last two bytes make three characters and '='. */
+	w = (uint32_t)key[30] << 16 | (uint32_t)key[31] << 8;
+	for (j = 0; j < 3; j++)
+		b64[40 + j] = b64_char((w >> (18 - 6 * j)) & 63);
+	b64[43] = '=';
+	b64[44] = '\0';
+	crypto_wipe(&w, sizeof(w));
+}
+
+bool key_from_base64(uint8_t key[KEY_LEN], const char *b64)
+{
+	unsigned invalid = 0;
+	uint32_t w;
+	int i, j;
+
+	memset(key, 0, KEY_LEN);
+	/* Length and padding are public; only the data characters are secret. */
+	if (strnlen(b64, KEY_B64_LEN + 1) != KEY_B64_LEN || b64[KEY_B64_LEN - 1] != '=')
+		return false;
+	for (i = 0; i < KEY_LEN / 3; i++) {
+		w = 0;
+		for (j = 0; j < 4; j++)
+			w = w << 6 | b64_value((unsigned char)b64[4 * i + j], &invalid);
+		key[3 * i] = (uint8_t)(w >> 16);
+		key[3 * i + 1] = (uint8_t)(w >> 8);
+		key[3 * i + 2] = (uint8_t)w;
+	}
+	w = 0;
+	for (j = 0; j < 3; j++)
+		w = w << 6 | b64_value((unsigned char)b64[40 + j], &invalid);
+	w <<= 6;
+	key[30] = (uint8_t)(w >> 16);
+	key[31] = (uint8_t)(w >> 8);
+	/* The 43rd character carries 4 key bits and 2 padding bits, which must
+	 * be zero: otherwise four spellings would decode to one key. */
+	invalid |= ~lt_mask((int)(w & 0xff), 1);
+	crypto_wipe(&w, sizeof(w));
+	if (invalid) {
+		crypto_wipe(key, KEY_LEN);
+		return false;
+	}
+	return true;
+}
+
+/* ---- addresses and prefixes -------------------------------------------- */
+
+static unsigned family_bits(int family)
+{
+	return family == AF_INET ? 32 : 128;
+}
+
+/* Decimal digits only (no sign, no spaces), at most max. */
+static bool parse_decimal(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+		if (v > max)
+			return false;
+	}
+	*out = v;
+	return true;
+}
+
+bool ip_prefix_parse(struct ip_prefix *out, const char *s, bool cidr_optional)
+{
+	char buf[IP_PREFIX_STRLEN];
+	const char *slash = strchr(s, '/');
+	size_t len = slash ? (size_t)(slash - s) : strlen(s);
+	uint64_t cidr;
+
+	memset(out, 0, sizeof(*out));
+	if (len == 0 || len >= sizeof(buf))
+		return false;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	out->family = strchr(buf, ':') ? AF_INET6 : AF_INET;
+	/* inet_pton takes only the plain forms: dotted quads of four decimal
+	 * parts, no zone ids, which is what WireGuard's tools accept too. */
+	if (inet_pton(out->family, buf, out->addr) != 1)
+		return false;
+	if (!slash) {
+		if (!cidr_optional)
+			return false;
+		cidr = family_bits(out->family);
+	} else if (!parse_decimal(slash + 1, family_bits(out->family), &cidr)) {
+		return false;
+	}
+	out->cidr = (uint8_t)cidr;
+	return true;
+}
+
+/* Do a and b agree on their first bits bits? */
+static bool prefix_bits_equal(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+	unsigned bytes = bits / 8, rest = bits % 8;
+	uint8_t mask;
+
+	if (memcmp(a, b, bytes) != 0)
+		return false;
+	if (!rest)
+		return true;
+	mask = (uint8_t)(0xff << (8 - rest));
+	return ((a[bytes] ^ b[bytes]) & mask) == 0;
+}
+
+bool ip_prefix_contains(const struct ip_prefix *outer, const struct ip_prefix *inner)
+{
+	return outer->family == inner->family && outer->cidr <= inner->cidr &&
+	       prefix_bits_equal(outer->addr, inner->addr, outer->cidr);
+}
+
+bool ip_prefix_overlap(const struct ip_prefix *a, const struct ip_prefix *b)
+{
+	/* Two prefixes either nest or are disjoint. */
+	return ip_prefix_contains(a, b) || ip_prefix_contains(b, a);
+}
+
+bool ip_prefix_has_host_bits(const struct ip_prefix *p)
+{
+	struct ip_prefix masked = *p;
+
+	ip_prefix_mask(&masked);
+	return memcmp(masked.addr, p->addr, sizeof(p->addr)) != 0;
+}
+
+void ip_prefix_mask(struct ip_prefix *p)
+{
+	unsigned i, bits = p->cidr;
+
+	for (i = 0; i < sizeof(p->addr); i++) {
+		if (bits >= 8) {
+			bits -= 8;
+			continue;
+		}
+		p->addr[i] &= (uint8_t)(0xff << (8 - bits));
+		bits = 0;
+	}
+}
+
+bool ip_prefix_equal(const struct ip_prefix *a, const struct ip_prefix *b)
+{
+	return a->family == b->family && a->cidr == b->cidr &&
+	       memcmp(a->addr, b->addr, family_bits(a->family) / 8) == 0;
+}
+
+const char *ip_addr_str(const struct ip_prefix *p, char buf[IP_PREFIX_STRLEN])
+{
+	if (!inet_ntop(p->family, p->addr, buf, IP_PREFIX_STRLEN))
+		strcpy(buf, "?");
+	return buf;
+}
+
+const char *ip_prefix_str(const struct ip_prefix *p, char buf[IP_PREFIX_STRLEN])
+{
+	size_t len = strlen(ip_addr_str(p, buf));
+
+	snprintf(buf + len, IP_PREFIX_STRLEN - len, "/%u", p->cidr);
+	return buf;
+}
+
+/* ---- diagnostics ------------------------------------------------------- */
+
+static void diag_vadd(struct diag_list *list, const char *file, unsigned line, enum diag_severity severity,
+		      const char *check, const char *fmt, va_list ap)
+{
+	struct diag *d = ARRAY_PUSH(list->v, list->n);
+
+	d->file = xstrdup(file);
+	d->line = line;
+	d->severity = severity;
+	d->check = check;
+	d->seq = list->n - 1;
+	if (vasprintf(&d->message, fmt, ap) < 0)
+		out_of_memory();
+}
+
+void diag_add(struct diag_list *list, const char *file, unsigned line, enum diag_severity severity,
+	      const char *check, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_vadd(list, file, line, severity, check, fmt, ap);
+	va_end(ap);
+}
+
+size_t diag_count(const struct diag_list *list, enum diag_severity severity)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < list->n; i++)
+		n += list->v[i].severity == severity;
+	return n;
+}
+
+static int diag_cmp(const void *a, const void *b)
+{
+	const struct diag *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+void diag_sort(struct diag_list *list)
+{
+	if (list->n)
+		qsort(list->v, list->n, sizeof(*list->v), diag_cmp);
+}
+
+const char *diag_severity_name(enum diag_severity severity)
+{
+	switch (severity) {
+	case DIAG_ERROR:
+		return "error";
+	case DIAG_WARNING:
+		return "warning";
+	case DIAG_INFO:
+		break;
+	}
+	return "info";
+}
+
+void diag_list_free(struct diag_list *list)
+{
+	size_t i;
+
+	for (i = 0; i < list->n; i++) {
+		free(list->v[i].file);
+		free(list->v[i].message);
+	}
+	free(list->v);
+	list->v = NULL;
+	list->n = 0;
+}
+
+/* ---- the parser -------------------------------------------------------- */
+
+enum section { SECTION_NONE, SECTION_INTERFACE, SECTION_PEER, SECTION_UNKNOWN };
+
+struct parser {
+	struct config *cfg;
+	struct diag_list *diags;
+	const char *file;
+	unsigned line;
+	enum section section;
+	/* A key that was there but malformed already has its error; these
+	 * keep it from also being reported as missing. */
+	bool private_key_seen;
+	bool peer_key_seen;
+};
+
+struct key_def;
+typedef void key_parse_fn(struct parser *p, const struct key_def *key, char *value);
+
+struct key_def {
+	const char *name;	/* canonical spelling, used in messages */
+	enum section section;
+	key_parse_fn *parse;
+	bool raw;		/* keeps inner whitespace (bash hooks) */
+	enum config_hook hook;
+};
+
+static void parse_error(struct parser *p, const char *check, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void parse_error(struct parser *p, const char *check, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_vadd(p->diags, p->file, p->line, DIAG_ERROR, check, fmt, ap);
+	va_end(ap);
+}
+
+/* A value made safe to print: printable ASCII only, cut at QUOTE_MAX. Never
+ * used for keys, which may be secret even when mistyped. */
+static const char *quote(const char *value, char buf[QUOTE_MAX + 4])
+{
+	size_t i;
+
+	for (i = 0; value[i] && i < QUOTE_MAX; i++)
+		buf[i] = isprint((unsigned char)value[i]) ? value[i] : '?';
+	strcpy(buf + i, value[i] ? "..." : "");
+	return buf;
+}
+
+static struct config_peer *current_peer(struct parser *p)
+{
+	return &p->cfg->peers[p->cfg->n_peers - 1];
+}
+
+/* Single-valued keys: wg and wg-quick let a repeated key replace the
+ * earlier one silently; say so, since it is usually a paste mistake. */
+static void note_set(struct parser *p, unsigned *line, const char *name)
+{
+	if (*line)
+		diag_add(p->diags, p->file, p->line, DIAG_WARNING, "duplicate-key",
+			 "%s is already set on line %u; this one replaces it", name, *line);
+	*line = p->line;
+}
+
+static bool parse_key_value(struct parser *p, const struct key_def *key, const char *value,
+			    uint8_t out[KEY_LEN])
+{
+	size_t len = strlen(value);
+
+	if (key_from_base64(out, value))
+		return true;
+	if (len != KEY_B64_LEN)
+		parse_error(p, "bad-value", "%s is not a key: a key is 44 base64 characters ending in '=', this has %zu",
+			    key->name, len);
+	else
+		parse_error(p, "bad-value", "%s is not a key: it is 44 characters long but not valid base64 of 32 bytes",
+			    key->name);
+	return false;
+}
+
+static void parse_private_key(struct parser *p, const struct key_def *key, char *value)
+{
+	struct config_interface *in = &p->cfg->iface;
+	uint8_t k[KEY_LEN];
+
+	p->private_key_seen = true;
+	if (parse_key_value(p, key, value, k)) {
+		note_set(p, &in->private_key_line, key->name);
+		memcpy(in->private_key, k, KEY_LEN);
+	}
+	crypto_wipe(k, sizeof(k));
+}
+
+static void parse_public_key(struct parser *p, const struct key_def *key, char *value)
+{
+	struct config_peer *peer = current_peer(p);
+	uint8_t k[KEY_LEN];
+
+	p->peer_key_seen = true;
+	if (parse_key_value(p, key, value, k)) {
+		note_set(p, &peer->public_key_line, key->name);
+		memcpy(peer->public_key, k, KEY_LEN);
+	}
+}
+
+static void parse_preshared_key(struct parser *p, const struct key_def *key, char *value)
+{
+	struct config_peer *peer = current_peer(p);
+	uint8_t k[KEY_LEN];
+
+	if (parse_key_value(p, key, value, k)) {
+		note_set(p, &peer->preshared_key_line, key->name);
+		memcpy(peer->preshared_key, k, KEY_LEN);
+	}
+	crypto_wipe(k, sizeof(k));
+}
+
+static void parse_listen_port(struct parser *p, const struct key_def *key, char *value)
+{
+	struct config_interface *in = &p->cfg->iface;
+	struct servent *se;
+	uint64_t v;
+	char q[QUOTE_MAX + 4];
+
+	/* wg resolves the port with getaddrinfo, so a service name from
+	 * /etc/services works too. */
+	if (parse_decimal(value, 65535, &v)) {
+		in->listen_port = (uint16_t)v;
+	} else if (*value && (se = getservbyname(value, "udp")) != NULL) {
+		in->listen_port = ntohs((uint16_t)se->s_port);
+	} else {
+		parse_error(p, "bad-value", "%s '%s' is not a port number (0-65535) or a UDP service name",
+			    key->name, quote(value, q));
+		return;
+	}
+	note_set(p, &in->listen_port_line, key->name);
+}
+
+static void parse_fwmark(struct parser *p, const struct key_def *key, char *value)
+{
+	struct config_interface *in = &p->cfg->iface;
+	uint64_t v = 0;
+	bool ok = true;
+	char q[QUOTE_MAX + 4];
+	const char *s;
+
+	if (!strcasecmp(value, "off")) {
+		v = 0;
+	} else if (value[0] == '0' && (value[1] == 'x' || value[1] == 'X') && value[2]) {
+		for (s = value + 2; *s && ok; s++) {
+			ok = isxdigit((unsigned char)*s) && v <= UINT32_MAX / 16;
+			v = v * 16 + (uint64_t)(isdigit((unsigned char)*s) ? *s - '0' : (tolower((unsigned char)*s) - 'a' + 10));
+		}
+		ok = ok && v <= UINT32_MAX;
+	} else {
+		ok = parse_decimal(value, UINT32_MAX, &v);
+	}
+	if (!ok) {
+		parse_error(p, "bad-value", "%s '%s' is not off, a decimal number or 0x hex below 2^32", key->name,
+			    quote(value, q));
+		return;
+	}
+	note_set(p, &in->fwmark_line, key->name);
+	in->fwmark = (uint32_t)v;
+}
+
+/* Host names and DNS search domains: dot-separated labels of letters,
+ * digits, '-' and '_', none empty, at most 253 characters in all. */
+static bool valid_hostname(const char *s)
+{
+	size_t len = strlen(s), label = 0;
+	bool only_digits = true;
+
+	if (len == 0 || len > 253)
+		return false;
+	for (; *s; s++) {
+		if (*s == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_')
+			return false;
+		if (!isdigit((unsigned char)*s))
+			only_digits = false;
+		if (++label > 63)
+			return false;
+	}
+	/* "198.18.0.300" is a broken address, not a name; a trailing dot
+	 * (a fully qualified name) is fine. */
+	return !only_digits;
+}
+
+/* Calls fn for each comma-separated entry of value; reports empty entries.
+ * An empty value is an empty list, as in wg (it clears AllowedIPs). */
+static void for_each_entry(struct parser *p, const struct key_def *key, char *value,
+			   void (*fn)(struct parser *p, const struct key_def *key, const char *entry))
+{
+	char *entry, *rest = value;
+
+	if (!*value)
+		return;
+	while ((entry = strsep(&rest, ",")) != NULL) {
+		if (!*entry) {
+			parse_error(p, "bad-value", "%s has an empty entry (two commas, or one at an end)", key->name);
+			continue;
+		}
+		fn(p, key, entry);
+	}
+}
+
+static void add_address(struct parser *p, const struct key_def *key, const char *entry)
+{
+	struct config_interface *in = &p->cfg->iface;
+	struct ip_prefix prefix;
+	struct config_prefix *a;
+	char q[QUOTE_MAX + 4];
+
+	if (!ip_prefix_parse(&prefix, entry, true)) {
+		parse_error(p, "bad-value", "%s '%s' is not an IP address with an optional /prefix length", key->name,
+			    quote(entry, q));
+		return;
+	}
+	a = ARRAY_PUSH(in->addresses, in->n_addresses);
+	a->prefix = prefix;
+	a->line = p->line;
+}
+
+static void parse_address(struct parser *p, const struct key_def *key, char *value)
+{
+	for_each_entry(p, key, value, add_address);
+}
+
+static void add_dns(struct parser *p, const struct key_def *key, const char *entry)
+{
+	struct config_interface *in = &p->cfg->iface;
+	struct ip_prefix addr;
+	struct config_dns *d;
+	char q[QUOTE_MAX + 4];
+
+	/* wg-quick: IP addresses are nameservers, anything else a search domain. */
+	if (ip_prefix_parse(&addr, entry, true) && addr.cidr == (addr.family == AF_INET ? 32 : 128)) {
+		d = ARRAY_PUSH(in->dns, in->n_dns);
+		d->is_addr = true;
+		d->addr = addr;
+	} else if (!strchr(entry, '/') && !strchr(entry, ':') && valid_hostname(entry)) {
+		d = ARRAY_PUSH(in->dns, in->n_dns);
+		d->domain = xstrdup(entry);
+	} else {
+		parse_error(p, "bad-value", "%s '%s' is neither an IP address nor a search domain", key->name,
+			    quote(entry, q));
+		return;
+	}
+	d->line = p->line;
+}
+
+static void parse_dns(struct parser *p, const struct key_def *key, char *value)
+{
+	for_each_entry(p, key, value, add_dns);
+}
+
+static void parse_mtu(struct parser *p, const struct key_def *key, char *value)
+{
+	struct config_interface *in = &p->cfg->iface;
+	uint64_t v;
+	char q[QUOTE_MAX + 4];
+
+	/* 68 is the smallest MTU IPv4 allows (RFC 791); whether a value is wise
+	 * is for `roam audit` to say. */
+	if (!parse_decimal(value, 65535, &v) || v < 68) {
+		parse_error(p, "bad-value", "%s '%s' is not a number between 68 and 65535", key->name, quote(value, q));
+		return;
+	}
+	note_set(p, &in->mtu_line, key->name);
+	in->mtu = (uint32_t)v;
+}
+
+static void parse_table(struct parser *p, const struct key_def *key, char *value)
+{
+	struct config_interface *in = &p->cfg->iface;
+	char q[QUOTE_MAX + 4];
+	const char *s;
+
+	/* auto, off, a number, or a name from /etc/iproute2/rt_tables. */
+	for (s = value; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' && *s != '.')
+			break;
+	if (!*value || *s) {
+		parse_error(p, "bad-value", "%s '%s' is not auto, off, a table number or a table name", key->name,
+			    quote(value, q));
+		return;
+	}
+	note_set(p, &in->table_line, key->name);
+	free(in->table);
+	in->table = xstrdup(value);
+}
+
+static void parse_hook(struct parser *p, const struct key_def *key, char *value)
+{
+	struct config_interface *in = &p->cfg->iface;
+	struct config_string *h = ARRAY_PUSH(in->hooks[key->hook], in->n_hooks[key->hook]);
+
+	h->s = xstrdup(value);
+	h->line = p->line;
+}
+
+static void parse_save_config(struct parser *p, const struct key_def *key, char *value)
+{
+	struct config_interface *in = &p->cfg->iface;
+	char q[QUOTE_MAX + 4];
+
+	if (strcasecmp(value, "true") && strcasecmp(value, "false")) {
+		parse_error(p, "bad-value", "%s '%s' is not true or false", key->name, quote(value, q));
+		return;
+	}
+	note_set(p, &in->save_config_line, key->name);
+	in->save_config = !strcasecmp(value, "true");
+}
+
+static void add_allowed_ip(struct parser *p, const struct key_def *key, const char *entry)
+{
+	struct config_peer *peer = current_peer(p);
+	struct ip_prefix prefix, masked;
+	struct config_prefix *a;
+	char q[QUOTE_MAX + 4], b1[IP_PREFIX_STRLEN], b2[IP_PREFIX_STRLEN];
+
+	if (!ip_prefix_parse(&prefix, entry, true)) {
+		parse_error(p, "bad-value", "%s '%s' is not an IP address with an optional /prefix length", key->name,
+			    quote(entry, q));
+		return;
+	}
+	if (ip_prefix_has_host_bits(&prefix)) {
+		masked = prefix;
+		ip_prefix_mask(&masked);
+		diag_add(p->diags, p->file, p->line, DIAG_WARNING, "host-bits",
+			 "%s %s has host bits set; WireGuard stores it as %s", key->name, ip_prefix_str(&prefix, b1),
+			 ip_prefix_str(&masked, b2));
+	}
+	a = ARRAY_PUSH(peer->allowed_ips, peer->n_allowed_ips);
+	a->prefix = prefix;
+	a->line = p->line;
+}
+
+static void parse_allowed_ips(struct parser *p, const struct key_def *key, char *value)
+{
+	for_each_entry(p, key, value, add_allowed_ip);
+}
+
+static bool parse_port(const char *s, uint16_t *port)
+{
+	uint64_t v;
+
+	if (!parse_decimal(s, 65535, &v) || v == 0)
+		return false;
+	*port = (uint16_t)v;
+	return true;
+}
+
+static void parse_endpoint(struct parser *p, const struct key_def *key, char *value)
+{
+	struct config_endpoint *ep = &current_peer(p)->endpoint;
+	struct config_endpoint e = { 0 };
+	char q[QUOTE_MAX + 4];
+	char *host, *port, *close;
+
+	quote(value, q);
+	if (value[0] == '[') {
+		/* [v6]:port; the brackets are what keeps the port apart. */
+		close = strchr(value, ']');
+		if (!close || close[1] != ':') {
+			parse_error(p, "bad-value", "%s '%s' is not [IPv6 address]:port", key->name, q);
+			return;
+		}
+		*close = '\0';
+		host = value + 1;
+		port = close + 2;
+		if (!ip_prefix_parse(&e.addr, host, true) || e.addr.family != AF_INET6 || e.addr.cidr != 128) {
+			parse_error(p, "bad-value", "%s '%s' has no IPv6 address inside its brackets", key->name, q);
+			return;
+		}
+		e.is_literal = true;
+	} else {
+		port = strrchr(value, ':');
+		if (!port) {
+			parse_error(p, "bad-value", "%s '%s' has no port: write host:port or [IPv6 address]:port",
+				    key->name, q);
+			return;
+		}
+		if (strchr(value, ':') != port) {
+			parse_error(p, "bad-value", "%s '%s': an IPv6 endpoint needs brackets, as in [fd00::1]:51820",
+				    key->name, q);
+			return;
+		}
+		*port++ = '\0';
+		host = value;
+		if (ip_prefix_parse(&e.addr, host, true) && !strchr(host, '/')) {
+			e.is_literal = true;
+		} else if (!valid_hostname(host)) {
+			parse_error(p, "bad-value", "%s '%s' is not an IPv4 address or a host name before the port",
+				    key->name, q);
+			return;
+		}
+	}
+	if (!parse_port(port, &e.port)) {
+		parse_error(p, "bad-value", "%s '%s' has no port between 1 and 65535", key->name, q);
+		return;
+	}
+	note_set(p, &ep->line, key->name);
+	free(ep->host);
+	e.host = xstrdup(host);
+	e.line = ep->line;
+	*ep = e;
+}
+
+static void parse_keepalive(struct parser *p, const struct key_def *key, char *value)
+{
+	struct config_peer *peer = current_peer(p);
+	uint64_t v = 0;
+	char q[QUOTE_MAX + 4];
+
+	if (strcasecmp(value, "off") && !parse_decimal(value, 65535, &v)) {
+		parse_error(p, "bad-value", "%s '%s' is not off or a number of seconds (0-65535)", key->name,
+			    quote(value, q));
+		return;
+	}
+	note_set(p, &peer->persistent_keepalive_line, key->name);
+	peer->persistent_keepalive = (uint16_t)v;
+}
+
+static const struct key_def keys[] = {
+	{ "PrivateKey", SECTION_INTERFACE, parse_private_key, false, 0 },
+	{ "ListenPort", SECTION_INTERFACE, parse_listen_port, false, 0 },
+	{ "FwMark", SECTION_INTERFACE, parse_fwmark, false, 0 },
+	{ "Address", SECTION_INTERFACE, parse_address, false, 0 },
+	{ "DNS", SECTION_INTERFACE, parse_dns, false, 0 },
+	{ "MTU", SECTION_INTERFACE, parse_mtu, false, 0 },
+	{ "Table", SECTION_INTERFACE, parse_table, false, 0 },
+	{ "PreUp", SECTION_INTERFACE, parse_hook, true, CONFIG_PRE_UP },
+	{ "PostUp", SECTION_INTERFACE, parse_hook, true, CONFIG_POST_UP },
+	{ "PreDown", SECTION_INTERFACE, parse_hook, true, CONFIG_PRE_DOWN },
+	{ "PostDown", SECTION_INTERFACE, parse_hook, true, CONFIG_POST_DOWN },
+	{ "SaveConfig", SECTION_INTERFACE, parse_save_config, false, 0 },
+	{ "PublicKey", SECTION_PEER, parse_public_key, false, 0 },
+	{ "PresharedKey", SECTION_PEER, parse_preshared_key, false, 0 },
+	{ "AllowedIPs", SECTION_PEER, parse_allowed_ips, false, 0 },
+	{ "Endpoint", SECTION_PEER, parse_endpoint, false, 0 },
+	{ "PersistentKeepalive", SECTION_PEER, parse_keepalive, false, 0 },
+};
+
+static const char *section_name(enum section s)
+{
+	return s == SECTION_INTERFACE ? "[Interface]" : "[Peer]";
+}
+
+/* Case-insensitive edit distance, capped: enough to suggest "AllowedIPs"
+ * for "AllowedIP" or "Endpiont". */
+static unsigned edit_distance(const char *a, const char *b)
+{
+	unsigned row[64], i, j, diag, up, la = (unsigned)strlen(a), lb = (unsigned)strlen(b);
+
+	if (la >= 64 || lb >= 64)
+		return UINT_MAX;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		diag = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			up = row[j];
+			row[j] = diag + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+			if (row[j] > up + 1)
+				row[j] = up + 1;
+			if (row[j] > row[j - 1] + 1)
+				row[j] = row[j - 1] + 1;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+static void unknown_key(struct parser *p, const char *name)
+{
+	const struct key_def *best = NULL;
+	unsigned d, best_d = 3;
+	char q[QUOTE_MAX + 4];
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (!strcasecmp(name, keys[i].name)) {
+			parse_error(p, "unknown-key", "%s belongs in %s, not in %s", keys[i].name,
+				    section_name(keys[i].section), section_name(p->section));
+			return;
+		}
+		d = edit_distance(name, keys[i].name);
+		if (d < best_d && keys[i].section == p->section) {
+			best_d = d;
+			best = &keys[i];
+		}
+	}
+	if (best)
+		parse_error(p, "unknown-key", "unknown key '%s' in %s; did you mean %s?", quote(name, q),
+			    section_name(p->section), best->name);
+	else
+		parse_error(p, "unknown-key", "unknown key '%s' in %s", quote(name, q), section_name(p->section));
+}
+
+/* Called when a section ends: at the next header and at the end of file. */
+static void end_section(struct parser *p)
+{
+	if (p->section == SECTION_PEER && !p->peer_key_seen)
+		diag_add(p->diags, p->file, current_peer(p)->line, DIAG_ERROR, "missing-public-key",
+			 "this [Peer] has no PublicKey; wg refuses a peer without one");
+}
+
+static void parse_section(struct parser *p, const char *compact)
+{
+	struct config *cfg = p->cfg;
+	struct config_peer *peer;
+	char q[QUOTE_MAX + 4];
+
+	end_section(p);
+	if (!strcasecmp(compact, "[Interface]")) {
+		if (cfg->iface.line)
+			parse_error(p, "duplicate-interface",
+				    "a second [Interface] (the first is on line %u); its keys are merged into the first",
+				    cfg->iface.line);
+		else
+			cfg->iface.line = p->line;
+		p->section = SECTION_INTERFACE;
+	} else if (!strcasecmp(compact, "[Peer]")) {
+		peer = ARRAY_PUSH(cfg->peers, cfg->n_peers);
+		peer->line = p->line;
+		p->section = SECTION_PEER;
+		p->peer_key_seen = false;
+	} else {
+		/* Its keys are skipped quietly: one error for the section is
+		 * clearer than one per line in it. */
+		parse_error(p, "unknown-section", "unknown section '%s'; only [Interface] and [Peer] exist",
+			    quote(compact, q));
+		p->section = SECTION_UNKNOWN;
+	}
+}
+
+/* Removes every whitespace character (wg's rule) into out. */
+static void compact_copy(char *out, const char *in)
+{
+	for (; *in; in++)
+		if (!isspace((unsigned char)*in))
+			*out++ = *in;
+	*out = '\0';
+}
+
+/* Trims whitespace at both ends in place; returns the start. */
+static char *trim(char *s)
+{
+	char *end = s + strlen(s);
+
+	while (isspace((unsigned char)*s))
+		s++;
+	while (end > s && isspace((unsigned char)end[-1]))
+		end--;
+	*end = '\0';
+	return s;
+}
+
+static void parse_line(struct parser *p, char *raw, size_t len)
+{
+	char *compact, *eq, *comment, *value;
+	const struct key_def *key = NULL;
+	char q[QUOTE_MAX + 4];
+	size_t i, size;
+
+	if (memchr(raw, '\0', len)) {
+		parse_error(p, "syntax", "the line contains a NUL byte; this is not a text file");
+		return;
+	}
+	comment = strchr(raw, '#');
+	if (comment)
+		*comment = '\0';
+	size = strlen(raw) + 1;
+	compact = xrealloc(NULL, size);
+	compact_copy(compact, raw);
+	if (!*compact)
+		goto out;
+	if (compact[0] == '[') {
+		parse_section(p, compact);
+		goto out;
+	}
+	eq = strchr(compact, '=');
+	if (!eq || eq == compact) {
+		parse_error(p, "syntax", "'%s' is neither [Interface], [Peer] nor Key = Value", quote(compact, q));
+		goto out;
+	}
+	*eq = '\0';
+	if (p->section == SECTION_UNKNOWN)
+		goto out;
+	if (p->section == SECTION_NONE) {
+		parse_error(p, "syntax", "%s comes before any [Interface] or [Peer] section", quote(compact, q));
+		goto out;
+	}
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (keys[i].section == p->section && !strcasecmp(compact, keys[i].name))
+			key = &keys[i];
+	if (!key) {
+		unknown_key(p, compact);
+		goto out;
+	}
+	value = key->raw ? trim(strchr(raw, '=') + 1) : eq + 1;
+	key->parse(p, key, value);
+out:
+	/* The line may have held a private key. */
+	crypto_wipe(compact, size);
+	free(compact);
+}
+
+/* Checks that need the whole file. */
+static void parse_finish(struct parser *p)
+{
+	end_section(p);
+	/* A file without [Interface] is a fragment for `wg addconf`: fine. */
+	if (p->cfg->iface.line && !p->private_key_seen)
+		diag_add(p->diags, p->file, p->cfg->iface.line, DIAG_WARNING, "no-private-key",
+			 "[Interface] has no PrivateKey: this device cannot make a handshake");
+}
+
+void config_parse_string(const char *name, const char *text, size_t len, struct config *cfg,
+			 struct diag_list *diags)
+{
+	struct parser p = { .cfg = cfg, .diags = diags, .file = name };
+	size_t start = 0, end;
+	char *line;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->path = xstrdup(name);
+	while (start < len) {
+		for (end = start; end < len && text[end] != '\n'; end++)
+			;
+		p.line++;
+		line = xrealloc(NULL, end - start + 1);
+		memcpy(line, text + start, end - start);
+		line[end - start] = '\0';
+		parse_line(&p, line, end - start);
+		crypto_wipe(line, end - start);
+		free(line);
+		start = end + 1;
+	}
+	parse_finish(&p);
+}
+
+int config_parse_file(const char *path, struct config *cfg, struct diag_list *diags)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+	int fd, err = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		err = -EISDIR;
+		goto out;
+	}
+	/* Read to EOF rather than trusting st_size: the path may be a pipe
+	 * (/dev/stdin, <(...)). */
+	for (;;) {
+		if (len == cap) {
+			if (cap >= CONFIG_MAX_FILE) {
+				err = -EFBIG;
+				goto out;
+			}
+			cap = cap ? cap * 2 : 4096;
+			buf = xrealloc(buf, cap);
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	config_parse_string(path, buf, len, cfg, diags);
+	cfg->mode = st.st_mode & 07777;
+out:
+	if (buf)
+		crypto_wipe(buf, cap);
+	free(buf);
+	close(fd);
+	return err;
+}
+
+void config_free(struct config *cfg)
+{
+	struct config_interface *in = &cfg->iface;
+	size_t i, j;
+
+	for (i = 0; i < in->n_dns; i++)
+		free(in->dns[i].domain);
+	for (i = 0; i < CONFIG_HOOK_COUNT; i++) {
+		for (j = 0; j < in->n_hooks[i]; j++)
+			free(in->hooks[i][j].s);
+		free(in->hooks[i]);
+	}
+	free(in->addresses);
+	free(in->dns);
+	free(in->table);
+	for (i = 0; i < cfg->n_peers; i++) {
+		free(cfg->peers[i].allowed_ips);
+		free(cfg->peers[i].endpoint.host);
+	}
+	free(cfg->peers);
+	free(cfg->path);
+	crypto_wipe(cfg, sizeof(*cfg));
+}
