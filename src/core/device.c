@@ -257,6 +257,11 @@ void peer_set_endpoint(struct peer *peer, const struct endpoint *ep)
 	peer->endpoint = *ep;
 }
 
+void peer_forget_source(struct peer *peer)
+{
+	peer_clear_source(peer);
+}
+
 void peer_set_persistent_keepalive(struct peer *peer, uint16_t seconds, uint64_t now)
 {
 	bool turned_on = !peer->persistent_keepalive && seconds;

@@ -156,6 +156,9 @@ struct peer *device_peer_next(const struct peer *peer);
 
 void peer_set_preshared_key(struct peer *peer, const uint8_t psk[NOISE_SYMMETRIC_KEY_LEN]);
 void peer_set_endpoint(struct peer *peer, const struct endpoint *ep);
+/* Forgets the local address replies were sent from (after the port, the
+ * fwmark or the host's addresses changed), so routing picks one afresh. */
+void peer_forget_source(struct peer *peer);
 /* 0 turns it off; turning it on while up sends a keepalive at once. */
 void peer_set_persistent_keepalive(struct peer *peer, uint16_t seconds, uint64_t now);
 

@@ -1,0 +1,128 @@
+/* roamd: the daemon around one struct device. Everything runs on one thread
+ * in one epoll loop (loop.c); the pieces share this state.
+ *
+ *   main.c       arguments, environment, daemonising, set-up and tear-down
+ *   loop.c       the event loop: fds, timers, signals, UAPI clients
+ *   datapath.c   packets: TUN <-> device <-> UDP, preallocated buffers
+ *   host.c       what UAPI `set` changes outside the engine (port, fwmark)
+ *   tun.c udp.c ipc_socket.c icmp.c log.c   one mechanism each
+ *   uapi*.c      the UAPI protocol itself (uapi.h), driven from loop.c */
+#ifndef ROAMD_DAEMON_H
+#define ROAMD_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "device.h"
+#include "icmp.h"
+#include "ipc_socket.h"
+#include "tun.h"
+#include "uapi.h"
+#include "udp.h"
+
+/* Every fd in the epoll set carries one of these, so an event knows what
+ * it is about without a lookup. */
+enum watch_kind {
+	WATCH_TUN,
+	WATCH_UDP4,
+	WATCH_UDP6,
+	WATCH_NETLINK,
+	WATCH_LISTENER,
+	WATCH_CLIENT,
+	WATCH_TIMER,
+	WATCH_SIGNAL,
+	WATCH_INOTIFY,
+};
+
+struct watch {
+	enum watch_kind kind;
+	void *obj;	/* a struct client for WATCH_CLIENT */
+};
+
+/* A packet buffer: room in front for the data message header and behind for
+ * padding and the tag, so a packet read from the TUN device is encrypted
+ * where it lies. */
+enum {
+	PKT_MAX = 65535,
+	PKT_BUF_SIZE = MESSAGE_DATA_HEADROOM + PKT_MAX + MESSAGE_DATA_TAILROOM,
+	/* TUN packets handled per wake-up before the other fds get a turn. */
+	TUN_BUDGET = 64,
+	/* recvmmsg calls per UDP socket per wake-up. */
+	UDP_ROUNDS = 2,
+};
+
+struct datapath {
+	/* One allocation, carved up at start: nothing is allocated per
+	 * packet. Batching TUN reads later only means more tun_bufs. */
+	uint8_t *arena;
+	uint8_t *tun_buf;
+	uint8_t *udp_bufs[UDP_BATCH];
+	uint8_t *icmp_buf;
+	struct udp_rx *rx;
+	struct icmp_limiter icmp_limiter;
+	/* Counters for the operator (and tests). */
+	uint64_t udp_send_errors, tun_write_errors, icmp_sent;
+};
+
+/* The UDP sockets and what the UAPI configured for them. */
+struct ports {
+	struct udp_pair cur;		/* open while the interface is up */
+	struct udp_pair pending;	/* prepared by a UAPI set, not yet live */
+	bool pending_set;
+	uint16_t pending_port;		/* what that set asked for */
+	uint16_t port;			/* configured; the bound one once up */
+	uint32_t fwmark;
+};
+
+struct client;
+
+struct daemon {
+	char ifname[IFNAMSIZ];
+	struct device *dev;
+	struct tun tun;
+	struct link_state link;
+	struct ports ports;
+	struct datapath dp;
+	struct ipc_socket ipc;
+	struct uapi_host host;
+
+	int epoll_fd, timer_fd, signal_fd;
+	uint64_t armed_deadline;	/* what timer_fd is set to (0 = off) */
+	struct watch w_tun, w_udp4, w_udp6, w_netlink, w_listener, w_timer, w_signal, w_inotify;
+	struct client *clients;
+	unsigned client_count;
+
+	bool running;
+	int exit_code;
+};
+
+uint64_t now_ns(void);
+
+/* datapath.c */
+int datapath_init(struct datapath *dp);
+void datapath_free(struct datapath *dp);
+struct device_io datapath_device_io(struct daemon *d);
+/* Readable fds: handle a bounded amount of traffic. false from tun: the
+ * interface is gone. */
+bool datapath_from_tun(struct daemon *d);
+void datapath_from_udp(struct daemon *d, int fd);
+/* Forget every peer's sticky source (after a port or fwmark change the
+ * old one may no longer be right). */
+void datapath_clear_sources(struct daemon *d);
+
+/* host.c */
+void host_init(struct daemon *d);
+/* The interface went up or down: sockets follow, then the engine. */
+void host_link_up(struct daemon *d);
+void host_link_down(struct daemon *d);
+void host_free(struct daemon *d);
+
+/* loop.c */
+int loop_init(struct daemon *d, char *err, size_t err_len);
+void loop_run(struct daemon *d);
+void loop_free(struct daemon *d);
+/* The UDP fds changed: keep the epoll set in step. */
+void loop_watch_udp(struct daemon *d, const struct udp_pair *old, const struct udp_pair *cur);
+void loop_stop(struct daemon *d, int exit_code, const char *why);
+
+#endif

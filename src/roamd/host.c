@@ -1,0 +1,170 @@
+/* What the UAPI changes outside the engine: the listening port and the
+ * firewall mark of the UDP sockets; and the sockets following link state.
+ *
+ * Sockets exist only while the interface is up (protocol.md §5.5, §7.6);
+ * while it is down a port set through the UAPI is only remembered. A port
+ * change is two-phase: prepare binds the new pair next to the old one, so a
+ * failure (port in use) leaves everything as it was and sessions survive a
+ * successful change (the peers follow our new source port like any
+ * roaming). */
+#include <errno.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "log.h"
+
+static int host_prepare_listen_port(void *ctx, uint16_t port, uint16_t *bound)
+{
+	struct daemon *d = ctx;
+	struct ports *ports = &d->ports;
+
+	udp_pair_close(&ports->pending);
+	ports->pending_set = true;
+	ports->pending_port = port;
+	*bound = port;
+	/* Asking for the port we already have changes nothing (binding it
+	 * again would collide with ourselves). */
+	if (udp_pair_is_open(&ports->cur) && port && port == ports->cur.port)
+		return 0;
+	/* Down and no particular port: nothing to check until up. */
+	if (!udp_pair_is_open(&ports->cur) && !port)
+		return 0;
+	/* Up: the new sockets; down: a trial bind, so `wg set listen-port`
+	 * of a busy port fails now and not silently at the next up. */
+	int ret = udp_pair_bind(&ports->pending, port, ports->fwmark);
+	if (ret) {
+		ports->pending_set = false;
+		return ret;
+	}
+	*bound = ports->pending.port;
+	return 0;
+}
+
+static void host_commit_listen_port(void *ctx, bool commit)
+{
+	struct daemon *d = ctx;
+	struct ports *ports = &d->ports;
+
+	if (!ports->pending_set)
+		return;
+	ports->pending_set = false;
+	if (!commit) {
+		udp_pair_close(&ports->pending);
+		return;
+	}
+	if (!udp_pair_is_open(&ports->cur)) {
+		/* Down: remember the port, bind it when we come up. If the
+		 * link is already up, an earlier bind failed: try again now
+		 * that the operator chose another port. */
+		udp_pair_close(&ports->pending);
+		ports->port = ports->pending_port;
+		if (d->link.up)
+			host_link_up(d);
+		return;
+	}
+	if (!udp_pair_is_open(&ports->pending))
+		return;	/* the same port as now */
+	struct udp_pair old = ports->cur;
+	ports->cur = ports->pending;
+	ports->pending = UDP_PAIR_CLOSED;
+	ports->port = ports->cur.port;
+	loop_watch_udp(d, &old, &ports->cur);
+	udp_pair_close(&old);
+	/* The sticky sources were learnt on the old sockets' port. */
+	datapath_clear_sources(d);
+	log_info("listening on port %u", ports->port);
+}
+
+static uint16_t host_listen_port(void *ctx)
+{
+	struct daemon *d = ctx;
+	return udp_pair_is_open(&d->ports.cur) ? d->ports.cur.port : d->ports.port;
+}
+
+static int host_set_fwmark(void *ctx, uint32_t mark)
+{
+	struct daemon *d = ctx;
+	struct ports *ports = &d->ports;
+	if (mark == ports->fwmark)
+		return 0;
+	int ret = udp_pair_set_fwmark(&ports->cur, mark);
+	if (!ret)
+		ret = udp_pair_set_fwmark(&ports->pending, mark);
+	if (ret) {
+		/* All or nothing: put back the mark that was there. */
+		udp_pair_set_fwmark(&ports->cur, ports->fwmark);
+		udp_pair_set_fwmark(&ports->pending, ports->fwmark);
+		return ret;
+	}
+	ports->fwmark = mark;
+	/* Another mark may mean another routing table, so another source. */
+	datapath_clear_sources(d);
+	log_info("fwmark set to 0x%x", mark);
+	return 0;
+}
+
+static uint32_t host_fwmark(void *ctx)
+{
+	struct daemon *d = ctx;
+	return d->ports.fwmark;
+}
+
+static uint64_t host_now(void *ctx)
+{
+	(void)ctx;
+	return now_ns();
+}
+
+void host_init(struct daemon *d)
+{
+	d->ports.cur = UDP_PAIR_CLOSED;
+	d->ports.pending = UDP_PAIR_CLOSED;
+	d->host = (struct uapi_host){
+		.ctx = d,
+		.prepare_listen_port = host_prepare_listen_port,
+		.commit_listen_port = host_commit_listen_port,
+		.listen_port = host_listen_port,
+		.set_fwmark = host_set_fwmark,
+		.fwmark = host_fwmark,
+		.now = host_now,
+		.peer_extra = NULL,
+	};
+}
+
+void host_link_up(struct daemon *d)
+{
+	struct ports *ports = &d->ports;
+	if (device_is_up(d->dev))
+		return;
+	struct udp_pair none = UDP_PAIR_CLOSED;
+	int ret = udp_pair_bind(&ports->cur, ports->port, ports->fwmark);
+	if (ret) {
+		/* Nothing can be sent or received: stay down inside until the
+		 * next up (the operator sees the error and fixes the port). */
+		log_error("cannot listen on port %u: %s; the tunnel stays down", ports->port, strerror(-ret));
+		return;
+	}
+	/* A random port, once chosen, is kept across down/up. */
+	ports->port = ports->cur.port;
+	loop_watch_udp(d, &none, &ports->cur);
+	device_up(d->dev, now_ns());
+	log_info("interface up, listening on port %u", ports->port);
+}
+
+void host_link_down(struct daemon *d)
+{
+	struct ports *ports = &d->ports;
+	if (!device_is_up(d->dev) && !udp_pair_is_open(&ports->cur))
+		return;
+	struct udp_pair none = UDP_PAIR_CLOSED;
+	device_down(d->dev);
+	loop_watch_udp(d, &ports->cur, &none);
+	udp_pair_close(&ports->cur);
+	log_info("interface down, sessions dropped");
+}
+
+void host_free(struct daemon *d)
+{
+	udp_pair_close(&d->ports.cur);
+	udp_pair_close(&d->ports.pending);
+}

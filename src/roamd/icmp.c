@@ -1,0 +1,184 @@
+/* ICMP and ICMPv6 destination-unreachable replies, built byte by byte. */
+#include <string.h>
+
+#include "crypto.h"
+#include "icmp.h"
+
+enum {
+	ICMP_PER_SECOND = 20,
+	ICMP_BURST = 50,
+	/* RFC 1812: an ICMPv4 error holds at most 576 bytes in all. */
+	ICMP4_REPLY_MAX = 576,
+	IP4_HDR = 20,
+	IP6_HDR = 40,
+	ICMP_HDR = 8,
+	PROTO_ICMP = 1,
+	PROTO_ICMPV6 = 58,
+	HOP_LIMIT = 64,
+};
+#define ICMP_COST_NS (1000000000ULL / ICMP_PER_SECOND)
+
+bool icmp_limiter_allow(struct icmp_limiter *limiter, uint64_t now)
+{
+	uint64_t max = ICMP_BURST * ICMP_COST_NS;
+	if (!limiter->last) {
+		limiter->credit = max;
+	} else {
+		uint64_t earned = now - limiter->last;
+		limiter->credit = limiter->credit + earned > max || earned > max ? max : limiter->credit + earned;
+	}
+	limiter->last = now;
+	if (limiter->credit < ICMP_COST_NS)
+		return false;
+	limiter->credit -= ICMP_COST_NS;
+	return true;
+}
+
+static uint16_t be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/* RFC 1071 one's-complement sum, to be folded by checksum_fold. */
+static uint32_t checksum_add(uint32_t sum, const uint8_t *p, size_t len)
+{
+	for (; len > 1; p += 2, len -= 2)
+		sum += be16(p);
+	if (len)
+		sum += (uint32_t)p[0] << 8;
+	return sum;
+}
+
+static uint16_t checksum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* ICMP types that are themselves errors (RFC 792/950/1812); the kernel
+ * also stays silent for types it does not know (above 18). */
+static bool icmp4_is_error_or_unknown(uint8_t type)
+{
+	return type == 3 || type == 4 || type == 5 || type == 11 || type == 12 || type > 18;
+}
+
+static size_t build4(const uint8_t *pkt, size_t len, uint8_t *out)
+{
+	size_t ihl = (size_t)(pkt[0] & 0x0f) * 4;
+	if (ihl < IP4_HDR || ihl > len)
+		return 0;
+	size_t total = be16(pkt + 2);
+	if (total < ihl)
+		return 0;
+	if (total < len)
+		len = total;
+	if (be16(pkt + 6) & 0x1fff)	/* not the first fragment */
+		return 0;
+	const uint8_t *src = pkt + 12, *dst = pkt + 16;
+	/* Multicast, broadcast and class E destinations; unusable sources. */
+	if (dst[0] >= 224 || src[0] >= 224 || src[0] == 0 || src[0] == 127)
+		return 0;
+	if (pkt[9] == PROTO_ICMP && (len <= ihl || icmp4_is_error_or_unknown(pkt[ihl])))
+		return 0;
+
+	size_t quote = len < ICMP4_REPLY_MAX - IP4_HDR - ICMP_HDR ? len : ICMP4_REPLY_MAX - IP4_HDR - ICMP_HDR;
+	size_t reply = IP4_HDR + ICMP_HDR + quote;
+	uint8_t *ip = out, *icmp = out + IP4_HDR;
+	memset(out, 0, IP4_HDR + ICMP_HDR);
+	ip[0] = 0x45;
+	/* Precedence "internetwork control", as Linux marks its errors. */
+	ip[1] = (uint8_t)((pkt[1] & 0x1e) | 0xc0);
+	put16(ip + 2, (uint16_t)reply);
+	ip[8] = HOP_LIMIT;
+	ip[9] = PROTO_ICMP;
+	memcpy(ip + 12, dst, 4);
+	memcpy(ip + 16, src, 4);
+	put16(ip + 10, checksum_fold(checksum_add(0, ip, IP4_HDR)));
+	icmp[0] = 3;	/* destination unreachable */
+	icmp[1] = 1;	/* host unreachable */
+	memcpy(icmp + ICMP_HDR, pkt, quote);
+	put16(icmp + 2, checksum_fold(checksum_add(0, icmp, ICMP_HDR + quote)));
+	return reply;
+}
+
+/* Finds the upper-layer protocol behind IPv6 extension headers. Returns
+ * false if the packet must not get an error: an ICMPv6 error, or an ICMPv6
+ * message whose type we cannot see. */
+static bool icmp6_eligible(const uint8_t *pkt, size_t len)
+{
+	uint8_t nh = pkt[6];
+	size_t off = IP6_HDR;
+	for (int hops = 0; hops < 16; hops++) {
+		if (nh == 0 || nh == 43 || nh == 60 || nh == 51) {	/* hop-by-hop, routing, dest opts, AH */
+			if (off + 2 > len)
+				return true;
+			size_t hlen = nh == 51 ? ((size_t)pkt[off + 1] + 2) * 4 : ((size_t)pkt[off + 1] + 1) * 8;
+			nh = pkt[off];
+			off += hlen;
+		} else if (nh == 44) {				/* fragment */
+			if (off + 8 > len)
+				return true;
+			bool first = (be16(pkt + off + 2) & 0xfff8) == 0;
+			nh = pkt[off];
+			off += 8;
+			if (!first)
+				return nh != PROTO_ICMPV6;
+		} else {
+			break;
+		}
+	}
+	if (nh != PROTO_ICMPV6)
+		return true;
+	/* Types below 128 are errors (RFC 4443 §2.1). */
+	return off < len && pkt[off] >= 128;
+}
+
+static size_t build6(const uint8_t *pkt, size_t len, uint8_t *out)
+{
+	if (len < IP6_HDR)
+		return 0;
+	size_t total = IP6_HDR + be16(pkt + 4);
+	if (total < len)
+		len = total;
+	const uint8_t *src = pkt + 8, *dst = pkt + 24;
+	if (dst[0] == 0xff || src[0] == 0xff || crypto_is_zero(src, 16))
+		return 0;
+	if (!icmp6_eligible(pkt, len))
+		return 0;
+
+	size_t quote = len < ICMP_REPLY_MAX - IP6_HDR - ICMP_HDR ? len : ICMP_REPLY_MAX - IP6_HDR - ICMP_HDR;
+	size_t payload = ICMP_HDR + quote;
+	uint8_t *ip = out, *icmp = out + IP6_HDR;
+	memset(out, 0, IP6_HDR + ICMP_HDR);
+	ip[0] = 0x60;
+	put16(ip + 4, (uint16_t)payload);
+	ip[6] = PROTO_ICMPV6;
+	ip[7] = HOP_LIMIT;
+	memcpy(ip + 8, dst, 16);
+	memcpy(ip + 24, src, 16);
+	icmp[0] = 1;	/* destination unreachable */
+	icmp[1] = 3;	/* address unreachable */
+	memcpy(icmp + ICMP_HDR, pkt, quote);
+	/* Pseudo-header: addresses, upper-layer length, next header. */
+	uint32_t sum = checksum_add(0, ip + 8, 32);
+	sum += (uint32_t)payload;
+	sum += PROTO_ICMPV6;
+	put16(icmp + 2, checksum_fold(checksum_add(sum, icmp, payload)));
+	return IP6_HDR + payload;
+}
+
+size_t icmp_build_unreachable(const uint8_t *pkt, size_t len, uint8_t *out)
+{
+	if (len >= IP4_HDR && pkt[0] >> 4 == 4)
+		return build4(pkt, len, out);
+	if (len >= IP6_HDR && pkt[0] >> 4 == 6)
+		return build6(pkt, len, out);
+	return 0;
+}

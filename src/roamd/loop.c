@@ -1,0 +1,365 @@
+/* The event loop: one epoll set for the TUN device, the UDP sockets,
+ * rtnetlink, the UAPI listener and its clients, a timerfd for the engine's
+ * timers, a signalfd and an inotify watch on our socket file.
+ *
+ * Level-triggered throughout: a handler may stop after a budget and epoll
+ * brings it back, so one busy fd cannot starve the others. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+
+/* A `wg` process holds a connection for milliseconds; hundreds at once
+ * means something is wrong, and fds are finite. */
+enum { MAX_CLIENTS = 256, CLIENT_READ_ROUNDS = 16, EPOLL_BATCH = 64 };
+
+struct client {
+	struct watch watch;
+	struct client *prev, *next;
+	int fd;
+	struct uapi_conn *conn;
+	bool closing;		/* no more input: flush the output, then close */
+	uint32_t events;	/* what epoll is asked for now */
+};
+
+static int watch_fd(struct daemon *d, int op, int fd, uint32_t events, struct watch *w)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = w};
+	return epoll_ctl(d->epoll_fd, op, fd, &ev) < 0 ? -errno : 0;
+}
+
+void loop_stop(struct daemon *d, int exit_code, const char *why)
+{
+	if (!d->running)
+		return;
+	d->running = false;
+	d->exit_code = exit_code;
+	if (exit_code)
+		log_error("exiting: %s", why);
+	else
+		log_info("exiting: %s", why);
+}
+
+void loop_watch_udp(struct daemon *d, const struct udp_pair *old, const struct udp_pair *cur)
+{
+	if (old->fd4 >= 0)
+		epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, old->fd4, NULL);
+	if (old->fd6 >= 0)
+		epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, old->fd6, NULL);
+	int ret = 0;
+	if (cur->fd4 >= 0)
+		ret = watch_fd(d, EPOLL_CTL_ADD, cur->fd4, EPOLLIN, &d->w_udp4);
+	if (!ret && cur->fd6 >= 0)
+		ret = watch_fd(d, EPOLL_CTL_ADD, cur->fd6, EPOLLIN, &d->w_udp6);
+	if (ret)
+		loop_stop(d, 1, "epoll_ctl on UDP sockets failed");
+}
+
+/* ---- UAPI clients ----------------------------------------------------- */
+
+static void client_free(struct daemon *d, struct client *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		d->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	d->client_count--;
+	close(c->fd);	/* also leaves the epoll set */
+	uapi_conn_free(c->conn);
+	free(c);
+}
+
+static void client_accept(struct daemon *d)
+{
+	for (int i = 0; i < 16; i++) {
+		int fd = accept4(d->ipc.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_error("accept on %s: %s", d->ipc.path, strerror(errno));
+			return;
+		}
+		/* Past the cap, refuse at once. The cap also keeps us far
+		 * below RLIMIT_NOFILE, so accept cannot fail with EMFILE and
+		 * leave the listener readable forever. */
+		if (d->client_count >= MAX_CLIENTS) {
+			log_error("more than %d UAPI clients at once, refusing one", MAX_CLIENTS);
+			close(fd);
+			continue;
+		}
+		struct client *c = calloc(1, sizeof(*c));
+		if (c)
+			c->conn = uapi_conn_new(d->dev, &d->host);
+		if (!c || !c->conn) {
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->watch = (struct watch){.kind = WATCH_CLIENT, .obj = c};
+		c->fd = fd;
+		c->events = EPOLLIN;
+		if (watch_fd(d, EPOLL_CTL_ADD, fd, c->events, &c->watch) < 0) {
+			uapi_conn_free(c->conn);
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->next = d->clients;
+		if (d->clients)
+			d->clients->prev = c;
+		d->clients = c;
+		d->client_count++;
+	}
+}
+
+/* Writes what is pending; false if the client is gone. */
+static bool client_flush(struct client *c)
+{
+	for (;;) {
+		size_t len;
+		const char *out = uapi_conn_output(c->conn, &len);
+		if (!len)
+			return true;
+		ssize_t n = send(c->fd, out, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN || errno == EWOULDBLOCK;
+		}
+		uapi_conn_consume_output(c->conn, (size_t)n);
+	}
+}
+
+static bool client_has_output(const struct client *c)
+{
+	size_t pending;
+	uapi_conn_output(c->conn, &pending);
+	return pending != 0;
+}
+
+static void client_event(struct daemon *d, struct client *c, uint32_t events)
+{
+	char buf[16384];
+	/* Read a bounded amount, and nothing while an answer waits to be
+	 * written: a client that sends without reading is held back by its
+	 * own socket buffer instead of growing ours. */
+	for (int i = 0; i < CLIENT_READ_ROUNDS && !c->closing && !client_has_output(c) &&
+			(events & (EPOLLIN | EPOLLHUP | EPOLLERR));
+	     i++) {
+		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0) {
+			if (!uapi_conn_feed(c->conn, buf, (size_t)n))
+				c->closing = true;
+			continue;
+		}
+		if (n == 0) {
+			c->closing = true;	/* it said all it will say */
+			break;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			client_free(d, c);
+			return;
+		}
+		break;
+	}
+	if (!client_flush(c)) {
+		client_free(d, c);
+		return;
+	}
+	bool pending = client_has_output(c);
+	if (c->closing && !pending) {
+		client_free(d, c);
+		return;
+	}
+	/* EPOLLHUP and EPOLLERR are always reported, so a client that
+	 * vanishes while we wait to write is still noticed. */
+	uint32_t want = pending ? EPOLLOUT : c->closing ? 0 : EPOLLIN;
+	if (want != c->events) {
+		c->events = want;
+		if (watch_fd(d, EPOLL_CTL_MOD, c->fd, want, &c->watch) < 0)
+			client_free(d, c);
+	}
+}
+
+/* ---- timers, signals, link, socket file ------------------------------ */
+
+/* Arms timer_fd for the engine's next deadline (absolute, monotonic). */
+static void rearm_timer(struct daemon *d)
+{
+	uint64_t deadline = device_next_deadline(d->dev);
+	if (deadline == UINT64_MAX)
+		deadline = 0;
+	/* 0 would disarm: a deadline at time 0 is simply overdue. */
+	else if (deadline == 0)
+		deadline = 1;
+	if (deadline == d->armed_deadline)
+		return;
+	struct itimerspec its = {
+		.it_value = {.tv_sec = (time_t)(deadline / NSEC_PER_SEC), .tv_nsec = (long)(deadline % NSEC_PER_SEC)},
+	};
+	if (timerfd_settime(d->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+		d->armed_deadline = deadline;
+}
+
+static void timer_event(struct daemon *d)
+{
+	uint64_t expirations;
+	if (read(d->timer_fd, &expirations, sizeof(expirations)) < 0 && errno == EAGAIN)
+		return;
+	d->armed_deadline = 0;
+	device_run_timers(d->dev, now_ns());
+}
+
+static void signal_event(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+	while (read(d->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		const char *name = si.ssi_signo == SIGTERM ? "SIGTERM" : si.ssi_signo == SIGINT ? "SIGINT" : "SIGHUP";
+		loop_stop(d, 0, name);
+	}
+}
+
+static void netlink_event(struct daemon *d)
+{
+	struct link_state before = d->link;
+	tun_netlink_read(&d->tun, &d->link);
+	if (d->link.gone) {
+		loop_stop(d, 0, "interface deleted");
+		return;
+	}
+	if (d->link.mtu && d->link.mtu != before.mtu) {
+		device_set_mtu(d->dev, d->link.mtu);
+		log_verbose("MTU %u", d->link.mtu);
+	}
+	if (d->link.up)
+		host_link_up(d);
+	else
+		host_link_down(d);
+}
+
+static void inotify_event(struct daemon *d)
+{
+	if (!ipc_socket_still_ours(&d->ipc))
+		loop_stop(d, 0, "UAPI socket deleted");
+}
+
+/* ---- the loop --------------------------------------------------------- */
+
+int loop_init(struct daemon *d, char *err, size_t err_len)
+{
+	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	d->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->epoll_fd < 0 || d->timer_fd < 0 || d->signal_fd < 0) {
+		snprintf(err, err_len, "event loop: %s", strerror(errno));
+		return -errno;
+	}
+	d->w_tun = (struct watch){.kind = WATCH_TUN};
+	d->w_udp4 = (struct watch){.kind = WATCH_UDP4};
+	d->w_udp6 = (struct watch){.kind = WATCH_UDP6};
+	d->w_netlink = (struct watch){.kind = WATCH_NETLINK};
+	d->w_listener = (struct watch){.kind = WATCH_LISTENER};
+	d->w_timer = (struct watch){.kind = WATCH_TIMER};
+	d->w_signal = (struct watch){.kind = WATCH_SIGNAL};
+	d->w_inotify = (struct watch){.kind = WATCH_INOTIFY};
+	int ret = watch_fd(d, EPOLL_CTL_ADD, d->tun.fd, EPOLLIN, &d->w_tun);
+	if (!ret)
+		ret = watch_fd(d, EPOLL_CTL_ADD, tun_netlink_fd(&d->tun), EPOLLIN, &d->w_netlink);
+	if (!ret)
+		ret = watch_fd(d, EPOLL_CTL_ADD, d->ipc.fd, EPOLLIN, &d->w_listener);
+	if (!ret)
+		ret = watch_fd(d, EPOLL_CTL_ADD, d->timer_fd, EPOLLIN, &d->w_timer);
+	if (!ret)
+		ret = watch_fd(d, EPOLL_CTL_ADD, d->signal_fd, EPOLLIN, &d->w_signal);
+	if (!ret)
+		ret = watch_fd(d, EPOLL_CTL_ADD, d->ipc.inotify_fd, EPOLLIN, &d->w_inotify);
+	if (ret) {
+		snprintf(err, err_len, "epoll_ctl: %s", strerror(-ret));
+		return ret;
+	}
+	d->running = true;
+	return 0;
+}
+
+void loop_run(struct daemon *d)
+{
+	struct epoll_event events[EPOLL_BATCH];
+	while (d->running) {
+		rearm_timer(d);
+		int n = epoll_wait(d->epoll_fd, events, EPOLL_BATCH, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			loop_stop(d, 1, "epoll_wait failed");
+			break;
+		}
+		for (int i = 0; i < n && d->running; i++) {
+			struct watch *w = events[i].data.ptr;
+			switch (w->kind) {
+			case WATCH_TUN:
+				if (!datapath_from_tun(d))
+					loop_stop(d, 0, "interface gone (TUN read failed)");
+				break;
+			case WATCH_UDP4:
+				if (d->ports.cur.fd4 >= 0)
+					datapath_from_udp(d, d->ports.cur.fd4);
+				break;
+			case WATCH_UDP6:
+				if (d->ports.cur.fd6 >= 0)
+					datapath_from_udp(d, d->ports.cur.fd6);
+				break;
+			case WATCH_NETLINK:
+				netlink_event(d);
+				break;
+			case WATCH_LISTENER:
+				client_accept(d);
+				break;
+			case WATCH_CLIENT:
+				/* Safe: a client is freed only by its own
+				 * handler, and epoll reports an fd at most
+				 * once per batch. */
+				client_event(d, w->obj, events[i].events);
+				break;
+			case WATCH_TIMER:
+				timer_event(d);
+				break;
+			case WATCH_SIGNAL:
+				signal_event(d);
+				break;
+			case WATCH_INOTIFY:
+				inotify_event(d);
+				break;
+			}
+		}
+	}
+}
+
+void loop_free(struct daemon *d)
+{
+	while (d->clients)
+		client_free(d, d->clients);
+	if (d->epoll_fd >= 0)
+		close(d->epoll_fd);
+	if (d->timer_fd >= 0)
+		close(d->timer_fd);
+	if (d->signal_fd >= 0)
+		close(d->signal_fd);
+	d->epoll_fd = d->timer_fd = d->signal_fd = -1;
+}

@@ -1,0 +1,223 @@
+/* roamd [-f|--foreground] IFNAME — a drop-in for wireguard-go (protocol.md
+ * §7.6): creates the interface and the UAPI socket, then daemonises; the
+ * parent exits 0 only once both exist, because wg-quick configures the
+ * interface the moment we return. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+
+#ifndef ROAM_VERSION
+#define ROAM_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: roamd [-f|--foreground] INTERFACE-NAME\n"
+		   "       roamd --version\n"
+		   "Environment: WG_PROCESS_FOREGROUND=1 (same as -f), LOG_LEVEL=error|info|verbose\n");
+}
+
+/* The kernel's rules for a device name (dev_valid_name); '/' would also
+ * escape the socket directory. */
+static bool valid_ifname(const char *name)
+{
+	size_t len = strlen(name);
+	if (!len || len >= IFNAMSIZ || !strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	for (const char *p = name; *p; p++)
+		if (*p == '/' || *p == ':' || *p == ' ' || (*p >= '\t' && *p <= '\r'))
+			return false;
+	return true;
+}
+
+/* Forks. The parent waits on a pipe for the child's verdict and never
+ * returns: exit 0 once the child says it is ready, 1 if the child dies
+ * first (it has printed why on the stderr they share). The child returns
+ * the pipe's write end. */
+static int daemonise(void)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		fprintf(stderr, "roamd: pipe: %s\n", strerror(errno));
+		exit(1);
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "roamd: fork: %s\n", strerror(errno));
+		exit(1);
+	}
+	if (pid > 0) {
+		close(p[1]);
+		char c = 0;
+		ssize_t n;
+		do
+			n = read(p[0], &c, 1);
+		while (n < 0 && errno == EINTR);
+		if (n == 1 && c == 'R')
+			_exit(0);
+		waitpid(pid, NULL, 0);
+		_exit(1);
+	}
+	close(p[0]);
+	/* No controlling terminal: closing the shell that started us must
+	 * not send us SIGHUP. */
+	setsid();
+	return p[1];
+}
+
+/* The daemon no longer talks to whoever started it. */
+static void detach_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	if (chdir("/") < 0)
+		log_verbose("chdir /: %s", strerror(errno));
+}
+
+static int setup(struct daemon *d, const char *ifname, char *err, size_t err_len)
+{
+	memset(d, 0, sizeof(*d));
+	d->epoll_fd = d->timer_fd = d->signal_fd = -1;
+	d->tun.fd = -1;
+	d->ipc.fd = d->ipc.inotify_fd = -1;
+	snprintf(d->ifname, sizeof(d->ifname), "%s", ifname);
+	host_init(d);
+
+	if (datapath_init(&d->dp) < 0) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	struct device_io io = datapath_device_io(d);
+	d->dev = device_new(&io);
+	if (!d->dev) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	int ret = tun_open(&d->tun, ifname, DEFAULT_MTU, err, err_len);
+	if (ret)
+		return ret;
+	device_set_mtu(d->dev, DEFAULT_MTU);
+	d->link.mtu = DEFAULT_MTU;
+	ret = ipc_socket_open(&d->ipc, ifname, err, err_len);
+	if (ret)
+		return ret;
+	return loop_init(d, err, err_len);
+}
+
+static void teardown(struct daemon *d)
+{
+	/* Clients first (they hold the device), then the socket file so `wg`
+	 * stops seeing us, then the engine, which wipes every key, and last
+	 * the TUN fd, whose closing deletes the interface. */
+	loop_free(d);
+	ipc_socket_close(&d->ipc);
+	if (d->dev)
+		device_down(d->dev);
+	host_free(d);
+	device_free(d->dev);
+	d->dev = NULL;
+	tun_close(&d->tun);
+	datapath_free(&d->dp);
+}
+
+int main(int argc, char **argv)
+{
+	bool foreground = false;
+	const char *ifname = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--version") || !strcmp(a, "-v")) {
+			printf("roamd %s\n"
+			       "A WireGuard-compatible userspace daemon (cross-platform UAPI, protocol version 1).\n",
+			       ROAM_VERSION);
+			return 0;
+		}
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return 0;
+		}
+		if (!strcmp(a, "-f") || !strcmp(a, "--foreground")) {
+			foreground = true;
+		} else if (a[0] == '-' || ifname) {
+			usage(stderr);
+			return 1;
+		} else {
+			ifname = a;
+		}
+	}
+	if (!ifname) {
+		usage(stderr);
+		return 1;
+	}
+	if (!valid_ifname(ifname)) {
+		fprintf(stderr, "roamd: invalid interface name '%s'\n", ifname);
+		return 1;
+	}
+	const char *fg = getenv("WG_PROCESS_FOREGROUND");
+	if (fg && !strcmp(fg, "1"))
+		foreground = true;
+	enum log_level level;
+	if (!log_parse_level(getenv("LOG_LEVEL"), &level)) {
+		fprintf(stderr, "roamd: unknown LOG_LEVEL '%s' (error, info or verbose)\n", getenv("LOG_LEVEL"));
+		return 1;
+	}
+	log_init(level, ifname);
+
+	int ready_fd = -1;
+	if (!foreground) {
+		ready_fd = daemonise();
+		log_to_syslog(true);
+	}
+
+	/* Signals arrive through the loop's signalfd; blocking them now means
+	 * one sent during set-up waits there instead of killing us with the
+	 * interface half made. Inherited only by threads we do not start. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct daemon d;
+	char err[256] = "";
+	if (setup(&d, ifname, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		teardown(&d);
+		log_close();
+		return 1;
+	}
+	log_info("interface %s created (MTU %u, down), UAPI socket %s", ifname, DEFAULT_MTU, d.ipc.path);
+
+	if (!foreground) {
+		detach_stdio();
+		log_to_syslog(false);
+		ssize_t n;
+		do
+			n = write(ready_fd, "R", 1);
+		while (n < 0 && errno == EINTR);
+		close(ready_fd);
+	}
+
+	loop_run(&d);
+	teardown(&d);
+	log_close();
+	return d.exit_code;
+}

@@ -1,0 +1,210 @@
+/* TUN device and its link state. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tun.h"
+
+/* Link messages carry statistics and can exceed the 8 KiB libmnl suggests;
+ * a truncated one would be lost. */
+enum { NL_BUF_SIZE = 32768 };
+
+static int set_mtu(const char *name, unsigned mtu)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ifr.ifr_mtu = (int)mtu;
+	int ret = ioctl(s, SIOCSIFMTU, &ifr) < 0 ? -errno : 0;
+	close(s);
+	return ret;
+}
+
+/* Asks for our link's current state; the answer arrives like any event.
+ * Needed once at start (the interface may already have been set up between
+ * its creation and our subscription) and after lost events. */
+static int request_link(struct tun *tun)
+{
+	uint8_t buf[256];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = ++tun->nl_seq;
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = (int)tun->ifindex;
+	return mnl_socket_sendto(tun->nl, nlh, nlh->nlmsg_len) < 0 ? -errno : 0;
+}
+
+int tun_open(struct tun *tun, const char *name, unsigned mtu, char *err, size_t err_len)
+{
+	memset(tun, 0, sizeof(*tun));
+	tun->fd = -1;
+	snprintf(tun->name, sizeof(tun->name), "%s", name);
+
+	/* Subscribe before the interface exists so no event about it is
+	 * missed. */
+	tun->nl_buf = malloc(NL_BUF_SIZE);
+	tun->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (!tun->nl_buf || !tun->nl || mnl_socket_bind(tun->nl, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
+		int e = errno ? errno : ENOMEM;
+		snprintf(err, err_len, "rtnetlink: %s", strerror(e));
+		tun_close(tun);
+		return -e;
+	}
+
+	tun->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (tun->fd < 0) {
+		int e = errno;
+		snprintf(err, err_len, "open /dev/net/tun: %s", strerror(e));
+		tun_close(tun);
+		return -e;
+	}
+	/* Raw IP packets without the 4-byte packet-info header. TUN_EXCL:
+	 * never attach to an existing (persistent) device of the same name —
+	 * two daemons must not share one interface. A second data-path thread
+	 * would need IFF_MULTI_QUEUE here and one fd per queue. */
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_TUN_EXCL;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(tun->fd, TUNSETIFF, &ifr) < 0) {
+		int e = errno;
+		if (e == EBUSY || e == EEXIST)
+			snprintf(err, err_len, "interface %s already exists", name);
+		else
+			snprintf(err, err_len, "cannot create interface %s: %s", name, strerror(e));
+		tun_close(tun);
+		return -e;
+	}
+	tun->ifindex = if_nametoindex(name);
+	if (!tun->ifindex) {
+		int e = errno;
+		snprintf(err, err_len, "interface %s vanished: %s", name, strerror(e));
+		tun_close(tun);
+		return -e;
+	}
+	int e = set_mtu(name, mtu);
+	if (e < 0) {
+		snprintf(err, err_len, "set MTU %u on %s: %s", mtu, name, strerror(-e));
+		tun_close(tun);
+		return e;
+	}
+	e = request_link(tun);
+	if (e < 0) {
+		snprintf(err, err_len, "rtnetlink request: %s", strerror(-e));
+		tun_close(tun);
+		return e;
+	}
+	return 0;
+}
+
+void tun_close(struct tun *tun)
+{
+	if (tun->fd >= 0)
+		close(tun->fd);
+	tun->fd = -1;
+	if (tun->nl)
+		mnl_socket_close(tun->nl);
+	tun->nl = NULL;
+	free(tun->nl_buf);
+	tun->nl_buf = NULL;
+}
+
+int tun_netlink_fd(const struct tun *tun)
+{
+	return mnl_socket_get_fd(tun->nl);
+}
+
+ssize_t tun_read(struct tun *tun, uint8_t *buf, size_t cap)
+{
+	for (;;) {
+		ssize_t n = read(tun->fd, buf, cap);
+		if (n >= 0)
+			return n;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+int tun_write(struct tun *tun, const uint8_t *buf, size_t len)
+{
+	for (;;) {
+		ssize_t n = write(tun->fd, buf, len);
+		if (n >= 0)
+			return 0;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+struct link_parse {
+	struct tun *tun;
+	struct link_state *st;
+};
+
+static int link_attr(const struct nlattr *attr, void *data)
+{
+	struct link_state *st = data;
+	if (mnl_attr_get_type(attr) == IFLA_MTU && mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+		st->mtu = mnl_attr_get_u32(attr);
+	return MNL_CB_OK;
+}
+
+static int link_msg(const struct nlmsghdr *nlh, void *data)
+{
+	struct link_parse *lp = data;
+	if (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK)
+		return MNL_CB_OK;
+	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg)))
+		return MNL_CB_OK;
+	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+	if ((unsigned)ifi->ifi_index != lp->tun->ifindex)
+		return MNL_CB_OK;
+	if (nlh->nlmsg_type == RTM_DELLINK) {
+		lp->st->gone = true;
+		return MNL_CB_OK;
+	}
+	lp->st->up = ifi->ifi_flags & IFF_UP;
+	mnl_attr_parse(nlh, sizeof(*ifi), link_attr, lp->st);
+	return MNL_CB_OK;
+}
+
+void tun_netlink_read(struct tun *tun, struct link_state *st)
+{
+	struct link_parse lp = {.tun = tun, .st = st};
+	/* Bounded: a flood of link events from other interfaces must not
+	 * starve the data path; epoll brings us back for the rest. */
+	for (int i = 0; i < 64; i++) {
+		ssize_t n = mnl_socket_recvfrom(tun->nl, tun->nl_buf, NL_BUF_SIZE);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOBUFS) {
+				/* The kernel dropped events: ask again. */
+				request_link(tun);
+				continue;
+			}
+			return;
+		}
+		/* seq/portid 0: accept events and our own requests' answers
+		 * alike. An error answer (our link no longer exists) means
+		 * the interface is gone. */
+		if (mnl_cb_run(tun->nl_buf, (size_t)n, 0, 0, link_msg, &lp) < 0 && errno == ENODEV)
+			st->gone = true;
+	}
+}

@@ -1,0 +1,298 @@
+/* UDP sockets: dual-stack bind, batched receive, sends from a sticky source. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "udp.h"
+
+/* Socket buffers big enough to ride out a burst while the loop is busy
+ * elsewhere (the FORCE variants ignore rmem_max; we run as root). */
+enum { UDP_SOCKET_BUFFER = 4 << 20 };
+
+static void set_buffers(int fd)
+{
+	int size = UDP_SOCKET_BUFFER;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+}
+
+static int set_mark(int fd, uint32_t fwmark)
+{
+	if (fd < 0)
+		return 0;
+	return setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0 ? -errno : 0;
+}
+
+static int open_socket(int family, uint16_t port, uint32_t fwmark, int *fd_out)
+{
+	int one = 1;
+	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int ret = 0;
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in4;
+		struct sockaddr_in6 in6;
+	} addr;
+	memset(&addr, 0, sizeof(addr));
+	socklen_t addr_len;
+	if (family == AF_INET6) {
+		/* IPv4 has its own socket: mapped addresses here would make
+		 * one peer look like two. */
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0 ||
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0)
+			ret = -errno;
+		addr.in6.sin6_family = AF_INET6;
+		addr.in6.sin6_port = htons(port);
+		addr.in6.sin6_addr = in6addr_any;
+		addr_len = sizeof(addr.in6);
+	} else {
+		if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0)
+			ret = -errno;
+		addr.in4.sin_family = AF_INET;
+		addr.in4.sin_port = htons(port);
+		addr.in4.sin_addr.s_addr = htonl(INADDR_ANY);
+		addr_len = sizeof(addr.in4);
+	}
+	if (!ret && fwmark)
+		ret = set_mark(fd, fwmark);
+	if (!ret) {
+		set_buffers(fd);
+		if (bind(fd, &addr.sa, addr_len) < 0)
+			ret = -errno;
+	}
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+static uint16_t bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return 0;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* The family is simply not available here (no IPv6 in this namespace). */
+static bool family_missing(int err)
+{
+	return err == -EAFNOSUPPORT || err == -EADDRNOTAVAIL || err == -EPROTONOSUPPORT;
+}
+
+int udp_pair_bind(struct udp_pair *pair, uint16_t port, uint32_t fwmark)
+{
+	*pair = UDP_PAIR_CLOSED;
+	/* A random port must be free in both families: the kernel picks it
+	 * for IPv4, and if IPv6 has it taken we try another one. */
+	for (int attempt = 0; attempt < 100; attempt++) {
+		int fd4 = -1, fd6 = -1;
+		int ret = open_socket(AF_INET, port, fwmark, &fd4);
+		if (ret && !family_missing(ret))
+			return ret;
+		uint16_t p = fd4 >= 0 ? bound_port(fd4) : port;
+		int ret6 = open_socket(AF_INET6, p, fwmark, &fd6);
+		if (ret6 && !family_missing(ret6)) {
+			if (fd4 >= 0)
+				close(fd4);
+			if (ret6 == -EADDRINUSE && port == 0 && fd4 >= 0)
+				continue;
+			return ret6;
+		}
+		if (fd4 < 0 && fd6 < 0)
+			return ret;
+		if (fd4 < 0)
+			p = bound_port(fd6);
+		*pair = (struct udp_pair){.fd4 = fd4, .fd6 = fd6, .port = p};
+		return 0;
+	}
+	return -EADDRINUSE;
+}
+
+void udp_pair_close(struct udp_pair *pair)
+{
+	if (pair->fd4 >= 0)
+		close(pair->fd4);
+	if (pair->fd6 >= 0)
+		close(pair->fd6);
+	*pair = UDP_PAIR_CLOSED;
+}
+
+bool udp_pair_is_open(const struct udp_pair *pair)
+{
+	return pair->fd4 >= 0 || pair->fd6 >= 0;
+}
+
+int udp_pair_set_fwmark(const struct udp_pair *pair, uint32_t fwmark)
+{
+	int ret = set_mark(pair->fd4, fwmark);
+	return ret ? ret : set_mark(pair->fd6, fwmark);
+}
+
+int udp_recv_batch(struct udp_rx *rx, int fd, uint8_t *const *bufs, size_t cap, unsigned n)
+{
+	if (n > UDP_BATCH)
+		n = UDP_BATCH;
+	for (unsigned i = 0; i < n; i++) {
+		rx->iov[i] = (struct iovec){.iov_base = bufs[i], .iov_len = cap};
+		rx->msgs[i].msg_hdr = (struct msghdr){
+			.msg_name = &rx->names[i],
+			.msg_namelen = sizeof(rx->names[i]),
+			.msg_iov = &rx->iov[i],
+			.msg_iovlen = 1,
+			.msg_control = rx->control[i],
+			.msg_controllen = sizeof(rx->control[i]),
+		};
+		rx->msgs[i].msg_len = 0;
+	}
+	for (;;) {
+		int got = recvmmsg(fd, rx->msgs, n, MSG_DONTWAIT, NULL);
+		if (got >= 0)
+			return got;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+	}
+}
+
+size_t udp_rx_datagram(const struct udp_rx *rx, unsigned i, struct endpoint *from)
+{
+	const struct msghdr *mh = &rx->msgs[i].msg_hdr;
+	memset(from, 0, sizeof(*from));
+	if (mh->msg_flags & MSG_TRUNC)
+		return 0;
+	const struct sockaddr_storage *name = &rx->names[i];
+	if (name->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)name;
+		from->addr.in4.sin_family = AF_INET;
+		from->addr.in4.sin_port = sin->sin_port;
+		from->addr.in4.sin_addr = sin->sin_addr;
+	} else if (name->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)name;
+		from->addr.in6.sin6_family = AF_INET6;
+		from->addr.in6.sin6_port = sin6->sin6_port;
+		from->addr.in6.sin6_addr = sin6->sin6_addr;
+		from->addr.in6.sin6_scope_id = sin6->sin6_scope_id;
+	} else {
+		return 0;
+	}
+	for (const struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR((struct msghdr *)mh, (struct cmsghdr *)c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			/* The address the peer wrote to, not the one routing
+			 * would pick: that is what it expects replies from. */
+			from->src.v4 = pi.ipi_addr;
+			from->src_ifindex = (uint32_t)pi.ipi_ifindex;
+			from->src_family = AF_INET;
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			from->src.v6 = pi.ipi6_addr;
+			from->src_ifindex = pi.ipi6_ifindex;
+			from->src_family = AF_INET6;
+		}
+	}
+	return rx->msgs[i].msg_len;
+}
+
+/* Builds the destination and, if the endpoint has a sticky source of the
+ * same family, the pktinfo saying to send from it. */
+static int build_msg(const struct endpoint *to, struct msghdr *msg, struct sockaddr_in *sin,
+		     struct sockaddr_in6 *sin6, void *control, size_t control_len, bool with_source)
+{
+	msg->msg_control = NULL;
+	msg->msg_controllen = 0;
+	if (to->addr.sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&to->addr.in6.sin6_addr)) {
+		/* Our IPv6 socket is IPv6-only: ::ffff:a.b.c.d goes out the
+		 * IPv4 socket. */
+		memset(sin, 0, sizeof(*sin));
+		sin->sin_family = AF_INET;
+		sin->sin_port = to->addr.in6.sin6_port;
+		memcpy(&sin->sin_addr, &to->addr.in6.sin6_addr.s6_addr[12], 4);
+		msg->msg_name = sin;
+		msg->msg_namelen = sizeof(*sin);
+		return AF_INET;
+	}
+	if (to->addr.sa.sa_family == AF_INET) {
+		*sin = to->addr.in4;
+		msg->msg_name = sin;
+		msg->msg_namelen = sizeof(*sin);
+		if (with_source && to->src_family == AF_INET) {
+			memset(control, 0, control_len);
+			struct cmsghdr *c = control;
+			c->cmsg_level = IPPROTO_IP;
+			c->cmsg_type = IP_PKTINFO;
+			c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+			/* Only the address: the route decides the interface,
+			 * so a source still works if the path moved. */
+			struct in_pktinfo pi = {.ipi_spec_dst = to->src.v4};
+			memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+			msg->msg_control = control;
+			msg->msg_controllen = CMSG_SPACE(sizeof(struct in_pktinfo));
+		}
+		return AF_INET;
+	}
+	if (to->addr.sa.sa_family == AF_INET6) {
+		*sin6 = to->addr.in6;
+		msg->msg_name = sin6;
+		msg->msg_namelen = sizeof(*sin6);
+		if (with_source && to->src_family == AF_INET6) {
+			memset(control, 0, control_len);
+			struct cmsghdr *c = control;
+			c->cmsg_level = IPPROTO_IPV6;
+			c->cmsg_type = IPV6_PKTINFO;
+			c->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
+			struct in6_pktinfo pi = {.ipi6_addr = to->src.v6};
+			/* A link-local address means nothing without its link. */
+			if (IN6_IS_ADDR_LINKLOCAL(&to->src.v6))
+				pi.ipi6_ifindex = to->src_ifindex;
+			memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+			msg->msg_control = control;
+			msg->msg_controllen = CMSG_SPACE(sizeof(struct in6_pktinfo));
+		}
+		return AF_INET6;
+	}
+	return AF_UNSPEC;
+}
+
+int udp_send(const struct udp_pair *pair, const struct endpoint *to, const uint8_t *data, size_t len,
+	     bool *source_refused)
+{
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+	uint64_t control[(CMSG_SPACE(sizeof(struct in6_pktinfo)) + 7) / 8];
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	*source_refused = false;
+	for (int with_source = 1; with_source >= 0; with_source--) {
+		int family = build_msg(to, &msg, &sin, &sin6, control, sizeof(control), with_source);
+		int fd = family == AF_INET ? pair->fd4 : family == AF_INET6 ? pair->fd6 : -1;
+		if (fd < 0)
+			return family == AF_UNSPEC ? -EDESTADDRREQ : -EAFNOSUPPORT;
+		ssize_t n;
+		do
+			n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+		if (n >= 0)
+			return 0;
+		/* A source that is no longer ours: IPv6 says EINVAL, IPv4
+		 * EINVAL on older kernels and ENETUNREACH on newer ones (which
+		 * may also mean a real routing failure; then the retry fails
+		 * too and the source is relearnt from the next packet). */
+		if (!msg.msg_control || (errno != EINVAL && errno != ENETUNREACH && errno != EADDRNOTAVAIL))
+			return -errno;
+		*source_refused = true;
+	}
+	return -EINVAL;
+}

@@ -1,0 +1,467 @@
+#!/usr/bin/env bash
+# The roaming lab (lab_nat.sh): a phone with a Wi-Fi and an LTE uplink, each
+# behind its own NAT with short UDP timeouts, a server across an "internet",
+# and an attacker there too. Every scenario is a case and prints a line
+#   figures: scenario=NAME impl=PHONE/SERVER key=value ...
+# with its measurements (lost packets, longest gap between replies in ms,
+# seconds from the event to the first reply, endpoints seen by the server).
+#
+# Matrix (phone/server): roamd/roamd, wireguard-go/roamd, roamd/wireguard-go.
+# Without build/roamd the run falls back to wireguard-go/wireguard-go and
+# reports a failed case "roamd not built". ROAM_LAB_PAIRS overrides the list,
+# e.g. ROAM_LAB_PAIRS="wireguard-go/wireguard-go".
+#
+# Scenarios per pair (phone persistent keepalive K=2 s unless said otherwise):
+#   active_roam        phone pings the server at 50 Hz, Wi-Fi -> LTE mid-stream
+#   roam_back          the same, LTE -> Wi-Fi
+#   server_after_roam  idle phone roams, then the server pings it: through
+#                      within one keepalive interval
+#   server_sending     the server pings at 50 Hz while the phone roams
+#   rekey_roam         the phone roams while its handshake is in flight (the
+#                      Wi-Fi router eats the response; the server has a session)
+#   v4_to_v6           LTE IPv4 -> LTE IPv6-only (endpoint changes family)
+#   nat_idle_pk0/pk2   NAT UDP timeout 5 s: an idle phone without keepalive is
+#                      unreachable from the server (expected), with K=2 it is not
+#   attack             10,000 random/typed datagrams + replays of captured data
+#                      packets and initiations from the attacker: endpoint never
+#                      moves, tunnel keeps working, daemons stay up
+#   silent_roam        phone with keepalive 25 s sends only keepalives, its uplink
+#                      changes, the server pings: ms until through. Run once per
+#                      phone implementation. With ROAM_EXPECT_FAST_ROAM=1 a roamd
+#                      phone must get through within 200 ms (it will react to
+#                      rtnetlink); otherwise only within the keepalive interval.
+# shellcheck disable=SC2317 # case functions are called through t_check
+set -u
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=lab_nat.sh
+. "$(dirname "$0")/lab_nat.sh"
+
+ROAMD=$(cd "$(dirname "$0")/../.." && pwd)/build/roamd
+K=2                 # the phone's persistent keepalive in the scenarios
+NAT_SHORT=5         # the NAT timeout of the idle-expiry scenario
+SILENT_K=25         # the silent roam's keepalive
+FAST_MS=200         # what a roamd phone must do with ROAM_EXPECT_FAST_ROAM=1
+MAX_ACTIVE_GAP_MS=${ROAM_LAB_MAX_GAP_MS:-1000} # active roams: longest gap allowed
+
+command -v wireguard-go >/dev/null || t_abort "wireguard-go is not installed (scripts/install-deps.sh)"
+for tool in nft conntrack tcpdump; do
+	command -v "$tool" >/dev/null || t_abort "$tool is not installed (scripts/install-deps.sh)"
+done
+
+if [ -n "${ROAM_LAB_PAIRS:-}" ]; then
+	PAIRS=$ROAM_LAB_PAIRS
+elif [ -x "$ROAMD" ]; then
+	PAIRS="roamd/roamd wireguard-go/roamd roamd/wireguard-go"
+else
+	t_fail "roamd not built" "build/roamd is missing: the roamd pairs were skipped; running wireguard-go/wireguard-go only"
+	PAIRS="wireguard-go/wireguard-go"
+fi
+
+impl_path() {
+	case $1 in
+	roamd) echo "$ROAMD" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# float comparison: fle A B — A <= B
+fle() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 <= b + 0) }'; }
+# seconds -> ms (integer); "none" stays "none"
+to_ms() { [ "$1" = none ] && echo none || awk -v s="$1" 'BEGIN { printf "%d", s * 1000 + 0.5 }'; }
+
+pub_of() {
+	case $1 in
+	wifi) echo "$LAB_WIFI_PUB4" ;;
+	lte) echo "$LAB_LTE_PUB4" ;;
+	lte6) echo "$LAB_LTE_PUB6" ;;
+	esac
+}
+
+# lab_reset UPLINK — the common starting point: no impairment, keepalive K,
+# the phone on UPLINK and pointed at the server's address of that family, the
+# tunnel passing traffic and the server seeing the phone at UPLINK's NAT.
+lab_reset() {
+	local up=$1
+	lab_unimpair wifi && lab_unimpair lte || return 1
+	if [ "$LAB_KEEPALIVE" != "$K" ]; then lab_phone_keepalive "$K" || return 1; fi
+	lab_switch_uplink "$up" || return 1
+	if [ "$up" = lte6 ]; then
+		[ "$LAB_PHONE_EP" = "[$LAB_SRV6]:$LAB_PORT" ] || lab_phone_endpoint v6 || return 1
+	else
+		[ "$LAB_PHONE_EP" = "$LAB_SRV4:$LAB_PORT" ] || lab_phone_endpoint v4 || return 1
+	fi
+	if ! wait_until 10 lab_tunnel_ok; then
+		echo "reset to $up: the tunnel does not pass traffic"
+		return 1
+	fi
+	if ! lab_wait_server_endpoint "$(pub_of "$up")" 5; then
+		echo "reset to $up: server endpoint stays $(lab_server_endpoint)"
+		return 1
+	fi
+}
+
+# check_roamed UPLINK — the server's endpoint for the phone is UPLINK's NAT.
+check_roamed() {
+	lab_wait_server_endpoint "$(pub_of "$1")" 2 && return 0
+	echo "server endpoint for the phone is $(lab_server_endpoint), not at $(pub_of "$1")"
+	return 1
+}
+
+# --- scenarios ---------------------------------------------------------------
+
+# A stream from the phone to the server across a roam FROM -> TO.
+sc_phone_stream_roam() {
+	local name=$1 from=$2 to=$3 t0 t1 st ep0 ep1 reach gap
+	lab_reset "$from" || return 1
+	ep0=$(lab_server_endpoint)
+	lab_ping_start "$LAB_PHONE" "$LAB_TUN_SRV4" 10
+	wait_until 3 lab_ping_has 25 || { echo "stream does not start"; lab_ping_stop; return 1; }
+	t0=$(lab_now)
+	lab_switch_uplink "$to" || { lab_ping_stop; return 1; }
+	t1=$(lab_now)
+	wait_until 8 lab_ping_has 25 "$t1" # half a second of replies after the roam
+	lab_ping_stop
+	st=$(lab_ping_stats "$t0" "$t1")
+	ep1=$(lab_server_endpoint)
+	lab_figures "$name" "$st" "endpoint_before=$ep0 endpoint_after=$ep1"
+	reach=$(lab_stat reach_s "$st") gap=$(lab_stat longest_gap_ms "$st")
+	[ "$reach" != none ] || { echo "no reply after the roam ($st)"; return 1; }
+	check_roamed "$to" || return 1
+	[ "$gap" -le "$MAX_ACTIVE_GAP_MS" ] || { echo "longest gap ${gap} ms > ${MAX_ACTIVE_GAP_MS} ms"; return 1; }
+}
+sc_active_roam() { sc_phone_stream_roam active_roam wifi lte; }
+sc_roam_back() { sc_phone_stream_roam roam_back lte wifi; }
+
+# The phone is idle (keepalives only) when it roams; then the server pings it.
+sc_server_after_roam() {
+	local t0 r
+	lab_reset wifi || return 1
+	t0=$(lab_now)
+	lab_switch_uplink lte || return 1
+	r=$(lab_reach "$LAB_SERVER" "$LAB_TUN_PH4" $((K + 3)) "$t0")
+	lab_figures server_after_roam "keepalive_s=$K reach_s=$r endpoint_after=$(lab_server_endpoint)"
+	[ "$r" != none ] || { echo "the server never reached the phone"; return 1; }
+	check_roamed lte || return 1
+	fle "$r" "$K.5" || { echo "took ${r} s, more than one keepalive interval (${K} s, +0.5 s slack)"; return 1; }
+}
+
+# The server streams to the phone while the phone roams.
+sc_server_sending() {
+	local t0 t1 st reach
+	lab_reset wifi || return 1
+	lab_ping_start "$LAB_SERVER" "$LAB_TUN_PH4" 10
+	wait_until 3 lab_ping_has 25 || { echo "stream does not start"; lab_ping_stop; return 1; }
+	t0=$(lab_now)
+	lab_switch_uplink lte || { lab_ping_stop; return 1; }
+	t1=$(lab_now)
+	wait_until $((K + 4)) lab_ping_has 25 "$t1"
+	lab_ping_stop
+	st=$(lab_ping_stats "$t0" "$t1")
+	lab_figures server_sending "$st" "keepalive_s=$K endpoint_after=$(lab_server_endpoint)"
+	reach=$(lab_stat reach_s "$st")
+	[ "$reach" != none ] || { echo "no reply after the roam ($st)"; return 1; }
+	check_roamed lte || return 1
+	fle "$reach" "$K.5" || { echo "took ${reach} s, more than one keepalive interval"; return 1; }
+}
+
+# The phone roams while its handshake is in flight: it starts a new one (the
+# server keeps its session, so for the server this is a rekey), the Wi-Fi
+# router drops the server's response, and the phone leaves for LTE. The
+# handshake must complete over LTE (retry after REKEY_TIMEOUT 5 s + jitter).
+sc_rekey_roam() {
+	local t0 t1 st reach hs0 hs1 dropped
+	lab_reset wifi || return 1
+	hs0=$(wg_latest_handshake "$LAB_SERVER" "$LAB_WG_SERVER")
+	lab_block_responses wifi || return 1
+	lab_ping_start "$LAB_PHONE" "$LAB_TUN_SRV4" 15
+	wait_until 3 lab_ping_has 10 || { echo "stream does not start"; lab_ping_stop; return 1; }
+	lab_phone_rehandshake || { lab_ping_stop; return 1; }
+	if ! wait_until 5 lab_blocked_some wifi; then
+		echo "no handshake response reached the Wi-Fi router in 5 s"
+		lab_ping_stop
+		return 1
+	fi
+	t0=$(lab_now)
+	lab_switch_uplink lte || { lab_ping_stop; return 1; }
+	t1=$(lab_now)
+	dropped=$(lab_blocked wifi)
+	lab_unimpair wifi || { lab_ping_stop; return 1; }
+	wait_until 12 lab_ping_has 25 "$t1"
+	lab_ping_stop
+	st=$(lab_ping_stats "$t0" "$t1")
+	hs1=$(wg_latest_handshake "$LAB_SERVER" "$LAB_WG_SERVER")
+	lab_figures rekey_roam "$st" "responses_dropped=$dropped" \
+		"new_handshake=$([ "$hs1" -gt "$hs0" ] && echo yes || echo no) endpoint_after=$(lab_server_endpoint)"
+	reach=$(lab_stat reach_s "$st")
+	[ "$reach" != none ] || { echo "no reply after the roam ($st)"; return 1; }
+	check_roamed lte || return 1
+	[ "$hs1" -gt "$hs0" ] || { echo "no new handshake on the server"; return 1; }
+	fle "$reach" 8 || { echo "took ${reach} s to recover (REKEY_TIMEOUT is 5 s)"; return 1; }
+}
+
+# IPv4 LTE -> IPv6-only LTE: the phone is told the server's IPv6 address (as
+# its resolver would on the new network); the server's endpoint for the phone
+# changes family.
+sc_v4_to_v6() {
+	local t0 t1 st reach
+	lab_reset lte || return 1
+	lab_ping_start "$LAB_PHONE" "$LAB_TUN_SRV4" 10
+	wait_until 3 lab_ping_has 25 || { echo "stream does not start"; lab_ping_stop; return 1; }
+	t0=$(lab_now)
+	lab_switch_uplink lte6 && lab_phone_endpoint v6 || { lab_ping_stop; return 1; }
+	t1=$(lab_now)
+	wait_until 8 lab_ping_has 25 "$t1"
+	lab_ping_stop
+	st=$(lab_ping_stats "$t0" "$t1")
+	lab_figures v4_to_v6 "$st" "endpoint_after=$(lab_server_endpoint)"
+	reach=$(lab_stat reach_s "$st")
+	[ "$reach" != none ] || { echo "no reply after the roam ($st)"; return 1; }
+	check_roamed lte6 || return 1
+	fle "$reach" 1 || { echo "took ${reach} s to recover"; return 1; }
+}
+
+# NAT idle expiry without keepalive: the server pings the phone once (so the
+# phone only ever answers and never sends on its own with keepalive 0), the
+# mapping expires after NAT_SHORT s, and the server can no longer reach it.
+NAT_IDLE_OK=0
+sc_nat_idle_pk0() {
+	local t_idle r expired_s
+	NAT_IDLE_OK=0
+	lab_reset wifi || return 1
+	lab_set_nat_timeout wifi "$NAT_SHORT" && lab_phone_keepalive 0 || return 1
+	r=$(lab_reach "$LAB_SERVER" "$LAB_TUN_PH4" 3) || { echo "the server cannot reach the phone even before idling"; return 1; }
+	t_idle=$(lab_now)
+	if ! wait_until $((NAT_SHORT + 15)) lab_nat_gone wifi; then
+		echo "the Wi-Fi NAT mapping did not expire in $((NAT_SHORT + 15)) s:"
+		nsx "$LAB_WIFI" conntrack -L -p udp 2>&1
+		return 1
+	fi
+	expired_s=$(awk -v a="$t_idle" -v b="$(lab_now)" 'BEGIN { printf "%.1f", b - a }')
+	r=$(lab_reach "$LAB_SERVER" "$LAB_TUN_PH4" 3)
+	lab_figures nat_idle_pk0 "nat_timeout_s=$NAT_SHORT keepalive_s=0 mapping_expired_after_s=$expired_s" \
+		"reach_s=$r (unreachable expected)"
+	NAT_IDLE_OK=1
+	[ "$r" = none ] || { echo "the server reached an idle phone behind an expired NAT mapping in ${r} s"; return 1; }
+}
+
+# Then keepalive K: the phone refreshes its mapping (a new one, at once) and
+# stays reachable across an idle period longer than the NAT timeout.
+sc_nat_idle_pk2() {
+	local t1 r entries idle
+	[ "$NAT_IDLE_OK" = 1 ] || { lab_reset wifi && lab_set_nat_timeout wifi "$NAT_SHORT" || return 1; }
+	lab_phone_keepalive "$K" || return 1
+	t1=$(lab_now)
+	idle=$((NAT_SHORT + 2))
+	sleep "$idle" # an idle period (keepalives only) longer than the NAT timeout
+	entries=$(lab_nat_entries wifi)
+	r=$(lab_reach "$LAB_SERVER" "$LAB_TUN_PH4" 3)
+	lab_figures nat_idle_pk2 "nat_timeout_s=$NAT_SHORT keepalive_s=$K idle_s=$idle nat_entries=$entries reach_s=$r"
+	lab_set_nat_timeout wifi "$LAB_NAT_TIMEOUT"
+	[ "$r" != none ] || { echo "the server cannot reach the phone despite keepalive $K"; return 1; }
+	[ "$entries" -ge 1 ] || { echo "no NAT mapping left, yet reachable?"; return 1; }
+}
+
+# Attacks on the server's endpoint for the phone, from the attacker: 10,000
+# random and well-formed-header datagrams over IPv4 (2,000 more over IPv6),
+# then replays of data packets and of the initiation captured at the
+# server's uplink during a fresh handshake. With roamd as the server, its
+# drop counters (UAPI get=2, roam_drop=REASON:COUNT) are read around each
+# phase; the next case checks each kind of datagram was counted by cause.
+ATK_DROPS_RANDOM="" ATK_DROPS_REPLAY="" ATK_SENT=0
+sc_attack() {
+	local ep0 ep st out1 out2 out3 alive=yes moved=no r d0 d1 d2 t_end
+	ATK_DROPS_RANDOM="" ATK_DROPS_REPLAY="" ATK_SENT=0
+	lab_reset wifi || return 1
+	# Capture a fresh handshake and some data at the server's uplink.
+	lab_capture_start || { echo "tcpdump did not start"; return 1; }
+	lab_phone_rehandshake &&
+		nsx "$LAB_PHONE" ping -n -q -c 30 -i 0.02 -w 5 "$LAB_TUN_SRV4" >/dev/null
+	lab_capture_stop || { echo "nothing captured"; return 1; }
+	wait_until 5 lab_tunnel_ok || { echo "tunnel down after the re-handshake"; return 1; }
+	ep0=$(lab_server_endpoint)
+	# The tunnel carries a stream all along.
+	lab_ping_start "$LAB_PHONE" "$LAB_TUN_SRV4" 60
+	wait_until 3 lab_ping_has 10 || { echo "stream does not start"; lab_ping_stop; return 1; }
+	d0=$(lab_roam_drops "$LAB_WG_SERVER")
+	out1=$(lab_attack random "$LAB_SRV4:$LAB_PORT" 10000 --pcap "$LAB_CAP_FILE" 2>&1)
+	echo "$out1"
+	[ "$(lab_server_endpoint)" = "$ep0" ] || moved=yes
+	out2=$(lab_attack random "[$LAB_SRV6]:$LAB_PORT" 2000 --pcap "$LAB_CAP_FILE" --to "$LAB_SRV4" 2>&1)
+	echo "$out2"
+	[ "$(lab_server_endpoint)" = "$ep0" ] || moved=yes
+	d1=$(lab_roam_drops "$LAB_WG_SERVER")
+	out3=$(lab_attack replay "$LAB_SRV4:$LAB_PORT" "$LAB_CAP_FILE" --times 3 2>&1)
+	echo "$out3"
+	[ "$(lab_server_endpoint)" = "$ep0" ] || moved=yes
+	t_end=$(lab_now)
+	wait_until 3 lab_ping_has 25 "$t_end" # the tunnel still works after it all
+	lab_ping_stop
+	d2=$(lab_roam_drops "$LAB_WG_SERVER")
+	st=$(lab_ping_stats "$t_end")
+	ep=$(lab_server_endpoint)
+	lab_daemons_alive || alive=no
+	r=$(lab_reach "$LAB_SERVER" "$LAB_TUN_PH4" 3)
+	ATK_SENT=$(( $(lab_stat sent "${out1#attack: }" || echo 0) + $(lab_stat sent "${out2#attack: }" || echo 0) ))
+	if [ -n "$d2" ]; then
+		ATK_DROPS_RANDOM=$(drops_delta "$d0" "$d1")
+		ATK_DROPS_REPLAY=$(drops_delta "$d1" "$d2")
+	fi
+	lab_figures attack "sent_random_v4=$(lab_stat sent "${out1#attack: }" || echo ?)" \
+		"sent_random_v6=$(lab_stat sent "${out2#attack: }" || echo ?)" \
+		"replayed_data=$(lab_stat data_replays "${out3#attack: }" || echo ?)" \
+		"replayed_bitflipped=$(lab_stat bitflipped "${out3#attack: }" || echo ?)" \
+		"replayed_init=$(lab_stat init_replays "${out3#attack: }" || echo ?)" \
+		"$st server_to_phone_reach_s=$r endpoint=$ep endpoint_moved=$moved daemons_up=$alive" \
+		"drops_random=${ATK_DROPS_RANDOM:-n/a} drops_replay=${ATK_DROPS_REPLAY:-n/a}"
+	[ "$alive" = yes ] || { echo "a daemon died"; return 1; }
+	[ "$moved" = no ] && [ "$ep" = "$ep0" ] || { echo "the endpoint moved: $ep0 -> $ep"; return 1; }
+	[ "$(lab_stat reach_s "$st")" != none ] || { echo "tunnel stopped passing traffic ($st)"; return 1; }
+	[ "$r" != none ] || { echo "the server cannot reach the phone after the attack"; return 1; }
+	[ "$(lab_stat sent "${out1#attack: }")" = 10000 ] || { echo "attacker: $out1"; return 1; }
+	[ "$(lab_stat known_indexes "${out1#attack: }")" -ge 1 ] || { echo "no session index in the capture"; return 1; }
+	[ "$(lab_stat init_replays "${out3#attack: }")" -ge 1 ] &&
+		[ "$(lab_stat data_replays "${out3#attack: }")" -ge 1 ] || { echo "attacker: $out3"; return 1; }
+}
+
+# drops_delta "REASON N..." "REASON N..." — what grew: "reason:n,reason:n".
+drops_delta() {
+	awk 'NR == FNR { a[$1] = $2; next } { d = $2 - a[$1]; if (d > 0) { printf "%s%s:%d", sep, $1, d; sep = "," } }
+		END { print "" }' <(echo "$1") <(echo "$2")
+}
+# drop_count CAUSE "reason:n,..." — n for that cause (0 if absent).
+drop_count() {
+	local kv
+	for kv in ${2//,/ }; do
+		[ "${kv%%:*}" = "$1" ] && { echo "${kv#*:}"; return 0; }
+	done
+	echo 0
+}
+
+# Each kind of attack datagram was dropped and counted under its own cause
+# (roamd as the server only: wireguard-go has no such counters).
+sc_attack_drops() {
+	local rnd=$ATK_DROPS_RANDOM rep=$ATK_DROPS_REPLAY c total=0 kv bad=""
+	if [ "${LAB_SERVER_IMPL##*/}" != roamd ]; then
+		echo "not roamd"
+		return 0
+	fi
+	if [ -z "$rnd$rep" ]; then
+		echo "no roam_drop counters from the server's UAPI get=2 (or the attack case did not run)"
+		return 1
+	fi
+	# Random bytes: not a message; typed ones: bad mac1 (initiations and
+	# responses), unknown receiver index (data, cookie replies), failed
+	# authentication (data aimed at the live session's index); off-by-one
+	# sizes: bad size.
+	for c in unknown_type bad_mac1 unknown_index bad_auth bad_size; do
+		[ "$(drop_count "$c" "$rnd")" -gt 0 ] || bad="$bad random:$c"
+	done
+	# Replays: the replay window (data), the tag (bit flipped), the TAI64N
+	# timestamp (initiation; a flood of them may count as a flood instead).
+	for c in replay bad_auth; do
+		[ "$(drop_count "$c" "$rep")" -gt 0 ] || bad="$bad replay:$c"
+	done
+	[ $(($(drop_count stale_timestamp "$rep") + $(drop_count initiation_flood "$rep"))) -gt 0 ] ||
+		bad="$bad replay:stale_timestamp"
+	for kv in ${rnd//,/ }; do total=$((total + ${kv#*:})); done
+	echo "random phase: $total drops counted for $ATK_SENT datagrams sent"
+	[ -z "$bad" ] || { echo "no drops counted for:$bad (random: $rnd; replay: $rep)"; return 1; }
+	# Every datagram is dropped once at most (some may never reach the
+	# daemon: socket buffers overflow in a burst) and most are counted.
+	[ "$total" -le "$ATK_SENT" ] || { echo "more drops ($total) than datagrams ($ATK_SENT)"; return 1; }
+	[ $((total * 100)) -ge $((ATK_SENT * 80)) ] || { echo "only $total of $ATK_SENT datagrams counted as drops"; return 1; }
+}
+
+# The silent roam: the phone sends nothing but keepalives (every SILENT_K s);
+# right after one went out its uplink changes; the server then pings it.
+phone_tx_grew() { [ "$(lab_phone_tx)" -gt "$1" ]; }
+sc_silent_roam() {
+	local tx0 t0 r ms fast=no
+	lab_reset wifi || return 1
+	lab_phone_keepalive "$SILENT_K" || return 1
+	# The next packet the phone sends is a keepalive (the pending 2 s timer,
+	# or a passive one); right after it the phone is silent for SILENT_K s.
+	tx0=$(lab_phone_tx)
+	wait_until $((SILENT_K + 5)) phone_tx_grew "$tx0" || { echo "no keepalive seen"; return 1; }
+	t0=$(lab_now)
+	lab_switch_uplink lte || return 1
+	r=$(lab_reach "$LAB_SERVER" "$LAB_TUN_PH4" $((SILENT_K + 5)) "$t0")
+	ms=$(to_ms "$r")
+	[ "${LAB_PHONE_IMPL##*/}" = roamd ] && [ "${ROAM_EXPECT_FAST_ROAM:-0}" = 1 ] && fast=yes
+	lab_figures silent_roam "keepalive_s=$SILENT_K reach_ms=$ms expect_fast=$fast endpoint_after=$(lab_server_endpoint)"
+	lab_phone_keepalive "$K"
+	[ "$r" != none ] || { echo "the server never reached the phone"; return 1; }
+	check_roamed lte || return 1
+	if [ "$fast" = yes ]; then
+		[ "$ms" -le "$FAST_MS" ] || { echo "${ms} ms > ${FAST_MS} ms (ROAM_EXPECT_FAST_ROAM=1)"; return 1; }
+	fi
+	[ "$ms" -le $(((SILENT_K + 1) * 1000)) ] || { echo "${ms} ms: more than one keepalive interval"; return 1; }
+}
+
+# ROAM_LAB_LOGDIR=DIR keeps each pair's daemon logs there (e.g. with
+# LOG_LEVEL=verbose, which both daemons read).
+keep_logs() {
+	[ -n "${ROAM_LAB_LOGDIR:-}" ] || return 0
+	mkdir -p "$ROAM_LAB_LOGDIR" &&
+		cp "$RT_TMP/$LAB_WG_PHONE.log" "$ROAM_LAB_LOGDIR/$tag-phone-$phone.log" &&
+		cp "$RT_TMP/$LAB_WG_SERVER.log" "$ROAM_LAB_LOGDIR/$tag-server-$server.log"
+}
+
+# ROAM_LAB_SCENARIOS="active_roam attack ..." runs only those (default: all).
+# A failed case shows its whole output and the lab's state, indented.
+run_sc() {
+	case " ${ROAM_LAB_SCENARIOS:-$1} " in *" $1 "*) ;; *) return 0 ;; esac
+	t_check "$2" "sc_$1" && return 0
+	{
+		tail -n 30 "$RT_TMP/check.out"
+		lab_diag
+	} 2>&1 | sed 's/^/    | /' >&"$RT_OUT"
+	return 1
+}
+
+# --- the matrix ----------------------------------------------------------------
+tags=(a b c d e f g h)
+i=0
+SILENT_DONE=" "
+for pair in $PAIRS; do
+	phone=${pair%%/*} server=${pair#*/}
+	P="[$phone/$server]"
+	tag=${tags[$i]}
+	i=$((i + 1))
+	start_s=$SECONDS
+	if ! t_check "$P lab and tunnel up (phone on Wi-Fi behind NAT)" \
+		eval 'lab_up "$tag" && lab_start_tunnel "$(impl_path "$phone")" "$(impl_path "$server")" "$K"'; then
+		tail -n 20 "$RT_TMP/$LAB_WG_PHONE.log" "$RT_TMP/$LAB_WG_SERVER.log" 2>/dev/null | sed 's/^/    /' >&2
+		keep_logs
+		lab_down
+		continue
+	fi
+	run_sc active_roam "$P active roam Wi-Fi -> LTE, phone streaming"
+	run_sc server_after_roam "$P server reaches the phone within one keepalive after an idle roam"
+	run_sc roam_back "$P roam back LTE -> Wi-Fi, phone streaming"
+	run_sc server_sending "$P roam while the server is the one sending"
+	run_sc rekey_roam "$P roam in the middle of a (re)handshake"
+	run_sc v4_to_v6 "$P roam from an IPv4 to an IPv6-only uplink"
+	run_sc nat_idle_pk0 "$P NAT idle expiry, keepalive 0: idle phone unreachable (expected)"
+	run_sc nat_idle_pk2 "$P NAT idle expiry, keepalive $K: phone stays reachable"
+	run_sc attack "$P attacks leave the endpoint, the tunnel and the daemons alone"
+	if [ "$server" = roamd ]; then
+		run_sc attack_drops "$P attack datagrams counted by cause (roamd UAPI get=2 roam_drop)"
+	fi
+	case $SILENT_DONE in
+	*" $phone "*) ;;
+	*)
+		SILENT_DONE="$SILENT_DONE$phone "
+		run_sc silent_roam "$P silent roam: server reaches a keepalive-only phone"
+		;;
+	esac
+	lab_daemons_alive || t_fail "$P daemons still running at the end" "$(tail -n 5 "$RT_TMP/$LAB_WG_PHONE.log" "$RT_TMP/$LAB_WG_SERVER.log" 2>&1 | tr '\n' ' ')"
+	echo "  $P took $((SECONDS - start_s)) s" >&"$RT_OUT"
+	keep_logs
+	lab_down
+done
+
+rt_cleanup
+t_check "cleanup leaves no namespace or socket" rt_nothing_left
+t_finish

@@ -1,0 +1,253 @@
+/* ICMP/ICMPv6 unreachable replies (src/roamd/icmp.c, protocol.md §6):
+ * header fields, checksums recomputed here independently, quoting limits,
+ * every case where no error may be sent, and the rate limiter.
+ *
+ * The file under test is included: src/roamd is not part of the core
+ * library the test binaries link against. */
+#include "../../src/roamd/icmp.c"
+
+#include <arpa/inet.h>
+#include <stdint.h>
+
+#include "test.h"
+
+/* ---- building packets -------------------------------------------------- */
+
+static uint8_t pkt[2048], out[ICMP_REPLY_MAX];
+
+/* An IPv4 packet of total length len from src to dst, protocol proto; the
+ * payload is a counting pattern so quoting can be checked byte by byte. */
+static size_t ip4(size_t len, const char *src, const char *dst, uint8_t proto)
+{
+	memset(pkt, 0, sizeof(pkt));
+	pkt[0] = 0x45;
+	pkt[2] = (uint8_t)(len >> 8);
+	pkt[3] = (uint8_t)len;
+	pkt[8] = 64;
+	pkt[9] = proto;
+	inet_pton(AF_INET, src, pkt + 12);
+	inet_pton(AF_INET, dst, pkt + 16);
+	for (size_t i = 20; i < len; i++)
+		pkt[i] = (uint8_t)i;
+	return len;
+}
+
+/* An IPv6 packet with len bytes after the fixed header. */
+static size_t ip6(size_t len, const char *src, const char *dst, uint8_t next)
+{
+	memset(pkt, 0, sizeof(pkt));
+	pkt[0] = 0x60;
+	pkt[4] = (uint8_t)(len >> 8);
+	pkt[5] = (uint8_t)len;
+	pkt[6] = next;
+	pkt[7] = 64;
+	inet_pton(AF_INET6, src, pkt + 8);
+	inet_pton(AF_INET6, dst, pkt + 24);
+	for (size_t i = 40; i < 40 + len; i++)
+		pkt[i] = (uint8_t)i;
+	return 40 + len;
+}
+
+/* RFC 1071, written out again rather than reusing the code under test. */
+static uint16_t sum16(const uint8_t *p, size_t len, uint32_t sum)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+static bool addr_is(const uint8_t *p, int family, const char *text)
+{
+	uint8_t a[16];
+	inet_pton(family, text, a);
+	return memcmp(p, a, family == AF_INET ? 4 : 16) == 0;
+}
+
+/* ---- IPv4 ---------------------------------------------------------------- */
+
+static void test_ipv4_reply(void)
+{
+	size_t len = ip4(84, "198.18.0.1", "198.18.0.99", 1);
+	pkt[20] = 8;	/* echo request */
+	size_t n = icmp_build_unreachable(pkt, len, out);
+	CHECK(n == 20 + 8 + 84);
+	CHECK(out[0] == 0x45);
+	CHECK((out[2] << 8 | out[3]) == (int)n);
+	CHECK(out[8] == 64 && out[9] == 1);
+	/* Back to the sender, from the unreachable address (not one of ours,
+	 * or the kernel would drop it as a martian). */
+	CHECK(addr_is(out + 12, AF_INET, "198.18.0.99"));
+	CHECK(addr_is(out + 16, AF_INET, "198.18.0.1"));
+	CHECK(sum16(out, 20, 0) == 0xffff);
+	CHECK(out[20] == 3 && out[21] == 1);
+	CHECK(sum16(out + 20, n - 20, 0) == 0xffff);
+	CHECK_MEM(out + 28, pkt, 84);
+}
+
+static void test_ipv4_quote_limits(void)
+{
+	/* At most 576 bytes in all (RFC 1812), like Linux. */
+	size_t len = ip4(1400, "198.18.0.1", "198.18.0.99", 17);
+	size_t n = icmp_build_unreachable(pkt, len, out);
+	CHECK(n == 576);
+	CHECK_MEM(out + 28, pkt, 548);
+	CHECK(sum16(out + 20, n - 20, 0) == 0xffff);
+	/* Bytes beyond the IP total length are not part of the packet. */
+	len = ip4(60, "198.18.0.1", "198.18.0.99", 17);
+	n = icmp_build_unreachable(pkt, 200, out);
+	CHECK(n == 28 + 60);
+	(void)len;
+}
+
+static void test_ipv4_no_reply(void)
+{
+	size_t len;
+
+	len = ip4(56, "198.18.0.1", "198.18.0.99", 1);
+	pkt[20] = 3;	/* an ICMP error: never answered */
+	CHECK(icmp_build_unreachable(pkt, len, out) == 0);
+	pkt[20] = 11;
+	CHECK(icmp_build_unreachable(pkt, len, out) == 0);
+	pkt[20] = 40;	/* unknown type */
+	CHECK(icmp_build_unreachable(pkt, len, out) == 0);
+	pkt[20] = 0;	/* echo reply: informational, answered */
+	CHECK(icmp_build_unreachable(pkt, len, out) != 0);
+	/* ICMP without even a type byte. */
+	len = ip4(20, "198.18.0.1", "198.18.0.99", 1);
+	CHECK(icmp_build_unreachable(pkt, len, out) == 0);
+
+	len = ip4(56, "198.18.0.1", "198.18.0.99", 17);
+	pkt[6] = 0x00;
+	pkt[7] = 0x10;	/* fragment offset 16: not the first */
+	CHECK(icmp_build_unreachable(pkt, len, out) == 0);
+	pkt[6] = 0x20;	/* more fragments, offset 0: the first, answered */
+	pkt[7] = 0;
+	CHECK(icmp_build_unreachable(pkt, len, out) != 0);
+
+	CHECK(icmp_build_unreachable(pkt, ip4(56, "198.18.0.1", "224.0.0.1", 17), out) == 0);
+	CHECK(icmp_build_unreachable(pkt, ip4(56, "198.18.0.1", "255.255.255.255", 17), out) == 0);
+	CHECK(icmp_build_unreachable(pkt, ip4(56, "0.0.0.0", "198.18.0.99", 17), out) == 0);
+	CHECK(icmp_build_unreachable(pkt, ip4(56, "127.0.0.1", "198.18.0.99", 17), out) == 0);
+
+	/* Malformed: short, header longer than the packet, total < header. */
+	len = ip4(56, "198.18.0.1", "198.18.0.99", 17);
+	CHECK(icmp_build_unreachable(pkt, 19, out) == 0);
+	pkt[0] = 0x4f;
+	CHECK(icmp_build_unreachable(pkt, 40, out) == 0);
+	pkt[0] = 0x45;
+	pkt[2] = 0;
+	pkt[3] = 10;
+	CHECK(icmp_build_unreachable(pkt, len, out) == 0);
+	CHECK(icmp_build_unreachable(pkt, 0, out) == 0);
+}
+
+/* ---- IPv6 ---------------------------------------------------------------- */
+
+static bool icmp6_checksum_ok(const uint8_t *p, size_t n)
+{
+	size_t plen = n - 40;
+	uint8_t pseudo[40] = {0};
+	memcpy(pseudo, p + 8, 32);
+	pseudo[34] = (uint8_t)(plen >> 8);
+	pseudo[35] = (uint8_t)plen;
+	pseudo[39] = 58;
+	uint32_t sum = sum16(pseudo, 40, 0);
+	return sum16(p + 40, plen, sum) == 0xffff;
+}
+
+static void test_ipv6_reply(void)
+{
+	size_t len = ip6(64, "fd00:2::1", "fd00:2::99", 17);
+	size_t n = icmp_build_unreachable(pkt, len, out);
+	CHECK(n == 40 + 8 + len);
+	CHECK(out[0] >> 4 == 6);
+	CHECK((size_t)(out[4] << 8 | out[5]) == n - 40);
+	CHECK(out[6] == 58 && out[7] == 64);
+	CHECK(addr_is(out + 8, AF_INET6, "fd00:2::99"));
+	CHECK(addr_is(out + 24, AF_INET6, "fd00:2::1"));
+	CHECK(out[40] == 1 && out[41] == 3);
+	CHECK(icmp6_checksum_ok(out, n));
+	CHECK_MEM(out + 48, pkt, len);
+
+	/* At most the IPv6 minimum MTU in all. */
+	len = ip6(1460, "fd00:2::1", "fd00:2::99", 6);
+	n = icmp_build_unreachable(pkt, len, out);
+	CHECK(n == 1280);
+	CHECK(icmp6_checksum_ok(out, n));
+	CHECK_MEM(out + 48, pkt, 1232);
+}
+
+static void test_ipv6_no_reply(void)
+{
+	size_t len = ip6(16, "fd00:2::1", "fd00:2::99", 58);
+	pkt[40] = 1;	/* an ICMPv6 error */
+	CHECK(icmp_build_unreachable(pkt, len, out) == 0);
+	pkt[40] = 128;	/* echo request */
+	CHECK(icmp_build_unreachable(pkt, len, out) != 0);
+
+	/* The type hides behind a hop-by-hop header (8 bytes). */
+	len = ip6(24, "fd00:2::1", "fd00:2::99", 0);
+	pkt[40] = 58;
+	pkt[41] = 0;
+	pkt[48] = 2;	/* packet too big: an error */
+	CHECK(icmp_build_unreachable(pkt, len, out) == 0);
+	pkt[48] = 128;
+	CHECK(icmp_build_unreachable(pkt, len, out) != 0);
+	/* ... or is cut off. */
+	len = ip6(8, "fd00:2::1", "fd00:2::99", 0);
+	pkt[40] = 58;
+	CHECK(icmp_build_unreachable(pkt, len, out) == 0);
+
+	/* A later fragment: ICMPv6 type unknowable (silent), UDP answered. */
+	len = ip6(24, "fd00:2::1", "fd00:2::99", 44);
+	pkt[40] = 58;
+	pkt[42] = 0;
+	pkt[43] = 0x10 << 3;
+	CHECK(icmp_build_unreachable(pkt, len, out) == 0);
+	pkt[40] = 17;
+	CHECK(icmp_build_unreachable(pkt, len, out) != 0);
+
+	CHECK(icmp_build_unreachable(pkt, ip6(16, "fd00:2::1", "ff02::1", 17), out) == 0);
+	CHECK(icmp_build_unreachable(pkt, ip6(16, "::", "fd00:2::99", 17), out) == 0);
+	CHECK(icmp_build_unreachable(pkt, ip6(16, "ff02::1", "fd00:2::99", 17), out) == 0);
+	CHECK(icmp_build_unreachable(pkt, 39, out) == 0);
+	/* Neither version. */
+	pkt[0] = 0x50;
+	CHECK(icmp_build_unreachable(pkt, 60, out) == 0);
+}
+
+/* ---- rate limit ---------------------------------------------------------- */
+
+static void test_limiter(void)
+{
+	struct icmp_limiter l = {0};
+	uint64_t t = 5 * 1000000000ULL;
+	int allowed = 0;
+	for (int i = 0; i < 100; i++)
+		allowed += icmp_limiter_allow(&l, t);
+	CHECK(allowed == ICMP_BURST);
+	/* One more every 1/ICMP_PER_SECOND s. */
+	CHECK(!icmp_limiter_allow(&l, t + ICMP_COST_NS - 1));
+	CHECK(icmp_limiter_allow(&l, t + ICMP_COST_NS));
+	CHECK(!icmp_limiter_allow(&l, t + ICMP_COST_NS));
+	/* A long pause refills the burst, no more. */
+	allowed = 0;
+	for (int i = 0; i < 100; i++)
+		allowed += icmp_limiter_allow(&l, t + 3600 * 1000000000ULL);
+	CHECK(allowed == ICMP_BURST);
+}
+
+int main(void)
+{
+	RUN(test_ipv4_reply);
+	RUN(test_ipv4_quote_limits);
+	RUN(test_ipv4_no_reply);
+	RUN(test_ipv6_reply);
+	RUN(test_ipv6_no_reply);
+	RUN(test_limiter);
+	return test_finish("test_icmp");
+}
