@@ -76,7 +76,7 @@ static void io_send(void *ctx, struct peer *peer, const struct endpoint *to, uin
 		/* Our address moved away: stop insisting on it. */
 		char ep[ENDPOINT_TEXT_LEN];
 		log_verbose("local source for %s is gone, letting routing choose", endpoint_str(to, ep));
-		forget_source(peer);
+		peer_forget_source(peer);
 	}
 	if (ret) {
 		/* Unreachable networks and full buffers are part of life;
