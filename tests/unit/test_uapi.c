@@ -1454,7 +1454,7 @@ static void test_roam_get(void)
 		CHECK(strstr(out.s, "roam_history=handshake_complete "));
 		CHECK(strstr(out.s, "roam_last_receive_age_ms=0\n"));
 		char *end = strstr(out.s, "errno=0\n\n");
-		CHECK(end && end[10] == '\0');
+		CHECK(end && end[9] == '\0');
 	}
 	out.len = 0;
 	CHECK(feed(conn, "get=1\n\n", 0, &out));
