@@ -59,7 +59,7 @@ int uapi_set(struct device *dev, const struct uapi_host *host, const char *body,
 
 /* Largest request accepted; beyond it the connection gets an error and is
  * closed, so a client that never ends its request cannot exhaust memory. */
-#define UAPI_MAX_REQUEST (256u << 20)
+#define UAPI_MAX_REQUEST (64u << 20)
 
 struct uapi_conn;
 struct uapi_conn *uapi_conn_new(struct device *dev, const struct uapi_host *host);
