@@ -21,22 +21,32 @@
 #   tunnel: phone 198.18.0.1, fd00:2::1  <=====>  server 198.18.0.2, fd00:2::2
 #
 # The phone's uplinks: "wifi" (IPv4), "lte" (IPv4) and "lte6" (IPv6 over the
-# same LTE link). lab_switch_uplink attaches one — its address and default
-# route — and detaches the others by deleting their addresses from the phone,
-# as when a phone walks out of Wi-Fi range: the old source address is gone,
-# not merely unpreferred (that is what makes a sticky source fail and be
-# forgotten, in wireguard-go and in roamd alike). The routers do what home and
-# carrier routers do: masquerade (the LTE one with fully random ports, like a
-# carrier-grade NAT), a stateful forward filter that only lets replies in, and
-# short UDP conntrack timeouts (per namespace: net.netfilter.
-# nf_conntrack_udp_timeout and _stream, LAB_NAT_TIMEOUT seconds by default).
+# same LTE link). lab_switch_uplink moves the phone to one as when it walks
+# out of Wi-Fi range: the old radio link dies, the new uplink's address and
+# default route come up, the old address is deleted — so a sticky source on
+# the old address fails and must be forgotten (see lab_switch_uplink for the
+# other orders). The routers do what home and carrier routers do: masquerade
+# (the LTE one with fully random ports, like a carrier-grade NAT), a stateful
+# forward filter that only lets replies in, and short UDP conntrack timeouts
+# (per namespace: net.netfilter.nf_conntrack_udp_timeout and _stream,
+# LAB_NAT_TIMEOUT seconds, 30 by default; lab_set_nat_timeout changes them).
 # inet has no route to the phone's LANs: only the NATs make the phone reachable.
 #
-# Measurements: lab_ping_start/lab_ping_wait run `ping -D -i 0.02` (50 Hz,
-# timestamped replies) for a fixed period in the background; lab_ping_stats
+# Measurements: lab_ping_start runs `ping -D -i 0.02` (50 Hz, timestamped
+# replies, bounded by a count) in the background; lab_ping_has N [T] polls
+# for N replies (after T), lab_ping_stop/lab_ping_wait end it, lab_ping_stats
 # turns its output into "tx= rx= lost= longest_gap_ms= reach_s=" (reach_s =
 # seconds from an event to the first reply after it). lab_reach pings at 50 Hz
-# until the first reply or a deadline: time to reachability by bounded polling.
+# until the first reply or a deadline: time to reachability by bounded
+# polling. lab_figures prints a scenario's "  figures: ..." line.
+#
+# Other tools: lab_cut_uplink/lab_restore_uplink ROUTER (radio link down/up),
+# lab_flush_conntrack ROUTER, lab_set_nat_timeout ROUTER SECONDS,
+# lab_nat_entries ROUTER, lab_block_responses/lab_unimpair ROUTER (drop
+# handshake responses), lab_phone_keepalive S, lab_phone_endpoint v4|v6,
+# lab_phone_rehandshake, lab_server_endpoint, lab_capture_start/stop (tcpdump
+# on the server's uplink), lab_attack (roam_attack.py from the attacker),
+# lab_roam_drops IFNAME (roamd's drop counters over UAPI get=2), lab_diag.
 #
 # Addresses: only 192.0.2.0/24, 198.18.0.0/15, 198.51.100.0/24,
 # 203.0.113.0/24 and fd00::/8 (lib.sh's if_addr and wg_set enforce it).
@@ -94,22 +104,29 @@ lab_up() {
 		LAB_SERVER=$(rt_name "${t}sv") && LAB_ATTACKER=$(rt_name "${t}at") &&
 		LAB_WG_PHONE=$(rt_name "${t}wp") && LAB_WG_SERVER=$(rt_name "${t}ws") || return 1
 	ns_create "$LAB_PHONE" "$LAB_WIFI" "$LAB_LTE" "$LAB_INET" "$LAB_SERVER" "$LAB_ATTACKER" || return 1
+	# A radio loss is a router's LAN link going down and up again: its IPv6
+	# addresses must survive that (by default Linux drops them on link down).
+	local ns
+	for ns in "$LAB_PHONE" "$LAB_WIFI" "$LAB_LTE"; do
+		nsx "$ns" sysctl -qw net.ipv6.conf.default.keep_addr_on_down=1 \
+			net.ipv6.conf.all.keep_addr_on_down=1 || return 1
+	done
 
 	# phone <-> wifi: the phone's end gets its address from lab_switch_uplink.
 	link_ns "$LAB_PHONE" "$LAB_WIFI" "" "$LAB_WIFI_LAN4/26" || return 1
 	n=$RT_LINKS
-	LAB_PH_WIFI_DEV=$(link_name $n a) LAB_WIFI_LAN_DEV=$(link_name $n b)
+	LAB_PH_WIFI_DEV=$(link_name "$n" a) LAB_WIFI_LAN_DEV=$(link_name "$n" b)
 	link_ns "$LAB_PHONE" "$LAB_LTE" "" "$LAB_LTE_LAN4/26,$LAB_LTE_LAN6/64" || return 1
 	n=$RT_LINKS
-	LAB_PH_LTE_DEV=$(link_name $n a) LAB_LTE_LAN_DEV=$(link_name $n b)
+	LAB_PH_LTE_DEV=$(link_name "$n" a) LAB_LTE_LAN_DEV=$(link_name "$n" b)
 	link_ns "$LAB_WIFI" "$LAB_INET" "$LAB_WIFI_PUB4/24" "$LAB_INET_WIFI4/24" || return 1
-	LAB_WIFI_WAN_DEV=$(link_name $RT_LINKS a)
+	LAB_WIFI_WAN_DEV=$(link_name "$RT_LINKS" a)
 	link_ns "$LAB_LTE" "$LAB_INET" "$LAB_LTE_PUB4/24,$LAB_LTE_PUB6/64" \
 		"$LAB_INET_LTE4/24,$LAB_INET_LTE6/64" || return 1
-	LAB_LTE_WAN_DEV=$(link_name $RT_LINKS a)
+	LAB_LTE_WAN_DEV=$(link_name "$RT_LINKS" a)
 	link_ns "$LAB_SERVER" "$LAB_INET" "$LAB_SRV4/24,$LAB_SRV6/64" \
 		"$LAB_INET_SRV4/24,$LAB_INET_SRV6/64" || return 1
-	LAB_SRV_DEV=$(link_name $RT_LINKS a)
+	LAB_SRV_DEV=$(link_name "$RT_LINKS" a)
 	link_ns "$LAB_ATTACKER" "$LAB_INET" "$LAB_ATK4/24,$LAB_ATK6/64" \
 		"$LAB_INET_ATK4/24,$LAB_INET_ATK6/64" || return 1
 
@@ -184,44 +201,82 @@ lab_down() {
 # ---------------------------------------------------------------------------
 # Uplinks and NAT state
 
-# lab_switch_uplink wifi|lte|lte6 — attach that uplink (address, default
-# route), then detach the others (their addresses go, and their routes with
-# them). Make-before-break, as a phone does when LTE takes over from Wi-Fi.
+# lab_switch_uplink wifi|lte|lte6 — the phone moves to that uplink. By
+# default (LAB_SWITCH_MODE=radio-loss) as when it walks out of Wi-Fi range:
+# the old uplink's radio link dies (router side down: nothing more arrives on
+# the old address), LTE comes up (address, default route), the old uplink's
+# addresses are deleted (their routes go with them), and the old router's
+# link comes back (the phone is no longer on it). lte <-> lte6 share one link,
+# which stays up. Other modes, for experiments:
+#   make-before-break  new address and route first, old addresses deleted a
+#                      moment later while replies may still arrive on them
+#                      (wireguard-go 0.0.20220316 can then keep a sticky source
+#                      on the old address and stay stuck on ENETUNREACH until
+#                      a handshake timer clears it: a race)
+#   break-before-make  old addresses deleted first, then the new uplink
+#                      (wireguard-go 0.0.20220316 then keeps the vanished
+#                      source: its route listener's lookups with it fail)
 lab_switch_uplink() {
-	local up=$1 p=$LAB_PHONE
+	local up=$1 p=$LAB_PHONE dev addr gw fam olds=() o cut=() r
+	local mode=${LAB_SWITCH_MODE:-radio-loss}
 	case $up in
-	wifi)
-		lab_addr_add "$LAB_PH_WIFI_DEV" "$LAB_PH_WIFI4/26" &&
-			ip -n "$p" -4 route replace default via "$LAB_WIFI_LAN4" dev "$LAB_PH_WIFI_DEV" || return 1
-		lab_addr_del "$LAB_PH_LTE_DEV" "$LAB_PH_LTE4/26"
-		lab_addr_del "$LAB_PH_LTE_DEV" "$LAB_PH_LTE6/64"
-		;;
-	lte)
-		lab_addr_add "$LAB_PH_LTE_DEV" "$LAB_PH_LTE4/26" &&
-			ip -n "$p" -4 route replace default via "$LAB_LTE_LAN4" dev "$LAB_PH_LTE_DEV" || return 1
-		lab_addr_del "$LAB_PH_WIFI_DEV" "$LAB_PH_WIFI4/26"
-		lab_addr_del "$LAB_PH_LTE_DEV" "$LAB_PH_LTE6/64"
-		;;
-	lte6)
-		lab_addr_add "$LAB_PH_LTE_DEV" "$LAB_PH_LTE6/64" &&
-			ip -n "$p" -6 route replace default via "$LAB_LTE_LAN6" dev "$LAB_PH_LTE_DEV" || return 1
-		lab_addr_del "$LAB_PH_WIFI_DEV" "$LAB_PH_WIFI4/26"
-		lab_addr_del "$LAB_PH_LTE_DEV" "$LAB_PH_LTE4/26"
-		;;
+	wifi) dev=$LAB_PH_WIFI_DEV addr=$LAB_PH_WIFI4/26 gw=$LAB_WIFI_LAN4 fam=-4 ;;
+	lte) dev=$LAB_PH_LTE_DEV addr=$LAB_PH_LTE4/26 gw=$LAB_LTE_LAN4 fam=-4 ;;
+	lte6) dev=$LAB_PH_LTE_DEV addr=$LAB_PH_LTE6/64 gw=$LAB_LTE_LAN6 fam=-6 ;;
 	*) echo "lab_switch_uplink: wifi|lte|lte6, not '$up'" >&2; return 1 ;;
 	esac
-	# An IPv6-only uplink leaves no IPv4 default, and vice versa.
-	[ "$up" = lte6 ] || ip -n "$p" -6 route del default 2>/dev/null
+	[ "$up" = wifi ] || olds+=("$LAB_PH_WIFI_DEV $LAB_PH_WIFI4/26")
+	[ "$up" = lte ] || olds+=("$LAB_PH_LTE_DEV $LAB_PH_LTE4/26")
+	[ "$up" = lte6 ] || olds+=("$LAB_PH_LTE_DEV $LAB_PH_LTE6/64")
+	case $mode in
+	radio-loss)
+		# Radios the phone leaves: those it has an address on now, on
+		# another link than the new uplink's.
+		for o in "${olds[@]}"; do
+			# shellcheck disable=SC2086 # "DEV ADDR"
+			lab_has_addr $o || continue
+			case ${o%% *} in
+			"$dev") ;;
+			"$LAB_PH_WIFI_DEV") [[ " ${cut[*]} " == *" wifi "* ]] || cut+=(wifi) ;;
+			*) [[ " ${cut[*]} " == *" lte "* ]] || cut+=(lte) ;;
+			esac
+		done
+		for r in "${cut[@]}"; do lab_cut_uplink "$r" || return 1; done
+		;;
+	break-before-make)
+		for o in "${olds[@]}"; do
+			# shellcheck disable=SC2086
+			lab_addr_del $o
+		done
+		;;
+	make-before-break) ;;
+	*) echo "lab_switch_uplink: unknown LAB_SWITCH_MODE '$mode'" >&2; return 1 ;;
+	esac
+	lab_addr_add "$dev" "$addr" &&
+		ip -n "$p" "$fam" route replace default via "$gw" dev "$dev" || return 1
+	for o in "${olds[@]}"; do
+		# shellcheck disable=SC2086
+		lab_addr_del $o
+	done
+	for r in "${cut[@]}"; do lab_restore_uplink "$r" || return 1; done
+	# No default route of the other family survives (an IPv6-only uplink
+	# leaves none for IPv4 and vice versa).
+	if [ "$fam" = -4 ]; then
+		ip -n "$p" -6 route del default 2>/dev/null
+	else
+		ip -n "$p" -4 route del default 2>/dev/null
+	fi
 	LAB_UPLINK=$up
 	return 0
 }
 
+lab_has_addr() { ip -n "$LAB_PHONE" addr show dev "$1" | grep -qF " ${2} "; }
 lab_addr_add() {
-	ip -n "$LAB_PHONE" addr show dev "$1" | grep -qF " ${2} " && return 0
+	lab_has_addr "$1" "$2" && return 0
 	if_addr "$LAB_PHONE" "$1" "$2"
 }
 lab_addr_del() {
-	ip -n "$LAB_PHONE" addr show dev "$1" | grep -qF " ${2} " || return 0
+	lab_has_addr "$1" "$2" || return 0
 	ip -n "$LAB_PHONE" addr del "$2" dev "$1"
 }
 
@@ -247,7 +302,8 @@ lab_router_lan_dev() {
 lab_flush_conntrack() {
 	local ns
 	ns=$(lab_router_ns "$1") || return 1
-	nsx "$ns" conntrack -F >/dev/null 2>&1
+	nsx "$ns" conntrack -F >/dev/null 2>&1 &&
+		nsx "$ns" conntrack -F -f ipv6 >/dev/null 2>&1
 }
 
 # lab_set_nat_timeout ROUTER SECONDS — UDP mappings expire after SECONDS idle,
@@ -259,22 +315,37 @@ lab_set_nat_timeout() {
 		net.netfilter.nf_conntrack_udp_timeout_stream="$2"
 }
 
-# lab_nat_entries ROUTER — how many live UDP mappings from the phone's LAN to
-# the WireGuard port the router holds now (prints the number). Expired
-# entries the conntrack garbage collector has not reaped yet (timeout 0) do
-# not count, nor entries for packets from the internet to the router itself.
+# lab_nat_entries ROUTER [all] — how many UDP mappings from the phone's address
+# on that router's LAN to the WireGuard port the router holds now (prints the
+# number). Entries for other sources (a packet that left with the phone's
+# address of the other uplink) or for packets from the internet to the router
+# itself never count. conntrack -L
+# shows the seconds left rounded down, so "0" is either under a second left
+# or expired and not yet reaped by the garbage collector (which can take many
+# seconds): those count only with "all".
 lab_nat_entries() {
 	local ns
 	ns=$(lab_router_ns "$1") || return 1
-	nsx "$ns" conntrack -L -p udp --dport "$LAB_PORT" 2>/dev/null | awk '
-		$1 == "udp" && $3 + 0 > 0 {
+	local a1 a2=""
+	case $1 in
+	wifi) a1=$LAB_PH_WIFI4 ;;
+	*) a1=$LAB_PH_LTE4 a2=$LAB_PH_LTE6 ;;
+	esac
+	{
+		nsx "$ns" conntrack -L -p udp --dport "$LAB_PORT" 2>/dev/null
+		nsx "$ns" conntrack -L -f ipv6 -p udp --dport "$LAB_PORT" 2>/dev/null
+	} | awk -v all="${2:-}" -v a1="$a1" -v a2="$a2" '
+		$1 == "udp" && ($3 + 0 > 0 || all != "") {
 			for (i = 4; i <= NF; i++) if ($i ~ /^src=/) {
-				if ($i ~ /^src=192\.0\.2\./ || $i ~ /^src=fd00:4:/) n++
+				if (substr($i, 5) == a1 || substr($i, 5) == a2) n++
 				break
 			}
 		} END { print n + 0 }'
 }
-lab_nat_gone() { [ "$(lab_nat_entries "$1")" -eq 0 ]; }
+# lab_nat_expiring ROUTER — no mapping with a second or more left.
+lab_nat_expiring() { [ "$(lab_nat_entries "$1")" -eq 0 ]; }
+# lab_nat_gone ROUTER — no mapping at all (reaped).
+lab_nat_gone() { [ "$(lab_nat_entries "$1" all)" -eq 0 ]; }
 
 # lab_block_responses ROUTER — drop handshake responses (UDP payload 92
 # bytes) coming in from the internet, counting them; lab_blocked ROUTER prints
@@ -391,8 +462,8 @@ lab_wait_server_endpoint() { wait_until "$2" lab_server_endpoint_is "$1"; }
 
 # lab_phone_tx — bytes the phone has sent to the server (wg show transfer).
 lab_phone_tx() {
-	local rx tx
-	read -r rx tx < <(wg_transfer_bytes "$LAB_PHONE" "$LAB_WG_PHONE" "$(key_pub "${LAB_TAG}s")")
+	local tx
+	read -r _ tx < <(wg_transfer_bytes "$LAB_PHONE" "$LAB_WG_PHONE" "$(key_pub "${LAB_TAG}s")")
 	echo "${tx:-0}"
 }
 
@@ -593,6 +664,13 @@ lab_diag() {
 	echo "wifi NAT:"
 	nsx "$LAB_WIFI" conntrack -L -p udp 2>/dev/null
 	echo "lte NAT:"
-	nsx "$LAB_LTE" conntrack -L 2>/dev/null | grep -E '^(udp|ipv6)'
+	nsx "$LAB_LTE" conntrack -L -p udp 2>/dev/null
+	nsx "$LAB_LTE" conntrack -L -p udp -f ipv6 2>/dev/null
+	ip -n "$LAB_LTE" -br addr 2>&1 | grep -v '^lo '
 	tail -n 5 "$RT_TMP/$LAB_WG_PHONE.log" "$RT_TMP/$LAB_WG_SERVER.log" 2>&1
 }
+
+# lab_roam_under_load IFNAME — true while roamd says it is under load
+# (roam_under_load=1: initiations get cookie replies instead of responses).
+lab_roam_under_load() { lab_uapi_get2 "$1" | grep -qx 'roam_under_load=1'; }
+lab_roam_not_under_load() { ! lab_roam_under_load "$1"; }
