@@ -5,6 +5,7 @@
  *   loop.c       the event loop: fds, timers, signals, UAPI clients
  *   datapath.c   packets: TUN <-> device <-> UDP, preallocated buffers
  *   host.c       what UAPI `set` changes outside the engine (port, fwmark)
+ *   netwatch.c   the host's addresses/routes changed: tell the peers now
  *   tun.c udp.c ipc_socket.c icmp.c log.c   one mechanism each
  *   uapi*.c      the UAPI protocol itself (uapi.h), driven from loop.c */
 #ifndef ROAMD_DAEMON_H
@@ -32,6 +33,7 @@ enum watch_kind {
 	WATCH_TIMER,
 	WATCH_SIGNAL,
 	WATCH_INOTIFY,
+	WATCH_NETWATCH,
 };
 
 struct watch {
@@ -49,19 +51,29 @@ enum {
 	TUN_BUDGET = 64,
 	/* recvmmsg calls per UDP socket per wake-up. */
 	UDP_ROUNDS = 2,
+	/* Room for the packets cut from several super-packets, each with the
+	 * engine's headroom and tailroom, before a flush. */
+	TX_ARENA = 512 * 1024,
 };
 
 struct datapath {
 	/* One allocation, carved up at start: nothing is allocated per
-	 * packet. Batching TUN reads later only means more tun_bufs. */
+	 * packet. */
 	uint8_t *arena;
-	uint8_t *tun_buf;
-	uint8_t *udp_bufs[UDP_BATCH];
+	uint8_t *tun_buf;		/* one read from the TUN device */
+	uint8_t *udp_bufs[UDP_BATCH];	/* one recvmmsg; udp_base..udp_end */
+	uint8_t *udp_base, *udp_end;
+	uint8_t *tx_arena;		/* packets being encrypted and sent */
+	size_t tx_used;
 	uint8_t *icmp_buf;
 	struct udp_rx *rx;
+	struct udp_tx *tx;
+	struct gro *gro;
 	struct icmp_limiter icmp_limiter;
+	/* The operator's switches (environment, see roamd --help). */
+	bool opt_vnet, opt_tso, opt_gso, opt_gro;
 	/* Counters for the operator (and tests). */
-	uint64_t udp_send_errors, tun_write_errors, icmp_sent;
+	uint64_t udp_send_errors, tun_write_errors, icmp_sent, tun_bad, tun_super, udp_gro_bufs;
 };
 
 /* The UDP sockets and what the UAPI configured for them. */
@@ -75,6 +87,7 @@ struct ports {
 };
 
 struct client;
+struct netwatch;
 
 struct daemon {
 	char ifname[IFNAMSIZ];
@@ -89,6 +102,8 @@ struct daemon {
 	int epoll_fd, timer_fd, signal_fd;
 	uint64_t armed_deadline;	/* what timer_fd is set to (0 = off) */
 	struct watch w_tun, w_udp4, w_udp6, w_netlink, w_listener, w_timer, w_signal, w_inotify;
+	struct netwatch *netwatch;	/* NULL when disabled (netwatch.h) */
+	struct watch w_netwatch;
 	struct client *clients;
 	unsigned client_count;
 
@@ -99,8 +114,13 @@ struct daemon {
 uint64_t now_ns(void);
 
 /* datapath.c */
-int datapath_init(struct datapath *dp);
+/* Reads the offload switches from the environment and allocates. */
+int datapath_init(struct daemon *d);
+/* The TUN device exists: negotiate its offloads. */
+void datapath_tun_ready(struct daemon *d);
 void datapath_free(struct datapath *dp);
+/* One line of counters for the log (at exit). */
+void datapath_log_stats(struct daemon *d);
 struct device_io datapath_device_io(struct daemon *d);
 /* Readable fds: handle a bounded amount of traffic. false from tun: the
  * interface is gone. */

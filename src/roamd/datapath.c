@@ -1,14 +1,29 @@
 /* The data path: packets between the TUN device, the engine and the UDP
- * sockets, in preallocated buffers.
+ * sockets, in preallocated buffers, in batches.
  *
- * Shape, for what may come later: each readable fd is drained in batches
- * (recvmmsg on UDP; TUN reads in a budgeted loop) and each packet is handed
- * to the engine where it lies. Sending goes through io_send alone, so
- * sendmmsg batching means collecting there and flushing at the end of a
- * batch; TUN offloads (IFF_VNET_HDR) mean splitting a super-packet before
- * device_send_packet; a second core means a second device-free crypto stage
- * between read and send, since struct device itself is single-threaded. */
+ * TUN -> UDP. The kernel hands over (with the TUN offloads) TCP or UDP
+ * super-packets of up to 64 KiB; each is cut into MTU-sized IP packets
+ * (offload.c) laid out one after the other in the tx arena, with the room
+ * the engine needs to encrypt each where it lies. The engine's sends of
+ * those packets are not made at once but queued (udp_tx), and at the end
+ * of the batch go out with sendmmsg, consecutive same-size datagrams to
+ * one endpoint as a single UDP_SEGMENT (GSO) send. Anything the engine
+ * sends from its own memory (handshakes, keepalives, staged packets) goes
+ * out at once, after what is queued, so the order on the wire is the
+ * order of the calls.
+ *
+ * UDP -> TUN. recvmmsg fills up to UDP_BATCH buffers; with UDP_GRO the
+ * kernel glues a sender's datagrams into one buffer, which is split by the
+ * size it reports. Each datagram is decrypted in place; the packets the
+ * engine delivers are collected (struct gro), consecutive TCP segments
+ * (and same-size UDP datagrams) of one flow glued into one TUN write with
+ * a virtio-net header, and everything written before the buffers are
+ * reused.
+ *
+ * Every offload is probed at start and can be turned off (datapath_init):
+ * kernels have shipped GSO/GRO bugs, and operators need a switch. */
 #include <errno.h>
+#include <linux/if_tun.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -27,31 +42,92 @@ uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
-int datapath_init(struct datapath *dp)
+/* Set to anything but "" or "0". */
+static bool env_on(const char *name)
 {
+	const char *v = getenv(name);
+	return v && *v && strcmp(v, "0") != 0;
+}
+
+int datapath_init(struct daemon *d)
+{
+	struct datapath *dp = &d->dp;
 	memset(dp, 0, sizeof(*dp));
+	bool none = env_on("ROAMD_NO_OFFLOAD");
+	dp->opt_vnet = !none && !env_on("ROAMD_NO_VNET");
+	dp->opt_tso = dp->opt_vnet && !env_on("ROAMD_NO_TSO");
+	dp->opt_gso = !none && !env_on("ROAMD_NO_GSO");
+	dp->opt_gro = !none && !env_on("ROAMD_NO_GRO");
+	udp_configure(dp->opt_gso, dp->opt_gro);
+
 	size_t buf = ALIGN64(PKT_BUF_SIZE);
-	dp->arena = malloc(buf * (1 + UDP_BATCH) + ALIGN64(ICMP_REPLY_MAX));
+	dp->arena = malloc(buf * (1 + UDP_BATCH) + TX_ARENA + ALIGN64(ICMP_REPLY_MAX));
 	dp->rx = malloc(sizeof(*dp->rx));
-	if (!dp->arena || !dp->rx) {
+	dp->tx = malloc(sizeof(*dp->tx));
+	dp->gro = malloc(sizeof(*dp->gro));
+	if (!dp->arena || !dp->rx || !dp->tx || !dp->gro) {
 		datapath_free(dp);
 		return -ENOMEM;
 	}
+	dp->tx->count = 0;
 	uint8_t *p = dp->arena;
 	dp->tun_buf = p;
 	p += buf;
+	dp->udp_base = p;
 	for (unsigned i = 0; i < UDP_BATCH; i++, p += buf)
 		dp->udp_bufs[i] = p;
+	dp->udp_end = p;
+	dp->tx_arena = p;
+	dp->tx_used = 0;
+	p += TX_ARENA;
 	dp->icmp_buf = p;
+	gro_init(dp->gro, false, false, NULL, NULL);
 	return 0;
+}
+
+void datapath_log_stats(struct daemon *d)
+{
+	const struct datapath *dp = &d->dp;
+	if (!dp->tx || !dp->gro)
+		return;
+	log_info("data path: %llu super-packets cut; %llu datagrams in %llu sends, %llu of them GSO; "
+		 "%llu GRO buffers received; %llu packets glued, %llu TUN writes; errors: %llu send, %llu TUN "
+		 "write, %llu TUN read",
+		 (unsigned long long)dp->tun_super, (unsigned long long)dp->tx->datagrams,
+		 (unsigned long long)dp->tx->sends, (unsigned long long)dp->tx->gso_sends,
+		 (unsigned long long)dp->udp_gro_bufs, (unsigned long long)dp->gro->glued,
+		 (unsigned long long)dp->gro->written, (unsigned long long)dp->udp_send_errors,
+		 (unsigned long long)dp->tun_write_errors, (unsigned long long)dp->tun_bad);
 }
 
 void datapath_free(struct datapath *dp)
 {
 	free(dp->arena);
 	free(dp->rx);
+	free(dp->tx);
+	free(dp->gro);
 	dp->arena = NULL;
 	dp->rx = NULL;
+	dp->tx = NULL;
+	dp->gro = NULL;
+}
+
+static void write_glued(void *ctx, const struct vnet_hdr *h, const struct iovec *iov, int iovcnt);
+
+void datapath_tun_ready(struct daemon *d)
+{
+	struct datapath *dp = &d->dp;
+	unsigned want = dp->opt_tso ? TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6 : 0;
+	unsigned got = tun_set_offloads(&d->tun, want);
+	/* Gluing TCP needs only the virtio header (every kernel with it takes
+	 * TCP GSO writes); UDP needs a kernel that knows UDP_L4, which its
+	 * accepting USO shows. */
+	bool glue_tcp = d->tun.vnet && dp->opt_gro;
+	bool glue_udp = glue_tcp && (got & TUN_F_USO4);
+	gro_init(dp->gro, glue_tcp, glue_udp, write_glued, d);
+	log_info("offloads: TUN %s%s%s%s, gluing for TUN %s; UDP GSO %s, GRO %s", d->tun.vnet ? "vnet" : "plain",
+		 got & TUN_F_CSUM ? " csum" : "", got & TUN_F_TSO4 ? " tso" : "", got & TUN_F_USO4 ? " uso" : "",
+		 glue_udp ? "tcp+udp" : glue_tcp ? "tcp" : "off", dp->opt_gso ? "on" : "off", dp->opt_gro ? "on" : "off");
 }
 
 static bool is_power_of_two(uint64_t n)
@@ -65,37 +141,104 @@ void datapath_clear_sources(struct daemon *d)
 		peer_forget_source(p);
 }
 
-/* ---- struct device_io ------------------------------------------------- */
+/* ---- sending ------------------------------------------------------------ */
 
-static void io_send(void *ctx, struct peer *peer, const struct endpoint *to, uint8_t *data, size_t len)
+static void note_send_result(struct daemon *d, struct peer *peer, const struct endpoint *to, int err,
+			     bool source_refused)
 {
-	struct daemon *d = ctx;
-	bool source_refused;
-	int ret = udp_send(&d->ports.cur, to, data, len, &source_refused);
 	if (source_refused && peer) {
 		/* Our address moved away: stop insisting on it. */
 		char ep[ENDPOINT_TEXT_LEN];
 		log_verbose("local source for %s is gone, letting routing choose", endpoint_str(to, ep));
 		peer_forget_source(peer);
 	}
-	if (ret) {
+	if (err) {
 		/* Unreachable networks and full buffers are part of life;
 		 * say so, but not once per packet. */
 		d->dp.udp_send_errors++;
 		if (is_power_of_two(d->dp.udp_send_errors)) {
 			char ep[ENDPOINT_TEXT_LEN];
 			log_verbose("send to %s failed: %s (%llu send errors so far)", endpoint_str(to, ep),
-				    strerror(-ret), (unsigned long long)d->dp.udp_send_errors);
+				    strerror(-err), (unsigned long long)d->dp.udp_send_errors);
 		}
 	}
+}
+
+static void tx_report(void *ctx, struct peer *peer, const struct endpoint *to, int err, bool source_refused)
+{
+	note_send_result(ctx, peer, to, err, source_refused);
+}
+
+/* Sends what is queued; the tx arena is free again afterwards. */
+static void flush_tx(struct daemon *d)
+{
+	struct datapath *dp = &d->dp;
+	if (dp->tx->count)
+		udp_tx_flush(dp->tx, &d->ports.cur, tx_report, d);
+	dp->tx_used = 0;
+}
+
+static bool in_tx_arena(const struct datapath *dp, const uint8_t *p)
+{
+	return p >= dp->tx_arena && p < dp->tx_arena + TX_ARENA;
+}
+
+/* Room for an IP packet of len bytes with the engine's headroom and
+ * tailroom around it; flushes first if the arena is full. */
+static uint8_t *tx_slot(struct daemon *d, size_t len)
+{
+	struct datapath *dp = &d->dp;
+	size_t need = ALIGN64(MESSAGE_DATA_HEADROOM + len + MESSAGE_DATA_TAILROOM);
+	if (dp->tx_used + need > TX_ARENA)
+		flush_tx(d);
+	uint8_t *slot = dp->tx_arena + dp->tx_used;
+	dp->tx_used += need;
+	return slot + MESSAGE_DATA_HEADROOM;
+}
+
+/* ---- struct device_io ------------------------------------------------- */
+
+static void io_send(void *ctx, struct peer *peer, const struct endpoint *to, uint8_t *data, size_t len)
+{
+	struct daemon *d = ctx;
+	struct datapath *dp = &d->dp;
+	if (in_tx_arena(dp, data)) {
+		/* Ours until the flush: queue it. */
+		if (udp_tx_add(dp->tx, peer, to, data, len))
+			return;
+		udp_tx_flush(dp->tx, &d->ports.cur, tx_report, d);
+		udp_tx_add(dp->tx, peer, to, data, len);
+		return;
+	}
+	/* The engine's own buffer, valid only now: what is queued goes
+	 * first, then this. */
+	if (dp->tx->count)
+		udp_tx_flush(dp->tx, &d->ports.cur, tx_report, d);
+	bool source_refused;
+	int ret = udp_send(&d->ports.cur, to, data, len, &source_refused);
+	if (ret || source_refused)
+		note_send_result(d, peer, to, ret, source_refused);
+}
+
+static void write_glued(void *ctx, const struct vnet_hdr *h, const struct iovec *iov, int iovcnt)
+{
+	struct daemon *d = ctx;
+	if (tun_writev(&d->tun, h, iov, iovcnt) < 0)
+		d->dp.tun_write_errors++;
 }
 
 static void io_deliver(void *ctx, struct peer *peer, uint8_t *data, size_t len)
 {
 	struct daemon *d = ctx;
+	struct datapath *dp = &d->dp;
 	(void)peer;
+	/* In a receive buffer: held until the end of the batch for gluing. */
+	if (data >= dp->udp_base && data < dp->udp_end) {
+		gro_add(dp->gro, data, len);
+		return;
+	}
 	if (tun_write(&d->tun, data, len) < 0)
-		d->dp.tun_write_errors++;
+		dp->tun_write_errors++;
 }
 
 static void io_event(void *ctx, const struct device_event *event)
@@ -153,46 +296,97 @@ static void send_unreachable(struct daemon *d, const uint8_t *pkt, size_t len, u
 		d->dp.icmp_sent++;
 }
 
+/* One IP packet in a tx slot, to the engine. */
+static void send_packet(struct daemon *d, uint8_t *pkt, size_t len, uint64_t now)
+{
+	enum drop_reason drop;
+	struct peer *peer;
+	if (device_send_packet(d->dev, pkt, len, now, &drop, &peer) == SEND_DROPPED &&
+	    (drop == DROP_NO_ROUTE || drop == DROP_NO_ENDPOINT))
+		send_unreachable(d, pkt, len, now);
+}
+
+/* One read from the TUN device: a packet, or a super-packet to cut. */
+static void from_tun_one(struct daemon *d, const struct vnet_hdr *h, size_t n, uint64_t now)
+{
+	struct datapath *dp = &d->dp;
+	if (h->gso_type == VNET_GSO_NONE) {
+		uint8_t *pkt = tx_slot(d, n);
+		memcpy(pkt, dp->tun_buf, n);
+		if (!offload_finish_csum(pkt, n, h)) {
+			dp->tun_bad++;
+			return;
+		}
+		send_packet(d, pkt, n, now);
+		return;
+	}
+	struct gso_iter it;
+	if (gso_iter_init(&it, dp->tun_buf, n, h) < 0) {
+		dp->tun_bad++;
+		return;
+	}
+	size_t len;
+	while ((len = gso_iter_peek(&it))) {
+		uint8_t *pkt = tx_slot(d, len);
+		gso_iter_next(&it, pkt);
+		send_packet(d, pkt, len, now);
+	}
+	dp->tun_super++;
+}
+
 bool datapath_from_tun(struct daemon *d)
 {
-	uint8_t *pkt = d->dp.tun_buf + MESSAGE_DATA_HEADROOM;
+	struct datapath *dp = &d->dp;
 	uint64_t now = now_ns();
+	bool alive = true;
 	for (int i = 0; i < TUN_BUDGET; i++) {
-		ssize_t n = tun_read(&d->tun, pkt, PKT_MAX);
+		struct vnet_hdr h;
+		ssize_t n = tun_read(&d->tun, &h, dp->tun_buf, PKT_MAX);
 		if (n == -EAGAIN)
-			return true;
+			break;
 		if (n < 0) {
 			/* EBADFD: the device was deleted under us. */
-			if (n == -EBADFD || n == -ENXIO || n == -ENODEV)
-				return false;
-			log_error("reading %s: %s", d->ifname, strerror((int)-n));
-			return false;
+			if (n != -EBADFD && n != -ENXIO && n != -ENODEV)
+				log_error("reading %s: %s", d->ifname, strerror((int)-n));
+			alive = false;
+			break;
 		}
-		if (n == 0)
-			continue;
-		enum drop_reason drop;
-		struct peer *peer;
-		if (device_send_packet(d->dev, pkt, (size_t)n, now, &drop, &peer) == SEND_DROPPED &&
-		    (drop == DROP_NO_ROUTE || drop == DROP_NO_ENDPOINT))
-			send_unreachable(d, pkt, (size_t)n, now);
+		if (n > 0)
+			from_tun_one(d, &h, (size_t)n, now);
 	}
-	return true;
+	flush_tx(d);
+	return alive;
 }
 
 void datapath_from_udp(struct daemon *d, int fd)
 {
+	struct datapath *dp = &d->dp;
 	for (int round = 0; round < UDP_ROUNDS; round++) {
-		int n = udp_recv_batch(d->dp.rx, fd, d->dp.udp_bufs, PKT_BUF_SIZE, UDP_BATCH);
+		int n = udp_recv_batch(dp->rx, fd, dp->udp_bufs, PKT_BUF_SIZE, UDP_BATCH);
 		if (n <= 0)
-			return;
+			break;
 		uint64_t now = now_ns();
 		for (int i = 0; i < n; i++) {
 			struct endpoint from;
-			size_t len = udp_rx_datagram(d->dp.rx, (unsigned)i, &from);
-			if (len)
-				device_receive(d->dev, &from, d->dp.udp_bufs[i], len, now);
+			size_t gso;
+			size_t len = udp_rx_datagram(dp->rx, (unsigned)i, &from, &gso);
+			uint8_t *buf = dp->udp_bufs[i];
+			if (!gso || gso >= len) {
+				if (len)
+					device_receive(d->dev, &from, buf, len, now);
+				continue;
+			}
+			/* The kernel glued datagrams of one sender: all gso
+			 * bytes long but the last. */
+			dp->udp_gro_bufs++;
+			for (size_t off = 0; off < len; off += gso)
+				device_receive(d->dev, &from, buf + off, len - off < gso ? len - off : gso, now);
 		}
+		/* The buffers are reused by the next round. */
+		gro_flush(dp->gro);
 		if (n < UDP_BATCH)
-			return;
+			break;
 	}
+	if (dp->tx->count)
+		flush_tx(d);
 }

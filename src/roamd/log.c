@@ -158,14 +158,15 @@ void log_device_event(const struct device_event *ev)
 		break;
 	case EVENT_ENDPOINT_CHANGED:
 		/* How long the old path had been silent tells a NAT timeout
-		 * (long) from a network switch (short). */
+		 * (long) from a network switch (short); one line per change
+		 * is the peer's roaming history as the log keeps it. */
 		if (ev->idle_before)
 			log_info("%s: endpoint %s -> %s (nothing received for %llu ms before)", peer_str(ev->peer, p),
 				 endpoint_str(ev->old_endpoint, a), endpoint_str(ev->new_endpoint, b),
 				 (unsigned long long)(ev->idle_before / NSEC_PER_MSEC));
 		else
-			log_info("%s: endpoint %s -> %s", peer_str(ev->peer, p), endpoint_str(ev->old_endpoint, a),
-				 endpoint_str(ev->new_endpoint, b));
+			log_info("%s: endpoint %s -> %s (nothing received from it before)", peer_str(ev->peer, p),
+				 endpoint_str(ev->old_endpoint, a), endpoint_str(ev->new_endpoint, b));
 		break;
 	case EVENT_KEYS_ZEROED:
 		log_info("%s: no session for %llu s, session keys zeroed", peer_str(ev->peer, p),

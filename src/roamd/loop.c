@@ -1,6 +1,6 @@
 /* The event loop: one epoll set for the TUN device, the UDP sockets,
  * rtnetlink, the UAPI listener and its clients, a timerfd for the engine's
- * timers, a signalfd and an inotify watch on our socket file.
+ * timers, a signalfd, an inotify watch on our socket file and netwatch.
  *
  * Level-triggered throughout: a handler may stop after a budget and epoll
  * brings it back, so one busy fd cannot starve the others. */
@@ -17,6 +17,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "netwatch.h"
 
 /* A `wg` process holds a connection for milliseconds; hundreds at once
  * means something is wrong, and fds are finite. */
@@ -279,6 +280,7 @@ int loop_init(struct daemon *d, char *err, size_t err_len)
 	d->w_timer = (struct watch){.kind = WATCH_TIMER};
 	d->w_signal = (struct watch){.kind = WATCH_SIGNAL};
 	d->w_inotify = (struct watch){.kind = WATCH_INOTIFY};
+	d->w_netwatch = (struct watch){.kind = WATCH_NETWATCH};
 	int ret = watch_fd(d, EPOLL_CTL_ADD, d->tun.fd, EPOLLIN, &d->w_tun);
 	if (!ret)
 		ret = watch_fd(d, EPOLL_CTL_ADD, tun_netlink_fd(&d->tun), EPOLLIN, &d->w_netlink);
@@ -290,6 +292,8 @@ int loop_init(struct daemon *d, char *err, size_t err_len)
 		ret = watch_fd(d, EPOLL_CTL_ADD, d->signal_fd, EPOLLIN, &d->w_signal);
 	if (!ret)
 		ret = watch_fd(d, EPOLL_CTL_ADD, d->ipc.inotify_fd, EPOLLIN, &d->w_inotify);
+	if (!ret && d->netwatch)
+		ret = watch_fd(d, EPOLL_CTL_ADD, netwatch_fd(d->netwatch), EPOLLIN, &d->w_netwatch);
 	if (ret) {
 		snprintf(err, err_len, "epoll_ctl: %s", strerror(-ret));
 		return ret;
@@ -345,6 +349,9 @@ void loop_run(struct daemon *d)
 				break;
 			case WATCH_INOTIFY:
 				inotify_event(d);
+				break;
+			case WATCH_NETWATCH:
+				netwatch_event(d);
 				break;
 			}
 		}

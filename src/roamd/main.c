@@ -13,6 +13,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "netwatch.h"
 
 #ifndef ROAM_VERSION
 #define ROAM_VERSION "0.1.0"
@@ -22,7 +23,9 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: roamd [-f|--foreground] INTERFACE-NAME\n"
 		   "       roamd --version\n"
-		   "Environment: WG_PROCESS_FOREGROUND=1 (same as -f), LOG_LEVEL=error|info|verbose\n");
+		   "Environment: WG_PROCESS_FOREGROUND=1 (same as -f), LOG_LEVEL=error|info|verbose,\n"
+		   "             ROAMD_NO_NETWATCH=1 (do not react at once to this host's address and\n"
+		   "             route changes; peers then learn a new address only from our next packet)\n");
 }
 
 /* The kernel's rules for a device name (dev_valid_name); '/' would also
@@ -89,6 +92,13 @@ static void detach_stdio(void)
 		log_verbose("chdir /: %s", strerror(errno));
 }
 
+/* Set to anything but "" or "0". */
+static bool env_flag(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v && strcmp(v, "0") != 0;
+}
+
 static int setup(struct daemon *d, const char *ifname, char *err, size_t err_len)
 {
 	memset(d, 0, sizeof(*d));
@@ -98,7 +108,7 @@ static int setup(struct daemon *d, const char *ifname, char *err, size_t err_len
 	snprintf(d->ifname, sizeof(d->ifname), "%s", ifname);
 	host_init(d);
 
-	if (datapath_init(&d->dp) < 0) {
+	if (datapath_init(d) < 0) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
@@ -108,14 +118,25 @@ static int setup(struct daemon *d, const char *ifname, char *err, size_t err_len
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
-	int ret = tun_open(&d->tun, ifname, DEFAULT_MTU, err, err_len);
+	int ret = tun_open(&d->tun, ifname, DEFAULT_MTU, d->dp.opt_vnet, err, err_len);
 	if (ret)
 		return ret;
+	datapath_tun_ready(d);
 	device_set_mtu(d->dev, DEFAULT_MTU);
 	d->link.mtu = DEFAULT_MTU;
 	ret = ipc_socket_open(&d->ipc, ifname, err, err_len);
 	if (ret)
 		return ret;
+	/* Without it the tunnel works as wireguard-go's does, so a failure is
+	 * said but not fatal. */
+	if (env_flag("ROAMD_NO_NETWATCH")) {
+		log_verbose("netwatch disabled (ROAMD_NO_NETWATCH)");
+	} else {
+		char nw_err[128];
+		d->netwatch = netwatch_open(d->tun.ifindex, nw_err, sizeof(nw_err));
+		if (!d->netwatch)
+			log_error("%s: peers will learn of network changes only from our next packet", nw_err);
+	}
 	return loop_init(d, err, err_len);
 }
 
@@ -125,6 +146,8 @@ static void teardown(struct daemon *d)
 	 * stops seeing us, then the engine, which wipes every key, and last
 	 * the TUN fd, whose closing deletes the interface. */
 	loop_free(d);
+	netwatch_close(d->netwatch);
+	d->netwatch = NULL;
 	ipc_socket_close(&d->ipc);
 	if (d->dev)
 		device_down(d->dev);
@@ -217,6 +240,7 @@ int main(int argc, char **argv)
 	}
 
 	loop_run(&d);
+	datapath_log_stats(&d);
 	teardown(&d);
 	log_close();
 	return d.exit_code;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,7 +51,7 @@ static int request_link(struct tun *tun)
 	return mnl_socket_sendto(tun->nl, nlh, nlh->nlmsg_len) < 0 ? -errno : 0;
 }
 
-int tun_open(struct tun *tun, const char *name, unsigned mtu, char *err, size_t err_len)
+int tun_open(struct tun *tun, const char *name, unsigned mtu, bool vnet, char *err, size_t err_len)
 {
 	memset(tun, 0, sizeof(*tun));
 	tun->fd = -1;
@@ -76,11 +77,13 @@ int tun_open(struct tun *tun, const char *name, unsigned mtu, char *err, size_t 
 	}
 	/* Raw IP packets without the 4-byte packet-info header. TUN_EXCL:
 	 * never attach to an existing (persistent) device of the same name —
-	 * two daemons must not share one interface. A second data-path thread
-	 * would need IFF_MULTI_QUEUE here and one fd per queue. */
+	 * two daemons must not share one interface. IFF_VNET_HDR puts a
+	 * virtio-net header before every packet, which is what lets the
+	 * kernel hand over unsegmented and unchecksummed super-packets
+	 * (tun_set_offloads); it can only be chosen here, at creation. */
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_TUN_EXCL;
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_TUN_EXCL | (vnet ? IFF_VNET_HDR : 0);
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (ioctl(tun->fd, TUNSETIFF, &ifr) < 0) {
 		int e = errno;
@@ -91,6 +94,7 @@ int tun_open(struct tun *tun, const char *name, unsigned mtu, char *err, size_t 
 		tun_close(tun);
 		return -e;
 	}
+	tun->vnet = vnet;
 	tun->ifindex = if_nametoindex(name);
 	if (!tun->ifindex) {
 		int e = errno;
@@ -130,12 +134,66 @@ int tun_netlink_fd(const struct tun *tun)
 	return mnl_socket_get_fd(tun->nl);
 }
 
-ssize_t tun_read(struct tun *tun, uint8_t *buf, size_t cap)
+unsigned tun_set_offloads(struct tun *tun, unsigned want)
 {
+	if (!tun->vnet)
+		want = 0;
+	/* Newest first: a kernel refuses the whole set (EINVAL) if it does
+	 * not know one bit, so fall back to older and older sets. USO needs
+	 * Linux 6.2, TSO needs checksum offload to mean anything. */
+	const unsigned sets[] = {
+		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6,
+		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6,
+		TUN_F_CSUM,
+		0,
+	};
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+		unsigned set = sets[i] & want;
+		if (set != sets[i] && sets[i])
+			continue;
+		if (ioctl(tun->fd, TUNSETOFFLOAD, (unsigned long)set) == 0) {
+			tun->offloads = set;
+			return set;
+		}
+	}
+	tun->offloads = 0;
+	return 0;
+}
+
+ssize_t tun_read(struct tun *tun, struct vnet_hdr *h, uint8_t *buf, size_t cap)
+{
+	struct iovec iov[2] = {
+		{.iov_base = h, .iov_len = VNET_HDR_LEN},
+		{.iov_base = buf, .iov_len = cap},
+	};
+	memset(h, 0, sizeof(*h));
 	for (;;) {
-		ssize_t n = read(tun->fd, buf, cap);
-		if (n >= 0)
-			return n;
+		ssize_t n = tun->vnet ? readv(tun->fd, iov, 2) : read(tun->fd, buf, cap);
+		if (n >= 0) {
+			if (!tun->vnet)
+				return n;
+			/* Only a header: nothing to do with it. */
+			return n >= VNET_HDR_LEN ? n - VNET_HDR_LEN : 0;
+		}
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+int tun_writev(struct tun *tun, const struct vnet_hdr *h, const struct iovec *iov, int iovcnt)
+{
+	/* One more slot in front for the header. */
+	struct iovec v[TUN_MAX_IOV + 1];
+	if (iovcnt > TUN_MAX_IOV)
+		return -EMSGSIZE;
+	int n = 0;
+	if (tun->vnet)
+		v[n++] = (struct iovec){.iov_base = (void *)h, .iov_len = VNET_HDR_LEN};
+	memcpy(v + n, iov, (size_t)iovcnt * sizeof(*iov));
+	n += iovcnt;
+	for (;;) {
+		if (writev(tun->fd, v, n) >= 0)
+			return 0;
 		if (errno != EINTR)
 			return -errno;
 	}
@@ -143,13 +201,9 @@ ssize_t tun_read(struct tun *tun, uint8_t *buf, size_t cap)
 
 int tun_write(struct tun *tun, const uint8_t *buf, size_t len)
 {
-	for (;;) {
-		ssize_t n = write(tun->fd, buf, len);
-		if (n >= 0)
-			return 0;
-		if (errno != EINTR)
-			return -errno;
-	}
+	static const struct vnet_hdr none;
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	return tun_writev(tun, &none, &iov, 1);
 }
 
 struct link_parse {

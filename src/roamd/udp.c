@@ -1,9 +1,32 @@
-/* UDP sockets: dual-stack bind, batched receive, sends from a sticky source. */
+/* UDP sockets: dual-stack bind, batched receive, sends from a sticky source,
+ * and the UDP offloads: GRO on receive, GSO (UDP_SEGMENT) on send. */
 #include <errno.h>
+#include <netinet/udp.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "udp.h"
+
+static struct {
+	bool gso, gro;
+} config = {.gso = true, .gro = true};
+
+void udp_configure(bool gso, bool gro)
+{
+	config.gso = gso;
+	config.gro = gro;
+}
+
+/* Offloads, probed per socket: a kernel without them says ENOPROTOOPT and
+ * the socket simply works without. */
+static void probe_offloads(int fd, bool *gro, bool *gso)
+{
+	int one = 1, val = 0;
+	socklen_t len = sizeof(val);
+	*gro = config.gro && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+	*gso = config.gso && getsockopt(fd, SOL_UDP, UDP_SEGMENT, &val, &len) == 0;
+}
 
 /* Socket buffers big enough to ride out a burst while the loop is busy
  * elsewhere (the FORCE variants ignore rmem_max; we run as root). */
@@ -113,6 +136,10 @@ int udp_pair_bind(struct udp_pair *pair, uint16_t port, uint32_t fwmark)
 		if (fd4 < 0)
 			p = bound_port(fd6);
 		*pair = (struct udp_pair){.fd4 = fd4, .fd6 = fd6, .port = p};
+		if (fd4 >= 0)
+			probe_offloads(fd4, &pair->gro4, &pair->gso4);
+		if (fd6 >= 0)
+			probe_offloads(fd6, &pair->gro6, &pair->gso6);
 		return 0;
 	}
 	return -EADDRINUSE;
@@ -164,10 +191,11 @@ int udp_recv_batch(struct udp_rx *rx, int fd, uint8_t *const *bufs, size_t cap, 
 	}
 }
 
-size_t udp_rx_datagram(const struct udp_rx *rx, unsigned i, struct endpoint *from)
+size_t udp_rx_datagram(const struct udp_rx *rx, unsigned i, struct endpoint *from, size_t *gso_size)
 {
 	const struct msghdr *mh = &rx->msgs[i].msg_hdr;
 	memset(from, 0, sizeof(*from));
+	*gso_size = 0;
 	if (mh->msg_flags & MSG_TRUNC)
 		return 0;
 	const struct sockaddr_storage *name = &rx->names[i];
@@ -200,6 +228,11 @@ size_t udp_rx_datagram(const struct udp_rx *rx, unsigned i, struct endpoint *fro
 			from->src.v6 = pi.ipi6_addr;
 			from->src_ifindex = pi.ipi6_ifindex;
 			from->src_family = AF_INET6;
+		} else if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+			int size;
+			memcpy(&size, CMSG_DATA(c), sizeof(size));
+			if (size > 0)
+				*gso_size = (size_t)size;
 		}
 	}
 	return rx->msgs[i].msg_len;
@@ -295,4 +328,152 @@ int udp_send(const struct udp_pair *pair, const struct endpoint *to, const uint8
 		*source_refused = true;
 	}
 	return -EINVAL;
+}
+
+/* ---- batched sending -------------------------------------------------- */
+
+bool udp_tx_add(struct udp_tx *tx, struct peer *peer, const struct endpoint *to, uint8_t *data, size_t len)
+{
+	if (tx->count >= UDP_TX_MAX)
+		return false;
+	struct udp_tx_entry *e = &tx->e[tx->count++];
+	e->data = data;
+	e->len = len;
+	e->peer = peer;
+	e->to = *to;
+	return true;
+}
+
+static int family_of(const struct endpoint *to)
+{
+	if (to->addr.sa.sa_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(&to->addr.in6.sin6_addr))
+		return AF_INET6;
+	return to->addr.sa.sa_family == AF_INET6 || to->addr.sa.sa_family == AF_INET ? AF_INET : AF_UNSPEC;
+}
+
+static bool same_destination(const struct endpoint *a, const struct endpoint *b)
+{
+	return endpoint_same_remote(a, b) && endpoint_same_source(a, b);
+}
+
+/* One message: entries [first, first + segs) as one datagram or, with more
+ * than one, one GSO send of segments e[first].len long. */
+static void build_tx_msg(struct udp_tx *tx, unsigned m, unsigned first, unsigned segs)
+{
+	struct msghdr *mh = &tx->msgs[m].msg_hdr;
+	memset(mh, 0, sizeof(*mh));
+	build_msg(&tx->e[first].to, mh, &tx->sin[m], &tx->sin6[m], tx->control[m], sizeof(tx->control[m]), true);
+	for (unsigned k = 0; k < segs; k++)
+		tx->iov[first + k] = (struct iovec){.iov_base = tx->e[first + k].data, .iov_len = tx->e[first + k].len};
+	mh->msg_iov = &tx->iov[first];
+	mh->msg_iovlen = segs;
+	if (segs > 1) {
+		/* After the pktinfo, if there is one. */
+		if (!mh->msg_control)
+			memset(tx->control[m], 0, sizeof(tx->control[m]));
+		struct cmsghdr *c = (struct cmsghdr *)((uint8_t *)tx->control[m] + mh->msg_controllen);
+		c->cmsg_level = SOL_UDP;
+		c->cmsg_type = UDP_SEGMENT;
+		c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+		uint16_t size = (uint16_t)tx->e[first].len;
+		memcpy(CMSG_DATA(c), &size, sizeof(size));
+		mh->msg_control = tx->control[m];
+		mh->msg_controllen += CMSG_SPACE(sizeof(uint16_t));
+	}
+	tx->first[m] = first;
+	tx->segs[m] = segs;
+}
+
+/* A message the kernel refused: its datagrams one by one, each with
+ * udp_send's fallback from a refused source. */
+static void send_singly(struct udp_tx *tx, struct udp_pair *pair, unsigned m, udp_tx_report_fn report, void *ctx)
+{
+	for (unsigned k = tx->first[m]; k < tx->first[m] + tx->segs[m]; k++) {
+		struct udp_tx_entry *e = &tx->e[k];
+		bool refused;
+		int err = udp_send(pair, &e->to, e->data, e->len, &refused);
+		if (err || refused)
+			report(ctx, e->peer, &e->to, err, refused);
+	}
+}
+
+/* Errors that mean "not as GSO": no checksum offload on the route (EIO), a
+ * segment bigger than the path MTU (EINVAL), or a kernel that does not
+ * know the cmsg after all. */
+static bool gso_refusal(int err)
+{
+	return err == EIO || err == EINVAL || err == EMSGSIZE || err == ENOPROTOOPT || err == EOPNOTSUPP;
+}
+
+static void send_msgs(struct udp_tx *tx, struct udp_pair *pair, int family, unsigned n, udp_tx_report_fn report,
+		      void *ctx)
+{
+	int fd = family == AF_INET ? pair->fd4 : pair->fd6;
+	bool *gso = family == AF_INET ? &pair->gso4 : &pair->gso6;
+	unsigned done = 0;
+	while (done < n) {
+		int r = sendmmsg(fd, tx->msgs + done, n - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (r > 0) {
+			tx->sends++;
+			done += (unsigned)r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		int err = r < 0 ? errno : EIO;
+		/* msgs[done] failed; the ones before it went out. */
+		unsigned m = done++;
+		if (tx->segs[m] > 1 && gso_refusal(err)) {
+			send_singly(tx, pair, m, report, ctx);
+			if (*gso) {
+				*gso = false;
+				log_info("UDP segmentation offload refused for IPv%d (%s): sending datagram by datagram "
+					 "from now on",
+					 family == AF_INET ? 4 : 6, strerror(err));
+			}
+		} else if (tx->msgs[m].msg_hdr.msg_control && (err == EINVAL || err == ENETUNREACH || err == EADDRNOTAVAIL)) {
+			/* Perhaps only the sticky source is gone. */
+			send_singly(tx, pair, m, report, ctx);
+		} else {
+			for (unsigned k = tx->first[m]; k < tx->first[m] + tx->segs[m]; k++)
+				report(ctx, tx->e[k].peer, &tx->e[k].to, -err, false);
+		}
+	}
+}
+
+void udp_tx_flush(struct udp_tx *tx, struct udp_pair *pair, udp_tx_report_fn report, void *ctx)
+{
+	unsigned i = 0;
+	while (i < tx->count) {
+		/* A run of messages for one socket. */
+		int family = family_of(&tx->e[i].to);
+		int fd = family == AF_INET ? pair->fd4 : family == AF_INET6 ? pair->fd6 : -1;
+		if (fd < 0) {
+			report(ctx, tx->e[i].peer, &tx->e[i].to, family == AF_UNSPEC ? -EDESTADDRREQ : -EAFNOSUPPORT, false);
+			i++;
+			continue;
+		}
+		bool gso = family == AF_INET ? pair->gso4 : pair->gso6;
+		unsigned n = 0;
+		while (i < tx->count && family_of(&tx->e[i].to) == family) {
+			const struct udp_tx_entry *head = &tx->e[i];
+			unsigned segs = 1;
+			size_t total = head->len;
+			/* All segments as long as the first, but the last may be
+			 * shorter. */
+			while (gso && i + segs < tx->count && segs < UDP_GSO_MAX_SEGS &&
+			       tx->e[i + segs - 1].len == head->len && tx->e[i + segs].len <= head->len &&
+			       total + tx->e[i + segs].len <= UDP_GSO_MAX_BYTES &&
+			       same_destination(&tx->e[i + segs].to, &head->to)) {
+				total += tx->e[i + segs].len;
+				segs++;
+			}
+			build_tx_msg(tx, n++, i, segs);
+			tx->gso_sends += segs > 1;
+			tx->datagrams += segs;
+			i += segs;
+		}
+		send_msgs(tx, pair, family, n, report, ctx);
+	}
+	tx->count = 0;
 }

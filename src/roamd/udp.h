@@ -16,9 +16,16 @@
 struct udp_pair {
 	int fd4, fd6;
 	uint16_t port;
+	/* Offloads in force on each socket: UDP_GRO accepted at bind;
+	 * UDP_SEGMENT known to the kernel and not yet refused by a send. */
+	bool gro4, gro6, gso4, gso6;
 };
 
 #define UDP_PAIR_CLOSED ((struct udp_pair){.fd4 = -1, .fd6 = -1, .port = 0})
+
+/* Which offloads sockets bound from now on may use (both on by default);
+ * the operator's switches, applied before the first bind. */
+void udp_configure(bool gso, bool gro);
 
 /* Binds both sockets to port (0 = a random port free in both families) and
  * applies fwmark (0 = none). 0 or -errno; on error nothing stays open. */
@@ -29,26 +36,68 @@ bool udp_pair_is_open(const struct udp_pair *pair);
 int udp_pair_set_fwmark(const struct udp_pair *pair, uint32_t fwmark);
 
 /* Receiving in batches with recvmmsg: one call fills up to UDP_BATCH
- * caller-owned buffers. */
+ * caller-owned buffers. With UDP_GRO one buffer may hold many datagrams
+ * of one sender, glued by the kernel, all gso_size long but the last. */
 enum { UDP_BATCH = 32 };
 struct udp_rx {
 	struct mmsghdr msgs[UDP_BATCH];
 	struct iovec iov[UDP_BATCH];
 	struct sockaddr_storage names[UDP_BATCH];
-	/* Room for either pktinfo, 8-byte aligned as cmsg requires. */
-	uint64_t control[UDP_BATCH][(CMSG_SPACE(sizeof(struct in6_pktinfo)) + 7) / 8];
+	/* Room for either pktinfo and the GRO size, 8-byte aligned as cmsg
+	 * requires. */
+	uint64_t control[UDP_BATCH][(CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int)) + 7) / 8];
 };
 /* Up to n (≤ UDP_BATCH) datagrams into bufs[i] (cap bytes each): their
  * count, 0 if none is waiting, or -errno. */
 int udp_recv_batch(struct udp_rx *rx, int fd, uint8_t *const *bufs, size_t cap, unsigned n);
-/* The i-th datagram: its length (0 if it must be ignored, e.g. truncated)
- * and where it came from, with the local address it was sent to. */
-size_t udp_rx_datagram(const struct udp_rx *rx, unsigned i, struct endpoint *from);
+/* The i-th buffer: its length (0 if it must be ignored, e.g. truncated),
+ * where it came from, with the local address it was sent to, and the size
+ * of each datagram in it (*gso_size; 0 = one datagram). */
+size_t udp_rx_datagram(const struct udp_rx *rx, unsigned i, struct endpoint *from, size_t *gso_size);
 
 /* Sends one datagram from the endpoint's sticky source if it has one. If
  * the kernel refuses that source (the address is gone), sends again letting
  * the kernel choose and sets *source_refused. 0 or -errno. */
 int udp_send(const struct udp_pair *pair, const struct endpoint *to, const uint8_t *data, size_t len,
 	     bool *source_refused);
+
+/* Sending in batches: datagrams are queued (the caller keeps their bytes
+ * untouched until the flush) and go out with sendmmsg, consecutive ones to
+ * the same endpoint of the same size as one UDP_SEGMENT (GSO) send. */
+enum {
+	UDP_TX_MAX = 512,
+	/* What every kernel with UDP_SEGMENT takes in one send. */
+	UDP_GSO_MAX_SEGS = 64,
+	UDP_GSO_MAX_BYTES = 65000,
+};
+struct peer;
+struct udp_tx_entry {
+	uint8_t *data;
+	size_t len;
+	struct peer *peer;
+	struct endpoint to;	/* a copy: the peer's may change before the flush */
+};
+struct udp_tx {
+	unsigned count;
+	struct udp_tx_entry e[UDP_TX_MAX];
+	struct mmsghdr msgs[UDP_TX_MAX];
+	unsigned first[UDP_TX_MAX], segs[UDP_TX_MAX];
+	struct iovec iov[UDP_TX_MAX];
+	struct sockaddr_in sin[UDP_TX_MAX];
+	struct sockaddr_in6 sin6[UDP_TX_MAX];
+	uint64_t control[UDP_TX_MAX][(CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(uint16_t)) + 7) / 8];
+	/* Counters. */
+	uint64_t sends, datagrams, gso_sends;
+};
+/* What became of a datagram that did not simply go out: err (0 if a retry
+ * without the sticky source worked), source_refused as for udp_send. */
+typedef void (*udp_tx_report_fn)(void *ctx, struct peer *peer, const struct endpoint *to, int err,
+				 bool source_refused);
+/* false if the queue is full (flush first). */
+bool udp_tx_add(struct udp_tx *tx, struct peer *peer, const struct endpoint *to, uint8_t *data, size_t len);
+/* Sends everything queued. A GSO send the kernel refuses (no checksum
+ * offload on the route, a path MTU below the segment size) is sent again
+ * datagram by datagram, and GSO stays off on that socket from then on. */
+void udp_tx_flush(struct udp_tx *tx, struct udp_pair *pair, udp_tx_report_fn report, void *ctx);
 
 #endif

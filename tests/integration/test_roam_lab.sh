@@ -32,10 +32,11 @@
 #                      get=2, roam_drop=REASON:COUNT)
 #   silent_roam        phone with keepalive 25 s sends only keepalives, its uplink
 #                      changes right after one, the server pings: ms until
-#                      through. Once per phone implementation. With
-#                      ROAM_EXPECT_FAST_ROAM=1 a roamd phone must get through
-#                      within 200 ms (it reacts to rtnetlink); otherwise within
-#                      the keepalive interval.
+#                      through. Once per phone implementation. A roamd phone
+#                      must get through within 200 ms (it reacts to rtnetlink,
+#                      netwatch.c); ROAM_EXPECT_FAST_ROAM=0 relaxes that to the
+#                      keepalive interval (e.g. ROAMD_NO_NETWATCH=1 runs).
+#                      wireguard-go is measured, within the keepalive interval.
 #
 # Roams are "radio loss" (lab_nat.sh): the old uplink's link dies, the new one
 # comes up, the old address goes. LAB_SWITCH_MODE=make-before-break or
@@ -53,7 +54,7 @@ ROAMD=${ROAM_LAB_ROAMD:-$(cd "$(dirname "$0")/../.." && pwd)/build/roamd} # over
 K=2                 # the phone's persistent keepalive in the scenarios
 NAT_SHORT=5         # the NAT timeout of the idle-expiry scenario
 SILENT_K=25         # the silent roam's keepalive
-FAST_MS=200         # what a roamd phone must do with ROAM_EXPECT_FAST_ROAM=1
+FAST_MS=200         # what a roamd phone must do (unless ROAM_EXPECT_FAST_ROAM=0)
 MAX_ACTIVE_GAP_MS=${ROAM_LAB_MAX_GAP_MS:-1000} # active roams: longest gap allowed
 
 command -v wireguard-go >/dev/null || t_abort "wireguard-go is not installed (scripts/install-deps.sh)"
@@ -419,13 +420,13 @@ sc_silent_roam() {
 	lab_switch_uplink lte || return 1
 	r=$(lab_reach "$LAB_SERVER" "$LAB_TUN_PH4" $((SILENT_K + 5)) "$t0")
 	ms=$(to_ms "$r")
-	[ "${LAB_PHONE_IMPL##*/}" = roamd ] && [ "${ROAM_EXPECT_FAST_ROAM:-0}" = 1 ] && fast=yes
+	[ "${LAB_PHONE_IMPL##*/}" = roamd ] && [ "${ROAM_EXPECT_FAST_ROAM:-1}" = 1 ] && fast=yes
 	lab_figures silent_roam "keepalive_s=$SILENT_K reach_ms=$ms expect_fast=$fast endpoint_after=$(lab_server_endpoint)"
 	lab_phone_keepalive "$K"
 	[ "$r" != none ] || { echo "the server never reached the phone"; return 1; }
 	check_roamed lte || return 1
 	if [ "$fast" = yes ]; then
-		[ "$ms" -le "$FAST_MS" ] || { echo "${ms} ms > ${FAST_MS} ms (ROAM_EXPECT_FAST_ROAM=1)"; return 1; }
+		[ "$ms" -le "$FAST_MS" ] || { echo "${ms} ms > ${FAST_MS} ms (a roamd phone reacts to the route change)"; return 1; }
 	fi
 	[ "$ms" -le $(((SILENT_K + 1) * 1000)) ] || { echo "${ms} ms: more than one keepalive interval"; return 1; }
 }
