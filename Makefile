@@ -2,7 +2,8 @@
 #   make            build/roamd and build/roam (when their sources exist)
 #   make test       every test: unit, simulated network, sanitizers, fuzz, integration
 #   make bench      benchmarks (never part of make test)
-#   make demo       two namespaces, a tunnel, a roaming phone
+#   make demo       a phone roaming from Wi-Fi to LTE behind NATs
+#   make install    build/roamd and build/roam into $(PREFIX)/bin
 # BUILD=dir SAN=1 builds everything with AddressSanitizer + UBSan into dir.
 
 CC      ?= cc
@@ -81,6 +82,13 @@ bench: install-deps all
 
 demo: install-deps all
 	@scripts/demo.sh
+
+# roamd and roam side by side, as wg-quick expects a userspace
+# implementation on PATH. PREFIX=/usr/local, DESTDIR for packaging.
+PREFIX ?= /usr/local
+install: $(DAEMON) $(CLI)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(DAEMON) $(CLI) $(DESTDIR)$(PREFIX)/bin/
 
 clean:
 	rm -rf build

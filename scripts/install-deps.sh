@@ -27,10 +27,9 @@ packages=(
 	coreutils           # sha256sum, timeout, mktemp
 	python3             # tests/integration/lib.sh TCP transfer with SHA-256 check
 	tcpdump             # capture on veths when a test needs to look at the wire
-	# prometheus        # for promtool (metrics format check) — later. Debian 12's
-	#                   # package does ship /usr/bin/promtool, but it is a 19 MB
-	#                   # download, 96 MB installed, pulls 11 libjs-* packages and
-	#                   # brings the Prometheus server with a systemd unit.
+	prometheus          # promtool: `roam metrics` is checked with `promtool check metrics`
+	#                   # (19 MB download; it brings the server and a systemd unit too)
+	python3-prometheus-client  # an OpenMetrics parser for `roam metrics --openmetrics`
 )
 
 # Which ones are not installed? dpkg-query prints "ii " for installed ones;

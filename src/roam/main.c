@@ -15,6 +15,11 @@ int cmd_genkey(int argc, char **argv);
 int cmd_pubkey(int argc, char **argv);
 int cmd_genpsk(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_up(int argc, char **argv);
+int cmd_down(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_metrics(int argc, char **argv);
+int cmd_reresolve(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 struct command {
@@ -28,7 +33,12 @@ static const struct command commands[] = {
 	{ "pubkey", cmd_pubkey, "Read a private key on stdin and write its public key" },
 	{ "genpsk", cmd_genpsk, "Generate a preshared key and write it to stdout" },
 	{ "audit", cmd_audit, "Check configuration files, one or a whole fleet at once" },
-	/* Interface commands (up, down, show, doctor, metrics) go here. */
+	{ "up", cmd_up, "Bring an interface up from a wg-quick file, without wg-quick" },
+	{ "down", cmd_down, "Take down an interface 'roam up' brought up, undoing all it did" },
+	{ "show", cmd_show, "Show interfaces like 'wg show', with handshake verdicts, history, NAT, drops" },
+	{ "metrics", cmd_metrics, "Print interface and peer figures for Prometheus" },
+	{ "reresolve", cmd_reresolve, "Resolve host name endpoints again; update peers without a live session" },
+	/* roam doctor goes here. */
 	{ "help", cmd_help, "List the commands, or show one command's help" },
 };
 
@@ -74,7 +84,7 @@ static int cmd_help(int argc, char **argv)
 	     "\n"
 	     "A WireGuard-compatible VPN. Commands:");
 	for (i = 0; i < N_COMMANDS; i++)
-		printf("  %-8s %s\n", commands[i].name, commands[i].help);
+		printf("  %-10s %s\n", commands[i].name, commands[i].help);
 	puts("\n"
 	     "'roam help COMMAND' or 'roam COMMAND --help' shows the help of one command.\n"
 	     "Exit status: 0 success, 1 failure, 2 usage error (roam audit has its own; see its help).");

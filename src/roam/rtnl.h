@@ -1,0 +1,66 @@
+/* The few rtnetlink requests roam up and down make (links, addresses,
+ * routes, policy rules), over libmnl, instead of running `ip`. Every call
+ * waits for the kernel's answer and returns 0 or -errno. */
+#ifndef ROAM_RTNL_H
+#define ROAM_RTNL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+/* Tables as the kernel numbers them (linux/rtnetlink.h). */
+enum { RTNL_TABLE_MAIN = 254 };
+
+struct rtnl_route {
+	struct ip_prefix dst;	/* masked */
+	uint32_t table;
+	int oif;		/* 0: any (dumps) */
+	uint32_t mtu;		/* the route's mtu metric; 0 if none */
+};
+
+/* One policy rule in the two shapes wg-quick uses for a full tunnel:
+ *   not fwmark M table T            (invert, fwmark M, table T)
+ *   table main suppress_prefixlength 0
+ * priority is what the kernel chose when it was added. */
+struct rtnl_rule {
+	int family;
+	uint32_t priority;
+	uint32_t table;
+	uint32_t fwmark;	/* 0: no fwmark match */
+	bool invert;
+	int suppress_prefixlen;	/* -1: none */
+};
+
+struct mnl_socket;
+struct rtnl {
+	struct mnl_socket *nl;
+	unsigned portid, seq;
+};
+
+int rtnl_open(struct rtnl *r);
+void rtnl_close(struct rtnl *r);
+
+/* MTU of a link, by index. */
+int rtnl_link_mtu(struct rtnl *r, int ifindex, uint32_t *mtu);
+/* Sets the MTU and brings the link up, in one request (ip link set mtu M up). */
+int rtnl_link_up(struct rtnl *r, int ifindex, uint32_t mtu);
+int rtnl_link_delete(struct rtnl *r, int ifindex);
+
+/* addr keeps its host bits: they are the interface's address. */
+int rtnl_addr(struct rtnl *r, bool add, int ifindex, const struct ip_prefix *addr);
+
+int rtnl_route(struct rtnl *r, bool add, const struct rtnl_route *route);
+/* Calls fn for each unicast route of the family (AF_INET or AF_INET6) in
+ * any table; fn returns false to stop early. */
+int rtnl_route_dump(struct rtnl *r, int family, bool (*fn)(const struct rtnl_route *route, void *ctx), void *ctx);
+/* The MTU packets to dst would leave with: the route's mtu metric, else
+ * its device's MTU (ip route get). */
+int rtnl_route_get_mtu(struct rtnl *r, const struct ip_prefix *dst, uint32_t *mtu);
+
+/* Adds rule and fills in the priority the kernel gave it. */
+int rtnl_rule_add(struct rtnl *r, struct rtnl_rule *rule);
+/* Deletes exactly that rule (priority included). */
+int rtnl_rule_delete(struct rtnl *r, const struct rtnl_rule *rule);
+
+#endif

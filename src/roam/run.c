@@ -1,0 +1,126 @@
+/* Running other programs for roam up and down. */
+#include "run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+
+void run_say(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("[#] ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void write_input(int fd, const char *input)
+{
+	size_t len = strlen(input);
+	ssize_t n;
+
+	while (len) {
+		n = write(fd, input, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return;		/* it stopped reading: its status says why */
+		input += n;
+		len -= (size_t)n;
+	}
+}
+
+int run_command(char *const argv[], const char *input)
+{
+	int p[2] = { -1, -1 }, status, err;
+	pid_t pid;
+	void (*old_pipe)(int);
+
+	if (input && pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	/* What we printed so far must come before what the child prints. */
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		if (input) {
+			close(p[0]);
+			close(p[1]);
+		}
+		return err;
+	}
+	if (pid == 0) {
+		if (input && dup2(p[0], STDIN_FILENO) < 0)
+			_exit(127);
+		execvp(argv[0], argv);
+		fprintf(stderr, "roam: cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	if (input) {
+		close(p[0]);
+		/* A child that exits without reading must not kill us. */
+		old_pipe = signal(SIGPIPE, SIG_IGN);
+		write_input(p[1], input);
+		signal(SIGPIPE, old_pipe);
+		close(p[1]);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+int run_hook(const char *hook, const char *ifname)
+{
+	size_t n = 0, len = strlen(ifname);
+	char *cmd, *out;
+	const char *s;
+	int ret;
+
+	for (s = hook; (s = strstr(s, "%i")) != NULL; s += 2)
+		n++;
+	out = cmd = xrealloc(NULL, strlen(hook) + n * len + 1);
+	for (s = hook; *s;) {
+		if (s[0] == '%' && s[1] == 'i') {
+			memcpy(out, ifname, len);
+			out += len;
+			s += 2;
+		} else {
+			*out++ = *s++;
+		}
+	}
+	*out = '\0';
+	run_say("%s", cmd);
+	ret = run_command((char *const[]){ "/bin/sh", "-c", cmd, NULL }, NULL);
+	free(cmd);
+	return ret;
+}
+
+bool run_find_program(const char *name, char *path, size_t len)
+{
+	const char *env = getenv("PATH"), *dir, *end;
+
+	if (!env)
+		env = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	for (dir = env; *dir; dir = *end ? end + 1 : end) {
+		end = strchrnul(dir, ':');
+		if (end == dir)
+			continue;
+		if ((size_t)snprintf(path, len, "%.*s/%s", (int)(end - dir), dir, name) < len &&
+		    access(path, X_OK) == 0)
+			return true;
+	}
+	return false;
+}

@@ -1,0 +1,135 @@
+/* The client side of the cross-platform UAPI (protocol.md §7): finding the
+ * daemons' sockets, asking one for its state, configuring one. One parser
+ * turns a `get` reply into a struct uapi_device for roam show, metrics and
+ * doctor alike.
+ *
+ * `get=2` is roamd's extension: the `get=1` reply plus roam_* lines (the
+ * schema is in src/roamd/uapi_roam.c). wireguard-go closes the connection
+ * on it without a word, so uapi_get_device falls back to `get=1` and says
+ * so in uapi_device.extended; every roam_* field is then zero. */
+#ifndef ROAM_UAPI_CLIENT_H
+#define ROAM_UAPI_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#define UAPI_RUN_DIR "/var/run/wireguard"
+
+enum {
+	UAPI_IFNAME_MAX = 16,	/* IFNAMSIZ, NUL included */
+	UAPI_NAME_MAX = 32,	/* drop reasons, history kinds */
+	UAPI_ENDPOINT_MAX = 72,	/* "[v6%scope]:port" and a NUL */
+	KEY_HEX_LEN = 64,
+};
+
+/* A counter per named cause, in the daemon's order. */
+struct uapi_drop {
+	char reason[UAPI_NAME_MAX];
+	uint64_t count;
+};
+
+struct uapi_history {
+	char kind[UAPI_NAME_MAX];	/* endpoint_changed, handshake_complete, ... */
+	uint64_t wall_sec;		/* when, Unix time */
+	uint32_t wall_nsec;
+	uint64_t age_ms;		/* how long ago, by the daemon's monotonic clock */
+	char old_endpoint[UAPI_ENDPOINT_MAX];	/* "" for none */
+	char new_endpoint[UAPI_ENDPOINT_MAX];
+	uint64_t idle_ms;		/* endpoint changes: silence before */
+};
+
+struct uapi_peer {
+	uint8_t public_key[KEY_LEN];
+	bool has_preshared_key;		/* the key itself is never kept */
+	char endpoint[UAPI_ENDPOINT_MAX];	/* "" if none */
+	uint64_t last_handshake_sec;	/* Unix time; 0 if never */
+	uint32_t last_handshake_nsec;
+	uint64_t rx_bytes, tx_bytes;
+	uint16_t persistent_keepalive;	/* seconds, 0 = off */
+	struct ip_prefix *allowed_ips;
+	size_t n_allowed_ips;
+
+	/* roam_* lines (uapi_device.extended). */
+	uint64_t rx_packets, tx_packets;
+	bool has_session;
+	uint64_t handshake_attempts;
+	bool has_last_receive_age, has_last_handshake_age;
+	uint64_t last_receive_age_ms, last_handshake_age_ms;
+	struct uapi_drop *drops;
+	size_t n_drops;
+	uint64_t endpoint_changes, nat_rebinds;
+	uint64_t nat_rebound_min_idle_ms;	/* 0: no evidence */
+	uint64_t nat_kept_max_idle_ms;		/* 0: no evidence */
+	unsigned suggested_keepalive;		/* seconds; 0: no evidence */
+	struct uapi_history *history;		/* oldest first */
+	size_t n_history;
+};
+
+struct uapi_device {
+	char name[UAPI_IFNAME_MAX];
+	bool has_private_key;
+	uint8_t public_key[KEY_LEN];	/* derived; the private key is wiped */
+	uint16_t listen_port;		/* 0: not listening */
+	uint32_t fwmark;		/* 0: off */
+	bool extended;			/* roam_* lines were present (roamd) */
+	unsigned roam_version;
+	bool under_load;
+	struct uapi_drop *drops;	/* device-wide totals */
+	size_t n_drops;
+	struct uapi_peer *peers;
+	size_t n_peers;
+};
+
+/* Parses one `get` reply: the key=value lines up to and including the
+ * errno line (a trailing blank line is allowed). As strict as wg's own
+ * parser (device keys only before the first public_key, plain decimal
+ * numbers, an errno line required) but, like wg, ignores keys it does not
+ * know, so a newer daemon's additions are harmless. Returns 0, -EPROTO
+ * with a reason in err, or the daemon's errno as a negative number. */
+int uapi_parse_get(const char *text, size_t len, struct uapi_device *dev, char *err, size_t err_len);
+void uapi_device_free(struct uapi_device *dev);
+
+/* The socket path of ifname. false if the name cannot be an interface's. */
+bool uapi_socket_path(const char *ifname, char path[108]);
+/* Connects to ifname's daemon (close-on-exec, send/receive timeouts).
+ * Returns the fd or -errno (-ENOENT: no such socket; -ECONNREFUSED: a
+ * stale one, its daemon gone). */
+int uapi_connect(const char *ifname);
+/* The pid of the process listening on ifname's socket (SO_PEERCRED), or
+ * -errno. */
+int uapi_daemon_pid(const char *ifname);
+/* Asks ifname's daemon for get=2, falling back to get=1 (see the top).
+ * 0 or -errno, with a one-line reason in err. */
+int uapi_get_device(const char *ifname, struct uapi_device *dev, char *err, size_t err_len);
+/* Every interface whose socket answers, sorted by name, as wg show does.
+ * Stale sockets are skipped (and left alone). names is NULL-terminated;
+ * free with uapi_names_free. 0 or -errno (the directory missing is 0
+ * interfaces, not an error). */
+int uapi_list_interfaces(char ***names, size_t *n);
+void uapi_names_free(char **names);
+/* For the reporting commands: ifname's device, or every interface's when
+ * ifname is NULL. Each failure is printed as "roam CMD: reason" and
+ * skipped, except an interface that vanished between listing and asking.
+ * Returns how many failed, or -1 if the interfaces could not even be
+ * listed. */
+int uapi_get_devices(const char *cmd, const char *ifname, struct uapi_device **devs, size_t *n);
+void uapi_devices_free(struct uapi_device *devs, size_t n);
+
+/* A set=1 request under construction. It may hold private and preshared
+ * keys, so its memory is wiped whenever it moves and when freed. */
+struct uapi_request {
+	char *data;
+	size_t len, cap;
+};
+void uapi_request_add(struct uapi_request *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* name=<64 lowercase hex> */
+void uapi_request_add_key(struct uapi_request *req, const char *name, const uint8_t key[KEY_LEN]);
+void uapi_request_free(struct uapi_request *req);
+/* Sends "set=1", the lines, a blank line; 0 or the daemon's errno as a
+ * negative number (or -errno of the socket), with a reason in err. */
+int uapi_set_device(const char *ifname, const struct uapi_request *req, char *err, size_t err_len);
+
+#endif

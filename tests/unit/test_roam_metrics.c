@@ -1,0 +1,236 @@
+/* roam metrics' exposition (src/roam/metrics.c): label escaping; a parsed
+ * get=2 reply rendered in both spellings and checked line by line against
+ * the format rules (every sample right after its family's header, named
+ * as the family says, counters ending in _total, # UNIT a suffix of the
+ * family's name in OpenMetrics, "# EOF" last); the figures themselves;
+ * and what is left out against wireguard-go. promtool and an OpenMetrics
+ * parser check real output in tests/integration/test_roam_cli.sh.
+ *
+ * The files under test are included: src/roam is not part of the core
+ * library the test binaries link against. */
+#include "../../src/roam/config.c"
+#include "../../src/roam/json.c"
+#include "../../src/roam/metrics.c"
+#include "../../src/roam/show.c"
+#include "../../src/roam/uapi_client.c"
+
+#include "roam_reply_sample.h"
+#include "test.h"
+
+#define NOW_MS UINT64_C(1700000065500)
+#define PEER1 "public_key=\"sbGxsbGxsbGxsbGxsbGxsbGxsbGxsbGxsbGxsbGxsbE=\""
+#define PEER2 "public_key=\"wsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsI=\""
+
+struct output {
+	char *text;
+	size_t len;
+};
+
+static char *expose(const struct uapi_device *devs, size_t n, bool openmetrics, struct output *out)
+{
+	FILE *f = open_memstream(&out->text, &out->len);
+
+	metrics_write(f, devs, n, NOW_MS, openmetrics);
+	fclose(f);
+	return out->text;
+}
+
+static bool ends_with(const char *s, size_t len, const char *suffix)
+{
+	size_t n = strlen(suffix);
+	return len >= n && !memcmp(s + len - n, suffix, n);
+}
+
+/* The format rules, line by line; returns false at the first break. */
+static bool well_formed(const char *text, bool openmetrics)
+{
+	char family[128] = "", type[16] = "", seen[64][128];
+	size_t n_seen = 0, len;
+	const char *line = text, *end;
+	bool header_done = false;
+
+	for (; *line; line = end + 1) {
+		end = strchr(line, '\n');
+		if (!end)
+			return false;	/* every line ends with a newline */
+		len = (size_t)(end - line);
+		if (!strncmp(line, "# EOF", 5))
+			return end[1] == '\0' && len == 5;
+		if (!strncmp(line, "# TYPE ", 7)) {
+			if (sscanf(line + 7, "%127s %15s", family, type) != 2)
+				return false;
+			for (size_t i = 0; i < n_seen; i++)
+				if (!strcmp(seen[i], family))
+					return false;	/* a family in two places */
+			snprintf(seen[n_seen++ % 64], 128, "%s", family);
+			if (!strcmp(type, "counter") && ends_with(family, strlen(family), "_total") == openmetrics)
+				return false;
+			header_done = false;
+			continue;
+		}
+		if (!strncmp(line, "# UNIT ", 7)) {
+			char name[128], unit[32], suffix[40];
+			if (sscanf(line + 7, "%127s %31s", name, unit) != 2 || strcmp(name, family))
+				return false;
+			snprintf(suffix, sizeof(suffix), "_%s", unit);
+			if (openmetrics && !ends_with(name, strlen(name), suffix))
+				return false;
+			continue;
+		}
+		if (!strncmp(line, "# HELP ", 7)) {
+			if (strncmp(line + 7, family, strlen(family)) || line[7 + strlen(family)] != ' ')
+				return false;
+			header_done = true;
+			continue;
+		}
+		/* A sample: NAME{LABELS} VALUE */
+		const char *brace = memchr(line, '{', len), *close = memchr(line, '}', len);
+		char want[140];
+		snprintf(want, sizeof(want), "%s%s", family, openmetrics && !strcmp(type, "counter") ? "_total" : "");
+		if (!header_done || !brace || !close || close < brace || (size_t)(brace - line) != strlen(want) ||
+		    strncmp(line, want, strlen(want)) || close[1] != ' ' || !strchr("0123456789", close[2]))
+			return false;
+	}
+	return false;	/* no # EOF */
+}
+
+static bool has_line(const char *text, const char *line)
+{
+	size_t len = strlen(line);
+
+	for (const char *s = text; (s = strstr(s, line)) != NULL; s++)
+		if ((s == text || s[-1] == '\n') && s[len] == '\n')
+			return true;
+	return false;
+}
+
+static void test_label_escaping(void)
+{
+	struct output out;
+	FILE *f = open_memstream(&out.text, &out.len);
+
+	metrics_label_value(f, "a\\b\"c\nd");
+	fclose(f);
+	CHECK(!strcmp(out.text, "a\\\\b\\\"c\\nd"));
+	free(out.text);
+}
+
+static void test_sample_exposition(void)
+{
+	static const char *const lines[] = {
+		"roam_interface_listen_port{interface=\"wg\\\"0\"} 51820",
+		"roam_interface_peers{interface=\"wg\\\"0\"} 2",
+		"roam_interface_extended{interface=\"wg\\\"0\"} 1",
+		"roam_interface_under_load{interface=\"wg\\\"0\"} 0",
+		"roam_interface_dropped_packets_total{interface=\"wg\\\"0\",reason=\"bad_mac1\"} 3",
+		"roam_interface_dropped_packets_total{interface=\"wg\\\"0\",reason=\"no_route\"} 1",
+		"roam_peer_received_bytes_total{interface=\"wg\\\"0\"," PEER1 "} 3145728",
+		"roam_peer_sent_bytes_total{interface=\"wg\\\"0\"," PEER1 "} 1536",
+		"roam_peer_received_packets_total{interface=\"wg\\\"0\"," PEER1 "} 40",
+		"roam_peer_last_handshake_timestamp_seconds{interface=\"wg\\\"0\"," PEER1 "} 1700000000",
+		"roam_peer_last_handshake_timestamp_seconds{interface=\"wg\\\"0\"," PEER2 "} 0",
+		"roam_peer_handshake_age_seconds{interface=\"wg\\\"0\"," PEER1 "} 65.000",
+		"roam_peer_handshake_fresh{interface=\"wg\\\"0\"," PEER1 "} 1",
+		"roam_peer_handshake_fresh{interface=\"wg\\\"0\"," PEER2 "} 0",
+		"roam_peer_session_established{interface=\"wg\\\"0\"," PEER2 "} 0",
+		"roam_peer_handshake_attempts{interface=\"wg\\\"0\"," PEER2 "} 3",
+		"roam_peer_last_receive_age_seconds{interface=\"wg\\\"0\"," PEER1 "} 1.500",
+		"roam_peer_persistent_keepalive_seconds{interface=\"wg\\\"0\"," PEER1 "} 25",
+		"roam_peer_dropped_packets_total{interface=\"wg\\\"0\"," PEER1 ",reason=\"replay\"} 2",
+		"roam_peer_endpoint_changes_total{interface=\"wg\\\"0\"," PEER1 "} 1",
+		"roam_peer_nat_rebinds_total{interface=\"wg\\\"0\"," PEER1 "} 1",
+		"roam_peer_nat_mapping_lost_idle_seconds{interface=\"wg\\\"0\"," PEER1 "} 30.000",
+		"roam_peer_nat_mapping_kept_idle_seconds{interface=\"wg\\\"0\"," PEER1 "} 10.000",
+		"roam_peer_suggested_keepalive_seconds{interface=\"wg\\\"0\"," PEER1 "} 15",
+		"# TYPE roam_peer_received_bytes_total counter",
+		"# UNIT roam_peer_received_bytes_total bytes",
+		"# TYPE roam_peer_handshake_age_seconds gauge",
+		"# UNIT roam_peer_handshake_age_seconds seconds",
+	};
+	struct uapi_device dev;
+	struct output out;
+	char err[256], *text;
+
+	CHECK(uapi_parse_get(sample_get2, strlen(sample_get2), &dev, err, sizeof(err)) == 0);
+	strcpy(dev.name, "wg\"0");
+	text = expose(&dev, 1, false, &out);
+	CHECK(well_formed(text, false));
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		if (!CHECK(has_line(text, lines[i])))
+			fprintf(stderr, "    missing: %s\n", lines[i]);
+	/* What the second peer has no figure for is absent, not 0. */
+	CHECK(!strstr(text, "roam_peer_handshake_age_seconds{interface=\"wg\\\"0\"," PEER2));
+	CHECK(!strstr(text, "roam_peer_last_receive_age_seconds{interface=\"wg\\\"0\"," PEER2));
+	CHECK(!strstr(text, "roam_peer_suggested_keepalive_seconds{interface=\"wg\\\"0\"," PEER2));
+	if (test_case_failures)
+		fprintf(stderr, "%s", text);
+	free(text);
+
+	/* Strict OpenMetrics: only the counters' family names change. */
+	text = expose(&dev, 1, true, &out);
+	CHECK(well_formed(text, true));
+	CHECK(has_line(text, "# TYPE roam_peer_received_bytes counter"));
+	CHECK(has_line(text, "# UNIT roam_peer_received_bytes bytes"));
+	CHECK(has_line(text, "# TYPE roam_peer_handshake_age_seconds gauge"));
+	CHECK(has_line(text, "roam_peer_received_bytes_total{interface=\"wg\\\"0\"," PEER1 "} 3145728"));
+	free(text);
+	uapi_device_free(&dev);
+}
+
+/* Two interfaces: each family once, with both interfaces' samples. */
+static void test_two_interfaces(void)
+{
+	struct uapi_device devs[2];
+	struct output out;
+	char err[256], *text, *a, *b;
+
+	CHECK(uapi_parse_get(sample_get2, strlen(sample_get2), &devs[0], err, sizeof(err)) == 0);
+	CHECK(uapi_parse_get(sample_get2, strlen(sample_get2), &devs[1], err, sizeof(err)) == 0);
+	strcpy(devs[0].name, "wga");
+	strcpy(devs[1].name, "wgb");
+	text = expose(devs, 2, false, &out);
+	CHECK(well_formed(text, false));
+	a = strstr(text, "roam_interface_peers{interface=\"wga\"} 2\n");
+	b = strstr(text, "roam_interface_peers{interface=\"wgb\"} 2\n");
+	CHECK(a && b && b == a + strlen("roam_interface_peers{interface=\"wga\"} 2\n"));
+	free(text);
+	uapi_device_free(&devs[0]);
+	uapi_device_free(&devs[1]);
+}
+
+static void test_wireguard_go(void)
+{
+	static const char reply[] = "listen_port=51820\n"
+				    "public_key=b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1\n"
+				    "last_handshake_time_sec=1700000000\nlast_handshake_time_nsec=0\n"
+				    "tx_bytes=10\nrx_bytes=20\npersistent_keepalive_interval=0\nerrno=0\n\n";
+	struct uapi_device dev;
+	struct output out;
+	char err[256], *text;
+
+	CHECK(uapi_parse_get(reply, strlen(reply), &dev, err, sizeof(err)) == 0);
+	strcpy(dev.name, "go0");
+	text = expose(&dev, 1, false, &out);
+	CHECK(well_formed(text, false));
+	CHECK(has_line(text, "roam_interface_extended{interface=\"go0\"} 0"));
+	CHECK(has_line(text, "roam_peer_received_bytes_total{interface=\"go0\"," PEER1 "} 20"));
+	CHECK(has_line(text, "roam_peer_handshake_age_seconds{interface=\"go0\"," PEER1 "} 65.500"));
+	CHECK(!strstr(text, "_packets_total") && !strstr(text, "roam_interface_under_load") &&
+	      !strstr(text, "roam_peer_nat_") && !strstr(text, "roam_peer_session"));
+	free(text);
+	uapi_device_free(&dev);
+
+	/* Nothing to report is still a valid exposition. */
+	text = expose(NULL, 0, false, &out);
+	CHECK(!strcmp(text, "# EOF\n"));
+	free(text);
+}
+
+int main(void)
+{
+	RUN(test_label_escaping);
+	RUN(test_sample_exposition);
+	RUN(test_two_interfaces);
+	RUN(test_wireguard_go);
+	return test_finish("test_roam_metrics");
+}
