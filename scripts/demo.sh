@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# make demo: two namespaces, a tunnel, a roaming phone.
+# make demo: the seed's story. A phone's tunnel comes up over Wi-Fi, traffic
+# flows, the phone walks out of the office onto LTE (a carrier-grade NAT with
+# random ports), and the tunnel carries on. Printed: the server's view of the
+# phone before and after the move (`roam show`: endpoint, latest handshake,
+# roaming history) and how long the phone was unreachable.
 #
-#   ns server  lo 203.0.113.1 (its "public" address)
-#              wifi     192.0.2.1/24     ==veth==  192.0.2.2/24     ns phone
-#              cellular 198.51.100.1/24  ==veth==  198.51.100.2/24
-#   roamd      198.18.0.1               <=====>   198.18.0.2       roamd
+# The network is the roaming lab of the integration tests
+# (tests/integration/lab_nat.sh): the phone with two uplinks, each router
+# doing masquerade with short UDP timeouts, an "internet" namespace and a
+# server. roamd runs at both ends; the phone has PersistentKeepalive 25, as a
+# mobile client would.
 #
-# The phone reaches the server over wifi, pings through the tunnel, then
-# wifi goes away: the phone's packets now come from its cellular address,
-# the server follows (roaming), and the same session carries on. Both sides
-# print `wg show`. Run as root (make demo builds first); leaves nothing
-# behind. Uses tests/integration/lib.sh for namespaces and daemons.
+# While the phone moves, the *server* is the one talking (it pings the phone
+# at 50 Hz, like a server pushing notifications): it can only reach the phone
+# once it has learnt the phone's new public address, from an authenticated
+# packet. A phone that waited for its next keepalive would be unreachable for
+# up to 25 s; roamd notices the route change and tells the server at once.
+#
+# Run as root (make demo builds first); leaves nothing behind.
 # shellcheck disable=SC2015 # `a && b || die` is meant
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -19,69 +26,68 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "make demo: needs root (it creates network namespaces)" >&2
 	exit 1
 fi
-if [ ! -x build/roamd ]; then
-	echo "make demo: build/roamd is missing; run make first" >&2
-	exit 1
-fi
+for b in build/roamd build/roam; do
+	[ -x "$b" ] || { echo "make demo: $b is missing; run make first" >&2; exit 1; }
+done
 # shellcheck source=tests/integration/lib.sh
 . tests/integration/lib.sh
+# shellcheck source=tests/integration/lab_nat.sh
+. tests/integration/lab_nat.sh
 # lib.sh's exit trap reports test results; a demo only cleans up.
 trap 'RT_FINISHED=1; rt_cleanup' EXIT
 
-ROAMD=$PWD/build/roamd
-SRV=$(rt_name server) PH=$(rt_name phone) WS=$(rt_name ws) WP=$(rt_name wp)
+ROAMD=$PWD/build/roamd ROAM=$PWD/build/roam
+KEEPALIVE=25
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 die() {
 	echo "make demo: $*" >&2
 	exit 1
 }
-run() {
-	echo "\$ $*"
-	"$@"
+server_view() {
+	echo "\$ roam show $LAB_WG_SERVER        (on the server)"
+	nsx "$LAB_SERVER" "$ROAM" show "$LAB_WG_SERVER" | sed 's/^/  /'
 }
 
-say "Two namespaces, 'server' and 'phone', joined by a wifi and a cellular link"
-ns_create "$SRV" "$PH" &&
-	link_ns "$SRV" "$PH" 192.0.2.1/24 192.0.2.2/24 &&
-	link_ns "$SRV" "$PH" 198.51.100.1/24 198.51.100.2/24 &&
-	ip -n "$SRV" addr add 203.0.113.1/32 dev lo &&
-	ip -n "$PH" route add 203.0.113.1/32 via 192.0.2.1 || die "could not build the namespaces"
-WIFI=$(link_name 1 b)
-echo "server: 203.0.113.1 (public), 192.0.2.1 (wifi side), 198.51.100.1 (cellular side)"
-echo "phone:  192.0.2.2 on wifi, 198.51.100.2 on cellular; reaches 203.0.113.1 via wifi"
+say "The network: a phone with Wi-Fi and LTE, each behind its own NAT, and a server"
+lab_up demo || die "could not build the lab"
+cat <<EOF
+  phone  Wi-Fi $LAB_PH_WIFI4 -> home router, NAT to $LAB_WIFI_PUB4
+         LTE   $LAB_PH_LTE4 -> carrier NAT (random ports) to $LAB_LTE_PUB4
+  server $LAB_SRV4:$LAB_PORT, across the "internet"
+  tunnel phone $LAB_TUN_PH4  <====>  server $LAB_TUN_SRV4
+EOF
 
-say "roamd in each namespace"
-wg_start "$ROAMD" "$SRV" "$WS" && wg_start "$ROAMD" "$PH" "$WP" || die "roamd did not start"
-wg_genkey server && wg_genkey phone || die "wg genkey failed"
-echo "started: roamd $WS (server), roamd $WP (phone)"
+say "roamd at both ends; the phone's tunnel comes up over Wi-Fi (keepalive ${KEEPALIVE} s)"
+lab_start_tunnel "$ROAMD" "$ROAMD" "$KEEPALIVE" || die "the tunnel did not come up"
+echo "\$ ping -c 3 $LAB_TUN_SRV4        (on the phone)"
+nsx "$LAB_PHONE" ping -n -c 3 -i 0.2 "$LAB_TUN_SRV4" | sed 's/^/  /' || die "no answer through the tunnel"
 
-say "Configure the tunnel with wg"
-run wg_set "$SRV" "$WS" private-key "$(key_file server)" listen-port 51820 \
-	peer "$(key_pub phone)" allowed-ips 198.18.0.2/32 || die "wg set failed"
-run wg_set "$PH" "$WP" private-key "$(key_file phone)" \
-	peer "$(key_pub server)" endpoint 203.0.113.1:51820 allowed-ips 198.18.0.1/32 \
-	persistent-keepalive 25 || die "wg set failed"
-wg_ifup "$SRV" "$WS" 198.18.0.1/24 "" && wg_ifup "$PH" "$WP" 198.18.0.2/24 "" || die "ip link set up failed"
+say "Before the move: the server sees the phone at its Wi-Fi NAT's address"
+server_view
 
-say "Ping the server through the tunnel, from the phone on wifi"
-run nsx "$PH" ping -c 3 -i 0.3 198.18.0.1 || die "no answer through the tunnel"
+say "The server pushes traffic to the phone (50 Hz pings); the phone walks onto LTE"
+lab_ping_start "$LAB_SERVER" "$LAB_TUN_PH4" 8
+wait_until 5 lab_ping_has 25 || die "the server's pings do not get through"
+t_move=$(lab_now)
+lab_switch_uplink lte || die "could not switch the phone to LTE"
+t_moved=$(lab_now)
+echo "  Wi-Fi radio gone, LTE address and default route up, Wi-Fi address deleted"
+wait_until 5 lab_ping_has 25 "$t_moved" || echo "  (no reply yet after 5 s)"
+lab_ping_stop
+stats=$(lab_ping_stats "$t_move" "$t_moved")
+gap=$(lab_stat longest_gap_ms "$stats") reach=$(lab_stat reach_s "$stats")
+lost=$(lab_stat lost "$stats") tx=$(lab_stat tx "$stats")
 
-say "wg show on the server"
-wg_show "$SRV" "$WS"
-say "wg show on the phone"
-wg_show "$PH" "$WP"
+say "After the move: the same session, the phone's new (LTE NAT) address, the history"
+server_view
 
-say "The phone leaves wifi: its wifi address is gone, traffic goes over cellular"
-run ip -n "$PH" link del "$WIFI"
-run ip -n "$PH" route add 203.0.113.1/32 via 198.51.100.1
-run nsx "$PH" ping -c 3 -i 0.3 198.18.0.1 || die "the tunnel did not survive the move"
-
-say "The server followed the phone to its new address, same session"
-grep -h "endpoint" "$RT_TMP/$WS.log" | sed 's/^/  server log: /'
-say "wg show on the server"
-wg_show "$SRV" "$WS"
-say "wg show on the phone"
-wg_show "$PH" "$WP"
+say "How long the phone was unreachable"
+echo "  longest gap between the server's answered pings: ${gap} ms"
+echo "  from the move to the first answer:               ${reach} s"
+echo "  pings lost:                                      ${lost} of ${tx}"
+echo "  (a phone that waited for its next keepalive would have been unreachable up to ${KEEPALIVE} s)"
+grep -h "network change\|endpoint" "$RT_TMP/$LAB_WG_PHONE.log" "$RT_TMP/$LAB_WG_SERVER.log" 2>/dev/null |
+	tail -n 6 | sed 's/^/  log: /'
 
 say "Done; cleaning up"
