@@ -20,6 +20,7 @@ int cmd_down(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 int cmd_reresolve(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 struct command {
@@ -38,7 +39,7 @@ static const struct command commands[] = {
 	{ "show", cmd_show, "Show interfaces like 'wg show', with handshake verdicts, history, NAT, drops" },
 	{ "metrics", cmd_metrics, "Print interface and peer figures for Prometheus" },
 	{ "reresolve", cmd_reresolve, "Resolve host name endpoints again; update peers without a live session" },
-	/* roam doctor goes here. */
+	{ "doctor", cmd_doctor, "Run the fast diagnosis playbook: UDP, handshake, NAT, routes, MTU, DNS, clock" },
 	{ "help", cmd_help, "List the commands, or show one command's help" },
 };
 

@@ -258,24 +258,65 @@ int rtnl_route_dump(struct rtnl *r, int family, bool (*fn)(const struct rtnl_rou
 	return talk(r, nlh, route_dump_cb, &d);
 }
 
+struct route_get_result {
+	struct rtnl_route route;
+	unsigned char type;
+};
+
 static int route_get_cb(const struct nlmsghdr *nlh, void *data)
 {
-	parse_route(nlh, data);
+	struct route_get_result *res = data;
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE)
+		return MNL_CB_OK;
+	res->type = rtm->rtm_type;
+	if (!parse_route(nlh, &res->route) && rtm->rtm_type == RTN_LOCAL) {
+		struct nlattr *attr;
+
+		mnl_attr_for_each(attr, nlh, sizeof(*rtm))
+			if (mnl_attr_get_type(attr) == RTA_OIF && mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
+				res->route.oif = (int)mnl_attr_get_u32(attr);
+	}
 	return MNL_CB_OK;
 }
 
-int rtnl_route_get_mtu(struct rtnl *r, const struct ip_prefix *dst, uint32_t *mtu)
+/* ip route get DST: the unicast route's fields in *route, or -EADDRNOTAVAIL
+ * style answers for what is not unicast (*local set for a local address). */
+static int route_get(struct rtnl *r, const struct ip_prefix *dst, struct rtnl_route *route, bool *local)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = start(buf, RTM_GETROUTE, 0);
 	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	struct rtnl_route route = { 0 };
+	struct route_get_result res = { 0 };
 	int ret;
 
 	rtm->rtm_family = (unsigned char)dst->family;
 	rtm->rtm_dst_len = dst->family == AF_INET ? 32 : 128;
 	mnl_attr_put(nlh, RTA_DST, addr_len(dst->family), dst->addr);
-	ret = talk(r, nlh, route_get_cb, &route);
+	ret = talk(r, nlh, route_get_cb, &res);
+	if (ret)
+		return ret;
+	*route = res.route;
+	*local = res.type == RTN_LOCAL;
+	return res.type == RTN_UNICAST || res.type == RTN_LOCAL ? 0 : -ENETUNREACH;
+}
+
+int rtnl_route_get_oif(struct rtnl *r, const struct ip_prefix *dst, int *oif, bool *local)
+{
+	struct rtnl_route route;
+	int ret = route_get(r, dst, &route, local);
+
+	*oif = ret ? 0 : route.oif;
+	return ret;
+}
+
+int rtnl_route_get_mtu(struct rtnl *r, const struct ip_prefix *dst, uint32_t *mtu)
+{
+	struct rtnl_route route;
+	bool local;
+	int ret = route_get(r, dst, &route, &local);
+
 	if (ret)
 		return ret;
 	if (route.mtu) {

@@ -54,6 +54,10 @@ int rtnl_route(struct rtnl *r, bool add, const struct rtnl_route *route);
 /* Calls fn for each unicast route of the family (AF_INET or AF_INET6) in
  * any table; fn returns false to stop early. */
 int rtnl_route_dump(struct rtnl *r, int family, bool (*fn)(const struct rtnl_route *route, void *ctx), void *ctx);
+/* The interface packets to dst would leave by (ip route get), 0 if the
+ * route has none; *local tells an address of this host. -ENETUNREACH for
+ * an unreachable, blackhole or prohibit route, -errno otherwise. */
+int rtnl_route_get_oif(struct rtnl *r, const struct ip_prefix *dst, int *oif, bool *local);
 /* The MTU packets to dst would leave with: the route's mtu metric, else
  * its device's MTU (ip route get). */
 int rtnl_route_get_mtu(struct rtnl *r, const struct ip_prefix *dst, uint32_t *mtu);

@@ -82,6 +82,67 @@ int run_command(char *const argv[], const char *input)
 	return WEXITSTATUS(status);
 }
 
+int run_capture(char *const argv[], char **out, size_t *len)
+{
+	enum { CAPTURE_MAX = 4 << 20 };
+	size_t cap = 4096, n = 0;
+	char *buf = xrealloc(NULL, cap);
+	int p[2], status, err;
+	pid_t pid;
+	ssize_t r;
+
+	*out = NULL;
+	*len = 0;
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		err = -errno;
+		free(buf);
+		return err;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		close(p[0]);
+		close(p[1]);
+		free(buf);
+		return err;
+	}
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (dup2(p[1], STDOUT_FILENO) < 0 || (null >= 0 && dup2(null, STDERR_FILENO) < 0) ||
+		    (null >= 0 && dup2(null, STDIN_FILENO) < 0))
+			_exit(127);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	for (;;) {
+		if (n + 1 == cap && cap < CAPTURE_MAX)
+			buf = xrealloc(buf, cap *= 2);
+		r = read(p[0], buf + n, cap - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (n + 1 == cap && cap >= CAPTURE_MAX)
+			break;	/* enough: the rest is drained by closing */
+	}
+	close(p[0]);
+	buf[n] = '\0';
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			free(buf);
+			return -errno;
+		}
+	*out = buf;
+	*len = n;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
 int run_hook(const char *hook, const char *ifname)
 {
 	size_t n = 0, len = strlen(ifname);

@@ -16,6 +16,11 @@ void run_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * that killed it, or -errno if it could not be started. */
 int run_command(char *const argv[], const char *input);
 
+/* Runs argv like run_command, without input, and returns what it wrote to
+ * standard output (NUL-terminated, at most 4 MiB; its stderr is dropped)
+ * in *out, to free. Returns its exit status as run_command does. */
+int run_capture(char *const argv[], char **out, size_t *len);
+
 /* One Pre/Post Up/Down hook: %i becomes ifname, then /bin/sh -c runs it.
  * Returns its status as run_command does. */
 int run_hook(const char *hook, const char *ifname);

@@ -1,0 +1,724 @@
+/* roam doctor: observe an interface the way the seed's playbook does, and
+ * hand each observation to its judge (doctor_judge.c). */
+#include <errno.h>
+#include <ifaddrs.h>
+#include <inttypes.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "doctor.h"
+#include "json.h"
+#include "rtnl.h"
+#include "run.h"
+#include "state.h"
+
+static const char doctor_usage[] =
+	"Usage: roam doctor [IFNAME] [--json] [--config FILE] [--probe ADDRESS]... [--dns ADDRESS]...\n"
+	"                   [--wait SECONDS]\n"
+	"\n"
+	"Runs the fast diagnosis playbook on IFNAME (or on every interface), in its order:\n"
+	"  daemon      the daemon answers, the interface is up, its UDP port is bound\n"
+	"  udp         UDP from the peers reaches this host and the daemon (watched like tcpdump)\n"
+	"  handshake   each peer's handshake is fresh, or why not (wrong keys, no answer)\n"
+	"  endpoint    where each peer is now, and whether it followed the peer's roams\n"
+	"  keepalive   set on the side behind NAT, and below the NAT timeouts seen\n"
+	"  forwarding  forwarding and a masquerade when the peers route through this host\n"
+	"  routes      the AllowedIPs route into the interface\n"
+	"  mtu         the largest packet that passes unfragmented to each live peer\n"
+	"  dns         each DNS server is inside the AllowedIPs and answers\n"
+	"  clock       the system clock is synchronised\n"
+	"Each prints PASS, WARN, FAIL or SKIP (not judged: an earlier check failed for that\n"
+	"peer), the evidence, and '-> ' the decision it suggests.\n"
+	"\n"
+	"  --json            the report as JSON (docs/doctor-json.md)\n"
+	"  --config FILE     the wg-quick file the interface came from (default: the one roam up\n"
+	"                    used, else /etc/wireguard/IFNAME.conf): its Endpoints and DNS\n"
+	"  --probe ADDRESS   a peer's tunnel address to ping, for peers whose AllowedIPs hold no\n"
+	"                    single address\n"
+	"  --dns ADDRESS     a DNS server to check instead of the config's\n"
+	"  --wait SECONDS    how long to watch for a peer without a fresh handshake (default 6,\n"
+	"                    more than one handshake retry; 0: do not watch)\n"
+	"\n"
+	"Needs root. Exit status: 0 nothing failed (warnings allowed), 1 a check failed or an\n"
+	"interface could not be examined, 2 usage error.\n";
+
+struct doctor_options {
+	bool json;
+	const char *config;
+	struct ip_prefix *probes, *dns;
+	size_t n_probes, n_dns;
+	unsigned wait_ms;
+};
+
+/* Drop causes of the sending side: not datagrams the daemon received. */
+static bool is_send_drop(const char *reason)
+{
+	return !strcmp(reason, "no_route") || !strcmp(reason, "no_endpoint") || !strcmp(reason, "staged_overflow");
+}
+
+static uint64_t received_total(const struct uapi_device *dev)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < dev->n_peers; i++)
+		n += dev->peers[i].rx_packets;
+	for (size_t i = 0; i < dev->n_drops; i++)
+		if (!is_send_drop(dev->drops[i].reason))
+			n += dev->drops[i].count;
+	return n;
+}
+
+static uint64_t drop_count(const struct uapi_device *dev, const char *reason)
+{
+	for (size_t i = 0; i < dev->n_drops; i++)
+		if (!strcmp(dev->drops[i].reason, reason))
+			return dev->drops[i].count;
+	return 0;
+}
+
+/* The interface's own addresses with their prefix lengths. */
+static size_t own_addresses(const char *ifname, struct ip_prefix **out)
+{
+	struct ifaddrs *list, *a;
+	size_t n = 0;
+
+	*out = NULL;
+	if (getifaddrs(&list) < 0)
+		return 0;
+	for (a = list; a; a = a->ifa_next) {
+		struct ip_prefix *p;
+		const uint8_t *mask;
+		size_t alen;
+
+		if (!a->ifa_addr || !a->ifa_netmask || strcmp(a->ifa_name, ifname) ||
+		    (a->ifa_addr->sa_family != AF_INET && a->ifa_addr->sa_family != AF_INET6))
+			continue;
+		p = ARRAY_PUSH(*out, n);
+		p->family = a->ifa_addr->sa_family;
+		alen = p->family == AF_INET ? 4 : 16;
+		if (p->family == AF_INET) {
+			memcpy(p->addr, &((struct sockaddr_in *)a->ifa_addr)->sin_addr, 4);
+			mask = (const uint8_t *)&((struct sockaddr_in *)a->ifa_netmask)->sin_addr;
+		} else {
+			memcpy(p->addr, &((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr, 16);
+			mask = (const uint8_t *)&((struct sockaddr_in6 *)a->ifa_netmask)->sin6_addr;
+		}
+		for (size_t i = 0; i < alen; i++)
+			p->cidr = (uint8_t)(p->cidr + __builtin_popcount(mask[i]));
+	}
+	freeifaddrs(list);
+	return n;
+}
+
+/* The config the interface came from, if there is one to find; quietly
+ * nothing otherwise (doctor then judges by the daemon's state alone). */
+static bool load_config(const char *ifname, const char *given, struct config *cfg)
+{
+	struct diag_list diags = { 0 };
+	struct roam_state st = { 0 };
+	char path[256] = "", err[128];
+	bool ok;
+
+	if (given) {
+		snprintf(path, sizeof(path), "%s", given);
+	} else if (state_load(ifname, &st, err, sizeof(err)) == 0 && st.config) {
+		snprintf(path, sizeof(path), "%s", st.config);
+	} else {
+		snprintf(path, sizeof(path), "/etc/wireguard/%s.conf", ifname);
+	}
+	state_free(&st);
+	ok = config_parse_file(path, cfg, &diags) == 0;
+	if (!ok && given)
+		fprintf(stderr, "roam doctor: cannot read %s: %s\n", given, strerror(errno));
+	diag_list_free(&diags);
+	return ok;
+}
+
+static const struct config_peer *config_find_peer(const struct config *cfg, const uint8_t key[KEY_LEN])
+{
+	for (size_t i = 0; cfg && i < cfg->n_peers; i++)
+		if (cfg->peers[i].public_key_line && !memcmp(cfg->peers[i].public_key, key, KEY_LEN))
+			return &cfg->peers[i];
+	return NULL;
+}
+
+/* Does this side connect out to the peer (and so sit behind any NAT)? */
+static bool side_initiates(const struct uapi_peer *peer, const struct config *cfg, const char **why)
+{
+	const struct config_peer *cp = config_find_peer(cfg, peer->public_key);
+
+	if (cp) {
+		*why = cp->endpoint.line ? "the config gives its Endpoint" : "";
+		return cp->endpoint.line != 0;
+	}
+	if (!peer->endpoint[0])
+		return false;
+	for (size_t i = 0; i < peer->n_allowed_ips; i++) {
+		const struct ip_prefix *a = &peer->allowed_ips[i];
+
+		if (a->cidr < (a->family == AF_INET ? 32 : 128)) {
+			*why = "it has an Endpoint and networks behind it";
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ---- the pingers, one per family, opened when first needed ------------ */
+
+struct pingers {
+	struct pinger p[2];
+	int err[2];
+	bool opened[2];
+	const char *ifname;
+};
+
+static struct pinger *pinger_for(struct pingers *ps, int family, int *err)
+{
+	int i = family == AF_INET6;
+
+	if (!ps->opened[i]) {
+		ps->opened[i] = true;
+		ps->err[i] = pinger_open(&ps->p[i], family, ps->ifname);
+	}
+	*err = ps->err[i];
+	return ps->err[i] ? NULL : &ps->p[i];
+}
+
+static void pingers_close(struct pingers *ps)
+{
+	for (int i = 0; i < 2; i++)
+		if (ps->opened[i] && !ps->err[i])
+			pinger_close(&ps->p[i]);
+}
+
+/* ---- watching ---------------------------------------------------------- */
+
+static bool all_fresh(const struct uapi_device *dev, uint64_t now_ms)
+{
+	uint64_t age;
+
+	for (size_t i = 0; i < dev->n_peers; i++)
+		if (peer_handshake_verdict(&dev->peers[i], now_ms, &age) != HANDSHAKE_FRESH)
+			return false;
+	return true;
+}
+
+/* Watches the UDP port while the peers without a fresh handshake get their
+ * chance (and those doctor nudged answer), ending early once all are fresh.
+ * *dev is replaced by the daemon's state at the end. */
+static void watch(const char *ifname, struct uapi_device *dev, int fd, unsigned wait_ms,
+		  struct watch_observation *w)
+{
+	const uint64_t before = received_total(dev);
+	const uint64_t start = probe_now_ms();
+	struct uapi_drop *old = NULL;
+	size_t n_old = dev->n_drops;
+	bool refreshed = false;
+	char err[160];
+
+	if (n_old) {
+		old = xrealloc(NULL, n_old * sizeof(*old));
+		memcpy(old, dev->drops, n_old * sizeof(*old));
+	}
+	w->watched = true;
+	w->counted = dev->extended;
+	while (probe_now_ms() - start < wait_ms) {
+		unsigned left = (unsigned)(wait_ms - (probe_now_ms() - start));
+		struct uapi_device now = { 0 };
+
+		capture_run(fd, dev->listen_port, left < 500 ? left : 500, &w->capture);
+		if (uapi_get_device(ifname, &now, err, sizeof(err)) != 0)
+			break;
+		uapi_device_free(dev);
+		*dev = now;
+		refreshed = true;
+		if (all_fresh(dev, wall_clock_ms()))
+			break;
+	}
+	/* Without a second reading there is nothing to compare. */
+	w->counted = w->counted && refreshed;
+	w->received = refreshed ? received_total(dev) - before : 0;
+	for (size_t i = 0; refreshed && i < dev->n_drops; i++) {
+		uint64_t was = 0;
+
+		for (size_t j = 0; j < n_old; j++)
+			if (!strcmp(old[j].reason, dev->drops[i].reason))
+				was = old[j].count;
+		if (dev->drops[i].count > was) {
+			struct uapi_drop *d = ARRAY_PUSH(w->drops, w->n_drops);
+
+			*d = dev->drops[i];
+			d->count -= was;
+		}
+	}
+	free(old);
+}
+
+/* ---- routes ------------------------------------------------------------ */
+
+/* An address of prefix that a route lookup should send into the tunnel:
+ * the prefix itself for a single address, else the middle of the range
+ * (not .0 or .1, which are often the network or this host), nudged by
+ * `step` to get past a local address. */
+static void route_sample(const struct ip_prefix *prefix, unsigned step, struct ip_prefix *out)
+{
+	size_t alen = prefix->family == AF_INET ? 4 : 16;
+
+	*out = *prefix;
+	ip_prefix_mask(out);
+	if (prefix->cidr < alen * 8) {
+		out->addr[prefix->cidr / 8] |= (uint8_t)(0x80 >> (prefix->cidr % 8));
+		if ((size_t)prefix->cidr + 8 < alen * 8)
+			out->addr[alen - 1] = (uint8_t)(out->addr[alen - 1] + 1 + step);
+	}
+	out->cidr = (uint8_t)(alen * 8);
+}
+
+static void observe_routes(const struct uapi_device *dev, int ifindex, struct routes_observation *o)
+{
+	enum { CHECK_MAX = 4096, SHOW_MAX = 4 };
+	struct rtnl nl;
+	char a[IP_PREFIX_STRLEN];
+
+	memset(o, 0, sizeof(*o));
+	o->n_peers = dev->n_peers;
+	for (size_t i = 0; i < dev->n_peers; i++)
+		o->total += dev->peers[i].n_allowed_ips;
+	if (!o->total || rtnl_open(&nl) != 0)
+		return;
+	for (size_t i = 0; i < dev->n_peers && o->checked < CHECK_MAX; i++)
+		for (size_t j = 0; j < dev->peers[i].n_allowed_ips && o->checked < CHECK_MAX; j++) {
+			const struct ip_prefix *p = &dev->peers[i].allowed_ips[j];
+			struct ip_prefix sample;
+			bool local = false;
+			int oif = 0, ret = 0;
+			char name[IF_NAMESIZE];
+
+			for (unsigned step = 0; step < 3; step++) {
+				route_sample(p, step, &sample);
+				ret = rtnl_route_get_oif(&nl, &sample, &oif, &local);
+				if (ret || !local)
+					break;
+			}
+			o->checked++;
+			if (!ret && (oif == ifindex || local))
+				continue;
+			o->n_misses++;
+			if (o->n_shown < SHOW_MAX) {
+				struct route_miss *m = ARRAY_PUSH(o->misses, o->n_shown);
+
+				snprintf(m->prefix, sizeof(m->prefix), "%s", ip_prefix_str(p, a));
+				if (ret)
+					snprintf(m->goes, sizeof(m->goes), "no route");
+				else
+					snprintf(m->goes, sizeof(m->goes), "%s",
+						 if_indextoname((unsigned)oif, name) ? name : "another interface");
+			}
+		}
+	rtnl_close(&nl);
+}
+
+/* ---- mtu --------------------------------------------------------------- */
+
+struct ping_probe_ctx {
+	struct pinger *pinger;
+	const struct ip_prefix *dst;
+	int timeout_ms;
+};
+
+static int ping_probe(void *ctx, unsigned packet_len)
+{
+	struct ping_probe_ctx *c = ctx;
+	uint64_t rtt;
+	int ret = pinger_echo(c->pinger, c->dst, packet_len, c->timeout_ms, &rtt);
+
+	return ret == -EMSGSIZE ? 0 : ret;
+}
+
+static void observe_mtu(struct pingers *ps, const struct ip_prefix *addr, unsigned mtu, struct mtu_observation *o)
+{
+	struct ping_probe_ctx ctx;
+	unsigned small;
+	int ret = 0;
+
+	o->interface_mtu = mtu;
+	ctx.pinger = pinger_for(ps, addr->family, &o->error);
+	if (!ctx.pinger)
+		return;
+	small = addr->family == AF_INET ? 84 : 104;	/* ping's default 56 bytes of data */
+	for (int t = 0; t < 3 && ret == 0; t++) {
+		ret = pinger_echo(ctx.pinger, addr, small, 1000, &o->rtt_us);
+		o->probes++;
+	}
+	if (ret < 0) {
+		o->error = ret;
+		return;
+	}
+	o->reachable = ret == 1;
+	if (!o->reachable || mtu <= small) {
+		o->largest = (int)small;
+		return;
+	}
+	/* Lost replies of a live peer come back within a few round trips. */
+	ctx.dst = addr;
+	ctx.timeout_ms = (int)(o->rtt_us * 4 / 1000) + 200;
+	if (ctx.timeout_ms > 2000)
+		ctx.timeout_ms = 2000;
+	ret = largest_passing_packet(ping_probe, &ctx, small, mtu, 2, &o->probes);
+	if (ret < 0)
+		o->error = ret;
+	else
+		o->largest = ret;
+}
+
+/* ---- dns --------------------------------------------------------------- */
+
+/* The servers resolvectl has for the link ("Link 5 (wg0): 10.6.0.1 ..."). */
+static size_t resolvectl_servers(const char *ifname, struct ip_prefix **out)
+{
+	char prog[256], *text, *s, *tok, *save;
+	size_t n = 0, len;
+
+	*out = NULL;
+	if (!run_find_program("resolvectl", prog, sizeof(prog)))
+		return 0;
+	if (run_capture((char *const[]){ prog, "dns", (char *)ifname, NULL }, &text, &len) != 0) {
+		free(text);
+		return 0;
+	}
+	s = strchr(text, ':');
+	for (tok = s ? strtok_r(s + 1, " \t\n", &save) : NULL; tok; tok = strtok_r(NULL, " \t\n", &save)) {
+		struct ip_prefix p;
+
+		if (ip_prefix_parse(&p, tok, true))
+			*ARRAY_PUSH(*out, n) = p;
+	}
+	free(text);
+	return n;
+}
+
+static void check_dns(struct doctor_report *r, const struct uapi_device *dev, const struct doctor_options *opt,
+		      const struct config *cfg)
+{
+	struct ip_prefix *servers = NULL, *from_tool = NULL;
+	size_t n = 0, n_tool;
+	const char *source = "--dns";
+	struct rtnl nl;
+	bool nl_ok;
+
+	if (opt->n_dns) {
+		servers = opt->dns;
+		n = opt->n_dns;
+	} else {
+		for (size_t i = 0; cfg && i < cfg->iface.n_dns; i++)
+			if (cfg->iface.dns[i].is_addr)
+				*ARRAY_PUSH(from_tool, n) = cfg->iface.dns[i].addr;
+		source = "the config's DNS";
+		if (!n) {
+			free(from_tool);
+			n = resolvectl_servers(r->ifname, &from_tool);
+			source = "resolvectl";
+		}
+		servers = from_tool;
+	}
+	n_tool = n;
+	if (!n) {
+		struct doctor_finding *f = doctor_add(r, "dns", NULL);
+
+		f->status = DOCTOR_SKIP;
+		doctor_evidence(f, "no DNS server set for this interface (none given, in a config, or in resolvectl)");
+		free(from_tool);
+		return;
+	}
+	nl_ok = rtnl_open(&nl) == 0;
+	for (size_t i = 0; i < n_tool; i++) {
+		struct dns_observation o = { .server = servers[i], .source = source };
+		int oif = 0;
+		bool local = false;
+
+		for (size_t p = 0; p < dev->n_peers && !o.inside_peer; p++)
+			for (size_t j = 0; j < dev->peers[p].n_allowed_ips; j++)
+				if (ip_prefix_contains(&dev->peers[p].allowed_ips[j], &servers[i])) {
+					o.inside_peer = dev->peers[p].public_key;
+					break;
+				}
+		if (nl_ok && rtnl_route_get_oif(&nl, &servers[i], &oif, &local) == 0) {
+			if (local)
+				snprintf(o.route_dev, sizeof(o.route_dev), "this host");
+			else if (!oif || !if_indextoname((unsigned)oif, o.route_dev))
+				snprintf(o.route_dev, sizeof(o.route_dev), "another interface");
+		}
+		o.answered = dns_probe(&servers[i], 1500, 2, &o.rcode, &o.rtt_us);
+		judge_dns(r, &o);
+	}
+	if (nl_ok)
+		rtnl_close(&nl);
+	free(from_tool);
+}
+
+/* ---- one interface ----------------------------------------------------- */
+
+static void examine(const char *ifname, const struct doctor_options *opt, struct doctor_report *r)
+{
+	struct daemon_observation d = { 0 };
+	struct uapi_device dev = { 0 };
+	struct watch_observation w = { 0 };
+	struct pingers ps = { .ifname = ifname };
+	struct config cfg = { 0 };
+	struct ip_prefix *own = NULL;
+	size_t n_own;
+	bool have_cfg, udp_failed, *skipped = NULL, *nudged = NULL, synced = false;
+	struct routes_observation ro;
+	struct forwarding_observation fo = { 0 };
+	uint64_t now_ms, age;
+	long max_error = 0;
+	int pid, ifindex, fd = -1, err;
+	uint32_t mtu = 0;
+
+	snprintf(r->ifname, sizeof(r->ifname), "%s", ifname);
+	uapi_socket_path(ifname, d.socket_path);
+	d.get_error = uapi_get_device(ifname, &dev, d.get_reason, sizeof(d.get_reason));
+	if (d.get_error) {
+		judge_daemon(r, &d);
+		return;
+	}
+	d.dev = &dev;
+	key_to_base64(r->public_key, dev.public_key);
+	pid = uapi_daemon_pid(ifname);
+	if (pid > 0) {
+		r->pid = pid;
+		host_process_name(pid, r->daemon, sizeof(r->daemon));
+	}
+	d.link_error = host_link_flags(ifname, &d.link_flags);
+	d.binds_error = host_udp_binds(dev.listen_port, pid > 0 ? pid : 0, &d.binds);
+	judge_daemon(r, &d);
+	if (r->v[r->n - 1].status == DOCTOR_FAIL)
+		goto out;
+
+	have_cfg = load_config(ifname, opt->config, &cfg);
+	n_own = own_addresses(ifname, &own);
+	ifindex = (int)if_nametoindex(ifname);
+
+	/* Peers without a fresh handshake: nudge those we can reach (a ping
+	 * starts a handshake), and watch what arrives meanwhile. */
+	now_ms = wall_clock_ms();
+	nudged = calloc(dev.n_peers + 1, sizeof(*nudged));
+	skipped = calloc(dev.n_peers + 1, sizeof(*skipped));
+	if (!nudged || !skipped) {
+		fputs("roam doctor: out of memory\n", stderr);
+		exit(1);
+	}
+	if (!all_fresh(&dev, now_ms) && opt->wait_ms) {
+		fd = capture_open();
+		if (fd < 0)
+			w.capture_error = fd;
+		for (size_t i = 0; i < dev.n_peers; i++) {
+			const struct uapi_peer *p = &dev.peers[i];
+			struct ip_prefix addr;
+			struct pinger *pg;
+			uint64_t rtt;
+
+			if (peer_handshake_verdict(p, now_ms, &age) == HANDSHAKE_FRESH || !p->endpoint[0] ||
+			    !doctor_probe_address(p, own, n_own, opt->probes, opt->n_probes, &addr))
+				continue;
+			pg = pinger_for(&ps, addr.family, &err);
+			if (pg && pinger_echo(pg, &addr, PING_MIN_PACKET, 0, &rtt) >= 0)
+				nudged[i] = true;
+		}
+		if (fd >= 0) {
+			watch(ifname, &dev, fd, opt->wait_ms, &w);
+			close(fd);
+		}
+	}
+	udp_failed = judge_udp(r, &dev, &w, wall_clock_ms());
+
+	/* Per peer, in the playbook's order: handshake, endpoint, keepalive. */
+	now_ms = wall_clock_ms();
+	for (size_t i = 0; i < dev.n_peers; i++) {
+		struct peer_observation po = { .peer = &dev.peers[i], .udp_failed = udp_failed };
+
+		po.verdict = peer_handshake_verdict(po.peer, now_ms, &po.handshake_age_ms);
+		po.initiates = side_initiates(po.peer, have_cfg ? &cfg : NULL, &po.initiates_why);
+		/* The nudges were indexed before the refresh; peers keep their order. */
+		po.nudged = i < dev.n_peers && nudged[i];
+		skipped[i] = judge_handshake(r, &po, &w);
+		judge_endpoint(r, &po, skipped[i], now_ms);
+		judge_keepalive(r, &po);
+	}
+
+	fo.hub = doctor_peers_route_through(&dev, &fo.need_ipv6);
+	if (host_sysctl_int("net.ipv4.ip_forward", &fo.ipv4))
+		fo.ipv4 = -1;
+	if (host_sysctl_int("net.ipv6.conf.all.forwarding", &fo.ipv6))
+		fo.ipv6 = -1;
+	if (fo.hub)
+		fo.nat = host_find_source_nat(fo.nat_rule, sizeof(fo.nat_rule));
+	judge_forwarding(r, &fo);
+
+	observe_routes(&dev, ifindex, &ro);
+	judge_routes(r, &ro);
+	free(ro.misses);
+
+	{
+		struct rtnl nl;
+
+		if (rtnl_open(&nl) == 0) {
+			if (rtnl_link_mtu(&nl, ifindex, &mtu))
+				mtu = 0;
+			rtnl_close(&nl);
+		}
+	}
+	for (size_t i = 0; i < dev.n_peers; i++) {
+		struct peer_observation po = { .peer = &dev.peers[i] };
+		struct mtu_observation mo = { 0 };
+
+		po.verdict = peer_handshake_verdict(po.peer, now_ms, &po.handshake_age_ms);
+		mo.has_address = doctor_probe_address(po.peer, own, n_own, opt->probes, opt->n_probes, &mo.address);
+		if (!skipped[i] && mo.has_address)
+			observe_mtu(&ps, &mo.address, mtu, &mo);
+		judge_mtu(r, &po, skipped[i], &mo);
+	}
+
+	check_dns(r, &dev, opt, have_cfg ? &cfg : NULL);
+
+	err = host_clock_synced(&synced, &max_error);
+	judge_clock(r, err, synced, max_error, drop_count(&dev, "stale_timestamp"));
+
+out:
+	pingers_close(&ps);
+	free(w.drops);
+	free(own);
+	free(nudged);
+	free(skipped);
+	config_free(&cfg);
+	uapi_device_free(&dev);
+}
+
+/* ---- the command ------------------------------------------------------- */
+
+static int parse_address_arg(const char *opt, const char *value, struct ip_prefix **list, size_t *n)
+{
+	struct ip_prefix p;
+
+	if (!value) {
+		fprintf(stderr, "roam doctor: %s needs an address\n", opt);
+		return -1;
+	}
+	if (!ip_prefix_parse(&p, value, true) || p.cidr != (p.family == AF_INET ? 32 : 128)) {
+		fprintf(stderr, "roam doctor: %s: '%s' is not an IP address\n", opt, value);
+		return -1;
+	}
+	*ARRAY_PUSH(*list, *n) = p;
+	return 0;
+}
+
+int cmd_doctor(int argc, char **argv)
+{
+	struct doctor_options opt = { .wait_ms = 6000 };
+	struct doctor_report *reports = NULL;
+	size_t n_reports = 0, failed = 0;
+	const char *ifname = NULL;
+	char **names = NULL;
+	size_t n_names = 0;
+	int rc = 2;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			fputs(doctor_usage, stdout);
+			rc = 0;
+			goto out;
+		} else if (!strcmp(a, "--json")) {
+			opt.json = true;
+		} else if (!strcmp(a, "--config")) {
+			if (!(opt.config = argv[++i])) {
+				fputs("roam doctor: --config needs a file\n", stderr);
+				goto out;
+			}
+		} else if (!strcmp(a, "--probe") || !strcmp(a, "--dns")) {
+			bool probe = !strcmp(a, "--probe");
+
+			if (parse_address_arg(a, argv[++i], probe ? &opt.probes : &opt.dns,
+					      probe ? &opt.n_probes : &opt.n_dns))
+				goto out;
+		} else if (!strcmp(a, "--wait")) {
+			char *end;
+			unsigned long s;
+
+			if (!argv[++i] || (s = strtoul(argv[i], &end, 10), *end || end == argv[i] || s > 600)) {
+				fputs("roam doctor: --wait needs a number of seconds (0 to 600)\n", stderr);
+				goto out;
+			}
+			opt.wait_ms = (unsigned)s * 1000;
+		} else if (a[0] == '-' || ifname) {
+			fprintf(stderr, "roam doctor: unexpected argument '%s' (see roam doctor --help)\n", a);
+			goto out;
+		} else {
+			ifname = a;
+		}
+	}
+	if (opt.config && access(opt.config, R_OK) < 0) {
+		fprintf(stderr, "roam doctor: cannot read %s: %s\n", opt.config, strerror(errno));
+		rc = 1;
+		goto out;
+	}
+	if (ifname) {
+		char path[108];
+
+		if (!uapi_socket_path(ifname, path)) {
+			fprintf(stderr, "roam doctor: '%s' cannot be an interface name\n", ifname);
+			goto out;
+		}
+		names = calloc(2, sizeof(*names));
+		if (!names)
+			goto out;
+		names[0] = xstrdup(ifname);
+		n_names = 1;
+	} else if (uapi_list_interfaces(&names, &n_names) < 0) {
+		fputs("roam doctor: cannot list the interfaces in " UAPI_RUN_DIR "\n", stderr);
+		rc = 1;
+		goto out;
+	}
+	if (!n_names) {
+		fputs("roam doctor: no interfaces to examine (no daemon socket in " UAPI_RUN_DIR ")\n", stderr);
+		rc = 1;
+		goto out;
+	}
+	for (size_t i = 0; i < n_names; i++) {
+		struct doctor_report *r = ARRAY_PUSH(reports, n_reports);
+
+		examine(names[i], &opt, r);
+		failed += doctor_count(r, DOCTOR_FAIL);
+		if (!opt.json) {
+			if (i)
+				fputc('\n', stdout);
+			doctor_print_text(stdout, r);
+			fflush(stdout);
+		}
+	}
+	if (opt.json)
+		doctor_print_json(stdout, reports, n_reports);
+	rc = failed ? 1 : 0;
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "roam doctor: cannot write to standard output: %s\n", strerror(errno));
+		rc = 1;
+	}
+out:
+	for (size_t i = 0; i < n_reports; i++)
+		doctor_report_free(&reports[i]);
+	free(reports);
+	if (names && ifname) {
+		free(names[0]);
+		free(names);
+	} else if (names) {
+		uapi_names_free(names);
+	}
+	free(opt.probes);
+	free(opt.dns);
+	return rc;
+}

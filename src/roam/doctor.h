@@ -1,0 +1,183 @@
+/* roam doctor: the fast diagnosis playbook of ../shared/seed, automated.
+ *
+ * doctor.c observes (the daemon's state, the host, pings, a capture);
+ * doctor_judge.c decides: each judge turns observations into one finding,
+ * PASS / WARN / FAIL / SKIP with the evidence it saw and the decision it
+ * suggests, in the seed's "Meaning / Decision" manner. The judges are pure,
+ * so the unit tests can put each one in front of the situations it must
+ * tell apart.
+ *
+ * The checks, in the playbook's order (their ids are stable, for scripts):
+ *   daemon      the daemon answers, the link is up, the UDP port is bound
+ *   udp         UDP from the peers reaches this host, and the daemon
+ *   handshake   per peer: fresh, or why not
+ *   endpoint    per peer: where it is now and how it got there
+ *   keepalive   per peer: set on the side behind NAT, below the NAT's timeout
+ *   forwarding  forwarding and a source NAT when peers route through here
+ *   routes      the AllowedIPs route into the interface
+ *   mtu         per live peer: the largest packet through, against the MTU
+ *   dns         per DNS server: inside the AllowedIPs and answering
+ *   clock       the system clock is synchronised
+ * A check that cannot be judged because an earlier one failed for the same
+ * peer is SKIP: the playbook says to stop blaming MTU or DNS while UDP or
+ * the handshake is broken, so doctor names one cause, not its echoes. */
+#ifndef ROAM_DOCTOR_H
+#define ROAM_DOCTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "hostinfo.h"
+#include "probe.h"
+#include "show.h"
+#include "uapi_client.h"
+
+enum doctor_status { DOCTOR_PASS, DOCTOR_WARN, DOCTOR_FAIL, DOCTOR_SKIP };
+
+enum { DOCTOR_TEXT_MAX = 640, DOCTOR_FIGURES_MAX = 4 };
+
+/* A number the evidence is built on, for --json users. */
+struct doctor_figure {
+	const char *name;
+	double value;
+};
+
+struct doctor_finding {
+	const char *check;
+	char subject[64];		/* "" (the interface), "dns 198.18.0.2" */
+	char peer[KEY_B64_LEN + 1];	/* "" unless about one peer */
+	enum doctor_status status;
+	char evidence[DOCTOR_TEXT_MAX];
+	char decision[DOCTOR_TEXT_MAX];	/* "" when there is nothing to do */
+	struct doctor_figure figures[DOCTOR_FIGURES_MAX];
+	size_t n_figures;
+};
+
+struct doctor_report {
+	char ifname[UAPI_IFNAME_MAX];
+	char daemon[32];		/* the daemon's program name, "" if none */
+	int pid;			/* 0 if unknown */
+	char public_key[KEY_B64_LEN + 1];	/* the interface's */
+	struct doctor_finding *v;
+	size_t n;
+};
+
+const char *doctor_status_name(enum doctor_status status);
+/* A new finding at the end of the report, status PASS, texts empty. */
+struct doctor_finding *doctor_add(struct doctor_report *r, const char *check, const uint8_t *peer_key);
+void doctor_evidence(struct doctor_finding *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void doctor_decision(struct doctor_finding *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void doctor_figure(struct doctor_finding *f, const char *name, double value);
+size_t doctor_count(const struct doctor_report *r, enum doctor_status status);
+void doctor_report_free(struct doctor_report *r);
+
+void doctor_print_text(FILE *out, const struct doctor_report *r);
+void doctor_print_json(FILE *out, const struct doctor_report *reports, size_t n);
+
+/* ---- judges ------------------------------------------------------------ */
+
+struct daemon_observation {
+	int get_error;			/* 0, or -errno of asking the daemon */
+	char get_reason[160];
+	char socket_path[108];
+	const struct uapi_device *dev;	/* NULL if get_error */
+	int link_error;			/* of reading the link's flags */
+	unsigned link_flags;
+	int binds_error;
+	struct host_udp_binds binds;
+};
+void judge_daemon(struct doctor_report *r, const struct daemon_observation *o);
+
+/* What happened while doctor watched (capture_run) — only when a peer had no
+ * fresh handshake, for an up-to-date session says enough. */
+struct watch_observation {
+	bool watched;			/* a capture ran */
+	int capture_error;		/* could not watch: -errno */
+	struct capture_result capture;
+	bool counted;			/* the daemon has packet counters (roamd) */
+	uint64_t received;		/* datagrams the daemon took in meanwhile: packets + drops */
+	struct uapi_drop *drops;	/* device drop counters' growth meanwhile */
+	size_t n_drops;
+};
+
+/* Judges udp; returns true when it failed (later per-peer checks of peers
+ * without a fresh handshake are then SKIP). */
+bool judge_udp(struct doctor_report *r, const struct uapi_device *dev, const struct watch_observation *w,
+	       uint64_t now_ms);
+
+struct peer_observation {
+	const struct uapi_peer *peer;
+	enum handshake_verdict verdict;
+	uint64_t handshake_age_ms;
+	bool initiates;			/* this side has the peer's Endpoint (in a config, or by the heuristic) */
+	const char *initiates_why;	/* "the config's Endpoint", ... */
+	bool nudged;			/* doctor sent it a packet to start a handshake */
+	bool udp_failed;
+};
+/* Each returns true when the peer's later checks should be SKIP. */
+bool judge_handshake(struct doctor_report *r, const struct peer_observation *p, const struct watch_observation *w);
+void judge_endpoint(struct doctor_report *r, const struct peer_observation *p, bool skipped, uint64_t now_ms);
+void judge_keepalive(struct doctor_report *r, const struct peer_observation *p);
+
+/* Do the peers route through this host? True when every peer's AllowedIPs
+ * are single addresses (clients of a hub), rather than networks behind
+ * the peer (this host is their client, or one end of a site link). */
+bool doctor_peers_route_through(const struct uapi_device *dev, bool *any_ipv6);
+
+struct forwarding_observation {
+	bool hub;
+	bool need_ipv6;
+	int ipv4, ipv6;			/* sysctl values, -1 unknown */
+	int nat;			/* host_find_source_nat's answer */
+	char nat_rule[160];
+};
+void judge_forwarding(struct doctor_report *r, const struct forwarding_observation *o);
+
+struct route_miss {
+	char prefix[IP_PREFIX_STRLEN];
+	char goes[48];			/* "eth0", "no route" */
+};
+struct routes_observation {
+	size_t checked, total, n_peers;
+	struct route_miss *misses;	/* the first few */
+	size_t n_misses, n_shown;
+};
+void judge_routes(struct doctor_report *r, const struct routes_observation *o);
+
+/* A peer's address to ping through the tunnel: a given one (--probe) inside
+ * its AllowedIPs; else its single-address AllowedIPs entry (IPv4 first);
+ * else the first host of this interface's own subnet when that lies in the
+ * peer's AllowedIPs and is not ours (servers are .1 by habit). */
+bool doctor_probe_address(const struct uapi_peer *peer, const struct ip_prefix *own, size_t n_own,
+			  const struct ip_prefix *given, size_t n_given, struct ip_prefix *out);
+
+struct mtu_observation {
+	bool has_address;
+	struct ip_prefix address;
+	int error;			/* could not probe: -errno */
+	bool reachable;
+	uint64_t rtt_us;
+	unsigned interface_mtu;
+	int largest;			/* bytes of the largest IP packet through */
+	unsigned probes;
+};
+void judge_mtu(struct doctor_report *r, const struct peer_observation *p, bool skipped,
+	       const struct mtu_observation *o);
+
+struct dns_observation {
+	struct ip_prefix server;
+	const char *source;		/* "the config's DNS", "--dns", "resolvectl" */
+	const uint8_t *inside_peer;	/* the peer whose AllowedIPs hold it, NULL if none */
+	char route_dev[UAPI_IFNAME_MAX + 16];	/* where its queries leave; "" no route */
+	int answered;			/* dns_probe's result */
+	int rcode;
+	uint64_t rtt_us;
+};
+void judge_dns(struct doctor_report *r, const struct dns_observation *o);
+
+void judge_clock(struct doctor_report *r, int error, bool synced, long max_error_us, uint64_t stale_timestamps);
+
+#endif

@@ -1,0 +1,609 @@
+/* roam doctor's judges: observations in, one finding out (see doctor.h).
+ * The words follow the seed's playbook: what was seen, what it means, and
+ * what to do next. */
+#include "doctor.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void ago_text(char *buf, size_t len, uint64_t ms)
+{
+	if (ms < 10000)
+		snprintf(buf, len, "%.1f s", (double)ms / 1000);
+	else
+		format_duration(buf, len, ms / 1000);
+}
+
+/* ---- daemon ------------------------------------------------------------ */
+
+void judge_daemon(struct doctor_report *r, const struct daemon_observation *o)
+{
+	struct doctor_finding *f = doctor_add(r, "daemon", NULL);
+	const struct uapi_device *dev = o->dev;
+	const char *name = r->daemon[0] ? r->daemon : "the daemon";
+
+	if (o->get_error) {
+		f->status = DOCTOR_FAIL;
+		doctor_evidence(f, "no daemon answers on %s: %s", o->socket_path, o->get_reason);
+		doctor_decision(f, "Start it (roam up FILE, or wg-quick up %s). Until it runs, this is a local service "
+				   "problem, not roaming.", r->ifname);
+		return;
+	}
+	doctor_evidence(f, "%s", name);
+	if (r->pid)
+		doctor_evidence(f, " (pid %d)", r->pid);
+	doctor_evidence(f, " answers on %s", o->socket_path);
+	if (o->link_error) {
+		f->status = DOCTOR_FAIL;
+		doctor_evidence(f, ", but the interface cannot be read: %s", strerror(-o->link_error));
+		doctor_decision(f, "The daemon lost its interface: restart it.");
+		return;
+	}
+	if (!(o->link_flags & IFF_UP)) {
+		f->status = DOCTOR_FAIL;
+		doctor_evidence(f, ", but the interface is down");
+		doctor_decision(f, "Bring it up (ip link set %s up; roam up and wg-quick do): a down interface has "
+				   "no routes and sends nothing.", r->ifname);
+		return;
+	}
+	if (!dev->listen_port) {
+		f->status = DOCTOR_FAIL;
+		doctor_evidence(f, ", but it listens on no UDP port");
+		doctor_decision(f, "Give it a ListenPort (wg set %s listen-port PORT).", r->ifname);
+		return;
+	}
+	doctor_figure(f, "listen_port", dev->listen_port);
+	if (o->binds_error) {
+		f->status = DOCTOR_WARN;
+		doctor_evidence(f, "; UDP %u: the socket table cannot be read (%s)", dev->listen_port,
+				strerror(-o->binds_error));
+		return;
+	}
+	if (!o->binds.sockets) {
+		f->status = DOCTOR_FAIL;
+		doctor_evidence(f, ", but no UDP socket of this network namespace is bound to its port %u",
+				dev->listen_port);
+		doctor_decision(f, "The daemon runs in another namespace or lost its socket: restart it here.");
+		return;
+	}
+	doctor_evidence(f, "; UDP %u bound on %s; link up", dev->listen_port, o->binds.addrs);
+	if (r->pid && !o->binds.owned) {
+		f->status = DOCTOR_WARN;
+		doctor_evidence(f, ", but by another process than pid %d", r->pid);
+		doctor_decision(f, "Another program holds the port (ss -lunp): the peers' packets may go there.");
+	}
+}
+
+/* ---- udp --------------------------------------------------------------- */
+
+static void sources_text(struct doctor_finding *f, const struct capture_result *c)
+{
+	char a[IP_PREFIX_STRLEN];
+
+	for (size_t i = 0; i < c->n_sources; i++) {
+		const struct capture_source *s = &c->sources[i];
+
+		doctor_evidence(f, "%s%s%s%s:%u", i ? ", " : "", s->addr.family == AF_INET6 ? "[" : "",
+				ip_addr_str(&s->addr, a), s->addr.family == AF_INET6 ? "]" : "", s->port);
+	}
+	if (c->n_sources == CAPTURE_MAX_SOURCES)
+		doctor_evidence(f, ", ...");
+}
+
+static void types_text(struct doctor_finding *f, const struct capture_result *c)
+{
+	static const char *const names[5] = { "other", "initiation", "response", "cookie reply", "data" };
+	bool first = true;
+
+	doctor_evidence(f, " (");
+	for (int t = 1; t <= 4; t++) {
+		int i = t % 5;
+
+		if (!c->by_type[i])
+			continue;
+		doctor_evidence(f, "%s%" PRIu64 " %s", first ? "" : ", ", c->by_type[i], names[i]);
+		first = false;
+	}
+	if (c->by_type[0])
+		doctor_evidence(f, "%s%" PRIu64 " other", first ? "" : ", ", c->by_type[0]);
+	doctor_evidence(f, ")");
+}
+
+bool judge_udp(struct doctor_report *r, const struct uapi_device *dev, const struct watch_observation *w,
+	       uint64_t now_ms)
+{
+	struct doctor_finding *f = doctor_add(r, "udp", NULL);
+	uint64_t newest = UINT64_MAX, age;
+	size_t fresh = 0;
+	char ago[64];
+
+	if (!dev->n_peers) {
+		f->status = DOCTOR_SKIP;
+		doctor_evidence(f, "no peers configured");
+		return false;
+	}
+	for (size_t i = 0; i < dev->n_peers; i++) {
+		const struct uapi_peer *p = &dev->peers[i];
+
+		if (peer_handshake_verdict(p, now_ms, &age) == HANDSHAKE_FRESH)
+			fresh++;
+		if (p->has_last_receive_age && p->last_receive_age_ms < newest)
+			newest = p->last_receive_age_ms;
+	}
+	if (!w->watched) {
+		if (fresh < dev->n_peers && !w->capture_error) {
+			f->status = DOCTOR_SKIP;
+			doctor_evidence(f, "%zu of %zu peers without a fresh handshake; not watched (--wait 0)",
+					dev->n_peers - fresh, dev->n_peers);
+			return false;
+		}
+		if (w->capture_error) {
+			f->status = DOCTOR_WARN;
+			doctor_evidence(f, "%zu of %zu peers without a fresh handshake, and no capture possible: %s",
+					dev->n_peers - fresh, dev->n_peers, strerror(-w->capture_error));
+			doctor_decision(f, "Run tcpdump -ni any udp port %u while the peer connects.", dev->listen_port);
+			return false;
+		}
+		doctor_evidence(f, "%s completed a handshake in the last 3 minutes",
+				dev->n_peers == 1 ? "the peer" : "every peer");
+		if (newest != UINT64_MAX) {
+			ago_text(ago, sizeof(ago), newest);
+			doctor_evidence(f, "; the latest packet came %s ago", ago);
+		}
+		return false;
+	}
+	doctor_figure(f, "datagrams", (double)w->capture.datagrams);
+	doctor_figure(f, "watched_ms", (double)w->capture.elapsed_ms);
+	if (!w->capture.datagrams) {
+		doctor_evidence(f, "in %.1f s no UDP datagram to port %u reached this host (watched where tcpdump "
+				   "does); %zu of %zu peers have no fresh handshake",
+				(double)w->capture.elapsed_ms / 1000, dev->listen_port, dev->n_peers - fresh,
+				dev->n_peers);
+		if (fresh) {
+			/* Others are fine: the silent ones are away, or asleep. */
+			f->status = DOCTOR_WARN;
+			doctor_decision(f, "The silent peers are not sending: offline, asleep (power policy), or "
+					   "blocked on their way. If one should be connected, check its Endpoint and "
+					   "port, and the firewalls and NATs in between.");
+			return false;
+		}
+		f->status = DOCTOR_FAIL;
+		doctor_decision(f, "Nothing arrives: an upstream firewall or security group, a wrong Endpoint or "
+				   "port on the peers, carrier filtering, or peers that are not sending. Fix "
+				   "reachability before anything else.");
+		return true;
+	}
+	doctor_evidence(f, "in %.1f s %" PRIu64 " datagram%s to UDP %u reached this host",
+			(double)w->capture.elapsed_ms / 1000, w->capture.datagrams,
+			w->capture.datagrams == 1 ? "" : "s", dev->listen_port);
+	types_text(f, &w->capture);
+	doctor_evidence(f, " from ");
+	sources_text(f, &w->capture);
+	if (!w->counted) {
+		doctor_evidence(f, "; the daemon keeps no packet counters to tell whether it got them");
+		return false;
+	}
+	doctor_figure(f, "received_by_daemon", (double)w->received);
+	if (!w->received) {
+		f->status = DOCTOR_FAIL;
+		doctor_evidence(f, ", and %s received none of them", r->daemon[0] ? r->daemon : "the daemon");
+		doctor_decision(f, "Something on this host drops them before the daemon: a firewall rule (nft list "
+				   "ruleset; iptables -S). Accept udp dport %u in the input chain.",
+				dev->listen_port);
+		return true;
+	}
+	doctor_evidence(f, ", and %s took in %" PRIu64, r->daemon[0] ? r->daemon : "the daemon", w->received);
+	return false;
+}
+
+/* ---- handshake --------------------------------------------------------- */
+
+static uint64_t drop_growth(const struct watch_observation *w, const char *reason)
+{
+	for (size_t i = 0; i < w->n_drops; i++)
+		if (!strcmp(w->drops[i].reason, reason))
+			return w->drops[i].count;
+	return 0;
+}
+
+bool judge_handshake(struct doctor_report *r, const struct peer_observation *p, const struct watch_observation *w)
+{
+	struct doctor_finding *f = doctor_add(r, "handshake", p->peer->public_key);
+	char ago[64];
+	uint64_t n;
+
+	if (p->verdict == HANDSHAKE_FRESH) {
+		ago_text(ago, sizeof(ago), p->handshake_age_ms);
+		doctor_evidence(f, "latest handshake %s ago", ago);
+		doctor_figure(f, "age_ms", (double)p->handshake_age_ms);
+		return false;
+	}
+	if (p->udp_failed) {
+		f->status = DOCTOR_SKIP;
+		doctor_evidence(f, "not judged: no UDP reaches the daemon (see udp)");
+		return true;
+	}
+	f->status = DOCTOR_FAIL;
+	if (p->verdict == HANDSHAKE_NEVER) {
+		doctor_evidence(f, "no handshake ever");
+	} else {
+		ago_text(ago, sizeof(ago), p->handshake_age_ms);
+		doctor_evidence(f, "latest handshake %s ago, none since", ago);
+	}
+	if ((n = drop_growth(w, "bad_mac1"))) {
+		doctor_evidence(f, "; meanwhile %" PRIu64 " handshake message%s dropped for a bad mac1: made "
+				   "for another public key", n, n == 1 ? " was" : "s were");
+		doctor_decision(f, "Wrong keys: a peer has a wrong public key for this interface. Its [Peer] "
+				   "PublicKey must be %s.", r->public_key);
+		return true;
+	}
+	if ((n = drop_growth(w, "unknown_peer"))) {
+		doctor_evidence(f, "; meanwhile %" PRIu64 " initiations came from a public key with no peer here", n);
+		doctor_decision(f, "Wrong keys: this peer's PublicKey here is not the key the peer has (compare with "
+				   "`wg pubkey` of its private key), or the peer is missing.");
+		return true;
+	}
+	if ((n = drop_growth(w, "handshake_decrypt"))) {
+		doctor_evidence(f, "; meanwhile %" PRIu64 " handshake messages failed to decrypt", n);
+		doctor_decision(f, "The keys do not pair up: check both sides' keys and PresharedKey.");
+		return true;
+	}
+	if ((n = drop_growth(w, "stale_timestamp"))) {
+		doctor_evidence(f, "; meanwhile %" PRIu64 " initiations were older than one already accepted", n);
+		doctor_decision(f, "The peer's clock went back (or someone replays it): fix its time (NTP) before "
+				   "inventing new theories.");
+		return true;
+	}
+	if (p->peer->endpoint[0] && (p->peer->handshake_attempts || p->nudged)) {
+		doctor_evidence(f, "; %" PRIu64 " initiations sent to %s without a response",
+				p->peer->handshake_attempts, p->peer->endpoint);
+		if (w->watched)
+			doctor_evidence(f, " (%" PRIu64 " handshake responses arrived in %.1f s)",
+					w->capture.by_type[2], (double)w->capture.elapsed_ms / 1000);
+		doctor_decision(f, "The other side does not answer: run roam doctor there. Check its firewall and "
+				   "port, this Endpoint, and that both sides have each other's public keys.");
+		return true;
+	}
+	f->status = DOCTOR_WARN;
+	if (!p->peer->endpoint[0]) {
+		doctor_evidence(f, "; the peer has not contacted this interface");
+		doctor_decision(f, "If it should be connected, look at the peer: running, this interface's public "
+				   "key and Endpoint, and keepalive.");
+	} else {
+		doctor_evidence(f, "; nothing to send it, so no new one");
+		doctor_decision(f, "Idle is normal: a handshake starts with the next packet to it.");
+	}
+	return true;
+}
+
+/* ---- endpoint ---------------------------------------------------------- */
+
+void judge_endpoint(struct doctor_report *r, const struct peer_observation *p, bool skipped, uint64_t now_ms)
+{
+	struct doctor_finding *f = doctor_add(r, "endpoint", p->peer->public_key);
+	const struct uapi_peer *peer = p->peer;
+	const struct uapi_history *last = NULL;
+	char ago[64];
+
+	(void)now_ms;
+	if (skipped || !peer->endpoint[0]) {
+		f->status = DOCTOR_SKIP;
+		doctor_evidence(f, skipped ? "not judged: no handshake (see handshake)" : "no endpoint yet");
+		return;
+	}
+	for (size_t i = peer->n_history; i-- > 0;)
+		if (!strcmp(peer->history[i].kind, "endpoint_changed")) {
+			last = &peer->history[i];
+			break;
+		}
+	doctor_evidence(f, "%s", peer->endpoint);
+	if (peer->has_last_receive_age) {
+		ago_text(ago, sizeof(ago), peer->last_receive_age_ms);
+		doctor_evidence(f, ", last authenticated packet %s ago", ago);
+	}
+	doctor_figure(f, "changes", (double)peer->endpoint_changes);
+	if (last && !last->old_endpoint[0] && peer->endpoint_changes <= 1) {
+		ago_text(ago, sizeof(ago), last->age_ms);
+		doctor_evidence(f, "; learned %s ago from the peer's first packet", ago);
+	} else if (last) {
+		ago_text(ago, sizeof(ago), last->age_ms);
+		doctor_evidence(f, "; it followed the peer %" PRIu64 " time%s, the latest %s ago: %s -> %s",
+				peer->endpoint_changes, peer->endpoint_changes == 1 ? "" : "s", ago,
+				last->old_endpoint[0] ? last->old_endpoint : "(none)", last->new_endpoint);
+	} else if (r->daemon[0] && peer->endpoint_changes == 0 && peer->rx_packets) {
+		doctor_evidence(f, "; unchanged since it was set");
+	}
+}
+
+/* ---- keepalive --------------------------------------------------------- */
+
+void judge_keepalive(struct doctor_report *r, const struct peer_observation *p)
+{
+	struct doctor_finding *f = doctor_add(r, "keepalive", p->peer->public_key);
+	const struct uapi_peer *peer = p->peer;
+	unsigned suggest = peer->suggested_keepalive ? peer->suggested_keepalive : 25;
+	double nat_idle_s = (double)peer->nat_rebound_min_idle_ms / 1000;
+
+	doctor_figure(f, "persistent_keepalive", peer->persistent_keepalive);
+	if (peer->nat_rebound_min_idle_ms)
+		doctor_figure(f, "nat_forgot_after_ms", (double)peer->nat_rebound_min_idle_ms);
+	if (p->initiates && !peer->persistent_keepalive) {
+		f->status = DOCTOR_WARN;
+		doctor_evidence(f, "PersistentKeepalive is off, and this side connects out (%s): behind a NAT its "
+				   "mapping expires when idle (often within 30 s) and the peer can no longer reach "
+				   "this host", p->initiates_why);
+		if (peer->nat_rebound_min_idle_ms)
+			doctor_evidence(f, "; a NAT forgot this host after %.1f s idle", nat_idle_s);
+		doctor_decision(f, "Set PersistentKeepalive = %u for this peer.", suggest);
+		return;
+	}
+	if (peer->persistent_keepalive && peer->nat_rebound_min_idle_ms &&
+	    (uint64_t)peer->persistent_keepalive * 1000 >= peer->nat_rebound_min_idle_ms) {
+		f->status = DOCTOR_WARN;
+		doctor_evidence(f, "every %u s, but a NAT forgot the mapping after %.1f s idle",
+				peer->persistent_keepalive, nat_idle_s);
+		doctor_decision(f, "Lower PersistentKeepalive to %u.", suggest);
+		return;
+	}
+	if (!p->initiates && peer->nat_rebinds && peer->nat_rebound_min_idle_ms) {
+		f->status = DOCTOR_WARN;
+		doctor_evidence(f, "the peer's address changed %" PRIu64 " times after an idle gap, the shortest "
+				   "%.1f s: its NAT forgets it, so its keepalive is off or too long",
+				peer->nat_rebinds, nat_idle_s);
+		doctor_decision(f, "On the peer, set PersistentKeepalive = %u for this interface.", suggest);
+		return;
+	}
+	if (peer->persistent_keepalive)
+		doctor_evidence(f, "every %u s", peer->persistent_keepalive);
+	else
+		doctor_evidence(f, "off on this side, which the peer connects to: the peer keeps its own NAT "
+				   "mapping open");
+	if (peer->nat_kept_max_idle_ms)
+		doctor_evidence(f, "; a NAT on the way kept the mapping through %.1f s idle",
+				(double)peer->nat_kept_max_idle_ms / 1000);
+}
+
+/* ---- forwarding -------------------------------------------------------- */
+
+static bool is_host_prefix(const struct ip_prefix *p)
+{
+	return p->cidr == (p->family == AF_INET ? 32 : 128);
+}
+
+bool doctor_peers_route_through(const struct uapi_device *dev, bool *any_ipv6)
+{
+	size_t prefixes = 0;
+
+	*any_ipv6 = false;
+	for (size_t i = 0; i < dev->n_peers; i++)
+		for (size_t j = 0; j < dev->peers[i].n_allowed_ips; j++) {
+			const struct ip_prefix *a = &dev->peers[i].allowed_ips[j];
+
+			if (!is_host_prefix(a))
+				return false;
+			*any_ipv6 |= a->family == AF_INET6;
+			prefixes++;
+		}
+	return prefixes > 0;
+}
+
+void judge_forwarding(struct doctor_report *r, const struct forwarding_observation *o)
+{
+	struct doctor_finding *f = doctor_add(r, "forwarding", NULL);
+	bool v4_off = o->ipv4 == 0, v6_off = o->need_ipv6 && o->ipv6 == 0;
+
+	if (!o->hub) {
+		f->status = DOCTOR_SKIP;
+		doctor_evidence(f, "not needed: the peers hold networks this host reaches through them, not "
+				   "clients routing through this host");
+		return;
+	}
+	doctor_evidence(f, "the peers are single addresses (clients of this host); net.ipv4.ip_forward = %d",
+			o->ipv4);
+	if (o->need_ipv6)
+		doctor_evidence(f, ", net.ipv6.conf.all.forwarding = %d", o->ipv6);
+	if (o->nat == 1)
+		doctor_evidence(f, "; source NAT: %s", o->nat_rule);
+	else if (o->nat == 0)
+		doctor_evidence(f, "; no masquerade or SNAT rule in the ruleset");
+	else
+		doctor_evidence(f, "; the ruleset could not be read (%s)", strerror(-o->nat));
+	if (v4_off || v6_off) {
+		/* A NAT rule for the tunnel shows the intent to route: then
+		 * forwarding off is the fault, not a choice. */
+		f->status = o->nat == 1 ? DOCTOR_FAIL : DOCTOR_WARN;
+		doctor_decision(f, "Clients handshake fine but reach nothing beyond this host: turn forwarding on "
+				   "(sysctl -w %s=1) before chasing roaming bugs%s.",
+				v4_off ? "net.ipv4.ip_forward" : "net.ipv6.conf.all.forwarding",
+				o->nat == 1 ? "" : ", unless the clients only need this host");
+		return;
+	}
+	if (o->nat == 0) {
+		f->status = DOCTOR_WARN;
+		doctor_decision(f, "Full-tunnel clients reach the internet only if the network routes the tunnel's "
+				   "addresses back here; otherwise add a masquerade for them (\"VPN drops sites\").");
+	}
+}
+
+/* ---- routes ------------------------------------------------------------ */
+
+void judge_routes(struct doctor_report *r, const struct routes_observation *o)
+{
+	struct doctor_finding *f = doctor_add(r, "routes", NULL);
+
+	doctor_figure(f, "checked", (double)o->checked);
+	doctor_figure(f, "misrouted", (double)o->n_misses);
+	if (!o->total) {
+		f->status = DOCTOR_SKIP;
+		doctor_evidence(f, "no AllowedIPs to route");
+		return;
+	}
+	if (!o->n_misses) {
+		doctor_evidence(f, "all %zu AllowedIPs of %zu peer%s route into %s", o->checked, o->n_peers,
+				o->n_peers == 1 ? "" : "s", r->ifname);
+		if (o->checked < o->total)
+			doctor_evidence(f, " (the first %zu of %zu checked)", o->checked, o->total);
+		return;
+	}
+	f->status = DOCTOR_FAIL;
+	doctor_evidence(f, "%zu of %zu AllowedIPs do not route into %s: ", o->n_misses, o->checked, r->ifname);
+	for (size_t i = 0; i < o->n_shown; i++)
+		doctor_evidence(f, "%s%s -> %s", i ? ", " : "", o->misses[i].prefix, o->misses[i].goes);
+	if (o->n_shown < o->n_misses)
+		doctor_evidence(f, ", ...");
+	doctor_decision(f, "Traffic for them leaves elsewhere: add routes via %s (roam up and wg-quick do; by hand "
+			   "ip route add PREFIX dev %s), or the AllowedIPs are not what you meant.",
+			r->ifname, r->ifname);
+}
+
+/* ---- mtu --------------------------------------------------------------- */
+
+static bool first_host_of_subnet(const struct ip_prefix *own, struct ip_prefix *out)
+{
+	size_t alen = own->family == AF_INET ? 4 : 16;
+
+	if (is_host_prefix(own) || (size_t)own->cidr + 2 > alen * 8)
+		return false;
+	*out = *own;
+	ip_prefix_mask(out);
+	out->cidr = (uint8_t)(alen * 8);
+	out->addr[alen - 1] |= 1;
+	return memcmp(out->addr, own->addr, alen) != 0;
+}
+
+bool doctor_probe_address(const struct uapi_peer *peer, const struct ip_prefix *own, size_t n_own,
+			  const struct ip_prefix *given, size_t n_given, struct ip_prefix *out)
+{
+	for (size_t g = 0; g < n_given; g++)
+		for (size_t i = 0; i < peer->n_allowed_ips; i++)
+			if (ip_prefix_contains(&peer->allowed_ips[i], &given[g])) {
+				*out = given[g];
+				return true;
+			}
+	for (int family = AF_INET; family; family = family == AF_INET ? AF_INET6 : 0)
+		for (size_t i = 0; i < peer->n_allowed_ips; i++)
+			if (peer->allowed_ips[i].family == family && is_host_prefix(&peer->allowed_ips[i])) {
+				*out = peer->allowed_ips[i];
+				return true;
+			}
+	for (size_t o = 0; o < n_own; o++) {
+		struct ip_prefix host;
+
+		if (!first_host_of_subnet(&own[o], &host))
+			continue;
+		for (size_t i = 0; i < peer->n_allowed_ips; i++)
+			if (ip_prefix_contains(&peer->allowed_ips[i], &host)) {
+				*out = host;
+				return true;
+			}
+	}
+	return false;
+}
+
+void judge_mtu(struct doctor_report *r, const struct peer_observation *p, bool skipped,
+	       const struct mtu_observation *o)
+{
+	struct doctor_finding *f = doctor_add(r, "mtu", p->peer->public_key);
+	char a[IP_PREFIX_STRLEN];
+
+	if (skipped) {
+		f->status = DOCTOR_SKIP;
+		doctor_evidence(f, "not judged: no handshake (see handshake)");
+		return;
+	}
+	if (!o->has_address) {
+		f->status = DOCTOR_SKIP;
+		doctor_evidence(f, "no address of the peer to ping: its AllowedIPs hold no single address");
+		doctor_decision(f, "Name one with --probe ADDRESS.");
+		return;
+	}
+	ip_addr_str(&o->address, a);
+	doctor_figure(f, "interface_mtu", o->interface_mtu);
+	if (o->error) {
+		f->status = DOCTOR_WARN;
+		doctor_evidence(f, "cannot ping %s: %s", a, strerror(-o->error));
+		return;
+	}
+	if (!o->reachable) {
+		f->status = DOCTOR_WARN;
+		doctor_evidence(f, "%s answers no ping through the tunnel", a);
+		doctor_decision(f, "The peer may drop ICMP or not route the reply back; name another address with "
+				   "--probe, or test with a TCP connection.");
+		return;
+	}
+	doctor_figure(f, "largest_packet", o->largest);
+	doctor_figure(f, "rtt_ms", (double)o->rtt_us / 1000);
+	if (o->largest >= (int)o->interface_mtu) {
+		doctor_evidence(f, "%d-byte packets reach %s unfragmented, the interface MTU (%u probes; rtt %.1f ms)",
+				o->largest, a, o->probes, (double)o->rtt_us / 1000);
+		return;
+	}
+	f->status = DOCTOR_FAIL;
+	doctor_evidence(f, "the largest packet that reaches %s unfragmented is %d bytes, but the interface MTU is "
+			   "%u: bigger packets vanish on the path (%u probes with don't-fragment pings)",
+			a, o->largest, o->interface_mtu, o->probes);
+	doctor_decision(f, "Small requests work and big transfers stall: set MTU = %d on this interface and the "
+			   "peer%s.", o->largest,
+			o->largest < 1280 ? " (below 1280 IPv6 cannot run inside: fix the path instead)" : "");
+}
+
+/* ---- dns --------------------------------------------------------------- */
+
+void judge_dns(struct doctor_report *r, const struct dns_observation *o)
+{
+	struct doctor_finding *f = doctor_add(r, "dns", o->inside_peer);
+	char a[IP_PREFIX_STRLEN];
+
+	ip_addr_str(&o->server, a);
+	snprintf(f->subject, sizeof(f->subject), "dns %s", a);
+	if (!o->inside_peer) {
+		f->status = DOCTOR_FAIL;
+		doctor_evidence(f, "%s (%s) is outside every peer's AllowedIPs: its queries leave by %s, not "
+				   "through the tunnel", a, o->source, o->route_dev[0] ? o->route_dev : "no route");
+		doctor_evidence(f, o->answered == 1 ? ", and it answers there" : ", and get no answer");
+		doctor_decision(f, "Put %s inside the AllowedIPs of the peer that serves it, or use the tunnel's "
+				   "DNS server (\"VPN says connected, but DNS is broken\").", a);
+		return;
+	}
+	if (o->answered == 1) {
+		doctor_evidence(f, "%s (%s) is inside the peer's AllowedIPs and answered in %.1f ms (rcode %d)", a,
+				o->source, (double)o->rtt_us / 1000, o->rcode);
+		doctor_figure(f, "rtt_ms", (double)o->rtt_us / 1000);
+		return;
+	}
+	f->status = DOCTOR_FAIL;
+	doctor_evidence(f, "%s (%s) is inside the peer's AllowedIPs but %s", a, o->source,
+			o->answered == 0 ? "does not answer on UDP 53" : "could not be asked");
+	doctor_decision(f, "If pings by address work and names fail, it is DNS: the resolver may listen only on "
+			   "its LAN address; make it listen on the tunnel and accept queries from it.");
+}
+
+/* ---- clock ------------------------------------------------------------- */
+
+void judge_clock(struct doctor_report *r, int error, bool synced, long max_error_us, uint64_t stale_timestamps)
+{
+	struct doctor_finding *f = doctor_add(r, "clock", NULL);
+
+	if (error) {
+		f->status = DOCTOR_WARN;
+		doctor_evidence(f, "the clock's state cannot be read: %s", strerror(-error));
+		return;
+	}
+	doctor_figure(f, "max_error_ms", (double)max_error_us / 1000);
+	if (synced)
+		doctor_evidence(f, "the system clock is synchronised (max error %.1f ms)", (double)max_error_us / 1000);
+	else
+		doctor_evidence(f, "the system clock is not synchronised (no NTP discipline)");
+	if (stale_timestamps)
+		doctor_evidence(f, "; %" PRIu64 " initiations were refused as older than an accepted one",
+				stale_timestamps);
+	if (!synced || stale_timestamps) {
+		f->status = DOCTOR_WARN;
+		doctor_decision(f, "Turn NTP on (timedatectl set-ntp true): a clock that jumps back makes peers "
+				   "refuse this host's handshakes until it catches up.");
+	}
+}

@@ -1,0 +1,224 @@
+/* roam doctor's readings of the host. */
+#include "hostinfo.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/timex.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "run.h"
+
+int host_sysctl_int(const char *name, int *value)
+{
+	char path[256], buf[32];
+	size_t i;
+	FILE *f;
+	int ok;
+
+	if (snprintf(path, sizeof(path), "/proc/sys/%s", name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	for (i = strlen("/proc/sys/"); path[i]; i++)
+		if (path[i] == '.')
+			path[i] = '/';
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	ok = fgets(buf, sizeof(buf), f) && sscanf(buf, "%d", value) == 1;
+	fclose(f);
+	return ok ? 0 : -EPROTO;
+}
+
+/* The socket inodes among pid's open files. */
+static size_t socket_inodes(pid_t pid, unsigned long *inodes, size_t max)
+{
+	char dir[64], path[320], link[64];
+	struct dirent *e;
+	size_t n = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) && n < max) {
+		ssize_t len;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = '\0';
+		if (sscanf(link, "socket:[%lu]", &inodes[n]) == 1)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void append_addr(char *buf, size_t len, const char *addr)
+{
+	size_t used = strlen(buf);
+
+	if (strstr(buf, addr))
+		return;
+	snprintf(buf + used, len - used, "%s%s", used ? ", " : "", addr);
+}
+
+/* /proc/net/udp{,6}: "sl local_address rem_address st ... inode ...", the
+ * address as the kernel's 32-bit words in hex, host byte order. */
+static void scan_udp_table(const char *file, int family, uint16_t port, const unsigned long *inodes,
+			   size_t n_inodes, struct host_udp_binds *out)
+{
+	char line[512], hex[40], text[INET6_ADDRSTRLEN];
+	unsigned lport, st;
+	unsigned long inode;
+	FILE *f = fopen(file, "re");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		uint32_t words[4];
+		size_t nwords = family == AF_INET ? 1 : 4;
+
+		if (sscanf(line, " %*u: %39[0-9A-Fa-f]:%x %*s %x %*s %*s %*s %*s %*s %lu", hex, &lport, &st,
+			   &inode) != 4 ||
+		    lport != port || strlen(hex) != nwords * 8)
+			continue;
+		for (size_t w = 0; w < nwords; w++) {
+			char word[9];
+
+			memcpy(word, hex + w * 8, 8);
+			word[8] = '\0';
+			words[w] = (uint32_t)strtoul(word, NULL, 16);
+		}
+		inet_ntop(family, words, text, sizeof(text));
+		out->sockets++;
+		for (size_t i = 0; i < n_inodes; i++)
+			if (inodes[i] == inode) {
+				out->owned++;
+				break;
+			}
+		append_addr(out->addrs, sizeof(out->addrs), text);
+	}
+	fclose(f);
+}
+
+int host_udp_binds(uint16_t port, pid_t pid, struct host_udp_binds *out)
+{
+	unsigned long inodes[256];
+	size_t n = pid > 0 ? socket_inodes(pid, inodes, 256) : 0;
+
+	memset(out, 0, sizeof(*out));
+	if (access("/proc/net/udp", R_OK) < 0)
+		return -errno;
+	scan_udp_table("/proc/net/udp", AF_INET, port, inodes, n, out);
+	scan_udp_table("/proc/net/udp6", AF_INET6, port, inodes, n, out);
+	return 0;
+}
+
+bool ruleset_find_source_nat(const char *ruleset, char *rule, size_t len)
+{
+	const char *line = ruleset;
+
+	while (line && *line) {
+		const char *end = strchrnul(line, '\n');
+		size_t n = (size_t)(end - line);
+		char buf[512];
+
+		if (n >= sizeof(buf))
+			n = sizeof(buf) - 1;
+		memcpy(buf, line, n);
+		buf[n] = '\0';
+		/* "masquerade" and "snat to" are the statements; a chain or
+		 * table merely named so has a '{' or no statement form. */
+		if ((strstr(buf, "masquerade") || strstr(buf, "snat to") || strstr(buf, "snat ip")) &&
+		    !strchr(buf, '{')) {
+			char *s = buf;
+
+			while (*s == ' ' || *s == '\t')
+				s++;
+			snprintf(rule, len, "%s", s);
+			return true;
+		}
+		line = *end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+int host_find_source_nat(char *rule, size_t len)
+{
+	char nft[256], *out;
+	size_t n;
+	int status;
+
+	if (!run_find_program("nft", nft, sizeof(nft)))
+		return -ENOENT;
+	status = run_capture((char *const[]){ nft, "list", "ruleset", NULL }, &out, &n);
+	if (status < 0)
+		return status;
+	if (status != 0) {
+		free(out);
+		return -EPERM;
+	}
+	status = ruleset_find_source_nat(out, rule, len) ? 1 : 0;
+	free(out);
+	return status;
+}
+
+int host_link_flags(const char *ifname, unsigned *flags)
+{
+	struct ifreq ifr;
+	int fd, err = 0;
+
+	if (strlen(ifname) >= IFNAMSIZ)
+		return -EINVAL;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, ifname, strlen(ifname));
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		err = -errno;
+	else
+		*flags = (unsigned)(unsigned short)ifr.ifr_flags;
+	close(fd);
+	return err;
+}
+
+int host_clock_synced(bool *synced, long *max_error_us)
+{
+	struct timex tx;
+	int state;
+
+	memset(&tx, 0, sizeof(tx));
+	state = adjtimex(&tx);
+	if (state < 0)
+		return -errno;
+	*synced = state != TIME_ERROR && !(tx.status & STA_UNSYNC);
+	*max_error_us = tx.maxerror;
+	return 0;
+}
+
+void host_process_name(pid_t pid, char *name, size_t len)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	snprintf(name, len, "?");
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(name, (int)len, f))
+		name[strcspn(name, "\n")] = '\0';
+	fclose(f);
+}

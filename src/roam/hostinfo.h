@@ -1,0 +1,40 @@
+/* What roam doctor reads off the host, where an operator would run ss,
+ * sysctl, nft, ip link and timedatectl: each answer as data plus a short
+ * description of what was seen, for the evidence column. */
+#ifndef ROAM_HOSTINFO_H
+#define ROAM_HOSTINFO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* An integer sysctl by its dotted name ("net.ipv4.ip_forward"): 0 or -errno. */
+int host_sysctl_int(const char *name, int *value);
+
+/* UDP sockets of this network namespace bound to port (ss -lun): how many,
+ * how many of them are pid's, and their local addresses ("0.0.0.0, ::"). */
+struct host_udp_binds {
+	unsigned sockets, owned;
+	char addrs[128];
+};
+int host_udp_binds(uint16_t port, pid_t pid, struct host_udp_binds *out);
+
+/* A source NAT in the ruleset (nft list ruleset): 1 with the first such
+ * rule, trimmed, in rule; 0 if there is none; -ENOENT if nft is not
+ * installed; another -errno if it could not be asked. */
+int host_find_source_nat(char *rule, size_t len);
+/* The search itself, on a ruleset's text. */
+bool ruleset_find_source_nat(const char *ruleset, char *rule, size_t len);
+
+/* The interface's flags (IFF_UP, ...): 0 or -errno. */
+int host_link_flags(const char *ifname, unsigned *flags);
+
+/* Is the system clock disciplined (adjtimex, what timedatectl reports as
+ * "System clock synchronized")? max_error_us is the kernel's estimate. */
+int host_clock_synced(bool *synced, long *max_error_us);
+
+/* The name of pid's program (/proc/PID/comm), "?" if unknown. */
+void host_process_name(pid_t pid, char *name, size_t len);
+
+#endif

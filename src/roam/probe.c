@@ -1,0 +1,388 @@
+/* roam doctor's measurements: pings, DNS queries, a capture. */
+#include "probe.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <netinet/icmp6.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/ip6.h>
+#include <netinet/ip_icmp.h>
+#include <openssl/rand.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+uint64_t probe_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static uint16_t random_u16(void)
+{
+	uint16_t v = 0;
+
+	if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
+		v = (uint16_t)getpid();
+	return v;
+}
+
+static void to_sockaddr(const struct ip_prefix *a, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (a->family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		memcpy(&sin->sin_addr, a->addr, 4);
+		*len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		memcpy(&sin6->sin6_addr, a->addr, 16);
+		*len = sizeof(*sin6);
+	}
+}
+
+/* How long is left until deadline (monotonic ms), for poll. */
+static int remaining_ms(uint64_t deadline)
+{
+	uint64_t now = probe_now_ms();
+
+	return now >= deadline ? 0 : (int)(deadline - now);
+}
+
+/* ---- pings ------------------------------------------------------------- */
+
+int pinger_open(struct pinger *p, int family, const char *ifname)
+{
+	int fd, v, err;
+
+	p->fd = -1;
+	p->family = family;
+	fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6);
+	if (fd < 0)
+		return -errno;
+	/* Bound to the tunnel: the question is what the tunnel carries, not
+	 * where the routing table would send the packet (a separate check). */
+	if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname)) < 0)
+		goto fail;
+	if (family == AF_INET) {
+		v = IP_PMTUDISC_PROBE;
+		if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof(v)) < 0)
+			goto fail;
+	} else {
+		struct icmp6_filter filter;
+
+		v = IPV6_PMTUDISC_PROBE;
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &v, sizeof(v)) < 0)
+			goto fail;
+		v = 1;
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_DONTFRAG, &v, sizeof(v)) < 0)
+			goto fail;
+		ICMP6_FILTER_SETBLOCKALL(&filter);
+		ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &filter);
+		if (setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, &filter, sizeof(filter)) < 0)
+			goto fail;
+	}
+	p->fd = fd;
+	p->id = random_u16();
+	p->seq = 0;
+	return 0;
+fail:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+void pinger_close(struct pinger *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
+}
+
+static uint16_t inet_checksum(const uint8_t *b, size_t len)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)b[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return htons((uint16_t)~sum);
+}
+
+/* Is buf (what the raw socket returned) the reply to (id, seq)? IPv4 raw
+ * sockets hand over the IP header too; ICMPv6 ones do not. */
+static bool is_our_reply(const struct pinger *p, const uint8_t *buf, size_t len, uint16_t seq)
+{
+	const uint8_t *icmp = buf;
+	uint8_t want = ICMP6_ECHO_REPLY;
+	uint16_t id, s;
+
+	if (p->family == AF_INET) {
+		size_t ihl;
+
+		if (len < 20)
+			return false;
+		ihl = (size_t)(buf[0] & 0x0f) * 4;
+		if (ihl < 20 || len < ihl + 8)
+			return false;
+		icmp = buf + ihl;
+		len -= ihl;
+		want = ICMP_ECHOREPLY;
+	}
+	if (len < 8 || icmp[0] != want)
+		return false;
+	memcpy(&id, icmp + 4, 2);
+	memcpy(&s, icmp + 6, 2);
+	return id == htons(p->id) && s == htons(seq);
+}
+
+int pinger_echo(struct pinger *p, const struct ip_prefix *dst, unsigned packet_len, int timeout_ms,
+		uint64_t *rtt_us)
+{
+	static uint8_t msg[65536], reply[65536];
+	unsigned header = p->family == AF_INET ? 20 : 40;
+	struct sockaddr_storage ss;
+	socklen_t ss_len;
+	uint64_t start, deadline;
+	size_t icmp_len;
+	uint16_t seq;
+	ssize_t n;
+
+	if (packet_len < PING_MIN_PACKET || packet_len > sizeof(msg) || dst->family != p->family)
+		return -EINVAL;
+	icmp_len = packet_len - header;
+	seq = ++p->seq;
+	memset(msg, 0, icmp_len);
+	msg[0] = p->family == AF_INET ? ICMP_ECHO : ICMP6_ECHO_REQUEST;
+	*(uint16_t *)(msg + 4) = htons(p->id);
+	*(uint16_t *)(msg + 6) = htons(seq);
+	for (size_t i = 8; i < icmp_len; i++)
+		msg[i] = (uint8_t)i;	/* a pattern, as ping sends */
+	if (p->family == AF_INET)	/* the kernel sums ICMPv6 itself */
+		*(uint16_t *)(msg + 2) = inet_checksum(msg, icmp_len);
+	to_sockaddr(dst, 0, &ss, &ss_len);
+	start = now_us();
+	while (sendto(p->fd, msg, icmp_len, 0, (struct sockaddr *)&ss, ss_len) < 0)
+		if (errno != EINTR)
+			return -errno;
+	deadline = probe_now_ms() + (uint64_t)timeout_ms;
+	for (;;) {
+		struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
+		int r = poll(&pfd, 1, remaining_ms(deadline));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return 0;
+		n = recv(p->fd, reply, sizeof(reply), MSG_DONTWAIT);
+		if (n < 0)
+			continue;
+		if (is_our_reply(p, reply, (size_t)n, seq)) {
+			*rtt_us = now_us() - start;
+			return 1;
+		}
+	}
+}
+
+int largest_passing_packet(packet_probe_fn probe, void *ctx, unsigned lo, unsigned hi, unsigned tries,
+			   unsigned *probes)
+{
+	/* Invariant: lo passes; everything above hi is known not to. */
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo + 1) / 2;
+		int passed = 0;
+
+		for (unsigned t = 0; t < tries && !passed; t++) {
+			(*probes)++;
+			passed = probe(ctx, mid);
+			if (passed < 0)
+				return passed;
+		}
+		if (passed)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return (int)lo;
+}
+
+/* ---- DNS --------------------------------------------------------------- */
+
+int dns_probe(const struct ip_prefix *server, int timeout_ms, unsigned tries, int *rcode, uint64_t *rtt_us)
+{
+	struct sockaddr_storage ss;
+	socklen_t ss_len;
+	uint8_t query[17], reply[512];
+	int fd, err;
+
+	fd = socket(server->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	to_sockaddr(server, 53, &ss, &ss_len);
+	if (connect(fd, (struct sockaddr *)&ss, ss_len) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	for (unsigned t = 0; t < tries; t++) {
+		uint16_t id = random_u16();
+		uint64_t start = now_us(), deadline;
+
+		/* Header: id, RD, one question; the question: ".", NS, IN. */
+		memset(query, 0, sizeof(query));
+		memcpy(query, &id, 2);
+		query[2] = 0x01;
+		query[5] = 1;
+		query[12] = 0;
+		query[14] = 2;
+		query[16] = 1;
+		if (send(fd, query, sizeof(query), 0) < 0) {
+			/* ECONNREFUSED from an earlier query's ICMP: nobody listens. */
+			if (errno == ECONNREFUSED)
+				continue;
+			err = -errno;
+			close(fd);
+			return err;
+		}
+		deadline = probe_now_ms() + (uint64_t)timeout_ms;
+		for (;;) {
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
+			int r = poll(&pfd, 1, remaining_ms(deadline));
+			ssize_t n;
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			n = recv(fd, reply, sizeof(reply), MSG_DONTWAIT);
+			if (n >= 12 && !memcmp(reply, &id, 2) && (reply[2] & 0x80)) {
+				*rcode = reply[3] & 0x0f;
+				*rtt_us = now_us() - start;
+				close(fd);
+				return 1;
+			}
+			if (n < 0 && errno == ECONNREFUSED)
+				break;	/* port unreachable: try again, then give up */
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+/* ---- what arrives ------------------------------------------------------ */
+
+int capture_open(void)
+{
+	int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ALL));
+
+	return fd < 0 ? -errno : fd;
+}
+
+static void add_source(struct capture_result *out, int family, const uint8_t *addr, uint16_t port)
+{
+	size_t alen = family == AF_INET ? 4 : 16;
+
+	for (size_t i = 0; i < out->n_sources; i++) {
+		struct capture_source *s = &out->sources[i];
+
+		if (s->addr.family == family && s->port == port && !memcmp(s->addr.addr, addr, alen)) {
+			s->count++;
+			return;
+		}
+	}
+	if (out->n_sources < CAPTURE_MAX_SOURCES) {
+		struct capture_source *s = &out->sources[out->n_sources++];
+
+		memset(s, 0, sizeof(*s));
+		s->addr.family = family;
+		s->addr.cidr = (uint8_t)(alen * 8);
+		memcpy(s->addr.addr, addr, alen);
+		s->port = port;
+		s->count = 1;
+	}
+}
+
+void capture_account(struct capture_result *out, uint16_t proto, const uint8_t *pkt, size_t len, uint16_t port)
+{
+	const uint8_t *udp, *src;
+	size_t off;
+	int family;
+	uint8_t type;
+
+	if (proto == ETH_P_IP) {
+		if (len < 20 || (pkt[0] >> 4) != 4 || pkt[9] != IPPROTO_UDP)
+			return;
+		/* Later fragments carry no UDP header. */
+		if ((((unsigned)pkt[6] << 8 | pkt[7]) & 0x1fff) != 0)
+			return;
+		off = (size_t)(pkt[0] & 0x0f) * 4;
+		family = AF_INET;
+		src = pkt + 12;
+	} else if (proto == ETH_P_IPV6) {
+		if (len < 40 || (pkt[0] >> 4) != 6 || pkt[6] != IPPROTO_UDP)
+			return;	/* extension headers: not what WireGuard peers send */
+		off = 40;
+		family = AF_INET6;
+		src = pkt + 8;
+	} else {
+		return;
+	}
+	if (len < off + 8)
+		return;
+	udp = pkt + off;
+	if (((unsigned)udp[2] << 8 | udp[3]) != port)
+		return;
+	out->datagrams++;
+	type = len > off + 8 ? udp[8] : 0;
+	out->by_type[type >= 1 && type <= 4 ? type : 0]++;
+	add_source(out, family, src, (uint16_t)(udp[0] << 8 | udp[1]));
+}
+
+void capture_run(int fd, uint16_t port, unsigned duration_ms, struct capture_result *out)
+{
+	static uint8_t buf[65536];
+	uint64_t start = probe_now_ms(), deadline = start + duration_ms;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct sockaddr_ll sll;
+		socklen_t sll_len = sizeof(sll);
+		int r = poll(&pfd, 1, remaining_ms(deadline));
+		ssize_t n;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&sll, &sll_len);
+		/* Only what arrives for this host: not our own sends, and not
+		 * what loopback shows twice. */
+		if (n > 0 && sll.sll_pkttype == PACKET_HOST)
+			capture_account(out, ntohs(sll.sll_protocol), buf, (size_t)n, port);
+	}
+	out->elapsed_ms += probe_now_ms() - start;
+}

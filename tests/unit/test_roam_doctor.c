@@ -1,0 +1,517 @@
+/* roam doctor's pure parts: each judge in front of the situations it must
+ * tell apart (src/roam/doctor_judge.c), the largest-packet search against a
+ * model path with losses, the capture's datagram parser, the NAT rule
+ * search, and the JSON report's shape. The network-facing half is
+ * tests/integration/test_roam_doctor.sh.
+ *
+ * The files under test are included: src/roam is not part of the core
+ * library the test binaries link against. */
+#include "../../src/roam/config.c"
+#include "../../src/roam/doctor_judge.c"
+#include "../../src/roam/doctor_report.c"
+#include "../../src/roam/hostinfo.c"
+#include "../../src/roam/json.c"
+#include "../../src/roam/probe.c"
+#include "../../src/roam/run.c"
+#include "../../src/roam/show.c"
+#include "../../src/roam/uapi_client.c"
+
+#include <netinet/in.h>
+
+#include "test.h"
+
+static struct ip_prefix prefix(const char *s)
+{
+	struct ip_prefix p;
+
+	if (!ip_prefix_parse(&p, s, true)) {
+		fprintf(stderr, "bad prefix in test: %s\n", s);
+		abort();
+	}
+	return p;
+}
+
+/* A peer with the given AllowedIPs (a comma-free list, up to 4). */
+struct test_peer {
+	struct uapi_peer peer;
+	struct ip_prefix ips[4];
+};
+
+static void make_peer(struct test_peer *t, uint8_t key_byte, const char *a, const char *b)
+{
+	memset(t, 0, sizeof(*t));
+	memset(t->peer.public_key, key_byte, KEY_LEN);
+	t->ips[0] = prefix(a);
+	t->peer.n_allowed_ips = 1;
+	if (b) {
+		t->ips[1] = prefix(b);
+		t->peer.n_allowed_ips = 2;
+	}
+	t->peer.allowed_ips = t->ips;
+}
+
+static struct doctor_report new_report(void)
+{
+	struct doctor_report r = { 0 };
+
+	snprintf(r.ifname, sizeof(r.ifname), "wg0");
+	snprintf(r.daemon, sizeof(r.daemon), "roamd");
+	r.pid = 42;
+	snprintf(r.public_key, sizeof(r.public_key), "OURKEY");
+	return r;
+}
+
+static const struct doctor_finding *last(const struct doctor_report *r)
+{
+	return &r->v[r->n - 1];
+}
+
+static bool says(const struct doctor_finding *f, const char *text)
+{
+	bool ok = strstr(f->evidence, text) || strstr(f->decision, text);
+
+	if (!ok)
+		fprintf(stderr, "    %s %s: '%s' / '%s' lacks '%s'\n", doctor_status_name(f->status), f->check,
+			f->evidence, f->decision, text);
+	return ok;
+}
+
+static double figure(const struct doctor_finding *f, const char *name)
+{
+	for (size_t i = 0; i < f->n_figures; i++)
+		if (!strcmp(f->figures[i].name, name))
+			return f->figures[i].value;
+	return -1;
+}
+
+/* ---- the largest packet through ---------------------------------------- */
+
+/* A path that passes packets up to `limit` bytes and loses the first try
+ * of every size in `lossy` of them (a lost reply is not a black hole). */
+struct model_path {
+	unsigned limit, every;
+	unsigned seen[2000];
+};
+
+static int model_probe(void *ctx, unsigned len)
+{
+	struct model_path *m = ctx;
+
+	if (len < 2000 && m->every && len % m->every == 0 && m->seen[len]++ == 0)
+		return 0;
+	return len <= m->limit;
+}
+
+static void test_largest_packet(void)
+{
+	static const unsigned limits[] = { 84, 85, 1000, 1232, 1280, 1419, 1420 };
+
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+		for (unsigned every = 0; every <= 3; every++) {
+			struct model_path m = { .limit = limits[i], .every = every };
+			unsigned probes = 0;
+			int got = largest_passing_packet(model_probe, &m, 84, 1420, 2, &probes);
+
+			if (!CHECK(got == (int)limits[i]))
+				fprintf(stderr, "    limit %u every %u: got %d\n", limits[i], every, got);
+			/* A binary search: 11 steps over 1336 sizes, 2 tries at most each. */
+			CHECK(probes <= 22);
+		}
+}
+
+/* ---- the capture's parser ---------------------------------------------- */
+
+static size_t udp4(uint8_t *b, const char *src, uint16_t sport, uint16_t dport, uint8_t type, uint16_t frag)
+{
+	struct ip_prefix s = prefix(src);
+
+	memset(b, 0, 64);
+	b[0] = 0x45;
+	b[6] = (uint8_t)(frag >> 8);
+	b[7] = (uint8_t)frag;
+	b[9] = IPPROTO_UDP;
+	memcpy(b + 12, s.addr, 4);
+	b[20] = (uint8_t)(sport >> 8);
+	b[21] = (uint8_t)sport;
+	b[22] = (uint8_t)(dport >> 8);
+	b[23] = (uint8_t)dport;
+	b[28] = type;
+	return 48;
+}
+
+static void test_capture_parser(void)
+{
+	struct capture_result c = { 0 };
+	uint8_t b[128];
+	size_t n;
+
+	n = udp4(b, "203.0.113.2", 4000, 51820, 1, 0);
+	capture_account(&c, ETH_P_IP, b, n, 51820);
+	capture_account(&c, ETH_P_IP, b, n, 51820);
+	n = udp4(b, "198.51.100.2", 5000, 51820, 4, 0);
+	capture_account(&c, ETH_P_IP, b, n, 51820);
+	n = udp4(b, "198.51.100.2", 5000, 53, 1, 0);		/* another port */
+	capture_account(&c, ETH_P_IP, b, n, 51820);
+	n = udp4(b, "198.51.100.2", 5000, 51820, 1, 0x0010);	/* a later fragment */
+	capture_account(&c, ETH_P_IP, b, n, 51820);
+	capture_account(&c, ETH_P_IP, b, 20, 51820);		/* truncated */
+	CHECK(c.datagrams == 3);
+	CHECK(c.by_type[1] == 2 && c.by_type[4] == 1);
+	CHECK(c.n_sources == 2 && c.sources[0].count == 2 && c.sources[0].port == 4000);
+
+	/* IPv6 */
+	memset(b, 0, sizeof(b));
+	b[0] = 0x60;
+	b[6] = IPPROTO_UDP;
+	memcpy(b + 8, prefix("fd00:5::2").addr, 16);
+	b[42] = 51820 >> 8;
+	b[43] = 51820 & 0xff;
+	b[48] = 2;
+	capture_account(&c, ETH_P_IPV6, b, 64, 51820);
+	CHECK(c.datagrams == 4 && c.by_type[2] == 1 && c.n_sources == 3 && c.sources[2].addr.family == AF_INET6);
+}
+
+/* ---- udp --------------------------------------------------------------- */
+
+static void test_udp(void)
+{
+	struct test_peer tp;
+	struct uapi_device dev = { .listen_port = 51820, .extended = true, .peers = &tp.peer, .n_peers = 1 };
+	struct watch_observation w = { .watched = true, .counted = true };
+	struct doctor_report r = new_report();
+
+	make_peer(&tp, 1, "198.18.0.2/32", NULL);	/* never handshaked */
+
+	/* Packets reach the host, the daemon takes none: a local firewall. */
+	w.capture.datagrams = 3;
+	w.capture.by_type[1] = 3;
+	w.capture.sources[0] = (struct capture_source){ prefix("203.0.113.2"), 4000, 3 };
+	w.capture.n_sources = 1;
+	w.capture.elapsed_ms = 6000;
+	CHECK(judge_udp(&r, &dev, &w, 0));
+	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "received none") &&
+	      says(last(&r), "203.0.113.2:4000") && says(last(&r), "firewall"));
+
+	/* ... and the daemon takes them: the handshake check explains the rest. */
+	w.received = 3;
+	CHECK(!judge_udp(&r, &dev, &w, 0));
+	CHECK(last(&r)->status == DOCTOR_PASS && says(last(&r), "3 initiation"));
+
+	/* Nothing arrives and no peer is fresh: reachability. */
+	memset(&w.capture, 0, sizeof(w.capture));
+	w.capture.elapsed_ms = 6000;
+	w.received = 0;
+	CHECK(judge_udp(&r, &dev, &w, 0));
+	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "Nothing arrives"));
+
+	/* Nothing arrives but another peer is fresh: the silent one is away. */
+	{
+		struct test_peer two[2];
+		struct uapi_peer peers[2];
+
+		make_peer(&two[0], 1, "198.18.0.2/32", NULL);
+		make_peer(&two[1], 2, "198.18.0.3/32", NULL);
+		peers[0] = two[0].peer;
+		peers[1] = two[1].peer;
+		peers[1].has_last_handshake_age = true;
+		peers[1].last_handshake_age_ms = 5000;
+		dev.peers = peers;
+		dev.n_peers = 2;
+		CHECK(!judge_udp(&r, &dev, &w, 0));
+		CHECK(last(&r)->status == DOCTOR_WARN);
+		/* Not watched (--wait 0) while a peer is not fresh: not judged. */
+		w.watched = false;
+		CHECK(!judge_udp(&r, &dev, &w, 0));
+		CHECK(last(&r)->status == DOCTOR_SKIP);
+		/* All fresh: no need to watch. */
+		peers[0].has_last_handshake_age = true;
+		peers[0].last_handshake_age_ms = 1000;
+		CHECK(!judge_udp(&r, &dev, &w, 0));
+		CHECK(last(&r)->status == DOCTOR_PASS);
+	}
+	doctor_report_free(&r);
+}
+
+/* ---- handshake --------------------------------------------------------- */
+
+static void test_handshake(void)
+{
+	struct test_peer tp;
+	struct uapi_drop drops[1];
+	struct watch_observation w = { .watched = true, .counted = true, .drops = drops, .n_drops = 1 };
+	struct peer_observation p = { .peer = &tp.peer, .verdict = HANDSHAKE_NEVER };
+	struct doctor_report r = new_report();
+	static const struct {
+		const char *reason, *says;
+	} causes[] = {
+		{ "bad_mac1", "OURKEY" },
+		{ "unknown_peer", "no peer here" },
+		{ "handshake_decrypt", "PresharedKey" },
+		{ "stale_timestamp", "clock" },
+	};
+
+	make_peer(&tp, 1, "198.18.0.2/32", NULL);
+	for (size_t i = 0; i < sizeof(causes) / sizeof(causes[0]); i++) {
+		snprintf(drops[0].reason, sizeof(drops[0].reason), "%s", causes[i].reason);
+		drops[0].count = 2;
+		CHECK(judge_handshake(&r, &p, &w));
+		CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), causes[i].says));
+	}
+	w.n_drops = 0;
+
+	/* The other side never answers our initiations. */
+	snprintf(tp.peer.endpoint, sizeof(tp.peer.endpoint), "198.19.0.2:51820");
+	tp.peer.handshake_attempts = 3;
+	CHECK(judge_handshake(&r, &p, &w));
+	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "3 initiations sent to 198.19.0.2:51820") &&
+	      says(last(&r), "run roam doctor there"));
+
+	/* A client that never called: a warning, not a failure. */
+	tp.peer.endpoint[0] = '\0';
+	tp.peer.handshake_attempts = 0;
+	CHECK(judge_handshake(&r, &p, &w));
+	CHECK(last(&r)->status == DOCTOR_WARN);
+
+	/* UDP already failed: not judged again. */
+	p.udp_failed = true;
+	CHECK(judge_handshake(&r, &p, &w));
+	CHECK(last(&r)->status == DOCTOR_SKIP);
+
+	/* Fresh wins over everything. */
+	p.verdict = HANDSHAKE_FRESH;
+	p.handshake_age_ms = 14000;
+	CHECK(!judge_handshake(&r, &p, &w));
+	CHECK(last(&r)->status == DOCTOR_PASS && figure(last(&r), "age_ms") == 14000);
+	doctor_report_free(&r);
+}
+
+/* ---- keepalive --------------------------------------------------------- */
+
+static void test_keepalive(void)
+{
+	struct test_peer tp;
+	struct peer_observation p = { .peer = &tp.peer, .initiates = true, .initiates_why = "the config" };
+	struct doctor_report r = new_report();
+
+	make_peer(&tp, 1, "198.18.0.0/24", NULL);
+	judge_keepalive(&r, &p);
+	CHECK(last(&r)->status == DOCTOR_WARN && says(last(&r), "PersistentKeepalive = 25"));
+
+	/* With NAT evidence the suggestion follows it. */
+	tp.peer.nat_rebound_min_idle_ms = 20000;
+	tp.peer.suggested_keepalive = 15;
+	judge_keepalive(&r, &p);
+	CHECK(last(&r)->status == DOCTOR_WARN && says(last(&r), "PersistentKeepalive = 15") &&
+	      says(last(&r), "20.0 s idle"));
+
+	/* Set, but longer than the NAT's timeout. */
+	tp.peer.persistent_keepalive = 25;
+	judge_keepalive(&r, &p);
+	CHECK(last(&r)->status == DOCTOR_WARN && says(last(&r), "Lower PersistentKeepalive to 15"));
+
+	/* Set and below it. */
+	tp.peer.persistent_keepalive = 10;
+	judge_keepalive(&r, &p);
+	CHECK(last(&r)->status == DOCTOR_PASS && says(last(&r), "every 10 s"));
+
+	/* The server side: the peer's NAT rebinds it after idling. */
+	p.initiates = false;
+	tp.peer.persistent_keepalive = 0;
+	tp.peer.nat_rebinds = 2;
+	judge_keepalive(&r, &p);
+	CHECK(last(&r)->status == DOCTOR_WARN && says(last(&r), "On the peer"));
+
+	/* The server side without evidence: nothing to do. */
+	tp.peer.nat_rebinds = 0;
+	tp.peer.nat_rebound_min_idle_ms = 0;
+	judge_keepalive(&r, &p);
+	CHECK(last(&r)->status == DOCTOR_PASS);
+	doctor_report_free(&r);
+}
+
+/* ---- forwarding, routes, probe addresses ------------------------------- */
+
+static void test_forwarding(void)
+{
+	struct test_peer a, b;
+	struct uapi_peer peers[2];
+	struct uapi_device dev = { .peers = peers, .n_peers = 2 };
+	struct forwarding_observation o = { .hub = true, .ipv4 = 1, .ipv6 = 1, .nat = 1 };
+	struct doctor_report r = new_report();
+	bool v6;
+
+	make_peer(&a, 1, "198.18.0.2/32", "fd00:2::2/128");
+	make_peer(&b, 2, "198.18.0.3/32", NULL);
+	peers[0] = a.peer;
+	peers[1] = b.peer;
+	CHECK(doctor_peers_route_through(&dev, &v6) && v6);
+	make_peer(&b, 2, "198.18.0.0/24", NULL);
+	peers[1] = b.peer;
+	CHECK(!doctor_peers_route_through(&dev, &v6));
+	dev.n_peers = 0;
+	CHECK(!doctor_peers_route_through(&dev, &v6));
+
+	snprintf(o.nat_rule, sizeof(o.nat_rule), "masquerade");
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_PASS);
+	o.ipv4 = 0;	/* NAT set up, forwarding off: the intent is clear */
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "net.ipv4.ip_forward=1"));
+	o.nat = 0;	/* neither: maybe clients only need this host */
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_WARN);
+	o.ipv4 = 1;	/* forwarding without a NAT */
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_WARN && says(last(&r), "masquerade"));
+	o.need_ipv6 = true;
+	o.ipv6 = 0;
+	o.nat = 1;
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "net.ipv6.conf.all.forwarding=1"));
+	o.hub = false;
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_SKIP);
+
+	{
+		struct route_miss miss = { "198.18.9.0/24", "eth0" };
+		struct routes_observation ro = { .checked = 3, .total = 3, .n_peers = 2 };
+
+		judge_routes(&r, &ro);
+		CHECK(last(&r)->status == DOCTOR_PASS);
+		ro.misses = &miss;
+		ro.n_misses = ro.n_shown = 1;
+		judge_routes(&r, &ro);
+		CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "198.18.9.0/24 -> eth0"));
+	}
+	doctor_report_free(&r);
+}
+
+static void test_probe_address(void)
+{
+	struct test_peer t;
+	struct ip_prefix own[2] = { prefix("198.18.0.2/24"), prefix("fd00:2::2/64") }, got, given;
+
+	make_peer(&t, 1, "fd00:2::1/128", "198.18.0.1/32");	/* IPv4 first */
+	CHECK(doctor_probe_address(&t.peer, own, 2, NULL, 0, &got) && ip_prefix_equal(&got, &own[0]) == false &&
+	      got.family == AF_INET && got.addr[3] == 1);
+	make_peer(&t, 1, "198.18.0.0/24", NULL);		/* a network: its .1 */
+	CHECK(doctor_probe_address(&t.peer, own, 2, NULL, 0, &got) && got.cidr == 32 && got.addr[3] == 1);
+	own[0] = prefix("198.18.0.1/24");			/* .1 is us: nothing */
+	own[1] = prefix("198.18.5.1/32");
+	CHECK(!doctor_probe_address(&t.peer, own, 2, NULL, 0, &got));
+	given = prefix("198.18.0.7");				/* --probe wins */
+	CHECK(doctor_probe_address(&t.peer, own, 2, &given, 1, &got) && got.addr[3] == 7);
+	given = prefix("203.0.113.7");				/* ... inside the AllowedIPs only */
+	CHECK(!doctor_probe_address(&t.peer, own, 2, &given, 1, &got));
+}
+
+/* ---- mtu, dns, clock --------------------------------------------------- */
+
+static void test_mtu_dns_clock(void)
+{
+	struct test_peer t;
+	struct peer_observation p = { .peer = &t.peer, .verdict = HANDSHAKE_FRESH };
+	struct mtu_observation m = { .has_address = true, .reachable = true, .interface_mtu = 1420, .largest = 1420 };
+	struct dns_observation d = { .source = "the config's DNS", .answered = 1 };
+	struct doctor_report r = new_report();
+
+	make_peer(&t, 1, "198.18.0.1/32", NULL);
+	m.address = prefix("198.18.0.1");
+	judge_mtu(&r, &p, false, &m);
+	CHECK(last(&r)->status == DOCTOR_PASS && figure(last(&r), "largest_packet") == 1420);
+	m.largest = 1232;
+	judge_mtu(&r, &p, false, &m);
+	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "MTU = 1232") && says(last(&r), "below 1280"));
+	m.largest = 1380;
+	judge_mtu(&r, &p, false, &m);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strstr(last(&r)->decision, "below 1280"));
+	m.reachable = false;
+	judge_mtu(&r, &p, false, &m);
+	CHECK(last(&r)->status == DOCTOR_WARN);
+	judge_mtu(&r, &p, true, &m);
+	CHECK(last(&r)->status == DOCTOR_SKIP);
+
+	d.server = prefix("198.18.0.1");
+	d.inside_peer = t.peer.public_key;
+	judge_dns(&r, &d);
+	CHECK(last(&r)->status == DOCTOR_PASS && !strcmp(last(&r)->subject, "dns 198.18.0.1"));
+	d.answered = 0;
+	judge_dns(&r, &d);
+	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "does not answer"));
+	d.inside_peer = NULL;
+	snprintf(d.route_dev, sizeof(d.route_dev), "eth0");
+	judge_dns(&r, &d);
+	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "outside every peer's AllowedIPs") &&
+	      says(last(&r), "leave by eth0"));
+
+	judge_clock(&r, 0, true, 5000, 0);
+	CHECK(last(&r)->status == DOCTOR_PASS);
+	judge_clock(&r, 0, true, 5000, 3);
+	CHECK(last(&r)->status == DOCTOR_WARN && says(last(&r), "3 initiations"));
+	judge_clock(&r, 0, false, 16000000, 0);
+	CHECK(last(&r)->status == DOCTOR_WARN && says(last(&r), "NTP"));
+	doctor_report_free(&r);
+}
+
+/* ---- the NAT rule search and the JSON report --------------------------- */
+
+static void test_ruleset(void)
+{
+	char rule[160];
+
+	CHECK(ruleset_find_source_nat("table ip nat {\n\tchain postrouting {\n\t\ttype nat hook postrouting "
+				      "priority 100; policy accept;\n\t\toifname \"eth0\" ip saddr 10.6.0.0/24 "
+				      "masquerade\n\t}\n}\n", rule, sizeof(rule)) &&
+	      !strcmp(rule, "oifname \"eth0\" ip saddr 10.6.0.0/24 masquerade"));
+	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  snat to 203.0.113.1\n }\n}\n", rule,
+				      sizeof(rule)) && !strcmp(rule, "snat to 203.0.113.1"));
+	CHECK(!ruleset_find_source_nat("table inet masquerade {\n chain input {\n  udp dport 51820 accept\n }\n}\n",
+				       rule, sizeof(rule)));
+	CHECK(!ruleset_find_source_nat("", rule, sizeof(rule)));
+}
+
+static void test_json_report(void)
+{
+	struct doctor_report r = new_report();
+	struct doctor_finding *f;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+	uint8_t key[KEY_LEN];
+
+	memset(key, 7, sizeof(key));
+	f = doctor_add(&r, "mtu", key);
+	f->status = DOCTOR_FAIL;
+	doctor_evidence(f, "the \"largest\" is %d", 1232);
+	doctor_decision(f, "set MTU");
+	doctor_figure(f, "largest_packet", 1232);
+	f = doctor_add(&r, "clock", NULL);
+	out = open_memstream(&text, &len);
+	doctor_print_json(out, &r, 1);
+	fclose(out);
+	CHECK(strstr(text, "{\"version\":1,\"interfaces\":[{\"interface\":\"wg0\",\"daemon\":\"roamd\",\"pid\":42,") ==
+	      text);
+	CHECK(strstr(text, "\"check\":\"mtu\",\"status\":\"FAIL\",\"peer\":\"BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\""));
+	CHECK(strstr(text, "\"evidence\":\"the \\\"largest\\\" is 1232\""));
+	CHECK(strstr(text, "\"figures\":{\"largest_packet\":1232}"));
+	CHECK(strstr(text, "\"check\":\"clock\",\"status\":\"PASS\",\"peer\":null,\"subject\":null"));
+	CHECK(strstr(text, "\"decision\":null,\"figures\":{}"));
+	CHECK(strstr(text, "\"passed\":1,\"warnings\":0,\"failed\":1,\"skipped\":0}],\"warnings\":0,\"failed\":1}\n"));
+	free(text);
+	doctor_report_free(&r);
+}
+
+int main(void)
+{
+	RUN(test_largest_packet);
+	RUN(test_capture_parser);
+	RUN(test_udp);
+	RUN(test_handshake);
+	RUN(test_keepalive);
+	RUN(test_forwarding);
+	RUN(test_probe_address);
+	RUN(test_mtu_dns_clock);
+	RUN(test_ruleset);
+	RUN(test_json_report);
+	return test_finish("test_roam_doctor");
+}
