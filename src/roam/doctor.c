@@ -71,14 +71,6 @@ static uint64_t received_total(const struct uapi_device *dev)
 	return n;
 }
 
-static uint64_t drop_count(const struct uapi_device *dev, const char *reason)
-{
-	for (size_t i = 0; i < dev->n_drops; i++)
-		if (!strcmp(dev->drops[i].reason, reason))
-			return dev->drops[i].count;
-	return 0;
-}
-
 /* The interface's own addresses with their prefix lengths. */
 static size_t own_addresses(const char *ifname, struct ip_prefix **out)
 {
@@ -586,7 +578,7 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 	check_dns(r, &dev, opt, have_cfg ? &cfg : NULL);
 
 	err = host_clock_synced(&synced, &max_error);
-	judge_clock(r, err, synced, max_error, drop_count(&dev, "stale_timestamp"));
+	judge_clock(r, err, synced, max_error, drop_count(dev.drops, dev.n_drops, "stale_timestamp"));
 
 out:
 	pingers_close(&ps);

@@ -79,6 +79,9 @@ void doctor_print_json(FILE *out, const struct doctor_report *reports, size_t n)
 
 /* ---- judges ------------------------------------------------------------ */
 
+/* The count of one drop cause in a list of them (0 if absent). */
+uint64_t drop_count(const struct uapi_drop *drops, size_t n, const char *reason);
+
 struct daemon_observation {
 	int get_error;			/* 0, or -errno of asking the daemon */
 	char get_reason[160];

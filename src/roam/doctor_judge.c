@@ -202,12 +202,17 @@ bool judge_udp(struct doctor_report *r, const struct uapi_device *dev, const str
 
 /* ---- handshake --------------------------------------------------------- */
 
+uint64_t drop_count(const struct uapi_drop *drops, size_t n, const char *reason)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(drops[i].reason, reason))
+			return drops[i].count;
+	return 0;
+}
+
 static uint64_t drop_growth(const struct watch_observation *w, const char *reason)
 {
-	for (size_t i = 0; i < w->n_drops; i++)
-		if (!strcmp(w->drops[i].reason, reason))
-			return w->drops[i].count;
-	return 0;
+	return drop_count(w->drops, w->n_drops, reason);
 }
 
 bool judge_handshake(struct doctor_report *r, const struct peer_observation *p, const struct watch_observation *w)

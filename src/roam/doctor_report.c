@@ -119,10 +119,7 @@ void doctor_print_json(FILE *out, const struct doctor_report *reports, size_t n)
 		fputs("\"interface\":", out);
 		json_string(out, r->ifname);
 		fputs(",\"daemon\":", out);
-		if (r->daemon[0])
-			json_string(out, r->daemon);
-		else
-			fputs("null", out);
+		json_string_or_null(out, r->daemon);
 		fprintf(out, ",\"pid\":%d,\"checks\":[", r->pid);
 		for (size_t i = 0; i < r->n; i++) {
 			const struct doctor_finding *f = &r->v[i];
@@ -132,22 +129,13 @@ void doctor_print_json(FILE *out, const struct doctor_report *reports, size_t n)
 			fputs(",\"status\":", out);
 			json_string(out, doctor_status_name(f->status));
 			fputs(",\"peer\":", out);
-			if (f->peer[0])
-				json_string(out, f->peer);
-			else
-				fputs("null", out);
+			json_string_or_null(out, f->peer);
 			fputs(",\"subject\":", out);
-			if (f->subject[0])
-				json_string(out, f->subject);
-			else
-				fputs("null", out);
+			json_string_or_null(out, f->subject);
 			fputs(",\"evidence\":", out);
 			json_string(out, f->evidence);
 			fputs(",\"decision\":", out);
-			if (f->decision[0])
-				json_string(out, f->decision);
-			else
-				fputs("null", out);
+			json_string_or_null(out, f->decision);
 			fputs(",\"figures\":{", out);
 			for (size_t j = 0; j < f->n_figures; j++) {
 				json_string(out, f->figures[j].name);

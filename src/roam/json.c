@@ -59,3 +59,11 @@ void json_string(FILE *f, const char *str)
 	}
 	fputc('"', f);
 }
+
+void json_string_or_null(FILE *f, const char *s)
+{
+	if (s && *s)
+		json_string(f, s);
+	else
+		fputs("null", f);
+}

@@ -9,5 +9,7 @@
  * UTF-8 become U+FFFD, so the document always parses whatever a file or
  * interface name holds. */
 void json_string(FILE *f, const char *s);
+/* The same, or null for an empty string ("none"/"unknown" in the schemas). */
+void json_string_or_null(FILE *f, const char *s);
 
 #endif

@@ -70,6 +70,19 @@ static int remaining_ms(uint64_t deadline)
 	return now >= deadline ? 0 : (int)(deadline - now);
 }
 
+/* Waits until fd is readable or deadline passes: true if readable. */
+static bool wait_readable(int fd, uint64_t deadline)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int r = poll(&pfd, 1, remaining_ms(deadline));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		return r > 0;
+	}
+}
+
 /* ---- pings ------------------------------------------------------------- */
 
 int pinger_open(struct pinger *p, int family, const char *ifname)
@@ -190,14 +203,7 @@ int pinger_echo(struct pinger *p, const struct ip_prefix *dst, unsigned packet_l
 		if (errno != EINTR)
 			return -errno;
 	deadline = probe_now_ms() + (uint64_t)timeout_ms;
-	for (;;) {
-		struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
-		int r = poll(&pfd, 1, remaining_ms(deadline));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return 0;
+	while (wait_readable(p->fd, deadline)) {
 		n = recv(p->fd, reply, sizeof(reply), MSG_DONTWAIT);
 		if (n < 0)
 			continue;
@@ -206,6 +212,7 @@ int pinger_echo(struct pinger *p, const struct ip_prefix *dst, unsigned packet_l
 			return 1;
 		}
 	}
+	return 0;
 }
 
 int largest_passing_packet(packet_probe_fn probe, void *ctx, unsigned lo, unsigned hi, unsigned tries,
@@ -269,16 +276,8 @@ int dns_probe(const struct ip_prefix *server, int timeout_ms, unsigned tries, in
 			return err;
 		}
 		deadline = probe_now_ms() + (uint64_t)timeout_ms;
-		for (;;) {
-			struct pollfd pfd = { .fd = fd, .events = POLLIN };
-			int r = poll(&pfd, 1, remaining_ms(deadline));
-			ssize_t n;
-
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				break;
-			n = recv(fd, reply, sizeof(reply), MSG_DONTWAIT);
+		while (wait_readable(fd, deadline)) {
+			ssize_t n = recv(fd, reply, sizeof(reply), MSG_DONTWAIT);
 			if (n >= 12 && !memcmp(reply, &id, 2) && (reply[2] & 0x80)) {
 				*rcode = reply[3] & 0x0f;
 				*rtt_us = now_us() - start;
@@ -367,18 +366,10 @@ void capture_run(int fd, uint16_t port, unsigned duration_ms, struct capture_res
 	static uint8_t buf[65536];
 	uint64_t start = probe_now_ms(), deadline = start + duration_ms;
 
-	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	while (wait_readable(fd, deadline)) {
 		struct sockaddr_ll sll;
 		socklen_t sll_len = sizeof(sll);
-		int r = poll(&pfd, 1, remaining_ms(deadline));
-		ssize_t n;
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&sll, &sll_len);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&sll, &sll_len);
 		/* Only what arrives for this host: not our own sends, and not
 		 * what loopback shows twice. */
 		if (n > 0 && sll.sll_pkttype == PACKET_HOST)

@@ -317,14 +317,6 @@ static void json_drops(FILE *f, const struct uapi_drop *drops, size_t n)
 	fputc('}', f);
 }
 
-static void json_string_or_null(FILE *f, const char *s)
-{
-	if (s && *s)
-		json_string(f, s);
-	else
-		fputs("null", f);
-}
-
 static void json_u64_or_null(FILE *f, bool present, uint64_t v)
 {
 	if (present)

@@ -207,16 +207,20 @@ sc_healthy() {
 		evidence_has healthy-server endpoint "$LAB_WIFI_PUB4"
 }
 
-fw_drop() {
-	nsx "$LAB_SERVER" nft -f - <<-EOF
-		table inet rtfw {
-			chain input {
-				type filter hook input priority 0; policy accept;
-				udp dport $LAB_PORT drop
+# nft_drop NS TABLE HOOK RULE — a table of its own with one filter chain at
+# HOOK whose only rule is RULE (a break, gone with the namespace).
+nft_drop() {
+	nsx "$1" nft -f - <<-EOF
+		table inet $2 {
+			chain $3 {
+				type filter hook $3 priority 0; policy accept;
+				$4
 			}
 		}
 	EOF
 }
+
+fw_drop() { nft_drop "$LAB_SERVER" rtfw input "udp dport $LAB_PORT drop"; }
 sc_firewall() {
 	setup b 25 "$SRV_TUN4" "" fw_drop || return 1
 	local rc
@@ -246,16 +250,7 @@ sc_nat_expiry() {
 		evidence_has nat-expiry keepalive "PersistentKeepalive is off"
 }
 
-mtu_hole() {
-	nsx "$LAB_INET" nft -f - <<-EOF
-		table inet rtmtu {
-			chain forward {
-				type filter hook forward priority 0; policy accept;
-				meta length > 1300 drop
-			}
-		}
-	EOF
-}
+mtu_hole() { nft_drop "$LAB_INET" rtmtu forward "meta length > 1300 drop"; }
 sc_mtu() {
 	setup d 25 "$SRV_TUN4" "" mtu_hole || return 1
 	wait_until 10 phone_pings_server || { echo "no tunnel"; return 1; }
