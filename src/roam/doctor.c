@@ -462,7 +462,7 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 	struct pingers ps = { .ifname = ifname };
 	struct config cfg = { 0 };
 	struct ip_prefix *own = NULL;
-	size_t n_own;
+	size_t n_own, n_nudged;
 	bool have_cfg, udp_failed, *skipped = NULL, *nudged = NULL, synced = false;
 	struct routes_observation ro;
 	struct forwarding_observation fo = { 0 };
@@ -498,12 +498,9 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 	/* Peers without a fresh handshake: nudge those we can reach (a ping
 	 * starts a handshake), and watch what arrives meanwhile. */
 	now_ms = wall_clock_ms();
-	nudged = calloc(dev.n_peers + 1, sizeof(*nudged));
-	skipped = calloc(dev.n_peers + 1, sizeof(*skipped));
-	if (!nudged || !skipped) {
-		fputs("roam doctor: out of memory\n", stderr);
-		exit(1);
-	}
+	n_nudged = dev.n_peers;
+	nudged = xrealloc(NULL, (n_nudged + 1) * sizeof(*nudged));
+	memset(nudged, 0, (n_nudged + 1) * sizeof(*nudged));
 	if (!all_fresh(&dev, now_ms) && opt->wait_ms) {
 		fd = capture_open();
 		if (fd < 0)
@@ -527,6 +524,9 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 		}
 	}
 	udp_failed = judge_udp(r, &dev, &w, wall_clock_ms());
+	/* The watch refreshed dev: size by what the daemon says now. */
+	skipped = xrealloc(NULL, (dev.n_peers + 1) * sizeof(*skipped));
+	memset(skipped, 0, (dev.n_peers + 1) * sizeof(*skipped));
 
 	/* Per peer, in the playbook's order: handshake, endpoint, keepalive. */
 	now_ms = wall_clock_ms();
@@ -536,7 +536,7 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 		po.verdict = peer_handshake_verdict(po.peer, now_ms, &po.handshake_age_ms);
 		po.initiates = side_initiates(po.peer, have_cfg ? &cfg : NULL, &po.initiates_why);
 		/* The nudges were indexed before the refresh; peers keep their order. */
-		po.nudged = i < dev.n_peers && nudged[i];
+		po.nudged = i < n_nudged && nudged[i];
 		skipped[i] = judge_handshake(r, &po, &w);
 		judge_endpoint(r, &po, skipped[i], now_ms);
 		judge_keepalive(r, &po);
