@@ -120,21 +120,21 @@ static void run_table(const struct fixed_insert *ins_tab, size_t n_ins, const st
 }
 
 static const struct fixed_insert v4_inserts[] = {
-	{ "192.168.4.0", 24, 0 },   { "192.168.4.4", 32, 1 },  { "192.168.0.0", 16, 2 },
-	{ "192.95.5.64", 27, 3 },   { "192.95.5.65", 32, 2 },  { "10.0.0.0", 8, 4 },
-	{ "10.1.0.0", 16, 5 },      { "10.1.1.0", 24, 6 },     { "10.1.1.1", 32, 7 },
-	{ "128.0.0.0", 1, 3 },      { "255.255.255.254", 31, 4 }, { "172.16.0.0", 12, 5 },
+	{ "193.168.4.0", 24, 0 },   { "193.168.4.4", 32, 1 },  { "193.168.0.0", 16, 2 },
+	{ "192.95.5.64", 27, 3 },   { "192.95.5.65", 32, 2 },  { "20.0.0.0", 8, 4 },
+	{ "20.1.0.0", 16, 5 },      { "20.1.1.0", 24, 6 },     { "20.1.1.1", 32, 7 },
+	{ "128.0.0.0", 1, 3 },      { "255.255.255.254", 31, 4 }, { "173.16.0.0", 12, 5 },
 };
 
 static const struct fixed_lookup v4_lookups[] = {
-	{ "192.168.4.20", 0 },  { "192.168.4.0", 0 },    { "192.168.4.255", 0 }, { "192.168.4.4", 1 },
-	{ "192.168.4.5", 0 },   { "192.168.200.182", 2 }, { "192.168.3.255", 2 }, { "192.95.5.68", 3 },
-	{ "192.95.5.65", 2 },   { "192.95.5.64", 3 },    { "192.95.5.96", 3 },   { "10.2.3.4", 4 },
-	{ "10.1.2.3", 5 },      { "10.1.1.2", 6 },       { "10.1.1.1", 7 },      { "10.255.255.255", 4 },
-	{ "11.0.0.0", -1 },     { "9.255.255.255", -1 }, { "127.0.0.1", -1 },    { "128.0.0.0", 3 },
+	{ "193.168.4.20", 0 },  { "193.168.4.0", 0 },    { "193.168.4.255", 0 }, { "193.168.4.4", 1 },
+	{ "193.168.4.5", 0 },   { "193.168.200.182", 2 }, { "193.168.3.255", 2 }, { "192.95.5.68", 3 },
+	{ "192.95.5.65", 2 },   { "192.95.5.64", 3 },    { "192.95.5.96", 3 },   { "20.2.3.4", 4 },
+	{ "20.1.2.3", 5 },      { "20.1.1.2", 6 },       { "20.1.1.1", 7 },      { "20.255.255.255", 4 },
+	{ "21.0.0.0", -1 },     { "19.255.255.255", -1 }, { "127.0.0.1", -1 },    { "128.0.0.0", 3 },
 	{ "255.255.255.255", 4 }, { "255.255.255.254", 4 }, { "255.255.255.253", 3 }, { "0.0.0.0", -1 },
-	{ "172.31.255.255", 5 }, { "172.32.0.0", 3 },    { "172.15.255.255", 3 },
-	{ "127.255.255.255", -1 }, { "10.1.0.255", 5 },
+	{ "173.31.255.255", 5 }, { "173.32.0.0", 3 },    { "173.15.255.255", 3 },
+	{ "127.255.255.255", -1 }, { "20.1.0.255", 5 },
 };
 
 static const struct fixed_insert v6_inserts[] = {
@@ -222,11 +222,11 @@ static void test_more_specific_wins(void)
 	struct allowedips t;
 
 	allowedips_init(&t);
-	CHECK(ins(&t, "10.0.0.0", 8, &a) == 0);
-	CHECK(ins(&t, "10.0.0.0", 9, &b) == 0);
-	CHECK(look(&t, "10.0.0.1") == &b);
-	CHECK(look(&t, "10.127.255.255") == &b);
-	CHECK(look(&t, "10.128.0.0") == &a);
+	CHECK(ins(&t, "20.0.0.0", 8, &a) == 0);
+	CHECK(ins(&t, "20.0.0.0", 9, &b) == 0);
+	CHECK(look(&t, "20.0.0.1") == &b);
+	CHECK(look(&t, "20.127.255.255") == &b);
+	CHECK(look(&t, "20.128.0.0") == &a);
 	CHECK(ins(&t, "2001:db8::", 32, &b) == 0);
 	CHECK(ins(&t, "2001:db8::", 96, &a) == 0);
 	CHECK(look(&t, "2001:db8::5") == &a);
@@ -266,25 +266,25 @@ static void test_host_bits_cleared(void)
 	struct walk_out w;
 
 	allowedips_init(&t);
-	CHECK(ins(&t, "192.168.77.99", 24, &a) == 0);
+	CHECK(ins(&t, "193.168.77.99", 24, &a) == 0);
 	CHECK(ins(&t, "fd00::1234", 64, &a) == 0);
 	CHECK(ins(&t, "2001:db8:1:2:ffff:ffff:ffff:ffff", 65, &a) == 0);
-	CHECK(ins(&t, "10.9.8.7", 0, &a) == 0);
+	CHECK(ins(&t, "20.9.8.7", 0, &a) == 0);
 	CHECK(ins(&t, "255.255.255.255", 31, &a) == 0);
 	w = walk(&a);
 	CHECK(w.n == 5);
-	CHECK(strcmp(w.item[0], "192.168.77.0/24") == 0);
+	CHECK(strcmp(w.item[0], "193.168.77.0/24") == 0);
 	CHECK(strcmp(w.item[1], "fd00::/64") == 0);
 	CHECK(strcmp(w.item[2], "2001:db8:1:2:8000::/65") == 0);
 	CHECK(strcmp(w.item[3], "0.0.0.0/0") == 0);
 	CHECK(strcmp(w.item[4], "255.255.255.254/31") == 0);
-	CHECK(look(&t, "192.168.77.1") == &a);
+	CHECK(look(&t, "193.168.77.1") == &a);
 	/* The same prefix written with other host bits is the same prefix. */
-	CHECK(ins(&t, "192.168.77.200", 24, &b) == 0);
+	CHECK(ins(&t, "193.168.77.200", 24, &b) == 0);
 	CHECK(t.count == 5);
 	CHECK(a.list.count == 4 && b.list.count == 1);
 	w = walk(&b);
-	CHECK(w.n == 1 && strcmp(w.item[0], "192.168.77.0/24") == 0);
+	CHECK(w.n == 1 && strcmp(w.item[0], "193.168.77.0/24") == 0);
 	CHECK(rem(&t, "fd00::ffff", 64, &a));
 	CHECK(look(&t, "fd00::1") == NULL);
 	allowedips_free(&t);
@@ -297,40 +297,40 @@ static void test_move_on_duplicate(void)
 	struct walk_out w;
 
 	allowedips_init(&t);
-	CHECK(ins(&t, "10.99.0.2", 32, &a) == 0);
-	CHECK(ins(&t, "10.99.0.3", 32, &a) == 0);
+	CHECK(ins(&t, "20.99.0.2", 32, &a) == 0);
+	CHECK(ins(&t, "20.99.0.3", 32, &a) == 0);
 	CHECK(ins(&t, "fd00::2", 128, &a) == 0);
 	CHECK(a.list.count == 3);
 	/* The last owner set wins and the prefix leaves the first owner's list. */
-	CHECK(ins(&t, "10.99.0.2", 32, &b) == 0);
-	CHECK(look(&t, "10.99.0.2") == &b);
+	CHECK(ins(&t, "20.99.0.2", 32, &b) == 0);
+	CHECK(look(&t, "20.99.0.2") == &b);
 	CHECK(t.count == 3 && a.list.count == 2 && b.list.count == 1);
 	w = walk(&a);
-	CHECK(w.n == 2 && strcmp(w.item[0], "10.99.0.3/32") == 0 && strcmp(w.item[1], "fd00::2/128") == 0);
+	CHECK(w.n == 2 && strcmp(w.item[0], "20.99.0.3/32") == 0 && strcmp(w.item[1], "fd00::2/128") == 0);
 	w = walk(&b);
-	CHECK(w.n == 1 && strcmp(w.item[0], "10.99.0.2/32") == 0);
+	CHECK(w.n == 1 && strcmp(w.item[0], "20.99.0.2/32") == 0);
 	/* The old owner can no longer remove it. */
-	CHECK(!rem(&t, "10.99.0.2", 32, &a));
-	CHECK(look(&t, "10.99.0.2") == &b);
+	CHECK(!rem(&t, "20.99.0.2", 32, &a));
+	CHECK(look(&t, "20.99.0.2") == &b);
 	/* Moved back, it becomes the newest entry of a. */
-	CHECK(ins(&t, "10.99.0.2", 32, &a) == 0);
+	CHECK(ins(&t, "20.99.0.2", 32, &a) == 0);
 	CHECK(b.list.count == 0 && b.list.first == NULL);
 	w = walk(&a);
-	CHECK(w.n == 3 && strcmp(w.item[2], "10.99.0.2/32") == 0);
+	CHECK(w.n == 3 && strcmp(w.item[2], "20.99.0.2/32") == 0);
 	/* Re-inserting by the same owner keeps one entry, moved to the end. */
-	CHECK(ins(&t, "10.99.0.3", 32, &a) == 0);
+	CHECK(ins(&t, "20.99.0.3", 32, &a) == 0);
 	CHECK(t.count == 3 && a.list.count == 3);
 	w = walk(&a);
-	CHECK(w.n == 3 && strcmp(w.item[0], "fd00::2/128") == 0 && strcmp(w.item[1], "10.99.0.2/32") == 0 &&
-	      strcmp(w.item[2], "10.99.0.3/32") == 0);
-	/* A prefix that only existed as an internal branch point (10.99.0.2/31
+	CHECK(w.n == 3 && strcmp(w.item[0], "fd00::2/128") == 0 && strcmp(w.item[1], "20.99.0.2/32") == 0 &&
+	      strcmp(w.item[2], "20.99.0.3/32") == 0);
+	/* A prefix that only existed as an internal branch point (20.99.0.2/31
 	 * joins .2 and .3) can be claimed. */
-	CHECK(ins(&t, "10.99.0.2", 31, &b) == 0);
-	CHECK(look(&t, "10.99.0.2") == &a && look(&t, "10.99.0.3") == &a);
-	CHECK(rem(&t, "10.99.0.3", 32, &a));
-	CHECK(look(&t, "10.99.0.3") == &b);
-	CHECK(rem(&t, "10.99.0.2", 32, &a));
-	CHECK(look(&t, "10.99.0.2") == &b);
+	CHECK(ins(&t, "20.99.0.2", 31, &b) == 0);
+	CHECK(look(&t, "20.99.0.2") == &a && look(&t, "20.99.0.3") == &a);
+	CHECK(rem(&t, "20.99.0.3", 32, &a));
+	CHECK(look(&t, "20.99.0.3") == &b);
+	CHECK(rem(&t, "20.99.0.2", 32, &a));
+	CHECK(look(&t, "20.99.0.2") == &b);
 	CHECK(t.count == 2);
 	allowedips_free(&t);
 }
@@ -341,22 +341,22 @@ static void test_remove_only_by_holder(void)
 	struct allowedips t;
 
 	allowedips_init(&t);
-	CHECK(ins(&t, "10.0.0.0", 8, &a) == 0);
-	CHECK(ins(&t, "11.0.0.0", 8, &b) == 0);
+	CHECK(ins(&t, "20.0.0.0", 8, &a) == 0);
+	CHECK(ins(&t, "21.0.0.0", 8, &b) == 0);
 	CHECK(ins(&t, "2001:db8::", 32, &a) == 0);
-	CHECK(!rem(&t, "10.0.0.0", 8, &b));
+	CHECK(!rem(&t, "20.0.0.0", 8, &b));
 	CHECK(!rem(&t, "2001:db8::", 32, &b));
-	CHECK(look(&t, "10.1.1.1") == &a);
+	CHECK(look(&t, "20.1.1.1") == &a);
 	/* Not a stored prefix: another length, or the branch point /7 that
-	 * joins 10/8 and 11/8 inside the trie. */
-	CHECK(!rem(&t, "10.0.0.0", 9, &a));
-	CHECK(!rem(&t, "10.0.0.0", 7, &a));
+	 * joins 20/8 and 21/8 inside the trie. */
+	CHECK(!rem(&t, "20.0.0.0", 9, &a));
+	CHECK(!rem(&t, "20.0.0.0", 7, &a));
 	CHECK(!rem(&t, "2001:db8::", 31, &a));
 	CHECK(t.count == 3 && a.list.count == 2 && b.list.count == 1);
-	CHECK(rem(&t, "10.0.0.0", 8, &a));
-	CHECK(look(&t, "10.1.1.1") == NULL);
-	CHECK(look(&t, "11.1.1.1") == &b);
-	CHECK(!rem(&t, "10.0.0.0", 8, &a));
+	CHECK(rem(&t, "20.0.0.0", 8, &a));
+	CHECK(look(&t, "20.1.1.1") == NULL);
+	CHECK(look(&t, "21.1.1.1") == &b);
+	CHECK(!rem(&t, "20.0.0.0", 8, &a));
 	CHECK(t.count == 2 && a.list.count == 1);
 	allowedips_free(&t);
 }
@@ -370,7 +370,7 @@ static void test_compaction(void)
 	struct allowedips_node *r4, *r6;
 
 	allowedips_init(&t);
-	CHECK(ins(&t, "10.0.0.0", 8, &a) == 0);
+	CHECK(ins(&t, "20.0.0.0", 8, &a) == 0);
 	CHECK(ins(&t, "fd00::", 8, &a) == 0);
 	r4 = t.root4;
 	r6 = t.root6;
@@ -380,7 +380,7 @@ static void test_compaction(void)
 		snprintf(v4, sizeof(v4), "%d.%d.0.0", 11 + round % 200, round % 256);
 		snprintf(v6, sizeof(v6), "%x::", round);
 		CHECK(ins(&t, v4, 16, &b) == 0);
-		CHECK(ins(&t, "10.1.0.0", 16, &b) == 0);
+		CHECK(ins(&t, "20.1.0.0", 16, &b) == 0);
 		CHECK(ins(&t, "0.0.0.0", 0, &b) == 0);
 		CHECK(ins(&t, v6, 16, &b) == 0);
 		CHECK(ins(&t, "fd00:1::", 32, &b) == 0);
@@ -389,7 +389,7 @@ static void test_compaction(void)
 		} else {
 			CHECK(rem(&t, "0.0.0.0", 0, &b));
 			CHECK(rem(&t, v6, 16, &b));
-			CHECK(rem(&t, "10.1.0.0", 16, &b));
+			CHECK(rem(&t, "20.1.0.0", 16, &b));
 			CHECK(rem(&t, "fd00:1::", 32, &b));
 			CHECK(rem(&t, v4, 16, &b));
 		}
@@ -398,11 +398,11 @@ static void test_compaction(void)
 	CHECK(t.count == 2 && b.list.count == 0 && b.list.first == NULL);
 	/* A branch point that was claimed and then released stays only while
 	 * it joins two subtrees. */
-	CHECK(ins(&t, "10.128.0.0", 9, &b) == 0);
-	CHECK(ins(&t, "10.0.0.0", 9, &b) == 0);
-	CHECK(rem(&t, "10.0.0.0", 8, &a));
-	CHECK(look(&t, "10.0.0.1") == &b && look(&t, "10.200.0.1") == &b);
-	CHECK(rem(&t, "10.0.0.0", 9, &b) && rem(&t, "10.128.0.0", 9, &b));
+	CHECK(ins(&t, "20.128.0.0", 9, &b) == 0);
+	CHECK(ins(&t, "20.0.0.0", 9, &b) == 0);
+	CHECK(rem(&t, "20.0.0.0", 8, &a));
+	CHECK(look(&t, "20.0.0.1") == &b && look(&t, "20.200.0.1") == &b);
+	CHECK(rem(&t, "20.0.0.0", 9, &b) && rem(&t, "20.128.0.0", 9, &b));
 	CHECK(t.root4 == NULL);
 	CHECK(rem(&t, "fd00::", 8, &a));
 	CHECK(t.root6 == NULL && t.count == 0 && a.list.count == 0 && a.list.first == NULL);
@@ -417,23 +417,23 @@ static void test_remove_by_owner(void)
 
 	allowedips_init(&t);
 	allowedips_remove_by_owner(&t, &a.list); /* empty: nothing happens */
-	CHECK(ins(&t, "10.0.0.0", 8, &b) == 0);
-	CHECK(ins(&t, "10.1.0.0", 16, &a) == 0);
-	CHECK(ins(&t, "10.1.1.0", 24, &b) == 0);
-	CHECK(ins(&t, "10.1.1.1", 32, &a) == 0);
+	CHECK(ins(&t, "20.0.0.0", 8, &b) == 0);
+	CHECK(ins(&t, "20.1.0.0", 16, &a) == 0);
+	CHECK(ins(&t, "20.1.1.0", 24, &b) == 0);
+	CHECK(ins(&t, "20.1.1.1", 32, &a) == 0);
 	CHECK(ins(&t, "2001:db8::", 32, &a) == 0);
 	CHECK(ins(&t, "2001:db8::", 48, &b) == 0);
 	CHECK(ins(&t, "2001:db8::1", 128, &a) == 0);
-	CHECK(ins(&t, "192.168.0.0", 16, &c) == 0);
+	CHECK(ins(&t, "193.168.0.0", 16, &c) == 0);
 	CHECK(t.count == 8 && a.list.count == 4 && b.list.count == 3);
 	allowedips_remove_by_owner(&t, &a.list);
 	CHECK(a.list.count == 0 && a.list.first == NULL);
 	CHECK(t.count == 4);
-	CHECK(look(&t, "10.1.1.1") == &b);
-	CHECK(look(&t, "10.1.2.1") == &b);
+	CHECK(look(&t, "20.1.1.1") == &b);
+	CHECK(look(&t, "20.1.2.1") == &b);
 	CHECK(look(&t, "2001:db8::1") == &b);
 	CHECK(look(&t, "2001:db8:1::1") == NULL);
-	CHECK(look(&t, "192.168.1.1") == &c);
+	CHECK(look(&t, "193.168.1.1") == &c);
 	w = walk(&b);
 	CHECK(w.n == 3);
 	w = walk(&a);
@@ -442,8 +442,8 @@ static void test_remove_by_owner(void)
 	allowedips_remove_by_owner(&t, &c.list);
 	CHECK(t.count == 0 && t.root4 == NULL && t.root6 == NULL);
 	/* The owners are reusable. */
-	CHECK(ins(&t, "10.0.0.0", 8, &a) == 0);
-	CHECK(look(&t, "10.0.0.1") == &a && a.list.count == 1);
+	CHECK(ins(&t, "20.0.0.0", 8, &a) == 0);
+	CHECK(look(&t, "20.0.0.1") == &a && a.list.count == 1);
 	allowedips_free(&t);
 }
 
@@ -455,15 +455,15 @@ static void test_walk(void)
 
 	allowedips_init(&t);
 	CHECK(ins(&t, "fd00::", 8, &a) == 0);
-	CHECK(ins(&t, "10.0.0.1", 32, &a) == 0);
-	CHECK(ins(&t, "10.0.0.0", 8, &b) == 0);
+	CHECK(ins(&t, "20.0.0.1", 32, &a) == 0);
+	CHECK(ins(&t, "20.0.0.0", 8, &b) == 0);
 	CHECK(ins(&t, "::", 0, &a) == 0);
 	CHECK(ins(&t, "1.0.0.0", 8, &a) == 0);
 	CHECK(ins(&t, "2001:db8::1", 128, &a) == 0);
 	w = walk(&a);
 	CHECK(w.n == 5 && a.list.count == 5);
 	CHECK(strcmp(w.item[0], "fd00::/8") == 0);
-	CHECK(strcmp(w.item[1], "10.0.0.1/32") == 0);
+	CHECK(strcmp(w.item[1], "20.0.0.1/32") == 0);
 	CHECK(strcmp(w.item[2], "::/0") == 0);
 	CHECK(strcmp(w.item[3], "1.0.0.0/8") == 0);
 	CHECK(strcmp(w.item[4], "2001:db8::1/128") == 0);
@@ -477,7 +477,7 @@ static void test_walk(void)
 	CHECK(rem(&t, "2001:db8::1", 128, &a));
 	w = walk(&a);
 	CHECK(w.n == 2 && a.list.count == 2);
-	CHECK(strcmp(w.item[0], "10.0.0.1/32") == 0 && strcmp(w.item[1], "1.0.0.0/8") == 0);
+	CHECK(strcmp(w.item[0], "20.0.0.1/32") == 0 && strcmp(w.item[1], "1.0.0.0/8") == 0);
 	allowedips_free(&t);
 }
 
@@ -485,11 +485,11 @@ static void test_invalid(void)
 {
 	struct owner a = { .id = 0 }, b = { .id = 1 };
 	struct allowedips t;
-	uint8_t addr[16] = { 10, 0, 0, 1 };
+	uint8_t addr[16] = { 20, 0, 0, 1 };
 	struct allowedips_node *r4, *r6;
 
 	allowedips_init(&t);
-	CHECK(ins(&t, "10.0.0.0", 8, &a) == 0);
+	CHECK(ins(&t, "20.0.0.0", 8, &a) == 0);
 	CHECK(ins(&t, "2001:db8::", 32, &a) == 0);
 	r4 = t.root4;
 	r6 = t.root6;
@@ -991,7 +991,7 @@ static void test_enomem(void)
 	}
 	fclose(statm);
 	allowedips_init(&t);
-	CHECK(ins(&t, "10.0.0.0", 8, &b) == 0);
+	CHECK(ins(&t, "20.0.0.0", 8, &b) == 0);
 	CHECK(ins(&t, "2001:db8::", 32, &b) == 0);
 	fflush(stdout);
 	low = old;
@@ -1025,7 +1025,7 @@ static void test_enomem(void)
 		lost += allowedips_lookup(&t, AF_INET6, addr) != &a;
 	}
 	CHECK(lost == 0);
-	CHECK(look(&t, "10.1.2.3") == &b && look(&t, "2001:db8::1") == &b);
+	CHECK(look(&t, "20.1.2.3") == &b && look(&t, "2001:db8::1") == &b);
 	allowedips_remove_by_owner(&t, &a.list);
 	CHECK(t.count == 2 && a.list.count == 0);
 	allowedips_free(&t);

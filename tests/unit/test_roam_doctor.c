@@ -460,9 +460,9 @@ static void test_ruleset(void)
 	char rule[160];
 
 	CHECK(ruleset_find_source_nat("table ip nat {\n\tchain postrouting {\n\t\ttype nat hook postrouting "
-				      "priority 100; policy accept;\n\t\toifname \"eth0\" ip saddr 10.6.0.0/24 "
+				      "priority 100; policy accept;\n\t\toifname \"eth0\" ip saddr 198.18.6.0/24 "
 				      "masquerade\n\t}\n}\n", rule, sizeof(rule)) &&
-	      !strcmp(rule, "oifname \"eth0\" ip saddr 10.6.0.0/24 masquerade"));
+	      !strcmp(rule, "oifname \"eth0\" ip saddr 198.18.6.0/24 masquerade"));
 	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  snat to 203.0.113.1\n }\n}\n", rule,
 				      sizeof(rule)) && !strcmp(rule, "snat to 203.0.113.1"));
 	CHECK(!ruleset_find_source_nat("table inet masquerade {\n chain input {\n  udp dport 51820 accept\n }\n}\n",

@@ -85,7 +85,7 @@ static void test_get1_reply(void)
 		"tx_bytes=188\n"
 		"rx_bytes=244\n"
 		"persistent_keepalive_interval=0\n"
-		"allowed_ip=10.99.0.2/32\n"
+		"allowed_ip=198.18.99.2/32\n"
 		"errno=0\n"
 		"\n";
 	struct uapi_device dev;

@@ -343,11 +343,11 @@ static void test_get_exact_text(void)
 	ep.addr.in6.sin6_scope_id = 3;
 	peer_set_endpoint(pa, &ep);
 	peer_set_persistent_keepalive(pa, 25, 0);
-	inet_pton(AF_INET, "192.168.77.99", addr);
+	inet_pton(AF_INET, "198.51.100.99", addr);
 	peer_allowedips_insert(pa, AF_INET, addr, 24); /* host bits set */
 	inet_pton(AF_INET6, "fd00::1234", addr);
 	peer_allowedips_insert(pa, AF_INET6, addr, 64);
-	inet_pton(AF_INET, "10.99.0.2", addr);
+	inet_pton(AF_INET, "198.18.99.2", addr);
 	peer_allowedips_insert(pa, AF_INET, addr, 32);
 	inet_pton(AF_INET, "127.0.0.1", addr);
 	endpoint_from_bytes(&ep, AF_INET, addr, 53856);
@@ -363,7 +363,7 @@ static void test_get_exact_text(void)
 		"public_key=%s\npreshared_key=%s\nprotocol_version=1\nendpoint=[fe80::1%%3]:51821\n"
 		"last_handshake_time_sec=0\nlast_handshake_time_nsec=0\ntx_bytes=0\nrx_bytes=0\n"
 		"persistent_keepalive_interval=25\n"
-		"allowed_ip=192.168.77.0/24\nallowed_ip=fd00::/64\nallowed_ip=10.99.0.2/32\n",
+		"allowed_ip=198.51.100.0/24\nallowed_ip=fd00::/64\nallowed_ip=198.18.99.2/32\n",
 		a.pub_hex, "abababababababababababababababababababababababababababababababab");
 	tprintf(&want,
 		"public_key=%s\npreshared_key=%s\nprotocol_version=1\nendpoint=127.0.0.1:53856\n"
@@ -383,7 +383,7 @@ static void test_get_exact_text(void)
 		"public_key=%s\npreshared_key=%s\nprotocol_version=1\nendpoint=[fe80::1%%3]:51821\n"
 		"last_handshake_time_sec=0\nlast_handshake_time_nsec=0\ntx_bytes=0\nrx_bytes=0\n"
 		"persistent_keepalive_interval=25\n"
-		"allowed_ip=192.168.77.0/24\nallowed_ip=fd00::/64\nallowed_ip=10.99.0.2/32\n"
+		"allowed_ip=198.51.100.0/24\nallowed_ip=fd00::/64\nallowed_ip=198.18.99.2/32\n"
 		"roam_test_first_byte=%u\n",
 		a.pub_hex, "abababababababababababababababababababababababababababababababab", a.pub[0]);
 	tprintf(&want,
@@ -443,11 +443,11 @@ static void test_get_after_handshake(void)
 
 	fixture_init(&a, 3);
 	fixture_init(&b, 4);
-	tprintf(&req, "private_key=%s\npublic_key=%s\nendpoint=127.0.0.2:2\nallowed_ip=10.0.0.2/32\n", ka.priv_hex,
+	tprintf(&req, "private_key=%s\npublic_key=%s\nendpoint=127.0.0.2:2\nallowed_ip=198.18.0.2/32\n", ka.priv_hex,
 		kb.pub_hex);
 	CHECK(set(&a, req.s) == 0);
 	req.len = 0;
-	tprintf(&req, "private_key=%s\npublic_key=%s\nallowed_ip=10.0.0.1/32\n", kb.priv_hex, ka.pub_hex);
+	tprintf(&req, "private_key=%s\npublic_key=%s\nallowed_ip=198.18.0.1/32\n", kb.priv_hex, ka.pub_hex);
 	CHECK(set(&b, req.s) == 0);
 	free(req.s);
 	device_up(a.dev, a.fh.now);
@@ -470,7 +470,7 @@ static void test_get_after_handshake(void)
 	tprintf(&want,
 		"private_key=%s\npublic_key=%s\npreshared_key=%s\nprotocol_version=1\nendpoint=127.0.0.2:2\n"
 		"last_handshake_time_sec=1795599325\nlast_handshake_time_nsec=657311814\n"
-		"tx_bytes=%llu\nrx_bytes=%llu\npersistent_keepalive_interval=0\nallowed_ip=10.0.0.2/32\nerrno=0\n\n",
+		"tx_bytes=%llu\nrx_bytes=%llu\npersistent_keepalive_interval=0\nallowed_ip=198.18.0.2/32\nerrno=0\n\n",
 		ka.priv_hex, kb.pub_hex, ZERO_HEX, (unsigned long long)ia.tx_bytes, (unsigned long long)ia.rx_bytes);
 	char *got = get_text(&a);
 	CHECK_TEXT(got, want.s);
@@ -481,7 +481,7 @@ static void test_get_after_handshake(void)
 	tprintf(&want,
 		"private_key=%s\npublic_key=%s\npreshared_key=%s\nprotocol_version=1\nendpoint=127.0.0.1:1\n"
 		"last_handshake_time_sec=%llu\nlast_handshake_time_nsec=%llu\n"
-		"tx_bytes=%llu\nrx_bytes=%llu\npersistent_keepalive_interval=0\nallowed_ip=10.0.0.1/32\nerrno=0\n\n",
+		"tx_bytes=%llu\nrx_bytes=%llu\npersistent_keepalive_interval=0\nallowed_ip=198.18.0.1/32\nerrno=0\n\n",
 		kb.priv_hex, ka.pub_hex, ZERO_HEX, (unsigned long long)(ib.last_handshake_wall_ns / 1000000000u),
 		(unsigned long long)(ib.last_handshake_wall_ns % 1000000000u), (unsigned long long)ib.tx_bytes,
 		(unsigned long long)ib.rx_bytes);
@@ -504,11 +504,11 @@ static void test_set_on_live_device(void)
 
 	fixture_init(&a, 30);
 	fixture_init(&b, 31);
-	tprintf(&req, "private_key=%s\npublic_key=%s\nendpoint=127.0.0.2:2\nallowed_ip=10.0.0.2/32\n", ka.priv_hex,
+	tprintf(&req, "private_key=%s\npublic_key=%s\nendpoint=127.0.0.2:2\nallowed_ip=198.18.0.2/32\n", ka.priv_hex,
 		kb.pub_hex);
 	CHECK(set(&a, req.s) == 0);
 	req.len = 0;
-	tprintf(&req, "private_key=%s\npublic_key=%s\nallowed_ip=10.0.0.1/32\n", kb.priv_hex, ka.pub_hex);
+	tprintf(&req, "private_key=%s\npublic_key=%s\nallowed_ip=198.18.0.1/32\n", kb.priv_hex, ka.pub_hex);
 	CHECK(set(&b, req.s) == 0);
 	device_up(a.dev, a.fh.now);
 	device_up(b.dev, b.fh.now);
@@ -619,7 +619,7 @@ static void test_set_each_key(void)
 	req.len = 0;
 	tprintf(&req,
 		"public_key=%s\npreshared_key=%s\nendpoint=192.0.2.1:51821\npersistent_keepalive_interval=25\n"
-		"allowed_ip=10.1.0.0/16\nprotocol_version=1\n",
+		"allowed_ip=198.18.1.0/24\nprotocol_version=1\n",
 		a.pub_hex, "0101010101010101010101010101010101010101010101010101010101010101");
 	CHECK(set(&f, req.s) == 0);
 	struct peer *p = lookup(&f, &a);
@@ -633,7 +633,7 @@ static void test_set_each_key(void)
 	CHECK(memcmp(info.preshared_key, key, 32) == 0);
 	CHECK(info.endpoint.addr.sa.sa_family == AF_INET && endpoint_port(&info.endpoint) == 51821);
 	CHECK(info.persistent_keepalive == 25);
-	CHECK(route(&f, "10.1.2.3") == p);
+	CHECK(route(&f, "198.18.1.35") == p);
 
 	/* preshared_key all-zero = none; keepalive 0 = off; IPv6 endpoints. */
 	req.len = 0;
@@ -669,11 +669,11 @@ static void test_set_each_key(void)
 
 	/* replace_allowed_ips, then new ones. */
 	req.len = 0;
-	tprintf(&req, "public_key=%s\nreplace_allowed_ips=true\nallowed_ip=10.2.0.0/16\nallowed_ip=fd00::/8\n",
+	tprintf(&req, "public_key=%s\nreplace_allowed_ips=true\nallowed_ip=198.18.2.0/24\nallowed_ip=fd00::/8\n",
 		a.pub_hex);
 	CHECK(set(&f, req.s) == 0);
-	CHECK(route(&f, "10.1.2.3") == NULL);
-	CHECK(route(&f, "10.2.2.3") == p);
+	CHECK(route(&f, "198.18.1.35") == NULL);
+	CHECK(route(&f, "198.18.2.35") == p);
 	CHECK(route(&f, "fd12::1") == p);
 
 	/* An empty request changes nothing and succeeds. */
@@ -687,7 +687,7 @@ static void test_set_each_key(void)
 	/* replace_peers empties the device. */
 	CHECK(set(&f, "replace_peers=true\n") == 0);
 	CHECK(device_peer_count(f.dev) == 0);
-	CHECK(route(&f, "10.2.2.3") == NULL);
+	CHECK(route(&f, "198.18.2.35") == NULL);
 	free(req.s);
 	fixture_free(&f);
 }
@@ -703,14 +703,14 @@ static void test_setconf_capture(void)
 	fixture_init(&f, 6);
 	/* Something to replace. */
 	req.len = 0;
-	tprintf(&req, "public_key=%s\nallowed_ip=10.99.0.2/32\n", old.pub_hex);
+	tprintf(&req, "public_key=%s\nallowed_ip=198.18.99.2/32\n", old.pub_hex);
 	CHECK(set(&f, req.s) == 0);
 
 	req.len = 0;
 	tprintf(&req,
 		"private_key=%s\nlisten_port=51820\nfwmark=4660\nreplace_peers=true\n"
 		"public_key=%s\npreshared_key=%s\nendpoint=[::1]:51821\npersistent_keepalive_interval=25\n"
-		"replace_allowed_ips=true\nallowed_ip=10.99.0.2/32\nallowed_ip=fd00::2/128\nallowed_ip=10.200.0.0/16\n"
+		"replace_allowed_ips=true\nallowed_ip=198.18.99.2/32\nallowed_ip=fd00::2/128\nallowed_ip=198.18.200.0/24\n"
 		"public_key=%s\nendpoint=127.0.0.1:51822\nreplace_allowed_ips=true\n",
 		me.priv_hex, a.pub_hex, psk, b.pub_hex);
 	CHECK(set(&f, req.s) == 0);
@@ -722,7 +722,7 @@ static void test_setconf_capture(void)
 		"public_key=%s\npreshared_key=%s\nprotocol_version=1\nendpoint=[::1]:51821\n"
 		"last_handshake_time_sec=0\nlast_handshake_time_nsec=0\ntx_bytes=0\nrx_bytes=0\n"
 		"persistent_keepalive_interval=25\n"
-		"allowed_ip=10.99.0.2/32\nallowed_ip=fd00::2/128\nallowed_ip=10.200.0.0/16\n",
+		"allowed_ip=198.18.99.2/32\nallowed_ip=fd00::2/128\nallowed_ip=198.18.200.0/24\n",
 		a.pub_hex, psk);
 	tprintf(&want,
 		"public_key=%s\npreshared_key=%s\nprotocol_version=1\nendpoint=127.0.0.1:51822\n"
@@ -751,14 +751,14 @@ static void test_setconf_without_interface(void)
 	struct text req = {0}, want = {0};
 
 	fixture_init(&f, 7);
-	tprintf(&req, "private_key=%s\nlisten_port=51820\nfwmark=4660\npublic_key=%s\nallowed_ip=10.0.0.2/32\n",
+	tprintf(&req, "private_key=%s\nlisten_port=51820\nfwmark=4660\npublic_key=%s\nallowed_ip=198.18.0.2/32\n",
 		me.priv_hex, a.pub_hex);
 	CHECK(set(&f, req.s) == 0);
 
 	req.len = 0;
 	tprintf(&req,
 		"private_key=%s\nlisten_port=0\nfwmark=0\nreplace_peers=true\n"
-		"public_key=%s\nreplace_allowed_ips=true\nallowed_ip=10.0.0.3/32\n",
+		"public_key=%s\nreplace_allowed_ips=true\nallowed_ip=198.18.0.3/32\n",
 		ZERO_HEX, b.pub_hex);
 	CHECK(set(&f, req.s) == 0);
 	uint8_t key[32];
@@ -766,12 +766,12 @@ static void test_setconf_without_interface(void)
 	CHECK(f.fh.last_requested == 0 && f.fh.port != 0 && f.fh.port != 51820); /* a random port */
 	CHECK(f.fh.mark == 0);
 	CHECK(lookup(&f, &a) == NULL && lookup(&f, &b) != NULL);
-	CHECK(route(&f, "10.0.0.2") == NULL);
+	CHECK(route(&f, "198.18.0.2") == NULL);
 
 	tprintf(&want,
 		"listen_port=%u\npublic_key=%s\npreshared_key=%s\nprotocol_version=1\n"
 		"last_handshake_time_sec=0\nlast_handshake_time_nsec=0\ntx_bytes=0\nrx_bytes=0\n"
-		"persistent_keepalive_interval=0\nallowed_ip=10.0.0.3/32\nerrno=0\n\n",
+		"persistent_keepalive_interval=0\nallowed_ip=198.18.0.3/32\nerrno=0\n\n",
 		f.fh.port, b.pub_hex, ZERO_HEX);
 	char *got = get_text(&f);
 	CHECK_TEXT(got, want.s);
@@ -788,7 +788,7 @@ static void test_remove(void)
 	struct text req = {0};
 
 	fixture_init(&f, 8);
-	tprintf(&req, "public_key=%s\nallowed_ip=10.0.0.2/32\npublic_key=%s\nallowed_ip=10.0.0.3/32\n", a.pub_hex,
+	tprintf(&req, "public_key=%s\nallowed_ip=198.18.0.2/32\npublic_key=%s\nallowed_ip=198.18.0.3/32\n", a.pub_hex,
 		b.pub_hex);
 	CHECK(set(&f, req.s) == 0);
 
@@ -796,8 +796,8 @@ static void test_remove(void)
 	tprintf(&req, "public_key=%s\nremove=true\n", a.pub_hex);
 	CHECK(set(&f, req.s) == 0);
 	CHECK(lookup(&f, &a) == NULL && lookup(&f, &b) != NULL);
-	CHECK(route(&f, "10.0.0.2") == NULL);
-	CHECK(route(&f, "10.0.0.3") == lookup(&f, &b));
+	CHECK(route(&f, "198.18.0.2") == NULL);
+	CHECK(route(&f, "198.18.0.3") == lookup(&f, &b));
 
 	/* Removing a peer that does not exist is a no-op, errno 0 [live]. */
 	char *before = get_text(&f);
@@ -812,10 +812,10 @@ static void test_remove(void)
 	/* A removed peer's other lines do nothing, even a prefix that
 	 * another peer holds; later lines are still validated. */
 	req.len = 0;
-	tprintf(&req, "public_key=%s\nallowed_ip=10.0.0.3/32\nremove=true\nendpoint=1.2.3.4:5\n", c.pub_hex);
+	tprintf(&req, "public_key=%s\nallowed_ip=198.18.0.3/32\nremove=true\nendpoint=1.2.3.4:5\n", c.pub_hex);
 	CHECK(set(&f, req.s) == 0);
 	CHECK(lookup(&f, &c) == NULL);
-	CHECK(route(&f, "10.0.0.3") == lookup(&f, &b));
+	CHECK(route(&f, "198.18.0.3") == lookup(&f, &b));
 	req.len = 0;
 	tprintf(&req, "public_key=%s\nremove=true\nendpoint=nonsense\n", b.pub_hex);
 	CHECK(set(&f, req.s) == -EINVAL);
@@ -823,10 +823,10 @@ static void test_remove(void)
 
 	/* Removed then re-added in one request: a fresh peer. */
 	req.len = 0;
-	tprintf(&req, "public_key=%s\nremove=true\npublic_key=%s\nallowed_ip=10.9.0.0/16\n", b.pub_hex, b.pub_hex);
+	tprintf(&req, "public_key=%s\nremove=true\npublic_key=%s\nallowed_ip=198.18.9.0/24\n", b.pub_hex, b.pub_hex);
 	CHECK(set(&f, req.s) == 0);
 	CHECK(lookup(&f, &b) != NULL);
-	CHECK(route(&f, "10.0.0.3") == NULL && route(&f, "10.9.1.1") == lookup(&f, &b));
+	CHECK(route(&f, "198.18.0.3") == NULL && route(&f, "198.18.9.17") == lookup(&f, &b));
 	free(req.s);
 	fixture_free(&f);
 }
@@ -838,7 +838,7 @@ static void test_update_only(void)
 	struct text req = {0};
 
 	fixture_init(&f, 9);
-	tprintf(&req, "public_key=%s\nallowed_ip=10.0.0.2/32\n", a.pub_hex);
+	tprintf(&req, "public_key=%s\nallowed_ip=198.18.0.2/32\n", a.pub_hex);
 	CHECK(set(&f, req.s) == 0);
 
 	/* Existing peer: updated. */
@@ -852,18 +852,18 @@ static void test_update_only(void)
 	/* Missing peer: neither created nor anything of its block applied,
 	 * wherever update_only sits in the block. */
 	req.len = 0;
-	tprintf(&req, "public_key=%s\nallowed_ip=10.0.0.2/32\nupdate_only=true\n", b.pub_hex);
+	tprintf(&req, "public_key=%s\nallowed_ip=198.18.0.2/32\nupdate_only=true\n", b.pub_hex);
 	CHECK(set(&f, req.s) == 0);
 	CHECK(lookup(&f, &b) == NULL);
-	CHECK(route(&f, "10.0.0.2") == lookup(&f, &a));
+	CHECK(route(&f, "198.18.0.2") == lookup(&f, &a));
 	CHECK(device_peer_count(f.dev) == 1);
 
 	/* Created earlier in the same request: it exists by then. */
 	req.len = 0;
-	tprintf(&req, "public_key=%s\npublic_key=%s\nupdate_only=true\nallowed_ip=10.0.0.9/32\n", b.pub_hex,
+	tprintf(&req, "public_key=%s\npublic_key=%s\nupdate_only=true\nallowed_ip=198.18.0.9/32\n", b.pub_hex,
 		b.pub_hex);
 	CHECK(set(&f, req.s) == 0);
-	CHECK(lookup(&f, &b) != NULL && route(&f, "10.0.0.9") == lookup(&f, &b));
+	CHECK(lookup(&f, &b) != NULL && route(&f, "198.18.0.9") == lookup(&f, &b));
 
 	CHECK(set(&f, "public_key=0000000000000000000000000000000000000000000000000000000000000001\n"
 		      "update_only=yes\n") == -EINVAL);
@@ -879,28 +879,28 @@ static void test_allowed_ip_moves(void)
 	struct text req = {0};
 
 	fixture_init(&f, 10);
-	tprintf(&req, "public_key=%s\nallowed_ip=10.99.0.2/32\nallowed_ip=10.99.0.3/32\n", a.pub_hex);
+	tprintf(&req, "public_key=%s\nallowed_ip=198.18.99.2/32\nallowed_ip=198.18.99.3/32\n", a.pub_hex);
 	CHECK(set(&f, req.s) == 0);
 	req.len = 0;
-	tprintf(&req, "public_key=%s\nallowed_ip=10.99.0.2/32\n", b.pub_hex);
+	tprintf(&req, "public_key=%s\nallowed_ip=198.18.99.2/32\n", b.pub_hex);
 	CHECK(set(&f, req.s) == 0);
-	CHECK(route(&f, "10.99.0.2") == lookup(&f, &b));
-	CHECK(route(&f, "10.99.0.3") == lookup(&f, &a));
+	CHECK(route(&f, "198.18.99.2") == lookup(&f, &b));
+	CHECK(route(&f, "198.18.99.3") == lookup(&f, &a));
 
 	char *got = get_text(&f);
 	char *pa = strstr(got, a.pub_hex), *pb = strstr(got, b.pub_hex);
 	CHECK(pa && pb && pa < pb);
 	/* Listed once, under b. */
-	char *first = strstr(got, "allowed_ip=10.99.0.2/32\n");
-	CHECK(first && first > pb && !strstr(first + 1, "allowed_ip=10.99.0.2/32\n"));
+	char *first = strstr(got, "allowed_ip=198.18.99.2/32\n");
+	CHECK(first && first > pb && !strstr(first + 1, "allowed_ip=198.18.99.2/32\n"));
 	free(got);
 
 	/* Back and forth in one request: the last line wins. */
 	req.len = 0;
-	tprintf(&req, "public_key=%s\nallowed_ip=10.99.0.2/32\npublic_key=%s\nallowed_ip=10.99.0.2/32\n",
+	tprintf(&req, "public_key=%s\nallowed_ip=198.18.99.2/32\npublic_key=%s\nallowed_ip=198.18.99.2/32\n",
 		a.pub_hex, b.pub_hex);
 	CHECK(set(&f, req.s) == 0);
-	CHECK(route(&f, "10.99.0.2") == lookup(&f, &b));
+	CHECK(route(&f, "198.18.99.2") == lookup(&f, &b));
 	free(req.s);
 	fixture_free(&f);
 }
@@ -914,29 +914,29 @@ static void test_allowed_ip_minus(void)
 
 	fixture_init(&f, 11);
 	tprintf(&req,
-		"public_key=%s\nallowed_ip=10.0.0.0/8\nallowed_ip=10.1.0.0/16\nallowed_ip=fd00::/64\n"
-		"public_key=%s\nallowed_ip=192.168.0.0/24\n",
+		"public_key=%s\nallowed_ip=198.18.0.0/16\nallowed_ip=198.18.1.0/24\nallowed_ip=fd00::/64\n"
+		"public_key=%s\nallowed_ip=203.0.113.0/24\n",
 		a.pub_hex, b.pub_hex);
 	CHECK(set(&f, req.s) == 0);
 	req.len = 0;
 	/* Host bits in the removal are masked like on insert; removing a
 	 * prefix the peer does not hold (b's, or absent) changes nothing. */
 	tprintf(&req,
-		"public_key=%s\nallowed_ip=-10.1.2.3/16\nallowed_ip=-fd00::1/64\nallowed_ip=-192.168.0.0/24\n"
-		"allowed_ip=-172.16.0.0/12\nallowed_ip=+\n",
+		"public_key=%s\nallowed_ip=-198.18.1.35/24\nallowed_ip=-fd00::1/64\nallowed_ip=-203.0.113.0/24\n"
+		"allowed_ip=-198.19.0.0/16\nallowed_ip=+\n",
 		a.pub_hex);
 	/* '+' is not a thing: the whole request fails and nothing moves. */
 	CHECK(set(&f, req.s) == -EINVAL);
-	CHECK(route(&f, "10.1.0.1") != NULL);
+	CHECK(route(&f, "198.18.1.1") != NULL);
 	req.len -= strlen("allowed_ip=+\n");
 	req.s[req.len] = '\0';
 	CHECK(set(&f, req.s) == 0);
-	CHECK(route(&f, "10.1.0.1") == lookup(&f, &a)); /* the /8 still covers it */
+	CHECK(route(&f, "198.18.1.1") == lookup(&f, &a)); /* the /16 still covers it */
 	CHECK(route(&f, "fd00::1") == NULL);
-	CHECK(route(&f, "192.168.0.1") == lookup(&f, &b));
+	CHECK(route(&f, "203.0.113.1") == lookup(&f, &b));
 	char *got = get_text(&f);
-	CHECK(strstr(got, "allowed_ip=10.1.0.0/16") == NULL);
-	CHECK(strstr(got, "allowed_ip=10.0.0.0/8\n") != NULL);
+	CHECK(strstr(got, "allowed_ip=198.18.1.0/24") == NULL);
+	CHECK(strstr(got, "allowed_ip=198.18.0.0/16\n") != NULL);
 	free(got);
 	free(req.s);
 	fixture_free(&f);
@@ -950,15 +950,15 @@ static void test_host_bits_masked(void)
 
 	fixture_init(&f, 12);
 	tprintf(&req,
-		"public_key=%s\nallowed_ip=192.168.77.99/24\nallowed_ip=fd00::1234/64\nallowed_ip=10.1.2.3/0\n"
-		"allowed_ip=fd00:1:2:3:4:5:6:7/127\nallowed_ip=::ffff:10.0.0.1/128\n",
+		"public_key=%s\nallowed_ip=198.51.100.99/24\nallowed_ip=fd00::1234/64\nallowed_ip=198.18.1.35/0\n"
+		"allowed_ip=fd00:1:2:3:4:5:6:7/127\nallowed_ip=::ffff:198.18.0.1/128\n",
 		a.pub_hex);
 	CHECK(set(&f, req.s) == 0);
 	tprintf(&want,
 		"public_key=%s\npreshared_key=%s\nprotocol_version=1\n"
 		"last_handshake_time_sec=0\nlast_handshake_time_nsec=0\ntx_bytes=0\nrx_bytes=0\n"
-		"persistent_keepalive_interval=0\nallowed_ip=192.168.77.0/24\nallowed_ip=fd00::/64\n"
-		"allowed_ip=0.0.0.0/0\nallowed_ip=fd00:1:2:3:4:5:6:6/127\nallowed_ip=::ffff:10.0.0.1/128\n"
+		"persistent_keepalive_interval=0\nallowed_ip=198.51.100.0/24\nallowed_ip=fd00::/64\n"
+		"allowed_ip=0.0.0.0/0\nallowed_ip=fd00:1:2:3:4:5:6:6/127\nallowed_ip=::ffff:198.18.0.1/128\n"
 		"errno=0\n\n",
 		a.pub_hex, ZERO_HEX);
 	char *got = get_text(&f);
@@ -979,25 +979,25 @@ static void test_own_key_ignored(void)
 
 	fixture_init(&f, 13);
 	/* me2 starts as a peer; becoming our identity removes it. */
-	tprintf(&req, "private_key=%s\npublic_key=%s\nallowed_ip=10.0.0.4/32\n", me.priv_hex, me2.pub_hex);
+	tprintf(&req, "private_key=%s\npublic_key=%s\nallowed_ip=198.18.0.4/32\n", me.priv_hex, me2.pub_hex);
 	CHECK(set(&f, req.s) == 0);
 	CHECK(lookup(&f, &me2) != NULL);
 
 	req.len = 0;
 	tprintf(&req,
-		"private_key=%s\npublic_key=%s\nallowed_ip=10.0.0.5/32\nendpoint=1.2.3.4:5\n"
-		"public_key=%s\nallowed_ip=10.0.0.6/32\npublic_key=%s\nallowed_ip=10.0.0.1/32\n",
+		"private_key=%s\npublic_key=%s\nallowed_ip=198.18.0.5/32\nendpoint=1.2.3.4:5\n"
+		"public_key=%s\nallowed_ip=198.18.0.6/32\npublic_key=%s\nallowed_ip=198.18.0.1/32\n",
 		me2.priv_hex, me2.pub_hex, a.pub_hex, me.pub_hex);
 	CHECK(set(&f, req.s) == 0);
 	CHECK(lookup(&f, &me2) == NULL);
-	CHECK(route(&f, "10.0.0.5") == NULL);
-	CHECK(route(&f, "10.0.0.6") == lookup(&f, &a));
+	CHECK(route(&f, "198.18.0.5") == NULL);
+	CHECK(route(&f, "198.18.0.6") == lookup(&f, &a));
 	/* The old identity is an ordinary key again. */
-	CHECK(lookup(&f, &me) != NULL && route(&f, "10.0.0.1") == lookup(&f, &me));
+	CHECK(lookup(&f, &me) != NULL && route(&f, "198.18.0.1") == lookup(&f, &me));
 
 	/* The ignored block is still validated. */
 	req.len = 0;
-	tprintf(&req, "public_key=%s\nallowed_ip=10.0.0.5/99\n", me2.pub_hex);
+	tprintf(&req, "public_key=%s\nallowed_ip=198.18.0.5/99\n", me2.pub_hex);
 	CHECK(set(&f, req.s) == -EINVAL);
 	free(req.s);
 	fixture_free(&f);
@@ -1047,7 +1047,7 @@ static void test_invalid_input_changes_nothing(void)
 		{"=1\n", -EINVAL},
 		{"Listen_port=1\n", -EINVAL},
 		{"public_key=%1$s\nfoo_unknown=bar\n", -EINVAL},
-		{"allowed_ip=10.0.0.0/8\n", -EINVAL},
+		{"allowed_ip=198.18.0.0/16\n", -EINVAL},
 		{"protocol_version=1\n", -EINVAL},
 		{"public_key=%1$s\nlisten_port=1\n", -EINVAL},
 		{"public_key=%1$s\nprivate_key=%2$s\n", -EINVAL},
@@ -1058,8 +1058,8 @@ static void test_invalid_input_changes_nothing(void)
 		/* missing '=' */
 		{"listen_port\n", -EPROTO},
 		{"listen_port=1\nreplace_peers\n", -EPROTO},
-		{"public_key=%1$s\n\nallowed_ip=10.0.0.0/8\n", -EPROTO},
-		{"public_key=%1$s\nallowed_ip=10.0.0.0/8\nnonsense", -EPROTO},
+		{"public_key=%1$s\n\nallowed_ip=198.18.0.0/16\n", -EPROTO},
+		{"public_key=%1$s\nallowed_ip=198.18.0.0/16\nnonsense", -EPROTO},
 		/* endpoints */
 		{"public_key=%1$s\nendpoint=localhost:51820\n", -EINVAL},
 		{"public_key=%1$s\nendpoint=example.com:51820\n", -EINVAL},
@@ -1077,13 +1077,13 @@ static void test_invalid_input_changes_nothing(void)
 		{"public_key=%1$s\nendpoint=[fe80::1%%0]:1\n", -EINVAL},
 		{"public_key=%1$s\nendpoint=\n", -EINVAL},
 		/* allowed ips */
-		{"public_key=%1$s\nallowed_ip=10.0.0.1/33\n", -EINVAL},
+		{"public_key=%1$s\nallowed_ip=198.18.0.1/33\n", -EINVAL},
 		{"public_key=%1$s\nallowed_ip=fd00::/129\n", -EINVAL},
-		{"public_key=%1$s\nallowed_ip=10.0.0.1\n", -EINVAL},
-		{"public_key=%1$s\nallowed_ip=10.0.0.1/\n", -EINVAL},
-		{"public_key=%1$s\nallowed_ip=10.0.0.1/-1\n", -EINVAL},
-		{"public_key=%1$s\nallowed_ip=10.0.0.1/8 \n", -EINVAL},
-		{"public_key=%1$s\nallowed_ip=--10.0.0.0/8\n", -EINVAL},
+		{"public_key=%1$s\nallowed_ip=198.18.0.1\n", -EINVAL},
+		{"public_key=%1$s\nallowed_ip=198.18.0.1/\n", -EINVAL},
+		{"public_key=%1$s\nallowed_ip=198.18.0.1/-1\n", -EINVAL},
+		{"public_key=%1$s\nallowed_ip=198.18.0.1/16 \n", -EINVAL},
+		{"public_key=%1$s\nallowed_ip=--198.18.0.0/16\n", -EINVAL},
 		{"public_key=%1$s\nallowed_ip=-\n", -EINVAL},
 		{"public_key=%1$s\nallowed_ip=\n", -EINVAL},
 		{"public_key=%1$s\nallowed_ip=fe80::1%%1/64\n", -EINVAL},
@@ -1099,8 +1099,8 @@ static void test_invalid_input_changes_nothing(void)
 	fixture_init(&f, 14);
 	tprintf(&req,
 		"private_key=%s\nlisten_port=51820\nfwmark=4660\npublic_key=%s\npreshared_key=%s\n"
-		"endpoint=[::1]:51821\npersistent_keepalive_interval=25\nallowed_ip=10.99.0.2/32\n"
-		"allowed_ip=fd00::2/128\npublic_key=%s\nendpoint=127.0.0.1:1\nallowed_ip=10.0.0.0/8\n",
+		"endpoint=[::1]:51821\npersistent_keepalive_interval=25\nallowed_ip=198.18.99.2/32\n"
+		"allowed_ip=fd00::2/128\npublic_key=%s\nendpoint=127.0.0.1:1\nallowed_ip=198.18.0.0/16\n",
 		me.priv_hex, a.pub_hex, "5555555555555555555555555555555555555555555555555555555555555555", b.pub_hex);
 	CHECK(set(&f, req.s) == 0);
 	char *before = get_text(&f);
@@ -1152,14 +1152,27 @@ static void test_invalid_input_changes_nothing(void)
 
 /* ---- a huge request ------------------------------------------------------ */
 
+/* Line i's address when i is a multiple of 4: the (i/4)th of 198.18.0.0/15,
+ * which holds 131072, enough for 524288 lines. The other lines are IPv6. */
+static void big_v4(char *buf, size_t len, uint32_t i)
+{
+	uint32_t v = (UINT32_C(198) << 24 | UINT32_C(18) << 16) + i / 4;
+
+	snprintf(buf, len, "%u.%u.%u.%u", v >> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255);
+}
+
 static void big_request(struct text *req, const struct key *k, uint32_t n)
 {
+	char a[16];
+
 	tprintf(req, "public_key=%s\nreplace_allowed_ips=true\n", k->pub_hex);
 	for (uint32_t i = 0; i < n; i++) {
-		if (i % 8 == 7)
+		if (i % 4) {
 			tprintf(req, "allowed_ip=fd00::%x:%x/128\n", i >> 16, i & 0xffff);
-		else
-			tprintf(req, "allowed_ip=10.%u.%u.%u/32\n", i >> 16, (i >> 8) & 255, i & 255);
+		} else {
+			big_v4(a, sizeof(a), i);
+			tprintf(req, "allowed_ip=%s/32\n", a);
+		}
 	}
 }
 
@@ -1188,11 +1201,10 @@ static void test_huge_request(void)
 	printf("  %u allowed_ip lines (%zu bytes) applied in %.2f s\n", n, req.len, secs);
 	struct peer *p = lookup(&f, &a);
 	CHECK(p != NULL);
-	CHECK(route(&f, "10.0.0.0") == p);
-	CHECK(route(&f, "10.0.1.1") == p);
+	CHECK(route(&f, "198.18.0.0") == p);
+	CHECK(route(&f, "198.18.0.17") == p);
 	char last[64];
-	uint32_t i = n - 2; /* an IPv4 one */
-	snprintf(last, sizeof(last), "10.%u.%u.%u", i >> 16, (i >> 8) & 255, i & 255);
+	big_v4(last, sizeof(last), n - 4); /* the last IPv4 one (n is a multiple of 4) */
 	CHECK(route(&f, last) == p);
 	CHECK(route(&f, "fd00::0:7") == p);
 
@@ -1234,7 +1246,7 @@ static void test_huge_request(void)
 	free(got);
 	free(drained.s);
 	uapi_conn_free(conn);
-	CHECK(route(&f, "10.0.0.0") == lookup(&f, &b));
+	CHECK(route(&f, "198.18.0.0") == lookup(&f, &b));
 	CHECK(route(&f, last) == lookup(&f, &b));
 	free(req.s);
 	fixture_free(&f);
@@ -1266,12 +1278,12 @@ static void test_conn_requests(void)
 	struct key me = make_key(1), a = make_key(2);
 	struct text req = {0}, want_get = {0};
 
-	tprintf(&req, "set=1\nprivate_key=%s\nlisten_port=51820\npublic_key=%s\nallowed_ip=10.0.0.2/32\n\nget=1\n\n",
+	tprintf(&req, "set=1\nprivate_key=%s\nlisten_port=51820\npublic_key=%s\nallowed_ip=198.18.0.2/32\n\nget=1\n\n",
 		me.priv_hex, a.pub_hex);
 	tprintf(&want_get,
 		"errno=0\n\nprivate_key=%s\nlisten_port=51820\npublic_key=%s\npreshared_key=%s\nprotocol_version=1\n"
 		"last_handshake_time_sec=0\nlast_handshake_time_nsec=0\ntx_bytes=0\nrx_bytes=0\n"
-		"persistent_keepalive_interval=0\nallowed_ip=10.0.0.2/32\nerrno=0\n\n",
+		"persistent_keepalive_interval=0\nallowed_ip=198.18.0.2/32\nerrno=0\n\n",
 		me.priv_hex, a.pub_hex, ZERO_HEX);
 
 	/* Two requests in one buffer; then byte by byte, and in odd chunks. */
