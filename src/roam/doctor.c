@@ -27,7 +27,8 @@ static const char doctor_usage[] =
 	"  keepalive   set on the side behind NAT, and below the NAT timeouts seen\n"
 	"  forwarding  forwarding and a masquerade when the peers route through this host\n"
 	"  routes      the AllowedIPs route into the interface\n"
-	"  mtu         the largest packet that passes unfragmented to each live peer\n"
+	"  mtu         the largest packet that passes unfragmented to each live peer (the\n"
+	"              first 8 a run, and any named by --probe)\n"
 	"  dns         each DNS server is inside the AllowedIPs and answers\n"
 	"  clock       the system clock is synchronised\n"
 	"Each prints PASS, WARN, FAIL or SKIP (not judged: an earlier check failed for that\n"
@@ -468,7 +469,7 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 	struct forwarding_observation fo = { 0 };
 	uint64_t now_ms, age;
 	long max_error = 0;
-	int pid, ifindex, fd = -1, err;
+	int pid, ifindex, fd = -1, err, probed = 0;
 	uint32_t mtu = 0;
 
 	snprintf(r->ifname, sizeof(r->ifname), "%s", ifname);
@@ -570,8 +571,17 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 
 		po.verdict = peer_handshake_verdict(po.peer, now_ms, &po.handshake_age_ms);
 		mo.has_address = doctor_probe_address(po.peer, own, n_own, opt->probes, opt->n_probes, &mo.address);
-		if (!skipped[i] && mo.has_address)
-			observe_mtu(&ps, &mo.address, mtu, &mo);
+		if (!skipped[i] && mo.has_address) {
+			bool named = false;
+
+			for (size_t g = 0; g < opt->n_probes; g++)
+				named |= ip_prefix_equal(&opt->probes[g], &mo.address);
+			mo.over_limit = !named && probed >= DOCTOR_MTU_PEERS_MAX;
+			if (!mo.over_limit) {
+				observe_mtu(&ps, &mo.address, mtu, &mo);
+				probed += !named;
+			}
+		}
 		judge_mtu(r, &po, skipped[i], &mo);
 	}
 

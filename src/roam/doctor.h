@@ -157,7 +157,12 @@ void judge_routes(struct doctor_report *r, const struct routes_observation *o);
 bool doctor_probe_address(const struct uapi_peer *peer, const struct ip_prefix *own, size_t n_own,
 			  const struct ip_prefix *given, size_t n_given, struct ip_prefix *out);
 
+/* The peers doctor pings at most per run, besides those named by --probe:
+ * each search takes a dozen round trips, and a hub can have thousands. */
+enum { DOCTOR_MTU_PEERS_MAX = 8 };
+
 struct mtu_observation {
+	bool over_limit;		/* not probed: DOCTOR_MTU_PEERS_MAX reached */
 	bool has_address;
 	struct ip_prefix address;
 	int error;			/* could not probe: -errno */

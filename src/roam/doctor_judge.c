@@ -526,6 +526,12 @@ void judge_mtu(struct doctor_report *r, const struct peer_observation *p, bool s
 		doctor_decision(f, "Name one with --probe ADDRESS.");
 		return;
 	}
+	if (o->over_limit) {
+		f->status = DOCTOR_SKIP;
+		doctor_evidence(f, "not probed: doctor pings at most %d peers a run", DOCTOR_MTU_PEERS_MAX);
+		doctor_decision(f, "Name its tunnel address with --probe ADDRESS to probe it.");
+		return;
+	}
 	ip_addr_str(&o->address, a);
 	doctor_figure(f, "interface_mtu", o->interface_mtu);
 	if (o->error) {

@@ -430,6 +430,9 @@ static void test_mtu_dns_clock(void)
 	CHECK(last(&r)->status == DOCTOR_WARN);
 	judge_mtu(&r, &p, true, &m);
 	CHECK(last(&r)->status == DOCTOR_SKIP);
+	m.over_limit = true;	/* past the peers doctor pings in one run */
+	judge_mtu(&r, &p, false, &m);
+	CHECK(last(&r)->status == DOCTOR_SKIP && says(last(&r), "--probe"));
 
 	d.server = prefix("198.18.0.1");
 	d.inside_peer = t.peer.public_key;
