@@ -71,7 +71,7 @@ struct datapath {
 	struct gro *gro;
 	struct icmp_limiter icmp_limiter;
 	/* The operator's switches (environment, see roamd --help). */
-	bool opt_vnet, opt_tso, opt_gso, opt_gro;
+	bool opt_vnet, opt_tso, opt_gso, opt_gro, opt_verify_sums;
 	/* Counters for the operator (and tests). */
 	uint64_t udp_send_errors, tun_write_errors, icmp_sent, tun_bad, tun_super, udp_gro_bufs;
 };

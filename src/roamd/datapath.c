@@ -58,6 +58,7 @@ int datapath_init(struct daemon *d)
 	dp->opt_tso = dp->opt_vnet && !env_on("ROAMD_NO_TSO");
 	dp->opt_gso = !none && !env_on("ROAMD_NO_GSO");
 	dp->opt_gro = !none && !env_on("ROAMD_NO_GRO");
+	dp->opt_verify_sums = env_on("ROAMD_VERIFY_CHECKSUMS");
 	udp_configure(dp->opt_gso, dp->opt_gro);
 
 	size_t buf = ALIGN64(PKT_BUF_SIZE);
@@ -125,9 +126,13 @@ void datapath_tun_ready(struct daemon *d)
 	bool glue_tcp = d->tun.vnet && dp->opt_gro;
 	bool glue_udp = glue_tcp && (got & TUN_F_USO4);
 	gro_init(dp->gro, glue_tcp, glue_udp, write_glued, d);
-	log_info("offloads: TUN %s%s%s%s, gluing for TUN %s; UDP GSO %s, GRO %s", d->tun.vnet ? "vnet" : "plain",
-		 got & TUN_F_CSUM ? " csum" : "", got & TUN_F_TSO4 ? " tso" : "", got & TUN_F_USO4 ? " uso" : "",
-		 glue_udp ? "tcp+udp" : glue_tcp ? "tcp" : "off", dp->opt_gso ? "on" : "off", dp->opt_gro ? "on" : "off");
+	/* Only decrypted packets reach the gluer. */
+	dp->gro->sums_trusted = !dp->opt_verify_sums;
+	log_info("offloads: TUN %s%s%s%s, gluing for TUN %s; UDP GSO %s, GRO %s; inner checksums %s",
+		 d->tun.vnet ? "vnet" : "plain", got & TUN_F_CSUM ? " csum" : "", got & TUN_F_TSO4 ? " tso" : "",
+		 got & TUN_F_USO4 ? " uso" : "", glue_udp ? "tcp+udp" : glue_tcp ? "tcp" : "off",
+		 dp->opt_gso ? "on" : "off", dp->opt_gro ? "on" : "off",
+		 !d->tun.vnet ? "left to the kernel" : dp->opt_verify_sums ? "verified" : "trusted (authenticated)");
 }
 
 static bool is_power_of_two(uint64_t n)

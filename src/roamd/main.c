@@ -25,7 +25,14 @@ static void usage(FILE *f)
 		   "       roamd --version\n"
 		   "Environment: WG_PROCESS_FOREGROUND=1 (same as -f), LOG_LEVEL=error|info|verbose,\n"
 		   "             ROAMD_NO_NETWATCH=1 (do not react at once to this host's address and\n"
-		   "             route changes; peers then learn a new address only from our next packet)\n");
+		   "             route changes; peers then learn a new address only from our next packet)\n"
+		   "Offloads, each on when the kernel takes it; set any of these to 1 to turn it off:\n"
+		   "             ROAMD_NO_OFFLOAD (all of them), ROAMD_NO_VNET (plain TUN reads and writes),\n"
+		   "             ROAMD_NO_TSO (no super-packets from TUN), ROAMD_NO_GSO (no UDP_SEGMENT sends),\n"
+		   "             ROAMD_NO_GRO (no UDP_GRO receives, no gluing for TUN);\n"
+		   "             ROAMD_VERIFY_CHECKSUMS=1 re-checks the inner checksums of decrypted packets\n"
+		   "             (by default they are trusted because the AEAD authenticated them, as\n"
+		   "             kernel WireGuard trusts them)\n");
 }
 
 /* The kernel's rules for a device name (dev_valid_name); '/' would also

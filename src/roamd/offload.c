@@ -302,7 +302,7 @@ static void parse(const struct gro *g, const uint8_t *pkt, size_t len, struct pa
 		 * signals congestion is the kernel's to see as it came. */
 		uint8_t flags = l4[13];
 		p->gluable = g->tcp && p->payload && (flags & ~TCP_PSH) == TCP_ACK && (p->v6 || p->ip_hlen == 20) &&
-			     checksum_ok(pkt, len, p);
+			     (g->sums_trusted || checksum_ok(pkt, len, p));
 	} else if (p->proto == IPPROTO_UDP) {
 		if (p->ip_hlen + 8 > len)
 			return;
@@ -311,7 +311,7 @@ static void parse(const struct gro *g, const uint8_t *pkt, size_t len, struct pa
 		p->payload = len - p->hlen;
 		bool no_sum = !p->v6 && !l4[6] && !l4[7];
 		p->gluable = g->udp && p->payload && rd16(l4 + 4) == len - p->ip_hlen && (p->v6 || p->ip_hlen == 20) &&
-			     (no_sum || checksum_ok(pkt, len, p));
+			     (no_sum || g->sums_trusted || checksum_ok(pkt, len, p));
 	}
 	p->ports = l4;
 }
@@ -356,7 +356,7 @@ static bool can_append(const struct gro_flow *f, const uint8_t *pkt, size_t len,
 
 static void emit_single(struct gro *g, uint8_t *pkt, size_t len, bool verified)
 {
-	/* Checked here already: spare the kernel a second pass. */
+	/* Checked here already, or authenticated: spare the kernel a pass. */
 	struct vnet_hdr h = {.flags = verified ? VNET_F_DATA_VALID : 0};
 	struct iovec iov = {.iov_base = pkt, .iov_len = len};
 	g->written++;
@@ -375,7 +375,8 @@ static void flush_flow(struct gro *g, struct gro_flow *f)
 	/* The first packet's headers now describe the whole: lengths, and a
 	 * checksum left partial (pseudo-header only) for the kernel, which
 	 * trusts it for local delivery and completes it when it segments
-	 * for forwarding — each part's own checksum was verified above. */
+	 * for forwarding — each part's own checksum was verified above, or
+	 * is trusted because the part was authenticated (sums_trusted). */
 	uint8_t *a = f->first;
 	const uint8_t *src, *dst;
 	size_t alen;
@@ -461,7 +462,7 @@ void gro_add(struct gro *g, uint8_t *pkt, size_t len)
 	if (!p.gluable) {
 		if (f)
 			flush_flow(g, f);
-		emit_single(g, pkt, len, false);
+		emit_single(g, pkt, len, g->sums_trusted);
 		return;
 	}
 	if (f && can_append(f, pkt, len, &p)) {

@@ -482,6 +482,21 @@ static void test_glue_refuses(void)
 	CHECK(out[0].h.flags == VNET_F_DATA_VALID && out[1].h.flags == 0);
 	CHECK(out[1].data[100] == pkts[1][100]);
 
+	/* Trusted (the daemon's setting: every part was authenticated), the
+	 * same two are glued without summing, and a lone packet that cannot
+	 * be glued is vouched for all the same. */
+	gro_reset(true, false);
+	g.sums_trusted = true;
+	gro_add(&g, pkts[0], pkt_len[0]);
+	gro_add(&g, pkts[1], pkt_len[1]);
+	gro_flush(&g);
+	CHECK(n_out == 1 && out[0].iovcnt == 2 && out[0].h.gso_type == VNET_GSO_TCPV4);
+	gro_reset(true, false);
+	g.sums_trusted = true;
+	pkt_len[2] = tcp_seg(pkts[2], false, 2001, 0, TCP_ACK, 40000);
+	gro_add(&g, pkts[2], pkt_len[2]);
+	CHECK(n_out == 1 && out[0].h.flags == VNET_F_DATA_VALID && out[0].len == pkt_len[2]);
+
 	/* A gap in the sequence, SYN, FIN, RST, CWR, another ACK number,
 	 * another window: each starts anew or stands alone. */
 	const struct {
