@@ -72,7 +72,9 @@ int datapath_init(struct daemon *d)
 	}
 	dp->tx->count = 0;
 	uint8_t *p = dp->arena;
-	dp->tun_buf = p;
+	/* tun_read puts the virtio header just in front of the packet. */
+	_Static_assert((int)VNET_HDR_LEN <= (int)MESSAGE_DATA_HEADROOM, "headroom for the virtio header");
+	dp->tun_buf = p + MESSAGE_DATA_HEADROOM;
 	p += buf;
 	dp->udp_base = p;
 	for (unsigned i = 0; i < UDP_BATCH; i++, p += buf)
@@ -317,8 +319,7 @@ static void from_tun_one(struct daemon *d, const struct vnet_hdr *h, size_t n, u
 	struct datapath *dp = &d->dp;
 	if (h->gso_type == VNET_GSO_NONE) {
 		uint8_t *pkt = tx_slot(d, n);
-		memcpy(pkt, dp->tun_buf, n);
-		if (!offload_finish_csum(pkt, n, h)) {
+		if (!offload_copy_finish_csum(pkt, dp->tun_buf, n, h)) {
 			dp->tun_bad++;
 			return;
 		}

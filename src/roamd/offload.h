@@ -53,6 +53,9 @@ uint64_t csum_pseudo(const uint8_t *src, const uint8_t *dst, size_t alen, uint8_
 /* A packet read with gso_type NONE and NEEDS_CSUM: computes the checksum
  * the kernel left for the device. false if the offsets are out of range. */
 bool offload_finish_csum(uint8_t *pkt, size_t len, const struct vnet_hdr *h);
+/* The same while copying the packet from src to dst (which must not
+ * overlap): one pass over the bytes instead of two. */
+bool offload_copy_finish_csum(uint8_t *dst, const uint8_t *src, size_t len, const struct vnet_hdr *h);
 
 /* ---- Cutting a super-packet (TSO/USO) ---------------------------------- */
 

@@ -53,7 +53,8 @@ int tun_netlink_fd(const struct tun *tun);
 
 /* One packet (with vnet, its header in *h; else *h is zeroed): its
  * length, or -errno (-EAGAIN when none). -EBADFD means the interface is
- * gone. */
+ * gone. buf must have VNET_HDR_LEN bytes of headroom in front of it,
+ * which the read overwrites. */
 ssize_t tun_read(struct tun *tun, struct vnet_hdr *h, uint8_t *buf, size_t cap);
 /* One packet made of iovcnt (<= TUN_MAX_IOV) pieces; h is sent only with
  * vnet. tun_write: one plain packet (a zero header if vnet). 0 or -errno. */
