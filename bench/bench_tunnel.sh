@@ -7,6 +7,8 @@
 #     TCP  single stream, iperf3, a->b and b->a          tunnel.rN.tcp_ab_IMPL_gbps ...
 #     UDP  1300-byte datagrams offered as fast as iperf3 can, received rate
 #          and loss                                       tunnel.rN.udp_IMPL_gbps / _loss_pct
+#          and again with 4 MB socket buffers (iperf3 -w 4M) at both ends
+#          (information, no target)                      tunnel.rN.udpw_IMPL_gbps / _loss_pct
 #     RTT  200 pings through the tunnel, median and 99th percentile (ms)
 #   then the medians over the rounds and the ratios roamd / wireguard-go.
 #   Plain veth (no tunnel) once, as the ceiling.
@@ -143,16 +145,50 @@ else:
 '
 }
 
+# cpu_now [PID...] — "host_total host_idle pid_ticks..." in clock ticks.
+cpu_now() {
+	local p line
+	line=$(awk 'NR == 1 {t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $5 + $6}' /proc/stat)
+	for p in "$@"; do
+		line+=" $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)"
+	done
+	echo "$line"
+}
+
+# cpu_emit LABEL BEFORE AFTER — the host's busy share and each daemon's
+# share of one core over a run (where the time went, not a target).
+cpu_emit() {
+	local label=$1
+	read -r -a x <<<"$2"
+	read -r -a y <<<"$3"
+	local total=$((y[0] - x[0])) ncpu
+	ncpu=$(nproc)
+	((total > 0)) || return 0
+	emit "${label}_host_busy_pct" $((100 - 100 * (y[1] - x[1]) / total))
+	[ ${#y[@]} -ge 4 ] || return 0
+	emit "${label}_daemon_a_core_pct" $((100 * ncpu * (y[2] - x[2]) / total))
+	emit "${label}_daemon_b_core_pct" $((100 * ncpu * (y[3] - x[3]) / total))
+}
+
 # measure LABEL ADDR_B ADDR_A — TCP both ways, UDP, pings; emits LABEL's figures.
 measure() {
-	local label=$1 b=$2 a=$3 r
+	local label=$1 b=$2 a=$3 r c0 pids=()
+	[ -n "$a" ] && pids=("$DA" "$DB")
+	c0=$(cpu_now "${pids[@]}")
 	r=$(run_iperf "$NA" -c "$b")
+	cpu_emit "${label/IMPL/cpu_tcp_ab}" "$c0" "$(cpu_now "${pids[@]}")"
 	emit "${label/IMPL/tcp_ab}_gbps" "${r% *}"
 	r=$(run_iperf "$NA" -c "$b" -R)
 	emit "${label/IMPL/tcp_ba}_gbps" "${r% *}"
 	r=$(run_iperf "$NA" -c "$b" -u -b 0 -l 1300)
 	emit "${label/IMPL/udp}_gbps" "${r% *}"
 	emit "${label/IMPL/udp}_loss_pct" "${r#* }"
+	# The same with 4 MB socket buffers at both iperf3 ends (rmem_max
+	# permitting): how much of the loss is the receiving application's
+	# socket overflowing while it waits for a core, not the tunnel.
+	r=$(run_iperf "$NA" -c "$b" -u -b 0 -l 1300 -w 4M)
+	emit "${label/IMPL/udpw}_gbps" "${r% *}"
+	emit "${label/IMPL/udpw}_loss_pct" "${r#* }"
 	[ -n "$a" ] || return 0
 	r=$(ping_stats "$NA" "$b")
 	emit "${label/IMPL/rtt}_median_ms" "${r% *}"
@@ -320,14 +356,18 @@ def line(name, value):
 
 metrics = [("tcp_ab", "_gbps", "TCP a->b Gbit/s", ">= 8"), ("tcp_ba", "_gbps", "TCP b->a Gbit/s", ">= 8"),
            ("udp", "_gbps", "UDP 1300 B Gbit/s", ">= 8"), ("udp", "_loss_pct", "UDP loss %", ""),
-           ("rtt", "_median_ms", "RTT median ms", "<= 1"), ("rtt", "_p99_ms", "RTT p99 ms", "<= 1")]
+           ("udpw", "_gbps", "UDP -w 4M Gbit/s", ""), ("udpw", "_loss_pct", "UDP -w 4M loss %", ""),
+           ("rtt", "_median_ms", "RTT median ms", "<= 1"), ("rtt", "_p99_ms", "RTT p99 ms", "<= 1"),
+           ("cpu_tcp_ab", "_host_busy_pct", "TCP a->b: host busy %", ""),
+           ("cpu_tcp_ab", "_daemon_a_core_pct", "  sender daemon %core", ""),
+           ("cpu_tcp_ab", "_daemon_b_core_pct", "  recv. daemon %core", "")]
 for m, suffix, title, target in metrics:
     r, rv = med((m, suffix), "roamd")
     w, wv = med((m, suffix), "wggo")
     veth = res.get("tunnel.%s_veth%s" % (m, suffix))
     line("tunnel.%s_roamd%s" % (m, suffix), r)
     line("tunnel.%s_wggo%s" % (m, suffix), w)
-    rt = ratio(r, w) if suffix != "_loss_pct" else None
+    rt = ratio(r, w) if not suffix.endswith("_pct") else None
     line("tunnel.%s%s_ratio" % (m, suffix.replace("_gbps", "").replace("_ms", "")), rt)
     rows.append((title, r, w, veth, rt, target, rv, wv))
 
