@@ -3,7 +3,10 @@
 # roamd, UDP GSO and GRO on the sockets), checked end to end:
 #
 #   pairing (X <-> Y)                            what it shows
-#   roamd all on   <-> roamd all on              the fast path is used and correct
+#   roamd all on   <-> roamd all on              the fast path is used and correct; X trusts
+#                                                decrypted packets' inner checksums (the
+#                                                default), Y re-checks them
+#                                                (ROAMD_VERIFY_CHECKSUMS=1)
 #   roamd all off  <-> roamd all off             ROAMD_NO_OFFLOAD=1 really is the plain path
 #   roamd all on   <-> wireguard-go              a peer without GSO/GRO (Debian's
 #                                                wireguard-go has neither)
@@ -48,6 +51,7 @@ wrapper() {
 R_ON=$(wrapper roamd-on LOG_LEVEL=verbose)
 R_OFF=$(wrapper roamd-off LOG_LEVEL=verbose ROAMD_NO_OFFLOAD=1)
 R_NOGRO=$(wrapper roamd-nogro LOG_LEVEL=verbose ROAMD_NO_GRO=1)
+R_VERIFY=$(wrapper roamd-verify LOG_LEVEL=verbose ROAMD_VERIFY_CHECKSUMS=1)
 
 X="" Y="" WX="" WY=""
 
@@ -251,7 +255,10 @@ stop_and_check() {
 	local cut gso gro glued
 	eval "$(tr ' ' '\n' <<<"$c" | grep -E '^(cut|gso|gro|glued)=')"
 	case $expect in
-	on) [ "$cut" -gt 0 ] && [ "$gso" -gt 0 ] && [ "$gro" -gt 0 ] && [ "$glued" -gt 0 ] ;;
+	on) [ "$cut" -gt 0 ] && [ "$gso" -gt 0 ] && [ "$gro" -gt 0 ] && [ "$glued" -gt 0 ] &&
+		grep -q "inner checksums trusted" "$log" ;;
+	on-verify) [ "$cut" -gt 0 ] && [ "$gso" -gt 0 ] && [ "$gro" -gt 0 ] && [ "$glued" -gt 0 ] &&
+		grep -q "inner checksums verified" "$log" ;;
 	send) [ "$cut" -gt 0 ] && [ "$gso" -gt 0 ] ;;
 	nogro) [ "$cut" -gt 0 ] && [ "$gso" -gt 0 ] && [ "$gro" -eq 0 ] && [ "$glued" -eq 0 ] ;;
 	off) [ "$cut" -eq 0 ] && [ "$gso" -eq 0 ] && [ "$gro" -eq 0 ] && [ "$glued" -eq 0 ] &&
@@ -301,7 +308,7 @@ run_pairing() {
 	rt_cleanup
 }
 
-run_pairing a "roamd on <-> roamd on" "$R_ON" "$R_ON" on on
+run_pairing a "roamd on <-> roamd on (Y verifying inner checksums)" "$R_ON" "$R_VERIFY" on on-verify
 run_pairing b "roamd off <-> roamd off" "$R_OFF" "$R_OFF" off off
 run_pairing c "roamd on <-> wireguard-go" "$R_ON" wireguard-go send none
 run_pairing d "roamd off <-> wireguard-go" "$R_OFF" wireguard-go off none
