@@ -194,35 +194,16 @@ static void ip4_fix_csum(uint8_t *ip, size_t hlen)
 	memcpy(ip + 10, &c, 2);
 }
 
-/* Where the checksum the kernel left starts and is stored; false when
- * either lies outside the packet. */
-static bool csum_fields(size_t len, const struct vnet_hdr *h, size_t *start, size_t *field)
-{
-	*start = h->csum_start, *field = *start + h->csum_offset;
-	return *start < len && *field + 2 <= len;
-}
-
-bool offload_finish_csum(uint8_t *pkt, size_t len, const struct vnet_hdr *h)
-{
-	size_t start, field;
-	if (!(h->flags & VNET_F_NEEDS_CSUM))
-		return true;
-	if (!csum_fields(len, h, &start, &field))
-		return false;
-	/* The field holds the pseudo-header sum; it is summed with the rest. */
-	store_csum(pkt + field, csum_add(0, pkt + start, len - start));
-	return true;
-}
-
 bool offload_copy_finish_csum(uint8_t *dst, const uint8_t *src, size_t len, const struct vnet_hdr *h)
 {
-	size_t start, field;
 	if (!(h->flags & VNET_F_NEEDS_CSUM)) {
 		memcpy(dst, src, len);
 		return true;
 	}
-	if (!csum_fields(len, h, &start, &field))
+	size_t start = h->csum_start, field = start + h->csum_offset;
+	if (start >= len || field + 2 > len)
 		return false;
+	/* The field holds the pseudo-header sum; it is summed with the rest. */
 	memcpy(dst, src, start);
 	store_csum(dst + field, csum_copy(dst + start, src + start, len - start, 0));
 	return true;

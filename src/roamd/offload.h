@@ -50,11 +50,9 @@ uint16_t csum_fold(uint64_t sum);
 /* The TCP/UDP pseudo-header of an IPv4 (alen 4) or IPv6 (alen 16) packet. */
 uint64_t csum_pseudo(const uint8_t *src, const uint8_t *dst, size_t alen, uint8_t proto, uint32_t l4_len);
 
-/* A packet read with gso_type NONE and NEEDS_CSUM: computes the checksum
- * the kernel left for the device. false if the offsets are out of range. */
-bool offload_finish_csum(uint8_t *pkt, size_t len, const struct vnet_hdr *h);
-/* The same while copying the packet from src to dst (which must not
- * overlap): one pass over the bytes instead of two. */
+/* Copies a packet read with gso_type NONE from src to dst (which must not
+ * overlap) and, with NEEDS_CSUM, computes the checksum the kernel left for
+ * the device in the same pass. false if the offsets are out of range. */
 bool offload_copy_finish_csum(uint8_t *dst, const uint8_t *src, size_t len, const struct vnet_hdr *h);
 
 /* ---- Cutting a super-packet (TSO/USO) ---------------------------------- */
