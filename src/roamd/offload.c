@@ -123,33 +123,40 @@ static bool have_avx2(void)
 /* Below this a packet is mostly headers, and the scalar loop is as quick. */
 enum { CSUM_VECTOR_MIN = 128 };
 
+/* The sum of the whole 32-byte blocks at the front of p (copied to dst
+ * too, when dst is not NULL) where the CPU has AVX2; *done says how many
+ * bytes that was (0 without AVX2 or for short lengths). */
+static uint64_t sum_vector_part(uint8_t *dst, const uint8_t *p, size_t len, size_t *done)
+{
+	*done = 0;
+#if defined(__x86_64__)
+	if (len >= CSUM_VECTOR_MIN && have_avx2()) {
+		*done = len & ~(size_t)31;
+		return sum_blocks_avx2(dst, p, *done / 32);
+	}
+#else
+	(void)dst, (void)p, (void)len;
+#endif
+	return 0;
+}
+
 uint64_t csum_add(uint64_t sum, const void *data, size_t len)
 {
 	const uint8_t *p = data;
-#if defined(__x86_64__)
-	if (len >= CSUM_VECTOR_MIN && have_avx2()) {
-		size_t bulk = len & ~(size_t)31;
-		sum += sum_blocks_avx2(NULL, p, bulk / 32);
-		p += bulk;
-		len -= bulk;
-	}
-#endif
-	return sum_scalar(sum, p, len);
+	size_t done;
+	sum += sum_vector_part(NULL, p, len, &done);
+	return sum_scalar(sum, p + done, len - done);
 }
 
 uint64_t csum_copy(void *dst, const void *src, size_t len, uint64_t sum)
 {
-#if defined(__x86_64__)
-	if (len >= CSUM_VECTOR_MIN && have_avx2()) {
-		size_t bulk = len & ~(size_t)31;
-		sum += sum_blocks_avx2(dst, src, bulk / 32);
-		memcpy((uint8_t *)dst + bulk, (const uint8_t *)src + bulk, len - bulk);
-		return sum_scalar(sum, (const uint8_t *)dst + bulk, len - bulk);
-	}
-#endif
-	/* Copy, then sum while the bytes are still in cache. */
-	memcpy(dst, src, len);
-	return sum_scalar(sum, dst, len);
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+	size_t done;
+	sum += sum_vector_part(d, s, len, &done);
+	/* The rest: copy, then sum while the bytes are still in cache. */
+	memcpy(d + done, s + done, len - done);
+	return sum_scalar(sum, d + done, len - done);
 }
 
 uint16_t csum_fold(uint64_t sum)
