@@ -262,6 +262,18 @@ void peer_forget_source(struct peer *peer)
 	peer_clear_source(peer);
 }
 
+void peer_confirm_source(struct peer *peer, const struct endpoint *checked, uint32_t mark)
+{
+	if (endpoint_same_remote(&peer->endpoint, checked) && endpoint_same_source(&peer->endpoint, checked))
+		peer->endpoint.src_checked = mark;
+}
+
+void device_count_drop(struct device *dev, struct peer *peer, enum drop_reason reason)
+{
+	if (reason > DROP_NONE && reason < DROP_REASON_COUNT)
+		peer_count_drop(dev, peer, reason);
+}
+
 void peer_set_persistent_keepalive(struct peer *peer, uint16_t seconds, uint64_t now)
 {
 	bool turned_on = !peer->persistent_keepalive && seconds;
@@ -372,6 +384,11 @@ const char *drop_reason_name(enum drop_reason reason)
 		[DROP_NO_ENDPOINT] = "no_endpoint",
 		[DROP_STAGED_OVERFLOW] = "staged_overflow",
 		[DROP_COOKIE_DECRYPT] = "cookie_decrypt",
+		[DROP_SEND_UNREACHABLE] = "send_unreachable",
+		[DROP_SEND_REFUSED] = "send_refused",
+		[DROP_SEND_BUFFER_FULL] = "send_buffer_full",
+		[DROP_SEND_TOO_BIG] = "send_too_big",
+		[DROP_SEND_FAILED] = "send_failed",
 	};
 	return reason < DROP_REASON_COUNT && names[reason] ? names[reason] : "unknown";
 }

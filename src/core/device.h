@@ -49,6 +49,13 @@ enum drop_reason {
 	DROP_NO_ENDPOINT,	/* outgoing: the peer has no endpoint */
 	DROP_STAGED_OVERFLOW,	/* outgoing: oldest staged packet pushed out */
 	DROP_COOKIE_DECRYPT,	/* cookie reply that does not authenticate */
+	/* Outgoing datagrams the host's kernel would not send (counted by the
+	 * edge through device_count_drop, by the send's error). */
+	DROP_SEND_UNREACHABLE,	/* no route: ENETUNREACH, EHOSTUNREACH, ENETDOWN */
+	DROP_SEND_REFUSED,	/* this host's firewall: EPERM, EACCES */
+	DROP_SEND_BUFFER_FULL,	/* socket or device queue full: EAGAIN, ENOBUFS */
+	DROP_SEND_TOO_BIG,	/* larger than the path takes, even fragmented */
+	DROP_SEND_FAILED,	/* any other error */
 	DROP_REASON_COUNT,
 };
 const char *drop_reason_name(enum drop_reason reason);
@@ -159,6 +166,10 @@ void peer_set_endpoint(struct peer *peer, const struct endpoint *ep);
 /* Forgets the local address replies were sent from (after the port, the
  * fwmark or the host's addresses changed), so routing picks one afresh. */
 void peer_forget_source(struct peer *peer);
+/* The edge checked the peer's source (checked is the endpoint it looked
+ * at) and found it usable: the peer's endpoint.src_checked becomes mark,
+ * unless the endpoint changed since. */
+void peer_confirm_source(struct peer *peer, const struct endpoint *checked, uint32_t mark);
 /* 0 turns it off; turning it on while up sends a keepalive at once. */
 void peer_set_persistent_keepalive(struct peer *peer, uint16_t seconds, uint64_t now);
 
@@ -195,6 +206,9 @@ void *peer_user(const struct peer *peer);
 
 /* Drops the device could not attribute to a peer, and all drops in sum. */
 void device_get_drops(const struct device *dev, uint64_t drops[DROP_REASON_COUNT]);
+/* Counts a drop the edge saw (a send the kernel refused) for the device
+ * and, if peer is not NULL, for the peer. */
+void device_count_drop(struct device *dev, struct peer *peer, enum drop_reason reason);
 
 /* A datagram from the network. buf is decrypted in place (a data message's
  * inner packet is delivered from buf + 16). */

@@ -24,6 +24,12 @@ struct endpoint {
 	} src;
 	uint32_t src_ifindex;
 	sa_family_t src_family;
+	/* The edge's mark on the source: the routing generation under which
+	 * it last confirmed that packets from src towards addr leave by
+	 * src_ifindex (0 = not confirmed). The core never reads it; it clears
+	 * it whenever the source changes, so a new source is checked before
+	 * it is used. */
+	uint32_t src_checked;
 };
 
 static inline bool endpoint_is_set(const struct endpoint *ep)

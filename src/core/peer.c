@@ -36,6 +36,7 @@ void peer_clear_source(struct peer *peer)
 {
 	peer->endpoint.src_family = 0;
 	peer->endpoint.src_ifindex = 0;
+	peer->endpoint.src_checked = 0;
 	memset(&peer->endpoint.src, 0, sizeof(peer->endpoint.src));
 }
 
@@ -45,6 +46,7 @@ void peer_update_endpoint(struct peer *peer, const struct endpoint *from, uint64
 	if (!endpoint_same_remote(&peer->endpoint, from)) {
 		struct endpoint old = peer->endpoint;
 		peer->endpoint = *from;
+		peer->endpoint.src_checked = 0;
 		history_note_endpoint_change(peer, &old, from, idle, now);
 		struct device_event ev = {
 			.type = EVENT_ENDPOINT_CHANGED,
@@ -64,6 +66,7 @@ void peer_update_endpoint(struct peer *peer, const struct endpoint *from, uint64
 		peer->endpoint.src = from->src;
 		peer->endpoint.src_family = from->src_family;
 		peer->endpoint.src_ifindex = from->src_ifindex;
+		peer->endpoint.src_checked = 0;
 	}
 }
 

@@ -57,7 +57,8 @@ struct doctor_options {
 /* Drop causes of the sending side: not datagrams the daemon received. */
 static bool is_send_drop(const char *reason)
 {
-	return !strcmp(reason, "no_route") || !strcmp(reason, "no_endpoint") || !strcmp(reason, "staged_overflow");
+	return !strcmp(reason, "no_route") || !strcmp(reason, "no_endpoint") || !strcmp(reason, "staged_overflow") ||
+	       !strncmp(reason, "send_", 5);
 }
 
 static uint64_t received_total(const struct uapi_device *dev)

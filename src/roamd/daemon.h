@@ -74,6 +74,10 @@ struct datapath {
 	bool opt_vnet, opt_tso, opt_gso, opt_gro, opt_verify_sums;
 	/* Counters for the operator (and tests). */
 	uint64_t udp_send_errors, tun_write_errors, icmp_sent, tun_bad, tun_super, udp_gro_bufs;
+	uint64_t sources_checked, sources_forgotten, sent_fragmented;
+	/* The routing generation sticky sources were last checked against
+	 * (netwatch.h). */
+	uint32_t route_gen;
 };
 
 /* The UDP sockets and what the UAPI configured for them. */

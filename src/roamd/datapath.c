@@ -32,6 +32,7 @@
 #include "crypto.h"
 #include "daemon.h"
 #include "log.h"
+#include "netwatch.h"
 
 #define ALIGN64(n) (((n) + 63) & ~(size_t)63)
 
@@ -93,11 +94,14 @@ void datapath_log_stats(struct daemon *d)
 	const struct datapath *dp = &d->dp;
 	if (!dp->tx || !dp->gro)
 		return;
-	log_info("data path: %llu super-packets cut; %llu datagrams in %llu sends, %llu of them GSO; "
+	log_info("data path: %llu super-packets cut; %llu datagrams in %llu sends, %llu of them GSO (%llu split); "
+		 "%llu sent fragmented; sticky sources: %llu checked, %llu forgotten; "
 		 "%llu GRO buffers received; %llu packets glued, %llu TUN writes; errors: %llu send, %llu TUN "
 		 "write, %llu TUN read",
 		 (unsigned long long)dp->tun_super, (unsigned long long)dp->tx->datagrams,
 		 (unsigned long long)dp->tx->sends, (unsigned long long)dp->tx->gso_sends,
+		 (unsigned long long)dp->tx->gso_split, (unsigned long long)dp->sent_fragmented,
+		 (unsigned long long)dp->sources_checked, (unsigned long long)dp->sources_forgotten,
 		 (unsigned long long)dp->udp_gro_bufs, (unsigned long long)dp->gro->glued,
 		 (unsigned long long)dp->gro->written, (unsigned long long)dp->udp_send_errors,
 		 (unsigned long long)dp->tun_write_errors, (unsigned long long)dp->tun_bad);
@@ -150,18 +154,47 @@ void datapath_clear_sources(struct daemon *d)
 
 /* ---- sending ------------------------------------------------------------ */
 
-static void note_send_result(struct daemon *d, struct peer *peer, const struct endpoint *to, int err,
-			     bool source_refused)
+/* Why the kernel would not send a datagram, as the operator reads it. */
+static enum drop_reason send_drop_reason(int err)
 {
-	if (source_refused && peer) {
+	switch (err) {
+	case -ENETUNREACH:
+	case -EHOSTUNREACH:
+	case -ENETDOWN:
+	case -EADDRNOTAVAIL:
+	case -EDESTADDRREQ:
+	case -EAFNOSUPPORT:
+		return DROP_SEND_UNREACHABLE;
+	case -EPERM:
+	case -EACCES:
+		return DROP_SEND_REFUSED;
+	case -EAGAIN:
+	case -ENOBUFS:
+	case -ENOMEM:
+		return DROP_SEND_BUFFER_FULL;
+	case -EMSGSIZE:
+		return DROP_SEND_TOO_BIG;
+	default:
+		return DROP_SEND_FAILED;
+	}
+}
+
+static void note_send_result(struct daemon *d, struct peer *peer, const struct endpoint *to, int err, unsigned notes)
+{
+	if ((notes & UDP_SOURCE_REFUSED) && peer) {
 		/* Our address moved away: stop insisting on it. */
 		char ep[ENDPOINT_TEXT_LEN];
 		log_verbose("local source for %s is gone, letting routing choose", endpoint_str(to, ep));
 		peer_forget_source(peer);
+		d->dp.sources_forgotten++;
 	}
+	if (notes & UDP_SENT_FRAGMENTED)
+		d->dp.sent_fragmented++;
 	if (err) {
-		/* Unreachable networks and full buffers are part of life;
-		 * say so, but not once per packet. */
+		/* Unreachable networks and full buffers are part of life:
+		 * count them by cause and peer, and say so, but not once per
+		 * packet. */
+		device_count_drop(d->dev, peer, send_drop_reason(err));
 		d->dp.udp_send_errors++;
 		if (is_power_of_two(d->dp.udp_send_errors)) {
 			char ep[ENDPOINT_TEXT_LEN];
@@ -171,9 +204,93 @@ static void note_send_result(struct daemon *d, struct peer *peer, const struct e
 	}
 }
 
-static void tx_report(void *ctx, struct peer *peer, const struct endpoint *to, int err, bool source_refused)
+static void tx_report(void *ctx, struct peer *peer, const struct endpoint *to, int err, unsigned notes)
 {
-	note_send_result(ctx, peer, to, err, source_refused);
+	note_send_result(ctx, peer, to, err, notes);
+}
+
+/* How many different sticky sources one round of route queries asks about. */
+enum { SOURCE_CHECK_BATCH = 32 };
+
+static void clear_source(struct endpoint *ep)
+{
+	ep->src_family = 0;
+	ep->src_ifindex = 0;
+	ep->src_checked = 0;
+	memset(&ep->src, 0, sizeof(ep->src));
+}
+
+static bool same_peer_endpoint(const struct udp_tx_entry *e, const struct peer *peer, const struct endpoint *ep)
+{
+	return e->peer == peer && endpoint_same_remote(&e->to, ep) && endpoint_same_source(&e->to, ep);
+}
+
+/* Before datagrams leave: is each sticky source among entries e[0..n)
+ * still one the route to its peer can use (netwatch.c, "Sticky sources")?
+ * A source confirmed under the current routing generation is; any other
+ * is asked about once, and where the route now leaves by another interface
+ * it is forgotten for the peer and taken off the queued datagrams, which
+ * then leave from the kernel's choice. Replies without a peer (cookie
+ * replies) go back where their packet just arrived and are not checked. */
+static void check_sources(struct daemon *d, struct udp_tx_entry *e, unsigned n)
+{
+	struct datapath *dp = &d->dp;
+	if (!d->netwatch)
+		return;
+	uint32_t gen = netwatch_generation(d->netwatch);
+	if (gen != dp->route_gen) {
+		/* A network change: offloads are worth asking for again. */
+		dp->route_gen = gen;
+		udp_pair_reprobe(&d->ports.cur);
+	}
+	for (;;) {
+		struct endpoint eps[SOURCE_CHECK_BATCH];
+		struct peer *peers[SOURCE_CHECK_BATCH];
+		bool fits[SOURCE_CHECK_BATCH];
+		unsigned k = 0;
+		for (unsigned i = 0; i < n && k < SOURCE_CHECK_BATCH; i++) {
+			if (!e[i].to.src_family || e[i].to.src_checked == gen || !e[i].peer)
+				continue;
+			unsigned j = 0;
+			while (j < k && !same_peer_endpoint(&e[i], peers[j], &eps[j]))
+				j++;
+			if (j == k) {
+				peers[k] = e[i].peer;
+				eps[k++] = e[i].to;
+			}
+		}
+		if (!k)
+			return;
+		netwatch_check_sources(d->netwatch, eps, fits, k, d->ports.fwmark);
+		dp->sources_checked += k;
+		for (unsigned j = 0; j < k; j++) {
+			if (fits[j]) {
+				peer_confirm_source(peers[j], &eps[j], gen);
+			} else {
+				char ep[ENDPOINT_TEXT_LEN];
+				log_verbose("local source for %s no longer leaves by its interface, letting routing choose",
+					    endpoint_str(&eps[j], ep));
+				peer_forget_source(peers[j]);
+				dp->sources_forgotten++;
+			}
+			for (unsigned i = 0; i < n; i++) {
+				if (!same_peer_endpoint(&e[i], peers[j], &eps[j]))
+					continue;
+				if (fits[j])
+					e[i].to.src_checked = gen;
+				else
+					clear_source(&e[i].to);
+			}
+		}
+	}
+}
+
+/* Sends what is queued. */
+static void send_queued(struct daemon *d)
+{
+	struct datapath *dp = &d->dp;
+	check_sources(d, dp->tx->e, dp->tx->count);
+	udp_tx_flush(dp->tx, &d->ports.cur, tx_report, d);
 }
 
 /* Sends what is queued; the tx arena is free again afterwards. */
@@ -181,7 +298,7 @@ static void flush_tx(struct daemon *d)
 {
 	struct datapath *dp = &d->dp;
 	if (dp->tx->count)
-		udp_tx_flush(dp->tx, &d->ports.cur, tx_report, d);
+		send_queued(d);
 	dp->tx_used = 0;
 }
 
@@ -213,18 +330,20 @@ static void io_send(void *ctx, struct peer *peer, const struct endpoint *to, uin
 		/* Ours until the flush: queue it. */
 		if (udp_tx_add(dp->tx, peer, to, data, len))
 			return;
-		udp_tx_flush(dp->tx, &d->ports.cur, tx_report, d);
+		send_queued(d);
 		udp_tx_add(dp->tx, peer, to, data, len);
 		return;
 	}
 	/* The engine's own buffer, valid only now: what is queued goes
 	 * first, then this. */
 	if (dp->tx->count)
-		udp_tx_flush(dp->tx, &d->ports.cur, tx_report, d);
-	bool source_refused;
-	int ret = udp_send(&d->ports.cur, to, data, len, &source_refused);
-	if (ret || source_refused)
-		note_send_result(d, peer, to, ret, source_refused);
+		send_queued(d);
+	struct udp_tx_entry one = {.data = data, .len = len, .peer = peer, .to = *to};
+	check_sources(d, &one, 1);
+	unsigned notes;
+	int ret = udp_send(&d->ports.cur, &one.to, data, len, &notes);
+	if (ret || notes)
+		note_send_result(d, peer, &one.to, ret, notes);
 }
 
 static void write_glued(void *ctx, const struct vnet_hdr *h, const struct iovec *iov, int iovcnt)

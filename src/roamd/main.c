@@ -135,15 +135,16 @@ static int setup(struct daemon *d, const char *ifname, char *err, size_t err_len
 	if (ret)
 		return ret;
 	/* Without it the tunnel works as wireguard-go's does, so a failure is
-	 * said but not fatal. */
-	if (env_flag("ROAMD_NO_NETWATCH")) {
-		log_verbose("netwatch disabled (ROAMD_NO_NETWATCH)");
-	} else {
-		char nw_err[128];
-		d->netwatch = netwatch_open(d->tun.ifindex, nw_err, sizeof(nw_err));
-		if (!d->netwatch)
-			log_error("%s: peers will learn of network changes only from our next packet", nw_err);
-	}
+	 * said but not fatal. ROAMD_NO_NETWATCH=1 turns off the rounds that
+	 * tell peers of a change at once; the routing generation that keeps
+	 * sticky sources honest stays (wireguard-go has that too). */
+	bool notify = !env_flag("ROAMD_NO_NETWATCH");
+	if (!notify)
+		log_verbose("netwatch: no notification rounds (ROAMD_NO_NETWATCH)");
+	char nw_err[128];
+	d->netwatch = netwatch_open(d->tun.ifindex, notify, nw_err, sizeof(nw_err));
+	if (!d->netwatch)
+		log_error("%s: peers will learn of network changes only from our next packet", nw_err);
 	return loop_init(d, err, err_len);
 }
 

@@ -17,14 +17,23 @@
  * Sticky sources. Each peer's endpoint remembers the local address we last
  * heard it on, and replies leave from there. After a change that address
  * may be gone, or still ours but on a link the path no longer takes (the
- * phone kept its Wi-Fi address, the default route moved to LTE). Forgetting
- * every source would be wrong too: a server answering from a service
- * address (on lo, say) would start answering from an interface address and
- * its clients would follow it there, or their NATs would drop the answer.
- * So netwatch asks the kernel for the route from the source to the peer,
- * the way our next packet would go, and forgets the source only if there
- * is none or it leaves through another interface than the one the peer's
- * packets arrive on.
+ * phone kept its Wi-Fi address, the default route moved to LTE). A datagram
+ * sent from it then leaves by the new link with the old address, and on a
+ * link with ARP the kernel asks for the new gateway "tell <old address>":
+ * a gateway that filters by source ignores that, and everything queued for
+ * the gateway waits a whole ARP retry (a second). Forgetting every source
+ * would be wrong too: a server answering from a service address (on lo,
+ * say) would start answering from an interface address and its clients
+ * would follow it there, or their NATs would drop the answer. So, as the
+ * kernel's WireGuard does on every send, a source is used only while the
+ * route from it to the peer leaves by the interface it was learnt on.
+ * netwatch keeps a routing generation that moves with every change it
+ * reads; the data path asks for it before each send (reading any news
+ * still waiting, so no change slips between a route moving and our next
+ * datagram), and checks a peer's source again, with a route query, when
+ * it was last confirmed under an older generation (netwatch_check_sources).
+ * That part runs with ROAMD_NO_NETWATCH=1 too: only the notification
+ * rounds are switched off there.
  *
  * Noise. rtnetlink says more than we want to hear. Our own interface is
  * ignored entirely: wg-quick adding routes or addresses to it, or its
@@ -134,6 +143,10 @@ struct netwatch {
 	/* Rate: the last round and the GCRA's theoretical arrival time. */
 	bool has_round;
 	uint64_t last_round, tat;
+	/* Rounds are run (not with ROAMD_NO_NETWATCH); the routing
+	 * generation moves either way (never 0: that means unchecked). */
+	bool notify;
+	uint32_t generation;
 };
 
 /* ---- scheduling --------------------------------------------------------- */
@@ -154,6 +167,8 @@ static uint64_t nw_earliest(const struct netwatch *nw)
 
 static void nw_changed(struct netwatch *nw, enum nw_kind kind, uint64_t now)
 {
+	if (++nw->generation == 0)
+		nw->generation = 1;
 	nw->changes[kind]++;
 	if (!nw->pending) {
 		nw->pending = true;
@@ -545,15 +560,17 @@ static bool source_still_fits(const struct nlmsghdr *nlh, uint32_t src_ifindex)
 	return !src_ifindex || mnl_attr_get_u32(tb[RTA_OIF]) == src_ifindex;
 }
 
-/* Sends one batch of queries and forgets the sources that no longer fit;
- * a query left unanswered counts as "does not fit" (forgetting a good
- * source costs one reply from a kernel-chosen address, keeping a bad one
- * costs the peer). */
-static void nw_query_batch(struct netwatch *nw, uint8_t *req, size_t req_len, struct peer **peers,
-			   const uint32_t *src_ifindex, unsigned n, uint32_t base)
+/* Sends one batch of queries and reads the answers into fits[]; a query
+ * left unanswered counts as "does not fit" (forgetting a good source costs
+ * one reply from a kernel-chosen address, keeping a bad one costs the
+ * peer). */
+static void nw_query_batch(struct netwatch *nw, uint8_t *req, size_t req_len, const uint32_t *src_ifindex,
+			   bool *fits, unsigned n, uint32_t base)
 {
-	bool answered[NW_QUERY_BATCH] = {0}, fits[NW_QUERY_BATCH] = {0};
+	bool answered[NW_QUERY_BATCH] = {0};
 	unsigned left = n;
+	for (unsigned i = 0; i < n; i++)
+		fits[i] = false;
 	if (mnl_socket_sendto(nw->query, req, req_len) < 0)
 		left = 0;
 	while (left) {
@@ -575,45 +592,48 @@ static void nw_query_batch(struct netwatch *nw, uint8_t *req, size_t req_len, st
 			left--;
 		}
 	}
-	for (unsigned i = 0; i < n; i++)
-		if (!fits[i])
-			peer_forget_source(peers[i]);
 }
 
-/* Forgets the sticky sources that no longer fit the path to their peer. */
-static void nw_check_sources(struct daemon *d, struct netwatch *nw)
+void netwatch_check_sources(struct netwatch *nw, const struct endpoint *eps, bool *fits, unsigned n,
+			    uint32_t fwmark)
 {
-	if (!nw->query) {
-		datapath_clear_sources(d);	/* cannot ask: forget them all */
-		return;
-	}
 	uint8_t req[NW_QUERY_BATCH * NW_QUERY_MSG];
-	struct peer *peers[NW_QUERY_BATCH];
 	uint32_t src_ifindex[NW_QUERY_BATCH];
-	unsigned n = 0;
+	unsigned idx[NW_QUERY_BATCH];
+	bool got[NW_QUERY_BATCH];
+	unsigned k = 0;
 	size_t req_len = 0;
-	uint32_t base = nw->query_seq;
-	struct peer_info info;
-	for (struct peer *p = device_peer_first(d->dev); p; p = device_peer_next(p)) {
-		peer_get_info(p, &info);
-		if (!info.endpoint.src_family)
-			continue;
-		size_t len = put_route_query(req + req_len, ++nw->query_seq, &info.endpoint, d->ports.fwmark);
+	uint32_t base = nw->query_seq + 1;
+	for (unsigned i = 0; i < n; i++) {
+		fits[i] = false;	/* unless the kernel says otherwise */
+		if (!nw->query)
+			continue;	/* cannot ask: forget them all */
+		size_t len = put_route_query(req + req_len, ++nw->query_seq, &eps[i], fwmark);
 		if (!len) {
-			peer_forget_source(p);	/* a source we cannot judge */
+			nw->query_seq--;	/* a source we cannot judge */
 			continue;
 		}
-		peers[n] = p;
-		src_ifindex[n] = info.endpoint.src_ifindex;
+		src_ifindex[k] = eps[i].src_ifindex;
+		idx[k++] = i;
 		req_len += len;
-		if (++n == NW_QUERY_BATCH) {
-			nw_query_batch(nw, req, req_len, peers, src_ifindex, n, base + 1);
-			n = 0, req_len = 0, base = nw->query_seq;
+		if (k == NW_QUERY_BATCH) {
+			nw_query_batch(nw, req, req_len, src_ifindex, got, k, base);
+			for (unsigned j = 0; j < k; j++)
+				fits[idx[j]] = got[j];
+			k = 0, req_len = 0, base = nw->query_seq + 1;
 		}
 	}
-	if (n)
-		nw_query_batch(nw, req, req_len, peers, src_ifindex, n, base + 1);
-	crypto_wipe(&info, sizeof(info));
+	if (k) {
+		nw_query_batch(nw, req, req_len, src_ifindex, got, k, base);
+		for (unsigned j = 0; j < k; j++)
+			fits[idx[j]] = got[j];
+	}
+}
+
+uint32_t netwatch_generation(struct netwatch *nw)
+{
+	nw_read(nw);
+	return nw->generation;
 }
 
 /* ---- the round ---------------------------------------------------------- */
@@ -667,9 +687,8 @@ static void nw_round(struct daemon *d, uint64_t now)
 
 	/* The sockets are bound to the wildcard address and port, so no
 	 * local address going away can invalidate them: nothing to rebind.
-	 * What can be stale is a peer's sticky source. */
-	nw_check_sources(d, nw);
-
+	 * What can be stale is a peer's sticky source, and the data path
+	 * checks those before its next send (the generation moved). */
 	/* Any authenticated packet teaches the far side our new address; a
 	 * keepalive is the smallest. The engine sends a handshake initiation
 	 * instead when there is no usable session (none, or past
@@ -708,6 +727,11 @@ void netwatch_event(struct daemon *d)
 		nw->armed = 0;
 	nw_read(nw);
 	uint64_t now = now_ns();
+	if (!nw->notify) {
+		/* The generation is all that is wanted. */
+		memset(nw->changes, 0, sizeof(nw->changes));
+		nw->pending = false;
+	}
 	if (nw->pending && now >= nw->due)
 		nw_round(d, now);
 	nw_arm(nw, nw->pending ? nw->due : 0);
@@ -718,7 +742,7 @@ int netwatch_fd(const struct netwatch *nw)
 	return nw->epoll_fd;
 }
 
-struct netwatch *netwatch_open(unsigned own_ifindex, char *err, size_t err_len)
+struct netwatch *netwatch_open(unsigned own_ifindex, bool notify, char *err, size_t err_len)
 {
 	struct netwatch *nw = calloc(1, sizeof(*nw));
 	if (!nw) {
@@ -727,6 +751,8 @@ struct netwatch *netwatch_open(unsigned own_ifindex, char *err, size_t err_len)
 	}
 	nw->epoll_fd = nw->timer_fd = -1;
 	nw->own_ifindex = own_ifindex;
+	nw->notify = notify;
+	nw->generation = 1;
 	nw->buf = malloc(NW_BUF_SIZE);
 	nw->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (!nw->buf || !nw->nl || mnl_socket_bind(nw->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
@@ -767,7 +793,7 @@ struct netwatch *netwatch_open(unsigned own_ifindex, char *err, size_t err_len)
 		if (setsockopt(qfd, SOL_SOCKET, SO_RCVBUFFORCE, &qsize, sizeof(qsize)) < 0)
 			setsockopt(qfd, SOL_SOCKET, SO_RCVBUF, &qsize, sizeof(qsize));
 	} else {
-		log_verbose("netwatch: no route queries (%s): sticky sources will all be forgotten on a change",
+		log_verbose("netwatch: no route queries (%s): sticky sources will be forgotten on every change",
 			    strerror(errno));
 		if (nw->query)
 			mnl_socket_close(nw->query);

@@ -14,12 +14,17 @@
  * cached routes, broadcast/multicast/anycast routes, link changes that leave
  * a link's ability to carry traffic as it was.
  *
- * Disabled with ROAMD_NO_NETWATCH=1 (main.c). */
+ * It also keeps the routing generation the data path checks sticky sources
+ * against (netwatch.c, "Sticky sources"). ROAMD_NO_NETWATCH=1 (main.c) turns
+ * the notification rounds off, not that. */
 #ifndef ROAMD_NETWATCH_H
 #define ROAMD_NETWATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "endpoint.h"
 
 struct daemon;
 struct netwatch;
@@ -27,7 +32,7 @@ struct netwatch;
 /* Subscribes to rtnetlink and starts learning the current links and
  * addresses (changes to our own interface, own_ifindex, are never a reason
  * to act). NULL with a message in err if it cannot. */
-struct netwatch *netwatch_open(unsigned own_ifindex, char *err, size_t err_len);
+struct netwatch *netwatch_open(unsigned own_ifindex, bool notify, char *err, size_t err_len);
 void netwatch_close(struct netwatch *nw);
 
 /* One fd for the event loop: readable when rtnetlink has news or a
@@ -35,8 +40,21 @@ void netwatch_close(struct netwatch *nw);
 int netwatch_fd(const struct netwatch *nw);
 
 /* The fd is readable: read a bounded number of messages, and run the round
- * if it is due (forget sticky sources, send each active peer a keepalive, or
- * a handshake initiation where there is no usable session). */
+ * if it is due and notify is on (send each active peer a keepalive, or a
+ * handshake initiation where there is no usable session). */
 void netwatch_event(struct daemon *d);
+
+/* The routing generation, after reading any news already waiting (without
+ * blocking and without running a round): it moves with every change of
+ * the host's links, addresses, routes or rules, and is never 0. */
+uint32_t netwatch_generation(struct netwatch *nw);
+
+/* For each of the n endpoints (each with a sticky source), asks the kernel
+ * whether the route from its source to it (with fwmark) still leaves by
+ * the interface the source was learnt on: fits[i]. One netlink round trip
+ * per 32 endpoints; an endpoint the kernel does not answer for, or any
+ * when route queries are unavailable, does not fit. */
+void netwatch_check_sources(struct netwatch *nw, const struct endpoint *eps, bool *fits, unsigned n,
+			    uint32_t fwmark);
 
 #endif

@@ -48,6 +48,25 @@ static int set_mark(int fd, uint32_t fwmark)
 	return setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0 ? -errno : 0;
 }
 
+/* Path-MTU mode. "DO" sets DF on every IPv4 datagram we send, batched or
+ * not, and on both families makes the kernel refuse (EMSGSIZE) a datagram
+ * larger than the path MTU it knows instead of fragmenting it behind our
+ * back. The default ("WANT") sets DF on a UDP_SEGMENT send only when the
+ * whole batch fits the MTU, which it never does: the bulk of our traffic
+ * would leave without DF, and a router on a smaller path would fragment it
+ * silently, which carrier NATs that drop fragments turn into a black hole.
+ * A datagram the kernel refuses as too big is sent once more with
+ * fragmentation allowed (send_fragmented), so a path that shrank still
+ * carries traffic where fragments pass. */
+static int set_pmtu_mode(int fd, int family, bool may_fragment)
+{
+	int level = family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+	int name = family == AF_INET6 ? IPV6_MTU_DISCOVER : IP_MTU_DISCOVER;
+	int mode = family == AF_INET6 ? (may_fragment ? IPV6_PMTUDISC_WANT : IPV6_PMTUDISC_DO)
+				      : (may_fragment ? IP_PMTUDISC_WANT : IP_PMTUDISC_DO);
+	return setsockopt(fd, level, name, &mode, sizeof(mode)) < 0 ? -errno : 0;
+}
+
 static int open_socket(int family, uint16_t port, uint32_t fwmark, int *fd_out)
 {
 	int one = 1;
@@ -82,6 +101,8 @@ static int open_socket(int family, uint16_t port, uint32_t fwmark, int *fd_out)
 	}
 	if (!ret && fwmark)
 		ret = set_mark(fd, fwmark);
+	if (!ret)
+		ret = set_pmtu_mode(fd, family, false);
 	if (!ret) {
 		set_buffers(fd);
 		if (bind(fd, &addr.sa, addr_len) < 0)
@@ -143,6 +164,15 @@ int udp_pair_bind(struct udp_pair *pair, uint16_t port, uint32_t fwmark)
 		return 0;
 	}
 	return -EADDRINUSE;
+}
+
+void udp_pair_reprobe(struct udp_pair *pair)
+{
+	bool gro;
+	if (pair->fd4 >= 0)
+		probe_offloads(pair->fd4, &gro, &pair->gso4);
+	if (pair->fd6 >= 0)
+		probe_offloads(pair->fd6, &gro, &pair->gso6);
 }
 
 void udp_pair_close(struct udp_pair *pair)
@@ -298,8 +328,30 @@ static int build_msg(const struct endpoint *to, struct msghdr *msg, struct socka
 	return AF_UNSPEC;
 }
 
+/* One sendmsg, retried on EINTR: 0 or errno. */
+static int send_one(int fd, const struct msghdr *msg)
+{
+	for (;;) {
+		if (sendmsg(fd, msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+			return 0;
+		if (errno != EINTR)
+			return errno;
+	}
+}
+
+/* A datagram larger than the path MTU the kernel knows: sent with
+ * fragmentation allowed just for it, then back to DF. */
+static int send_fragmented(int fd, int family, const struct msghdr *msg)
+{
+	if (set_pmtu_mode(fd, family, true))
+		return EMSGSIZE;
+	int err = send_one(fd, msg);
+	set_pmtu_mode(fd, family, false);
+	return err;
+}
+
 int udp_send(const struct udp_pair *pair, const struct endpoint *to, const uint8_t *data, size_t len,
-	     bool *source_refused)
+	     unsigned *notes)
 {
 	struct sockaddr_in sin;
 	struct sockaddr_in6 sin6;
@@ -307,25 +359,27 @@ int udp_send(const struct udp_pair *pair, const struct endpoint *to, const uint8
 	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 
-	*source_refused = false;
+	*notes = 0;
 	for (int with_source = 1; with_source >= 0; with_source--) {
 		int family = build_msg(to, &msg, &sin, &sin6, control, sizeof(control), with_source);
 		int fd = family == AF_INET ? pair->fd4 : family == AF_INET6 ? pair->fd6 : -1;
 		if (fd < 0)
 			return family == AF_UNSPEC ? -EDESTADDRREQ : -EAFNOSUPPORT;
-		ssize_t n;
-		do
-			n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-		while (n < 0 && errno == EINTR);
-		if (n >= 0)
+		int err = send_one(fd, &msg);
+		if (err == EMSGSIZE) {
+			err = send_fragmented(fd, family, &msg);
+			if (!err)
+				*notes |= UDP_SENT_FRAGMENTED;
+		}
+		if (!err)
 			return 0;
 		/* A source that is no longer ours: IPv6 says EINVAL, IPv4
 		 * EINVAL on older kernels and ENETUNREACH on newer ones (which
 		 * may also mean a real routing failure; then the retry fails
 		 * too and the source is relearnt from the next packet). */
-		if (!msg.msg_control || (errno != EINVAL && errno != ENETUNREACH && errno != EADDRNOTAVAIL))
-			return -errno;
-		*source_refused = true;
+		if (!msg.msg_control || (err != EINVAL && err != ENETUNREACH && err != EADDRNOTAVAIL))
+			return -err;
+		*notes |= UDP_SOURCE_REFUSED;
 	}
 	return -EINVAL;
 }
@@ -385,24 +439,28 @@ static void build_tx_msg(struct udp_tx *tx, unsigned m, unsigned first, unsigned
 }
 
 /* A message the kernel refused: its datagrams one by one, each with
- * udp_send's fallback from a refused source. */
+ * udp_send's fallbacks (a refused source, a path smaller than it). */
 static void send_singly(struct udp_tx *tx, struct udp_pair *pair, unsigned m, udp_tx_report_fn report, void *ctx)
 {
 	for (unsigned k = tx->first[m]; k < tx->first[m] + tx->segs[m]; k++) {
 		struct udp_tx_entry *e = &tx->e[k];
-		bool refused;
-		int err = udp_send(pair, &e->to, e->data, e->len, &refused);
-		if (err || refused)
-			report(ctx, e->peer, &e->to, err, refused);
+		unsigned notes;
+		int err = udp_send(pair, &e->to, e->data, e->len, &notes);
+		if (err || notes)
+			report(ctx, e->peer, &e->to, err, notes);
 	}
 }
 
-/* Errors that mean "not as GSO": no checksum offload on the route (EIO), a
- * segment bigger than the path MTU (EINVAL), or a kernel that does not
- * know the cmsg after all. */
-static bool gso_refusal(int err)
+/* What a refused UDP_SEGMENT send says. Only a kernel that does not know
+ * the cmsg after all (ENOPROTOOPT, EOPNOTSUPP) turns GSO off for the
+ * socket, until the next network change re-probes it. Everything else is
+ * about this batch and this path, and the batch is simply sent datagram by
+ * datagram: segments larger than the path MTU (EINVAL, EMSGSIZE), a route
+ * without checksum offload (EIO), an IPv6 source that vanished (EINVAL),
+ * an unreachable network. The next batch tries GSO again. */
+static bool gso_unsupported(int err)
 {
-	return err == EIO || err == EINVAL || err == EMSGSIZE || err == ENOPROTOOPT || err == EOPNOTSUPP;
+	return err == ENOPROTOOPT || err == EOPNOTSUPP;
 }
 
 static void send_msgs(struct udp_tx *tx, struct udp_pair *pair, int family, unsigned n, udp_tx_report_fn report,
@@ -423,20 +481,23 @@ static void send_msgs(struct udp_tx *tx, struct udp_pair *pair, int family, unsi
 		int err = r < 0 ? errno : EIO;
 		/* msgs[done] failed; the ones before it went out. */
 		unsigned m = done++;
-		if (tx->segs[m] > 1 && gso_refusal(err)) {
+		if (tx->segs[m] > 1) {
+			tx->gso_split++;
 			send_singly(tx, pair, m, report, ctx);
-			if (*gso) {
+			if (gso_unsupported(err) && *gso) {
 				*gso = false;
-				log_info("UDP segmentation offload refused for IPv%d (%s): sending datagram by datagram "
-					 "from now on",
+				log_info("UDP segmentation offload not supported for IPv%d (%s): sending datagram by "
+					 "datagram until the next network change",
 					 family == AF_INET ? 4 : 6, strerror(err));
 			}
-		} else if (tx->msgs[m].msg_hdr.msg_control && (err == EINVAL || err == ENETUNREACH || err == EADDRNOTAVAIL)) {
-			/* Perhaps only the sticky source is gone. */
+		} else if (err == EMSGSIZE || (tx->msgs[m].msg_hdr.msg_control &&
+					       (err == EINVAL || err == ENETUNREACH || err == EADDRNOTAVAIL))) {
+			/* Larger than the path, or perhaps only the sticky
+			 * source is gone: udp_send knows what to do. */
 			send_singly(tx, pair, m, report, ctx);
 		} else {
 			for (unsigned k = tx->first[m]; k < tx->first[m] + tx->segs[m]; k++)
-				report(ctx, tx->e[k].peer, &tx->e[k].to, -err, false);
+				report(ctx, tx->e[k].peer, &tx->e[k].to, -err, 0);
 		}
 	}
 }

@@ -17,7 +17,9 @@ struct udp_pair {
 	int fd4, fd6;
 	uint16_t port;
 	/* Offloads in force on each socket: UDP_GRO accepted at bind;
-	 * UDP_SEGMENT known to the kernel and not yet refused by a send. */
+	 * UDP_SEGMENT known to the kernel (probed at bind and again by
+	 * udp_pair_reprobe; only a send saying the kernel lacks it turns it
+	 * off). */
 	bool gro4, gro6, gso4, gso6;
 };
 
@@ -31,6 +33,8 @@ void udp_configure(bool gso, bool gro);
  * applies fwmark (0 = none). 0 or -errno; on error nothing stays open. */
 int udp_pair_bind(struct udp_pair *pair, uint16_t port, uint32_t fwmark);
 void udp_pair_close(struct udp_pair *pair);
+/* Probes UDP_SEGMENT again on both sockets (after a network change). */
+void udp_pair_reprobe(struct udp_pair *pair);
 bool udp_pair_is_open(const struct udp_pair *pair);
 /* SO_MARK on both sockets: 0 or -errno. */
 int udp_pair_set_fwmark(const struct udp_pair *pair, uint32_t fwmark);
@@ -55,11 +59,20 @@ int udp_recv_batch(struct udp_rx *rx, int fd, uint8_t *const *bufs, size_t cap, 
  * of each datagram in it (*gso_size; 0 = one datagram). */
 size_t udp_rx_datagram(const struct udp_rx *rx, unsigned i, struct endpoint *from, size_t *gso_size);
 
-/* Sends one datagram from the endpoint's sticky source if it has one. If
- * the kernel refuses that source (the address is gone), sends again letting
- * the kernel choose and sets *source_refused. 0 or -errno. */
+/* What happened to a datagram on its way out, besides success or failure
+ * (bits of *notes). */
+enum {
+	UDP_SOURCE_REFUSED = 1,	 /* the sticky source is gone; sent from the kernel's choice */
+	UDP_SENT_FRAGMENTED = 2, /* larger than the known path MTU; sent fragmented */
+};
+
+/* Sends one datagram, with DF, from the endpoint's sticky source if it has
+ * one. If the kernel refuses that source (the address is gone), sends again
+ * letting the kernel choose; if the datagram is larger than the path MTU
+ * the kernel knows, sends it with fragmentation allowed. *notes says which
+ * happened. 0 or -errno. */
 int udp_send(const struct udp_pair *pair, const struct endpoint *to, const uint8_t *data, size_t len,
-	     bool *source_refused);
+	     unsigned *notes);
 
 /* Sending in batches: datagrams are queued (the caller keeps their bytes
  * untouched until the flush) and go out with sendmmsg, consecutive ones to
@@ -86,18 +99,20 @@ struct udp_tx {
 	struct sockaddr_in sin[UDP_TX_MAX];
 	struct sockaddr_in6 sin6[UDP_TX_MAX];
 	uint64_t control[UDP_TX_MAX][(CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(uint16_t)) + 7) / 8];
-	/* Counters. */
-	uint64_t sends, datagrams, gso_sends;
+	/* Counters: sendmmsg calls, datagrams, UDP_SEGMENT messages, and
+	 * those the kernel refused and that went out datagram by datagram. */
+	uint64_t sends, datagrams, gso_sends, gso_split;
 };
-/* What became of a datagram that did not simply go out: err (0 if a retry
- * without the sticky source worked), source_refused as for udp_send. */
+/* What became of a datagram that did not simply go out: err (0 if it went
+ * out after all) and notes as for udp_send. */
 typedef void (*udp_tx_report_fn)(void *ctx, struct peer *peer, const struct endpoint *to, int err,
-				 bool source_refused);
+				 unsigned notes);
 /* false if the queue is full (flush first). */
 bool udp_tx_add(struct udp_tx *tx, struct peer *peer, const struct endpoint *to, uint8_t *data, size_t len);
 /* Sends everything queued. A GSO send the kernel refuses (no checksum
- * offload on the route, a path MTU below the segment size) is sent again
- * datagram by datagram, and GSO stays off on that socket from then on. */
+ * offload on the route, a path MTU below the segment size, a source gone)
+ * is sent again datagram by datagram; GSO stays on for the next batch
+ * unless the kernel said it does not support it (udp.c, gso_unsupported). */
 void udp_tx_flush(struct udp_tx *tx, struct udp_pair *pair, udp_tx_report_fn report, void *ctx);
 
 #endif

@@ -142,6 +142,14 @@ lab_up() {
 	for r in "$LAB_WIFI" "$LAB_LTE" "$LAB_INET"; do
 		nsx "$r" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 || return 1
 	done
+	# Routers that drop what could not have come from where it arrives
+	# (strict reverse-path filtering, as carriers and hardened gateways
+	# do): with it, a packet or an ARP request from the phone's other
+	# uplink's address is ignored.
+	for r in "$LAB_WIFI" "$LAB_LTE"; do
+		nsx "$r" sysctl -qw net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.default.rp_filter=1 || return 1
+		nsx "$r" sysctl -qw "net.ipv4.conf.$(lab_router_lan_dev_of "$r").rp_filter=1" || return 1
+	done
 	lab_nat_setup wifi "$LAB_WIFI_LAN_DEV" "$LAB_WIFI_WAN_DEV" "" &&
 		lab_nat_setup lte "$LAB_LTE_LAN_DEV" "$LAB_LTE_WAN_DEV" fully-random || return 1
 	lab_set_nat_timeout wifi "$LAB_NAT_TIMEOUT" && lab_set_nat_timeout lte "$LAB_NAT_TIMEOUT" || return 1
@@ -216,6 +224,15 @@ lab_down() {
 #   break-before-make  old addresses deleted first, then the new uplink
 #                      (wireguard-go 0.0.20220316 then keeps the vanished
 #                      source: its route listener's lookups with it fail)
+#   both-up            an active roam with both links up: the new uplink's
+#                      address comes up and the default route moves to it,
+#                      while the old link and its address stay (a phone that
+#                      prefers LTE while still associated to Wi-Fi, a laptop
+#                      whose Ethernet route loses to Wi-Fi); the old router
+#                      forgets its NAT state. Both routers filter by reverse
+#                      path (rp_filter=1, ARP included): a packet that leaves
+#                      by the new link with the old address, or an ARP request
+#                      "tell <old address>", is ignored there.
 lab_switch_uplink() {
 	local up=$1 p=$LAB_PHONE dev addr gw fam olds=() o cut=() r
 	local mode=${LAB_SWITCH_MODE:-radio-loss}
@@ -249,11 +266,19 @@ lab_switch_uplink() {
 			lab_addr_del $o
 		done
 		;;
-	make-before-break) ;;
+	make-before-break | both-up) ;;
 	*) echo "lab_switch_uplink: unknown LAB_SWITCH_MODE '$mode'" >&2; return 1 ;;
 	esac
 	lab_addr_add "$dev" "$addr" &&
 		ip -n "$p" "$fam" route replace default via "$gw" dev "$dev" || return 1
+	if [ "$mode" = both-up ]; then
+		# The router left behind forgets the phone's mapping.
+		case ${LAB_UPLINK:-} in
+		wifi) lab_flush_conntrack wifi ;;
+		lte | lte6) [ "$up" = wifi ] && lab_flush_conntrack lte ;;
+		esac
+		olds=()
+	fi
 	for o in "${olds[@]}"; do
 		# shellcheck disable=SC2086
 		lab_addr_del $o
@@ -292,6 +317,9 @@ lab_restore_uplink() {
 	local ns
 	ns=$(lab_router_ns "$1") || return 1
 	ip -n "$ns" link set "$(lab_router_lan_dev "$1")" up
+}
+lab_router_lan_dev_of() {
+	if [ "$1" = "$LAB_WIFI" ]; then echo "$LAB_WIFI_LAN_DEV"; else echo "$LAB_LTE_LAN_DEV"; fi
 }
 lab_router_lan_dev() {
 	case $1 in wifi) echo "$LAB_WIFI_LAN_DEV" ;; *) echo "$LAB_LTE_LAN_DEV" ;; esac
