@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make demo: the seed's story. A phone's tunnel comes up over Wi-Fi, traffic
+# make demo: the story of docs/roaming.md. A phone's tunnel comes up over Wi-Fi, traffic
 # flows, the phone walks out of the office onto LTE (a carrier-grade NAT with
 # random ports), and the tunnel carries on. Printed: the server's view of the
 # phone before and after the move (`roam show`: endpoint, latest handshake,

@@ -1,4 +1,4 @@
-/* Cryptokey routing table (protocol.md §6): one path-compressed binary trie
+/* Cryptokey routing table (docs/protocol.md §6): one path-compressed binary trie
  * per address family, longest-prefix match, plus a per-owner list of the
  * prefixes each owner holds.
  *

@@ -1,5 +1,5 @@
 /* Cryptokey routing: one longest-prefix-match table for IPv4 and IPv6
- * (protocol.md §6). A prefix maps to exactly one owner (a peer); inserting
+ * (docs/protocol.md §6). A prefix maps to exactly one owner (a peer); inserting
  * an existing prefix moves it to the new owner. Each owner keeps the list of
  * its prefixes so they can be walked or removed without scanning the table.
  *

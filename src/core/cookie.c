@@ -1,4 +1,4 @@
-/* MAC1/MAC2 and cookie replies (protocol.md §3). */
+/* MAC1/MAC2 and cookie replies (docs/protocol.md §3). */
 #include <string.h>
 
 #include "cookie.h"

@@ -1,4 +1,4 @@
-/* MAC1, MAC2 and cookie replies (protocol.md §3): the DoS defence.
+/* MAC1, MAC2 and cookie replies (docs/protocol.md §3): the DoS defence.
  *
  * The checker is the device's side: it verifies mac1 on every handshake
  * message, and under load demands a valid mac2, i.e. proof that the sender

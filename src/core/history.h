@@ -2,7 +2,7 @@
  * changes, with how long it had been silent before each), how its
  * handshakes went, and what that says about the NATs in its path.
  *
- * NAT-binding inference (the seed's "measure your networks"): a NAT forgets
+ * NAT-binding inference (docs/roaming.md: measure your networks): a NAT forgets
  * an idle UDP mapping after some timeout T. When a peer that was silent for
  * a gap g reappears from a new address or port, its old mapping had
  * probably expired, so T <= g; when it reappears from the same address

@@ -3,7 +3,7 @@
  * Every multi-byte integer on the wire is little-endian; the structs below
  * are byte arrays only, so they have no padding and no alignment needs and
  * can be laid over any received buffer once its length has been checked.
- * Sources for every value: ../shared/protocol.md §1, §3, §5. */
+ * Sources for every value: docs/protocol.md §1, §3, §5. */
 #ifndef ROAM_MESSAGES_H
 #define ROAM_MESSAGES_H
 
@@ -40,9 +40,9 @@ enum message_type {
 #define NSEC_PER_SEC 1000000000ULL
 #define NSEC_PER_MSEC 1000000ULL
 
-/* Timers and limits (protocol.md §5.1). */
+/* Timers and limits (docs/protocol.md §5.1). */
 #define REKEY_AFTER_MESSAGES (1ULL << 60)
-/* wireguard-go's value; the kernel's differs by a few counts (§10). */
+/* wireguard-go's value; the kernel's differs by a few counts (docs/protocol.md §5.1). */
 #define REJECT_AFTER_MESSAGES (UINT64_MAX - (1ULL << 13))
 #define REKEY_TIMEOUT (5 * NSEC_PER_SEC)
 #define REKEY_TIMEOUT_JITTER_MAX_MS 334

@@ -1,5 +1,5 @@
 /* Noise_IKpsk2 for WireGuard: the four handshake steps and the keypair
- * slots they fill. Step comments follow the pattern names of protocol.md §2:
+ * slots they fill. Step comments follow the pattern names of docs/protocol.md §2:
  *
  *   -> e, es, s, ss, {t}      (initiation)
  *   <- e, ee, se, psk, {}     (response)

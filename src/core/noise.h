@@ -1,5 +1,5 @@
 /* Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s, as WireGuard uses it
- * (protocol.md §2), and the session keypairs it produces (§5.4).
+ * (docs/protocol.md §2), and the session keypairs it produces (§5.4).
  *
  *   <- s
  *   -> e, es, s, ss, {t}
@@ -51,7 +51,7 @@ struct noise_keypair {
 	struct replay_counter replay;
 };
 
-/* previous / current / next (§5.4): sending uses only current; receiving
+/* previous / current / next (docs/protocol.md §5.4): sending uses only current; receiving
  * any of the three; next is a responder's keypair awaiting confirmation. */
 struct noise_keypairs {
 	struct noise_keypair *previous, *current, *next;

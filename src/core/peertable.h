@@ -1,4 +1,4 @@
-/* The two O(1) lookups the receive path needs (protocol.md §1):
+/* The two O(1) lookups the receive path needs (docs/protocol.md §1):
  * - by public key: an initiation names its sender only by static key;
  * - by receiver index: every other message names one of our handshakes
  *   or keypairs by the 32-bit index we chose for it.

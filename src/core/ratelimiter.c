@@ -1,4 +1,4 @@
-/* Per-source token bucket for handshake messages under load (protocol.md §3).
+/* Per-source token bucket for handshake messages under load (docs/protocol.md §3).
  *
  * Tokens are nanoseconds of credit, as in the kernel's ratelimiter: a bucket
  * gains one token per nanosecond that passes, a packet costs a twentieth of

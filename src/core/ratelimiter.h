@@ -1,5 +1,5 @@
 /* Per-source-address token bucket for handshake messages under load
- * (protocol.md §3): 20 packets a second, burst 5. IPv4 sources are keyed by
+ * (docs/protocol.md §3): 20 packets a second, burst 5. IPv4 sources are keyed by
  * the full address, IPv6 by the /64 (as the kernel does), since one host
  * may own a whole /64. Memory is bounded: a fixed table whose idle entries
  * (1 s) are reclaimed; when full, new sources are refused. */

@@ -1,4 +1,4 @@
-/* Incoming datagrams (protocol.md §1-§4). Every message is checked for
+/* Incoming datagrams (docs/protocol.md §1-§4). Every message is checked for
  * exact size and type first, authenticated next, and only then allowed to
  * change anything: an endpoint moves only for a packet that authenticated
  * and passed the replay check. */

@@ -1,4 +1,4 @@
-/* Receive replay window: the RFC 6479 ring bitmap, as in protocol.md §4.1.
+/* Receive replay window: the RFC 6479 ring bitmap, as in docs/protocol.md §4.1.
  *
  * The ring holds COUNTER_BITS_TOTAL bits in 64-bit words; bit (c mod 8192)
  * stands for counter c. The word holding `highest` is the moving edge: only

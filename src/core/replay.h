@@ -1,4 +1,4 @@
-/* The receive replay window (RFC 6479 bitmap), protocol.md §4.1.
+/* The receive replay window (RFC 6479 bitmap), docs/protocol.md §4.1.
  *
  * A counter is accepted once: it must be below REJECT_AFTER_MESSAGES, not
  * more than COUNTER_WINDOW_SIZE (8128) behind the highest counter seen, and

@@ -1,4 +1,4 @@
-/* Outgoing data (protocol.md §4): route by destination, pad, encrypt in
+/* Outgoing data (docs/protocol.md §4): route by destination, pad, encrypt in
  * place with the current keypair, or stage and start a handshake. */
 #include <string.h>
 

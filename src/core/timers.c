@@ -1,4 +1,4 @@
-/* Per-peer timers (protocol.md §5.2) on a lazy min-heap of peers. */
+/* Per-peer timers (docs/protocol.md §5.2) on a lazy min-heap of peers. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -223,7 +223,7 @@ void timers_run(struct device *dev, uint64_t now)
 	}
 }
 
-/* ---- events (protocol.md §5.2 table) --------------------------------- */
+/* ---- events (docs/protocol.md §5.2 table) --------------------------------- */
 
 void timers_on_handshake_initiated(struct peer *peer, uint64_t now)
 {

@@ -1,4 +1,4 @@
-/* The per-peer timer state machine (protocol.md §5.2), on the injected
+/* The per-peer timer state machine (docs/protocol.md §5.2), on the injected
  * monotonic clock.
  *
  * Each peer has five deadlines. All peers sit in one min-heap keyed by a

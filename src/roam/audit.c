@@ -27,7 +27,7 @@ enum {
 	AUDIT_USAGE = 3,
 };
 
-/* WireGuard's overhead over an IPv6 outer header (protocol.md §8.3): the
+/* WireGuard's overhead over an IPv6 outer header (docs/protocol.md §8.3): the
  * largest MTU that fits a 1500-byte path. */
 enum { MTU_MAX_ON_1500 = 1420, IPV6_MIN_MTU = 1280 };
 

@@ -1,4 +1,4 @@
-/* The wg-quick configuration parser (protocol.md §8.1, §8.2) and the key,
+/* The wg-quick configuration parser (docs/protocol.md §8.1, §8.2) and the key,
  * address and diagnostic helpers it shares with the rest of the CLI.
  *
  * Line handling follows wg and wg-quick: everything from '#' on is a comment,

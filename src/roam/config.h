@@ -1,4 +1,4 @@
-/* wg-quick configuration files (protocol.md §8.1, §8.2): the parser every
+/* wg-quick configuration files (docs/protocol.md §8.1, §8.2): the parser every
  * roam command shares, the diagnostics it and `roam audit` report, and the
  * key and address helpers both need.
  *

@@ -1,4 +1,4 @@
-/* DNS = ... of a wg-quick file (protocol.md §8.2): handed to resolvconf as
+/* DNS = ... of a wg-quick file (docs/protocol.md §8.2): handed to resolvconf as
  * wg-quick does, or to systemd-resolved through resolvectl where that is
  * what the system has. */
 #ifndef ROAM_DNS_H

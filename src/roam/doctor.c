@@ -1,4 +1,4 @@
-/* roam doctor: observe an interface the way the seed's playbook does, and
+/* roam doctor: observe an interface the way the playbook of docs/roaming.md §6 does, and
  * hand each observation to its judge (doctor_judge.c). */
 #include <errno.h>
 #include <ifaddrs.h>

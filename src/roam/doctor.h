@@ -1,9 +1,9 @@
-/* roam doctor: the fast diagnosis playbook of ../shared/seed, automated.
+/* roam doctor: the fast diagnosis playbook of docs/roaming.md §6, automated.
  *
  * doctor.c observes (the daemon's state, the host, pings, a capture);
  * doctor_judge.c decides: each judge turns observations into one finding,
  * PASS / WARN / FAIL / SKIP with the evidence it saw and the decision it
- * suggests, in the seed's "Meaning / Decision" manner. The judges are pure,
+ * suggests, in the "Meaning / Decision" manner of that playbook. The judges are pure,
  * so the unit tests can put each one in front of the situations it must
  * tell apart.
  *

@@ -1,5 +1,5 @@
 /* roam doctor's judges: observations in, one finding out (see doctor.h).
- * The words follow the seed's playbook: what was seen, what it means, and
+ * The words follow the playbook of docs/roaming.md §6: what was seen, what it means, and
  * what to do next. */
 #include "doctor.h"
 

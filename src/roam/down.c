@@ -119,7 +119,7 @@ static int stop_roamd(const struct roam_state *st)
 }
 
 /* A killed roamd leaves its socket file, and a socket nobody answers on
- * is what wg itself removes (protocol.md §7.1). One a daemon answers is
+ * is what wg itself removes (docs/protocol.md §7.1). One a daemon answers is
  * somebody else's now and stays. */
 static void remove_stale_socket(const char *ifname)
 {

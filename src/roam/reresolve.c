@@ -31,7 +31,7 @@
 #include "uapi_client.h"
 
 enum {
-	/* REKEY_AFTER_TIME plus the time a rekey takes (protocol.md §5): a
+	/* REKEY_AFTER_TIME plus the time a rekey takes (docs/protocol.md §5): a
 	 * peer in use has handshaken more recently than this. wg-quick's
 	 * reresolve-dns script draws the line at the same place. */
 	SESSION_ALIVE_MS = 135 * 1000,

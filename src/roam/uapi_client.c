@@ -1,5 +1,5 @@
 /* UAPI client: sockets, get (with the get=2 fallback), set, and the one
- * parser of a get reply (protocol.md §7.2-§7.3; roam_* schema in
+ * parser of a get reply (docs/protocol.md §7.2-§7.3; roam_* schema in
  * src/roamd/uapi_roam.c). */
 #include "uapi_client.h"
 
@@ -687,7 +687,7 @@ int uapi_set_device(const char *ifname, const struct uapi_request *req, char *er
 		return ret;
 	}
 	/* The reply is exactly "errno=N\n\n"; N is negative from
-	 * wireguard-go and roamd (§7.5), but take either sign. */
+	 * wireguard-go and roamd (docs/protocol.md §7.5), but take either sign. */
 	if (len > 8 && !strncmp(reply, "errno=", 6) && reply[len - 1] == '\n' && reply[len - 2] == '\n') {
 		reply[len - 2] = '\0';
 		bool negative = reply[6] == '-';

@@ -1,4 +1,4 @@
-/* The client side of the cross-platform UAPI (protocol.md §7): finding the
+/* The client side of the cross-platform UAPI (docs/protocol.md §7): finding the
  * daemons' sockets, asking one for its state, configuring one. One parser
  * turns a `get` reply into a struct uapi_device for roam show, metrics and
  * doctor alike.

@@ -1,5 +1,5 @@
 /* roam up CONFIG|IFNAME: what wg-quick up does for a userspace
- * implementation (protocol.md §7.7, §8), without wg-quick, wg or ip:
+ * implementation (docs/protocol.md §7.7, §8), without wg-quick, wg or ip:
  *
  *   PreUp hooks -> start roamd -> configure it (UAPI set=1) -> addresses
  *   -> MTU and link up -> DNS -> routes (and policy rules for a full
@@ -33,7 +33,7 @@ enum {
 	/* wg-quick's first table for a full tunnel's routes, and the fwmark
 	 * that keeps the tunnel's own packets out of it. */
 	FULL_TUNNEL_TABLE = 51820,
-	/* WireGuard over IPv6: 40 IP + 8 UDP + 32 WireGuard (protocol.md
+	/* WireGuard over IPv6: 40 IP + 8 UDP + 32 WireGuard (docs/protocol.md
 	 * §8.3); wg-quick takes it off whatever the path allows. */
 	MTU_OVERHEAD = 80,
 	MTU_FALLBACK = 1500,
@@ -460,7 +460,7 @@ static bool default_route_cb(const struct rtnl_route *route, void *ctx)
 	return false;
 }
 
-/* protocol.md §8.3. wg-quick's script takes the largest MTU among the
+/* docs/protocol.md §8.3. wg-quick's script takes the largest MTU among the
  * endpoints' routes; a tunnel packet must fit every path, so the
  * smallest is taken here. */
 static uint32_t automatic_mtu(struct up *u)

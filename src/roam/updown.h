@@ -9,7 +9,7 @@
 
 #include "state.h"
 
-/* CONFIG|IFNAME as wg-quick takes it (protocol.md §8.2): an argument with
+/* CONFIG|IFNAME as wg-quick takes it (docs/protocol.md §8.2): an argument with
  * a '/' or ending in ".conf" is a file, naming the interface by its base
  * name less ".conf"; anything else is an interface name, whose file is
  * /etc/wireguard/IFNAME.conf. Names must match [a-zA-Z0-9_=+.-]{1,15}.

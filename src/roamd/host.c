@@ -1,7 +1,7 @@
 /* What the UAPI changes outside the engine: the listening port and the
  * firewall mark of the UDP sockets; and the sockets following link state.
  *
- * Sockets exist only while the interface is up (protocol.md §5.5, §7.6);
+ * Sockets exist only while the interface is up (docs/protocol.md §5.5, §7.6);
  * while it is down a port set through the UAPI is only remembered. A port
  * change is two-phase: prepare binds the new pair next to the old one, so a
  * failure (port in use) leaves everything as it was and sessions survive a

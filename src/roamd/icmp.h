@@ -1,6 +1,6 @@
 /* ICMP "unreachable" for packets the tunnel cannot carry (no peer for the
  * destination, or a peer without an endpoint), as the kernel's WireGuard
- * does (protocol.md §6): IPv4 destination unreachable / host unreachable
+ * does (docs/protocol.md §6): IPv4 destination unreachable / host unreachable
  * (type 3 code 1), ICMPv6 destination unreachable / address unreachable
  * (type 1 code 3). */
 #ifndef ROAMD_ICMP_H

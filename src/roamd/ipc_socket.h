@@ -1,4 +1,4 @@
-/* The UAPI listening socket /var/run/wireguard/IFNAME.sock (protocol.md
+/* The UAPI listening socket /var/run/wireguard/IFNAME.sock (docs/protocol.md
  * §7.1), and noticing when someone deletes it. */
 #ifndef ROAMD_IPC_SOCKET_H
 #define ROAMD_IPC_SOCKET_H

@@ -1,4 +1,4 @@
-/* roamd [-f|--foreground] IFNAME — a drop-in for wireguard-go (protocol.md
+/* roamd [-f|--foreground] IFNAME — a drop-in for wireguard-go (docs/protocol.md
  * §7.6): creates the interface and the UAPI socket, then daemonises; the
  * parent exits 0 only once both exist, because wg-quick configures the
  * interface the moment we return. */

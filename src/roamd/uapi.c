@@ -1,4 +1,4 @@
-/* UAPI get and set against a device (protocol.md §7.3-§7.5).
+/* UAPI get and set against a device (docs/protocol.md §7.3-§7.5).
  *
  * set is a transaction in two phases:
  *  1. parse: every line is validated and turned into a compact plan (an
@@ -126,7 +126,7 @@ static void put_key(struct uapi_buf *out, const char *name, const uint8_t key[KE
 }
 
 /* Numeric only: `wg` hands the text to getaddrinfo, and anything it cannot
- * parse crashes old versions (§7.3), so no interface names for the scope. */
+ * parse crashes old versions (docs/protocol.md §7.3), so no interface names for the scope. */
 static void put_endpoint(struct uapi_buf *out, const struct endpoint *ep)
 {
 	char text[ENDPOINT_TEXT_LEN];
@@ -309,7 +309,7 @@ static int hexval(char c)
 	return -1;
 }
 
-/* Exactly 64 hex digits, either case ([go] accepts upper case too). */
+/* Exactly 64 hex digits, either case (wireguard-go accepts upper case too). */
 static bool parse_key(const char *s, size_t n, uint8_t out[KEY_LEN])
 {
 	if (n != KEY_HEX_LEN)
@@ -361,7 +361,7 @@ static bool parse_ip(int family, const char *s, size_t n, void *out)
 }
 
 /* `a.b.c.d:port`, `[v6]:port` or `[v6%scope]:port`, all numeric (`wg`
- * resolves hostnames itself; [go] rejects them too). The scope may be an
+ * resolves hostnames itself; wireguard-go rejects them too). The scope may be an
  * index or an interface name, since `wg` prints link-local endpoints with
  * getnameinfo, which names the interface. */
 static bool parse_endpoint(const char *s, size_t n, struct endpoint *ep)
@@ -697,7 +697,7 @@ int uapi_set(struct device *dev, const struct uapi_host *host, const char *body,
 		goto out;
 
 	/* Re-binding the port we already hold would collide with ourselves,
-	 * and changes nothing; 0 asks for a fresh random port, as in [go]. */
+	 * and changes nothing; 0 asks for a fresh random port, as in wireguard-go. */
 	if (plan.has_listen_port && !(plan.listen_port && plan.listen_port == host->listen_port(host->ctx))) {
 		uint16_t bound = 0;
 		ret = host->prepare_listen_port(host->ctx, plan.listen_port, &bound);
@@ -708,7 +708,7 @@ int uapi_set(struct device *dev, const struct uapi_host *host, const char *body,
 		port_prepared = true;
 	}
 	/* The host's errno goes back as it is (e.g. -EPERM says more than
-	 * [go]'s blanket -EADDRINUSE); a positive value would be a host bug,
+	 * wireguard-go's blanket -EADDRINUSE); a positive value would be a host bug,
 	 * made negative so `wg` still reports a failure. The new mark is the
 	 * last thing that can fail, so nothing else is to be undone then. */
 	if (plan.has_fwmark && plan.fwmark != host->fwmark(host->ctx)) {

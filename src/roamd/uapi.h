@@ -1,4 +1,4 @@
-/* The cross-platform UAPI (protocol.md §7): what `wg` says over
+/* The cross-platform UAPI (docs/protocol.md §7): what `wg` says over
  * /var/run/wireguard/IFNAME.sock, turned into device configuration.
  *
  * Two layers:

@@ -1,4 +1,4 @@
-/* One UAPI client connection's byte stream (protocol.md §7.2), split into
+/* One UAPI client connection's byte stream (docs/protocol.md §7.2), split into
  * requests and answered with uapi_get/uapi_set.
  *
  * A request is an op line, exactly "get=1\n" or "set=1\n", or our own

@@ -227,7 +227,7 @@ ping_ok() {
 # Userspace WireGuard (wireguard-go or build/roamd)
 
 # wg_start IMPL NS IFNAME — start the daemon in the foreground inside NS (as
-# §7.6: WG_PROCESS_FOREGROUND=1, exactly "IMPL IFNAME"), record its pid for
+# docs/protocol.md §7.6: WG_PROCESS_FOREGROUND=1, exactly "IMPL IFNAME"), record its pid for
 # cleanup, and wait until its UAPI socket exists and `wg show IFNAME` answers.
 # Its output goes to $RT_TMP/IFNAME.log, shown if it fails to come up.
 wg_start() {

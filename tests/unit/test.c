@@ -64,8 +64,10 @@ size_t test_unhex(uint8_t *out, size_t max, const char *hex)
 	return n;
 }
 
+/* Every caller (tests/run-all, make test-unit) runs the binaries from the
+ * repository root, so the default is relative to it. */
 const char *test_vectors_dir(void)
 {
 	const char *dir = getenv("ROAM_VECTORS");
-	return dir ? dir : "../shared/vectors";
+	return dir && *dir ? dir : "tests/vectors";
 }

@@ -17,7 +17,9 @@ int test_finish(const char *suite);
 /* Parses hex into out; returns the byte count or aborts the test binary on
  * malformed input (a broken vector is a broken test, not a failing case). */
 size_t test_unhex(uint8_t *out, size_t max, const char *hex);
-/* Reads "key = value" / "key: value" vector files from ../shared/vectors. */
+/* The directory of the "key = value" / "key: value" vector files:
+ * $ROAM_VECTORS if set and not empty, else the repository's own
+ * tests/vectors (relative: the tests run from the repository root). */
 const char *test_vectors_dir(void);
 
 #define CHECK(cond) test_check((cond), #cond, __FILE__, __LINE__)

@@ -1,4 +1,4 @@
-/* The wg-quick parser and its helpers (src/roam/config.c; protocol.md §8):
+/* The wg-quick parser and its helpers (src/roam/config.c; docs/protocol.md §8):
  * base64 keys against a naive reference encoder for every byte value at
  * every position, every non-canonical spelling rejected; prefixes; a full
  * file read back field by field with its lines; wg's whitespace and comment

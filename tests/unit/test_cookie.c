@@ -1,4 +1,4 @@
-/* Cookies (protocol.md §3): bound to the source address, expiring with
+/* Cookies (docs/protocol.md §3): bound to the source address, expiring with
  * the issuer's secret, refused when stale at the holder. */
 #include "cookie.h"
 #include "crypto.h"

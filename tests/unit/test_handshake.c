@@ -1,4 +1,4 @@
-/* The deterministic handshake of ../shared/vectors/handshake.txt, reproduced
+/* The deterministic handshake of tests/vectors/handshake.txt, reproduced
  * byte for byte through the real engine (not just the primitives): two
  * devices whose random sources and clocks are pinned to the vector's
  * ephemeral keys, indices and timestamp. */

@@ -1,4 +1,4 @@
-/* ICMP/ICMPv6 unreachable replies (src/roamd/icmp.c, protocol.md §6):
+/* ICMP/ICMPv6 unreachable replies (src/roamd/icmp.c, docs/protocol.md §6):
  * header fields, checksums recomputed here independently, quoting limits,
  * every case where no error may be sent, and the rate limiter.
  *

@@ -1,4 +1,4 @@
-/* Under-load handshake ratelimiter (src/core/ratelimiter.c, protocol.md §3):
+/* Under-load handshake ratelimiter (src/core/ratelimiter.c, docs/protocol.md §3):
  * a table of expected allow/deny results on an injected clock, capacity and
  * GC, and a randomized run against a naive token-bucket model. Every
  * ratelimiter made here is freed, so ASan's leak check covers

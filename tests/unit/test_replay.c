@@ -1,4 +1,4 @@
-/* Replay window (src/core/replay.c, protocol.md §4.1): numbered cases in the
+/* Replay window (src/core/replay.c, docs/protocol.md §4.1): numbered cases in the
  * style of the kernel's counter selftest, sweeps over whole windows, and a
  * randomized comparison with a naive model. */
 #include <stdint.h>
@@ -51,7 +51,7 @@ static void test_numbered_basics(void)
 	step(&rc, 24, W + 12, true);  /* the rejected huge counter moved nothing */
 }
 
-/* The behaviour observed live with wireguard-go (protocol.md §4.1). */
+/* The behaviour observed live with wireguard-go (docs/protocol.md §4.1). */
 static void test_numbered_live(void)
 {
 	struct replay_counter rc;

@@ -70,7 +70,7 @@ static void test_full_reply(void)
 	CHECK(dev.peers == NULL && dev.n_peers == 0);
 }
 
-/* wireguard-go's answer to get=1 (protocol.md §7.3's live example). */
+/* wireguard-go's answer to get=1 (docs/protocol.md §7.3's live example). */
 static void test_get1_reply(void)
 {
 	static const char reply[] =

@@ -1,4 +1,4 @@
-/* The UAPI (src/roamd/uapi.c, uapi_conn.c; protocol.md §7): exact get
+/* The UAPI (src/roamd/uapi.c, uapi_conn.c; docs/protocol.md §7): exact get
  * text, every set key against a real device, the requests `wg` is known to
  * send, every class of invalid input (which must change nothing at all),
  * a huge request, and the connection framing fed in every split.
@@ -15,7 +15,7 @@
 
 /* ---- a device with deterministic I/O ----------------------------------- */
 
-/* 1,795,599,325.657311814 s: the [live] handshake time of §7.3. */
+/* 1,795,599,325.657311814 s: the observed wireguard-go handshake time of docs/protocol.md §7.3. */
 #define WALL_NS UINT64_C(1795599325657311814)
 
 struct test_io {
@@ -692,7 +692,7 @@ static void test_set_each_key(void)
 	fixture_free(&f);
 }
 
-/* The `wg setconf` request captured in §7.4, then its get. */
+/* The `wg setconf` request captured in docs/protocol.md §7.4, then its get. */
 static void test_setconf_capture(void)
 {
 	struct fixture f;
@@ -743,7 +743,7 @@ static void test_setconf_capture(void)
 	fixture_free(&f);
 }
 
-/* `wg setconf` of a file without [Interface] keys (§7.4). */
+/* `wg setconf` of a file without [Interface] keys (docs/protocol.md §7.4). */
 static void test_setconf_without_interface(void)
 {
 	struct fixture f;
@@ -799,7 +799,7 @@ static void test_remove(void)
 	CHECK(route(&f, "198.18.0.2") == NULL);
 	CHECK(route(&f, "198.18.0.3") == lookup(&f, &b));
 
-	/* Removing a peer that does not exist is a no-op, errno 0 [live]. */
+	/* Removing a peer that does not exist is a no-op, errno 0 (observed with wireguard-go). */
 	char *before = get_text(&f);
 	req.len = 0;
 	tprintf(&req, "public_key=%s\nremove=true\n", c.pub_hex);
@@ -871,7 +871,7 @@ static void test_update_only(void)
 	fixture_free(&f);
 }
 
-/* A prefix set on a second peer moves to it (§6), also within one request. */
+/* A prefix set on a second peer moves to it (docs/protocol.md §6), also within one request. */
 static void test_allowed_ip_moves(void)
 {
 	struct fixture f;
@@ -905,7 +905,7 @@ static void test_allowed_ip_moves(void)
 	fixture_free(&f);
 }
 
-/* `allowed_ip=-prefix` (tools HEAD, §7.4). */
+/* `allowed_ip=-prefix` (tools HEAD, docs/protocol.md §7.4). */
 static void test_allowed_ip_minus(void)
 {
 	struct fixture f;
@@ -969,7 +969,7 @@ static void test_host_bits_masked(void)
 	fixture_free(&f);
 }
 
-/* Our own public key as a peer is ignored with its lines (§7.4), judged
+/* Our own public key as a peer is ignored with its lines (docs/protocol.md §7.4), judged
  * against the key this very request installs. */
 static void test_own_key_ignored(void)
 {
