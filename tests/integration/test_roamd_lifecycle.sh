@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# roamd's life as a process (protocol.md §7.6): command line, daemonising
+# roamd's life as a process (docs/protocol.md §7.6): command line, daemonising
 # (the parent returns only once interface and socket exist), refusing a
 # name already taken, replacing a stale socket, the three ways it must end
 # cleanly (SIGTERM/SIGINT, its socket deleted, its interface deleted), logs

@@ -398,7 +398,7 @@ static void replayed_initiation_is_refused(void)
 }
 
 /* A decrypted packet whose inner source is not the sender's AllowedIPs is
- * dropped; it still proves where the peer is (protocol.md §4.2). */
+ * dropped; it still proves where the peer is (docs/protocol.md §4.2). */
 static void inner_source_must_belong_to_the_sender(void)
 {
 	struct sim_node *a, *b;

@@ -1,4 +1,4 @@
-/* Timers and key lifetimes (protocol.md §5) over the simulated network:
+/* Timers and key lifetimes (docs/protocol.md §5) over the simulated network:
  * hours of protocol time, run in milliseconds. */
 #include "device_state.h"
 #include "peer.h"
