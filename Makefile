@@ -11,7 +11,7 @@ BUILD   ?= build
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -fno-strict-aliasing \
-           -Isrc/core -Isrc/crypto -Isrc/roamd -Itests/unit
+           -Isrc/core -Isrc/crypto -Isrc/common -Isrc/roamd -Itests/unit
 LDLIBS  += -lcrypto
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -21,6 +21,10 @@ endif
 CORE_SRCS  := $(wildcard src/crypto/*.c src/core/*.c)
 CORE_OBJS  := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 CORE_LIB   := $(BUILD)/libroamcore.a
+# What roamd and roam must agree on (key encodings, the UAPI contract).
+COMMON_SRCS := $(wildcard src/common/*.c)
+COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
+COMMON_LIB  := $(BUILD)/libroamcommon.a
 ROAMD_SRCS := $(wildcard src/roamd/*.c)
 ROAM_SRCS  := $(wildcard src/roam/*.c)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c tests/sim/test_*.c)
@@ -33,7 +37,7 @@ CLI        := $(if $(ROAM_SRCS),$(BUILD)/roam)
 
 .SECONDARY:
 .PHONY: all test test-unit test-san test-fuzz test-integration bench demo install-deps clean install
-all: $(CORE_LIB) $(DAEMON) $(CLI) $(UNIT_BINS) $(BENCH_BINS)
+all: $(CORE_LIB) $(COMMON_LIB) $(DAEMON) $(CLI) $(UNIT_BINS) $(BENCH_BINS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -43,16 +47,20 @@ $(CORE_LIB): $(CORE_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/roamd: $(ROAMD_SRCS:%.c=$(BUILD)/obj/%.o) $(CORE_LIB)
+$(COMMON_LIB): $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/roamd: $(ROAMD_SRCS:%.c=$(BUILD)/obj/%.o) $(COMMON_LIB) $(CORE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl
 
-$(BUILD)/roam: $(ROAM_SRCS:%.c=$(BUILD)/obj/%.o) $(CORE_LIB)
+$(BUILD)/roam: $(ROAM_SRCS:%.c=$(BUILD)/obj/%.o) $(COMMON_LIB) $(CORE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_OBJS) $(CORE_LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_OBJS) $(COMMON_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/tests/%: $(BUILD)/obj/tests/sim/%.o $(TEST_OBJS) $(CORE_LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/sim/%.o $(TEST_OBJS) $(COMMON_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

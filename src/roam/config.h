@@ -19,19 +19,7 @@
 #include <string.h>
 #include <sys/types.h>
 
-/* ---- keys: base64 as wg prints them ------------------------------------ */
-
-enum {
-	KEY_LEN = 32,
-	KEY_B64_LEN = 44,	/* 43 characters of data and one '=' */
-};
-
-/* Strict: exactly 44 characters, the last '=', and the 43rd carrying no
- * stray low bits, so each key has one spelling. Returns false on anything
- * else, leaving key zeroed. Does not branch on the key's bytes. */
-bool key_from_base64(uint8_t key[KEY_LEN], const char *b64);
-/* Writes 44 characters and a NUL. */
-void key_to_base64(char b64[KEY_B64_LEN + 1], const uint8_t key[KEY_LEN]);
+#include "key_encoding.h"
 
 /* ---- addresses and prefixes -------------------------------------------- */
 

@@ -46,33 +46,6 @@ static bool reply_u64(const char *s, uint64_t max, uint64_t *out)
 	return true;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)tolower((unsigned char)c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Keys arrive as 64 hex digits; wireguard-go accepts upper case too. */
-static bool key_from_hex(uint8_t key[KEY_LEN], const char *hex)
-{
-	int hi, lo;
-
-	if (strlen(hex) != KEY_HEX_LEN)
-		return false;
-	for (int i = 0; i < KEY_LEN; i++) {
-		hi = hex_digit(hex[2 * i]);
-		lo = hex_digit(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0) {
-			crypto_wipe(key, KEY_LEN);
-			return false;
-		}
-		key[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return true;
-}
-
 /* Names the daemon gives (drop reasons, history kinds) go into JSON keys
  * and metric labels: keep them to one harmless alphabet. */
 static bool copy_name(char out[UAPI_NAME_MAX], const char *s, size_t len)
@@ -162,7 +135,7 @@ static bool device_line(struct uapi_device *dev, const char *key, const char *va
 	bool ok;
 
 	if (!strcmp(key, "private_key")) {
-		ok = key_from_hex(priv, value) && x25519_public_from_private(dev->public_key, priv);
+		ok = key_from_hex(priv, value, strlen(value)) && x25519_public_from_private(dev->public_key, priv);
 		crypto_wipe(priv, sizeof(priv));
 		dev->has_private_key = ok;
 		return ok;
@@ -241,7 +214,7 @@ static bool peer_line(struct uapi_peer *peer, const char *key, const char *value
 		return true;
 	}
 	if (!strcmp(key, "preshared_key")) {
-		if (!key_from_hex(psk, value))
+		if (!key_from_hex(psk, value, strlen(value)))
 			return false;
 		peer->has_preshared_key = memcmp(psk, zero, KEY_LEN) != 0;
 		crypto_wipe(psk, sizeof(psk));
@@ -313,7 +286,7 @@ int uapi_parse_get(const char *text, size_t len, struct uapi_device *dev, char *
 			have_errno = true;
 		} else if (!strcmp(line, "public_key")) {
 			peer = ARRAY_PUSH(dev->peers, dev->n_peers);
-			if (!key_from_hex(peer->public_key, eq + 1)) {
+			if (!key_from_hex(peer->public_key, eq + 1, strlen(eq + 1))) {
 				ret = reply_error(err, err_len, lineno, "public_key is not 64 hex digits");
 				goto out;
 			}
@@ -648,7 +621,6 @@ void uapi_request_add(struct uapi_request *req, const char *fmt, ...)
 
 void uapi_request_add_key(struct uapi_request *req, const char *name, const uint8_t key[KEY_LEN])
 {
-	static const char digits[] = "0123456789abcdef";
 	size_t need = strlen(name) + 1 + KEY_HEX_LEN + 1;
 	char *p;
 
@@ -656,10 +628,8 @@ void uapi_request_add_key(struct uapi_request *req, const char *name, const uint
 	request_reserve(req, need);
 	p = req->data + req->len;
 	p += sprintf(p, "%s=", name);
-	for (int i = 0; i < KEY_LEN; i++) {
-		*p++ = digits[key[i] >> 4];
-		*p++ = digits[key[i] & 15];
-	}
+	key_to_hex(p, key);
+	p += KEY_HEX_LEN;
 	*p++ = '\n';
 	*p = '\0';
 	req->len += need;

@@ -22,7 +22,6 @@ enum {
 	UAPI_IFNAME_MAX = 16,	/* IFNAMSIZ, NUL included */
 	UAPI_NAME_MAX = 32,	/* drop reasons, history kinds */
 	UAPI_ENDPOINT_MAX = 72,	/* "[v6%scope]:port" and a NUL */
-	KEY_HEX_LEN = 64,
 };
 
 /* A counter per named cause, in the daemon's order. */

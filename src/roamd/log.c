@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "crypto.h"
+#include "key_encoding.h"
 #include "log.h"
 
 static enum log_level log_level = LOG_LEVEL_INFO;
@@ -118,25 +119,14 @@ const char *endpoint_str(const struct endpoint *ep, char buf[ENDPOINT_TEXT_LEN])
  * implementations can be matched by eye. */
 static const char *peer_str(const struct peer *peer, char buf[24])
 {
-	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	struct peer_info info;
-	char full[45];
-	size_t o = 0;
+	char full[KEY_B64_LEN + 1];
 	if (!peer) {
 		snprintf(buf, 24, "peer(?)");
 		return buf;
 	}
 	peer_get_info(peer, &info);
-	const uint8_t *k = info.public_key;
-	for (size_t i = 0; i < 32; i += 3) {
-		uint32_t v = (uint32_t)k[i] << 16 | (i + 1 < 32 ? (uint32_t)k[i + 1] << 8 : 0) |
-			     (i + 2 < 32 ? k[i + 2] : 0);
-		full[o++] = b64[v >> 18 & 63];
-		full[o++] = b64[v >> 12 & 63];
-		full[o++] = i + 1 < 32 ? b64[v >> 6 & 63] : '=';
-		full[o++] = i + 2 < 32 ? b64[v & 63] : '=';
-	}
-	full[o] = '\0';
+	key_to_base64(full, info.public_key);
 	/* peer_get_info also copied the preshared key: do not leave it on
 	 * the stack. */
 	crypto_wipe(&info, sizeof(info));

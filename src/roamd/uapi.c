@@ -28,9 +28,8 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "key_encoding.h"
 #include "uapi.h"
-
-enum { KEY_LEN = 32, KEY_HEX_LEN = 64 };
 
 /* ---- output buffer ---------------------------------------------------- */
 
@@ -113,14 +112,9 @@ void uapi_buf_free(struct uapi_buf *buf)
 
 static void put_key(struct uapi_buf *out, const char *name, const uint8_t key[KEY_LEN])
 {
-	static const char digits[] = "0123456789abcdef";
 	char hex[KEY_HEX_LEN + 1];
 
-	for (int i = 0; i < KEY_LEN; i++) {
-		hex[2 * i] = digits[key[i] >> 4];
-		hex[2 * i + 1] = digits[key[i] & 15];
-	}
-	hex[KEY_HEX_LEN] = '\0';
+	key_to_hex(hex, key);
 	uapi_buf_printf(out, "%s=%s\n", name, hex);
 	crypto_wipe(hex, sizeof(hex));
 }
@@ -298,31 +292,6 @@ static bool is_key(const char *k, size_t klen, const char *name)
 	return strlen(name) == klen && memcmp(k, name, klen) == 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Exactly 64 hex digits, either case (wireguard-go accepts upper case too). */
-static bool parse_key(const char *s, size_t n, uint8_t out[KEY_LEN])
-{
-	if (n != KEY_HEX_LEN)
-		return false;
-	for (size_t i = 0; i < KEY_LEN; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return true;
-}
-
 /* Plain decimal digits, nothing else (no sign, no space), at most max.
  * Leading zeros are accepted, as Go's strconv.ParseUint does. */
 static bool parse_uint(const char *s, size_t n, uint32_t max, uint32_t *out)
@@ -468,7 +437,7 @@ static int parse_device_line(struct plan *plan, const char *k, size_t klen, cons
 	uint32_t num;
 
 	if (is_key(k, klen, "private_key")) {
-		if (!parse_key(v, vlen, plan->private_key))
+		if (!key_from_hex(plan->private_key, v, vlen))
 			return -EINVAL;
 		plan->has_private_key = true;
 	} else if (is_key(k, klen, "listen_port")) {
@@ -494,7 +463,7 @@ static int parse_public_key(struct plan *plan, const char *v, size_t vlen)
 {
 	uint8_t key[KEY_LEN];
 
-	if (!parse_key(v, vlen, key))
+	if (!key_from_hex(key, v, vlen))
 		return -EINVAL;
 	plan->skipping = plan->has_self && memcmp(key, plan->self_public, KEY_LEN) == 0;
 	if (plan->skipping)
@@ -532,7 +501,7 @@ static int parse_peer_line(struct plan *plan, const char *k, size_t klen, const 
 			plan->skipping = true;
 		}
 	} else if (is_key(k, klen, "preshared_key")) {
-		if (!parse_key(v, vlen, key))
+		if (!key_from_hex(key, v, vlen))
 			return -EINVAL;
 		if (!plan->skipping) {
 			uint8_t *slot = plan_add_key_op(plan, OP_PRESHARED_KEY);
