@@ -671,7 +671,7 @@ int cmd_doctor(int argc, char **argv)
 		goto out;
 	}
 	if (ifname) {
-		char path[108];
+		char path[UAPI_SOCKET_PATH_MAX];
 
 		if (!uapi_socket_path(ifname, path)) {
 			fprintf(stderr, "roam doctor: '%s' cannot be an interface name\n", ifname);
@@ -683,12 +683,12 @@ int cmd_doctor(int argc, char **argv)
 		names[0] = xstrdup(ifname);
 		n_names = 1;
 	} else if (uapi_list_interfaces(&names, &n_names) < 0) {
-		fputs("roam doctor: cannot list the interfaces in " UAPI_RUN_DIR "\n", stderr);
+		fputs("roam doctor: cannot list the interfaces in " UAPI_SOCKET_DIR "\n", stderr);
 		rc = 1;
 		goto out;
 	}
 	if (!n_names) {
-		fputs("roam doctor: no interfaces to examine (no daemon socket in " UAPI_RUN_DIR ")\n", stderr);
+		fputs("roam doctor: no interfaces to examine (no daemon socket in " UAPI_SOCKET_DIR ")\n", stderr);
 		rc = 1;
 		goto out;
 	}

@@ -85,7 +85,7 @@ uint64_t drop_count(const struct uapi_drop *drops, size_t n, const char *reason)
 struct daemon_observation {
 	int get_error;			/* 0, or -errno of asking the daemon */
 	char get_reason[160];
-	char socket_path[108];
+	char socket_path[UAPI_SOCKET_PATH_MAX];
 	const struct uapi_device *dev;	/* NULL if get_error */
 	int link_error;			/* of reading the link's flags */
 	unsigned link_flags;

@@ -123,7 +123,7 @@ static int stop_roamd(const struct roam_state *st)
  * somebody else's now and stays. */
 static void remove_stale_socket(const char *ifname)
 {
-	char path[108];
+	char path[UAPI_SOCKET_PATH_MAX];
 	int fd = uapi_connect(ifname);
 
 	if (fd >= 0) {

@@ -16,7 +16,7 @@ static const char metrics_usage[] =
 	"Usage: roam metrics [IFNAME] [--openmetrics]\n"
 	"\n"
 	"Prints the figures of one interface, or of every interface with a socket in\n"
-	UAPI_RUN_DIR ", for Prometheus: save it for node_exporter's textfile collector or\n"
+	UAPI_SOCKET_DIR ", for Prometheus: save it for node_exporter's textfile collector or\n"
 	"serve it from a scrape script. Labels: interface, public_key (peers), reason (drops).\n"
 	"Counters end in _total; durations are in seconds; the output ends with '# EOF'.\n"
 	"Against wireguard-go only the standard figures appear (bytes, handshake, keepalive).\n"

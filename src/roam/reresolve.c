@@ -196,7 +196,7 @@ int cmd_reresolve(int argc, char **argv)
 		}
 	}
 	if (ifname) {
-		char path[108];
+		char path[UAPI_SOCKET_PATH_MAX];
 		if (!uapi_socket_path(ifname, path)) {
 			fprintf(stderr, "roam reresolve: '%s' cannot be an interface name\n", ifname);
 			return 2;

@@ -24,7 +24,7 @@ static const char show_usage[] =
 	"                   the shortest silence after which a mapping was lost, the\n"
 	"                   longest one it survived, and the keepalive that follows\n"
 	"  history          endpoint changes and handshakes, oldest first, with times\n"
-	"Without IFNAME: every interface with a socket in " UAPI_RUN_DIR ".\n"
+	"Without IFNAME: every interface with a socket in " UAPI_SOCKET_DIR ".\n"
 	"Against wireguard-go (or any daemon that refuses 'get=2') only the standard part\n"
 	"is shown.\n"
 	"\n"

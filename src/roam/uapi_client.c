@@ -1,6 +1,6 @@
 /* UAPI client: sockets, get (with the get=2 fallback), set, and the one
  * parser of a get reply (docs/protocol.md §7.2-§7.3; roam_* schema in
- * src/roamd/uapi_roam.c). */
+ * src/common/uapi_contract.h). */
 #include "uapi_client.h"
 
 #include <ctype.h>
@@ -148,14 +148,14 @@ static bool device_line(struct uapi_device *dev, const char *key, const char *va
 		if (!reply_u64(value, UINT32_MAX, &v))
 			return false;
 		dev->fwmark = (uint32_t)v;
-	} else if (!strcmp(key, "roam_version")) {
+	} else if (!strcmp(key, ROAM_KEY_VERSION)) {
 		if (!reply_u64(value, UINT32_MAX, &v))
 			return false;
 		dev->extended = true;
 		dev->roam_version = (unsigned)v;
-	} else if (!strcmp(key, "roam_under_load")) {
+	} else if (!strcmp(key, ROAM_KEY_UNDER_LOAD)) {
 		return parse_bool01(value, &dev->under_load);
-	} else if (!strcmp(key, "roam_drop")) {
+	} else if (!strcmp(key, ROAM_KEY_DROP)) {
 		return parse_drop(&dev->drops, &dev->n_drops, value);
 	}
 	return true;
@@ -180,16 +180,16 @@ static const struct peer_number peer_numbers[] = {
 	NUM("rx_bytes", rx_bytes, UINT64_MAX),
 	NUM("tx_bytes", tx_bytes, UINT64_MAX),
 	NUM("persistent_keepalive_interval", persistent_keepalive, 65535),
-	NUM("roam_rx_packets", rx_packets, UINT64_MAX),
-	NUM("roam_tx_packets", tx_packets, UINT64_MAX),
-	NUM("roam_handshake_attempts", handshake_attempts, UINT64_MAX),
-	NUM_FLAG("roam_last_receive_age_ms", last_receive_age_ms, has_last_receive_age),
-	NUM_FLAG("roam_last_handshake_age_ms", last_handshake_age_ms, has_last_handshake_age),
-	NUM("roam_endpoint_changes", endpoint_changes, UINT64_MAX),
-	NUM("roam_nat_rebinds", nat_rebinds, UINT64_MAX),
-	NUM("roam_nat_rebound_min_idle_ms", nat_rebound_min_idle_ms, UINT64_MAX),
-	NUM("roam_nat_kept_max_idle_ms", nat_kept_max_idle_ms, UINT64_MAX),
-	NUM("roam_suggested_keepalive", suggested_keepalive, UINT32_MAX),
+	NUM(ROAM_KEY_RX_PACKETS, rx_packets, UINT64_MAX),
+	NUM(ROAM_KEY_TX_PACKETS, tx_packets, UINT64_MAX),
+	NUM(ROAM_KEY_HANDSHAKE_ATTEMPTS, handshake_attempts, UINT64_MAX),
+	NUM_FLAG(ROAM_KEY_LAST_RECEIVE_AGE_MS, last_receive_age_ms, has_last_receive_age),
+	NUM_FLAG(ROAM_KEY_LAST_HANDSHAKE_AGE_MS, last_handshake_age_ms, has_last_handshake_age),
+	NUM(ROAM_KEY_ENDPOINT_CHANGES, endpoint_changes, UINT64_MAX),
+	NUM(ROAM_KEY_NAT_REBINDS, nat_rebinds, UINT64_MAX),
+	NUM(ROAM_KEY_NAT_REBOUND_MIN_IDLE_MS, nat_rebound_min_idle_ms, UINT64_MAX),
+	NUM(ROAM_KEY_NAT_KEPT_MAX_IDLE_MS, nat_kept_max_idle_ms, UINT64_MAX),
+	NUM(ROAM_KEY_SUGGESTED_KEEPALIVE, suggested_keepalive, UINT32_MAX),
 };
 
 static bool peer_line(struct uapi_peer *peer, const char *key, const char *value)
@@ -227,11 +227,11 @@ static bool peer_line(struct uapi_peer *peer, const char *key, const char *value
 		*ARRAY_PUSH(peer->allowed_ips, peer->n_allowed_ips) = prefix;
 	} else if (!strcmp(key, "protocol_version")) {
 		return !strcmp(value, "1");
-	} else if (!strcmp(key, "roam_has_session")) {
+	} else if (!strcmp(key, ROAM_KEY_HAS_SESSION)) {
 		return parse_bool01(value, &peer->has_session);
-	} else if (!strcmp(key, "roam_drop")) {
+	} else if (!strcmp(key, ROAM_KEY_DROP)) {
 		return parse_drop(&peer->drops, &peer->n_drops, value);
-	} else if (!strcmp(key, "roam_history")) {
+	} else if (!strcmp(key, ROAM_KEY_HISTORY)) {
 		return parse_history(peer, value);
 	}
 	return true;
@@ -296,7 +296,7 @@ int uapi_parse_get(const char *text, size_t len, struct uapi_device *dev, char *
 				goto out;
 			}
 		} else if (!strcmp(line, "private_key") || !strcmp(line, "listen_port") || !strcmp(line, "fwmark") ||
-			   !strcmp(line, "roam_version")) {
+			   !strcmp(line, ROAM_KEY_VERSION)) {
 			/* wg accepts device keys only before the first peer. */
 			ret = reply_error(err, err_len, lineno, "a device key after the first peer");
 			goto out;
@@ -334,14 +334,11 @@ void uapi_device_free(struct uapi_device *dev)
 
 /* ---- sockets ----------------------------------------------------------- */
 
-bool uapi_socket_path(const char *ifname, char path[108])
+bool uapi_socket_path(const char *ifname, char path[UAPI_SOCKET_PATH_MAX])
 {
-	size_t len = strlen(ifname);
-
-	if (len == 0 || len >= UAPI_IFNAME_MAX || strchr(ifname, '/') || !strcmp(ifname, ".") ||
-	    !strcmp(ifname, ".."))
+	if (!uapi_ifname_valid(ifname, strlen(ifname)))
 		return false;
-	snprintf(path, 108, "%s/%s.sock", UAPI_RUN_DIR, ifname);
+	snprintf(path, UAPI_SOCKET_PATH_MAX, "%s/%s.sock", UAPI_SOCKET_DIR, ifname);
 	return true;
 }
 
@@ -462,9 +459,9 @@ static int transact(const char *ifname, const char *head, const char *body, size
 static void socket_error(const char *ifname, int err, char *msg, size_t msg_len)
 {
 	if (err == -ENOENT)
-		snprintf(msg, msg_len, "no interface '%s' (no %s/%s.sock)", ifname, UAPI_RUN_DIR, ifname);
+		snprintf(msg, msg_len, "no interface '%s' (no %s/%s.sock)", ifname, UAPI_SOCKET_DIR, ifname);
 	else if (err == -ECONNREFUSED)
-		snprintf(msg, msg_len, "the daemon of '%s' is gone (stale %s/%s.sock)", ifname, UAPI_RUN_DIR,
+		snprintf(msg, msg_len, "the daemon of '%s' is gone (stale %s/%s.sock)", ifname, UAPI_SOCKET_DIR,
 			 ifname);
 	else if (err == -EINVAL)
 		snprintf(msg, msg_len, "'%s' is not an interface name", ifname);
@@ -505,10 +502,10 @@ static int name_cmp(const void *a, const void *b)
 
 int uapi_list_interfaces(char ***names, size_t *n)
 {
-	DIR *dir = opendir(UAPI_RUN_DIR);
+	DIR *dir = opendir(UAPI_SOCKET_DIR);
 	struct dirent *e;
 	struct stat st;
-	char path[sizeof(UAPI_RUN_DIR) + 300];
+	char path[sizeof(UAPI_SOCKET_DIR) + 300];
 	size_t len;
 	int fd;
 
@@ -520,7 +517,7 @@ int uapi_list_interfaces(char ***names, size_t *n)
 		len = strlen(e->d_name);
 		if (len <= 5 || len - 5 >= UAPI_IFNAME_MAX || strcmp(e->d_name + len - 5, ".sock"))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", UAPI_RUN_DIR, e->d_name);
+		snprintf(path, sizeof(path), "%s/%s", UAPI_SOCKET_DIR, e->d_name);
 		if (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
 			continue;
 		e->d_name[len - 5] = '\0';
@@ -553,7 +550,7 @@ int uapi_get_devices(const char *cmd, const char *ifname, struct uapi_device **d
 	*devs = NULL;
 	*n = 0;
 	if (!ifname && (r = uapi_list_interfaces(&names, &n_names)) < 0) {
-		fprintf(stderr, "roam %s: cannot list %s: %s\n", cmd, UAPI_RUN_DIR, strerror(-r));
+		fprintf(stderr, "roam %s: cannot list %s: %s\n", cmd, UAPI_SOCKET_DIR, strerror(-r));
 		return -1;
 	}
 	for (size_t i = 0; i < n_names; i++) {

@@ -4,7 +4,7 @@
  * doctor alike.
  *
  * `get=2` is roamd's extension: the `get=1` reply plus roam_* lines (the
- * schema is in src/roamd/uapi_roam.c). wireguard-go closes the connection
+ * schema is in src/common/uapi_contract.h). wireguard-go closes the connection
  * on it without a word, so uapi_get_device falls back to `get=1` and says
  * so in uapi_device.extended; every roam_* field is then zero. */
 #ifndef ROAM_UAPI_CLIENT_H
@@ -15,11 +15,9 @@
 #include <stdint.h>
 
 #include "config.h"
-
-#define UAPI_RUN_DIR "/var/run/wireguard"
+#include "uapi_contract.h"
 
 enum {
-	UAPI_IFNAME_MAX = 16,	/* IFNAMSIZ, NUL included */
 	UAPI_NAME_MAX = 32,	/* drop reasons, history kinds */
 	UAPI_ENDPOINT_MAX = 72,	/* "[v6%scope]:port" and a NUL */
 };
@@ -92,7 +90,7 @@ int uapi_parse_get(const char *text, size_t len, struct uapi_device *dev, char *
 void uapi_device_free(struct uapi_device *dev);
 
 /* The socket path of ifname. false if the name cannot be an interface's. */
-bool uapi_socket_path(const char *ifname, char path[108]);
+bool uapi_socket_path(const char *ifname, char path[UAPI_SOCKET_PATH_MAX]);
 /* Connects to ifname's daemon (close-on-exec, send/receive timeouts).
  * Returns the fd or -errno (-ENOENT: no such socket; -ECONNREFUSED: a
  * stale one, its daemon gone). */

@@ -114,16 +114,6 @@ static char family_letter(int family)
 
 /* ---- naming ------------------------------------------------------------ */
 
-static bool valid_ifname(const char *s, size_t len)
-{
-	if (len == 0 || len >= UAPI_IFNAME_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr("_=+.-", s[i]))
-			return false;
-	return true;
-}
-
 bool updown_target(const char *arg, char ifname[UAPI_IFNAME_MAX], char **config, char *err, size_t err_len)
 {
 	const char *base = strrchr(arg, '/');
@@ -131,8 +121,8 @@ bool updown_target(const char *arg, char ifname[UAPI_IFNAME_MAX], char **config,
 
 	*config = NULL;
 	if (!base && (len < 5 || strcmp(arg + len - 5, ".conf"))) {
-		if (!valid_ifname(arg, len)) {
-			snprintf(err, err_len, "'%s' is not an interface name (1-15 of a-z A-Z 0-9 _ = + . -)", arg);
+		if (!uapi_ifname_valid(arg, len)) {
+			snprintf(err, err_len, "'%s' is not an interface name (1-15 bytes, no '/', ':' or spaces, not . or ..)", arg);
 			return false;
 		}
 		memcpy(ifname, arg, len + 1);
@@ -142,9 +132,10 @@ bool updown_target(const char *arg, char ifname[UAPI_IFNAME_MAX], char **config,
 	}
 	base = base ? base + 1 : arg;
 	len = strlen(base);
-	if (len < 5 || strcmp(base + len - 5, ".conf") || !valid_ifname(base, len - 5)) {
+	if (len < 5 || strcmp(base + len - 5, ".conf") || !uapi_ifname_valid(base, len - 5)) {
 		snprintf(err, err_len,
-			 "'%s': the file must be named IFNAME.conf, IFNAME being 1-15 of a-z A-Z 0-9 _ = + . -", arg);
+			 "'%s': the file must be named IFNAME.conf, IFNAME being 1-15 bytes, no ':' or spaces, not . or ..",
+			 arg);
 		return false;
 	}
 	memcpy(ifname, base, len - 5);
@@ -314,7 +305,7 @@ static int prepare(struct up *u, const char *config)
 	fd = uapi_connect(u->ifname);
 	if (fd >= 0) {
 		close(fd);
-		return fail("a daemon already serves %s (%s/%s.sock)", u->ifname, UAPI_RUN_DIR, u->ifname);
+		return fail("a daemon already serves %s (%s/%s.sock)", u->ifname, UAPI_SOCKET_DIR, u->ifname);
 	}
 
 	u->endpoints = xrealloc(NULL, (u->cfg.n_peers + 1) * sizeof(*u->endpoints));
@@ -423,7 +414,7 @@ static int configure(struct up *u)
 			uapi_request_add(&req, "allowed_ip=%s\n", ip_prefix_str(&p, a));
 		}
 	}
-	run_say("wg setconf %s %s (over %s/%s.sock)", u->ifname, u->cfg.path, UAPI_RUN_DIR, u->ifname);
+	run_say("wg setconf %s %s (over %s/%s.sock)", u->ifname, u->cfg.path, UAPI_SOCKET_DIR, u->ifname);
 	ret = uapi_set_device(u->ifname, &req, err, sizeof(err));
 	uapi_request_free(&req);
 	return ret ? fail("%s", err) : 0;

@@ -39,7 +39,7 @@ int ipc_socket_open(struct ipc_socket *ipc, const char *ifname, char *err, size_
 	ipc->inotify_fd = -1;
 
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	int n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s.sock", IPC_SOCKET_DIR, ifname);
+	int n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s.sock", UAPI_SOCKET_DIR, ifname);
 	if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) {
 		snprintf(err, err_len, "socket path for %s is too long", ifname);
 		return -ENAMETOOLONG;
@@ -47,10 +47,10 @@ int ipc_socket_open(struct ipc_socket *ipc, const char *ifname, char *err, size_
 	snprintf(ipc->path, sizeof(ipc->path), "%s", sun.sun_path);
 
 	mode_t old = umask(022);
-	int ret = mkdir(IPC_SOCKET_DIR, 0755) < 0 && errno != EEXIST ? -errno : 0;
+	int ret = mkdir(UAPI_SOCKET_DIR, 0755) < 0 && errno != EEXIST ? -errno : 0;
 	umask(old);
 	if (ret) {
-		snprintf(err, err_len, "mkdir %s: %s", IPC_SOCKET_DIR, strerror(-ret));
+		snprintf(err, err_len, "mkdir %s: %s", UAPI_SOCKET_DIR, strerror(-ret));
 		return ret;
 	}
 

@@ -8,12 +8,12 @@
 #include <sys/types.h>
 #include <sys/un.h>
 
-#define IPC_SOCKET_DIR "/var/run/wireguard"
+#include "uapi_contract.h"
 
 struct ipc_socket {
 	int fd;			/* listening, non-blocking; -1 when closed */
 	int inotify_fd;		/* watch on the socket file; -1 if none */
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char path[UAPI_SOCKET_PATH_MAX];
 	dev_t dev;		/* identity of the file we bound, so we never */
 	ino_t ino;		/* unlink a successor's socket */
 };

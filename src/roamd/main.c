@@ -14,6 +14,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "netwatch.h"
+#include "uapi_contract.h"
 
 #ifndef ROAM_VERSION
 #define ROAM_VERSION "0.1.0"
@@ -33,19 +34,6 @@ static void usage(FILE *f)
 		   "             ROAMD_VERIFY_CHECKSUMS=1 re-checks the inner checksums of decrypted packets\n"
 		   "             (by default they are trusted because the AEAD authenticated them, as\n"
 		   "             kernel WireGuard trusts them)\n");
-}
-
-/* The kernel's rules for a device name (dev_valid_name); '/' would also
- * escape the socket directory. */
-static bool valid_ifname(const char *name)
-{
-	size_t len = strlen(name);
-	if (!len || len >= IFNAMSIZ || !strcmp(name, ".") || !strcmp(name, ".."))
-		return false;
-	for (const char *p = name; *p; p++)
-		if (*p == '/' || *p == ':' || *p == ' ' || (*p >= '\t' && *p <= '\r'))
-			return false;
-	return true;
 }
 
 /* Forks. The parent waits on a pipe for the child's verdict and never
@@ -196,7 +184,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	if (!valid_ifname(ifname)) {
+	if (!uapi_ifname_valid(ifname, strlen(ifname))) {
 		fprintf(stderr, "roamd: invalid interface name '%s'\n", ifname);
 		return 1;
 	}

@@ -50,7 +50,7 @@ void uapi_buf_free(struct uapi_buf *buf);
  * op), roam_* lines follow the standard ones (uapi_roam.c); plain "get=1"
  * stays byte-for-byte what wireguard-go answers. */
 void uapi_get(struct device *dev, const struct uapi_host *host, bool roam, struct uapi_buf *out);
-/* The roam_* extension lines (see uapi_roam.c for the schema). */
+/* The roam_* extension lines (schema in src/common/uapi_contract.h). */
 void uapi_put_roam_device(const struct device *dev, uint64_t now, struct uapi_buf *out);
 void uapi_put_roam_peer(const struct peer *peer, uint64_t now, struct uapi_buf *out);
 /* body: the lines after "set=1\n" up to (not including) the blank line.

@@ -1,38 +1,16 @@
 /* The roam_* lines of a "get=2" reply: what roamd knows beyond what `wg`
- * shows, for `roam show`, `roam doctor` and `roam metrics`. Stable schema
- * (add keys, never change one):
- *
- * device lines, before the first public_key:
- *   roam_version=1
- *   roam_peers=N
- *   roam_under_load=0|1
- *   roam_drop=REASON:COUNT            one per non-zero cause, all peers
- * peer lines, after the peer's allowed_ip lines:
- *   roam_rx_packets=N, roam_tx_packets=N
- *   roam_has_session=0|1
- *   roam_handshake_attempts=N         initiations since the last success
- *   roam_last_receive_age_ms=N        omitted if nothing was ever received
- *   roam_last_handshake_age_ms=N      omitted if never
- *   roam_drop=REASON:COUNT            one per non-zero cause
- *   roam_endpoint_changes=N           all time
- *   roam_nat_rebinds=N
- *   roam_nat_rebound_min_idle_ms=N    a NAT forgot the mapping within this
- *   roam_nat_kept_max_idle_ms=N       a NAT kept the mapping at least this
- *   roam_suggested_keepalive=S        seconds; omitted without evidence
- *   roam_history=KIND WALL AGE_MS OLD NEW IDLE_MS
- *                                     oldest first; WALL is sec.nsec since
- *                                     the epoch, OLD/NEW are endpoints or -
- * Durations are milliseconds, endpoints numeric. */
+ * shows. The schema, shared with roam's parser, is in uapi_contract.h. */
 #include <stdio.h>
 
 #include "history.h"
 #include "uapi.h"
+#include "uapi_contract.h"
 
 static void put_drops(struct uapi_buf *out, const uint64_t drops[DROP_REASON_COUNT])
 {
 	for (int r = 1; r < DROP_REASON_COUNT; r++)
 		if (drops[r])
-			uapi_buf_printf(out, "roam_drop=%s:%llu\n", drop_reason_name((enum drop_reason)r),
+			uapi_buf_printf(out, ROAM_KEY_DROP "=%s:%llu\n", drop_reason_name((enum drop_reason)r),
 					(unsigned long long)drops[r]);
 }
 
@@ -44,23 +22,23 @@ static unsigned long long ms(uint64_t ns)
 void uapi_put_roam_device(const struct device *dev, uint64_t now, struct uapi_buf *out)
 {
 	uint64_t drops[DROP_REASON_COUNT];
-	uapi_buf_printf(out, "roam_version=1\nroam_peers=%zu\nroam_under_load=%d\n", device_peer_count(dev),
-			device_is_under_load(dev, now) ? 1 : 0);
+	uapi_buf_printf(out, ROAM_KEY_VERSION "=%d\n" ROAM_KEY_PEERS "=%zu\n" ROAM_KEY_UNDER_LOAD "=%d\n",
+			UAPI_ROAM_VERSION, device_peer_count(dev), device_is_under_load(dev, now) ? 1 : 0);
 	device_get_drops(dev, drops);
 	put_drops(out, drops);
 }
 
 static void put_history(struct uapi_buf *out, const struct peer_history *h, uint64_t now)
 {
-	uapi_buf_printf(out, "roam_endpoint_changes=%llu\nroam_nat_rebinds=%llu\n",
+	uapi_buf_printf(out, ROAM_KEY_ENDPOINT_CHANGES "=%llu\n" ROAM_KEY_NAT_REBINDS "=%llu\n",
 			(unsigned long long)h->endpoint_changes, (unsigned long long)h->nat_rebinds);
 	if (h->nat_rebound_min_idle)
-		uapi_buf_printf(out, "roam_nat_rebound_min_idle_ms=%llu\n", ms(h->nat_rebound_min_idle));
+		uapi_buf_printf(out, ROAM_KEY_NAT_REBOUND_MIN_IDLE_MS "=%llu\n", ms(h->nat_rebound_min_idle));
 	if (h->nat_kept_max_idle)
-		uapi_buf_printf(out, "roam_nat_kept_max_idle_ms=%llu\n", ms(h->nat_kept_max_idle));
+		uapi_buf_printf(out, ROAM_KEY_NAT_KEPT_MAX_IDLE_MS "=%llu\n", ms(h->nat_kept_max_idle));
 	unsigned keepalive = history_suggested_keepalive(h);
 	if (keepalive)
-		uapi_buf_printf(out, "roam_suggested_keepalive=%u\n", keepalive);
+		uapi_buf_printf(out, ROAM_KEY_SUGGESTED_KEEPALIVE "=%u\n", keepalive);
 	for (unsigned i = 0; i < h->count; i++) {
 		const struct history_entry *e = history_entry_at(h, i);
 		char old_text[ENDPOINT_TEXT_LEN], new_text[ENDPOINT_TEXT_LEN];
@@ -68,7 +46,7 @@ static void put_history(struct uapi_buf *out, const struct peer_history *h, uint
 			snprintf(old_text, sizeof(old_text), "-");
 		if (!endpoint_format(&e->new_endpoint, new_text, sizeof(new_text)))
 			snprintf(new_text, sizeof(new_text), "-");
-		uapi_buf_printf(out, "roam_history=%s %llu.%09llu %llu %s %s %llu\n", history_kind_name(e->kind),
+		uapi_buf_printf(out, ROAM_KEY_HISTORY "=%s %llu.%09llu %llu %s %s %llu\n", history_kind_name(e->kind),
 				(unsigned long long)(e->wall_ns / NSEC_PER_SEC),
 				(unsigned long long)(e->wall_ns % NSEC_PER_SEC), ms(now - e->mono), old_text, new_text,
 				ms(e->idle_before));
@@ -79,14 +57,14 @@ void uapi_put_roam_peer(const struct peer *peer, uint64_t now, struct uapi_buf *
 {
 	struct peer_info info;
 	peer_get_info(peer, &info);
-	uapi_buf_printf(out, "roam_rx_packets=%llu\nroam_tx_packets=%llu\nroam_has_session=%d\n"
-			     "roam_handshake_attempts=%llu\n",
+	uapi_buf_printf(out, ROAM_KEY_RX_PACKETS "=%llu\n" ROAM_KEY_TX_PACKETS "=%llu\n" ROAM_KEY_HAS_SESSION "=%d\n"
+			     ROAM_KEY_HANDSHAKE_ATTEMPTS "=%llu\n",
 			(unsigned long long)info.rx_packets, (unsigned long long)info.tx_packets,
 			info.has_current_keypair ? 1 : 0, (unsigned long long)info.handshake_attempts);
 	if (info.last_receive_mono)
-		uapi_buf_printf(out, "roam_last_receive_age_ms=%llu\n", ms(now - info.last_receive_mono));
+		uapi_buf_printf(out, ROAM_KEY_LAST_RECEIVE_AGE_MS "=%llu\n", ms(now - info.last_receive_mono));
 	if (info.last_handshake_mono)
-		uapi_buf_printf(out, "roam_last_handshake_age_ms=%llu\n", ms(now - info.last_handshake_mono));
+		uapi_buf_printf(out, ROAM_KEY_LAST_HANDSHAKE_AGE_MS "=%llu\n", ms(now - info.last_handshake_mono));
 	put_drops(out, info.drops);
 	const struct peer_history *h = peer_get_history(peer);
 	if (h)

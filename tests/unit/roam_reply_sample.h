@@ -1,4 +1,4 @@
-/* A get=2 reply as roamd writes it (schema: src/roamd/uapi_roam.c), shared
+/* A get=2 reply as roamd writes it (schema: src/common/uapi_contract.h), shared
  * by the roam CLI unit tests: a device with fwmark and drops; a peer with a
  * PSK, a handshake, drops, NAT evidence and two history entries, plus a key
  * from a future schema that must be ignored; a peer that never made it.

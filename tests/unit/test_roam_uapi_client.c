@@ -191,7 +191,7 @@ static void test_request_builder(void)
 
 static void test_socket_paths(void)
 {
-	char path[108];
+	char path[UAPI_SOCKET_PATH_MAX];
 
 	CHECK(uapi_socket_path("wg0", path) && !strcmp(path, "/var/run/wireguard/wg0.sock"));
 	CHECK(!uapi_socket_path("", path) && !uapi_socket_path("a/b", path) && !uapi_socket_path("..", path));

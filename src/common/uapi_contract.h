@@ -1,0 +1,74 @@
+/* What roamd serves and roam asks for over the cross-platform UAPI
+ * (docs/protocol.md §7): where the socket is, which names an interface may
+ * have, how long a key is, and the roam_* lines of roamd's "get=2" reply.
+ * Both sides include this one header, so neither can drift from the other. */
+#ifndef ROAM_UAPI_CONTRACT_H
+#define ROAM_UAPI_CONTRACT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "key_encoding.h"	/* KEY_LEN, KEY_HEX_LEN: keys travel as hex */
+
+/* IFNAME's socket is UAPI_SOCKET_DIR "/" IFNAME ".sock", as wireguard-go
+ * and wg agree (§7.1). */
+#define UAPI_SOCKET_DIR "/var/run/wireguard"
+
+enum {
+	UAPI_IFNAME_MAX = 16,		/* IFNAMSIZ, NUL included */
+	UAPI_SOCKET_PATH_MAX = 108,	/* sizeof(sockaddr_un.sun_path), NUL included */
+};
+
+/* The rule the kernel enforces on a device name (dev_valid_name): 1 to 15
+ * bytes, no '/', ':' or whitespace, not "." or "..". A name that passes
+ * also stays inside UAPI_SOCKET_DIR as a socket file name. len is the
+ * name's length; name need not be NUL-terminated. */
+bool uapi_ifname_valid(const char *name, size_t len);
+
+/* ---- the roam_* lines of a "get=2" reply -------------------------------
+ *
+ * What roamd knows beyond what `wg` shows, for `roam show`, `roam doctor`
+ * and `roam metrics`. Stable schema (add keys, never change one):
+ *
+ * device lines, before the first public_key:
+ *   roam_version=1
+ *   roam_peers=N
+ *   roam_under_load=0|1
+ *   roam_drop=REASON:COUNT            one per non-zero cause, all peers
+ * peer lines, after the peer's allowed_ip lines:
+ *   roam_rx_packets=N, roam_tx_packets=N
+ *   roam_has_session=0|1
+ *   roam_handshake_attempts=N         initiations since the last success
+ *   roam_last_receive_age_ms=N        omitted if nothing was ever received
+ *   roam_last_handshake_age_ms=N      omitted if never
+ *   roam_drop=REASON:COUNT            one per non-zero cause
+ *   roam_endpoint_changes=N           all time
+ *   roam_nat_rebinds=N
+ *   roam_nat_rebound_min_idle_ms=N    a NAT forgot the mapping within this
+ *   roam_nat_kept_max_idle_ms=N       a NAT kept the mapping at least this
+ *   roam_suggested_keepalive=S        seconds; omitted without evidence
+ *   roam_history=KIND WALL AGE_MS OLD NEW IDLE_MS
+ *                                     oldest first; WALL is sec.nsec since
+ *                                     the epoch, OLD/NEW are endpoints or -
+ * Durations are milliseconds, endpoints numeric. The keys are string
+ * literals, so a format can be spelled ROAM_KEY_PEERS "=%zu\n". */
+#define UAPI_ROAM_VERSION 1
+
+#define ROAM_KEY_VERSION "roam_version"
+#define ROAM_KEY_PEERS "roam_peers"
+#define ROAM_KEY_UNDER_LOAD "roam_under_load"
+#define ROAM_KEY_DROP "roam_drop"
+#define ROAM_KEY_RX_PACKETS "roam_rx_packets"
+#define ROAM_KEY_TX_PACKETS "roam_tx_packets"
+#define ROAM_KEY_HAS_SESSION "roam_has_session"
+#define ROAM_KEY_HANDSHAKE_ATTEMPTS "roam_handshake_attempts"
+#define ROAM_KEY_LAST_RECEIVE_AGE_MS "roam_last_receive_age_ms"
+#define ROAM_KEY_LAST_HANDSHAKE_AGE_MS "roam_last_handshake_age_ms"
+#define ROAM_KEY_ENDPOINT_CHANGES "roam_endpoint_changes"
+#define ROAM_KEY_NAT_REBINDS "roam_nat_rebinds"
+#define ROAM_KEY_NAT_REBOUND_MIN_IDLE_MS "roam_nat_rebound_min_idle_ms"
+#define ROAM_KEY_NAT_KEPT_MAX_IDLE_MS "roam_nat_kept_max_idle_ms"
+#define ROAM_KEY_SUGGESTED_KEEPALIVE "roam_suggested_keepalive"
+#define ROAM_KEY_HISTORY "roam_history"
+
+#endif
