@@ -1,15 +1,13 @@
-/* wg-quick configuration files (docs/protocol.md §8.1, §8.2): the parser every
- * roam command shares, the diagnostics it and `roam audit` report, and the
- * key and address helpers both need.
+/* wg-quick configuration files (docs/protocol.md §8.1, §8.2): the parser
+ * `roam up`, `roam audit` and `roam doctor` share. What it reports with
+ * (diag.h), the values it produces (ip_prefix.h, key_encoding.h) and its
+ * memory helpers (alloc.h) are their own modules, so readers of a daemon's
+ * state need none of the parser.
  *
  * The parser never stops at the first problem: it records each one with its
  * line in a diag_list and goes on, so `roam audit` can show them all at once
  * and `roam up` can refuse a file that has any error. Every value keeps the
- * line it came from; a line of 0 means "not set".
- *
- * Memory: allocation failure ends the process with a message. This is a CLI
- * that cannot do anything useful without memory, and unwinding every parse
- * step for ENOMEM would hide the logic it protects. */
+ * line it came from; a line of 0 means "not set". */
 #ifndef ROAM_CONFIG_H
 #define ROAM_CONFIG_H
 
@@ -19,77 +17,10 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "alloc.h"
+#include "diag.h"
+#include "ip_prefix.h"
 #include "key_encoding.h"
-
-/* ---- addresses and prefixes -------------------------------------------- */
-
-/* An IPv4 or IPv6 address with a prefix length. A plain address is a prefix
- * of 32 or 128. addr keeps host bits as written (an Address such as
- * 198.18.0.2/24 needs them); compare with ip_prefix_contains. */
-struct ip_prefix {
-	int family;		/* AF_INET or AF_INET6 */
-	uint8_t cidr;
-	uint8_t addr[16];	/* 4 bytes used for AF_INET */
-};
-
-enum { IP_PREFIX_STRLEN = 46 + 4 };	/* INET6_ADDRSTRLEN + "/128" */
-
-/* "ip" or "ip/cidr". Without a /cidr the result is a single address when
- * cidr_optional, else the parse fails. Strict: no spaces, no leading '+',
- * cidr in decimal within the family's width. */
-bool ip_prefix_parse(struct ip_prefix *out, const char *s, bool cidr_optional);
-/* True when every address of inner lies in outer (same family). */
-bool ip_prefix_contains(const struct ip_prefix *outer, const struct ip_prefix *inner);
-bool ip_prefix_overlap(const struct ip_prefix *a, const struct ip_prefix *b);
-bool ip_prefix_has_host_bits(const struct ip_prefix *p);
-/* Clears the host bits: the form WireGuard stores and reports. */
-void ip_prefix_mask(struct ip_prefix *p);
-bool ip_prefix_equal(const struct ip_prefix *a, const struct ip_prefix *b);
-/* "addr/cidr" and "addr" into buf; both return buf. */
-const char *ip_prefix_str(const struct ip_prefix *p, char buf[IP_PREFIX_STRLEN]);
-const char *ip_addr_str(const struct ip_prefix *p, char buf[IP_PREFIX_STRLEN]);
-
-/* ---- memory ------------------------------------------------------------ */
-
-/* Both end the process on allocation failure (see the top of this file). */
-void *xrealloc(void *p, size_t size);
-char *xstrdup(const char *s);
-/* Grows a heap array of n elements of size bytes so that it holds n + 1.
- * Capacity is not stored: it is the next power of two, so appending is
- * amortised O(1) (a server can have a six-figure number of AllowedIPs). */
-void *array_grow(void *v, size_t n, size_t size);
-/* Appends one zeroed element to arr (with count n) and yields a pointer to
- * it. arr and n are evaluated more than once: plain lvalues only. */
-#define ARRAY_PUSH(arr, n) \
-	((arr) = array_grow((arr), (n), sizeof(*(arr))), memset(&(arr)[(n)], 0, sizeof(*(arr))), &(arr)[(n)++])
-
-/* ---- diagnostics ------------------------------------------------------- */
-
-enum diag_severity { DIAG_ERROR, DIAG_WARNING, DIAG_INFO };
-
-/* One finding: FILE:LINE: severity: message (check). check is a stable id
- * (a string literal) that scripts and `roam audit --json` users match on. */
-struct diag {
-	char *file;
-	unsigned line;		/* 0: about the file as a whole */
-	enum diag_severity severity;
-	const char *check;
-	char *message;
-	size_t seq;		/* order of diag_add, so sorting by line is stable */
-};
-
-struct diag_list {
-	struct diag *v;
-	size_t n;
-};
-
-void diag_add(struct diag_list *list, const char *file, unsigned line, enum diag_severity severity,
-	      const char *check, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-size_t diag_count(const struct diag_list *list, enum diag_severity severity);
-/* Stable sort by line; findings on one line keep the order they were added. */
-void diag_sort(struct diag_list *list);
-const char *diag_severity_name(enum diag_severity severity);
-void diag_list_free(struct diag_list *list);
 
 /* ---- the parsed file --------------------------------------------------- */
 

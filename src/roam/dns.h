@@ -6,7 +6,7 @@
 
 #include <stdbool.h>
 
-#include "config.h"
+struct config_interface;
 
 enum dns_method {
 	DNS_NONE,

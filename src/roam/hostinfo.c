@@ -14,7 +14,6 @@
 #include <sys/timex.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "run.h"
 
 int host_sysctl_int(const char *name, int *value)

@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "crypto.h"
+#include "key_encoding.h"
 
 enum { PUBKEY_INPUT_MAX = 1024 };	/* a key and generous whitespace */
 

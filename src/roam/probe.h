@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "ip_prefix.h"
 
 /* ---- pings ------------------------------------------------------------- */
 

@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "config.h"
+#include "ip_prefix.h"
 #include "uapi_client.h"
 
 /* host:port to an address and its UAPI text ("a.b.c.d:port" or

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "ip_prefix.h"
 
 /* Tables as the kernel numbers them (linux/rtnetlink.h). */
 enum { RTNL_TABLE_MAIN = 254 };

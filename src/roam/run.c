@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "alloc.h"
 
 void run_say(const char *fmt, ...)
 {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alloc.h"
 #include "json.h"
 #include "messages.h"
 

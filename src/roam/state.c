@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
+
 enum { STATE_VERSION = 1, STATE_LINE_MAX = 8192 };
 
 void state_path(const char *ifname, char *buf, size_t len)

@@ -28,7 +28,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "config.h"
+#include "ip_prefix.h"
+#include "key_encoding.h"
 #include "dns.h"
 #include "rtnl.h"
 #include "uapi_client.h"

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "ip_prefix.h"
 #include "uapi_contract.h"
 
 enum {

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "crypto.h"
 #include "dns.h"
 #include "resolve.h"

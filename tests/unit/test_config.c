@@ -7,7 +7,11 @@
  *
  * The file under test is included: src/roam is not part of the core
  * library the test binaries link against. */
+#include "../../src/roam/alloc.c"
 #include "../../src/roam/config.c"
+#include "../../src/roam/decimal.c"
+#include "../../src/roam/diag.c"
+#include "../../src/roam/ip_prefix.c"
 
 #include <sys/stat.h>
 

@@ -6,7 +6,9 @@
  *
  * The files under test are included: src/roam is not part of the core
  * library the test binaries link against. */
-#include "../../src/roam/config.c"
+#include "../../src/roam/alloc.c"
+#include "../../src/roam/decimal.c"
+#include "../../src/roam/ip_prefix.c"
 #include "../../src/roam/doctor_judge.c"
 #include "../../src/roam/doctor_report.c"
 #include "../../src/roam/hostinfo.c"

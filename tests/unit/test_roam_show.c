@@ -5,7 +5,9 @@
  *
  * The files under test are included: src/roam is not part of the core
  * library the test binaries link against. */
-#include "../../src/roam/config.c"
+#include "../../src/roam/alloc.c"
+#include "../../src/roam/decimal.c"
+#include "../../src/roam/ip_prefix.c"
 #include "../../src/roam/json.c"
 #include "../../src/roam/show.c"
 #include "../../src/roam/uapi_client.c"
