@@ -4,13 +4,16 @@
  *   main.c       arguments, environment, daemonising, set-up and tear-down
  *   loop.c       the event loop: fds, timers, signals, UAPI clients
  *   datapath.c   packets: TUN <-> device <-> UDP, preallocated buffers
- *   host.c       what UAPI `set` changes outside the engine (port, fwmark)
+ *   ports.c      the UDP ports: port and fwmark as UAPI `set` asks, and
+ *                the sockets following the link up and down
+ *   clock.c      the monotonic clock every `now` comes from
  *   netwatch.c   the host's addresses/routes changed: tell the peers now
  *   tun.c udp.c ipc_socket.c icmp.c log.c   one mechanism each
  *   uapi*.c      the UAPI protocol itself (uapi.h), driven from loop.c */
 #ifndef ROAMD_DAEMON_H
 #define ROAMD_DAEMON_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -115,7 +118,11 @@ struct daemon {
 	int exit_code;
 };
 
+/* clock.c: monotonic nanoseconds, the engine's `now` */
 uint64_t now_ns(void);
+
+/* main.c: an environment switch is on when set to anything but "" or "0". */
+bool env_on(const char *name);
 
 /* datapath.c */
 /* Reads the offload switches from the environment and allocates. */
@@ -134,14 +141,17 @@ void datapath_from_udp(struct daemon *d, int fd);
  * old one may no longer be right). */
 void datapath_clear_sources(struct daemon *d);
 
-/* host.c */
-void host_init(struct daemon *d);
+/* ports.c */
+void ports_init(struct daemon *d);
 /* The interface went up or down: sockets follow, then the engine. */
-void host_link_up(struct daemon *d);
-void host_link_down(struct daemon *d);
-void host_free(struct daemon *d);
+void ports_link_up(struct daemon *d);
+void ports_link_down(struct daemon *d);
+void ports_free(struct daemon *d);
 
 /* loop.c */
+/* The signals that stop the loop (SIGTERM, SIGINT, SIGHUP): main blocks
+ * them before set-up, the loop reads them from a signalfd. */
+void loop_signals(sigset_t *set);
 int loop_init(struct daemon *d, char *err, size_t err_len);
 void loop_run(struct daemon *d);
 void loop_free(struct daemon *d);

@@ -36,20 +36,6 @@
 
 #define ALIGN64(n) (((n) + 63) & ~(size_t)63)
 
-uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
-/* Set to anything but "" or "0". */
-static bool env_on(const char *name)
-{
-	const char *v = getenv(name);
-	return v && *v && strcmp(v, "0") != 0;
-}
-
 int datapath_init(struct daemon *d)
 {
 	struct datapath *dp = &d->dp;

@@ -3,6 +3,7 @@
 
 #include "crypto.h"
 #include "icmp.h"
+#include "messages.h"
 
 enum {
 	ICMP_PER_SECOND = 20,
@@ -16,7 +17,7 @@ enum {
 	PROTO_ICMPV6 = 58,
 	HOP_LIMIT = 64,
 };
-#define ICMP_COST_NS (1000000000ULL / ICMP_PER_SECOND)
+#define ICMP_COST_NS (NSEC_PER_SEC / ICMP_PER_SECOND)
 
 bool icmp_limiter_allow(struct icmp_limiter *limiter, uint64_t now)
 {

@@ -22,6 +22,9 @@
 /* A `wg` process holds a connection for milliseconds; hundreds at once
  * means something is wrong, and fds are finite. */
 enum { MAX_CLIENTS = 256, CLIENT_READ_ROUNDS = 16, EPOLL_BATCH = 64 };
+/* Connections accepted per wake-up of the listener, so a flood of `wg`
+ * clients cannot starve the data path; the rest wait in the backlog. */
+enum { ACCEPT_BUDGET = 16 };
 
 struct client {
 	struct watch watch;
@@ -83,7 +86,7 @@ static void client_free(struct daemon *d, struct client *c)
 
 static void client_accept(struct daemon *d)
 {
-	for (int i = 0; i < 16; i++) {
+	for (int i = 0; i < ACCEPT_BUDGET; i++) {
 		int fd = accept4(d->ipc.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
@@ -245,9 +248,9 @@ static void netlink_event(struct daemon *d)
 		log_verbose("MTU %u", d->link.mtu);
 	}
 	if (d->link.up)
-		host_link_up(d);
+		ports_link_up(d);
 	else
-		host_link_down(d);
+		ports_link_down(d);
 }
 
 static void inotify_event(struct daemon *d)
@@ -258,15 +261,20 @@ static void inotify_event(struct daemon *d)
 
 /* ---- the loop --------------------------------------------------------- */
 
+void loop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+}
+
 int loop_init(struct daemon *d, char *err, size_t err_len)
 {
 	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
+	loop_signals(&set);
 	d->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (d->epoll_fd < 0 || d->timer_fd < 0 || d->signal_fd < 0) {
 		snprintf(err, err_len, "event loop: %s", strerror(errno));

@@ -87,8 +87,7 @@ static void detach_stdio(void)
 		log_verbose("chdir /: %s", strerror(errno));
 }
 
-/* Set to anything but "" or "0". */
-static bool env_flag(const char *name)
+bool env_on(const char *name)
 {
 	const char *v = getenv(name);
 	return v && *v && strcmp(v, "0") != 0;
@@ -101,7 +100,7 @@ static int setup(struct daemon *d, const char *ifname, char *err, size_t err_len
 	d->tun.fd = -1;
 	d->ipc.fd = d->ipc.inotify_fd = -1;
 	snprintf(d->ifname, sizeof(d->ifname), "%s", ifname);
-	host_init(d);
+	ports_init(d);
 
 	if (datapath_init(d) < 0) {
 		snprintf(err, err_len, "out of memory");
@@ -126,7 +125,7 @@ static int setup(struct daemon *d, const char *ifname, char *err, size_t err_len
 	 * said but not fatal. ROAMD_NO_NETWATCH=1 turns off the rounds that
 	 * tell peers of a change at once; the routing generation that keeps
 	 * sticky sources honest stays (wireguard-go has that too). */
-	bool notify = !env_flag("ROAMD_NO_NETWATCH");
+	bool notify = !env_on("ROAMD_NO_NETWATCH");
 	if (!notify)
 		log_verbose("netwatch: no notification rounds (ROAMD_NO_NETWATCH)");
 	char nw_err[128];
@@ -147,7 +146,7 @@ static void teardown(struct daemon *d)
 	ipc_socket_close(&d->ipc);
 	if (d->dev)
 		device_down(d->dev);
-	host_free(d);
+	ports_free(d);
 	device_free(d->dev);
 	d->dev = NULL;
 	tun_close(&d->tun);
@@ -208,10 +207,7 @@ int main(int argc, char **argv)
 	 * one sent during set-up waits there instead of killing us with the
 	 * interface half made. Inherited only by threads we do not start. */
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
+	loop_signals(&set);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 

@@ -22,91 +22,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crypto.h"
 #include "key_encoding.h"
 #include "uapi.h"
-
-/* ---- output buffer ---------------------------------------------------- */
-
-/* A buffer whose growth once failed is poisoned: its contents are dropped
- * and every later append is ignored, so a reply that lost a line in the
- * middle can never go out looking complete. A successful append always
- * leaves data non-NULL, so "data == NULL after appending" means failure;
- * cap == SIZE_MAX tells the poisoned state from a fresh zeroed buffer.
- * uapi_buf_free resets both. The data is kept NUL-terminated. */
-static bool buf_poisoned(const struct uapi_buf *buf)
-{
-	return !buf->data && buf->cap == SIZE_MAX;
-}
-
-static void buf_poison(struct uapi_buf *buf)
-{
-	free(buf->data);
-	buf->data = NULL;
-	buf->len = 0;
-	buf->cap = SIZE_MAX;
-}
-
-static bool buf_reserve(struct uapi_buf *buf, size_t extra)
-{
-	if (buf_poisoned(buf))
-		return false;
-	if (buf->data && buf->cap - buf->len > extra)
-		return true;
-	if (extra >= SIZE_MAX / 2 - buf->len) {
-		buf_poison(buf);
-		return false;
-	}
-	size_t need = buf->len + extra + 1, cap = buf->cap ? buf->cap : 256;
-	while (cap < need)
-		cap *= 2;
-	char *data = realloc(buf->data, cap);
-	if (!data) {
-		buf_poison(buf);
-		return false;
-	}
-	buf->data = data;
-	buf->cap = cap;
-	return true;
-}
-
-void uapi_buf_printf(struct uapi_buf *buf, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	/* Almost every line fits in this guess, so vsnprintf runs once. */
-	if (!buf_reserve(buf, 160))
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(buf->data + buf->len, buf->cap - buf->len, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		buf_poison(buf);
-		return;
-	}
-	if ((size_t)n >= buf->cap - buf->len) {
-		if (!buf_reserve(buf, (size_t)n))
-			return;
-		va_start(ap, fmt);
-		vsnprintf(buf->data + buf->len, buf->cap - buf->len, fmt, ap);
-		va_end(ap);
-	}
-	buf->len += (size_t)n;
-}
-
-void uapi_buf_free(struct uapi_buf *buf)
-{
-	free(buf->data);
-	buf->data = NULL;
-	buf->len = 0;
-	buf->cap = 0;
-}
 
 /* ---- get -------------------------------------------------------------- */
 
@@ -136,7 +57,7 @@ static bool put_allowed_ip(void *ctx, int family, const uint8_t *addr, uint8_t c
 	if (inet_ntop(family, addr, ip, sizeof(ip)))
 		uapi_buf_printf(out, "allowed_ip=%s/%u\n", ip, cidr);
 	/* Nothing more can be written once the buffer is poisoned. */
-	return !buf_poisoned(out);
+	return !uapi_buf_poisoned(out);
 }
 
 void uapi_get(struct device *dev, const struct uapi_host *host, bool roam, struct uapi_buf *out)
@@ -164,18 +85,16 @@ void uapi_get(struct device *dev, const struct uapi_host *host, bool roam, struc
 		if (endpoint_is_set(&info.endpoint))
 			put_endpoint(out, &info.endpoint);
 		uapi_buf_printf(out, "last_handshake_time_sec=%llu\nlast_handshake_time_nsec=%llu\n",
-				(unsigned long long)(info.last_handshake_wall_ns / 1000000000u),
-				(unsigned long long)(info.last_handshake_wall_ns % 1000000000u));
+				(unsigned long long)(info.last_handshake_wall_ns / NSEC_PER_SEC),
+				(unsigned long long)(info.last_handshake_wall_ns % NSEC_PER_SEC));
 		uapi_buf_printf(out, "tx_bytes=%llu\nrx_bytes=%llu\npersistent_keepalive_interval=%u\n",
 				(unsigned long long)info.tx_bytes, (unsigned long long)info.rx_bytes,
 				info.persistent_keepalive);
 		peer_allowedips_walk(peer, put_allowed_ip, out);
 		if (roam)
 			uapi_put_roam_peer(peer, host->now(host->ctx), out);
-		if (host->peer_extra)
-			host->peer_extra(host->ctx, peer, out);
 		crypto_wipe(&info, sizeof(info));
-		if (buf_poisoned(out))
+		if (uapi_buf_poisoned(out))
 			return;
 	}
 	uapi_buf_printf(out, "errno=0\n\n");

@@ -34,16 +34,17 @@ struct uapi_host {
 	uint32_t (*fwmark)(void *ctx);
 	/* Monotonic ns, for the device calls that need `now`. */
 	uint64_t (*now)(void *ctx);
-	/* Optional: extra per-peer lines for `get` (roaming history etc.),
-	 * appended after the standard ones; keys must not clash with wg's. */
-	void (*peer_extra)(void *ctx, const struct peer *peer, struct uapi_buf *out);
 };
 
 struct uapi_buf {
 	char *data;
 	size_t len, cap;
 };
+/* Appends; a failed growth drops everything and ignores every later
+ * append, so a reply missing a line can never go out (uapi_buf.c). */
 void uapi_buf_printf(struct uapi_buf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An append failed: the contents are gone. */
+bool uapi_buf_poisoned(const struct uapi_buf *buf);
 void uapi_buf_free(struct uapi_buf *buf);
 
 /* Appends "key=value" lines then "errno=0\n\n". With roam set (the "get=2"

@@ -1,4 +1,4 @@
-/* The UAPI (src/roamd/uapi.c, uapi_conn.c; docs/protocol.md §7): exact get
+/* The UAPI (src/roamd/uapi.c, uapi_buf.c, uapi_conn.c; docs/protocol.md §7): exact get
  * text, every set key against a real device, the requests `wg` is known to
  * send, every class of invalid input (which must change nothing at all),
  * a huge request, and the connection framing fed in every split.
@@ -6,9 +6,11 @@
  * The files under test are included, kernel-selftest style: src/roamd is
  * not part of the core library the test binaries link against. */
 #include "../../src/roamd/uapi.c"
+#include "../../src/roamd/uapi_buf.c"
 #include "../../src/roamd/uapi_conn.c"
 #include "../../src/roamd/uapi_roam.c"
 
+#include <stdarg.h>
 #include <time.h>
 
 #include "test.h"
@@ -70,7 +72,6 @@ struct fake_host {
 	int fail_prepare, fail_fwmark;	/* returned when non-zero */
 	int prepare_calls, commits, aborts, fwmark_calls;
 	uint16_t last_requested;
-	bool extra;			/* peer_extra adds a line */
 	uint64_t now;
 };
 
@@ -127,17 +128,6 @@ static uint64_t fh_now(void *ctx)
 	return ((struct fake_host *)ctx)->now;
 }
 
-static void fh_peer_extra(void *ctx, const struct peer *peer, struct uapi_buf *out)
-{
-	struct fake_host *h = ctx;
-	struct peer_info info;
-
-	if (!h->extra)
-		return;
-	peer_get_info(peer, &info);
-	uapi_buf_printf(out, "roam_test_first_byte=%u\n", info.public_key[0]);
-}
-
 struct fixture {
 	struct test_io io;
 	struct fake_host fh;
@@ -161,7 +151,6 @@ static void fixture_init(struct fixture *f, uint64_t seed)
 		.set_fwmark = fh_set_fwmark,
 		.fwmark = fh_fwmark,
 		.now = fh_now,
-		.peer_extra = fh_peer_extra,
 	};
 	f->dev = device_new(&io);
 	if (!f->dev) {
@@ -375,29 +364,7 @@ static void test_get_exact_text(void)
 	CHECK_TEXT(got, want.s);
 	free(got);
 
-	/* The host's extra lines follow each peer's standard ones. */
-	f.fh.extra = true;
-	want.len = 0;
-	tprintf(&want, "private_key=%s\nlisten_port=51820\nfwmark=4660\n", me.priv_hex);
-	tprintf(&want,
-		"public_key=%s\npreshared_key=%s\nprotocol_version=1\nendpoint=[fe80::1%%3]:51821\n"
-		"last_handshake_time_sec=0\nlast_handshake_time_nsec=0\ntx_bytes=0\nrx_bytes=0\n"
-		"persistent_keepalive_interval=25\n"
-		"allowed_ip=198.51.100.0/24\nallowed_ip=fd00::/64\nallowed_ip=198.18.99.2/32\n"
-		"roam_test_first_byte=%u\n",
-		a.pub_hex, "abababababababababababababababababababababababababababababababab", a.pub[0]);
-	tprintf(&want,
-		"public_key=%s\npreshared_key=%s\nprotocol_version=1\nendpoint=127.0.0.1:53856\n"
-		"last_handshake_time_sec=0\nlast_handshake_time_nsec=0\ntx_bytes=0\nrx_bytes=0\n"
-		"persistent_keepalive_interval=0\nallowed_ip=0.0.0.0/0\nallowed_ip=::/0\n"
-		"roam_test_first_byte=%u\nerrno=0\n\n",
-		b.pub_hex, ZERO_HEX, b.pub[0]);
-	got = get_text(&f);
-	CHECK_TEXT(got, want.s);
-	free(got);
-
 	/* No private key, port or mark: those lines disappear. */
-	f.fh.extra = false;
 	device_set_private_key(f.dev, NULL, 0);
 	f.fh.port = 0;
 	f.fh.mark = 0;

@@ -1,5 +1,6 @@
-/* What the UAPI changes outside the engine: the listening port and the
- * firewall mark of the UDP sockets; and the sockets following link state.
+/* The UDP ports: the listening port and the firewall mark the UAPI sets
+ * on them (the uapi_host callbacks), and the sockets following the link's
+ * state.
  *
  * Sockets exist only while the interface is up (docs/protocol.md §5.5, §7.6);
  * while it is down a port set through the UAPI is only remembered. A port
@@ -13,7 +14,7 @@
 #include "daemon.h"
 #include "log.h"
 
-static int host_prepare_listen_port(void *ctx, uint16_t port, uint16_t *bound)
+static int ports_prepare_listen_port(void *ctx, uint16_t port, uint16_t *bound)
 {
 	struct daemon *d = ctx;
 	struct ports *ports = &d->ports;
@@ -40,7 +41,7 @@ static int host_prepare_listen_port(void *ctx, uint16_t port, uint16_t *bound)
 	return 0;
 }
 
-static void host_commit_listen_port(void *ctx, bool commit)
+static void ports_commit_listen_port(void *ctx, bool commit)
 {
 	struct daemon *d = ctx;
 	struct ports *ports = &d->ports;
@@ -59,7 +60,7 @@ static void host_commit_listen_port(void *ctx, bool commit)
 		udp_pair_close(&ports->pending);
 		ports->port = ports->pending_port;
 		if (d->link.up)
-			host_link_up(d);
+			ports_link_up(d);
 		return;
 	}
 	if (!udp_pair_is_open(&ports->pending))
@@ -75,13 +76,13 @@ static void host_commit_listen_port(void *ctx, bool commit)
 	log_info("listening on port %u", ports->port);
 }
 
-static uint16_t host_listen_port(void *ctx)
+static uint16_t ports_listen_port(void *ctx)
 {
 	struct daemon *d = ctx;
 	return udp_pair_is_open(&d->ports.cur) ? d->ports.cur.port : d->ports.port;
 }
 
-static int host_set_fwmark(void *ctx, uint32_t mark)
+static int ports_set_fwmark(void *ctx, uint32_t mark)
 {
 	struct daemon *d = ctx;
 	struct ports *ports = &d->ports;
@@ -103,35 +104,34 @@ static int host_set_fwmark(void *ctx, uint32_t mark)
 	return 0;
 }
 
-static uint32_t host_fwmark(void *ctx)
+static uint32_t ports_fwmark(void *ctx)
 {
 	struct daemon *d = ctx;
 	return d->ports.fwmark;
 }
 
-static uint64_t host_now(void *ctx)
+static uint64_t ports_now(void *ctx)
 {
 	(void)ctx;
 	return now_ns();
 }
 
-void host_init(struct daemon *d)
+void ports_init(struct daemon *d)
 {
 	d->ports.cur = UDP_PAIR_CLOSED;
 	d->ports.pending = UDP_PAIR_CLOSED;
 	d->host = (struct uapi_host){
 		.ctx = d,
-		.prepare_listen_port = host_prepare_listen_port,
-		.commit_listen_port = host_commit_listen_port,
-		.listen_port = host_listen_port,
-		.set_fwmark = host_set_fwmark,
-		.fwmark = host_fwmark,
-		.now = host_now,
-		.peer_extra = NULL,
+		.prepare_listen_port = ports_prepare_listen_port,
+		.commit_listen_port = ports_commit_listen_port,
+		.listen_port = ports_listen_port,
+		.set_fwmark = ports_set_fwmark,
+		.fwmark = ports_fwmark,
+		.now = ports_now,
 	};
 }
 
-void host_link_up(struct daemon *d)
+void ports_link_up(struct daemon *d)
 {
 	struct ports *ports = &d->ports;
 	if (device_is_up(d->dev))
@@ -151,7 +151,7 @@ void host_link_up(struct daemon *d)
 	log_info("interface up, listening on port %u", ports->port);
 }
 
-void host_link_down(struct daemon *d)
+void ports_link_down(struct daemon *d)
 {
 	struct ports *ports = &d->ports;
 	if (!device_is_up(d->dev) && !udp_pair_is_open(&ports->cur))
@@ -163,7 +163,7 @@ void host_link_down(struct daemon *d)
 	log_info("interface down, sessions dropped");
 }
 
-void host_free(struct daemon *d)
+void ports_free(struct daemon *d)
 {
 	udp_pair_close(&d->ports.cur);
 	udp_pair_close(&d->ports.pending);
