@@ -18,6 +18,7 @@
 
 #include "alloc.h"
 #include "crypto.h"
+#include "decimal.h"
 
 enum {
 	/* Far beyond any real reply (a 100,000-peer server is ~20 MB), and
@@ -27,25 +28,6 @@ enum {
 };
 
 /* ---- parsing ----------------------------------------------------------- */
-
-static bool reply_u64(const char *s, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (!*s)
-		return false;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return false;
-		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
-			return false;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	if (v > max)
-		return false;
-	*out = v;
-	return true;
-}
 
 /* Names the daemon gives (drop reasons, history kinds) go into JSON keys
  * and metric labels: keep them to one harmless alphabet. */
@@ -82,7 +64,7 @@ static bool parse_drop(struct uapi_drop **v, size_t *n, const char *value)
 	struct uapi_drop d;
 
 	if (!colon || !copy_name(d.reason, value, (size_t)(colon - value)) ||
-	    !reply_u64(colon + 1, UINT64_MAX, &d.count))
+	    !parse_decimal(colon + 1, UINT64_MAX, &d.count))
 		return false;
 	*ARRAY_PUSH(*v, *n) = d;
 	return true;
@@ -108,9 +90,9 @@ static bool parse_history(struct uapi_peer *peer, const char *value)
 	if (!dot || strlen(dot + 1) != 9)
 		return false;
 	*dot = '\0';
-	if (!copy_name(h.kind, field[0], strlen(field[0])) || !reply_u64(field[1], UINT64_MAX, &h.wall_sec) ||
-	    !reply_u64(dot + 1, 999999999, &nsec) || !reply_u64(field[2], UINT64_MAX, &h.age_ms) ||
-	    !reply_u64(field[5], UINT64_MAX, &h.idle_ms))
+	if (!copy_name(h.kind, field[0], strlen(field[0])) || !parse_decimal(field[1], UINT64_MAX, &h.wall_sec) ||
+	    !parse_decimal(dot + 1, 999999999, &nsec) || !parse_decimal(field[2], UINT64_MAX, &h.age_ms) ||
+	    !parse_decimal(field[5], UINT64_MAX, &h.idle_ms))
 		return false;
 	h.wall_nsec = (uint32_t)nsec;
 	if ((strcmp(field[3], "-") && !copy_endpoint(h.old_endpoint, field[3])) ||
@@ -142,15 +124,15 @@ static bool device_line(struct uapi_device *dev, const char *key, const char *va
 		return ok;
 	}
 	if (!strcmp(key, "listen_port")) {
-		if (!reply_u64(value, 65535, &v))
+		if (!parse_decimal(value, 65535, &v))
 			return false;
 		dev->listen_port = (uint16_t)v;
 	} else if (!strcmp(key, "fwmark")) {
-		if (!reply_u64(value, UINT32_MAX, &v))
+		if (!parse_decimal(value, UINT32_MAX, &v))
 			return false;
 		dev->fwmark = (uint32_t)v;
 	} else if (!strcmp(key, ROAM_KEY_VERSION)) {
-		if (!reply_u64(value, UINT32_MAX, &v))
+		if (!parse_decimal(value, UINT32_MAX, &v))
 			return false;
 		dev->extended = true;
 		dev->roam_version = (unsigned)v;
@@ -204,7 +186,7 @@ static bool peer_line(struct uapi_peer *peer, const char *key, const char *value
 		const struct peer_number *n = &peer_numbers[i];
 		if (strcmp(key, n->key))
 			continue;
-		if (!reply_u64(value, n->max, &v))
+		if (!parse_decimal(value, n->max, &v))
 			return false;
 		v16 = (uint16_t)v;
 		v32 = (uint32_t)v;
@@ -279,7 +261,7 @@ int uapi_parse_get(const char *text, size_t len, struct uapi_device *dev, char *
 		*eq = '\0';
 		if (!strcmp(line, "errno")) {
 			bool negative = eq[1] == '-';
-			if (!reply_u64(eq + 1 + negative, INT32_MAX, &v)) {
+			if (!parse_decimal(eq + 1 + negative, INT32_MAX, &v)) {
 				ret = reply_error(err, err_len, lineno, "errno is not a number");
 				goto out;
 			}
@@ -659,7 +641,7 @@ int uapi_set_device(const char *ifname, const struct uapi_request *req, char *er
 	if (len > 8 && !strncmp(reply, "errno=", 6) && reply[len - 1] == '\n' && reply[len - 2] == '\n') {
 		reply[len - 2] = '\0';
 		bool negative = reply[6] == '-';
-		if (reply_u64(reply + 6 + negative, INT32_MAX, &v)) {
+		if (parse_decimal(reply + 6 + negative, INT32_MAX, &v)) {
 			free(reply);
 			if (v)
 				snprintf(err, err_len, "the daemon refused the configuration: %s", strerror((int)v));
