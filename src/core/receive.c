@@ -6,6 +6,7 @@
 
 #include "crypto.h"
 #include "device_state.h"
+#include "ip_header.h"
 #include "peer.h"
 
 /* The reference implementations go "under load" when their handshake
@@ -151,21 +152,21 @@ static void keep_key_fresh_after_receive(struct peer *peer, uint64_t now)
 /* Inner source address and the packet's true length (padding stripped). */
 static const uint8_t *inner_source(const uint8_t *pkt, size_t len, int *family, size_t *inner_len)
 {
-	if (len >= 20 && pkt[0] >> 4 == 4) {
-		size_t total = (size_t)pkt[2] << 8 | pkt[3];
-		if (total < 20 || total > len)
+	if (len >= IP4_HDR_LEN && ip_version(pkt) == 4) {
+		size_t total = (size_t)pkt[IP4_TOTAL_LEN] << 8 | pkt[IP4_TOTAL_LEN + 1];
+		if (total < IP4_HDR_LEN || total > len)
 			return NULL;
 		*family = AF_INET;
 		*inner_len = total;
-		return pkt + 12;
+		return pkt + IP4_SRC;
 	}
-	if (len >= 40 && pkt[0] >> 4 == 6) {
-		size_t total = 40 + ((size_t)pkt[4] << 8 | pkt[5]);
+	if (len >= IP6_HDR_LEN && ip_version(pkt) == 6) {
+		size_t total = IP6_HDR_LEN + ((size_t)pkt[IP6_PAYLOAD_LEN] << 8 | pkt[IP6_PAYLOAD_LEN + 1]);
 		if (total > len)
 			return NULL;
 		*family = AF_INET6;
 		*inner_len = total;
-		return pkt + 8;
+		return pkt + IP6_SRC;
 	}
 	return NULL;
 }

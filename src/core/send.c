@@ -4,6 +4,7 @@
 
 #include "crypto.h"
 #include "device_state.h"
+#include "ip_header.h"
 #include "peer.h"
 
 /* Pad to a multiple of 16 without going past the MTU (for a segment longer
@@ -60,13 +61,13 @@ bool peer_encrypt_and_send(struct peer *peer, uint8_t *pkt, size_t len, uint64_t
 /* Destination address of an IP packet, or NULL if it is not one. */
 static const uint8_t *packet_destination(const uint8_t *pkt, size_t len, int *family)
 {
-	if (len >= 20 && pkt[0] >> 4 == 4) {
+	if (len >= IP4_HDR_LEN && ip_version(pkt) == 4) {
 		*family = AF_INET;
-		return pkt + 16;
+		return pkt + IP4_DST;
 	}
-	if (len >= 40 && pkt[0] >> 4 == 6) {
+	if (len >= IP6_HDR_LEN && ip_version(pkt) == 6) {
 		*family = AF_INET6;
-		return pkt + 24;
+		return pkt + IP6_DST;
 	}
 	return NULL;
 }

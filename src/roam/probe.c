@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ip_header.h"
+
 uint64_t probe_now_ms(void)
 {
 	struct timespec ts;
@@ -157,10 +159,10 @@ static bool is_our_reply(const struct pinger *p, const uint8_t *buf, size_t len,
 	if (p->family == AF_INET) {
 		size_t ihl;
 
-		if (len < 20)
+		if (len < IP4_HDR_LEN)
 			return false;
-		ihl = (size_t)(buf[0] & 0x0f) * 4;
-		if (ihl < 20 || len < ihl + 8)
+		ihl = ip4_header_len(buf);
+		if (ihl < IP4_HDR_LEN || len < ihl + 8)
 			return false;
 		icmp = buf + ihl;
 		len -= ihl;
@@ -333,32 +335,33 @@ void capture_account(struct capture_result *out, uint16_t proto, const uint8_t *
 	uint8_t type;
 
 	if (proto == ETH_P_IP) {
-		if (len < 20 || (pkt[0] >> 4) != 4 || pkt[9] != IPPROTO_UDP)
+		if (len < IP4_HDR_LEN || ip_version(pkt) != 4 || pkt[IP4_PROTO] != IPPROTO_UDP)
 			return;
 		/* Later fragments carry no UDP header. */
-		if ((((unsigned)pkt[6] << 8 | pkt[7]) & 0x1fff) != 0)
+		if ((((unsigned)pkt[IP4_FRAG] << 8 | pkt[IP4_FRAG + 1]) & 0x1fff) != 0)
 			return;
-		off = (size_t)(pkt[0] & 0x0f) * 4;
+		off = ip4_header_len(pkt);
 		family = AF_INET;
-		src = pkt + 12;
+		src = pkt + IP4_SRC;
 	} else if (proto == ETH_P_IPV6) {
-		if (len < 40 || (pkt[0] >> 4) != 6 || pkt[6] != IPPROTO_UDP)
+		if (len < IP6_HDR_LEN || ip_version(pkt) != 6 || pkt[IP6_NEXT_HDR] != IPPROTO_UDP)
 			return;	/* extension headers: not what WireGuard peers send */
-		off = 40;
+		off = IP6_HDR_LEN;
 		family = AF_INET6;
-		src = pkt + 8;
+		src = pkt + IP6_SRC;
 	} else {
 		return;
 	}
-	if (len < off + 8)
+	if (len < off + UDP_HDR_LEN)
 		return;
 	udp = pkt + off;
-	if (((unsigned)udp[2] << 8 | udp[3]) != port)
+	if (((unsigned)udp[UDP_DPORT] << 8 | udp[UDP_DPORT + 1]) != port)
 		return;
 	out->datagrams++;
-	type = len > off + 8 ? udp[8] : 0;
+	/* The first byte of a WireGuard message is its type. */
+	type = len > off + UDP_HDR_LEN ? udp[UDP_HDR_LEN] : 0;
 	out->by_type[type >= 1 && type <= 4 ? type : 0]++;
-	add_source(out, family, src, (uint16_t)(udp[0] << 8 | udp[1]));
+	add_source(out, family, src, (uint16_t)(udp[UDP_SPORT] << 8 | udp[UDP_SPORT + 1]));
 }
 
 void capture_run(int fd, uint16_t port, unsigned duration_ms, struct capture_result *out)

@@ -3,6 +3,7 @@
 
 #include "crypto.h"
 #include "icmp.h"
+#include "ip_header.h"
 #include "messages.h"
 
 enum {
@@ -10,8 +11,6 @@ enum {
 	ICMP_BURST = 50,
 	/* RFC 1812: an ICMPv4 error holds at most 576 bytes in all. */
 	ICMP4_REPLY_MAX = 576,
-	IP4_HDR = 20,
-	IP6_HDR = 40,
 	ICMP_HDR = 8,
 	PROTO_ICMP = 1,
 	PROTO_ICMPV6 = 58,
@@ -72,36 +71,36 @@ static bool icmp4_is_error_or_unknown(uint8_t type)
 
 static size_t build4(const uint8_t *pkt, size_t len, uint8_t *out)
 {
-	size_t ihl = (size_t)(pkt[0] & 0x0f) * 4;
-	if (ihl < IP4_HDR || ihl > len)
+	size_t ihl = ip4_header_len(pkt);
+	if (ihl < IP4_HDR_LEN || ihl > len)
 		return 0;
-	size_t total = be16(pkt + 2);
+	size_t total = be16(pkt + IP4_TOTAL_LEN);
 	if (total < ihl)
 		return 0;
 	if (total < len)
 		len = total;
-	if (be16(pkt + 6) & 0x1fff)	/* not the first fragment */
+	if (be16(pkt + IP4_FRAG) & 0x1fff)	/* not the first fragment */
 		return 0;
-	const uint8_t *src = pkt + 12, *dst = pkt + 16;
+	const uint8_t *src = pkt + IP4_SRC, *dst = pkt + IP4_DST;
 	/* Multicast, broadcast and class E destinations; unusable sources. */
 	if (dst[0] >= 224 || src[0] >= 224 || src[0] == 0 || src[0] == 127)
 		return 0;
-	if (pkt[9] == PROTO_ICMP && (len <= ihl || icmp4_is_error_or_unknown(pkt[ihl])))
+	if (pkt[IP4_PROTO] == PROTO_ICMP && (len <= ihl || icmp4_is_error_or_unknown(pkt[ihl])))
 		return 0;
 
-	size_t quote = len < ICMP4_REPLY_MAX - IP4_HDR - ICMP_HDR ? len : ICMP4_REPLY_MAX - IP4_HDR - ICMP_HDR;
-	size_t reply = IP4_HDR + ICMP_HDR + quote;
-	uint8_t *ip = out, *icmp = out + IP4_HDR;
-	memset(out, 0, IP4_HDR + ICMP_HDR);
-	ip[0] = 0x45;
+	size_t quote = len < ICMP4_REPLY_MAX - IP4_HDR_LEN - ICMP_HDR ? len : ICMP4_REPLY_MAX - IP4_HDR_LEN - ICMP_HDR;
+	size_t reply = IP4_HDR_LEN + ICMP_HDR + quote;
+	uint8_t *ip = out, *icmp = out + IP4_HDR_LEN;
+	memset(out, 0, IP4_HDR_LEN + ICMP_HDR);
+	ip[IP_VERSION_BYTE] = 0x45;	/* version 4, no options */
 	/* Precedence "internetwork control", as Linux marks its errors. */
-	ip[1] = (uint8_t)((pkt[1] & 0x1e) | 0xc0);
-	put16(ip + 2, (uint16_t)reply);
-	ip[8] = HOP_LIMIT;
-	ip[9] = PROTO_ICMP;
-	memcpy(ip + 12, dst, 4);
-	memcpy(ip + 16, src, 4);
-	put16(ip + 10, checksum_fold(checksum_add(0, ip, IP4_HDR)));
+	ip[IP4_TOS] = (uint8_t)((pkt[IP4_TOS] & 0x1e) | 0xc0);
+	put16(ip + IP4_TOTAL_LEN, (uint16_t)reply);
+	ip[IP4_TTL] = HOP_LIMIT;
+	ip[IP4_PROTO] = PROTO_ICMP;
+	memcpy(ip + IP4_SRC, dst, IP4_ADDR_LEN);
+	memcpy(ip + IP4_DST, src, IP4_ADDR_LEN);
+	put16(ip + IP4_CSUM, checksum_fold(checksum_add(0, ip, IP4_HDR_LEN)));
 	icmp[0] = 3;	/* destination unreachable */
 	icmp[1] = 1;	/* host unreachable */
 	memcpy(icmp + ICMP_HDR, pkt, quote);
@@ -114,8 +113,8 @@ static size_t build4(const uint8_t *pkt, size_t len, uint8_t *out)
  * message whose type we cannot see. */
 static bool icmp6_eligible(const uint8_t *pkt, size_t len)
 {
-	uint8_t nh = pkt[6];
-	size_t off = IP6_HDR;
+	uint8_t nh = pkt[IP6_NEXT_HDR];
+	size_t off = IP6_HDR_LEN;
 	for (int hops = 0; hops < 16; hops++) {
 		if (nh == 0 || nh == 43 || nh == 60 || nh == 51) {	/* hop-by-hop, routing, dest opts, AH */
 			if (off + 2 > len)
@@ -143,43 +142,43 @@ static bool icmp6_eligible(const uint8_t *pkt, size_t len)
 
 static size_t build6(const uint8_t *pkt, size_t len, uint8_t *out)
 {
-	if (len < IP6_HDR)
+	if (len < IP6_HDR_LEN)
 		return 0;
-	size_t total = IP6_HDR + be16(pkt + 4);
+	size_t total = IP6_HDR_LEN + be16(pkt + IP6_PAYLOAD_LEN);
 	if (total < len)
 		len = total;
-	const uint8_t *src = pkt + 8, *dst = pkt + 24;
-	if (dst[0] == 0xff || src[0] == 0xff || crypto_is_zero(src, 16))
+	const uint8_t *src = pkt + IP6_SRC, *dst = pkt + IP6_DST;
+	if (dst[0] == 0xff || src[0] == 0xff || crypto_is_zero(src, IP6_ADDR_LEN))
 		return 0;
 	if (!icmp6_eligible(pkt, len))
 		return 0;
 
-	size_t quote = len < ICMP_REPLY_MAX - IP6_HDR - ICMP_HDR ? len : ICMP_REPLY_MAX - IP6_HDR - ICMP_HDR;
+	size_t quote = len < ICMP_REPLY_MAX - IP6_HDR_LEN - ICMP_HDR ? len : ICMP_REPLY_MAX - IP6_HDR_LEN - ICMP_HDR;
 	size_t payload = ICMP_HDR + quote;
-	uint8_t *ip = out, *icmp = out + IP6_HDR;
-	memset(out, 0, IP6_HDR + ICMP_HDR);
-	ip[0] = 0x60;
-	put16(ip + 4, (uint16_t)payload);
-	ip[6] = PROTO_ICMPV6;
-	ip[7] = HOP_LIMIT;
-	memcpy(ip + 8, dst, 16);
-	memcpy(ip + 24, src, 16);
+	uint8_t *ip = out, *icmp = out + IP6_HDR_LEN;
+	memset(out, 0, IP6_HDR_LEN + ICMP_HDR);
+	ip[IP_VERSION_BYTE] = 0x60;	/* version 6, traffic class and flow 0 */
+	put16(ip + IP6_PAYLOAD_LEN, (uint16_t)payload);
+	ip[IP6_NEXT_HDR] = PROTO_ICMPV6;
+	ip[IP6_HOP_LIMIT] = HOP_LIMIT;
+	memcpy(ip + IP6_SRC, dst, IP6_ADDR_LEN);
+	memcpy(ip + IP6_DST, src, IP6_ADDR_LEN);
 	icmp[0] = 1;	/* destination unreachable */
 	icmp[1] = 3;	/* address unreachable */
 	memcpy(icmp + ICMP_HDR, pkt, quote);
 	/* Pseudo-header: addresses, upper-layer length, next header. */
-	uint32_t sum = checksum_add(0, ip + 8, 32);
+	uint32_t sum = checksum_add(0, ip + IP6_SRC, 2 * IP6_ADDR_LEN);
 	sum += (uint32_t)payload;
 	sum += PROTO_ICMPV6;
 	put16(icmp + 2, checksum_fold(checksum_add(sum, icmp, payload)));
-	return IP6_HDR + payload;
+	return IP6_HDR_LEN + payload;
 }
 
 size_t icmp_build_unreachable(const uint8_t *pkt, size_t len, uint8_t *out)
 {
-	if (len >= IP4_HDR && pkt[0] >> 4 == 4)
+	if (len >= IP4_HDR_LEN && ip_version(pkt) == 4)
 		return build4(pkt, len, out);
-	if (len >= IP6_HDR && pkt[0] >> 4 == 6)
+	if (len >= IP6_HDR_LEN && ip_version(pkt) == 6)
 		return build6(pkt, len, out);
 	return 0;
 }

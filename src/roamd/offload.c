@@ -5,16 +5,8 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "ip_header.h"
 #include "offload.h"
-
-enum {
-	TCP_FIN = 0x01,
-	TCP_SYN = 0x02,
-	TCP_RST = 0x04,
-	TCP_PSH = 0x08,
-	TCP_ACK = 0x10,
-	TCP_CWR = 0x80,
-};
 
 static uint16_t rd16(const uint8_t *p)
 {
@@ -196,9 +188,9 @@ static void store_csum(uint8_t *field, uint64_t sum)
 
 static void ip4_fix_csum(uint8_t *ip, size_t hlen)
 {
-	ip[10] = ip[11] = 0;
+	ip[IP4_CSUM] = ip[IP4_CSUM + 1] = 0;
 	uint16_t c = (uint16_t)~csum_fold(csum_add(0, ip, hlen));
-	memcpy(ip + 10, &c, 2);
+	memcpy(ip + IP4_CSUM, &c, 2);
 }
 
 bool offload_copy_finish_csum(uint8_t *dst, const uint8_t *src, size_t len, const struct vnet_hdr *h)
@@ -222,38 +214,38 @@ int gso_iter_init(struct gso_iter *it, const uint8_t *pkt, size_t len, const str
 {
 	memset(it, 0, sizeof(*it));
 	uint8_t type = h->gso_type & (uint8_t)~VNET_GSO_ECN;
-	if (!h->gso_size || len < 20)
+	if (!h->gso_size || len < IP4_HDR_LEN)
 		return -EINVAL;
-	if (pkt[0] >> 4 == 4) {
+	if (ip_version(pkt) == 4) {
 		if (type != VNET_GSO_TCPV4 && type != VNET_GSO_UDP_L4)
 			return -EINVAL;
-		it->ip_hlen = (size_t)(pkt[0] & 15) * 4;
+		it->ip_hlen = ip4_header_len(pkt);
 		/* A fragment cannot be cut further. */
-		if (it->ip_hlen < 20 || (rd16(pkt + 6) & 0x3fff))
+		if (it->ip_hlen < IP4_HDR_LEN || (rd16(pkt + IP4_FRAG) & 0x3fff))
 			return -EINVAL;
-		it->proto = pkt[9];
-	} else if (pkt[0] >> 4 == 6 && len >= 40) {
+		it->proto = pkt[IP4_PROTO];
+	} else if (ip_version(pkt) == 6 && len >= IP6_HDR_LEN) {
 		if (type != VNET_GSO_TCPV6 && type != VNET_GSO_UDP_L4)
 			return -EINVAL;
 		/* The kernel puts no extension header on what it segments
 		 * for us; anything else we will not walk. */
-		it->ip_hlen = 40;
-		it->proto = pkt[6];
+		it->ip_hlen = IP6_HDR_LEN;
+		it->proto = pkt[IP6_NEXT_HDR];
 		it->v6 = true;
 	} else {
 		return -EINVAL;
 	}
 	if (type == VNET_GSO_UDP_L4 ? it->proto != IPPROTO_UDP : it->proto != IPPROTO_TCP)
 		return -EINVAL;
-	if (it->ip_hlen + (it->proto == IPPROTO_TCP ? 20 : 8) > len)
+	if (it->ip_hlen + (it->proto == IPPROTO_TCP ? TCP_HDR_LEN : UDP_HDR_LEN) > len)
 		return -EINVAL;
 	if (it->proto == IPPROTO_TCP) {
-		size_t doff = (size_t)(pkt[it->ip_hlen + 12] >> 4) * 4;
-		if (doff < 20)
+		size_t doff = tcp_header_len(pkt + it->ip_hlen);
+		if (doff < TCP_HDR_LEN)
 			return -EINVAL;
 		it->hlen = it->ip_hlen + doff;
 	} else {
-		it->hlen = it->ip_hlen + 8;
+		it->hlen = it->ip_hlen + UDP_HDR_LEN;
 	}
 	if (it->hlen > len)
 		return -EINVAL;
@@ -285,32 +277,32 @@ size_t gso_iter_next(struct gso_iter *it, uint8_t *out)
 	const uint8_t *src, *dst;
 	size_t alen;
 	if (it->v6) {
-		wr16(out + 4, (uint16_t)(seg_len - 40));
-		src = out + 8, dst = out + 24, alen = 16;
+		wr16(out + IP6_PAYLOAD_LEN, (uint16_t)(seg_len - IP6_HDR_LEN));
+		src = out + IP6_SRC, dst = out + IP6_DST, alen = IP6_ADDR_LEN;
 	} else {
-		wr16(out + 2, (uint16_t)seg_len);
+		wr16(out + IP4_TOTAL_LEN, (uint16_t)seg_len);
 		/* Consecutive IDs, as the kernel's own segmentation gives. */
-		wr16(out + 4, (uint16_t)(rd16(it->pkt + 4) + it->index));
+		wr16(out + IP4_ID, (uint16_t)(rd16(it->pkt + IP4_ID) + it->index));
 		ip4_fix_csum(out, it->ip_hlen);
-		src = out + 12, dst = out + 16, alen = 4;
+		src = out + IP4_SRC, dst = out + IP4_DST, alen = IP4_ADDR_LEN;
 	}
 	uint8_t *l4 = out + it->ip_hlen;
 	size_t l4_hlen = it->hlen - it->ip_hlen, l4_len = seg_len - it->ip_hlen;
 	if (it->proto == IPPROTO_TCP) {
-		wr32(l4 + 4, rd32(it->pkt + it->ip_hlen + 4) + (uint32_t)it->off);
+		wr32(l4 + TCP_SEQ, rd32(it->pkt + it->ip_hlen + TCP_SEQ) + (uint32_t)it->off);
 		/* FIN and PSH belong to the last segment, CWR to the first. */
 		if (!last)
-			l4[13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
+			l4[TCP_FLAGS] &= (uint8_t)~(TCP_FIN | TCP_PSH);
 		if (!first)
-			l4[13] &= (uint8_t)~TCP_CWR;
-		l4[16] = l4[17] = 0;
+			l4[TCP_FLAGS] &= (uint8_t)~TCP_CWR;
+		l4[TCP_CSUM] = l4[TCP_CSUM + 1] = 0;
 		uint64_t sum = csum_pseudo(src, dst, alen, IPPROTO_TCP, (uint32_t)l4_len);
-		store_csum(l4 + 16, csum_add(sum, l4, l4_hlen) + payload_sum);
+		store_csum(l4 + TCP_CSUM, csum_add(sum, l4, l4_hlen) + payload_sum);
 	} else {
-		wr16(l4 + 4, (uint16_t)l4_len);
-		l4[6] = l4[7] = 0;
+		wr16(l4 + UDP_LEN, (uint16_t)l4_len);
+		l4[UDP_CSUM] = l4[UDP_CSUM + 1] = 0;
 		uint64_t sum = csum_pseudo(src, dst, alen, IPPROTO_UDP, (uint32_t)l4_len);
-		store_csum(l4 + 6, csum_add(sum, l4, 8) + payload_sum);
+		store_csum(l4 + UDP_CSUM, csum_add(sum, l4, UDP_HDR_LEN) + payload_sum);
 	}
 	it->off += chunk;
 	it->index++;
@@ -340,47 +332,47 @@ static bool checksum_ok(const uint8_t *pkt, size_t len, const struct parsed *p)
 static void parse(const struct gro *g, const uint8_t *pkt, size_t len, struct parsed *p)
 {
 	memset(p, 0, sizeof(*p));
-	if (len >= 20 && pkt[0] >> 4 == 4) {
-		p->ip_hlen = (size_t)(pkt[0] & 15) * 4;
-		if (p->ip_hlen < 20 || p->ip_hlen > len || rd16(pkt + 2) != len)
+	if (len >= IP4_HDR_LEN && ip_version(pkt) == 4) {
+		p->ip_hlen = ip4_header_len(pkt);
+		if (p->ip_hlen < IP4_HDR_LEN || p->ip_hlen > len || rd16(pkt + IP4_TOTAL_LEN) != len)
 			return;
-		p->proto = pkt[9];
-		p->src = pkt + 12, p->dst = pkt + 16, p->alen = 4;
+		p->proto = pkt[IP4_PROTO];
+		p->src = pkt + IP4_SRC, p->dst = pkt + IP4_DST, p->alen = IP4_ADDR_LEN;
 		/* A fragment has no ports (or only the first one does). */
-		if (rd16(pkt + 6) & 0x3fff)
+		if (rd16(pkt + IP4_FRAG) & 0x3fff)
 			return;
-	} else if (len >= 40 && pkt[0] >> 4 == 6) {
+	} else if (len >= IP6_HDR_LEN && ip_version(pkt) == 6) {
 		p->v6 = true;
-		p->ip_hlen = 40;
-		if (40 + (size_t)rd16(pkt + 4) != len)
+		p->ip_hlen = IP6_HDR_LEN;
+		if (IP6_HDR_LEN + (size_t)rd16(pkt + IP6_PAYLOAD_LEN) != len)
 			return;
-		p->proto = pkt[6];
-		p->src = pkt + 8, p->dst = pkt + 24, p->alen = 16;
+		p->proto = pkt[IP6_NEXT_HDR];
+		p->src = pkt + IP6_SRC, p->dst = pkt + IP6_DST, p->alen = IP6_ADDR_LEN;
 	} else {
 		return;
 	}
 	const uint8_t *l4 = pkt + p->ip_hlen;
 	if (p->proto == IPPROTO_TCP) {
-		if (p->ip_hlen + 20 > len)
+		if (p->ip_hlen + TCP_HDR_LEN > len)
 			return;
-		p->hlen = p->ip_hlen + (size_t)(l4[12] >> 4) * 4;
-		if (p->hlen < p->ip_hlen + 20 || p->hlen > len)
+		p->hlen = p->ip_hlen + tcp_header_len(l4);
+		if (p->hlen < p->ip_hlen + TCP_HDR_LEN || p->hlen > len)
 			return;
 		p->has_ports = true;
 		p->payload = len - p->hlen;
 		/* Only plain data segments: anything that opens, closes or
 		 * signals congestion is the kernel's to see as it came. */
-		uint8_t flags = l4[13];
-		p->gluable = g->tcp && p->payload && (flags & ~TCP_PSH) == TCP_ACK && (p->v6 || p->ip_hlen == 20) &&
+		uint8_t flags = l4[TCP_FLAGS];
+		p->gluable = g->tcp && p->payload && (flags & ~TCP_PSH) == TCP_ACK && (p->v6 || p->ip_hlen == IP4_HDR_LEN) &&
 			     (g->sums_trusted || checksum_ok(pkt, len, p));
 	} else if (p->proto == IPPROTO_UDP) {
-		if (p->ip_hlen + 8 > len)
+		if (p->ip_hlen + UDP_HDR_LEN > len)
 			return;
-		p->hlen = p->ip_hlen + 8;
+		p->hlen = p->ip_hlen + UDP_HDR_LEN;
 		p->has_ports = true;
 		p->payload = len - p->hlen;
-		bool no_sum = !p->v6 && !l4[6] && !l4[7];
-		p->gluable = g->udp && p->payload && rd16(l4 + 4) == len - p->ip_hlen && (p->v6 || p->ip_hlen == 20) &&
+		bool no_sum = !p->v6 && !l4[UDP_CSUM] && !l4[UDP_CSUM + 1];
+		p->gluable = g->udp && p->payload && rd16(l4 + UDP_LEN) == len - p->ip_hlen && (p->v6 || p->ip_hlen == IP4_HDR_LEN) &&
 			     (no_sum || g->sums_trusted || checksum_ok(pkt, len, p));
 	}
 	p->ports = l4;
@@ -392,8 +384,9 @@ static bool same_flow(const struct gro_flow *f, const uint8_t *pkt, const struct
 		return false;
 	const uint8_t *a = f->first;
 	if (p->v6)
-		return !memcmp(a + 8, pkt + 8, 32) && !memcmp(a + 40, pkt + 40, 4);
-	return !memcmp(a + 12, pkt + 12, 8) && !memcmp(a + f->ip_hlen, p->ports, 4);
+		return !memcmp(a + IP6_SRC, pkt + IP6_SRC, 2 * IP6_ADDR_LEN) &&
+		       !memcmp(a + IP6_HDR_LEN, pkt + IP6_HDR_LEN, 4);
+	return !memcmp(a + IP4_SRC, pkt + IP4_SRC, 2 * IP4_ADDR_LEN) && !memcmp(a + f->ip_hlen, p->ports, 4);
 }
 
 /* Everything but lengths, IDs, sequence numbers and checksums must match
@@ -406,18 +399,20 @@ static bool can_append(const struct gro_flow *f, const uint8_t *pkt, size_t len,
 	const uint8_t *a = f->first;
 	if (p->v6) {
 		/* Version, traffic class, flow label; hop limit. */
-		if (memcmp(a, pkt, 4) || a[7] != pkt[7])
+		if (memcmp(a, pkt, 4) || a[IP6_HOP_LIMIT] != pkt[IP6_HOP_LIMIT])
 			return false;
 	} else {
 		/* TOS, DF, TTL. */
-		if (a[1] != pkt[1] || (a[6] & 0x40) != (pkt[6] & 0x40) || a[8] != pkt[8])
+		if (a[IP4_TOS] != pkt[IP4_TOS] || (a[IP4_FRAG] & IP4_DF) != (pkt[IP4_FRAG] & IP4_DF) ||
+		    a[IP4_TTL] != pkt[IP4_TTL])
 			return false;
 	}
 	if (p->proto == IPPROTO_TCP) {
 		const uint8_t *ta = a + f->ip_hlen, *tb = pkt + p->ip_hlen;
 		/* Sequence in order; same ACK, window and options. */
-		if (rd32(tb + 4) != f->next_seq || memcmp(ta + 8, tb + 8, 4) || memcmp(ta + 14, tb + 14, 2) ||
-		    memcmp(ta + 20, tb + 20, f->hlen - f->ip_hlen - 20))
+		if (rd32(tb + TCP_SEQ) != f->next_seq || memcmp(ta + TCP_ACK_SEQ, tb + TCP_ACK_SEQ, 4) ||
+		    memcmp(ta + TCP_WINDOW, tb + TCP_WINDOW, 2) ||
+		    memcmp(ta + TCP_HDR_LEN, tb + TCP_HDR_LEN, f->hlen - f->ip_hlen - TCP_HDR_LEN))
 			return false;
 	}
 	(void)len;
@@ -451,12 +446,12 @@ static void flush_flow(struct gro *g, struct gro_flow *f)
 	const uint8_t *src, *dst;
 	size_t alen;
 	if (f->v6) {
-		wr16(a + 4, (uint16_t)(f->total - 40));
-		src = a + 8, dst = a + 24, alen = 16;
+		wr16(a + IP6_PAYLOAD_LEN, (uint16_t)(f->total - IP6_HDR_LEN));
+		src = a + IP6_SRC, dst = a + IP6_DST, alen = IP6_ADDR_LEN;
 	} else {
-		wr16(a + 2, (uint16_t)f->total);
+		wr16(a + IP4_TOTAL_LEN, (uint16_t)f->total);
 		ip4_fix_csum(a, f->ip_hlen);
-		src = a + 12, dst = a + 16, alen = 4;
+		src = a + IP4_SRC, dst = a + IP4_DST, alen = IP4_ADDR_LEN;
 	}
 	uint8_t *l4 = a + f->ip_hlen;
 	uint32_t l4_len = (uint32_t)(f->total - f->ip_hlen);
@@ -469,13 +464,13 @@ static void flush_flow(struct gro *g, struct gro_flow *f)
 	uint16_t partial = csum_fold(csum_pseudo(src, dst, alen, f->proto, l4_len));
 	if (f->proto == IPPROTO_TCP) {
 		h.gso_type = f->v6 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4;
-		h.csum_offset = 16;
-		memcpy(l4 + 16, &partial, 2);
+		h.csum_offset = TCP_CSUM;
+		memcpy(l4 + TCP_CSUM, &partial, 2);
 	} else {
 		h.gso_type = VNET_GSO_UDP_L4;
-		h.csum_offset = 6;
-		wr16(l4 + 4, (uint16_t)l4_len);
-		memcpy(l4 + 6, &partial, 2);
+		h.csum_offset = UDP_CSUM;
+		wr16(l4 + UDP_LEN, (uint16_t)l4_len);
+		memcpy(l4 + UDP_CSUM, &partial, 2);
 	}
 	g->glued += f->count;
 	g->written++;
@@ -525,7 +520,7 @@ void gro_add(struct gro *g, uint8_t *pkt, size_t len)
 			if (!oldest || c->age < oldest->age)
 				oldest = c;
 		}
-	} else if (len >= 20 && pkt[0] >> 4 == 4 && (rd16(pkt + 6) & 0x3fff)) {
+	} else if (len >= IP4_HDR_LEN && ip_version(pkt) == 4 && (rd16(pkt + IP4_FRAG) & 0x3fff)) {
 		/* A fragment may belong to a held flow: keep it behind. */
 		gro_flush(g);
 	}
@@ -542,8 +537,8 @@ void gro_add(struct gro *g, uint8_t *pkt, size_t len)
 		f->total += p.payload;
 		if (p.proto == IPPROTO_TCP) {
 			f->next_seq += (uint32_t)p.payload;
-			if (pkt[p.ip_hlen + 13] & TCP_PSH) {
-				f->first[f->ip_hlen + 13] |= TCP_PSH;
+			if (pkt[p.ip_hlen + TCP_FLAGS] & TCP_PSH) {
+				f->first[f->ip_hlen + TCP_FLAGS] |= TCP_PSH;
 				f->closed = true;
 			}
 		}
@@ -574,8 +569,8 @@ void gro_add(struct gro *g, uint8_t *pkt, size_t len)
 	f->iov[0].iov_base = pkt;
 	f->iov[0].iov_len = len;
 	if (p.proto == IPPROTO_TCP) {
-		f->next_seq = rd32(pkt + p.ip_hlen + 4) + (uint32_t)p.payload;
-		if (pkt[p.ip_hlen + 13] & TCP_PSH)
+		f->next_seq = rd32(pkt + p.ip_hlen + TCP_SEQ) + (uint32_t)p.payload;
+		if (pkt[p.ip_hlen + TCP_FLAGS] & TCP_PSH)
 			f->closed = true;
 	}
 }
