@@ -456,149 +456,205 @@ static void check_dns(struct doctor_report *r, const struct uapi_device *dev, co
 
 /* ---- one interface ----------------------------------------------------- */
 
-static void examine(const char *ifname, const struct doctor_options *opt, struct doctor_report *r)
+/* What the steps of examine share about the interface under examination. */
+struct exam {
+	const char *ifname;
+	const struct doctor_options *opt;
+	struct doctor_report *r;
+	struct uapi_device dev;		/* refreshed by the watch */
+	struct config cfg;
+	bool have_cfg;
+	struct ip_prefix *own;		/* this host's addresses on the interface */
+	size_t n_own;
+	int ifindex;
+	struct pingers ps;
+	struct watch_observation w;
+	bool *nudged;			/* per peer, indexed as before the watch */
+	size_t n_nudged;
+	bool *skipped;			/* per peer: later checks are SKIP */
+	uint64_t now_ms;		/* of the per-peer checks; the MTU ones reuse it */
+};
+
+/* Asks the daemon and judges it; true when nothing else can be examined. */
+static bool check_daemon(struct exam *x)
 {
 	struct daemon_observation d = { 0 };
-	struct uapi_device dev = { 0 };
-	struct watch_observation w = { 0 };
-	struct pingers ps = { .ifname = ifname };
-	struct config cfg = { 0 };
-	struct ip_prefix *own = NULL;
-	size_t n_own, n_nudged;
-	bool have_cfg, udp_failed, *skipped = NULL, *nudged = NULL, synced = false;
-	struct routes_observation ro;
-	struct forwarding_observation fo = { 0 };
-	uint64_t now_ms, age;
-	long max_error = 0;
-	int pid, ifindex, fd = -1, err, probed = 0;
-	uint32_t mtu = 0;
+	int pid;
 
-	snprintf(r->ifname, sizeof(r->ifname), "%s", ifname);
-	uapi_socket_path(ifname, d.socket_path);
-	d.get_error = uapi_get_device(ifname, &dev, d.get_reason, sizeof(d.get_reason));
-	if (d.get_error) {
-		judge_daemon(r, &d);
-		return;
-	}
-	d.dev = &dev;
-	key_to_base64(r->public_key, dev.public_key);
-	pid = uapi_daemon_pid(ifname);
+	uapi_socket_path(x->ifname, d.socket_path);
+	d.get_error = uapi_get_device(x->ifname, &x->dev, d.get_reason, sizeof(d.get_reason));
+	if (d.get_error)
+		return judge_daemon(x->r, &d);
+	d.dev = &x->dev;
+	key_to_base64(x->r->public_key, x->dev.public_key);
+	pid = uapi_daemon_pid(x->ifname);
 	if (pid > 0) {
-		r->pid = pid;
-		host_process_name(pid, r->daemon, sizeof(r->daemon));
+		x->r->pid = pid;
+		host_process_name(pid, x->r->daemon, sizeof(x->r->daemon));
 	}
-	d.link_error = host_link_flags(ifname, &d.link_flags);
-	d.binds_error = host_udp_binds(dev.listen_port, pid > 0 ? pid : 0, &d.binds);
-	judge_daemon(r, &d);
-	if (r->v[r->n - 1].status == DOCTOR_FAIL)
-		goto out;
+	d.link_error = host_link_flags(x->ifname, &d.link_flags);
+	d.binds_error = host_udp_binds(x->dev.listen_port, pid > 0 ? pid : 0, &d.binds);
+	return judge_daemon(x->r, &d);
+}
 
-	have_cfg = load_config(ifname, opt->config, &cfg);
-	n_own = own_addresses(ifname, &own);
-	ifindex = (int)if_nametoindex(ifname);
+/* Peers without a fresh handshake: nudge those we can reach (a ping
+ * starts a handshake), and watch what arrives meanwhile. */
+static void nudge_and_watch(struct exam *x)
+{
+	uint64_t now_ms = wall_clock_ms(), age;
+	int fd = -1, err;
 
-	/* Peers without a fresh handshake: nudge those we can reach (a ping
-	 * starts a handshake), and watch what arrives meanwhile. */
-	now_ms = wall_clock_ms();
-	n_nudged = dev.n_peers;
-	nudged = xrealloc(NULL, (n_nudged + 1) * sizeof(*nudged));
-	memset(nudged, 0, (n_nudged + 1) * sizeof(*nudged));
-	if (!all_fresh(&dev, now_ms) && opt->wait_ms) {
-		fd = capture_open();
-		if (fd < 0)
-			w.capture_error = fd;
-		for (size_t i = 0; i < dev.n_peers; i++) {
-			const struct uapi_peer *p = &dev.peers[i];
-			struct ip_prefix addr;
-			struct pinger *pg;
-			uint64_t rtt;
+	x->n_nudged = x->dev.n_peers;
+	x->nudged = xrealloc(NULL, (x->n_nudged + 1) * sizeof(*x->nudged));
+	memset(x->nudged, 0, (x->n_nudged + 1) * sizeof(*x->nudged));
+	if (all_fresh(&x->dev, now_ms) || !x->opt->wait_ms)
+		return;
+	fd = capture_open();
+	if (fd < 0)
+		x->w.capture_error = fd;
+	for (size_t i = 0; i < x->dev.n_peers; i++) {
+		const struct uapi_peer *p = &x->dev.peers[i];
+		struct ip_prefix addr;
+		struct pinger *pg;
+		uint64_t rtt;
 
-			if (peer_handshake_verdict(p, now_ms, &age) == HANDSHAKE_FRESH || !p->endpoint[0] ||
-			    !doctor_probe_address(p, own, n_own, opt->probes, opt->n_probes, &addr))
-				continue;
-			pg = pinger_for(&ps, addr.family, &err);
-			if (pg && pinger_echo(pg, &addr, PING_MIN_PACKET, 0, &rtt) >= 0)
-				nudged[i] = true;
-		}
-		if (fd >= 0) {
-			watch(ifname, &dev, fd, opt->wait_ms, &w);
-			close(fd);
-		}
+		if (peer_handshake_verdict(p, now_ms, &age) == HANDSHAKE_FRESH || !p->endpoint[0] ||
+		    !doctor_probe_address(p, x->own, x->n_own, x->opt->probes, x->opt->n_probes, &addr))
+			continue;
+		pg = pinger_for(&x->ps, addr.family, &err);
+		if (pg && pinger_echo(pg, &addr, PING_MIN_PACKET, 0, &rtt) >= 0)
+			x->nudged[i] = true;
 	}
-	udp_failed = judge_udp(r, &dev, &w, wall_clock_ms());
+	if (fd >= 0) {
+		watch(x->ifname, &x->dev, fd, x->opt->wait_ms, &x->w);
+		close(fd);
+	}
+}
+
+/* Per peer, in the playbook's order: handshake, endpoint, keepalive. */
+static void check_peers(struct exam *x, bool udp_failed)
+{
 	/* The watch refreshed dev: size by what the daemon says now. */
-	skipped = xrealloc(NULL, (dev.n_peers + 1) * sizeof(*skipped));
-	memset(skipped, 0, (dev.n_peers + 1) * sizeof(*skipped));
+	x->skipped = xrealloc(NULL, (x->dev.n_peers + 1) * sizeof(*x->skipped));
+	memset(x->skipped, 0, (x->dev.n_peers + 1) * sizeof(*x->skipped));
+	x->now_ms = wall_clock_ms();
+	for (size_t i = 0; i < x->dev.n_peers; i++) {
+		struct peer_observation po = { .peer = &x->dev.peers[i], .udp_failed = udp_failed };
 
-	/* Per peer, in the playbook's order: handshake, endpoint, keepalive. */
-	now_ms = wall_clock_ms();
-	for (size_t i = 0; i < dev.n_peers; i++) {
-		struct peer_observation po = { .peer = &dev.peers[i], .udp_failed = udp_failed };
-
-		po.verdict = peer_handshake_verdict(po.peer, now_ms, &po.handshake_age_ms);
-		po.initiates = side_initiates(po.peer, have_cfg ? &cfg : NULL, &po.initiates_why);
+		po.verdict = peer_handshake_verdict(po.peer, x->now_ms, &po.handshake_age_ms);
+		po.initiates = side_initiates(po.peer, x->have_cfg ? &x->cfg : NULL, &po.initiates_why);
 		/* The nudges were indexed before the refresh; peers keep their order. */
-		po.nudged = i < n_nudged && nudged[i];
-		skipped[i] = judge_handshake(r, &po, &w);
-		judge_endpoint(r, &po, skipped[i], now_ms);
-		judge_keepalive(r, &po);
+		po.nudged = i < x->n_nudged && x->nudged[i];
+		x->skipped[i] = judge_handshake(x->r, &po, &x->w);
+		judge_endpoint(x->r, &po, x->skipped[i], x->now_ms);
+		judge_keepalive(x->r, &po);
 	}
+}
 
-	fo.hub = doctor_peers_route_through(&dev, &fo.need_ipv6);
+static void check_forwarding(struct exam *x)
+{
+	struct forwarding_observation fo = { 0 };
+
+	fo.hub = doctor_peers_route_through(&x->dev, &fo.need_ipv6);
 	if (host_sysctl_int("net.ipv4.ip_forward", &fo.ipv4))
 		fo.ipv4 = -1;
 	if (host_sysctl_int("net.ipv6.conf.all.forwarding", &fo.ipv6))
 		fo.ipv6 = -1;
 	if (fo.hub)
 		fo.nat = host_find_source_nat(fo.nat_rule, sizeof(fo.nat_rule));
-	judge_forwarding(r, &fo);
+	judge_forwarding(x->r, &fo);
+}
 
-	observe_routes(&dev, ifindex, &ro);
-	judge_routes(r, &ro);
+static void check_routes(struct exam *x)
+{
+	struct routes_observation ro;
+
+	observe_routes(&x->dev, x->ifindex, &ro);
+	judge_routes(x->r, &ro);
 	free(ro.misses);
+}
 
-	{
-		struct rtnl nl;
+/* The interface's MTU, or 0 if netlink cannot tell. */
+static uint32_t link_mtu(int ifindex)
+{
+	struct rtnl nl;
+	uint32_t mtu = 0;
 
-		if (rtnl_open(&nl) == 0) {
-			if (rtnl_link_mtu(&nl, ifindex, &mtu))
-				mtu = 0;
-			rtnl_close(&nl);
-		}
+	if (rtnl_open(&nl) == 0) {
+		if (rtnl_link_mtu(&nl, ifindex, &mtu))
+			mtu = 0;
+		rtnl_close(&nl);
 	}
-	for (size_t i = 0; i < dev.n_peers; i++) {
-		struct peer_observation po = { .peer = &dev.peers[i] };
+	return mtu;
+}
+
+/* The largest packet through, per peer, for at most DOCTOR_MTU_PEERS_MAX
+ * peers beyond those the operator named. */
+static void check_mtu(struct exam *x)
+{
+	const struct doctor_options *opt = x->opt;
+	uint32_t mtu = link_mtu(x->ifindex);
+	int probed = 0;
+
+	for (size_t i = 0; i < x->dev.n_peers; i++) {
+		struct peer_observation po = { .peer = &x->dev.peers[i] };
 		struct mtu_observation mo = { 0 };
 
-		po.verdict = peer_handshake_verdict(po.peer, now_ms, &po.handshake_age_ms);
-		mo.has_address = doctor_probe_address(po.peer, own, n_own, opt->probes, opt->n_probes, &mo.address);
-		if (!skipped[i] && mo.has_address) {
+		po.verdict = peer_handshake_verdict(po.peer, x->now_ms, &po.handshake_age_ms);
+		mo.has_address = doctor_probe_address(po.peer, x->own, x->n_own, opt->probes, opt->n_probes, &mo.address);
+		if (!x->skipped[i] && mo.has_address) {
 			bool named = false;
 
 			for (size_t g = 0; g < opt->n_probes; g++)
 				named |= ip_prefix_equal(&opt->probes[g], &mo.address);
 			mo.over_limit = !named && probed >= DOCTOR_MTU_PEERS_MAX;
 			if (!mo.over_limit) {
-				observe_mtu(&ps, &mo.address, mtu, &mo);
+				observe_mtu(&x->ps, &mo.address, mtu, &mo);
 				probed += !named;
 			}
 		}
-		judge_mtu(r, &po, skipped[i], &mo);
+		judge_mtu(x->r, &po, x->skipped[i], &mo);
 	}
+}
 
-	check_dns(r, &dev, opt, have_cfg ? &cfg : NULL);
+static void check_clock(struct exam *x)
+{
+	bool synced = false;
+	long max_error = 0;
+	int err = host_clock_synced(&synced, &max_error);
 
-	err = host_clock_synced(&synced, &max_error);
-	judge_clock(r, err, synced, max_error, drop_count(dev.drops, dev.n_drops, "stale_timestamp"));
+	judge_clock(x->r, err, synced, max_error, drop_count(x->dev.drops, x->dev.n_drops, "stale_timestamp"));
+}
 
-out:
-	pingers_close(&ps);
-	free(w.drops);
-	free(own);
-	free(nudged);
-	free(skipped);
-	config_free(&cfg);
-	uapi_device_free(&dev);
+static void exam_free(struct exam *x)
+{
+	pingers_close(&x->ps);
+	free(x->w.drops);
+	free(x->own);
+	free(x->nudged);
+	free(x->skipped);
+	config_free(&x->cfg);
+	uapi_device_free(&x->dev);
+}
+
+static void examine(const char *ifname, const struct doctor_options *opt, struct doctor_report *r)
+{
+	struct exam x = { .ifname = ifname, .opt = opt, .r = r, .ps = { .ifname = ifname } };
+
+	snprintf(r->ifname, sizeof(r->ifname), "%s", ifname);
+	if (!check_daemon(&x)) {
+		x.have_cfg = load_config(ifname, opt->config, &x.cfg);
+		x.n_own = own_addresses(ifname, &x.own);
+		x.ifindex = (int)if_nametoindex(ifname);
+		nudge_and_watch(&x);
+		check_peers(&x, judge_udp(r, &x.dev, &x.w, wall_clock_ms()));
+		check_forwarding(&x);
+		check_routes(&x);
+		check_mtu(&x);
+		check_dns(r, &x.dev, opt, x.have_cfg ? &x.cfg : NULL);
+		check_clock(&x);
+	}
+	exam_free(&x);
 }
 
 /* ---- the command ------------------------------------------------------- */

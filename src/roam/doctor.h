@@ -92,7 +92,9 @@ struct daemon_observation {
 	int binds_error;
 	struct host_udp_binds binds;
 };
-void judge_daemon(struct doctor_report *r, const struct daemon_observation *o);
+/* Judges daemon; returns true when it failed (nothing else can then be
+ * examined). */
+bool judge_daemon(struct doctor_report *r, const struct daemon_observation *o);
 
 /* What happened while doctor watched (capture_run) — only when a peer had no
  * fresh handshake, for an up-to-date session says enough. */

@@ -20,9 +20,8 @@ static void ago_text(char *buf, size_t len, uint64_t ms)
 
 /* ---- daemon ------------------------------------------------------------ */
 
-void judge_daemon(struct doctor_report *r, const struct daemon_observation *o)
+static void daemon_finding(struct doctor_report *r, struct doctor_finding *f, const struct daemon_observation *o)
 {
-	struct doctor_finding *f = doctor_add(r, "daemon", NULL);
 	const struct uapi_device *dev = o->dev;
 	const char *name = r->daemon[0] ? r->daemon : "the daemon";
 
@@ -76,6 +75,14 @@ void judge_daemon(struct doctor_report *r, const struct daemon_observation *o)
 		doctor_evidence(f, ", but by another process than pid %d", r->pid);
 		doctor_decision(f, "Another program holds the port (ss -lunp): the peers' packets may go there.");
 	}
+}
+
+bool judge_daemon(struct doctor_report *r, const struct daemon_observation *o)
+{
+	struct doctor_finding *f = doctor_add(r, "daemon", NULL);
+
+	daemon_finding(r, f, o);
+	return f->status == DOCTOR_FAIL;
 }
 
 /* ---- udp --------------------------------------------------------------- */
