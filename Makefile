@@ -10,8 +10,7 @@ CC      ?= cc
 BUILD   ?= build
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -fno-strict-aliasing \
-           -Isrc/core -Isrc/crypto -Isrc/common -Isrc/roamd -Itests/unit
+CFLAGS  += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -fno-strict-aliasing
 LDLIBS  += -lcrypto
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -27,6 +26,9 @@ COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
 COMMON_LIB  := $(BUILD)/libroamcommon.a
 ROAMD_SRCS := $(wildcard src/roamd/*.c)
 ROAM_SRCS  := $(wildcard src/roam/*.c)
+# Everything of roamd and roam but main(), as libraries the unit tests link.
+ROAMD_LIB  := $(BUILD)/libroamd.a
+ROAM_LIB   := $(BUILD)/libroam.a
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c tests/sim/test_*.c)
 UNIT_BINS  := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(UNIT_SRCS)))
 TEST_OBJS  := $(BUILD)/obj/tests/unit/test.o $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/sim/sim*.c))
@@ -39,9 +41,21 @@ CLI        := $(if $(ROAM_SRCS),$(BUILD)/roam)
 .PHONY: all test test-unit test-san test-fuzz test-integration bench demo install-deps clean install
 all: $(CORE_LIB) $(COMMON_LIB) $(DAEMON) $(CLI) $(UNIT_BINS) $(BENCH_BINS)
 
+# Each part sees only the headers of the parts below it: the core sees
+# itself, common sees the core, roamd and roam see their own, common's and
+# the core's, so neither binary can include the other's headers. Tests see
+# everything.
+INC_CORE   := -Isrc/core -Isrc/crypto
+INC_COMMON := -Isrc/common $(INC_CORE)
+$(BUILD)/obj/src/core/%.o $(BUILD)/obj/src/crypto/%.o: CPPFLAGS += $(INC_CORE)
+$(BUILD)/obj/src/common/%.o: CPPFLAGS += $(INC_COMMON)
+$(BUILD)/obj/src/roamd/%.o: CPPFLAGS += -Isrc/roamd $(INC_COMMON)
+$(BUILD)/obj/src/roam/%.o: CPPFLAGS += -Isrc/roam $(INC_COMMON)
+$(BUILD)/obj/tests/%.o $(BUILD)/obj/bench/%.o: CPPFLAGS += -Itests/unit -Itests/sim -Isrc/roamd -Isrc/roam $(INC_COMMON)
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(CORE_LIB): $(CORE_OBJS)
 	@mkdir -p $(dir $@)
@@ -51,18 +65,29 @@ $(COMMON_LIB): $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/roamd: $(ROAMD_SRCS:%.c=$(BUILD)/obj/%.o) $(COMMON_LIB) $(CORE_LIB)
+$(ROAMD_LIB): $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out src/roamd/main.c,$(ROAMD_SRCS)))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(ROAM_LIB): $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out src/roam/main.c,$(ROAM_SRCS)))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/roamd: $(BUILD)/obj/src/roamd/main.o $(ROAMD_LIB) $(COMMON_LIB) $(CORE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl
 
-$(BUILD)/roam: $(ROAM_SRCS:%.c=$(BUILD)/obj/%.o) $(COMMON_LIB) $(CORE_LIB)
+$(BUILD)/roam: $(BUILD)/obj/src/roam/main.o $(ROAM_LIB) $(COMMON_LIB) $(CORE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_OBJS) $(COMMON_LIB) $(CORE_LIB)
+# A test takes from the libraries only the objects it uses; -lmnl for the
+# roamd and roam parts that speak netlink.
+TEST_LIBS := $(if $(ROAM_SRCS),$(ROAM_LIB)) $(if $(ROAMD_SRCS),$(ROAMD_LIB)) $(COMMON_LIB) $(CORE_LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_OBJS) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/tests/%: $(BUILD)/obj/tests/sim/%.o $(TEST_OBJS) $(COMMON_LIB) $(CORE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl
+$(BUILD)/tests/%: $(BUILD)/obj/tests/sim/%.o $(TEST_OBJS) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(TEST_OBJS) $(CORE_LIB)
 	@mkdir -p $(dir $@)

@@ -4,17 +4,15 @@
  * file read back field by field with its lines; wg's whitespace and comment
  * rules; every class of error with its line, and parsing going on after
  * each one.
- *
- * The file under test is included: src/roam is not part of the core
- * library the test binaries link against. */
-#include "../../src/roam/alloc.c"
-#include "../../src/roam/config.c"
-#include "../../src/roam/decimal.c"
-#include "../../src/roam/diag.c"
-#include "../../src/roam/ip_prefix.c"
-
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "config.h"
+#include "crypto.h"
 #include "test.h"
 
 /* ---- helpers ----------------------------------------------------------- */

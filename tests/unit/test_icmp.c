@@ -2,8 +2,8 @@
  * header fields, checksums recomputed here independently, quoting limits,
  * every case where no error may be sent, and the rate limiter.
  *
- * The file under test is included: src/roamd is not part of the core
- * library the test binaries link against. */
+ * The file under test is included for its private rate-limit constants
+ * (ICMP_BURST, ICMP_COST_NS). */
 #include "../../src/roamd/icmp.c"
 
 #include <arpa/inet.h>

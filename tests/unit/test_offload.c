@@ -5,8 +5,8 @@
  * including the round trip cut -> glue -> cut giving the same bytes, mixed
  * segment sizes, interleaved flows, and everything that must not be glued.
  *
- * The file under test is included: src/roamd is not part of the core
- * library the test binaries link against. */
+ * The file under test is included for its static helpers (rd16, wr16,
+ * ip4_fix_csum, ...). */
 #include "../../src/roamd/offload.c"
 
 #include <arpa/inet.h>

@@ -3,23 +3,11 @@
  * model path with losses, the capture's datagram parser, the NAT rule
  * search, and the JSON report's shape. The network-facing half is
  * tests/integration/test_roam_doctor.sh.
- *
- * The files under test are included: src/roam is not part of the core
- * library the test binaries link against. */
-#include "../../src/roam/alloc.c"
-#include "../../src/roam/decimal.c"
-#include "../../src/roam/ip_prefix.c"
-#include "../../src/roam/doctor_judge.c"
-#include "../../src/roam/doctor_report.c"
-#include "../../src/roam/hostinfo.c"
-#include "../../src/roam/json.c"
-#include "../../src/roam/probe.c"
-#include "../../src/roam/run.c"
-#include "../../src/roam/show.c"
-#include "../../src/roam/uapi_client.c"
-
+ */
+#include <linux/if_ether.h>
 #include <netinet/in.h>
 
+#include "doctor.h"
 #include "test.h"
 
 static struct ip_prefix prefix(const char *s)

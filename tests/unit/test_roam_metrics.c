@@ -5,17 +5,8 @@
  * family's name in OpenMetrics, "# EOF" last); the figures themselves;
  * and what is left out against wireguard-go. promtool and an OpenMetrics
  * parser check real output in tests/integration/test_roam_cli.sh.
- *
- * The files under test are included: src/roam is not part of the core
- * library the test binaries link against. */
-#include "../../src/roam/alloc.c"
-#include "../../src/roam/decimal.c"
-#include "../../src/roam/ip_prefix.c"
-#include "../../src/roam/json.c"
-#include "../../src/roam/metrics.c"
-#include "../../src/roam/show.c"
-#include "../../src/roam/uapi_client.c"
-
+ */
+#include "metrics.h"
 #include "roam_reply_sample.h"
 #include "test.h"
 

@@ -3,14 +3,8 @@
  * parsed get=2 reply line by line, what a get=1 reply (wireguard-go) shows,
  * and the JSON document's keys and nulls; JSON string escaping.
  *
- * The files under test are included: src/roam is not part of the core
- * library the test binaries link against. */
-#include "../../src/roam/alloc.c"
-#include "../../src/roam/decimal.c"
-#include "../../src/roam/ip_prefix.c"
-#include "../../src/roam/json.c"
+ * show.c is included for its static formatting helpers. */
 #include "../../src/roam/show.c"
-#include "../../src/roam/uapi_client.c"
 
 #include "roam_reply_sample.h"
 #include "test.h"

@@ -2,18 +2,14 @@
  * back exactly, the file private to its owner and replaced atomically,
  * malformed or foreign files refused with their line, and the process
  * identity down relies on to never signal a reused pid.
- *
- * The files under test are included: src/roam is not part of the core
- * library the test binaries link against. */
-#include "../../src/roam/alloc.c"
-#include "../../src/roam/decimal.c"
-#include "../../src/roam/ip_prefix.c"
-#include "../../src/roam/dns.c"
-#include "../../src/roam/run.c"
-#include "../../src/roam/state.c"
-
+ */
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "alloc.h"
+#include "state.h"
 #include "test.h"
 
 static char dir[64];

@@ -2,13 +2,10 @@
  * get=2 reply field by field, a get=1 reply (wireguard-go), the daemon's
  * errno, every class of malformed reply rejected with its line, and the
  * set request builder, which must keep its keys exact while it grows.
- *
- * The files under test are included: src/roam is not part of the core
- * library the test binaries link against. */
-#include "../../src/roam/alloc.c"
-#include "../../src/roam/decimal.c"
-#include "../../src/roam/ip_prefix.c"
-#include "../../src/roam/uapi_client.c"
+ */
+#include <errno.h>
+
+#include "uapi_client.h"
 
 #include "roam_reply_sample.h"
 #include "test.h"

@@ -3,17 +3,20 @@
  * send, every class of invalid input (which must change nothing at all),
  * a huge request, and the connection framing fed in every split.
  *
- * The files under test are included, kernel-selftest style: src/roamd is
- * not part of the core library the test binaries link against. */
-#include "../../src/roamd/uapi.c"
+ * Linked against libroamd; uapi_buf.c and uapi_conn.c are included for
+ * their internals under test (buf_poison, struct uapi_conn). */
 #include "../../src/roamd/uapi_buf.c"
 #include "../../src/roamd/uapi_conn.c"
-#include "../../src/roamd/uapi_roam.c"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
 #include <stdarg.h>
 #include <time.h>
 
+#include "crypto.h"
 #include "test.h"
+#include "uapi.h"
 
 /* ---- a device with deterministic I/O ----------------------------------- */
 
