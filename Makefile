@@ -25,7 +25,7 @@ COMMON_SRCS := $(wildcard src/common/*.c)
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
 COMMON_LIB  := $(BUILD)/libroamcommon.a
 ROAMD_SRCS := $(wildcard src/roamd/*.c)
-ROAM_SRCS  := $(wildcard src/roam/*.c)
+ROAM_SRCS  := $(wildcard src/roam/*.c src/roam/*/*.c)
 # Everything of roamd and roam but main(), as libraries the unit tests link.
 ROAMD_LIB  := $(BUILD)/libroamd.a
 ROAM_LIB   := $(BUILD)/libroam.a
@@ -50,8 +50,8 @@ INC_COMMON := -Isrc/common $(INC_CORE)
 $(BUILD)/obj/src/core/%.o $(BUILD)/obj/src/crypto/%.o: CPPFLAGS += $(INC_CORE)
 $(BUILD)/obj/src/common/%.o: CPPFLAGS += $(INC_COMMON)
 $(BUILD)/obj/src/roamd/%.o: CPPFLAGS += -Isrc/roamd $(INC_COMMON)
-$(BUILD)/obj/src/roam/%.o: CPPFLAGS += -Isrc/roam $(INC_COMMON)
-$(BUILD)/obj/tests/%.o $(BUILD)/obj/bench/%.o: CPPFLAGS += -Itests/unit -Itests/sim -Isrc/roamd -Isrc/roam $(INC_COMMON)
+$(BUILD)/obj/src/roam/%.o: CPPFLAGS += -Isrc/roam -Isrc/roam/doctor $(INC_COMMON)
+$(BUILD)/obj/tests/%.o $(BUILD)/obj/bench/%.o: CPPFLAGS += -Itests/unit -Itests/sim -Isrc/roamd -Isrc/roam -Isrc/roam/doctor $(INC_COMMON)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

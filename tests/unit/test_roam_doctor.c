@@ -1,5 +1,5 @@
 /* roam doctor's pure parts: each judge in front of the situations it must
- * tell apart (src/roam/doctor_judge.c), the largest-packet search against a
+ * tell apart (src/roam/doctor/doctor_judge.c), the largest-packet search against a
  * model path with losses, the capture's datagram parser, the NAT rule
  * search, and the JSON report's shape. The network-facing half is
  * tests/integration/test_roam_doctor.sh.
