@@ -6,7 +6,6 @@
  *
  * Every intermediate secret lives on the stack and is wiped at the single
  * exit of each function. */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 

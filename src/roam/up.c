@@ -8,12 +8,10 @@
  * Each change is recorded in the ledger (state.h) right after it is made,
  * so `roam down` can undo exactly what was done, whoever dies when. If a
  * step fails, up undoes the ones before it and exits 1. */
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <net/if.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

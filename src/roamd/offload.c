@@ -1,6 +1,5 @@
 /* Segmentation and coalescing for the TUN offloads (offload.h). Every
  * function here works on caller-owned buffers and allocates nothing. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>

@@ -8,7 +8,6 @@
  * failure (port in use) leaves everything as it was and sessions survive a
  * successful change (the peers follow our new source port like any
  * roaming). */
-#include <errno.h>
 #include <string.h>
 
 #include "daemon.h"

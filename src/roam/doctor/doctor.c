@@ -2,7 +2,6 @@
  * hand each observation to its judge (doctor_judge.c). */
 #include <errno.h>
 #include <ifaddrs.h>
-#include <inttypes.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdlib.h>

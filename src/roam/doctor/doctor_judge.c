@@ -3,10 +3,8 @@
  * what to do next. */
 #include "doctor.h"
 
-#include <arpa/inet.h>
 #include <inttypes.h>
 #include <net/if.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
