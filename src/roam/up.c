@@ -113,6 +113,20 @@ static char family_letter(int family)
 
 /* ---- naming ------------------------------------------------------------ */
 
+/* wg-quick's rule for the interface a config file brings up: an interface
+ * name (uapi_contract.h) of a-z A-Z 0-9 _ = + . - only. Stricter than the
+ * kernel's because the name is spliced into the hooks' `sh -c` command
+ * lines (%i), so it must hold no shell metacharacter. */
+static bool valid_ifname(const char *s, size_t len)
+{
+	if (!uapi_ifname_valid(s, len))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("_=+.-", s[i]))
+			return false;
+	return true;
+}
+
 bool updown_target(const char *arg, char ifname[UAPI_IFNAME_MAX], char **config, char *err, size_t err_len)
 {
 	const char *base = strrchr(arg, '/');
@@ -120,8 +134,8 @@ bool updown_target(const char *arg, char ifname[UAPI_IFNAME_MAX], char **config,
 
 	*config = NULL;
 	if (!base && (len < 5 || strcmp(arg + len - 5, ".conf"))) {
-		if (!uapi_ifname_valid(arg, len)) {
-			snprintf(err, err_len, "'%s' is not an interface name (1-15 bytes, no '/', ':' or spaces, not . or ..)", arg);
+		if (!valid_ifname(arg, len)) {
+			snprintf(err, err_len, "'%s' is not an interface name (1-15 of a-z A-Z 0-9 _ = + . -)", arg);
 			return false;
 		}
 		memcpy(ifname, arg, len + 1);
@@ -131,10 +145,9 @@ bool updown_target(const char *arg, char ifname[UAPI_IFNAME_MAX], char **config,
 	}
 	base = base ? base + 1 : arg;
 	len = strlen(base);
-	if (len < 5 || strcmp(base + len - 5, ".conf") || !uapi_ifname_valid(base, len - 5)) {
+	if (len < 5 || strcmp(base + len - 5, ".conf") || !valid_ifname(base, len - 5)) {
 		snprintf(err, err_len,
-			 "'%s': the file must be named IFNAME.conf, IFNAME being 1-15 bytes, no ':' or spaces, not . or ..",
-			 arg);
+			 "'%s': the file must be named IFNAME.conf, IFNAME being 1-15 of a-z A-Z 0-9 _ = + . -", arg);
 		return false;
 	}
 	memcpy(ifname, base, len - 5);

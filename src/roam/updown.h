@@ -12,7 +12,8 @@
 /* CONFIG|IFNAME as wg-quick takes it (docs/protocol.md §8.2): an argument with
  * a '/' or ending in ".conf" is a file, naming the interface by its base
  * name less ".conf"; anything else is an interface name, whose file is
- * /etc/wireguard/IFNAME.conf. Names must match [a-zA-Z0-9_=+.-]{1,15}.
+ * /etc/wireguard/IFNAME.conf. Names must match [a-zA-Z0-9_=+.-]{1,15} and
+ * be interface names (not . or ..).
  * *config gets a malloc'd path; false with the reason in err. */
 bool updown_target(const char *arg, char ifname[UAPI_IFNAME_MAX], char **config, char *err, size_t err_len);
 
