@@ -19,11 +19,12 @@
 #include <stdint.h>
 
 #include "endpoint.h"
+#include "messages.h"
 
 #define HISTORY_ENTRIES 16
 /* Shorter silences are traffic, not idleness: an active roam must not be
  * mistaken for a NAT timeout. */
-#define HISTORY_MIN_IDLE_FOR_NAT (2 * 1000000000ULL)
+#define HISTORY_MIN_IDLE_FOR_NAT (2 * NSEC_PER_SEC)
 
 enum history_kind {
 	HISTORY_ENDPOINT_CHANGED,
