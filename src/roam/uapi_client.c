@@ -217,6 +217,8 @@ static const struct peer_number peer_numbers[] = {
 	NUM("roam_nat_rebound_min_idle_ms", nat_rebound_min_idle_ms, UINT64_MAX),
 	NUM("roam_nat_kept_max_idle_ms", nat_kept_max_idle_ms, UINT64_MAX),
 	NUM("roam_suggested_keepalive", suggested_keepalive, UINT32_MAX),
+	NUM("roam_path_mtu", path_mtu, 65535),
+	NUM("roam_path_inner_mtu", path_inner_mtu, 65535),
 };
 
 static bool peer_line(struct uapi_peer *peer, const char *key, const char *value)
@@ -260,6 +262,10 @@ static bool peer_line(struct uapi_peer *peer, const char *key, const char *value
 		return parse_drop(&peer->drops, &peer->n_drops, value);
 	} else if (!strcmp(key, "roam_history")) {
 		return parse_history(peer, value);
+	} else if (!strcmp(key, "roam_path_mtu_origin")) {
+		if (strlen(value) >= sizeof(peer->path_mtu_origin))
+			return false;
+		strcpy(peer->path_mtu_origin, value);
 	}
 	return true;
 }

@@ -31,6 +31,8 @@ static void usage(FILE *f)
 		   "             ROAMD_NO_OFFLOAD (all of them), ROAMD_NO_VNET (plain TUN reads and writes),\n"
 		   "             ROAMD_NO_TSO (no super-packets from TUN), ROAMD_NO_GSO (no UDP_SEGMENT sends),\n"
 		   "             ROAMD_NO_GRO (no UDP_GRO receives, no gluing for TUN);\n"
+		   "             ROAMD_NO_PMTU=1 does not learn peers' path MTUs (docs/path-mtu.md): no inner\n"
+		   "             packet is cut, refused with ICMP or fragmented to fit a smaller path\n"
 		   "             ROAMD_VERIFY_CHECKSUMS=1 re-checks the inner checksums of decrypted packets\n"
 		   "             (by default they are trusted because the AEAD authenticated them, as\n"
 		   "             kernel WireGuard trusts them)\n");

@@ -14,6 +14,12 @@
  *   roam_last_receive_age_ms=N        omitted if nothing was ever received
  *   roam_last_handshake_age_ms=N      omitted if never
  *   roam_drop=REASON:COUNT            one per non-zero cause
+ *   roam_path_mtu_origin=O            interface|icmp|local|probe: where the
+ *                                     path MTU below came from; "interface"
+ *                                     = nothing learnt, the interface's MTU
+ *   roam_path_mtu=N                   outer bytes; omitted when none learnt
+ *   roam_path_inner_mtu=N             the largest inner packet that fits;
+ *                                     omitted when none learnt
  *   roam_endpoint_changes=N           all time
  *   roam_nat_rebinds=N
  *   roam_nat_rebound_min_idle_ms=N    a NAT forgot the mapping within this
@@ -88,6 +94,12 @@ void uapi_put_roam_peer(const struct peer *peer, uint64_t now, struct uapi_buf *
 	if (info.last_handshake_mono)
 		uapi_buf_printf(out, "roam_last_handshake_age_ms=%llu\n", ms(now - info.last_handshake_mono));
 	put_drops(out, info.drops);
+	enum path_mtu_origin origin;
+	unsigned mtu = peer_path_mtu(peer, &origin, now);
+	uapi_buf_printf(out, "roam_path_mtu_origin=%s\n", path_mtu_origin_name(origin));
+	if (mtu)
+		uapi_buf_printf(out, "roam_path_mtu=%u\nroam_path_inner_mtu=%u\n", mtu,
+				peer_path_inner_limit(peer, now));
 	const struct peer_history *h = peer_get_history(peer);
 	if (h)
 		put_history(out, h, now);

@@ -653,6 +653,40 @@ lab_capture_stop() {
 	[ "$(stat -c %s "$LAB_CAP_FILE" 2>/dev/null || echo 0)" -gt 24 ]
 }
 
+# pub_of UPLINK — the address the server sees a phone on UPLINK at.
+pub_of() {
+	case $1 in
+	wifi) echo "$LAB_WIFI_PUB4" ;;
+	wifi6) echo "$LAB_WIFI_PUB6" ;;
+	lte) echo "$LAB_LTE_PUB4" ;;
+	lte6) echo "$LAB_LTE_PUB6" ;;
+	esac
+}
+
+# lab_reset UPLINK — the common starting point: no impairment, keepalive $K
+# (the calling test's),
+# the phone on UPLINK and pointed at the server's address of that family, the
+# tunnel passing traffic and the server seeing the phone at UPLINK's NAT.
+lab_reset() {
+	local up=$1
+	lab_unimpair wifi && lab_unimpair lte || return 1
+	if [ "$LAB_KEEPALIVE" != "$K" ]; then lab_phone_keepalive "$K" || return 1; fi
+	lab_switch_uplink "$up" || return 1
+	if [ "${up%6}" != "$up" ]; then
+		[ "$LAB_PHONE_EP" = "[$LAB_SRV6]:$LAB_PORT" ] || lab_phone_endpoint v6 || return 1
+	else
+		[ "$LAB_PHONE_EP" = "$LAB_SRV4:$LAB_PORT" ] || lab_phone_endpoint v4 || return 1
+	fi
+	if ! wait_until 10 lab_tunnel_ok; then
+		echo "reset to $up: the tunnel does not pass traffic"
+		return 1
+	fi
+	if ! lab_wait_server_endpoint "$(pub_of "$up")" 5; then
+		echo "reset to $up: server endpoint stays $(lab_server_endpoint)"
+		return 1
+	fi
+}
+
 # lab_phone_capture_start DEV — capture what the phone sends and receives on
 # its link DEV (ARP, UDP, ICMPv6: enough to see which source address each
 # datagram and each neighbour request carries) into $LAB_PHCAP_FILE.

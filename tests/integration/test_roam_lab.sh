@@ -122,38 +122,6 @@ to_ms() {
 	if [ "$1" = none ]; then echo none; else awk -v s="$1" 'BEGIN { printf "%d", s * 1000 + 0.5 }'; fi
 }
 
-pub_of() {
-	case $1 in
-	wifi) echo "$LAB_WIFI_PUB4" ;;
-	wifi6) echo "$LAB_WIFI_PUB6" ;;
-	lte) echo "$LAB_LTE_PUB4" ;;
-	lte6) echo "$LAB_LTE_PUB6" ;;
-	esac
-}
-
-# lab_reset UPLINK — the common starting point: no impairment, keepalive K,
-# the phone on UPLINK and pointed at the server's address of that family, the
-# tunnel passing traffic and the server seeing the phone at UPLINK's NAT.
-lab_reset() {
-	local up=$1
-	lab_unimpair wifi && lab_unimpair lte || return 1
-	if [ "$LAB_KEEPALIVE" != "$K" ]; then lab_phone_keepalive "$K" || return 1; fi
-	lab_switch_uplink "$up" || return 1
-	if [ "${up%6}" != "$up" ]; then
-		[ "$LAB_PHONE_EP" = "[$LAB_SRV6]:$LAB_PORT" ] || lab_phone_endpoint v6 || return 1
-	else
-		[ "$LAB_PHONE_EP" = "$LAB_SRV4:$LAB_PORT" ] || lab_phone_endpoint v4 || return 1
-	fi
-	if ! wait_until 10 lab_tunnel_ok; then
-		echo "reset to $up: the tunnel does not pass traffic"
-		return 1
-	fi
-	if ! lab_wait_server_endpoint "$(pub_of "$up")" 5; then
-		echo "reset to $up: server endpoint stays $(lab_server_endpoint)"
-		return 1
-	fi
-}
-
 # check_roamed UPLINK — the server's endpoint for the phone is UPLINK's NAT.
 check_roamed() {
 	lab_wait_server_endpoint "$(pub_of "$1")" 2 && return 0
