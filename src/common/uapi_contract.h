@@ -42,6 +42,12 @@ bool uapi_ifname_valid(const char *name, size_t len);
  *   roam_last_receive_age_ms=N        omitted if nothing was ever received
  *   roam_last_handshake_age_ms=N      omitted if never
  *   roam_drop=REASON:COUNT            one per non-zero cause
+ *   roam_path_mtu_origin=O            interface|icmp|local|probe: where the
+ *                                     path MTU below came from; "interface"
+ *                                     = nothing learnt, the interface's MTU
+ *   roam_path_mtu=N                   outer bytes; omitted when none learnt
+ *   roam_path_inner_mtu=N             the largest inner packet that fits;
+ *                                     omitted when none learnt
  *   roam_endpoint_changes=N           all time
  *   roam_nat_rebinds=N
  *   roam_nat_rebound_min_idle_ms=N    a NAT forgot the mapping within this
@@ -70,5 +76,8 @@ bool uapi_ifname_valid(const char *name, size_t len);
 #define ROAM_KEY_NAT_KEPT_MAX_IDLE_MS "roam_nat_kept_max_idle_ms"
 #define ROAM_KEY_SUGGESTED_KEEPALIVE "roam_suggested_keepalive"
 #define ROAM_KEY_HISTORY "roam_history"
+#define ROAM_KEY_PATH_MTU_ORIGIN "roam_path_mtu_origin"
+#define ROAM_KEY_PATH_MTU "roam_path_mtu"
+#define ROAM_KEY_PATH_INNER_MTU "roam_path_inner_mtu"
 
 #endif

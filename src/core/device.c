@@ -218,6 +218,7 @@ void device_peer_remove(struct device *dev, struct peer *peer)
 	else
 		dev->peers_last = peer->list_prev;
 	dev->peer_count--;
+	peer_forget_path_mtu(peer);
 	free(peer->history);
 	crypto_wipe(peer, sizeof(*peer));
 	free(peer);
@@ -254,7 +255,14 @@ void peer_set_preshared_key(struct peer *peer, const uint8_t psk[NOISE_SYMMETRIC
 
 void peer_set_endpoint(struct peer *peer, const struct endpoint *ep)
 {
+	if (!endpoint_same_remote(&peer->endpoint, ep))
+		peer_forget_path_mtu(peer);
 	peer->endpoint = *ep;
+}
+
+const struct endpoint *peer_endpoint(const struct peer *peer)
+{
+	return &peer->endpoint;
 }
 
 void peer_forget_source(struct peer *peer)
@@ -389,6 +397,7 @@ const char *drop_reason_name(enum drop_reason reason)
 		[DROP_SEND_BUFFER_FULL] = "send_buffer_full",
 		[DROP_SEND_TOO_BIG] = "send_too_big",
 		[DROP_SEND_FAILED] = "send_failed",
+		[DROP_PATH_TOO_BIG] = "path_too_big",
 	};
 	return reason < DROP_REASON_COUNT && names[reason] ? names[reason] : "unknown";
 }

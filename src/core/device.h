@@ -56,6 +56,9 @@ enum drop_reason {
 	DROP_SEND_BUFFER_FULL,	/* socket or device queue full: EAGAIN, ENOBUFS */
 	DROP_SEND_TOO_BIG,	/* larger than the path takes, even fragmented */
 	DROP_SEND_FAILED,	/* any other error */
+	/* Outgoing inner packets larger than the peer's path MTU allows, with
+	 * DF: answered with ICMP "fragmentation needed" / "packet too big". */
+	DROP_PATH_TOO_BIG,
 	DROP_REASON_COUNT,
 };
 const char *drop_reason_name(enum drop_reason reason);
@@ -163,6 +166,7 @@ struct peer *device_peer_next(const struct peer *peer);
 
 void peer_set_preshared_key(struct peer *peer, const uint8_t psk[NOISE_SYMMETRIC_KEY_LEN]);
 void peer_set_endpoint(struct peer *peer, const struct endpoint *ep);
+const struct endpoint *peer_endpoint(const struct peer *peer);
 /* Forgets the local address replies were sent from (after the port, the
  * fwmark or the host's addresses changed), so routing picks one afresh. */
 void peer_forget_source(struct peer *peer);
@@ -181,6 +185,53 @@ void peer_allowedips_clear(struct peer *peer);
 typedef bool (*peer_allowedips_fn)(void *ctx, int family, const uint8_t *addr, uint8_t cidr);
 void peer_allowedips_walk(const struct peer *peer, peer_allowedips_fn fn, void *ctx);
 struct peer *device_route_lookup(const struct device *dev, int family, const uint8_t *addr);
+
+/* Path MTU (pathmtu.c). The outer path to a peer may carry less than the
+ * interface MTU promises (an LTE bearer, a tunnel, PPPoE on the way): the
+ * edge reports what it learns, the engine pads to fit, and the edge cuts or
+ * refuses inner packets beyond peer_path_inner_limit. A value is forgotten
+ * when the endpoint or the local route changes, and after
+ * PATH_MTU_LIFETIME, so a path that grew back is used again. */
+enum path_mtu_origin {
+	PATH_MTU_INTERFACE = 0,	/* nothing learnt: the interface MTU applies */
+	PATH_MTU_ICMP,		/* an ICMP error quoting a datagram we sent */
+	PATH_MTU_LOCAL,		/* our own outgoing interface is smaller */
+	PATH_MTU_PROBE,		/* the largest probe the peer answered */
+};
+#define PATH_MTU_LIFETIME (600 * NSEC_PER_SEC) /* as the kernel keeps a learnt PMTU */
+/* No ICMP report takes a path below these outer sizes: an attacker who can
+ * forge ICMP cannot shrink a peer's packets further (576: what every IPv4
+ * host must accept, RFC 791; 1280: the IPv6 minimum link MTU, RFC 8200).
+ * A PATH_MTU_LOCAL report (this host's kernel refusing a datagram as
+ * larger than the route allows) is taken as it is: the kernel enforces it
+ * anyway. */
+enum { PATH_MTU_FLOOR_V4 = 576, PATH_MTU_FLOOR_V6 = 1280 };
+/* Outer bytes around an inner packet: IP + UDP + WireGuard data header and tag. */
+enum { PATH_OVERHEAD_V4 = 20 + 8 + 32, PATH_OVERHEAD_V6 = 40 + 8 + 32 };
+/* Records a learnt path MTU (outer bytes, clamped to the floor of the
+ * endpoint's family). A report only lowers the value, except one from a
+ * probe, which is a measurement of the whole path and replaces it. Returns
+ * the value in force. */
+unsigned peer_set_path_mtu(struct peer *peer, unsigned mtu, enum path_mtu_origin origin, uint64_t now);
+/* The value in force (0 = none) and where it came from. */
+const char *path_mtu_origin_name(enum path_mtu_origin origin);
+unsigned peer_path_mtu(const struct peer *peer, enum path_mtu_origin *origin, uint64_t now);
+/* The largest inner packet that fits the peer's path, a multiple of 16 so
+ * that padding cannot push it over (0 = no limit beyond the interface MTU). */
+unsigned peer_path_inner_limit(const struct peer *peer, uint64_t now);
+/* The endpoint or the route to it changed: what was learnt about the old
+ * path says nothing about the new one. */
+void peer_forget_path_mtu(struct peer *peer);
+/* How many peers have a path MTU: while none has, the edge need not look
+ * up each packet's peer before handing it over. */
+size_t device_path_mtu_peers(const struct device *dev);
+/* The peer that a datagram we sent to `to` belongs to, judged by what an
+ * ICMP error quotes of it (msg, len: the start of the UDP payload): a data
+ * message whose receiver index is one of the peer's sessions and whose
+ * counter it has used. NULL when it quotes nothing we sent (a forgery, or
+ * too little quoted). Walks the peers: the edge rate-limits its calls. */
+struct peer *device_peer_for_quoted_datagram(struct device *dev, const struct endpoint *to, const uint8_t *msg,
+					     size_t len);
 
 struct peer_info {
 	uint8_t public_key[NOISE_PUBLIC_KEY_LEN];

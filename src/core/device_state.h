@@ -23,6 +23,7 @@ struct device {
 
 	struct peer *peers_first, *peers_last;
 	size_t peer_count;
+	size_t path_mtu_peers;	/* peers with a path MTU (pathmtu.c) */
 	struct pubkey_table pubkeys;
 	struct index_table indices;
 	struct allowedips allowedips;

@@ -34,6 +34,8 @@ void peer_transmit(struct peer *peer, uint8_t *data, size_t len)
 
 void peer_clear_source(struct peer *peer)
 {
+	/* A new source is a new path (another interface, another route). */
+	peer_forget_path_mtu(peer);
 	peer->endpoint.src_family = 0;
 	peer->endpoint.src_ifindex = 0;
 	peer->endpoint.src_checked = 0;
@@ -47,6 +49,7 @@ void peer_update_endpoint(struct peer *peer, const struct endpoint *from, uint64
 		struct endpoint old = peer->endpoint;
 		peer->endpoint = *from;
 		peer->endpoint.src_checked = 0;
+		peer_forget_path_mtu(peer);
 		history_note_endpoint_change(peer, &old, from, idle, now);
 		struct device_event ev = {
 			.type = EVENT_ENDPOINT_CHANGED,
@@ -67,6 +70,7 @@ void peer_update_endpoint(struct peer *peer, const struct endpoint *from, uint64
 		peer->endpoint.src_family = from->src_family;
 		peer->endpoint.src_ifindex = from->src_ifindex;
 		peer->endpoint.src_checked = 0;
+		peer_forget_path_mtu(peer);
 	}
 }
 

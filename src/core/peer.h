@@ -30,6 +30,10 @@ struct peer {
 	struct cookie_maker cookie;
 
 	struct endpoint endpoint;
+	/* Path MTU (pathmtu.c): outer bytes, 0 = none learnt. */
+	uint16_t path_mtu;
+	uint8_t path_mtu_origin;
+	uint64_t path_mtu_at;
 
 	/* Timers (timers.c). */
 	uint64_t timer_deadline[TIMER_COUNT];	/* 0 = not armed */

@@ -41,7 +41,11 @@ bool peer_encrypt_and_send(struct peer *peer, uint8_t *pkt, size_t len, uint64_t
 		return false;
 
 	uint64_t counter = kp->send_counter++;
-	size_t padded = padded_length(len, dev->mtu);
+	/* Padding stays within what the path carries, when that is less. */
+	unsigned mtu = dev->mtu, limit = peer_path_inner_limit(peer, now);
+	if (limit && (!mtu || limit < mtu))
+		mtu = limit;
+	size_t padded = padded_length(len, mtu);
 	memset(pkt + len, 0, padded - len);
 	struct message_data *msg = (struct message_data *)(pkt - MESSAGE_DATA_HEADER_LEN);
 	le32_write(msg->header.type, MESSAGE_DATA);

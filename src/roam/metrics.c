@@ -50,6 +50,8 @@ enum family_id {
 	PEER_NAT_LOST_IDLE,
 	PEER_NAT_KEPT_IDLE,
 	PEER_SUGGESTED_KEEPALIVE,
+	PEER_PATH_MTU,
+	PEER_PATH_INNER_MTU,
 };
 
 struct family {
@@ -101,6 +103,11 @@ static const struct family families[] = {
 	  "Longest idle gap a NAT mapping survived; absent without evidence." },
 	{ PEER_SUGGESTED_KEEPALIVE, "roam_peer_suggested_keepalive_seconds", false, "seconds",
 	  "Persistent keepalive the NAT evidence suggests; absent without evidence." },
+	{ PEER_PATH_MTU, "roam_peer_path_mtu_bytes", false, "bytes",
+	  "Largest outer packet the path to the peer carries, as learnt (ICMP, the outgoing interface, probes); "
+	  "absent while nothing is learnt and the interface MTU applies." },
+	{ PEER_PATH_INNER_MTU, "roam_peer_path_inner_mtu_bytes", false, "bytes",
+	  "Largest inner packet that fits the peer's path; absent while nothing is learnt." },
 };
 
 enum { N_FAMILIES = sizeof(families) / sizeof(families[0]) };
@@ -206,6 +213,12 @@ static bool peer_value(enum family_id id, const struct uapi_device *d, const str
 		return out->v != 0;
 	case PEER_SUGGESTED_KEEPALIVE:
 		out->v = p->suggested_keepalive;
+		return out->v != 0;
+	case PEER_PATH_MTU:
+		out->v = p->path_mtu;
+		return out->v != 0;
+	case PEER_PATH_INNER_MTU:
+		out->v = p->path_inner_mtu;
 		return out->v != 0;
 	default:
 		return false;

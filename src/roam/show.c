@@ -24,6 +24,9 @@ static const char show_usage[] =
 	"  nat              what the endpoint history says about the NATs in the path:\n"
 	"                   the shortest silence after which a mapping was lost, the\n"
 	"                   longest one it survived, and the keepalive that follows\n"
+	"  path MTU         the largest outer packet the path to the peer carries, when\n"
+	"                   roamd learnt one smaller than the interface's (from ICMP,\n"
+	"                   the outgoing interface or a probe), and the inner size that fits\n"
 	"  history          endpoint changes and handshakes, oldest first, with times\n"
 	"Without IFNAME: every interface with a socket in " UAPI_SOCKET_DIR ".\n"
 	"Against wireguard-go (or any daemon that refuses 'get=2') only the standard part\n"
@@ -39,7 +42,7 @@ static const char show_usage[] =
 	"    \"handshake\" (\"fresh\"|\"stale\"|\"never\"), \"rx_bytes\", \"tx_bytes\",\n"
 	"    \"persistent_keepalive\" (s, 0 = off), \"rx_packets\", \"tx_packets\",\n"
 	"    \"has_session\", \"handshake_attempts\", \"last_receive_age_ms\", \"drops\",\n"
-	"    \"endpoint_changes\", \"nat\": {\"rebinds\", \"lost_after_idle_ms\",\n"
+	"    \"path_mtu\": {\"origin\", \"mtu\", \"inner_mtu\"}, \"endpoint_changes\", \"nat\": {\"rebinds\", \"lost_after_idle_ms\",\n"
 	"    \"kept_after_idle_ms\", \"suggested_keepalive\"}, \"history\": [{\"kind\", \"time\"\n"
 	"    (RFC 3339, UTC), \"age_ms\", \"old_endpoint\", \"new_endpoint\", \"idle_ms\"}...]}\n"
 	"  Every key is always present; what is unknown is null. Without roamd's details\n"
@@ -257,6 +260,11 @@ static void print_peer(FILE *f, const struct uapi_device *dev, const struct uapi
 		fprintf(f, "  session: none (%" PRIu64 " handshake attempt%s since the last success)\n",
 			p->handshake_attempts, p->handshake_attempts == 1 ? "" : "s");
 	print_drops(f, p->drops, p->n_drops);
+	if (p->path_mtu)
+		fprintf(f, "  path MTU: %u (from %s), inner packets up to %u\n", p->path_mtu, p->path_mtu_origin,
+			p->path_inner_mtu);
+	else if (p->path_mtu_origin[0])
+		fputs("  path MTU: the interface's (nothing smaller learnt)\n", f);
 	fprintf(f, "  endpoint changes: %" PRIu64 "\n", p->endpoint_changes);
 	print_nat(f, p);
 	print_history(f, p);
@@ -386,6 +394,18 @@ static void json_peer(FILE *f, const struct uapi_device *dev, const struct uapi_
 		json_drops(f, p->drops, p->n_drops);
 	else
 		fputs("null", f);
+	fputs(",\n        \"path_mtu\": ", f);
+	if (ext && p->path_mtu_origin[0]) {
+		fputs("{\"origin\": ", f);
+		json_string(f, p->path_mtu_origin);
+		fputs(", \"mtu\": ", f);
+		json_u64_or_null(f, p->path_mtu != 0, p->path_mtu);
+		fputs(", \"inner_mtu\": ", f);
+		json_u64_or_null(f, p->path_mtu != 0, p->path_inner_mtu);
+		fputc('}', f);
+	} else {
+		fputs("null", f);
+	}
 	fputs(",\n        \"endpoint_changes\": ", f);
 	json_u64_or_null(f, ext, p->endpoint_changes);
 	fputs(",\n        \"nat\": ", f);

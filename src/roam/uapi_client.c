@@ -173,6 +173,8 @@ static const struct peer_number peer_numbers[] = {
 	NUM(ROAM_KEY_NAT_REBOUND_MIN_IDLE_MS, nat_rebound_min_idle_ms, UINT64_MAX),
 	NUM(ROAM_KEY_NAT_KEPT_MAX_IDLE_MS, nat_kept_max_idle_ms, UINT64_MAX),
 	NUM(ROAM_KEY_SUGGESTED_KEEPALIVE, suggested_keepalive, UINT32_MAX),
+	NUM(ROAM_KEY_PATH_MTU, path_mtu, 65535),
+	NUM(ROAM_KEY_PATH_INNER_MTU, path_inner_mtu, 65535),
 };
 
 static bool peer_line(struct uapi_peer *peer, const char *key, const char *value)
@@ -216,6 +218,10 @@ static bool peer_line(struct uapi_peer *peer, const char *key, const char *value
 		return parse_drop(&peer->drops, &peer->n_drops, value);
 	} else if (!strcmp(key, ROAM_KEY_HISTORY)) {
 		return parse_history(peer, value);
+	} else if (!strcmp(key, ROAM_KEY_PATH_MTU_ORIGIN)) {
+		if (strlen(value) >= sizeof(peer->path_mtu_origin))
+			return false;
+		strcpy(peer->path_mtu_origin, value);
 	}
 	return true;
 }

@@ -61,6 +61,8 @@ struct uapi_peer {
 	uint64_t nat_rebound_min_idle_ms;	/* 0: no evidence */
 	uint64_t nat_kept_max_idle_ms;		/* 0: no evidence */
 	unsigned suggested_keepalive;		/* seconds; 0: no evidence */
+	char path_mtu_origin[16];		/* "" (not roamd), "interface", "icmp", "local", "probe" */
+	unsigned path_mtu, path_inner_mtu;	/* 0: none learnt */
 	struct uapi_history *history;		/* oldest first */
 	size_t n_history;
 };

@@ -74,10 +74,19 @@ struct datapath {
 	struct gro *gro;
 	struct icmp_limiter icmp_limiter;
 	/* The operator's switches (environment, see roamd --help). */
-	bool opt_vnet, opt_tso, opt_gso, opt_gro, opt_verify_sums;
+	bool opt_vnet, opt_tso, opt_gso, opt_gro, opt_verify_sums, opt_pmtu;
 	/* Counters for the operator (and tests). */
 	uint64_t udp_send_errors, tun_write_errors, icmp_sent, tun_bad, tun_super, udp_gro_bufs;
 	uint64_t sources_checked, sources_forgotten, sent_fragmented;
+	/* Path MTU (pathmtu.c): reports checked, refused as not quoting what
+	 * we sent, or over the rate; inner packets refused with ICMP, sent
+	 * fragmented, super-packets cut smaller. */
+	struct icmp_limiter pmtu_limiter;
+	uint64_t pmtu_reports_accepted, pmtu_reports_rejected, pmtu_reports_limited;
+	uint64_t icmp_too_big_sent, pmtu_fragmented, pmtu_segments_cut;
+	/* Set while the engine sends an inner packet that must leave in one
+	 * datagram with fragmentation allowed (PATH_FRAGMENT_OUTER). */
+	bool send_fragmentable;
 	/* The routing generation sticky sources were last checked against
 	 * (netwatch.h). */
 	uint32_t route_gen;
@@ -137,6 +146,8 @@ struct device_io datapath_device_io(struct daemon *d);
  * interface is gone. */
 bool datapath_from_tun(struct daemon *d);
 void datapath_from_udp(struct daemon *d, int fd);
+/* A UDP socket reported errors (EPOLLERR): learn what they say. */
+void datapath_udp_errors(struct daemon *d);
 /* Forget every peer's sticky source (after a port or fwmark change the
  * old one may no longer be right). */
 void datapath_clear_sources(struct daemon *d);

@@ -32,7 +32,10 @@
 #include "crypto.h"
 #include "daemon.h"
 #include "log.h"
+#include "fragment.h"
 #include "netwatch.h"
+#include "offload.h"
+#include "pathmtu.h"
 
 #define ALIGN64(n) (((n) + 63) & ~(size_t)63)
 
@@ -46,7 +49,8 @@ int datapath_init(struct daemon *d)
 	dp->opt_gso = !none && !env_on("ROAMD_NO_GSO");
 	dp->opt_gro = !none && !env_on("ROAMD_NO_GRO");
 	dp->opt_verify_sums = env_on("ROAMD_VERIFY_CHECKSUMS");
-	udp_configure(dp->opt_gso, dp->opt_gro);
+	dp->opt_pmtu = !env_on("ROAMD_NO_PMTU");
+	udp_configure(dp->opt_gso, dp->opt_gro, dp->opt_pmtu);
 
 	size_t buf = ALIGN64(PKT_BUF_SIZE);
 	dp->arena = malloc(buf * (1 + UDP_BATCH) + TX_ARENA + ALIGN64(ICMP_REPLY_MAX));
@@ -81,13 +85,18 @@ void datapath_log_stats(struct daemon *d)
 	if (!dp->tx || !dp->gro)
 		return;
 	log_info("data path: %llu super-packets cut; %llu datagrams in %llu sends, %llu of them GSO (%llu split); "
-		 "%llu sent fragmented; sticky sources: %llu checked, %llu forgotten; "
+		 "%llu sent fragmented; sticky sources: %llu checked, %llu forgotten; path MTU: %llu reports "
+		 "taken, %llu refused, %llu over the rate, %llu packets refused with ICMP, %llu fragmented, %llu "
+		 "super-packets cut smaller; "
 		 "%llu GRO buffers received; %llu packets glued, %llu TUN writes; errors: %llu send, %llu TUN "
 		 "write, %llu TUN read",
 		 (unsigned long long)dp->tun_super, (unsigned long long)dp->tx->datagrams,
 		 (unsigned long long)dp->tx->sends, (unsigned long long)dp->tx->gso_sends,
 		 (unsigned long long)dp->tx->gso_split, (unsigned long long)dp->sent_fragmented,
 		 (unsigned long long)dp->sources_checked, (unsigned long long)dp->sources_forgotten,
+		 (unsigned long long)dp->pmtu_reports_accepted, (unsigned long long)dp->pmtu_reports_rejected,
+		 (unsigned long long)dp->pmtu_reports_limited, (unsigned long long)dp->icmp_too_big_sent,
+		 (unsigned long long)dp->pmtu_fragmented, (unsigned long long)dp->pmtu_segments_cut,
 		 (unsigned long long)dp->udp_gro_bufs, (unsigned long long)dp->gro->glued,
 		 (unsigned long long)dp->gro->written, (unsigned long long)dp->udp_send_errors,
 		 (unsigned long long)dp->tun_write_errors, (unsigned long long)dp->tun_bad);
@@ -165,6 +174,8 @@ static enum drop_reason send_drop_reason(int err)
 	}
 }
 
+static void read_udp_errors(struct daemon *d, struct peer *sent_to);
+
 static void note_send_result(struct daemon *d, struct peer *peer, const struct endpoint *to, int err, unsigned notes)
 {
 	if ((notes & UDP_SOURCE_REFUSED) && peer) {
@@ -174,8 +185,11 @@ static void note_send_result(struct daemon *d, struct peer *peer, const struct e
 		peer_forget_source(peer);
 		d->dp.sources_forgotten++;
 	}
-	if (notes & UDP_SENT_FRAGMENTED)
+	if (notes & UDP_SENT_FRAGMENTED) {
+		/* Our kernel said how much fits: the error queue has it. */
 		d->dp.sent_fragmented++;
+		read_udp_errors(d, peer);
+	}
 	if (err) {
 		/* Unreachable networks and full buffers are part of life:
 		 * count them by cause and peer, and say so, but not once per
@@ -228,6 +242,7 @@ static void check_sources(struct daemon *d, struct udp_tx_entry *e, unsigned n)
 		/* A network change: offloads are worth asking for again. */
 		dp->route_gen = gen;
 		udp_pair_reprobe(&d->ports.cur);
+		pathmtu_forget_all(d);
 	}
 	for (;;) {
 		struct endpoint eps[SOURCE_CHECK_BATCH];
@@ -312,6 +327,17 @@ static void io_send(void *ctx, struct peer *peer, const struct endpoint *to, uin
 {
 	struct daemon *d = ctx;
 	struct datapath *dp = &d->dp;
+	if (dp->send_fragmentable && peer) {
+		/* An inner packet the path cannot carry whole (pathmtu.h). */
+		if (dp->tx->count)
+			send_queued(d);
+		struct udp_tx_entry one = {.data = data, .len = len, .peer = peer, .to = *to};
+		check_sources(d, &one, 1);
+		int ret = udp_send_fragmentable(&d->ports.cur, &one.to, data, len);
+		if (ret)
+			note_send_result(d, peer, &one.to, ret, 0);
+		return;
+	}
 	if (in_tx_arena(dp, data)) {
 		/* Ours until the flush: queue it. */
 		if (udp_tx_add(dp->tx, peer, to, data, len))
@@ -409,13 +435,44 @@ static void send_unreachable(struct daemon *d, const uint8_t *pkt, size_t len, u
 }
 
 /* One IP packet in a tx slot, to the engine. */
-static void send_packet(struct daemon *d, uint8_t *pkt, size_t len, uint64_t now)
+static void send_fitting_packet(struct daemon *d, uint8_t *pkt, size_t len, uint64_t now)
 {
 	enum drop_reason drop;
 	struct peer *peer;
 	if (device_send_packet(d->dev, pkt, len, now, &drop, &peer) == SEND_DROPPED &&
 	    (drop == DROP_NO_ROUTE || drop == DROP_NO_ENDPOINT))
 		send_unreachable(d, pkt, len, now);
+}
+
+/* One IP packet in a tx slot: fitted to its peer's path first, while any
+ * peer has a path MTU (pathmtu.h). */
+static void send_packet(struct daemon *d, uint8_t *pkt, size_t len, uint64_t now)
+{
+	unsigned limit;
+	if (!device_path_mtu_peers(d->dev)) {
+		send_fitting_packet(d, pkt, len, now);
+		return;
+	}
+	switch (pathmtu_fit(d, pkt, len, &limit, now)) {
+	case PATH_FITS:
+		send_fitting_packet(d, pkt, len, now);
+		break;
+	case PATH_REFUSED:
+		break;
+	case PATH_FRAGMENT_INNER:
+		for (size_t off = 0, n;; off += n - 20) {
+			uint8_t *frag = tx_slot(d, limit);
+			if (!(n = ip4_fragment(pkt, len, off, limit - 20, frag)))
+				break;
+			send_fitting_packet(d, frag, n, now);
+		}
+		break;
+	case PATH_FRAGMENT_OUTER:
+		d->dp.send_fragmentable = true;
+		send_fitting_packet(d, pkt, len, now);
+		d->dp.send_fragmentable = false;
+		break;
+	}
 }
 
 /* One read from the TUN device: a packet, or a super-packet to cut. */
@@ -436,6 +493,8 @@ static void from_tun_one(struct daemon *d, const struct vnet_hdr *h, size_t n, u
 		dp->tun_bad++;
 		return;
 	}
+	if (device_path_mtu_peers(d->dev))
+		pathmtu_fit_segments(d, dp->tun_buf, n, &it, now);
 	size_t len;
 	while ((len = gso_iter_peek(&it))) {
 		uint8_t *pkt = tx_slot(d, len);
@@ -467,6 +526,20 @@ bool datapath_from_tun(struct daemon *d)
 	}
 	flush_tx(d);
 	return alive;
+}
+
+static void read_udp_errors(struct daemon *d, struct peer *sent_to)
+{
+	uint64_t now = now_ns();
+	if (d->ports.cur.fd4 >= 0)
+		pathmtu_read_errors(d, d->ports.cur.fd4, sent_to, now);
+	if (d->ports.cur.fd6 >= 0)
+		pathmtu_read_errors(d, d->ports.cur.fd6, sent_to, now);
+}
+
+void datapath_udp_errors(struct daemon *d)
+{
+	read_udp_errors(d, NULL);
 }
 
 void datapath_from_udp(struct daemon *d, int fd)

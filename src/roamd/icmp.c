@@ -1,4 +1,5 @@
-/* ICMP and ICMPv6 destination-unreachable replies, built byte by byte. */
+/* ICMP and ICMPv6 errors for packets the tunnel cannot carry (destination
+ * unreachable; fragmentation needed / packet too big), built byte by byte. */
 #include <string.h>
 
 #include "crypto.h"
@@ -45,6 +46,19 @@ static void put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+/* The error to send: type, code, and the header's second word (unused, or
+ * the MTU). */
+struct icmp_kind {
+	uint8_t type, code;
+	uint32_t word;
+};
+
 /* RFC 1071 one's-complement sum, to be folded by checksum_fold. */
 static uint32_t checksum_add(uint32_t sum, const uint8_t *p, size_t len)
 {
@@ -69,7 +83,7 @@ static bool icmp4_is_error_or_unknown(uint8_t type)
 	return type == 3 || type == 4 || type == 5 || type == 11 || type == 12 || type > 18;
 }
 
-static size_t build4(const uint8_t *pkt, size_t len, uint8_t *out)
+static size_t build4(const uint8_t *pkt, size_t len, uint8_t *out, struct icmp_kind kind)
 {
 	size_t ihl = ip4_header_len(pkt);
 	if (ihl < IP4_HDR_LEN || ihl > len)
@@ -101,8 +115,9 @@ static size_t build4(const uint8_t *pkt, size_t len, uint8_t *out)
 	memcpy(ip + IP4_SRC, dst, IP4_ADDR_LEN);
 	memcpy(ip + IP4_DST, src, IP4_ADDR_LEN);
 	put16(ip + IP4_CSUM, checksum_fold(checksum_add(0, ip, IP4_HDR_LEN)));
-	icmp[0] = 3;	/* destination unreachable */
-	icmp[1] = 1;	/* host unreachable */
+	icmp[0] = kind.type;
+	icmp[1] = kind.code;
+	put32(icmp + 4, kind.word);
 	memcpy(icmp + ICMP_HDR, pkt, quote);
 	put16(icmp + 2, checksum_fold(checksum_add(0, icmp, ICMP_HDR + quote)));
 	return reply;
@@ -140,7 +155,7 @@ static bool icmp6_eligible(const uint8_t *pkt, size_t len)
 	return off < len && pkt[off] >= 128;
 }
 
-static size_t build6(const uint8_t *pkt, size_t len, uint8_t *out)
+static size_t build6(const uint8_t *pkt, size_t len, uint8_t *out, struct icmp_kind kind)
 {
 	if (len < IP6_HDR_LEN)
 		return 0;
@@ -163,8 +178,9 @@ static size_t build6(const uint8_t *pkt, size_t len, uint8_t *out)
 	ip[IP6_HOP_LIMIT] = HOP_LIMIT;
 	memcpy(ip + IP6_SRC, dst, IP6_ADDR_LEN);
 	memcpy(ip + IP6_DST, src, IP6_ADDR_LEN);
-	icmp[0] = 1;	/* destination unreachable */
-	icmp[1] = 3;	/* address unreachable */
+	icmp[0] = kind.type;
+	icmp[1] = kind.code;
+	put32(icmp + 4, kind.word);
 	memcpy(icmp + ICMP_HDR, pkt, quote);
 	/* Pseudo-header: addresses, upper-layer length, next header. */
 	uint32_t sum = checksum_add(0, ip + IP6_SRC, 2 * IP6_ADDR_LEN);
@@ -176,9 +192,21 @@ static size_t build6(const uint8_t *pkt, size_t len, uint8_t *out)
 
 size_t icmp_build_unreachable(const uint8_t *pkt, size_t len, uint8_t *out)
 {
+	/* Host unreachable (type 3 code 1); address unreachable (type 1 code 3). */
 	if (len >= IP4_HDR_LEN && ip_version(pkt) == 4)
-		return build4(pkt, len, out);
+		return build4(pkt, len, out, (struct icmp_kind){3, 1, 0});
 	if (len >= IP6_HDR_LEN && ip_version(pkt) == 6)
-		return build6(pkt, len, out);
+		return build6(pkt, len, out, (struct icmp_kind){1, 3, 0});
+	return 0;
+}
+
+size_t icmp_build_too_big(const uint8_t *pkt, size_t len, unsigned mtu, uint8_t *out)
+{
+	/* Fragmentation needed (type 3 code 4, next-hop MTU in the low 16
+	 * bits, RFC 1191); packet too big (type 2, the MTU, RFC 4443 §3.2). */
+	if (len >= IP4_HDR_LEN && ip_version(pkt) == 4)
+		return build4(pkt, len, out, (struct icmp_kind){3, 4, mtu & 0xffff});
+	if (len >= IP6_HDR_LEN && ip_version(pkt) == 6)
+		return build6(pkt, len, out, (struct icmp_kind){2, 0, mtu});
 	return 0;
 }

@@ -29,5 +29,9 @@ enum { ICMP_REPLY_MAX = 1280 };
  * address of our own would be dropped as a martian when the kernel reads it
  * back from the TUN device. */
 size_t icmp_build_unreachable(const uint8_t *pkt, size_t len, uint8_t *out);
+/* The same for a packet larger than the path to its peer carries: ICMP
+ * "fragmentation needed" (IPv4) or ICMPv6 "packet too big", naming mtu, the
+ * largest inner packet that fits, so the sender sends smaller ones. */
+size_t icmp_build_too_big(const uint8_t *pkt, size_t len, unsigned mtu, uint8_t *out);
 
 #endif

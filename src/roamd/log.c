@@ -117,7 +117,7 @@ const char *endpoint_str(const struct endpoint *ep, char buf[ENDPOINT_TEXT_LEN])
 /* "peer(AbCd…WxY=)": the first and last four base64 characters of the
  * public key, the way wireguard-go names peers, so lines from both
  * implementations can be matched by eye. */
-static const char *peer_str(const struct peer *peer, char buf[24])
+const char *peer_str(const struct peer *peer, char buf[24])
 {
 	struct peer_info info;
 	char full[KEY_B64_LEN + 1];

@@ -34,6 +34,8 @@ void log_line(enum log_level level, const char *fmt, ...) __attribute__((format(
 /* device_io.event: the engine's events as log lines. */
 void log_device_event(const struct device_event *ev);
 
+/* "peer(AbCd…WxY=)", as wireguard-go names peers: for log lines. */
+const char *peer_str(const struct peer *peer, char buf[24]);
 /* endpoint_format's text, or "(none)" if unset: for log lines. */
 const char *endpoint_str(const struct endpoint *ep, char buf[ENDPOINT_TEXT_LEN]);
 

@@ -330,11 +330,14 @@ void loop_run(struct daemon *d)
 					loop_stop(d, 0, "interface gone (TUN read failed)");
 				break;
 			case WATCH_UDP4:
-				if (d->ports.cur.fd4 >= 0)
-					datapath_from_udp(d, d->ports.cur.fd4);
-				break;
 			case WATCH_UDP6:
-				if (d->ports.cur.fd6 >= 0)
+				/* Errors first: their queue shares the
+				 * receive buffer with the datagrams. */
+				if (events[i].events & EPOLLERR)
+					datapath_udp_errors(d);
+				if (w->kind == WATCH_UDP4 && d->ports.cur.fd4 >= 0)
+					datapath_from_udp(d, d->ports.cur.fd4);
+				if (w->kind == WATCH_UDP6 && d->ports.cur.fd6 >= 0)
 					datapath_from_udp(d, d->ports.cur.fd6);
 				break;
 			case WATCH_NETLINK:

@@ -66,6 +66,12 @@ void uapi_put_roam_peer(const struct peer *peer, uint64_t now, struct uapi_buf *
 	if (info.last_handshake_mono)
 		uapi_buf_printf(out, ROAM_KEY_LAST_HANDSHAKE_AGE_MS "=%llu\n", ms(now - info.last_handshake_mono));
 	put_drops(out, info.drops);
+	enum path_mtu_origin origin;
+	unsigned mtu = peer_path_mtu(peer, &origin, now);
+	uapi_buf_printf(out, ROAM_KEY_PATH_MTU_ORIGIN "=%s\n", path_mtu_origin_name(origin));
+	if (mtu)
+		uapi_buf_printf(out, ROAM_KEY_PATH_MTU "=%u\n" ROAM_KEY_PATH_INNER_MTU "=%u\n", mtu,
+				peer_path_inner_limit(peer, now));
 	const struct peer_history *h = peer_get_history(peer);
 	if (h)
 		put_history(out, h, now);

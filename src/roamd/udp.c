@@ -1,6 +1,10 @@
 /* UDP sockets: dual-stack bind, batched receive, sends from a sticky source,
  * and the UDP offloads: GRO on receive, GSO (UDP_SEGMENT) on send. */
 #include <errno.h>
+#include <time.h> /* linux/errqueue.h uses struct timespec */
+#include <linux/errqueue.h>
+#include <netinet/icmp6.h>
+#include <netinet/ip_icmp.h>
 #include <netinet/udp.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,13 +13,14 @@
 #include "udp.h"
 
 static struct {
-	bool gso, gro;
-} config = {.gso = true, .gro = true};
+	bool gso, gro, pmtu;
+} config = {.gso = true, .gro = true, .pmtu = true};
 
-void udp_configure(bool gso, bool gro)
+void udp_configure(bool gso, bool gro, bool pmtu)
 {
 	config.gso = gso;
 	config.gro = gro;
+	config.pmtu = pmtu;
 }
 
 /* Offloads, probed per socket: a kernel without them says ENOPROTOOPT and
@@ -48,23 +53,47 @@ static int set_mark(int fd, uint32_t fwmark)
 	return setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)) < 0 ? -errno : 0;
 }
 
-/* Path-MTU mode. "DO" sets DF on every IPv4 datagram we send, batched or
- * not, and on both families makes the kernel refuse (EMSGSIZE) a datagram
- * larger than the path MTU it knows instead of fragmenting it behind our
- * back. The default ("WANT") sets DF on a UDP_SEGMENT send only when the
- * whole batch fits the MTU, which it never does: the bulk of our traffic
- * would leave without DF, and a router on a smaller path would fragment it
- * silently, which carrier NATs that drop fragments turn into a black hole.
- * A datagram the kernel refuses as too big is sent once more with
- * fragmentation allowed (send_fragmented), so a path that shrank still
- * carries traffic where fragments pass. */
+/* Path-MTU mode. Every datagram we send carries DF, batched or not: the
+ * default ("WANT") sets DF on a UDP_SEGMENT send only when the whole batch
+ * fits the MTU, which it never does, so the bulk of our traffic would leave
+ * without it and a router on a smaller path would fragment it silently,
+ * which carrier NATs that drop fragments turn into a black hole.
+ *
+ * The mode is "DO": DF, and the kernel refuses (EMSGSIZE) a datagram larger
+ * than the path MTU it knows for the destination, a route's configured
+ * `mtu` included. (Not "PROBE", which would ignore the kernel's cache, and
+ * with it every ICMP error the kernel accepted, forged or not, but also an
+ * operator's route MTU, leaving such a route a black hole.) A datagram
+ * refused as too big is sent once more with fragmentation allowed
+ * (send_fragmented), so traffic still flows where fragments pass; and with
+ * path-MTU learning on (not ROAMD_NO_PMTU), the refusal and every ICMP error
+ * about our datagrams are also reported on the socket's error queue
+ * (IP_RECVERR), from which pathmtu.c learns the peer's path and fits inner
+ * packets to it, so that what follows is not refused at all. */
 static int set_pmtu_mode(int fd, int family, bool may_fragment)
 {
 	int level = family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
 	int name = family == AF_INET6 ? IPV6_MTU_DISCOVER : IP_MTU_DISCOVER;
-	int mode = family == AF_INET6 ? (may_fragment ? IPV6_PMTUDISC_WANT : IPV6_PMTUDISC_DO)
-				      : (may_fragment ? IP_PMTUDISC_WANT : IP_PMTUDISC_DO);
+	int mode;
+	if (family == AF_INET6)
+		mode = may_fragment ? IPV6_PMTUDISC_WANT : IPV6_PMTUDISC_DO;
+	else
+		mode = may_fragment ? IP_PMTUDISC_WANT : IP_PMTUDISC_DO;
 	return setsockopt(fd, level, name, &mode, sizeof(mode)) < 0 ? -errno : 0;
+}
+
+/* ICMP errors about our datagrams, queued on the socket with what they
+ * quote (udp_read_error). Their side effect: each also fails the socket's
+ * next send or receive once with its error, which send_one and
+ * udp_recv_batch absorb. */
+static int set_recverr(int fd, int family)
+{
+	int one = 1;
+	if (!config.pmtu)
+		return 0;
+	if (family == AF_INET6)
+		return setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one)) < 0 ? -errno : 0;
+	return setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one)) < 0 ? -errno : 0;
 }
 
 static int open_socket(int family, uint16_t port, uint32_t fwmark, int *fd_out)
@@ -103,6 +132,8 @@ static int open_socket(int family, uint16_t port, uint32_t fwmark, int *fd_out)
 		ret = set_mark(fd, fwmark);
 	if (!ret)
 		ret = set_pmtu_mode(fd, family, false);
+	if (!ret)
+		ret = set_recverr(fd, family);
 	if (!ret) {
 		set_buffers(fd);
 		if (bind(fd, &addr.sa, addr_len) < 0)
@@ -211,14 +242,77 @@ int udp_recv_batch(struct udp_rx *rx, int fd, uint8_t *const *bufs, size_t cap, 
 		};
 		rx->msgs[i].msg_len = 0;
 	}
-	for (;;) {
+	/* An ICMP error pending on the socket fails one call (IP_RECVERR):
+	 * the datagrams behind it are still there. */
+	for (int stale = 0;;) {
 		int got = recvmmsg(fd, rx->msgs, n, MSG_DONTWAIT, NULL);
 		if (got >= 0)
 			return got;
-		if (errno == EINTR)
+		if (errno == EINTR || (errno != EAGAIN && errno != EWOULDBLOCK && stale++ < 2))
 			continue;
 		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
 	}
+}
+
+/* Sends retried after an error that may be stale: one ICMP error is one
+ * stale failure, a few more cover a burst of them between two sends. */
+enum { STALE_RETRIES = 3 };
+
+/* Whether an error may be a socket error left by an ICMP message rather
+ * than this send's own (with IP_RECVERR, any ICMP error about an earlier
+ * datagram fails the next send once). */
+static bool maybe_stale(int err)
+{
+	return config.pmtu && err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS && err != EINTR;
+}
+
+int udp_read_error(int fd, struct udp_error *out)
+{
+	union {
+		struct sockaddr_in in4;
+		struct sockaddr_in6 in6;
+	} name;
+	uint64_t control[(CMSG_SPACE(sizeof(struct sock_extended_err) + sizeof(struct sockaddr_in6)) + 7) / 8];
+	struct iovec iov = {.iov_base = out->quoted, .iov_len = sizeof(out->quoted)};
+	struct msghdr mh = {
+		.msg_name = &name,
+		.msg_namelen = sizeof(name),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control,
+		.msg_controllen = sizeof(control),
+	};
+	memset(&name, 0, sizeof(name));
+	ssize_t n = recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+	out->kind = UDP_ERROR_OTHER;
+	out->mtu = 0;
+	out->quoted_len = (size_t)n;
+	memset(&out->to, 0, sizeof(out->to));
+	if (((struct sockaddr *)&name)->sa_family == AF_INET)
+		out->to.addr.in4 = name.in4;
+	else if (((struct sockaddr *)&name)->sa_family == AF_INET6)
+		out->to.addr.in6 = name.in6;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (!((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
+		      (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR)))
+			continue;
+		struct sock_extended_err ee;
+		memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+		out->err = (int)ee.ee_errno;
+		if ((ee.ee_origin == SO_EE_ORIGIN_ICMP && ee.ee_type == ICMP_DEST_UNREACH &&
+		     ee.ee_code == ICMP_FRAG_NEEDED) ||
+		    (ee.ee_origin == SO_EE_ORIGIN_ICMP6 && ee.ee_type == ICMP6_PACKET_TOO_BIG)) {
+			out->kind = UDP_ERROR_TOO_BIG;
+			out->mtu = ee.ee_info;
+		} else if (ee.ee_origin == SO_EE_ORIGIN_LOCAL && ee.ee_errno == EMSGSIZE) {
+			/* Our own kernel: larger than the interface. */
+			out->kind = UDP_ERROR_LOCAL_TOO_BIG;
+			out->mtu = ee.ee_info;
+		}
+	}
+	return 1;
 }
 
 size_t udp_rx_datagram(const struct udp_rx *rx, unsigned i, struct endpoint *from, size_t *gso_size)
@@ -328,16 +422,18 @@ static int build_msg(const struct endpoint *to, struct msghdr *msg, struct socka
 	return AF_UNSPEC;
 }
 
-/* One sendmsg, retried on EINTR: 0 or errno. */
+/* One sendmsg, retried on EINTR and once after what may be a stale
+ * socket error: 0 or errno. */
 static int send_one(int fd, const struct msghdr *msg)
 {
-	for (;;) {
+	for (int stale = 0;;) {
 		if (sendmsg(fd, msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
 			return 0;
-		if (errno != EINTR)
+		if (errno != EINTR && !(maybe_stale(errno) && stale++ < STALE_RETRIES))
 			return errno;
 	}
 }
+
 
 /* A datagram larger than the path MTU the kernel knows: sent with
  * fragmentation allowed just for it, then back to DF. */
@@ -348,6 +444,20 @@ static int send_fragmented(int fd, int family, const struct msghdr *msg)
 	int err = send_one(fd, msg);
 	set_pmtu_mode(fd, family, false);
 	return err;
+}
+
+int udp_send_fragmentable(const struct udp_pair *pair, const struct endpoint *to, const uint8_t *data, size_t len)
+{
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+	uint64_t control[(CMSG_SPACE(sizeof(struct in6_pktinfo)) + 7) / 8];
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	int family = build_msg(to, &msg, &sin, &sin6, control, sizeof(control), true);
+	int fd = family == AF_INET ? pair->fd4 : family == AF_INET6 ? pair->fd6 : -1;
+	if (fd < 0)
+		return family == AF_UNSPEC ? -EDESTADDRREQ : -EAFNOSUPPORT;
+	return -send_fragmented(fd, family, &msg);
 }
 
 int udp_send(const struct udp_pair *pair, const struct endpoint *to, const uint8_t *data, size_t len,
@@ -468,15 +578,16 @@ static void send_msgs(struct udp_tx *tx, struct udp_pair *pair, int family, unsi
 {
 	int fd = family == AF_INET ? pair->fd4 : pair->fd6;
 	bool *gso = family == AF_INET ? &pair->gso4 : &pair->gso6;
-	unsigned done = 0;
+	unsigned done = 0, stale = 0;
 	while (done < n) {
 		int r = sendmmsg(fd, tx->msgs + done, n - done, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (r > 0) {
 			tx->sends++;
 			done += (unsigned)r;
+			stale = 0;
 			continue;
 		}
-		if (r < 0 && errno == EINTR)
+		if (r < 0 && (errno == EINTR || (maybe_stale(errno) && stale++ < STALE_RETRIES)))
 			continue;
 		int err = r < 0 ? errno : EIO;
 		/* msgs[done] failed; the ones before it went out. */

@@ -25,9 +25,11 @@ struct udp_pair {
 
 #define UDP_PAIR_CLOSED ((struct udp_pair){.fd4 = -1, .fd6 = -1, .port = 0})
 
-/* Which offloads sockets bound from now on may use (both on by default);
- * the operator's switches, applied before the first bind. */
-void udp_configure(bool gso, bool gro);
+/* Which offloads sockets bound from now on may use (both on by default),
+ * and whether roamd learns path MTUs (pmtu: the sockets report ICMP errors
+ * and refusals as too big on their error queue, see udp.c); the operator's
+ * switches, applied before the first bind. */
+void udp_configure(bool gso, bool gro, bool pmtu);
 
 /* Binds both sockets to port (0 = a random port free in both families) and
  * applies fwmark (0 = none). 0 or -errno; on error nothing stays open. */
@@ -73,6 +75,29 @@ enum {
  * happened. 0 or -errno. */
 int udp_send(const struct udp_pair *pair, const struct endpoint *to, const uint8_t *data, size_t len,
 	     unsigned *notes);
+
+/* Sends one datagram with fragmentation allowed (an inner packet that must
+ * be carried although the path is smaller, pathmtu.c). 0 or -errno. */
+int udp_send_fragmentable(const struct udp_pair *pair, const struct endpoint *to, const uint8_t *data,
+			  size_t len);
+
+/* An error the socket reported about a datagram we sent (IP_RECVERR). */
+enum udp_error_kind {
+	UDP_ERROR_OTHER = 0,	  /* unreachable, refused, ...: nothing to learn */
+	UDP_ERROR_TOO_BIG,	  /* ICMP fragmentation needed / packet too big */
+	UDP_ERROR_LOCAL_TOO_BIG, /* our kernel: larger than the interface */
+};
+struct udp_error {
+	enum udp_error_kind kind;
+	int err;		/* the errno it carries */
+	unsigned mtu;		/* for the TOO_BIG kinds: the MTU reported */
+	struct endpoint to;	/* where the datagram was going (remote only) */
+	uint8_t quoted[64];	/* the start of its UDP payload, as quoted */
+	size_t quoted_len;
+};
+/* Takes one error off the socket's error queue: 1, 0 when it is empty, or
+ * -errno. */
+int udp_read_error(int fd, struct udp_error *out);
 
 /* Sending in batches: datagrams are queued (the caller keeps their bytes
  * untouched until the flush) and go out with sendmmsg, consecutive ones to

@@ -9,9 +9,10 @@
 #   lab_switch_uplink lte                      # the phone leaves Wi-Fi for LTE
 #   lab_down                                   # (lib.sh's EXIT trap does it too)
 #
-#            LAN 192.0.2.0/26                  WAN 203.0.113.0/24
+#            LAN 192.0.2.0/26, fd00:3::/64     WAN 203.0.113.0/24, fd00:8::/64
 #   phone ─── wifi router (masquerade) ───────────────┐
 #     │      .2 ── .1             203.0.113.2 ── .1  │
+#     │      fd00:3::2 ── ::1     fd00:8::2 ── ::1   │
 #     │                                              inet ─── server 198.19.0.2
 #     │      LAN 192.0.2.64/26, fd00:4::/64          │  │      fd00:6::2 (.1, ::1 on inet)
 #     └───── lte router (masquerade fully-random) ───┘  └──── attacker 198.19.1.2
@@ -20,8 +21,8 @@
 #
 #   tunnel: phone 198.18.0.1, fd00:2::1  <=====>  server 198.18.0.2, fd00:2::2
 #
-# The phone's uplinks: "wifi" (IPv4), "lte" (IPv4) and "lte6" (IPv6 over the
-# same LTE link). lab_switch_uplink moves the phone to one as when it walks
+# The phone's uplinks: "wifi" (IPv4), "wifi6" (IPv6 over the same Wi-Fi
+# link), "lte" (IPv4) and "lte6" (IPv6 over the same LTE link). lab_switch_uplink moves the phone to one as when it walks
 # out of Wi-Fi range: the old radio link dies, the new uplink's address and
 # default route come up, the old address is deleted — so a sticky source on
 # the old address fails and must be forgotten (see lab_switch_uplink for the
@@ -57,9 +58,11 @@ LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # Addresses (no prefix length) and prefixes.
 LAB_PH_WIFI4=192.0.2.2   LAB_WIFI_LAN4=192.0.2.1
+LAB_PH_WIFI6=fd00:3::2   LAB_WIFI_LAN6=fd00:3::1
 LAB_PH_LTE4=192.0.2.66   LAB_LTE_LAN4=192.0.2.65
 LAB_PH_LTE6=fd00:4::2    LAB_LTE_LAN6=fd00:4::1
 LAB_WIFI_PUB4=203.0.113.2   LAB_INET_WIFI4=203.0.113.1
+LAB_WIFI_PUB6=fd00:8::2      LAB_INET_WIFI6=fd00:8::1
 LAB_LTE_PUB4=198.51.100.2   LAB_INET_LTE4=198.51.100.1
 LAB_LTE_PUB6=fd00:5::2      LAB_INET_LTE6=fd00:5::1
 LAB_SRV4=198.19.0.2  LAB_INET_SRV4=198.19.0.1
@@ -76,6 +79,7 @@ LAB_WIFI_LAN_DEV="" LAB_WIFI_WAN_DEV="" LAB_LTE_LAN_DEV="" LAB_LTE_WAN_DEV=""
 LAB_WG_PHONE="" LAB_WG_SERVER="" LAB_PHONE_IMPL="" LAB_SERVER_IMPL=""
 LAB_PHONE_PID="" LAB_SERVER_PID="" LAB_UPLINK="" LAB_KEEPALIVE=0 LAB_PHONE_EP=""
 LAB_PING_PID="" LAB_PING_OUT="" LAB_PING_END="" LAB_CAP_PID="" LAB_CAP_FILE=""
+LAB_PHCAP_PID="" LAB_PHCAP_FILE=""
 
 lab_log() { echo "lab: $*" >&2; }
 
@@ -85,7 +89,7 @@ lab_now() { local t; t=$(date +%s%N); echo "${t:0:-9}.${t: -9:6}"; }
 # lab_router_ns wifi|lte — the namespace of that router.
 lab_router_ns() {
 	case $1 in
-	wifi) echo "$LAB_WIFI" ;;
+	wifi | wifi6) echo "$LAB_WIFI" ;;
 	lte | lte6) echo "$LAB_LTE" ;;
 	*) echo "lab: unknown router '$1' (wifi|lte)" >&2; return 1 ;;
 	esac
@@ -113,13 +117,14 @@ lab_up() {
 	done
 
 	# phone <-> wifi: the phone's end gets its address from lab_switch_uplink.
-	link_ns "$LAB_PHONE" "$LAB_WIFI" "" "$LAB_WIFI_LAN4/26" || return 1
+	link_ns "$LAB_PHONE" "$LAB_WIFI" "" "$LAB_WIFI_LAN4/26,$LAB_WIFI_LAN6/64" || return 1
 	n=$RT_LINKS
 	LAB_PH_WIFI_DEV=$(link_name "$n" a) LAB_WIFI_LAN_DEV=$(link_name "$n" b)
 	link_ns "$LAB_PHONE" "$LAB_LTE" "" "$LAB_LTE_LAN4/26,$LAB_LTE_LAN6/64" || return 1
 	n=$RT_LINKS
 	LAB_PH_LTE_DEV=$(link_name "$n" a) LAB_LTE_LAN_DEV=$(link_name "$n" b)
-	link_ns "$LAB_WIFI" "$LAB_INET" "$LAB_WIFI_PUB4/24" "$LAB_INET_WIFI4/24" || return 1
+	link_ns "$LAB_WIFI" "$LAB_INET" "$LAB_WIFI_PUB4/24,$LAB_WIFI_PUB6/64" \
+		"$LAB_INET_WIFI4/24,$LAB_INET_WIFI6/64" || return 1
 	LAB_WIFI_WAN_DEV=$(link_name "$RT_LINKS" a)
 	link_ns "$LAB_LTE" "$LAB_INET" "$LAB_LTE_PUB4/24,$LAB_LTE_PUB6/64" \
 		"$LAB_INET_LTE4/24,$LAB_INET_LTE6/64" || return 1
@@ -132,6 +137,7 @@ lab_up() {
 
 	# Default routes towards inet; inet itself only knows its own links.
 	ip -n "$LAB_WIFI" route add default via "$LAB_INET_WIFI4" &&
+		ip -n "$LAB_WIFI" -6 route add default via "$LAB_INET_WIFI6" &&
 		ip -n "$LAB_LTE" route add default via "$LAB_INET_LTE4" &&
 		ip -n "$LAB_LTE" -6 route add default via "$LAB_INET_LTE6" &&
 		ip -n "$LAB_SERVER" route add default via "$LAB_INET_SRV4" &&
@@ -145,7 +151,8 @@ lab_up() {
 	# Routers that drop what could not have come from where it arrives
 	# (strict reverse-path filtering, as carriers and hardened gateways
 	# do): with it, a packet or an ARP request from the phone's other
-	# uplink's address is ignored.
+	# uplink's address is ignored. IPv6 has no rp_filter sysctl: the
+	# routers' nft table does the same for it (lab_nat_setup).
 	for r in "$LAB_WIFI" "$LAB_LTE"; do
 		nsx "$r" sysctl -qw net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.default.rp_filter=1 || return 1
 		nsx "$r" sysctl -qw "net.ipv4.conf.$(lab_router_lan_dev_of "$r").rp_filter=1" || return 1
@@ -159,12 +166,17 @@ lab_up() {
 # lab_nat_setup ROUTER LAN WAN [MASQ_FLAGS] — a home-router firewall: masquerade
 # out of WAN, forward LAN->WAN and replies only. The chain "impair" (flushed by
 # lab_unimpair) is where a test adds drop rules; it runs before everything.
+# "rpf6" is strict reverse-path filtering for IPv6 (rp_filter=1 covers IPv4).
 lab_nat_setup() {
 	local ns
 	ns=$(lab_router_ns "$1") || return 1
 	nsx "$ns" nft -f - <<-EOF
 		table inet lab {
 			chain impair {
+			}
+			chain rpf6 {
+				type filter hook prerouting priority raw; policy accept;
+				ip6 saddr != { ::, fe80::/10 } fib saddr . iif oif missing drop
 			}
 			chain forward_filter {
 				type filter hook forward priority filter; policy drop;
@@ -184,7 +196,7 @@ lab_nat_setup() {
 # UAPI sockets. Safe to call twice; lib.sh's cleanup covers whatever is left.
 lab_down() {
 	local ns pids p
-	for p in $LAB_PHONE_PID $LAB_SERVER_PID $LAB_PING_PID $LAB_CAP_PID; do
+	for p in $LAB_PHONE_PID $LAB_SERVER_PID $LAB_PING_PID $LAB_CAP_PID $LAB_PHCAP_PID; do
 		# shellcheck disable=SC2046 # only if still our child (pids get reused)
 		rt_kill $(rt_children "$p")
 		wait "$p" 2>/dev/null
@@ -201,7 +213,7 @@ lab_down() {
 	for p in "$LAB_WG_PHONE" "$LAB_WG_SERVER"; do
 		[ -n "$p" ] && rm -f "$RT_WG_RUN/$p.sock"
 	done
-	LAB_PHONE_PID="" LAB_SERVER_PID="" LAB_PING_PID="" LAB_CAP_PID=""
+	LAB_PHONE_PID="" LAB_SERVER_PID="" LAB_PING_PID="" LAB_CAP_PID="" LAB_PHCAP_PID=""
 	LAB_PHONE="" LAB_WIFI="" LAB_LTE="" LAB_INET="" LAB_SERVER="" LAB_ATTACKER=""
 	return 0
 }
@@ -209,13 +221,13 @@ lab_down() {
 # ---------------------------------------------------------------------------
 # Uplinks and NAT state
 
-# lab_switch_uplink wifi|lte|lte6 — the phone moves to that uplink. By
+# lab_switch_uplink wifi|wifi6|lte|lte6 — the phone moves to that uplink. By
 # default (LAB_SWITCH_MODE=radio-loss) as when it walks out of Wi-Fi range:
 # the old uplink's radio link dies (router side down: nothing more arrives on
 # the old address), LTE comes up (address, default route), the old uplink's
 # addresses are deleted (their routes go with them), and the old router's
-# link comes back (the phone is no longer on it). lte <-> lte6 share one link,
-# which stays up. Other modes, for experiments:
+# link comes back (the phone is no longer on it). lte <-> lte6 (and wifi <->
+# wifi6) share one link, which stays up. Other modes, for experiments:
 #   make-before-break  new address and route first, old addresses deleted a
 #                      moment later while replies may still arrive on them
 #                      (wireguard-go 0.0.20220316 can then keep a sticky source
@@ -238,11 +250,13 @@ lab_switch_uplink() {
 	local mode=${LAB_SWITCH_MODE:-radio-loss}
 	case $up in
 	wifi) dev=$LAB_PH_WIFI_DEV addr=$LAB_PH_WIFI4/26 gw=$LAB_WIFI_LAN4 fam=-4 ;;
+	wifi6) dev=$LAB_PH_WIFI_DEV addr=$LAB_PH_WIFI6/64 gw=$LAB_WIFI_LAN6 fam=-6 ;;
 	lte) dev=$LAB_PH_LTE_DEV addr=$LAB_PH_LTE4/26 gw=$LAB_LTE_LAN4 fam=-4 ;;
 	lte6) dev=$LAB_PH_LTE_DEV addr=$LAB_PH_LTE6/64 gw=$LAB_LTE_LAN6 fam=-6 ;;
-	*) echo "lab_switch_uplink: wifi|lte|lte6, not '$up'" >&2; return 1 ;;
+	*) echo "lab_switch_uplink: wifi|wifi6|lte|lte6, not '$up'" >&2; return 1 ;;
 	esac
 	[ "$up" = wifi ] || olds+=("$LAB_PH_WIFI_DEV $LAB_PH_WIFI4/26")
+	[ "$up" = wifi6 ] || olds+=("$LAB_PH_WIFI_DEV $LAB_PH_WIFI6/64")
 	[ "$up" = lte ] || olds+=("$LAB_PH_LTE_DEV $LAB_PH_LTE4/26")
 	[ "$up" = lte6 ] || olds+=("$LAB_PH_LTE_DEV $LAB_PH_LTE6/64")
 	case $mode in
@@ -274,8 +288,8 @@ lab_switch_uplink() {
 	if [ "$mode" = both-up ]; then
 		# The router left behind forgets the phone's mapping.
 		case ${LAB_UPLINK:-} in
-		wifi) lab_flush_conntrack wifi ;;
-		lte | lte6) [ "$up" = wifi ] && lab_flush_conntrack lte ;;
+		wifi | wifi6) [ "${up#wifi}" = "$up" ] && lab_flush_conntrack wifi ;;
+		lte | lte6) [ "${up#lte}" = "$up" ] && lab_flush_conntrack lte ;;
 		esac
 		olds=()
 	fi
@@ -637,6 +651,68 @@ lab_capture_stop() {
 	rt_forget "$LAB_CAP_PID"
 	LAB_CAP_PID=""
 	[ "$(stat -c %s "$LAB_CAP_FILE" 2>/dev/null || echo 0)" -gt 24 ]
+}
+
+# pub_of UPLINK — the address the server sees a phone on UPLINK at.
+pub_of() {
+	case $1 in
+	wifi) echo "$LAB_WIFI_PUB4" ;;
+	wifi6) echo "$LAB_WIFI_PUB6" ;;
+	lte) echo "$LAB_LTE_PUB4" ;;
+	lte6) echo "$LAB_LTE_PUB6" ;;
+	esac
+}
+
+# lab_reset UPLINK — the common starting point: no impairment, keepalive $K
+# (the calling test's),
+# the phone on UPLINK and pointed at the server's address of that family, the
+# tunnel passing traffic and the server seeing the phone at UPLINK's NAT.
+lab_reset() {
+	local up=$1
+	lab_unimpair wifi && lab_unimpair lte || return 1
+	if [ "$LAB_KEEPALIVE" != "$K" ]; then lab_phone_keepalive "$K" || return 1; fi
+	lab_switch_uplink "$up" || return 1
+	if [ "${up%6}" != "$up" ]; then
+		[ "$LAB_PHONE_EP" = "[$LAB_SRV6]:$LAB_PORT" ] || lab_phone_endpoint v6 || return 1
+	else
+		[ "$LAB_PHONE_EP" = "$LAB_SRV4:$LAB_PORT" ] || lab_phone_endpoint v4 || return 1
+	fi
+	if ! wait_until 10 lab_tunnel_ok; then
+		echo "reset to $up: the tunnel does not pass traffic"
+		return 1
+	fi
+	if ! lab_wait_server_endpoint "$(pub_of "$up")" 5; then
+		echo "reset to $up: server endpoint stays $(lab_server_endpoint)"
+		return 1
+	fi
+}
+
+# lab_phone_capture_start DEV — capture what the phone sends and receives on
+# its link DEV (ARP, UDP, ICMPv6: enough to see which source address each
+# datagram and each neighbour request carries) into $LAB_PHCAP_FILE.
+lab_phone_capture_start() {
+	LAB_PHCAP_FILE="$RT_TMP/phone.$RANDOM.pcap"
+	ip netns exec "$LAB_PHONE" tcpdump -i "$1" -n --immediate-mode -U -w "$LAB_PHCAP_FILE" arp or udp or icmp6 \
+		</dev/null >"$LAB_PHCAP_FILE.log" 2>&1 {RT_OUT}>&- {RT_ERR}>&- &
+	LAB_PHCAP_PID=$!
+	RT_PIDS+=("$LAB_PHCAP_PID")
+	wait_until 5 grep -q "listening on" "$LAB_PHCAP_FILE.log"
+}
+lab_phone_capture_stop() {
+	[ -n "$LAB_PHCAP_PID" ] || return 0
+	rt_kill "$LAB_PHCAP_PID"
+	wait "$LAB_PHCAP_PID" 2>/dev/null
+	rt_forget "$LAB_PHCAP_PID"
+	LAB_PHCAP_PID=""
+}
+# lab_phone_capture_from ADDR — "ARP DATAGRAMS": how many ARP requests
+# ("who-has X tell ADDR") and how many IP packets in the phone's capture
+# carry ADDR as their sender.
+lab_phone_capture_from() {
+	tcpdump -r "$LAB_PHCAP_FILE" -n 2>/dev/null | awk -v a="$1" '
+		/ARP, Request/ { for (i = 1; i < NF; i++) if ($i == "tell" && ($(i + 1) == a || $(i + 1) == a ",")) arp++; next }
+		($2 == "IP" || $2 == "IP6") && ($3 == a || index($3, a ".") == 1) { ip++ }
+		END { printf "%d %d\n", arp, ip }'
 }
 
 # lab_attack ARGS... — run roam_attack.py in the attacker namespace (bounded).

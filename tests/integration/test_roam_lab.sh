@@ -6,7 +6,10 @@
 # with its measurements (lost packets, longest gap between replies in ms,
 # seconds from the event to the first reply, endpoints seen by the server).
 #
-# Matrix (phone/server): roamd/roamd, wireguard-go/roamd, roamd/wireguard-go.
+# Matrix (phone/server): roamd/roamd, wireguard-go/roamd, roamd/wireguard-go,
+# and roamd-no-netwatch/wireguard-go (roamd with ROAMD_NO_NETWATCH=1, which
+# like wireguard-go has no netwatch: the active roams only). The end prints
+# each scenario's longest gap side by side for every phone implementation.
 # Without build/roamd the run falls back to wireguard-go/wireguard-go and
 # reports a failed case "roamd not built". ROAM_LAB_PAIRS overrides the list,
 # e.g. ROAM_LAB_PAIRS="wireguard-go/wireguard-go".
@@ -30,6 +33,16 @@
 #   attack_drops       (server roamd only) each kind of attack datagram was
 #                      dropped under its own cause in roamd's counters (UAPI
 #                      get=2, roam_drop=REASON:COUNT)
+#   both_up, both_up_back, both_up6, both_up6_back
+#                      active roams with both links up (LAB_SWITCH_MODE=both-up):
+#                      the phone streams while its default route moves Wi-Fi ->
+#                      LTE (and back; IPv4 outer, then IPv6 outer), the old
+#                      address stays, the old router forgets its NAT state. A
+#                      capture on the new link counts ARP requests and packets
+#                      that carry the old address (both routers filter by
+#                      reverse path, so each is lost and what queues behind it
+#                      waits for ARP's 1 s retry). A roamd phone must send none
+#                      and keep its longest gap under BOTH_UP_MAX_GAP_MS.
 #   silent_roam        phone with keepalive 25 s sends only keepalives, its uplink
 #                      changes right after one, the server pings: ms until
 #                      through. Once per phone implementation. A roamd phone
@@ -66,6 +79,11 @@ SILENT_K=25         # the silent roam's keepalive
 FAST_TARGET_MS=200
 FAST_MAX_MS=2000
 MAX_ACTIVE_GAP_MS=${ROAM_LAB_MAX_GAP_MS:-1000} # active roams: longest gap allowed
+# A roamd phone's both-up roams. A phone that sends from the old address
+# stalls for ARP's 1 s retry (issue seen: 1035-1055 ms); one that does not
+# measures 30-50 ms here (wireguard-go 35-145 ms). 500 ms is ten times the
+# measured figure and half the stall it guards against.
+BOTH_UP_MAX_GAP_MS=500
 
 command -v wireguard-go >/dev/null || t_abort "wireguard-go is not installed (scripts/install-deps.sh)"
 for tool in nft conntrack tcpdump; do
@@ -75,7 +93,7 @@ done
 if [ -n "${ROAM_LAB_PAIRS:-}" ]; then
 	PAIRS=$ROAM_LAB_PAIRS
 elif [ -x "$ROAMD" ]; then
-	PAIRS="roamd/roamd wireguard-go/roamd roamd/wireguard-go"
+	PAIRS="roamd/roamd wireguard-go/roamd roamd/wireguard-go roamd-no-netwatch/wireguard-go"
 else
 	t_fail "roamd not built" "build/roamd is missing: the roamd pairs were skipped; running wireguard-go/wireguard-go only"
 	PAIRS="wireguard-go/wireguard-go"
@@ -84,46 +102,24 @@ fi
 impl_path() {
 	case $1 in
 	roamd) echo "$ROAMD" ;;
+	roamd-no-netwatch) no_netwatch_roamd ;;
 	*) echo "$1" ;;
 	esac
 }
+
+# roamd with ROAMD_NO_NETWATCH=1, under a name the figures show.
+no_netwatch_roamd() {
+	local w="$RT_TMP/roamd-no-netwatch"
+	[ -x "$w" ] || printf '#!/bin/sh\nROAMD_NO_NETWATCH=1 exec "%s" "$@"\n' "$ROAMD" >"$w" && chmod +x "$w"
+	echo "$w"
+}
+is_roamd_phone() { case ${LAB_PHONE_IMPL##*/} in roamd*) return 0 ;; esac; return 1; }
 
 # float comparison: fle A B — A <= B
 fle() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 <= b + 0) }'; }
 # seconds -> ms (integer); "none" stays "none"
 to_ms() {
 	if [ "$1" = none ]; then echo none; else awk -v s="$1" 'BEGIN { printf "%d", s * 1000 + 0.5 }'; fi
-}
-
-pub_of() {
-	case $1 in
-	wifi) echo "$LAB_WIFI_PUB4" ;;
-	lte) echo "$LAB_LTE_PUB4" ;;
-	lte6) echo "$LAB_LTE_PUB6" ;;
-	esac
-}
-
-# lab_reset UPLINK — the common starting point: no impairment, keepalive K,
-# the phone on UPLINK and pointed at the server's address of that family, the
-# tunnel passing traffic and the server seeing the phone at UPLINK's NAT.
-lab_reset() {
-	local up=$1
-	lab_unimpair wifi && lab_unimpair lte || return 1
-	if [ "$LAB_KEEPALIVE" != "$K" ]; then lab_phone_keepalive "$K" || return 1; fi
-	lab_switch_uplink "$up" || return 1
-	if [ "$up" = lte6 ]; then
-		[ "$LAB_PHONE_EP" = "[$LAB_SRV6]:$LAB_PORT" ] || lab_phone_endpoint v6 || return 1
-	else
-		[ "$LAB_PHONE_EP" = "$LAB_SRV4:$LAB_PORT" ] || lab_phone_endpoint v4 || return 1
-	fi
-	if ! wait_until 10 lab_tunnel_ok; then
-		echo "reset to $up: the tunnel does not pass traffic"
-		return 1
-	fi
-	if ! lab_wait_server_endpoint "$(pub_of "$up")" 5; then
-		echo "reset to $up: server endpoint stays $(lab_server_endpoint)"
-		return 1
-	fi
 }
 
 # check_roamed UPLINK — the server's endpoint for the phone is UPLINK's NAT.
@@ -151,12 +147,62 @@ sc_phone_stream_roam() {
 	ep1=$(lab_server_endpoint)
 	lab_figures "$name" "$st" "endpoint_before=$ep0 endpoint_after=$ep1"
 	reach=$(lab_stat reach_s "$st") gap=$(lab_stat longest_gap_ms "$st")
+	note_gap "$name" "$gap"
 	[ "$reach" != none ] || { echo "no reply after the roam ($st)"; return 1; }
 	check_roamed "$to" || return 1
 	[ "$gap" -le "$MAX_ACTIVE_GAP_MS" ] || { echo "longest gap ${gap} ms > ${MAX_ACTIVE_GAP_MS} ms"; return 1; }
 }
 sc_active_roam() { sc_phone_stream_roam active_roam wifi lte; }
+# Longest gaps by scenario and pair, for the side-by-side table at the end.
+declare -A GAPS=()
+note_gap() { GAPS["$1 ${LAB_PHONE_IMPL##*/}/${LAB_SERVER_IMPL##*/}"]=$2; }
 sc_roam_back() { sc_phone_stream_roam roam_back lte wifi; }
+
+phone_dev_of() { case $1 in wifi*) echo "$LAB_PH_WIFI_DEV" ;; *) echo "$LAB_PH_LTE_DEV" ;; esac; }
+phone_addr_of() {
+	case $1 in
+	wifi) echo "$LAB_PH_WIFI4" ;;
+	wifi6) echo "$LAB_PH_WIFI6" ;;
+	lte) echo "$LAB_PH_LTE4" ;;
+	lte6) echo "$LAB_PH_LTE6" ;;
+	esac
+}
+
+# An active roam with both links up: FROM's address and link stay, the
+# default route moves to TO, FROM's router forgets its NAT state.
+sc_both_up_roam() {
+	local name=$1 from=$2 to=$3 old t0 t1 st reach gap arp ipn
+	old=$(phone_addr_of "$from")
+	lab_reset "$from" || return 1
+	lab_phone_capture_start "$(phone_dev_of "$to")" || { echo "tcpdump on the phone did not start"; return 1; }
+	lab_ping_start "$LAB_PHONE" "$LAB_TUN_SRV4" 10
+	wait_until 3 lab_ping_has 25 || { echo "stream does not start"; lab_ping_stop; lab_phone_capture_stop; return 1; }
+	t0=$(lab_now)
+	LAB_SWITCH_MODE=both-up lab_switch_uplink "$to" || { lab_ping_stop; lab_phone_capture_stop; return 1; }
+	t1=$(lab_now)
+	wait_until 8 lab_ping_has 25 "$t1"
+	lab_ping_stop
+	lab_phone_capture_stop
+	st=$(lab_ping_stats "$t0" "$t1")
+	read -r arp ipn < <(lab_phone_capture_from "$old")
+	lab_figures "$name" "$st" "stale_arp=$arp stale_datagrams=$ipn endpoint_after=$(lab_server_endpoint)"
+	reach=$(lab_stat reach_s "$st") gap=$(lab_stat longest_gap_ms "$st")
+	note_gap "$name" "$gap"
+	# Other phones are measured, not judged: wireguard-go 0.0.20220316
+	# keeps its IPv6 sticky source on the old address here and never gets
+	# through (seen: 322 of 357 pings lost, every datagram from the old
+	# address), which is what the side-by-side figures show.
+	is_roamd_phone || return 0
+	[ "$reach" != none ] || { echo "no reply after the roam ($st)"; return 1; }
+	check_roamed "$to" || return 1
+	[ "$arp" -eq 0 ] && [ "$ipn" -eq 0 ] ||
+		{ echo "$arp ARP requests and $ipn packets left the $to link with the old address $old"; return 1; }
+	[ "$gap" -le "$BOTH_UP_MAX_GAP_MS" ] || { echo "longest gap ${gap} ms > ${BOTH_UP_MAX_GAP_MS} ms"; return 1; }
+}
+sc_both_up() { sc_both_up_roam both_up wifi lte; }
+sc_both_up_back() { sc_both_up_roam both_up_back lte wifi; }
+sc_both_up6() { sc_both_up_roam both_up6 wifi6 lte6; }
+sc_both_up6_back() { sc_both_up_roam both_up6_back lte6 wifi6; }
 
 # The phone is idle (keepalives only) when it roams; then the server pings it.
 sc_server_after_roam() {
@@ -471,6 +517,13 @@ pair_up() {
 	lab_up "$1" && lab_start_tunnel "$(impl_path "$2")" "$(impl_path "$3")" "$K"
 }
 
+finish_pair() {
+	lab_daemons_alive || t_fail "$P daemons still running at the end" "$(tail -n 5 "$RT_TMP/$LAB_WG_PHONE.log" "$RT_TMP/$LAB_WG_SERVER.log" 2>&1 | tr '\n' ' ')"
+	echo "  $P took $((SECONDS - start_s)) s" >&"$RT_OUT"
+	keep_logs
+	lab_down
+}
+
 tags=(a b c d e f g h)
 i=0
 SILENT_DONE=" "
@@ -489,6 +542,17 @@ for pair in $PAIRS; do
 		continue
 	fi
 	run_sc active_roam "$P active roam Wi-Fi -> LTE, phone streaming"
+	run_sc both_up "$P both links up: default route Wi-Fi -> LTE, phone streaming"
+	run_sc both_up_back "$P both links up: default route LTE -> Wi-Fi, phone streaming"
+	run_sc both_up6 "$P both links up, IPv6 outer: Wi-Fi -> LTE, phone streaming"
+	run_sc both_up6_back "$P both links up, IPv6 outer: LTE -> Wi-Fi, phone streaming"
+	if [ "$phone" = roamd-no-netwatch ]; then
+		# Only what a phone without netwatch is measured on; its silent
+		# roam waits for a keepalive, as wireguard-go's does.
+		run_sc roam_back "$P roam back LTE -> Wi-Fi, phone streaming"
+		finish_pair
+		continue
+	fi
 	run_sc server_after_roam "$P server reaches the phone within one keepalive after an idle roam"
 	run_sc roam_back "$P roam back LTE -> Wi-Fi, phone streaming"
 	run_sc server_sending "$P roam while the server is the one sending"
@@ -507,10 +571,16 @@ for pair in $PAIRS; do
 		run_sc silent_roam "$P silent roam: server reaches a keepalive-only phone"
 		;;
 	esac
-	lab_daemons_alive || t_fail "$P daemons still running at the end" "$(tail -n 5 "$RT_TMP/$LAB_WG_PHONE.log" "$RT_TMP/$LAB_WG_SERVER.log" 2>&1 | tr '\n' ' ')"
-	echo "  $P took $((SECONDS - start_s)) s" >&"$RT_OUT"
-	keep_logs
-	lab_down
+	finish_pair
+done
+
+# Each active roam's longest gap (ms) for every pair, side by side.
+for sc in active_roam roam_back both_up both_up_back both_up6 both_up6_back; do
+	line=""
+	for pair in $PAIRS; do
+		[ -n "${GAPS["$sc $pair"]:-}" ] && line="$line $pair=${GAPS["$sc $pair"]}"
+	done
+	[ -n "$line" ] && echo "  figures: longest_gap_ms scenario=$sc$line" >&"$RT_OUT"
 done
 
 rt_cleanup

@@ -1,10 +1,12 @@
-/* ICMP/ICMPv6 unreachable replies (src/roamd/icmp.c, docs/protocol.md §6):
+/* ICMP/ICMPv6 errors (src/roamd/icmp.c, docs/protocol.md §6) and IPv4
+ * fragmentation of inner packets (src/roamd/fragment.c). ICMP:
  * header fields, checksums recomputed here independently, quoting limits,
  * every case where no error may be sent, and the rate limiter.
  *
  * The file under test is included for its private rate-limit constants
  * (ICMP_BURST, ICMP_COST_NS). */
 #include "../../src/roamd/icmp.c"
+#include "../../src/roamd/fragment.h"
 
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -241,6 +243,89 @@ static void test_limiter(void)
 	CHECK(allowed == ICMP_BURST);
 }
 
+/* ---- too big for the path ------------------------------------------------ */
+
+static void test_too_big(void)
+{
+	/* IPv4 with DF: fragmentation needed, next-hop MTU in bytes 6-7. */
+	size_t len = ip4(1400, "198.18.0.1", "198.18.0.99", 6);
+	pkt[6] = 0x40;
+	size_t n = icmp_build_too_big(pkt, len, 1232, out);
+	CHECK(n == 576);
+	CHECK(out[20] == 3 && out[21] == 4);
+	CHECK(out[24] == 0 && out[25] == 0 && (out[26] << 8 | out[27]) == 1232);
+	CHECK(sum16(out, 20, 0) == 0xffff && sum16(out + 20, n - 20, 0) == 0xffff);
+	CHECK(addr_is(out + 16, AF_INET, "198.18.0.1"));
+	CHECK_MEM(out + 28, pkt, 576 - 28);
+
+	/* IPv6: packet too big, the MTU in the 32-bit word. */
+	len = ip6(1400, "fd00:2::1", "fd00:2::99", 6);
+	n = icmp_build_too_big(pkt, len, 1280, out);
+	CHECK(n == 1280);
+	CHECK(out[40] == 2 && out[41] == 0);
+	CHECK(out[44] == 0 && out[45] == 0 && (out[46] << 8 | out[47]) == 1280);
+	CHECK(icmp6_checksum_ok(out, n));
+	CHECK(addr_is(out + 24, AF_INET6, "fd00:2::1"));
+
+	/* Never about an ICMP error or to a multicast group. */
+	len = ip4(600, "198.18.0.1", "198.18.0.99", 1);
+	pkt[20] = 3;
+	CHECK(icmp_build_too_big(pkt, len, 576, out) == 0);
+	len = ip6(1400, "fd00:2::1", "ff02::1", 17);
+	CHECK(icmp_build_too_big(pkt, len, 1280, out) == 0);
+}
+
+/* ---- fragmenting an inner IPv4 packet ------------------------------------ */
+
+static uint8_t frags[8][2048];
+
+static void test_fragment(void)
+{
+	/* 1400 bytes cut for a 528-byte limit: pieces of 504 payload bytes
+	 * (a multiple of 8), the last shorter; put back together they are
+	 * the original payload. */
+	size_t len = ip4(1400, "198.18.0.1", "198.18.0.99", 17);
+	pkt[4] = 0x12, pkt[5] = 0x34;	/* identification */
+	uint8_t whole[2048];
+	memcpy(whole, pkt, len);
+	size_t n, off = 0, count = 0, got[8];
+	while ((n = ip4_fragment(pkt, len, off, 528 - 20, frags[count])) != 0) {
+		got[count] = n;
+		off += n - 20;
+		count++;
+		CHECK(count <= 4);
+		if (count > 4)
+			return;
+	}
+	CHECK(count == 3);
+	CHECK(got[0] == 20 + 504 && got[1] == 20 + 504 && got[2] == 20 + 1380 - 1008);
+	uint8_t back[2048];
+	for (size_t i = 0; i < count; i++) {
+		const uint8_t *f = frags[i];
+		size_t flen = (size_t)(f[2] << 8 | f[3]);
+		size_t foff = (size_t)((f[6] & 0x1f) << 8 | f[7]) * 8;
+		bool more = f[6] & 0x20;
+		CHECK(flen == got[i]);
+		CHECK(more == (i + 1 < count));
+		CHECK(foff == i * 504);
+		CHECK(f[4] == 0x12 && f[5] == 0x34 && f[9] == 17);
+		CHECK(sum16(f, 20, 0) == 0xffff);
+		memcpy(back + 20 + foff, f + 20, flen - 20);
+	}
+	CHECK_MEM(back + 20, whole + 20, 1380);
+
+	/* A packet that is already a fragment (offset 800, more to come):
+	 * offsets add up, and the last piece still says "more". */
+	len = ip4(700, "198.18.0.1", "198.18.0.99", 17);
+	pkt[6] = 0x20;
+	pkt[7] = 100;	/* 800 / 8 */
+	n = ip4_fragment(pkt, len, 0, 400, frags[0]);
+	CHECK(n == 20 + 400 && (frags[0][6] & 0x20) && ((frags[0][6] & 0x1f) << 8 | frags[0][7]) == 100);
+	n = ip4_fragment(pkt, len, 400, 400, frags[1]);
+	CHECK(n == 20 + 280 && (frags[1][6] & 0x20) && ((frags[1][6] & 0x1f) << 8 | frags[1][7]) == 150);
+	CHECK(ip4_fragment(pkt, len, 680, 400, frags[2]) == 0);
+}
+
 int main(void)
 {
 	RUN(test_ipv4_reply);
@@ -249,5 +334,7 @@ int main(void)
 	RUN(test_ipv6_reply);
 	RUN(test_ipv6_no_reply);
 	RUN(test_limiter);
+	RUN(test_too_big);
+	RUN(test_fragment);
 	return test_finish("test_icmp");
 }

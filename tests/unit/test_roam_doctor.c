@@ -256,6 +256,25 @@ static void test_handshake(void)
 	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "3 initiations sent to 198.19.0.2:51820") &&
 	      says(last(&r), "run roam doctor there"));
 
+	/* Our own kernel refused the datagrams (roamd's send_* drops of the
+	 * peer): that, not the other side, is the cause. */
+	{
+		struct uapi_drop sent[2] = { { .reason = "send_unreachable", .count = 1 },
+					     { .reason = "send_refused", .count = 7 } };
+
+		tp.peer.drops = sent;
+		tp.peer.n_drops = 2;
+		CHECK(judge_handshake(&r, &p, &w));
+		CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "7 datagrams to 198.19.0.2:51820") &&
+		      says(last(&r), "send_refused") && says(last(&r), "send_unreachable") &&
+		      says(last(&r), "does not let the packets out") && !strstr(last(&r)->decision, "run roam doctor there"));
+		sent[0].count = 9;
+		CHECK(judge_handshake(&r, &p, &w));
+		CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "no route to the endpoint"));
+		tp.peer.drops = NULL;
+		tp.peer.n_drops = 0;
+	}
+
 	/* A client that never called: a warning, not a failure. */
 	tp.peer.endpoint[0] = '\0';
 	tp.peer.handshake_attempts = 0;

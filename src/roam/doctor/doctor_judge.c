@@ -220,6 +220,45 @@ static uint64_t drop_growth(const struct watch_observation *w, const char *reaso
 	return drop_count(w->drops, w->n_drops, reason);
 }
 
+/* What roamd could not send to the peer, by cause (the send_* drops: the
+ * local kernel refused the datagram, so it never left this host). Adds the
+ * evidence and the decision and returns true when there were any. */
+static bool send_failures_text(struct doctor_finding *f, const struct uapi_peer *peer)
+{
+	static const struct {
+		const char *reason, *meaning;
+	} causes[] = {
+		{ "send_refused", "refused by a firewall rule of this host (EPERM)" },
+		{ "send_unreachable", "no route to its endpoint from here" },
+		{ "send_too_big", "too big for the path" },
+		{ "send_buffer_full", "the socket's send buffer was full" },
+		{ "send_failed", "failed for another reason" },
+	};
+	uint64_t n, first = 0;
+	const char *why = NULL;
+
+	for (size_t i = 0; i < sizeof(causes) / sizeof(causes[0]); i++) {
+		if (!(n = drop_count(peer->drops, peer->n_drops, causes[i].reason)))
+			continue;
+		doctor_evidence(f, "; %" PRIu64 " datagram%s to %s %s (%s)", n, n == 1 ? "" : "s",
+				peer->endpoint[0] ? peer->endpoint : "it", causes[i].meaning, causes[i].reason);
+		if (n > first)
+			first = n, why = causes[i].reason;
+	}
+	if (!why)
+		return false;
+	if (!strcmp(why, "send_refused"))
+		doctor_decision(f, "This host does not let the packets out: look for a rule dropping UDP to the "
+				   "endpoint in the output path (nft list ruleset; iptables -S OUTPUT).");
+	else if (!strcmp(why, "send_unreachable"))
+		doctor_decision(f, "This host has no route to the endpoint: check `ip route get` for it (and the "
+				   "fwmark's table, if one is set).");
+	else
+		doctor_decision(f, "The datagrams to the peer fail on this host before they leave: see roamd's "
+				   "log and `roam show` for the cause.");
+	return true;
+}
+
 bool judge_handshake(struct doctor_report *r, const struct peer_observation *p, const struct watch_observation *w)
 {
 	struct doctor_finding *f = doctor_add(r, "handshake", p->peer->public_key);
@@ -268,6 +307,8 @@ bool judge_handshake(struct doctor_report *r, const struct peer_observation *p, 
 				   "inventing new theories.");
 		return true;
 	}
+	if (send_failures_text(f, p->peer))
+		return true;
 	if (p->peer->endpoint[0] && (p->peer->handshake_attempts || p->nudged)) {
 		doctor_evidence(f, "; %" PRIu64 " initiations sent to %s without a response",
 				p->peer->handshake_attempts, p->peer->endpoint);

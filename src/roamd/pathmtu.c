@@ -1,0 +1,145 @@
+/* Path MTU at the edge (pathmtu.h). */
+#include <string.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "offload.h"
+#include "pathmtu.h"
+
+/* Errors taken off a socket per call: the rest wait for the next round. */
+enum { ERRORS_PER_ROUND = 64 };
+
+static const char *origin_name(enum path_mtu_origin origin)
+{
+	switch (origin) {
+	case PATH_MTU_ICMP:
+		return "ICMP";
+	case PATH_MTU_LOCAL:
+		return "the outgoing interface";
+	case PATH_MTU_PROBE:
+		return "a probe";
+	default:
+		return "the interface";
+	}
+}
+
+static bool same_address(const struct endpoint *a, const struct endpoint *b)
+{
+	size_t la, lb;
+	const uint8_t *pa = endpoint_addr_bytes(a, &la), *pb = endpoint_addr_bytes(b, &lb);
+	return a->addr.sa.sa_family == b->addr.sa.sa_family && la == lb && !memcmp(pa, pb, la);
+}
+
+static void learn(struct daemon *d, const struct udp_error *e, struct peer *sent_to, uint64_t now)
+{
+	struct datapath *dp = &d->dp;
+	struct peer *peer;
+	if (e->kind == UDP_ERROR_LOCAL_TOO_BIG) {
+		/* Our kernel quotes nothing, but it speaks of the send just
+		 * refused, whose peer the caller knows. (IPv4 names no port
+		 * on an unconnected socket: the address must do.) */
+		peer = sent_to;
+		if (!peer || !same_address(peer_endpoint(peer), &e->to))
+			return;
+	} else {
+		if (!icmp_limiter_allow(&dp->pmtu_limiter, now)) {
+			dp->pmtu_reports_limited++;
+			return;
+		}
+		peer = device_peer_for_quoted_datagram(d->dev, &e->to, e->quoted, e->quoted_len);
+		if (!peer) {
+			/* Nothing we sent, or too little of it quoted to tell. */
+			dp->pmtu_reports_rejected++;
+			return;
+		}
+	}
+	dp->pmtu_reports_accepted++;
+	enum path_mtu_origin origin = e->kind == UDP_ERROR_LOCAL_TOO_BIG ? PATH_MTU_LOCAL : PATH_MTU_ICMP;
+	unsigned before = peer_path_mtu(peer, NULL, now);
+	unsigned after = peer_set_path_mtu(peer, e->mtu, origin, now);
+	if (after != before) {
+		char p[24], ep[ENDPOINT_TEXT_LEN];
+		log_info("%s: path MTU to %s is %u (%s said %u): inner packets up to %u", peer_str(peer, p),
+			 endpoint_str(&e->to, ep), after, origin_name(origin), e->mtu,
+			 peer_path_inner_limit(peer, now));
+	}
+}
+
+void pathmtu_read_errors(struct daemon *d, int fd, struct peer *sent_to, uint64_t now)
+{
+	struct udp_error e;
+	for (int i = 0; i < ERRORS_PER_ROUND && udp_read_error(fd, &e) > 0; i++) {
+		if (e.kind == UDP_ERROR_OTHER || !d->dp.opt_pmtu)
+			continue;
+		learn(d, &e, sent_to, now);
+	}
+}
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+enum path_fit pathmtu_fit(struct daemon *d, const uint8_t *pkt, size_t len, unsigned *limit, uint64_t now)
+{
+	struct datapath *dp = &d->dp;
+	int family;
+	const uint8_t *dst;
+	if (len >= 20 && pkt[0] >> 4 == 4)
+		family = AF_INET, dst = pkt + 16;
+	else if (len >= 40 && pkt[0] >> 4 == 6)
+		family = AF_INET6, dst = pkt + 24;
+	else
+		return PATH_FITS;
+	struct peer *peer = device_route_lookup(d->dev, family, dst);
+	*limit = peer ? peer_path_inner_limit(peer, now) : 0;
+	if (!*limit || len <= *limit)
+		return PATH_FITS;
+	if (family == AF_INET && !(rd16(pkt + 6) & 0x4000)) {
+		/* No DF: the sender lets routers fragment it. */
+		dp->pmtu_fragmented++;
+		return (pkt[0] & 0x0f) == 5 ? PATH_FRAGMENT_INNER : PATH_FRAGMENT_OUTER;
+	}
+	if (family == AF_INET6 && *limit < 1280) {
+		dp->pmtu_fragmented++;
+		return PATH_FRAGMENT_OUTER;
+	}
+	device_count_drop(d->dev, peer, DROP_PATH_TOO_BIG);
+	size_t n = icmp_build_too_big(pkt, len, *limit, dp->icmp_buf);
+	if (n && icmp_limiter_allow(&dp->icmp_limiter, now) && tun_write(&d->tun, dp->icmp_buf, n) == 0)
+		dp->icmp_too_big_sent++;
+	return PATH_REFUSED;
+}
+
+void pathmtu_fit_segments(struct daemon *d, const uint8_t *pkt, size_t len, struct gso_iter *it, uint64_t now)
+{
+	unsigned limit;
+	if (it->proto != IPPROTO_TCP || len < 20)
+		return;
+	int family = it->v6 ? AF_INET6 : AF_INET;
+	struct peer *peer = device_route_lookup(d->dev, family, it->v6 ? pkt + 24 : pkt + 16);
+	limit = peer ? peer_path_inner_limit(peer, now) : 0;
+	if (!limit || it->hlen + it->mss <= limit || limit <= it->hlen + 64)
+		return;
+	/* TCP segments can be any size: cut them to fit. And tell the sender,
+	 * as for a single packet: its stack then sends segments that fit
+	 * from the start and, above all, retransmits at once what the path
+	 * lost before we knew its size, instead of waiting for its timer. */
+	it->mss = limit - it->hlen;
+	d->dp.pmtu_segments_cut++;
+	struct datapath *dp = &d->dp;
+	bool df = it->v6 || (rd16(pkt + 6) & 0x4000);
+	if (df && (!it->v6 || limit >= 1280) && icmp_limiter_allow(&dp->icmp_limiter, now)) {
+		size_t n = icmp_build_too_big(pkt, len, limit, dp->icmp_buf);
+		if (n && tun_write(&d->tun, dp->icmp_buf, n) == 0)
+			dp->icmp_too_big_sent++;
+	}
+}
+
+void pathmtu_forget_all(struct daemon *d)
+{
+	if (!device_path_mtu_peers(d->dev))
+		return;
+	for (struct peer *p = device_peer_first(d->dev); p; p = device_peer_next(p))
+		peer_forget_path_mtu(p);
+}

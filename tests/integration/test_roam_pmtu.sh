@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# Path MTU across a roam (src/roamd/pathmtu.c, the NAT lab of lab_nat.sh).
+# The phone starts on Wi-Fi (outer MTU 1500, tunnel MTU 1420) and moves to
+# LTE, where the path carries at most LTE_MTU-byte outer packets and drops
+# every fragment (the LTE router and the internet router discard fragments
+# before reassembly, as carrier NATs do). Routers send ICMP "fragmentation
+# needed" / "packet too big" as Linux routers do.
+#
+# Cases, each printing "  figures: ..." lines:
+#   stream      a 20 MB TCP stream through the tunnel, paced so that the move
+#               happens in its middle, phone -> server and server -> phone,
+#               IPv4 and IPv6 outer: it completes, with no stall longer than
+#               MAX_STALL_MS (the longest gap between received bytes is
+#               printed). roamd on both ends; then roamd with ROAMD_NO_PMTU=1
+#               (today's behaviour before path-MTU learning: the stream must
+#               stall, which shows the feature does the work) and
+#               wireguard-go on both ends, measured only.
+#   forged      ICMP "fragmentation needed" sent from the attacker to the
+#               server, naming the server's datagrams to the phone: one that
+#               quotes a data message the server never sent (MTU 68), one
+#               with MTU 0, one quoting a real one (MTU 68): the first two
+#               change nothing, the last is held at the IPv4 floor (576).
+# shellcheck disable=SC2317 # case functions are called through t_check
+set -u
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=lab_nat.sh
+. "$(dirname "$0")/lab_nat.sh"
+
+ROAMD=$(cd "$(dirname "$0")/../.." && pwd)/build/roamd
+ROAM=$(cd "$(dirname "$0")/../.." && pwd)/build/roam
+STREAM="$(cd "$(dirname "$0")" && pwd)/roam_stream.py"
+K=2                 # the phone's keepalive (lab_reset)
+LTE_MTU=1300
+BYTES=$((20 * 1000 * 1000))
+RATE=$((5 * 1000 * 1000))      # bytes/s: the stream lasts about 4 s
+# The stall a roamd pair may show. What it guards against is a stall that
+# never ends (the stream times out); what roamd needs is one ICMP round trip
+# after the move plus TCP's retransmission of the lost segment (~200 ms RTO
+# floor): measured 40-660 ms here. 3 s leaves room on a loaded machine;
+# the 1 s goal is printed as met=yes|no.
+MAX_STALL_MS=3000
+TARGET_STALL_MS=1000 # the goal, printed with the figures (met=yes|no)
+STREAM_TIMEOUT=25
+
+command -v wireguard-go >/dev/null || t_abort "wireguard-go is not installed (scripts/install-deps.sh)"
+[ -x "$ROAMD" ] || t_abort "build/roamd is missing (make)"
+
+# The LTE path: a smaller MTU on both ends of the LTE router's uplink, and
+# no fragment gets through it in either direction.
+lte_path_small() {
+	local inet_dev
+	ip -n "$LAB_LTE" link set "$LAB_LTE_WAN_DEV" mtu "$LTE_MTU" || return 1
+	inet_dev=$(ip -n "$LAB_INET" -o addr show | awk -v a="$LAB_INET_LTE4/24" '$4 == a { print $2 }')
+	inet_dev=${inet_dev%@*}
+	[ -n "$inet_dev" ] && ip -n "$LAB_INET" link set "$inet_dev" mtu "$LTE_MTU" || return 1
+	# Before conntrack reassembles them (defrag is at priority -400).
+	local ns
+	for ns in "$LAB_LTE" "$LAB_INET"; do
+		nsx "$ns" nft -f - <<-EOF || return 1
+			table inet nofrag {
+				chain pre {
+					type filter hook prerouting priority -450; policy accept;
+					ip frag-off & 0x3fff != 0 drop
+					exthdr frag exists drop
+				}
+			}
+		EOF
+	done
+}
+
+# stream_once FROM_NS TO_NS TO_ADDR PORT UPLINK_FROM UPLINK_TO — a paced
+# stream from FROM_NS to TO_ADDR while the phone moves; prints the
+# receiver's line.
+stream_once() {
+	local from=$1 to=$2 addr=$3 port=$4 up_from=$5 up_to=$6 out
+	out="$RT_TMP/stream.$port.out"
+	lab_reset "$up_from" || return 1
+	nsx "$to" "$RT_PY" "$STREAM" recv "$addr" "$port" "$STREAM_TIMEOUT" >"$out" 2>&1 {RT_OUT}>&- {RT_ERR}>&- &
+	local rpid=$!
+	RT_PIDS+=("$rpid")
+	wait_until 5 grep -q ready "$out" || { cat "$out"; return 1; }
+	nsx "$from" timeout $((STREAM_TIMEOUT + 5)) "$RT_PY" "$STREAM" send "$addr" "$port" "$BYTES" "$RATE" \
+		</dev/null >/dev/null 2>&1 {RT_OUT}>&- {RT_ERR}>&- &
+	local spid=$!
+	RT_PIDS+=("$spid")
+	# Once the first 2 MB are through on Wi-Fi, the phone moves.
+	wait_until 10 grep -q '^at ' "$out" || { echo "the stream does not start"; cat "$out"; return 1; }
+	lab_switch_uplink "$up_to" || return 1
+	wait "$rpid"
+	rt_forget "$rpid"
+	rt_kill "$spid"
+	wait "$spid" 2>/dev/null
+	rt_forget "$spid"
+	tail -n 1 "$out"
+}
+
+stat_of() { tr ' ' '\n' <<<"$2" | awk -F= -v k="$1" '$1 == k { print $2 }'; }
+
+# A stream case: DIRECTION up (phone -> server) or down, FAMILY 4 or 6,
+# EXPECT pass (done, stall under MAX_STALL_MS) | stall (not done, or a
+# stall over 5 s) | measure (figures only).
+sc_stream() {
+	local dir=$1 fam=$2 expect=$3 from to addr port up_from up_to line done gap
+	if [ "$fam" = 4 ]; then up_from=wifi up_to=lte; else up_from=wifi6 up_to=lte6; fi
+	if [ "$dir" = up ]; then
+		from=$LAB_PHONE to=$LAB_SERVER addr=$LAB_TUN_SRV4 port=5101
+	else
+		from=$LAB_SERVER to=$LAB_PHONE addr=$LAB_TUN_PH4 port=5102
+	fi
+	line=$(stream_once "$from" "$to" "$addr" "$port" "$up_from" "$up_to") || { echo "$line"; return 1; }
+	done=$(stat_of done "$line") gap=$(stat_of longest_gap_ms "$line")
+	local met=no
+	[ "$done" = yes ] && [ "${gap:-99999}" -le "$TARGET_STALL_MS" ] && met=yes
+	echo "  figures: scenario=pmtu_stream impl=$PAIR dir=$dir outer=v$fam lte_mtu=$LTE_MTU $line" \
+		"target_ms=$TARGET_STALL_MS met=$met" >&"$RT_OUT"
+	case $expect in
+	pass)
+		[ "$done" = yes ] || { echo "the stream did not complete ($line)"; return 1; }
+		[ "${gap:-99999}" -le "$MAX_STALL_MS" ] || { echo "stalled ${gap} ms > ${MAX_STALL_MS} ms"; return 1; }
+		;;
+	stall)
+		[ "$done" = no ] || [ "${gap:-0}" -gt 5000 ] ||
+			{ echo "without path-MTU learning the stream should stall ($line)"; return 1; }
+		;;
+	esac
+}
+
+# --- forged ICMP ---------------------------------------------------------------
+
+server_mtu_is() { [ "$(server_path_mtu)" = "$1" ]; }
+server_path_mtu() {
+	nsx "$LAB_SERVER" "$ROAM" show "$LAB_WG_SERVER" --json 2>/dev/null |
+		"$RT_PY" -c 'import json,sys; d=json.load(sys.stdin); p=d["interfaces"][0]["peers"][0]["path_mtu"]; print(p["origin"], p["mtu"])'
+}
+
+# forge MTU QUOTE_HEX — three copies of an ICMP "fragmentation needed" to the server, as if
+# a router between it and the phone's NAT address sent it, quoting the
+# server's datagram to the phone whose UDP payload starts with QUOTE_HEX.
+forge() {
+	local ep host port
+	ep=$(lab_server_endpoint)
+	host=${ep%:*} port=${ep##*:}
+	nsx "$LAB_ATTACKER" "$RT_PY" - "$LAB_SRV4" "$host" "$LAB_PORT" "$port" "$1" "$2" <<-'PY'
+		import socket, struct, sys
+		srv, peer, sport, dport, mtu, quote = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), bytes.fromhex(sys.argv[6])
+		def csum(b):
+		    if len(b) % 2: b += b"\0"
+		    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+		    while s >> 16: s = (s & 0xffff) + (s >> 16)
+		    return ~s & 0xffff
+		udp = struct.pack("!HHHH", sport, dport, 8 + len(quote) + 100, 0) + quote
+		ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp) + 100, 1, 0x4000, 63, 17, 0,
+		                 socket.inet_aton(srv), socket.inet_aton(peer))
+		ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+		icmp = struct.pack("!BBHHH", 3, 4, 0, 0, mtu) + ip + udp
+		icmp = icmp[:2] + struct.pack("!H", csum(icmp)) + icmp[4:]
+		s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+		for _ in range(3):
+		    s.sendto(icmp, (srv, 0))
+	PY
+}
+
+# The first 16 bytes of a data message the server sent the phone: captured
+# on the server's uplink while the phone pings through the tunnel.
+real_quote() {
+	local pcap="$RT_TMP/real.pcap"
+	nsx "$LAB_SERVER" timeout 5 tcpdump -i "$LAB_SRV_DEV" -n -c 3 -w "$pcap" \
+		"udp src port $LAB_PORT and udp[8] = 4" >/dev/null 2>&1 {RT_OUT}>&- {RT_ERR}>&- &
+	local tpid=$!
+	nsx "$LAB_PHONE" ping -c 6 -i 0.2 -q "$LAB_TUN_SRV4" >/dev/null 2>&1
+	wait "$tpid"
+	"$RT_PY" - "$pcap" <<-'PY'
+		import struct, sys
+		d = open(sys.argv[1], "rb").read()
+		off, last = 24, None
+		while off + 16 <= len(d):
+		    incl = struct.unpack("<I", d[off + 8:off + 12])[0]
+		    last = d[off + 16:off + 16 + incl]
+		    off += 16 + incl
+		# Ethernet 14 + IPv4 20 + UDP 8, then the WireGuard header.
+		print(last[42:58].hex() if last else "")
+	PY
+}
+
+sc_forged() {
+	local before after q
+	lab_reset lte || return 1
+	before=$(server_path_mtu)
+	[ "$before" = "interface None" ] || { echo "a path MTU before anything happened: $before"; return 1; }
+	q=$(real_quote)
+	[ ${#q} -eq 32 ] || { echo "no data message captured ($q)"; return 1; }
+	# Well-formed but never sent: a receiver index no session has (MTU
+	# 1000), and an MTU of 0. Then a real quote with MTU 1200: ICMP only
+	# lowers a path MTU, so 1200 shows the forged 1000 was refused (the
+	# socket reports errors in order).
+	forge 1000 "04000000112233440500000000000000"
+	forge 0 "${q:0:8}${q:8:8}0100000000000000"
+	forge 1200 "$q"
+	wait_until 3 server_mtu_is "icmp 1200"
+	after=$(server_path_mtu)
+	echo "  figures: scenario=pmtu_forged impl=$PAIR before=\"$before\" after=\"$after\"" >&"$RT_OUT"
+	[ "$after" = "icmp 1200" ] || { echo "forged or zero-MTU ICMP counted, or the real one not: '$after'"; return 1; }
+	forge 68 "$q"
+	wait_until 3 server_mtu_is "icmp 576"
+	after=$(server_path_mtu)
+	echo "  figures: scenario=pmtu_forged impl=$PAIR after_real_quote_mtu68=\"$after\"" >&"$RT_OUT"
+	[ "$after" = "icmp 576" ] || { echo "a valid quote with MTU 68: path MTU '$after', not the floor 576"; return 1; }
+	lab_tunnel_ok || { echo "the tunnel no longer passes traffic"; return 1; }
+	# The kernel believed the forgeries for its own cache (any socket's
+	# datagrams to that address): clear it for the cases that follow.
+	ip -n "$LAB_SERVER" route flush cache
+	ip -n "$LAB_SERVER" -6 route flush cache
+}
+
+# --- the runs ----------------------------------------------------------------------
+
+run_pair() {
+	local tag=$1 phone=$2 server=$3 mode=$4
+	PAIR="${phone##*/}/${server##*/}${mode:+ $mode}"
+	local P="[$PAIR]"
+	if ! t_check "$P lab and tunnel up, LTE path $LTE_MTU bytes without fragments" \
+		eval 'lab_up "$tag" && lab_start_tunnel "$phone" "$server" "$K" && lte_path_small'; then
+		lab_down
+		return
+	fi
+	local expect=pass
+	case $mode in
+	ROAMD_NO_PMTU=1) expect=stall ;;
+	measure) expect=measure ;;
+	esac
+	if [ "$expect" = stall ]; then
+		t_check "$P stream phone -> server across the move, IPv4: stalls (no path-MTU learning)" sc_stream up 4 stall
+	else
+		if [ -z "$mode" ]; then
+			t_check "$P forged ICMP moves nothing; a real quote stops at the floor" sc_forged
+		fi
+		t_check "$P stream phone -> server across the move, IPv4 outer" sc_stream up 4 "$expect"
+		t_check "$P stream server -> phone across the move, IPv4 outer" sc_stream down 4 "$expect"
+		t_check "$P stream phone -> server across the move, IPv6 outer" sc_stream up 6 "$expect"
+		t_check "$P stream server -> phone across the move, IPv6 outer" sc_stream down 6 "$expect"
+	fi
+	lab_down
+}
+
+run_pair a "$ROAMD" "$ROAMD" ""
+# roamd without path-MTU learning, as before it (the environment reaches
+# both daemons through wg_start).
+export ROAMD_NO_PMTU=1
+run_pair b "$ROAMD" "$ROAMD" ROAMD_NO_PMTU=1
+unset ROAMD_NO_PMTU
+run_pair c wireguard-go wireguard-go measure
+
+rt_cleanup
+t_check "cleanup leaves no namespace or socket" rt_nothing_left
+t_finish
