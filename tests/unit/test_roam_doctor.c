@@ -163,6 +163,49 @@ static void test_capture_parser(void)
 
 /* ---- udp --------------------------------------------------------------- */
 
+/* This host's own kernel refusing the datagrams (roamd's send_* drops) is
+ * named before anything upstream is blamed. */
+static void test_sending(void)
+{
+	struct test_peer tp;
+	struct uapi_drop grew[2] = { { .reason = "send_unreachable", .count = 2 },
+				     { .reason = "send_refused", .count = 40 } };
+	struct uapi_drop totals[1] = { { .reason = "send_refused", .count = 149 } };
+	struct uapi_device dev = { .listen_port = 51820, .extended = true, .peers = &tp.peer, .n_peers = 1 };
+	struct watch_observation w = { .watched = true, .counted = true };
+	struct doctor_report r = new_report();
+
+	make_peer(&tp, 1, "198.18.0.2/32", NULL);
+	/* Watched: nothing refused meanwhile. */
+	CHECK(!judge_sending(&r, &dev, &w, 0));
+	CHECK(last(&r)->status == DOCTOR_PASS);
+	/* Refusals grew while doctor watched: FAIL, the biggest cause decides. */
+	w.drops = grew;
+	w.n_drops = 2;
+	w.capture.elapsed_ms = 6000;
+	CHECK(judge_sending(&r, &dev, &w, 0));
+	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "40 datagrams to peers refused by a firewall") &&
+	      says(last(&r), "send_unreachable") && says(last(&r), "output path"));
+	grew[0].count = 90;
+	CHECK(judge_sending(&r, &dev, &w, 0));
+	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "no route to the endpoint"));
+
+	/* Not watched: totals count only when no handshake is fresh. */
+	w = (struct watch_observation){ .watched = false };
+	dev.drops = totals;
+	dev.n_drops = 1;
+	CHECK(judge_sending(&r, &dev, &w, 0));
+	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "149 datagrams"));
+	tp.peer.last_handshake_sec = 1000;
+	CHECK(!judge_sending(&r, &dev, &w, 1000 * 1000 + 5000));
+	CHECK(last(&r)->status == DOCTOR_PASS);
+
+	/* wireguard-go counts nothing of the kind. */
+	dev.extended = false;
+	CHECK(!judge_sending(&r, &dev, &w, 0));
+	CHECK(last(&r)->status == DOCTOR_SKIP);
+}
+
 static void test_udp(void)
 {
 	struct test_peer tp;
@@ -517,6 +560,7 @@ int main(void)
 {
 	RUN(test_largest_packet);
 	RUN(test_capture_parser);
+	RUN(test_sending);
 	RUN(test_udp);
 	RUN(test_handshake);
 	RUN(test_keepalive);

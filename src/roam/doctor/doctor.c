@@ -646,7 +646,11 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 		x.n_own = own_addresses(ifname, &x.own);
 		x.ifindex = (int)if_nametoindex(ifname);
 		nudge_and_watch(&x);
-		check_peers(&x, judge_udp(r, &x.dev, &x.w, wall_clock_ms()));
+		/* Sending first: when this host refuses the datagrams, nothing
+		 * arriving is its consequence, not an upstream firewall. */
+		bool refused = judge_sending(r, &x.dev, &x.w, wall_clock_ms());
+		bool silent = judge_udp(r, &x.dev, &x.w, wall_clock_ms());
+		check_peers(&x, refused || silent);
 		check_forwarding(&x);
 		check_routes(&x);
 		check_mtu(&x);

@@ -108,6 +108,13 @@ struct watch_observation {
 	size_t n_drops;
 };
 
+/* Judges sending: did this host's own kernel refuse datagrams to the peers
+ * (roamd's send_* drops: a local firewall rule, no route)? Looks at their
+ * growth while doctor watched, or, unwatched, at their totals when no peer
+ * has a fresh handshake. Returns true when it failed: that is the cause,
+ * and later checks would only blame the network. */
+bool judge_sending(struct doctor_report *r, const struct uapi_device *dev, const struct watch_observation *w,
+		   uint64_t now_ms);
 /* Judges udp; returns true when it failed (later per-peer checks of peers
  * without a fresh handshake are then SKIP). */
 bool judge_udp(struct doctor_report *r, const struct uapi_device *dev, const struct watch_observation *w,

@@ -118,6 +118,79 @@ static void types_text(struct doctor_finding *f, const struct capture_result *c)
 	doctor_evidence(f, ")");
 }
 
+/* ---- sending ------------------------------------------------------------- */
+
+static const struct {
+	const char *reason, *meaning;
+} send_causes[] = {
+	{ "send_refused", "refused by a firewall rule of this host (EPERM)" },
+	{ "send_unreachable", "no route to the endpoint from here" },
+	{ "send_too_big", "too big for the path" },
+	{ "send_buffer_full", "the socket's send buffer was full" },
+	{ "send_failed", "failed for another reason" },
+};
+enum { N_SEND_CAUSES = sizeof(send_causes) / sizeof(send_causes[0]) };
+
+/* The decision for the cause that counted most. */
+static void send_decision(struct doctor_finding *f, const char *why)
+{
+	if (!strcmp(why, "send_refused"))
+		doctor_decision(f, "This host does not let the packets out: look for a rule dropping UDP to the "
+				   "endpoint in the output path (nft list ruleset; iptables -S OUTPUT).");
+	else if (!strcmp(why, "send_unreachable"))
+		doctor_decision(f, "This host has no route to the endpoint: check `ip route get` for it (and the "
+				   "fwmark's table, if one is set).");
+	else
+		doctor_decision(f, "The datagrams to the peer fail on this host before they leave: see roamd's "
+				   "log and `roam show` for the cause.");
+}
+
+bool judge_sending(struct doctor_report *r, const struct uapi_device *dev, const struct watch_observation *w,
+		   uint64_t now_ms)
+{
+	struct doctor_finding *f = doctor_add(r, "sending", NULL);
+	const struct uapi_drop *drops = w->watched ? w->drops : dev->drops;
+	size_t n_drops = w->watched ? w->n_drops : dev->n_drops;
+	uint64_t most = 0, total = 0, age;
+	const char *why = NULL;
+
+	if (!dev->extended) {
+		f->status = DOCTOR_SKIP;
+		doctor_evidence(f, "the daemon does not count what it cannot send");
+		return false;
+	}
+	if (!w->watched) {
+		/* Totals since the start say little while handshakes are
+		 * fresh: judge them only when nothing works. */
+		for (size_t i = 0; i < dev->n_peers; i++)
+			if (peer_handshake_verdict(&dev->peers[i], now_ms, &age) == HANDSHAKE_FRESH)
+				n_drops = 0;
+	}
+	for (size_t i = 0; i < N_SEND_CAUSES; i++) {
+		uint64_t n = drop_count(drops, n_drops, send_causes[i].reason);
+		if (!n)
+			continue;
+		doctor_evidence(f, "%s%" PRIu64 " datagram%s to peers %s (%s)", total ? "; " : "", n, n == 1 ? "" : "s",
+				send_causes[i].meaning, send_causes[i].reason);
+		total += n;
+		if (n > most)
+			most = n, why = send_causes[i].reason;
+	}
+	if (!why) {
+		doctor_evidence(f, w->watched ? "every datagram to the peers left this host while watched"
+					      : "no datagram to the peers was refused by this host");
+		return false;
+	}
+	doctor_figure(f, "refused", (double)total);
+	if (w->watched)
+		doctor_evidence(f, ", while doctor watched %.1f s", (double)w->capture.elapsed_ms / 1000);
+	f->status = DOCTOR_FAIL;
+	send_decision(f, why);
+	return true;
+}
+
+/* ---- udp ------------------------------------------------------------------ */
+
 bool judge_udp(struct doctor_report *r, const struct uapi_device *dev, const struct watch_observation *w,
 	       uint64_t now_ms)
 {
@@ -225,37 +298,20 @@ static uint64_t drop_growth(const struct watch_observation *w, const char *reaso
  * evidence and the decision and returns true when there were any. */
 static bool send_failures_text(struct doctor_finding *f, const struct uapi_peer *peer)
 {
-	static const struct {
-		const char *reason, *meaning;
-	} causes[] = {
-		{ "send_refused", "refused by a firewall rule of this host (EPERM)" },
-		{ "send_unreachable", "no route to its endpoint from here" },
-		{ "send_too_big", "too big for the path" },
-		{ "send_buffer_full", "the socket's send buffer was full" },
-		{ "send_failed", "failed for another reason" },
-	};
-	uint64_t n, first = 0;
+	uint64_t n, most = 0;
 	const char *why = NULL;
 
-	for (size_t i = 0; i < sizeof(causes) / sizeof(causes[0]); i++) {
-		if (!(n = drop_count(peer->drops, peer->n_drops, causes[i].reason)))
+	for (size_t i = 0; i < N_SEND_CAUSES; i++) {
+		if (!(n = drop_count(peer->drops, peer->n_drops, send_causes[i].reason)))
 			continue;
 		doctor_evidence(f, "; %" PRIu64 " datagram%s to %s %s (%s)", n, n == 1 ? "" : "s",
-				peer->endpoint[0] ? peer->endpoint : "it", causes[i].meaning, causes[i].reason);
-		if (n > first)
-			first = n, why = causes[i].reason;
+				peer->endpoint[0] ? peer->endpoint : "it", send_causes[i].meaning, send_causes[i].reason);
+		if (n > most)
+			most = n, why = send_causes[i].reason;
 	}
 	if (!why)
 		return false;
-	if (!strcmp(why, "send_refused"))
-		doctor_decision(f, "This host does not let the packets out: look for a rule dropping UDP to the "
-				   "endpoint in the output path (nft list ruleset; iptables -S OUTPUT).");
-	else if (!strcmp(why, "send_unreachable"))
-		doctor_decision(f, "This host has no route to the endpoint: check `ip route get` for it (and the "
-				   "fwmark's table, if one is set).");
-	else
-		doctor_decision(f, "The datagrams to the peer fail on this host before they leave: see roamd's "
-				   "log and `roam show` for the cause.");
+	send_decision(f, why);
 	return true;
 }
 
