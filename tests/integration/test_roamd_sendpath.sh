@@ -412,6 +412,26 @@ counted_everywhere() {
 }
 
 # Pings through the tunnel that cannot get out (they fail: exit status ignored).
+# roam doctor, watching while X keeps pinging through the refusing rule,
+# names the cause: its "sending" check FAILs with send_refused.
+doctor_names_refusal() {
+	local out verdict
+	nsx "$X" ping -c 30 -i 0.1 -W 1 -q 198.18.0.2 >/dev/null 2>&1 &
+	local ppid=$!
+	out=$(nsx "$X" "$ROAM" doctor "$WX" --json --wait 2 2>/dev/null)
+	kill "$ppid" 2>/dev/null
+	wait "$ppid" 2>/dev/null
+	verdict=$("$RT_PY" -c 'import json,sys
+d = json.load(sys.stdin)
+for i in d["interfaces"] if "interfaces" in d else [d]:
+    for c in i["checks"]:
+        if c["check"] == "sending":
+            text = str(c.get("evidence")) + " " + str(c.get("decision"))
+            print(c["status"], "send_refused" in text, "firewall" in text)' <<<"$out")
+	echo "  figures: doctor sending check: ${verdict:-none}" >&"$RT_OUT"
+	[ "$verdict" = "FAIL True True" ] || { echo "doctor did not name the refusal: ${verdict:-no sending check}"; return 1; }
+}
+
 poke() { nsx "$X" ping -c 5 -i 0.2 -W 1 -q 198.18.0.2 >/dev/null 2>&1; return 0; }
 
 send_refused() {
@@ -426,6 +446,7 @@ send_refused() {
 	poke
 	wait_until 3 drop_counted send_refused
 	counted_everywhere send_refused || { nsx "$X" nft delete table inet roamtest; return 1; }
+	doctor_names_refusal || { nsx "$X" nft delete table inet roamtest; return 1; }
 	nsx "$X" nft delete table inet roamtest || return 1
 	wait_until 10 ping_ok "$X" 198.18.0.2 || { echo "no ping after the nft rule went"; return 1; }
 }
@@ -477,7 +498,7 @@ if t_check "lab comes up (roamd on both ends)" lab_up a "$R_ON"; then
 	t_check "outer v6 again" set_outer 6 &&
 		t_check "IPv6 source swapped during bursts $SWAPS times: GSO stays on, tunnel works" source_swaps
 	t_check "outer v4 for the failure cases" set_outer 4 && {
-		t_check "nft output drop: send_refused in show, --json and metrics; tunnel back after" send_refused
+		t_check "nft output drop: send_refused in show, --json, metrics and doctor; tunnel back after" send_refused
 		t_check "unreachable route: send_unreachable counted; tunnel back after" send_unreachable
 	}
 	t_check "X's exit counters: fragmented sends counted, sticky sources forgotten" exit_counters

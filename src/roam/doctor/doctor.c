@@ -20,6 +20,7 @@ static const char doctor_usage[] =
 	"\n"
 	"Runs the fast diagnosis playbook on IFNAME (or on every interface), in its order:\n"
 	"  daemon      the daemon answers, the interface is up, its UDP port is bound\n"
+	"  sending     this host lets the datagrams to the peers out (roamd counts each refusal)\n"
 	"  udp         UDP from the peers reaches this host and the daemon (watched like tcpdump)\n"
 	"  handshake   each peer's handshake is fresh, or why not (wrong keys, no answer)\n"
 	"  endpoint    where each peer is now, and whether it followed the peer's roams\n"
@@ -498,6 +499,17 @@ static bool check_daemon(struct exam *x)
 
 /* Peers without a fresh handshake: nudge those we can reach (a ping
  * starts a handshake), and watch what arrives meanwhile. */
+/* Has this host ever refused a datagram to the peer (roamd's send_*
+ * drops)? Then doctor watches, and nudges, even a peer whose handshake is
+ * fresh: whether the refusals go on is what the sending check judges. */
+static bool send_refusals(const struct uapi_drop *drops, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(drops[i].reason, "send_", 5) && drops[i].count)
+			return true;
+	return false;
+}
+
 static void nudge_and_watch(struct exam *x)
 {
 	uint64_t now_ms = wall_clock_ms(), age;
@@ -506,7 +518,8 @@ static void nudge_and_watch(struct exam *x)
 	x->n_nudged = x->dev.n_peers;
 	x->nudged = xrealloc(NULL, (x->n_nudged + 1) * sizeof(*x->nudged));
 	memset(x->nudged, 0, (x->n_nudged + 1) * sizeof(*x->nudged));
-	if (all_fresh(&x->dev, now_ms) || !x->opt->wait_ms)
+	bool refusals = send_refusals(x->dev.drops, x->dev.n_drops);
+	if ((all_fresh(&x->dev, now_ms) && !refusals) || !x->opt->wait_ms)
 		return;
 	fd = capture_open();
 	if (fd < 0)
@@ -517,7 +530,8 @@ static void nudge_and_watch(struct exam *x)
 		struct pinger *pg;
 		uint64_t rtt;
 
-		if (peer_handshake_verdict(p, now_ms, &age) == HANDSHAKE_FRESH || !p->endpoint[0] ||
+		if ((peer_handshake_verdict(p, now_ms, &age) == HANDSHAKE_FRESH &&
+		     !send_refusals(p->drops, p->n_drops)) || !p->endpoint[0] ||
 		    !doctor_probe_address(p, x->own, x->n_own, x->opt->probes, x->opt->n_probes, &addr))
 			continue;
 		pg = pinger_for(&x->ps, addr.family, &err);
