@@ -74,7 +74,8 @@ struct datapath {
 	struct gro *gro;
 	struct icmp_limiter icmp_limiter;
 	/* The operator's switches (environment, see roamd --help). */
-	bool opt_vnet, opt_tso, opt_gso, opt_gro, opt_verify_sums, opt_pmtu;
+	bool opt_vnet, opt_tso, opt_verify_sums;
+	struct udp_options udp;		/* what the UDP sockets may do */
 	/* Counters for the operator (and tests). */
 	uint64_t udp_send_errors, tun_write_errors, icmp_sent, tun_bad, tun_super, udp_gro_bufs;
 	uint64_t sources_checked, sources_forgotten, sent_fragmented;
@@ -129,6 +130,8 @@ struct daemon {
 
 /* clock.c: monotonic nanoseconds, the engine's `now` */
 uint64_t now_ns(void);
+/* Nanoseconds since the Unix epoch (CLOCK_REALTIME), for dates only. */
+uint64_t wall_ns(void);
 
 /* main.c: an environment switch is on when set to anything but "" or "0". */
 bool env_on(const char *name);

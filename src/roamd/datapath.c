@@ -46,11 +46,10 @@ int datapath_init(struct daemon *d)
 	bool none = env_on("ROAMD_NO_OFFLOAD");
 	dp->opt_vnet = !none && !env_on("ROAMD_NO_VNET");
 	dp->opt_tso = dp->opt_vnet && !env_on("ROAMD_NO_TSO");
-	dp->opt_gso = !none && !env_on("ROAMD_NO_GSO");
-	dp->opt_gro = !none && !env_on("ROAMD_NO_GRO");
+	dp->udp.gso = !none && !env_on("ROAMD_NO_GSO");
+	dp->udp.gro = !none && !env_on("ROAMD_NO_GRO");
 	dp->opt_verify_sums = env_on("ROAMD_VERIFY_CHECKSUMS");
-	dp->opt_pmtu = !env_on("ROAMD_NO_PMTU");
-	udp_configure(dp->opt_gso, dp->opt_gro, dp->opt_pmtu);
+	dp->udp.pmtu = !env_on("ROAMD_NO_PMTU");
 
 	size_t buf = ALIGN64(PKT_BUF_SIZE);
 	dp->arena = malloc(buf * (1 + UDP_BATCH) + TX_ARENA + ALIGN64(ICMP_REPLY_MAX));
@@ -124,7 +123,7 @@ void datapath_tun_ready(struct daemon *d)
 	/* Gluing TCP needs only the virtio header (every kernel with it takes
 	 * TCP GSO writes); UDP needs a kernel that knows UDP_L4, which its
 	 * accepting USO shows. */
-	bool glue_tcp = d->tun.vnet && dp->opt_gro;
+	bool glue_tcp = d->tun.vnet && dp->udp.gro;
 	bool glue_udp = glue_tcp && (got & TUN_F_USO4);
 	gro_init(dp->gro, glue_tcp, glue_udp, write_glued, d);
 	/* Only decrypted packets reach the gluer. */
@@ -132,7 +131,7 @@ void datapath_tun_ready(struct daemon *d)
 	log_info("offloads: TUN %s%s%s%s, gluing for TUN %s; UDP GSO %s, GRO %s; inner checksums %s",
 		 d->tun.vnet ? "vnet" : "plain", got & TUN_F_CSUM ? " csum" : "", got & TUN_F_TSO4 ? " tso" : "",
 		 got & TUN_F_USO4 ? " uso" : "", glue_udp ? "tcp+udp" : glue_tcp ? "tcp" : "off",
-		 dp->opt_gso ? "on" : "off", dp->opt_gro ? "on" : "off",
+		 dp->udp.gso ? "on" : "off", dp->udp.gro ? "on" : "off",
 		 !d->tun.vnet ? "left to the kernel" : dp->opt_verify_sums ? "verified" : "trusted (authenticated)");
 }
 
@@ -406,9 +405,7 @@ static void io_random(void *ctx, void *buf, size_t len)
 static uint64_t io_wall_ns(void *ctx)
 {
 	(void)ctx;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+	return wall_ns();
 }
 
 struct device_io datapath_device_io(struct daemon *d)

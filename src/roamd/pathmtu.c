@@ -69,7 +69,7 @@ void pathmtu_read_errors(struct daemon *d, int fd, struct peer *sent_to, uint64_
 {
 	struct udp_error e;
 	for (int i = 0; i < ERRORS_PER_ROUND && udp_read_error(fd, &e) > 0; i++) {
-		if (e.kind == UDP_ERROR_OTHER || !d->dp.opt_pmtu)
+		if (e.kind == UDP_ERROR_OTHER || !d->dp.udp.pmtu)
 			continue;
 		learn(d, &e, sent_to, now);
 	}

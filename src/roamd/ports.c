@@ -31,7 +31,7 @@ static int ports_prepare_listen_port(void *ctx, uint16_t port, uint16_t *bound)
 		return 0;
 	/* Up: the new sockets; down: a trial bind, so `wg set listen-port`
 	 * of a busy port fails now and not silently at the next up. */
-	int ret = udp_pair_bind(&ports->pending, port, ports->fwmark);
+	int ret = udp_pair_bind(&ports->pending, port, ports->fwmark, &d->dp.udp);
 	if (ret) {
 		ports->pending_set = false;
 		return ret;
@@ -136,7 +136,7 @@ void ports_link_up(struct daemon *d)
 	if (device_is_up(d->dev))
 		return;
 	struct udp_pair none = UDP_PAIR_CLOSED;
-	int ret = udp_pair_bind(&ports->cur, ports->port, ports->fwmark);
+	int ret = udp_pair_bind(&ports->cur, ports->port, ports->fwmark, &d->dp.udp);
 	if (ret) {
 		/* Nothing can be sent or received: stay down inside until the
 		 * next up (the operator sees the error and fixes the port). */

@@ -12,25 +12,15 @@
 #include "log.h"
 #include "udp.h"
 
-static struct {
-	bool gso, gro, pmtu;
-} config = {.gso = true, .gro = true, .pmtu = true};
-
-void udp_configure(bool gso, bool gro, bool pmtu)
-{
-	config.gso = gso;
-	config.gro = gro;
-	config.pmtu = pmtu;
-}
 
 /* Offloads, probed per socket: a kernel without them says ENOPROTOOPT and
  * the socket simply works without. */
-static void probe_offloads(int fd, bool *gro, bool *gso)
+static void probe_offloads(int fd, const struct udp_options *opt, bool *gro, bool *gso)
 {
 	int one = 1, val = 0;
 	socklen_t len = sizeof(val);
-	*gro = config.gro && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
-	*gso = config.gso && getsockopt(fd, SOL_UDP, UDP_SEGMENT, &val, &len) == 0;
+	*gro = opt->gro && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+	*gso = opt->gso && getsockopt(fd, SOL_UDP, UDP_SEGMENT, &val, &len) == 0;
 }
 
 /* Socket buffers big enough to ride out a burst while the loop is busy
@@ -86,17 +76,17 @@ static int set_pmtu_mode(int fd, int family, bool may_fragment)
  * quote (udp_read_error). Their side effect: each also fails the socket's
  * next send or receive once with its error, which send_one and
  * udp_recv_batch absorb. */
-static int set_recverr(int fd, int family)
+static int set_recverr(int fd, int family, const struct udp_options *opt)
 {
 	int one = 1;
-	if (!config.pmtu)
+	if (!opt->pmtu)
 		return 0;
 	if (family == AF_INET6)
 		return setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one)) < 0 ? -errno : 0;
 	return setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one)) < 0 ? -errno : 0;
 }
 
-static int open_socket(int family, uint16_t port, uint32_t fwmark, int *fd_out)
+static int open_socket(int family, uint16_t port, uint32_t fwmark, const struct udp_options *opt, int *fd_out)
 {
 	int one = 1;
 	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -133,7 +123,7 @@ static int open_socket(int family, uint16_t port, uint32_t fwmark, int *fd_out)
 	if (!ret)
 		ret = set_pmtu_mode(fd, family, false);
 	if (!ret)
-		ret = set_recverr(fd, family);
+		ret = set_recverr(fd, family, opt);
 	if (!ret) {
 		set_buffers(fd);
 		if (bind(fd, &addr.sa, addr_len) < 0)
@@ -164,18 +154,18 @@ static bool family_missing(int err)
 	return err == -EAFNOSUPPORT || err == -EADDRNOTAVAIL || err == -EPROTONOSUPPORT;
 }
 
-int udp_pair_bind(struct udp_pair *pair, uint16_t port, uint32_t fwmark)
+int udp_pair_bind(struct udp_pair *pair, uint16_t port, uint32_t fwmark, const struct udp_options *opt)
 {
 	*pair = UDP_PAIR_CLOSED;
 	/* A random port must be free in both families: the kernel picks it
 	 * for IPv4, and if IPv6 has it taken we try another one. */
 	for (int attempt = 0; attempt < 100; attempt++) {
 		int fd4 = -1, fd6 = -1;
-		int ret = open_socket(AF_INET, port, fwmark, &fd4);
+		int ret = open_socket(AF_INET, port, fwmark, opt, &fd4);
 		if (ret && !family_missing(ret))
 			return ret;
 		uint16_t p = fd4 >= 0 ? bound_port(fd4) : port;
-		int ret6 = open_socket(AF_INET6, p, fwmark, &fd6);
+		int ret6 = open_socket(AF_INET6, p, fwmark, opt, &fd6);
 		if (ret6 && !family_missing(ret6)) {
 			if (fd4 >= 0)
 				close(fd4);
@@ -187,11 +177,11 @@ int udp_pair_bind(struct udp_pair *pair, uint16_t port, uint32_t fwmark)
 			return ret;
 		if (fd4 < 0)
 			p = bound_port(fd6);
-		*pair = (struct udp_pair){.fd4 = fd4, .fd6 = fd6, .port = p};
+		*pair = (struct udp_pair){.fd4 = fd4, .fd6 = fd6, .port = p, .opt = *opt};
 		if (fd4 >= 0)
-			probe_offloads(fd4, &pair->gro4, &pair->gso4);
+			probe_offloads(fd4, opt, &pair->gro4, &pair->gso4);
 		if (fd6 >= 0)
-			probe_offloads(fd6, &pair->gro6, &pair->gso6);
+			probe_offloads(fd6, opt, &pair->gro6, &pair->gso6);
 		return 0;
 	}
 	return -EADDRINUSE;
@@ -201,9 +191,9 @@ void udp_pair_reprobe(struct udp_pair *pair)
 {
 	bool gro;
 	if (pair->fd4 >= 0)
-		probe_offloads(pair->fd4, &gro, &pair->gso4);
+		probe_offloads(pair->fd4, &pair->opt, &gro, &pair->gso4);
 	if (pair->fd6 >= 0)
-		probe_offloads(pair->fd6, &gro, &pair->gso6);
+		probe_offloads(pair->fd6, &pair->opt, &gro, &pair->gso6);
 }
 
 void udp_pair_close(struct udp_pair *pair)
@@ -261,9 +251,9 @@ enum { STALE_RETRIES = 3 };
 /* Whether an error may be a socket error left by an ICMP message rather
  * than this send's own (with IP_RECVERR, any ICMP error about an earlier
  * datagram fails the next send once). */
-static bool maybe_stale(int err)
+static bool maybe_stale(const struct udp_pair *pair, int err)
 {
-	return config.pmtu && err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS && err != EINTR;
+	return pair->opt.pmtu && err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS && err != EINTR;
 }
 
 int udp_read_error(int fd, struct udp_error *out)
@@ -424,12 +414,12 @@ static int build_msg(const struct endpoint *to, struct msghdr *msg, struct socka
 
 /* One sendmsg, retried on EINTR and once after what may be a stale
  * socket error: 0 or errno. */
-static int send_one(int fd, const struct msghdr *msg)
+static int send_one(const struct udp_pair *pair, int fd, const struct msghdr *msg)
 {
 	for (int stale = 0;;) {
 		if (sendmsg(fd, msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
 			return 0;
-		if (errno != EINTR && !(maybe_stale(errno) && stale++ < STALE_RETRIES))
+		if (errno != EINTR && !(maybe_stale(pair, errno) && stale++ < STALE_RETRIES))
 			return errno;
 	}
 }
@@ -437,11 +427,11 @@ static int send_one(int fd, const struct msghdr *msg)
 
 /* A datagram larger than the path MTU the kernel knows: sent with
  * fragmentation allowed just for it, then back to DF. */
-static int send_fragmented(int fd, int family, const struct msghdr *msg)
+static int send_fragmented(const struct udp_pair *pair, int fd, int family, const struct msghdr *msg)
 {
 	if (set_pmtu_mode(fd, family, true))
 		return EMSGSIZE;
-	int err = send_one(fd, msg);
+	int err = send_one(pair, fd, msg);
 	set_pmtu_mode(fd, family, false);
 	return err;
 }
@@ -457,7 +447,7 @@ int udp_send_fragmentable(const struct udp_pair *pair, const struct endpoint *to
 	int fd = family == AF_INET ? pair->fd4 : family == AF_INET6 ? pair->fd6 : -1;
 	if (fd < 0)
 		return family == AF_UNSPEC ? -EDESTADDRREQ : -EAFNOSUPPORT;
-	return -send_fragmented(fd, family, &msg);
+	return -send_fragmented(pair, fd, family, &msg);
 }
 
 int udp_send(const struct udp_pair *pair, const struct endpoint *to, const uint8_t *data, size_t len,
@@ -475,9 +465,9 @@ int udp_send(const struct udp_pair *pair, const struct endpoint *to, const uint8
 		int fd = family == AF_INET ? pair->fd4 : family == AF_INET6 ? pair->fd6 : -1;
 		if (fd < 0)
 			return family == AF_UNSPEC ? -EDESTADDRREQ : -EAFNOSUPPORT;
-		int err = send_one(fd, &msg);
+		int err = send_one(pair, fd, &msg);
 		if (err == EMSGSIZE) {
-			err = send_fragmented(fd, family, &msg);
+			err = send_fragmented(pair, fd, family, &msg);
 			if (!err)
 				*notes |= UDP_SENT_FRAGMENTED;
 		}
@@ -587,7 +577,7 @@ static void send_msgs(struct udp_tx *tx, struct udp_pair *pair, int family, unsi
 			stale = 0;
 			continue;
 		}
-		if (r < 0 && (errno == EINTR || (maybe_stale(errno) && stale++ < STALE_RETRIES)))
+		if (r < 0 && (errno == EINTR || (maybe_stale(pair, errno) && stale++ < STALE_RETRIES)))
 			continue;
 		int err = r < 0 ? errno : EIO;
 		/* msgs[done] failed; the ones before it went out. */

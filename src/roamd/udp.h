@@ -12,6 +12,14 @@
 
 #include "endpoint.h"
 
+/* What the operator allows the sockets (roamd --help: ROAMD_NO_GSO,
+ * ROAMD_NO_GRO, ROAMD_NO_PMTU): offloads, and whether the sockets report
+ * ICMP errors and refusals as too big on their error queue (IP_RECVERR)
+ * for path-MTU learning (see udp.c). */
+struct udp_options {
+	bool gso, gro, pmtu;
+};
+
 /* A bound pair; a fd of -1 is absent (the host may have no IPv6). */
 struct udp_pair {
 	int fd4, fd6;
@@ -21,19 +29,16 @@ struct udp_pair {
 	 * udp_pair_reprobe; only a send saying the kernel lacks it turns it
 	 * off). */
 	bool gro4, gro6, gso4, gso6;
+	struct udp_options opt;	/* as bound */
 };
 
 #define UDP_PAIR_CLOSED ((struct udp_pair){.fd4 = -1, .fd6 = -1, .port = 0})
 
-/* Which offloads sockets bound from now on may use (both on by default),
- * and whether roamd learns path MTUs (pmtu: the sockets report ICMP errors
- * and refusals as too big on their error queue, see udp.c); the operator's
- * switches, applied before the first bind. */
-void udp_configure(bool gso, bool gro, bool pmtu);
 
-/* Binds both sockets to port (0 = a random port free in both families) and
- * applies fwmark (0 = none). 0 or -errno; on error nothing stays open. */
-int udp_pair_bind(struct udp_pair *pair, uint16_t port, uint32_t fwmark);
+/* Binds both sockets to port (0 = a random port free in both families),
+ * applies fwmark (0 = none) and the options. 0 or -errno; on error nothing
+ * stays open. */
+int udp_pair_bind(struct udp_pair *pair, uint16_t port, uint32_t fwmark, const struct udp_options *opt);
 void udp_pair_close(struct udp_pair *pair);
 /* Probes UDP_SEGMENT again on both sockets (after a network change). */
 void udp_pair_reprobe(struct udp_pair *pair);
