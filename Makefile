@@ -13,6 +13,19 @@ CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -fno-strict-aliasing \
            -Isrc/core -Isrc/crypto -Isrc/roamd -Itests/unit
 LDLIBS  += -lcrypto
+# Hardening: roamd parses unauthenticated UDP from the internet, so a memory
+# bug should meet a canary (stack protector), checked libc calls (FORTIFY,
+# which needs -O1 or more), guard-page probing for big frames (stack clash),
+# CET landing pads (cf-protection), a randomised base (PIE) and a read-only
+# GOT bound at start (full RELRO + BIND_NOW). tests/integration/
+# test_hardening.sh reads the ELF and fails if any of it is missing.
+# HARDEN=0 leaves it out (e.g. for a compiler that lacks a flag).
+HARDEN  ?= 1
+ifeq ($(HARDEN),1)
+CFLAGS  += -fstack-protector-strong -fstack-clash-protection -fcf-protection -fPIE \
+           -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2
+LDFLAGS += -pie -Wl,-z,relro,-z,now
+endif
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined
