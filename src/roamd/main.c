@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -171,6 +172,13 @@ int main(int argc, char **argv)
 {
 	bool foreground = false;
 	const char *ifname = NULL;
+
+	/* First thing, before any key exists: no core dump of this process
+	 * (it would hold the private key), and no ptrace attach by a process
+	 * of the same uid once we drop privileges; /proc/PID/ files become
+	 * root-owned. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fprintf(stderr, "roamd: prctl(PR_SET_DUMPABLE): %s\n", strerror(errno));
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];

@@ -47,6 +47,8 @@ static bool buf_poisoned(const struct uapi_buf *buf)
 
 static void buf_poison(struct uapi_buf *buf)
 {
+	if (buf->data)
+		crypto_wipe(buf->data, buf->cap);
 	free(buf->data);
 	buf->data = NULL;
 	buf->len = 0;
@@ -66,7 +68,9 @@ static bool buf_reserve(struct uapi_buf *buf, size_t extra)
 	size_t need = buf->len + extra + 1, cap = buf->cap ? buf->cap : 256;
 	while (cap < need)
 		cap *= 2;
-	char *data = realloc(buf->data, cap);
+	/* A get reply starts with the private key and holds every pre-shared
+	 * key: the old block is wiped, never left to the heap by realloc. */
+	char *data = crypto_realloc_wiped(buf->data, buf->data ? buf->len + 1 : 0, cap);
 	if (!data) {
 		buf_poison(buf);
 		return false;
@@ -103,6 +107,8 @@ void uapi_buf_printf(struct uapi_buf *buf, const char *fmt, ...)
 
 void uapi_buf_free(struct uapi_buf *buf)
 {
+	if (buf->data && buf->cap != SIZE_MAX)
+		crypto_wipe(buf->data, buf->cap);
 	free(buf->data);
 	buf->data = NULL;
 	buf->len = 0;
@@ -165,7 +171,10 @@ void uapi_get(struct device *dev, const struct uapi_host *host, bool roam, struc
 	for (struct peer *peer = device_peer_first(dev); peer; peer = device_peer_next(peer)) {
 		peer_get_info(peer, &info);
 		put_key(out, "public_key", info.public_key);
-		put_key(out, "preshared_key", info.preshared_key);
+		/* Fetched only here, wiped at once: peer_info carries no secret. */
+		peer_get_preshared_key(peer, key);
+		put_key(out, "preshared_key", key);
+		crypto_wipe(key, sizeof(key));
 		uapi_buf_printf(out, "protocol_version=1\n");
 		if (endpoint_is_set(&info.endpoint))
 			put_endpoint(out, &info.endpoint);
@@ -253,15 +262,16 @@ static void plan_free(struct plan *plan)
 	crypto_wipe(plan->private_key, sizeof(plan->private_key));
 }
 
-/* Makes room for one more element of an array that doubles as it grows. */
-static bool grow(void **array, size_t *cap, size_t n, size_t size)
+/* Makes room for one more element of an array that doubles as it grows.
+ * secret: the array holds keys, so the old block is wiped when it moves. */
+static bool grow_array(void **array, size_t *cap, size_t n, size_t size, bool secret)
 {
 	if (n < *cap)
 		return true;
 	size_t ncap = *cap ? *cap * 2 : 16;
 	if (ncap > SIZE_MAX / size)
 		return false;
-	void *p = realloc(*array, ncap * size);
+	void *p = secret ? crypto_realloc_wiped(*array, n * size, ncap * size) : realloc(*array, ncap * size);
 	if (!p)
 		return false;
 	*array = p;
@@ -271,7 +281,7 @@ static bool grow(void **array, size_t *cap, size_t n, size_t size)
 
 static struct op *plan_add_op(struct plan *plan, enum op_type type)
 {
-	if (!grow((void **)&plan->ops, &plan->cap_ops, plan->n_ops, sizeof(*plan->ops)))
+	if (!grow_array((void **)&plan->ops, &plan->cap_ops, plan->n_ops, sizeof(*plan->ops), false))
 		return NULL;
 	struct op *op = &plan->ops[plan->n_ops++];
 	memset(op, 0, sizeof(*op));
@@ -282,7 +292,7 @@ static struct op *plan_add_op(struct plan *plan, enum op_type type)
 /* An op referring to a new 32-byte key slot; returns the slot. */
 static uint8_t *plan_add_key_op(struct plan *plan, enum op_type type)
 {
-	if (!grow((void **)&plan->keys, &plan->cap_keys, plan->n_keys, sizeof(*plan->keys)))
+	if (!grow_array((void **)&plan->keys, &plan->cap_keys, plan->n_keys, sizeof(*plan->keys), true))
 		return NULL;
 	struct op *op = plan_add_op(plan, type);
 	if (!op)
@@ -548,8 +558,8 @@ static int parse_peer_line(struct plan *plan, const char *k, size_t klen, const 
 		if (!parse_endpoint(v, vlen, &ep))
 			return -EINVAL;
 		if (!plan->skipping) {
-			if (!grow((void **)&plan->endpoints, &plan->cap_endpoints, plan->n_endpoints,
-				  sizeof(*plan->endpoints)) ||
+			if (!grow_array((void **)&plan->endpoints, &plan->cap_endpoints, plan->n_endpoints,
+				  sizeof(*plan->endpoints), false) ||
 			    !(op = plan_add_op(plan, OP_ENDPOINT)))
 				return -ENOMEM;
 			op->u.ref = (uint32_t)plan->n_endpoints;
