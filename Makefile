@@ -57,7 +57,7 @@ $(CORE_LIB): $(CORE_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/roamd: $(ROAMD_SRCS:%.c=$(BUILD)/obj/%.o) $(CORE_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl -lcap
 
 $(BUILD)/roam: $(ROAM_SRCS:%.c=$(BUILD)/obj/%.o) $(CORE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl
@@ -98,10 +98,17 @@ demo: install-deps all
 
 # roamd and roam side by side, as wg-quick expects a userspace
 # implementation on PATH. PREFIX=/usr/local, DESTDIR for packaging.
+# roamd runs as the system user "roamd" once set up (README, "Hardening and
+# privileges"); it is created here unless DESTDIR is set (a package creates
+# it in its maintainer scripts instead).
 PREFIX ?= /usr/local
 install: $(DAEMON) $(CLI)
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(DAEMON) $(CLI) $(DESTDIR)$(PREFIX)/bin/
+	@if [ -z "$(DESTDIR)" ] && ! id -u roamd >/dev/null 2>&1; then \
+		echo "useradd --system roamd"; \
+		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin roamd; \
+	fi
 
 clean:
 	rm -rf build

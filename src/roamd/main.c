@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "netwatch.h"
+#include "privileges.h"
 
 #ifndef ROAM_VERSION
 #define ROAM_VERSION "0.1.0"
@@ -22,8 +23,13 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: roamd [-f|--foreground] INTERFACE-NAME\n"
+	fprintf(f, "Usage: roamd [-f|--foreground] [-u|--user USER] INTERFACE-NAME\n"
 		   "       roamd --version\n"
+		   "Once the interface and its UAPI socket exist, roamd runs as USER (default: \"" PRIVILEGES_DEFAULT_USER "\"\n"
+		   "if that user exists, else \"" PRIVILEGES_FALLBACK_USER "\") with only CAP_NET_ADMIN (fwmark, forced\n"
+		   "socket buffers) and CAP_NET_BIND_SERVICE (a listen port below 1024), and NO_NEW_PRIVS;\n"
+		   "a capability-less root process (roamd-keeper) removes the socket at exit.\n"
+		   "             ROAMD_NO_DROP=1 stays root (for debugging, and logged as an error)\n"
 		   "Environment: WG_PROCESS_FOREGROUND=1 (same as -f), LOG_LEVEL=error|info|verbose,\n"
 		   "             ROAMD_NO_NETWATCH=1 (do not send to every peer at once when this host's\n"
 		   "             addresses or routes change: peers then learn a new address from our next\n"
@@ -171,7 +177,7 @@ static void teardown(struct daemon *d)
 int main(int argc, char **argv)
 {
 	bool foreground = false;
-	const char *ifname = NULL;
+	const char *ifname = NULL, *user = NULL;
 
 	/* First thing, before any key exists: no core dump of this process
 	 * (it would hold the private key), and no ptrace attach by a process
@@ -194,6 +200,8 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(a, "-f") || !strcmp(a, "--foreground")) {
 			foreground = true;
+		} else if ((!strcmp(a, "-u") || !strcmp(a, "--user")) && i + 1 < argc) {
+			user = argv[++i];
 		} else if (a[0] == '-' || ifname) {
 			usage(stderr);
 			return 1;
@@ -219,6 +227,16 @@ int main(int argc, char **argv)
 	}
 	log_init(level, ifname);
 
+	/* Who to become is settled now, while the user database can still be
+	 * read and a mistake still reaches the terminal. */
+	struct privileges priv;
+	char perr[160];
+	bool no_drop = env_flag("ROAMD_NO_DROP");
+	if (privileges_plan(&priv, user, no_drop, perr, sizeof(perr)) < 0) {
+		fprintf(stderr, "roamd: %s\n", perr);
+		return 1;
+	}
+
 	int ready_fd = -1;
 	if (!foreground) {
 		ready_fd = daemonise();
@@ -236,6 +254,14 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Forked while we hold no fd worth having (privileges.h). */
+	int keeper_fd = -1;
+	if (priv.drop) {
+		char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+		snprintf(path, sizeof(path), "%s/%s.sock", IPC_SOCKET_DIR, ifname);
+		keeper_fd = keeper_start(path);
+	}
+
 	struct daemon d;
 	char err[256] = "";
 	if (setup(&d, ifname, err, sizeof(err)) < 0) {
@@ -244,6 +270,20 @@ int main(int argc, char **argv)
 		log_close();
 		return 1;
 	}
+	keeper_arm(keeper_fd, d.ipc.dev, d.ipc.ino);
+	if (privileges_drop(&priv, err, sizeof(err)) < 0) {
+		log_error("dropping privileges: %s", err);
+		teardown(&d);
+		log_close();
+		return 1;
+	}
+	if (priv.drop)
+		log_info("running as %s (uid %u) with CAP_NET_ADMIN and CAP_NET_BIND_SERVICE only", priv.user,
+			 (unsigned)priv.uid);
+	else if (no_drop)
+		log_error("ROAMD_NO_DROP is set: running with all of root's privileges (for debugging only)");
+	else
+		log_verbose("started without root: nothing to drop");
 	log_info("interface %s created (MTU %u, down), UAPI socket %s", ifname, DEFAULT_MTU, d.ipc.path);
 
 	if (!foreground) {

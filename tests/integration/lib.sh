@@ -547,4 +547,12 @@ if [ "$(id -u)" -ne 0 ]; then
 	t_abort "integration tests need root (network namespaces)"
 fi
 [ -c /dev/net/tun ] || t_abort "/dev/net/tun is missing (userspace WireGuard needs TUN)"
+# roamd drops to the user "roamd" after set-up (README "Hardening and
+# privileges"); make install creates it, and so do we, the same way, so the
+# tests run roamd as it runs when installed. Two tests racing here both call
+# useradd; the loser's "already exists" is fine, the check after is what counts.
+if ! id -u roamd >/dev/null 2>&1; then
+	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin roamd >/dev/null 2>&1
+	id -u roamd >/dev/null 2>&1 || t_abort "could not create the user roamd"
+fi
 rt_sweep_stale
