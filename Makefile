@@ -57,7 +57,7 @@ $(CORE_LIB): $(CORE_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/roamd: $(ROAMD_SRCS:%.c=$(BUILD)/obj/%.o) $(CORE_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl -lcap
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl -lcap -lseccomp
 
 $(BUILD)/roam: $(ROAM_SRCS:%.c=$(BUILD)/obj/%.o) $(CORE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl
@@ -65,6 +65,11 @@ $(BUILD)/roam: $(ROAM_SRCS:%.c=$(BUILD)/obj/%.o) $(CORE_LIB)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_OBJS) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# roamd's own seccomp filter, installed in forked children.
+$(BUILD)/tests/test_sandbox: $(BUILD)/obj/tests/unit/test_sandbox.o $(BUILD)/obj/src/roamd/sandbox.o \
+		$(BUILD)/obj/src/roamd/log.o $(TEST_OBJS) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lseccomp
 $(BUILD)/tests/%: $(BUILD)/obj/tests/sim/%.o $(TEST_OBJS) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "privileges.h"
+#include "sandbox.h"
 
 struct keeper_msg {
 	dev_t dev;
@@ -58,6 +59,9 @@ static void keeper_confine(void)
 	if (!none || cap_set_proc(none) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		_exit(1);
 	cap_free(none);
+	const char *why;
+	if (sandbox_supported(&why) && sandbox_keeper() < 0)
+		_exit(1);
 }
 
 static void keeper_main(const char *path)

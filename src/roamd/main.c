@@ -16,6 +16,7 @@
 #include "log.h"
 #include "netwatch.h"
 #include "privileges.h"
+#include "sandbox.h"
 
 #ifndef ROAM_VERSION
 #define ROAM_VERSION "0.1.0"
@@ -27,9 +28,11 @@ static void usage(FILE *f)
 		   "       roamd --version\n"
 		   "Once the interface and its UAPI socket exist, roamd runs as USER (default: \"" PRIVILEGES_DEFAULT_USER "\"\n"
 		   "if that user exists, else \"" PRIVILEGES_FALLBACK_USER "\") with only CAP_NET_ADMIN (fwmark, forced\n"
-		   "socket buffers) and CAP_NET_BIND_SERVICE (a listen port below 1024), and NO_NEW_PRIVS;\n"
-		   "a capability-less root process (roamd-keeper) removes the socket at exit.\n"
-		   "             ROAMD_NO_DROP=1 stays root (for debugging, and logged as an error)\n"
+		   "socket buffers) and CAP_NET_BIND_SERVICE (a listen port below 1024), NO_NEW_PRIVS and a\n"
+		   "seccomp filter; a capability-less root process (roamd-keeper) removes the socket at exit.\n"
+		   "             ROAMD_NO_DROP=1 stays root, ROAMD_NO_SECCOMP=1 runs without the filter,\n"
+		   "             ROAMD_SECCOMP_LOG=1 only logs calls outside it to the kernel's audit log\n"
+		   "             (all three for debugging, and logged as errors)\n"
 		   "Environment: WG_PROCESS_FOREGROUND=1 (same as -f), LOG_LEVEL=error|info|verbose,\n"
 		   "             ROAMD_NO_NETWATCH=1 (do not send to every peer at once when this host's\n"
 		   "             addresses or routes change: peers then learn a new address from our next\n"
@@ -174,6 +177,25 @@ static void teardown(struct daemon *d)
 	datapath_free(&d->dp);
 }
 
+/* The seccomp filter, unless switched off or a sanitizer build (sandbox.h).
+ * false: it could not be installed (logged). */
+static bool enter_sandbox(char *err, size_t err_len)
+{
+	const char *why;
+	bool log_only = env_flag("ROAMD_SECCOMP_LOG");
+	if (env_flag("ROAMD_NO_SECCOMP")) {
+		log_error("ROAMD_NO_SECCOMP is set: running without the seccomp filter (for debugging only)");
+	} else if (!sandbox_supported(&why)) {
+		log_info("no seccomp filter in %s (its runtime makes calls the filter does not know)", why);
+	} else if (sandbox_enter(log_only, err, err_len) < 0) {
+		log_error("%s", err);
+		return false;
+	} else if (log_only) {
+		log_error("ROAMD_SECCOMP_LOG is set: calls outside the seccomp filter are only logged (audit log)");
+	}
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	bool foreground = false;
@@ -289,6 +311,17 @@ int main(int argc, char **argv)
 	if (!foreground) {
 		detach_stdio();
 		log_to_syslog(false);
+	}
+	/* After the drop (the filter need not allow setresuid or capset) and
+	 * after detaching (no opening /dev/null for writing, no chdir), but
+	 * before a daemonising parent reports success: a filter that cannot be
+	 * installed is a failed start. */
+	if (!enter_sandbox(err, sizeof(err))) {
+		teardown(&d);
+		log_close();
+		return 1;
+	}
+	if (!foreground) {
 		ssize_t n;
 		do
 			n = write(ready_fd, "R", 1);
