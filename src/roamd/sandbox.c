@@ -14,9 +14,12 @@
 #include <linux/netlink.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <ucontext.h>
 #include <stdio.h>
 #include <string.h>
+#include <net/if.h>
 #include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <termios.h>
@@ -60,16 +63,25 @@ static const char *const keeper_calls[] = {
 enum { MAX_NR = 512 };
 static char *nr_names[MAX_NR];
 
-static void on_sigsys(int sig, siginfo_t *si, void *uc)
+static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 {
 	(void)sig;
-	(void)uc;
 	int nr = si->si_syscall;
 	const char *name = nr >= 0 && nr < MAX_NR && nr_names[nr] ? nr_names[nr] : "?";
+	unsigned long long a0 = 0, a1 = 0;
+#if defined(__x86_64__)
+	/* The first two arguments tell an ioctl's request or a socket's
+	 * family: enough to tell a gap in the list from an attack. */
+	const ucontext_t *uc = ucv;
+	a0 = (unsigned long long)uc->uc_mcontext.gregs[REG_RDI];
+	a1 = (unsigned long long)uc->uc_mcontext.gregs[REG_RSI];
+#else
+	(void)ucv;
+#endif
 	/* Not async-signal-safe (log_line formats, may call syslog), but the
 	 * process ends here either way and the name is what the operator
 	 * needs: an allowlist gap or an attack. */
-	log_error("seccomp: forbidden system call %s (%d); exiting", name, nr);
+	log_error("seccomp: forbidden system call %s (%d, arguments 0x%llx, 0x%llx); exiting", name, nr, a0, a1);
 	/* Die of SIGSYS: with the default action restored, the kernel's forced
 	 * SIGSYS for the same call again is fatal (it unblocks it). */
 	struct sigaction dfl = {.sa_handler = SIG_DFL};
@@ -116,8 +128,18 @@ static int add_sockets(scmp_filter_ctx ctx)
 		if (ret < 0)
 			return ret;
 	}
-	/* stdio asks whether stderr is a terminal; nothing else. */
-	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, TCGETS));
+	/* Read-only ioctls: stdio asks whether a stream is a terminal;
+	 * if_indextoname (netwatch names an interface in its log lines) and
+	 * if_nametoindex (a UAPI endpoint with %IFNAME scope) ask the kernel
+	 * on a throwaway socket. Nothing that configures anything. */
+	static const unsigned long ioctls[] = {TCGETS, SIOCGIFNAME, SIOCGIFINDEX};
+	for (size_t i = 0; i < sizeof(ioctls) / sizeof(ioctls[0]); i++) {
+		int ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+					   SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)ioctls[i]));
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
 }
 
 static int load(scmp_filter_ctx ctx, int ret)
