@@ -14,6 +14,8 @@ packages=(
 	libclang-rt-14-dev  # libFuzzer + ASan/UBSan runtimes for clang 14
 	libssl-dev          # -lcrypto
 	libmnl-dev          # -lmnl (netlink) for roamd and roam
+	libcap-dev          # -lcap: roamd drops to an unprivileged user keeping two capabilities
+	libseccomp-dev      # -lseccomp: roamd's system call allowlist
 	pkg-config
 	iproute2            # ip netns / ip link / ss in integration tests
 	iputils-ping        # ping through the tunnel

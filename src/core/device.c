@@ -11,7 +11,9 @@ enum { RATELIMITER_CAPACITY = 8192, DEFAULT_HANDSHAKE_CAPACITY = 4000 };
 
 struct device *device_new(const struct device_io *io)
 {
-	struct device *dev = calloc(1, sizeof(*dev));
+	/* The device and its peers hold private and pre-shared keys:
+	 * secmem keeps them out of core dumps and swap (secmem.c). */
+	struct device *dev = secmem_alloc(sizeof(*dev));
 	if (!dev)
 		return NULL;
 	dev->io = *io;
@@ -41,8 +43,7 @@ void device_free(struct device *dev)
 	timer_heap_free(&dev->timers);
 	ratelimiter_free(dev->ratelimiter);
 	aead_ctx_free(dev->aead);
-	crypto_wipe(dev, sizeof(*dev));
-	free(dev);
+	secmem_free(dev);
 }
 
 static void peer_stop(struct peer *peer)
@@ -171,7 +172,7 @@ struct peer *device_peer_create(struct device *dev, const uint8_t public_key[NOI
 		*err = -EINVAL;
 		return NULL;
 	}
-	struct peer *peer = calloc(1, sizeof(*peer));
+	struct peer *peer = secmem_alloc(sizeof(*peer));
 	if (!peer) {
 		*err = -ENOMEM;
 		return NULL;
@@ -182,7 +183,7 @@ struct peer *device_peer_create(struct device *dev, const uint8_t public_key[NOI
 	cookie_maker_init(&peer->cookie, public_key);
 	noise_precompute_static_static(dev, peer);
 	if (pubkey_table_insert(&dev->pubkeys, peer)) {
-		free(peer);
+		secmem_free(peer);
 		*err = -ENOMEM;
 		return NULL;
 	}
@@ -220,8 +221,7 @@ void device_peer_remove(struct device *dev, struct peer *peer)
 	dev->peer_count--;
 	peer_forget_path_mtu(peer);
 	free(peer->history);
-	crypto_wipe(peer, sizeof(*peer));
-	free(peer);
+	secmem_free(peer);
 }
 
 void device_peers_remove_all(struct device *dev)
@@ -317,11 +317,16 @@ struct peer *device_route_lookup(const struct device *dev, int family, const uin
 	return allowedips_lookup(&dev->allowedips, family, addr);
 }
 
+bool peer_get_preshared_key(const struct peer *peer, uint8_t psk[NOISE_SYMMETRIC_KEY_LEN])
+{
+	memcpy(psk, peer->preshared_key, NOISE_SYMMETRIC_KEY_LEN);
+	return !crypto_is_zero(psk, NOISE_SYMMETRIC_KEY_LEN);
+}
+
 void peer_get_info(const struct peer *peer, struct peer_info *info)
 {
 	memset(info, 0, sizeof(*info));
 	memcpy(info->public_key, peer->public_key, NOISE_PUBLIC_KEY_LEN);
-	memcpy(info->preshared_key, peer->preshared_key, NOISE_SYMMETRIC_KEY_LEN);
 	info->endpoint = peer->endpoint;
 	info->persistent_keepalive = peer->persistent_keepalive;
 	info->last_handshake_wall_ns = peer->last_handshake_wall_ns;

@@ -235,7 +235,6 @@ struct peer *device_peer_for_quoted_datagram(struct device *dev, const struct en
 
 struct peer_info {
 	uint8_t public_key[NOISE_PUBLIC_KEY_LEN];
-	uint8_t preshared_key[NOISE_SYMMETRIC_KEY_LEN];
 	struct endpoint endpoint;	/* unset if unknown */
 	uint16_t persistent_keepalive;
 	uint64_t last_handshake_wall_ns; /* 0 = never */
@@ -247,7 +246,11 @@ struct peer_info {
 	uint64_t handshake_attempts;	/* initiations sent since the last success */
 	bool has_current_keypair;
 };
+/* No secret in here: peer_info is copied around for logs, metrics and
+ * netwatch. The pre-shared key has its own accessor (UAPI get only); the
+ * caller wipes what it got. false if the peer has none (psk all zeros). */
 void peer_get_info(const struct peer *peer, struct peer_info *info);
+bool peer_get_preshared_key(const struct peer *peer, uint8_t psk[NOISE_SYMMETRIC_KEY_LEN]);
 /* Roaming history and NAT evidence (history.h); NULL if nothing yet. */
 struct peer_history;
 const struct peer_history *peer_get_history(const struct peer *peer);

@@ -343,8 +343,11 @@ static void keypair_destroy(struct device *dev, struct noise_keypair *kp)
 	if (!kp)
 		return;
 	index_table_remove(&dev->indices, kp->local_index);
-	crypto_wipe(kp, sizeof(*kp));
-	free(kp);
+	/* The AEAD context caches the last key it used; it must not outlive
+	 * the session it belongs to. */
+	aead_ctx_forget(dev->aead, kp->send_key);
+	aead_ctx_forget(dev->aead, kp->receive_key);
+	secmem_free(kp);
 }
 
 bool noise_begin_session(struct device *dev, struct peer *peer, uint64_t now)
@@ -356,7 +359,7 @@ bool noise_begin_session(struct device *dev, struct peer *peer, uint64_t now)
 	if (hs->state != HANDSHAKE_CONSUMED_RESPONSE && hs->state != HANDSHAKE_CREATED_RESPONSE)
 		return false;
 	/* Keypairs are allocated once per handshake, never per packet. */
-	struct noise_keypair *kp = calloc(1, sizeof(*kp));
+	struct noise_keypair *kp = secmem_alloc(sizeof(*kp));
 	if (!kp)
 		return false;
 	kp->peer = peer;

@@ -180,6 +180,26 @@ static bool aead_dir_start(struct aead_dir *d, const uint8_t key[32], const uint
 	return true;
 }
 
+void aead_ctx_forget(struct aead_ctx *ctx, const uint8_t key[32])
+{
+	static const uint8_t zero_key[CHACHA20POLY1305_KEY_LEN], zero_nonce[CHACHA20POLY1305_NONCE_LEN];
+	struct aead_dir *dirs[2] = {&ctx->seal, &ctx->open};
+
+	if (!ctx)
+		return;
+	for (int i = 0; i < 2; i++) {
+		struct aead_dir *d = dirs[i];
+		if (!d->keyed || !key_equal(d->key, key))
+			continue;
+		/* Loading zeros overwrites the provider's copy of the key;
+		 * the next packet loads its own key anyway (keyed is false). */
+		(void)EVP_CipherInit_ex2(d->evp, NULL, zero_key, zero_nonce, i == 0, NULL);
+		ERR_clear_error();
+		crypto_wipe(d->key, sizeof(d->key));
+		d->keyed = false;
+	}
+}
+
 /* EVP lengths are int. Keeping len + tag below INT_MAX also keeps the
  * dst + len arithmetic in range. */
 static inline bool aead_lengths_ok(size_t len, size_t ad_len)

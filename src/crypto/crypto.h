@@ -85,4 +85,18 @@ bool crypto_equal(const void *a, const void *b, size_t len);
 bool crypto_is_zero(const void *a, size_t len);
 void crypto_wipe(void *p, size_t len);
 
+/* Secrets' memory (secmem.c): zeroed, page-granular, MADV_DONTDUMP and,
+ * within RLIMIT_MEMLOCK, mlocked; secmem_free wipes it first. For the
+ * device, peers and keypairs: never per packet. */
+void *secmem_alloc(size_t size);
+void secmem_free(void *ptr);
+/* realloc for buffers that hold secrets: the old block is wiped before it
+ * is freed. Returns NULL (old untouched) when out of memory. */
+void *crypto_realloc_wiped(void *old, size_t old_len, size_t new_len);
+
+/* A keypair died: if either direction of ctx still holds key (cached for
+ * the next packet), wipe that copy and rekey the cipher with zeros so the
+ * provider's key schedule forgets it too. */
+void aead_ctx_forget(struct aead_ctx *ctx, const uint8_t key[32]);
+
 #endif

@@ -123,6 +123,11 @@ struct daemon {
 	struct watch w_netwatch;
 	struct client *clients;
 	unsigned client_count;
+	unsigned clients_closing;	/* evicted, freed after the batch */
+	size_t client_bytes;		/* buffered across all clients */
+	uint64_t client_sweep_at;	/* next check for idle clients */
+	uint64_t client_log_at;		/* rate limit of the eviction log */
+	unsigned client_log_skipped;
 
 	bool running;
 	int exit_code;

@@ -20,8 +20,22 @@
 #include "netwatch.h"
 
 /* A `wg` process holds a connection for milliseconds; hundreds at once
- * means something is wrong, and fds are finite. */
+ * means something is wrong, and fds are finite. The socket is root's (0700),
+ * but a stuck or hostile local tool must still not lock the operator out:
+ *  - a client that moves no byte either way for CLIENT_IDLE_NS is closed;
+ *  - at MAX_CLIENTS, the client idle longest is closed to make room, so a
+ *    new `wg show` is answered at once instead of refused (a refused `wg`
+ *    dies of EPIPE in the middle of its request);
+ *  - the bytes buffered across all clients have a budget: two of the
+ *    largest requests; a client that grows past it is closed;
+ *  - the log line for the last two says so at most every CLIENT_LOG_NS. */
 enum { MAX_CLIENTS = 256, CLIENT_READ_ROUNDS = 16, EPOLL_BATCH = 64 };
+#define MAX_CLIENTS_TEXT "256"
+_Static_assert(MAX_CLIENTS == 256, "MAX_CLIENTS_TEXT says 256");
+#define CLIENT_IDLE_NS (10 * NSEC_PER_SEC)
+#define CLIENT_SWEEP_NS NSEC_PER_SEC
+#define CLIENT_LOG_NS (10 * NSEC_PER_SEC)
+#define CLIENT_BYTES_BUDGET (2 * (size_t)UAPI_MAX_REQUEST)
 /* Connections accepted per wake-up of the listener, so a flood of `wg`
  * clients cannot starve the data path; the rest wait in the backlog. */
 enum { ACCEPT_BUDGET = 16 };
@@ -32,7 +46,10 @@ struct client {
 	int fd;
 	struct uapi_conn *conn;
 	bool closing;		/* no more input: flush the output, then close */
+	bool evicted;		/* out of epoll; freed after this batch */
 	uint32_t events;	/* what epoll is asked for now */
+	uint64_t last_active;	/* a byte moved either way (monotonic) */
+	size_t accounted;	/* its share of d->client_bytes */
 };
 
 static int watch_fd(struct daemon *d, int op, int fd, uint32_t events, struct watch *w)
@@ -79,9 +96,46 @@ static void client_free(struct daemon *d, struct client *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	d->client_count--;
+	if (c->evicted)
+		d->clients_closing--;
+	d->client_bytes -= c->accounted;
 	close(c->fd);	/* also leaves the epoll set */
 	uapi_conn_free(c->conn);
 	free(c);
+}
+
+/* Says why clients are closed, at most once per CLIENT_LOG_NS, with how
+ * many went unsaid since. */
+static void client_log(struct daemon *d, const char *what)
+{
+	uint64_t now = now_ns();
+	if (d->client_log_at && now - d->client_log_at < CLIENT_LOG_NS) {
+		d->client_log_skipped++;
+		return;
+	}
+	if (d->client_log_skipped)
+		log_error("UAPI: %s (and %u more like it since the last message)", what, d->client_log_skipped);
+	else
+		log_error("UAPI: %s", what);
+	d->client_log_at = now;
+	d->client_log_skipped = 0;
+}
+
+/* At the cap: the client idle longest gives up its place. It leaves epoll
+ * now but is freed only after the batch, which may still hold its event. */
+static bool client_evict_idlest(struct daemon *d)
+{
+	struct client *victim = NULL;
+	for (struct client *c = d->clients; c; c = c->next)
+		if (!c->evicted && (!victim || c->last_active < victim->last_active))
+			victim = c;
+	if (!victim)
+		return false;
+	epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, victim->fd, NULL);
+	victim->evicted = true;
+	d->clients_closing++;
+	client_log(d, "more than " MAX_CLIENTS_TEXT " clients at once: closing the one idle longest");
+	return true;
 }
 
 static void client_accept(struct daemon *d)
@@ -96,8 +150,7 @@ static void client_accept(struct daemon *d)
 		/* Past the cap, refuse at once. The cap also keeps us far
 		 * below RLIMIT_NOFILE, so accept cannot fail with EMFILE and
 		 * leave the listener readable forever. */
-		if (d->client_count >= MAX_CLIENTS) {
-			log_error("more than %d UAPI clients at once, refusing one", MAX_CLIENTS);
+		if (d->client_count - d->clients_closing >= MAX_CLIENTS && !client_evict_idlest(d)) {
 			close(fd);
 			continue;
 		}
@@ -112,6 +165,7 @@ static void client_accept(struct daemon *d)
 		c->watch = (struct watch){.kind = WATCH_CLIENT, .obj = c};
 		c->fd = fd;
 		c->events = EPOLLIN;
+		c->last_active = now_ns();
 		if (watch_fd(d, EPOLL_CTL_ADD, fd, c->events, &c->watch) < 0) {
 			uapi_conn_free(c->conn);
 			free(c);
@@ -126,7 +180,8 @@ static void client_accept(struct daemon *d)
 	}
 }
 
-/* Writes what is pending; false if the client is gone. */
+/* Writes what is pending; false if the client is gone. MSG_NOSIGNAL: a
+ * client that went away must not kill us with SIGPIPE (it is also ignored). */
 static bool client_flush(struct client *c)
 {
 	for (;;) {
@@ -140,6 +195,8 @@ static bool client_flush(struct client *c)
 				continue;
 			return errno == EAGAIN || errno == EWOULDBLOCK;
 		}
+		if (n > 0)
+			c->last_active = now_ns();
 		uapi_conn_consume_output(c->conn, (size_t)n);
 	}
 }
@@ -151,9 +208,25 @@ static bool client_has_output(const struct client *c)
 	return pending != 0;
 }
 
+/* Keeps d->client_bytes in step with c's buffers; false (c freed) when
+ * that passes the budget. */
+static bool client_account(struct daemon *d, struct client *c)
+{
+	size_t now = uapi_conn_memory(c->conn);
+	d->client_bytes = d->client_bytes - c->accounted + now;
+	c->accounted = now;
+	if (d->client_bytes <= CLIENT_BYTES_BUDGET || !now)
+		return true;
+	client_log(d, "clients hold more than their byte budget: closing the one that grew");
+	client_free(d, c);
+	return false;
+}
+
 static void client_event(struct daemon *d, struct client *c, uint32_t events)
 {
 	char buf[16384];
+	if (c->evicted)
+		return;
 	/* Read a bounded amount, and nothing while an answer waits to be
 	 * written: a client that sends without reading is held back by its
 	 * own socket buffer instead of growing ours. */
@@ -162,6 +235,7 @@ static void client_event(struct daemon *d, struct client *c, uint32_t events)
 	     i++) {
 		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n > 0) {
+			c->last_active = now_ns();
 			if (!uapi_conn_feed(c->conn, buf, (size_t)n))
 				c->closing = true;
 			continue;
@@ -182,6 +256,8 @@ static void client_event(struct daemon *d, struct client *c, uint32_t events)
 		client_free(d, c);
 		return;
 	}
+	if (!client_account(d, c))
+		return;
 	bool pending = client_has_output(c);
 	if (c->closing && !pending) {
 		client_free(d, c);
@@ -310,12 +386,38 @@ int loop_init(struct daemon *d, char *err, size_t err_len)
 	return 0;
 }
 
+/* After a batch: free the evicted, and close clients idle too long. The
+ * sweep runs at most once a second, and only while clients exist, so the
+ * data path pays nothing for it. */
+static void clients_tidy(struct daemon *d)
+{
+	if (!d->client_count)
+		return;
+	uint64_t now = now_ns();
+	bool sweep = now >= d->client_sweep_at;
+	if (!sweep && !d->clients_closing)
+		return;
+	for (struct client *c = d->clients, *next; c; c = next) {
+		next = c->next;
+		if (c->evicted || (sweep && now - c->last_active >= CLIENT_IDLE_NS)) {
+			if (!c->evicted)
+				log_verbose("UAPI: closing a client silent for %llu s",
+					    (unsigned long long)(CLIENT_IDLE_NS / NSEC_PER_SEC));
+			client_free(d, c);
+		}
+	}
+	if (sweep)
+		d->client_sweep_at = now + CLIENT_SWEEP_NS;
+}
+
 void loop_run(struct daemon *d)
 {
 	struct epoll_event events[EPOLL_BATCH];
 	while (d->running) {
 		rearm_timer(d);
-		int n = epoll_wait(d->epoll_fd, events, EPOLL_BATCH, -1);
+		/* With clients connected, wake at least once a second to close
+		 * the idle ones. */
+		int n = epoll_wait(d->epoll_fd, events, EPOLL_BATCH, d->client_count ? 1000 : -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -366,6 +468,7 @@ void loop_run(struct daemon *d)
 				break;
 			}
 		}
+		clients_tidy(d);
 	}
 }
 

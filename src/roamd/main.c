@@ -8,12 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon.h"
 #include "log.h"
 #include "netwatch.h"
+#include "privileges.h"
+#include "sandbox.h"
 #include "uapi_contract.h"
 
 #ifndef ROAM_VERSION
@@ -22,8 +25,15 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: roamd [-f|--foreground] INTERFACE-NAME\n"
+	fprintf(f, "Usage: roamd [-f|--foreground] [-u|--user USER] INTERFACE-NAME\n"
 		   "       roamd --version\n"
+		   "Once the interface and its UAPI socket exist, roamd runs as USER (default: \"" PRIVILEGES_DEFAULT_USER "\"\n"
+		   "if that user exists, else \"" PRIVILEGES_FALLBACK_USER "\") with only CAP_NET_ADMIN (fwmark, forced\n"
+		   "socket buffers) and CAP_NET_BIND_SERVICE (a listen port below 1024), NO_NEW_PRIVS and a\n"
+		   "seccomp filter; a capability-less root process (roamd-keeper) removes the socket at exit.\n"
+		   "             ROAMD_NO_DROP=1 stays root, ROAMD_NO_SECCOMP=1 runs without the filter,\n"
+		   "             ROAMD_SECCOMP_LOG=1 only logs calls outside it to the kernel's audit log\n"
+		   "             (all three for debugging, and logged as errors)\n"
 		   "Environment: WG_PROCESS_FOREGROUND=1 (same as -f), LOG_LEVEL=error|info|verbose,\n"
 		   "             ROAMD_NO_NETWATCH=1 (do not send to every peer at once when this host's\n"
 		   "             addresses or routes change: peers then learn a new address from our next\n"
@@ -156,10 +166,36 @@ static void teardown(struct daemon *d)
 	datapath_free(&d->dp);
 }
 
+/* The seccomp filter, unless switched off or a sanitizer build (sandbox.h).
+ * false: it could not be installed (logged). */
+static bool enter_sandbox(char *err, size_t err_len)
+{
+	const char *why;
+	bool log_only = env_on("ROAMD_SECCOMP_LOG");
+	if (env_on("ROAMD_NO_SECCOMP")) {
+		log_error("ROAMD_NO_SECCOMP is set: running without the seccomp filter (for debugging only)");
+	} else if (!sandbox_supported(&why)) {
+		log_info("no seccomp filter in %s (its runtime makes calls the filter does not know)", why);
+	} else if (sandbox_enter(log_only, err, err_len) < 0) {
+		log_error("%s", err);
+		return false;
+	} else if (log_only) {
+		log_error("ROAMD_SECCOMP_LOG is set: calls outside the seccomp filter are only logged (audit log)");
+	}
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	bool foreground = false;
-	const char *ifname = NULL;
+	const char *ifname = NULL, *user = NULL;
+
+	/* First thing, before any key exists: no core dump of this process
+	 * (it would hold the private key), and no ptrace attach by a process
+	 * of the same uid once we drop privileges; /proc/PID/ files become
+	 * root-owned. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fprintf(stderr, "roamd: prctl(PR_SET_DUMPABLE): %s\n", strerror(errno));
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -175,6 +211,8 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(a, "-f") || !strcmp(a, "--foreground")) {
 			foreground = true;
+		} else if ((!strcmp(a, "-u") || !strcmp(a, "--user")) && i + 1 < argc) {
+			user = argv[++i];
 		} else if (a[0] == '-' || ifname) {
 			usage(stderr);
 			return 1;
@@ -200,6 +238,16 @@ int main(int argc, char **argv)
 	}
 	log_init(level, ifname);
 
+	/* Who to become is settled now, while the user database can still be
+	 * read and a mistake still reaches the terminal. */
+	struct privileges priv;
+	char perr[160];
+	bool no_drop = env_on("ROAMD_NO_DROP");
+	if (privileges_plan(&priv, user, no_drop, perr, sizeof(perr)) < 0) {
+		fprintf(stderr, "roamd: %s\n", perr);
+		return 1;
+	}
+
 	int ready_fd = -1;
 	if (!foreground) {
 		ready_fd = daemonise();
@@ -214,6 +262,14 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Forked while we hold no fd worth having (privileges.h). */
+	int keeper_fd = -1;
+	if (priv.drop) {
+		char path[UAPI_SOCKET_PATH_MAX];
+		snprintf(path, sizeof(path), "%s/%s.sock", UAPI_SOCKET_DIR, ifname);
+		keeper_fd = keeper_start(path);
+	}
+
 	struct daemon d;
 	char err[256] = "";
 	if (setup(&d, ifname, err, sizeof(err)) < 0) {
@@ -222,11 +278,36 @@ int main(int argc, char **argv)
 		log_close();
 		return 1;
 	}
+	keeper_arm(keeper_fd, d.ipc.dev, d.ipc.ino);
+	if (privileges_drop(&priv, err, sizeof(err)) < 0) {
+		log_error("dropping privileges: %s", err);
+		teardown(&d);
+		log_close();
+		return 1;
+	}
+	if (priv.drop)
+		log_info("running as %s (uid %u) with CAP_NET_ADMIN and CAP_NET_BIND_SERVICE only", priv.user,
+			 (unsigned)priv.uid);
+	else if (no_drop)
+		log_error("ROAMD_NO_DROP is set: running with all of root's privileges (for debugging only)");
+	else
+		log_verbose("started without root: nothing to drop");
 	log_info("interface %s created (MTU %u, down), UAPI socket %s", ifname, DEFAULT_MTU, d.ipc.path);
 
 	if (!foreground) {
 		detach_stdio();
 		log_to_syslog(false);
+	}
+	/* After the drop (the filter need not allow setresuid or capset) and
+	 * after detaching (no opening /dev/null for writing, no chdir), but
+	 * before a daemonising parent reports success: a filter that cannot be
+	 * installed is a failed start. */
+	if (!enter_sandbox(err, sizeof(err))) {
+		teardown(&d);
+		log_close();
+		return 1;
+	}
+	if (!foreground) {
 		ssize_t n;
 		do
 			n = write(ready_fd, "R", 1);

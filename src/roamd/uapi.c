@@ -80,7 +80,10 @@ void uapi_get(struct device *dev, const struct uapi_host *host, bool roam, struc
 	for (struct peer *peer = device_peer_first(dev); peer; peer = device_peer_next(peer)) {
 		peer_get_info(peer, &info);
 		put_key(out, "public_key", info.public_key);
-		put_key(out, "preshared_key", info.preshared_key);
+		/* Fetched only here, wiped at once: peer_info carries no secret. */
+		peer_get_preshared_key(peer, key);
+		put_key(out, "preshared_key", key);
+		crypto_wipe(key, sizeof(key));
 		uapi_buf_printf(out, "protocol_version=1\n");
 		if (endpoint_is_set(&info.endpoint))
 			put_endpoint(out, &info.endpoint);
@@ -166,15 +169,16 @@ static void plan_free(struct plan *plan)
 	crypto_wipe(plan->private_key, sizeof(plan->private_key));
 }
 
-/* Makes room for one more element of an array that doubles as it grows. */
-static bool grow(void **array, size_t *cap, size_t n, size_t size)
+/* Makes room for one more element of an array that doubles as it grows.
+ * secret: the array holds keys, so the old block is wiped when it moves. */
+static bool grow_array(void **array, size_t *cap, size_t n, size_t size, bool secret)
 {
 	if (n < *cap)
 		return true;
 	size_t ncap = *cap ? *cap * 2 : 16;
 	if (ncap > SIZE_MAX / size)
 		return false;
-	void *p = realloc(*array, ncap * size);
+	void *p = secret ? crypto_realloc_wiped(*array, n * size, ncap * size) : realloc(*array, ncap * size);
 	if (!p)
 		return false;
 	*array = p;
@@ -184,7 +188,7 @@ static bool grow(void **array, size_t *cap, size_t n, size_t size)
 
 static struct op *plan_add_op(struct plan *plan, enum op_type type)
 {
-	if (!grow((void **)&plan->ops, &plan->cap_ops, plan->n_ops, sizeof(*plan->ops)))
+	if (!grow_array((void **)&plan->ops, &plan->cap_ops, plan->n_ops, sizeof(*plan->ops), false))
 		return NULL;
 	struct op *op = &plan->ops[plan->n_ops++];
 	memset(op, 0, sizeof(*op));
@@ -195,7 +199,7 @@ static struct op *plan_add_op(struct plan *plan, enum op_type type)
 /* An op referring to a new 32-byte key slot; returns the slot. */
 static uint8_t *plan_add_key_op(struct plan *plan, enum op_type type)
 {
-	if (!grow((void **)&plan->keys, &plan->cap_keys, plan->n_keys, sizeof(*plan->keys)))
+	if (!grow_array((void **)&plan->keys, &plan->cap_keys, plan->n_keys, sizeof(*plan->keys), true))
 		return NULL;
 	struct op *op = plan_add_op(plan, type);
 	if (!op)
@@ -436,8 +440,8 @@ static int parse_peer_line(struct plan *plan, const char *k, size_t klen, const 
 		if (!parse_endpoint(v, vlen, &ep))
 			return -EINVAL;
 		if (!plan->skipping) {
-			if (!grow((void **)&plan->endpoints, &plan->cap_endpoints, plan->n_endpoints,
-				  sizeof(*plan->endpoints)) ||
+			if (!grow_array((void **)&plan->endpoints, &plan->cap_endpoints, plan->n_endpoints,
+				  sizeof(*plan->endpoints), false) ||
 			    !(op = plan_add_op(plan, OP_ENDPOINT)))
 				return -ENOMEM;
 			op->u.ref = (uint32_t)plan->n_endpoints;

@@ -72,5 +72,7 @@ bool uapi_conn_feed(struct uapi_conn *conn, const char *data, size_t len);
 /* Output waiting to be written; mark n bytes as written. */
 const char *uapi_conn_output(const struct uapi_conn *conn, size_t *len);
 void uapi_conn_consume_output(struct uapi_conn *conn, size_t n);
+/* Bytes the connection holds in its buffers now (for a budget across all). */
+size_t uapi_conn_memory(const struct uapi_conn *conn);
 
 #endif

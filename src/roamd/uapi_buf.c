@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "crypto.h"
 #include "uapi.h"
 
 /* A buffer whose growth once failed is poisoned: its contents are dropped
@@ -38,7 +39,9 @@ static bool buf_reserve(struct uapi_buf *buf, size_t extra)
 	size_t need = buf->len + extra + 1, cap = buf->cap ? buf->cap : 256;
 	while (cap < need)
 		cap *= 2;
-	char *data = realloc(buf->data, cap);
+	/* A get reply starts with the private key and holds every pre-shared
+	 * key: the old block is wiped, never left to the heap by realloc. */
+	char *data = crypto_realloc_wiped(buf->data, buf->data ? buf->len + 1 : 0, cap);
 	if (!data) {
 		buf_poison(buf);
 		return false;

@@ -219,6 +219,12 @@ bool uapi_conn_feed(struct uapi_conn *conn, const char *data, size_t len)
 	return conn->state != CONN_CLOSED;
 }
 
+size_t uapi_conn_memory(const struct uapi_conn *conn)
+{
+	/* A poisoned reply buffer has cap SIZE_MAX and no data. */
+	return (conn->in ? conn->in_cap : 0) + (conn->out.data ? conn->out.cap : 0);
+}
+
 const char *uapi_conn_output(const struct uapi_conn *conn, size_t *len)
 {
 	if (!conn->out.data) {

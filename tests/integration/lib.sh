@@ -230,6 +230,7 @@ ping_ok() {
 # docs/protocol.md §7.6: WG_PROCESS_FOREGROUND=1, exactly "IMPL IFNAME"), record its pid for
 # cleanup, and wait until its UAPI socket exists and `wg show IFNAME` answers.
 # Its output goes to $RT_TMP/IFNAME.log, shown if it fails to come up.
+# A roamd must also be confined (rt_roamd_confined), or wg_start fails.
 wg_start() {
 	local impl=$1 ns=$2 dev=$3 pid
 	rt_ours "$dev" || return 1
@@ -248,7 +249,18 @@ wg_start() {
 	# Poll until it answers or is gone; a daemon that died is reported at
 	# once rather than after the full 10 s.
 	wait_until 10 rt_wg_settled "$ns" "$dev" "$pid"
-	rt_wg_ready "$ns" "$dev" && kill -0 "$pid" 2>/dev/null && return 0
+	if rt_wg_ready "$ns" "$dev" && kill -0 "$pid" 2>/dev/null; then
+		# Every suite runs roamd as it runs by default: dropped to its
+		# user and filtered (README "Hardening and privileges").
+		case $(basename "$impl") in
+		roamd*)
+			wait_until 2 rt_roamd_confined "$pid" "$RT_TMP/$dev.log" && return 0
+			echo "wg_start: $impl $dev runs without its confinement:" >&2
+			rt_roamd_confined "$pid" "$RT_TMP/$dev.log" >&2
+			return 1 ;;
+		esac
+		return 0
+	fi
 	if kill -0 "$pid" 2>/dev/null; then
 		echo "wg_start: $impl $dev did not come up in 10 s; its log:" >&2
 	else
@@ -256,6 +268,24 @@ wg_start() {
 	fi
 	tail -n 20 "$RT_TMP/$dev.log" >&2
 	return 1
+}
+
+# rt_roamd_confined PID LOG — roamd PID runs as an unprivileged user with
+# NO_NEW_PRIVS and a seccomp filter, unless the test switched that off
+# (ROAMD_NO_DROP, ROAMD_NO_SECCOMP) or the build has no filter (a sanitizer
+# build says "no seccomp filter in" in its LOG).
+rt_roamd_confined() {
+	local st="/proc/$1/status" uid nnp sc
+	uid=$(awk '/^Uid:/ {print $2}' "$st") nnp=$(awk '/^NoNewPrivs:/ {print $2}' "$st")
+	sc=$(awk '/^Seccomp:/ {print $2}' "$st")
+	if [ -z "${ROAMD_NO_DROP:-}" ] && { [ "$uid" = 0 ] || [ "$nnp" != 1 ]; }; then
+		echo "pid $1: Uid $uid, NoNewPrivs $nnp: privileges not dropped"
+		return 1
+	fi
+	if [ -z "${ROAMD_NO_SECCOMP:-}" ] && [ "$sc" != 2 ] && ! grep -q "no seccomp filter in" "$2"; then
+		echo "pid $1: Seccomp $sc: no filter"
+		return 1
+	fi
 }
 
 # Its UAPI socket exists and `wg show` gets an answer through it.
@@ -547,4 +577,12 @@ if [ "$(id -u)" -ne 0 ]; then
 	t_abort "integration tests need root (network namespaces)"
 fi
 [ -c /dev/net/tun ] || t_abort "/dev/net/tun is missing (userspace WireGuard needs TUN)"
+# roamd drops to the user "roamd" after set-up (README "Hardening and
+# privileges"); make install creates it, and so do we, the same way, so the
+# tests run roamd as it runs when installed. Two tests racing here both call
+# useradd; the loser's "already exists" is fine, the check after is what counts.
+if ! id -u roamd >/dev/null 2>&1; then
+	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin roamd >/dev/null 2>&1
+	id -u roamd >/dev/null 2>&1 || t_abort "could not create the user roamd"
+fi
 rt_sweep_stale

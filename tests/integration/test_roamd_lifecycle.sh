@@ -34,7 +34,8 @@ ended() {
 		echo "roamd $dev (pid $pid) still runs"
 		return 1
 	fi
-	[ ! -e "$(sock "$dev")" ] || { echo "socket left: $(sock "$dev")"; return 1; }
+	# The socket keeper removes it just after roamd is gone (privileges.h).
+	wait_until 2 eval "[ ! -e '$(sock "$dev")' ]" || { echo "socket left: $(sock "$dev")"; return 1; }
 	! link_exists "$ns" "$dev" || { echo "interface left: $dev"; return 1; }
 }
 

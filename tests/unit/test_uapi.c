@@ -600,7 +600,8 @@ static void test_set_each_key(void)
 	}
 	peer_get_info(p, &info);
 	memset(key, 1, 32);
-	CHECK(memcmp(info.preshared_key, key, 32) == 0);
+	uint8_t psk[32];
+	CHECK(peer_get_preshared_key(p, psk) && memcmp(psk, key, 32) == 0);
 	CHECK(info.endpoint.addr.sa.sa_family == AF_INET && endpoint_port(&info.endpoint) == 51821);
 	CHECK(info.persistent_keepalive == 25);
 	CHECK(route(&f, "198.18.1.35") == p);
@@ -612,7 +613,7 @@ static void test_set_each_key(void)
 		a.pub_hex, ZERO_HEX);
 	CHECK(set(&f, req.s) == 0);
 	peer_get_info(p, &info);
-	CHECK(crypto_is_zero(info.preshared_key, 32));
+	CHECK(!peer_get_preshared_key(p, psk) && crypto_is_zero(psk, 32));
 	CHECK(info.persistent_keepalive == 0);
 	CHECK(info.endpoint.addr.sa.sa_family == AF_INET6 && endpoint_port(&info.endpoint) == 7 &&
 	      info.endpoint.addr.in6.sin6_scope_id == 0);

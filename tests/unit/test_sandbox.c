@@ -1,0 +1,151 @@
+/* roamd's seccomp filters (src/roamd/sandbox.c): each case forks a child
+ * that installs the filter exactly as roamd does and then makes one call;
+ * allowed calls must go through, forbidden ones must kill the child by
+ * SIGSYS, with the daemon's filter naming the call in its log line. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sandbox.h"
+#include "test.h"
+
+enum what {
+	ALLOWED_CALLS,	/* getpid, read-only open, a UDP socket: exits 0 */
+	OPEN_FOR_WRITE,
+	EXECVE,
+	PACKET_SOCKET,
+	KEEPER_UNLINK,	/* keeper filter: unlink of a missing file is fine */
+	KEEPER_SOCKET,	/* keeper filter: any socket is fatal */
+};
+
+static void child(enum what w)
+{
+	char err[160];
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		_exit(90);
+	if (w >= KEEPER_UNLINK) {
+		if (sandbox_keeper() < 0)
+			_exit(91);
+	} else if (sandbox_enter(false, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		_exit(91);
+	}
+	switch (w) {
+	case ALLOWED_CALLS: {
+		if (getpid() <= 0)
+			_exit(2);
+		int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			_exit(3);
+		close(fd);
+		int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (s < 0)
+			_exit(4);
+		close(s);
+		_exit(0);
+	}
+	case OPEN_FOR_WRITE:
+		(void)open("/tmp/roam-test-sandbox-must-not-exist", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		break;
+	case EXECVE: {
+		char *argv[] = {"true", NULL};
+		execve("/bin/true", argv, (char *[]){NULL});
+		break;
+	}
+	case PACKET_SOCKET:
+		(void)socket(AF_PACKET, SOCK_RAW, 0);
+		break;
+	case KEEPER_UNLINK:
+		if (unlink("/nonexistent/roam-test-sandbox") < 0 && errno == ENOENT)
+			_exit(0);
+		_exit(5);
+	case KEEPER_SOCKET:
+		(void)socket(AF_UNIX, SOCK_STREAM, 0);
+		break;
+	}
+	_exit(0); /* survived a call that should have killed it */
+}
+
+/* Runs child(w); returns its wait status, its stderr in out. */
+static int run(enum what w, char *out, size_t out_len)
+{
+	int p[2];
+	out[0] = '\0';
+	if (pipe(p) < 0)
+		return -1;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		close(p[0]);
+		dup2(p[1], STDERR_FILENO);
+		child(w);
+	}
+	close(p[1]);
+	size_t got = 0;
+	ssize_t n;
+	while (got + 1 < out_len && (n = read(p[0], out + got, out_len - 1 - got)) > 0)
+		got += (size_t)n;
+	out[got] = '\0';
+	close(p[0]);
+	int status;
+	if (waitpid(pid, &status, 0) < 0)
+		return -1;
+	return status;
+}
+
+static bool killed_by_sigsys(int status)
+{
+	return status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS;
+}
+
+static void test_allowed_calls_pass(void)
+{
+	char out[512];
+	int st = run(ALLOWED_CALLS, out, sizeof(out));
+	CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	if (out[0])
+		printf("  child said: %s", out);
+}
+
+static void test_forbidden_calls_kill(void)
+{
+	char out[512];
+	CHECK(killed_by_sigsys(run(OPEN_FOR_WRITE, out, sizeof(out))));
+	CHECK(strstr(out, "forbidden system call openat") != NULL);
+	struct stat st;
+	CHECK(stat("/tmp/roam-test-sandbox-must-not-exist", &st) < 0);
+
+	CHECK(killed_by_sigsys(run(EXECVE, out, sizeof(out))));
+	CHECK(strstr(out, "forbidden system call execve") != NULL);
+
+	CHECK(killed_by_sigsys(run(PACKET_SOCKET, out, sizeof(out))));
+	CHECK(strstr(out, "forbidden system call socket") != NULL);
+}
+
+static void test_keeper_filter(void)
+{
+	char out[512];
+	int st = run(KEEPER_UNLINK, out, sizeof(out));
+	CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(killed_by_sigsys(run(KEEPER_SOCKET, out, sizeof(out))));
+}
+
+int main(void)
+{
+	log_init(LOG_LEVEL_INFO, "test");
+	RUN(test_allowed_calls_pass);
+	RUN(test_forbidden_calls_kill);
+	RUN(test_keeper_filter);
+	return test_finish("test_sandbox");
+}
