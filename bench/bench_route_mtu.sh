@@ -43,39 +43,13 @@ NA=${P}a NB=${P}b VA=${P}va VB=${P}vb DEV_A=${P}wa DEV_B=${P}wb
 TMP=$(mktemp -d "/tmp/${P}.XXXXXX")
 PIDS=()
 
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-	local p ns i alive
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for ns in "$NA" "$NB"; do
-		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -TERM "$p" 2>/dev/null; done
-	done
-	for ((i = 0; i < 40; i++)); do
-		alive=$(ip netns pids "$NA" 2>/dev/null; ip netns pids "$NB" 2>/dev/null)
-		[ -z "$alive" ] && break
-		sleep 0.05
-	done
-	for ns in "$NA" "$NB"; do
-		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-		ip netns del "$ns" 2>/dev/null
-	done
-	rm -f /var/run/wireguard/"${P}"*.sock
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+NSES=("$NA" "$NB")
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+trap bench_cleanup EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
-# until_ok SECONDS CMD... — poll every 50 ms, bounded.
-until_ok() {
-	local i max=$(($1 * 20))
-	shift
-	for ((i = 0; i < max; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
-}
 
 start_roamd() {
 	local ns=$1 dev=$2 envs=()

@@ -55,34 +55,13 @@ TMP=$(mktemp -d "/tmp/${P}.XXXXXX")
 PIDS=()
 RESULTS=$TMP/results
 
-cleanup() {
-	local p ns
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for ns in "$NA" "$NB" "$NM"; do
-		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -TERM "$p" 2>/dev/null; done
-	done
-	sleep 0.3
-	for ns in "$NA" "$NB" "$NM"; do
-		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-		ip netns del "$ns" 2>/dev/null
-	done
-	rm -f /var/run/wireguard/"${P}"*.sock
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+NSES=("$NA" "$NB" "$NM")
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+trap bench_cleanup EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
-# until SECONDS CMD... — poll every 50 ms, bounded.
-until_ok() {
-	local i max=$(($1 * 20))
-	shift
-	for ((i = 0; i < max; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
-}
 
 # emit NAME VALUE — a result line, also kept for the table.
 emit() {

@@ -79,7 +79,6 @@ LAB_WIFI_LAN_DEV="" LAB_WIFI_WAN_DEV="" LAB_LTE_LAN_DEV="" LAB_LTE_WAN_DEV=""
 LAB_WG_PHONE="" LAB_WG_SERVER="" LAB_PHONE_IMPL="" LAB_SERVER_IMPL=""
 LAB_PHONE_PID="" LAB_SERVER_PID="" LAB_UPLINK="" LAB_KEEPALIVE=0 LAB_PHONE_EP=""
 LAB_PING_PID="" LAB_PING_OUT="" LAB_PING_END="" LAB_CAP_PID="" LAB_CAP_FILE=""
-LAB_PHCAP_PID="" LAB_PHCAP_FILE=""
 
 lab_log() { echo "lab: $*" >&2; }
 
@@ -196,7 +195,7 @@ lab_nat_setup() {
 # UAPI sockets. Safe to call twice; lib.sh's cleanup covers whatever is left.
 lab_down() {
 	local ns pids p
-	for p in $LAB_PHONE_PID $LAB_SERVER_PID $LAB_PING_PID $LAB_CAP_PID $LAB_PHCAP_PID; do
+	for p in $LAB_PHONE_PID $LAB_SERVER_PID $LAB_PING_PID $LAB_CAP_PID; do
 		# shellcheck disable=SC2046 # only if still our child (pids get reused)
 		rt_kill $(rt_children "$p")
 		wait "$p" 2>/dev/null
@@ -213,7 +212,7 @@ lab_down() {
 	for p in "$LAB_WG_PHONE" "$LAB_WG_SERVER"; do
 		[ -n "$p" ] && rm -f "$RT_WG_RUN/$p.sock"
 	done
-	LAB_PHONE_PID="" LAB_SERVER_PID="" LAB_PING_PID="" LAB_CAP_PID="" LAB_PHCAP_PID=""
+	LAB_PHONE_PID="" LAB_SERVER_PID="" LAB_PING_PID="" LAB_CAP_PID=""
 	LAB_PHONE="" LAB_WIFI="" LAB_LTE="" LAB_INET="" LAB_SERVER="" LAB_ATTACKER=""
 	return 0
 }
@@ -632,11 +631,18 @@ lab_figures() {
 	echo "  figures: scenario=$s impl=${LAB_PHONE_IMPL##*/}/${LAB_SERVER_IMPL##*/} $*" >&"$RT_OUT"
 }
 
-# lab_capture_start — capture the server's uplink (UDP to/from the WireGuard
-# port) into $LAB_CAP_FILE; returns once tcpdump is listening.
+# lab_capture_start [phone DEV] — capture into $LAB_CAP_FILE (one capture at
+# a time); returns once tcpdump is listening. By default the server's uplink
+# (UDP to/from the WireGuard port); "phone DEV": what the phone sends and
+# receives on its link DEV (ARP, UDP, ICMPv6: enough to see which source
+# address each datagram and each neighbour request carries).
 lab_capture_start() {
-	LAB_CAP_FILE="$RT_TMP/server.$RANDOM.pcap"
-	ip netns exec "$LAB_SERVER" tcpdump -i "$LAB_SRV_DEV" -n --immediate-mode -U -w "$LAB_CAP_FILE" udp port "$LAB_PORT" \
+	local ns=$LAB_SERVER dev=$LAB_SRV_DEV who=server filter=(udp port "$LAB_PORT")
+	if [ "${1:-}" = phone ]; then
+		ns=$LAB_PHONE dev=$2 who=phone filter=(arp or udp or icmp6)
+	fi
+	LAB_CAP_FILE="$RT_TMP/$who.$RANDOM.pcap"
+	ip netns exec "$ns" tcpdump -i "$dev" -n --immediate-mode -U -w "$LAB_CAP_FILE" "${filter[@]}" \
 		</dev/null >"$LAB_CAP_FILE.log" 2>&1 {RT_OUT}>&- {RT_ERR}>&- &
 	LAB_CAP_PID=$!
 	RT_PIDS+=("$LAB_CAP_PID")
@@ -687,29 +693,11 @@ lab_reset() {
 	fi
 }
 
-# lab_phone_capture_start DEV — capture what the phone sends and receives on
-# its link DEV (ARP, UDP, ICMPv6: enough to see which source address each
-# datagram and each neighbour request carries) into $LAB_PHCAP_FILE.
-lab_phone_capture_start() {
-	LAB_PHCAP_FILE="$RT_TMP/phone.$RANDOM.pcap"
-	ip netns exec "$LAB_PHONE" tcpdump -i "$1" -n --immediate-mode -U -w "$LAB_PHCAP_FILE" arp or udp or icmp6 \
-		</dev/null >"$LAB_PHCAP_FILE.log" 2>&1 {RT_OUT}>&- {RT_ERR}>&- &
-	LAB_PHCAP_PID=$!
-	RT_PIDS+=("$LAB_PHCAP_PID")
-	wait_until 5 grep -q "listening on" "$LAB_PHCAP_FILE.log"
-}
-lab_phone_capture_stop() {
-	[ -n "$LAB_PHCAP_PID" ] || return 0
-	rt_kill "$LAB_PHCAP_PID"
-	wait "$LAB_PHCAP_PID" 2>/dev/null
-	rt_forget "$LAB_PHCAP_PID"
-	LAB_PHCAP_PID=""
-}
 # lab_phone_capture_from ADDR — "ARP DATAGRAMS": how many ARP requests
-# ("who-has X tell ADDR") and how many IP packets in the phone's capture
+# ("who-has X tell ADDR") and how many IP packets in the capture
 # carry ADDR as their sender.
 lab_phone_capture_from() {
-	tcpdump -r "$LAB_PHCAP_FILE" -n 2>/dev/null | awk -v a="$1" '
+	tcpdump -r "$LAB_CAP_FILE" -n 2>/dev/null | awk -v a="$1" '
 		/ARP, Request/ { for (i = 1; i < NF; i++) if ($i == "tell" && ($(i + 1) == a || $(i + 1) == a ",")) arp++; next }
 		($2 == "IP" || $2 == "IP6") && ($3 == a || index($3, a ".") == 1) { ip++ }
 		END { printf "%d %d\n", arp, ip }'

@@ -226,6 +226,17 @@ ping_ok() {
 # ---------------------------------------------------------------------------
 # Userspace WireGuard (wireguard-go or build/roamd)
 
+# rt_impl_with_env NAME IMPL VAR=VALUE... — a command named NAME (the name
+# figures and logs show) that runs IMPL with those variables set: what
+# wg_start can run to start a roamd with ROAMD_NO_GSO=1 and the like.
+rt_impl_with_env() {
+	local name=$1 impl=$2
+	shift 2
+	printf '#!/bin/sh\nexec env %s "%s" "$@"\n' "$*" "$impl" >"$RT_TMP/$name"
+	chmod +x "$RT_TMP/$name"
+	echo "$RT_TMP/$name"
+}
+
 # wg_start IMPL NS IFNAME — start the daemon in the foreground inside NS (as
 # docs/protocol.md §7.6: WG_PROCESS_FOREGROUND=1, exactly "IMPL IFNAME"), record its pid for
 # cleanup, and wait until its UAPI socket exists and `wg show IFNAME` answers.

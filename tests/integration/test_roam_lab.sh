@@ -112,11 +112,7 @@ impl_path() {
 }
 
 # roamd with ROAMD_NO_NETWATCH=1, under a name the figures show.
-no_netwatch_roamd() {
-	local w="$RT_TMP/roamd-no-netwatch"
-	[ -x "$w" ] || printf '#!/bin/sh\nROAMD_NO_NETWATCH=1 exec "%s" "$@"\n' "$ROAMD" >"$w" && chmod +x "$w"
-	echo "$w"
-}
+no_netwatch_roamd() { rt_impl_with_env roamd-no-netwatch "$ROAMD" ROAMD_NO_NETWATCH=1; }
 is_roamd_phone() { case ${LAB_PHONE_IMPL##*/} in roamd*) return 0 ;; esac; return 1; }
 
 # float comparison: fle A B — A <= B
@@ -178,15 +174,15 @@ sc_both_up_roam() {
 	local name=$1 from=$2 to=$3 old t0 t1 st reach gap arp ipn
 	old=$(phone_addr_of "$from")
 	lab_reset "$from" || return 1
-	lab_phone_capture_start "$(phone_dev_of "$to")" || { echo "tcpdump on the phone did not start"; return 1; }
+	lab_capture_start phone "$(phone_dev_of "$to")" || { echo "tcpdump on the phone did not start"; return 1; }
 	lab_ping_start "$LAB_PHONE" "$LAB_TUN_SRV4" 10
-	wait_until 3 lab_ping_has 25 || { echo "stream does not start"; lab_ping_stop; lab_phone_capture_stop; return 1; }
+	wait_until 3 lab_ping_has 25 || { echo "stream does not start"; lab_ping_stop; lab_capture_stop; return 1; }
 	t0=$(lab_now)
-	LAB_SWITCH_MODE=both-up lab_switch_uplink "$to" || { lab_ping_stop; lab_phone_capture_stop; return 1; }
+	LAB_SWITCH_MODE=both-up lab_switch_uplink "$to" || { lab_ping_stop; lab_capture_stop; return 1; }
 	t1=$(lab_now)
 	wait_until 8 lab_ping_has 25 "$t1"
 	lab_ping_stop
-	lab_phone_capture_stop
+	lab_capture_stop
 	st=$(lab_ping_stats "$t0" "$t1")
 	read -r arp ipn < <(lab_phone_capture_from "$old")
 	lab_figures "$name" "$st" "stale_arp=$arp stale_datagrams=$ipn endpoint_after=$(lab_server_endpoint)"

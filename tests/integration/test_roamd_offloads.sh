@@ -42,13 +42,7 @@ MIB=${ROAM_OFFLOAD_MIB:-20}
 PORT=51820
 
 # roamd with an environment, as one command wg_start can run.
-wrapper() {
-	local name=$1
-	shift
-	printf '#!/bin/sh\nexec env %s "%s" "$@"\n' "$*" "$ROAMD" >"$RT_TMP/$name"
-	chmod +x "$RT_TMP/$name"
-	echo "$RT_TMP/$name"
-}
+wrapper() { rt_impl_with_env "$1" "$ROAMD" "${@:2}"; }
 R_ON=$(wrapper roamd-on LOG_LEVEL=verbose)
 R_OFF=$(wrapper roamd-off LOG_LEVEL=verbose ROAMD_NO_OFFLOAD=1)
 R_NOGRO=$(wrapper roamd-nogro LOG_LEVEL=verbose ROAMD_NO_GRO=1)

@@ -52,13 +52,7 @@ SEG=1392      # inner UDP payload: 1420-byte inner IPv4 packets, the tunnel MTU
 DELIVER_PCT=95
 
 # roamd with an environment, as one command wg_start can run.
-wrapper() {
-	local name=$1
-	shift
-	printf '#!/bin/sh\nexec env %s "%s" "$@"\n' "$*" "$ROAMD" >"$RT_TMP/$name"
-	chmod +x "$RT_TMP/$name"
-	echo "$RT_TMP/$name"
-}
+wrapper() { rt_impl_with_env "$1" "$ROAMD" "${@:2}"; }
 R_ON=$(wrapper roamd-on LOG_LEVEL=verbose)
 R_NOGSO=$(wrapper roamd-nogso LOG_LEVEL=verbose ROAMD_NO_GSO=1)
 
