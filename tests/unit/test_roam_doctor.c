@@ -204,6 +204,7 @@ static void test_sending(void)
 	dev.extended = false;
 	CHECK(!judge_sending(&r, &dev, &w, 0));
 	CHECK(last(&r)->status == DOCTOR_SKIP);
+	doctor_report_free(&r);
 }
 
 static void test_udp(void)
