@@ -1,5 +1,6 @@
 /* The UAPI listening socket. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -97,6 +98,47 @@ int ipc_socket_open(struct ipc_socket *ipc, const char *ifname, char *err, size_
 		snprintf(err, err_len, "inotify on %s: %s", ipc->path, strerror(-ret));
 		ipc_socket_close(ipc);
 		return ret;
+	}
+	return 0;
+}
+
+int ipc_socket_adopt(struct ipc_socket *ipc, int fd, const char *ifname, char *err, size_t err_len)
+{
+	memset(ipc, 0, sizeof(*ipc));
+	ipc->fd = -1;
+	ipc->inotify_fd = -1;
+	int listening = 0;
+	socklen_t len = sizeof(listening);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening) {
+		snprintf(err, err_len, "WG_UAPI_FD %d is not a listening socket", fd);
+		return -EINVAL;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		int e = errno;
+		snprintf(err, err_len, "WG_UAPI_FD %d: %s", fd, strerror(e));
+		return -e;
+	}
+	ipc->fd = fd;
+	snprintf(ipc->path, sizeof(ipc->path), "%s/%s.sock", UAPI_SOCKET_DIR, ifname);
+	/* Watched like our own when the parent bound it at the usual path;
+	 * anywhere else it is the parent's to look after. */
+	struct stat st;
+	if (lstat(ipc->path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		ipc->dev = st.st_dev;
+		ipc->ino = st.st_ino;
+		/* Watching a root-owned 0700 socket needs read access to it,
+		 * which an unprivileged roamd lacks; the directory's changes
+		 * (0755) tell the same, a little less precisely. */
+		ipc->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (ipc->inotify_fd >= 0 &&
+		    inotify_add_watch(ipc->inotify_fd, ipc->path, IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF) < 0 &&
+		    inotify_add_watch(ipc->inotify_fd, UAPI_SOCKET_DIR, IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE) < 0) {
+			close(ipc->inotify_fd);
+			ipc->inotify_fd = -1;
+		}
+	} else {
+		ipc->path[0] = '\0';
 	}
 	return 0;
 }

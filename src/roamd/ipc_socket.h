@@ -22,6 +22,10 @@ struct ipc_socket {
  * nobody answers on. 0 or -errno with a message in err ("unix socket in
  * use" if another daemon answers). */
 int ipc_socket_open(struct ipc_socket *ipc, const char *ifname, char *err, size_t err_len);
+/* Takes over a listening socket a privileged parent bound (WG_UAPI_FD). If
+ * UAPI_SOCKET_DIR/IFNAME.sock is a socket it is watched as ours (its
+ * deletion ends roamd); else path is "" and nothing is watched. */
+int ipc_socket_adopt(struct ipc_socket *ipc, int fd, const char *ifname, char *err, size_t err_len);
 /* Closes and unlinks the socket file if it is still ours. */
 void ipc_socket_close(struct ipc_socket *ipc);
 /* After an inotify event: is the path still our socket? */

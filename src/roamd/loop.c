@@ -374,7 +374,8 @@ int loop_init(struct daemon *d, char *err, size_t err_len)
 		ret = watch_fd(d, EPOLL_CTL_ADD, d->timer_fd, EPOLLIN, &d->w_timer);
 	if (!ret)
 		ret = watch_fd(d, EPOLL_CTL_ADD, d->signal_fd, EPOLLIN, &d->w_signal);
-	if (!ret)
+	/* None for a socket a parent bound elsewhere (ipc_socket_adopt). */
+	if (!ret && d->ipc.inotify_fd >= 0)
 		ret = watch_fd(d, EPOLL_CTL_ADD, d->ipc.inotify_fd, EPOLLIN, &d->w_inotify);
 	if (!ret && d->netwatch)
 		ret = watch_fd(d, EPOLL_CTL_ADD, netwatch_fd(d->netwatch), EPOLLIN, &d->w_netwatch);

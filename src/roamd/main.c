@@ -34,6 +34,10 @@ static void usage(FILE *f)
 		   "             ROAMD_NO_DROP=1 stays root, ROAMD_NO_SECCOMP=1 runs without the filter,\n"
 		   "             ROAMD_SECCOMP_LOG=1 only logs calls outside it to the kernel's audit log\n"
 		   "             (all three for debugging, and logged as errors)\n"
+		   "             WG_TUN_FD=N, WG_UAPI_FD=N: a TUN device (IFF_TUN|IFF_NO_PI, optionally\n"
+		   "             IFF_VNET_HDR) and a listening UAPI socket a privileged parent opened, so\n"
+		   "             roamd itself can start with no privilege at all (its MTU, and removing the\n"
+		   "             socket at exit, are then the parent's)\n"
 		   "Environment: WG_PROCESS_FOREGROUND=1 (same as -f), LOG_LEVEL=error|info|verbose,\n"
 		   "             ROAMD_NO_NETWATCH=1 (do not send to every peer at once when this host's\n"
 		   "             addresses or routes change: peers then learn a new address from our next\n"
@@ -106,7 +110,23 @@ bool env_on(const char *name)
 	return v && *v && strcmp(v, "0") != 0;
 }
 
-static int setup(struct daemon *d, const char *ifname, char *err, size_t err_len)
+/* An fd handed over by the parent in the environment variable name (as
+ * wireguard-go takes WG_TUN_FD and WG_UAPI_FD): -1 if unset, -2 if not a
+ * number above 2. */
+static int env_fd(const char *name)
+{
+	const char *v = getenv(name);
+	if (!v || !*v)
+		return -1;
+	char *end;
+	errno = 0;
+	long fd = strtol(v, &end, 10);
+	if (errno || *end || fd <= STDERR_FILENO || fd > 65535)
+		return -2;
+	return (int)fd;
+}
+
+static int setup(struct daemon *d, const char *ifname, int tun_fd, int uapi_fd, char *err, size_t err_len)
 {
 	memset(d, 0, sizeof(*d));
 	d->epoll_fd = d->timer_fd = d->signal_fd = -1;
@@ -125,13 +145,17 @@ static int setup(struct daemon *d, const char *ifname, char *err, size_t err_len
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
-	int ret = tun_open(&d->tun, ifname, DEFAULT_MTU, d->dp.opt_vnet, err, err_len);
+	/* A parent that opened the TUN device and the UAPI listener for us
+	 * (WG_TUN_FD, WG_UAPI_FD) lets roamd start without any privilege. */
+	int ret = tun_fd >= 0 ? tun_adopt(&d->tun, tun_fd, ifname, err, err_len)
+			      : tun_open(&d->tun, ifname, DEFAULT_MTU, d->dp.opt_vnet, err, err_len);
 	if (ret)
 		return ret;
 	datapath_tun_ready(d);
 	device_set_mtu(d->dev, DEFAULT_MTU);
 	d->link.mtu = DEFAULT_MTU;
-	ret = ipc_socket_open(&d->ipc, ifname, err, err_len);
+	ret = uapi_fd >= 0 ? ipc_socket_adopt(&d->ipc, uapi_fd, ifname, err, err_len)
+			   : ipc_socket_open(&d->ipc, ifname, err, err_len);
 	if (ret)
 		return ret;
 	/* Without it the tunnel works as wireguard-go's does, so a failure is
@@ -238,6 +262,12 @@ int main(int argc, char **argv)
 	}
 	log_init(level, ifname);
 
+	int tun_fd = env_fd("WG_TUN_FD"), uapi_fd = env_fd("WG_UAPI_FD");
+	if (tun_fd == -2 || uapi_fd == -2) {
+		fprintf(stderr, "roamd: WG_TUN_FD and WG_UAPI_FD must be open file descriptors above 2\n");
+		return 1;
+	}
+
 	/* Who to become is settled now, while the user database can still be
 	 * read and a mistake still reaches the terminal. */
 	struct privileges priv;
@@ -264,7 +294,7 @@ int main(int argc, char **argv)
 
 	/* Forked while we hold no fd worth having (privileges.h). */
 	int keeper_fd = -1;
-	if (priv.drop) {
+	if (priv.drop && uapi_fd < 0) {
 		char path[UAPI_SOCKET_PATH_MAX];
 		snprintf(path, sizeof(path), "%s/%s.sock", UAPI_SOCKET_DIR, ifname);
 		keeper_fd = keeper_start(path);
@@ -272,7 +302,7 @@ int main(int argc, char **argv)
 
 	struct daemon d;
 	char err[256] = "";
-	if (setup(&d, ifname, err, sizeof(err)) < 0) {
+	if (setup(&d, ifname, tun_fd, uapi_fd, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		teardown(&d);
 		log_close();

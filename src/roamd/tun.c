@@ -116,6 +116,63 @@ int tun_open(struct tun *tun, const char *name, unsigned mtu, bool vnet, char *e
 	return 0;
 }
 
+int tun_adopt(struct tun *tun, int fd, const char *name, char *err, size_t err_len)
+{
+	memset(tun, 0, sizeof(*tun));
+	tun->fd = -1;
+	snprintf(tun->name, sizeof(tun->name), "%s", name);
+	tun->nl_buf = malloc(NL_BUF_SIZE);
+	tun->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (!tun->nl_buf || !tun->nl || mnl_socket_bind(tun->nl, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
+		int e = errno ? errno : ENOMEM;
+		snprintf(err, err_len, "rtnetlink: %s", strerror(e));
+		tun_close(tun);
+		return -e;
+	}
+	/* It must be the interface we were named after, a TUN without the
+	 * packet-info header: the rest of roamd knows no other framing. */
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
+		int e = errno;
+		snprintf(err, err_len, "WG_TUN_FD %d is not a TUN device: %s", fd, strerror(e));
+		tun_close(tun);
+		return -e;
+	}
+	if (strncmp(ifr.ifr_name, name, IFNAMSIZ) || (ifr.ifr_flags & (IFF_TUN | IFF_TAP | IFF_NO_PI)) != (IFF_TUN | IFF_NO_PI)) {
+		snprintf(err, err_len, "WG_TUN_FD %d is %.16s (flags 0x%x), not a TUN %s with IFF_NO_PI", fd, ifr.ifr_name,
+			 (unsigned)ifr.ifr_flags, name);
+		tun_close(tun);
+		return -EINVAL;
+	}
+	tun->fd = fd;
+	tun->vnet = (ifr.ifr_flags & IFF_VNET_HDR) != 0;
+	int hdr = VNET_HDR_LEN, fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ||
+	    (tun->vnet && ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0)) {
+		int e = errno;
+		snprintf(err, err_len, "WG_TUN_FD %d: %s", fd, strerror(e));
+		tun_close(tun);
+		return -e;
+	}
+	tun->ifindex = if_nametoindex(name);
+	if (!tun->ifindex) {
+		int e = errno;
+		snprintf(err, err_len, "interface %s vanished: %s", name, strerror(e));
+		tun_close(tun);
+		return -e;
+	}
+	/* The MTU is the parent's choice (setting it needs CAP_NET_ADMIN);
+	 * rtnetlink reports it like any later change. */
+	int e = request_link(tun);
+	if (e < 0) {
+		snprintf(err, err_len, "rtnetlink request: %s", strerror(-e));
+		tun_close(tun);
+		return e;
+	}
+	return 0;
+}
+
 void tun_close(struct tun *tun)
 {
 	if (tun->fd >= 0)

@@ -44,6 +44,10 @@ struct link_state {
  * down, and starts watching it; vnet asks for IFF_VNET_HDR. 0 or -errno
  * with a message in err. */
 int tun_open(struct tun *tun, const char *name, unsigned mtu, bool vnet, char *err, size_t err_len);
+/* Takes over a TUN fd a privileged parent opened (WG_TUN_FD): it must be
+ * the TUN named name, IFF_NO_PI; IFF_VNET_HDR is used if it has it. Its
+ * MTU is left as it is. 0 or -errno with a message in err. */
+int tun_adopt(struct tun *tun, int fd, const char *name, char *err, size_t err_len);
 /* Offers the kernel the TUN_F_* offloads in want (only with vnet), falling
  * back to smaller sets it accepts; returns what is in force. */
 unsigned tun_set_offloads(struct tun *tun, unsigned want);
