@@ -50,14 +50,14 @@ static int request_link(struct tun *tun)
 	return mnl_socket_sendto(tun->nl, nlh, nlh->nlmsg_len) < 0 ? -errno : 0;
 }
 
-int tun_open(struct tun *tun, const char *name, unsigned mtu, bool vnet, char *err, size_t err_len)
+/* What opening and adopting share: an empty tun named name, subscribed to
+ * link events (before the interface exists, so no event about it is
+ * missed). 0 or -errno, with err set and nothing left open. */
+static int tun_begin(struct tun *tun, const char *name, char *err, size_t err_len)
 {
 	memset(tun, 0, sizeof(*tun));
 	tun->fd = -1;
 	snprintf(tun->name, sizeof(tun->name), "%s", name);
-
-	/* Subscribe before the interface exists so no event about it is
-	 * missed. */
 	tun->nl_buf = malloc(NL_BUF_SIZE);
 	tun->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (!tun->nl_buf || !tun->nl || mnl_socket_bind(tun->nl, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
@@ -66,6 +66,15 @@ int tun_open(struct tun *tun, const char *name, unsigned mtu, bool vnet, char *e
 		tun_close(tun);
 		return -e;
 	}
+	return 0;
+}
+
+int tun_open(struct tun *tun, const char *name, unsigned mtu, bool vnet, char *err, size_t err_len)
+{
+	int ret = tun_begin(tun, name, err, err_len);
+	if (ret < 0)
+		return ret;
+
 
 	tun->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (tun->fd < 0) {
@@ -118,17 +127,9 @@ int tun_open(struct tun *tun, const char *name, unsigned mtu, bool vnet, char *e
 
 int tun_adopt(struct tun *tun, int fd, const char *name, char *err, size_t err_len)
 {
-	memset(tun, 0, sizeof(*tun));
-	tun->fd = -1;
-	snprintf(tun->name, sizeof(tun->name), "%s", name);
-	tun->nl_buf = malloc(NL_BUF_SIZE);
-	tun->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (!tun->nl_buf || !tun->nl || mnl_socket_bind(tun->nl, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
-		int e = errno ? errno : ENOMEM;
-		snprintf(err, err_len, "rtnetlink: %s", strerror(e));
-		tun_close(tun);
-		return -e;
-	}
+	int ret = tun_begin(tun, name, err, err_len);
+	if (ret < 0)
+		return ret;
 	/* It must be the interface we were named after, a TUN without the
 	 * packet-info header: the rest of roamd knows no other framing. */
 	struct ifreq ifr;
