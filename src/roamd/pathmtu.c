@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "ip_header.h"
 #include "log.h"
 #include "offload.h"
 #include "pathmtu.h"
@@ -75,9 +76,10 @@ void pathmtu_read_errors(struct daemon *d, int fd, struct peer *sent_to, uint64_
 	}
 }
 
-static uint16_t rd16(const uint8_t *p)
+/* An IPv4 packet's "don't fragment" flag. */
+static bool ip4_df(const uint8_t *pkt)
 {
-	return (uint16_t)(p[0] << 8 | p[1]);
+	return pkt[IP4_FRAG] & IP4_DF;
 }
 
 enum path_fit pathmtu_fit(struct daemon *d, const uint8_t *pkt, size_t len, unsigned *limit, uint64_t now)
@@ -95,7 +97,7 @@ enum path_fit pathmtu_fit(struct daemon *d, const uint8_t *pkt, size_t len, unsi
 	*limit = peer ? peer_path_inner_limit(peer, now) : 0;
 	if (!*limit || len <= *limit)
 		return PATH_FITS;
-	if (family == AF_INET && !(rd16(pkt + 6) & 0x4000)) {
+	if (family == AF_INET && !ip4_df(pkt)) {
 		/* No DF: the sender lets routers fragment it. */
 		dp->pmtu_fragmented++;
 		return (pkt[0] & 0x0f) == 5 ? PATH_FRAGMENT_INNER : PATH_FRAGMENT_OUTER;
@@ -128,7 +130,7 @@ void pathmtu_fit_segments(struct daemon *d, const uint8_t *pkt, size_t len, stru
 	it->mss = limit - it->hlen;
 	d->dp.pmtu_segments_cut++;
 	struct datapath *dp = &d->dp;
-	bool df = it->v6 || (rd16(pkt + 6) & 0x4000);
+	bool df = it->v6 || ip4_df(pkt);
 	if (df && (!it->v6 || limit >= 1280) && icmp_limiter_allow(&dp->icmp_limiter, now)) {
 		size_t n = icmp_build_too_big(pkt, len, limit, dp->icmp_buf);
 		if (n && tun_write(&d->tun, dp->icmp_buf, n) == 0)

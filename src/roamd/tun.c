@@ -69,6 +69,19 @@ static int tun_begin(struct tun *tun, const char *name, char *err, size_t err_le
 	return 0;
 }
 
+/* The interface's index, once it exists: 0 or -errno, with err set and
+ * everything closed. */
+static int find_index(struct tun *tun, const char *name, char *err, size_t err_len)
+{
+	tun->ifindex = if_nametoindex(name);
+	if (tun->ifindex)
+		return 0;
+	int e = errno;
+	snprintf(err, err_len, "interface %s vanished: %s", name, strerror(e));
+	tun_close(tun);
+	return -e;
+}
+
 int tun_open(struct tun *tun, const char *name, unsigned mtu, bool vnet, char *err, size_t err_len)
 {
 	int ret = tun_begin(tun, name, err, err_len);
@@ -103,13 +116,9 @@ int tun_open(struct tun *tun, const char *name, unsigned mtu, bool vnet, char *e
 		return -e;
 	}
 	tun->vnet = vnet;
-	tun->ifindex = if_nametoindex(name);
-	if (!tun->ifindex) {
-		int e = errno;
-		snprintf(err, err_len, "interface %s vanished: %s", name, strerror(e));
-		tun_close(tun);
-		return -e;
-	}
+	int found = find_index(tun, name, err, err_len);
+	if (found < 0)
+		return found;
 	int e = set_mtu(name, mtu);
 	if (e < 0) {
 		snprintf(err, err_len, "set MTU %u on %s: %s", mtu, name, strerror(-e));
@@ -156,13 +165,9 @@ int tun_adopt(struct tun *tun, int fd, const char *name, char *err, size_t err_l
 		tun_close(tun);
 		return -e;
 	}
-	tun->ifindex = if_nametoindex(name);
-	if (!tun->ifindex) {
-		int e = errno;
-		snprintf(err, err_len, "interface %s vanished: %s", name, strerror(e));
-		tun_close(tun);
-		return -e;
-	}
+	int found = find_index(tun, name, err, err_len);
+	if (found < 0)
+		return found;
 	/* The MTU is the parent's choice (setting it needs CAP_NET_ADMIN);
 	 * rtnetlink reports it like any later change. */
 	int e = request_link(tun);
