@@ -33,7 +33,7 @@ static void keep_key_fresh_after_send(struct peer *peer, uint64_t now)
 		peer_send_initiation(peer, false, now);
 }
 
-bool peer_encrypt_and_send(struct peer *peer, uint8_t *pkt, size_t len, uint64_t now)
+static bool encrypt_and_send(struct peer *peer, uint8_t *pkt, size_t len, bool pad, uint64_t now)
 {
 	struct device *dev = peer->dev;
 	struct noise_keypair *kp = peer->keypairs.current;
@@ -45,7 +45,7 @@ bool peer_encrypt_and_send(struct peer *peer, uint8_t *pkt, size_t len, uint64_t
 	unsigned mtu = dev->mtu, limit = peer_path_inner_limit(peer, now);
 	if (limit && (!mtu || limit < mtu))
 		mtu = limit;
-	size_t padded = padded_length(len, mtu);
+	size_t padded = pad ? padded_length(len, mtu) : len;
 	memset(pkt + len, 0, padded - len);
 	struct message_data *msg = (struct message_data *)(pkt - MESSAGE_DATA_HEADER_LEN);
 	le32_write(msg->header.type, MESSAGE_DATA);
@@ -60,6 +60,16 @@ bool peer_encrypt_and_send(struct peer *peer, uint8_t *pkt, size_t len, uint64_t
 		timers_on_data_sent(peer, now);
 	keep_key_fresh_after_send(peer, now);
 	return true;
+}
+
+bool peer_encrypt_and_send(struct peer *peer, uint8_t *pkt, size_t len, uint64_t now)
+{
+	return encrypt_and_send(peer, pkt, len, true, now);
+}
+
+bool peer_encrypt_and_send_unpadded(struct peer *peer, uint8_t *pkt, size_t len, uint64_t now)
+{
+	return encrypt_and_send(peer, pkt, len, false, now);
 }
 
 /* Destination address of an IP packet, or NULL if it is not one. */
@@ -97,6 +107,7 @@ enum send_result device_send_packet(struct device *dev, uint8_t *pkt, size_t len
 		peer_count_drop(dev, peer, *drop);
 		return SEND_DROPPED;
 	}
+	pathprobe_note_sent(peer, pkt, len, family, now);
 	/* Keep order: what was staged earlier goes first. */
 	if (peer->staged_count)
 		peer_send_staged(peer, now);

@@ -175,6 +175,9 @@ static const struct peer_number peer_numbers[] = {
 	NUM(ROAM_KEY_SUGGESTED_KEEPALIVE, suggested_keepalive, UINT32_MAX),
 	NUM(ROAM_KEY_PATH_MTU, path_mtu, 65535),
 	NUM(ROAM_KEY_PATH_INNER_MTU, path_inner_mtu, 65535),
+	NUM_FLAG(ROAM_KEY_PATH_PROBE_AGE_MS, path_probe_age_ms, has_path_probe_age),
+	NUM(ROAM_KEY_PATH_PROBES_SENT, path_probes_sent, UINT64_MAX),
+	NUM(ROAM_KEY_PATH_PROBES_ANSWERED, path_probes_answered, UINT64_MAX),
 };
 
 static bool peer_line(struct uapi_peer *peer, const char *key, const char *value)
@@ -222,6 +225,10 @@ static bool peer_line(struct uapi_peer *peer, const char *key, const char *value
 		if (strlen(value) >= sizeof(peer->path_mtu_origin))
 			return false;
 		strcpy(peer->path_mtu_origin, value);
+	} else if (!strcmp(key, ROAM_KEY_PATH_PROBE)) {
+		if (strlen(value) >= sizeof(peer->path_probe))
+			return false;
+		strcpy(peer->path_probe, value);
 	}
 	return true;
 }

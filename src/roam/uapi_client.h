@@ -63,6 +63,10 @@ struct uapi_peer {
 	unsigned suggested_keepalive;		/* seconds; 0: no evidence */
 	char path_mtu_origin[16];		/* "" (not roamd), "interface", "icmp", "local", "probe" */
 	unsigned path_mtu, path_inner_mtu;	/* 0: none learnt */
+	char path_probe[16];			/* the last search's result; "" (not roamd) */
+	bool has_path_probe_age;
+	uint64_t path_probe_age_ms;
+	uint64_t path_probes_sent, path_probes_answered;
 	struct uapi_history *history;		/* oldest first */
 	size_t n_history;
 };

@@ -168,6 +168,14 @@ void log_device_event(const struct device_event *ev)
 	case EVENT_PEER_REMOVED:
 		log_info("%s: removed, keys wiped", peer_str(ev->peer, p));
 		break;
+	case EVENT_PATH_PROBED:
+		if (ev->path_mtu)
+			log_info("%s: path probe: %s, path MTU %u", peer_str(ev->peer, p),
+				 path_probe_result_name((enum path_probe_result)ev->probe_result), ev->path_mtu);
+		else
+			log_info("%s: path probe: %s, path MTU the interface's", peer_str(ev->peer, p),
+				 path_probe_result_name((enum path_probe_result)ev->probe_result));
+		break;
 	case EVENT_COOKIE_SENT:
 		log_verbose("under load: cookie reply sent to %s", endpoint_str(ev->new_endpoint, a));
 		break;

@@ -153,6 +153,8 @@ static int setup(struct daemon *d, const char *ifname, int tun_fd, int uapi_fd, 
 		return ret;
 	datapath_tun_ready(d);
 	device_set_mtu(d->dev, DEFAULT_MTU);
+	/* Probing the path goes with learning it (ROAMD_NO_PMTU: neither). */
+	device_set_path_probing(d->dev, d->dp.udp.pmtu);
 	d->link.mtu = DEFAULT_MTU;
 	ret = uapi_fd >= 0 ? ipc_socket_adopt(&d->ipc, uapi_fd, ifname, err, err_len)
 			   : ipc_socket_open(&d->ipc, ifname, err, err_len);

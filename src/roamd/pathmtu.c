@@ -140,8 +140,6 @@ void pathmtu_fit_segments(struct daemon *d, const uint8_t *pkt, size_t len, stru
 
 void pathmtu_forget_all(struct daemon *d)
 {
-	if (!device_path_mtu_peers(d->dev))
-		return;
-	for (struct peer *p = device_peer_first(d->dev); p; p = device_peer_next(p))
-		peer_forget_path_mtu(p);
+	/* Even without a learnt value: each path is to be probed afresh. */
+	device_forget_paths(d->dev);
 }
