@@ -188,7 +188,7 @@ static void run_down_hooks(char **hooks, size_t n, const char *ifname, const cha
 
 int cmd_down(int argc, char **argv)
 {
-	char ifname[UAPI_IFNAME_MAX], *config = NULL, err[512], path[256];
+	char ifname[UAPI_IFNAME_MAX], *config = NULL, err[512], path[4200];
 	struct roam_state st;
 	uint64_t netns;
 	int ret;
@@ -214,10 +214,8 @@ int cmd_down(int argc, char **argv)
 		return 1;
 	}
 	if (ret) {
-		if (ret != -EINVAL) {
-			state_path(ifname, path, sizeof(path));
-			snprintf(err, sizeof(err), "cannot read %s: %s", path, strerror(-ret));
-		}
+		/* The reason is in err: a malformed record, or a directory
+		 * or file someone else could have written (state.h). */
 		fprintf(stderr, "roam down: %s\n", err);
 		return 1;
 	}
@@ -237,7 +235,7 @@ int cmd_down(int argc, char **argv)
 		state_remove(ifname);
 	else
 		fprintf(stderr, "roam down: %d thing%s could not be undone; %s/%s.state is kept for another try\n", ret,
-			ret == 1 ? "" : "s", STATE_DIR, ifname);
+			ret == 1 ? "" : "s", state_dir(), ifname);
 	state_free(&st);
 	return ret ? 1 : 0;
 }

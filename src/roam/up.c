@@ -97,13 +97,9 @@ static int fail(const char *fmt, ...)
 
 static int save(struct up *u)
 {
-	int err = state_save(&u->st);
-	char path[256];
+	char err[512];
 
-	if (!err)
-		return 0;
-	state_path(u->ifname, path, sizeof(path));
-	return fail("cannot write %s: %s", path, strerror(-err));
+	return state_save(&u->st, err, sizeof(err)) ? fail("%s", err) : 0;
 }
 
 static char family_letter(int family)
@@ -281,7 +277,7 @@ static int prepare(struct up *u, const char *config)
 {
 	struct diag_list diags = { 0 };
 	size_t errors, i;
-	char path[128];
+	char path[4200], why[512];
 	int err, fd;
 
 	err = config_parse_file(config, &u->cfg, &diags);
@@ -307,8 +303,11 @@ static int prepare(struct up *u, const char *config)
 		fprintf(stderr, "roam up: warning: %s:%u: SaveConfig is not supported; the file is never rewritten\n",
 			config, u->cfg.iface.save_config_line);
 
-	if (state_load(u->ifname, &u->st, path, sizeof(path)) != -ENOENT) {
-		state_free(&u->st);
+	err = state_load(u->ifname, &u->st, why, sizeof(why));
+	state_free(&u->st);
+	if (err == -EPERM)
+		return fail("%s", why);
+	if (err != -ENOENT) {
 		state_path(u->ifname, path, sizeof(path));
 		return fail("%s is already up (%s exists); 'roam down %s' first", u->ifname, path, u->ifname);
 	}
