@@ -44,6 +44,10 @@ static const char down_usage[] =
 	"The hooks are those of the file at 'roam up' time. CONFIG|IFNAME is read as by\n"
 	"'roam up'; the file itself is not needed.\n"
 	"\n"
+	"The hooks run as root, so the ledger is refused unless " STATE_DIR " is a real\n"
+	"directory (no symbolic link) owned by root, of mode 0700, and the file a regular\n"
+	"one owned by root that no one else can write, holding no control character.\n"
+	"\n"
 	"Exit status: 0 down, 1 something could not be undone (the state file is kept, so\n"
 	"'roam down' can be run again), 2 usage error.\n";
 
