@@ -186,7 +186,7 @@ open_state_dir() {
 		down_refused "refusing $LEDGER_DIR: its mode is 0755, not 0700"
 	local rc=$?
 	chmod 700 "$LEDGER_DIR"
-	return $rc
+	return "$rc"
 }
 t_check "state directory of mode 0755: refused, nothing run" open_state_dir
 
@@ -195,7 +195,7 @@ foreign_state_dir() {
 		down_refused "refusing $LEDGER_DIR: it is owned by uid $(id -u nobody), not root"
 	local rc=$?
 	chown root "$LEDGER_DIR"
-	return $rc
+	return "$rc"
 }
 t_check "state directory owned by another user: refused, nothing run" foreign_state_dir
 
