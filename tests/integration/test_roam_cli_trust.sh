@@ -142,7 +142,7 @@ t_check "the same hooks from a 0600 root file in a private directory run" truste
 # the hooks to run), in directory $1.
 LEDGER_DIR=$RT_TMP/ledgers
 ledger() {
-	mkdir -p "$LEDGER_DIR" && chmod 700 "$LEDGER_DIR" &&
+	mkdir -p "$LEDGER_DIR" && chmod 700 "$LEDGER_DIR" && rm -f "$LEDGER_DIR/$WX.state" &&
 		printf 'roam-state 1\ninterface %s\npre_down touch %s/pre_down\npost_down touch %s/post_down\n' \
 			"$WX" "$MARK" "$MARK" >"$LEDGER_DIR/$WX.state" &&
 		chmod 600 "$LEDGER_DIR/$WX.state" && chown root:root "$LEDGER_DIR/$WX.state"
