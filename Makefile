@@ -109,6 +109,10 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(TEST_OBJS) $(CORE_LIB)
 # libFuzzer target: clang only, always with ASan + UBSan.
 FUZZ_CFLAGS := -std=c17 -g -O1 -D_GNU_SOURCE -Isrc/core -Isrc/crypto -Itests/unit -Itests/sim \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+# roam doctor's capture parser: probe.c alone, with the CLI's headers.
+$(BUILD)/fuzz/fuzz_capture: tests/fuzz/fuzz_capture.c src/roam/doctor/probe.c $(wildcard src/roam/doctor/*.h src/roam/*.h src/common/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -Isrc/roam -Isrc/roam/doctor -Isrc/common -o $@ $< src/roam/doctor/probe.c -lcrypto
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRCS) $(wildcard tests/sim/sim*.c) $(wildcard src/core/*.h src/crypto/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRCS) $(wildcard tests/sim/sim*.c) -lcrypto

@@ -680,26 +680,19 @@ void config_parse_string(const char *name, const char *text, size_t len, struct 
 	parse_finish(&p);
 }
 
-int config_parse_file(const char *path, struct config *cfg, struct diag_list *diags)
+int config_parse_fd(int fd, const char *name, struct config *cfg, struct diag_list *diags)
 {
 	struct stat st;
 	char *buf = NULL;
-	size_t len = 0, cap = 0;
+	size_t len = 0, cap = 0, grown;
 	ssize_t n;
-	int fd, err = 0;
+	int err = 0;
 
 	memset(cfg, 0, sizeof(*cfg));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fstat(fd, &st) < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0) {
-		err = -errno;
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		err = -EISDIR;
-		goto out;
-	}
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
 	/* Read to EOF rather than trusting st_size: the path may be a pipe
 	 * (/dev/stdin, <(...)). */
 	for (;;) {
@@ -708,8 +701,11 @@ int config_parse_file(const char *path, struct config *cfg, struct diag_list *di
 				err = -EFBIG;
 				goto out;
 			}
-			cap = cap ? cap * 2 : 4096;
-			buf = xrealloc(buf, cap);
+			/* It holds the private key: no copy may stay behind
+			 * in the block realloc would have freed. */
+			grown = cap ? cap * 2 : 4096;
+			buf = xrealloc_wiped(buf, cap, grown);
+			cap = grown;
 		}
 		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
@@ -722,12 +718,23 @@ int config_parse_file(const char *path, struct config *cfg, struct diag_list *di
 			break;
 		len += (size_t)n;
 	}
-	config_parse_string(path, buf, len, cfg, diags);
+	config_parse_string(name, buf, len, cfg, diags);
 	cfg->mode = st.st_mode & 07777;
+	cfg->uid = st.st_uid;
 out:
-	if (buf)
-		crypto_wipe(buf, cap);
-	free(buf);
+	free_wiped(buf, cap);
+	return err;
+}
+
+int config_parse_file(const char *path, struct config *cfg, struct diag_list *diags)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+
+	if (fd < 0) {
+		memset(cfg, 0, sizeof(*cfg));
+		return -errno;
+	}
+	err = config_parse_fd(fd, path, cfg, diags);
 	close(fd);
 	return err;
 }

@@ -44,6 +44,10 @@ static const char down_usage[] =
 	"The hooks are those of the file at 'roam up' time. CONFIG|IFNAME is read as by\n"
 	"'roam up'; the file itself is not needed.\n"
 	"\n"
+	"The hooks run as root, so the ledger is refused unless " STATE_DIR " is a real\n"
+	"directory (no symbolic link) owned by root, of mode 0700, and the file a regular\n"
+	"one owned by root that no one else can write, holding no control character.\n"
+	"\n"
 	"Exit status: 0 down, 1 something could not be undone (the state file is kept, so\n"
 	"'roam down' can be run again), 2 usage error.\n";
 
@@ -188,7 +192,7 @@ static void run_down_hooks(char **hooks, size_t n, const char *ifname, const cha
 
 int cmd_down(int argc, char **argv)
 {
-	char ifname[UAPI_IFNAME_MAX], *config = NULL, err[512], path[256];
+	char ifname[UAPI_IFNAME_MAX], *config = NULL, err[512], path[4200];
 	struct roam_state st;
 	uint64_t netns;
 	int ret;
@@ -214,10 +218,8 @@ int cmd_down(int argc, char **argv)
 		return 1;
 	}
 	if (ret) {
-		if (ret != -EINVAL) {
-			state_path(ifname, path, sizeof(path));
-			snprintf(err, sizeof(err), "cannot read %s: %s", path, strerror(-ret));
-		}
+		/* The reason is in err: a malformed record, or a directory
+		 * or file someone else could have written (state.h). */
 		fprintf(stderr, "roam down: %s\n", err);
 		return 1;
 	}
@@ -237,7 +239,7 @@ int cmd_down(int argc, char **argv)
 		state_remove(ifname);
 	else
 		fprintf(stderr, "roam down: %d thing%s could not be undone; %s/%s.state is kept for another try\n", ret,
-			ret == 1 ? "" : "s", STATE_DIR, ifname);
+			ret == 1 ? "" : "s", state_dir(), ifname);
 	state_free(&st);
 	return ret ? 1 : 0;
 }

@@ -309,8 +309,7 @@ int uapi_parse_get(const char *text, size_t len, struct uapi_device *dev, char *
 	}
 out:
 	/* The reply held the private key in hex. */
-	crypto_wipe(buf, len + 1);
-	free(buf);
+	free_wiped(buf, len + 1);
 	if (ret)
 		uapi_device_free(dev);
 	return ret;
@@ -397,7 +396,7 @@ static int send_all(int fd, const char *data, size_t len)
  * a return of 0 means the daemon hung up without answering. */
 static int read_reply(int fd, char **out, size_t *len)
 {
-	size_t cap = 0;
+	size_t cap = 0, grown;
 	char *buf = NULL;
 	ssize_t n;
 
@@ -407,18 +406,21 @@ static int read_reply(int fd, char **out, size_t *len)
 			break;
 		if (*len + 4096 > cap) {
 			if (cap >= REPLY_MAX) {
-				free(buf);
+				free_wiped(buf, cap);
 				return -EFBIG;
 			}
-			cap = cap ? cap * 2 : 16384;
-			buf = xrealloc(buf, cap);
+			/* A get reply starts with private_key: a moved
+			 * buffer must not leave a copy of it behind. */
+			grown = cap ? cap * 2 : 16384;
+			buf = xrealloc_wiped(buf, cap, grown);
+			cap = grown;
 		}
 		n = recv(fd, buf + *len, cap - *len - 1, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			int err = errno == EAGAIN ? -ETIMEDOUT : -errno;
-			free(buf);
+			free_wiped(buf, cap);
 			return err;
 		}
 		if (n == 0)
@@ -484,9 +486,7 @@ int uapi_get_device(const char *ifname, struct uapi_device *dev, char *err, size
 		return ret;
 	}
 	ret = uapi_parse_get(reply ? reply : "", len, dev, err, err_len);
-	if (reply)
-		crypto_wipe(reply, len);
-	free(reply);
+	free_wiped(reply, len);
 	snprintf(dev->name, sizeof(dev->name), "%s", ifname);
 	return ret;
 }
@@ -575,23 +575,16 @@ void uapi_devices_free(struct uapi_device *devs, size_t n)
 /* ---- set --------------------------------------------------------------- */
 
 /* Grows to hold extra more bytes. realloc could leave a copy of the keys
- * in freed memory, so the move is done by hand and the old copy wiped. */
+ * in freed memory, so the move wipes the old copy (alloc.h). */
 static void request_reserve(struct uapi_request *req, size_t extra)
 {
 	size_t cap = req->cap ? req->cap : 1024;
-	char *data;
 
 	if (req->cap - req->len > extra)
 		return;
 	while (cap - req->len <= extra)
 		cap *= 2;
-	data = xrealloc(NULL, cap);
-	if (req->data) {
-		memcpy(data, req->data, req->len);
-		crypto_wipe(req->data, req->cap);
-		free(req->data);
-	}
-	req->data = data;
+	req->data = xrealloc_wiped(req->data, req->cap, cap);
 	req->cap = cap;
 }
 
@@ -630,9 +623,7 @@ void uapi_request_add_key(struct uapi_request *req, const char *name, const uint
 
 void uapi_request_free(struct uapi_request *req)
 {
-	if (req->data)
-		crypto_wipe(req->data, req->cap);
-	free(req->data);
+	free_wiped(req->data, req->cap);
 	memset(req, 0, sizeof(*req));
 }
 

@@ -10,12 +10,14 @@
  * step fails, up undoes the ones before it and exits 1. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -25,6 +27,7 @@
 #include "rtnl.h"
 #include "run.h"
 #include "state.h"
+#include "trust.h"
 #include "uapi_client.h"
 #include "updown.h"
 
@@ -52,6 +55,9 @@ static const char up_usage[] =
 	"link up; DNS (resolvconf, or resolvectl); a route for each AllowedIPs prefix not\n"
 	"already routed through the interface (Table = off: none; Table = N or NAME: all of\n"
 	"them in that table); PostUp hooks. Hooks run with /bin/sh -c, %i being IFNAME.\n"
+	"Hooks run as root, so a file with any is refused unless root alone can write it\n"
+	"and the directories above it (README, \"What the CLI trusts\"); a PrivateKey that\n"
+	"others can read gets a warning.\n"
 	"\n"
 	"A full tunnel (0.0.0.0/0 or ::/0 with Table auto) gets wg-quick's policy routing:\n"
 	"the default route goes to table T (51820 or the next free one, or FwMark if set),\n"
@@ -70,6 +76,7 @@ static const char up_usage[] =
 
 struct up {
 	char ifname[UAPI_IFNAME_MAX];
+	char *real_config;		/* the file read, symbolic links resolved */
 	struct config cfg;
 	struct roam_state st;
 	struct rtnl nl;
@@ -97,13 +104,9 @@ static int fail(const char *fmt, ...)
 
 static int save(struct up *u)
 {
-	int err = state_save(&u->st);
-	char path[256];
+	char err[512];
 
-	if (!err)
-		return 0;
-	state_path(u->ifname, path, sizeof(path));
-	return fail("cannot write %s: %s", path, strerror(-err));
+	return state_save(&u->st, err, sizeof(err)) ? fail("%s", err) : 0;
 }
 
 static char family_letter(int family)
@@ -276,18 +279,77 @@ static int resolve_endpoint(struct up *u, const struct config_peer *peer, char o
 	return 0;
 }
 
+/* The file is read from its resolved path, opened without following a
+ * link, so that what check_config_trust looks at (the opened file and the
+ * directories of that path) is what was read. */
+static int read_config(struct up *u, const char *config, struct diag_list *diags)
+{
+	int fd, err;
+
+	u->real_config = realpath(config, NULL);
+	if (!u->real_config)
+		return fail("cannot read %s: %s", config, strerror(errno));
+	fd = open(u->real_config, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return fail("cannot read %s: %s", config, strerror(errno));
+	err = config_parse_fd(fd, config, &u->cfg, diags);
+	close(fd);
+	return err ? fail("cannot read %s: %s", config, strerror(-err)) : 0;
+}
+
+/* As wg-quick does, a private key others can read is worth a warning (not
+ * a refusal: the key is theirs already). Hooks are another matter: up and
+ * down run them as root, so a file that someone else could have written
+ * (or put in place: the directories above it count too) is refused, and
+ * so are control characters in what the ledger will record (trust.h). */
+static int check_config_trust(struct up *u, const char *config)
+{
+	const struct config_interface *in = &u->cfg.iface;
+	mode_t mode = u->cfg.mode;
+	char why[512], *dir, *slash;
+	size_t hooks = 0;
+	bool trusted;
+
+	if (in->private_key_line && (mode & 044))
+		fprintf(stderr,
+			"roam up: warning: %s holds a PrivateKey and is readable by %s (mode %04o); chmod 600 it\n",
+			config, (mode & 044) == 044 ? "its group and all other users" : (mode & 040) ? "its group" : "all other users",
+			(unsigned)mode);
+	if (trust_control_char(u->real_config))
+		return fail("the path of %s holds a control character; roam down could not find it again", config);
+	for (int k = 0; k < CONFIG_HOOK_COUNT; k++) {
+		hooks += in->n_hooks[k];
+		for (size_t i = 0; i < in->n_hooks[k]; i++)
+			if (trust_control_char(in->hooks[k][i].s))
+				return fail("%s:%u: the hook holds a control character; refusing to run it", config,
+					    in->hooks[k][i].line);
+	}
+	if (!hooks)
+		return 0;
+	struct stat st = { .st_mode = S_IFREG | mode, .st_uid = u->cfg.uid };
+	if (!trust_stat(&st, why, sizeof(why)))
+		return fail("refusing to run the hooks of %s: it %s, and they would run as root", config, why);
+	dir = xstrdup(u->real_config);
+	slash = strrchr(dir, '/');
+	slash[slash == dir] = '\0';
+	trusted = trust_dir_chain(dir, why, sizeof(why));
+	free(dir);
+	if (!trusted)
+		return fail("refusing to run the hooks of %s: %s, and they would run as root", config, why);
+	return 0;
+}
+
 /* Reads and checks everything before anything is changed. */
 static int prepare(struct up *u, const char *config)
 {
 	struct diag_list diags = { 0 };
 	size_t errors, i;
-	char path[128];
+	char path[4200], why[512];
 	int err, fd;
 
-	err = config_parse_file(config, &u->cfg, &diags);
-	if (err) {
+	if (read_config(u, config, &diags) < 0) {
 		diag_list_free(&diags);
-		return fail("cannot read %s: %s", config, strerror(-err));
+		return -1;
 	}
 	errors = diag_count(&diags, DIAG_ERROR);
 	diag_sort(&diags);
@@ -303,12 +365,17 @@ static int prepare(struct up *u, const char *config)
 		return -1;
 	if (!u->cfg.iface.line)
 		return fail("%s has no [Interface] section", config);
+	if (check_config_trust(u, config) < 0)
+		return -1;
 	if (u->cfg.iface.save_config)
 		fprintf(stderr, "roam up: warning: %s:%u: SaveConfig is not supported; the file is never rewritten\n",
 			config, u->cfg.iface.save_config_line);
 
-	if (state_load(u->ifname, &u->st, path, sizeof(path)) != -ENOENT) {
-		state_free(&u->st);
+	err = state_load(u->ifname, &u->st, why, sizeof(why));
+	state_free(&u->st);
+	if (err == -EPERM)
+		return fail("%s", why);
+	if (err != -ENOENT) {
 		state_path(u->ifname, path, sizeof(path));
 		return fail("%s is already up (%s exists); 'roam down %s' first", u->ifname, path, u->ifname);
 	}
@@ -668,18 +735,17 @@ static void up_free(struct up *u)
 	state_free(&u->st);
 	free(u->endpoints);
 	free(u->endpoint_addrs);
+	free(u->real_config);
 }
 
 /* The ledger's first version: what down needs even if nothing else
  * happens (the hooks it must run, where this came from). */
-static void start_ledger(struct up *u, const char *config)
+static void start_ledger(struct up *u)
 {
 	const struct config_interface *in = &u->cfg.iface;
 
 	snprintf(u->st.ifname, sizeof(u->st.ifname), "%s", u->ifname);
-	u->st.config = realpath(config, NULL);
-	if (!u->st.config)
-		u->st.config = xstrdup(config);
+	u->st.config = xstrdup(u->real_config);
 	u->st.netns = state_current_netns();
 	for (size_t i = 0; i < in->n_hooks[CONFIG_PRE_DOWN]; i++)
 		*ARRAY_PUSH(u->st.pre_down, u->st.n_pre_down) = xstrdup(in->hooks[CONFIG_PRE_DOWN][i].s);
@@ -707,7 +773,7 @@ int cmd_up(int argc, char **argv)
 	}
 	if (prepare(&u, config) < 0)
 		goto out;
-	start_ledger(&u, config);
+	start_ledger(&u);
 	if (save(&u) < 0)
 		goto out;
 	if (run_hooks(&u, CONFIG_PRE_UP, "PreUp") < 0 || start_roamd(&u) < 0 || configure(&u) < 0 ||

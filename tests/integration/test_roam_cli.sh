@@ -23,7 +23,9 @@ command -v promtool >/dev/null || t_abort "promtool is not installed (scripts/in
 A=$(rt_name a) B=$(rt_name b)
 WA=$(rt_name wa) WB=$(rt_name wb) WF=$(rt_name wf) WT=$(rt_name wt)
 WH=$(rt_name wh) WR=$(rt_name wr) WG=$(rt_name wg)
-STATE_DIR=/run/roam
+# A state directory of our own (roam creates it 0700): /run/roam is shared
+# with every test running now, whose ledgers `roam reresolve` would read.
+STATE_DIR=$RT_TMP/state
 # A stand-in resolvconf that logs its calls, first on PATH for roam.
 STUB_BIN=$RT_TMP/bin
 DNS_LOG=$RT_TMP/resolvconf.log
@@ -47,7 +49,7 @@ done
 roam() {
 	local ns=$1
 	shift
-	nsx "$ns" env PATH="$STUB_BIN:$PATH" timeout 60 "$ROAM" "$@"
+	nsx "$ns" env PATH="$STUB_BIN:$PATH" ROAM_STATE_DIR="$STATE_DIR" timeout 60 "$ROAM" "$@"
 }
 
 # conf IFNAME KEY ADDRESSES [LINES...] — write $RT_TMP/IFNAME.conf: an
@@ -270,7 +272,7 @@ t_check "roam metrics --openmetrics (all interfaces) passes an OpenMetrics parse
 
 # --- down ---------------------------------------------------------------------
 # Rules and routes belong to a namespace: from another one, refuse.
-t_check "roam down from another network namespace refuses" one_line_error "$ROAM" down "$WA"
+t_check "roam down from another network namespace refuses" one_line_error env ROAM_STATE_DIR="$STATE_DIR" "$ROAM" down "$WA"
 
 down_split() {
 	roam "$A" down "$WA" || return 1

@@ -521,7 +521,7 @@ static void nudge_and_watch(struct exam *x)
 	bool refusals = send_refusals(x->dev.drops, x->dev.n_drops);
 	if ((all_fresh(&x->dev, now_ms) && !refusals) || !x->opt->wait_ms)
 		return;
-	fd = capture_open();
+	fd = capture_open(x->dev.listen_port);
 	if (fd < 0)
 		x->w.capture_error = fd;
 	for (size_t i = 0; i < x->dev.n_peers; i++) {
