@@ -25,6 +25,7 @@
 #include "resolve.h"
 #include "rtnl.h"
 #include "run.h"
+#include "sd_notify.h"
 #include "state.h"
 #include "uapi_client.h"
 #include "updown.h"
@@ -380,6 +381,14 @@ static int start_roamd(struct up *u)
 	 * unless this asks it to stay in the foreground, which would make
 	 * us wait for it forever. */
 	unsetenv("WG_PROCESS_FOREGROUND");
+	/* Under systemd (roam@.service), roamd becomes the unit's main
+	 * process (it says MAINPID=) and pings the watchdog, which is meant
+	 * for it and not for us; READY=1 is ours to say, once every step is
+	 * done (sd_notify.h). */
+	if (getenv("NOTIFY_SOCKET")) {
+		setenv("ROAMD_READY_BY_PARENT", "1", 1);
+		unsetenv("WATCHDOG_PID");
+	}
 	run_say("%s %s", path, u->ifname);
 	ret = run_command((char *const[]){ path, u->ifname, NULL }, NULL);
 	if (ret)
@@ -752,6 +761,9 @@ int cmd_up(int argc, char **argv)
 		goto out;
 	}
 	ret = 0;
+	snprintf(err, sizeof(err), "READY=1\nSTATUS=%s up (roamd pid %d)\n", u.ifname, (int)u.st.roamd_pid);
+	if (sd_notify_once(err) < 0)
+		fprintf(stderr, "roam up: warning: cannot tell systemd (NOTIFY_SOCKET) that %s is up\n", u.ifname);
 out:
 	up_free(&u);
 	free(config);
