@@ -104,7 +104,7 @@ ping_through() {
 loses_all() {
 	local out
 	out=$(nsx "$A" ping -c 5 -i 0.2 -W 1 -q "$1" 2>&1)
-	echo "$out" | grep 'packet loss'
+	echo "$1: $(echo "$out" | grep 'packet loss')" | tee /dev/fd/"$RT_OUT"
 	echo "$out" | grep -q ' 100% packet loss'
 }
 
@@ -134,9 +134,9 @@ t_check "the same without roam's tables: 100% loss (v4 and v6)" without_tables
 
 doctor_names_rpfilter() {
 	roam "$A" doctor "$WA" --wait 2 >"$RT_TMP/doctor" 2>&1
-	cat "$RT_TMP/doctor"
+	grep -A2 rpfilter "$RT_TMP/doctor" | tee /dev/fd/"$RT_OUT"
 	grep -q 'rp_filter' "$RT_TMP/doctor" && grep -q "$TABLE" "$RT_TMP/doctor" &&
-		grep -q '^FAIL *rpfilter ' "$RT_TMP/doctor" && ! grep -q '^FAIL *udp ' "$RT_TMP/doctor"
+		grep -q '^ *FAIL *rpfilter ' "$RT_TMP/doctor" && ! grep -q '^ *FAIL *udp ' "$RT_TMP/doctor"
 }
 t_check "roam doctor names rp_filter when the table is missing" doctor_names_rpfilter
 

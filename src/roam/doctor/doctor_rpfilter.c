@@ -72,20 +72,22 @@ bool judge_rpfilter(struct doctor_report *r, const struct rpfilter_observation *
 		doctor_evidence(f, " net.ipv4.conf.%s.rp_filter=%d%s;", o->rp_filter_where, o->rp_filter,
 				o->rp_filter == 1 ? " (strict)" : o->rp_filter == 2 ? " (loose)" : "");
 	doctor_figure(f, "rp_filter", o->rp_filter);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0, n = 0; i < 2; i++) {
 		if (!o->full_tunnel[i])
 			continue;
-		doctor_evidence(f, " table %s %s %s", i ? "ip6" : "ip", o->table_name,
+		doctor_evidence(f, "%s table %s %s %s", n++ ? "," : "", i ? "ip6" : "ip", o->table_name,
 				o->table[i] > 0 ? "present" : o->table[i] == 0 ? "MISSING" : "unknown (no nft)");
 	}
 	if (missing4 && o->rp_filter == 1) {
 		f->status = DOCTOR_FAIL;
 		doctor_evidence(f, ": the endpoint's replies arrive without the tunnel's mark, fail the reverse "
-				   "path check and are dropped before %s sees them", r->ifname);
+				   "path check and are dropped before the daemon of %s sees them", r->ifname);
 		doctor_decision(f, "This is rp_filter, not a firewall: 'roam down %s' and 'roam up' again restore the "
 				   "table (nftables must be installed), or make the check loose "
-				   "(sysctl net.ipv4.conf.all.rp_filter=2 and the same for %s).",
-				r->ifname, o->rp_filter_where);
+				   "(sysctl net.ipv4.conf.all.rp_filter=2%s%s%s).",
+				r->ifname, strcmp(o->rp_filter_where, "all") ? " and net.ipv4.conf." : "",
+				strcmp(o->rp_filter_where, "all") ? o->rp_filter_where : "",
+				strcmp(o->rp_filter_where, "all") ? ".rp_filter=2" : "");
 	} else if (missing4 || missing6) {
 		f->status = DOCTOR_WARN;
 		doctor_decision(f, "Without the table, a strict reverse-path filter (rp_filter=1, or an nft/firewalld "
