@@ -19,7 +19,7 @@ packages=(
 	pkg-config
 	iproute2            # ip netns / ip link / ss in integration tests
 	iputils-ping        # ping through the tunnel
-	nftables            # firewall rules in roaming/NAT tests
+	nftables            # nft: roam up's full-tunnel tables (roam-IFNAME); firewall rules in roaming/NAT tests
 	conntrack           # inspect/flush NAT state in roaming tests
 	wireguard-go        # the reference userspace implementation we test against
 	wireguard-tools     # wg and wg-quick
@@ -32,6 +32,9 @@ packages=(
 	prometheus          # promtool: `roam metrics` is checked with `promtool check metrics`
 	#                   # (19 MB download; it brings the server and a systemd unit too)
 	python3-prometheus-client  # an OpenMetrics parser for `roam metrics --openmetrics`
+	systemd             # systemd-analyze: test_install scores roam@.service offline (no running systemd needed)
+	groff-base          # groff -ww: test_install lints the man pages
+	man-db              # man -l: test_install renders them
 )
 
 # Which ones are not installed? dpkg-query prints "ii " for installed ones;

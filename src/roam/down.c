@@ -1,7 +1,7 @@
 /* roam down CONFIG|IFNAME: undoes what roam up recorded in its ledger
  * (state.h), and nothing else:
  *
- *   PreDown hooks -> policy rules -> DNS -> delete the link (its addresses
+ *   PreDown hooks -> policy rules -> nftables tables -> DNS -> delete the link (its addresses
  *   and routes go with it, and roamd exits) -> wait for roamd -> a socket
  *   roamd could not remove -> src_valid_mark -> PostDown hooks -> ledger
  *
@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "dns.h"
+#include "firewall.h"
 #include "rtnl.h"
 #include "run.h"
 #include "state.h"
@@ -36,8 +37,8 @@ static const char down_usage[] =
 	"Usage: roam down CONFIG|IFNAME\n"
 	"\n"
 	"Takes down an interface that 'roam up' brought up, undoing exactly what it\n"
-	"recorded in " STATE_DIR "/IFNAME.state: PreDown hooks, the policy rules of a full\n"
-	"tunnel, the DNS registration, the interface (with its addresses and routes,\n"
+	"recorded in " STATE_DIR "/IFNAME.state: PreDown hooks, the policy rules and nftables\n"
+	"tables (roam-IFNAME) of a full tunnel, the DNS registration, the interface (with its addresses and routes,\n"
 	"which makes roamd exit), the daemon itself if it lingers, its socket if roamd was\n"
 	"killed and could not remove it, src_valid_mark, then PostDown hooks. Anything\n"
 	"already gone (a roamd killed with -9 takes its interface along) counts as done.\n"
@@ -85,6 +86,24 @@ static int delete_rules(const struct roam_state *st)
 			failures += problem("delete that rule", err);
 	}
 	rtnl_close(&nl);
+	return failures;
+}
+
+/* A table that is gone already is fine (firewall_remove), and so is a
+ * host where nft has since been removed: the tables went with it only if
+ * nftables was flushed, but nothing else could delete them either. */
+static int delete_nft_tables(const struct roam_state *st)
+{
+	int failures = 0, ret;
+
+	for (size_t i = st->n_nft_tables; i-- > 0;) {
+		ret = firewall_remove(st->nft_tables[i].family, st->nft_tables[i].name);
+		if (ret == -ENOENT)
+			fprintf(stderr, "roam down: warning: nft is not installed; table %s %s stays if it exists\n",
+				firewall_family_name(st->nft_tables[i].family), st->nft_tables[i].name);
+		else if (ret)
+			failures += problem("delete the nftables table", ret < 0 ? ret : -EIO);
+	}
 	return failures;
 }
 
@@ -148,6 +167,7 @@ int updown_teardown(const struct roam_state *st)
 	FILE *f;
 
 	failures += delete_rules(st);
+	failures += delete_nft_tables(st);
 	/* resolved forgets a link's DNS when the link goes; asking it to
 	 * revert one that is gone would only fail. */
 	if (st->dns != DNS_NONE && (st->dns != DNS_RESOLVECTL || link_ours) && dns_unregister(st->dns, st->ifname) < 0)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "rtnl.h"
 #include "crypto.h"
 #include "decimal.h"
 
@@ -454,8 +455,38 @@ static int transact(const char *ifname, const char *head, const char *body, size
 	return ret;
 }
 
+/* No socket, but maybe a link of that name: `wg-quick up` made a kernel
+ * WireGuard interface (it tries `ip link add type wireguard` before any
+ * userspace daemon), or the name is some other interface's. Either way
+ * "no interface" would be wrong. */
+bool uapi_link_without_socket(const char *ifname, char *msg, size_t msg_len)
+{
+	char kind[32];
+	struct rtnl nl;
+	int err;
+
+	if (rtnl_open(&nl) < 0)
+		return false;
+	err = rtnl_link_kind(&nl, ifname, kind, sizeof(kind));
+	rtnl_close(&nl);
+	if (err)
+		return false;
+	if (!strcmp(kind, "wireguard"))
+		snprintf(msg, msg_len,
+			 "'%s' is a kernel WireGuard interface: roamd does not run it (no %s/%s.sock), so roam "
+			 "cannot read it; 'wg show %s' can. To run it on roamd: 'roam up %s' or the roam@%s "
+			 "service (README, \"Kernel WireGuard or roamd\")",
+			 ifname, UAPI_SOCKET_DIR, ifname, ifname, ifname, ifname);
+	else
+		snprintf(msg, msg_len, "'%s' is a%s %s interface, not a WireGuard one: no daemon serves it (no %s/%s.sock)",
+			 ifname, kind[0] ? "" : "n", kind[0] ? kind : "ordinary", UAPI_SOCKET_DIR, ifname);
+	return true;
+}
+
 static void socket_error(const char *ifname, int err, char *msg, size_t msg_len)
 {
+	if (err == -ENOENT && uapi_link_without_socket(ifname, msg, msg_len))
+		return;
 	if (err == -ENOENT)
 		snprintf(msg, msg_len, "no interface '%s' (no %s/%s.sock)", ifname, UAPI_SOCKET_DIR, ifname);
 	else if (err == -ECONNREFUSED)

@@ -104,6 +104,10 @@ int uapi_connect(const char *ifname);
 /* The pid of the process listening on ifname's socket (SO_PEERCRED), or
  * -errno. */
 int uapi_daemon_pid(const char *ifname);
+/* When ifname has no socket but a link of that name exists (a kernel
+ * WireGuard interface that wg-quick made, or not a WireGuard interface at
+ * all): true, with one sentence saying so in msg. */
+bool uapi_link_without_socket(const char *ifname, char *msg, size_t msg_len);
 /* Asks ifname's daemon for get=2, falling back to get=1 (see the top).
  * 0 or -errno, with a one-line reason in err. */
 int uapi_get_device(const char *ifname, struct uapi_device *dev, char *err, size_t err_len);

@@ -23,9 +23,11 @@
 #include "config.h"
 #include "crypto.h"
 #include "dns.h"
+#include "firewall.h"
 #include "resolve.h"
 #include "rtnl.h"
 #include "run.h"
+#include "sd_notify.h"
 #include "state.h"
 #include "trust.h"
 #include "uapi_client.h"
@@ -65,7 +67,11 @@ static const char up_usage[] =
 	"  ip rule add not fwmark T table T\n"
 	"  ip rule add table main suppress_prefixlength 0\n"
 	"so the tunnel's packets never loop into it; IPv4 also turns on\n"
-	"net.ipv4.conf.all.src_valid_mark.\n"
+	"net.ipv4.conf.all.src_valid_mark. As wg-quick does, each family also gets an\n"
+	"nftables table (nft -f -), here named roam-IFNAME: prerouting copies the connection\n"
+	"mark onto arriving UDP and postrouting saves fwmark T into the connection, so\n"
+	"replies from the endpoint pass strict reverse-path filtering (rp_filter=1), and a\n"
+	"raw rule drops packets to the interface's addresses arriving on other interfaces.\n"
 	"\n"
 	"Every change is recorded in " STATE_DIR "/IFNAME.state, which 'roam down' undoes\n"
 	"exactly, even after roamd (or roam up itself) was killed. If a step fails, the\n"
@@ -442,6 +448,14 @@ static int start_roamd(struct up *u)
 	 * unless this asks it to stay in the foreground, which would make
 	 * us wait for it forever. */
 	unsetenv("WG_PROCESS_FOREGROUND");
+	/* Under systemd (roam@.service), roamd becomes the unit's main
+	 * process (it says MAINPID=) and pings the watchdog, which is meant
+	 * for it and not for us; READY=1 is ours to say, once every step is
+	 * done (sd_notify.h). */
+	if (getenv("NOTIFY_SOCKET")) {
+		setenv("ROAMD_READY_BY_PARENT", "1", 1);
+		unsetenv("WATCHDOG_PID");
+	}
 	run_say("%s %s", path, u->ifname);
 	ret = run_command((char *const[]){ path, u->ifname, NULL }, NULL);
 	if (ret)
@@ -616,6 +630,32 @@ static int add_rule(struct up *u, struct rtnl_rule *rule, const char *words)
 	return save(u);
 }
 
+/* wg-quick's nftables rules for the family (firewall.h): without them a
+ * host with strict reverse-path filtering drops every reply from the
+ * endpoint. Recorded before nft runs, as a table half made must go too. */
+static int add_firewall(struct up *u, int family)
+{
+	struct state_nft_table *t = ARRAY_PUSH(u->st.nft_tables, u->st.n_nft_tables);
+	int ret;
+
+	t->family = family;
+	firewall_table_name(u->ifname, t->name);
+	if (save(u) < 0)
+		return -1;
+	ret = firewall_add(family, t->name, u->ifname, u->fwmark, u->st.addresses, u->st.n_addresses);
+	if (ret == -ENOENT) {
+		u->st.n_nft_tables--;
+		fprintf(stderr, "roam up: warning: nft is not installed, so the full tunnel has no connection-mark "
+				"rules: on a host with strict reverse-path filtering (rp_filter=1) it carries nothing; "
+				"install nftables\n");
+		return save(u);
+	}
+	if (ret)
+		return fail("nft could not add table %s %s (%s %d)", firewall_family_name(family), t->name,
+			    ret < 0 ? "error" : "status", ret < 0 ? -ret : ret);
+	return 0;
+}
+
 /* Packets the daemon sends carry fwmark T and so skip table T, whose
  * default route leads into the tunnel; all others look there, after the
  * main table had its say on anything more specific than a default route
@@ -631,7 +671,7 @@ static int add_full_tunnel(struct up *u, int family)
 
 	snprintf(words, sizeof(words), "not fwmark %u table %u", u->fwmark, u->table);
 	if (add_rule(u, &not_marked, words) < 0 || add_rule(u, &main_first, "table main suppress_prefixlength 0") < 0 ||
-	    add_route(u, &any, u->table) < 0)
+	    add_route(u, &any, u->table) < 0 || add_firewall(u, family) < 0)
 		return -1;
 	if (family != AF_INET)
 		return 0;
@@ -787,6 +827,9 @@ int cmd_up(int argc, char **argv)
 		goto out;
 	}
 	ret = 0;
+	snprintf(err, sizeof(err), "READY=1\nSTATUS=%s up (roamd pid %d)\n", u.ifname, (int)u.st.roamd_pid);
+	if (sd_notify_once(err) < 0)
+		fprintf(stderr, "roam up: warning: cannot tell systemd (NOTIFY_SOCKET) that %s is up\n", u.ifname);
 out:
 	up_free(&u);
 	free(config);

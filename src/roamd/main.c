@@ -17,11 +17,10 @@
 #include "netwatch.h"
 #include "privileges.h"
 #include "sandbox.h"
+#include "sd_notify.h"
 #include "uapi_contract.h"
+#include "version.h"
 
-#ifndef ROAM_VERSION
-#define ROAM_VERSION "0.1.0"
-#endif
 
 static void usage(FILE *f)
 {
@@ -38,6 +37,10 @@ static void usage(FILE *f)
 		   "             IFF_VNET_HDR) and a listening UAPI socket a privileged parent opened, so\n"
 		   "             roamd itself can start with no privilege at all (its MTU, and removing the\n"
 		   "             socket at exit, are then the parent's)\n"
+		   "systemd:     NOTIFY_SOCKET (a path, or @abstract): MAINPID and READY=1 once up, STOPPING=1\n"
+		   "             at exit; WATCHDOG_USEC: WATCHDOG=1 every half of it (unless WATCHDOG_PID is\n"
+		   "             another process's); ROAMD_READY_BY_PARENT=1 leaves READY=1 to the parent\n"
+		   "             (roam up sends it when its steps are done)\n"
 		   "Environment: WG_PROCESS_FOREGROUND=1 (same as -f), LOG_LEVEL=error|info|verbose,\n"
 		   "             ROAMD_NO_NETWATCH=1 (do not send to every peer at once when this host's\n"
 		   "             addresses or routes change: peers then learn a new address from our next\n"
@@ -129,7 +132,7 @@ static int env_fd(const char *name)
 static int setup(struct daemon *d, const char *ifname, int tun_fd, int uapi_fd, char *err, size_t err_len)
 {
 	memset(d, 0, sizeof(*d));
-	d->epoll_fd = d->timer_fd = d->signal_fd = -1;
+	d->epoll_fd = d->timer_fd = d->signal_fd = d->notify_fd = -1;
 	d->tun.fd = -1;
 	d->ipc.fd = d->ipc.inotify_fd = -1;
 	snprintf(d->ifname, sizeof(d->ifname), "%s", ifname);
@@ -190,6 +193,36 @@ static void teardown(struct daemon *d)
 	d->dev = NULL;
 	tun_close(&d->tun);
 	datapath_free(&d->dp);
+	if (d->notify_fd >= 0)
+		close(d->notify_fd);
+	d->notify_fd = -1;
+}
+
+/* systemd's socket is connected while we may still reach it (its path is
+ * root's; the seccomp filter allows no new connection to it later). */
+static void notify_open(struct daemon *d)
+{
+	d->notify_fd = sd_notify_open();
+	if (d->notify_fd < -1)
+		log_error("NOTIFY_SOCKET=%s: %s; systemd will not hear that we are ready", getenv("NOTIFY_SOCKET"),
+			  strerror(-d->notify_fd));
+	d->watchdog_ns = d->notify_fd >= 0 ? sd_watchdog_ns() / 2 : 0;
+	d->watchdog_at = now_ns();
+}
+
+/* Tells systemd who to watch (we may be a forked child of the process it
+ * started) and that we are ready, unless the roam up that started us says
+ * READY itself once it has configured the interface. */
+static void notify_ready(struct daemon *d)
+{
+	char msg[160];
+	snprintf(msg, sizeof(msg), "MAINPID=%d\n%sSTATUS=%s up\n", (int)getpid(),
+		 env_on("ROAMD_READY_BY_PARENT") ? "" : "READY=1\n", d->ifname);
+	int ret = sd_notify_send(d->notify_fd, msg);
+	if (ret < 0)
+		log_error("NOTIFY_SOCKET: %s", strerror(-ret));
+	else if (d->watchdog_ns)
+		log_verbose("systemd watchdog: a ping every %llu ms", (unsigned long long)(d->watchdog_ns / 1000000));
 }
 
 /* The seccomp filter, unless switched off or a sanitizer build (sandbox.h).
@@ -311,6 +344,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	keeper_arm(keeper_fd, d.ipc.dev, d.ipc.ino);
+	notify_open(&d);
 	if (privileges_drop(&priv, err, sizeof(err)) < 0) {
 		log_error("dropping privileges: %s", err);
 		teardown(&d);
@@ -346,8 +380,10 @@ int main(int argc, char **argv)
 		while (n < 0 && errno == EINTR);
 		close(ready_fd);
 	}
+	notify_ready(&d);
 
 	loop_run(&d);
+	sd_notify_send(d.notify_fd, "STOPPING=1");
 	datapath_log_stats(&d);
 	teardown(&d);
 	log_close();

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "doctor.h"
+#include "doctor_rpfilter.h"
 #include "json.h"
 #include "rtnl.h"
 #include "run.h"
@@ -21,6 +22,8 @@ static const char doctor_usage[] =
 	"Runs the fast diagnosis playbook on IFNAME (or on every interface), in its order:\n"
 	"  daemon      the daemon answers, the interface is up, its UDP port is bound\n"
 	"  sending     this host lets the datagrams to the peers out (roamd counts each refusal)\n"
+	"  rpfilter    a full tunnel of roam up's has its nftables tables (roam-IFNAME), without\n"
+	"              which strict reverse-path filtering (rp_filter=1) drops the replies\n"
 	"  udp         UDP from the peers reaches this host and the daemon (watched like tcpdump)\n"
 	"  handshake   each peer's handshake is fresh, or why not (wrong keys, no answer)\n"
 	"  endpoint    where each peer is now, and whether it followed the peer's roams\n"
@@ -663,7 +666,11 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 		/* Sending first: when this host refuses the datagrams, nothing
 		 * arriving is its consequence, not an upstream firewall. */
 		bool refused = judge_sending(r, &x.dev, &x.w, wall_clock_ms());
-		bool silent = judge_udp(r, &x.dev, &x.w, wall_clock_ms());
+		/* A full tunnel's replies lost to rp_filter look like an
+		 * upstream firewall to the udp check: name the real cause. */
+		struct rpfilter_observation rpf;
+		refused |= observe_rpfilter(ifname, &rpf) && judge_rpfilter(r, &rpf);
+		bool silent = !refused && judge_udp(r, &x.dev, &x.w, wall_clock_ms());
 		check_peers(&x, refused || silent);
 		check_forwarding(&x);
 		check_routes(&x);
@@ -748,6 +755,17 @@ int cmd_doctor(int argc, char **argv)
 
 		if (!uapi_socket_path(ifname, path)) {
 			fprintf(stderr, "roam doctor: '%s' cannot be an interface name\n", ifname);
+			goto out;
+		}
+		/* A kernel WireGuard interface (or any other link) without a
+		 * socket: no playbook applies, and "start it" would mislead. */
+		char why[512];
+		int fd = uapi_connect(ifname);
+		if (fd >= 0)
+			close(fd);
+		else if (fd == -ENOENT && uapi_link_without_socket(ifname, why, sizeof(why))) {
+			fprintf(stderr, "roam doctor: %s\n", why);
+			rc = 1;
 			goto out;
 		}
 		names = calloc(2, sizeof(*names));
