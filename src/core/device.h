@@ -314,6 +314,10 @@ enum receive_result device_receive(struct device *dev, const struct endpoint *fr
 enum send_result device_send_packet(struct device *dev, uint8_t *pkt, size_t len, uint64_t now,
 				    enum drop_reason *drop, struct peer **peer_out);
 
+/* The same for a packet whose peer the caller already looked up with
+ * device_route_lookup (for its destination): one lookup, not two. */
+enum send_result peer_send_packet(struct peer *peer, uint8_t *pkt, size_t len, uint64_t now, enum drop_reason *drop);
+
 /* Sends a keepalive to the peer now (used after a local network change so
  * the far side learns our new address at once). Starts a handshake if
  * there is no usable session. */
