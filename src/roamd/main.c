@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -361,6 +362,14 @@ int main(int argc, char **argv)
 	log_info("interface %s created (MTU %u, down), UAPI socket %s", ifname, DEFAULT_MTU, d.ipc.path);
 
 	if (!foreground) {
+		/* Logs must not vanish without a word: with no syslog daemon
+		 * to take them, say so while someone still reads stderr. (Not
+		 * keeping stderr instead: whoever started roamd, a shell's
+		 * $(roam up) say, would wait for it to close.) */
+		if (!log_syslog_reachable())
+			log_error("no syslog daemon listens on %s: roamd's log lines will be lost; run it with -f under "
+				  "a supervisor that keeps stderr, or start journald or rsyslog",
+				  _PATH_LOG);
 		detach_stdio();
 		log_to_syslog(false);
 	}
