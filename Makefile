@@ -51,7 +51,7 @@ DAEMON     := $(if $(ROAMD_SRCS),$(BUILD)/roamd)
 CLI        := $(if $(ROAM_SRCS),$(BUILD)/roam)
 
 .SECONDARY:
-.PHONY: all test test-unit test-san test-fuzz test-integration bench demo install-deps clean install
+.PHONY: all test test-unit test-san test-fuzz test-integration bench demo install-deps install-deps-test clean install
 all: $(CORE_LIB) $(COMMON_LIB) $(DAEMON) $(CLI) $(UNIT_BINS) $(BENCH_BINS)
 
 # Each part sees only the headers of the parts below it: the core sees
@@ -113,17 +113,22 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRCS) $(wildcard tests/sim/sim*.c) $(wild
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRCS) $(wildcard tests/sim/sim*.c) -lcrypto
 
+# What make, make demo and make install need; the tests and benchmarks add
+# theirs (a Prometheus server among them) with --test.
 install-deps:
 	@scripts/install-deps.sh
 
+install-deps-test:
+	@scripts/install-deps.sh --test
+
 # The whole suite; tests/run-all prints the final "N passed, M failed".
-test: install-deps
+test: install-deps-test
 	@tests/run-all
 
 test-unit: all
 	@tests/run-all unit
 
-bench: install-deps all
+bench: install-deps-test all
 	@bench/run-all
 
 demo: install-deps all

@@ -453,15 +453,37 @@ static void family_samples(FILE *f, const struct family *fam, const struct expos
 	}
 }
 
+/* A family's samples must be contiguous and follow its header, and a
+ * family without samples is left out: so ask first whether it has any. A
+ * scan of figures is far cheaper than holding the text back (100,000 peers
+ * make some 150 MB of it). */
+static bool family_has_samples(const struct family *fam, const struct exposition *x)
+{
+	struct value v;
+
+	for (size_t j = 0; j < x->n; j++) {
+		const struct uapi_device *d = &x->devs[j];
+		if (fam->id == IF_DROPS) {
+			if (d->n_drops)
+				return true;
+		} else if (fam->labels == LABELS_INTERFACE) {
+			if (device_value(fam->id, d, x->now_ms, &v))
+				return true;
+		} else {
+			for (size_t i = 0; i < d->n_peers; i++)
+				if (fam->id == PEER_DROPS ? d->peers[i].n_drops != 0
+							  : peer_value(fam->id, d, &d->peers[i], x->now_ms, &v))
+					return true;
+		}
+	}
+	return false;
+}
+
 void metrics_write(FILE *f, const struct uapi_device *devs, size_t n, uint64_t now_ms,
 		   const struct metrics_options *opt)
 {
 	static const struct metrics_options defaults;
 	struct exposition x = { devs, n, NULL, now_ms, opt ? opt : &defaults };
-	char *samples = NULL;
-	size_t len = 0, name_len;
-	FILE *mem;
-
 	x.labels = xrealloc(NULL, (n ? n : 1) * sizeof(x.labels[0]));
 	for (size_t j = 0; j < n; j++) {
 		const struct peer_names *names = x.opt->names ? &x.opt->names[j] : NULL;
@@ -471,27 +493,16 @@ void metrics_write(FILE *f, const struct uapi_device *devs, size_t n, uint64_t n
 	}
 	for (size_t i = 0; i < N_FAMILIES; i++) {
 		const struct family *fam = &families[i];
-		if (fam->compat && !x.opt->exporter_names)
+		if ((fam->compat && !x.opt->exporter_names) || !family_has_samples(fam, &x))
 			continue;
-		/* A family's samples must be contiguous and follow its
-		 * header; gather them first to know whether there are any. */
-		mem = open_memstream(&samples, &len);
-		if (!mem)
-			out_of_memory();
+		bool om = x.opt->openmetrics;
+		size_t name_len = strlen(fam->name) - (om && fam->counter ? strlen("_total") : 0);
+		fprintf(f, "# TYPE %.*s %s\n", (int)name_len, fam->name, fam->counter ? "counter" : "gauge");
+		if (fam->unit)
+			fprintf(f, "# UNIT %.*s %s\n", (int)name_len, fam->name, fam->unit);
+		fprintf(f, "# HELP %.*s %s\n", (int)name_len, fam->name, fam->help);
 		for (size_t j = 0; j < n; j++)
-			family_samples(mem, fam, &x, j);
-		fclose(mem);
-		if (len) {
-			bool om = x.opt->openmetrics;
-			name_len = strlen(fam->name) - (om && fam->counter ? strlen("_total") : 0);
-			fprintf(f, "# TYPE %.*s %s\n", (int)name_len, fam->name, fam->counter ? "counter" : "gauge");
-			if (fam->unit)
-				fprintf(f, "# UNIT %.*s %s\n", (int)name_len, fam->name, fam->unit);
-			fprintf(f, "# HELP %.*s %s\n", (int)name_len, fam->name, fam->help);
-			fwrite(samples, 1, len, f);
-		}
-		free(samples);
-		samples = NULL;
+			family_samples(f, fam, &x, j);
 	}
 	fputs("# EOF\n", f);
 	for (size_t j = 0; j < n; j++) {
@@ -609,6 +620,8 @@ int cmd_metrics(int argc, char **argv)
 	}
 	if (listen)
 		return metrics_serve(listen, &req);
+	/* A large scrape is some 150 MB of text: write it in big pieces. */
+	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
 	failed = metrics_scrape(&req, stdout);
 	if (fflush(stdout) != 0) {
 		fprintf(stderr, "roam metrics: cannot write to standard output: %s\n", strerror(errno));

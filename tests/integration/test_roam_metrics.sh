@@ -35,6 +35,20 @@ roam() {
 	nsx "$ns" timeout 60 "$ROAM" "$@"
 }
 
+# make demo and make install install no Prometheus server: it is a test-only
+# package (scripts/install-deps.sh --test), as are the other test tools.
+test_only_packages() {
+	local base all
+	base=$(bash "$ROOT/scripts/install-deps.sh" --list) && all=$(bash "$ROOT/scripts/install-deps.sh" --list --test) || return 1
+	! grep -qx prometheus <<<"$base" && ! grep -qx wireguard-go <<<"$base" && grep -qx prometheus <<<"$all" &&
+		grep -qx libmicrohttpd-dev <<<"$base" || { echo "base: $base"; return 1; }
+	make -C "$ROOT" -n demo | grep -q 'scripts/install-deps.sh$' &&
+		! make -C "$ROOT" -n demo | grep -q 'install-deps.sh --test' &&
+		! make -C "$ROOT" -n install | grep -q 'install-deps' &&
+		make -C "$ROOT" -n test | grep -q 'install-deps.sh --test' || { make -C "$ROOT" -n demo | head; return 1; }
+}
+t_check "make demo/install need no test-only package (no Prometheus); make test installs them" test_only_packages
+
 setup() {
 	ns_create "$A" "$B" &&
 		link_ns "$A" "$B" 192.0.2.1/24 192.0.2.2/24 &&
