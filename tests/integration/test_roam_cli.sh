@@ -336,6 +336,54 @@ full_killed() {
 }
 t_check "kill -9 roamd, then roam down still removes everything" full_killed
 
+# After roamd died, `roam up` sees it by the ledger's pid and start time,
+# undoes what was left (as roam down) and comes up again.
+up_after_death() {
+	local pid how=$1
+	roam "$A" up "$CONF_F" >/dev/null 2>&1 || return 1
+	pid=$(roamd_pid "$WF")
+	case $how in
+	kill) kill -9 "$pid" || return 1 ;;
+	# What `wg-quick down` does to the interface: roamd exits with it.
+	linkdel) ip -n "$A" link del "$WF" || return 1 ;;
+	esac
+	wait_until 5 link_gone "$A" "$WF" && wait_until 5 eval "! kill -0 $pid 2>/dev/null" || return 1
+	roam "$A" up "$CONF_F" 2>"$RT_TMP/up.err" || { cat "$RT_TMP/up.err"; return 1; }
+	cat "$RT_TMP/up.err"
+	grep -qF "roamd (pid $pid) is gone; undoing what was left" "$RT_TMP/up.err" &&
+		[ "$(roamd_pid "$WF")" != "$pid" ] && wait_until 20 nsx "$A" ping -c 1 -W 1 -q 198.19.0.1 || return 1
+	roam "$A" down "$WF" && same_as_before && no_leftovers "$WF"
+}
+t_check "kill -9 roamd, then roam up cleans up and comes up again" up_after_death kill
+t_check "interface deleted (as wg-quick down does), then roam up cleans up and comes up again" up_after_death linkdel
+
+# A live roamd is still "already up".
+up_twice() {
+	roam "$A" up "$CONF_F" >/dev/null 2>&1 || return 1
+	roam "$A" up "$CONF_F" 2>"$RT_TMP/up.err" && { echo "second up accepted"; return 1; }
+	cat "$RT_TMP/up.err"
+	grep -qF "$WF is already up" "$RT_TMP/up.err" || return 1
+	roam "$A" down "$WF" && same_as_before && no_leftovers "$WF"
+}
+t_check "roam up of a live interface: already up" up_twice
+
+# DNS = with neither resolvconf nor resolvectl (an empty PATH): roam up
+# fails before changing anything, as wg-quick; --no-dns comes up anyway.
+no_dns_tool() {
+	mkdir -p "$RT_TMP/nobin"
+	nsx "$A" timeout 60 env PATH="$RT_TMP/nobin" "$ROAM" up "$CONF_F" 2>"$RT_TMP/up.err" && {
+		echo "came up without a DNS tool"; return 1; }
+	cat "$RT_TMP/up.err"
+	grep -qF "needs resolvconf or resolvectl, and neither is installed" "$RT_TMP/up.err" &&
+		grep -qF "roam up --no-dns" "$RT_TMP/up.err" && same_as_before && no_leftovers "$WF" || return 1
+	nsx "$A" timeout 60 env PATH="$RT_TMP/nobin" "$ROAM" up --no-dns "$CONF_F" 2>"$RT_TMP/up.err" || {
+		cat "$RT_TMP/up.err"; return 1; }
+	grep -qF "warning: --no-dns: DNS = (line 5) is ignored" "$RT_TMP/up.err" &&
+		! grep -q '^dns ' "$STATE_DIR/$WF.state" || { cat "$RT_TMP/up.err" "$STATE_DIR/$WF.state"; return 1; }
+	roam "$A" down "$WF" && same_as_before && no_leftovers "$WF"
+}
+t_check "DNS = without resolvconf/resolvectl fails like wg-quick; --no-dns allows it" no_dns_tool
+
 # --- Table = off, host name endpoint, a failing hook ----------------------------
 table_off() {
 	local f
