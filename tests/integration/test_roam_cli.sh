@@ -479,5 +479,26 @@ assert i["peers"][0]["handshake"] == "never"' &&
 }
 t_check "wireguard-go: the standard part, get=1 fallback, metrics still valid" wireguard_go
 
+# wireguard-go as wg-quick starts it: daemonised, so the process that made
+# the UAPI socket (its peer credentials) has exited and a child holds the
+# socket and the port. doctor must find that child, not warn that "another
+# program holds the port".
+wireguard_go_daemon() {
+	local dev pid out
+	dev=$(rt_name wd)
+	nsx "$B" wireguard-go "$dev" >"$RT_TMP/wgd.log" 2>&1 || { cat "$RT_TMP/wgd.log"; return 1; }
+	wait_until 10 rt_wg_ready "$B" "$dev" || return 1
+	wg_set "$B" "$dev" private-key "$(key_file b)" listen-port 51823 || return 1
+	ip -n "$B" link set "$dev" up || return 1
+	pid=$(ip netns pids "$B" | while read -r p; do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = wireguard-go ] &&
+			tr '\0' ' ' <"/proc/$p/cmdline" | grep -q " $dev " && echo "$p"; done | head -n 1)
+	out=$(roam "$B" doctor "$dev" --wait 0 2>&1)
+	echo "$out"
+	ip -n "$B" link del "$dev"
+	[ -n "$pid" ] && grep -qF "pid $pid" <<<"$out" && ! grep -q "another process\|Another program" <<<"$out"
+}
+t_check "doctor finds a daemonised wireguard-go by its socket and port: no 'another program'" wireguard_go_daemon
+
 t_check "roam down B" roam "$B" down "$WB"
 t_finish
