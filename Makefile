@@ -52,7 +52,7 @@ DAEMON     := $(if $(ROAMD_SRCS),$(BUILD)/roamd)
 CLI        := $(if $(ROAM_SRCS),$(BUILD)/roam)
 
 .SECONDARY:
-.PHONY: all test test-unit test-san test-fuzz test-integration bench demo install-deps clean install uninstall
+.PHONY: all test test-unit test-san test-fuzz test-integration bench demo install-deps install-deps-test clean install uninstall
 all: $(CORE_LIB) $(COMMON_LIB) $(DAEMON) $(CLI) $(UNIT_BINS) $(BENCH_BINS)
 
 # Each part sees only the headers of the parts below it: the core sees
@@ -91,17 +91,17 @@ $(BUILD)/roamd: $(BUILD)/obj/src/roamd/main.o $(ROAMD_LIB) $(COMMON_LIB) $(CORE_
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl -lcap -lseccomp
 
 $(BUILD)/roam: $(BUILD)/obj/src/roam/main.o $(ROAM_LIB) $(COMMON_LIB) $(CORE_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl -lmicrohttpd
 
 # A test takes from the libraries only the objects it uses; -lmnl for the
 # roamd and roam parts that speak netlink.
 TEST_LIBS := $(if $(ROAM_SRCS),$(ROAM_LIB)) $(if $(ROAMD_SRCS),$(ROAMD_LIB)) $(COMMON_LIB) $(CORE_LIB)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_OBJS) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl -lcap -lseccomp
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl -lcap -lseccomp -lmicrohttpd
 $(BUILD)/tests/%: $(BUILD)/obj/tests/sim/%.o $(TEST_OBJS) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl -lcap -lseccomp
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl -lcap -lseccomp -lmicrohttpd
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(TEST_OBJS) $(CORE_LIB)
 	@mkdir -p $(dir $@)
@@ -118,17 +118,22 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRCS) $(wildcard tests/sim/sim*.c) $(wild
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRCS) $(wildcard tests/sim/sim*.c) -lcrypto
 
+# What make, make demo and make install need; the tests and benchmarks add
+# theirs (a Prometheus server among them) with --test.
 install-deps:
 	@scripts/install-deps.sh
 
+install-deps-test:
+	@scripts/install-deps.sh --test
+
 # The whole suite; tests/run-all prints the final "N passed, M failed".
-test: install-deps
+test: install-deps-test
 	@tests/run-all
 
 test-unit: all
 	@tests/run-all unit
 
-bench: install-deps all
+bench: install-deps-test all
 	@bench/run-all
 
 demo: install-deps all

@@ -511,7 +511,7 @@ static unsigned edit_distance(const char *a, const char *b)
 	return row[lb];
 }
 
-static void unknown_key(struct parser *p, const char *name)
+static void unknown_key(struct parser *p, const char *name, const char *shown)
 {
 	const struct key_def *best = NULL;
 	unsigned d, best_d = 3;
@@ -531,7 +531,7 @@ static void unknown_key(struct parser *p, const char *name)
 		}
 	}
 	if (best)
-		parse_error(p, "unknown-key", "unknown key '%s' in %s; did you mean %s?", quote(name, q),
+		parse_error(p, "unknown-key", "unknown key '%s' in %s; did you mean %s?", quote(shown, q),
 			    section_name(p->section), best->name);
 	else
 		parse_error(p, "unknown-key", "unknown key '%s' in %s", quote(name, q), section_name(p->section));
@@ -545,7 +545,9 @@ static void end_section(struct parser *p)
 			 "this [Peer] has no PublicKey; wg refuses a peer without one");
 }
 
-static void parse_section(struct parser *p, const char *compact)
+/* compact decides (wg ignores whitespace); shown is the line as written,
+ * for the message. */
+static void parse_section(struct parser *p, const char *compact, const char *shown)
 {
 	struct config *cfg = p->cfg;
 	struct config_peer *peer;
@@ -569,7 +571,7 @@ static void parse_section(struct parser *p, const char *compact)
 		/* Its keys are skipped quietly: one error for the section is
 		 * clearer than one per line in it. */
 		parse_error(p, "unknown-section", "unknown section '%s'; only [Interface] and [Peer] exist",
-			    quote(compact, q));
+			    quote(shown, q));
 		p->section = SECTION_UNKNOWN;
 	}
 }
@@ -598,44 +600,53 @@ static char *trim(char *s)
 
 static void parse_line(struct parser *p, char *raw, size_t len)
 {
-	char *compact, *eq, *comment, *value;
+	char *compact, *eq, *comment, *value, *shown, *shown_key, *raw_eq;
 	const struct key_def *key = NULL;
 	char q[QUOTE_MAX + 4];
 	size_t i, size;
 
-	if (memchr(raw, '\0', len)) {
-		parse_error(p, "syntax", "the line contains a NUL byte; this is not a text file");
-		return;
-	}
+	(void)len;	/* a NUL byte was refused for the whole file */
 	comment = strchr(raw, '#');
 	if (comment)
 		*comment = '\0';
 	size = strlen(raw) + 1;
 	compact = xrealloc(NULL, size);
 	compact_copy(compact, raw);
+	/* Messages quote what the user wrote ('hello world'), not the
+	 * whitespace-free form the parser reads. */
+	shown = xrealloc(NULL, size);
+	strcpy(shown, raw);
+	raw_eq = strchr(shown, '=');
+	if (raw_eq)
+		*raw_eq = '\0';
+	shown_key = trim(shown);
+	if (raw_eq)
+		*raw_eq = '=';
 	if (!*compact)
 		goto out;
 	if (compact[0] == '[') {
-		parse_section(p, compact);
+		parse_section(p, compact, trim(shown));
 		goto out;
 	}
 	eq = strchr(compact, '=');
 	if (!eq || eq == compact) {
-		parse_error(p, "syntax", "'%s' is neither [Interface], [Peer] nor Key = Value", quote(compact, q));
+		parse_error(p, "syntax", "'%s' is neither [Interface], [Peer] nor Key = Value", quote(trim(shown), q));
 		goto out;
 	}
 	*eq = '\0';
+	if (raw_eq)
+		*raw_eq = '\0';	/* shown_key ends at the '=' again */
 	if (p->section == SECTION_UNKNOWN)
 		goto out;
 	if (p->section == SECTION_NONE) {
-		parse_error(p, "syntax", "%s comes before any [Interface] or [Peer] section", quote(compact, q));
+		parse_error(p, "syntax", "%s comes before any [Interface] or [Peer] section", quote(shown_key, q));
 		goto out;
 	}
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (keys[i].section == p->section && !strcasecmp(compact, keys[i].name))
 			key = &keys[i];
 	if (!key) {
-		unknown_key(p, compact);
+		unknown_key(p, compact, shown_key);
 		goto out;
 	}
 	value = key->raw ? trim(strchr(raw, '=') + 1) : eq + 1;
@@ -643,7 +654,9 @@ static void parse_line(struct parser *p, char *raw, size_t len)
 out:
 	/* The line may have held a private key. */
 	crypto_wipe(compact, size);
+	crypto_wipe(shown, size);
 	free(compact);
+	free(shown);
 }
 
 /* Checks that need the whole file. */
@@ -665,6 +678,15 @@ void config_parse_string(const char *name, const char *text, size_t len, struct 
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->path = xstrdup(name);
+	/* A binary file: one error, not one per line that holds a NUL. */
+	const char *nul = memchr(text, '\0', len);
+	if (nul) {
+		for (const char *c = text; c < nul; c++)
+			p.line += *c == '\n';
+		p.line++;
+		parse_error(&p, "syntax", "the file contains a NUL byte (first on this line): it is not a text file");
+		return;
+	}
 	while (start < len) {
 		for (end = start; end < len && text[end] != '\n'; end++)
 			;

@@ -210,12 +210,50 @@ static void run_down_hooks(char **hooks, size_t n, const char *ifname, const cha
 				ret < 0 ? "error" : "status", ret < 0 ? -ret : ret);
 }
 
-int cmd_down(int argc, char **argv)
+int updown_take_down(const char *ifname, const char *who)
 {
-	char ifname[UAPI_IFNAME_MAX], *config = NULL, err[512], path[4200];
+	char err[512], path[4200];
 	struct roam_state st;
 	uint64_t netns;
 	int ret;
+
+	ret = state_load(ifname, &st, err, sizeof(err));
+	if (ret == -ENOENT) {
+		state_path(ifname, path, sizeof(path));
+		fprintf(stderr, "%s: %s is not up (no %s; only what 'roam up' started can be taken down)\n", who,
+			ifname, path);
+		return 1;
+	}
+	if (ret) {
+		/* The reason is in err: a malformed record, or a directory
+		 * or file someone else could have written (state.h). */
+		fprintf(stderr, "%s: %s\n", who, err);
+		return 1;
+	}
+	/* Interfaces, rules and routes belong to a network namespace; from
+	 * another one, down would remove someone else's. */
+	netns = state_current_netns();
+	if (st.netns && netns && st.netns != netns) {
+		fprintf(stderr, "%s: %s was brought up in another network namespace (net:[%llu]); run it there\n",
+			who, ifname, (unsigned long long)st.netns);
+		state_free(&st);
+		return 1;
+	}
+	run_down_hooks(st.pre_down, st.n_pre_down, ifname, "PreDown");
+	ret = updown_teardown(&st);
+	run_down_hooks(st.post_down, st.n_post_down, ifname, "PostDown");
+	if (ret == 0)
+		state_remove(ifname);
+	else
+		fprintf(stderr, "%s: %d thing%s could not be undone; %s/%s.state is kept for another try\n", who, ret,
+			ret == 1 ? "" : "s", state_dir(), ifname);
+	state_free(&st);
+	return ret ? 1 : 0;
+}
+
+int cmd_down(int argc, char **argv)
+{
+	char ifname[UAPI_IFNAME_MAX], *config = NULL, err[512];
 
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		fputs(down_usage, stdout);
@@ -230,36 +268,5 @@ int cmd_down(int argc, char **argv)
 		return 2;
 	}
 	free(config);
-	ret = state_load(ifname, &st, err, sizeof(err));
-	if (ret == -ENOENT) {
-		state_path(ifname, path, sizeof(path));
-		fprintf(stderr, "roam down: %s is not up (no %s; only what 'roam up' started can be taken down)\n",
-			ifname, path);
-		return 1;
-	}
-	if (ret) {
-		/* The reason is in err: a malformed record, or a directory
-		 * or file someone else could have written (state.h). */
-		fprintf(stderr, "roam down: %s\n", err);
-		return 1;
-	}
-	/* Interfaces, rules and routes belong to a network namespace; from
-	 * another one, down would remove someone else's. */
-	netns = state_current_netns();
-	if (st.netns && netns && st.netns != netns) {
-		fprintf(stderr, "roam down: %s was brought up in another network namespace (net:[%llu]); run it there\n",
-			ifname, (unsigned long long)st.netns);
-		state_free(&st);
-		return 1;
-	}
-	run_down_hooks(st.pre_down, st.n_pre_down, ifname, "PreDown");
-	ret = updown_teardown(&st);
-	run_down_hooks(st.post_down, st.n_post_down, ifname, "PostDown");
-	if (ret == 0)
-		state_remove(ifname);
-	else
-		fprintf(stderr, "roam down: %d thing%s could not be undone; %s/%s.state is kept for another try\n", ret,
-			ret == 1 ? "" : "s", state_dir(), ifname);
-	state_free(&st);
-	return ret ? 1 : 0;
+	return updown_take_down(ifname, "roam down");
 }

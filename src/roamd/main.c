@@ -285,7 +285,18 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (!uapi_ifname_valid(ifname, strlen(ifname))) {
-		fprintf(stderr, "roamd: invalid interface name '%s'\n", ifname);
+		/* Say the rule (the kernel's, dev_valid_name), not just "no". */
+		size_t len = strlen(ifname);
+		if (len >= UAPI_IFNAME_MAX)
+			fprintf(stderr,
+				"roamd: invalid interface name '%s': %zu characters, the limit is %d "
+				"(any but '/', ':' and whitespace; not '.' or '..')\n",
+				ifname, len, UAPI_IFNAME_MAX - 1);
+		else
+			fprintf(stderr,
+				"roamd: invalid interface name '%s': 1 to %d characters, any but '/', ':' and "
+				"whitespace; not '.' or '..'\n",
+				ifname, UAPI_IFNAME_MAX - 1);
 		return 1;
 	}
 	const char *fg = getenv("WG_PROCESS_FOREGROUND");

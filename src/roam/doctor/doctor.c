@@ -478,6 +478,22 @@ struct exam {
 	uint64_t now_ms;		/* of the per-peer checks; the MTU ones reuse it */
 };
 
+/* The daemon: the process that holds the UAPI socket now and, of several,
+ * the one that holds the UDP port too. The socket's peer credentials are
+ * only the fallback: they name whoever made the socket, which for
+ * wireguard-go is a parent that has exited since. */
+static int daemon_pid(const char *ifname, const char *socket_path, uint16_t port)
+{
+	pid_t holders[8];
+	size_t n = host_socket_holders(socket_path, holders, 8);
+	struct host_udp_binds b;
+
+	for (size_t i = 0; i < n; i++)
+		if (n == 1 || (host_udp_binds(port, holders[i], &b) == 0 && b.owned))
+			return holders[i];
+	return n ? holders[0] : uapi_daemon_pid(ifname);
+}
+
 /* Asks the daemon and judges it; true when nothing else can be examined. */
 static bool check_daemon(struct exam *x)
 {
@@ -490,7 +506,7 @@ static bool check_daemon(struct exam *x)
 		return judge_daemon(x->r, &d);
 	d.dev = &x->dev;
 	key_to_base64(x->r->public_key, x->dev.public_key);
-	pid = uapi_daemon_pid(x->ifname);
+	pid = daemon_pid(x->ifname, d.socket_path, x->dev.listen_port);
 	if (pid > 0) {
 		x->r->pid = pid;
 		host_process_name(pid, x->r->daemon, sizeof(x->r->daemon));
