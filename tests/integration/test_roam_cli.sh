@@ -373,12 +373,12 @@ t_check "roam up of a live interface: already up" up_twice
 # fails before changing anything, as wg-quick; --no-dns comes up anyway.
 no_dns_tool() {
 	mkdir -p "$RT_TMP/nobin"
-	nsx "$A" timeout 60 env PATH="$RT_TMP/nobin" "$ROAM" up "$CONF_F" 2>"$RT_TMP/up.err" && {
+	nsx "$A" timeout 60 env PATH="$RT_TMP/nobin" ROAM_STATE_DIR="$STATE_DIR" "$ROAM" up "$CONF_F" 2>"$RT_TMP/up.err" && {
 		echo "came up without a DNS tool"; return 1; }
 	cat "$RT_TMP/up.err"
 	grep -qF "needs resolvconf or resolvectl, and neither is installed" "$RT_TMP/up.err" &&
 		grep -qF "roam up --no-dns" "$RT_TMP/up.err" && same_as_before && no_leftovers "$WF" || return 1
-	nsx "$A" timeout 60 env PATH="$RT_TMP/nobin" "$ROAM" up --no-dns "$CONF_F" 2>"$RT_TMP/up.err" || {
+	nsx "$A" timeout 60 env PATH="$RT_TMP/nobin" ROAM_STATE_DIR="$STATE_DIR" "$ROAM" up --no-dns "$CONF_F" 2>"$RT_TMP/up.err" || {
 		cat "$RT_TMP/up.err"; return 1; }
 	grep -qF "warning: --no-dns: DNS = (line 5) is ignored" "$RT_TMP/up.err" &&
 		! grep -q '^dns ' "$STATE_DIR/$WF.state" || { cat "$RT_TMP/up.err" "$STATE_DIR/$WF.state"; return 1; }

@@ -40,10 +40,15 @@ doctor_cleanup() {
 trap 'rc=$?; doctor_cleanup; (exit $rc); rt_on_exit' EXIT
 
 # roam NS ARGS... — build/roam inside NS (bounded).
+# A resolvconf that takes what roam up gives it and changes nothing on the
+# host (roam up refuses DNS = without one, as wg-quick does).
+STUB_BIN=$RT_TMP/bin
+mkdir -p "$STUB_BIN" && printf '#!/bin/sh\ncat >/dev/null\nexit 0\n' >"$STUB_BIN/resolvconf" &&
+	chmod +x "$STUB_BIN/resolvconf"
 roam() {
 	local ns=$1
 	shift
-	nsx "$ns" timeout 120 "$ROAM" "$@"
+	nsx "$ns" env PATH="$STUB_BIN:$PATH" timeout 120 "$ROAM" "$@"
 }
 
 # phone_conf KEEPALIVE DNS [SERVER_PUBKEY] — the phone's wg-quick file.
