@@ -36,7 +36,7 @@ _roam()
 	--config)
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return ;;
-	--probe | --dns | --wait | --skip)
+	--probe | --dns | --wait | --skip | --listen)
 		return ;;
 	esac
 	case $cmd in
@@ -47,6 +47,7 @@ _roam()
 		opts="--json --skip --help" ;;
 	up | down)
 		opts="--help"
+		[[ $cmd == up ]] && opts="--no-dns --help"
 		if [[ $cur != -* ]]; then
 			# An interface name, or a file (IFNAME.conf anywhere).
 			mapfile -t COMPREPLY < <(compgen -W "$(_roam_interfaces)" -- "$cur"; compgen -f -X '!*.conf' -- "$cur"; compgen -d -S / -- "$cur")
@@ -57,7 +58,7 @@ _roam()
 	show)
 		opts="--json --help" ;;
 	metrics)
-		opts="--openmetrics --help" ;;
+		opts="--openmetrics --compat=prometheus_wireguard_exporter --config --listen --help" ;;
 	reresolve)
 		opts="--force --help" ;;
 	doctor)
