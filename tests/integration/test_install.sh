@@ -96,8 +96,16 @@ completes() {
 		[ "$(complete_words roam doctor --j)" = "--json" ] &&
 		[ "$(complete_words roam metrics --o)" = "--openmetrics" ] &&
 		[ "$(complete_words roam show "")" = "wgconf wgsock" ] &&
-		[ "$(complete_words roam down wgs)" = "wgsock" ]' _ "$D/usr/share/bash-completion/completions/roam" \
-		"$TMP/sock" "$TMP/conf"
+		[ "$(complete_words roam down wgs)" = "wgsock" ] || exit 1
+		# Every option a --help usage line names is offered.
+		for cmd in $("$4" help | awk "/^  [a-z]/ && \$1 != \"help\" {print \$1}"); do
+			for w in $("$4" "$cmd" --help | grep -E "^Usage" -A1 | grep -oE -- "--[a-z][a-z-]*" | sort -u); do
+				offered=" $(complete_words roam "$cmd" --) "
+				[[ $offered == *" $w"[=\ ]* ]] || { echo "completion of roam $cmd lacks $w"; missing=1; }
+			done
+		done
+		exit ${missing:-0}' _ "$D/usr/share/bash-completion/completions/roam" \
+		"$TMP/sock" "$TMP/conf" "$D/usr/bin/roam"
 }
 check "bash completion: commands, options, interface names (sockets and configs)" completes
 
