@@ -22,7 +22,7 @@ struct device *device_new(const struct device_io *io)
 	uint64_t seeds[2];
 	io->random(io->ctx, seeds, sizeof(seeds));
 	dev->aead = aead_ctx_new();
-	dev->ratelimiter = ratelimiter_new(RATELIMITER_CAPACITY, seeds[1]);
+	dev->ratelimiter = ratelimiter_new(RATELIMITER_CAPACITY, RATELIMITER_CAPACITY, seeds[1]);
 	if (!dev->aead || !dev->ratelimiter || index_table_init(&dev->indices) ||
 	    pubkey_table_init(&dev->pubkeys, seeds[0])) {
 		device_free(dev);
