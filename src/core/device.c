@@ -42,6 +42,7 @@ void device_free(struct device *dev)
 	pubkey_table_free(&dev->pubkeys);
 	timer_heap_free(&dev->timers);
 	ratelimiter_free(dev->ratelimiter);
+	timestamp_memory_free(&dev->removed_timestamps);
 	aead_ctx_free(dev->aead);
 	free(dev->probe_buf);
 	secmem_free(dev);
@@ -187,6 +188,8 @@ struct peer *device_peer_create(struct device *dev, const uint8_t public_key[NOI
 	memcpy(peer->public_key, public_key, NOISE_PUBLIC_KEY_LEN);
 	cookie_maker_init(&peer->cookie, public_key);
 	noise_precompute_static_static(dev, peer);
+	/* Back after a removal: what it had accepted stays refused. */
+	timestamp_memory_recall(&dev->removed_timestamps, public_key, peer->handshake.latest_timestamp);
 	if (pubkey_table_insert(&dev->pubkeys, peer)) {
 		secmem_free(peer);
 		*err = -ENOMEM;
@@ -212,6 +215,7 @@ struct peer *device_peer_lookup(const struct device *dev, const uint8_t public_k
 void device_peer_remove(struct device *dev, struct peer *peer)
 {
 	peer_emit(peer, EVENT_PEER_REMOVED, 0);
+	timestamp_memory_remember(&dev->removed_timestamps, peer->public_key, peer->handshake.latest_timestamp);
 	peer_stop(peer);
 	allowedips_remove_by_owner(&dev->allowedips, &peer->allowedips);
 	pubkey_table_remove(&dev->pubkeys, peer);

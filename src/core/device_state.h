@@ -9,6 +9,7 @@
 #include "peertable.h"
 #include "ratelimiter.h"
 #include "timers.h"
+#include "timestamp_memory.h"
 
 struct device {
 	struct device_io io;
@@ -31,6 +32,8 @@ struct device {
 	struct allowedips allowedips;
 	struct timer_heap timers;
 	struct ratelimiter *ratelimiter;
+	/* Removed peers' newest handshake timestamps, for their return. */
+	struct timestamp_memory removed_timestamps;
 
 	/* Load estimate: a leaky bucket of handshake work, in ns of one core. */
 	uint64_t handshake_cost_ns;	/* 0 = no estimate */

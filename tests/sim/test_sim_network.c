@@ -397,6 +397,56 @@ static void replayed_initiation_is_refused(void)
 	sim_free(&sim);
 }
 
+/* The same after the peer was removed and configured again (what `wg
+ * setconf` or replace_peers does): the new peer inherits the newest
+ * timestamp its key had, so the replay neither completes a handshake nor
+ * moves the endpoint to the attacker. */
+static void replayed_initiation_is_refused_after_reconfiguration(void)
+{
+	sim_init(&sim, 36);
+	struct sim_node *a = sim_add_node(&sim), *b = sim_add_node(&sim);
+	sim_connect(a, b, false);
+	struct sim_capture cap = {.from = a, .type = MESSAGE_HANDSHAKE_INITIATION, .max = 1};
+	sim.filter = sim_capture_filter;
+	sim.filter_ctx = &cap;
+	peer_send_keepalive_now(sim_peer_of(a, b), sim.now);
+	sim_run_for(&sim, 1 * SEC);
+	sim.filter = NULL;
+	CHECK(cap.count == 1 && sim_has_session(b, a));
+	uint8_t key[NOISE_PUBLIC_KEY_LEN];
+	memcpy(key, sim_peer_of(b, a)->public_key, sizeof(key));
+	/* Other peers come and go in between; the ring keeps this one. */
+	for (int round = 0; round < 3; round++) {
+		device_peer_remove(b->dev, sim_peer_of(b, a));
+		for (uint8_t i = 1; i <= 10; i++) {
+			uint8_t other[NOISE_PUBLIC_KEY_LEN];
+			memset(other, i + 16 * round, sizeof(other));
+			int err;
+			struct peer *p = device_peer_create(b->dev, other, sim.now, &err);
+			if (CHECK(p != NULL))
+				device_peer_remove(b->dev, p);
+		}
+		int err;
+		struct peer *pa = device_peer_create(b->dev, key, sim.now, &err);
+		if (!CHECK(pa != NULL))
+			break;
+		peer_set_endpoint(pa, &a->addr);
+		CHECK(peer_allowedips_insert(pa, AF_INET, a->inner_addr, 32) == 0);
+		struct endpoint attacker = address(66, (uint16_t)(6666 + round));
+		CHECK(sim_inject(b, &attacker, cap.data[0], 148) == RECEIVED_DROPPED);
+		CHECK(pa->drops[DROP_STALE_TIMESTAMP] == 1);
+		CHECK(endpoint_same_remote(&pa->endpoint, &a->addr));
+		CHECK(b->sent_responses == 1);
+	}
+	/* The real peer's next initiation, newer, is accepted. */
+	struct peer *pb = sim_peer_of(a, b);
+	pb->has_sent_handshake = false; /* bypass its own send limit */
+	peer_send_initiation(pb, false, sim.now);
+	sim_run_for(&sim, 1 * SEC);
+	CHECK(b->sent_responses == 2 && sim_has_session(b, a));
+	sim_free(&sim);
+}
+
 /* A decrypted packet whose inner source is not the sender's AllowedIPs is
  * dropped; it still proves where the peer is (docs/protocol.md §4.2). */
 static void inner_source_must_belong_to_the_sender(void)
@@ -474,6 +524,7 @@ int main(void)
 	RUN(under_load_ratelimit_per_source);
 	RUN(endpoint_never_moved_by_garbage_or_replays);
 	RUN(replayed_initiation_is_refused);
+	RUN(replayed_initiation_is_refused_after_reconfiguration);
 	RUN(inner_source_must_belong_to_the_sender);
 	RUN(removed_peer_leaves_nothing_behind);
 	RUN(private_key_change_rehandshakes);
