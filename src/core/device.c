@@ -148,12 +148,22 @@ bool device_public_key(const struct device *dev, uint8_t key[NOISE_PUBLIC_KEY_LE
 	return dev->has_identity;
 }
 
+void device_report_under_load(struct device *dev, uint64_t now)
+{
+	dev->last_under_load = now;
+	dev->has_been_under_load = true;
+}
+
 void device_report_handshake_backlog(struct device *dev, unsigned queued, uint64_t now)
 {
-	if (queued >= UNDER_LOAD_QUEUE_LEN) {
-		dev->last_under_load = now;
-		dev->has_been_under_load = true;
-	}
+	if (queued >= UNDER_LOAD_QUEUE_LEN)
+		device_report_under_load(dev, now);
+}
+
+void device_get_handshake_counts(const struct device *dev, uint64_t *computed, uint64_t *cookie_replies)
+{
+	*computed = dev->handshakes_computed;
+	*cookie_replies = dev->cookie_replies_sent;
 }
 
 void device_set_handshake_capacity(struct device *dev, unsigned per_second)
@@ -412,6 +422,7 @@ const char *drop_reason_name(enum drop_reason reason)
 		[DROP_SEND_TOO_BIG] = "send_too_big",
 		[DROP_SEND_FAILED] = "send_failed",
 		[DROP_PATH_TOO_BIG] = "path_too_big",
+		[DROP_HANDSHAKE_QUEUE_FULL] = "handshake_queue_full",
 	};
 	return reason < DROP_REASON_COUNT && names[reason] ? names[reason] : "unknown";
 }

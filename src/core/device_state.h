@@ -41,6 +41,7 @@ struct device {
 	uint64_t handshake_load_at;
 	uint64_t last_under_load;
 	bool has_been_under_load;
+	uint64_t handshakes_computed, cookie_replies_sent; /* device_get_handshake_counts */
 
 	uint64_t drops[DROP_REASON_COUNT]; /* all drops, attributed or not */
 	/* Scratch for building handshake messages. */

@@ -75,6 +75,7 @@ static enum receive_result receive_handshake(struct device *dev, const struct en
 			cookie_create_reply(&dev->cookie_checker, dev->aead, &reply, buf, len, from, now, dev->io.random,
 					    dev->io.ctx);
 			dev->io.send(dev->io.ctx, NULL, from, (uint8_t *)&reply, sizeof(reply));
+			dev->cookie_replies_sent++;
 			struct device_event ev = {.type = EVENT_COOKIE_SENT, .new_endpoint = from, .now = now};
 			device_emit(dev, &ev);
 			return RECEIVED_COOKIE_SENT;
@@ -89,6 +90,7 @@ static enum receive_result receive_handshake(struct device *dev, const struct en
 
 	int drop;
 	struct peer *peer, *sender;
+	dev->handshakes_computed++;
 	if (type == MESSAGE_HANDSHAKE_INITIATION) {
 		peer = noise_consume_initiation(dev, (const struct message_handshake_initiation *)buf, now, &drop,
 						&sender);

@@ -417,8 +417,9 @@ void loop_run(struct daemon *d)
 	while (d->running) {
 		rearm_timer(d);
 		/* With clients connected, wake at least once a second to close
-		 * the idle ones. */
-		int n = epoll_wait(d->epoll_fd, events, EPOLL_BATCH, d->client_count ? 1000 : -1);
+		 * the idle ones; with handshakes waiting, only look for data. */
+		int n = epoll_wait(d->epoll_fd, events, EPOLL_BATCH,
+				   handshake_work_pending(d) ? 0 : d->client_count ? 1000 : -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -470,6 +471,10 @@ void loop_run(struct daemon *d)
 			}
 		}
 		clients_tidy(d);
+		/* After the data of this round: handshake messages, for a
+		 * bounded time (handshake_work.c). */
+		if (handshake_work_pending(d))
+			handshake_work_run(d);
 	}
 }
 

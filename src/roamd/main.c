@@ -141,7 +141,7 @@ static int setup(struct daemon *d, const char *ifname, int tun_fd, int uapi_fd, 
 	}
 	struct device_io io = datapath_device_io(d);
 	d->dev = device_new(&io);
-	if (!d->dev) {
+	if (!d->dev || handshake_work_init(d) < 0) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
@@ -190,6 +190,7 @@ static void teardown(struct daemon *d)
 	d->dev = NULL;
 	tun_close(&d->tun);
 	datapath_free(&d->dp);
+	handshake_work_free(d);
 }
 
 /* The seccomp filter, unless switched off or a sanitizer build (sandbox.h).
@@ -349,6 +350,7 @@ int main(int argc, char **argv)
 
 	loop_run(&d);
 	datapath_log_stats(&d);
+	handshake_work_log_stats(&d);
 	teardown(&d);
 	log_close();
 	return d.exit_code;
