@@ -50,7 +50,10 @@ static void usage(FILE *f)
 		   "             packet is cut, refused with ICMP or fragmented to fit a smaller path\n"
 		   "             ROAMD_VERIFY_CHECKSUMS=1 re-checks the inner checksums of decrypted packets\n"
 		   "             (by default they are trusted because the AEAD authenticated them, as\n"
-		   "             kernel WireGuard trusts them)\n");
+		   "             kernel WireGuard trusts them)\n"
+		   "             ROAMD_HANDSHAKE_INLINE=1 handles handshake messages where they arrive, in\n"
+		   "             order with the data, and models the load (for comparison: by default they\n"
+		   "             wait behind the data and the load is measured)\n");
 }
 
 /* Forks. The parent waits on a pipe for the child's verdict and never
