@@ -68,6 +68,16 @@ static enum receive_result receive_handshake(struct device *dev, const struct en
 		return RECEIVED_DROPPED;
 	}
 	if (under_load) {
+		/* Each source gets its 20 a second, cookie replies included
+		 * (as the kernel does once its queue fills): a flood from a
+		 * few hundred addresses then costs a few thousand replies a
+		 * second, not one per datagram. */
+		size_t addr_len;
+		const uint8_t *addr = endpoint_addr_bytes(from, &addr_len);
+		if (!ratelimiter_allow(dev->ratelimiter, from->addr.sa.sa_family, addr, now)) {
+			peer_count_drop(dev, NULL, DROP_UNDER_LOAD_RATELIMIT);
+			return RECEIVED_DROPPED;
+		}
 		if (macs != COOKIE_MAC1_AND_MAC2_VALID) {
 			/* Prove you can receive at that address before we spend
 			 * four scalar multiplications on you. */
@@ -79,12 +89,6 @@ static enum receive_result receive_handshake(struct device *dev, const struct en
 			struct device_event ev = {.type = EVENT_COOKIE_SENT, .new_endpoint = from, .now = now};
 			device_emit(dev, &ev);
 			return RECEIVED_COOKIE_SENT;
-		}
-		size_t addr_len;
-		const uint8_t *addr = endpoint_addr_bytes(from, &addr_len);
-		if (!ratelimiter_allow(dev->ratelimiter, from->addr.sa.sa_family, addr, now)) {
-			peer_count_drop(dev, NULL, DROP_UNDER_LOAD_RATELIMIT);
-			return RECEIVED_DROPPED;
 		}
 	}
 

@@ -57,6 +57,10 @@ enum {
 	TUN_BUDGET = 64,
 	/* recvmmsg calls per UDP socket per wake-up. */
 	UDP_ROUNDS = 2,
+	/* ... while handshake messages wait: reading is cheap, and a socket
+	 * left full drops data and handshakes alike, so the loop reads
+	 * further before it gives handshakes their budget. */
+	UDP_ROUNDS_BEHIND_HANDSHAKES = 8,
 	/* Room for the packets cut from several super-packets, each with the
 	 * engine's headroom and tailroom, before a flush. */
 	TX_ARENA = 512 * 1024,

@@ -550,7 +550,8 @@ static void receive_datagram(struct daemon *d, const struct endpoint *from, uint
 void datapath_from_udp(struct daemon *d, int fd)
 {
 	struct datapath *dp = &d->dp;
-	for (int round = 0; round < UDP_ROUNDS; round++) {
+	int rounds = handshake_work_pending(d) ? UDP_ROUNDS_BEHIND_HANDSHAKES : UDP_ROUNDS;
+	for (int round = 0; round < rounds; round++) {
 		int n = udp_recv_batch(dp->rx, fd, dp->udp_bufs, PKT_BUF_SIZE, UDP_BATCH);
 		if (n <= 0)
 			break;

@@ -36,7 +36,7 @@
 #include "daemon.h"
 #include "log.h"
 
-#define HANDSHAKE_ROUND_NS (500 * 1000ULL) /* 500 us */
+#define HANDSHAKE_ROUND_NS (250 * 1000ULL) /* 250 us */
 #define UNDER_LOAD_BACKLOG_NS (20 * NSEC_PER_MSEC)
 #define HANDSHAKE_SHARE_NS (NSEC_PER_SEC / 8)
 #define WINDOW_SLOT_NS (NSEC_PER_SEC / WINDOW_SLOTS)
