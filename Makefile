@@ -48,12 +48,15 @@ UNIT_BINS  := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(UNIT_SRCS)))
 TEST_OBJS  := $(BUILD)/obj/tests/unit/test.o $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/sim/sim*.c))
 BENCH_SRCS := $(wildcard bench/bench_*.c)
 BENCH_BINS := $(patsubst %.c,$(BUILD)/bench/%,$(notdir $(BENCH_SRCS)))
+# Traffic generators the integration tests and benchmarks drive.
+TOOL_SRCS  := $(wildcard tests/tools/*.c)
+TOOL_BINS  := $(patsubst %.c,$(BUILD)/tools/%,$(notdir $(TOOL_SRCS)))
 DAEMON     := $(if $(ROAMD_SRCS),$(BUILD)/roamd)
 CLI        := $(if $(ROAM_SRCS),$(BUILD)/roam)
 
 .SECONDARY:
 .PHONY: all test test-unit test-san test-fuzz test-integration bench demo install-deps install-deps-test clean install uninstall
-all: $(CORE_LIB) $(COMMON_LIB) $(DAEMON) $(CLI) $(UNIT_BINS) $(BENCH_BINS)
+all: $(CORE_LIB) $(COMMON_LIB) $(DAEMON) $(CLI) $(UNIT_BINS) $(BENCH_BINS) $(TOOL_BINS)
 
 # Each part sees only the headers of the parts below it: the core sees
 # itself, common sees the core, roamd and roam see their own, common's and
@@ -102,6 +105,10 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_OBJS) $(TEST_LIBS)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/sim/%.o $(TEST_OBJS) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl -lcap -lseccomp -lmicrohttpd
+
+$(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(COMMON_LIB) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(TEST_OBJS) $(CORE_LIB)
 	@mkdir -p $(dir $@)

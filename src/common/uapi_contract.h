@@ -68,6 +68,10 @@ bool uapi_ifname_valid(const char *name, size_t len);
 #define ROAM_KEY_VERSION "roam_version"
 #define ROAM_KEY_PEERS "roam_peers"
 #define ROAM_KEY_UNDER_LOAD "roam_under_load"
+/* Handshake messages that reached the Diffie-Hellman, and cookie replies
+ * sent instead (device_get_handshake_counts). */
+#define ROAM_KEY_HANDSHAKES_COMPUTED "roam_handshakes_computed"
+#define ROAM_KEY_COOKIE_REPLIES "roam_cookie_replies"
 #define ROAM_KEY_DROP "roam_drop"
 #define ROAM_KEY_RX_PACKETS "roam_rx_packets"
 #define ROAM_KEY_TX_PACKETS "roam_tx_packets"

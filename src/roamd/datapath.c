@@ -542,10 +542,19 @@ void datapath_udp_errors(struct daemon *d)
 	read_udp_errors(d, NULL);
 }
 
+/* Data and cookie replies now; handshake messages wait behind the data
+ * (handshake_work.c). */
+static void receive_datagram(struct daemon *d, const struct endpoint *from, uint8_t *buf, size_t len, uint64_t now)
+{
+	if (!handshake_work_defer(d, from, buf, len, now))
+		device_receive(d->dev, from, buf, len, now);
+}
+
 void datapath_from_udp(struct daemon *d, int fd)
 {
 	struct datapath *dp = &d->dp;
-	for (int round = 0; round < UDP_ROUNDS; round++) {
+	int rounds = handshake_work_pending(d) ? UDP_ROUNDS_BEHIND_HANDSHAKES : UDP_ROUNDS;
+	for (int round = 0; round < rounds; round++) {
 		int n = udp_recv_batch(dp->rx, fd, dp->udp_bufs, PKT_BUF_SIZE, UDP_BATCH);
 		if (n <= 0)
 			break;
@@ -557,14 +566,14 @@ void datapath_from_udp(struct daemon *d, int fd)
 			uint8_t *buf = dp->udp_bufs[i];
 			if (!gso || gso >= len) {
 				if (len)
-					device_receive(d->dev, &from, buf, len, now);
+					receive_datagram(d, &from, buf, len, now);
 				continue;
 			}
 			/* The kernel glued datagrams of one sender: all gso
 			 * bytes long but the last. */
 			dp->udp_gro_bufs++;
 			for (size_t off = 0; off < len; off += gso)
-				device_receive(d->dev, &from, buf + off, len - off < gso ? len - off : gso, now);
+				receive_datagram(d, &from, buf + off, len - off < gso ? len - off : gso, now);
 		}
 		/* The buffers are reused by the next round. */
 		gro_flush(dp->gro);

@@ -433,10 +433,13 @@ void loop_run(struct daemon *d)
 	while (d->running) {
 		rearm_timer(d);
 		/* With clients connected, wake at least once a second to close
-		 * the idle ones; with a watchdog, in time for its next ping. */
+		 * the idle ones; with a watchdog, in time for its next ping;
+		 * with handshakes waiting, only look for data. */
 		int timeout = d->client_count ? 1000 : -1, dog = watchdog_tick(d);
 		if (dog >= 0 && (timeout < 0 || dog < timeout))
 			timeout = dog;
+		if (handshake_work_pending(d))
+			timeout = 0;
 		int n = epoll_wait(d->epoll_fd, events, EPOLL_BATCH, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -489,6 +492,10 @@ void loop_run(struct daemon *d)
 			}
 		}
 		clients_tidy(d);
+		/* After the data of this round: handshake messages, for a
+		 * bounded time (handshake_work.c). */
+		if (handshake_work_pending(d))
+			handshake_work_run(d);
 	}
 }
 

@@ -54,7 +54,10 @@ static void usage(FILE *f)
 		   "             packet is cut, refused with ICMP or fragmented to fit a smaller path\n"
 		   "             ROAMD_VERIFY_CHECKSUMS=1 re-checks the inner checksums of decrypted packets\n"
 		   "             (by default they are trusted because the AEAD authenticated them, as\n"
-		   "             kernel WireGuard trusts them)\n");
+		   "             kernel WireGuard trusts them)\n"
+		   "             ROAMD_HANDSHAKE_INLINE=1 handles handshake messages where they arrive, in\n"
+		   "             order with the data, and models the load (for comparison: by default they\n"
+		   "             wait behind the data and the load is measured)\n");
 }
 
 /* Forks. The parent waits on a pipe for the child's verdict and never
@@ -145,7 +148,7 @@ static int setup(struct daemon *d, const char *ifname, int tun_fd, int uapi_fd, 
 	}
 	struct device_io io = datapath_device_io(d);
 	d->dev = device_new(&io);
-	if (!d->dev) {
+	if (!d->dev || handshake_work_init(d) < 0) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
@@ -194,6 +197,7 @@ static void teardown(struct daemon *d)
 	d->dev = NULL;
 	tun_close(&d->tun);
 	datapath_free(&d->dp);
+	handshake_work_free(d);
 	if (d->notify_fd >= 0)
 		close(d->notify_fd);
 	d->notify_fd = -1;
@@ -405,6 +409,7 @@ int main(int argc, char **argv)
 	loop_run(&d);
 	sd_notify_send(d.notify_fd, "STOPPING=1");
 	datapath_log_stats(&d);
+	handshake_work_log_stats(&d);
 	teardown(&d);
 	log_close();
 	return d.exit_code;

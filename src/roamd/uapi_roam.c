@@ -24,6 +24,10 @@ void uapi_put_roam_device(const struct device *dev, uint64_t now, struct uapi_bu
 	uint64_t drops[DROP_REASON_COUNT];
 	uapi_buf_printf(out, ROAM_KEY_VERSION "=%d\n" ROAM_KEY_PEERS "=%zu\n" ROAM_KEY_UNDER_LOAD "=%d\n",
 			UAPI_ROAM_VERSION, device_peer_count(dev), device_is_under_load(dev, now) ? 1 : 0);
+	uint64_t computed, cookies;
+	device_get_handshake_counts(dev, &computed, &cookies);
+	uapi_buf_printf(out, ROAM_KEY_HANDSHAKES_COMPUTED "=%llu\n" ROAM_KEY_COOKIE_REPLIES "=%llu\n",
+			(unsigned long long)computed, (unsigned long long)cookies);
 	device_get_drops(dev, drops);
 	put_drops(out, drops);
 }
