@@ -1,0 +1,148 @@
+/* roam doctor's datapath judge: a fresh handshake says the keys agree, not
+ * that packets get through. A few pings through the tunnel, and the
+ * daemon's counters read before and after, tell where unanswered ones died:
+ * refused on this host, dropped by the daemon for a cause it counts, come
+ * back but not delivered, or never answered by the peer. */
+#include "doctor.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+/* Drops the daemon counts while receiving, each with what it means for a
+ * data path whose handshake is fresh and what to change; the first that
+ * grew while doctor pinged is the cause. */
+static const struct {
+	const char *reason, *meaning, *decision;
+} receive_causes[] = {
+	{ "disallowed_src", "came from a peer with an inner source address outside that peer's AllowedIPs",
+	  "A peer sends from an address this host does not accept from it: put the peer's tunnel address "
+	  "(its Address) into its AllowedIPs here, or correct the Address on the peer." },
+	{ "unknown_index", "arrived for a session this host does not have (the peer uses keys from before a "
+			   "restart or a key change)",
+	  "The peer keeps sending on a session this host forgot: restart the tunnel on the peer (roam down/up), "
+	  "and check that it has this host's current public key." },
+	{ "bad_auth", "failed authentication (wrong session keys or corrupted on the way)",
+	  "The data does not authenticate: restart the tunnel on both sides; if it persists, something "
+	  "rewrites the packets on the way." },
+	{ "key_expired", "used a session past its lifetime",
+	  "The peer does not rekey: restart the tunnel on the peer." },
+	{ "replay", "were replays or far out of order",
+	  "Packets are duplicated or heavily reordered on the way, or replayed: check the path." },
+	{ "bad_inner", "decrypted to no sane IP packet",
+	  "The peer sends garbage inside the tunnel: check the peer's software." },
+	{ "no_route", "entered the interface for addresses no peer's AllowedIPs hold",
+	  "Traffic is routed into the tunnel that no peer takes: add those addresses to the AllowedIPs of "
+	  "the peer that serves them, or route them elsewhere." },
+};
+enum { N_RECEIVE_CAUSES = sizeof(receive_causes) / sizeof(receive_causes[0]) };
+
+static bool unanswered_cause(struct doctor_report *r, struct doctor_finding *f, const struct datapath_observation *o)
+{
+	for (size_t i = 0; i < N_RECEIVE_CAUSES; i++) {
+		uint64_t n = drop_count(o->drops, o->n_drops, receive_causes[i].reason);
+
+		if (!n)
+			continue;
+		doctor_evidence(f, "; meanwhile %" PRIu64 " packet%s %s (%s)", n, n == 1 ? "" : "s",
+				receive_causes[i].meaning, receive_causes[i].reason);
+		doctor_decision(f, "%s", receive_causes[i].decision);
+		f->cause = receive_causes[i].reason;
+		return true;
+	}
+	if (o->rx_delta >= o->sent) {
+		doctor_evidence(f, "; the daemon decrypted %" PRIu64 " packets from the peer meanwhile, so the "
+				   "replies came back, yet no ping saw them", o->rx_delta);
+		doctor_decision(f, "This host drops what comes out of the tunnel: a firewall rule on input from %s "
+				   "(nft list ruleset; iptables -S INPUT). Accept iifname %s.", r->ifname, r->ifname);
+		f->cause = "tunnel_input_dropped";
+		return true;
+	}
+	if (!o->tx_delta) {
+		doctor_evidence(f, "; none of them reached the daemon (it sent the peer nothing meanwhile)");
+		doctor_decision(f, "The pings do not enter the tunnel: a firewall rule on this host drops output to "
+				   "%s, or policy routing sends them elsewhere (ip rule; ip route get ADDRESS).",
+				r->ifname);
+		f->cause = "tunnel_output_dropped";
+		return true;
+	}
+	return false;
+}
+
+bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, bool skipped,
+		    const struct datapath_observation *o)
+{
+	struct doctor_finding *f = doctor_add(r, "datapath", p->peer->public_key);
+	char a[IP_PREFIX_STRLEN];
+
+	if (skipped) {
+		f->status = DOCTOR_SKIP;
+		doctor_evidence(f, "not judged: no handshake (see handshake)");
+		return false;
+	}
+	if (!o->has_address) {
+		f->status = DOCTOR_SKIP;
+		doctor_evidence(f, "no address of the peer to ping: its AllowedIPs hold no single address");
+		doctor_decision(f, "Name one with --probe ADDRESS.");
+		return false;
+	}
+	ip_addr_str(&o->address, a);
+	if (o->not_judged) {
+		f->status = DOCTOR_SKIP;
+		doctor_evidence(f, "not judged: %s does not go through the tunnel as it should (see %s)", a,
+				o->not_judged);
+		return false;
+	}
+	if (o->error == -EPERM || o->error == -EACCES) {
+		f->status = DOCTOR_FAIL;
+		f->cause = "tunnel_output_refused";
+		doctor_evidence(f, "this host refuses pings to %s into %s: %s", a, r->ifname, strerror(-o->error));
+		doctor_decision(f, "A firewall rule on this host drops output to %s (nft list ruleset; iptables -S "
+				   "OUTPUT): accept oifname %s.", r->ifname, r->ifname);
+		return true;
+	}
+	if (o->error) {
+		f->status = DOCTOR_WARN;
+		doctor_evidence(f, "cannot ping %s: %s", a, strerror(-o->error));
+		return false;
+	}
+	doctor_figure(f, "sent", o->sent);
+	doctor_figure(f, "answered", o->answered);
+	if (o->answered) {
+		doctor_figure(f, "rtt_ms", (double)o->rtt_us / 1000);
+		doctor_evidence(f, "%s answered %u of %u ping%s through the tunnel (rtt %.1f ms)", a, o->answered,
+				o->sent, o->sent == 1 ? "" : "s", (double)o->rtt_us / 1000);
+		return false;
+	}
+	f->status = DOCTOR_FAIL;
+	doctor_evidence(f, "the handshake is fresh, but %s answered none of %u pings through the tunnel", a, o->sent);
+	if (o->icmp.total) {
+		/* The peer's host or a router said why: it went away. */
+		doctor_icmp_cause(f, &o->icmp);
+		return true;
+	}
+	if (!o->counted) {
+		f->cause = "no_reply";
+		doctor_decision(f, "The keys agree but data does not pass: check the AllowedIPs on both sides and "
+				   "the firewalls on the tunnel interfaces; run roam doctor on the peer.");
+		return true;
+	}
+	doctor_figure(f, "tx_packets_delta", (double)o->tx_delta);
+	doctor_figure(f, "rx_packets_delta", (double)o->rx_delta);
+	for (size_t i = 0; i < o->n_drops && f->n_figures < DOCTOR_FIGURES_MAX; i++)
+		if (!strcmp(o->drops[i].reason, "disallowed_src") || !strcmp(o->drops[i].reason, "unknown_index") ||
+		    !strcmp(o->drops[i].reason, "no_route"))
+			doctor_figure(f, !strcmp(o->drops[i].reason, "disallowed_src") ? "disallowed_src_delta"
+					 : !strcmp(o->drops[i].reason, "unknown_index") ? "unknown_index_delta"
+											 : "no_route_delta",
+				      (double)o->drops[i].count);
+	if (unanswered_cause(r, f, o))
+		return true;
+	doctor_evidence(f, "; the daemon sent the peer %" PRIu64 " packets and got %" PRIu64 " back, and dropped "
+			   "nothing here: the peer takes them in and does not answer", o->tx_delta, o->rx_delta);
+	doctor_decision(f, "The peer drops them after decrypting: run roam doctor there. Its AllowedIPs for this "
+			   "host must hold this host's tunnel address (it counts disallowed_src), its firewall must "
+			   "accept input from its tunnel interface, and it must route the replies back.");
+	f->cause = "peer_drops";
+	return true;
+}
