@@ -69,6 +69,46 @@ static bool unanswered_cause(struct doctor_report *r, struct doctor_finding *f, 
 	return false;
 }
 
+/* Nothing came back and nothing was dropped here. A live peer that gets
+ * data answers within KEEPALIVE_TIMEOUT (10 s), with a keepalive if it has
+ * nothing else to send, even when it then drops the data: so a peer that
+ * sent nothing for longer while data to it went unanswered does not get
+ * our packets, and one heard from lately gets them and drops them. */
+static void silent_peer_cause(struct doctor_finding *f, const struct uapi_peer *peer,
+			      const struct datapath_observation *o)
+{
+	enum { LIVE_PEER_ANSWERS_MS = 10500 };
+
+	doctor_evidence(f, "; the daemon sent the peer %" PRIu64 " packets and got %" PRIu64 " back, and dropped "
+			   "nothing here", o->tx_delta, o->rx_delta);
+	if (peer->has_unanswered)
+		doctor_figure(f, "unanswered_ms", (double)peer->unanswered_ms);
+	if (peer->has_unanswered && peer->unanswered_ms >= LIVE_PEER_ANSWERS_MS) {
+		f->cause = "peer_unreachable";
+		doctor_evidence(f, "; data to it has gone unanswered for %.1f s, and a live peer answers within 10 s "
+				   "(a keepalive at least): our packets do not reach it", (double)peer->unanswered_ms / 1000);
+		doctor_decision(f, "The peer went away or a filter between drops UDP to %s: check that the peer's "
+				   "host and daemon are up (roam doctor there shows whether our datagrams arrive), then "
+				   "the firewalls between.", peer->endpoint[0] ? peer->endpoint : "it");
+		return;
+	}
+	if (peer->has_last_receive_age && peer->last_receive_age_ms < LIVE_PEER_ANSWERS_MS) {
+		f->cause = "peer_drops";
+		doctor_evidence(f, "; the peer is alive (its latest packet came %.1f s ago) but answers none: it takes "
+				   "them in and drops them", (double)peer->last_receive_age_ms / 1000);
+		doctor_decision(f, "The peer drops them after decrypting: run roam doctor there. Its AllowedIPs for "
+				   "this host must hold this host's tunnel address (it counts disallowed_src), its "
+				   "firewall must accept input from its tunnel interface, and it must route the replies "
+				   "back.");
+		return;
+	}
+	f->cause = "peer_no_answer";
+	doctor_evidence(f, "; the peer has said nothing for %.1f s", peer->has_last_receive_age
+									? (double)peer->last_receive_age_ms / 1000 : 0.0);
+	doctor_decision(f, "The peer drops them, or they do not reach it: a live peer answers data within 10 s, so "
+			   "run roam doctor again in 10 s to tell; or run it on the peer.");
+}
+
 bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, bool skipped,
 		    const struct datapath_observation *o)
 {
@@ -138,11 +178,6 @@ bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, b
 				      (double)o->drops[i].count);
 	if (unanswered_cause(r, f, o))
 		return true;
-	doctor_evidence(f, "; the daemon sent the peer %" PRIu64 " packets and got %" PRIu64 " back, and dropped "
-			   "nothing here: the peer takes them in and does not answer", o->tx_delta, o->rx_delta);
-	doctor_decision(f, "The peer drops them after decrypting: run roam doctor there. Its AllowedIPs for this "
-			   "host must hold this host's tunnel address (it counts disallowed_src), its firewall must "
-			   "accept input from its tunnel interface, and it must route the replies back.");
-	f->cause = "peer_drops";
+	silent_peer_cause(f, p->peer, o);
 	return true;
 }
