@@ -817,8 +817,13 @@ void judge_dns(struct doctor_report *r, const struct dns_observation *o)
 	if (!o->inside_peer) {
 		f->status = DOCTOR_FAIL;
 		f->cause = "dns_outside_allowed_ips";
-		doctor_evidence(f, "%s (%s) is outside every peer's AllowedIPs: its queries leave by %s, not "
-				   "through the tunnel", a, o->source, o->route_dev[0] ? o->route_dev : "no route");
+		if (!strcmp(o->route_dev, r->ifname))
+			doctor_evidence(f, "%s (%s) is outside every peer's AllowedIPs, yet routed into %s: the daemon "
+					   "has no peer to send its queries to and drops them (no_route)", a, o->source,
+					r->ifname);
+		else
+			doctor_evidence(f, "%s (%s) is outside every peer's AllowedIPs: its queries leave by %s, not "
+					   "through the tunnel", a, o->source, o->route_dev[0] ? o->route_dev : "no route");
 		doctor_evidence(f, o->answered == 1 ? ", and it answers there" : ", and get no answer");
 		doctor_decision(f, "Put %s inside the AllowedIPs of the peer that serves it, or use the tunnel's "
 				   "DNS server (\"VPN says connected, but DNS is broken\").", a);

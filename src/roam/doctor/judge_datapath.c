@@ -39,6 +39,24 @@ enum { N_RECEIVE_CAUSES = sizeof(receive_causes) / sizeof(receive_causes[0]) };
 
 static bool unanswered_cause(struct doctor_report *r, struct doctor_finding *f, const struct datapath_observation *o)
 {
+	static const char *const refusals[] = { "send_refused", "send_unreachable", "send_too_big" };
+
+	/* The daemon could not send them: this host's kernel refused. */
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+		uint64_t n = drop_count(o->drops, o->n_drops, refusals[i]);
+
+		if (!n)
+			continue;
+		doctor_evidence(f, "; meanwhile this host refused %" PRIu64 " of the daemon's datagrams to the peer "
+				   "(%s)", n, refusals[i]);
+		doctor_decision(f, "%s", !strcmp(refusals[i], "send_refused")
+						 ? "This host does not let the packets out: look for a rule dropping UDP "
+						   "to the endpoint in the output path (nft list ruleset; iptables -S "
+						   "OUTPUT)."
+						 : "This host cannot send to the endpoint: check `ip route get` for it.");
+		f->cause = refusals[i];
+		return true;
+	}
 	for (size_t i = 0; i < N_RECEIVE_CAUSES; i++) {
 		uint64_t n = drop_count(o->drops, o->n_drops, receive_causes[i].reason);
 
