@@ -220,6 +220,18 @@ static void drops_growth(const struct uapi_drop *old, size_t n_old, const struct
 	}
 }
 
+/* Did the daemon refuse a handshake since old, for a cause the handshake
+ * check names (wrong keys, a clock gone back)? */
+static bool handshake_refused(const struct uapi_drop *old, size_t n_old, const struct uapi_device *now)
+{
+	static const char *const causes[] = { "bad_mac1", "unknown_peer", "handshake_decrypt", "stale_timestamp" };
+
+	for (size_t i = 0; i < sizeof(causes) / sizeof(causes[0]); i++)
+		if (drop_count(now->drops, now->n_drops, causes[i]) > drop_count(old, n_old, causes[i]))
+			return true;
+	return false;
+}
+
 /* Watches the UDP port while the peers without a fresh handshake get their
  * chance (and those doctor nudged answer), ending early once all are fresh.
  * *dev is replaced by the daemon's state at the end. */
@@ -253,9 +265,10 @@ static void watch(const char *ifname, struct uapi_device *dev, int fd, struct ic
 		refreshed = true;
 		if (all_fresh(dev, wall_clock_ms()))
 			break;
-		/* An ICMP error about our datagrams is the answer: a second's
-		 * worth of them is enough to tell it from a stray one. */
-		if (w->icmp.total && probe_now_ms() - start >= 1000)
+		/* An ICMP error about our datagrams, or a handshake the daemon
+		 * refused for a cause it names, is the answer: a second's worth
+		 * of them is enough to tell it from a stray one. */
+		if ((w->icmp.total || handshake_refused(old, n_old, dev)) && probe_now_ms() - start >= 1000)
 			break;
 	}
 	/* Without a second reading there is nothing to compare. */
@@ -626,8 +639,10 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 	bool counted = x->dev.extended && uapi_get_device(x->ifname, &before, err, sizeof(err)) == 0;
 	if (x->w.icmp_watched)
 		icmp_watch_drain(&x->icmp, x->dev.listen_port, &ignored);
+	/* 3 x 700 ms: a reply across the world comes within 300 ms, and
+	 * the daemon's counters need a moment of traffic to tell a story. */
 	while (o->sent < 3 && ret == 0) {
-		ret = pinger_echo(pg, &o->address, PING_MIN_PACKET, 1000, &o->rtt_us);
+		ret = pinger_echo(pg, &o->address, PING_MIN_PACKET, 700, &o->rtt_us);
 		o->sent += ret >= 0;
 	}
 	if (ret < 0)
