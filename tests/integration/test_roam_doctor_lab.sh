@@ -224,8 +224,9 @@ b_server_stopped() { server_stop; }
 f_server_stopped() { server_start && phone_restart; }
 # a peer that went away: the server's host dropped off the network.
 # inet's neighbour lookup gives up after 3 s and says so (ICMP host
-# unreachable): the operator is called after that.
-b_server_gone() { ip -n "$LAB_SERVER" link set "$LAB_SRV_DEV" down && wait_until 10 unanswered_for 4000; }
+# unreachable) in bursts; the operator is called once the user's data has
+# gone unanswered for longer than a live peer takes to answer.
+b_server_gone() { ip -n "$LAB_SERVER" link set "$LAB_SRV_DEV" down && wait_until 20 unanswered_long; }
 f_server_gone() {
 	ip -n "$LAB_SERVER" link set "$LAB_SRV_DEV" up &&
 		ip -n "$LAB_SERVER" route replace default via "$LAB_INET_SRV4" &&

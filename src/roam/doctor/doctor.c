@@ -688,7 +688,8 @@ static void check_datapath(struct exam *x)
 		} else if (!x->skipped[i] && o.has_address) {
 			continue;	/* over the limit: the mtu check says so */
 		}
-		x->datapath_failed[i] = judge_datapath(x->r, &po, x->skipped[i], &o);
+		/* Not judged for an earlier failure: what depends on it is not either. */
+		x->datapath_failed[i] = judge_datapath(x->r, &po, x->skipped[i], &o) || o.not_judged;
 		free(o.drops);
 	}
 }
@@ -813,7 +814,9 @@ static void check_dns(struct exam *x)
 				snprintf(o.route_dev, sizeof(o.route_dev), "another interface");
 		}
 		o.not_judged = dns_depends_on_failed(x, &o, peer);
-		if (!o.not_judged)
+		/* Routed into the tunnel with no peer for it: the daemon drops
+		 * every query, no need to wait for answers. */
+		if (!o.not_judged && (o.inside_peer || strcmp(o.route_dev, x->ifname)))
 			o.answered = dns_probe(&servers[i], 1500, 2, &o.rcode, &o.rtt_us);
 		judge_dns(r, &o);
 	}
