@@ -657,7 +657,19 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 			o->counted = true;
 			o->tx_delta = a->tx_packets - b->tx_packets;
 			o->rx_delta = a->rx_packets - b->rx_packets;
-			drops_growth(before.drops, before.n_drops, after.drops, after.n_drops, &o->drops, &o->n_drops);
+			/* The peer's own drops, so another peer's trouble (or the
+			 * kernel's multicast into the interface, no_route) is not
+			 * taken for this one's; and unknown_index, which names no
+			 * peer by nature. */
+			drops_growth(b->drops, b->n_drops, a->drops, a->n_drops, &o->drops, &o->n_drops);
+			uint64_t unknown = drop_count(after.drops, after.n_drops, "unknown_index") -
+					   drop_count(before.drops, before.n_drops, "unknown_index");
+			if (unknown && !drop_count(o->drops, o->n_drops, "unknown_index")) {
+				struct uapi_drop *d = ARRAY_PUSH(o->drops, o->n_drops);
+
+				snprintf(d->reason, sizeof(d->reason), "unknown_index");
+				d->count = unknown;
+			}
 		}
 	}
 	uapi_device_free(&before);

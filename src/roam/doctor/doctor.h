@@ -187,7 +187,7 @@ struct datapath_observation {
 	uint64_t rtt_us;
 	bool counted;			/* two readings of the daemon's counters */
 	uint64_t tx_delta, rx_delta;	/* the peer's packets meanwhile */
-	struct uapi_drop *drops;	/* device drop counters' growth meanwhile */
+	struct uapi_drop *drops;	/* the peer's drop counters' growth meanwhile, and unknown_index's */
 	size_t n_drops;
 	struct icmp_seen icmp;		/* ICMP errors about our datagrams meanwhile */
 };

@@ -31,9 +31,6 @@ static const struct {
 	  "Packets are duplicated or heavily reordered on the way, or replayed: check the path." },
 	{ "bad_inner", "decrypted to no sane IP packet",
 	  "The peer sends garbage inside the tunnel: check the peer's software." },
-	{ "no_route", "entered the interface for addresses no peer's AllowedIPs hold",
-	  "Traffic is routed into the tunnel that no peer takes: add those addresses to the AllowedIPs of "
-	  "the peer that serves them, or route them elsewhere." },
 };
 enum { N_RECEIVE_CAUSES = sizeof(receive_causes) / sizeof(receive_causes[0]) };
 
@@ -188,11 +185,9 @@ bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, b
 	doctor_figure(f, "tx_packets_delta", (double)o->tx_delta);
 	doctor_figure(f, "rx_packets_delta", (double)o->rx_delta);
 	for (size_t i = 0; i < o->n_drops && f->n_figures < DOCTOR_FIGURES_MAX; i++)
-		if (!strcmp(o->drops[i].reason, "disallowed_src") || !strcmp(o->drops[i].reason, "unknown_index") ||
-		    !strcmp(o->drops[i].reason, "no_route"))
+		if (!strcmp(o->drops[i].reason, "disallowed_src") || !strcmp(o->drops[i].reason, "unknown_index"))
 			doctor_figure(f, !strcmp(o->drops[i].reason, "disallowed_src") ? "disallowed_src_delta"
-					 : !strcmp(o->drops[i].reason, "unknown_index") ? "unknown_index_delta"
-											 : "no_route_delta",
+											 : "unknown_index_delta",
 				      (double)o->drops[i].count);
 	if (unanswered_cause(r, f, o))
 		return true;
