@@ -51,6 +51,11 @@ bool uapi_ifname_valid(const char *name, size_t len);
  *   roam_path_mtu=N                   outer bytes; omitted when none learnt
  *   roam_path_inner_mtu=N             the largest inner packet that fits;
  *                                     omitted when none learnt
+ *   roam_path_probe=R                 none|searching|full|smaller|unanswered|
+ *                                     no-target: the last path search's result
+ *   roam_path_probe_age_ms=N          since that result; omitted if none
+ *   roam_path_probes_sent=N           probes sent, all searches
+ *   roam_path_probes_answered=N       of which answered
  *   roam_endpoint_changes=N           all time
  *   roam_nat_rebinds=N
  *   roam_nat_rebound_min_idle_ms=N    a NAT forgot the mapping within this
@@ -83,5 +88,9 @@ bool uapi_ifname_valid(const char *name, size_t len);
 #define ROAM_KEY_PATH_MTU_ORIGIN "roam_path_mtu_origin"
 #define ROAM_KEY_PATH_MTU "roam_path_mtu"
 #define ROAM_KEY_PATH_INNER_MTU "roam_path_inner_mtu"
+#define ROAM_KEY_PATH_PROBE "roam_path_probe"
+#define ROAM_KEY_PATH_PROBE_AGE_MS "roam_path_probe_age_ms"
+#define ROAM_KEY_PATH_PROBES_SENT "roam_path_probes_sent"
+#define ROAM_KEY_PATH_PROBES_ANSWERED "roam_path_probes_answered"
 
 #endif

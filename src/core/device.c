@@ -43,6 +43,7 @@ void device_free(struct device *dev)
 	timer_heap_free(&dev->timers);
 	ratelimiter_free(dev->ratelimiter);
 	aead_ctx_free(dev->aead);
+	free(dev->probe_buf);
 	secmem_free(dev);
 }
 
@@ -55,6 +56,10 @@ static void peer_stop(struct peer *peer)
 	peer->sent_lastminute_handshake = false;
 	peer->has_sent_handshake = false;
 	peer->handshake_attempts = 0;
+	/* A search in flight dies with the timers that would end it. */
+	peer->probe.round_deadline = 0;
+	peer->probe.search_wanted = false;
+	peer->probe.silent_since = 0;
 }
 
 void device_up(struct device *dev, uint64_t now)
@@ -423,6 +428,7 @@ const char *device_event_name(enum device_event_type type)
 		[EVENT_KEYS_ZEROED] = "keys_zeroed",
 		[EVENT_PEER_CREATED] = "peer_created",
 		[EVENT_PEER_REMOVED] = "peer_removed",
+		[EVENT_PATH_PROBED] = "path_probed",
 	};
 	return (size_t)type < sizeof(names) / sizeof(names[0]) && names[type] ? names[type] : "unknown";
 }

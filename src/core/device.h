@@ -70,6 +70,7 @@ enum receive_result {
 	RECEIVED_COOKIE,	/* a cookie reply was stored */
 	RECEIVED_KEEPALIVE,
 	RECEIVED_DATA,		/* an inner packet was delivered */
+	RECEIVED_PATH_PROBE,	/* the answer to a path probe, consumed */
 };
 
 enum send_result {
@@ -91,6 +92,7 @@ enum device_event_type {
 	EVENT_KEYS_ZEROED,		/* 540 s after the last session */
 	EVENT_PEER_CREATED,
 	EVENT_PEER_REMOVED,
+	EVENT_PATH_PROBED,		/* a path search ended: probe_result, path_mtu */
 };
 const char *device_event_name(enum device_event_type type);
 
@@ -103,6 +105,10 @@ struct device_event {
 	/* For EVENT_ENDPOINT_CHANGED: how long nothing had been received from
 	 * the peer before this packet (0 if never) — the NAT-binding evidence. */
 	uint64_t idle_before;
+	/* For EVENT_PATH_PROBED: the result (enum path_probe_result) and the
+	 * path MTU in force after it (0: the interface's). */
+	int probe_result;
+	unsigned path_mtu;
 };
 
 struct device_io {
@@ -233,6 +239,38 @@ size_t device_path_mtu_peers(const struct device *dev);
 struct peer *device_peer_for_quoted_datagram(struct device *dev, const struct endpoint *to, const uint8_t *msg,
 					     size_t len);
 
+/* Path probing (pathprobe.c): when no ICMP error tells (routers that filter
+ * it: the classic black hole), the engine measures the path itself, in the
+ * spirit of RFC 8899. A search sends ICMP echo requests of chosen sizes
+ * through the tunnel, each in a data message of exactly the size it tests,
+ * and takes the largest one answered (an echo reply, or the peer's "time
+ * exceeded": probes carry a hop limit of 1, so they never go beyond the
+ * peer) as the path MTU, origin PATH_MTU_PROBE. A search starts at the
+ * first large packet after the path was forgotten (a roam), and when large
+ * packets have gone unanswered for PATH_PROBE_SILENCE. Off by default. */
+void device_set_path_probing(struct device *dev, bool on);
+#define PATH_PROBE_SILENCE (1 * NSEC_PER_SEC)
+#define PATH_PROBE_ROUND_TIMEOUT (1 * NSEC_PER_SEC)
+enum path_probe_result {
+	PATH_PROBE_NONE = 0,	/* no search yet */
+	PATH_PROBE_SEARCHING,
+	PATH_PROBE_FULL,	/* the largest packet the tunnel sends passes */
+	PATH_PROBE_SMALLER,	/* found smaller: the path MTU is set */
+	PATH_PROBE_UNANSWERED,	/* not even the smallest probe was answered */
+	PATH_PROBE_NO_TARGET,	/* nothing sent yet to take addresses from */
+};
+const char *path_probe_result_name(enum path_probe_result result);
+struct path_probe_info {
+	enum path_probe_result result;	/* the last search's, or SEARCHING */
+	uint64_t result_at;		/* monotonic; 0 = never */
+	unsigned largest_answered;	/* inner bytes, in the last search */
+	uint32_t searches, probes_sent, answers;
+};
+void peer_get_path_probe_info(const struct peer *peer, struct path_probe_info *info);
+/* The routes changed: every peer's path may be another one now (forgets
+ * what was learnt; the next large packet starts a search). */
+void device_forget_paths(struct device *dev);
+
 struct peer_info {
 	uint8_t public_key[NOISE_PUBLIC_KEY_LEN];
 	struct endpoint endpoint;	/* unset if unknown */
@@ -276,6 +314,10 @@ enum receive_result device_receive(struct device *dev, const struct endpoint *fr
  * DROP_NO_ROUTE / DROP_NO_ENDPOINT with an ICMP unreachable. */
 enum send_result device_send_packet(struct device *dev, uint8_t *pkt, size_t len, uint64_t now,
 				    enum drop_reason *drop, struct peer **peer_out);
+
+/* The same for a packet whose peer the caller already looked up with
+ * device_route_lookup (for its destination): one lookup, not two. */
+enum send_result peer_send_packet(struct peer *peer, uint8_t *pkt, size_t len, uint64_t now, enum drop_reason *drop);
 
 /* Sends a keepalive to the peer now (used after a local network change so
  * the far side learns our new address at once). Starts a handshake if

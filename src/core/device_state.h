@@ -24,6 +24,8 @@ struct device {
 	struct peer *peers_first, *peers_last;
 	size_t peer_count;
 	size_t path_mtu_peers;	/* peers with a path MTU (pathmtu.c) */
+	bool path_probing;	/* pathprobe.c; off until the embedder asks */
+	uint8_t *probe_buf;	/* one probe, with head- and tailroom; lazily */
 	struct pubkey_table pubkeys;
 	struct index_table indices;
 	struct allowedips allowedips;

@@ -24,6 +24,16 @@ static void clear(struct peer *peer)
 void peer_forget_path_mtu(struct peer *peer)
 {
 	clear(peer);
+	/* A new path: the next large packet asks how large it is, and a
+	 * search in flight measured the old one (answers from both paths
+	 * would mix): it ends without a result. */
+	peer->probe.path_changed = true;
+	peer->probe.round_deadline = 0;
+}
+
+unsigned peer_path_overhead(const struct peer *peer)
+{
+	return endpoint_is_ipv6(&peer->endpoint) ? PATH_OVERHEAD_V6 : PATH_OVERHEAD_V4;
 }
 
 /* The value, unless it has outlived PATH_MTU_LIFETIME (then it counts as
@@ -75,7 +85,7 @@ unsigned peer_path_inner_limit(const struct peer *peer, uint64_t now)
 	unsigned mtu = current(peer, now);
 	if (!mtu)
 		return 0;
-	unsigned overhead = endpoint_is_ipv6(&peer->endpoint) ? PATH_OVERHEAD_V6 : PATH_OVERHEAD_V4;
+	unsigned overhead = peer_path_overhead(peer);
 	/* A multiple of 16: padding rounds up to one, so a packet this long
 	 * is sent as it is. */
 	return (mtu - overhead) & ~(unsigned)(MESSAGE_PADDING_MULTIPLE - 1);

@@ -10,6 +10,34 @@
 #include "noise.h"
 #include "timers.h"
 
+/* Path probing (pathprobe.c): a search for the largest packet the path
+ * carries, in rounds of up to PATH_PROBE_RUNGS probes of different sizes. */
+enum { PATH_PROBE_RUNGS = 6 };
+struct path_probe {
+	/* What the tunnel last carried to the peer, per family: a probe goes
+	 * from such a source (an address the peer routes back to us) to such
+	 * a destination (one the peer answers for or forwards). */
+	uint8_t src4[4], dst4[4], src6[16], dst6[16];
+	bool have4, have6;
+	/* The first packet beyond the base size sent since the peer was last
+	 * heard from (0 = none): the sign of a black hole. */
+	uint64_t silent_since;
+	bool path_changed;	/* forgotten: search at the next large packet */
+	bool search_wanted;	/* the timer starts one */
+	/* The search in flight (round_deadline 0 = none). */
+	uint64_t round_deadline, next_search;
+	uint16_t ident;
+	uint8_t round, rungs, answered;	/* answered: one bit per rung */
+	uint16_t size[PATH_PROBE_RUNGS];	/* inner bytes */
+	uint16_t good, bad;	/* inner lengths that passed / were lost */
+	uint8_t family;		/* AF_INET / AF_INET6 of target and source */
+	uint8_t target[16], source[16];
+	/* What operators see. */
+	uint8_t last_result;	/* enum path_probe_result */
+	uint64_t last_result_at;
+	uint32_t searches, probes_sent, answers;
+};
+
 /* A packet held while no session can carry it, with room to encrypt in
  * place when it is finally sent. */
 struct staged_packet {
@@ -34,6 +62,7 @@ struct peer {
 	uint16_t path_mtu;
 	uint8_t path_mtu_origin;
 	uint64_t path_mtu_at;
+	struct path_probe probe;
 
 	/* Timers (timers.c). */
 	uint64_t timer_deadline[TIMER_COUNT];	/* 0 = not armed */
@@ -81,6 +110,16 @@ void peer_purge_staged(struct peer *peer);
 bool peer_encrypt_and_send(struct peer *peer, uint8_t *pkt, size_t len, uint64_t now);
 /* Sends the staged packets if a session allows; else starts a handshake. */
 void peer_send_staged(struct peer *peer, uint64_t now);
+/* The same without padding: a probe's length is what it measures. */
+bool peer_encrypt_and_send_unpadded(struct peer *peer, uint8_t *pkt, size_t len, uint64_t now);
+/* Path probing's hooks (pathprobe.c): every packet sent to the peer (len is
+ * the inner length, family its IP version), the timer, an inner packet from
+ * the peer that may answer a probe (true: it did, and is consumed). */
+void pathprobe_note_sent(struct peer *peer, const uint8_t *pkt, size_t len, int family, uint64_t now);
+void pathprobe_timer(struct peer *peer, uint64_t now);
+bool pathprobe_consume_answer(struct peer *peer, const uint8_t *pkt, size_t len, int family, uint64_t now);
+/* The outer bytes a data message adds over the peer's endpoint family. */
+unsigned peer_path_overhead(const struct peer *peer);
 /* Sends a keepalive (or the staged packets, if any). */
 void peer_send_keepalive(struct peer *peer, uint64_t now);
 /* Starts a handshake unless one was sent less than REKEY_TIMEOUT ago. */

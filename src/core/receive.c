@@ -209,6 +209,8 @@ static enum receive_result receive_data(struct device *dev, const struct endpoin
 	timers_on_authenticated_packet_received(peer);
 	timers_on_authenticated_packet_traversal(peer, now);
 
+	/* Heard from: large packets sent so far did not vanish unanswered. */
+	peer->probe.silent_since = 0;
 	size_t plain_len = sealed_len - NOISE_AUTHTAG_LEN;
 	if (plain_len == 0)
 		return RECEIVED_KEEPALIVE;
@@ -230,6 +232,9 @@ static enum receive_result receive_data(struct device *dev, const struct endpoin
 		peer_count_drop(dev, peer, DROP_DISALLOWED_SRC);
 		return RECEIVED_DROPPED;
 	}
+	/* The answer to a path probe is ours, not the tunnel's. */
+	if (peer->probe.round_deadline && pathprobe_consume_answer(peer, msg->encrypted_data, inner_len, family, now))
+		return RECEIVED_PATH_PROBE;
 	dev->io.deliver(dev->io.ctx, peer, msg->encrypted_data, inner_len);
 	return RECEIVED_DATA;
 }

@@ -33,7 +33,7 @@ static void keep_key_fresh_after_send(struct peer *peer, uint64_t now)
 		peer_send_initiation(peer, false, now);
 }
 
-bool peer_encrypt_and_send(struct peer *peer, uint8_t *pkt, size_t len, uint64_t now)
+static bool encrypt_and_send(struct peer *peer, uint8_t *pkt, size_t len, bool pad, uint64_t now)
 {
 	struct device *dev = peer->dev;
 	struct noise_keypair *kp = peer->keypairs.current;
@@ -45,7 +45,7 @@ bool peer_encrypt_and_send(struct peer *peer, uint8_t *pkt, size_t len, uint64_t
 	unsigned mtu = dev->mtu, limit = peer_path_inner_limit(peer, now);
 	if (limit && (!mtu || limit < mtu))
 		mtu = limit;
-	size_t padded = padded_length(len, mtu);
+	size_t padded = pad ? padded_length(len, mtu) : len;
 	memset(pkt + len, 0, padded - len);
 	struct message_data *msg = (struct message_data *)(pkt - MESSAGE_DATA_HEADER_LEN);
 	le32_write(msg->header.type, MESSAGE_DATA);
@@ -62,6 +62,16 @@ bool peer_encrypt_and_send(struct peer *peer, uint8_t *pkt, size_t len, uint64_t
 	return true;
 }
 
+bool peer_encrypt_and_send(struct peer *peer, uint8_t *pkt, size_t len, uint64_t now)
+{
+	return encrypt_and_send(peer, pkt, len, true, now);
+}
+
+bool peer_encrypt_and_send_unpadded(struct peer *peer, uint8_t *pkt, size_t len, uint64_t now)
+{
+	return encrypt_and_send(peer, pkt, len, false, now);
+}
+
 /* Destination address of an IP packet, or NULL if it is not one. */
 static const uint8_t *packet_destination(const uint8_t *pkt, size_t len, int *family)
 {
@@ -76,27 +86,17 @@ static const uint8_t *packet_destination(const uint8_t *pkt, size_t len, int *fa
 	return NULL;
 }
 
-enum send_result device_send_packet(struct device *dev, uint8_t *pkt, size_t len, uint64_t now,
-				    enum drop_reason *drop, struct peer **peer_out)
+/* The part of device_send_packet after the route lookup. */
+static enum send_result send_to_peer(struct peer *peer, uint8_t *pkt, size_t len, int family, uint64_t now,
+				     enum drop_reason *drop)
 {
-	int family;
-	struct peer *peer = NULL;
-	const uint8_t *dst = packet_destination(pkt, len, &family);
-
 	*drop = DROP_NONE;
-	if (dst)
-		peer = allowedips_lookup(&dev->allowedips, family, dst);
-	*peer_out = peer;
-	if (!peer) {
-		*drop = dst ? DROP_NO_ROUTE : DROP_BAD_INNER;
-		peer_count_drop(dev, NULL, *drop);
-		return SEND_DROPPED;
-	}
 	if (!endpoint_is_set(&peer->endpoint)) {
 		*drop = DROP_NO_ENDPOINT;
-		peer_count_drop(dev, peer, *drop);
+		peer_count_drop(peer->dev, peer, *drop);
 		return SEND_DROPPED;
 	}
+	pathprobe_note_sent(peer, pkt, len, family, now);
 	/* Keep order: what was staged earlier goes first. */
 	if (peer->staged_count)
 		peer_send_staged(peer, now);
@@ -105,6 +105,35 @@ enum send_result device_send_packet(struct device *dev, uint8_t *pkt, size_t len
 	peer_stage_packet(peer, pkt, len);
 	peer_send_initiation(peer, false, now);
 	return SEND_STAGED;
+}
+
+enum send_result device_send_packet(struct device *dev, uint8_t *pkt, size_t len, uint64_t now,
+				    enum drop_reason *drop, struct peer **peer_out)
+{
+	int family;
+	struct peer *peer = NULL;
+	const uint8_t *dst = packet_destination(pkt, len, &family);
+
+	if (dst)
+		peer = allowedips_lookup(&dev->allowedips, family, dst);
+	*peer_out = peer;
+	if (!peer) {
+		*drop = dst ? DROP_NO_ROUTE : DROP_BAD_INNER;
+		peer_count_drop(dev, NULL, *drop);
+		return SEND_DROPPED;
+	}
+	return send_to_peer(peer, pkt, len, family, now, drop);
+}
+
+enum send_result peer_send_packet(struct peer *peer, uint8_t *pkt, size_t len, uint64_t now, enum drop_reason *drop)
+{
+	int family;
+	if (!packet_destination(pkt, len, &family)) {
+		*drop = DROP_BAD_INNER;
+		peer_count_drop(peer->dev, peer, *drop);
+		return SEND_DROPPED;
+	}
+	return send_to_peer(peer, pkt, len, family, now, drop);
 }
 
 void peer_send_keepalive_now(struct peer *peer, uint64_t now)

@@ -189,6 +189,7 @@ static void (*const expired[TIMER_COUNT])(struct peer *, uint64_t) = {
 	[TIMER_NEW_HANDSHAKE] = expired_new_handshake,
 	[TIMER_ZERO_KEY_MATERIAL] = expired_zero_key_material,
 	[TIMER_PERSISTENT_KEEPALIVE] = expired_persistent_keepalive,
+	[TIMER_PATH_PROBE] = pathprobe_timer,
 };
 
 static int earliest_timer(const struct peer *peer)
@@ -251,6 +252,13 @@ void timers_on_data_sent(struct peer *peer, uint64_t now)
 		peer->unanswered_since = now;
 	if (!timer_is_pending(peer, TIMER_NEW_HANDSHAKE))
 		timer_arm(peer, TIMER_NEW_HANDSHAKE, now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + jitter(peer));
+}
+
+void timers_on_path_probe_due(struct peer *peer, uint64_t at)
+{
+	uint64_t armed = peer->timer_deadline[TIMER_PATH_PROBE];
+	if (!armed || at < armed)
+		timer_arm(peer, TIMER_PATH_PROBE, at);
 }
 
 void timers_on_data_received(struct peer *peer, uint64_t now)

@@ -25,6 +25,7 @@ enum peer_timer {
 	TIMER_NEW_HANDSHAKE,
 	TIMER_ZERO_KEY_MATERIAL,
 	TIMER_PERSISTENT_KEEPALIVE,
+	TIMER_PATH_PROBE,
 	TIMER_COUNT,
 };
 
@@ -49,6 +50,9 @@ void timers_on_handshake_complete(struct peer *peer, uint64_t now);
 void timers_on_session_derived(struct peer *peer, uint64_t now);
 /* Called after a non-empty data packet was sent. */
 void timers_on_data_sent(struct peer *peer, uint64_t now);
+/* Path probing (pathprobe.c) has work at `at`; an earlier deadline already
+ * armed stands. */
+void timers_on_path_probe_due(struct peer *peer, uint64_t at);
 /* Called after a non-empty data packet was received and authenticated. */
 void timers_on_data_received(struct peer *peer, uint64_t now);
 /* Called after any authenticated packet (handshake, data, keepalive) was sent. */

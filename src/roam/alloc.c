@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "crypto.h"
+
 _Noreturn void out_of_memory(void)
 {
 	fputs("roam: out of memory\n", stderr);
@@ -17,6 +19,24 @@ void *xrealloc(void *p, size_t size)
 	if (!p)
 		out_of_memory();
 	return p;
+}
+
+void *xrealloc_wiped(void *p, size_t old_len, size_t new_len)
+{
+	/* The core's helper: the same copy-and-wipe roamd uses for its
+	 * own secret buffers. */
+	void *q = crypto_realloc_wiped(p, old_len, new_len);
+
+	if (!q)
+		out_of_memory();
+	return q;
+}
+
+void free_wiped(void *p, size_t len)
+{
+	if (p)
+		crypto_wipe(p, len);
+	free(p);
 }
 
 char *xstrdup(const char *s)

@@ -511,7 +511,7 @@ static unsigned edit_distance(const char *a, const char *b)
 	return row[lb];
 }
 
-static void unknown_key(struct parser *p, const char *name)
+static void unknown_key(struct parser *p, const char *name, const char *shown)
 {
 	const struct key_def *best = NULL;
 	unsigned d, best_d = 3;
@@ -531,7 +531,7 @@ static void unknown_key(struct parser *p, const char *name)
 		}
 	}
 	if (best)
-		parse_error(p, "unknown-key", "unknown key '%s' in %s; did you mean %s?", quote(name, q),
+		parse_error(p, "unknown-key", "unknown key '%s' in %s; did you mean %s?", quote(shown, q),
 			    section_name(p->section), best->name);
 	else
 		parse_error(p, "unknown-key", "unknown key '%s' in %s", quote(name, q), section_name(p->section));
@@ -545,7 +545,9 @@ static void end_section(struct parser *p)
 			 "this [Peer] has no PublicKey; wg refuses a peer without one");
 }
 
-static void parse_section(struct parser *p, const char *compact)
+/* compact decides (wg ignores whitespace); shown is the line as written,
+ * for the message. */
+static void parse_section(struct parser *p, const char *compact, const char *shown)
 {
 	struct config *cfg = p->cfg;
 	struct config_peer *peer;
@@ -569,7 +571,7 @@ static void parse_section(struct parser *p, const char *compact)
 		/* Its keys are skipped quietly: one error for the section is
 		 * clearer than one per line in it. */
 		parse_error(p, "unknown-section", "unknown section '%s'; only [Interface] and [Peer] exist",
-			    quote(compact, q));
+			    quote(shown, q));
 		p->section = SECTION_UNKNOWN;
 	}
 }
@@ -598,44 +600,53 @@ static char *trim(char *s)
 
 static void parse_line(struct parser *p, char *raw, size_t len)
 {
-	char *compact, *eq, *comment, *value;
+	char *compact, *eq, *comment, *value, *shown, *shown_key, *raw_eq;
 	const struct key_def *key = NULL;
 	char q[QUOTE_MAX + 4];
 	size_t i, size;
 
-	if (memchr(raw, '\0', len)) {
-		parse_error(p, "syntax", "the line contains a NUL byte; this is not a text file");
-		return;
-	}
+	(void)len;	/* a NUL byte was refused for the whole file */
 	comment = strchr(raw, '#');
 	if (comment)
 		*comment = '\0';
 	size = strlen(raw) + 1;
 	compact = xrealloc(NULL, size);
 	compact_copy(compact, raw);
+	/* Messages quote what the user wrote ('hello world'), not the
+	 * whitespace-free form the parser reads. */
+	shown = xrealloc(NULL, size);
+	strcpy(shown, raw);
+	raw_eq = strchr(shown, '=');
+	if (raw_eq)
+		*raw_eq = '\0';
+	shown_key = trim(shown);
+	if (raw_eq)
+		*raw_eq = '=';
 	if (!*compact)
 		goto out;
 	if (compact[0] == '[') {
-		parse_section(p, compact);
+		parse_section(p, compact, trim(shown));
 		goto out;
 	}
 	eq = strchr(compact, '=');
 	if (!eq || eq == compact) {
-		parse_error(p, "syntax", "'%s' is neither [Interface], [Peer] nor Key = Value", quote(compact, q));
+		parse_error(p, "syntax", "'%s' is neither [Interface], [Peer] nor Key = Value", quote(trim(shown), q));
 		goto out;
 	}
 	*eq = '\0';
+	if (raw_eq)
+		*raw_eq = '\0';	/* shown_key ends at the '=' again */
 	if (p->section == SECTION_UNKNOWN)
 		goto out;
 	if (p->section == SECTION_NONE) {
-		parse_error(p, "syntax", "%s comes before any [Interface] or [Peer] section", quote(compact, q));
+		parse_error(p, "syntax", "%s comes before any [Interface] or [Peer] section", quote(shown_key, q));
 		goto out;
 	}
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (keys[i].section == p->section && !strcasecmp(compact, keys[i].name))
 			key = &keys[i];
 	if (!key) {
-		unknown_key(p, compact);
+		unknown_key(p, compact, shown_key);
 		goto out;
 	}
 	value = key->raw ? trim(strchr(raw, '=') + 1) : eq + 1;
@@ -643,7 +654,9 @@ static void parse_line(struct parser *p, char *raw, size_t len)
 out:
 	/* The line may have held a private key. */
 	crypto_wipe(compact, size);
+	crypto_wipe(shown, size);
 	free(compact);
+	free(shown);
 }
 
 /* Checks that need the whole file. */
@@ -665,6 +678,15 @@ void config_parse_string(const char *name, const char *text, size_t len, struct 
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->path = xstrdup(name);
+	/* A binary file: one error, not one per line that holds a NUL. */
+	const char *nul = memchr(text, '\0', len);
+	if (nul) {
+		for (const char *c = text; c < nul; c++)
+			p.line += *c == '\n';
+		p.line++;
+		parse_error(&p, "syntax", "the file contains a NUL byte (first on this line): it is not a text file");
+		return;
+	}
 	while (start < len) {
 		for (end = start; end < len && text[end] != '\n'; end++)
 			;
@@ -680,26 +702,19 @@ void config_parse_string(const char *name, const char *text, size_t len, struct 
 	parse_finish(&p);
 }
 
-int config_parse_file(const char *path, struct config *cfg, struct diag_list *diags)
+int config_parse_fd(int fd, const char *name, struct config *cfg, struct diag_list *diags)
 {
 	struct stat st;
 	char *buf = NULL;
-	size_t len = 0, cap = 0;
+	size_t len = 0, cap = 0, grown;
 	ssize_t n;
-	int fd, err = 0;
+	int err = 0;
 
 	memset(cfg, 0, sizeof(*cfg));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fstat(fd, &st) < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0) {
-		err = -errno;
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		err = -EISDIR;
-		goto out;
-	}
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
 	/* Read to EOF rather than trusting st_size: the path may be a pipe
 	 * (/dev/stdin, <(...)). */
 	for (;;) {
@@ -708,8 +723,11 @@ int config_parse_file(const char *path, struct config *cfg, struct diag_list *di
 				err = -EFBIG;
 				goto out;
 			}
-			cap = cap ? cap * 2 : 4096;
-			buf = xrealloc(buf, cap);
+			/* It holds the private key: no copy may stay behind
+			 * in the block realloc would have freed. */
+			grown = cap ? cap * 2 : 4096;
+			buf = xrealloc_wiped(buf, cap, grown);
+			cap = grown;
 		}
 		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
@@ -722,12 +740,23 @@ int config_parse_file(const char *path, struct config *cfg, struct diag_list *di
 			break;
 		len += (size_t)n;
 	}
-	config_parse_string(path, buf, len, cfg, diags);
+	config_parse_string(name, buf, len, cfg, diags);
 	cfg->mode = st.st_mode & 07777;
+	cfg->uid = st.st_uid;
 out:
-	if (buf)
-		crypto_wipe(buf, cap);
-	free(buf);
+	free_wiped(buf, cap);
+	return err;
+}
+
+int config_parse_file(const char *path, struct config *cfg, struct diag_list *diags)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+
+	if (fd < 0) {
+		memset(cfg, 0, sizeof(*cfg));
+		return -errno;
+	}
+	err = config_parse_fd(fd, path, cfg, diags);
 	close(fd);
 	return err;
 }

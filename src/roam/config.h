@@ -90,6 +90,7 @@ struct config_peer {
 struct config {
 	char *path;
 	mode_t mode;			/* of the file read; 0 for a string */
+	uid_t uid;			/* its owner; 0 for a string */
 	struct config_interface iface;
 	struct config_peer *peers;
 	size_t n_peers;
@@ -100,6 +101,10 @@ struct config {
  * or -errno when it could not (cfg is then empty but still needs
  * config_free). Files over 16 MiB are refused with -EFBIG. */
 int config_parse_file(const char *path, struct config *cfg, struct diag_list *diags);
+/* The same for a file already open (roam up opens it itself, to check the
+ * very file it reads); name is used as the file in diagnostics. fd stays
+ * open. */
+int config_parse_fd(int fd, const char *name, struct config *cfg, struct diag_list *diags);
 /* The same for text in memory; name is used as the file in diagnostics. */
 void config_parse_string(const char *name, const char *text, size_t len, struct config *cfg,
 			 struct diag_list *diags);

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "resolve.h"
 #include "show.h"
@@ -129,9 +130,9 @@ static int reresolve_interface(const char *ifname, bool force)
 	if (ret) {
 		if (ret == -ENOENT)
 			fprintf(stderr, "roam reresolve: %s was not brought up by 'roam up' (no %s/%s.state)\n", ifname,
-				STATE_DIR, ifname);
+				state_dir(), ifname);
 		else
-			fprintf(stderr, "roam reresolve: %s: %s\n", ifname, ret == -EINVAL ? err : strerror(-ret));
+			fprintf(stderr, "roam reresolve: %s: %s\n", ifname, err);
 		return 1;
 	}
 	if (st.n_endpoints == 0) {
@@ -147,23 +148,31 @@ static int reresolve_interface(const char *ifname, bool force)
 	uint64_t now_ms = wall_clock_ms();
 	for (size_t i = 0; i < st.n_endpoints; i++)
 		failed |= reresolve_one(ifname, &dev, &st.endpoints[i], force, now_ms, &changed);
-	if (changed && (ret = state_save(&st)))
-		fprintf(stderr, "roam reresolve: warning: cannot update the ledger of %s: %s\n", ifname,
-			strerror(-ret));
+	if (changed && (ret = state_save(&st, err, sizeof(err))))
+		fprintf(stderr, "roam reresolve: warning: cannot update the ledger of %s: %s\n", ifname, err);
 	uapi_device_free(&dev);
 	state_free(&st);
 	return failed;
 }
 
-/* Every IFNAME with a STATE_DIR/IFNAME.state. */
+/* Every IFNAME with a ledger in the state directory. */
 static int reresolve_all(bool force)
 {
-	DIR *dir = opendir(STATE_DIR);
+	char err[512];
+	int fd = state_dir_open(false, err, sizeof(err)), failed = 0;
 	struct dirent *de;
-	int failed = 0;
+	DIR *dir;
 
-	if (!dir)
-		return errno == ENOENT ? 0 : (fprintf(stderr, "roam reresolve: %s: %s\n", STATE_DIR, strerror(errno)), 1);
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0 || !(dir = fdopendir(fd))) {
+		if (fd >= 0) {
+			snprintf(err, sizeof(err), "%s: %s", state_dir(), strerror(errno));
+			close(fd);
+		}
+		fprintf(stderr, "roam reresolve: %s\n", err);
+		return 1;
+	}
 	while ((de = readdir(dir))) {
 		size_t n = strlen(de->d_name);
 		char ifname[UAPI_IFNAME_MAX];

@@ -42,7 +42,7 @@ static const char show_usage[] =
 	"    \"handshake\" (\"fresh\"|\"stale\"|\"never\"), \"rx_bytes\", \"tx_bytes\",\n"
 	"    \"persistent_keepalive\" (s, 0 = off), \"rx_packets\", \"tx_packets\",\n"
 	"    \"has_session\", \"handshake_attempts\", \"last_receive_age_ms\", \"drops\",\n"
-	"    \"path_mtu\": {\"origin\", \"mtu\", \"inner_mtu\"}, \"endpoint_changes\", \"nat\": {\"rebinds\", \"lost_after_idle_ms\",\n"
+	"    \"path_mtu\": {\"origin\", \"mtu\", \"inner_mtu\", \"probe\": {\"result\", \"age_ms\", \"sent\", \"answered\"}}, \"endpoint_changes\", \"nat\": {\"rebinds\", \"lost_after_idle_ms\",\n"
 	"    \"kept_after_idle_ms\", \"suggested_keepalive\"}, \"history\": [{\"kind\", \"time\"\n"
 	"    (RFC 3339, UTC), \"age_ms\", \"old_endpoint\", \"new_endpoint\", \"idle_ms\"}...]}\n"
 	"  Every key is always present; what is unknown is null. Without roamd's details\n"
@@ -265,6 +265,13 @@ static void print_peer(FILE *f, const struct uapi_device *dev, const struct uapi
 			p->path_inner_mtu);
 	else if (p->path_mtu_origin[0])
 		fputs("  path MTU: the interface's (nothing smaller learnt)\n", f);
+	if (p->path_probe[0] && strcmp(p->path_probe, "none")) {
+		fprintf(f, "  path probe: %s", p->path_probe);
+		if (p->has_path_probe_age)
+			fprintf(f, ", %" PRIu64 " s ago", p->path_probe_age_ms / 1000);
+		fprintf(f, " (%" PRIu64 " probes sent, %" PRIu64 " answered)\n", p->path_probes_sent,
+			p->path_probes_answered);
+	}
 	fprintf(f, "  endpoint changes: %" PRIu64 "\n", p->endpoint_changes);
 	print_nat(f, p);
 	print_history(f, p);
@@ -402,6 +409,17 @@ static void json_peer(FILE *f, const struct uapi_device *dev, const struct uapi_
 		json_u64_or_null(f, p->path_mtu != 0, p->path_mtu);
 		fputs(", \"inner_mtu\": ", f);
 		json_u64_or_null(f, p->path_mtu != 0, p->path_inner_mtu);
+		fputs(", \"probe\": ", f);
+		if (p->path_probe[0]) {
+			fputs("{\"result\": ", f);
+			json_string(f, p->path_probe);
+			fputs(", \"age_ms\": ", f);
+			json_u64_or_null(f, p->has_path_probe_age, p->path_probe_age_ms);
+			fprintf(f, ", \"sent\": %" PRIu64 ", \"answered\": %" PRIu64 "}", p->path_probes_sent,
+				p->path_probes_answered);
+		} else {
+			fputs("null", f);
+		}
 		fputc('}', f);
 	} else {
 		fputs("null", f);

@@ -12,13 +12,120 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "crypto.h"
+#include "trust.h"
 
 enum { STATE_VERSION = 1, STATE_LINE_MAX = 8192 };
 
+const char *state_dir(void)
+{
+	const char *dir = getenv(STATE_DIR_ENV);
+
+	return dir && *dir ? dir : STATE_DIR;
+}
+
 void state_path(const char *ifname, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/%s.state", STATE_DIR, ifname);
+	snprintf(buf, len, "%s/%s.state", state_dir(), ifname);
 }
+
+/* ---- the directory ----------------------------------------------------- */
+
+/* Whether the opened state directory is one to run hooks from; if not,
+ * the reason in err. */
+static bool state_dir_trusted(int fd, const char *dir, char *err, size_t err_len)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) < 0) {
+		snprintf(err, err_len, "cannot check %s: %s", dir, strerror(errno));
+		return false;
+	}
+	if (!trust_owner(sb.st_uid)) {
+		snprintf(err, err_len, "refusing %s: it is owned by uid %u, not root", dir, (unsigned)sb.st_uid);
+		return false;
+	}
+	if ((sb.st_mode & 07777) != 0700) {
+		snprintf(err, err_len, "refusing %s: its mode is %04o, not 0700", dir, (unsigned)(sb.st_mode & 07777));
+		return false;
+	}
+	return true;
+}
+
+int state_dir_open(bool create, char *err, size_t err_len)
+{
+	const char *dir = state_dir(), *base;
+	char parent[4096], why[256], *real;
+	bool made = false;
+	int pfd, fd, ret;
+
+	base = strrchr(dir, '/');
+	if (dir[0] != '/' || !base[1] || (size_t)(base - dir) >= sizeof(parent)) {
+		snprintf(err, err_len, "state directory %s is not an absolute path to a directory", dir);
+		return -EINVAL;
+	}
+	snprintf(parent, sizeof(parent), "%.*s", base == dir ? 1 : (int)(base - dir), dir);
+	base++;
+	/* The directory itself is opened relative to its parent, resolved
+	 * once and checked, so nothing can be swapped in along the path. */
+	real = realpath(parent, NULL);
+	if (!real) {
+		ret = -errno;
+		snprintf(err, err_len, "cannot open %s: %s", parent, strerror(errno));
+		return ret;
+	}
+	if (!trust_dir_chain(real, why, sizeof(why))) {
+		snprintf(err, err_len, "refusing %s: %s", dir, why);
+		free(real);
+		return -EPERM;
+	}
+	pfd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(real);
+	if (pfd < 0) {
+		ret = -errno;
+		snprintf(err, err_len, "cannot open %s: %s", parent, strerror(errno));
+		return ret;
+	}
+	if (create) {
+		if (mkdirat(pfd, base, 0700) == 0)
+			made = true;
+		else if (errno != EEXIST) {
+			ret = -errno;
+			snprintf(err, err_len, "cannot create %s: %s", dir, strerror(errno));
+			close(pfd);
+			return ret;
+		}
+	}
+	fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	ret = -errno;
+	if (fd < 0 && (ret == -ELOOP || ret == -ENOTDIR)) {
+		/* Linux says ENOTDIR for a symbolic link here: tell which. */
+		struct stat sb;
+		bool is_link = fstatat(pfd, base, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(sb.st_mode);
+		snprintf(err, err_len, "refusing %s: it is %s", dir, is_link ? "a symbolic link" : "not a directory");
+		close(pfd);
+		return -EPERM;
+	}
+	close(pfd);
+	if (fd < 0) {
+		snprintf(err, err_len, "cannot open %s: %s", dir, strerror(-ret));
+		return ret;
+	}
+	/* Ours, just made: 0700 whatever the umask took off. */
+	if (made && fchmod(fd, 0700) < 0) {
+		ret = -errno;
+		snprintf(err, err_len, "cannot chmod %s: %s", dir, strerror(errno));
+		close(fd);
+		return ret;
+	}
+	if (!state_dir_trusted(fd, dir, err, err_len)) {
+		close(fd);
+		return -EPERM;
+	}
+	return fd;
+}
+
+/* ---- writing ----------------------------------------------------------- */
 
 static void write_records(FILE *f, const struct roam_state *st)
 {
@@ -60,26 +167,50 @@ static void write_records(FILE *f, const struct roam_state *st)
 		else
 			fputs("-\n", f);
 	}
+	for (size_t i = 0; i < st->n_nft_tables; i++)
+		fprintf(f, "nft %s %s\n", firewall_family_name(st->nft_tables[i].family), st->nft_tables[i].name);
 	for (size_t i = 0; i < st->n_routes; i++)
 		fprintf(f, "route %" PRIu32 " %s\n", st->routes[i].table, ip_prefix_str(&st->routes[i].dst, a));
 }
 
-int state_write_file(const char *path, const struct roam_state *st)
+/* Every free-text value is one line of printable text: a newline in a
+ * path would start a record of its own (a forged post_down). */
+static bool records_printable(const struct roam_state *st)
+{
+	if (st->config && trust_control_char(st->config))
+		return false;
+	for (size_t i = 0; i < st->n_pre_down; i++)
+		if (trust_control_char(st->pre_down[i]))
+			return false;
+	for (size_t i = 0; i < st->n_post_down; i++)
+		if (trust_control_char(st->post_down[i]))
+			return false;
+	for (size_t i = 0; i < st->n_endpoints; i++)
+		if (trust_control_char(st->endpoints[i].host) || strchr(st->endpoints[i].host, ' '))
+			return false;
+	return true;
+}
+
+/* Writes name (relative to dirfd, or a path with AT_FDCWD) through
+ * name.tmp and a rename. */
+static int write_at(int dirfd, const char *name, const struct roam_state *st)
 {
 	char tmp[4096];
 	FILE *f;
 	int fd, err = 0;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+	if (!records_printable(st))
+		return -EINVAL;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
 	/* Whatever the umask: it records hooks, which may hold secrets. */
 	if (fchmod(fd, 0600) < 0 || !(f = fdopen(fd, "w"))) {
 		err = -errno;
 		close(fd);
-		unlink(tmp);
+		unlinkat(dirfd, tmp, 0);
 		return err;
 	}
 	write_records(f, st);
@@ -87,11 +218,16 @@ int state_write_file(const char *path, const struct roam_state *st)
 		err = -errno;
 	if (fclose(f) != 0 && !err)
 		err = -errno;
-	if (!err && rename(tmp, path) < 0)
+	if (!err && renameat(dirfd, tmp, dirfd, name) < 0)
 		err = -errno;
 	if (err)
-		unlink(tmp);
+		unlinkat(dirfd, tmp, 0);
 	return err;
+}
+
+int state_write_file(const char *path, const struct roam_state *st)
+{
+	return write_at(AT_FDCWD, path, st);
 }
 
 /* ---- reading ----------------------------------------------------------- */
@@ -247,6 +383,14 @@ static bool parse_record(struct roam_state *st, char *line)
 		*ARRAY_PUSH(st->rules, st->n_rules) = r;
 		return true;
 	}
+	if (!strcmp(w[0], "nft")) {
+		struct state_nft_table t = { 0 };
+		if (n != 3 || !firewall_family_parse(w[1], &t.family) || strlen(w[2]) >= sizeof(t.name))
+			return false;
+		strcpy(t.name, w[2]);
+		*ARRAY_PUSH(st->nft_tables, st->n_nft_tables) = t;
+		return true;
+	}
 	if (!strcmp(w[0], "endpoint")) {
 		struct state_endpoint e = { 0 };
 		if (!record_endpoint(w, n, &e))
@@ -257,25 +401,24 @@ static bool parse_record(struct roam_state *st, char *line)
 	return false;
 }
 
-int state_read_file(const char *path, struct roam_state *st, char *err, size_t err_len)
+/* Reads the records of an open ledger; path names it in messages. */
+static int read_records(FILE *f, const char *path, struct roam_state *st, char *err, size_t err_len)
 {
-	char line[STATE_LINE_MAX];
+	char *line = NULL;
+	size_t cap = 0, len;
 	unsigned lineno = 0;
-	size_t len;
-	FILE *f;
+	ssize_t n;
 	int ret = 0;
 
-	memset(st, 0, sizeof(*st));
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
+	while ((n = getline(&line, &cap, f)) > 0) {
 		lineno++;
-		len = strlen(line);
-		if (len && line[len - 1] == '\n')
+		len = (size_t)n;
+		if (line[len - 1] == '\n')
 			line[--len] = '\0';
-		else if (!feof(f))
-			len = 0;	/* too long: malformed */
+		/* Too long, a NUL inside, or a control character: a line roam
+		 * never writes, and a hook `roam down` will not run. */
+		if (len >= STATE_LINE_MAX || strlen(line) != len || trust_control_char(line))
+			len = 0;
 		if (line[0] == '#' && len)
 			continue;
 		if (!len || (lineno == 1 && strncmp(line, "roam-state ", 11)) || !parse_record(st, line)) {
@@ -285,40 +428,124 @@ int state_read_file(const char *path, struct roam_state *st, char *err, size_t e
 			break;
 		}
 	}
+	if (!ret && ferror(f))
+		ret = -EIO;
 	if (!ret && !st->ifname[0]) {
 		snprintf(err, err_len, "%s: no interface record", path);
 		ret = -EINVAL;
 	}
+	/* Hooks may hold secrets. */
+	if (line)
+		crypto_wipe(line, cap);
+	free(line);
+	return ret;
+}
+
+/* fd is the ledger, opened without following a symbolic link; the checks
+ * are made on it, not on the path, so nothing can be swapped in between.
+ * Takes fd. */
+static int read_ledger(int fd, const char *path, struct roam_state *st, char *err, size_t err_len)
+{
+	char why[160];
+	struct stat sb;
+	FILE *f;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	if (fd < 0) {
+		ret = -errno;
+		if (ret == -ELOOP) {
+			snprintf(err, err_len, "refusing %s: it is a symbolic link", path);
+			return -EPERM;
+		}
+		snprintf(err, err_len, "cannot read %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (fstat(fd, &sb) < 0) {
+		ret = -errno;
+		close(fd);
+		snprintf(err, err_len, "cannot read %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (!S_ISREG(sb.st_mode) || !trust_stat(&sb, why, sizeof(why))) {
+		snprintf(err, err_len, "refusing %s: it %s", path, S_ISREG(sb.st_mode) ? why : "is not a regular file");
+		close(fd);
+		return -EPERM;
+	}
+	f = fdopen(fd, "re");
+	if (!f) {
+		ret = -errno;
+		close(fd);
+		snprintf(err, err_len, "cannot read %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	ret = read_records(f, path, st, err, err_len);
+	if (ret == -EIO)
+		snprintf(err, err_len, "cannot read %s: %s", path, strerror(EIO));
 	fclose(f);
 	if (ret)
 		state_free(st);
 	return ret;
 }
 
-int state_save(const struct roam_state *st)
-{
-	char path[256];
+/* O_NONBLOCK: a FIFO put in the ledger's place must not hang roam. */
+#define LEDGER_OPEN_FLAGS (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
 
-	if (mkdir(STATE_DIR, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	state_path(st->ifname, path, sizeof(path));
-	return state_write_file(path, st);
+int state_read_file(const char *path, struct roam_state *st, char *err, size_t err_len)
+{
+	return read_ledger(open(path, LEDGER_OPEN_FLAGS), path, st, err, err_len);
+}
+
+static void ledger_name(const char *ifname, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.state", ifname);
+}
+
+int state_save(const struct roam_state *st, char *err, size_t err_len)
+{
+	char name[64], path[4200];
+	int dirfd = state_dir_open(true, err, err_len), ret;
+
+	if (dirfd < 0)
+		return dirfd;
+	ledger_name(st->ifname, name, sizeof(name));
+	ret = write_at(dirfd, name, st);
+	close(dirfd);
+	if (ret) {
+		state_path(st->ifname, path, sizeof(path));
+		snprintf(err, err_len, "cannot write %s: %s", path,
+			 ret == -EINVAL ? "a path or hook holds a control character" : strerror(-ret));
+	}
+	return ret;
 }
 
 int state_load(const char *ifname, struct roam_state *st, char *err, size_t err_len)
 {
-	char path[256];
+	char name[64], path[4200];
+	int dirfd = state_dir_open(false, err, err_len), ret;
 
+	memset(st, 0, sizeof(*st));
+	if (dirfd < 0)
+		return dirfd;
+	ledger_name(ifname, name, sizeof(name));
 	state_path(ifname, path, sizeof(path));
-	return state_read_file(path, st, err, err_len);
+	ret = read_ledger(openat(dirfd, name, LEDGER_OPEN_FLAGS), path, st, err, err_len);
+	close(dirfd);
+	return ret;
 }
 
 int state_remove(const char *ifname)
 {
-	char path[256];
+	char name[64], err[256];
+	int dirfd = state_dir_open(false, err, sizeof(err)), ret = 0;
 
-	state_path(ifname, path, sizeof(path));
-	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+	if (dirfd < 0)
+		return dirfd == -ENOENT ? 0 : dirfd;
+	ledger_name(ifname, name, sizeof(name));
+	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		ret = -errno;
+	close(dirfd);
+	return ret;
 }
 
 void state_free(struct roam_state *st)
@@ -333,6 +560,7 @@ void state_free(struct roam_state *st)
 	free(st->addresses);
 	free(st->routes);
 	free(st->rules);
+	free(st->nft_tables);
 	free(st->endpoints);
 	free(st->pre_down);
 	free(st->post_down);

@@ -15,6 +15,7 @@
  *   address ADDR/CIDR
  *   route TABLE PREFIX
  *   rule inet|inet6 PRIORITY TABLE FWMARK invert|- SUPPRESS_PREFIXLEN|-
+ *   nft ip|ip6 TABLE                     a full tunnel's nftables table (firewall.h)
  *   endpoint PUBKEY HOST PORT RESOLVED   a host name endpoint, kept to resolve it again later
  *   pre_down HOOK                        (to the end of the line, %i not yet replaced)
  *   post_down HOOK
@@ -31,14 +32,22 @@
 #include "ip_prefix.h"
 #include "key_encoding.h"
 #include "dns.h"
+#include "firewall.h"
 #include "rtnl.h"
 #include "uapi_client.h"
 
 #define STATE_DIR "/run/roam"
+/* Where the tests keep a private state directory instead (see state_dir). */
+#define STATE_DIR_ENV "ROAM_STATE_DIR"
 
 struct state_route {
 	struct ip_prefix dst;
 	uint32_t table;
+};
+
+struct state_nft_table {
+	int family;
+	char name[FIREWALL_TABLE_MAX];
 };
 
 struct state_endpoint {
@@ -64,20 +73,41 @@ struct roam_state {
 	size_t n_routes;
 	struct rtnl_rule *rules;
 	size_t n_rules;
+	struct state_nft_table *nft_tables;
+	size_t n_nft_tables;
 	struct state_endpoint *endpoints;
 	size_t n_endpoints;
 	char **pre_down, **post_down;
 	size_t n_pre_down, n_post_down;
 };
 
-/* STATE_DIR/IFNAME.state */
+/* STATE_DIR, or $ROAM_STATE_DIR when set: the integration tests point it at
+ * a directory of their own, since /run/roam is shared with every other
+ * test that runs at the same time. It is held to the same checks. */
+const char *state_dir(void);
+/* Opens the state directory, first creating it (mkdir 0700) if create.
+ * `roam down` runs the hooks recorded there as root, so it is refused
+ * (-EPERM, the reason in err) unless it is a real directory, not a
+ * symbolic link, owned by root (or the user running roam; trust.h), of
+ * mode exactly 0700, below directories no other user can write. Returns
+ * the fd, -ENOENT if it does not exist (and !create), or -errno. */
+int state_dir_open(bool create, char *err, size_t err_len);
+
+/* state_dir()/IFNAME.state */
 void state_path(const char *ifname, char *buf, size_t len);
-/* Replaces the file atomically (a crash leaves the old or the new one). */
+/* Replaces the file atomically (a crash leaves the old or the new one).
+ * -EINVAL if a path, hook or host holds a control character: a newline
+ * there would forge a record. */
 int state_write_file(const char *path, const struct roam_state *st);
-/* 0, -ENOENT, -errno, or -EINVAL with the offending line in err. */
+/* 0, -ENOENT, -errno, -EINVAL with the offending line in err (a control
+ * character counts as malformed), or -EPERM with the reason in err if
+ * the file is a symbolic link, not a regular file, or could have been
+ * written by another user (trust.h). The checks are made on the opened
+ * file itself (fstat), so it cannot be swapped in between. */
 int state_read_file(const char *path, struct roam_state *st, char *err, size_t err_len);
-/* The same at state_path(st->ifname), creating STATE_DIR if needed. */
-int state_save(const struct roam_state *st);
+/* The same at state_path(st->ifname), through state_dir_open (creating
+ * the directory to save), with the reason in err. */
+int state_save(const struct roam_state *st, char *err, size_t err_len);
 int state_load(const char *ifname, struct roam_state *st, char *err, size_t err_len);
 int state_remove(const char *ifname);
 void state_free(struct roam_state *st);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "rtnl.h"
 #include "crypto.h"
 #include "decimal.h"
 
@@ -176,6 +177,9 @@ static const struct peer_number peer_numbers[] = {
 	NUM(ROAM_KEY_SUGGESTED_KEEPALIVE, suggested_keepalive, UINT32_MAX),
 	NUM(ROAM_KEY_PATH_MTU, path_mtu, 65535),
 	NUM(ROAM_KEY_PATH_INNER_MTU, path_inner_mtu, 65535),
+	NUM_FLAG(ROAM_KEY_PATH_PROBE_AGE_MS, path_probe_age_ms, has_path_probe_age),
+	NUM(ROAM_KEY_PATH_PROBES_SENT, path_probes_sent, UINT64_MAX),
+	NUM(ROAM_KEY_PATH_PROBES_ANSWERED, path_probes_answered, UINT64_MAX),
 };
 
 static bool peer_line(struct uapi_peer *peer, const char *key, const char *value)
@@ -223,6 +227,10 @@ static bool peer_line(struct uapi_peer *peer, const char *key, const char *value
 		if (strlen(value) >= sizeof(peer->path_mtu_origin))
 			return false;
 		strcpy(peer->path_mtu_origin, value);
+	} else if (!strcmp(key, ROAM_KEY_PATH_PROBE)) {
+		if (strlen(value) >= sizeof(peer->path_probe))
+			return false;
+		strcpy(peer->path_probe, value);
 	}
 	return true;
 }
@@ -303,8 +311,7 @@ int uapi_parse_get(const char *text, size_t len, struct uapi_device *dev, char *
 	}
 out:
 	/* The reply held the private key in hex. */
-	crypto_wipe(buf, len + 1);
-	free(buf);
+	free_wiped(buf, len + 1);
 	if (ret)
 		uapi_device_free(dev);
 	return ret;
@@ -391,7 +398,7 @@ static int send_all(int fd, const char *data, size_t len)
  * a return of 0 means the daemon hung up without answering. */
 static int read_reply(int fd, char **out, size_t *len)
 {
-	size_t cap = 0;
+	size_t cap = 0, grown;
 	char *buf = NULL;
 	ssize_t n;
 
@@ -401,18 +408,21 @@ static int read_reply(int fd, char **out, size_t *len)
 			break;
 		if (*len + 4096 > cap) {
 			if (cap >= REPLY_MAX) {
-				free(buf);
+				free_wiped(buf, cap);
 				return -EFBIG;
 			}
-			cap = cap ? cap * 2 : 16384;
-			buf = xrealloc(buf, cap);
+			/* A get reply starts with private_key: a moved
+			 * buffer must not leave a copy of it behind. */
+			grown = cap ? cap * 2 : 16384;
+			buf = xrealloc_wiped(buf, cap, grown);
+			cap = grown;
 		}
 		n = recv(fd, buf + *len, cap - *len - 1, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			int err = errno == EAGAIN ? -ETIMEDOUT : -errno;
-			free(buf);
+			free_wiped(buf, cap);
 			return err;
 		}
 		if (n == 0)
@@ -446,8 +456,38 @@ static int transact(const char *ifname, const char *head, const char *body, size
 	return ret;
 }
 
+/* No socket, but maybe a link of that name: `wg-quick up` made a kernel
+ * WireGuard interface (it tries `ip link add type wireguard` before any
+ * userspace daemon), or the name is some other interface's. Either way
+ * "no interface" would be wrong. */
+bool uapi_link_without_socket(const char *ifname, char *msg, size_t msg_len)
+{
+	char kind[32];
+	struct rtnl nl;
+	int err;
+
+	if (rtnl_open(&nl) < 0)
+		return false;
+	err = rtnl_link_kind(&nl, ifname, kind, sizeof(kind));
+	rtnl_close(&nl);
+	if (err)
+		return false;
+	if (!strcmp(kind, "wireguard"))
+		snprintf(msg, msg_len,
+			 "'%s' is a kernel WireGuard interface: roamd does not run it (no %s/%s.sock), so roam "
+			 "cannot read it; 'wg show %s' can. To run it on roamd: 'roam up %s' or the roam@%s "
+			 "service (README, \"Kernel WireGuard or roamd\")",
+			 ifname, UAPI_SOCKET_DIR, ifname, ifname, ifname, ifname);
+	else
+		snprintf(msg, msg_len, "'%s' is a%s %s interface, not a WireGuard one: no daemon serves it (no %s/%s.sock)",
+			 ifname, kind[0] ? "" : "n", kind[0] ? kind : "ordinary", UAPI_SOCKET_DIR, ifname);
+	return true;
+}
+
 static void socket_error(const char *ifname, int err, char *msg, size_t msg_len)
 {
+	if (err == -ENOENT && uapi_link_without_socket(ifname, msg, msg_len))
+		return;
 	if (err == -ENOENT)
 		snprintf(msg, msg_len, "no interface '%s' (no %s/%s.sock)", ifname, UAPI_SOCKET_DIR, ifname);
 	else if (err == -ECONNREFUSED)
@@ -478,9 +518,7 @@ int uapi_get_device(const char *ifname, struct uapi_device *dev, char *err, size
 		return ret;
 	}
 	ret = uapi_parse_get(reply ? reply : "", len, dev, err, err_len);
-	if (reply)
-		crypto_wipe(reply, len);
-	free(reply);
+	free_wiped(reply, len);
 	snprintf(dev->name, sizeof(dev->name), "%s", ifname);
 	return ret;
 }
@@ -569,23 +607,16 @@ void uapi_devices_free(struct uapi_device *devs, size_t n)
 /* ---- set --------------------------------------------------------------- */
 
 /* Grows to hold extra more bytes. realloc could leave a copy of the keys
- * in freed memory, so the move is done by hand and the old copy wiped. */
+ * in freed memory, so the move wipes the old copy (alloc.h). */
 static void request_reserve(struct uapi_request *req, size_t extra)
 {
 	size_t cap = req->cap ? req->cap : 1024;
-	char *data;
 
 	if (req->cap - req->len > extra)
 		return;
 	while (cap - req->len <= extra)
 		cap *= 2;
-	data = xrealloc(NULL, cap);
-	if (req->data) {
-		memcpy(data, req->data, req->len);
-		crypto_wipe(req->data, req->cap);
-		free(req->data);
-	}
-	req->data = data;
+	req->data = xrealloc_wiped(req->data, req->cap, cap);
 	req->cap = cap;
 }
 
@@ -624,9 +655,7 @@ void uapi_request_add_key(struct uapi_request *req, const char *name, const uint
 
 void uapi_request_free(struct uapi_request *req)
 {
-	if (req->data)
-		crypto_wipe(req->data, req->cap);
-	free(req->data);
+	free_wiped(req->data, req->cap);
 	memset(req, 0, sizeof(*req));
 }
 

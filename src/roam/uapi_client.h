@@ -65,6 +65,10 @@ struct uapi_peer {
 	unsigned suggested_keepalive;		/* seconds; 0: no evidence */
 	char path_mtu_origin[16];		/* "" (not roamd), "interface", "icmp", "local", "probe" */
 	unsigned path_mtu, path_inner_mtu;	/* 0: none learnt */
+	char path_probe[16];			/* the last search's result; "" (not roamd) */
+	bool has_path_probe_age;
+	uint64_t path_probe_age_ms;
+	uint64_t path_probes_sent, path_probes_answered;
 	struct uapi_history *history;		/* oldest first */
 	size_t n_history;
 };
@@ -102,6 +106,10 @@ int uapi_connect(const char *ifname);
 /* The pid of the process listening on ifname's socket (SO_PEERCRED), or
  * -errno. */
 int uapi_daemon_pid(const char *ifname);
+/* When ifname has no socket but a link of that name exists (a kernel
+ * WireGuard interface that wg-quick made, or not a WireGuard interface at
+ * all): true, with one sentence saying so in msg. */
+bool uapi_link_without_socket(const char *ifname, char *msg, size_t msg_len);
 /* Asks ifname's daemon for get=2, falling back to get=1 (see the top).
  * 0 or -errno, with a one-line reason in err. */
 int uapi_get_device(const char *ifname, struct uapi_device *dev, char *err, size_t err_len);

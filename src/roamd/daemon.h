@@ -129,6 +129,12 @@ struct daemon {
 	uint64_t client_log_at;		/* rate limit of the eviction log */
 	unsigned client_log_skipped;
 
+	/* systemd's notification socket (sd_notify.h), -1 if not run by it;
+	 * the watchdog is pinged every watchdog_ns (half of WATCHDOG_USEC,
+	 * 0: off), next at watchdog_at (monotonic). */
+	int notify_fd;
+	uint64_t watchdog_ns, watchdog_at;
+
 	bool running;
 	int exit_code;
 };

@@ -431,13 +431,15 @@ static void send_unreachable(struct daemon *d, const uint8_t *pkt, size_t len, u
 		d->dp.icmp_sent++;
 }
 
-/* One IP packet in a tx slot, to the engine. */
-static void send_fitting_packet(struct daemon *d, uint8_t *pkt, size_t len, uint64_t now)
+/* One IP packet in a tx slot, to the engine; to_peer when the caller
+ * already knows its peer (pathmtu_fit looked it up). */
+static void send_fitting_packet(struct daemon *d, uint8_t *pkt, size_t len, struct peer *to_peer, uint64_t now)
 {
 	enum drop_reason drop;
 	struct peer *peer;
-	if (device_send_packet(d->dev, pkt, len, now, &drop, &peer) == SEND_DROPPED &&
-	    (drop == DROP_NO_ROUTE || drop == DROP_NO_ENDPOINT))
+	enum send_result sent = to_peer ? peer_send_packet(to_peer, pkt, len, now, &drop)
+					: device_send_packet(d->dev, pkt, len, now, &drop, &peer);
+	if (sent == SEND_DROPPED && (drop == DROP_NO_ROUTE || drop == DROP_NO_ENDPOINT))
 		send_unreachable(d, pkt, len, now);
 }
 
@@ -446,13 +448,14 @@ static void send_fitting_packet(struct daemon *d, uint8_t *pkt, size_t len, uint
 static void send_packet(struct daemon *d, uint8_t *pkt, size_t len, uint64_t now)
 {
 	unsigned limit;
+	struct peer *peer;
 	if (!device_path_mtu_peers(d->dev)) {
-		send_fitting_packet(d, pkt, len, now);
+		send_fitting_packet(d, pkt, len, NULL, now);
 		return;
 	}
-	switch (pathmtu_fit(d, pkt, len, &limit, now)) {
+	switch (pathmtu_fit(d, pkt, len, &limit, &peer, now)) {
 	case PATH_FITS:
-		send_fitting_packet(d, pkt, len, now);
+		send_fitting_packet(d, pkt, len, peer, now);
 		break;
 	case PATH_REFUSED:
 		break;
@@ -461,12 +464,12 @@ static void send_packet(struct daemon *d, uint8_t *pkt, size_t len, uint64_t now
 			uint8_t *frag = tx_slot(d, limit);
 			if (!(n = ip4_fragment(pkt, len, off, limit - 20, frag)))
 				break;
-			send_fitting_packet(d, frag, n, now);
+			send_fitting_packet(d, frag, n, peer, now);
 		}
 		break;
 	case PATH_FRAGMENT_OUTER:
 		d->dp.send_fragmentable = true;
-		send_fitting_packet(d, pkt, len, now);
+		send_fitting_packet(d, pkt, len, peer, now);
 		d->dp.send_fragmentable = false;
 		break;
 	}

@@ -2,6 +2,7 @@
  * unreachable; fragmentation needed / packet too big), built byte by byte. */
 #include <string.h>
 
+#include "checksum.h"
 #include "crypto.h"
 #include "icmp.h"
 #include "ip_header.h"
@@ -59,23 +60,6 @@ struct icmp_kind {
 	uint32_t word;
 };
 
-/* RFC 1071 one's-complement sum, to be folded by checksum_fold. */
-static uint32_t checksum_add(uint32_t sum, const uint8_t *p, size_t len)
-{
-	for (; len > 1; p += 2, len -= 2)
-		sum += be16(p);
-	if (len)
-		sum += (uint32_t)p[0] << 8;
-	return sum;
-}
-
-static uint16_t checksum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* ICMP types that are themselves errors (RFC 792/950/1812); the kernel
  * also stays silent for types it does not know (above 18). */
 static bool icmp4_is_error_or_unknown(uint8_t type)
@@ -114,12 +98,12 @@ static size_t build4(const uint8_t *pkt, size_t len, uint8_t *out, struct icmp_k
 	ip[IP4_PROTO] = PROTO_ICMP;
 	memcpy(ip + IP4_SRC, dst, IP4_ADDR_LEN);
 	memcpy(ip + IP4_DST, src, IP4_ADDR_LEN);
-	put16(ip + IP4_CSUM, checksum_fold(checksum_add(0, ip, IP4_HDR_LEN)));
+	csum_store(ip + IP4_CSUM, csum_add(0, ip, IP4_HDR_LEN));
 	icmp[0] = kind.type;
 	icmp[1] = kind.code;
 	put32(icmp + 4, kind.word);
 	memcpy(icmp + ICMP_HDR, pkt, quote);
-	put16(icmp + 2, checksum_fold(checksum_add(0, icmp, ICMP_HDR + quote)));
+	csum_store(icmp + 2, csum_add(0, icmp, ICMP_HDR + quote));
 	return reply;
 }
 
@@ -182,11 +166,8 @@ static size_t build6(const uint8_t *pkt, size_t len, uint8_t *out, struct icmp_k
 	icmp[1] = kind.code;
 	put32(icmp + 4, kind.word);
 	memcpy(icmp + ICMP_HDR, pkt, quote);
-	/* Pseudo-header: addresses, upper-layer length, next header. */
-	uint32_t sum = checksum_add(0, ip + IP6_SRC, 2 * IP6_ADDR_LEN);
-	sum += (uint32_t)payload;
-	sum += PROTO_ICMPV6;
-	put16(icmp + 2, checksum_fold(checksum_add(sum, icmp, payload)));
+	uint64_t sum = csum_pseudo(ip + IP6_SRC, ip + IP6_DST, IP6_ADDR_LEN, PROTO_ICMPV6, (uint32_t)payload);
+	csum_store(icmp + 2, csum_add(sum, icmp, payload));
 	return IP6_HDR_LEN + payload;
 }
 

@@ -1,11 +1,15 @@
 /* Log lines: level filter, stderr or syslog sink, and the wording of the
  * engine's events. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "crypto.h"
 #include "key_encoding.h"
@@ -50,6 +54,26 @@ void log_to_syslog(bool copy_errors_to_stderr)
 		openlog("roamd", LOG_PID, LOG_DAEMON);
 	log_syslog = true;
 	log_errors_to_stderr = copy_errors_to_stderr;
+}
+
+bool log_syslog_reachable(void)
+{
+	/* What syslog(3) will do: a datagram socket connected to _PATH_LOG
+	 * (falling back to a stream one, which needs the path too). */
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", _PATH_LOG);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	bool ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	if (!ok && errno == EPROTOTYPE) {
+		close(fd);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ok = fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	return ok;
 }
 
 void log_close(void)
@@ -167,6 +191,14 @@ void log_device_event(const struct device_event *ev)
 		break;
 	case EVENT_PEER_REMOVED:
 		log_info("%s: removed, keys wiped", peer_str(ev->peer, p));
+		break;
+	case EVENT_PATH_PROBED:
+		if (ev->path_mtu)
+			log_info("%s: path probe: %s, path MTU %u", peer_str(ev->peer, p),
+				 path_probe_result_name((enum path_probe_result)ev->probe_result), ev->path_mtu);
+		else
+			log_info("%s: path probe: %s, path MTU the interface's", peer_str(ev->peer, p),
+				 path_probe_result_name((enum path_probe_result)ev->probe_result));
 		break;
 	case EVENT_COOKIE_SENT:
 		log_verbose("under load: cookie reply sent to %s", endpoint_str(ev->new_endpoint, a));

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "sd_notify.h"
 #include "log.h"
 #include "netwatch.h"
 
@@ -411,14 +412,32 @@ static void clients_tidy(struct daemon *d)
 		d->client_sweep_at = now + CLIENT_SWEEP_NS;
 }
 
+/* Pings systemd's watchdog when due; returns how long epoll may sleep
+ * before the next ping (ms, -1: no watchdog). A loop stuck anywhere stops
+ * pinging, and systemd restarts us: the point of the watchdog. */
+static int watchdog_tick(struct daemon *d)
+{
+	if (!d->watchdog_ns)
+		return -1;
+	uint64_t now = now_ns();
+	if (now >= d->watchdog_at) {
+		sd_notify_send(d->notify_fd, "WATCHDOG=1");
+		d->watchdog_at = now + d->watchdog_ns;
+	}
+	return (int)((d->watchdog_at - now + 999999) / 1000000);
+}
+
 void loop_run(struct daemon *d)
 {
 	struct epoll_event events[EPOLL_BATCH];
 	while (d->running) {
 		rearm_timer(d);
 		/* With clients connected, wake at least once a second to close
-		 * the idle ones. */
-		int n = epoll_wait(d->epoll_fd, events, EPOLL_BATCH, d->client_count ? 1000 : -1);
+		 * the idle ones; with a watchdog, in time for its next ping. */
+		int timeout = d->client_count ? 1000 : -1, dog = watchdog_tick(d);
+		if (dog >= 0 && (timeout < 0 || dog < timeout))
+			timeout = dog;
+		int n = epoll_wait(d->epoll_fd, events, EPOLL_BATCH, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

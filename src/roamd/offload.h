@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "checksum.h"
+
 /* struct virtio_net_hdr, in the byte order of the host (TUN's default for
  * the legacy header). Declared here because Debian 12's headers predate
  * UDP_L4 segmentation. */
@@ -39,16 +41,7 @@ enum {
 	VNET_GSO_ECN = 0x80,
 };
 
-/* ---- Internet checksum ----------------------------------------------- */
-
-/* A running ones'-complement sum: add bytes (an odd length is padded with a
- * zero byte, so only the last piece may be odd), then fold. */
-uint64_t csum_add(uint64_t sum, const void *data, size_t len);
-/* Copies len bytes and adds them to sum in the same pass. */
-uint64_t csum_copy(void *dst, const void *src, size_t len, uint64_t sum);
-uint16_t csum_fold(uint64_t sum);
-/* The TCP/UDP pseudo-header of an IPv4 (alen 4) or IPv6 (alen 16) packet. */
-uint64_t csum_pseudo(const uint8_t *src, const uint8_t *dst, size_t alen, uint8_t proto, uint32_t l4_len);
+/* The Internet checksum: csum_add, csum_fold, csum_pseudo (checksum.h). */
 
 /* Copies a packet read with gso_type NONE from src to dst (which must not
  * overlap) and, with NEEDS_CSUM, computes the checksum the kernel left for

@@ -82,18 +82,21 @@ static bool ip4_df(const uint8_t *pkt)
 	return pkt[IP4_FRAG] & IP4_DF;
 }
 
-enum path_fit pathmtu_fit(struct daemon *d, const uint8_t *pkt, size_t len, unsigned *limit, uint64_t now)
+enum path_fit pathmtu_fit(struct daemon *d, const uint8_t *pkt, size_t len, unsigned *limit, struct peer **peer_out,
+			  uint64_t now)
 {
 	struct datapath *dp = &d->dp;
 	int family;
 	const uint8_t *dst;
-	if (len >= 20 && pkt[0] >> 4 == 4)
-		family = AF_INET, dst = pkt + 16;
-	else if (len >= 40 && pkt[0] >> 4 == 6)
-		family = AF_INET6, dst = pkt + 24;
+	*peer_out = NULL;
+	if (len >= IP4_HDR_LEN && pkt[IP_VERSION_BYTE] >> 4 == 4)
+		family = AF_INET, dst = pkt + IP4_DST;
+	else if (len >= IP6_HDR_LEN && pkt[IP_VERSION_BYTE] >> 4 == 6)
+		family = AF_INET6, dst = pkt + IP6_DST;
 	else
 		return PATH_FITS;
 	struct peer *peer = device_route_lookup(d->dev, family, dst);
+	*peer_out = peer;
 	*limit = peer ? peer_path_inner_limit(peer, now) : 0;
 	if (!*limit || len <= *limit)
 		return PATH_FITS;
@@ -140,8 +143,6 @@ void pathmtu_fit_segments(struct daemon *d, const uint8_t *pkt, size_t len, stru
 
 void pathmtu_forget_all(struct daemon *d)
 {
-	if (!device_path_mtu_peers(d->dev))
-		return;
-	for (struct peer *p = device_peer_first(d->dev); p; p = device_peer_next(p))
-		peer_forget_path_mtu(p);
+	/* Even without a learnt value: each path is to be probed afresh. */
+	device_forget_paths(d->dev);
 }

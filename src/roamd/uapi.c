@@ -65,6 +65,9 @@ void uapi_get(struct device *dev, const struct uapi_host *host, bool roam, struc
 	uint8_t key[KEY_LEN];
 	struct peer_info info;
 
+	/* About what a peer's lines take (get=2: some 420 bytes with one
+	 * allowed IP), so that the buffer grows once, not by doubling. */
+	uapi_buf_reserve(out, device_peer_count(dev) * (roam ? 512 : 256));
 	if (device_private_key(dev, key))
 		put_key(out, "private_key", key);
 	crypto_wipe(key, sizeof(key));

@@ -43,6 +43,9 @@ struct uapi_buf {
 /* Appends; a failed growth drops everything and ignores every later
  * append, so a reply missing a line can never go out (uapi_buf.c). */
 void uapi_buf_printf(struct uapi_buf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Room for bytes more at once: a reply of 100,000 peers (40 MB) grown by
+ * doubling would be copied and wiped some twenty times. */
+void uapi_buf_reserve(struct uapi_buf *buf, size_t bytes);
 /* An append failed: the contents are gone. */
 bool uapi_buf_poisoned(const struct uapi_buf *buf);
 void uapi_buf_free(struct uapi_buf *buf);

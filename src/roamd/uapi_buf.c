@@ -51,6 +51,11 @@ static bool buf_reserve(struct uapi_buf *buf, size_t extra)
 	return true;
 }
 
+void uapi_buf_reserve(struct uapi_buf *buf, size_t bytes)
+{
+	buf_reserve(buf, bytes);
+}
+
 void uapi_buf_printf(struct uapi_buf *buf, const char *fmt, ...)
 {
 	va_list ap;

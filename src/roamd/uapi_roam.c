@@ -74,6 +74,13 @@ void uapi_put_roam_peer(const struct peer *peer, uint64_t now, struct uapi_buf *
 	if (mtu)
 		uapi_buf_printf(out, ROAM_KEY_PATH_MTU "=%u\n" ROAM_KEY_PATH_INNER_MTU "=%u\n", mtu,
 				peer_path_inner_limit(peer, now));
+	struct path_probe_info probe;
+	peer_get_path_probe_info(peer, &probe);
+	uapi_buf_printf(out, ROAM_KEY_PATH_PROBE "=%s\n" ROAM_KEY_PATH_PROBES_SENT "=%u\n" ROAM_KEY_PATH_PROBES_ANSWERED
+			     "=%u\n",
+			path_probe_result_name(probe.result), probe.probes_sent, probe.answers);
+	if (probe.result_at)
+		uapi_buf_printf(out, ROAM_KEY_PATH_PROBE_AGE_MS "=%llu\n", ms(now - probe.result_at));
 	const struct peer_history *h = peer_get_history(peer);
 	if (h)
 		put_history(out, h, now);

@@ -15,6 +15,11 @@
 #               (today's behaviour before path-MTU learning: the stream must
 #               stall, which shows the feature does the work) and
 #               wireguard-go on both ends, measured only.
+#   filtered    the same streams with the routers' ICMP errors dropped as
+#               well (the classic black hole): roamd finds the path by
+#               probing (src/core/pathprobe.c); the stream resumes within
+#               FILTERED_MAX_STALL_MS of the move. With roamd on the phone
+#               only (wireguard-go on the server), the phone's uploads do.
 #   forged      ICMP "fragmentation needed" sent from the attacker to the
 #               server, naming the server's datagrams to the phone: one that
 #               quotes a data message the server never sent (MTU 68), one
@@ -45,7 +50,16 @@ RATE=$((5 * 1000 * 1000))      # bytes/s: the stream lasts about 4 s
 # leaves room; the 1 s goal is printed as met=yes|no.
 MAX_STALL_MS=5000
 TARGET_STALL_MS=1000 # the goal, printed with the figures (met=yes|no)
+# With ICMP filtered: a first probe round (1 s timeout) after the move sets
+# the value, then the sender's next retransmission is answered with
+# "fragmentation needed" by roamd itself. Measured 1.6-2.9 s; the issue's
+# bound is 5 s.
+FILTERED_MAX_STALL_MS=5000
 STREAM_TIMEOUT=25
+# Where the stream is expected to stall (or only measured), waiting longer
+# than the 4 s stream plus the 5 s stall it would be allowed shows nothing
+# more.
+STALL_TIMEOUT=12
 
 command -v wireguard-go >/dev/null || t_abort "wireguard-go is not installed (scripts/install-deps.sh)"
 [ -x "$ROAMD" ] || t_abort "build/roamd is missing (make)"
@@ -73,18 +87,45 @@ lte_path_small() {
 	done
 }
 
+# Routers on the LTE path keep their ICMP errors to themselves, as firewalls
+# that filter ICMP do: nothing tells roamd the path is smaller.
+lte_icmp_filtered() {
+	local ns
+	# What the hosts' kernels learnt from ICMP before must not help now.
+	for ns in "$LAB_PHONE" "$LAB_SERVER"; do
+		ip -n "$ns" route flush cache && ip -n "$ns" -6 route flush cache || return 1
+	done
+	for ns in "$LAB_LTE" "$LAB_INET"; do
+		nsx "$ns" nft -f - <<-EOF || return 1
+			table inet noicmp {
+				chain sent {
+					type filter hook output priority 0; policy accept;
+					icmp type destination-unreachable icmp code frag-needed drop
+					icmpv6 type packet-too-big drop
+				}
+				chain forwarded {
+					type filter hook forward priority 0; policy accept;
+					icmp type destination-unreachable icmp code frag-needed drop
+					icmpv6 type packet-too-big drop
+				}
+			}
+		EOF
+	done
+}
+
 # stream_once FROM_NS TO_NS TO_ADDR PORT UPLINK_FROM UPLINK_TO — a paced
-# stream from FROM_NS to TO_ADDR while the phone moves; prints the
+# stream from FROM_NS to TO_ADDR while the phone moves from UPLINK_FROM (the
+# caller has reset the lab to it: lab_reset keeps its state in variables, so
+# it must not run in this function's subshell) to UPLINK_TO; prints the
 # receiver's line.
 stream_once() {
-	local from=$1 to=$2 addr=$3 port=$4 up_from=$5 up_to=$6 out
+	local from=$1 to=$2 addr=$3 port=$4 up_from=$5 up_to=$6 limit=${7:-$STREAM_TIMEOUT} out
 	out="$RT_TMP/stream.$port.out"
-	lab_reset "$up_from" || return 1
-	nsx "$to" "$RT_PY" "$STREAM" recv "$addr" "$port" "$STREAM_TIMEOUT" >"$out" 2>&1 {RT_OUT}>&- {RT_ERR}>&- &
+	nsx "$to" "$RT_PY" "$STREAM" recv "$addr" "$port" "$limit" >"$out" 2>&1 {RT_OUT}>&- {RT_ERR}>&- &
 	local rpid=$!
 	RT_PIDS+=("$rpid")
 	wait_until 5 grep -q ready "$out" || { cat "$out"; return 1; }
-	nsx "$from" timeout $((STREAM_TIMEOUT + 5)) "$RT_PY" "$STREAM" send "$addr" "$port" "$BYTES" "$RATE" \
+	nsx "$from" timeout $((limit + 5)) "$RT_PY" "$STREAM" send "$addr" "$port" "$BYTES" "$RATE" \
 		</dev/null >/dev/null 2>&1 {RT_OUT}>&- {RT_ERR}>&- &
 	local spid=$!
 	RT_PIDS+=("$spid")
@@ -112,13 +153,38 @@ sc_stream() {
 	else
 		from=$LAB_SERVER to=$LAB_PHONE addr=$LAB_TUN_PH4 port=5102
 	fi
-	line=$(stream_once "$from" "$to" "$addr" "$port" "$up_from" "$up_to") || { echo "$line"; return 1; }
+	local limit=$STREAM_TIMEOUT log_mark
+	case $expect in stall | measure) limit=$STALL_TIMEOUT ;; esac
+	log_mark=$(wc -l <"$(sender_log "$from")")
+	lab_reset "$up_from" || return 1
+	line=$(stream_once "$from" "$to" "$addr" "$port" "$up_from" "$up_to" "$limit") || { echo "$line"; return 1; }
 	done=$(stat_of done "$line") gap=$(stat_of longest_gap_ms "$line")
-	local met=no
-	[ "$done" = yes ] && [ "${gap:-99999}" -le "$TARGET_STALL_MS" ] && met=yes
-	echo "  figures: scenario=pmtu_stream impl=$PAIR dir=$dir outer=v$fam lte_mtu=$LTE_MTU $line" \
-		"target_ms=$TARGET_STALL_MS met=$met" >&"$RT_OUT"
+	local met=no target=$TARGET_STALL_MS scenario=pmtu_stream
+	[ "$expect" = filtered ] && target=$FILTERED_MAX_STALL_MS scenario=pmtu_stream_icmp_filtered
+	[ "$done" = yes ] && [ "${gap:-99999}" -le "$target" ] && met=yes
+	echo "  figures: scenario=$scenario impl=$PAIR dir=$dir outer=v$fam lte_mtu=$LTE_MTU $line" \
+		"target_ms=$target met=$met" >&"$RT_OUT"
 	case $expect in
+	filtered)
+		[ "$done" = yes ] || { echo "the stream did not complete ($line)"; return 1; }
+		[ "${gap:-99999}" -le "$FILTERED_MAX_STALL_MS" ] ||
+			{ echo "stalled ${gap} ms > ${FILTERED_MAX_STALL_MS} ms"; return 1; }
+		# And it was a probe that found the path, on the sending side:
+		# its log says so for this stream.
+		local found
+		found=$(tail -n "+$((log_mark + 1))" "$(sender_log "$from")" | grep -m1 -E 'path probe: (searching|smaller), path MTU [0-9]')
+		echo "  figures: scenario=$scenario impl=$PAIR dir=$dir outer=v$fam sender_log=\"${found#*: }\"" >&"$RT_OUT"
+		# Server -> phone over IPv6 is the exception: there the server's
+		# endpoint for the phone flips between the old and the new path
+		# every 1-2 s after the move (the flip-back noted above), each
+		# flip aborts the search in flight, and the stream resumes over
+		# the old path; the figures show it, the bound above still holds.
+		[ -n "$found" ] || [ "$dir/$fam" = down/6 ] || {
+			echo "the sender's log has no path MTU found by a probe for this stream:"
+			tail -n "+$((log_mark + 1))" "$(sender_log "$from")" | grep -E 'path|endpoint' | tail -n 8
+			return 1
+		}
+		;;
 	pass)
 		[ "$done" = yes ] || { echo "the stream did not complete ($line)"; return 1; }
 		[ "${gap:-99999}" -le "$MAX_STALL_MS" ] || { echo "stalled ${gap} ms > ${MAX_STALL_MS} ms"; return 1; }
@@ -131,6 +197,11 @@ sc_stream() {
 }
 
 # --- forged ICMP ---------------------------------------------------------------
+
+# sender_log NS — the log file of the daemon in NS.
+sender_log() {
+	if [ "$1" = "$LAB_PHONE" ]; then echo "$RT_TMP/$LAB_WG_PHONE.log"; else echo "$RT_TMP/$LAB_WG_SERVER.log"; fi
+}
 
 server_mtu_is() { [ "$(server_path_mtu)" = "$1" ]; }
 server_path_mtu() {
@@ -244,10 +315,37 @@ run_pair() {
 		t_check "$P stream phone -> server across the move, IPv6 outer" sc_stream up 6 "$expect"
 		t_check "$P stream server -> phone across the move, IPv6 outer" sc_stream down 6 "$expect"
 	fi
+	if [ -z "$mode" ] && t_check "$P routers on the LTE path filter their ICMP errors" lte_icmp_filtered; then
+		t_check "$P ICMP filtered: stream phone -> server, IPv4 outer" sc_stream up 4 filtered
+		t_check "$P ICMP filtered: stream server -> phone, IPv4 outer" sc_stream down 4 filtered
+		t_check "$P ICMP filtered: stream phone -> server, IPv6 outer" sc_stream up 6 filtered
+		t_check "$P ICMP filtered: stream server -> phone, IPv6 outer" sc_stream down 6 filtered
+	fi
+	lab_down
+}
+
+# roamd on the phone only: what the phone sends is fitted to the path, with
+# or without ICMP; what wireguard-go sends the phone is not (it neither
+# learns nor probes), so downloads over the smaller path are not tested.
+run_phone_only() {
+	local tag=$1
+	PAIR="roamd/wireguard-go"
+	local P="[$PAIR]"
+	if ! t_check "$P lab and tunnel up, LTE path $LTE_MTU bytes without fragments" \
+		eval 'lab_up "$tag" && lab_start_tunnel "$ROAMD" wireguard-go "$K" && lte_path_small'; then
+		lab_down
+		return
+	fi
+	t_check "$P stream phone -> server across the move, IPv4 outer" sc_stream up 4 pass
+	if t_check "$P routers on the LTE path filter their ICMP errors" lte_icmp_filtered; then
+		t_check "$P ICMP filtered: stream phone -> server, IPv4 outer" sc_stream up 4 filtered
+		t_check "$P ICMP filtered: stream phone -> server, IPv6 outer" sc_stream up 6 filtered
+	fi
 	lab_down
 }
 
 run_pair a "$ROAMD" "$ROAMD" ""
+run_phone_only d
 # roamd without path-MTU learning, as before it (the environment reaches
 # both daemons through wg_start).
 export ROAMD_NO_PMTU=1

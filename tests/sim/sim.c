@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "checksum.h"
 #include "sim.h"
 
 struct sim_packet {
@@ -153,10 +154,55 @@ static void node_send(void *ctx, struct peer *peer, const struct endpoint *to_ep
 		enqueue(sim, from, to, data, len, sim->delay_ns);
 }
 
+/* An echo request turned into its reply in place: addresses swapped, type
+ * changed, checksums made again. false if it is not an echo request. */
+static bool echo_to_reply(uint8_t *p, size_t len)
+{
+	uint8_t tmp[16];
+	if (len >= 28 && p[0] == 0x45 && p[9] == 1 && p[20] == 8) {
+		memcpy(tmp, p + 12, 4);
+		memcpy(p + 12, p + 16, 4);
+		memcpy(p + 16, tmp, 4);
+		p[8] = 64;
+		p[10] = p[11] = 0;
+		csum_store(p + 10, csum_add(0, p, 20));
+		p[20] = 0;
+		p[22] = p[23] = 0;
+		csum_store(p + 22, csum_add(0, p + 20, len - 20));
+		return true;
+	}
+	if (len >= 48 && p[0] >> 4 == 6 && p[6] == 58 && p[40] == 128) {
+		memcpy(tmp, p + 8, 16);
+		memcpy(p + 8, p + 24, 16);
+		memcpy(p + 24, tmp, 16);
+		p[7] = 64;
+		p[40] = 129;
+		p[42] = p[43] = 0;
+		uint64_t sum = csum_pseudo(p + 8, p + 24, 16, 58, (uint32_t)(len - 40));
+		csum_store(p + 42, csum_add(sum, p + 40, len - 40));
+		return true;
+	}
+	return false;
+}
+
+enum send_result sim_send_packet(struct sim_node *a, const uint8_t *pkt, size_t len)
+{
+	static uint8_t buf[MESSAGE_DATA_HEADROOM + 65535 + MESSAGE_DATA_TAILROOM];
+	enum drop_reason drop;
+	struct peer *peer;
+	memcpy(buf + MESSAGE_DATA_HEADROOM, pkt, len);
+	return device_send_packet(a->dev, buf + MESSAGE_DATA_HEADROOM, len, a->sim->now, &drop, &peer);
+}
+
 static void node_deliver(void *ctx, struct peer *peer, uint8_t *data, size_t len)
 {
 	struct sim_node *node = ctx;
 	(void)peer;
+	if (node->answer_pings && echo_to_reply(data, len)) {
+		node->pings_answered++;
+		sim_send_packet(node, data, len);
+		return;
+	}
 	if (len < 28)
 		return;
 	uint32_t seq = (uint32_t)data[24] << 24 | (uint32_t)data[25] << 16 | (uint32_t)data[26] << 8 | data[27];

@@ -29,6 +29,10 @@ struct sim_node {
 	uint8_t *seen;
 	size_t seen_size;
 	uint64_t delivered, duplicates;
+	/* Answer ICMP echo requests that reach it through the tunnel, as a
+	 * host's stack does (IPv4 and IPv6), counting them. */
+	bool answer_pings;
+	uint64_t pings_answered;
 	/* What it sent, by kind. */
 	uint64_t sent_initiations, sent_responses, sent_cookies, sent_keepalives, sent_data;
 	/* Events, newest last (a ring of the last SIM_MAX_EVENTS). */
@@ -75,6 +79,8 @@ void sim_move_node(struct sim_node *node, const struct endpoint *to);
 /* Sends one inner IPv4 packet carrying a sequence number from a to b. */
 enum send_result sim_send(struct sim_node *a, struct sim_node *b, uint32_t seq, size_t payload_len);
 /* Injects a raw datagram at b as if from `from`. */
+/* An inner packet of any content from a to the tunnel (len <= 65535). */
+enum send_result sim_send_packet(struct sim_node *a, const uint8_t *pkt, size_t len);
 enum receive_result sim_inject(struct sim_node *b, const struct endpoint *from, const uint8_t *data, size_t len);
 
 /* Advances the clock to t, delivering datagrams and firing timers in order. */

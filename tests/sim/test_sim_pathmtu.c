@@ -2,7 +2,9 @@
  * change (floors, only lower from ICMP, a probe replaces), when the value is
  * forgotten (endpoint or source change, lifetime, peer removal), that
  * padding never pushes a fitting packet over the path, and that only an
- * ICMP error quoting a data message we really sent names a peer. */
+ * ICMP error quoting a data message we really sent names a peer. And path
+ * probing (src/core/pathprobe.c): a path that drops large packets without a
+ * word is measured, after silence or after a roam, from answers alone. */
 #include <string.h>
 
 #include "device_state.h"
@@ -161,11 +163,245 @@ static void only_a_quote_of_our_own_data_names_a_peer(void)
 	sim_free(&sim);
 }
 
+/* A path that drops a's datagrams beyond max_outer bytes (IPv4 and UDP
+ * headers included) and says nothing: no ICMP. */
+struct black_hole {
+	struct sim_node *from;
+	size_t max_outer;
+	uint64_t dropped;
+};
+
+static bool black_hole_filter(void *ctx, struct sim_node *from, struct sim_node *to, uint8_t *data, size_t *len)
+{
+	struct black_hole *bh = ctx;
+	(void)to, (void)data;
+	if (from == bh->from && *len + 28 > bh->max_outer) {
+		bh->dropped++;
+		return false;
+	}
+	return true;
+}
+
+/* sim_send's packets are a 28-byte header and the payload. */
+enum { LARGE_PAYLOAD = 1400 - 28 };
+
+/* a sends a large packet every 10 ms until cond holds or max_ns passes;
+ * returns whether it held. */
+static bool stream_until(struct sim_node *a, struct sim_node *b, bool (*cond)(struct peer *), uint64_t max_ns,
+			 uint32_t *seq)
+{
+	struct peer *p = sim_peer_of(a, b);
+	for (uint64_t t = 0; t < max_ns; t += 10 * MS) {
+		if (cond(p))
+			return true;
+		sim_send(a, b, (*seq)++, LARGE_PAYLOAD);
+		sim_run_for(&sim, 10 * MS);
+	}
+	return cond(p);
+}
+
+static enum path_probe_result probe_result(struct peer *p)
+{
+	struct path_probe_info info;
+	peer_get_path_probe_info(p, &info);
+	return info.result;
+}
+
+static bool search_done(struct peer *p)
+{
+	enum path_probe_result r = probe_result(p);
+	return r != PATH_PROBE_NONE && r != PATH_PROBE_SEARCHING;
+}
+
+static bool probe_value_set(struct peer *p)
+{
+	enum path_mtu_origin origin;
+	return peer_path_mtu(p, &origin, sim.now) && origin == PATH_MTU_PROBE;
+}
+
+static void a_silent_black_hole_is_measured(void)
+{
+	struct sim_node *a, *b;
+	sim_init(&sim, 41);
+	CHECK(sim_pair(&sim, &a, &b));
+	struct peer *p = sim_peer_of(a, b);
+	device_set_path_probing(a->dev, true);
+	b->answer_pings = true;
+	struct black_hole bh = {.from = a, .max_outer = 1300};
+	sim.filter = black_hole_filter;
+	sim.filter_ctx = &bh;
+
+	uint32_t seq = 0;
+	uint64_t start = sim.now;
+	/* Large packets vanish; after PATH_PROBE_SILENCE without a word from b
+	 * a searches, and its first round's answers set the value. */
+	CHECK(stream_until(a, b, probe_value_set, 10 * SEC, &seq));
+	uint64_t took = sim.now - start;
+	CHECK(took <= PATH_PROBE_SILENCE + PATH_PROBE_ROUND_TIMEOUT + 100 * MS);
+	CHECK(stream_until(a, b, search_done, 5 * SEC, &seq));
+	enum path_mtu_origin origin;
+	unsigned mtu = peer_path_mtu(p, &origin, sim.now);
+	/* The largest inner packet, a multiple of 16, whose datagram fits. */
+	CHECK(origin == PATH_MTU_PROBE && probe_result(p) == PATH_PROBE_SMALLER);
+	CHECK(peer_path_inner_limit(p, sim.now) == ((1300 - PATH_OVERHEAD_V4) & ~15u));
+	CHECK(mtu <= 1300 && mtu > 1300 - 16);
+	struct path_probe_info info;
+	peer_get_path_probe_info(p, &info);
+	CHECK(info.searches == 1 && info.answers >= 1 && info.answers < info.probes_sent);
+	CHECK(b->pings_answered == info.answers);
+	/* What fits now arrives. */
+	uint64_t before = b->delivered;
+	sim_send(a, b, seq++, peer_path_inner_limit(p, sim.now) - 28);
+	sim_run_for(&sim, 50 * MS);
+	CHECK(b->delivered == before + 1);
+	sim.filter = NULL;
+	sim_free(&sim);
+}
+
+static void a_roam_starts_a_search_that_may_find_nothing_smaller(void)
+{
+	struct sim_node *a, *b;
+	sim_init(&sim, 42);
+	CHECK(sim_pair(&sim, &a, &b));
+	struct peer *p = sim_peer_of(a, b);
+	device_set_path_probing(a->dev, true);
+	b->answer_pings = true;
+	uint32_t seq = 0;
+	/* A new path (the endpoint was just set): the first large packet
+	 * starts a search, which finds the whole path. */
+	CHECK(probe_result(p) == PATH_PROBE_NONE);
+	sim_send(a, b, seq++, LARGE_PAYLOAD);
+	sim_run_for(&sim, 100 * MS);
+	CHECK(probe_result(p) == PATH_PROBE_FULL);
+	/* Traffic that b answers: no further search. */
+	for (int i = 0; i < 100; i++) {
+		sim_send(a, b, seq++, LARGE_PAYLOAD);
+		sim_send(b, a, 1000 + (uint32_t)i, 100);
+		sim_run_for(&sim, 30 * MS);
+	}
+	struct path_probe_info info;
+	peer_get_path_probe_info(p, &info);
+	CHECK(info.searches == 1);
+
+	/* An ICMP value from before, then a's network changes. */
+	CHECK(peer_set_path_mtu(p, 1000, PATH_MTU_ICMP, sim.now) == 1000);
+	peer_forget_source(p);
+	uint64_t delivered = a->delivered;
+	uint64_t start = sim.now;
+	sim_send(a, b, seq++, LARGE_PAYLOAD);
+	/* The search starts with the next timer run: every probe is answered
+	 * within a round trip (20 ms here), and the round ends at once. */
+	sim_run_for(&sim, 100 * MS);
+	CHECK(probe_result(p) == PATH_PROBE_FULL);
+	peer_get_path_probe_info(p, &info);
+	CHECK(info.searches == 2);
+	CHECK(info.result_at - start <= 50 * MS);
+	CHECK(info.probes_sent == 2 * PATH_PROBE_RUNGS && info.answers == 2 * PATH_PROBE_RUNGS);
+	CHECK(peer_path_mtu(p, NULL, sim.now) == 0);
+	/* The answers were the engine's, not the tunnel's. */
+	CHECK(a->delivered == delivered);
+	sim_free(&sim);
+}
+
+static void a_peer_that_does_not_answer_moves_nothing(void)
+{
+	struct sim_node *a, *b;
+	sim_init(&sim, 43);
+	CHECK(sim_pair(&sim, &a, &b));
+	struct peer *p = sim_peer_of(a, b);
+	device_set_path_probing(a->dev, true);
+	struct black_hole bh = {.from = a, .max_outer = 1300};
+	sim.filter = black_hole_filter;
+	sim.filter_ctx = &bh;
+	uint32_t seq = 0;
+	CHECK(stream_until(a, b, search_done, 5 * SEC, &seq));
+	CHECK(probe_result(p) == PATH_PROBE_UNANSWERED);
+	CHECK(peer_path_mtu(p, NULL, sim.now) == 0);
+	/* It asks again, but not before 30 s. */
+	struct path_probe_info info;
+	peer_get_path_probe_info(p, &info);
+	uint64_t first = info.result_at;
+	CHECK(info.searches == 1);
+	for (int i = 0; i < 5000 && info.searches < 2; i++) {
+		sim_send(a, b, seq++, LARGE_PAYLOAD);
+		sim_run_for(&sim, 10 * MS);
+		peer_get_path_probe_info(p, &info);
+	}
+	CHECK(info.searches == 2);
+	CHECK(sim.now - first >= 30 * SEC);
+	sim.filter = NULL;
+	sim_free(&sim);
+}
+
+static void off_unless_asked(void)
+{
+	struct sim_node *a, *b;
+	sim_init(&sim, 44);
+	CHECK(sim_pair(&sim, &a, &b));
+	struct peer *p = sim_peer_of(a, b);
+	b->answer_pings = true;
+	struct black_hole bh = {.from = a, .max_outer = 1300};
+	sim.filter = black_hole_filter;
+	sim.filter_ctx = &bh;
+	uint32_t seq = 0;
+	CHECK(!stream_until(a, b, search_done, 5 * SEC, &seq));
+	struct path_probe_info info;
+	peer_get_path_probe_info(p, &info);
+	CHECK(info.probes_sent == 0 && b->pings_answered == 0);
+	sim.filter = NULL;
+	sim_free(&sim);
+}
+
+/* An IPv6 packet of len bytes from fd00::1 to fd00::2 (UDP, zeros). */
+static void ipv6_packet(uint8_t *pkt, size_t len)
+{
+	memset(pkt, 0, len);
+	pkt[0] = 0x60;
+	pkt[4] = (uint8_t)((len - 40) >> 8);
+	pkt[5] = (uint8_t)(len - 40);
+	pkt[6] = 17;
+	pkt[7] = 64;
+	pkt[8] = 0xfd, pkt[23] = 1;
+	pkt[24] = 0xfd, pkt[39] = 2;
+}
+
+static void ipv6_traffic_is_probed_over_ipv6(void)
+{
+	struct sim_node *a, *b;
+	static uint8_t pkt[1400];
+	uint8_t a6[16] = {0xfd, [15] = 1}, b6[16] = {0xfd, [15] = 2};
+	sim_init(&sim, 45);
+	CHECK(sim_pair(&sim, &a, &b));
+	struct peer *p = sim_peer_of(a, b);
+	CHECK(peer_allowedips_insert(p, AF_INET6, b6, 128) == 0);
+	CHECK(peer_allowedips_insert(sim_peer_of(b, a), AF_INET6, a6, 128) == 0);
+	device_set_path_probing(a->dev, true);
+	b->answer_pings = true;
+	struct black_hole bh = {.from = a, .max_outer = 1350};
+	sim.filter = black_hole_filter;
+	sim.filter_ctx = &bh;
+	for (int i = 0; i < 500 && !search_done(p); i++) {
+		ipv6_packet(pkt, sizeof(pkt));
+		sim_send_packet(a, pkt, sizeof(pkt));
+		sim_run_for(&sim, 10 * MS);
+	}
+	CHECK(probe_result(p) == PATH_PROBE_SMALLER);
+	CHECK(peer_path_inner_limit(p, sim.now) == ((1350 - PATH_OVERHEAD_V4) & ~15u));
+	CHECK(b->pings_answered >= 1);
+	sim.filter = NULL;
+	sim_free(&sim);
+}
+
 int main(void)
 {
 	RUN(reports_are_clamped_and_only_lower);
 	RUN(forgotten_when_the_path_changes);
 	RUN(padding_stays_within_the_path);
 	RUN(only_a_quote_of_our_own_data_names_a_peer);
+	RUN(a_silent_black_hole_is_measured);
+	RUN(a_roam_starts_a_search_that_may_find_nothing_smaller);
+	RUN(a_peer_that_does_not_answer_moves_nothing);
+	RUN(off_unless_asked);
+	RUN(ipv6_traffic_is_probed_over_ipv6);
 	return test_finish("test_sim_pathmtu");
 }

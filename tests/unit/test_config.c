@@ -401,6 +401,14 @@ static void test_errors_keep_going(void)
 	done(&cfg, &diags);
 }
 
+static bool any_message(const struct diag_list *diags, const char *text)
+{
+	for (size_t i = 0; i < diags->n; i++)
+		if (strstr(diags->v[i].message, text))
+			return true;
+	return false;
+}
+
 static void test_messages(void)
 {
 	struct config cfg;
@@ -427,9 +435,17 @@ static void test_messages(void)
 	      &cfg, &diags);
 	CHECK(diags.n == 1 && strstr(diags.v[0].message, "'?xxx") && strstr(diags.v[0].message, "...'"));
 	done(&cfg, &diags);
-	config_parse_string("t.conf", "[Peer]\nEndpoint = a\0b:1\n", 25, &cfg, &diags);
-	CHECK(has(&diags, 2, "syntax"));	/* a NUL byte */
-	CHECK(has(&diags, 1, "missing-public-key"));
+	/* A binary file: one error, at the first NUL, however many there are. */
+	config_parse_string("t.conf", "[Peer]\nEndpoint = a\0b:1\n\0\n\0\0\n", 30, &cfg, &diags);
+	CHECK(diags.n == 1 && has(&diags, 2, "syntax") && strstr(diags.v[0].message, "NUL"));
+	done(&cfg, &diags);
+
+	/* Messages quote the line as written, spaces included. */
+	parse("[Interface]\nhello world\n[My Peer]\n", &cfg, &diags);
+	CHECK(diags.n == 3 && any_message(&diags, "'hello world'") && any_message(&diags, "'[My Peer]'"));
+	done(&cfg, &diags);
+	parse("[Interface]\nPrivate Keyy = x\n", &cfg, &diags);
+	CHECK(any_message(&diags, "'Private Keyy'"));
 	done(&cfg, &diags);
 }
 

@@ -7,6 +7,7 @@
  *
  * The file under test is included for its static helpers (rd16, wr16,
  * ip4_fix_csum, ...). */
+#include "../../src/core/checksum.c"
 #include "../../src/roamd/offload.c"
 
 #include <arpa/inet.h>

@@ -6,8 +6,11 @@
  */
 #include <linux/if_ether.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "doctor.h"
+#include "ip_header.h"
 #include "test.h"
 
 static struct ip_prefix prefix(const char *s)
@@ -159,6 +162,184 @@ static void test_capture_parser(void)
 	b[48] = 2;
 	capture_account(&c, ETH_P_IPV6, b, 64, 51820);
 	CHECK(c.datagrams == 4 && c.by_type[2] == 1 && c.n_sources == 3 && c.sources[2].addr.family == AF_INET6);
+}
+
+/* The parser trusts no length: an IPv4 header length (IHL) below 20 bytes
+ * is refused, and every prefix of a datagram too short to hold its UDP
+ * header counts nothing. */
+static void test_capture_parser_bounds(void)
+{
+	struct capture_result c = { 0 };
+	uint8_t b[128], *copy;
+	size_t n;
+
+	/* Each short IHL with the port where that IHL would put it. */
+	for (unsigned ihl = 1; ihl < 5; ihl++) {
+		n = udp4(b, "203.0.113.2", 4000, 51820, 1, 0);
+		b[0] = (uint8_t)(0x40 | ihl);
+		b[ihl * 4 + UDP_DPORT] = 51820 >> 8;
+		b[ihl * 4 + UDP_DPORT + 1] = 51820 & 0xff;
+		capture_account(&c, ETH_P_IP, b, n, 51820);
+	}
+	CHECK(c.datagrams == 0 && c.n_sources == 0);
+	n = udp4(b, "203.0.113.2", 4000, 51820, 1, 0);
+	/* IHL 6: a 4-byte option, the UDP header 4 bytes further on. */
+	memmove(b + 24, b + 20, 28);
+	memset(b + 20, 1, 4);
+	b[0] = 0x46;
+	capture_account(&c, ETH_P_IP, b, n + 4, 51820);
+	CHECK(c.datagrams == 1 && c.sources[0].port == 4000 && c.by_type[1] == 1);
+	/* IHL 15 (60 bytes) in a 48-byte datagram. */
+	b[0] = 0x4f;
+	capture_account(&c, ETH_P_IP, b, n, 51820);
+	CHECK(c.datagrams == 1);
+
+	/* Each truncation, in a block of exactly that size (ASan sees a
+	 * read past it): counted only from 28 bytes (IPv4 + UDP) on. */
+	memset(&c, 0, sizeof(c));
+	n = udp4(b, "203.0.113.2", 4000, 51820, 1, 0);
+	for (size_t len = 0; len <= 29; len++) {
+		copy = malloc(len ? len : 1);
+		memcpy(copy, b, len);
+		capture_account(&c, ETH_P_IP, copy, len, 51820);
+		free(copy);
+		if (!CHECK(c.datagrams == (len >= 28 ? len - 27 : 0)))
+			fprintf(stderr, "    IPv4, %zu bytes\n", len);
+	}
+	/* A datagram with no payload has no WireGuard type: counted as other. */
+	CHECK(c.by_type[0] == 1 && c.by_type[1] == 1);
+	memset(&c, 0, sizeof(c));
+	memset(b, 0, sizeof(b));
+	b[0] = 0x60;
+	b[6] = IPPROTO_UDP;
+	b[42] = 51820 >> 8;
+	b[43] = 51820 & 0xff;
+	for (size_t len = 0; len < 48; len++) {
+		copy = malloc(len ? len : 1);
+		memcpy(copy, b, len);
+		capture_account(&c, ETH_P_IPV6, copy, len, 51820);
+		free(copy);
+	}
+	CHECK(c.datagrams == 0);
+	/* Neither IPv4 nor IPv6. */
+	capture_account(&c, ETH_P_ARP, b, sizeof(b), 51820);
+	CHECK(c.datagrams == 0);
+}
+
+/* Classic BPF as the kernel runs it on a packet socket, for the opcodes
+ * capture_filter uses: loads past the end drop the packet (return 0), as
+ * in the kernel. Returns what the program returns (bytes to keep). */
+static uint32_t run_cbpf(const struct sock_filter *prog, size_t n, const uint8_t *pkt, size_t len, uint16_t proto)
+{
+	uint32_t a = 0, x = 0, k;
+
+	for (size_t pc = 0; pc < n; pc++) {
+		const struct sock_filter *f = &prog[pc];
+		k = f->k;
+		switch (f->code) {
+		case BPF_LD | BPF_H | BPF_ABS:
+		case BPF_LD | BPF_H | BPF_IND:
+			if (f->code == (BPF_LD | BPF_H | BPF_ABS) && k == (uint32_t)(SKF_AD_OFF + SKF_AD_PROTOCOL)) {
+				a = proto;
+				break;
+			}
+			if (f->code == (BPF_LD | BPF_H | BPF_IND))
+				k += x;
+			if (k + 2 > len)
+				return 0;
+			a = (uint32_t)pkt[k] << 8 | pkt[k + 1];
+			break;
+		case BPF_LD | BPF_B | BPF_ABS:
+			if (k + 1 > len)
+				return 0;
+			a = pkt[k];
+			break;
+		case BPF_LDX | BPF_B | BPF_MSH:
+			if (k + 1 > len)
+				return 0;
+			x = 4u * (pkt[k] & 0xf);
+			break;
+		case BPF_MISC | BPF_TXA:
+			a = x;
+			break;
+		case BPF_JMP | BPF_JEQ | BPF_K:
+			pc += a == k ? f->jt : f->jf;
+			break;
+		case BPF_JMP | BPF_JGE | BPF_K:
+			pc += a >= k ? f->jt : f->jf;
+			break;
+		case BPF_JMP | BPF_JSET | BPF_K:
+			pc += (a & k) ? f->jt : f->jf;
+			break;
+		case BPF_RET | BPF_K:
+			return k;
+		default:
+			CHECK(!"an opcode this interpreter does not know");
+			return 0;
+		}
+	}
+	CHECK(!"the program ran off its end");
+	return 0;
+}
+
+/* The kernel-side filter passes exactly what the parser counts: UDP to
+ * the port, IPv4 first fragments with a sane IHL and IPv6, and drops the
+ * rest; and the kernel's own checker accepts the program. */
+static void test_capture_filter(void)
+{
+	struct sock_filter prog[CAPTURE_FILTER_LEN];
+	size_t n = capture_filter(prog, 51820);
+	uint8_t b[128];
+	size_t len;
+
+	CHECK(n == CAPTURE_FILTER_LEN);
+	len = udp4(b, "203.0.113.2", 4000, 51820, 1, 0);
+	CHECK(run_cbpf(prog, n, b, len, ETH_P_IP) == CAPTURE_SNAP_LEN);
+	CHECK(run_cbpf(prog, n, b, len, ETH_P_ARP) == 0);
+	CHECK(run_cbpf(prog, n, b, 23, ETH_P_IP) == 0);		/* no room for the port */
+	len = udp4(b, "203.0.113.2", 4000, 53, 1, 0);
+	CHECK(run_cbpf(prog, n, b, len, ETH_P_IP) == 0);		/* another port */
+	len = udp4(b, "203.0.113.2", 4000, 51820, 1, 0x0010);
+	CHECK(run_cbpf(prog, n, b, len, ETH_P_IP) == 0);		/* a later fragment */
+	len = udp4(b, "203.0.113.2", 4000, 51820, 1, 0x2000);
+	CHECK(run_cbpf(prog, n, b, len, ETH_P_IP) == CAPTURE_SNAP_LEN);	/* MF: the first */
+	b[9] = IPPROTO_TCP;
+	CHECK(run_cbpf(prog, n, b, len, ETH_P_IP) == 0);
+	b[9] = IPPROTO_UDP;
+	/* IHL 4 with the port where IHL 4 would put it... */
+	len = udp4(b, "203.0.113.2", 4000, 51820, 1, 0);
+	b[0] = 0x44;
+	b[16 + UDP_DPORT] = 51820 >> 8;
+	b[16 + UDP_DPORT + 1] = 51820 & 0xff;
+	CHECK(run_cbpf(prog, n, b, len, ETH_P_IP) == 0);
+	/* ...and IHL 6, the port 4 bytes further on. */
+	len = udp4(b, "203.0.113.2", 4000, 9, 1, 0);
+	b[0] = 0x46;
+	b[26] = 51820 >> 8;
+	b[27] = 51820 & 0xff;
+	CHECK(run_cbpf(prog, n, b, len, ETH_P_IP) == CAPTURE_SNAP_LEN);
+
+	memset(b, 0, sizeof(b));
+	b[0] = 0x60;
+	b[6] = IPPROTO_UDP;
+	b[42] = 51820 >> 8;
+	b[43] = 51820 & 0xff;
+	CHECK(run_cbpf(prog, n, b, 64, ETH_P_IPV6) == CAPTURE_SNAP_LEN);
+	CHECK(run_cbpf(prog, n, b, 64, ETH_P_IP) == 0);
+	b[6] = 0;	/* a hop-by-hop header first */
+	CHECK(run_cbpf(prog, n, b, 64, ETH_P_IPV6) == 0);
+	b[6] = IPPROTO_UDP;
+	b[43]++;
+	CHECK(run_cbpf(prog, n, b, 64, ETH_P_IPV6) == 0);
+
+	/* The kernel checks a classic filter when it is attached; a UDP
+	 * socket takes one without privileges. */
+	struct sock_fprog fprog = { .len = (unsigned short)n, .filter = prog };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (CHECK(fd >= 0)) {
+		CHECK(setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof(fprog)) == 0);
+		close(fd);
+	}
 }
 
 /* ---- udp --------------------------------------------------------------- */
@@ -487,6 +668,27 @@ static void test_mtu_dns_clock(void)
 	judge_mtu(&r, &p, false, &m);
 	CHECK(last(&r)->status == DOCTOR_SKIP && says(last(&r), "--probe"));
 
+	/* roamd's own path MTU is shown; where roamd already fits packets to
+	 * what the pings measured, the small path is a WARN, not a FAIL. */
+	m.over_limit = false;
+	m.reachable = true;
+	m.largest = 1232;
+	snprintf(t.peer.path_mtu_origin, sizeof(t.peer.path_mtu_origin), "interface");
+	snprintf(t.peer.path_probe, sizeof(t.peer.path_probe), "full");
+	judge_mtu(&r, &p, false, &m);
+	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "the interface's (nothing smaller learnt)") &&
+	      says(last(&r), "last path probe: full"));
+	snprintf(t.peer.path_mtu_origin, sizeof(t.peer.path_mtu_origin), "probe");
+	snprintf(t.peer.path_probe, sizeof(t.peer.path_probe), "smaller");
+	t.peer.path_mtu = 1292;
+	t.peer.path_inner_mtu = 1232;
+	judge_mtu(&r, &p, false, &m);
+	CHECK(last(&r)->status == DOCTOR_WARN && says(last(&r), "1292 bytes outer (from probe)") &&
+	      says(last(&r), "roamd fits packets to the path") && figure(last(&r), "path_mtu") == 1292);
+	t.peer.path_inner_mtu = 1328;	/* fits more than passes: still a FAIL */
+	judge_mtu(&r, &p, false, &m);
+	CHECK(last(&r)->status == DOCTOR_FAIL);
+
 	d.server = prefix("198.18.0.1");
 	d.inside_peer = t.peer.public_key;
 	judge_dns(&r, &d);
@@ -561,6 +763,8 @@ int main(void)
 {
 	RUN(test_largest_packet);
 	RUN(test_capture_parser);
+	RUN(test_capture_parser_bounds);
+	RUN(test_capture_filter);
 	RUN(test_sending);
 	RUN(test_udp);
 	RUN(test_handshake);

@@ -1,9 +1,12 @@
 /* The roam up ledger (src/roam/state.c): every record written and read
  * back exactly, the file private to its owner and replaced atomically,
- * malformed or foreign files refused with their line, and the process
- * identity down relies on to never signal a reused pid.
+ * malformed or foreign files refused with their line, a file or state
+ * directory someone else could have written refused (roam down runs the
+ * hooks in it as root), and the process identity down relies on to never
+ * signal a reused pid.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -43,6 +46,8 @@ static void fill(struct roam_state *st)
 	*ARRAY_PUSH(st->routes, st->n_routes) = (struct state_route){ p, 254 };
 	*ARRAY_PUSH(st->rules, st->n_rules) = (struct rtnl_rule){ AF_INET, 32765, 51820, 51820, true, -1 };
 	*ARRAY_PUSH(st->rules, st->n_rules) = (struct rtnl_rule){ AF_INET6, 32764, 254, 0, false, 0 };
+	*ARRAY_PUSH(st->nft_tables, st->n_nft_tables) = (struct state_nft_table){ AF_INET, "roam-wg-test0" };
+	*ARRAY_PUSH(st->nft_tables, st->n_nft_tables) = (struct state_nft_table){ AF_INET6, "roam-wg-test0" };
 	struct state_endpoint *e = ARRAY_PUSH(st->endpoints, st->n_endpoints);
 	memset(e->public_key, 0xb1, KEY_LEN);
 	e->host = xstrdup("vpn.example.test");
@@ -83,6 +88,8 @@ static void test_round_trip(void)
 	      got.routes[0].dst.family == AF_INET && got.routes[1].table == 254 &&
 	      !strcmp(ip_prefix_str(&got.routes[1].dst, a), "198.51.100.0/24"));
 	CHECK(got.n_rules == 2 && rule_eq(&got.rules[0], &st.rules[0]) && rule_eq(&got.rules[1], &st.rules[1]));
+	CHECK(got.n_nft_tables == 2 && got.nft_tables[0].family == AF_INET && got.nft_tables[1].family == AF_INET6 &&
+	      !strcmp(got.nft_tables[0].name, "roam-wg-test0") && !strcmp(got.nft_tables[1].name, "roam-wg-test0"));
 	CHECK(got.n_endpoints == 1 && !memcmp(got.endpoints[0].public_key, st.endpoints[0].public_key, KEY_LEN) &&
 	      !strcmp(got.endpoints[0].host, "vpn.example.test") && got.endpoints[0].port == 51820 &&
 	      !strcmp(got.endpoints[0].resolved, "[fd00:1::2]:51820"));
@@ -128,6 +135,8 @@ static void test_refused(void)
 		{ "roam-state 1\ninterface wg0\nlink 1 2\n", ":3:" },
 		{ "roam-state 1\ninterface sixteen-chars-xx\n", ":2:" },
 		{ "roam-state 1\ninterface wg0\nconfig\n", ":3:" },
+		{ "roam-state 1\ninterface wg0\nnft inet roam-wg0\n", ":3:" },
+		{ "roam-state 1\ninterface wg0\nnft ip\n", ":3:" },
 		{ "roam-state 1\ninterface wg0\n \n", ":3:" },
 	};
 	struct roam_state st;
@@ -147,6 +156,148 @@ static void test_refused(void)
 	}
 	unlink(path);
 	CHECK(state_read_file(path, &st, err, sizeof(err)) == -ENOENT);
+}
+
+static void write_text(const char *path, const char *text, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	fwrite(text, 1, len, f);
+	fclose(f);
+}
+
+/* A control character in a recorded path or hook is refused when read
+ * (it would pass for something else on a terminal) and never written (a
+ * newline in a path would forge a record of its own). */
+static void test_control_characters(void)
+{
+	static const char *const bad[] = { "\t", "\r", "\x1b[2J", "\x7f", "\b", "\0" };
+	struct roam_state st;
+	char path[128], text[256], err[256];
+	size_t len;
+
+	path_in_dir(path, sizeof(path), "ctl.state");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t blen = bad[i][0] ? strlen(bad[i]) : 1;
+		len = (size_t)snprintf(text, sizeof(text), "roam-state 1\ninterface wg0\npost_down echo a");
+		memcpy(text + len, bad[i], blen);
+		len += blen;
+		len += (size_t)snprintf(text + len, sizeof(text) - len, "b\n");
+		write_text(path, text, len);
+		chmod(path, 0600);
+		err[0] = '\0';
+		bool ok = state_read_file(path, &st, err, sizeof(err)) == -EINVAL && strstr(err, ":3:");
+		if (!CHECK(ok))
+			fprintf(stderr, "    case %zu: %s\n", i, err);
+		CHECK(st.post_down == NULL);
+	}
+	/* Written: the same refusal, and the old file stays. */
+	fill(&st);
+	CHECK(state_write_file(path, &st) == 0);
+	free(st.config);
+	st.config = xstrdup("/etc/wireguard/x\npost_down touch /tmp/owned\n/wg0.conf");
+	CHECK(state_write_file(path, &st) == -EINVAL);
+	free(st.config);
+	st.config = NULL;
+	free(st.pre_down[0]);
+	st.pre_down[0] = xstrdup("echo \x1b]0;title\x07");
+	CHECK(state_write_file(path, &st) == -EINVAL);
+	state_free(&st);
+	CHECK(state_read_file(path, &st, err, sizeof(err)) == 0 && st.config &&
+	      !strcmp(st.config, "/etc/wireguard/a file with spaces.conf"));
+	state_free(&st);
+	unlink(path);
+}
+
+/* A ledger another user could have written, or one reached through a
+ * symbolic link, is refused before a line of it is read. */
+static void test_untrusted_ledger(void)
+{
+	struct roam_state st;
+	char path[128], link[128], err[256];
+
+	path_in_dir(path, sizeof(path), "trust.state");
+	path_in_dir(link, sizeof(link), "link.state");
+	fill(&st);
+	CHECK(state_write_file(path, &st) == 0);
+	state_free(&st);
+	CHECK(state_read_file(path, &st, err, sizeof(err)) == 0);
+	state_free(&st);
+
+	CHECK(chmod(path, 0620) == 0);
+	CHECK(state_read_file(path, &st, err, sizeof(err)) == -EPERM && strstr(err, "writable by its group"));
+	CHECK(st.pre_down == NULL);
+	CHECK(chmod(path, 0602) == 0);
+	CHECK(state_read_file(path, &st, err, sizeof(err)) == -EPERM && strstr(err, "all other users"));
+	CHECK(chmod(path, 0600) == 0);
+
+	CHECK(symlink(path, link) == 0);
+	CHECK(state_read_file(link, &st, err, sizeof(err)) == -EPERM && strstr(err, "symbolic link"));
+	unlink(link);
+
+	CHECK(mkfifo(link, 0600) == 0);
+	CHECK(state_read_file(link, &st, err, sizeof(err)) == -EPERM && strstr(err, "not a regular file"));
+	unlink(link);
+
+	/* Owned by someone else: only root can make such a file. */
+	if (geteuid() == 0) {
+		CHECK(chown(path, 65534, 65534) == 0);
+		CHECK(state_read_file(path, &st, err, sizeof(err)) == -EPERM && strstr(err, "owned by uid 65534"));
+	}
+	unlink(path);
+}
+
+/* The state directory, pointed elsewhere as the integration tests do:
+ * created 0700 whatever the umask, refused when it is a symbolic link,
+ * not 0700 or not absolute, and its absence means "nothing is up". */
+static void test_state_dir(void)
+{
+	char sdir[128], link[128], err[256];
+	struct roam_state st;
+	mode_t old;
+	int fd;
+
+	path_in_dir(sdir, sizeof(sdir), "state");
+	path_in_dir(link, sizeof(link), "state-link");
+	setenv(STATE_DIR_ENV, sdir, 1);
+	CHECK(!strcmp(state_dir(), sdir));
+	CHECK(state_load("wg-test0", &st, err, sizeof(err)) == -ENOENT);
+	CHECK(state_remove("wg-test0") == 0);
+
+	old = umask(0);
+	fill(&st);
+	CHECK(state_save(&st, err, sizeof(err)) == 0);
+	umask(old);
+	state_free(&st);
+	struct stat sb;
+	CHECK(lstat(sdir, &sb) == 0 && S_ISDIR(sb.st_mode) && (sb.st_mode & 07777) == 0700);
+	CHECK(state_load("wg-test0", &st, err, sizeof(err)) == 0 && st.n_pre_down == 1);
+	state_free(&st);
+
+	CHECK(chmod(sdir, 0750) == 0);
+	CHECK(state_load("wg-test0", &st, err, sizeof(err)) == -EPERM && strstr(err, "0750"));
+	fill(&st);
+	CHECK(state_save(&st, err, sizeof(err)) == -EPERM);
+	state_free(&st);
+	CHECK(chmod(sdir, 0700) == 0);
+
+	CHECK(symlink(sdir, link) == 0);
+	setenv(STATE_DIR_ENV, link, 1);
+	err[0] = '\0';
+	CHECK(state_load("wg-test0", &st, err, sizeof(err)) == -EPERM && strstr(err, "symbolic link"));
+	CHECK(st.pre_down == NULL);
+	fd = state_dir_open(true, err, sizeof(err));
+	CHECK(fd == -EPERM);
+	unlink(link);
+
+	setenv(STATE_DIR_ENV, "relative/state", 1);
+	CHECK(state_dir_open(true, err, sizeof(err)) == -EINVAL);
+
+	setenv(STATE_DIR_ENV, sdir, 1);
+	CHECK(state_remove("wg-test0") == 0);
+	unsetenv(STATE_DIR_ENV);
+	CHECK(!strcmp(state_dir(), STATE_DIR));
+	rmdir(sdir);
 }
 
 static void test_process_identity(void)
@@ -184,6 +335,9 @@ int main(void)
 	}
 	RUN(test_round_trip);
 	RUN(test_refused);
+	RUN(test_control_characters);
+	RUN(test_untrusted_ledger);
+	RUN(test_state_dir);
 	RUN(test_process_identity);
 	RUN(test_dns_names);
 	rmdir(dir);

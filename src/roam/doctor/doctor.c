@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "doctor.h"
+#include "doctor_rpfilter.h"
 #include "json.h"
 #include "rtnl.h"
 #include "run.h"
@@ -21,6 +22,8 @@ static const char doctor_usage[] =
 	"Runs the fast diagnosis playbook on IFNAME (or on every interface), in its order:\n"
 	"  daemon      the daemon answers, the interface is up, its UDP port is bound\n"
 	"  sending     this host lets the datagrams to the peers out (roamd counts each refusal)\n"
+	"  rpfilter    a full tunnel of roam up's has its nftables tables (roam-IFNAME), without\n"
+	"              which strict reverse-path filtering (rp_filter=1) drops the replies\n"
 	"  udp         UDP from the peers reaches this host and the daemon (watched like tcpdump)\n"
 	"  handshake   each peer's handshake is fresh, or why not (wrong keys, no answer)\n"
 	"  endpoint    where each peer is now, and whether it followed the peer's roams\n"
@@ -442,9 +445,26 @@ struct exam {
 	bool *skipped;			/* per peer: later checks are SKIP */
 	bool *datapath_failed;		/* per peer: its mtu and dns are SKIP */
 	bool routes_failed;
+	bool rpfilter_failed;		/* the replies die in this host's reverse-path filter */
 	struct icmp_watch icmp;		/* fd4, fd6 -1 when not open */
 	uint64_t now_ms;		/* of the per-peer checks; the MTU ones reuse it */
 };
+
+/* The daemon: the process that holds the UAPI socket now and, of several,
+ * the one that holds the UDP port too. The socket's peer credentials are
+ * only the fallback: they name whoever made the socket, which for
+ * wireguard-go is a parent that has exited since. */
+static int daemon_pid(const char *ifname, const char *socket_path, uint16_t port)
+{
+	pid_t holders[8];
+	size_t n = host_socket_holders(socket_path, holders, 8);
+	struct host_udp_binds b;
+
+	for (size_t i = 0; i < n; i++)
+		if (n == 1 || (host_udp_binds(port, holders[i], &b) == 0 && b.owned))
+			return holders[i];
+	return n ? holders[0] : uapi_daemon_pid(ifname);
+}
 
 /* Asks the daemon and judges it; true when nothing else can be examined. */
 static bool check_daemon(struct exam *x)
@@ -458,7 +478,7 @@ static bool check_daemon(struct exam *x)
 		return judge_daemon(x->r, &d);
 	d.dev = &x->dev;
 	key_to_base64(x->r->public_key, x->dev.public_key);
-	pid = uapi_daemon_pid(x->ifname);
+	pid = daemon_pid(x->ifname, d.socket_path, x->dev.listen_port);
 	if (pid > 0) {
 		x->r->pid = pid;
 		host_process_name(pid, x->r->daemon, sizeof(x->r->daemon));
@@ -522,7 +542,7 @@ static void nudge_and_watch(struct exam *x)
 	bool refusals = send_refusals(x->dev.drops, x->dev.n_drops);
 	if ((all_fresh(&x->dev, now_ms) && !refusals) || !x->opt->wait_ms)
 		return;
-	fd = capture_open();
+	fd = capture_open(x->dev.listen_port);
 	if (fd < 0)
 		x->w.capture_error = fd;
 	for (size_t i = 0; i < x->dev.n_peers; i++) {
@@ -625,8 +645,8 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 	char err[160];
 	int ret = 0;
 
-	if (x->w.sending_failed) {
-		o->not_judged = "sending";
+	if (x->w.sending_failed || x->rpfilter_failed) {
+		o->not_judged = x->w.sending_failed ? "sending" : "rpfilter";
 		return;
 	}
 	if (x->routes_failed && !routes_into(&o->address, x->ifindex)) {
@@ -760,6 +780,8 @@ static const char *dns_depends_on_failed(const struct exam *x, const struct dns_
 		return NULL;
 	if (x->w.sending_failed)
 		return "sending";
+	if (x->rpfilter_failed)
+		return "rpfilter";
 	if (x->skipped[peer])
 		return "handshake";
 	if (x->datapath_failed[peer])
@@ -874,8 +896,13 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 		/* Sending first: when this host refuses the datagrams, nothing
 		 * arriving is its consequence, not an upstream firewall. */
 		x.w.sending_failed = judge_sending(r, &x.dev, &x.w, wall_clock_ms());
-		bool silent = judge_udp(r, &x.dev, &x.w, wall_clock_ms());
-		check_peers(&x, x.w.sending_failed || silent);
+		/* A full tunnel's replies lost to rp_filter look like an
+		 * upstream firewall to the udp check: name the real cause. */
+		struct rpfilter_observation rpf;
+		x.rpfilter_failed = observe_rpfilter(ifname, &rpf) && judge_rpfilter(r, &rpf);
+		bool refused = x.w.sending_failed || x.rpfilter_failed;
+		bool silent = !refused && judge_udp(r, &x.dev, &x.w, wall_clock_ms());
+		check_peers(&x, refused || silent);
 		check_forwarding(&x);
 		check_routes(&x);
 		check_datapath(&x);
@@ -961,6 +988,17 @@ int cmd_doctor(int argc, char **argv)
 
 		if (!uapi_socket_path(ifname, path)) {
 			fprintf(stderr, "roam doctor: '%s' cannot be an interface name\n", ifname);
+			goto out;
+		}
+		/* A kernel WireGuard interface (or any other link) without a
+		 * socket: no playbook applies, and "start it" would mislead. */
+		char why[512];
+		int fd = uapi_connect(ifname);
+		if (fd >= 0)
+			close(fd);
+		else if (fd == -ENOENT && uapi_link_without_socket(ifname, why, sizeof(why))) {
+			fprintf(stderr, "roam doctor: %s\n", why);
+			rc = 1;
 			goto out;
 		}
 		names = calloc(2, sizeof(*names));

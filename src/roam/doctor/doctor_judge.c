@@ -65,6 +65,7 @@ static void daemon_finding(struct doctor_report *r, struct doctor_finding *f, co
 	}
 	if (!o->binds.sockets) {
 		f->status = DOCTOR_FAIL;
+		f->cause = "socket_lost";
 		doctor_evidence(f, ", but no UDP socket of this network namespace is bound to its port %u",
 				dev->listen_port);
 		doctor_decision(f, "The daemon runs in another namespace or lost its socket: restart it here.");
@@ -740,11 +741,32 @@ bool doctor_probe_address(const struct uapi_peer *peer, const struct ip_prefix *
 	return false;
 }
 
+/* What roamd itself uses for the peer's path (docs/path-mtu.md): the
+ * outer bytes and where they came from, and its last path search. */
+static void note_path_mtu(struct doctor_finding *f, const struct uapi_peer *peer)
+{
+	if (!peer->path_mtu_origin[0])
+		return;	/* not roamd */
+	const char *probe = peer->path_probe[0] ? peer->path_probe : "none";
+	if (peer->path_mtu) {
+		doctor_figure(f, "path_mtu", peer->path_mtu);
+		doctor_evidence(f, "roamd fits packets to this peer's path: %u bytes outer (from %s), inner packets up to "
+				   "%u; last path probe: %s",
+				peer->path_mtu, peer->path_mtu_origin, peer->path_inner_mtu, probe);
+	} else {
+		doctor_evidence(f, "roamd's path MTU for this peer: the interface's (nothing smaller learnt); last path "
+				   "probe: %s",
+				probe);
+	}
+}
+
 void judge_mtu(struct doctor_report *r, const struct peer_observation *p, bool skipped,
 	       const struct mtu_observation *o)
 {
 	struct doctor_finding *f = doctor_add(r, "mtu", p->peer->public_key);
 	char a[IP_PREFIX_STRLEN];
+
+	note_path_mtu(f, p->peer);
 
 	if (skipped) {
 		f->status = DOCTOR_SKIP;
@@ -789,14 +811,24 @@ void judge_mtu(struct doctor_report *r, const struct peer_observation *p, bool s
 				o->largest, a, o->probes, (double)o->rtt_us / 1000);
 		return;
 	}
-	f->status = DOCTOR_FAIL;
+	/* roamd already answers bigger inner packets with "fragmentation
+	 * needed" for this path: transfers adapt, only the first packets of
+	 * each are lost. */
+	bool fitted = p->peer->path_mtu && p->peer->path_inner_mtu <= (unsigned)o->largest;
+	f->status = fitted ? DOCTOR_WARN : DOCTOR_FAIL;
 	f->cause = "path_mtu";
 	doctor_evidence(f, "the largest packet that reaches %s unfragmented is %d bytes, but the interface MTU is "
 			   "%u: bigger packets vanish on the path (%u probes with don't-fragment pings)",
 			a, o->largest, o->interface_mtu, o->probes);
-	doctor_decision(f, "Small requests work and big transfers stall: set MTU = %d on this interface and the "
-			   "peer%s.", o->largest,
-			o->largest < 1280 ? " (below 1280 IPv6 cannot run inside: fix the path instead)" : "");
+	if (fitted)
+		doctor_decision(f, "roamd fits packets to the path, so transfers work; to spare each new connection "
+				   "its first lost packets, set MTU = %d on this interface and the peer.",
+				o->largest);
+	else
+		doctor_decision(f, "Small requests work and big transfers stall: set MTU = %d on this interface and "
+				   "the peer%s.",
+				o->largest,
+				o->largest < 1280 ? " (below 1280 IPv6 cannot run inside: fix the path instead)" : "");
 }
 
 /* ---- dns --------------------------------------------------------------- */

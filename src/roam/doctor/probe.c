@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <netinet/icmp6.h>
@@ -296,11 +297,72 @@ int dns_probe(const struct ip_prefix *server, int timeout_ms, unsigned tries, in
 
 /* ---- what arrives ------------------------------------------------------ */
 
-int capture_open(void)
-{
-	int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ALL));
+/* Where each instruction of the filter sits, so the jumps can name their
+ * targets (a classic BPF jump counts the instructions it skips). */
+enum {
+	F_PROTO, F_IS_V4,
+	F_V4_PROTO, F_V4_UDP, F_V4_FRAG, F_V4_FIRST, F_V4_IHL, F_V4_IHL_TO_A, F_V4_IHL_MIN, F_V4_DPORT, F_V4_PORT,
+	F_IS_V6, F_V6_NEXT, F_V6_UDP, F_V6_DPORT, F_V6_PORT,
+	F_ACCEPT, F_DROP,
+};
+#define SKIP_TO(target, from) ((uint8_t)((target) - (from) - 1))
 
-	return fd < 0 ? -errno : fd;
+size_t capture_filter(struct sock_filter *prog, uint16_t port)
+{
+	const struct sock_filter f[CAPTURE_FILTER_LEN] = {
+		/* The packet socket is SOCK_DGRAM: offset 0 is the IP header,
+		 * and the ethertype comes from the kernel's skb->protocol. */
+		[F_PROTO] = BPF_STMT(BPF_LD | BPF_H | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_PROTOCOL)),
+		[F_IS_V4] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, SKIP_TO(F_IS_V6, F_IS_V4)),
+		/* IPv4: UDP, the first fragment (later ones have no UDP
+		 * header), a header of at least 20 bytes, then the
+		 * destination port after however many options. */
+		[F_V4_PROTO] = BPF_STMT(BPF_LD | BPF_B | BPF_ABS, IP4_PROTO),
+		[F_V4_UDP] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, SKIP_TO(F_DROP, F_V4_UDP)),
+		[F_V4_FRAG] = BPF_STMT(BPF_LD | BPF_H | BPF_ABS, IP4_FRAG),
+		[F_V4_FIRST] = BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, SKIP_TO(F_DROP, F_V4_FIRST), 0),
+		[F_V4_IHL] = BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),	/* X = 4 * (byte 0 & 0xf) */
+		[F_V4_IHL_TO_A] = BPF_STMT(BPF_MISC | BPF_TXA, 0),
+		[F_V4_IHL_MIN] = BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, IP4_HDR_LEN, 0, SKIP_TO(F_DROP, F_V4_IHL_MIN)),
+		[F_V4_DPORT] = BPF_STMT(BPF_LD | BPF_H | BPF_IND, UDP_DPORT),
+		[F_V4_PORT] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, port, SKIP_TO(F_ACCEPT, F_V4_PORT),
+				       SKIP_TO(F_DROP, F_V4_PORT)),
+		/* IPv6: UDP right after the fixed header (what peers send). */
+		[F_IS_V6] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IPV6, 0, SKIP_TO(F_DROP, F_IS_V6)),
+		[F_V6_NEXT] = BPF_STMT(BPF_LD | BPF_B | BPF_ABS, IP6_NEXT_HDR),
+		[F_V6_UDP] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, SKIP_TO(F_DROP, F_V6_UDP)),
+		[F_V6_DPORT] = BPF_STMT(BPF_LD | BPF_H | BPF_ABS, IP6_HDR_LEN + UDP_DPORT),
+		[F_V6_PORT] = BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, port, SKIP_TO(F_ACCEPT, F_V6_PORT),
+				       SKIP_TO(F_DROP, F_V6_PORT)),
+		/* Only the headers and the WireGuard type byte are read:
+		 * the rest of a datagram is not copied. */
+		[F_ACCEPT] = BPF_STMT(BPF_RET | BPF_K, CAPTURE_SNAP_LEN),
+		[F_DROP] = BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+
+	memcpy(prog, f, sizeof(f));
+	return CAPTURE_FILTER_LEN;
+}
+
+int capture_open(uint16_t port)
+{
+	struct sock_filter prog[CAPTURE_FILTER_LEN];
+	struct sock_fprog fprog = { .len = (unsigned short)capture_filter(prog, port), .filter = prog };
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
+	int fd, err;
+
+	/* Protocol 0 receives nothing until bound: the filter is in place
+	 * before the first frame, so none slips through unfiltered. */
+	fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof(fprog)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
 }
 
 static void add_source(struct capture_result *out, int family, const uint8_t *addr, uint16_t port)
@@ -340,7 +402,10 @@ void capture_account(struct capture_result *out, uint16_t proto, const uint8_t *
 		/* Later fragments carry no UDP header. */
 		if ((((unsigned)pkt[IP4_FRAG] << 8 | pkt[IP4_FRAG + 1]) & 0x1fff) != 0)
 			return;
+		/* An IHL below 5 would put the UDP header inside the IP one. */
 		off = ip4_header_len(pkt);
+		if (off < IP4_HDR_LEN)
+			return;
 		family = AF_INET;
 		src = pkt + IP4_SRC;
 	} else if (proto == ETH_P_IPV6) {

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <linux/filter.h>
+
 #include "ip_prefix.h"
 
 /* ---- pings ------------------------------------------------------------- */
@@ -80,14 +82,26 @@ struct capture_result {
 	uint64_t elapsed_ms;
 };
 
-/* Opens the capture now (so nothing between the call and the wait is
- * missed): fd or -errno. */
-int capture_open(void);
+/* Opens the capture of UDP datagrams to port now (so nothing between the
+ * call and the wait is missed): fd or -errno. The kernel filters (a
+ * classic BPF program on the packet socket, capture_filter), so the other
+ * frames of a busy host are never copied to doctor. */
+int capture_open(uint16_t port);
+
+/* The filter, for capture_open and the unit tests: IPv4 (first fragments,
+ * IHL of 5 or more) or IPv6 (UDP right after the fixed header) UDP to
+ * port, kept up to CAPTURE_SNAP_LEN bytes from the IP header; everything
+ * else dropped. Fills prog (CAPTURE_FILTER_LEN instructions) and returns
+ * its length. */
+enum { CAPTURE_FILTER_LEN = 18, CAPTURE_SNAP_LEN = 128 };
+size_t capture_filter(struct sock_filter *prog, uint16_t port);
 /* Adds the datagrams to port that arrive in the next duration_ms to out
  * (zeroed by the caller before the first call). */
 void capture_run(int fd, uint16_t port, unsigned duration_ms, struct capture_result *out);
 /* Counts one datagram (network-layer bytes of `proto`, an ETH_P_ value):
- * the parser capture_run uses, exposed for the unit tests. */
+ * the parser capture_run uses, exposed for the unit tests and the fuzz
+ * target. It trusts nothing of the filter: every length is checked
+ * against len, and an IPv4 IHL below 5 is refused. */
 void capture_account(struct capture_result *out, uint16_t proto, const uint8_t *pkt, size_t len, uint16_t port);
 
 /* A monotonic clock in ms, for deadlines. */

@@ -1,0 +1,516 @@
+/* Path probing (device.h, "Path probing"): the engine measures the largest
+ * packet the path to a peer carries, for paths that drop large packets
+ * without a word (routers or firewalls that filter ICMP too).
+ *
+ * The measure needs something that answers, and WireGuard itself answers
+ * nothing: a data message is never acknowledged. So a probe is an inner
+ * packet the peer's host answers, sent through the tunnel in a data message
+ * of exactly the size it tests: an ICMP echo request with a hop limit of 1,
+ * from an address the peer routes back to us (the source of what we last
+ * sent it) to an address behind it (a host route in its AllowedIPs, else
+ * the destination of what we last sent it). A host that owns the address
+ * answers with an echo reply; a host that would forward it answers "time
+ * exceeded" (or "unreachable") quoting it; the hop limit keeps it from ever
+ * going further. Either way the answer comes back through the tunnel,
+ * authenticated, and is consumed here instead of reaching the TUN. It works
+ * whatever implementation the peer runs: its operating system answers.
+ *
+ * A search sends rounds of up to PATH_PROBE_RUNGS probes at once, spread
+ * between the base size (what every path must carry: 576 bytes outer over
+ * IPv4, 1280 over IPv6) and the largest packet the tunnel sends. After a
+ * round's timeout the largest answered size is the path MTU (the data path
+ * uses it at once), and the next round refines between it and the smallest
+ * size lost, to 16 bytes, in at most PROBE_MAX_ROUNDS rounds. Linux answers
+ * "time exceeded" at most 6 at once and 1 a second per destination, so a
+ * first round never asks more: later rounds may lose answers to that limit,
+ * which only ever leaves the value lower than the path allows, never higher.
+ *
+ * Costs on the data path: recording each sent packet's addresses, a time
+ * and a flag; the answer check runs only while a round is in flight. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "checksum.h"
+#include "device_state.h"
+#include "ip_header.h"
+#include "peer.h"
+
+enum {
+	PROBE_MAX_ROUNDS = 3,
+	PROBE_STEP = MESSAGE_PADDING_MULTIPLE,	/* sizes are multiples of it */
+	PROTO_ICMP = 1,
+	PROTO_ICMPV6 = 58,
+	ICMP_HDR = 8,
+	ICMP4_ECHO_REPLY = 0,
+	ICMP4_UNREACHABLE = 3,
+	ICMP4_FRAG_NEEDED = 4,		/* a code of ICMP4_UNREACHABLE */
+	ICMP4_ECHO = 8,
+	ICMP4_TIME_EXCEEDED = 11,
+	ICMP6_UNREACHABLE = 1,
+	ICMP6_TIME_EXCEEDED = 3,
+	ICMP6_ECHO = 128,
+	ICMP6_ECHO_REPLY = 129,
+};
+/* After a search, the next one that silence may start; after one that
+ * nothing answered, longer (the peer may simply be gone). */
+#define PROBE_INTERVAL (5 * NSEC_PER_SEC)
+#define PROBE_INTERVAL_UNANSWERED (30 * NSEC_PER_SEC)
+/* A roam may start a search sooner, but not more than this often. */
+#define PROBE_MIN_INTERVAL (1 * NSEC_PER_SEC)
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+void device_set_path_probing(struct device *dev, bool on)
+{
+	dev->path_probing = on;
+}
+
+/* Inner bytes every path to the peer carries (the outer floor less the
+ * encapsulation, rounded down to PROBE_STEP). */
+static unsigned base_size(const struct peer *peer)
+{
+	bool v6 = peer_path_overhead(peer) == PATH_OVERHEAD_V6;
+	unsigned floor = v6 ? PATH_MTU_FLOOR_V6 : PATH_MTU_FLOOR_V4;
+	return (floor - peer_path_overhead(peer)) & ~(unsigned)(PROBE_STEP - 1);
+}
+
+/* The largest inner packet the tunnel sends. */
+static unsigned top_size(const struct peer *peer)
+{
+	unsigned mtu = peer->dev->mtu ? peer->dev->mtu : 1420;
+	return mtu > UINT16_MAX - PATH_OVERHEAD_V6 ? UINT16_MAX - PATH_OVERHEAD_V6 : mtu;
+}
+
+void pathprobe_note_sent(struct peer *peer, const uint8_t *pkt, size_t len, int family, uint64_t now)
+{
+	struct path_probe *pr = &peer->probe;
+	if (family == AF_INET) {
+		memcpy(pr->src4, pkt + IP4_SRC, IP4_ADDR_LEN);
+		memcpy(pr->dst4, pkt + IP4_DST, IP4_ADDR_LEN);
+		pr->have4 = true;
+	} else {
+		memcpy(pr->src6, pkt + IP6_SRC, IP6_ADDR_LEN);
+		memcpy(pr->dst6, pkt + IP6_DST, IP6_ADDR_LEN);
+		pr->have6 = true;
+	}
+	if (!peer->dev->path_probing || len <= base_size(peer))
+		return;
+	if (pr->path_changed) {
+		pr->path_changed = false;
+		pr->search_wanted = true;
+		timers_on_path_probe_due(peer, now);
+	}
+	if (!pr->silent_since) {
+		pr->silent_since = now;
+		timers_on_path_probe_due(peer, now + PATH_PROBE_SILENCE);
+	}
+}
+
+/* ---- one probe ----------------------------------------------------------- */
+
+/* An ICMP echo request of len bytes, hop limit 1, identified by the
+ * search's ident and seq (round and rung). */
+static void build_probe(const struct path_probe *pr, uint8_t *pkt, size_t len, uint16_t seq)
+{
+	memset(pkt, 0, len);
+	uint8_t *icmp;
+	if (pr->family == AF_INET) {
+		pkt[IP_VERSION_BYTE] = 0x45;
+		put16(pkt + IP4_TOTAL_LEN, (uint16_t)len);
+		put16(pkt + IP4_ID, seq);
+		pkt[IP4_FRAG] = IP4_DF;
+		pkt[IP4_TTL] = 1;
+		pkt[IP4_PROTO] = PROTO_ICMP;
+		memcpy(pkt + IP4_SRC, pr->source, IP4_ADDR_LEN);
+		memcpy(pkt + IP4_DST, pr->target, IP4_ADDR_LEN);
+		csum_store(pkt + IP4_CSUM, csum_add(0, pkt, IP4_HDR_LEN));
+		icmp = pkt + IP4_HDR_LEN;
+		icmp[0] = ICMP4_ECHO;
+		put16(icmp + 4, pr->ident);
+		put16(icmp + 6, seq);
+		csum_store(icmp + 2, csum_add(0, icmp, len - IP4_HDR_LEN));
+		return;
+	}
+	pkt[IP_VERSION_BYTE] = 0x60;
+	put16(pkt + IP6_PAYLOAD_LEN, (uint16_t)(len - IP6_HDR_LEN));
+	pkt[IP6_NEXT_HDR] = PROTO_ICMPV6;
+	pkt[IP6_HOP_LIMIT] = 1;
+	memcpy(pkt + IP6_SRC, pr->source, IP6_ADDR_LEN);
+	memcpy(pkt + IP6_DST, pr->target, IP6_ADDR_LEN);
+	icmp = pkt + IP6_HDR_LEN;
+	icmp[0] = ICMP6_ECHO;
+	put16(icmp + 4, pr->ident);
+	put16(icmp + 6, seq);
+	uint64_t sum = csum_pseudo(pkt + IP6_SRC, pkt + IP6_DST, IP6_ADDR_LEN, PROTO_ICMPV6,
+				   (uint32_t)(len - IP6_HDR_LEN));
+	csum_store(icmp + 2, csum_add(sum, icmp, len - IP6_HDR_LEN));
+}
+
+static uint16_t probe_seq(const struct path_probe *pr, unsigned rung)
+{
+	return (uint16_t)(pr->round << 8 | rung);
+}
+
+/* ---- the search ---------------------------------------------------------- */
+
+static void emit_probed(struct peer *peer, enum path_probe_result result, uint64_t now)
+{
+	struct device_event ev = {
+		.type = EVENT_PATH_PROBED,
+		.peer = peer,
+		.now = now,
+		.probe_result = result,
+		.path_mtu = peer_path_mtu(peer, NULL, now),
+	};
+	device_emit(peer->dev, &ev);
+}
+
+static void finish(struct peer *peer, enum path_probe_result result, uint64_t now)
+{
+	struct path_probe *pr = &peer->probe;
+	pr->round_deadline = 0;
+	pr->last_result = (uint8_t)result;
+	pr->last_result_at = now;
+	pr->next_search = now + (result == PATH_PROBE_UNANSWERED ? PROBE_INTERVAL_UNANSWERED : PROBE_INTERVAL);
+	/* Large packets sent during the search said nothing new. */
+	pr->silent_since = 0;
+	emit_probed(peer, result, now);
+}
+
+/* The rungs of the next round: spread over [base, top] in the first, then
+ * strictly between the largest size answered and the smallest lost. */
+static unsigned plan_round(struct peer *peer)
+{
+	struct path_probe *pr = &peer->probe;
+	unsigned lo, hi, n = 0;
+	if (pr->round == 0) {
+		lo = base_size(peer);
+		hi = top_size(peer);
+		for (unsigned i = 0; i < PATH_PROBE_RUNGS; i++) {
+			unsigned s = lo + (hi - lo) * i / (PATH_PROBE_RUNGS - 1);
+			if (i < PATH_PROBE_RUNGS - 1)
+				s &= ~(unsigned)(PROBE_STEP - 1);
+			if (!n || s > pr->size[n - 1])
+				pr->size[n++] = (uint16_t)s;
+		}
+	} else {
+		lo = pr->good;
+		hi = pr->bad;
+		for (unsigned i = 1; i <= PATH_PROBE_RUNGS; i++) {
+			unsigned s = (lo + (hi - lo) * i / (PATH_PROBE_RUNGS + 1)) & ~(unsigned)(PROBE_STEP - 1);
+			if (s > lo && s < hi && (!n || s > pr->size[n - 1]))
+				pr->size[n++] = (uint16_t)s;
+		}
+	}
+	pr->rungs = (uint8_t)n;
+	pr->answered = 0;
+	return n;
+}
+
+static bool send_round(struct peer *peer, uint64_t now)
+{
+	struct device *dev = peer->dev;
+	struct path_probe *pr = &peer->probe;
+	if (!plan_round(peer))
+		return false;
+	for (unsigned i = 0; i < pr->rungs; i++) {
+		uint8_t *pkt = dev->probe_buf + MESSAGE_DATA_HEADROOM;
+		build_probe(pr, pkt, pr->size[i], probe_seq(pr, i));
+		if (!peer_encrypt_and_send_unpadded(peer, pkt, pr->size[i], now))
+			return false;
+		pr->probes_sent++;
+	}
+	pr->round_deadline = now + PATH_PROBE_ROUND_TIMEOUT;
+	timers_on_path_probe_due(peer, pr->round_deadline);
+	return true;
+}
+
+struct host_route_search {
+	struct path_probe *pr;
+	bool found;
+};
+
+static bool take_host_route(void *ctx, int family, const uint8_t *addr, uint8_t cidr)
+{
+	struct host_route_search *s = ctx;
+	struct path_probe *pr = s->pr;
+	if (family == AF_INET && cidr == 32 && pr->have4) {
+		pr->family = AF_INET;
+		memcpy(pr->target, addr, IP4_ADDR_LEN);
+		memcpy(pr->source, pr->src4, IP4_ADDR_LEN);
+	} else if (family == AF_INET6 && cidr == 128 && pr->have6) {
+		pr->family = AF_INET6;
+		memcpy(pr->target, addr, IP6_ADDR_LEN);
+		memcpy(pr->source, pr->src6, IP6_ADDR_LEN);
+	} else {
+		return true;
+	}
+	s->found = true;
+	return false;	/* stop walking */
+}
+
+/* Whom to ask: a host route of the peer's (usually its own tunnel
+ * address), else the destination we last sent it, in a family we have a
+ * source for. */
+static bool choose_target(struct peer *peer)
+{
+	struct path_probe *pr = &peer->probe;
+	struct host_route_search s = {.pr = pr};
+	peer_allowedips_walk(peer, take_host_route, &s);
+	if (s.found)
+		return true;
+	if (pr->have4) {
+		pr->family = AF_INET;
+		memcpy(pr->target, pr->dst4, IP4_ADDR_LEN);
+		memcpy(pr->source, pr->src4, IP4_ADDR_LEN);
+		return true;
+	}
+	if (pr->have6) {
+		pr->family = AF_INET6;
+		memcpy(pr->target, pr->dst6, IP6_ADDR_LEN);
+		memcpy(pr->source, pr->src6, IP6_ADDR_LEN);
+		return true;
+	}
+	return false;
+}
+
+static void start_search(struct peer *peer, uint64_t now)
+{
+	struct device *dev = peer->dev;
+	struct path_probe *pr = &peer->probe;
+	if (!dev->probe_buf) {
+		dev->probe_buf = malloc(MESSAGE_DATA_HEADROOM + UINT16_MAX + MESSAGE_DATA_TAILROOM);
+		if (!dev->probe_buf)
+			return;
+	}
+	pr->searches++;
+	if (!choose_target(peer)) {
+		finish(peer, PATH_PROBE_NO_TARGET, now);
+		return;
+	}
+	device_random(dev, &pr->ident, sizeof(pr->ident));
+	pr->round = 0;
+	pr->good = 0;
+	pr->bad = 0;
+	pr->last_result = PATH_PROBE_SEARCHING;
+	if (base_size(peer) >= top_size(peer) || !send_round(peer, now)) {
+		/* Nothing to measure, or no session to carry probes yet (the
+		 * next large packet after the handshake asks again). */
+		pr->round_deadline = 0;
+		pr->path_changed = true;
+		pr->last_result = PATH_PROBE_NONE;
+	}
+}
+
+static void end_round(struct peer *peer, uint64_t now)
+{
+	struct path_probe *pr = &peer->probe;
+	int best = -1, lost = -1;
+	for (int i = 0; i < pr->rungs; i++)
+		if (pr->answered & (1u << i))
+			best = i;
+	for (int i = best + 1; i < pr->rungs; i++)
+		if (!(pr->answered & (1u << i))) {
+			lost = i;
+			break;
+		}
+	if (best < 0) {
+		/* A first round without an answer tells nothing about sizes
+		 * (the target does not answer, or the peer is gone); a later
+		 * one keeps what the first found. */
+		finish(peer, pr->round == 0 ? PATH_PROBE_UNANSWERED : PATH_PROBE_SMALLER, now);
+		return;
+	}
+	if (pr->size[best] > pr->good)
+		pr->good = pr->size[best];
+	if (lost >= 0 && (!pr->bad || pr->size[lost] < pr->bad))
+		pr->bad = pr->size[lost];
+	if (pr->good >= top_size(peer)) {
+		/* Everything the tunnel sends passes: what ICMP said (if
+		 * anything) is stale. */
+		if (peer->path_mtu)
+			peer_forget_path_mtu(peer);
+		pr->path_changed = false;
+		finish(peer, PATH_PROBE_FULL, now);
+		return;
+	}
+	/* Used at once; the next round can only raise it. */
+	peer_set_path_mtu(peer, pr->good + peer_path_overhead(peer), PATH_MTU_PROBE, now);
+	if (!pr->bad || pr->bad - pr->good <= PROBE_STEP || pr->round + 1 >= PROBE_MAX_ROUNDS) {
+		finish(peer, PATH_PROBE_SMALLER, now);
+		return;
+	}
+	pr->round++;
+	if (!send_round(peer, now)) {
+		finish(peer, PATH_PROBE_SMALLER, now);
+		return;
+	}
+	/* Said now: the value is in use while the next round refines it. */
+	emit_probed(peer, PATH_PROBE_SEARCHING, now);
+}
+
+void pathprobe_timer(struct peer *peer, uint64_t now)
+{
+	struct path_probe *pr = &peer->probe;
+	if (pr->round_deadline) {
+		if (now >= pr->round_deadline)
+			end_round(peer, now);
+		else
+			timers_on_path_probe_due(peer, pr->round_deadline);
+		return;
+	}
+	if (!peer->dev->path_probing)
+		return;
+	/* The path changed (a roam): search now, unless one just ran. */
+	if (pr->search_wanted) {
+		uint64_t since = pr->last_result_at ? now - pr->last_result_at : UINT64_MAX;
+		if (since < PROBE_MIN_INTERVAL) {
+			timers_on_path_probe_due(peer, pr->last_result_at + PROBE_MIN_INTERVAL);
+			return;
+		}
+		pr->search_wanted = false;
+		start_search(peer, now);
+		return;
+	}
+	/* Large packets and no word from the peer since: a black hole? */
+	if (!pr->silent_since)
+		return;
+	uint64_t due = pr->silent_since + PATH_PROBE_SILENCE;
+	if (pr->next_search > due)
+		due = pr->next_search;
+	if (now < due) {
+		timers_on_path_probe_due(peer, due);
+		return;
+	}
+	start_search(peer, now);
+}
+
+/* ---- answers ------------------------------------------------------------- */
+
+/* The rung an echo (ours: ident, round) names, or -1. */
+static int rung_of(const struct path_probe *pr, const uint8_t *echo)
+{
+	if (get16(echo + 4) != pr->ident)
+		return -1;
+	uint16_t seq = get16(echo + 6);
+	if (seq >> 8 != pr->round || (seq & 0xff) >= pr->rungs)
+		return -1;
+	return seq & 0xff;
+}
+
+/* A quoted probe: the IP header we built and the start of its echo. */
+static int rung_of_quoted(const struct path_probe *pr, const uint8_t *q, size_t qlen)
+{
+	if (pr->family == AF_INET) {
+		if (qlen < IP4_HDR_LEN + ICMP_HDR || q[IP_VERSION_BYTE] != 0x45 || q[IP4_PROTO] != PROTO_ICMP ||
+		    memcmp(q + IP4_DST, pr->target, IP4_ADDR_LEN) || q[IP4_HDR_LEN] != ICMP4_ECHO)
+			return -1;
+		return rung_of(pr, q + IP4_HDR_LEN);
+	}
+	if (qlen < IP6_HDR_LEN + ICMP_HDR || q[IP_VERSION_BYTE] >> 4 != 6 || q[IP6_NEXT_HDR] != PROTO_ICMPV6 ||
+	    memcmp(q + IP6_DST, pr->target, IP6_ADDR_LEN) || q[IP6_HDR_LEN] != ICMP6_ECHO)
+		return -1;
+	return rung_of(pr, q + IP6_HDR_LEN);
+}
+
+/* Which probe the inner packet answers, or -1. len is the packet's own
+ * length (padding stripped). */
+static int answered_rung(const struct path_probe *pr, const uint8_t *pkt, size_t len, int family)
+{
+	if (family != pr->family)
+		return -1;
+	const uint8_t *icmp;
+	size_t hlen;
+	if (family == AF_INET) {
+		hlen = (size_t)(pkt[IP_VERSION_BYTE] & 0x0f) * 4;
+		if (hlen < IP4_HDR_LEN || len < hlen + ICMP_HDR || pkt[IP4_PROTO] != PROTO_ICMP ||
+		    (get16(pkt + IP4_FRAG) & 0x3fff))
+			return -1;
+		icmp = pkt + hlen;
+		if (icmp[0] == ICMP4_ECHO_REPLY) {
+			int rung = rung_of(pr, icmp);
+			/* An echo reply is as long as the request. */
+			if (rung < 0 || len != pr->size[rung] || memcmp(pkt + IP4_SRC, pr->target, IP4_ADDR_LEN))
+				return -1;
+			return rung;
+		}
+		if (icmp[0] == ICMP4_TIME_EXCEEDED || (icmp[0] == ICMP4_UNREACHABLE && icmp[1] != ICMP4_FRAG_NEEDED))
+			return rung_of_quoted(pr, icmp + ICMP_HDR, len - hlen - ICMP_HDR);
+		return -1;
+	}
+	hlen = IP6_HDR_LEN;
+	if (len < hlen + ICMP_HDR || pkt[IP6_NEXT_HDR] != PROTO_ICMPV6)
+		return -1;
+	icmp = pkt + hlen;
+	if (icmp[0] == ICMP6_ECHO_REPLY) {
+		int rung = rung_of(pr, icmp);
+		if (rung < 0 || len != pr->size[rung] || memcmp(pkt + IP6_SRC, pr->target, IP6_ADDR_LEN))
+			return -1;
+		return rung;
+	}
+	if (icmp[0] == ICMP6_TIME_EXCEEDED || icmp[0] == ICMP6_UNREACHABLE)
+		return rung_of_quoted(pr, icmp + ICMP_HDR, len - hlen - ICMP_HDR);
+	return -1;
+}
+
+bool pathprobe_consume_answer(struct peer *peer, const uint8_t *pkt, size_t len, int family, uint64_t now)
+{
+	struct path_probe *pr = &peer->probe;
+	int rung = answered_rung(pr, pkt, len, family);
+	if (rung < 0)
+		return false;
+	if (!(pr->answered & (1u << rung))) {
+		pr->answered |= (uint8_t)(1u << rung);
+		pr->answers++;
+	}
+	/* Every rung answered: nothing left to wait for. */
+	if (pr->answered == (1u << pr->rungs) - 1)
+		end_round(peer, now);
+	return true;
+}
+
+/* ---- for operators ------------------------------------------------------- */
+
+const char *path_probe_result_name(enum path_probe_result result)
+{
+	switch (result) {
+	case PATH_PROBE_SEARCHING:
+		return "searching";
+	case PATH_PROBE_FULL:
+		return "full";
+	case PATH_PROBE_SMALLER:
+		return "smaller";
+	case PATH_PROBE_UNANSWERED:
+		return "unanswered";
+	case PATH_PROBE_NO_TARGET:
+		return "no-target";
+	default:
+		return "none";
+	}
+}
+
+void peer_get_path_probe_info(const struct peer *peer, struct path_probe_info *info)
+{
+	const struct path_probe *pr = &peer->probe;
+	info->result = pr->round_deadline ? PATH_PROBE_SEARCHING : (enum path_probe_result)pr->last_result;
+	info->result_at = pr->last_result_at;
+	info->largest_answered = pr->good;
+	info->searches = pr->searches;
+	info->probes_sent = pr->probes_sent;
+	info->answers = pr->answers;
+}
+
+void device_forget_paths(struct device *dev)
+{
+	for (struct peer *p = dev->peers_first; p; p = p->list_next)
+		peer_forget_path_mtu(p);
+}
