@@ -768,14 +768,17 @@ void judge_mtu(struct doctor_report *r, const struct peer_observation *p, bool s
 
 	note_path_mtu(f, p->peer);
 
+	/* After roamd's own path MTU, if note_path_mtu said it. */
+	const char *sep = f->evidence[0] ? "; " : "";
+
 	if (skipped) {
 		f->status = DOCTOR_SKIP;
-		doctor_evidence(f, "not judged: no handshake (see handshake)");
+		doctor_evidence(f, "%snot judged: no handshake (see handshake)", sep);
 		return;
 	}
 	if (o->not_judged) {
 		f->status = DOCTOR_SKIP;
-		doctor_evidence(f, "not judged: small packets do not pass either (see %s)", o->not_judged);
+		doctor_evidence(f, "%snot judged: small packets do not pass either (see %s)", sep, o->not_judged);
 		return;
 	}
 	if (!o->has_address) {
