@@ -351,6 +351,7 @@ void peer_get_info(const struct peer *peer, struct peer_info *info)
 	info->last_handshake_wall_ns = peer->last_handshake_wall_ns;
 	info->last_handshake_mono = peer->last_handshake_mono;
 	info->last_receive_mono = peer->last_receive_mono;
+	info->unanswered_since_mono = peer->unanswered_since;
 	info->rx_bytes = peer->rx_bytes;
 	info->tx_bytes = peer->tx_bytes;
 	info->rx_packets = peer->rx_packets;

@@ -291,6 +291,7 @@ struct peer_info {
 	uint64_t last_handshake_wall_ns; /* 0 = never */
 	uint64_t last_handshake_mono;	 /* 0 = never */
 	uint64_t last_receive_mono;	 /* 0 = never */
+	uint64_t unanswered_since_mono;	 /* first data sent since the last receive; 0 = none */
 	uint64_t rx_bytes, tx_bytes;	 /* every datagram, handshakes included */
 	uint64_t rx_packets, tx_packets;
 	uint64_t drops[DROP_REASON_COUNT];

@@ -83,6 +83,11 @@ struct peer {
 
 	/* What operators see. */
 	uint64_t last_handshake_wall_ns, last_handshake_mono, last_receive_mono;
+	/* When the first data went out since the last authenticated packet
+	 * came in (0: none unanswered). A live peer answers data within
+	 * KEEPALIVE_TIMEOUT, with a keepalive if nothing else, so a long wait
+	 * means our packets do not reach it (roam doctor reads it). */
+	uint64_t unanswered_since;
 	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
 	uint64_t handshakes_sent_since_success;
 	uint64_t drops[DROP_REASON_COUNT];

@@ -220,6 +220,10 @@ static enum receive_result receive_data(struct device *dev, const struct endpoin
 	size_t plain_len = sealed_len - NOISE_AUTHTAG_LEN;
 	if (plain_len == 0)
 		return RECEIVED_KEEPALIVE;
+	/* Data came: answer within KEEPALIVE_TIMEOUT even if the packet is
+	 * dropped below (as the kernel does), so the sender can tell a peer
+	 * that receives and drops from one its packets never reach. */
+	timers_on_data_received(peer, now);
 
 	int family;
 	size_t inner_len;
@@ -234,7 +238,6 @@ static enum receive_result receive_data(struct device *dev, const struct endpoin
 		peer_count_drop(dev, peer, DROP_DISALLOWED_SRC);
 		return RECEIVED_DROPPED;
 	}
-	timers_on_data_received(peer, now);
 	/* The answer to a path probe is ours, not the tunnel's. */
 	if (peer->probe.round_deadline && pathprobe_consume_answer(peer, msg->encrypted_data, inner_len, family, now))
 		return RECEIVED_PATH_PROBE;

@@ -169,6 +169,7 @@ static const struct peer_number peer_numbers[] = {
 	NUM(ROAM_KEY_HANDSHAKE_ATTEMPTS, handshake_attempts, UINT64_MAX),
 	NUM_FLAG(ROAM_KEY_LAST_RECEIVE_AGE_MS, last_receive_age_ms, has_last_receive_age),
 	NUM_FLAG(ROAM_KEY_LAST_HANDSHAKE_AGE_MS, last_handshake_age_ms, has_last_handshake_age),
+	NUM_FLAG(ROAM_KEY_UNANSWERED_MS, unanswered_ms, has_unanswered),
 	NUM(ROAM_KEY_ENDPOINT_CHANGES, endpoint_changes, UINT64_MAX),
 	NUM(ROAM_KEY_NAT_REBINDS, nat_rebinds, UINT64_MAX),
 	NUM(ROAM_KEY_NAT_REBOUND_MIN_IDLE_MS, nat_rebound_min_idle_ms, UINT64_MAX),

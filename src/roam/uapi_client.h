@@ -55,6 +55,8 @@ struct uapi_peer {
 	uint64_t handshake_attempts;
 	bool has_last_receive_age, has_last_handshake_age;
 	uint64_t last_receive_age_ms, last_handshake_age_ms;
+	bool has_unanswered;
+	uint64_t unanswered_ms;			/* data sent and nothing received since, this long */
 	struct uapi_drop *drops;
 	size_t n_drops;
 	uint64_t endpoint_changes, nat_rebinds;

@@ -67,6 +67,8 @@ void uapi_put_roam_peer(const struct peer *peer, uint64_t now, struct uapi_buf *
 			info.has_current_keypair ? 1 : 0, (unsigned long long)info.handshake_attempts);
 	if (info.last_receive_mono)
 		uapi_buf_printf(out, ROAM_KEY_LAST_RECEIVE_AGE_MS "=%llu\n", ms(now - info.last_receive_mono));
+	if (info.unanswered_since_mono)
+		uapi_buf_printf(out, ROAM_KEY_UNANSWERED_MS "=%llu\n", ms(now - info.unanswered_since_mono));
 	if (info.last_handshake_mono)
 		uapi_buf_printf(out, ROAM_KEY_LAST_HANDSHAKE_AGE_MS "=%llu\n", ms(now - info.last_handshake_mono));
 	put_drops(out, info.drops);

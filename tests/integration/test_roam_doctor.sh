@@ -39,6 +39,12 @@ doctor_cleanup() {
 }
 trap 'rc=$?; doctor_cleanup; (exit $rc); rt_on_exit' EXIT
 
+# roam up hands DNS = to resolvconf: a stand-in that accepts it, first on
+# roam's PATH (the host's resolver is not this test's to change).
+STUB_BIN=$RT_TMP/bin
+mkdir -p "$STUB_BIN" && printf '#!/bin/sh\ncat >/dev/null\nexit 0\n' >"$STUB_BIN/resolvconf" &&
+	chmod +x "$STUB_BIN/resolvconf" || t_abort "cannot write the stand-in resolvconf"
+
 # roam NS ARGS... — build/roam inside NS (bounded).
 # A resolvconf that takes what roam up gives it and changes nothing on the
 # host (roam up refuses DNS = without one, as wg-quick does).

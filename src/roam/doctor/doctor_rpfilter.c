@@ -80,6 +80,7 @@ bool judge_rpfilter(struct doctor_report *r, const struct rpfilter_observation *
 	}
 	if (missing4 && o->rp_filter == 1) {
 		f->status = DOCTOR_FAIL;
+		f->cause = "rp_filter";
 		doctor_evidence(f, ": the endpoint's replies arrive without the tunnel's mark, fail the reverse "
 				   "path check and are dropped before the daemon of %s sees them", r->ifname);
 		doctor_decision(f, "This is rp_filter, not a firewall: 'roam down %s' and 'roam up' again restore the "
