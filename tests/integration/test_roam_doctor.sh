@@ -46,11 +46,6 @@ mkdir -p "$STUB_BIN" && printf '#!/bin/sh\ncat >/dev/null\nexit 0\n' >"$STUB_BIN
 	chmod +x "$STUB_BIN/resolvconf" || t_abort "cannot write the stand-in resolvconf"
 
 # roam NS ARGS... — build/roam inside NS (bounded).
-# A resolvconf that takes what roam up gives it and changes nothing on the
-# host (roam up refuses DNS = without one, as wg-quick does).
-STUB_BIN=$RT_TMP/bin
-mkdir -p "$STUB_BIN" && printf '#!/bin/sh\ncat >/dev/null\nexit 0\n' >"$STUB_BIN/resolvconf" &&
-	chmod +x "$STUB_BIN/resolvconf"
 roam() {
 	local ns=$1
 	shift
