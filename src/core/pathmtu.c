@@ -29,6 +29,7 @@ void peer_forget_path_mtu(struct peer *peer)
 	 * would mix): it ends without a result. */
 	peer->probe.path_changed = true;
 	peer->probe.round_deadline = 0;
+	peer->probe.quiet_fulls = 0;
 }
 
 unsigned peer_path_overhead(const struct peer *peer)

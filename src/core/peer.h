@@ -29,7 +29,13 @@ struct path_probe {
 	uint16_t ident;
 	uint8_t round, rungs, answered;	/* answered: one bit per rung */
 	uint16_t size[PATH_PROBE_RUNGS];	/* inner bytes */
-	uint16_t good, bad;	/* inner lengths that passed / were lost */
+	uint16_t good, bad;	/* inner lengths that passed / were lost (0: none) */
+	bool bad_confirmed;	/* bad was lost twice: not a rate-limited answer */
+	uint8_t quiet_fulls;	/* searches after silence that found the path whole */
+	bool by_silence;	/* the search in flight was started by silence */
+	/* What the peer's ICMP limiter may still answer, as we model it: a
+	 * bucket of PROBE_CREDIT_MAX, a probe a second (credit_at 0: full). */
+	uint64_t credit_ns, credit_at;
 	uint8_t family;		/* AF_INET / AF_INET6 of target and source */
 	uint8_t target[16], source[16];
 	/* What operators see. */

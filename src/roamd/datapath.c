@@ -332,7 +332,7 @@ static void io_send(void *ctx, struct peer *peer, const struct endpoint *to, uin
 			send_queued(d);
 		struct udp_tx_entry one = {.data = data, .len = len, .peer = peer, .to = *to};
 		check_sources(d, &one, 1);
-		int ret = udp_send_fragmentable(&d->ports.cur, &one.to, data, len);
+		int ret = udp_send_fragmentable(&d->ports.cur, &one.to, data, len, peer_path_mtu(peer, NULL, now_ns()));
 		if (ret)
 			note_send_result(d, peer, &one.to, ret, 0);
 		return;

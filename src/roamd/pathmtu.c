@@ -60,8 +60,9 @@ static void learn(struct daemon *d, const struct udp_error *e, struct peer *sent
 	unsigned after = peer_set_path_mtu(peer, e->mtu, origin, now);
 	if (after != before) {
 		char p[24], ep[ENDPOINT_TEXT_LEN];
+		/* The peer's endpoint: our kernel's own refusals name no port. */
 		log_info("%s: path MTU to %s is %u (%s said %u): inner packets up to %u", peer_str(peer, p),
-			 endpoint_str(&e->to, ep), after, origin_name(origin), e->mtu,
+			 endpoint_str(peer_endpoint(peer), ep), after, origin_name(origin), e->mtu,
 			 peer_path_inner_limit(peer, now));
 	}
 }

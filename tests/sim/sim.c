@@ -198,6 +198,20 @@ static void node_deliver(void *ctx, struct peer *peer, uint8_t *data, size_t len
 {
 	struct sim_node *node = ctx;
 	(void)peer;
+	if (node->answer_pings && node->answer_limited && len >= 21 && (data[0] == 0x45 ? data[20] == 8 : data[40] == 128)) {
+		/* A token bucket of 6 s, 1 s per answer (Linux's icmp_ratelimit
+		 * with its burst of 6). */
+		uint64_t now = node->sim->now, cap = 6 * NSEC_PER_SEC;
+		node->answer_credit_ns += node->answer_credit_at ? now - node->answer_credit_at : cap;
+		if (node->answer_credit_ns > cap)
+			node->answer_credit_ns = cap;
+		node->answer_credit_at = now;
+		if (node->answer_credit_ns < NSEC_PER_SEC) {
+			node->pings_swallowed++;
+			return;
+		}
+		node->answer_credit_ns -= NSEC_PER_SEC;
+	}
 	if (node->answer_pings && echo_to_reply(data, len)) {
 		node->pings_answered++;
 		sim_send_packet(node, data, len);
