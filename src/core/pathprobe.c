@@ -61,7 +61,8 @@ enum {
 };
 /* After a search, the next one that silence may start; doubled for each
  * search in a row that silence started and that found the whole path (a
- * one-way stream the peer never answers is not a black hole), up to the
+ * one-way stream the peer never answers is not a black hole) or left the
+ * value as it was, up to the
  * longest; after one that nothing answered, 30 s (the peer may be gone). */
 #define PROBE_INTERVAL (2 * NSEC_PER_SEC)
 #define PROBE_INTERVAL_LONGEST (64 * NSEC_PER_SEC)
@@ -206,10 +207,13 @@ static void emit_probed(struct peer *peer, enum path_probe_result result, uint64
 static void finish(struct peer *peer, enum path_probe_result result, uint64_t now)
 {
 	struct path_probe *pr = &peer->probe;
+	/* Measured again: valid for another PATH_MTU_LIFETIME. */
+	if (result == PATH_PROBE_SMALLER && peer->path_mtu && peer->path_mtu_origin == PATH_MTU_PROBE)
+		peer->path_mtu_at = now;
 	pr->round_deadline = 0;
 	pr->last_result = (uint8_t)result;
 	pr->last_result_at = now;
-	uint64_t wait = PROBE_INTERVAL << (pr->quiet_fulls < 5 ? pr->quiet_fulls : 5);
+	uint64_t wait = PROBE_INTERVAL << (pr->quiet_searches < 5 ? pr->quiet_searches : 5);
 	pr->next_search = now + (result == PATH_PROBE_UNANSWERED ? PROBE_INTERVAL_UNANSWERED
 				 : wait < PROBE_INTERVAL_LONGEST ? wait : PROBE_INTERVAL_LONGEST);
 	/* Large packets sent during the search said nothing new. */
@@ -220,7 +224,7 @@ static void finish(struct peer *peer, enum path_probe_result result, uint64_t no
 /* The rungs of the next round: spread over [base, top] in the first; then
  * one: the size lost in the first round again, until it is lost twice, then
  * halfway between what passed and what was lost. */
-static unsigned plan_round(struct peer *peer, unsigned most)
+static unsigned plan_round(struct peer *peer, unsigned most, uint64_t now)
 {
 	struct path_probe *pr = &peer->probe;
 	unsigned n = 0;
@@ -233,6 +237,14 @@ static unsigned plan_round(struct peer *peer, unsigned most)
 			if (!n || s > pr->size[n - 1])
 				pr->size[n++] = (uint16_t)s;
 		}
+		/* The value in use is one of the rungs: whether it still
+		 * passes is the first thing to know. */
+		unsigned have = peer_path_inner_limit(peer, now);
+		for (unsigned i = 1; have && i + 1 < n; i++)
+			if (have > pr->size[i - 1] && have < pr->size[i + 1]) {
+				pr->size[i] = (uint16_t)have;
+				break;
+			}
 	} else if (!pr->bad_confirmed) {
 		pr->size[n++] = pr->bad ? pr->bad : (uint16_t)top_size(peer);
 	} else {
@@ -276,7 +288,7 @@ static bool send_round(struct peer *peer, uint64_t now)
 		timers_on_path_probe_due(peer, pr->round_deadline);
 		return true;
 	}
-	if (!plan_round(peer, can < PATH_PROBE_RUNGS ? can : PATH_PROBE_RUNGS))
+	if (!plan_round(peer, can < PATH_PROBE_RUNGS ? can : PATH_PROBE_RUNGS, now))
 		return false;
 	pr->credit_ns -= pr->rungs * NSEC_PER_SEC;
 	for (unsigned i = 0; i < pr->rungs; i++) {
@@ -351,6 +363,7 @@ static void start_search(struct peer *peer, bool by_silence, uint64_t now)
 	}
 	pr->searches++;
 	pr->by_silence = by_silence;
+	pr->changed = false;
 	if (!choose_target(peer)) {
 		finish(peer, PATH_PROBE_NO_TARGET, now);
 		return;
@@ -368,6 +381,16 @@ static void start_search(struct peer *peer, bool by_silence, uint64_t now)
 		pr->path_changed = true;
 		pr->last_result = PATH_PROBE_NONE;
 	}
+}
+
+/* A search silence started that changed nothing (a one-way stream on a
+ * path already known) makes the next one wait longer. */
+static void note_quiet(struct path_probe *pr, bool changed)
+{
+	if (changed || !pr->by_silence)
+		pr->quiet_searches = 0;
+	else if (pr->quiet_searches < UINT8_MAX)
+		pr->quiet_searches++;
 }
 
 static void end_round(struct peer *peer, uint64_t now)
@@ -412,28 +435,32 @@ static void end_round(struct peer *peer, uint64_t now)
 	if (pr->good >= top_size(peer)) {
 		/* Everything the tunnel sends passes: what ICMP said (if
 		 * anything) is stale. */
-		if (peer->path_mtu)
+		bool changed = peer->path_mtu != 0;
+		if (changed)
 			peer_forget_path_mtu(peer);
 		pr->path_changed = false;
-		if (pr->by_silence && pr->quiet_fulls < UINT8_MAX)
-			pr->quiet_fulls++;
+		note_quiet(pr, changed);
 		finish(peer, PATH_PROBE_FULL, now);
 		return;
 	}
 	/* Used once a loss is confirmed (a first-round loss may be an answer
 	 * the peer's limiter swallowed, and a value too small would teach
-	 * every inner sender a smaller MTU for ten minutes); later rounds
-	 * only raise it. */
-	if (pr->bad_confirmed && pr->good &&
-	    peer_path_mtu(peer, NULL, now) != pr->good + peer_path_overhead(peer)) {
+	 * every inner sender a smaller MTU for ten minutes). A value already
+	 * in use is lowered only when a probe of its own size was lost twice;
+	 * otherwise rounds only raise it. */
+	unsigned have = peer_path_inner_limit(peer, now);
+	bool shrink_proven = pr->bad_confirmed && have && pr->bad <= have;
+	if (pr->bad_confirmed && pr->good && pr->good != have && (!have || pr->good > have || shrink_proven)) {
 		peer_set_path_mtu(peer, pr->good + peer_path_overhead(peer), PATH_MTU_PROBE, now);
+		pr->changed = true;
 		emit_probed(peer, PATH_PROBE_SEARCHING, now);
 	}
-	pr->quiet_fulls = 0;
 	pr->round++;
 	if ((pr->bad_confirmed && pr->bad - pr->good <= PROBE_STEP) || pr->round >= PROBE_MAX_ROUNDS ||
-	    !send_round(peer, now))
+	    !send_round(peer, now)) {
+		note_quiet(pr, pr->changed);
 		finish(peer, PATH_PROBE_SMALLER, now);
+	}
 }
 
 void pathprobe_timer(struct peer *peer, uint64_t now)

@@ -31,8 +31,9 @@ struct path_probe {
 	uint16_t size[PATH_PROBE_RUNGS];	/* inner bytes */
 	uint16_t good, bad;	/* inner lengths that passed / were lost (0: none) */
 	bool bad_confirmed;	/* bad was lost twice: not a rate-limited answer */
-	uint8_t quiet_fulls;	/* searches after silence that found the path whole */
+	uint8_t quiet_searches;	/* searches in a row silence started that changed nothing */
 	bool by_silence;	/* the search in flight was started by silence */
+	bool changed;		/* ... and has changed the value */
 	/* What the peer's ICMP limiter may still answer, as we model it: a
 	 * bucket of PROBE_CREDIT_MAX, a probe a second (credit_at 0: full). */
 	uint64_t credit_ns, credit_at;

@@ -259,6 +259,40 @@ static void a_silent_black_hole_is_measured(void)
 	sim_free(&sim);
 }
 
+static void a_measured_value_outlives_its_lifetime(void)
+{
+	struct sim_node *a, *b;
+	sim_init(&sim, 48);
+	CHECK(sim_pair(&sim, &a, &b));
+	struct peer *p = sim_peer_of(a, b);
+	device_set_path_probing(a->dev, true);
+	b->answer_pings = true;
+	struct black_hole bh = {.from = a, .max_outer = 1300};
+	sim.filter = black_hole_filter;
+	sim.filter_ctx = &bh;
+	uint32_t seq = 0;
+	CHECK(stream_until(a, b, search_done, 10 * SEC, &seq));
+	unsigned limit = peer_path_inner_limit(p, sim.now), gaps = 0;
+	CHECK(limit == ((1300 - PATH_OVERHEAD_V4) & ~15u));
+	/* Packets that fit, for longer than PATH_MTU_LIFETIME: the value is
+	 * measured again, never dropped (which would black-hole the stream
+	 * until a search found it again). */
+	for (uint64_t t = 0; t < PATH_MTU_LIFETIME + 60 * SEC; t += 100 * MS) {
+		sim_send(a, b, seq++, limit - 28);
+		sim_run_for(&sim, 100 * MS);
+		if (peer_path_inner_limit(p, sim.now) != limit)
+			gaps++;
+	}
+	struct path_probe_info info;
+	peer_get_path_probe_info(p, &info);
+	printf("  %llu s of traffic: %u searches, value lost %u times\n",
+	       (unsigned long long)((PATH_MTU_LIFETIME + 60 * SEC) / SEC), info.searches, gaps);
+	CHECK(gaps == 0);
+	CHECK(info.searches >= 2 && info.searches < 40);
+	sim.filter = NULL;
+	sim_free(&sim);
+}
+
 static void a_roam_starts_a_search_that_may_find_nothing_smaller(void)
 {
 	struct sim_node *a, *b;
@@ -468,6 +502,7 @@ int main(void)
 	RUN(padding_stays_within_the_path);
 	RUN(only_a_quote_of_our_own_data_names_a_peer);
 	RUN(a_silent_black_hole_is_measured);
+	RUN(a_measured_value_outlives_its_lifetime);
 	RUN(a_roam_starts_a_search_that_may_find_nothing_smaller);
 	RUN(a_peer_that_does_not_answer_moves_nothing);
 	RUN(off_unless_asked);
