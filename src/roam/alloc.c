@@ -4,9 +4,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 
 #include "crypto.h"
+#include "huge_pages.h"
 
 _Noreturn void out_of_memory(void)
 {
@@ -46,20 +46,6 @@ char *xstrdup(const char *s)
 	return memcpy(xrealloc(NULL, len), s, len);
 }
 
-/* An array of many megabytes (100,000 peers of a get reply) is touched
- * page by page as it fills, and each first touch of a 4 KB page is a
- * fault: transparent huge pages, where the system offers them on request
- * (madvise mode), make that one fault per 2 MB. Only a hint. */
-static void huge_pages_please(void *p, size_t len)
-{
-	enum { HUGE = 2 << 20 };
-	uintptr_t start = ((uintptr_t)p + HUGE - 1) & ~(uintptr_t)(HUGE - 1);
-	uintptr_t end = ((uintptr_t)p + len) & ~(uintptr_t)(HUGE - 1);
-
-	if (len >= 4 * HUGE && end > start)
-		madvise((void *)start, end - start, MADV_HUGEPAGE);
-}
-
 void *array_grow(void *v, size_t n, size_t size)
 {
 	size_t cap;
@@ -72,6 +58,7 @@ void *array_grow(void *v, size_t n, size_t size)
 	if (cap > SIZE_MAX / size)
 		out_of_memory();
 	v = xrealloc(v, cap * size);
+	/* 100,000 peers of a get reply fill some 40 MB (huge_pages.h). */
 	huge_pages_please(v, cap * size);
 	return v;
 }

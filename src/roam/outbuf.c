@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "alloc.h"
+#include "huge_pages.h"
 
 void outbuf_init(struct outbuf *o, FILE *f)
 {
@@ -37,6 +38,8 @@ void outbuf_make_room(struct outbuf *o, size_t n)
 	}
 	o->data = xrealloc(o->data, cap);
 	o->cap = cap;
+	/* The labels of 100,000 peers are some 15 MB (huge_pages.h). */
+	huge_pages_please(o->data, o->cap);
 }
 
 void outbuf_free(struct outbuf *o)
