@@ -1,6 +1,6 @@
-/* UAPI client: sockets, get (with the get=2 fallback), set, and the one
- * parser of a get reply (docs/protocol.md §7.2-§7.3; roam_* schema in
- * src/common/uapi_contract.h). */
+/* UAPI client: sockets, get (with the get=2 fallback), set
+ * (docs/protocol.md §7.2-§7.5). A get reply is parsed as it arrives, by
+ * the one parser of get replies in uapi_parse.c. */
 #include "uapi_client.h"
 
 #include <ctype.h>
