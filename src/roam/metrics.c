@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "outbuf.h"
 #include "show.h"
 #include "state.h"
 
@@ -306,138 +307,152 @@ static bool peer_value(enum family_id id, const struct uapi_device *d, const str
 	}
 }
 
-static void put_value(FILE *f, struct value v)
-{
-	if (v.ms)
-		fprintf(f, " %" PRIu64 ".%03" PRIu64 "\n", v.v / 1000, v.v % 1000);
-	else
-		fprintf(f, " %" PRIu64 "\n", v.v);
-}
-
 /* The label text of every peer, made once per exposition rather than once
- * per sample: base64 and escaping would otherwise dominate a scrape of
- * 100,000 peers. */
+ * per sample (base64 and escaping would otherwise dominate a scrape of
+ * 100,000 peers), in one block: each peer's three parts follow each other,
+ * so roam_peer_info's labels are a single copy. */
 struct peer_labels {
-	char *peer;	/* interface="...",public_key="..." */
-	char *routes;	/* ,allowed_ips="..."[,friendly_name="..."] */
-	char *where;	/* ,endpoint="..." */
+	size_t at;		/* where the peer's text starts in the block */
+	size_t peer;		/* interface="...",public_key="..." */
+	size_t where;		/* ,endpoint="..." */
+	size_t routes;		/* ,allowed_ips="..."[,friendly_name="..."] */
 };
 
 struct exposition {
 	const struct uapi_device *devs;
 	size_t n;
 	struct peer_labels **labels;	/* [device][peer] */
+	char *label_text;		/* the block */
 	uint64_t now_ms;
 	const struct metrics_options *opt;
 };
 
-static char *label_text(const char *fmt_name, const char *value, const char *more_name, const char *more)
+/* metrics_label_value into the buffer; plain runs are copied whole. */
+static void label_value(struct outbuf *o, const char *s)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
+	size_t plain;
 
-	if (!f)
-		out_of_memory();
-	if (fmt_name) {
-		fprintf(f, "%s=\"", fmt_name);
-		metrics_label_value(f, value);
-		fputc('"', f);
+	for (;;) {
+		plain = strcspn(s, "\\\"\n");
+		outbuf_put(o, s, plain);
+		s += plain;
+		if (!*s)
+			return;
+		outbuf_put(o, *s == '\\' ? "\\\\" : *s == '"' ? "\\\"" : "\\n", 2);
+		s++;
 	}
-	if (more_name) {
-		fprintf(f, ",%s=\"", more_name);
-		metrics_label_value(f, more);
-		fputc('"', f);
-	}
-	if (fclose(f) != 0)
-		out_of_memory();
-	return text;
 }
 
-static void peer_labels_make(struct peer_labels *l, const struct uapi_device *d, const struct uapi_peer *p,
-			     const struct peer_names *names)
+/* name="value", escaped, after a comma unless first. */
+static void put_label(struct outbuf *o, bool first, const char *name, const char *value)
 {
-	char b64[KEY_B64_LEN + 1], prefix[IP_PREFIX_STRLEN], *text = NULL;
+	if (!first)
+		outbuf_putc(o, ',');
+	outbuf_puts(o, name);
+	outbuf_put(o, "=\"", 2);
+	label_value(o, value);
+	outbuf_putc(o, '"');
+}
+
+static void peer_labels_make(struct outbuf *text, struct peer_labels *l, const struct uapi_device *d,
+			     const struct uapi_peer *p, const struct peer_names *names)
+{
+	char b64[KEY_B64_LEN + 1], prefix[IP_PREFIX_STRLEN];
 	const char *name = peer_names_find(names, p->public_key);
-	size_t len = 0;
-	FILE *f;
+	size_t start;
 
 	key_to_base64(b64, p->public_key);
-	f = open_memstream(&text, &len);
-	if (!f)
-		out_of_memory();
-	fputs("interface=\"", f);
-	metrics_label_value(f, d->name);
-	fprintf(f, "\",public_key=\"%s\"", b64);
-	fclose(f);
-	l->peer = text;
+	l->at = text->len;
+	put_label(text, true, "interface", d->name);
+	put_label(text, false, "public_key", b64);
+	l->peer = text->len - l->at;
 
-	text = NULL;
-	f = open_memstream(&text, &len);
-	if (!f)
-		out_of_memory();
+	start = text->len;
+	put_label(text, false, "endpoint", p->endpoint);
+	l->where = text->len - start;
+
 	/* As wg's dump writes them: comma-separated, no spaces. */
-	fputs(",allowed_ips=\"", f);
-	for (size_t i = 0; i < p->n_allowed_ips; i++)
-		fprintf(f, "%s%s", i ? "," : "", ip_prefix_str(&p->allowed_ips[i], prefix));
-	fputc('"', f);
-	if (name) {
-		fputs(",friendly_name=\"", f);
-		metrics_label_value(f, name);
-		fputc('"', f);
+	start = text->len;
+	outbuf_puts(text, ",allowed_ips=\"");
+	for (size_t i = 0; i < p->n_allowed_ips; i++) {
+		if (i)
+			outbuf_putc(text, ',');
+		outbuf_puts(text, ip_prefix_str(&p->allowed_ips[i], prefix));
 	}
-	fclose(f);
-	l->routes = text;
-	l->where = label_text(NULL, NULL, "endpoint", p->endpoint);
+	outbuf_putc(text, '"');
+	if (name)
+		put_label(text, false, "friendly_name", name);
+	l->routes = text->len - start;
 }
+
+/* The samples of one family: its name is written often enough to have
+ * its length measured once. */
+struct sample_name {
+	const struct family *fam;
+	size_t len;
+};
 
 /* name{LABELS[,reason="..."]} */
-static void put_labels(FILE *f, const struct family *fam, const struct uapi_device *d, const struct peer_labels *l,
-		       const char *reason)
+static void put_labels(struct outbuf *o, const struct sample_name *sn, const struct exposition *x,
+		       const struct uapi_device *d, const struct peer_labels *l, const char *reason)
 {
-	fputs(fam->name, f);
-	fputc('{', f);
+	outbuf_put(o, sn->fam->name, sn->len);
+	outbuf_putc(o, '{');
 	if (!l) {
-		fputs("interface=\"", f);
-		metrics_label_value(f, d->name);
-		fputc('"', f);
+		put_label(o, true, "interface", d->name);
 	} else {
-		fputs(l->peer, f);
-		if (fam->labels == LABELS_INFO)
-			fputs(l->where, f);
-		if (fam->labels == LABELS_INFO || fam->labels == LABELS_EXPORTER)
-			fputs(l->routes, f);
+		const char *text = x->label_text + l->at;
+		switch (sn->fam->labels) {
+		case LABELS_INFO:
+			outbuf_put(o, text, l->peer + l->where + l->routes);
+			break;
+		case LABELS_EXPORTER:
+			outbuf_put(o, text, l->peer);
+			outbuf_put(o, text + l->peer + l->where, l->routes);
+			break;
+		default:
+			outbuf_put(o, text, l->peer);
+			break;
+		}
 	}
-	if (reason) {
-		fputs(",reason=\"", f);
-		metrics_label_value(f, reason);
-		fputc('"', f);
-	}
-	fputc('}', f);
+	if (reason)
+		put_label(o, false, "reason", reason);
+	outbuf_putc(o, '}');
 }
 
-static void put_drops(FILE *f, const struct family *fam, const struct uapi_device *d, const struct peer_labels *l,
-		      const struct uapi_drop *drops, size_t n)
+static void put_value(struct outbuf *o, struct value v)
+{
+	outbuf_putc(o, ' ');
+	if (v.ms)
+		outbuf_millis(o, v.v);
+	else
+		outbuf_u64(o, v.v);
+	outbuf_putc(o, '\n');
+}
+
+static void put_drops(struct outbuf *o, const struct sample_name *sn, const struct exposition *x,
+		      const struct uapi_device *d, const struct peer_labels *l, const struct uapi_drop *drops, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		put_labels(f, fam, d, l, drops[i].reason);
-		put_value(f, (struct value){ drops[i].count, false });
+		put_labels(o, sn, x, d, l, drops[i].reason);
+		put_value(o, (struct value){ drops[i].count, false });
 	}
 }
 
-static void family_samples(FILE *f, const struct family *fam, const struct exposition *x, size_t dev)
+static void family_samples(struct outbuf *o, const struct sample_name *sn, const struct exposition *x, size_t dev)
 {
+	const struct family *fam = sn->fam;
 	const struct uapi_device *d = &x->devs[dev];
 	struct value v;
 
 	if (fam->id == IF_DROPS) {
-		put_drops(f, fam, d, NULL, d->drops, d->n_drops);
+		put_drops(o, sn, x, d, NULL, d->drops, d->n_drops);
 		return;
 	}
 	if (fam->labels == LABELS_INTERFACE) {
 		if (device_value(fam->id, d, x->now_ms, &v)) {
-			put_labels(f, fam, d, NULL, NULL);
-			put_value(f, v);
+			put_labels(o, sn, x, d, NULL, NULL);
+			put_value(o, v);
 		}
 		return;
 	}
@@ -445,10 +460,10 @@ static void family_samples(FILE *f, const struct family *fam, const struct expos
 		const struct uapi_peer *p = &d->peers[i];
 		const struct peer_labels *l = &x->labels[dev][i];
 		if (fam->id == PEER_DROPS) {
-			put_drops(f, fam, d, l, p->drops, p->n_drops);
+			put_drops(o, sn, x, d, l, p->drops, p->n_drops);
 		} else if (peer_value(fam->id, d, p, x->now_ms, &v)) {
-			put_labels(f, fam, d, l, NULL);
-			put_value(f, v);
+			put_labels(o, sn, x, d, l, NULL);
+			put_value(o, v);
 		}
 	}
 }
@@ -479,41 +494,61 @@ static bool family_has_samples(const struct family *fam, const struct exposition
 	return false;
 }
 
+/* # TYPE, # UNIT and # HELP: rare enough for stdio's formatting. */
+static void put_header(struct outbuf *o, const struct family *fam, bool om)
+{
+	char line[512];
+	size_t name_len = strlen(fam->name) - (om && fam->counter ? strlen("_total") : 0);
+	int n;
+
+	n = snprintf(line, sizeof(line), "# TYPE %.*s %s\n", (int)name_len, fam->name, fam->counter ? "counter" : "gauge");
+	outbuf_put(o, line, (size_t)n);
+	if (fam->unit) {
+		n = snprintf(line, sizeof(line), "# UNIT %.*s %s\n", (int)name_len, fam->name, fam->unit);
+		outbuf_put(o, line, (size_t)n);
+	}
+	outbuf_puts(o, "# HELP ");
+	outbuf_put(o, fam->name, name_len);
+	outbuf_putc(o, ' ');
+	outbuf_puts(o, fam->help);
+	outbuf_putc(o, '\n');
+}
+
 void metrics_write(FILE *f, const struct uapi_device *devs, size_t n, uint64_t now_ms,
 		   const struct metrics_options *opt)
 {
 	static const struct metrics_options defaults;
-	struct exposition x = { devs, n, NULL, now_ms, opt ? opt : &defaults };
+	struct exposition x = { devs, n, NULL, NULL, now_ms, opt ? opt : &defaults };
+	struct outbuf o, text;
+	size_t text_len;
+
+	outbuf_init(&text, NULL);
 	x.labels = xrealloc(NULL, (n ? n : 1) * sizeof(x.labels[0]));
 	for (size_t j = 0; j < n; j++) {
 		const struct peer_names *names = x.opt->names ? &x.opt->names[j] : NULL;
 		x.labels[j] = xrealloc(NULL, (devs[j].n_peers ? devs[j].n_peers : 1) * sizeof(x.labels[j][0]));
 		for (size_t i = 0; i < devs[j].n_peers; i++)
-			peer_labels_make(&x.labels[j][i], &devs[j], &devs[j].peers[i], names);
+			peer_labels_make(&text, &x.labels[j][i], &devs[j], &devs[j].peers[i], names);
 	}
+	x.label_text = outbuf_take(&text, &text_len);
+	outbuf_free(&text);
+
+	outbuf_init(&o, f);
 	for (size_t i = 0; i < N_FAMILIES; i++) {
 		const struct family *fam = &families[i];
 		if ((fam->compat && !x.opt->exporter_names) || !family_has_samples(fam, &x))
 			continue;
-		bool om = x.opt->openmetrics;
-		size_t name_len = strlen(fam->name) - (om && fam->counter ? strlen("_total") : 0);
-		fprintf(f, "# TYPE %.*s %s\n", (int)name_len, fam->name, fam->counter ? "counter" : "gauge");
-		if (fam->unit)
-			fprintf(f, "# UNIT %.*s %s\n", (int)name_len, fam->name, fam->unit);
-		fprintf(f, "# HELP %.*s %s\n", (int)name_len, fam->name, fam->help);
+		put_header(&o, fam, x.opt->openmetrics);
+		struct sample_name sn = { fam, strlen(fam->name) };
 		for (size_t j = 0; j < n; j++)
-			family_samples(f, fam, &x, j);
+			family_samples(&o, &sn, &x, j);
 	}
-	fputs("# EOF\n", f);
-	for (size_t j = 0; j < n; j++) {
-		for (size_t i = 0; i < devs[j].n_peers; i++) {
-			free(x.labels[j][i].peer);
-			free(x.labels[j][i].routes);
-			free(x.labels[j][i].where);
-		}
+	outbuf_puts(&o, "# EOF\n");
+	outbuf_free(&o);
+	for (size_t j = 0; j < n; j++)
 		free(x.labels[j]);
-	}
 	free(x.labels);
+	free(x.label_text);
 }
 
 /* Friendly names for dev: from the file asked for, else from the file

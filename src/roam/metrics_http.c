@@ -11,11 +11,27 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
 
+
+/* A stream onto an anonymous memory file; tmpfile where memfd_create is
+ * refused. NULL if neither works. */
+static FILE *memory_file(void)
+{
+	int fd = memfd_create("roam-metrics", MFD_CLOEXEC);
+	FILE *f;
+
+	if (fd < 0)
+		return tmpfile();
+	f = fdopen(fd, "w+");
+	if (!f)
+		close(fd);
+	return f;
+}
 
 static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 			      const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -35,10 +51,12 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 		status = MHD_HTTP_NOT_FOUND;
 		resp = MHD_create_response_from_buffer(strlen(not_found), (void *)not_found, MHD_RESPMEM_PERSISTENT);
 	} else {
-		/* Into an unnamed temporary file, sent from there (sendfile):
-		 * 100,000 peers make some 150 MB, which a growing memory
-		 * buffer would copy and zero again at every doubling. */
-		f = tmpfile();
+		/* Into an unnamed file in memory (memfd), sent from there
+		 * (sendfile): 100,000 peers make some 150 MB, which a growing
+		 * buffer would copy and zero again at every doubling, and
+		 * which a file on a disk (tmpfile in /tmp) would cost block
+		 * allocation and writeback for. */
+		f = memory_file();
 		if (!f)
 			return MHD_NO;
 		setvbuf(f, NULL, _IOFBF, 1 << 20);

@@ -97,6 +97,31 @@ struct uapi_device {
 int uapi_parse_get(const char *text, size_t len, struct uapi_device *dev, char *err, size_t err_len);
 void uapi_device_free(struct uapi_device *dev);
 
+/* The same parser fed piece by piece, as the reply arrives (uapi_parse.c):
+ * a reply of 100,000 peers is some 40 MB that need never be held whole.
+ * init; feed the text received so far (it is modified in place), which
+ * returns how many bytes it consumed: what is left is the start of a line,
+ * to be fed again with what follows it; once done (the blank line that
+ * ends a reply, or an error) nothing more is read; finish with whatever
+ * was left (NUL-terminated, "" for nothing) returns what uapi_parse_get
+ * would. */
+struct uapi_get_parser {
+	struct uapi_device *dev;
+	struct uapi_peer *peer;		/* the one lines are about; NULL before any */
+	bool have_errno, ended;
+	int64_t daemon_errno;
+	unsigned lineno;
+	int ret;			/* nonzero: malformed (err says why) */
+	char *err;
+	size_t err_len;
+};
+void uapi_get_parser_init(struct uapi_get_parser *gp, struct uapi_device *dev, char *err, size_t err_len);
+size_t uapi_get_parser_feed(struct uapi_get_parser *gp, char *data, size_t len);
+bool uapi_get_parser_done(const struct uapi_get_parser *gp);
+/* One line, without its '\n'; false once done. */
+bool uapi_get_parser_line(struct uapi_get_parser *gp, char *line);
+int uapi_get_parser_finish(struct uapi_get_parser *gp, char *rest);
+
 /* The socket path of ifname. false if the name cannot be an interface's. */
 bool uapi_socket_path(const char *ifname, char path[UAPI_SOCKET_PATH_MAX]);
 /* Connects to ifname's daemon (close-on-exec, send/receive timeouts).

@@ -246,7 +246,8 @@ static int plan_routing(struct up *u)
 			u->table = (uint32_t)v;
 		else if (!table_by_name(t, &u->table))
 			return fail("%s:%u: Table '%s' is no number, auto, off or name in /etc/iproute2/rt_tables",
-				    u->cfg.path, u->cfg.iface.table_line, t);
+				    u->cfg.path, u->cfg.iface.table_line,
+				    u->cfg.iface.table_written ? u->cfg.iface.table_written : t);
 	}
 	for (size_t i = 0; u->table_auto && i < u->cfg.n_peers; i++)
 		for (size_t j = 0; j < u->cfg.peers[i].n_allowed_ips; j++)

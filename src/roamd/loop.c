@@ -37,6 +37,8 @@ _Static_assert(MAX_CLIENTS == 256, "MAX_CLIENTS_TEXT says 256");
 #define CLIENT_SWEEP_NS NSEC_PER_SEC
 #define CLIENT_LOG_NS (10 * NSEC_PER_SEC)
 #define CLIENT_BYTES_BUDGET (2 * (size_t)UAPI_MAX_REQUEST)
+/* A reply this large gets a socket send buffer of the second size. */
+enum { BIG_REPLY = 8 << 20, BIG_REPLY_SEND_BUFFER = 4 << 20 };
 /* Connections accepted per wake-up of the listener, so a flood of `wg`
  * clients cannot starve the data path; the rest wait in the backlog. */
 enum { ACCEPT_BUDGET = 16 };
@@ -51,6 +53,7 @@ struct client {
 	uint32_t events;	/* what epoll is asked for now */
 	uint64_t last_active;	/* a byte moved either way (monotonic) */
 	size_t accounted;	/* its share of d->client_bytes */
+	bool big_send_buffer;	/* SO_SNDBUF raised for a large reply */
 };
 
 static int watch_fd(struct daemon *d, int op, int fd, uint32_t events, struct watch *w)
@@ -190,6 +193,17 @@ static bool client_flush(struct client *c)
 		const char *out = uapi_conn_output(c->conn, &len);
 		if (!len)
 			return true;
+		/* A get of 100,000 peers is some 40 MB: through the default
+		 * 208 KB socket buffer that is 200 rounds of waking the
+		 * reader and waiting for it, each a wait for a CPU on a busy
+		 * machine. A few MB (up to net.core.wmem_max) make it a
+		 * dozen. Only for such replies: they already hold far more
+		 * of our memory than this holds of the kernel's. */
+		if (len >= BIG_REPLY && !c->big_send_buffer) {
+			int size = BIG_REPLY_SEND_BUFFER;
+			setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+			c->big_send_buffer = true;
+		}
 		ssize_t n = send(c->fd, out, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)

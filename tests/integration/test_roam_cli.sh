@@ -452,6 +452,10 @@ bad_input() {
 	sed 's|^PrivateKey = .*|PrivateKey = c2VjcmV0|' "$RT_TMP/$WA.conf" >"$bad"
 	one_line_error roam "$A" up "$RT_TMP/missing/$WR.conf" &&
 		one_line_error roam "$A" up "$bad" && ! grep -q c2VjcmV0 "$RT_TMP/err" &&
+		sed 's|^\[Interface\]$|[Interface]\nMTU = 1 4 x|' "$RT_TMP/$WA.conf" >"$bad" &&
+		one_line_error roam "$A" up "$bad" && grep -qF "MTU '1 4 x' " "$RT_TMP/err" &&
+		sed 's|^\[Interface\]$|[Interface]\nTable = no such table|' "$RT_TMP/$WA.conf" >"$bad" &&
+		one_line_error roam "$A" up "$bad" && grep -qF "Table 'no such table' " "$RT_TMP/err" &&
 		one_line_error roam "$A" down "$WR" &&
 		one_line_error roam "$A" show "$WR" &&
 		one_line_error roam "$A" metrics "$WR" &&
@@ -460,7 +464,7 @@ bad_input() {
 		one_line_error roam "$A" up "$WR" && grep -qF "/etc/wireguard/$WR.conf" "$RT_TMP/err" &&
 		same_as_before && no_leftovers "$WR"
 }
-t_check "bad input: missing file, bad key, unknown interface -> one line, non-zero" bad_input
+t_check "bad input: missing file, bad key, values quoted as written, unknown interface -> one line, non-zero" bad_input
 
 # --- against wireguard-go -----------------------------------------------------
 wireguard_go() {

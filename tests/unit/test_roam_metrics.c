@@ -6,7 +6,10 @@
  * and what is left out against wireguard-go. promtool and an OpenMetrics
  * parser check real output in tests/integration/test_roam_cli.sh.
  */
+#include <inttypes.h>
+
 #include "metrics.h"
+#include "outbuf.h"
 #include "roam_reply_sample.h"
 #include "test.h"
 
@@ -337,6 +340,70 @@ static void test_roaming_adds_no_series(void)
 	}
 }
 
+/* The hand-made writer under the exposition (outbuf.c): numbers as
+ * printf makes them, and text that passes a chunk's size (one piece larger
+ * than a chunk, and many small ones across chunk boundaries) arriving whole
+ * and in order. */
+static void test_outbuf(void)
+{
+	static const uint64_t numbers[] = { 0, 7, 10, 999, 1000, 1001, 65535, UINT32_MAX, UINT64_MAX };
+	char *text = NULL, want[64];
+	size_t len = 0, n;
+	FILE *f = open_memstream(&text, &len);
+	struct outbuf o;
+
+	outbuf_init(&o, f);
+	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+		outbuf_u64(&o, numbers[i]);
+		outbuf_putc(&o, ' ');
+		outbuf_millis(&o, numbers[i]);
+		outbuf_putc(&o, '\n');
+	}
+	outbuf_free(&o);
+	fflush(f);
+	n = 0;
+	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+		int w = snprintf(want, sizeof(want), "%" PRIu64 " %" PRIu64 ".%03" PRIu64 "\n", numbers[i],
+				 numbers[i] / 1000, numbers[i] % 1000);
+		CHECK(n + (size_t)w <= len && !memcmp(text + n, want, (size_t)w));
+		n += (size_t)w;
+	}
+	CHECK(n == len);
+	fclose(f);
+	free(text);
+
+	/* 3 chunks of small pieces, then one piece of 1.5 chunks, then more. */
+	size_t big = OUTBUF_CHUNK + OUTBUF_CHUNK / 2, total = 0;
+	char *blob = malloc(big);
+	for (size_t i = 0; i < big; i++)
+		blob[i] = (char)('a' + i % 26);
+	text = NULL;
+	f = open_memstream(&text, &len);
+	outbuf_init(&o, f);
+	for (size_t i = 0; total < 3 * OUTBUF_CHUNK; i++, total += 7)
+		outbuf_put(&o, blob + i % 19, 7);
+	outbuf_put(&o, blob, big);
+	outbuf_puts(&o, "end");
+	outbuf_free(&o);
+	fclose(f);
+	CHECK(len == total + big + 3);
+	bool same = len == total + big + 3;
+	for (size_t i = 0, at = 0; same && at < total; i++, at += 7)
+		same = !memcmp(text + at, blob + i % 19, 7);
+	CHECK(same && !memcmp(text + total, blob, big) && !memcmp(text + total + big, "end", 3));
+	free(text);
+
+	/* In memory (f NULL): grows and keeps all, handed over by take. */
+	outbuf_init(&o, NULL);
+	outbuf_put(&o, blob, big);
+	outbuf_u64(&o, 42);
+	text = outbuf_take(&o, &len);
+	CHECK(len == big + 2 && !memcmp(text, blob, big) && !memcmp(text + big, "42", 2));
+	free(text);
+	outbuf_free(&o);
+	free(blob);
+}
+
 int main(void)
 {
 	RUN(test_exporter_names);
@@ -345,5 +412,6 @@ int main(void)
 	RUN(test_sample_exposition);
 	RUN(test_two_interfaces);
 	RUN(test_wireguard_go);
+	RUN(test_outbuf);
 	return test_finish("test_roam_metrics");
 }
