@@ -20,7 +20,9 @@
  * IPv4, 1280 over IPv6) and the largest packet the tunnel sends. Linux
  * answers "time exceeded" at most 6 at once and then 1 a second per
  * destination, and an answer its limiter swallowed looks like a probe the
- * path lost; so every later round sends a single probe, a second apart:
+ * path lost; so when the answers are such errors (echo replies are not
+ * limited, and then a loss is the path's), every later round sends a
+ * single probe, a second apart:
  * first the smallest size lost again. Lost twice, it is the path: the
  * largest size answered becomes the path MTU (the data path uses it at
  * once, about 2 s after the search began), and the next rounds halve the
@@ -245,6 +247,15 @@ static unsigned plan_round(struct peer *peer, unsigned most, uint64_t now)
 				pr->size[i] = (uint16_t)have;
 				break;
 			}
+	} else if (!pr->answers_limited) {
+		/* Echo replies: several at once, between what passed and what
+		 * was lost. */
+		unsigned lo = pr->good, hi = pr->bad ? pr->bad : top_size(peer) + 1;
+		for (unsigned i = 1; i <= most; i++) {
+			unsigned s = (lo + (hi - lo) * i / (most + 1)) & ~(unsigned)(PROBE_STEP - 1);
+			if (s > lo && s < hi && (!n || s > pr->size[n - 1]))
+				pr->size[n++] = (uint16_t)s;
+		}
 	} else if (!pr->bad_confirmed) {
 		pr->size[n++] = pr->bad ? pr->bad : (uint16_t)top_size(peer);
 	} else {
@@ -282,6 +293,8 @@ static bool send_round(struct peer *peer, uint64_t now)
 	struct device *dev = peer->dev;
 	struct path_probe *pr = &peer->probe;
 	unsigned can = credit_now(pr, now), need = pr->round == 0 ? 2 : 1;
+	if (pr->answers && !pr->answers_limited)
+		can = PATH_PROBE_RUNGS;	/* echo replies: no limiter */
 	if (can < need) {
 		pr->rungs = 0;
 		pr->round_deadline = now + need * NSEC_PER_SEC - pr->credit_ns;
@@ -419,7 +432,12 @@ static void end_round(struct peer *peer, uint64_t now)
 	}
 	if (best >= 0 && pr->size[best] > pr->good)
 		pr->good = pr->size[best];
-	if (lost >= 0) {
+	if (lost >= 0 && !pr->answers_limited) {
+		/* Echo replies are not rate-limited: a loss is the path's. */
+		if (!pr->bad || pr->size[lost] < pr->bad)
+			pr->bad = pr->size[lost];
+		pr->bad_confirmed = true;
+	} else if (lost >= 0) {
 		uint16_t size = pr->size[lost];
 		if (pr->round > 0 && !pr->bad_confirmed && size == pr->bad)
 			pr->bad_confirmed = true;	/* lost twice */
@@ -531,8 +549,9 @@ static int rung_of_quoted(const struct path_probe *pr, const uint8_t *q, size_t 
  * length (padding stripped). An echo reply may come back in fragments (the
  * peer's side fits it to a path it believes smaller): its first fragment
  * answers as well, since what a probe measures is the way there. */
-static int answered_rung(const struct path_probe *pr, const uint8_t *pkt, size_t len, int family)
+static int answered_rung(const struct path_probe *pr, const uint8_t *pkt, size_t len, int family, bool *limited)
 {
+	*limited = false;
 	if (family != pr->family)
 		return -1;
 	const uint8_t *icmp;
@@ -555,6 +574,7 @@ static int answered_rung(const struct path_probe *pr, const uint8_t *pkt, size_t
 		}
 		if (fragment)
 			return -1;
+		*limited = true;
 		if (icmp[0] == ICMP4_TIME_EXCEEDED || (icmp[0] == ICMP4_UNREACHABLE && icmp[1] != ICMP4_FRAG_NEEDED))
 			return rung_of_quoted(pr, icmp + ICMP_HDR, len - hlen - ICMP_HDR);
 		return -1;
@@ -580,6 +600,7 @@ static int answered_rung(const struct path_probe *pr, const uint8_t *pkt, size_t
 	}
 	if (fragment)
 		return -1;
+	*limited = true;
 	if (icmp[0] == ICMP6_TIME_EXCEEDED || icmp[0] == ICMP6_UNREACHABLE)
 		return rung_of_quoted(pr, icmp + ICMP_HDR, len - hlen - ICMP_HDR);
 	return -1;
@@ -588,9 +609,11 @@ static int answered_rung(const struct path_probe *pr, const uint8_t *pkt, size_t
 bool pathprobe_consume_answer(struct peer *peer, const uint8_t *pkt, size_t len, int family, uint64_t now)
 {
 	struct path_probe *pr = &peer->probe;
-	int rung = answered_rung(pr, pkt, len, family);
+	bool limited;
+	int rung = answered_rung(pr, pkt, len, family, &limited);
 	if (rung < 0)
 		return false;
+	pr->answers_limited = limited;
 	if (!(pr->answered & (1u << rung))) {
 		pr->answered |= (uint8_t)(1u << rung);
 		pr->answers++;

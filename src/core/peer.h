@@ -34,6 +34,9 @@ struct path_probe {
 	uint8_t quiet_searches;	/* searches in a row silence started that changed nothing */
 	bool by_silence;	/* the search in flight was started by silence */
 	bool changed;		/* ... and has changed the value */
+	bool answers_limited;	/* the last answer was an ICMP error ("time
+				 * exceeded"), which hosts rate-limit; echo
+				 * replies are not */
 	/* What the peer's ICMP limiter may still answer, as we model it: a
 	 * bucket of PROBE_CREDIT_MAX, a probe a second (credit_at 0: full). */
 	uint64_t credit_ns, credit_at;

@@ -419,6 +419,35 @@ static void rate_limited_answers_never_shrink_a_whole_path(void)
 	sim_free(&sim);
 }
 
+static void a_black_hole_behind_a_rate_limited_router_is_measured(void)
+{
+	struct sim_node *a, *b;
+	sim_init(&sim, 49);
+	CHECK(sim_pair(&sim, &a, &b));
+	struct peer *p = sim_peer_of(a, b);
+	device_set_path_probing(a->dev, true);
+	b->answer_pings = true;
+	b->answer_limited = true;	/* "time exceeded", 6 then 1/s */
+	struct black_hole bh = {.from = a, .max_outer = 1300};
+	sim.filter = black_hole_filter;
+	sim.filter_ctx = &bh;
+	uint32_t seq = 0;
+	uint64_t start = sim.now;
+	CHECK(stream_until(a, b, probe_value_set, 10 * SEC, &seq));
+	uint64_t first = sim.now - start;
+	CHECK(stream_until(a, b, search_done, 15 * SEC, &seq));
+	struct path_probe_info info;
+	peer_get_path_probe_info(p, &info);
+	printf("  first value after %llu ms, search done after %llu ms: %u probes, %llu answers swallowed\n",
+	       (unsigned long long)(first / MS), (unsigned long long)((sim.now - start) / MS), info.probes_sent,
+	       (unsigned long long)b->pings_swallowed);
+	CHECK(first <= 3 * SEC);
+	CHECK(probe_result(p) == PATH_PROBE_SMALLER);
+	CHECK(peer_path_inner_limit(p, sim.now) == ((1300 - PATH_OVERHEAD_V4) & ~15u));
+	sim.filter = NULL;
+	sim_free(&sim);
+}
+
 static bool searching(struct peer *p)
 {
 	return probe_result(p) == PATH_PROBE_SEARCHING;
@@ -508,6 +537,7 @@ int main(void)
 	RUN(off_unless_asked);
 	RUN(ipv6_traffic_is_probed_over_ipv6);
 	RUN(rate_limited_answers_never_shrink_a_whole_path);
+	RUN(a_black_hole_behind_a_rate_limited_router_is_measured);
 	RUN(two_roamds_do_not_probe_each_other_when_idle);
 	return test_finish("test_sim_pathmtu");
 }
