@@ -159,7 +159,8 @@ static const struct family families[] = {
 	{ PEER_PATH_INNER_MTU, "roam_peer_path_inner_mtu_bytes", false, "bytes",
 	  "Largest inner packet that fits the peer's path; absent while nothing is learnt.", LABELS_PEER, false },
 	{ PEER_INFO, "roam_peer_info", false, NULL,
-	  "Always 1; the labels say where the peer is (endpoint), what it routes and its friendly_name. "
+	  "Always 1; the labels say where the peer is (endpoint), where its path MTU comes from (path_mtu_origin: "
+	  "interface, icmp, local, probe), what it routes and its friendly_name. "
 	  "The only series whose labels change when the peer roams.", LABELS_INFO, false },
 	{ WG_SENT_BYTES, "wireguard_sent_bytes_total", true, NULL, "Bytes sent to the peer", LABELS_EXPORTER, true },
 	{ WG_RECEIVED_BYTES, "wireguard_received_bytes_total", true, NULL, "Bytes received from the peer",
@@ -314,7 +315,7 @@ static bool peer_value(enum family_id id, const struct uapi_device *d, const str
 struct peer_labels {
 	size_t at;		/* where the peer's text starts in the block */
 	size_t peer;		/* interface="...",public_key="..." */
-	size_t where;		/* ,endpoint="..." */
+	size_t where;		/* ,endpoint="..."[,path_mtu_origin="..."] */
 	size_t routes;		/* ,allowed_ips="..."[,friendly_name="..."] */
 };
 
@@ -369,6 +370,10 @@ static void peer_labels_make(struct outbuf *text, struct peer_labels *l, const s
 
 	start = text->len;
 	put_label(text, false, "endpoint", p->endpoint);
+	/* Where the path MTU roamd uses comes from (roam_peer_path_mtu_bytes
+	 * has the value): it changes with the path, as the endpoint does. */
+	if (p->path_mtu_origin[0])
+		put_label(text, false, "path_mtu_origin", p->path_mtu_origin);
 	l->where = text->len - start;
 
 	/* As wg's dump writes them: comma-separated, no spaces. */

@@ -263,8 +263,11 @@ static void test_exporter_names(void)
 	CHECK(has_line(text, "roam_peer_up{interface=\"wg0\"," PEER2 "} 0"));
 	CHECK(has_line(text, "roam_interface_connected_peers{interface=\"wg0\"} 1"));
 	CHECK(has_line(text, "roam_peer_info{interface=\"wg0\"," PEER1
-			     ",endpoint=\"192.0.2.12:51820\",allowed_ips=\"198.18.0.2/32,fd00:2::2/128\","
-			     "friendly_name=\"Alice's \\\"phone\\\"\"} 1"));
+			     ",endpoint=\"192.0.2.12:51820\",path_mtu_origin=\"probe\","
+			     "allowed_ips=\"198.18.0.2/32,fd00:2::2/128\",friendly_name=\"Alice's \\\"phone\\\"\"} 1"));
+	/* The path MTU in force: its value here, where it came from on _info. */
+	CHECK(has_line(text, "roam_peer_path_mtu_bytes{interface=\"wg0\"," PEER1 "} 1292"));
+	CHECK(has_line(text, "roam_peer_path_inner_mtu_bytes{interface=\"wg0\"," PEER1 "} 1232"));
 	CHECK(has_line(text, "roam_peer_received_bytes_total{interface=\"wg0\"," PEER1 "} 3145728"));
 	if (test_case_failures)
 		fprintf(stderr, "%s", text);

@@ -152,6 +152,8 @@ static void test_text(void)
 		"  endpoint changes: 1",
 		"  nat: 1 rebind; a mapping was lost after 30 seconds idle; a mapping survived 10 seconds idle",
 		"  suggested keepalive: 15 seconds (now 25: too long for this path)",
+		"  path MTU: 1292 (from probe), inner packets up to 1232",
+		"  path probe: smaller, 4 s ago (10 probes sent, 7 answered)",
 		"  history:",
 		"    2023-11-14 22:11:40 (2 minutes, 45 seconds ago)  handshake_complete  (none) -> 192.0.2.2:51820",
 		"    2023-11-14 22:12:15 (2 minutes, 10 seconds ago)  endpoint_changed  192.0.2.2:51820 -> 192.0.2.12:51820 after 30 seconds idle",
@@ -231,6 +233,8 @@ static void test_json(void)
 		"\"last_receive_age_ms\": 1500",
 		"\"drops\": {\"replay\": 2}",
 		"\"nat\": {\"rebinds\": 1, \"lost_after_idle_ms\": 30000, \"kept_after_idle_ms\": 10000, \"suggested_keepalive\": 15}",
+		"\"path_mtu\": {\"origin\": \"probe\", \"mtu\": 1292, \"inner_mtu\": 1232, \"probe\": {\"result\": \"smaller\", "
+		"\"age_ms\": 4000, \"sent\": 10, \"answered\": 7}}",
 		"{\"kind\": \"endpoint_changed\", \"time\": \"2023-11-14T22:12:15.250000000Z\", \"age_ms\": 130000, "
 		"\"old_endpoint\": \"192.0.2.2:51820\", \"new_endpoint\": \"192.0.2.12:51820\", \"idle_ms\": 30000}",
 		"\"old_endpoint\": null",
