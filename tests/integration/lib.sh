@@ -597,3 +597,30 @@ if ! id -u roamd >/dev/null 2>&1; then
 	id -u roamd >/dev/null 2>&1 || t_abort "could not create the user roamd"
 fi
 rt_sweep_stale
+
+# rt_roam_stubbed NS ARGS... — $ROAM inside NS, bounded (RT_ROAM_TIMEOUT,
+# 60 s), with a stand-in resolvconf first on its PATH that accepts what
+# roam up gives it: roam up refuses DNS = without one, and the host's
+# resolver is no test's to change.
+rt_roam_stubbed() {
+	local ns=$1 stub=$RT_TMP/bin
+	shift
+	if [ ! -x "$stub/resolvconf" ]; then
+		mkdir -p "$stub" && printf '#!/bin/sh\ncat >/dev/null\nexit 0\n' >"$stub/resolvconf" &&
+			chmod +x "$stub/resolvconf" || return 1
+	fi
+	nsx "$ns" env PATH="$stub:$PATH" timeout "${RT_ROAM_TIMEOUT:-60}" "$ROAM" "$@"
+}
+
+# rt_remove_ledgers_on_exit DIR — on exit, also remove the ledgers that roam
+# up wrote in DIR for this test's interfaces (named with RT_PFX), whatever
+# the test left behind.
+rt_remove_ledgers_on_exit() {
+	RT_LEDGER_DIR=$1
+	trap 'rc=$?; rt_remove_ledgers; (exit $rc); rt_on_exit' EXIT
+}
+rt_remove_ledgers() {
+	local f
+	for f in "$RT_LEDGER_DIR/${RT_PFX}"[a-z]*.state; do [ -e "$f" ] && rm -f "$f"; done
+	return 0
+}

@@ -32,25 +32,12 @@ STATE_DIR=/run/roam
 SRV_TUN4=198.18.0.1 SRV_TUN6=fd00:2::1 PH_TUN4=198.18.0.2 PH_TUN6=fd00:2::2
 DNS_PID=""
 
-doctor_cleanup() {
-	local f
-	for f in "$STATE_DIR/${RT_PFX}"[a-z]*.state; do [ -e "$f" ] && rm -f "$f"; done
-	return 0
-}
-trap 'rc=$?; doctor_cleanup; (exit $rc); rt_on_exit' EXIT
+rt_remove_ledgers_on_exit "$STATE_DIR"
 
-# roam up hands DNS = to resolvconf: a stand-in that accepts it, first on
-# roam's PATH (the host's resolver is not this test's to change).
-STUB_BIN=$RT_TMP/bin
-mkdir -p "$STUB_BIN" && printf '#!/bin/sh\ncat >/dev/null\nexit 0\n' >"$STUB_BIN/resolvconf" &&
-	chmod +x "$STUB_BIN/resolvconf" || t_abort "cannot write the stand-in resolvconf"
-
-# roam NS ARGS... — build/roam inside NS (bounded).
-roam() {
-	local ns=$1
-	shift
-	nsx "$ns" env PATH="$STUB_BIN:$PATH" timeout 120 "$ROAM" "$@"
-}
+# roam NS ARGS... — build/roam inside NS, bounded, with a stand-in
+# resolvconf (lib.sh).
+RT_ROAM_TIMEOUT=120
+roam() { rt_roam_stubbed "$@"; }
 
 # phone_conf KEEPALIVE DNS [SERVER_PUBKEY] — the phone's wg-quick file.
 phone_conf() {

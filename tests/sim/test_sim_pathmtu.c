@@ -183,6 +183,25 @@ static bool black_hole_filter(void *ctx, struct sim_node *from, struct sim_node 
 	return true;
 }
 
+/* A pair whose a probes, whose b answers pings (as a rate-limited router
+ * with limited), and a path from a that drops datagrams beyond max_outer
+ * bytes (0: none). Returns a's peer for b. */
+static struct black_hole hole;
+static struct peer *probing_pair(uint64_t seed, size_t max_outer, bool limited, struct sim_node **a, struct sim_node **b)
+{
+	sim_init(&sim, seed);
+	CHECK(sim_pair(&sim, a, b));
+	device_set_path_probing((*a)->dev, true);
+	(*b)->answer_pings = true;
+	(*b)->answer_limited = limited;
+	if (max_outer) {
+		hole = (struct black_hole){.from = *a, .max_outer = max_outer};
+		sim.filter = black_hole_filter;
+		sim.filter_ctx = &hole;
+	}
+	return sim_peer_of(*a, *b);
+}
+
 /* sim_send's packets are a 28-byte header and the payload. */
 enum { LARGE_PAYLOAD = 1400 - 28 };
 
@@ -223,14 +242,7 @@ static bool probe_value_set(struct peer *p)
 static void a_silent_black_hole_is_measured(void)
 {
 	struct sim_node *a, *b;
-	sim_init(&sim, 41);
-	CHECK(sim_pair(&sim, &a, &b));
-	struct peer *p = sim_peer_of(a, b);
-	device_set_path_probing(a->dev, true);
-	b->answer_pings = true;
-	struct black_hole bh = {.from = a, .max_outer = 1300};
-	sim.filter = black_hole_filter;
-	sim.filter_ctx = &bh;
+	struct peer *p = probing_pair(41, 1300, false, &a, &b);
 
 	uint32_t seq = 0;
 	uint64_t start = sim.now;
@@ -262,14 +274,7 @@ static void a_silent_black_hole_is_measured(void)
 static void a_measured_value_outlives_its_lifetime(void)
 {
 	struct sim_node *a, *b;
-	sim_init(&sim, 48);
-	CHECK(sim_pair(&sim, &a, &b));
-	struct peer *p = sim_peer_of(a, b);
-	device_set_path_probing(a->dev, true);
-	b->answer_pings = true;
-	struct black_hole bh = {.from = a, .max_outer = 1300};
-	sim.filter = black_hole_filter;
-	sim.filter_ctx = &bh;
+	struct peer *p = probing_pair(48, 1300, false, &a, &b);
 	uint32_t seq = 0;
 	CHECK(stream_until(a, b, search_done, 10 * SEC, &seq));
 	unsigned limit = peer_path_inner_limit(p, sim.now), gaps = 0;
@@ -296,11 +301,7 @@ static void a_measured_value_outlives_its_lifetime(void)
 static void a_roam_starts_a_search_that_may_find_nothing_smaller(void)
 {
 	struct sim_node *a, *b;
-	sim_init(&sim, 42);
-	CHECK(sim_pair(&sim, &a, &b));
-	struct peer *p = sim_peer_of(a, b);
-	device_set_path_probing(a->dev, true);
-	b->answer_pings = true;
+	struct peer *p = probing_pair(42, 0, false, &a, &b);
 	uint32_t seq = 0;
 	/* A new path (the endpoint was just set): the first large packet
 	 * starts a search, which finds the whole path. */
@@ -343,13 +344,8 @@ static void a_roam_starts_a_search_that_may_find_nothing_smaller(void)
 static void a_peer_that_does_not_answer_moves_nothing(void)
 {
 	struct sim_node *a, *b;
-	sim_init(&sim, 43);
-	CHECK(sim_pair(&sim, &a, &b));
-	struct peer *p = sim_peer_of(a, b);
-	device_set_path_probing(a->dev, true);
-	struct black_hole bh = {.from = a, .max_outer = 1300};
-	sim.filter = black_hole_filter;
-	sim.filter_ctx = &bh;
+	struct peer *p = probing_pair(43, 1300, false, &a, &b);
+	b->answer_pings = false;
 	uint32_t seq = 0;
 	CHECK(stream_until(a, b, search_done, 5 * SEC, &seq));
 	CHECK(probe_result(p) == PATH_PROBE_UNANSWERED);
@@ -373,13 +369,8 @@ static void a_peer_that_does_not_answer_moves_nothing(void)
 static void off_unless_asked(void)
 {
 	struct sim_node *a, *b;
-	sim_init(&sim, 44);
-	CHECK(sim_pair(&sim, &a, &b));
-	struct peer *p = sim_peer_of(a, b);
-	b->answer_pings = true;
-	struct black_hole bh = {.from = a, .max_outer = 1300};
-	sim.filter = black_hole_filter;
-	sim.filter_ctx = &bh;
+	struct peer *p = probing_pair(44, 1300, false, &a, &b);
+	device_set_path_probing(a->dev, false);
 	uint32_t seq = 0;
 	CHECK(!stream_until(a, b, search_done, 5 * SEC, &seq));
 	struct path_probe_info info;
@@ -392,12 +383,7 @@ static void off_unless_asked(void)
 static void rate_limited_answers_never_shrink_a_whole_path(void)
 {
 	struct sim_node *a, *b;
-	sim_init(&sim, 46);
-	CHECK(sim_pair(&sim, &a, &b));
-	struct peer *p = sim_peer_of(a, b);
-	device_set_path_probing(a->dev, true);
-	b->answer_pings = true;
-	b->answer_limited = true;
+	struct peer *p = probing_pair(46, 0, true, &a, &b);
 	/* A one-way stream b never answers (video to a host behind b, say):
 	 * silence after large packets, again and again, on a whole path. */
 	uint32_t seq = 0;
@@ -422,15 +408,7 @@ static void rate_limited_answers_never_shrink_a_whole_path(void)
 static void a_black_hole_behind_a_rate_limited_router_is_measured(void)
 {
 	struct sim_node *a, *b;
-	sim_init(&sim, 49);
-	CHECK(sim_pair(&sim, &a, &b));
-	struct peer *p = sim_peer_of(a, b);
-	device_set_path_probing(a->dev, true);
-	b->answer_pings = true;
-	b->answer_limited = true;	/* "time exceeded", 6 then 1/s */
-	struct black_hole bh = {.from = a, .max_outer = 1300};
-	sim.filter = black_hole_filter;
-	sim.filter_ctx = &bh;
+	struct peer *p = probing_pair(49, 1300, true, &a, &b);
 	uint32_t seq = 0;
 	uint64_t start = sim.now;
 	CHECK(stream_until(a, b, probe_value_set, 10 * SEC, &seq));
@@ -502,16 +480,9 @@ static void ipv6_traffic_is_probed_over_ipv6(void)
 	struct sim_node *a, *b;
 	static uint8_t pkt[1400];
 	uint8_t a6[16] = {0xfd, [15] = 1}, b6[16] = {0xfd, [15] = 2};
-	sim_init(&sim, 45);
-	CHECK(sim_pair(&sim, &a, &b));
-	struct peer *p = sim_peer_of(a, b);
+	struct peer *p = probing_pair(45, 1350, false, &a, &b);
 	CHECK(peer_allowedips_insert(p, AF_INET6, b6, 128) == 0);
 	CHECK(peer_allowedips_insert(sim_peer_of(b, a), AF_INET6, a6, 128) == 0);
-	device_set_path_probing(a->dev, true);
-	b->answer_pings = true;
-	struct black_hole bh = {.from = a, .max_outer = 1350};
-	sim.filter = black_hole_filter;
-	sim.filter_ctx = &bh;
 	for (int i = 0; i < 1500 && !search_done(p); i++) {
 		ipv6_packet(pkt, sizeof(pkt));
 		sim_send_packet(a, pkt, sizeof(pkt));
