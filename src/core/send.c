@@ -102,7 +102,7 @@ enum send_result device_send_packet(struct device *dev, uint8_t *pkt, size_t len
 		peer_count_drop(dev, NULL, *drop);
 		return SEND_DROPPED;
 	}
-	if (!endpoint_is_set(&peer->endpoint)) {
+	if (!peer_handshake_target(peer)) {
 		*drop = DROP_NO_ENDPOINT;
 		peer_count_drop(dev, peer, *drop);
 		return SEND_DROPPED;

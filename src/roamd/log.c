@@ -176,6 +176,17 @@ void log_device_event(const struct device_event *ev)
 			log_info("%s: path probe: %s, path MTU the interface's", peer_str(ev->peer, p),
 				 path_probe_result_name((enum path_probe_result)ev->probe_result));
 		break;
+	case EVENT_CANDIDATE_TRIED:
+		/* On our own retransmit timers only: at most one line per
+		 * REKEY_TIMEOUT per peer, whatever arrives. */
+		if (ev->candidate >= 0)
+			log_info("%s: no answer at %s, handshakes now go to endpoint candidate %d, %s",
+				 peer_str(ev->peer, p), endpoint_str(ev->old_endpoint, a), ev->candidate + 1,
+				 endpoint_str(ev->new_endpoint, b));
+		else
+			log_info("%s: handshakes go to the endpoint in use again, %s", peer_str(ev->peer, p),
+				 endpoint_str(ev->new_endpoint, b));
+		break;
 	case EVENT_COOKIE_SENT:
 		log_verbose("under load: cookie reply sent to %s", endpoint_str(ev->new_endpoint, a));
 		break;

@@ -1,0 +1,199 @@
+/* Endpoint candidates: where a peer's handshakes go when it has several
+ * addresses (the rules are in device.h). This file only chooses targets;
+ * the endpoint itself still moves in one place, peer_update_endpoint, for
+ * an authenticated and fresh packet, so trying a candidate can never
+ * redirect traffic on its own. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "device_state.h"
+#include "peer.h"
+#include "timers.h"
+
+static int candidate_index_of(const struct peer *peer, const struct endpoint *ep)
+{
+	if (!endpoint_is_set(ep))
+		return -1;
+	for (int i = 0; i < peer->candidate_count; i++)
+		if (endpoint_same_remote(&peer->candidates[i], ep))
+			return i;
+	return -1;
+}
+
+/* Only a less preferred candidate looks back. A learned endpoint (not a
+ * candidate) is newer than the configuration and is kept while it answers;
+ * the preferred one has nowhere better to go. */
+static void arm_return(struct peer *peer, uint64_t now)
+{
+	int at = peer_endpoint_candidate_index(peer);
+	if (at <= 0) {
+		peer->timer_deadline[TIMER_CANDIDATE_RETURN] = 0;
+		return;
+	}
+	if (!timer_is_pending(peer, TIMER_CANDIDATE_RETURN)) {
+		uint64_t when = peer->candidate_next_return > now ? peer->candidate_next_return
+								  : now + peer->candidate_return_holddown;
+		timers_on_candidate_return_due(peer, when);
+	}
+}
+
+int peer_add_endpoint_candidate(struct peer *peer, const struct endpoint *ep, uint64_t now)
+{
+	if (!endpoint_is_set(ep))
+		return -EINVAL;
+	if (candidate_index_of(peer, ep) >= 0)
+		return 0;
+	if (peer->candidate_count >= MAX_ENDPOINT_CANDIDATES)
+		return -E2BIG;
+	if (!peer->candidates) {
+		peer->candidates = calloc(MAX_ENDPOINT_CANDIDATES, sizeof(*peer->candidates));
+		if (!peer->candidates)
+			return -ENOMEM;
+		peer->candidate_trying = -1;
+		peer->candidate_return_holddown = CANDIDATE_RETURN_MIN;
+	}
+	struct endpoint *c = &peer->candidates[peer->candidate_count++];
+	*c = *ep;
+	/* Where a candidate is sent from is the kernel's choice: nothing of
+	 * the sticky source of another address applies to it. */
+	c->src_family = 0;
+	c->src_ifindex = 0;
+	c->src_checked = 0;
+	memset(&c->src, 0, sizeof(c->src));
+	/* A list that now holds something preferred to the endpoint in use
+	 * may want a return. */
+	arm_return(peer, now);
+	return 0;
+}
+
+void peer_clear_endpoint_candidates(struct peer *peer)
+{
+	free(peer->candidates);
+	peer->candidates = NULL;
+	peer->candidate_count = 0;
+	peer->candidate_trying = -1;
+	peer->candidate_probing_home = false;
+	peer->candidate_returned_home = false;
+	peer->timer_deadline[TIMER_CANDIDATE_RETURN] = 0;
+}
+
+size_t peer_get_endpoint_candidates(const struct peer *peer, const struct endpoint **list)
+{
+	*list = peer->candidates;
+	return peer->candidate_count;
+}
+
+int peer_endpoint_candidate_index(const struct peer *peer)
+{
+	return candidate_index_of(peer, &peer->endpoint);
+}
+
+const struct endpoint *peer_handshake_target(const struct peer *peer)
+{
+	if (peer->candidate_count && peer->candidate_trying >= 0 && peer->candidate_trying < peer->candidate_count)
+		return &peer->candidates[peer->candidate_trying];
+	if (endpoint_is_set(&peer->endpoint))
+		return &peer->endpoint;
+	/* Configured with candidates only: the preferred one first. */
+	return peer->candidate_count ? &peer->candidates[0] : NULL;
+}
+
+static void emit_tried(struct peer *peer, uint64_t now)
+{
+	const struct endpoint *to = peer_handshake_target(peer);
+	struct device_event ev = {
+		.type = EVENT_CANDIDATE_TRIED,
+		.peer = peer,
+		.old_endpoint = &peer->endpoint,
+		.new_endpoint = to,
+		.now = now,
+		.candidate = to ? candidate_index_of(peer, to) : -1,
+	};
+	device_emit(peer->dev, &ev);
+}
+
+void candidates_on_unanswered(struct peer *peer, uint64_t now)
+{
+	int n = peer->candidate_count;
+	if (!n)
+		return;
+	if (peer->candidate_probing_home) {
+		/* The preferred one is still dead: back to the endpoint that
+		 * works, and wait a hold-down before asking again. */
+		peer->candidate_probing_home = false;
+		peer->candidate_trying = -1;
+		peer->candidate_next_return = now + peer->candidate_return_holddown;
+		emit_tried(peer, now);
+		return;
+	}
+	int from = peer->candidate_trying;
+	if (from < 0 && !endpoint_is_set(&peer->endpoint))
+		from = 0; /* the target was the preferred candidate */
+	else if (from < 0) {
+		/* Leaving the endpoint in use. If it is the preferred candidate
+		 * we came back to, it failed again: wait longer next time. */
+		if (peer_endpoint_candidate_index(peer) == 0 && peer->candidate_returned_home) {
+			peer->candidate_return_holddown *= 2;
+			if (peer->candidate_return_holddown > CANDIDATE_RETURN_MAX)
+				peer->candidate_return_holddown = CANDIDATE_RETURN_MAX;
+		}
+		peer->candidate_returned_home = false;
+		peer->candidate_next_return = now + peer->candidate_return_holddown;
+	}
+	/* The cycle is: endpoint (-1), candidate 0, 1, ... n-1, endpoint...
+	 * A candidate equal to the endpoint is the endpoint: skipped. */
+	int next = from;
+	for (int step = 0; step <= n; step++) {
+		next = next + 1 >= n ? -1 : next + 1;
+		if (next < 0) {
+			if (endpoint_is_set(&peer->endpoint))
+				break;
+			continue;
+		}
+		if (!endpoint_same_remote(&peer->candidates[next], &peer->endpoint))
+			break;
+	}
+	if (next == from)
+		return;
+	peer->candidate_trying = (int8_t)next;
+	emit_tried(peer, now);
+}
+
+void candidates_on_endpoint_learned(struct peer *peer)
+{
+	/* Whatever we were trying, the peer has just shown where it is. */
+	if (peer->candidate_probing_home && peer_endpoint_candidate_index(peer) == 0)
+		peer->candidate_returned_home = true;
+	peer->candidate_trying = -1;
+	peer->candidate_probing_home = false;
+}
+
+void candidates_on_handshake_complete(struct peer *peer, uint64_t now)
+{
+	if (!peer->candidate_count)
+		return;
+	peer->candidate_trying = -1;
+	peer->candidate_probing_home = false;
+	arm_return(peer, now);
+}
+
+void candidates_return_timer(struct peer *peer, uint64_t now)
+{
+	if (!peer->candidate_count || peer_endpoint_candidate_index(peer) <= 0)
+		return;
+	/* A path that is failing over already has its own cycle, and one
+	 * that has been silent is not one to leave from: the return is for a
+	 * working endpoint that is merely not the preferred one. */
+	bool heard = peer->last_receive_mono && now - peer->last_receive_mono < KEEPALIVE_TIMEOUT + REKEY_TIMEOUT;
+	if (peer->candidate_trying >= 0 || !heard ||
+	    (peer->has_sent_handshake && now - peer->last_sent_handshake < REKEY_TIMEOUT)) {
+		timers_on_candidate_return_due(peer, now + REKEY_TIMEOUT);
+		return;
+	}
+	peer->candidate_trying = 0;
+	peer->candidate_probing_home = true;
+	peer->candidate_next_return = now + peer->candidate_return_holddown;
+	emit_tried(peer, now);
+	peer_send_initiation(peer, false, now);
+	timers_on_candidate_return_due(peer, peer->candidate_next_return);
+}
