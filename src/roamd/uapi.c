@@ -28,6 +28,9 @@
 #include "crypto.h"
 #include "key_encoding.h"
 #include "uapi.h"
+#include "uapi_contract.h"
+
+_Static_assert((int)UAPI_MAX_ENDPOINT_CANDIDATES == (int)MAX_ENDPOINT_CANDIDATES, "roam and the core bound the list alike");
 
 /* ---- get -------------------------------------------------------------- */
 
@@ -113,6 +116,8 @@ enum op_type {
 	OP_REPLACE_ALLOWED_IPS,
 	OP_ALLOWED_IP_ADD,	/* family, cidr, addr */
 	OP_ALLOWED_IP_REMOVE,
+	OP_REPLACE_CANDIDATES,
+	OP_CANDIDATE_ADD,	/* ref: endpoint */
 };
 
 enum {
@@ -157,6 +162,8 @@ struct plan {
 	 * own key, or the peer is being removed). */
 	bool skipping;
 	size_t peer_op;
+	/* roam_endpoint_candidate lines in the current peer block. */
+	unsigned block_candidates;
 };
 
 static void plan_free(struct plan *plan)
@@ -392,6 +399,7 @@ static int parse_public_key(struct plan *plan, const char *v, size_t vlen)
 	if (plan->skipping)
 		return 0;
 	plan->peer_op = plan->n_ops;
+	plan->block_candidates = 0;
 	uint8_t *slot = plan_add_key_op(plan, OP_PEER);
 	if (!slot)
 		return -ENOMEM;
@@ -435,18 +443,28 @@ static int parse_peer_line(struct plan *plan, const char *k, size_t klen, const 
 			memcpy(slot, key, KEY_LEN);
 		}
 		crypto_wipe(key, sizeof(key));
-	} else if (is_key(k, klen, "endpoint")) {
+	} else if (is_key(k, klen, "endpoint") || is_key(k, klen, ROAM_KEY_ENDPOINT_CANDIDATE)) {
+		bool candidate = klen != strlen("endpoint");
 		struct endpoint ep;
 		if (!parse_endpoint(v, vlen, &ep))
 			return -EINVAL;
+		/* A bound checked before anything is applied: a 1,000-line
+		 * list fails whole, with an errno that says why. */
+		if (candidate && ++plan->block_candidates > UAPI_MAX_ENDPOINT_CANDIDATES)
+			return -E2BIG;
 		if (!plan->skipping) {
 			if (!grow_array((void **)&plan->endpoints, &plan->cap_endpoints, plan->n_endpoints,
 				  sizeof(*plan->endpoints), false) ||
-			    !(op = plan_add_op(plan, OP_ENDPOINT)))
+			    !(op = plan_add_op(plan, candidate ? OP_CANDIDATE_ADD : OP_ENDPOINT)))
 				return -ENOMEM;
 			op->u.ref = (uint32_t)plan->n_endpoints;
 			plan->endpoints[plan->n_endpoints++] = ep;
 		}
+	} else if (is_key(k, klen, ROAM_KEY_REPLACE_ENDPOINT_CANDIDATES)) {
+		if (!parse_true(v, vlen))
+			return -EINVAL;
+		if (!plan->skipping && !plan_add_op(plan, OP_REPLACE_CANDIDATES))
+			return -ENOMEM;
 	} else if (is_key(k, klen, "persistent_keepalive_interval")) {
 		if (!parse_uint(v, vlen, 65535, &num))
 			return -EINVAL;
@@ -569,6 +587,16 @@ static int plan_apply(const struct plan *plan, struct device *dev, uint64_t now)
 		case OP_ALLOWED_IP_REMOVE:
 			/* Removing a prefix the peer does not hold is a no-op. */
 			peer_allowedips_remove(peer, op->family, op->u.addr, op->cidr);
+			break;
+		case OP_REPLACE_CANDIDATES:
+			peer_clear_endpoint_candidates(peer);
+			break;
+		case OP_CANDIDATE_ADD:
+			/* Only -E2BIG (lines added over several requests) or
+			 * -ENOMEM can fail; duplicates are ignored. */
+			err = peer_add_endpoint_candidate(peer, &plan->endpoints[op->u.ref], now);
+			if (err)
+				return err;
 			break;
 		case OP_PEER:
 			break;
