@@ -98,16 +98,17 @@ const struct endpoint *peer_handshake_target(const struct peer *peer)
 	return peer->candidate_count ? &peer->candidates[0] : NULL;
 }
 
-static void emit_tried(struct peer *peer, uint64_t now)
+static void emit_tried(struct peer *peer, const struct endpoint *from, enum candidate_try why, uint64_t now)
 {
 	const struct endpoint *to = peer_handshake_target(peer);
 	struct device_event ev = {
 		.type = EVENT_CANDIDATE_TRIED,
 		.peer = peer,
-		.old_endpoint = &peer->endpoint,
+		.old_endpoint = from,
 		.new_endpoint = to,
 		.now = now,
 		.candidate = to ? candidate_index_of(peer, to) : -1,
+		.candidate_why = why,
 	};
 	device_emit(peer->dev, &ev);
 }
@@ -117,13 +118,19 @@ void candidates_on_unanswered(struct peer *peer, uint64_t now)
 	int n = peer->candidate_count;
 	if (!n)
 		return;
+	struct endpoint from_target;
+	const struct endpoint *t = peer_handshake_target(peer);
+	if (t)
+		from_target = *t;
+	else
+		memset(&from_target, 0, sizeof(from_target));
 	if (peer->candidate_probing_home) {
 		/* The preferred one is still dead: back to the endpoint that
 		 * works, and wait a hold-down before asking again. */
 		peer->candidate_probing_home = false;
 		peer->candidate_trying = -1;
 		peer->candidate_next_return = now + peer->candidate_return_holddown;
-		emit_tried(peer, now);
+		emit_tried(peer, &from_target, CANDIDATE_BACK, now);
 		return;
 	}
 	int from = peer->candidate_trying;
@@ -156,7 +163,7 @@ void candidates_on_unanswered(struct peer *peer, uint64_t now)
 	if (next == from)
 		return;
 	peer->candidate_trying = (int8_t)next;
-	emit_tried(peer, now);
+	emit_tried(peer, &from_target, CANDIDATE_FAILOVER, now);
 }
 
 void candidates_on_endpoint_learned(struct peer *peer)
@@ -193,7 +200,7 @@ void candidates_return_timer(struct peer *peer, uint64_t now)
 	peer->candidate_trying = 0;
 	peer->candidate_probing_home = true;
 	peer->candidate_next_return = now + peer->candidate_return_holddown;
-	emit_tried(peer, now);
+	emit_tried(peer, &peer->endpoint, CANDIDATE_PROBE_HOME, now);
 	peer_send_initiation(peer, false, now);
 	timers_on_candidate_return_due(peer, peer->candidate_next_return);
 }

@@ -117,6 +117,13 @@ struct device_event {
 	/* For EVENT_ENDPOINT_CHANGED and EVENT_CANDIDATE_TRIED: the new
 	 * endpoint's place among the configured candidates, -1 if none. */
 	int candidate;
+	/* For EVENT_CANDIDATE_TRIED: why (old_endpoint is the previous
+	 * target, new_endpoint the next one). */
+	enum candidate_try {
+		CANDIDATE_FAILOVER,	/* the previous target went unanswered */
+		CANDIDATE_PROBE_HOME,	/* a look at the preferred one */
+		CANDIDATE_BACK,		/* the probe went unanswered: the endpoint again */
+	} candidate_why;
 };
 
 struct device_io {
