@@ -42,7 +42,9 @@ static const char show_usage[] =
 	"    \"handshake\" (\"fresh\"|\"stale\"|\"never\"), \"rx_bytes\", \"tx_bytes\",\n"
 	"    \"persistent_keepalive\" (s, 0 = off), \"rx_packets\", \"tx_packets\",\n"
 	"    \"has_session\", \"handshake_attempts\", \"last_receive_age_ms\", \"drops\",\n"
-	"    \"path_mtu\": {\"origin\", \"mtu\", \"inner_mtu\", \"probe\": {\"result\", \"age_ms\", \"sent\", \"answered\"}}, \"endpoint_changes\", \"nat\": {\"rebinds\", \"lost_after_idle_ms\",\n"
+	"    \"path_mtu\": {\"origin\", \"mtu\", \"inner_mtu\", \"probe\": {\"result\", \"age_ms\", \"sent\", \"answered\"}},\n"
+	"    \"endpoint_candidates\", \"endpoint_candidate_index\", \"endpoint_changes\",\n"
+	"    \"nat\": {\"rebinds\", \"lost_after_idle_ms\",\n"
 	"    \"kept_after_idle_ms\", \"suggested_keepalive\"}, \"history\": [{\"kind\", \"time\"\n"
 	"    (RFC 3339, UTC), \"age_ms\", \"old_endpoint\", \"new_endpoint\", \"idle_ms\"}...]}\n"
 	"  Every key is always present; what is unknown is null. Without roamd's details\n"
@@ -219,6 +221,15 @@ static void print_peer(FILE *f, const struct uapi_device *dev, const struct uapi
 		fputs("  preshared key: (hidden)\n", f);
 	if (p->endpoint[0])
 		fprintf(f, "  endpoint: %s\n", p->endpoint);
+	if (p->n_candidates) {
+		/* In order of preference; the one in use marked, or none when
+		 * the endpoint is one the peer roamed to. */
+		fputs("  endpoint candidates: ", f);
+		for (size_t i = 0; i < p->n_candidates; i++)
+			fprintf(f, "%s%s%s", i ? ", " : "", p->candidates[i],
+				(int)i == p->candidate_index ? " (in use)" : "");
+		fputc('\n', f);
+	}
 	fputs("  allowed ips: ", f);
 	if (!p->n_allowed_ips)
 		fputs("(none)", f);
@@ -423,6 +434,18 @@ static void json_peer(FILE *f, const struct uapi_device *dev, const struct uapi_
 		fputc('}', f);
 	} else {
 		fputs("null", f);
+	}
+	fputs(",\n        \"endpoint_candidates\": ", f);
+	if (ext) {
+		fputc('[', f);
+		for (size_t i = 0; i < p->n_candidates; i++) {
+			fputs(i ? ", " : "", f);
+			json_string_or_null(f, p->candidates[i]);
+		}
+		fputs("], \"endpoint_candidate_index\": ", f);
+		json_u64_or_null(f, p->candidate_index >= 0, (uint64_t)(p->candidate_index >= 0 ? p->candidate_index : 0));
+	} else {
+		fputs("null, \"endpoint_candidate_index\": null", f);
 	}
 	fputs(",\n        \"endpoint_changes\": ", f);
 	json_u64_or_null(f, ext, p->endpoint_changes);

@@ -140,6 +140,7 @@ static void test_text(void)
 		"peer: sbGxsbGxsbGxsbGxsbGxsbGxsbGxsbGxsbGxsbGxsbE=",
 		"  preshared key: (hidden)",
 		"  endpoint: 192.0.2.12:51820",
+		"  endpoint candidates: 192.0.2.2:51820, 192.0.2.12:51820 (in use)",
 		"  allowed ips: 198.18.0.2/32, fd00:2::2/128",
 		"  latest handshake: 1 minute, 5 seconds ago",
 		"  transfer: 3.00 MiB received, 1.50 KiB sent",
@@ -230,6 +231,7 @@ static void test_json(void)
 		"\"has_session\": true",
 		"\"last_receive_age_ms\": 1500",
 		"\"drops\": {\"replay\": 2}",
+		"\"endpoint_candidates\": [\"192.0.2.2:51820\", \"192.0.2.12:51820\"], \"endpoint_candidate_index\": 1",
 		"\"nat\": {\"rebinds\": 1, \"lost_after_idle_ms\": 30000, \"kept_after_idle_ms\": 10000, \"suggested_keepalive\": 15}",
 		"{\"kind\": \"endpoint_changed\", \"time\": \"2023-11-14T22:12:15.250000000Z\", \"age_ms\": 130000, "
 		"\"old_endpoint\": \"192.0.2.2:51820\", \"new_endpoint\": \"192.0.2.12:51820\", \"idle_ms\": 30000}",
@@ -240,6 +242,7 @@ static void test_json(void)
 		"\"handshake\": \"never\"",
 		"\"last_receive_age_ms\": null",
 		"\"drops\": {}",
+		"\"endpoint_candidates\": [], \"endpoint_candidate_index\": null",
 		"\"nat\": {\"rebinds\": 0, \"lost_after_idle_ms\": null, \"kept_after_idle_ms\": null, \"suggested_keepalive\": null}",
 		"\"history\": []",
 	};
@@ -272,6 +275,7 @@ static void test_json(void)
 	text = render(json_one, &dev, NOW_MS, &out);
 	CHECK(strstr(text, "\"extended\": false") && strstr(text, "\"under_load\": null") &&
 	      strstr(text, "\"rx_packets\": null") && strstr(text, "\"nat\": null") && strstr(text, "\"history\": null") &&
+	      strstr(text, "\"endpoint_candidates\": null, \"endpoint_candidate_index\": null") &&
 	      strstr(text, "\"public_key\": null") && strstr(text, "\"endpoint\": null"));
 	free(text);
 	uapi_device_free(&dev);
