@@ -16,6 +16,7 @@ packages=(
 	libmnl-dev          # -lmnl (netlink) for roamd and roam
 	libcap-dev          # -lcap: roamd drops to an unprivileged user keeping two capabilities
 	libseccomp-dev      # -lseccomp: roamd's system call allowlist
+	libc-ares-dev       # -lcares: roamd resolves peers' host names itself, without blocking
 	pkg-config
 	iproute2            # ip netns / ip link / ss in integration tests
 	iputils-ping        # ping through the tunnel
@@ -29,6 +30,7 @@ packages=(
 	coreutils           # sha256sum, timeout, mktemp
 	python3             # tests/integration/lib.sh TCP transfer with SHA-256 check
 	tcpdump             # capture on veths when a test needs to look at the wire
+	dnsmasq-base        # a DNS server with short TTLs in the name-following test
 	prometheus          # promtool: `roam metrics` is checked with `promtool check metrics`
 	#                   # (19 MB download; it brings the server and a systemd unit too)
 	python3-prometheus-client  # an OpenMetrics parser for `roam metrics --openmetrics`

@@ -112,5 +112,18 @@ bool uapi_ifname_valid(const char *name, size_t len);
  * The peer's endpoint= is set as usual (to the first candidate, which is
  * what wg-quick would use): handshakes start there. */
 #define ROAM_KEY_REPLACE_ENDPOINT_CANDIDATES "roam_replace_endpoint_candidates"
+/*   roam_replace_endpoint_names=true  forget the peer's host names (then add)
+ *   roam_endpoint_name=HOST:PORT      a host name (or address) roamd resolves
+ *                                     itself and follows: its addresses, in
+ *                                     the order of these lines, become the
+ *                                     peer's candidates; [v6]:port for a
+ *                                     literal IPv6 address; at most
+ *                                     UAPI_MAX_ENDPOINT_CANDIDATES
+ * device line:
+ *   roam_resolve_names=true           resolve every peer's names again now
+ *                                     (`roam reresolve` against roamd) */
+#define ROAM_KEY_REPLACE_ENDPOINT_NAMES "roam_replace_endpoint_names"
+#define ROAM_KEY_ENDPOINT_NAME "roam_endpoint_name"
+#define ROAM_KEY_RESOLVE_NAMES "roam_resolve_names"
 enum { UAPI_MAX_ENDPOINT_CANDIDATES = 16 };
 #endif

@@ -113,8 +113,37 @@ static void emit_tried(struct peer *peer, const struct endpoint *from, enum cand
 	device_emit(peer->dev, &ev);
 }
 
+size_t peer_replace_endpoint_candidates(struct peer *peer, const struct endpoint *list, size_t n, uint64_t now)
+{
+	bool was_listed = peer_endpoint_candidate_index(peer) >= 0;
+	/* Keep the hold-down state: a new answer is no reason to flap. */
+	uint64_t holddown = peer->candidate_return_holddown, next_return = peer->candidate_next_return;
+	bool returned = peer->candidate_returned_home;
+	peer_clear_endpoint_candidates(peer);
+	for (size_t i = 0; i < n; i++)
+		if (peer_add_endpoint_candidate(peer, &list[i], now) == -E2BIG)
+			break;
+	if (holddown) {
+		peer->candidate_return_holddown = holddown;
+		peer->candidate_next_return = next_return;
+		peer->candidate_returned_home = returned;
+	}
+	if (was_listed && peer->candidate_count && peer_endpoint_candidate_index(peer) < 0) {
+		struct endpoint old = peer->endpoint;
+		peer->candidate_trying = 0;
+		emit_tried(peer, &old, CANDIDATE_FAILOVER, now);
+		/* The one-initiation-per-REKEY_TIMEOUT rule spares the peer;
+		 * the last initiation went to an address it no longer has. */
+		peer->has_sent_handshake = false;
+		peer_send_initiation(peer, false, now);
+	}
+	return peer->candidate_count;
+}
+
 void candidates_on_unanswered(struct peer *peer, uint64_t now)
 {
+	struct device_event unanswered = {.type = EVENT_ATTEMPT_UNANSWERED, .peer = peer, .now = now};
+	device_emit(peer->dev, &unanswered);
 	int n = peer->candidate_count;
 	if (!n)
 		return;

@@ -432,6 +432,7 @@ const char *device_event_name(enum device_event_type type)
 		[EVENT_PEER_REMOVED] = "peer_removed",
 		[EVENT_PATH_PROBED] = "path_probed",
 		[EVENT_CANDIDATE_TRIED] = "candidate_tried",
+		[EVENT_ATTEMPT_UNANSWERED] = "attempt_unanswered",
 	};
 	return (size_t)type < sizeof(names) / sizeof(names[0]) && names[type] ? names[type] : "unknown";
 }

@@ -98,6 +98,10 @@ enum device_event_type {
 	 * (candidate 0). Not a fact about the peer: at most one per
 	 * REKEY_TIMEOUT, only on our own timers, never per received packet. */
 	EVENT_CANDIDATE_TRIED,
+	/* A handshake attempt went unanswered (an initiation for
+	 * REKEY_TIMEOUT, or data for KEEPALIVE_TIMEOUT + REKEY_TIMEOUT): the
+	 * moment to ask again where the peer is. From our timers only. */
+	EVENT_ATTEMPT_UNANSWERED,
 };
 const char *device_event_name(enum device_event_type type);
 
@@ -234,6 +238,13 @@ enum { MAX_ENDPOINT_CANDIDATES = 16 };
 /* Appends one (0, or -E2BIG when full, -ENOMEM, -EINVAL for an unset one). */
 int peer_add_endpoint_candidate(struct peer *peer, const struct endpoint *ep, uint64_t now);
 void peer_clear_endpoint_candidates(struct peer *peer);
+/* The whole list anew (a host name now resolves to other addresses):
+ * duplicates dropped, cut at MAX_ENDPOINT_CANDIDATES. When the endpoint in
+ * use was one of the old list and is in none of the new one, the address
+ * moved away from it: the next initiation goes to the new list's first at
+ * once (only its authenticated answer moves the endpoint). Returns how many
+ * were kept. */
+size_t peer_replace_endpoint_candidates(struct peer *peer, const struct endpoint *list, size_t n, uint64_t now);
 /* The list in order of preference; returns its length. */
 size_t peer_get_endpoint_candidates(const struct peer *peer, const struct endpoint **list);
 /* The endpoint's place among the candidates, or -1 (none, or learned). */

@@ -8,6 +8,7 @@
  *                the sockets following the link up and down
  *   clock.c      the monotonic clock every `now` comes from
  *   netwatch.c   the host's addresses/routes changed: tell the peers now
+ *   names.c      peers' host names, resolved with c-ares in the loop
  *   tun.c udp.c ipc_socket.c icmp.c log.c   one mechanism each
  *   uapi*.c      the UAPI protocol itself (uapi.h), driven from loop.c */
 #ifndef ROAMD_DAEMON_H
@@ -37,6 +38,7 @@ enum watch_kind {
 	WATCH_SIGNAL,
 	WATCH_INOTIFY,
 	WATCH_NETWATCH,
+	WATCH_NAMES,		/* a resolver socket; obj: its slot (names.c) */
 };
 
 struct watch {
@@ -105,6 +107,7 @@ struct ports {
 
 struct client;
 struct netwatch;
+struct names;
 
 struct daemon {
 	char ifname[IFNAMSIZ];
@@ -120,6 +123,7 @@ struct daemon {
 	uint64_t armed_deadline;	/* what timer_fd is set to (0 = off) */
 	struct watch w_tun, w_udp4, w_udp6, w_netlink, w_listener, w_timer, w_signal, w_inotify;
 	struct netwatch *netwatch;	/* NULL when disabled (netwatch.h) */
+	struct names *names;		/* NULL without a resolver (names.h) */
 	struct watch w_netwatch;
 	struct client *clients;
 	unsigned client_count;

@@ -198,6 +198,7 @@ void log_device_event(const struct device_event *ev)
 	case EVENT_COOKIE_SENT:
 		log_verbose("under load: cookie reply sent to %s", endpoint_str(ev->new_endpoint, a));
 		break;
+	case EVENT_ATTEMPT_UNANSWERED:
 	case EVENT_HANDSHAKE_INITIATION_SENT:
 	case EVENT_HANDSHAKE_INITIATION_RECEIVED:
 	case EVENT_HANDSHAKE_RESPONSE_SENT:

@@ -14,6 +14,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "names.h"
 #include "netwatch.h"
 #include "privileges.h"
 #include "sandbox.h"
@@ -171,7 +172,15 @@ static int setup(struct daemon *d, const char *ifname, int tun_fd, int uapi_fd, 
 	d->netwatch = netwatch_open(d->tun.ifindex, notify, nw_err, sizeof(nw_err));
 	if (!d->netwatch)
 		log_error("%s: peers will learn of network changes only from our next packet", nw_err);
-	return loop_init(d, err, err_len);
+	ret = loop_init(d, err, err_len);
+	if (ret)
+		return ret;
+	/* Without it roamd works as before: numeric endpoints only (roam up
+	 * resolves names once). Said, not fatal. */
+	char names_err[128];
+	if (names_init(d, names_err, sizeof(names_err)) < 0)
+		log_error("%s: host names of peers will not be followed", names_err);
+	return 0;
 }
 
 static void teardown(struct daemon *d)
@@ -179,6 +188,7 @@ static void teardown(struct daemon *d)
 	/* Clients first (they hold the device), then the socket file so `wg`
 	 * stops seeing us, then the engine, which wipes every key, and last
 	 * the TUN fd, whose closing deletes the interface. */
+	names_free(d);
 	loop_free(d);
 	netwatch_close(d->netwatch);
 	d->netwatch = NULL;

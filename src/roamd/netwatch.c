@@ -63,6 +63,7 @@
 #include "crypto.h"
 #include "daemon.h"
 #include "log.h"
+#include "names.h"
 #include "netwatch.h"
 
 enum {
@@ -709,6 +710,9 @@ static void nw_round(struct daemon *d, uint64_t now)
 	}
 	/* peer_get_info copied the preshared key too. */
 	crypto_wipe(&info, sizeof(info));
+	/* A new network may have another view of the names (split DNS, a
+	 * captive portal gone): ask again. */
+	names_refresh_all(d);
 	if (notified)
 		log_info("network change: %u peer%s notified (%s)", notified, notified == 1 ? "" : "s", what);
 	else

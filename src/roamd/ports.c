@@ -12,6 +12,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "names.h"
 
 static int ports_prepare_listen_port(void *ctx, uint16_t port, uint16_t *bound)
 {
@@ -127,6 +128,9 @@ void ports_init(struct daemon *d)
 		.set_fwmark = ports_set_fwmark,
 		.fwmark = ports_fwmark,
 		.now = ports_now,
+		.clear_peer_names = names_clear_peer,
+		.add_peer_name = names_add_peer,
+		.resolve_names = names_refresh_all,
 	};
 }
 
