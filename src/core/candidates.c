@@ -128,7 +128,11 @@ size_t peer_replace_endpoint_candidates(struct peer *peer, const struct endpoint
 		peer->candidate_next_return = next_return;
 		peer->candidate_returned_home = returned;
 	}
-	if (was_listed && peer->candidate_count && peer_endpoint_candidate_index(peer) < 0) {
+	/* A session that is carrying traffic proves its endpoint right, as
+	 * any authenticated packet beats configuration: it keeps it, and the
+	 * new addresses wait for it to go unanswered. */
+	bool heard = peer->last_receive_mono && now - peer->last_receive_mono < KEEPALIVE_TIMEOUT;
+	if (was_listed && !heard && peer->candidate_count && peer_endpoint_candidate_index(peer) < 0) {
 		struct endpoint old = peer->endpoint;
 		peer->candidate_trying = 0;
 		emit_tried(peer, &old, CANDIDATE_FAILOVER, now);

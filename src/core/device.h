@@ -241,8 +241,10 @@ void peer_clear_endpoint_candidates(struct peer *peer);
 /* The whole list anew (a host name now resolves to other addresses):
  * duplicates dropped, cut at MAX_ENDPOINT_CANDIDATES. When the endpoint in
  * use was one of the old list and is in none of the new one, the address
- * moved away from it: the next initiation goes to the new list's first at
- * once (only its authenticated answer moves the endpoint). Returns how many
+ * moved away from it: unless the peer was heard from within
+ * KEEPALIVE_TIMEOUT (a live session wins over DNS), the next initiation
+ * goes to the new list's first at once, outside the one-per-REKEY_TIMEOUT
+ * rule; only its authenticated answer moves the endpoint. Returns how many
  * were kept. */
 size_t peer_replace_endpoint_candidates(struct peer *peer, const struct endpoint *list, size_t n, uint64_t now);
 /* The list in order of preference; returns its length. */

@@ -65,7 +65,10 @@ static const char up_usage[] =
 	"of preference, up to 15. roamd sends handshakes to the next one when one goes\n"
 	"unanswered (5 s for a handshake, 15 s for traffic), moves only on an\n"
 	"authenticated answer, keeps an address the peer roamed to, and probes the\n"
-	"preferred one again at most every 30 s (doubling when it fails again).\n"
+	"preferred one again at most every 30 s (doubling when it fails again). Host\n"
+	"names are resolved now and handed to roamd as names too: it resolves them again\n"
+	"itself (at TTL, 30 s to 1 h; when the peer stops answering; after a network\n"
+	"change), so no cron job is needed.\n"
 	"\n"
 	"A full tunnel (0.0.0.0/0 or ::/0 with Table auto) gets wg-quick's policy routing:\n"
 	"the default route goes to table T (51820 or the next free one, or FwMark if set),\n"
@@ -316,6 +319,24 @@ static int resolve_extra_endpoints(struct up *u, size_t i)
 	return 0;
 }
 
+static bool peer_has_host_name(const struct config_peer *peer)
+{
+	if (peer->endpoint.line && !peer->endpoint.is_literal)
+		return true;
+	for (size_t j = 0; j < peer->n_extra_endpoints; j++)
+		if (!peer->extra_endpoints[j].is_literal)
+			return true;
+	return false;
+}
+
+static void put_name(struct uapi_request *req, const struct config_endpoint *ep)
+{
+	if (ep->is_literal && ep->addr.family == AF_INET6)
+		uapi_request_add(req, ROAM_KEY_ENDPOINT_NAME "=[%s]:%u\n", ep->host, ep->port);
+	else
+		uapi_request_add(req, ROAM_KEY_ENDPOINT_NAME "=%s:%u\n", ep->host, ep->port);
+}
+
 /* The file is read from its resolved path, opened without following a
  * link, so that what check_config_trust looks at (the opened file and the
  * directories of that path) is what was read. */
@@ -523,7 +544,15 @@ static int configure(struct up *u)
 			uapi_request_add_key(&req, "preshared_key", peer->preshared_key);
 		if (u->endpoints[i][0])
 			uapi_request_add(&req, "endpoint=%s\n", u->endpoints[i]);
-		if (peer->n_extra_endpoints && u->endpoints[i][0]) {
+		if (peer_has_host_name(peer)) {
+			/* roamd follows names itself: every address of the
+			 * peer goes as a name (literals too, to keep the order),
+			 * resolved again at TTL and when the peer goes silent. */
+			uapi_request_add(&req, ROAM_KEY_REPLACE_ENDPOINT_NAMES "=true\n");
+			put_name(&req, &peer->endpoint);
+			for (size_t j = 0; j < peer->n_extra_endpoints; j++)
+				put_name(&req, &peer->extra_endpoints[j]);
+		} else if (peer->n_extra_endpoints && u->endpoints[i][0]) {
 			/* Endpoint first: the list is in order of preference. */
 			uapi_request_add(&req, ROAM_KEY_REPLACE_ENDPOINT_CANDIDATES "=true\n");
 			uapi_request_add(&req, ROAM_KEY_ENDPOINT_CANDIDATE "=%s\n", u->endpoints[i]);

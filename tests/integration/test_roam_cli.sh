@@ -368,6 +368,7 @@ t_check "Table = off: no routes, no rules; down leaves A as before" table_off
 # session, leaves a live session's endpoint alone unless forced.
 hosts_map() { mkdir -p "/etc/netns/$A" && echo "$1 peer-b.roam.test" >"/etc/netns/$A/hosts"; }
 wh_endpoint_is() { wg_show "$A" "$WH" endpoints | grep -q "	$1\$"; }
+wh_candidate_is() { roam "$A" show "$WH" | grep -qx "  endpoint candidates: $1.*"; }
 hostname_endpoint() {
 	local f out
 	hosts_map 192.0.2.2 || return 1
@@ -378,10 +379,13 @@ hostname_endpoint() {
 	wh_endpoint_is 192.0.2.2:51820 &&
 		grep -qx "endpoint $(key_pub b) peer-b.roam.test 51820 192.0.2.2:51820" "$STATE_DIR/$WH.state" || {
 		cat "$STATE_DIR/$WH.state"; return 1; }
+	# roamd got the name too and resolved it itself (names.c).
+	wait_until 5 wh_candidate_is 192.0.2.2:51820 || { roam "$A" show "$WH"; return 1; }
 	# No session yet: the new address is taken, and the ledger follows.
 	hosts_map 203.0.113.2 || return 1
 	out=$(roam "$A" reresolve "$WH") && echo "$out" &&
 		grep -q "peer-b.roam.test:51820 -> 203.0.113.2:51820 (updated from 192.0.2.2:51820)" <<<"$out" &&
+		grep -qx "$WH: roamd follows its peers' names itself; asked it to resolve them now" <<<"$out" &&
 		wh_endpoint_is 203.0.113.2:51820 &&
 		grep -qx "endpoint $(key_pub b) peer-b.roam.test 51820 203.0.113.2:51820" "$STATE_DIR/$WH.state" || return 1
 	out=$(roam "$A" reresolve) && echo "$out" && grep -q "203.0.113.2:51820 (unchanged)" <<<"$out" || return 1
