@@ -284,6 +284,49 @@ static void the_list_refuses_duplicates_and_overflow(void)
 	sim_free(&sim);
 }
 
+/* A name's new answer (what roamd's names.c hands over): while the
+ * session carries traffic nothing moves and nothing is sent; once the
+ * server has really moved and the phone's attempt went unanswered, the new
+ * address gets an initiation at once and the endpoint follows its answer. */
+static void a_new_answer_moves_only_a_silent_peer(void)
+{
+	sim_init(&sim, 47);
+	struct sim_node *phone = sim_add_node(&sim), *server = sim_add_node(&sim);
+	sim_connect(phone, server, false);
+	struct peer *p = sim_peer_of(phone, server);
+	struct endpoint old_addr = server->addr, new_addr = address(50, 51820);
+	CHECK(peer_replace_endpoint_candidates(p, &old_addr, 1, sim.now) == 1);
+	ping_for(phone, server, 2 * SEC);
+	CHECK(sim_has_session(phone, server));
+
+	/* Live: a new answer that omits the endpoint changes no target. */
+	uint64_t sent = phone->sent_initiations;
+	CHECK(peer_replace_endpoint_candidates(p, &new_addr, 1, sim.now) == 1);
+	CHECK(phone->sent_initiations == sent && endpoint_same_remote(&p->endpoint, &old_addr));
+	CHECK(endpoint_same_remote(peer_handshake_target(p), &old_addr));
+	ping_for(phone, server, 1 * SEC);
+	CHECK(endpoint_same_remote(&p->endpoint, &old_addr));
+
+	/* The server moves; the answer still lists the old address (a TTL
+	 * not yet run out) until the phone's attempt goes unanswered. */
+	CHECK(peer_replace_endpoint_candidates(p, &old_addr, 1, sim.now) == 1);
+	uint64_t moved = sim.now;
+	sim_move_node(server, &new_addr);
+	size_t unanswered = sim_count_events(phone, EVENT_ATTEMPT_UNANSWERED);
+	while (sim_count_events(phone, EVENT_ATTEMPT_UNANSWERED) == unanswered && sim.now - moved < 30 * SEC)
+		ping_for(phone, server, 100 * MS);
+	uint64_t asked = sim.now;
+	CHECK(asked - moved >= KEEPALIVE_TIMEOUT + REKEY_TIMEOUT && asked - moved < 16 * SEC);
+	/* What a lookup at that moment answers. */
+	CHECK(peer_replace_endpoint_candidates(p, &new_addr, 1, sim.now) == 1);
+	uint64_t back = ping_until_answered(phone, server, 10 * SEC);
+	printf("  server moved: attempt unanswered after %.2f s, traffic back %.2f s after the move\n",
+	       (double)(asked - moved) / SEC, (double)(back - moved) / SEC);
+	CHECK(back && back - asked < 1 * SEC);
+	CHECK(endpoint_same_remote(&p->endpoint, &new_addr) && peer_endpoint_candidate_index(p) == 0);
+	sim_free(&sim);
+}
+
 int main(void)
 {
 	RUN(fails_over_to_the_second_candidate_within_16_s);
@@ -292,5 +335,6 @@ int main(void)
 	RUN(the_first_handshake_moves_on_after_one_unanswered_attempt);
 	RUN(unauthenticated_packets_from_a_candidate_move_nothing);
 	RUN(the_list_refuses_duplicates_and_overflow);
+	RUN(a_new_answer_moves_only_a_silent_peer);
 	return test_finish("test_sim_candidates");
 }
