@@ -47,8 +47,15 @@ int peer_add_endpoint_candidate(struct peer *peer, const struct endpoint *ep, ui
 		return -E2BIG;
 	if (!peer->candidates) {
 		peer->candidates = calloc(MAX_ENDPOINT_CANDIDATES, sizeof(*peer->candidates));
-		if (!peer->candidates)
+		peer->race_msg = malloc(sizeof(struct message_handshake_initiation));
+		if (!peer->candidates || !peer->race_msg) {
+			free(peer->candidates);
+			free(peer->race_msg);
+			peer->candidates = NULL;
+			peer->race_msg = NULL;
 			return -ENOMEM;
+		}
+		peer->race_to = -1;
 		peer->candidate_trying = -1;
 		peer->candidate_return_holddown = CANDIDATE_RETURN_MIN;
 	}
@@ -70,6 +77,10 @@ void peer_clear_endpoint_candidates(struct peer *peer)
 {
 	free(peer->candidates);
 	peer->candidates = NULL;
+	free(peer->race_msg);
+	peer->race_msg = NULL;
+	peer->race_to = -1;
+	peer->timer_deadline[TIMER_FAMILY_RACE] = 0;
 	peer->candidate_count = 0;
 	peer->candidate_trying = -1;
 	peer->candidate_probing_home = false;
@@ -236,4 +247,59 @@ void candidates_return_timer(struct peer *peer, uint64_t now)
 	emit_tried(peer, &peer->endpoint, CANDIDATE_PROBE_HOME, now);
 	peer_send_initiation(peer, false, now);
 	timers_on_candidate_return_due(peer, peer->candidate_next_return);
+}
+
+/* ---- both address families ----------------------------------------------- */
+
+void candidates_on_initiation_sent(struct peer *peer, const struct endpoint *target, const uint8_t *msg, size_t len,
+				   uint64_t now)
+{
+	int n = peer->candidate_count;
+	peer->race_to = -1;
+	if (n < 2 || !peer->race_msg || len != sizeof(struct message_handshake_initiation))
+		return;
+	/* A rekey over a path that answers has nothing to race. */
+	if (peer->last_receive_mono && now - peer->last_receive_mono < KEEPALIVE_TIMEOUT)
+		return;
+	/* The next candidate after the target, in order, of the other family. */
+	int at = candidate_index_of(peer, target);
+	for (int step = 1; step < n + (at < 0); step++) {
+		int i = at < 0 ? step - 1 : (at + step) % n;
+		const struct endpoint *c = &peer->candidates[i];
+		if (c->addr.sa.sa_family != target->addr.sa.sa_family && !endpoint_same_remote(c, target)) {
+			peer->race_to = (int8_t)i;
+			break;
+		}
+	}
+	if (peer->race_to < 0)
+		return;
+	memcpy(peer->race_msg, msg, len);
+	peer->race_for = peer->last_sent_handshake;
+	timers_on_family_race_due(peer, now + FAMILY_RACE_DELAY);
+}
+
+void candidates_race_timer(struct peer *peer, uint64_t now)
+{
+	int to = peer->race_to;
+	peer->race_to = -1;
+	/* Still the same initiation, still unanswered. */
+	if (to < 0 || to >= peer->candidate_count || peer->handshake.state != HANDSHAKE_CREATED_INITIATION ||
+	    peer->last_sent_handshake != peer->race_for)
+		return;
+	const struct endpoint *c = &peer->candidates[to];
+	struct endpoint from = *peer_handshake_target(peer);
+	struct device_event ev = {
+		.type = EVENT_CANDIDATE_TRIED,
+		.peer = peer,
+		.old_endpoint = &from,
+		.new_endpoint = c,
+		.now = now,
+		.candidate = to,
+		.candidate_why = CANDIDATE_RACE,
+	};
+	device_emit(peer->dev, &ev);
+	/* Copied: the device may encrypt or pad in place what it sends. */
+	uint8_t copy[sizeof(struct message_handshake_initiation)];
+	memcpy(copy, peer->race_msg, sizeof(copy));
+	peer_transmit_to(peer, c, copy, sizeof(copy));
 }

@@ -127,6 +127,7 @@ struct device_event {
 		CANDIDATE_FAILOVER,	/* the previous target went unanswered */
 		CANDIDATE_PROBE_HOME,	/* a look at the preferred one */
 		CANDIDATE_BACK,		/* the probe went unanswered: the endpoint again */
+		CANDIDATE_RACE,		/* the same initiation over the other family */
 	} candidate_why;
 };
 
@@ -233,6 +234,14 @@ struct peer *device_route_lookup(const struct device *dev, int family, const uin
  * Duplicates are dropped (the first place counts); more than
  * MAX_ENDPOINT_CANDIDATES is refused with -E2BIG. */
 enum { MAX_ENDPOINT_CANDIDATES = 16 };
+/* Both address families (RFC 8305 in spirit): when the next candidate is
+ * of the other family, the same initiation goes to it too if nothing has
+ * answered FAMILY_RACE_DELAY after it left, so a broken family costs 250 ms,
+ * not a 5 s retry. The responder takes whichever copy arrives first (the
+ * other is a replay of the same timestamp and dropped); its answer, from
+ * the family that works, moves the endpoint. Only while the peer is silent:
+ * a rekey over a working path races nothing. */
+#define FAMILY_RACE_DELAY (250 * NSEC_PER_MSEC)
 #define CANDIDATE_RETURN_MIN (30 * NSEC_PER_SEC)
 #define CANDIDATE_RETURN_MAX (960 * NSEC_PER_SEC)
 /* Appends one (0, or -E2BIG when full, -ENOMEM, -EINVAL for an unset one). */

@@ -171,5 +171,6 @@ void peer_send_initiation(struct peer *peer, bool is_retry, uint64_t now)
 	timers_on_authenticated_packet_sent(peer);
 	peer_transmit_to(peer, target, (uint8_t *)msg, sizeof(*msg));
 	timers_on_handshake_initiated(peer, now);
+	candidates_on_initiation_sent(peer, target, (const uint8_t *)msg, sizeof(*msg), now);
 	peer_emit(peer, EVENT_HANDSHAKE_INITIATION_SENT, now);
 }

@@ -70,6 +70,12 @@ struct peer {
 	 * doubles the hold-down. */
 	bool candidate_returned_home;
 	uint64_t candidate_return_holddown, candidate_next_return;
+	/* Happy eyeballs: the initiation just sent, to be sent once more to
+	 * race_to (a candidate of the other family) if no answer comes within
+	 * FAMILY_RACE_DELAY. Allocated with the candidates. */
+	uint8_t *race_msg;
+	int8_t race_to;
+	uint64_t race_for;	/* last_sent_handshake of that initiation */
 	/* Path MTU (pathmtu.c): outer bytes, 0 = none learnt. */
 	uint16_t path_mtu;
 	uint8_t path_mtu_origin;
@@ -144,6 +150,10 @@ void candidates_on_unanswered(struct peer *peer, uint64_t now);
 void candidates_on_endpoint_learned(struct peer *peer);
 void candidates_on_handshake_complete(struct peer *peer, uint64_t now);
 void candidates_return_timer(struct peer *peer, uint64_t now);
+/* An initiation went to target: arm the race to the other family. */
+void candidates_on_initiation_sent(struct peer *peer, const struct endpoint *target, const uint8_t *msg, size_t len,
+				   uint64_t now);
+void candidates_race_timer(struct peer *peer, uint64_t now);
 void peer_emit(struct peer *peer, enum device_event_type type, uint64_t now);
 /* Forgets the cached local source address (when the path may have changed). */
 void peer_clear_source(struct peer *peer);

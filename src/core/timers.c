@@ -195,6 +195,7 @@ static void (*const expired[TIMER_COUNT])(struct peer *, uint64_t) = {
 	[TIMER_PERSISTENT_KEEPALIVE] = expired_persistent_keepalive,
 	[TIMER_PATH_PROBE] = pathprobe_timer,
 	[TIMER_CANDIDATE_RETURN] = candidates_return_timer,
+	[TIMER_FAMILY_RACE] = candidates_race_timer,
 };
 
 static int earliest_timer(const struct peer *peer)
@@ -268,6 +269,11 @@ void timers_on_path_probe_due(struct peer *peer, uint64_t at)
 void timers_on_candidate_return_due(struct peer *peer, uint64_t at)
 {
 	timer_arm(peer, TIMER_CANDIDATE_RETURN, at);
+}
+
+void timers_on_family_race_due(struct peer *peer, uint64_t at)
+{
+	timer_arm(peer, TIMER_FAMILY_RACE, at);
 }
 
 void timers_on_data_received(struct peer *peer, uint64_t now)

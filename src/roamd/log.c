@@ -180,7 +180,10 @@ void log_device_event(const struct device_event *ev)
 		/* On our own retransmit timers only: at most one line per
 		 * REKEY_TIMEOUT per peer, whatever arrives. Candidates are
 		 * numbered from 1 for people, as in the file. */
-		if (ev->candidate_why == CANDIDATE_PROBE_HOME)
+		if (ev->candidate_why == CANDIDATE_RACE)
+			log_info("%s: no answer at %s within 250 ms, the same handshake goes to %s too (the other family)",
+				 peer_str(ev->peer, p), endpoint_str(ev->old_endpoint, a), endpoint_str(ev->new_endpoint, b));
+		else if (ev->candidate_why == CANDIDATE_PROBE_HOME)
 			log_info("%s: probing the preferred endpoint candidate 1, %s (in use: %s)", peer_str(ev->peer, p),
 				 endpoint_str(ev->new_endpoint, b), endpoint_str(ev->old_endpoint, a));
 		else if (ev->candidate_why == CANDIDATE_BACK)

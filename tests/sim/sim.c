@@ -107,9 +107,13 @@ static bool black_holed(const struct sim *sim, const struct endpoint *ep)
  * address. */
 static const struct endpoint *source_for(const struct sim_node *from, const struct endpoint *to)
 {
-	if (endpoint_is_set(&from->alias) && to->src_family == AF_INET && from->alias.addr.sa.sa_family == AF_INET &&
-	    to->src.v4.s_addr == from->alias.addr.in4.sin_addr.s_addr)
-		return &from->alias;
+	const struct endpoint *a = &from->alias;
+	if (!endpoint_is_set(a) || to->src_family != a->addr.sa.sa_family)
+		return &from->addr;
+	if (to->src_family == AF_INET && to->src.v4.s_addr == a->addr.in4.sin_addr.s_addr)
+		return a;
+	if (to->src_family == AF_INET6 && !memcmp(&to->src.v6, &a->addr.in6.sin6_addr, 16))
+		return a;
 	return &from->addr;
 }
 
@@ -149,11 +153,14 @@ static void enqueue(struct sim *sim, struct sim_node *from, struct sim_node *to,
 	p->to = to->id;
 	p->from = from->id;
 	p->src = *src;
-	if (endpoint_is_set(&to->alias) && endpoint_same_remote(&to->alias, dst) && dst->addr.sa.sa_family == AF_INET) {
+	if (endpoint_is_set(&to->alias) && endpoint_same_remote(&to->alias, dst)) {
 		/* Arrived at the alias: the receiver learns it as the local
 		 * address, as a socket's IP_PKTINFO would tell. */
-		p->src.src_family = AF_INET;
-		p->src.src.v4 = dst->addr.in4.sin_addr;
+		p->src.src_family = dst->addr.sa.sa_family;
+		if (dst->addr.sa.sa_family == AF_INET)
+			p->src.src.v4 = dst->addr.in4.sin_addr;
+		else
+			p->src.src.v6 = dst->addr.in6.sin6_addr;
 	}
 	p->len = len;
 	memcpy(p->data + MESSAGE_DATA_HEADROOM, data, len);
@@ -256,6 +263,7 @@ static void node_event(void *ctx, const struct device_event *ev)
 	r->type = ev->type;
 	r->at = ev->now;
 	r->candidate = ev->candidate;
+	r->candidate_why = (int)ev->candidate_why;
 	memset(&r->old_ep, 0, sizeof(r->old_ep));
 	memset(&r->new_ep, 0, sizeof(r->new_ep));
 	if (ev->old_endpoint)

@@ -44,7 +44,7 @@ struct sim_node {
 		enum device_event_type type;
 		uint64_t at;
 		struct endpoint old_ep, new_ep;
-		int candidate;
+		int candidate, candidate_why;
 	} events[SIM_MAX_EVENTS];
 	size_t event_count;
 };

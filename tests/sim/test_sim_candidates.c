@@ -327,6 +327,73 @@ static void a_new_answer_moves_only_a_silent_peer(void)
 	sim_free(&sim);
 }
 
+static struct endpoint address6(uint8_t last, uint16_t port)
+{
+	struct endpoint ep;
+	uint8_t ip[16] = {0xfd, 0, 0, 6};
+	ip[15] = last;
+	endpoint_from_bytes(&ep, AF_INET6, ip, port);
+	return ep;
+}
+
+/* A and AAAA both published, one family black-holed: the first initiation
+ * goes to the first address, the same one to the other family 250 ms
+ * later, and the handshake completes over the family that works within
+ * 1 s of the first attempt. dead6: IPv6 dead (order v6, v4); else IPv4
+ * dead (order v4, v6). */
+static void race(bool dead6)
+{
+	sim_init(&sim, dead6 ? 48 : 49);
+	struct sim_node *phone = sim_add_node(&sim), *server = sim_add_node(&sim);
+	server->alias = address6(2, 51820);
+	int err;
+	struct peer *p = device_peer_create(phone->dev, server->public_key, sim.now, &err);
+	struct peer *q = device_peer_create(server->dev, phone->public_key, sim.now, &err);
+	CHECK(p && q && peer_allowedips_insert(p, AF_INET, server->inner_addr, 32) == 0 &&
+	      peer_allowedips_insert(q, AF_INET, phone->inner_addr, 32) == 0);
+	const struct endpoint *first = dead6 ? &server->alias : &server->addr;
+	const struct endpoint *second = dead6 ? &server->addr : &server->alias;
+	CHECK(peer_add_endpoint_candidate(p, first, sim.now) == 0 && peer_add_endpoint_candidate(p, second, sim.now) == 0);
+	sim.black_holes[sim.black_hole_count++] = *first;
+	uint64_t start = sim.now;
+	CHECK(sim_send(phone, server, 1, 64) == SEND_STAGED);
+	for (int i = 0; i < 200 && !sim_has_session(phone, server); i++)
+		sim_run_for(&sim, 5 * MS);
+	printf("  %s black-holed: handshake over %s %.0f ms after the first attempt\n", dead6 ? "IPv6" : "IPv4",
+	       dead6 ? "IPv4" : "IPv6", (double)(sim.now - start) / MS);
+	CHECK(sim_has_session(phone, server));
+	CHECK(sim.now - start <= 1 * SEC);
+	CHECK(endpoint_same_remote(&p->endpoint, second));
+	const struct device_event_record *tried = last_event(phone, EVENT_CANDIDATE_TRIED);
+	CHECK(tried && tried->candidate == 1 && tried->candidate_why == CANDIDATE_RACE &&
+	      tried->at - start == FAMILY_RACE_DELAY);
+	sim_run_for(&sim, 1 * SEC);
+	CHECK(server->delivered == 1);
+	/* Rekeys and probes of the preferred (dead) one over the working
+	 * path race nothing, and the endpoint stays. */
+	uint64_t t0 = sim.now;
+	ping_for(phone, server, 130 * SEC);
+	size_t races = 0, probes = 0;
+	for (size_t i = 0; i < phone->event_count && i < SIM_MAX_EVENTS; i++)
+		if (phone->events[i].type == EVENT_CANDIDATE_TRIED && phone->events[i].at > t0) {
+			races += phone->events[i].candidate_why == CANDIDATE_RACE;
+			probes += phone->events[i].candidate_why == CANDIDATE_PROBE_HOME;
+		}
+	CHECK(races == 0 && probes >= 3);
+	CHECK(endpoint_same_remote(&p->endpoint, second));
+	sim_free(&sim);
+}
+
+static void ipv6_black_holed_handshake_over_ipv4_within_1_s(void)
+{
+	race(true);
+}
+
+static void ipv4_black_holed_handshake_over_ipv6_within_1_s(void)
+{
+	race(false);
+}
+
 int main(void)
 {
 	RUN(fails_over_to_the_second_candidate_within_16_s);
@@ -336,5 +403,7 @@ int main(void)
 	RUN(unauthenticated_packets_from_a_candidate_move_nothing);
 	RUN(the_list_refuses_duplicates_and_overflow);
 	RUN(a_new_answer_moves_only_a_silent_peer);
+	RUN(ipv6_black_holed_handshake_over_ipv4_within_1_s);
+	RUN(ipv4_black_holed_handshake_over_ipv6_within_1_s);
 	return test_finish("test_sim_candidates");
 }
