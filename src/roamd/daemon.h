@@ -9,6 +9,7 @@
  *   clock.c      the monotonic clock every `now` comes from
  *   netwatch.c   the host's addresses/routes changed: tell the peers now
  *   names.c      peers' host names, resolved with c-ares in the loop
+ *   resume.c     the machine slept or roamd was frozen: tell the peers
  *   tun.c udp.c ipc_socket.c icmp.c log.c   one mechanism each
  *   uapi*.c      the UAPI protocol itself (uapi.h), driven from loop.c */
 #ifndef ROAMD_DAEMON_H
@@ -39,6 +40,7 @@ enum watch_kind {
 	WATCH_INOTIFY,
 	WATCH_NETWATCH,
 	WATCH_NAMES,		/* a resolver socket; obj: its slot (names.c) */
+	WATCH_RESUME,		/* the CLOCK_BOOTTIME tick (resume.c) */
 };
 
 struct watch {
@@ -124,6 +126,10 @@ struct daemon {
 	struct watch w_tun, w_udp4, w_udp6, w_netlink, w_listener, w_timer, w_signal, w_inotify;
 	struct netwatch *netwatch;	/* NULL when disabled (netwatch.h) */
 	struct names *names;		/* NULL without a resolver (names.h) */
+	/* resume.c: a CLOCK_BOOTTIME tick that notices sleep and freezes. */
+	int resume_fd;
+	struct watch w_resume;
+	uint64_t resume_slept, resumes;
 	struct watch w_netwatch;
 	struct client *clients;
 	unsigned client_count;
@@ -170,6 +176,12 @@ void ports_init(struct daemon *d);
 void ports_link_up(struct daemon *d);
 void ports_link_down(struct daemon *d);
 void ports_free(struct daemon *d);
+
+/* resume.c: the machine slept or roamd was frozen: tell the peers at once.
+ * init is said but not fatal when it fails (resume_fd stays -1). */
+int resume_init(struct daemon *d, char *err, size_t err_len);
+void resume_event(struct daemon *d);
+void resume_free(struct daemon *d);
 
 /* loop.c */
 /* The signals that stop the loop (SIGTERM, SIGINT, SIGHUP): main blocks

@@ -475,6 +475,9 @@ void loop_run(struct daemon *d)
 			case WATCH_NAMES:
 				names_fd_event(d, w->obj, events[i].events);
 				break;
+			case WATCH_RESUME:
+				resume_event(d);
+				break;
 			}
 		}
 		clients_tidy(d);

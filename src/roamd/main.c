@@ -130,7 +130,7 @@ static int env_fd(const char *name)
 static int setup(struct daemon *d, const char *ifname, int tun_fd, int uapi_fd, char *err, size_t err_len)
 {
 	memset(d, 0, sizeof(*d));
-	d->epoll_fd = d->timer_fd = d->signal_fd = -1;
+	d->epoll_fd = d->timer_fd = d->signal_fd = d->resume_fd = -1;
 	d->tun.fd = -1;
 	d->ipc.fd = d->ipc.inotify_fd = -1;
 	snprintf(d->ifname, sizeof(d->ifname), "%s", ifname);
@@ -180,6 +180,8 @@ static int setup(struct daemon *d, const char *ifname, int tun_fd, int uapi_fd, 
 	char names_err[128];
 	if (names_init(d, names_err, sizeof(names_err)) < 0)
 		log_error("%s: host names of peers will not be followed", names_err);
+	if (resume_init(d, names_err, sizeof(names_err)) < 0)
+		log_error("%s: a resume is noticed only at the next timer", names_err);
 	return 0;
 }
 
@@ -189,6 +191,7 @@ static void teardown(struct daemon *d)
 	 * stops seeing us, then the engine, which wipes every key, and last
 	 * the TUN fd, whose closing deletes the interface. */
 	names_free(d);
+	resume_free(d);
 	loop_free(d);
 	netwatch_close(d->netwatch);
 	d->netwatch = NULL;
