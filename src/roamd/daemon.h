@@ -105,6 +105,11 @@ struct ports {
 	uint16_t pending_port;		/* what that set asked for */
 	uint16_t port;			/* configured; the bound one once up */
 	uint32_t fwmark;
+	/* The operator asked for this port (ListenPort): it is never changed
+	 * behind their back. Not pinned: roamd may move to a fresh one. */
+	bool pinned;
+	uint64_t fresh_at;		/* the last fresh port (rate limit) */
+	uint64_t fresh_ports;
 };
 
 struct client;
@@ -176,6 +181,13 @@ void ports_init(struct daemon *d);
 void ports_link_up(struct daemon *d);
 void ports_link_down(struct daemon *d);
 void ports_free(struct daemon *d);
+/* The path's state looks bad (stale NAT or conntrack entries): unless the
+ * port is pinned, move to new sockets on a fresh random port, so the next
+ * datagrams make new mappings. Rate-limited; why goes to the log. */
+void ports_fresh_port(struct daemon *d, const char *why);
+/* The engine's events: a handshake to a peer that had a session going
+ * unanswered again asks for a fresh port. */
+void ports_on_device_event(struct daemon *d, const struct device_event *ev);
 
 /* resume.c: the machine slept or roamd was frozen: tell the peers at once.
  * init is said but not fatal when it fails (resume_fd stays -1). */

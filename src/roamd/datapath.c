@@ -383,6 +383,7 @@ static void io_event(void *ctx, const struct device_event *event)
 {
 	log_device_event(event);
 	names_on_device_event(ctx, event);
+	ports_on_device_event(ctx, event);
 }
 
 static void io_random(void *ctx, void *buf, size_t len)

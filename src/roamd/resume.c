@@ -89,6 +89,9 @@ void resume_event(struct daemon *d)
 	if (!device_is_up(d->dev))
 		return;
 	uint64_t now = now_ns();
+	/* NAT and conntrack entries may have expired or gone stale while we
+	 * slept: a fresh port makes new ones (unless the port is pinned). */
+	ports_fresh_port(d, "resumed");
 	unsigned dormant = 0, told = netwatch_tell_peers(d, now, &dormant);
 	names_refresh_all(d);
 	if (suspended)
