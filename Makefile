@@ -3,7 +3,8 @@
 #   make test       every test: unit, simulated network, sanitizers, fuzz, integration
 #   make bench      benchmarks (never part of make test)
 #   make demo       a phone roaming from Wi-Fi to LTE behind NATs
-#   make install    build/roamd and build/roam into $(PREFIX)/bin
+#   make install    roamd, roam, roam@.service, man pages, bash completion (PREFIX, DESTDIR)
+#   make uninstall  removes exactly those
 # BUILD=dir SAN=1 builds everything with AddressSanitizer + UBSan into dir.
 
 CC      ?= cc
@@ -47,12 +48,15 @@ UNIT_BINS  := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(UNIT_SRCS)))
 TEST_OBJS  := $(BUILD)/obj/tests/unit/test.o $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/sim/sim*.c))
 BENCH_SRCS := $(wildcard bench/bench_*.c)
 BENCH_BINS := $(patsubst %.c,$(BUILD)/bench/%,$(notdir $(BENCH_SRCS)))
+# Traffic generators the integration tests and benchmarks drive.
+TOOL_SRCS  := $(wildcard tests/tools/*.c)
+TOOL_BINS  := $(patsubst %.c,$(BUILD)/tools/%,$(notdir $(TOOL_SRCS)))
 DAEMON     := $(if $(ROAMD_SRCS),$(BUILD)/roamd)
 CLI        := $(if $(ROAM_SRCS),$(BUILD)/roam)
 
 .SECONDARY:
-.PHONY: all test test-unit test-san test-fuzz test-integration bench demo install-deps clean install
-all: $(CORE_LIB) $(COMMON_LIB) $(DAEMON) $(CLI) $(UNIT_BINS) $(BENCH_BINS)
+.PHONY: all test test-unit test-san test-fuzz test-integration bench demo install-deps install-deps-test clean install uninstall
+all: $(CORE_LIB) $(COMMON_LIB) $(DAEMON) $(CLI) $(UNIT_BINS) $(BENCH_BINS) $(TOOL_BINS)
 
 # Each part sees only the headers of the parts below it: the core sees
 # itself, common sees the core, roamd and roam see their own, common's and
@@ -90,17 +94,21 @@ $(BUILD)/roamd: $(BUILD)/obj/src/roamd/main.o $(ROAMD_LIB) $(COMMON_LIB) $(CORE_
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl -lcap -lseccomp -lcares
 
 $(BUILD)/roam: $(BUILD)/obj/src/roam/main.o $(ROAM_LIB) $(COMMON_LIB) $(CORE_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl -lmicrohttpd
 
 # A test takes from the libraries only the objects it uses; -lmnl for the
 # roamd and roam parts that speak netlink.
 TEST_LIBS := $(if $(ROAM_SRCS),$(ROAM_LIB)) $(if $(ROAMD_SRCS),$(ROAMD_LIB)) $(COMMON_LIB) $(CORE_LIB)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_OBJS) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl -lcap -lseccomp -lcares
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl -lcap -lseccomp -lmicrohttpd -lcares
 $(BUILD)/tests/%: $(BUILD)/obj/tests/sim/%.o $(TEST_OBJS) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl -lcap -lseccomp -lcares
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl -lcap -lseccomp -lmicrohttpd -lcares
+
+$(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(COMMON_LIB) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(TEST_OBJS) $(CORE_LIB)
 	@mkdir -p $(dir $@)
@@ -117,35 +125,64 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRCS) $(wildcard tests/sim/sim*.c) $(wild
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRCS) $(wildcard tests/sim/sim*.c) -lcrypto
 
+# What make, make demo and make install need; the tests and benchmarks add
+# theirs (a Prometheus server among them) with --test.
 install-deps:
 	@scripts/install-deps.sh
 
+install-deps-test:
+	@scripts/install-deps.sh --test
+
 # The whole suite; tests/run-all prints the final "N passed, M failed".
-test: install-deps
+test: install-deps-test
 	@tests/run-all
 
 test-unit: all
 	@tests/run-all unit
 
-bench: install-deps all
+bench: install-deps-test all
 	@bench/run-all
 
 demo: install-deps all
 	@scripts/demo.sh
 
 # roamd and roam side by side, as wg-quick expects a userspace
-# implementation on PATH. PREFIX=/usr/local, DESTDIR for packaging.
+# implementation on PATH, with what an operator needs around them: the
+# roam@.service unit, the man pages roam(8) and roamd(8), bash completion
+# for roam. PREFIX=/usr/local, DESTDIR for packaging; the unit goes under
+# $(PREFIX)/lib/systemd/system, which systemd searches for /usr/local and
+# /usr alike (UNITDIR= to put it elsewhere, e.g. /lib/systemd/system).
 # roamd runs as the system user "roamd" once set up (README, "Hardening and
 # privileges"); it is created here unless DESTDIR is set (a package creates
-# it in its maintainer scripts instead).
-PREFIX ?= /usr/local
+# it in its maintainer scripts instead). `make uninstall` removes exactly
+# the files install put there (INSTALLED lists them), not the user.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR  ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+VERSION := $(shell sed -n 's/^\#define ROAM_VERSION "\(.*\)"/\1/p' src/common/version.h)
+INSTALLED := $(BINDIR)/roamd $(BINDIR)/roam $(UNITDIR)/roam@.service $(MANDIR)/man8/roam.8 \
+             $(MANDIR)/man8/roamd.8 $(BASHCOMPDIR)/roam
 install: $(DAEMON) $(CLI)
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(DAEMON) $(CLI) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0755 $(DAEMON) $(CLI) $(DESTDIR)$(BINDIR)/
+	sed 's|@BINDIR@|$(BINDIR)|g' 'systemd/roam@.service.in' > '$(DESTDIR)$(UNITDIR)/roam@.service'
+	chmod 0644 '$(DESTDIR)$(UNITDIR)/roam@.service'
+	for m in roam roamd; do \
+		sed 's|@VERSION@|$(VERSION)|g' man/$$m.8 > $(DESTDIR)$(MANDIR)/man8/$$m.8 && \
+		chmod 0644 $(DESTDIR)$(MANDIR)/man8/$$m.8 || exit 1; \
+	done
+	install -m 0644 completion/roam.bash $(DESTDIR)$(BASHCOMPDIR)/roam
 	@if [ -z "$(DESTDIR)" ] && ! id -u roamd >/dev/null 2>&1; then \
 		echo "useradd --system roamd"; \
 		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin roamd; \
 	fi
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 clean:
 	rm -rf build

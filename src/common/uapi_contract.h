@@ -41,6 +41,9 @@ bool uapi_ifname_valid(const char *name, size_t len);
  *   roam_handshake_attempts=N         initiations since the last success
  *   roam_last_receive_age_ms=N        omitted if nothing was ever received
  *   roam_last_handshake_age_ms=N      omitted if never
+ *   roam_unanswered_ms=N              since the first data sent after the
+ *                                     last authenticated packet received;
+ *                                     omitted when nothing is unanswered
  *   roam_drop=REASON:COUNT            one per non-zero cause
  *   roam_path_mtu_origin=O            interface|icmp|local|probe: where the
  *                                     path MTU below came from; "interface"
@@ -75,6 +78,10 @@ bool uapi_ifname_valid(const char *name, size_t len);
 #define ROAM_KEY_VERSION "roam_version"
 #define ROAM_KEY_PEERS "roam_peers"
 #define ROAM_KEY_UNDER_LOAD "roam_under_load"
+/* Handshake messages that reached the Diffie-Hellman, and cookie replies
+ * sent instead (device_get_handshake_counts). */
+#define ROAM_KEY_HANDSHAKES_COMPUTED "roam_handshakes_computed"
+#define ROAM_KEY_COOKIE_REPLIES "roam_cookie_replies"
 #define ROAM_KEY_DROP "roam_drop"
 #define ROAM_KEY_RX_PACKETS "roam_rx_packets"
 #define ROAM_KEY_TX_PACKETS "roam_tx_packets"
@@ -82,6 +89,7 @@ bool uapi_ifname_valid(const char *name, size_t len);
 #define ROAM_KEY_HANDSHAKE_ATTEMPTS "roam_handshake_attempts"
 #define ROAM_KEY_LAST_RECEIVE_AGE_MS "roam_last_receive_age_ms"
 #define ROAM_KEY_LAST_HANDSHAKE_AGE_MS "roam_last_handshake_age_ms"
+#define ROAM_KEY_UNANSWERED_MS "roam_unanswered_ms"
 #define ROAM_KEY_ENDPOINT_CHANGES "roam_endpoint_changes"
 #define ROAM_KEY_NAT_REBINDS "roam_nat_rebinds"
 #define ROAM_KEY_NAT_REBOUND_MIN_IDLE_MS "roam_nat_rebound_min_idle_ms"

@@ -22,7 +22,7 @@ struct device *device_new(const struct device_io *io)
 	uint64_t seeds[2];
 	io->random(io->ctx, seeds, sizeof(seeds));
 	dev->aead = aead_ctx_new();
-	dev->ratelimiter = ratelimiter_new(RATELIMITER_CAPACITY, seeds[1]);
+	dev->ratelimiter = ratelimiter_new(RATELIMITER_CAPACITY, RATELIMITER_CAPACITY, seeds[1]);
 	if (!dev->aead || !dev->ratelimiter || index_table_init(&dev->indices) ||
 	    pubkey_table_init(&dev->pubkeys, seeds[0])) {
 		device_free(dev);
@@ -42,6 +42,7 @@ void device_free(struct device *dev)
 	pubkey_table_free(&dev->pubkeys);
 	timer_heap_free(&dev->timers);
 	ratelimiter_free(dev->ratelimiter);
+	timestamp_memory_free(&dev->removed_timestamps);
 	aead_ctx_free(dev->aead);
 	free(dev->probe_buf);
 	secmem_free(dev);
@@ -149,12 +150,22 @@ bool device_public_key(const struct device *dev, uint8_t key[NOISE_PUBLIC_KEY_LE
 	return dev->has_identity;
 }
 
+void device_report_under_load(struct device *dev, uint64_t now)
+{
+	dev->last_under_load = now;
+	dev->has_been_under_load = true;
+}
+
 void device_report_handshake_backlog(struct device *dev, unsigned queued, uint64_t now)
 {
-	if (queued >= UNDER_LOAD_QUEUE_LEN) {
-		dev->last_under_load = now;
-		dev->has_been_under_load = true;
-	}
+	if (queued >= UNDER_LOAD_QUEUE_LEN)
+		device_report_under_load(dev, now);
+}
+
+void device_get_handshake_counts(const struct device *dev, uint64_t *computed, uint64_t *cookie_replies)
+{
+	*computed = dev->handshakes_computed;
+	*cookie_replies = dev->cookie_replies_sent;
 }
 
 void device_set_handshake_capacity(struct device *dev, unsigned per_second)
@@ -189,6 +200,8 @@ struct peer *device_peer_create(struct device *dev, const uint8_t public_key[NOI
 	memcpy(peer->public_key, public_key, NOISE_PUBLIC_KEY_LEN);
 	cookie_maker_init(&peer->cookie, public_key);
 	noise_precompute_static_static(dev, peer);
+	/* Back after a removal: what it had accepted stays refused. */
+	timestamp_memory_recall(&dev->removed_timestamps, public_key, peer->handshake.latest_timestamp);
 	if (pubkey_table_insert(&dev->pubkeys, peer)) {
 		secmem_free(peer);
 		*err = -ENOMEM;
@@ -214,6 +227,7 @@ struct peer *device_peer_lookup(const struct device *dev, const uint8_t public_k
 void device_peer_remove(struct device *dev, struct peer *peer)
 {
 	peer_emit(peer, EVENT_PEER_REMOVED, 0);
+	timestamp_memory_remember(&dev->removed_timestamps, peer->public_key, peer->handshake.latest_timestamp);
 	peer_stop(peer);
 	allowedips_remove_by_owner(&dev->allowedips, &peer->allowedips);
 	pubkey_table_remove(&dev->pubkeys, peer);
@@ -340,6 +354,7 @@ void peer_get_info(const struct peer *peer, struct peer_info *info)
 	info->last_handshake_wall_ns = peer->last_handshake_wall_ns;
 	info->last_handshake_mono = peer->last_handshake_mono;
 	info->last_receive_mono = peer->last_receive_mono;
+	info->unanswered_since_mono = peer->unanswered_since;
 	info->rx_bytes = peer->rx_bytes;
 	info->tx_bytes = peer->tx_bytes;
 	info->rx_packets = peer->rx_packets;
@@ -411,6 +426,7 @@ const char *drop_reason_name(enum drop_reason reason)
 		[DROP_SEND_TOO_BIG] = "send_too_big",
 		[DROP_SEND_FAILED] = "send_failed",
 		[DROP_PATH_TOO_BIG] = "path_too_big",
+		[DROP_HANDSHAKE_QUEUE_FULL] = "handshake_queue_full",
 	};
 	return reason < DROP_REASON_COUNT && names[reason] ? names[reason] : "unknown";
 }

@@ -59,6 +59,9 @@ enum drop_reason {
 	/* Outgoing inner packets larger than the peer's path MTU allows, with
 	 * DF: answered with ICMP "fragmentation needed" / "packet too big". */
 	DROP_PATH_TOO_BIG,
+	/* A handshake message that found the edge's queue full (roamd's
+	 * handshake_work.c), counted by the edge. */
+	DROP_HANDSHAKE_QUEUE_FULL,
 	DROP_REASON_COUNT,
 };
 const char *drop_reason_name(enum drop_reason reason);
@@ -168,14 +171,24 @@ bool device_private_key(const struct device *dev, uint8_t key[NOISE_PRIVATE_KEY_
 bool device_public_key(const struct device *dev, uint8_t key[NOISE_PUBLIC_KEY_LEN]);
 
 /* Under load the device answers handshakes with cookie replies unless they
- * carry a valid mac2, and ratelimits per source. It estimates load itself
- * from the handshake arrival rate; a caller that sees a backlog (or a test)
- * can report one here, which keeps the device under load for 1 s. */
+ * carry a valid mac2, and ratelimits per source. Left alone, it estimates
+ * load from a model of the handshake arrival rate (each message 1/capacity
+ * s of work). An embedder that measures its real work (roamd: the queue of
+ * handshake messages waiting and the time spent on them, handshake_work.c)
+ * turns the model off with capacity 0 and reports instead: a backlog of
+ * UNDER_LOAD_QUEUE_LEN or more, or device_report_under_load, keeps the
+ * device under load for 1 s. */
 void device_report_handshake_backlog(struct device *dev, unsigned queued, uint64_t now);
+void device_report_under_load(struct device *dev, uint64_t now);
 /* How many handshakes a second the embedder can process (default 4000); the
  * load estimate counts arrivals beyond that as a backlog. 0 disables the
- * estimate (only reported backlogs count). */
+ * estimate (only reports count). */
 void device_set_handshake_capacity(struct device *dev, unsigned per_second);
+/* Handshake messages that got as far as the Diffie-Hellman (initiations and
+ * responses consumed or refused by their contents), and cookie replies
+ * sent instead, since the device was made: the cost of an attack in work
+ * done versus work declined. */
+void device_get_handshake_counts(const struct device *dev, uint64_t *computed, uint64_t *cookie_replies);
 bool device_is_under_load(const struct device *dev, uint64_t now);
 
 /* Peers. create fails (NULL, *err = -EEXIST/-EINVAL/-ENOMEM) for a
@@ -349,6 +362,7 @@ struct peer_info {
 	uint64_t last_handshake_wall_ns; /* 0 = never */
 	uint64_t last_handshake_mono;	 /* 0 = never */
 	uint64_t last_receive_mono;	 /* 0 = never */
+	uint64_t unanswered_since_mono;	 /* first data sent since the last receive; 0 = none */
 	uint64_t rx_bytes, tx_bytes;	 /* every datagram, handshakes included */
 	uint64_t rx_packets, tx_packets;
 	uint64_t drops[DROP_REASON_COUNT];
@@ -384,6 +398,10 @@ enum receive_result device_receive(struct device *dev, const struct endpoint *fr
  * DROP_NO_ROUTE / DROP_NO_ENDPOINT with an ICMP unreachable. */
 enum send_result device_send_packet(struct device *dev, uint8_t *pkt, size_t len, uint64_t now,
 				    enum drop_reason *drop, struct peer **peer_out);
+
+/* The same for a packet whose peer the caller already looked up with
+ * device_route_lookup (for its destination): one lookup, not two. */
+enum send_result peer_send_packet(struct peer *peer, uint8_t *pkt, size_t len, uint64_t now, enum drop_reason *drop);
 
 /* Sends a keepalive to the peer now (used after a local network change so
  * the far side learns our new address at once). Starts a handshake if

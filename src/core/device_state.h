@@ -9,6 +9,7 @@
 #include "peertable.h"
 #include "ratelimiter.h"
 #include "timers.h"
+#include "timestamp_memory.h"
 
 struct device {
 	struct device_io io;
@@ -31,6 +32,8 @@ struct device {
 	struct allowedips allowedips;
 	struct timer_heap timers;
 	struct ratelimiter *ratelimiter;
+	/* Removed peers' newest handshake timestamps, for their return. */
+	struct timestamp_memory removed_timestamps;
 
 	/* Load estimate: a leaky bucket of handshake work, in ns of one core. */
 	uint64_t handshake_cost_ns;	/* 0 = no estimate */
@@ -38,6 +41,7 @@ struct device {
 	uint64_t handshake_load_at;
 	uint64_t last_under_load;
 	bool has_been_under_load;
+	uint64_t handshakes_computed, cookie_replies_sent; /* device_get_handshake_counts */
 
 	uint64_t drops[DROP_REASON_COUNT]; /* all drops, attributed or not */
 	/* Scratch for building handshake messages. */

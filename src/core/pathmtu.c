@@ -29,6 +29,7 @@ void peer_forget_path_mtu(struct peer *peer)
 	 * would mix): it ends without a result. */
 	peer->probe.path_changed = true;
 	peer->probe.round_deadline = 0;
+	peer->probe.quiet_searches = 0;
 }
 
 unsigned peer_path_overhead(const struct peer *peer)
@@ -37,10 +38,12 @@ unsigned peer_path_overhead(const struct peer *peer)
 }
 
 /* The value, unless it has outlived PATH_MTU_LIFETIME (then it counts as
- * none; the next report or forget clears it). */
+ * none; the next report or forget clears it). A value a probe measured
+ * stays until it is measured again (pathprobe.c does so once it is that
+ * old): dropping it would black-hole what the path still drops. */
 static unsigned current(const struct peer *peer, uint64_t now)
 {
-	if (peer->path_mtu && now - peer->path_mtu_at >= PATH_MTU_LIFETIME)
+	if (peer->path_mtu && peer->path_mtu_origin != PATH_MTU_PROBE && now - peer->path_mtu_at >= PATH_MTU_LIFETIME)
 		return 0;
 	return peer->path_mtu;
 }

@@ -15,15 +15,24 @@
  * authenticated, and is consumed here instead of reaching the TUN. It works
  * whatever implementation the peer runs: its operating system answers.
  *
- * A search sends rounds of up to PATH_PROBE_RUNGS probes at once, spread
+ * A search's first round sends up to PATH_PROBE_RUNGS probes at once, spread
  * between the base size (what every path must carry: 576 bytes outer over
- * IPv4, 1280 over IPv6) and the largest packet the tunnel sends. After a
- * round's timeout the largest answered size is the path MTU (the data path
- * uses it at once), and the next round refines between it and the smallest
- * size lost, to 16 bytes, in at most PROBE_MAX_ROUNDS rounds. Linux answers
- * "time exceeded" at most 6 at once and 1 a second per destination, so a
- * first round never asks more: later rounds may lose answers to that limit,
- * which only ever leaves the value lower than the path allows, never higher.
+ * IPv4, 1280 over IPv6) and the largest packet the tunnel sends. Linux
+ * answers "time exceeded" at most 6 at once and then 1 a second per
+ * destination, and an answer its limiter swallowed looks like a probe the
+ * path lost; so when the answers are such errors (echo replies are not
+ * limited, and then a loss is the path's), every later round sends a
+ * single probe, a second apart:
+ * first the smallest size lost again. Lost twice, it is the path: the
+ * largest size answered becomes the path MTU (the data path uses it at
+ * once, about 2 s after the search began), and the next rounds halve the
+ * gap between what passed and what was lost, to 16 bytes, raising the value
+ * each time a larger probe passes.
+ *
+ * What counts as traffic that should be answered: packets other than ICMP
+ * replies and errors. The peer's host answering our probes (its echo
+ * replies come back through the tunnel) is no reason for it to search; two
+ * roamds would otherwise probe each other forever.
  *
  * Costs on the data path: recording each sent packet's addresses, a time
  * and a flag; the answer check runs only while a round is in flight. */
@@ -36,7 +45,7 @@
 #include "peer.h"
 
 enum {
-	PROBE_MAX_ROUNDS = 3,
+	PROBE_MAX_ROUNDS = 8,
 	PROBE_STEP = MESSAGE_PADDING_MULTIPLE,	/* sizes are multiples of it */
 	PROTO_ICMP = 1,
 	PROTO_ICMPV6 = 58,
@@ -50,10 +59,15 @@ enum {
 	ICMP6_TIME_EXCEEDED = 3,
 	ICMP6_ECHO = 128,
 	ICMP6_ECHO_REPLY = 129,
+	IP6_FRAGMENT_HDR = 44,
 };
-/* After a search, the next one that silence may start; after one that
- * nothing answered, longer (the peer may simply be gone). */
-#define PROBE_INTERVAL (5 * NSEC_PER_SEC)
+/* After a search, the next one that silence may start; doubled for each
+ * search in a row that silence started and that found the whole path (a
+ * one-way stream the peer never answers is not a black hole) or left the
+ * value as it was, up to the
+ * longest; after one that nothing answered, 30 s (the peer may be gone). */
+#define PROBE_INTERVAL (2 * NSEC_PER_SEC)
+#define PROBE_INTERVAL_LONGEST (64 * NSEC_PER_SEC)
 #define PROBE_INTERVAL_UNANSWERED (30 * NSEC_PER_SEC)
 /* A roam may start a search sooner, but not more than this often. */
 #define PROBE_MIN_INTERVAL (1 * NSEC_PER_SEC)
@@ -90,6 +104,17 @@ static unsigned top_size(const struct peer *peer)
 	return mtu > UINT16_MAX - PATH_OVERHEAD_V6 ? UINT16_MAX - PATH_OVERHEAD_V6 : mtu;
 }
 
+/* Does the packet call for an answer from the far side? All but ICMP replies
+ * and errors (echo requests do). Only asked of large packets. */
+static bool expects_answer(const uint8_t *pkt, size_t len, int family)
+{
+	if (family == AF_INET) {
+		size_t hlen = (size_t)(pkt[IP_VERSION_BYTE] & 0x0f) * 4;
+		return pkt[IP4_PROTO] != PROTO_ICMP || len <= hlen || pkt[hlen] == ICMP4_ECHO;
+	}
+	return pkt[IP6_NEXT_HDR] != PROTO_ICMPV6 || len <= IP6_HDR_LEN || pkt[IP6_HDR_LEN] == ICMP6_ECHO;
+}
+
 void pathprobe_note_sent(struct peer *peer, const uint8_t *pkt, size_t len, int family, uint64_t now)
 {
 	struct path_probe *pr = &peer->probe;
@@ -102,8 +127,15 @@ void pathprobe_note_sent(struct peer *peer, const uint8_t *pkt, size_t len, int 
 		memcpy(pr->dst6, pkt + IP6_DST, IP6_ADDR_LEN);
 		pr->have6 = true;
 	}
-	if (!peer->dev->path_probing || len <= base_size(peer))
+	if (!peer->dev->path_probing || len <= base_size(peer) || !expects_answer(pkt, len, family))
 		return;
+	/* A measured value is kept past PATH_MTU_LIFETIME (forgetting it
+	 * would black-hole what the path still drops): measured again. */
+	if (peer->path_mtu && peer->path_mtu_origin == PATH_MTU_PROBE && now - peer->path_mtu_at >= PATH_MTU_LIFETIME &&
+	    !pr->round_deadline && !pr->search_wanted) {
+		pr->search_wanted = true;
+		timers_on_path_probe_due(peer, now);
+	}
 	if (pr->path_changed) {
 		pr->path_changed = false;
 		pr->search_wanted = true;
@@ -177,51 +209,101 @@ static void emit_probed(struct peer *peer, enum path_probe_result result, uint64
 static void finish(struct peer *peer, enum path_probe_result result, uint64_t now)
 {
 	struct path_probe *pr = &peer->probe;
+	/* Measured again: valid for another PATH_MTU_LIFETIME. */
+	if (result == PATH_PROBE_SMALLER && peer->path_mtu && peer->path_mtu_origin == PATH_MTU_PROBE)
+		peer->path_mtu_at = now;
 	pr->round_deadline = 0;
 	pr->last_result = (uint8_t)result;
 	pr->last_result_at = now;
-	pr->next_search = now + (result == PATH_PROBE_UNANSWERED ? PROBE_INTERVAL_UNANSWERED : PROBE_INTERVAL);
+	uint64_t wait = PROBE_INTERVAL << (pr->quiet_searches < 5 ? pr->quiet_searches : 5);
+	pr->next_search = now + (result == PATH_PROBE_UNANSWERED ? PROBE_INTERVAL_UNANSWERED
+				 : wait < PROBE_INTERVAL_LONGEST ? wait : PROBE_INTERVAL_LONGEST);
 	/* Large packets sent during the search said nothing new. */
 	pr->silent_since = 0;
 	emit_probed(peer, result, now);
 }
 
-/* The rungs of the next round: spread over [base, top] in the first, then
- * strictly between the largest size answered and the smallest lost. */
-static unsigned plan_round(struct peer *peer)
+/* The rungs of the next round: spread over [base, top] in the first; then
+ * one: the size lost in the first round again, until it is lost twice, then
+ * halfway between what passed and what was lost. */
+static unsigned plan_round(struct peer *peer, unsigned most, uint64_t now)
 {
 	struct path_probe *pr = &peer->probe;
-	unsigned lo, hi, n = 0;
+	unsigned n = 0;
 	if (pr->round == 0) {
-		lo = base_size(peer);
-		hi = top_size(peer);
-		for (unsigned i = 0; i < PATH_PROBE_RUNGS; i++) {
-			unsigned s = lo + (hi - lo) * i / (PATH_PROBE_RUNGS - 1);
-			if (i < PATH_PROBE_RUNGS - 1)
+		unsigned lo = base_size(peer), hi = top_size(peer);
+		for (unsigned i = 0; i < most; i++) {
+			unsigned s = lo + (hi - lo) * i / (most - 1);
+			if (i < most - 1)
 				s &= ~(unsigned)(PROBE_STEP - 1);
 			if (!n || s > pr->size[n - 1])
 				pr->size[n++] = (uint16_t)s;
 		}
-	} else {
-		lo = pr->good;
-		hi = pr->bad;
-		for (unsigned i = 1; i <= PATH_PROBE_RUNGS; i++) {
-			unsigned s = (lo + (hi - lo) * i / (PATH_PROBE_RUNGS + 1)) & ~(unsigned)(PROBE_STEP - 1);
+		/* The value in use is one of the rungs: whether it still
+		 * passes is the first thing to know. */
+		unsigned have = peer_path_inner_limit(peer, now);
+		for (unsigned i = 1; have && i + 1 < n; i++)
+			if (have > pr->size[i - 1] && have < pr->size[i + 1]) {
+				pr->size[i] = (uint16_t)have;
+				break;
+			}
+	} else if (!pr->answers_limited) {
+		/* Echo replies: several at once, between what passed and what
+		 * was lost. */
+		unsigned lo = pr->good, hi = pr->bad ? pr->bad : top_size(peer) + 1;
+		for (unsigned i = 1; i <= most; i++) {
+			unsigned s = (lo + (hi - lo) * i / (most + 1)) & ~(unsigned)(PROBE_STEP - 1);
 			if (s > lo && s < hi && (!n || s > pr->size[n - 1]))
 				pr->size[n++] = (uint16_t)s;
 		}
+	} else if (!pr->bad_confirmed) {
+		pr->size[n++] = pr->bad ? pr->bad : (uint16_t)top_size(peer);
+	} else {
+		unsigned s = ((unsigned)pr->good + pr->bad) / 2 & ~(unsigned)(PROBE_STEP - 1);
+		if (s > pr->good && s < pr->bad)
+			pr->size[n++] = (uint16_t)s;
 	}
 	pr->rungs = (uint8_t)n;
 	pr->answered = 0;
 	return n;
 }
 
+/* A probe a second, up to a burst of PATH_PROBE_RUNGS: what Linux's ICMP
+ * limiter answers ("time exceeded" is limited, echo replies are not; we
+ * cannot tell which answers until they come). */
+#define PROBE_CREDIT_MAX ((uint64_t)PATH_PROBE_RUNGS * NSEC_PER_SEC)
+
+static unsigned credit_now(struct path_probe *pr, uint64_t now)
+{
+	if (!pr->credit_at)
+		pr->credit_ns = PROBE_CREDIT_MAX;
+	else if (now - pr->credit_at >= PROBE_CREDIT_MAX - pr->credit_ns)
+		pr->credit_ns = PROBE_CREDIT_MAX;
+	else
+		pr->credit_ns += now - pr->credit_at;
+	pr->credit_at = now;
+	return (unsigned)(pr->credit_ns / NSEC_PER_SEC);
+}
+
+/* Sends the next round, or waits (a round of no rungs) until the peer's
+ * limiter can answer it: a first round needs at least the base and the
+ * top size. false: nothing more to ask, or no session to ask over. */
 static bool send_round(struct peer *peer, uint64_t now)
 {
 	struct device *dev = peer->dev;
 	struct path_probe *pr = &peer->probe;
-	if (!plan_round(peer))
+	unsigned can = credit_now(pr, now), need = pr->round == 0 ? 2 : 1;
+	if (pr->answers && !pr->answers_limited)
+		can = PATH_PROBE_RUNGS;	/* echo replies: no limiter */
+	if (can < need) {
+		pr->rungs = 0;
+		pr->round_deadline = now + need * NSEC_PER_SEC - pr->credit_ns;
+		timers_on_path_probe_due(peer, pr->round_deadline);
+		return true;
+	}
+	if (!plan_round(peer, can < PATH_PROBE_RUNGS ? can : PATH_PROBE_RUNGS, now))
 		return false;
+	pr->credit_ns -= pr->rungs * NSEC_PER_SEC;
 	for (unsigned i = 0; i < pr->rungs; i++) {
 		uint8_t *pkt = dev->probe_buf + MESSAGE_DATA_HEADROOM;
 		build_probe(pr, pkt, pr->size[i], probe_seq(pr, i));
@@ -283,7 +365,7 @@ static bool choose_target(struct peer *peer)
 	return false;
 }
 
-static void start_search(struct peer *peer, uint64_t now)
+static void start_search(struct peer *peer, bool by_silence, uint64_t now)
 {
 	struct device *dev = peer->dev;
 	struct path_probe *pr = &peer->probe;
@@ -293,6 +375,8 @@ static void start_search(struct peer *peer, uint64_t now)
 			return;
 	}
 	pr->searches++;
+	pr->by_silence = by_silence;
+	pr->changed = false;
 	if (!choose_target(peer)) {
 		finish(peer, PATH_PROBE_NO_TARGET, now);
 		return;
@@ -301,6 +385,7 @@ static void start_search(struct peer *peer, uint64_t now)
 	pr->round = 0;
 	pr->good = 0;
 	pr->bad = 0;
+	pr->bad_confirmed = false;
 	pr->last_result = PATH_PROBE_SEARCHING;
 	if (base_size(peer) >= top_size(peer) || !send_round(peer, now)) {
 		/* Nothing to measure, or no session to carry probes yet (the
@@ -311,10 +396,26 @@ static void start_search(struct peer *peer, uint64_t now)
 	}
 }
 
+/* A search silence started that changed nothing (a one-way stream on a
+ * path already known) makes the next one wait longer. */
+static void note_quiet(struct path_probe *pr, bool changed)
+{
+	if (changed || !pr->by_silence)
+		pr->quiet_searches = 0;
+	else if (pr->quiet_searches < UINT8_MAX)
+		pr->quiet_searches++;
+}
+
 static void end_round(struct peer *peer, uint64_t now)
 {
 	struct path_probe *pr = &peer->probe;
 	int best = -1, lost = -1;
+	if (!pr->rungs) {
+		/* A wait for the limiter's credit, over. */
+		if (!send_round(peer, now))
+			finish(peer, pr->round ? PATH_PROBE_SMALLER : PATH_PROBE_NONE, now);
+		return;
+	}
 	for (int i = 0; i < pr->rungs; i++)
 		if (pr->answered & (1u << i))
 			best = i;
@@ -323,39 +424,61 @@ static void end_round(struct peer *peer, uint64_t now)
 			lost = i;
 			break;
 		}
-	if (best < 0) {
-		/* A first round without an answer tells nothing about sizes
-		 * (the target does not answer, or the peer is gone); a later
-		 * one keeps what the first found. */
-		finish(peer, pr->round == 0 ? PATH_PROBE_UNANSWERED : PATH_PROBE_SMALLER, now);
+	if (pr->round == 0 && best < 0) {
+		/* Not even the base size: the target does not answer, or the
+		 * peer is gone. That tells nothing about sizes. */
+		finish(peer, PATH_PROBE_UNANSWERED, now);
 		return;
 	}
-	if (pr->size[best] > pr->good)
+	if (best >= 0 && pr->size[best] > pr->good)
 		pr->good = pr->size[best];
-	if (lost >= 0 && (!pr->bad || pr->size[lost] < pr->bad))
-		pr->bad = pr->size[lost];
+	if (lost >= 0 && !pr->answers_limited) {
+		/* Echo replies are not rate-limited: a loss is the path's. */
+		if (!pr->bad || pr->size[lost] < pr->bad)
+			pr->bad = pr->size[lost];
+		pr->bad_confirmed = true;
+	} else if (lost >= 0) {
+		uint16_t size = pr->size[lost];
+		if (pr->round > 0 && !pr->bad_confirmed && size == pr->bad)
+			pr->bad_confirmed = true;	/* lost twice */
+		else if (pr->round > 0)
+			pr->bad = size, pr->bad_confirmed = true;
+		else
+			pr->bad = size;
+	} else if (pr->round > 0 && !pr->bad_confirmed && best >= 0) {
+		/* What the first round lost passed now: its answer was
+		 * swallowed, not the probe. Ask above it again. */
+		pr->bad = 0;
+	}
 	if (pr->good >= top_size(peer)) {
 		/* Everything the tunnel sends passes: what ICMP said (if
 		 * anything) is stale. */
-		if (peer->path_mtu)
+		bool changed = peer->path_mtu != 0;
+		if (changed)
 			peer_forget_path_mtu(peer);
 		pr->path_changed = false;
+		note_quiet(pr, changed);
 		finish(peer, PATH_PROBE_FULL, now);
 		return;
 	}
-	/* Used at once; the next round can only raise it. */
-	peer_set_path_mtu(peer, pr->good + peer_path_overhead(peer), PATH_MTU_PROBE, now);
-	if (!pr->bad || pr->bad - pr->good <= PROBE_STEP || pr->round + 1 >= PROBE_MAX_ROUNDS) {
-		finish(peer, PATH_PROBE_SMALLER, now);
-		return;
+	/* Used once a loss is confirmed (a first-round loss may be an answer
+	 * the peer's limiter swallowed, and a value too small would teach
+	 * every inner sender a smaller MTU for ten minutes). A value already
+	 * in use is lowered only when a probe of its own size was lost twice;
+	 * otherwise rounds only raise it. */
+	unsigned have = peer_path_inner_limit(peer, now);
+	bool shrink_proven = pr->bad_confirmed && have && pr->bad <= have;
+	if (pr->bad_confirmed && pr->good && pr->good != have && (!have || pr->good > have || shrink_proven)) {
+		peer_set_path_mtu(peer, pr->good + peer_path_overhead(peer), PATH_MTU_PROBE, now);
+		pr->changed = true;
+		emit_probed(peer, PATH_PROBE_SEARCHING, now);
 	}
 	pr->round++;
-	if (!send_round(peer, now)) {
+	if ((pr->bad_confirmed && pr->bad - pr->good <= PROBE_STEP) || pr->round >= PROBE_MAX_ROUNDS ||
+	    !send_round(peer, now)) {
+		note_quiet(pr, pr->changed);
 		finish(peer, PATH_PROBE_SMALLER, now);
-		return;
 	}
-	/* Said now: the value is in use while the next round refines it. */
-	emit_probed(peer, PATH_PROBE_SEARCHING, now);
 }
 
 void pathprobe_timer(struct peer *peer, uint64_t now)
@@ -378,7 +501,7 @@ void pathprobe_timer(struct peer *peer, uint64_t now)
 			return;
 		}
 		pr->search_wanted = false;
-		start_search(peer, now);
+		start_search(peer, false, now);
 		return;
 	}
 	/* Large packets and no word from the peer since: a black hole? */
@@ -391,7 +514,7 @@ void pathprobe_timer(struct peer *peer, uint64_t now)
 		timers_on_path_probe_due(peer, due);
 		return;
 	}
-	start_search(peer, now);
+	start_search(peer, true, now);
 }
 
 /* ---- answers ------------------------------------------------------------- */
@@ -423,40 +546,61 @@ static int rung_of_quoted(const struct path_probe *pr, const uint8_t *q, size_t 
 }
 
 /* Which probe the inner packet answers, or -1. len is the packet's own
- * length (padding stripped). */
-static int answered_rung(const struct path_probe *pr, const uint8_t *pkt, size_t len, int family)
+ * length (padding stripped). An echo reply may come back in fragments (the
+ * peer's side fits it to a path it believes smaller): its first fragment
+ * answers as well, since what a probe measures is the way there. */
+static int answered_rung(const struct path_probe *pr, const uint8_t *pkt, size_t len, int family, bool *limited)
 {
+	*limited = false;
 	if (family != pr->family)
 		return -1;
 	const uint8_t *icmp;
 	size_t hlen;
+	bool fragment = false;
 	if (family == AF_INET) {
 		hlen = (size_t)(pkt[IP_VERSION_BYTE] & 0x0f) * 4;
-		if (hlen < IP4_HDR_LEN || len < hlen + ICMP_HDR || pkt[IP4_PROTO] != PROTO_ICMP ||
-		    (get16(pkt + IP4_FRAG) & 0x3fff))
+		uint16_t frag = get16(pkt + IP4_FRAG);
+		if (hlen < IP4_HDR_LEN || len < hlen + ICMP_HDR || pkt[IP4_PROTO] != PROTO_ICMP || (frag & 0x1fff))
 			return -1;
+		fragment = frag & 0x2000;	/* more fragments follow */
 		icmp = pkt + hlen;
 		if (icmp[0] == ICMP4_ECHO_REPLY) {
 			int rung = rung_of(pr, icmp);
 			/* An echo reply is as long as the request. */
-			if (rung < 0 || len != pr->size[rung] || memcmp(pkt + IP4_SRC, pr->target, IP4_ADDR_LEN))
+			if (rung < 0 || (!fragment && len != pr->size[rung]) ||
+			    memcmp(pkt + IP4_SRC, pr->target, IP4_ADDR_LEN))
 				return -1;
 			return rung;
 		}
+		if (fragment)
+			return -1;
+		*limited = true;
 		if (icmp[0] == ICMP4_TIME_EXCEEDED || (icmp[0] == ICMP4_UNREACHABLE && icmp[1] != ICMP4_FRAG_NEEDED))
 			return rung_of_quoted(pr, icmp + ICMP_HDR, len - hlen - ICMP_HDR);
 		return -1;
 	}
 	hlen = IP6_HDR_LEN;
-	if (len < hlen + ICMP_HDR || pkt[IP6_NEXT_HDR] != PROTO_ICMPV6)
+	uint8_t next = pkt[IP6_NEXT_HDR];
+	if (next == IP6_FRAGMENT_HDR) {
+		/* The fragment header: next header, reserved, offset and M. */
+		if (len < hlen + 8 || (get16(pkt + hlen + 2) & 0xfff8))
+			return -1;
+		next = pkt[hlen];
+		fragment = true;
+		hlen += 8;
+	}
+	if (len < hlen + ICMP_HDR || next != PROTO_ICMPV6)
 		return -1;
 	icmp = pkt + hlen;
 	if (icmp[0] == ICMP6_ECHO_REPLY) {
 		int rung = rung_of(pr, icmp);
-		if (rung < 0 || len != pr->size[rung] || memcmp(pkt + IP6_SRC, pr->target, IP6_ADDR_LEN))
+		if (rung < 0 || (!fragment && len != pr->size[rung]) || memcmp(pkt + IP6_SRC, pr->target, IP6_ADDR_LEN))
 			return -1;
 		return rung;
 	}
+	if (fragment)
+		return -1;
+	*limited = true;
 	if (icmp[0] == ICMP6_TIME_EXCEEDED || icmp[0] == ICMP6_UNREACHABLE)
 		return rung_of_quoted(pr, icmp + ICMP_HDR, len - hlen - ICMP_HDR);
 	return -1;
@@ -465,9 +609,11 @@ static int answered_rung(const struct path_probe *pr, const uint8_t *pkt, size_t
 bool pathprobe_consume_answer(struct peer *peer, const uint8_t *pkt, size_t len, int family, uint64_t now)
 {
 	struct path_probe *pr = &peer->probe;
-	int rung = answered_rung(pr, pkt, len, family);
+	bool limited;
+	int rung = answered_rung(pr, pkt, len, family, &limited);
 	if (rung < 0)
 		return false;
+	pr->answers_limited = limited;
 	if (!(pr->answered & (1u << rung))) {
 		pr->answered |= (uint8_t)(1u << rung);
 		pr->answers++;

@@ -29,7 +29,17 @@ struct path_probe {
 	uint16_t ident;
 	uint8_t round, rungs, answered;	/* answered: one bit per rung */
 	uint16_t size[PATH_PROBE_RUNGS];	/* inner bytes */
-	uint16_t good, bad;	/* inner lengths that passed / were lost */
+	uint16_t good, bad;	/* inner lengths that passed / were lost (0: none) */
+	bool bad_confirmed;	/* bad was lost twice: not a rate-limited answer */
+	uint8_t quiet_searches;	/* searches in a row silence started that changed nothing */
+	bool by_silence;	/* the search in flight was started by silence */
+	bool changed;		/* ... and has changed the value */
+	bool answers_limited;	/* the last answer was an ICMP error ("time
+				 * exceeded"), which hosts rate-limit; echo
+				 * replies are not */
+	/* What the peer's ICMP limiter may still answer, as we model it: a
+	 * bucket of PROBE_CREDIT_MAX, a probe a second (credit_at 0: full). */
+	uint64_t credit_ns, credit_at;
 	uint8_t family;		/* AF_INET / AF_INET6 of target and source */
 	uint8_t target[16], source[16];
 	/* What operators see. */
@@ -101,6 +111,11 @@ struct peer {
 
 	/* What operators see. */
 	uint64_t last_handshake_wall_ns, last_handshake_mono, last_receive_mono;
+	/* When the first data went out since the last authenticated packet
+	 * came in (0: none unanswered). A live peer answers data within
+	 * KEEPALIVE_TIMEOUT, with a keepalive if nothing else, so a long wait
+	 * means our packets do not reach it (roam doctor reads it). */
+	uint64_t unanswered_since;
 	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
 	uint64_t handshakes_sent_since_success;
 	uint64_t drops[DROP_REASON_COUNT];

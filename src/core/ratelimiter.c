@@ -18,9 +18,19 @@
  * answer. That is what lets ratelimiter_gc delete such entries and lets an
  * insert overwrite one it passes while probing. Deletion shifts the
  * following entries of the probe run back instead of leaving tombstones, so
- * the table never silts up under churn. When every slot the capacity allows
- * is taken by an active source, new sources are refused: evicting an active
- * one would hand an attacker a way to reset other sources' buckets. */
+ * the table never silts up under churn.
+ *
+ * When every slot the capacity allows is taken by an active source, a new
+ * source is not refused outright (that let 8,192 IPv6 /64s, which anyone
+ * with one /48 owns, lock every newcomer out) and no active entry is
+ * evicted (that would hand an attacker a way to reset other sources'
+ * buckets). Instead it shares a bucket with its wider prefix, an IPv4 /24
+ * or an IPv6 /48 — one site's allocation — in a second table of the same
+ * size. An attacker who filled the first table from a few prefixes then
+ * gets one bucket per prefix, and a newcomer from anywhere else gets its
+ * own. Only an attacker with active sources in as many distinct /48s (or
+ * /24s) as the capacity, all proven reachable by a cookie round trip,
+ * fills both; then new sources are refused until entries go idle. */
 #include <stdlib.h>
 #include <sys/socket.h>
 
@@ -45,17 +55,23 @@ enum key_family {
 struct rl_entry {
 	uint64_t last_ns;
 	uint64_t tokens;
-	uint64_t addr;  /* IPv4 address, or the IPv6 /64 prefix */
+	uint64_t addr;  /* the key: an address or a prefix, see key_of */
 	uint32_t home;  /* slot the hash points at; saves rehashing on delete */
 	uint8_t family; /* enum key_family */
 };
 
-struct ratelimiter {
+/* One open-addressing table of buckets. */
+struct bucket_table {
 	size_t capacity; /* most entries in use at once */
 	size_t count;
 	size_t mask;     /* slots - 1; slots = 2 * capacity */
-	uint64_t k0, k1; /* SipHash key */
-	struct rl_entry slots[];
+	struct rl_entry *slots;
+};
+
+struct ratelimiter {
+	uint64_t k0, k1;	  /* SipHash key */
+	struct bucket_table exact; /* IPv4 addresses, IPv6 /64s */
+	struct bucket_table wide;  /* IPv4 /24s, IPv6 /48s: once exact is full */
 };
 
 static inline uint64_t rotl64(uint64_t x, int b)
@@ -111,25 +127,33 @@ static uint64_t splitmix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
-struct ratelimiter *ratelimiter_new(size_t capacity, uint64_t hash_seed)
+static bool table_init(struct bucket_table *t, size_t capacity)
 {
 	size_t cap = 1;
 	while (cap < capacity) {
 		if (cap > SIZE_MAX / 4)
-			return NULL;
+			return false;
 		cap <<= 1;
 	}
 	size_t slots = cap * 2;
 	/* Slot numbers are stored in 32 bits. */
-	if (slots - 1 > UINT32_MAX ||
-	    slots > (SIZE_MAX - sizeof(struct ratelimiter)) / sizeof(struct rl_entry))
-		return NULL;
+	if (slots - 1 > UINT32_MAX || slots > SIZE_MAX / sizeof(struct rl_entry))
+		return false;
+	t->slots = calloc(slots, sizeof(struct rl_entry));
+	t->capacity = cap;
+	t->mask = slots - 1;
+	return t->slots != NULL;
+}
 
-	struct ratelimiter *rl = calloc(1, sizeof(*rl) + slots * sizeof(struct rl_entry));
+struct ratelimiter *ratelimiter_new(size_t capacity, size_t wide_capacity, uint64_t hash_seed)
+{
+	struct ratelimiter *rl = calloc(1, sizeof(*rl));
 	if (!rl)
 		return NULL;
-	rl->capacity = cap;
-	rl->mask = slots - 1;
+	if (!table_init(&rl->exact, capacity) || (wide_capacity && !table_init(&rl->wide, wide_capacity))) {
+		ratelimiter_free(rl);
+		return NULL;
+	}
 	rl->k0 = splitmix64(hash_seed);
 	rl->k1 = splitmix64(hash_seed ^ 0x5bd1e9955bd1e995ULL);
 	return rl;
@@ -137,6 +161,10 @@ struct ratelimiter *ratelimiter_new(size_t capacity, uint64_t hash_seed)
 
 void ratelimiter_free(struct ratelimiter *rl)
 {
+	if (!rl)
+		return;
+	free(rl->exact.slots);
+	free(rl->wide.slots);
 	free(rl);
 }
 
@@ -145,51 +173,48 @@ static bool is_idle(const struct rl_entry *e, uint64_t now)
 	return now > e->last_ns && now - e->last_ns > IDLE_TIMEOUT;
 }
 
-bool ratelimiter_allow(struct ratelimiter *rl, int family, const uint8_t *addr, uint64_t now)
+/* Spends one packet's worth from the bucket, after crediting the time
+ * since it was last seen. */
+static bool bucket_take(struct rl_entry *e, uint64_t now)
 {
-	uint64_t key;
-	uint8_t fam;
-
-	if (family == AF_INET) {
-		key = le32_read(addr);
-		fam = KEY_IPV4;
-	} else if (family == AF_INET6) {
-		/* Only the /64: a single host commonly owns all of it. */
-		key = le64_read(addr);
-		fam = KEY_IPV6;
-	} else {
+	/* A clock that steps back gives no credit, neither now (rather than a
+	 * huge unsigned one) nor later: last_ns stays put so the time is not
+	 * counted twice. */
+	uint64_t elapsed = 0;
+	if (now > e->last_ns) {
+		elapsed = now - e->last_ns;
+		e->last_ns = now;
+	}
+	uint64_t tokens = elapsed >= TOKEN_MAX - e->tokens ? TOKEN_MAX : e->tokens + elapsed;
+	if (tokens < PACKET_COST) {
+		e->tokens = tokens;
 		return false;
 	}
+	e->tokens = tokens - PACKET_COST;
+	return true;
+}
 
+enum take_result { TAKEN, REFUSED, TABLE_FULL };
+
+/* One packet of the source `key` against table t: its bucket decides, or a
+ * new one is made; TABLE_FULL when there is no room for a new one. */
+static enum take_result table_take(const struct ratelimiter *rl, struct bucket_table *t, uint8_t fam, uint64_t key,
+				   uint64_t now)
+{
 	/* The family is hashed too, so 10.0.0.1 and ::/64 prefixes that happen
 	 * to share bits do not share a probe start. */
-	const uint32_t home = (uint32_t)(siphash24_2u64(rl->k0, rl->k1, key, fam) & rl->mask);
+	const uint32_t home = (uint32_t)(siphash24_2u64(rl->k0, rl->k1, key, fam) & t->mask);
 	struct rl_entry *reuse = NULL;
 	size_t i = home;
 	struct rl_entry *e;
 
 	/* Ends at an empty slot: at most half the slots are ever in use. */
-	for (;; i = (i + 1) & rl->mask) {
-		e = &rl->slots[i];
+	for (;; i = (i + 1) & t->mask) {
+		e = &t->slots[i];
 		if (e->family == SLOT_EMPTY)
 			break;
-		if (e->family == fam && e->addr == key) {
-			/* A clock that steps back gives no credit, neither now
-			 * (rather than a huge unsigned one) nor later: last_ns
-			 * stays put so the time is not counted twice. */
-			uint64_t elapsed = 0;
-			if (now > e->last_ns) {
-				elapsed = now - e->last_ns;
-				e->last_ns = now;
-			}
-			uint64_t tokens = elapsed >= TOKEN_MAX - e->tokens ? TOKEN_MAX : e->tokens + elapsed;
-			if (tokens < PACKET_COST) {
-				e->tokens = tokens;
-				return false;
-			}
-			e->tokens = tokens - PACKET_COST;
-			return true;
-		}
+		if (e->family == fam && e->addr == key)
+			return bucket_take(e, now) ? TAKEN : REFUSED;
 		if (!reuse && is_idle(e, now))
 			reuse = e;
 	}
@@ -200,54 +225,84 @@ bool ratelimiter_allow(struct ratelimiter *rl, int family, const uint8_t *addr, 
 	if (reuse) {
 		e = reuse;
 	} else {
-		if (rl->count >= rl->capacity)
-			return false;
-		rl->count++;
+		if (t->count >= t->capacity)
+			return TABLE_FULL;
+		t->count++;
 	}
 	e->family = fam;
 	e->addr = key;
 	e->home = home;
 	e->last_ns = now;
 	e->tokens = TOKEN_MAX - PACKET_COST; /* this packet is the first of the burst */
-	return true;
+	return TAKEN;
+}
+
+bool ratelimiter_allow(struct ratelimiter *rl, int family, const uint8_t *addr, uint64_t now)
+{
+	uint64_t key, wide_key;
+	uint8_t fam;
+
+	if (family == AF_INET) {
+		key = le32_read(addr);
+		wide_key = key & 0x00ffffffULL; /* the first three bytes: the /24 */
+		fam = KEY_IPV4;
+	} else if (family == AF_INET6) {
+		/* Only the /64: a single host commonly owns all of it. */
+		key = le64_read(addr);
+		wide_key = key & 0x0000ffffffffffffULL; /* the first six bytes: the /48 */
+		fam = KEY_IPV6;
+	} else {
+		return false;
+	}
+	enum take_result r = table_take(rl, &rl->exact, fam, key, now);
+	if (r == TABLE_FULL && rl->wide.slots)
+		r = table_take(rl, &rl->wide, fam, wide_key, now);
+	return r == TAKEN;
 }
 
 /* Empties slot i and closes the gap: each later entry of the run moves back
  * into the hole unless its home lies cyclically after the hole (moving it
  * would put it before its home, where lookups never look). */
-static void delete_slot(struct ratelimiter *rl, size_t hole)
+static void delete_slot(struct bucket_table *t, size_t hole)
 {
 	size_t j = hole;
 	for (;;) {
-		j = (j + 1) & rl->mask;
-		struct rl_entry *e = &rl->slots[j];
+		j = (j + 1) & t->mask;
+		struct rl_entry *e = &t->slots[j];
 		if (e->family == SLOT_EMPTY)
 			break;
 		/* Distance from home to j versus from the hole to j. */
-		size_t from_home = (j - e->home) & rl->mask;
-		size_t from_hole = (j - hole) & rl->mask;
+		size_t from_home = (j - e->home) & t->mask;
+		size_t from_hole = (j - hole) & t->mask;
 		if (from_home >= from_hole) {
-			rl->slots[hole] = *e;
+			t->slots[hole] = *e;
 			hole = j;
 		}
 	}
-	rl->slots[hole] = (struct rl_entry){ 0 };
-	rl->count--;
+	t->slots[hole] = (struct rl_entry){ 0 };
+	t->count--;
 }
 
-void ratelimiter_gc(struct ratelimiter *rl, uint64_t now)
+static void table_gc(struct bucket_table *t, uint64_t now)
 {
-	if (rl->count == 0)
+	if (t->count == 0)
 		return;
 	/* A deletion may shift a later entry back into slot i, so i is looked
 	 * at again before moving on. Entries only ever move backwards within
 	 * their run, so each one is still examined; one that wraps past slot 0
 	 * may be examined twice, which is harmless. */
-	for (size_t i = 0; i <= rl->mask;) {
-		struct rl_entry *e = &rl->slots[i];
+	for (size_t i = 0; i <= t->mask;) {
+		struct rl_entry *e = &t->slots[i];
 		if (e->family != SLOT_EMPTY && is_idle(e, now))
-			delete_slot(rl, i);
+			delete_slot(t, i);
 		else
 			i++;
 	}
+}
+
+void ratelimiter_gc(struct ratelimiter *rl, uint64_t now)
+{
+	table_gc(&rl->exact, now);
+	if (rl->wide.slots)
+		table_gc(&rl->wide, now);
 }

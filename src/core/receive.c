@@ -68,6 +68,16 @@ static enum receive_result receive_handshake(struct device *dev, const struct en
 		return RECEIVED_DROPPED;
 	}
 	if (under_load) {
+		/* Each source gets its 20 a second, cookie replies included
+		 * (as the kernel does once its queue fills): a flood from a
+		 * few hundred addresses then costs a few thousand replies a
+		 * second, not one per datagram. */
+		size_t addr_len;
+		const uint8_t *addr = endpoint_addr_bytes(from, &addr_len);
+		if (!ratelimiter_allow(dev->ratelimiter, from->addr.sa.sa_family, addr, now)) {
+			peer_count_drop(dev, NULL, DROP_UNDER_LOAD_RATELIMIT);
+			return RECEIVED_DROPPED;
+		}
 		if (macs != COOKIE_MAC1_AND_MAC2_VALID) {
 			/* Prove you can receive at that address before we spend
 			 * four scalar multiplications on you. */
@@ -75,20 +85,16 @@ static enum receive_result receive_handshake(struct device *dev, const struct en
 			cookie_create_reply(&dev->cookie_checker, dev->aead, &reply, buf, len, from, now, dev->io.random,
 					    dev->io.ctx);
 			dev->io.send(dev->io.ctx, NULL, from, (uint8_t *)&reply, sizeof(reply));
+			dev->cookie_replies_sent++;
 			struct device_event ev = {.type = EVENT_COOKIE_SENT, .new_endpoint = from, .now = now};
 			device_emit(dev, &ev);
 			return RECEIVED_COOKIE_SENT;
-		}
-		size_t addr_len;
-		const uint8_t *addr = endpoint_addr_bytes(from, &addr_len);
-		if (!ratelimiter_allow(dev->ratelimiter, from->addr.sa.sa_family, addr, now)) {
-			peer_count_drop(dev, NULL, DROP_UNDER_LOAD_RATELIMIT);
-			return RECEIVED_DROPPED;
 		}
 	}
 
 	int drop;
 	struct peer *peer, *sender;
+	dev->handshakes_computed++;
 	if (type == MESSAGE_HANDSHAKE_INITIATION) {
 		peer = noise_consume_initiation(dev, (const struct message_handshake_initiation *)buf, now, &drop,
 						&sender);
@@ -214,6 +220,10 @@ static enum receive_result receive_data(struct device *dev, const struct endpoin
 	size_t plain_len = sealed_len - NOISE_AUTHTAG_LEN;
 	if (plain_len == 0)
 		return RECEIVED_KEEPALIVE;
+	/* Data came: answer within KEEPALIVE_TIMEOUT even if the packet is
+	 * dropped below (as the kernel does), so the sender can tell a peer
+	 * that receives and drops from one its packets never reach. */
+	timers_on_data_received(peer, now);
 
 	int family;
 	size_t inner_len;
@@ -228,7 +238,6 @@ static enum receive_result receive_data(struct device *dev, const struct endpoin
 		peer_count_drop(dev, peer, DROP_DISALLOWED_SRC);
 		return RECEIVED_DROPPED;
 	}
-	timers_on_data_received(peer, now);
 	/* The answer to a path probe is ours, not the tunnel's. */
 	if (peer->probe.round_deadline && pathprobe_consume_answer(peer, msg->encrypted_data, inner_len, family, now))
 		return RECEIVED_PATH_PROBE;

@@ -86,25 +86,14 @@ static const uint8_t *packet_destination(const uint8_t *pkt, size_t len, int *fa
 	return NULL;
 }
 
-enum send_result device_send_packet(struct device *dev, uint8_t *pkt, size_t len, uint64_t now,
-				    enum drop_reason *drop, struct peer **peer_out)
+/* The part of device_send_packet after the route lookup. */
+static enum send_result send_to_peer(struct peer *peer, uint8_t *pkt, size_t len, int family, uint64_t now,
+				     enum drop_reason *drop)
 {
-	int family;
-	struct peer *peer = NULL;
-	const uint8_t *dst = packet_destination(pkt, len, &family);
-
 	*drop = DROP_NONE;
-	if (dst)
-		peer = allowedips_lookup(&dev->allowedips, family, dst);
-	*peer_out = peer;
-	if (!peer) {
-		*drop = dst ? DROP_NO_ROUTE : DROP_BAD_INNER;
-		peer_count_drop(dev, NULL, *drop);
-		return SEND_DROPPED;
-	}
 	if (!peer_handshake_target(peer)) {
 		*drop = DROP_NO_ENDPOINT;
-		peer_count_drop(dev, peer, *drop);
+		peer_count_drop(peer->dev, peer, *drop);
 		return SEND_DROPPED;
 	}
 	pathprobe_note_sent(peer, pkt, len, family, now);
@@ -116,6 +105,35 @@ enum send_result device_send_packet(struct device *dev, uint8_t *pkt, size_t len
 	peer_stage_packet(peer, pkt, len);
 	peer_send_initiation(peer, false, now);
 	return SEND_STAGED;
+}
+
+enum send_result device_send_packet(struct device *dev, uint8_t *pkt, size_t len, uint64_t now,
+				    enum drop_reason *drop, struct peer **peer_out)
+{
+	int family;
+	struct peer *peer = NULL;
+	const uint8_t *dst = packet_destination(pkt, len, &family);
+
+	if (dst)
+		peer = allowedips_lookup(&dev->allowedips, family, dst);
+	*peer_out = peer;
+	if (!peer) {
+		*drop = dst ? DROP_NO_ROUTE : DROP_BAD_INNER;
+		peer_count_drop(dev, NULL, *drop);
+		return SEND_DROPPED;
+	}
+	return send_to_peer(peer, pkt, len, family, now, drop);
+}
+
+enum send_result peer_send_packet(struct peer *peer, uint8_t *pkt, size_t len, uint64_t now, enum drop_reason *drop)
+{
+	int family;
+	if (!packet_destination(pkt, len, &family)) {
+		*drop = DROP_BAD_INNER;
+		peer_count_drop(peer->dev, peer, *drop);
+		return SEND_DROPPED;
+	}
+	return send_to_peer(peer, pkt, len, family, now, drop);
 }
 
 void peer_send_keepalive_now(struct peer *peer, uint64_t now)

@@ -255,6 +255,8 @@ void timers_on_session_derived(struct peer *peer, uint64_t now)
 
 void timers_on_data_sent(struct peer *peer, uint64_t now)
 {
+	if (!peer->unanswered_since)
+		peer->unanswered_since = now;
 	if (!timer_is_pending(peer, TIMER_NEW_HANDSHAKE))
 		timer_arm(peer, TIMER_NEW_HANDSHAKE, now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + jitter(peer));
 }
@@ -291,6 +293,7 @@ void timers_on_authenticated_packet_sent(struct peer *peer)
 
 void timers_on_authenticated_packet_received(struct peer *peer)
 {
+	peer->unanswered_since = 0;
 	timer_disarm(peer, TIMER_NEW_HANDSHAKE);
 }
 

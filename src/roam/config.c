@@ -43,6 +43,10 @@ struct parser {
 	 * keep it from also being reported as missing. */
 	bool private_key_seen;
 	bool peer_key_seen;
+	/* The value being parsed as the file has it, for messages: trimmed
+	 * at both ends, inner whitespace kept ('hello world', where the
+	 * parser reads "helloworld"). In a list, the entry being parsed. */
+	const char *written;
 };
 
 struct key_def;
@@ -67,6 +71,19 @@ static void parse_error(struct parser *p, const char *check, const char *fmt, ..
 	va_end(ap);
 }
 
+/* Trims whitespace at both ends in place; returns the start. */
+static char *trim(char *s)
+{
+	char *end = s + strlen(s);
+
+	while (isspace((unsigned char)*s))
+		s++;
+	while (end > s && isspace((unsigned char)end[-1]))
+		end--;
+	*end = '\0';
+	return s;
+}
+
 /* A value made safe to print: printable ASCII only, cut at QUOTE_MAX. Never
  * used for keys, which may be secret even when mistyped. */
 static const char *quote(const char *value, char buf[QUOTE_MAX + 4])
@@ -77,6 +94,12 @@ static const char *quote(const char *value, char buf[QUOTE_MAX + 4])
 		buf[i] = isprint((unsigned char)value[i]) ? value[i] : '?';
 	strcpy(buf + i, value[i] ? "..." : "");
 	return buf;
+}
+
+/* The value being parsed, quoted as written (parser.written). */
+static const char *quote_written(const struct parser *p, char buf[QUOTE_MAX + 4])
+{
+	return quote(p->written ? p->written : "", buf);
 }
 
 static struct config_peer *current_peer(struct parser *p)
@@ -99,14 +122,22 @@ static bool parse_key_value(struct parser *p, const struct key_def *key, const c
 {
 	size_t len = strlen(value);
 
+	/* Keys are never quoted, even mistyped (a private key pasted as a
+	 * PublicKey would be shown); their spaces are counted instead. */
+	size_t spaces = p->written ? strlen(p->written) - len : 0;
+	char spaced[48] = "";
+
 	if (key_from_base64(out, value))
 		return true;
+	if (spaces)
+		snprintf(spaced, sizeof(spaced), " and %zu space%s", spaces, spaces == 1 ? "" : "s");
 	if (len != KEY_B64_LEN)
-		parse_error(p, "bad-value", "%s is not a key: a key is 44 base64 characters ending in '=', this has %zu",
-			    key->name, len);
+		parse_error(p, "bad-value", "%s is not a key: a key is 44 base64 characters ending in '=', this has %zu%s",
+			    key->name, len, spaced);
 	else
-		parse_error(p, "bad-value", "%s is not a key: it is 44 characters long but not valid base64 of 32 bytes",
-			    key->name);
+		parse_error(p, "bad-value",
+			    "%s is not a key: it is 44 characters long%s but not valid base64 of 32 bytes", key->name,
+			    spaces ? " besides its spaces" : "");
 	return false;
 }
 
@@ -162,7 +193,7 @@ static void parse_listen_port(struct parser *p, const struct key_def *key, char 
 		in->listen_port = ntohs((uint16_t)se->s_port);
 	} else {
 		parse_error(p, "bad-value", "%s '%s' is not a port number (0-65535) or a UDP service name",
-			    key->name, quote(value, q));
+			    key->name, quote_written(p, q));
 		return;
 	}
 	note_set(p, &in->listen_port_line, key->name);
@@ -189,7 +220,7 @@ static void parse_fwmark(struct parser *p, const struct key_def *key, char *valu
 	}
 	if (!ok) {
 		parse_error(p, "bad-value", "%s '%s' is not off, a decimal number or 0x hex below 2^32", key->name,
-			    quote(value, q));
+			    quote_written(p, q));
 		return;
 	}
 	note_set(p, &in->fwmark_line, key->name);
@@ -229,17 +260,25 @@ static bool valid_hostname(const char *s)
 static void for_each_entry(struct parser *p, const struct key_def *key, char *value,
 			   void (*fn)(struct parser *p, const struct key_def *key, const char *entry))
 {
-	char *entry, *rest = value;
+	char *entry, *rest = value, *written_rest, *written;
 
 	if (!*value)
 		return;
+	/* The entries as written, in step: removing whitespace removes no
+	 * comma, so the two lists have the same number of entries. */
+	written_rest = xstrdup(p->written ? p->written : value);
+	written = written_rest;
 	while ((entry = strsep(&rest, ",")) != NULL) {
+		char *as_written = strsep(&written_rest, ",");
+		p->written = trim(as_written ? as_written : entry);
 		if (!*entry) {
 			parse_error(p, "bad-value", "%s has an empty entry (two commas, or one at an end)", key->name);
 			continue;
 		}
 		fn(p, key, entry);
 	}
+	free(written);
+	p->written = NULL;
 }
 
 static void add_address(struct parser *p, const struct key_def *key, const char *entry)
@@ -251,7 +290,7 @@ static void add_address(struct parser *p, const struct key_def *key, const char 
 
 	if (!ip_prefix_parse(&prefix, entry, true)) {
 		parse_error(p, "bad-value", "%s '%s' is not an IP address with an optional /prefix length", key->name,
-			    quote(entry, q));
+			    quote_written(p, q));
 		return;
 	}
 	a = ARRAY_PUSH(in->addresses, in->n_addresses);
@@ -281,7 +320,7 @@ static void add_dns(struct parser *p, const struct key_def *key, const char *ent
 		d->domain = xstrdup(entry);
 	} else {
 		parse_error(p, "bad-value", "%s '%s' is neither an IP address nor a search domain", key->name,
-			    quote(entry, q));
+			    quote_written(p, q));
 		return;
 	}
 	d->line = p->line;
@@ -301,7 +340,7 @@ static void parse_mtu(struct parser *p, const struct key_def *key, char *value)
 	/* 68 is the smallest MTU IPv4 allows (RFC 791); whether a value is wise
 	 * is for `roam audit` to say. */
 	if (!parse_decimal(value, 65535, &v) || v < 68) {
-		parse_error(p, "bad-value", "%s '%s' is not a number between 68 and 65535", key->name, quote(value, q));
+		parse_error(p, "bad-value", "%s '%s' is not a number between 68 and 65535", key->name, quote_written(p, q));
 		return;
 	}
 	note_set(p, &in->mtu_line, key->name);
@@ -320,12 +359,14 @@ static void parse_table(struct parser *p, const struct key_def *key, char *value
 			break;
 	if (!*value || *s) {
 		parse_error(p, "bad-value", "%s '%s' is not auto, off, a table number or a table name", key->name,
-			    quote(value, q));
+			    quote_written(p, q));
 		return;
 	}
 	note_set(p, &in->table_line, key->name);
 	free(in->table);
 	in->table = xstrdup(value);
+	free(in->table_written);
+	in->table_written = xstrdup(p->written ? p->written : value);
 }
 
 static void parse_hook(struct parser *p, const struct key_def *key, char *value)
@@ -343,7 +384,7 @@ static void parse_save_config(struct parser *p, const struct key_def *key, char 
 	char q[QUOTE_MAX + 4];
 
 	if (strcasecmp(value, "true") && strcasecmp(value, "false")) {
-		parse_error(p, "bad-value", "%s '%s' is not true or false", key->name, quote(value, q));
+		parse_error(p, "bad-value", "%s '%s' is not true or false", key->name, quote_written(p, q));
 		return;
 	}
 	note_set(p, &in->save_config_line, key->name);
@@ -359,7 +400,7 @@ static void add_allowed_ip(struct parser *p, const struct key_def *key, const ch
 
 	if (!ip_prefix_parse(&prefix, entry, true)) {
 		parse_error(p, "bad-value", "%s '%s' is not an IP address with an optional /prefix length", key->name,
-			    quote(entry, q));
+			    quote_written(p, q));
 		return;
 	}
 	if (ip_prefix_has_host_bits(&prefix)) {
@@ -398,7 +439,7 @@ static bool parse_endpoint_value(struct parser *p, const char *name, char *value
 	char *host, *port, *close;
 
 	memset(e, 0, sizeof(*e));
-	quote(value, q);
+	quote_written(p, q);
 	if (value[0] == '[') {
 		/* [v6]:port; the brackets are what keeps the port apart. */
 		close = strchr(value, ']');
@@ -507,7 +548,7 @@ static void parse_keepalive(struct parser *p, const struct key_def *key, char *v
 
 	if (strcasecmp(value, "off") && !parse_decimal(value, 65535, &v)) {
 		parse_error(p, "bad-value", "%s '%s' is not off or a number of seconds (0-65535)", key->name,
-			    quote(value, q));
+			    quote_written(p, q));
 		return;
 	}
 	note_set(p, &peer->persistent_keepalive_line, key->name);
@@ -571,7 +612,7 @@ static unsigned edit_distance(const char *a, const char *b)
 	return row[lb];
 }
 
-static void unknown_key(struct parser *p, const char *name)
+static void unknown_key(struct parser *p, const char *name, const char *shown)
 {
 	const struct key_def *best = NULL;
 	unsigned d, best_d = 3;
@@ -591,10 +632,10 @@ static void unknown_key(struct parser *p, const char *name)
 		}
 	}
 	if (best)
-		parse_error(p, "unknown-key", "unknown key '%s' in %s; did you mean %s?", quote(name, q),
+		parse_error(p, "unknown-key", "unknown key '%s' in %s; did you mean %s?", quote(shown, q),
 			    section_name(p->section), best->name);
 	else
-		parse_error(p, "unknown-key", "unknown key '%s' in %s", quote(name, q), section_name(p->section));
+		parse_error(p, "unknown-key", "unknown key '%s' in %s", quote(shown, q), section_name(p->section));
 }
 
 /* Called when a section ends: at the next header and at the end of file. */
@@ -610,7 +651,9 @@ static void end_section(struct parser *p)
 			 CONFIG_DIRECTIVE);
 }
 
-static void parse_section(struct parser *p, const char *compact)
+/* compact decides (wg ignores whitespace); shown is the line as written,
+ * for the message. */
+static void parse_section(struct parser *p, const char *compact, const char *shown)
 {
 	struct config *cfg = p->cfg;
 	struct config_peer *peer;
@@ -634,7 +677,7 @@ static void parse_section(struct parser *p, const char *compact)
 		/* Its keys are skipped quietly: one error for the section is
 		 * clearer than one per line in it. */
 		parse_error(p, "unknown-section", "unknown section '%s'; only [Interface] and [Peer] exist",
-			    quote(compact, q));
+			    quote(shown, q));
 		p->section = SECTION_UNKNOWN;
 	}
 }
@@ -646,19 +689,6 @@ static void compact_copy(char *out, const char *in)
 		if (!isspace((unsigned char)*in))
 			*out++ = *in;
 	*out = '\0';
-}
-
-/* Trims whitespace at both ends in place; returns the start. */
-static char *trim(char *s)
-{
-	char *end = s + strlen(s);
-
-	while (isspace((unsigned char)*s))
-		s++;
-	while (end > s && isspace((unsigned char)end[-1]))
-		end--;
-	*end = '\0';
-	return s;
 }
 
 /* A line that is only a comment beginning with CONFIG_DIRECTIVE ("#roam:
@@ -691,23 +721,24 @@ static bool parse_directive(struct parser *p, char *raw, char *comment)
 	else if (p->section != key->section)
 		parse_error(p, "unknown-directive", "%s %s belongs in %s", CONFIG_DIRECTIVE, key->name,
 			    section_name(key->section));
-	else
+	else {
+		/* What error messages quote: the value as written. */
+		char *written = strchr(comment, '=');
+		p->written = written ? trim(written + 1) : NULL;
 		key->parse(p, key, eq + 1);
+	}
 	free(compact);
 	return true;
 }
 
 static void parse_line(struct parser *p, char *raw, size_t len)
 {
-	char *compact, *eq, *comment, *value;
+	char *compact, *eq, *comment, *value, *shown, *shown_key, *raw_eq;
 	const struct key_def *key = NULL;
 	char q[QUOTE_MAX + 4];
 	size_t i, size;
 
-	if (memchr(raw, '\0', len)) {
-		parse_error(p, "syntax", "the line contains a NUL byte; this is not a text file");
-		return;
-	}
+	(void)len;	/* a NUL byte was refused for the whole file */
 	comment = strchr(raw, '#');
 	if (comment && parse_directive(p, raw, comment))
 		return;
@@ -716,37 +747,55 @@ static void parse_line(struct parser *p, char *raw, size_t len)
 	size = strlen(raw) + 1;
 	compact = xrealloc(NULL, size);
 	compact_copy(compact, raw);
+	/* Messages quote what the user wrote ('hello world'), not the
+	 * whitespace-free form the parser reads. */
+	shown = xrealloc(NULL, size);
+	strcpy(shown, raw);
+	raw_eq = strchr(shown, '=');
+	if (raw_eq)
+		*raw_eq = '\0';
+	shown_key = trim(shown);
+	if (raw_eq)
+		*raw_eq = '=';
 	if (!*compact)
 		goto out;
 	if (compact[0] == '[') {
-		parse_section(p, compact);
+		parse_section(p, compact, trim(shown));
 		goto out;
 	}
 	eq = strchr(compact, '=');
 	if (!eq || eq == compact) {
-		parse_error(p, "syntax", "'%s' is neither [Interface], [Peer] nor Key = Value", quote(compact, q));
+		parse_error(p, "syntax", "'%s' is neither [Interface], [Peer] nor Key = Value", quote(trim(shown), q));
 		goto out;
 	}
 	*eq = '\0';
+	if (raw_eq)
+		*raw_eq = '\0';	/* shown_key ends at the '=' again */
 	if (p->section == SECTION_UNKNOWN)
 		goto out;
 	if (p->section == SECTION_NONE) {
-		parse_error(p, "syntax", "%s comes before any [Interface] or [Peer] section", quote(compact, q));
+		parse_error(p, "syntax", "%s comes before any [Interface] or [Peer] section", quote(shown_key, q));
 		goto out;
 	}
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (keys[i].section == p->section && !strcasecmp(compact, keys[i].name))
 			key = &keys[i];
 	if (!key) {
-		unknown_key(p, compact);
+		unknown_key(p, compact, shown_key);
 		goto out;
 	}
 	value = key->raw ? trim(strchr(raw, '=') + 1) : eq + 1;
+	/* shown still holds the line as written; its value starts after
+	 * the '=' that raw_eq marks. */
+	p->written = trim(raw_eq + 1);
 	key->parse(p, key, value);
+	p->written = NULL;
 out:
 	/* The line may have held a private key. */
 	crypto_wipe(compact, size);
+	crypto_wipe(shown, size);
 	free(compact);
+	free(shown);
 }
 
 /* Checks that need the whole file. */
@@ -768,6 +817,15 @@ void config_parse_string(const char *name, const char *text, size_t len, struct 
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->path = xstrdup(name);
+	/* A binary file: one error, not one per line that holds a NUL. */
+	const char *nul = memchr(text, '\0', len);
+	if (nul) {
+		for (const char *c = text; c < nul; c++)
+			p.line += *c == '\n';
+		p.line++;
+		parse_error(&p, "syntax", "the file contains a NUL byte (first on this line): it is not a text file");
+		return;
+	}
 	while (start < len) {
 		for (end = start; end < len && text[end] != '\n'; end++)
 			;
@@ -857,6 +915,7 @@ void config_free(struct config *cfg)
 	free(in->addresses);
 	free(in->dns);
 	free(in->table);
+	free(in->table_written);
 	for (i = 0; i < cfg->n_peers; i++) {
 		free(cfg->peers[i].allowed_ips);
 		free(cfg->peers[i].endpoint.host);

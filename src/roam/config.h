@@ -64,6 +64,7 @@ struct config_interface {
 	uint32_t mtu;
 	unsigned mtu_line;
 	char *table;			/* "auto", "off", a number or a name */
+	char *table_written;		/* the same as the file has it, for messages */
 	unsigned table_line;
 	struct config_string *hooks[CONFIG_HOOK_COUNT];	/* run in file order */
 	size_t n_hooks[CONFIG_HOOK_COUNT];

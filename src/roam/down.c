@@ -1,7 +1,7 @@
 /* roam down CONFIG|IFNAME: undoes what roam up recorded in its ledger
  * (state.h), and nothing else:
  *
- *   PreDown hooks -> policy rules -> DNS -> delete the link (its addresses
+ *   PreDown hooks -> policy rules -> nftables tables -> DNS -> delete the link (its addresses
  *   and routes go with it, and roamd exits) -> wait for roamd -> a socket
  *   roamd could not remove -> src_valid_mark -> PostDown hooks -> ledger
  *
@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "dns.h"
+#include "firewall.h"
 #include "rtnl.h"
 #include "run.h"
 #include "state.h"
@@ -36,8 +37,8 @@ static const char down_usage[] =
 	"Usage: roam down CONFIG|IFNAME\n"
 	"\n"
 	"Takes down an interface that 'roam up' brought up, undoing exactly what it\n"
-	"recorded in " STATE_DIR "/IFNAME.state: PreDown hooks, the policy rules of a full\n"
-	"tunnel, the DNS registration, the interface (with its addresses and routes,\n"
+	"recorded in " STATE_DIR "/IFNAME.state: PreDown hooks, the policy rules and nftables\n"
+	"tables (roam-IFNAME) of a full tunnel, the DNS registration, the interface (with its addresses and routes,\n"
 	"which makes roamd exit), the daemon itself if it lingers, its socket if roamd was\n"
 	"killed and could not remove it, src_valid_mark, then PostDown hooks. Anything\n"
 	"already gone (a roamd killed with -9 takes its interface along) counts as done.\n"
@@ -85,6 +86,24 @@ static int delete_rules(const struct roam_state *st)
 			failures += problem("delete that rule", err);
 	}
 	rtnl_close(&nl);
+	return failures;
+}
+
+/* A table that is gone already is fine (firewall_remove), and so is a
+ * host where nft has since been removed: the tables went with it only if
+ * nftables was flushed, but nothing else could delete them either. */
+static int delete_nft_tables(const struct roam_state *st)
+{
+	int failures = 0, ret;
+
+	for (size_t i = st->n_nft_tables; i-- > 0;) {
+		ret = firewall_remove(st->nft_tables[i].family, st->nft_tables[i].name);
+		if (ret == -ENOENT)
+			fprintf(stderr, "roam down: warning: nft is not installed; table %s %s stays if it exists\n",
+				firewall_family_name(st->nft_tables[i].family), st->nft_tables[i].name);
+		else if (ret)
+			failures += problem("delete the nftables table", ret < 0 ? ret : -EIO);
+	}
 	return failures;
 }
 
@@ -148,6 +167,7 @@ int updown_teardown(const struct roam_state *st)
 	FILE *f;
 
 	failures += delete_rules(st);
+	failures += delete_nft_tables(st);
 	/* resolved forgets a link's DNS when the link goes; asking it to
 	 * revert one that is gone would only fail. */
 	if (st->dns != DNS_NONE && (st->dns != DNS_RESOLVECTL || link_ours) && dns_unregister(st->dns, st->ifname) < 0)
@@ -190,12 +210,50 @@ static void run_down_hooks(char **hooks, size_t n, const char *ifname, const cha
 				ret < 0 ? "error" : "status", ret < 0 ? -ret : ret);
 }
 
-int cmd_down(int argc, char **argv)
+int updown_take_down(const char *ifname, const char *who)
 {
-	char ifname[UAPI_IFNAME_MAX], *config = NULL, err[512], path[4200];
+	char err[512], path[4200];
 	struct roam_state st;
 	uint64_t netns;
 	int ret;
+
+	ret = state_load(ifname, &st, err, sizeof(err));
+	if (ret == -ENOENT) {
+		state_path(ifname, path, sizeof(path));
+		fprintf(stderr, "%s: %s is not up (no %s; only what 'roam up' started can be taken down)\n", who,
+			ifname, path);
+		return 1;
+	}
+	if (ret) {
+		/* The reason is in err: a malformed record, or a directory
+		 * or file someone else could have written (state.h). */
+		fprintf(stderr, "%s: %s\n", who, err);
+		return 1;
+	}
+	/* Interfaces, rules and routes belong to a network namespace; from
+	 * another one, down would remove someone else's. */
+	netns = state_current_netns();
+	if (st.netns && netns && st.netns != netns) {
+		fprintf(stderr, "%s: %s was brought up in another network namespace (net:[%llu]); run it there\n",
+			who, ifname, (unsigned long long)st.netns);
+		state_free(&st);
+		return 1;
+	}
+	run_down_hooks(st.pre_down, st.n_pre_down, ifname, "PreDown");
+	ret = updown_teardown(&st);
+	run_down_hooks(st.post_down, st.n_post_down, ifname, "PostDown");
+	if (ret == 0)
+		state_remove(ifname);
+	else
+		fprintf(stderr, "%s: %d thing%s could not be undone; %s/%s.state is kept for another try\n", who, ret,
+			ret == 1 ? "" : "s", state_dir(), ifname);
+	state_free(&st);
+	return ret ? 1 : 0;
+}
+
+int cmd_down(int argc, char **argv)
+{
+	char ifname[UAPI_IFNAME_MAX], *config = NULL, err[512];
 
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		fputs(down_usage, stdout);
@@ -210,36 +268,5 @@ int cmd_down(int argc, char **argv)
 		return 2;
 	}
 	free(config);
-	ret = state_load(ifname, &st, err, sizeof(err));
-	if (ret == -ENOENT) {
-		state_path(ifname, path, sizeof(path));
-		fprintf(stderr, "roam down: %s is not up (no %s; only what 'roam up' started can be taken down)\n",
-			ifname, path);
-		return 1;
-	}
-	if (ret) {
-		/* The reason is in err: a malformed record, or a directory
-		 * or file someone else could have written (state.h). */
-		fprintf(stderr, "roam down: %s\n", err);
-		return 1;
-	}
-	/* Interfaces, rules and routes belong to a network namespace; from
-	 * another one, down would remove someone else's. */
-	netns = state_current_netns();
-	if (st.netns && netns && st.netns != netns) {
-		fprintf(stderr, "roam down: %s was brought up in another network namespace (net:[%llu]); run it there\n",
-			ifname, (unsigned long long)st.netns);
-		state_free(&st);
-		return 1;
-	}
-	run_down_hooks(st.pre_down, st.n_pre_down, ifname, "PreDown");
-	ret = updown_teardown(&st);
-	run_down_hooks(st.post_down, st.n_post_down, ifname, "PostDown");
-	if (ret == 0)
-		state_remove(ifname);
-	else
-		fprintf(stderr, "roam down: %d thing%s could not be undone; %s/%s.state is kept for another try\n", ret,
-			ret == 1 ? "" : "s", state_dir(), ifname);
-	state_free(&st);
-	return ret ? 1 : 0;
+	return updown_take_down(ifname, "roam down");
 }

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "version.h"
+
 /* The commands' entry points. Declared here, next to the table, because the
  * table is their only caller. */
 int cmd_genkey(int argc, char **argv);
@@ -82,6 +84,7 @@ static int cmd_help(int argc, char **argv)
 		return cmd->fn(2, args);
 	}
 	puts("Usage: roam COMMAND [ARGUMENTS...]\n"
+	     "       roam --version\n"
 	     "\n"
 	     "A WireGuard-compatible VPN. Commands:");
 	for (i = 0; i < N_COMMANDS; i++)
@@ -105,6 +108,12 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
 		return cmd_help(1, argv + 1);
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-v")) {
+		printf("roam %s\n"
+		       "The command line of roam, a WireGuard-compatible VPN (roamd is its daemon).\n",
+		       ROAM_VERSION);
+		return 0;
+	}
 	cmd = find_command(argv[1]);
 	if (!cmd)
 		return unknown_command(argv[1]);

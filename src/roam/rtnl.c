@@ -130,6 +130,39 @@ int rtnl_link_delete(struct rtnl *r, int ifindex)
 	return talk(r, nlh, NULL, NULL);
 }
 
+struct link_kind {
+	char *kind;
+	size_t len;
+};
+
+static int link_kind_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct link_kind *k = data;
+	struct nlattr *attr, *info;
+
+	mnl_attr_for_each(attr, nlh, sizeof(struct ifinfomsg)) {
+		if (mnl_attr_get_type(attr) != IFLA_LINKINFO)
+			continue;
+		mnl_attr_for_each_nested(info, attr)
+			if (mnl_attr_get_type(info) == IFLA_INFO_KIND && mnl_attr_validate(info, MNL_TYPE_STRING) >= 0)
+				snprintf(k->kind, k->len, "%s", mnl_attr_get_str(info));
+	}
+	return MNL_CB_OK;
+}
+
+int rtnl_link_kind(struct rtnl *r, const char *ifname, char *kind, size_t len)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = start(buf, RTM_GETLINK, 0);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	struct link_kind k = { kind, len };
+
+	ifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
+	kind[0] = '\0';
+	return talk(r, nlh, link_kind_cb, &k);
+}
+
 /* ---- addresses --------------------------------------------------------- */
 
 int rtnl_addr(struct rtnl *r, bool add, int ifindex, const struct ip_prefix *addr)

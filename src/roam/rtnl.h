@@ -5,6 +5,7 @@
 #define ROAM_RTNL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ip_prefix.h"
@@ -46,6 +47,9 @@ int rtnl_link_mtu(struct rtnl *r, int ifindex, uint32_t *mtu);
 /* Sets the MTU and brings the link up, in one request (ip link set mtu M up). */
 int rtnl_link_up(struct rtnl *r, int ifindex, uint32_t mtu);
 int rtnl_link_delete(struct rtnl *r, int ifindex);
+/* The link's kind by name (ip -d link: "wireguard", "tun", "veth"; "" for
+ * a link without one, such as a physical NIC); -ENODEV if there is none. */
+int rtnl_link_kind(struct rtnl *r, const char *ifname, char *kind, size_t len);
 
 /* addr keeps its host bits: they are the interface's address. */
 int rtnl_addr(struct rtnl *r, bool add, int ifindex, const struct ip_prefix *addr);

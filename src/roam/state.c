@@ -167,6 +167,8 @@ static void write_records(FILE *f, const struct roam_state *st)
 		else
 			fputs("-\n", f);
 	}
+	for (size_t i = 0; i < st->n_nft_tables; i++)
+		fprintf(f, "nft %s %s\n", firewall_family_name(st->nft_tables[i].family), st->nft_tables[i].name);
 	for (size_t i = 0; i < st->n_routes; i++)
 		fprintf(f, "route %" PRIu32 " %s\n", st->routes[i].table, ip_prefix_str(&st->routes[i].dst, a));
 }
@@ -381,6 +383,14 @@ static bool parse_record(struct roam_state *st, char *line)
 		*ARRAY_PUSH(st->rules, st->n_rules) = r;
 		return true;
 	}
+	if (!strcmp(w[0], "nft")) {
+		struct state_nft_table t = { 0 };
+		if (n != 3 || !firewall_family_parse(w[1], &t.family) || strlen(w[2]) >= sizeof(t.name))
+			return false;
+		strcpy(t.name, w[2]);
+		*ARRAY_PUSH(st->nft_tables, st->n_nft_tables) = t;
+		return true;
+	}
 	if (!strcmp(w[0], "endpoint")) {
 		struct state_endpoint e = { 0 };
 		if (!record_endpoint(w, n, &e))
@@ -550,6 +560,7 @@ void state_free(struct roam_state *st)
 	free(st->addresses);
 	free(st->routes);
 	free(st->rules);
+	free(st->nft_tables);
 	free(st->endpoints);
 	free(st->pre_down);
 	free(st->post_down);

@@ -15,6 +15,7 @@
  *   address ADDR/CIDR
  *   route TABLE PREFIX
  *   rule inet|inet6 PRIORITY TABLE FWMARK invert|- SUPPRESS_PREFIXLEN|-
+ *   nft ip|ip6 TABLE                     a full tunnel's nftables table (firewall.h)
  *   endpoint PUBKEY HOST PORT RESOLVED   a host name endpoint, kept to resolve it again later
  *   pre_down HOOK                        (to the end of the line, %i not yet replaced)
  *   post_down HOOK
@@ -31,6 +32,7 @@
 #include "ip_prefix.h"
 #include "key_encoding.h"
 #include "dns.h"
+#include "firewall.h"
 #include "rtnl.h"
 #include "uapi_client.h"
 
@@ -41,6 +43,11 @@
 struct state_route {
 	struct ip_prefix dst;
 	uint32_t table;
+};
+
+struct state_nft_table {
+	int family;
+	char name[FIREWALL_TABLE_MAX];
 };
 
 struct state_endpoint {
@@ -66,6 +73,8 @@ struct roam_state {
 	size_t n_routes;
 	struct rtnl_rule *rules;
 	size_t n_rules;
+	struct state_nft_table *nft_tables;
+	size_t n_nft_tables;
 	struct state_endpoint *endpoints;
 	size_t n_endpoints;
 	char **pre_down, **post_down;

@@ -1,6 +1,6 @@
-/* UAPI client: sockets, get (with the get=2 fallback), set, and the one
- * parser of a get reply (docs/protocol.md §7.2-§7.3; roam_* schema in
- * src/common/uapi_contract.h). */
+/* UAPI client: sockets, get (with the get=2 fallback), set
+ * (docs/protocol.md §7.2-§7.5). A get reply is parsed as it arrives, by
+ * the one parser of get replies in uapi_parse.c. */
 #include "uapi_client.h"
 
 #include <ctype.h>
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "rtnl.h"
 #include "crypto.h"
 #include "decimal.h"
 
@@ -25,319 +26,9 @@ enum {
 	 * a bound on what a confused daemon can make us allocate. */
 	REPLY_MAX = 256 << 20,
 	IO_TIMEOUT_SEC = 10,
+	/* A get reply is parsed a piece this large at a time. */
+	GET_CHUNK = 256 << 10,
 };
-
-/* ---- parsing ----------------------------------------------------------- */
-
-/* Names the daemon gives (drop reasons, history kinds) go into JSON keys
- * and metric labels: keep them to one harmless alphabet. */
-static bool copy_name(char out[UAPI_NAME_MAX], const char *s, size_t len)
-{
-	if (len == 0 || len >= UAPI_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '_')
-			return false;
-	memcpy(out, s, len);
-	out[len] = '\0';
-	return true;
-}
-
-/* Endpoints are numeric ("a.b.c.d:port", "[v6%zone]:port"); anything else
- * is a daemon bug, and shown text should never be surprising. */
-static bool copy_endpoint(char out[UAPI_ENDPOINT_MAX], const char *s)
-{
-	size_t len = strlen(s);
-
-	if (len == 0 || len >= UAPI_ENDPOINT_MAX || !strchr(s, ':'))
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr(".:[]%_-", s[i]))
-			return false;
-	memcpy(out, s, len + 1);
-	return true;
-}
-
-static bool parse_drop(struct uapi_drop **v, size_t *n, const char *value)
-{
-	const char *colon = strrchr(value, ':');
-	struct uapi_drop d;
-
-	if (!colon || !copy_name(d.reason, value, (size_t)(colon - value)) ||
-	    !parse_decimal(colon + 1, UINT64_MAX, &d.count))
-		return false;
-	*ARRAY_PUSH(*v, *n) = d;
-	return true;
-}
-
-/* "KIND WALL AGE_MS OLD NEW IDLE_MS", WALL being sec.nsec, OLD/NEW "-" for
- * none. */
-static bool parse_history(struct uapi_peer *peer, const char *value)
-{
-	char buf[4 * UAPI_ENDPOINT_MAX], *field[7], *save = NULL, *dot;
-	struct uapi_history h = { 0 };
-	uint64_t nsec;
-	size_t n = 0;
-
-	if (strlen(value) >= sizeof(buf))
-		return false;
-	strcpy(buf, value);
-	for (char *t = strtok_r(buf, " ", &save); t && n < 7; t = strtok_r(NULL, " ", &save))
-		field[n++] = t;
-	if (n != 6)
-		return false;
-	dot = strchr(field[1], '.');
-	if (!dot || strlen(dot + 1) != 9)
-		return false;
-	*dot = '\0';
-	if (!copy_name(h.kind, field[0], strlen(field[0])) || !parse_decimal(field[1], UINT64_MAX, &h.wall_sec) ||
-	    !parse_decimal(dot + 1, 999999999, &nsec) || !parse_decimal(field[2], UINT64_MAX, &h.age_ms) ||
-	    !parse_decimal(field[5], UINT64_MAX, &h.idle_ms))
-		return false;
-	h.wall_nsec = (uint32_t)nsec;
-	if ((strcmp(field[3], "-") && !copy_endpoint(h.old_endpoint, field[3])) ||
-	    (strcmp(field[4], "-") && !copy_endpoint(h.new_endpoint, field[4])))
-		return false;
-	*ARRAY_PUSH(peer->history, peer->n_history) = h;
-	return true;
-}
-
-static bool parse_bool01(const char *s, bool *out)
-{
-	if (strcmp(s, "0") && strcmp(s, "1"))
-		return false;
-	*out = s[0] == '1';
-	return true;
-}
-
-/* A device-level line; false if malformed. Unknown keys are accepted. */
-static bool device_line(struct uapi_device *dev, const char *key, const char *value)
-{
-	uint8_t priv[KEY_LEN];
-	uint64_t v;
-	bool ok;
-
-	if (!strcmp(key, "private_key")) {
-		ok = key_from_hex(priv, value, strlen(value)) && x25519_public_from_private(dev->public_key, priv);
-		crypto_wipe(priv, sizeof(priv));
-		dev->has_private_key = ok;
-		return ok;
-	}
-	if (!strcmp(key, "listen_port")) {
-		if (!parse_decimal(value, 65535, &v))
-			return false;
-		dev->listen_port = (uint16_t)v;
-	} else if (!strcmp(key, "fwmark")) {
-		if (!parse_decimal(value, UINT32_MAX, &v))
-			return false;
-		dev->fwmark = (uint32_t)v;
-	} else if (!strcmp(key, ROAM_KEY_VERSION)) {
-		if (!parse_decimal(value, UINT32_MAX, &v))
-			return false;
-		dev->extended = true;
-		dev->roam_version = (unsigned)v;
-	} else if (!strcmp(key, ROAM_KEY_UNDER_LOAD)) {
-		return parse_bool01(value, &dev->under_load);
-	} else if (!strcmp(key, ROAM_KEY_DROP)) {
-		return parse_drop(&dev->drops, &dev->n_drops, value);
-	}
-	return true;
-}
-
-/* A number-valued peer key: where it goes and its bound. */
-struct peer_number {
-	const char *key;
-	size_t offset;
-	uint64_t max;
-	size_t width;		/* of the field: 2, 4 or 8 bytes */
-	size_t flag;		/* offset of a bool to set, or 0 */
-};
-
-#define NUM(k, field, max) { k, offsetof(struct uapi_peer, field), max, sizeof(((struct uapi_peer *)0)->field), 0 }
-#define NUM_FLAG(k, field, flag) \
-	{ k, offsetof(struct uapi_peer, field), UINT64_MAX, sizeof(uint64_t), offsetof(struct uapi_peer, flag) }
-
-static const struct peer_number peer_numbers[] = {
-	NUM("last_handshake_time_sec", last_handshake_sec, UINT64_MAX),
-	NUM("last_handshake_time_nsec", last_handshake_nsec, 999999999),
-	NUM("rx_bytes", rx_bytes, UINT64_MAX),
-	NUM("tx_bytes", tx_bytes, UINT64_MAX),
-	NUM("persistent_keepalive_interval", persistent_keepalive, 65535),
-	NUM(ROAM_KEY_RX_PACKETS, rx_packets, UINT64_MAX),
-	NUM(ROAM_KEY_TX_PACKETS, tx_packets, UINT64_MAX),
-	NUM(ROAM_KEY_HANDSHAKE_ATTEMPTS, handshake_attempts, UINT64_MAX),
-	NUM_FLAG(ROAM_KEY_LAST_RECEIVE_AGE_MS, last_receive_age_ms, has_last_receive_age),
-	NUM_FLAG(ROAM_KEY_LAST_HANDSHAKE_AGE_MS, last_handshake_age_ms, has_last_handshake_age),
-	NUM(ROAM_KEY_ENDPOINT_CHANGES, endpoint_changes, UINT64_MAX),
-	NUM(ROAM_KEY_NAT_REBINDS, nat_rebinds, UINT64_MAX),
-	NUM(ROAM_KEY_NAT_REBOUND_MIN_IDLE_MS, nat_rebound_min_idle_ms, UINT64_MAX),
-	NUM(ROAM_KEY_NAT_KEPT_MAX_IDLE_MS, nat_kept_max_idle_ms, UINT64_MAX),
-	NUM(ROAM_KEY_SUGGESTED_KEEPALIVE, suggested_keepalive, UINT32_MAX),
-	NUM(ROAM_KEY_PATH_MTU, path_mtu, 65535),
-	NUM(ROAM_KEY_PATH_INNER_MTU, path_inner_mtu, 65535),
-	NUM_FLAG(ROAM_KEY_PATH_PROBE_AGE_MS, path_probe_age_ms, has_path_probe_age),
-	NUM(ROAM_KEY_PATH_PROBES_SENT, path_probes_sent, UINT64_MAX),
-	NUM(ROAM_KEY_PATH_PROBES_ANSWERED, path_probes_answered, UINT64_MAX),
-};
-
-static bool peer_line(struct uapi_peer *peer, const char *key, const char *value)
-{
-	uint8_t psk[KEY_LEN], zero[KEY_LEN] = { 0 };
-	uint64_t v;
-	uint32_t v32;
-	uint16_t v16;
-
-	for (size_t i = 0; i < sizeof(peer_numbers) / sizeof(peer_numbers[0]); i++) {
-		const struct peer_number *n = &peer_numbers[i];
-		if (strcmp(key, n->key))
-			continue;
-		if (!parse_decimal(value, n->max, &v))
-			return false;
-		v16 = (uint16_t)v;
-		v32 = (uint32_t)v;
-		memcpy((char *)peer + n->offset, n->width == 2 ? (void *)&v16 : n->width == 4 ? (void *)&v32 : (void *)&v,
-		       n->width);
-		if (n->flag)
-			*(bool *)((char *)peer + n->flag) = true;
-		return true;
-	}
-	if (!strcmp(key, "preshared_key")) {
-		if (!key_from_hex(psk, value, strlen(value)))
-			return false;
-		peer->has_preshared_key = memcmp(psk, zero, KEY_LEN) != 0;
-		crypto_wipe(psk, sizeof(psk));
-	} else if (!strcmp(key, "endpoint")) {
-		return copy_endpoint(peer->endpoint, value);
-	} else if (!strcmp(key, "allowed_ip")) {
-		struct ip_prefix prefix;
-		if (!ip_prefix_parse(&prefix, value, false))
-			return false;
-		*ARRAY_PUSH(peer->allowed_ips, peer->n_allowed_ips) = prefix;
-	} else if (!strcmp(key, "protocol_version")) {
-		return !strcmp(value, "1");
-	} else if (!strcmp(key, ROAM_KEY_HAS_SESSION)) {
-		return parse_bool01(value, &peer->has_session);
-	} else if (!strcmp(key, ROAM_KEY_DROP)) {
-		return parse_drop(&peer->drops, &peer->n_drops, value);
-	} else if (!strcmp(key, ROAM_KEY_HISTORY)) {
-		return parse_history(peer, value);
-	} else if (!strcmp(key, ROAM_KEY_PATH_MTU_ORIGIN)) {
-		if (strlen(value) >= sizeof(peer->path_mtu_origin))
-			return false;
-		strcpy(peer->path_mtu_origin, value);
-	} else if (!strcmp(key, ROAM_KEY_ENDPOINT_CANDIDATE)) {
-		char (*slot)[UAPI_ENDPOINT_MAX];
-		if (peer->n_candidates >= UAPI_MAX_ENDPOINT_CANDIDATES)
-			return false;
-		slot = ARRAY_PUSH(peer->candidates, peer->n_candidates);
-		return copy_endpoint(*slot, value);
-	} else if (!strcmp(key, ROAM_KEY_ENDPOINT_CANDIDATE_INDEX)) {
-		if (!parse_decimal(value, UAPI_MAX_ENDPOINT_CANDIDATES - 1, &v))
-			return false;
-		peer->candidate_index = (int)v;
-	} else if (!strcmp(key, ROAM_KEY_PATH_PROBE)) {
-		if (strlen(value) >= sizeof(peer->path_probe))
-			return false;
-		strcpy(peer->path_probe, value);
-	}
-	return true;
-}
-
-static int reply_error(char *err, size_t err_len, unsigned line, const char *what)
-{
-	snprintf(err, err_len, "malformed reply from the daemon, line %u: %s", line, what);
-	return -EPROTO;
-}
-
-int uapi_parse_get(const char *text, size_t len, struct uapi_device *dev, char *err, size_t err_len)
-{
-	struct uapi_peer *peer = NULL;
-	char *buf, *line, *next, *eq;
-	bool have_errno = false;
-	int64_t daemon_errno = 0;
-	unsigned lineno = 0;
-	uint64_t v;
-	int ret = 0;
-
-	memset(dev, 0, sizeof(*dev));
-	if (memchr(text, '\0', len))
-		return reply_error(err, err_len, 0, "a NUL byte");
-	buf = xrealloc(NULL, len + 1);
-	memcpy(buf, text, len);
-	buf[len] = '\0';
-	for (line = buf; line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		lineno++;
-		if (!*line)
-			break;		/* the blank line that ends a reply */
-		if (have_errno) {
-			ret = reply_error(err, err_len, lineno, "a line after errno");
-			goto out;
-		}
-		eq = strchr(line, '=');
-		if (!eq) {
-			ret = reply_error(err, err_len, lineno, "no '='");
-			goto out;
-		}
-		*eq = '\0';
-		if (!strcmp(line, "errno")) {
-			bool negative = eq[1] == '-';
-			if (!parse_decimal(eq + 1 + negative, INT32_MAX, &v)) {
-				ret = reply_error(err, err_len, lineno, "errno is not a number");
-				goto out;
-			}
-			daemon_errno = (int64_t)v;
-			have_errno = true;
-		} else if (!strcmp(line, "public_key")) {
-			peer = ARRAY_PUSH(dev->peers, dev->n_peers);
-			peer->candidate_index = -1;
-			if (!key_from_hex(peer->public_key, eq + 1, strlen(eq + 1))) {
-				ret = reply_error(err, err_len, lineno, "public_key is not 64 hex digits");
-				goto out;
-			}
-		} else if (!peer) {
-			if (!device_line(dev, line, eq + 1)) {
-				ret = reply_error(err, err_len, lineno, line);
-				goto out;
-			}
-		} else if (!strcmp(line, "private_key") || !strcmp(line, "listen_port") || !strcmp(line, "fwmark") ||
-			   !strcmp(line, ROAM_KEY_VERSION)) {
-			/* wg accepts device keys only before the first peer. */
-			ret = reply_error(err, err_len, lineno, "a device key after the first peer");
-			goto out;
-		} else if (!peer_line(peer, line, eq + 1)) {
-			ret = reply_error(err, err_len, lineno, line);
-			goto out;
-		}
-	}
-	if (!have_errno) {
-		ret = reply_error(err, err_len, lineno, "no errno line (reply cut short?)");
-	} else if (daemon_errno) {
-		snprintf(err, err_len, "the daemon answered: %s", strerror((int)daemon_errno));
-		ret = -(int)daemon_errno;
-	}
-out:
-	/* The reply held the private key in hex. */
-	free_wiped(buf, len + 1);
-	if (ret)
-		uapi_device_free(dev);
-	return ret;
-}
-
-void uapi_device_free(struct uapi_device *dev)
-{
-	for (size_t i = 0; i < dev->n_peers; i++) {
-		free(dev->peers[i].allowed_ips);
-		free(dev->peers[i].drops);
-		free(dev->peers[i].history);
-		free(dev->peers[i].candidates);
-	}
-	free(dev->peers);
-	free(dev->drops);
-	memset(dev, 0, sizeof(*dev));
-}
 
 /* ---- sockets ----------------------------------------------------------- */
 
@@ -466,8 +157,38 @@ static int transact(const char *ifname, const char *head, const char *body, size
 	return ret;
 }
 
+/* No socket, but maybe a link of that name: `wg-quick up` made a kernel
+ * WireGuard interface (it tries `ip link add type wireguard` before any
+ * userspace daemon), or the name is some other interface's. Either way
+ * "no interface" would be wrong. */
+bool uapi_link_without_socket(const char *ifname, char *msg, size_t msg_len)
+{
+	char kind[32];
+	struct rtnl nl;
+	int err;
+
+	if (rtnl_open(&nl) < 0)
+		return false;
+	err = rtnl_link_kind(&nl, ifname, kind, sizeof(kind));
+	rtnl_close(&nl);
+	if (err)
+		return false;
+	if (!strcmp(kind, "wireguard"))
+		snprintf(msg, msg_len,
+			 "'%s' is a kernel WireGuard interface: roamd does not run it (no %s/%s.sock), so roam "
+			 "cannot read it; 'wg show %s' can. To run it on roamd: 'roam up %s' or the roam@%s "
+			 "service (README, \"Kernel WireGuard or roamd\")",
+			 ifname, UAPI_SOCKET_DIR, ifname, ifname, ifname, ifname);
+	else
+		snprintf(msg, msg_len, "'%s' is a%s %s interface, not a WireGuard one: no daemon serves it (no %s/%s.sock)",
+			 ifname, kind[0] ? "" : "n", kind[0] ? kind : "ordinary", UAPI_SOCKET_DIR, ifname);
+	return true;
+}
+
 static void socket_error(const char *ifname, int err, char *msg, size_t msg_len)
 {
+	if (err == -ENOENT && uapi_link_without_socket(ifname, msg, msg_len))
+		return;
 	if (err == -ENOENT)
 		snprintf(msg, msg_len, "no interface '%s' (no %s/%s.sock)", ifname, UAPI_SOCKET_DIR, ifname);
 	else if (err == -ECONNREFUSED)
@@ -479,26 +200,88 @@ static void socket_error(const char *ifname, int err, char *msg, size_t msg_len)
 		snprintf(msg, msg_len, "cannot talk to the daemon of '%s': %s", ifname, strerror(-err));
 }
 
-int uapi_get_device(const char *ifname, struct uapi_device *dev, char *err, size_t err_len)
+/* Asks for a get (head: "get=1\n" or "get=2\n") and parses the reply as it
+ * arrives, a chunk at a time. 0 or the parser's error (its reason in err),
+ * or a socket's -errno with *socket_failed set. *answered: whether the
+ * daemon sent anything at all. */
+static int get_parsed(const char *ifname, const char *head, struct uapi_device *dev, char *err, size_t err_len,
+		      bool *answered, bool *socket_failed)
 {
-	char *reply;
-	size_t len;
-	int ret;
+	struct uapi_get_parser gp;
+	size_t have = 0, total = 0, used;
+	char *buf;
+	ssize_t n;
+	int fd = uapi_connect(ifname), ret;
 
+	*answered = false;
+	*socket_failed = true;
 	memset(dev, 0, sizeof(*dev));
-	ret = transact(ifname, "get=2\n", NULL, 0, &reply, &len);
-	if (!ret && len == 0) {
-		/* Not roamd: ask the standard question. */
-		free(reply);
-		ret = transact(ifname, "get=1\n", NULL, 0, &reply, &len);
-	}
-	if (ret) {
-		free(reply);
-		socket_error(ifname, ret, err, err_len);
+	if (fd < 0)
+		return fd;
+	ret = send_all(fd, head, strlen(head));
+	if (!ret)
+		ret = send_all(fd, "\n", 1);
+	/* The daemon may have closed before reading all of it (get=2 to
+	 * wireguard-go): the reply, or its absence, is what counts. */
+	if (ret && ret != -EPIPE && ret != -ECONNRESET) {
+		close(fd);
 		return ret;
 	}
-	ret = uapi_parse_get(reply ? reply : "", len, dev, err, err_len);
-	free_wiped(reply, len);
+	ret = 0;
+	uapi_get_parser_init(&gp, dev, err, err_len);
+	buf = xrealloc(NULL, GET_CHUNK);
+	while (!uapi_get_parser_done(&gp)) {
+		if (have == GET_CHUNK - 1) {
+			ret = -EFBIG;	/* one line as large as the buffer */
+			break;
+		}
+		/* One byte kept for the NUL that ends a last, cut-off line. */
+		n = recv(fd, buf + have, GET_CHUNK - 1 - have, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = errno == EAGAIN ? -ETIMEDOUT : -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		*answered = true;
+		total += (size_t)n;
+		if (total > REPLY_MAX) {
+			ret = -EFBIG;
+			break;
+		}
+		have += (size_t)n;
+		used = uapi_get_parser_feed(&gp, buf, have);
+		have -= used;
+		memmove(buf, buf + used, have);
+	}
+	close(fd);
+	if (ret) {
+		uapi_device_free(dev);
+	} else {
+		*socket_failed = false;
+		buf[uapi_get_parser_done(&gp) ? 0 : have] = '\0';
+		ret = *answered ? uapi_get_parser_finish(&gp, buf) : 0;
+	}
+	/* The reply held the private key in hex. */
+	free_wiped(buf, GET_CHUNK);
+	return ret;
+}
+
+int uapi_get_device(const char *ifname, struct uapi_device *dev, char *err, size_t err_len)
+{
+	bool answered, socket_failed;
+	int ret;
+
+	ret = get_parsed(ifname, "get=2\n", dev, err, err_len, &answered, &socket_failed);
+	/* Not roamd: ask the standard question. */
+	if (!ret && !answered)
+		ret = get_parsed(ifname, "get=1\n", dev, err, err_len, &answered, &socket_failed);
+	if (ret && socket_failed)
+		socket_error(ifname, ret, err, err_len);
+	else if (!ret && !answered)
+		ret = uapi_parse_get("", 0, dev, err, err_len);	/* says the reply was empty */
 	snprintf(dev->name, sizeof(dev->name), "%s", ifname);
 	return ret;
 }

@@ -55,6 +55,8 @@ struct uapi_peer {
 	uint64_t handshake_attempts;
 	bool has_last_receive_age, has_last_handshake_age;
 	uint64_t last_receive_age_ms, last_handshake_age_ms;
+	bool has_unanswered;
+	uint64_t unanswered_ms;			/* data sent and nothing received since, this long */
 	struct uapi_drop *drops;
 	size_t n_drops;
 	uint64_t endpoint_changes, nat_rebinds;
@@ -98,6 +100,31 @@ struct uapi_device {
 int uapi_parse_get(const char *text, size_t len, struct uapi_device *dev, char *err, size_t err_len);
 void uapi_device_free(struct uapi_device *dev);
 
+/* The same parser fed piece by piece, as the reply arrives (uapi_parse.c):
+ * a reply of 100,000 peers is some 40 MB that need never be held whole.
+ * init; feed the text received so far (it is modified in place), which
+ * returns how many bytes it consumed: what is left is the start of a line,
+ * to be fed again with what follows it; once done (the blank line that
+ * ends a reply, or an error) nothing more is read; finish with whatever
+ * was left (NUL-terminated, "" for nothing) returns what uapi_parse_get
+ * would. */
+struct uapi_get_parser {
+	struct uapi_device *dev;
+	struct uapi_peer *peer;		/* the one lines are about; NULL before any */
+	bool have_errno, ended;
+	int64_t daemon_errno;
+	unsigned lineno;
+	int ret;			/* nonzero: malformed (err says why) */
+	char *err;
+	size_t err_len;
+};
+void uapi_get_parser_init(struct uapi_get_parser *gp, struct uapi_device *dev, char *err, size_t err_len);
+size_t uapi_get_parser_feed(struct uapi_get_parser *gp, char *data, size_t len);
+bool uapi_get_parser_done(const struct uapi_get_parser *gp);
+/* One line, without its '\n'; false once done. */
+bool uapi_get_parser_line(struct uapi_get_parser *gp, char *line);
+int uapi_get_parser_finish(struct uapi_get_parser *gp, char *rest);
+
 /* The socket path of ifname. false if the name cannot be an interface's. */
 bool uapi_socket_path(const char *ifname, char path[UAPI_SOCKET_PATH_MAX]);
 /* Connects to ifname's daemon (close-on-exec, send/receive timeouts).
@@ -107,6 +134,10 @@ int uapi_connect(const char *ifname);
 /* The pid of the process listening on ifname's socket (SO_PEERCRED), or
  * -errno. */
 int uapi_daemon_pid(const char *ifname);
+/* When ifname has no socket but a link of that name exists (a kernel
+ * WireGuard interface that wg-quick made, or not a WireGuard interface at
+ * all): true, with one sentence saying so in msg. */
+bool uapi_link_without_socket(const char *ifname, char *msg, size_t msg_len);
 /* Asks ifname's daemon for get=2, falling back to get=1 (see the top).
  * 0 or -errno, with a one-line reason in err. */
 int uapi_get_device(const char *ifname, struct uapi_device *dev, char *err, size_t err_len);

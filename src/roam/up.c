@@ -23,9 +23,11 @@
 #include "config.h"
 #include "crypto.h"
 #include "dns.h"
+#include "firewall.h"
 #include "resolve.h"
 #include "rtnl.h"
 #include "run.h"
+#include "sd_notify.h"
 #include "state.h"
 #include "trust.h"
 #include "uapi_client.h"
@@ -42,7 +44,7 @@ enum {
 };
 
 static const char up_usage[] =
-	"Usage: roam up CONFIG|IFNAME\n"
+	"Usage: roam up [--no-dns] CONFIG|IFNAME\n"
 	"\n"
 	"Brings up an interface from a wg-quick file, the way wg-quick does with a\n"
 	"userspace implementation, without needing wg-quick, wg or ip. IFNAME alone means\n"
@@ -76,18 +78,28 @@ static const char up_usage[] =
 	"  ip rule add not fwmark T table T\n"
 	"  ip rule add table main suppress_prefixlength 0\n"
 	"so the tunnel's packets never loop into it; IPv4 also turns on\n"
-	"net.ipv4.conf.all.src_valid_mark.\n"
+	"net.ipv4.conf.all.src_valid_mark. As wg-quick does, each family also gets an\n"
+	"nftables table (nft -f -), here named roam-IFNAME: prerouting copies the connection\n"
+	"mark onto arriving UDP and postrouting saves fwmark T into the connection, so\n"
+	"replies from the endpoint pass strict reverse-path filtering (rp_filter=1), and a\n"
+	"raw rule drops packets to the interface's addresses arriving on other interfaces.\n"
 	"\n"
 	"Every change is recorded in " STATE_DIR "/IFNAME.state, which 'roam down' undoes\n"
 	"exactly, even after roamd (or roam up itself) was killed. If a step fails, the\n"
 	"earlier ones are undone. Host names of endpoints are recorded there as well.\n"
 	"Each change is announced on stderr as '[#] ...' first.\n"
 	"\n"
+	"DNS = needs resolvconf or resolvectl. Without either, roam up fails before it\n"
+	"changes anything, as wg-quick does: the system's resolvers would otherwise stay in\n"
+	"use, and on a full tunnel every query would leave outside it. --no-dns brings\n"
+	"the interface up anyway, ignoring DNS = (with a warning).\n"
+	"\n"
 	"Exit status: 0 up, 1 failure (nothing left behind), 2 usage error.\n";
 
 struct up {
 	char ifname[UAPI_IFNAME_MAX];
 	char *real_config;		/* the file read, symbolic links resolved */
+	bool no_dns;			/* --no-dns: DNS = is ignored */
 	struct config cfg;
 	struct roam_state st;
 	struct rtnl nl;
@@ -251,7 +263,8 @@ static int plan_routing(struct up *u)
 			u->table = (uint32_t)v;
 		else if (!table_by_name(t, &u->table))
 			return fail("%s:%u: Table '%s' is no number, auto, off or name in /etc/iproute2/rt_tables",
-				    u->cfg.path, u->cfg.iface.table_line, t);
+				    u->cfg.path, u->cfg.iface.table_line,
+				    u->cfg.iface.table_written ? u->cfg.iface.table_written : t);
 	}
 	for (size_t i = 0; u->table_auto && i < u->cfg.n_peers; i++)
 		for (size_t j = 0; j < u->cfg.peers[i].n_allowed_ips; j++)
@@ -398,6 +411,30 @@ static int check_config_trust(struct up *u, const char *config)
 }
 
 /* Reads and checks everything before anything is changed. */
+/* A ledger whose roamd is gone (killed, or its interface deleted, as
+ * `wg-quick down` does) is what is left of an interface that is no longer
+ * up: take it down as `roam down` would, and go on. The pid with its start
+ * time tells a dead daemon from a live one, and from another process that
+ * got its pid. A ledger without a daemon (roam up died before starting it,
+ * or is running now) or from another namespace is left alone: -1. */
+static int left_by_dead_daemon(struct up *u)
+{
+	const struct roam_state *st = &u->st;
+	uint64_t netns = state_current_netns();
+
+	if (!st->roamd_pid || state_process_start(st->roamd_pid) == st->roamd_start)
+		return -1;
+	if (st->netns && netns && st->netns != netns)
+		return -1;
+	fprintf(stderr, "roam up: %s's roamd (pid %d) is gone; undoing what was left, as 'roam down %s' would\n",
+		u->ifname, (int)st->roamd_pid, u->ifname);
+	state_free(&u->st);
+	if (updown_take_down(u->ifname, "roam up") != 0)
+		return fail("what %s's last 'roam up' left could not all be undone; see above, then 'roam down %s'",
+			    u->ifname, u->ifname);
+	return 0;
+}
+
 static int prepare(struct up *u, const char *config)
 {
 	struct diag_list diags = { 0 };
@@ -430,13 +467,17 @@ static int prepare(struct up *u, const char *config)
 			config, u->cfg.iface.save_config_line);
 
 	err = state_load(u->ifname, &u->st, why, sizeof(why));
-	state_free(&u->st);
-	if (err == -EPERM)
+	if (err == -EPERM) {
+		state_free(&u->st);
 		return fail("%s", why);
-	if (err != -ENOENT) {
+	}
+	/* A ledger whose daemon died is cleaned up here, as roam down would. */
+	if (err != -ENOENT && (err != 0 || left_by_dead_daemon(u) < 0)) {
+		state_free(&u->st);
 		state_path(u->ifname, path, sizeof(path));
 		return fail("%s is already up (%s exists); 'roam down %s' first", u->ifname, path, u->ifname);
 	}
+	state_free(&u->st);
 	if (if_nametoindex(u->ifname))
 		return fail("an interface named %s already exists", u->ifname);
 	fd = uapi_connect(u->ifname);
@@ -502,6 +543,14 @@ static int start_roamd(struct up *u)
 	 * unless this asks it to stay in the foreground, which would make
 	 * us wait for it forever. */
 	unsetenv("WG_PROCESS_FOREGROUND");
+	/* Under systemd (roam@.service), roamd becomes the unit's main
+	 * process (it says MAINPID=) and pings the watchdog, which is meant
+	 * for it and not for us; READY=1 is ours to say, once every step is
+	 * done (sd_notify.h). */
+	if (getenv("NOTIFY_SOCKET")) {
+		setenv("ROAMD_READY_BY_PARENT", "1", 1);
+		unsetenv("WATCHDOG_PID");
+	}
 	run_say("%s %s", path, u->ifname);
 	ret = run_command((char *const[]){ path, u->ifname, NULL }, NULL);
 	if (ret)
@@ -639,18 +688,33 @@ static int link_up(struct up *u)
 	return err ? fail("cannot set %s up with MTU %u: %s", u->ifname, mtu, strerror(-err)) : 0;
 }
 
+/* DNS = without a tool to set it fails, as in wg-quick, and before any
+ * change: a full tunnel would leak every query to the local resolvers. */
+static int dns_tool_present(struct up *u)
+{
+	if (!u->cfg.iface.n_dns)
+		return 0;
+	if (u->no_dns) {
+		fprintf(stderr, "roam up: warning: --no-dns: DNS = (line %u) is ignored; the system's resolvers stay "
+				"in use\n", u->cfg.iface.dns[0].line);
+		return 0;
+	}
+	if (dns_method_available() == DNS_NONE)
+		return fail("DNS = (line %u) needs resolvconf or resolvectl, and neither is installed "
+			    "(install one, e.g. apt-get install openresolv, or bring the interface up without "
+			    "DNS: roam up --no-dns)", u->cfg.iface.dns[0].line);
+	return 0;
+}
+
 static int set_dns(struct up *u)
 {
 	enum dns_method method;
 
-	if (!u->cfg.iface.n_dns)
+	if (!u->cfg.iface.n_dns || u->no_dns)
 		return 0;
 	method = dns_method_available();
-	if (method == DNS_NONE) {
-		fprintf(stderr, "roam up: warning: DNS is NOT set: neither resolvconf nor resolvectl is installed; "
-				"the system's resolvers stay in use\n");
-		return 0;
-	}
+	if (method == DNS_NONE)	/* dns_tool_present said so before anything changed */
+		return fail("neither resolvconf nor resolvectl is installed: DNS cannot be set");
 	/* Recorded first: a half-done registration must be undone too. */
 	u->st.dns = method;
 	if (save(u) < 0)
@@ -692,6 +756,32 @@ static int add_rule(struct up *u, struct rtnl_rule *rule, const char *words)
 	return save(u);
 }
 
+/* wg-quick's nftables rules for the family (firewall.h): without them a
+ * host with strict reverse-path filtering drops every reply from the
+ * endpoint. Recorded before nft runs, as a table half made must go too. */
+static int add_firewall(struct up *u, int family)
+{
+	struct state_nft_table *t = ARRAY_PUSH(u->st.nft_tables, u->st.n_nft_tables);
+	int ret;
+
+	t->family = family;
+	firewall_table_name(u->ifname, t->name);
+	if (save(u) < 0)
+		return -1;
+	ret = firewall_add(family, t->name, u->ifname, u->fwmark, u->st.addresses, u->st.n_addresses);
+	if (ret == -ENOENT) {
+		u->st.n_nft_tables--;
+		fprintf(stderr, "roam up: warning: nft is not installed, so the full tunnel has no connection-mark "
+				"rules: on a host with strict reverse-path filtering (rp_filter=1) it carries nothing; "
+				"install nftables\n");
+		return save(u);
+	}
+	if (ret)
+		return fail("nft could not add table %s %s (%s %d)", firewall_family_name(family), t->name,
+			    ret < 0 ? "error" : "status", ret < 0 ? -ret : ret);
+	return 0;
+}
+
 /* Packets the daemon sends carry fwmark T and so skip table T, whose
  * default route leads into the tunnel; all others look there, after the
  * main table had its say on anything more specific than a default route
@@ -707,7 +797,7 @@ static int add_full_tunnel(struct up *u, int family)
 
 	snprintf(words, sizeof(words), "not fwmark %u table %u", u->fwmark, u->table);
 	if (add_rule(u, &not_marked, words) < 0 || add_rule(u, &main_first, "table main suppress_prefixlength 0") < 0 ||
-	    add_route(u, &any, u->table) < 0)
+	    add_route(u, &any, u->table) < 0 || add_firewall(u, family) < 0)
 		return -1;
 	if (family != AF_INET)
 		return 0;
@@ -836,19 +926,30 @@ int cmd_up(int argc, char **argv)
 	char *config = NULL, err[256];
 	int ret = 1;
 
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		fputs(up_usage, stdout);
-		return 0;
+	const char *target = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(up_usage, stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--no-dns")) {
+			u.no_dns = true;
+		} else if (argv[i][0] == '-' || target) {
+			target = NULL;
+			break;
+		} else {
+			target = argv[i];
+		}
 	}
-	if (argc != 2) {
-		fputs("roam up: give one CONFIG file or IFNAME (see roam up --help)\n", stderr);
+	if (!target) {
+		fputs("roam up: give one CONFIG file or IFNAME, and maybe --no-dns (see roam up --help)\n", stderr);
 		return 2;
 	}
-	if (!updown_target(argv[1], u.ifname, &config, err, sizeof(err))) {
+	if (!updown_target(target, u.ifname, &config, err, sizeof(err))) {
 		fprintf(stderr, "roam up: %s\n", err);
 		return 2;
 	}
-	if (prepare(&u, config) < 0)
+	if (prepare(&u, config) < 0 || dns_tool_present(&u) < 0)
 		goto out;
 	start_ledger(&u);
 	if (save(&u) < 0)
@@ -864,6 +965,9 @@ int cmd_up(int argc, char **argv)
 		goto out;
 	}
 	ret = 0;
+	snprintf(err, sizeof(err), "READY=1\nSTATUS=%s up (roamd pid %d)\n", u.ifname, (int)u.st.roamd_pid);
+	if (sd_notify_once(err) < 0)
+		fprintf(stderr, "roam up: warning: cannot tell systemd (NOTIFY_SOCKET) that %s is up\n", u.ifname);
 out:
 	up_free(&u);
 	free(config);

@@ -22,4 +22,9 @@ bool updown_target(const char *arg, char ifname[UAPI_IFNAME_MAX], char **config,
  * Returns how many things could not be undone (each said on stderr). */
 int updown_teardown(const struct roam_state *st);
 
+/* `roam down IFNAME` after its arguments: PreDown hooks, the ledger
+ * undone, PostDown hooks, the ledger removed. Messages start with who
+ * ("roam down"). Returns the exit status: 0, or 1 (said why). */
+int updown_take_down(const char *ifname, const char *who);
+
 #endif

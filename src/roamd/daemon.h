@@ -10,6 +10,8 @@
  *   netwatch.c   the host's addresses/routes changed: tell the peers now
  *   names.c      peers' host names, resolved with c-ares in the loop
  *   resume.c     the machine slept or roamd was frozen: tell the peers
+ *   handshake_work.c  handshake messages queued behind the data, handled
+ *                with a budget per round; under load from measured work
  *   tun.c udp.c ipc_socket.c icmp.c log.c   one mechanism each
  *   uapi*.c      the UAPI protocol itself (uapi.h), driven from loop.c */
 #ifndef ROAMD_DAEMON_H
@@ -20,6 +22,7 @@
 #include <stdint.h>
 
 #include "device.h"
+#include "handshake_queue.h"
 #include "icmp.h"
 #include "ipc_socket.h"
 #include "tun.h"
@@ -58,6 +61,10 @@ enum {
 	TUN_BUDGET = 64,
 	/* recvmmsg calls per UDP socket per wake-up. */
 	UDP_ROUNDS = 2,
+	/* ... while handshake messages wait: reading is cheap, and a socket
+	 * left full drops data and handshakes alike, so the loop reads
+	 * further before it gives handshakes their budget. */
+	UDP_ROUNDS_BEHIND_HANDSHAKES = 8,
 	/* Room for the packets cut from several super-packets, each with the
 	 * engine's headroom and tailroom, before a flush. */
 	TX_ARENA = 512 * 1024,
@@ -97,6 +104,19 @@ struct datapath {
 	uint32_t route_gen;
 };
 
+/* Handshake messages waiting behind the data, and the work they cost
+ * (handshake_work.c). */
+enum { WINDOW_SLOTS = 8 };
+struct handshake_work {
+	struct handshake_queue queue;
+	bool inline_mode;	/* ROAMD_HANDSHAKE_INLINE: no queue (comparison) */
+	uint64_t dh_ns;		/* one X25519 here, measured at start */
+	unsigned backlog_limit;	/* waiting messages that mean under load */
+	/* Time spent on handshakes: a sliding second of slots. */
+	uint64_t slot_epoch[WINDOW_SLOTS], slot_ns[WINDOW_SLOTS];
+	uint64_t processed, busy_ns, backlog_reports, time_reports;
+};
+
 /* The UDP sockets and what the UAPI configured for them. */
 struct ports {
 	struct udp_pair cur;		/* open while the interface is up */
@@ -123,6 +143,7 @@ struct daemon {
 	struct link_state link;
 	struct ports ports;
 	struct datapath dp;
+	struct handshake_work hs;
 	struct ipc_socket ipc;
 	struct uapi_host host;
 
@@ -143,6 +164,12 @@ struct daemon {
 	uint64_t client_sweep_at;	/* next check for idle clients */
 	uint64_t client_log_at;		/* rate limit of the eviction log */
 	unsigned client_log_skipped;
+
+	/* systemd's notification socket (sd_notify.h), -1 if not run by it;
+	 * the watchdog is pinged every watchdog_ns (half of WATCHDOG_USEC,
+	 * 0: off), next at watchdog_at (monotonic). */
+	int notify_fd;
+	uint64_t watchdog_ns, watchdog_at;
 
 	bool running;
 	int exit_code;
@@ -174,6 +201,19 @@ void datapath_udp_errors(struct daemon *d);
 /* Forget every peer's sticky source (after a port or fwmark change the
  * old one may no longer be right). */
 void datapath_clear_sources(struct daemon *d);
+
+/* handshake_work.c */
+/* Measures one X25519 and takes the load estimate over (after device_new). */
+int handshake_work_init(struct daemon *d);
+void handshake_work_free(struct daemon *d);
+/* A datagram from the network: true if it is a handshake message, queued
+ * (or dropped with the queue full) for handshake_work_run. */
+bool handshake_work_defer(struct daemon *d, const struct endpoint *from, const uint8_t *buf, size_t len,
+			  uint64_t now);
+bool handshake_work_pending(const struct daemon *d);
+/* Handles waiting messages, oldest first, for one round's budget. */
+void handshake_work_run(struct daemon *d);
+void handshake_work_log_stats(struct daemon *d);
 
 /* ports.c */
 void ports_init(struct daemon *d);

@@ -333,7 +333,7 @@ static void io_send(void *ctx, struct peer *peer, const struct endpoint *to, uin
 			send_queued(d);
 		struct udp_tx_entry one = {.data = data, .len = len, .peer = peer, .to = *to};
 		check_sources(d, &one, 1);
-		int ret = udp_send_fragmentable(&d->ports.cur, &one.to, data, len);
+		int ret = udp_send_fragmentable(&d->ports.cur, &one.to, data, len, peer_path_mtu(peer, NULL, now_ns()));
 		if (ret)
 			note_send_result(d, peer, &one.to, ret, 0);
 		return;
@@ -433,13 +433,15 @@ static void send_unreachable(struct daemon *d, const uint8_t *pkt, size_t len, u
 		d->dp.icmp_sent++;
 }
 
-/* One IP packet in a tx slot, to the engine. */
-static void send_fitting_packet(struct daemon *d, uint8_t *pkt, size_t len, uint64_t now)
+/* One IP packet in a tx slot, to the engine; to_peer when the caller
+ * already knows its peer (pathmtu_fit looked it up). */
+static void send_fitting_packet(struct daemon *d, uint8_t *pkt, size_t len, struct peer *to_peer, uint64_t now)
 {
 	enum drop_reason drop;
 	struct peer *peer;
-	if (device_send_packet(d->dev, pkt, len, now, &drop, &peer) == SEND_DROPPED &&
-	    (drop == DROP_NO_ROUTE || drop == DROP_NO_ENDPOINT))
+	enum send_result sent = to_peer ? peer_send_packet(to_peer, pkt, len, now, &drop)
+					: device_send_packet(d->dev, pkt, len, now, &drop, &peer);
+	if (sent == SEND_DROPPED && (drop == DROP_NO_ROUTE || drop == DROP_NO_ENDPOINT))
 		send_unreachable(d, pkt, len, now);
 }
 
@@ -448,13 +450,14 @@ static void send_fitting_packet(struct daemon *d, uint8_t *pkt, size_t len, uint
 static void send_packet(struct daemon *d, uint8_t *pkt, size_t len, uint64_t now)
 {
 	unsigned limit;
+	struct peer *peer;
 	if (!device_path_mtu_peers(d->dev)) {
-		send_fitting_packet(d, pkt, len, now);
+		send_fitting_packet(d, pkt, len, NULL, now);
 		return;
 	}
-	switch (pathmtu_fit(d, pkt, len, &limit, now)) {
+	switch (pathmtu_fit(d, pkt, len, &limit, &peer, now)) {
 	case PATH_FITS:
-		send_fitting_packet(d, pkt, len, now);
+		send_fitting_packet(d, pkt, len, peer, now);
 		break;
 	case PATH_REFUSED:
 		break;
@@ -463,12 +466,12 @@ static void send_packet(struct daemon *d, uint8_t *pkt, size_t len, uint64_t now
 			uint8_t *frag = tx_slot(d, limit);
 			if (!(n = ip4_fragment(pkt, len, off, limit - 20, frag)))
 				break;
-			send_fitting_packet(d, frag, n, now);
+			send_fitting_packet(d, frag, n, peer, now);
 		}
 		break;
 	case PATH_FRAGMENT_OUTER:
 		d->dp.send_fragmentable = true;
-		send_fitting_packet(d, pkt, len, now);
+		send_fitting_packet(d, pkt, len, peer, now);
 		d->dp.send_fragmentable = false;
 		break;
 	}
@@ -541,10 +544,19 @@ void datapath_udp_errors(struct daemon *d)
 	read_udp_errors(d, NULL);
 }
 
+/* Data and cookie replies now; handshake messages wait behind the data
+ * (handshake_work.c). */
+static void receive_datagram(struct daemon *d, const struct endpoint *from, uint8_t *buf, size_t len, uint64_t now)
+{
+	if (!handshake_work_defer(d, from, buf, len, now))
+		device_receive(d->dev, from, buf, len, now);
+}
+
 void datapath_from_udp(struct daemon *d, int fd)
 {
 	struct datapath *dp = &d->dp;
-	for (int round = 0; round < UDP_ROUNDS; round++) {
+	int rounds = handshake_work_pending(d) ? UDP_ROUNDS_BEHIND_HANDSHAKES : UDP_ROUNDS;
+	for (int round = 0; round < rounds; round++) {
 		int n = udp_recv_batch(dp->rx, fd, dp->udp_bufs, PKT_BUF_SIZE, UDP_BATCH);
 		if (n <= 0)
 			break;
@@ -556,14 +568,14 @@ void datapath_from_udp(struct daemon *d, int fd)
 			uint8_t *buf = dp->udp_bufs[i];
 			if (!gso || gso >= len) {
 				if (len)
-					device_receive(d->dev, &from, buf, len, now);
+					receive_datagram(d, &from, buf, len, now);
 				continue;
 			}
 			/* The kernel glued datagrams of one sender: all gso
 			 * bytes long but the last. */
 			dp->udp_gro_bufs++;
 			for (size_t off = 0; off < len; off += gso)
-				device_receive(d->dev, &from, buf + off, len - off < gso ? len - off : gso, now);
+				receive_datagram(d, &from, buf + off, len - off < gso ? len - off : gso, now);
 		}
 		/* The buffers are reused by the next round. */
 		gro_flush(dp->gro);

@@ -1,11 +1,15 @@
 /* Log lines: level filter, stderr or syslog sink, and the wording of the
  * engine's events. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "crypto.h"
 #include "key_encoding.h"
@@ -50,6 +54,26 @@ void log_to_syslog(bool copy_errors_to_stderr)
 		openlog("roamd", LOG_PID, LOG_DAEMON);
 	log_syslog = true;
 	log_errors_to_stderr = copy_errors_to_stderr;
+}
+
+bool log_syslog_reachable(void)
+{
+	/* What syslog(3) will do: a datagram socket connected to _PATH_LOG
+	 * (falling back to a stream one, which needs the path too). */
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", _PATH_LOG);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	bool ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	if (!ok && errno == EPROTOTYPE) {
+		close(fd);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ok = fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	return ok;
 }
 
 void log_close(void)

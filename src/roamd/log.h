@@ -23,6 +23,9 @@ void log_init(enum log_level level, const char *ifname);
  * copy_errors_to_stderr is set (the parent of a daemonising child relays
  * setup failures to the user through it). */
 void log_to_syslog(bool copy_errors_to_stderr);
+/* Whether a syslog daemon listens (on /dev/log): without one, lines sent
+ * to syslog are lost without a word. */
+bool log_syslog_reachable(void);
 void log_close(void);
 bool log_enabled(enum log_level level);
 

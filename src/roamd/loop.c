@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "sd_notify.h"
 #include "log.h"
 #include "names.h"
 #include "netwatch.h"
@@ -37,6 +38,8 @@ _Static_assert(MAX_CLIENTS == 256, "MAX_CLIENTS_TEXT says 256");
 #define CLIENT_SWEEP_NS NSEC_PER_SEC
 #define CLIENT_LOG_NS (10 * NSEC_PER_SEC)
 #define CLIENT_BYTES_BUDGET (2 * (size_t)UAPI_MAX_REQUEST)
+/* A reply this large gets a socket send buffer of the second size. */
+enum { BIG_REPLY = 8 << 20, BIG_REPLY_SEND_BUFFER = 4 << 20 };
 /* Connections accepted per wake-up of the listener, so a flood of `wg`
  * clients cannot starve the data path; the rest wait in the backlog. */
 enum { ACCEPT_BUDGET = 16 };
@@ -51,6 +54,7 @@ struct client {
 	uint32_t events;	/* what epoll is asked for now */
 	uint64_t last_active;	/* a byte moved either way (monotonic) */
 	size_t accounted;	/* its share of d->client_bytes */
+	bool big_send_buffer;	/* SO_SNDBUF raised for a large reply */
 };
 
 static int watch_fd(struct daemon *d, int op, int fd, uint32_t events, struct watch *w)
@@ -190,6 +194,17 @@ static bool client_flush(struct client *c)
 		const char *out = uapi_conn_output(c->conn, &len);
 		if (!len)
 			return true;
+		/* A get of 100,000 peers is some 40 MB: through the default
+		 * 208 KB socket buffer that is 200 rounds of waking the
+		 * reader and waiting for it, each a wait for a CPU on a busy
+		 * machine. A few MB (up to net.core.wmem_max) make it a
+		 * dozen. Only for such replies: they already hold far more
+		 * of our memory than this holds of the kernel's. */
+		if (len >= BIG_REPLY && !c->big_send_buffer) {
+			int size = BIG_REPLY_SEND_BUFFER;
+			setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+			c->big_send_buffer = true;
+		}
 		ssize_t n = send(c->fd, out, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -416,14 +431,35 @@ static void clients_tidy(struct daemon *d)
 		d->client_sweep_at = now + CLIENT_SWEEP_NS;
 }
 
+/* Pings systemd's watchdog when due; returns how long epoll may sleep
+ * before the next ping (ms, -1: no watchdog). A loop stuck anywhere stops
+ * pinging, and systemd restarts us: the point of the watchdog. */
+static int watchdog_tick(struct daemon *d)
+{
+	if (!d->watchdog_ns)
+		return -1;
+	uint64_t now = now_ns();
+	if (now >= d->watchdog_at) {
+		sd_notify_send(d->notify_fd, "WATCHDOG=1");
+		d->watchdog_at = now + d->watchdog_ns;
+	}
+	return (int)((d->watchdog_at - now + 999999) / 1000000);
+}
+
 void loop_run(struct daemon *d)
 {
 	struct epoll_event events[EPOLL_BATCH];
 	while (d->running) {
 		rearm_timer(d);
 		/* With clients connected, wake at least once a second to close
-		 * the idle ones. */
-		int n = epoll_wait(d->epoll_fd, events, EPOLL_BATCH, d->client_count ? 1000 : -1);
+		 * the idle ones; with a watchdog, in time for its next ping;
+		 * with handshakes waiting, only look for data. */
+		int timeout = d->client_count ? 1000 : -1, dog = watchdog_tick(d);
+		if (dog >= 0 && (timeout < 0 || dog < timeout))
+			timeout = dog;
+		if (handshake_work_pending(d))
+			timeout = 0;
+		int n = epoll_wait(d->epoll_fd, events, EPOLL_BATCH, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -481,6 +517,10 @@ void loop_run(struct daemon *d)
 			}
 		}
 		clients_tidy(d);
+		/* After the data of this round: handshake messages, for a
+		 * bounded time (handshake_work.c). */
+		if (handshake_work_pending(d))
+			handshake_work_run(d);
 	}
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -18,11 +19,10 @@
 #include "netwatch.h"
 #include "privileges.h"
 #include "sandbox.h"
+#include "sd_notify.h"
 #include "uapi_contract.h"
+#include "version.h"
 
-#ifndef ROAM_VERSION
-#define ROAM_VERSION "0.1.0"
-#endif
 
 static void usage(FILE *f)
 {
@@ -39,6 +39,10 @@ static void usage(FILE *f)
 		   "             IFF_VNET_HDR) and a listening UAPI socket a privileged parent opened, so\n"
 		   "             roamd itself can start with no privilege at all (its MTU, and removing the\n"
 		   "             socket at exit, are then the parent's)\n"
+		   "systemd:     NOTIFY_SOCKET (a path, or @abstract): MAINPID and READY=1 once up, STOPPING=1\n"
+		   "             at exit; WATCHDOG_USEC: WATCHDOG=1 every half of it (unless WATCHDOG_PID is\n"
+		   "             another process's); ROAMD_READY_BY_PARENT=1 leaves READY=1 to the parent\n"
+		   "             (roam up sends it when its steps are done)\n"
 		   "Environment: WG_PROCESS_FOREGROUND=1 (same as -f), LOG_LEVEL=error|info|verbose,\n"
 		   "             ROAMD_NO_NETWATCH=1 (do not send to every peer at once when this host's\n"
 		   "             addresses or routes change: peers then learn a new address from our next\n"
@@ -51,7 +55,10 @@ static void usage(FILE *f)
 		   "             packet is cut, refused with ICMP or fragmented to fit a smaller path\n"
 		   "             ROAMD_VERIFY_CHECKSUMS=1 re-checks the inner checksums of decrypted packets\n"
 		   "             (by default they are trusted because the AEAD authenticated them, as\n"
-		   "             kernel WireGuard trusts them)\n");
+		   "             kernel WireGuard trusts them)\n"
+		   "             ROAMD_HANDSHAKE_INLINE=1 handles handshake messages where they arrive, in\n"
+		   "             order with the data, and models the load (for comparison: by default they\n"
+		   "             wait behind the data and the load is measured)\n");
 }
 
 /* Forks. The parent waits on a pipe for the child's verdict and never
@@ -130,7 +137,7 @@ static int env_fd(const char *name)
 static int setup(struct daemon *d, const char *ifname, int tun_fd, int uapi_fd, char *err, size_t err_len)
 {
 	memset(d, 0, sizeof(*d));
-	d->epoll_fd = d->timer_fd = d->signal_fd = d->resume_fd = -1;
+	d->epoll_fd = d->timer_fd = d->signal_fd = d->notify_fd = d->resume_fd = -1;
 	d->tun.fd = -1;
 	d->ipc.fd = d->ipc.inotify_fd = -1;
 	snprintf(d->ifname, sizeof(d->ifname), "%s", ifname);
@@ -142,7 +149,7 @@ static int setup(struct daemon *d, const char *ifname, int tun_fd, int uapi_fd, 
 	}
 	struct device_io io = datapath_device_io(d);
 	d->dev = device_new(&io);
-	if (!d->dev) {
+	if (!d->dev || handshake_work_init(d) < 0) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
@@ -203,6 +210,37 @@ static void teardown(struct daemon *d)
 	d->dev = NULL;
 	tun_close(&d->tun);
 	datapath_free(&d->dp);
+	handshake_work_free(d);
+	if (d->notify_fd >= 0)
+		close(d->notify_fd);
+	d->notify_fd = -1;
+}
+
+/* systemd's socket is connected while we may still reach it (its path is
+ * root's; the seccomp filter allows no new connection to it later). */
+static void notify_open(struct daemon *d)
+{
+	d->notify_fd = sd_notify_open();
+	if (d->notify_fd < -1)
+		log_error("NOTIFY_SOCKET=%s: %s; systemd will not hear that we are ready", getenv("NOTIFY_SOCKET"),
+			  strerror(-d->notify_fd));
+	d->watchdog_ns = d->notify_fd >= 0 ? sd_watchdog_ns() / 2 : 0;
+	d->watchdog_at = now_ns();
+}
+
+/* Tells systemd who to watch (we may be a forked child of the process it
+ * started) and that we are ready, unless the roam up that started us says
+ * READY itself once it has configured the interface. */
+static void notify_ready(struct daemon *d)
+{
+	char msg[160];
+	snprintf(msg, sizeof(msg), "MAINPID=%d\n%sSTATUS=%s up\n", (int)getpid(),
+		 env_on("ROAMD_READY_BY_PARENT") ? "" : "READY=1\n", d->ifname);
+	int ret = sd_notify_send(d->notify_fd, msg);
+	if (ret < 0)
+		log_error("NOTIFY_SOCKET: %s", strerror(-ret));
+	else if (d->watchdog_ns)
+		log_verbose("systemd watchdog: a ping every %llu ms", (unsigned long long)(d->watchdog_ns / 1000000));
 }
 
 /* The seccomp filter, unless switched off or a sanitizer build (sandbox.h).
@@ -264,7 +302,18 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (!uapi_ifname_valid(ifname, strlen(ifname))) {
-		fprintf(stderr, "roamd: invalid interface name '%s'\n", ifname);
+		/* Say the rule (the kernel's, dev_valid_name), not just "no". */
+		size_t len = strlen(ifname);
+		if (len >= UAPI_IFNAME_MAX)
+			fprintf(stderr,
+				"roamd: invalid interface name '%s': %zu characters, the limit is %d "
+				"(any but '/', ':' and whitespace; not '.' or '..')\n",
+				ifname, len, UAPI_IFNAME_MAX - 1);
+		else
+			fprintf(stderr,
+				"roamd: invalid interface name '%s': 1 to %d characters, any but '/', ':' and "
+				"whitespace; not '.' or '..'\n",
+				ifname, UAPI_IFNAME_MAX - 1);
 		return 1;
 	}
 	const char *fg = getenv("WG_PROCESS_FOREGROUND");
@@ -324,6 +373,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	keeper_arm(keeper_fd, d.ipc.dev, d.ipc.ino);
+	notify_open(&d);
 	if (privileges_drop(&priv, err, sizeof(err)) < 0) {
 		log_error("dropping privileges: %s", err);
 		teardown(&d);
@@ -340,6 +390,14 @@ int main(int argc, char **argv)
 	log_info("interface %s created (MTU %u, down), UAPI socket %s", ifname, DEFAULT_MTU, d.ipc.path);
 
 	if (!foreground) {
+		/* Logs must not vanish without a word: with no syslog daemon
+		 * to take them, say so while someone still reads stderr. (Not
+		 * keeping stderr instead: whoever started roamd, a shell's
+		 * $(roam up) say, would wait for it to close.) */
+		if (!log_syslog_reachable())
+			log_error("no syslog daemon listens on %s: roamd's log lines will be lost; run it with -f under "
+				  "a supervisor that keeps stderr, or start journald or rsyslog",
+				  _PATH_LOG);
 		detach_stdio();
 		log_to_syslog(false);
 	}
@@ -359,9 +417,12 @@ int main(int argc, char **argv)
 		while (n < 0 && errno == EINTR);
 		close(ready_fd);
 	}
+	notify_ready(&d);
 
 	loop_run(&d);
+	sd_notify_send(d.notify_fd, "STOPPING=1");
 	datapath_log_stats(&d);
+	handshake_work_log_stats(&d);
 	teardown(&d);
 	log_close();
 	return d.exit_code;

@@ -60,8 +60,9 @@ static void learn(struct daemon *d, const struct udp_error *e, struct peer *sent
 	unsigned after = peer_set_path_mtu(peer, e->mtu, origin, now);
 	if (after != before) {
 		char p[24], ep[ENDPOINT_TEXT_LEN];
+		/* The peer's endpoint: our kernel's own refusals name no port. */
 		log_info("%s: path MTU to %s is %u (%s said %u): inner packets up to %u", peer_str(peer, p),
-			 endpoint_str(&e->to, ep), after, origin_name(origin), e->mtu,
+			 endpoint_str(peer_endpoint(peer), ep), after, origin_name(origin), e->mtu,
 			 peer_path_inner_limit(peer, now));
 	}
 }
@@ -82,18 +83,21 @@ static bool ip4_df(const uint8_t *pkt)
 	return pkt[IP4_FRAG] & IP4_DF;
 }
 
-enum path_fit pathmtu_fit(struct daemon *d, const uint8_t *pkt, size_t len, unsigned *limit, uint64_t now)
+enum path_fit pathmtu_fit(struct daemon *d, const uint8_t *pkt, size_t len, unsigned *limit, struct peer **peer_out,
+			  uint64_t now)
 {
 	struct datapath *dp = &d->dp;
 	int family;
 	const uint8_t *dst;
-	if (len >= 20 && pkt[0] >> 4 == 4)
-		family = AF_INET, dst = pkt + 16;
-	else if (len >= 40 && pkt[0] >> 4 == 6)
-		family = AF_INET6, dst = pkt + 24;
+	*peer_out = NULL;
+	if (len >= IP4_HDR_LEN && pkt[IP_VERSION_BYTE] >> 4 == 4)
+		family = AF_INET, dst = pkt + IP4_DST;
+	else if (len >= IP6_HDR_LEN && pkt[IP_VERSION_BYTE] >> 4 == 6)
+		family = AF_INET6, dst = pkt + IP6_DST;
 	else
 		return PATH_FITS;
 	struct peer *peer = device_route_lookup(d->dev, family, dst);
+	*peer_out = peer;
 	*limit = peer ? peer_path_inner_limit(peer, now) : 0;
 	if (!*limit || len <= *limit)
 		return PATH_FITS;

@@ -48,7 +48,10 @@ enum path_fit {
 	PATH_FRAGMENT_INNER,	/* cut it with ip4_fragment to *limit bytes */
 	PATH_FRAGMENT_OUTER,	/* send it in one datagram, fragmentation allowed */
 };
-enum path_fit pathmtu_fit(struct daemon *d, const uint8_t *pkt, size_t len, unsigned *limit, uint64_t now);
+/* *peer_out: the peer routed to (NULL: none), so the send need not look
+ * it up again. */
+enum path_fit pathmtu_fit(struct daemon *d, const uint8_t *pkt, size_t len, unsigned *limit, struct peer **peer_out,
+			  uint64_t now);
 /* A TCP super-packet about to be cut: smaller segments if its peer's path
  * needs them. */
 void pathmtu_fit_segments(struct daemon *d, const uint8_t *pkt, size_t len, struct gso_iter *it, uint64_t now);

@@ -34,13 +34,24 @@ _Static_assert((int)UAPI_MAX_ENDPOINT_CANDIDATES == (int)MAX_ENDPOINT_CANDIDATES
 
 /* ---- get -------------------------------------------------------------- */
 
+/* name=<64 hex digits>, made in the reply itself so that the hex form of
+ * a secret key is never anywhere else. */
 static void put_key(struct uapi_buf *out, const char *name, const uint8_t key[KEY_LEN])
 {
-	char hex[KEY_HEX_LEN + 1];
+	size_t name_len = strlen(name);
+	char *at = uapi_buf_append(out, name_len + 1 + KEY_HEX_LEN + 1);
 
-	key_to_hex(hex, key);
-	uapi_buf_printf(out, "%s=%s\n", name, hex);
-	crypto_wipe(hex, sizeof(hex));
+	if (!at)
+		return;
+	memcpy(at, name, name_len);
+	at[name_len] = '=';
+	key_to_hex(at + name_len + 1, key);	/* its NUL lands where the '\n' goes */
+	at[name_len + 1 + KEY_HEX_LEN] = '\n';
+}
+
+static void put_text(struct uapi_buf *out, const char *s)
+{
+	uapi_buf_put(out, s, strlen(s));
 }
 
 /* Numeric only: `wg` hands the text to getaddrinfo, and anything it cannot
@@ -48,17 +59,32 @@ static void put_key(struct uapi_buf *out, const char *name, const uint8_t key[KE
 static void put_endpoint(struct uapi_buf *out, const struct endpoint *ep)
 {
 	char text[ENDPOINT_TEXT_LEN];
-	if (endpoint_format(ep, text, sizeof(text)))
-		uapi_buf_printf(out, "endpoint=%s\n", text);
+	if (endpoint_format(ep, text, sizeof(text))) {
+		put_text(out, "endpoint=");
+		put_text(out, text);
+		put_text(out, "\n");
+	}
 }
 
 static bool put_allowed_ip(void *ctx, int family, const uint8_t *addr, uint8_t cidr)
 {
 	struct uapi_buf *out = ctx;
-	char ip[INET6_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN + 8];
+	size_t len;
 
-	if (inet_ntop(family, addr, ip, sizeof(ip)))
-		uapi_buf_printf(out, "allowed_ip=%s/%u\n", ip, cidr);
+	if (inet_ntop(family, addr, ip, INET6_ADDRSTRLEN)) {
+		/* "/cidr\n" by hand: cidr is at most 128. */
+		len = strlen(ip);
+		ip[len++] = '/';
+		if (cidr >= 100)
+			ip[len++] = (char)('0' + cidr / 100);
+		if (cidr >= 10)
+			ip[len++] = (char)('0' + cidr / 10 % 10);
+		ip[len++] = (char)('0' + cidr % 10);
+		ip[len++] = '\n';
+		put_text(out, "allowed_ip=");
+		uapi_buf_put(out, ip, len);
+	}
 	/* Nothing more can be written once the buffer is poisoned. */
 	return !uapi_buf_poisoned(out);
 }
@@ -68,42 +94,47 @@ void uapi_get(struct device *dev, const struct uapi_host *host, bool roam, struc
 	uint8_t key[KEY_LEN];
 	struct peer_info info;
 
+	/* About what a peer's lines take (get=2: some 420 bytes with one
+	 * allowed IP), so that the buffer grows once, not by doubling. */
+	uapi_buf_reserve(out, device_peer_count(dev) * (roam ? 512 : 256));
 	if (device_private_key(dev, key))
 		put_key(out, "private_key", key);
 	crypto_wipe(key, sizeof(key));
 	uint16_t port = host->listen_port(host->ctx);
 	if (port)
-		uapi_buf_printf(out, "listen_port=%u\n", port);
+		uapi_buf_put_number(out, "listen_port", port);
 	uint32_t mark = host->fwmark(host->ctx);
 	if (mark)
-		uapi_buf_printf(out, "fwmark=%u\n", (unsigned)mark);
+		uapi_buf_put_number(out, "fwmark", mark);
+	uint64_t now = host->now(host->ctx);
 	if (roam)
-		uapi_put_roam_device(dev, host->now(host->ctx), out);
+		uapi_put_roam_device(dev, now, out);
 
 	for (struct peer *peer = device_peer_first(dev); peer; peer = device_peer_next(peer)) {
+		/* Once per peer: its fields are scattered in memory, and a
+		 * reply of 100,000 peers waits on every cache miss. */
 		peer_get_info(peer, &info);
 		put_key(out, "public_key", info.public_key);
 		/* Fetched only here, wiped at once: peer_info carries no secret. */
 		peer_get_preshared_key(peer, key);
 		put_key(out, "preshared_key", key);
 		crypto_wipe(key, sizeof(key));
-		uapi_buf_printf(out, "protocol_version=1\n");
+		put_text(out, "protocol_version=1\n");
 		if (endpoint_is_set(&info.endpoint))
 			put_endpoint(out, &info.endpoint);
-		uapi_buf_printf(out, "last_handshake_time_sec=%llu\nlast_handshake_time_nsec=%llu\n",
-				(unsigned long long)(info.last_handshake_wall_ns / NSEC_PER_SEC),
-				(unsigned long long)(info.last_handshake_wall_ns % NSEC_PER_SEC));
-		uapi_buf_printf(out, "tx_bytes=%llu\nrx_bytes=%llu\npersistent_keepalive_interval=%u\n",
-				(unsigned long long)info.tx_bytes, (unsigned long long)info.rx_bytes,
-				info.persistent_keepalive);
+		uapi_buf_put_number(out, "last_handshake_time_sec", info.last_handshake_wall_ns / NSEC_PER_SEC);
+		uapi_buf_put_number(out, "last_handshake_time_nsec", info.last_handshake_wall_ns % NSEC_PER_SEC);
+		uapi_buf_put_number(out, "tx_bytes", info.tx_bytes);
+		uapi_buf_put_number(out, "rx_bytes", info.rx_bytes);
+		uapi_buf_put_number(out, "persistent_keepalive_interval", info.persistent_keepalive);
 		peer_allowedips_walk(peer, put_allowed_ip, out);
 		if (roam)
-			uapi_put_roam_peer(peer, host->now(host->ctx), out);
+			uapi_put_roam_peer(peer, &info, now, out);
 		crypto_wipe(&info, sizeof(info));
 		if (uapi_buf_poisoned(out))
 			return;
 	}
-	uapi_buf_printf(out, "errno=0\n\n");
+	put_text(out, "errno=0\n\n");
 }
 
 /* ---- set: the plan ---------------------------------------------------- */

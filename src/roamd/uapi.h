@@ -47,6 +47,17 @@ struct uapi_buf {
 /* Appends; a failed growth drops everything and ignores every later
  * append, so a reply missing a line can never go out (uapi_buf.c). */
 void uapi_buf_printf(struct uapi_buf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The pieces of a get reply's many lines, without printf's format
+ * parsing (a reply of 100,000 peers is some 2 million lines): n bytes of
+ * s; "key=V\n" with V in decimal; and room for n bytes that the caller
+ * writes itself (NULL once poisoned), so a key's hex form is made in
+ * place and never sits anywhere else. */
+void uapi_buf_put(struct uapi_buf *buf, const char *s, size_t n);
+void uapi_buf_put_number(struct uapi_buf *buf, const char *key, uint64_t v);
+char *uapi_buf_append(struct uapi_buf *buf, size_t n);
+/* Room for bytes more at once: a reply of 100,000 peers (40 MB) grown by
+ * doubling would be copied and wiped some twenty times. */
+void uapi_buf_reserve(struct uapi_buf *buf, size_t bytes);
 /* An append failed: the contents are gone. */
 bool uapi_buf_poisoned(const struct uapi_buf *buf);
 void uapi_buf_free(struct uapi_buf *buf);
@@ -57,7 +68,7 @@ void uapi_buf_free(struct uapi_buf *buf);
 void uapi_get(struct device *dev, const struct uapi_host *host, bool roam, struct uapi_buf *out);
 /* The roam_* extension lines (schema in src/common/uapi_contract.h). */
 void uapi_put_roam_device(const struct device *dev, uint64_t now, struct uapi_buf *out);
-void uapi_put_roam_peer(const struct peer *peer, uint64_t now, struct uapi_buf *out);
+void uapi_put_roam_peer(const struct peer *peer, const struct peer_info *info, uint64_t now, struct uapi_buf *out);
 /* body: the lines after "set=1\n" up to (not including) the blank line.
  * Returns 0 or a negative errno (the value `wg` expects on the errno line). */
 int uapi_set(struct device *dev, const struct uapi_host *host, const char *body, size_t len);

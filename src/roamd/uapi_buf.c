@@ -3,8 +3,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "crypto.h"
+#include "huge_pages.h"
 #include "uapi.h"
 
 /* A buffer whose growth once failed is poisoned: its contents are dropped
@@ -48,7 +50,14 @@ static bool buf_reserve(struct uapi_buf *buf, size_t extra)
 	}
 	buf->data = data;
 	buf->cap = cap;
+	/* A reply of 100,000 peers is some 40 MB, written once through. */
+	huge_pages_please(buf->data, buf->cap);
 	return true;
+}
+
+void uapi_buf_reserve(struct uapi_buf *buf, size_t bytes)
+{
+	buf_reserve(buf, bytes);
 }
 
 void uapi_buf_printf(struct uapi_buf *buf, const char *fmt, ...)
@@ -74,6 +83,46 @@ void uapi_buf_printf(struct uapi_buf *buf, const char *fmt, ...)
 		va_end(ap);
 	}
 	buf->len += (size_t)n;
+}
+
+char *uapi_buf_append(struct uapi_buf *buf, size_t n)
+{
+	char *at;
+
+	if (!buf_reserve(buf, n))
+		return NULL;
+	at = buf->data + buf->len;
+	buf->len += n;
+	buf->data[buf->len] = '\0';
+	return at;
+}
+
+void uapi_buf_put(struct uapi_buf *buf, const char *s, size_t n)
+{
+	char *at = uapi_buf_append(buf, n);
+
+	if (at)
+		memcpy(at, s, n);
+}
+
+void uapi_buf_put_number(struct uapi_buf *buf, const char *key, uint64_t v)
+{
+	char digits[20];
+	size_t key_len = strlen(key), i = sizeof(digits), n;
+	char *at;
+
+	do {
+		digits[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	n = sizeof(digits) - i;
+	at = uapi_buf_append(buf, key_len + 1 + n + 1);
+	if (!at)
+		return;
+	memcpy(at, key, key_len);
+	at[key_len] = '=';
+	memcpy(at + key_len + 1, digits + i, n);
+	at[key_len + 1 + n] = '\n';
 }
 
 void uapi_buf_free(struct uapi_buf *buf)

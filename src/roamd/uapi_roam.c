@@ -1,6 +1,7 @@
 /* The roam_* lines of a "get=2" reply: what roamd knows beyond what `wg`
  * shows. The schema, shared with roam's parser, is in uapi_contract.h. */
 #include <stdio.h>
+#include <string.h>
 
 #include "history.h"
 #include "uapi.h"
@@ -24,14 +25,18 @@ void uapi_put_roam_device(const struct device *dev, uint64_t now, struct uapi_bu
 	uint64_t drops[DROP_REASON_COUNT];
 	uapi_buf_printf(out, ROAM_KEY_VERSION "=%d\n" ROAM_KEY_PEERS "=%zu\n" ROAM_KEY_UNDER_LOAD "=%d\n",
 			UAPI_ROAM_VERSION, device_peer_count(dev), device_is_under_load(dev, now) ? 1 : 0);
+	uint64_t computed, cookies;
+	device_get_handshake_counts(dev, &computed, &cookies);
+	uapi_buf_printf(out, ROAM_KEY_HANDSHAKES_COMPUTED "=%llu\n" ROAM_KEY_COOKIE_REPLIES "=%llu\n",
+			(unsigned long long)computed, (unsigned long long)cookies);
 	device_get_drops(dev, drops);
 	put_drops(out, drops);
 }
 
 static void put_history(struct uapi_buf *out, const struct peer_history *h, uint64_t now)
 {
-	uapi_buf_printf(out, ROAM_KEY_ENDPOINT_CHANGES "=%llu\n" ROAM_KEY_NAT_REBINDS "=%llu\n",
-			(unsigned long long)h->endpoint_changes, (unsigned long long)h->nat_rebinds);
+	uapi_buf_put_number(out, ROAM_KEY_ENDPOINT_CHANGES, h->endpoint_changes);
+	uapi_buf_put_number(out, ROAM_KEY_NAT_REBINDS, h->nat_rebinds);
 	if (h->nat_rebound_min_idle)
 		uapi_buf_printf(out, ROAM_KEY_NAT_REBOUND_MIN_IDLE_MS "=%llu\n", ms(h->nat_rebound_min_idle));
 	if (h->nat_kept_max_idle)
@@ -53,32 +58,49 @@ static void put_history(struct uapi_buf *out, const struct peer_history *h, uint
 	}
 }
 
-void uapi_put_roam_peer(const struct peer *peer, uint64_t now, struct uapi_buf *out)
+static void put_named(struct uapi_buf *out, const char *key, const char *name)
 {
-	struct peer_info info;
-	peer_get_info(peer, &info);
-	uapi_buf_printf(out, ROAM_KEY_RX_PACKETS "=%llu\n" ROAM_KEY_TX_PACKETS "=%llu\n" ROAM_KEY_HAS_SESSION "=%d\n"
-			     ROAM_KEY_HANDSHAKE_ATTEMPTS "=%llu\n",
-			(unsigned long long)info.rx_packets, (unsigned long long)info.tx_packets,
-			info.has_current_keypair ? 1 : 0, (unsigned long long)info.handshake_attempts);
-	if (info.last_receive_mono)
-		uapi_buf_printf(out, ROAM_KEY_LAST_RECEIVE_AGE_MS "=%llu\n", ms(now - info.last_receive_mono));
-	if (info.last_handshake_mono)
-		uapi_buf_printf(out, ROAM_KEY_LAST_HANDSHAKE_AGE_MS "=%llu\n", ms(now - info.last_handshake_mono));
-	put_drops(out, info.drops);
+	size_t key_len = strlen(key), name_len = strlen(name);
+	char *at = uapi_buf_append(out, key_len + 1 + name_len + 1);
+
+	if (!at)
+		return;
+	memcpy(at, key, key_len);
+	at[key_len] = '=';
+	memcpy(at + key_len + 1, name, name_len);
+	at[key_len + 1 + name_len] = '\n';
+}
+
+/* info: what uapi_get fetched for the peer's standard lines. The lines
+ * are put piece by piece rather than printf'd: a reply of 100,000 peers
+ * has some 1.5 million of them. */
+void uapi_put_roam_peer(const struct peer *peer, const struct peer_info *info, uint64_t now, struct uapi_buf *out)
+{
+	uapi_buf_put_number(out, ROAM_KEY_RX_PACKETS, info->rx_packets);
+	uapi_buf_put_number(out, ROAM_KEY_TX_PACKETS, info->tx_packets);
+	uapi_buf_put_number(out, ROAM_KEY_HAS_SESSION, info->has_current_keypair ? 1 : 0);
+	uapi_buf_put_number(out, ROAM_KEY_HANDSHAKE_ATTEMPTS, info->handshake_attempts);
+	if (info->last_receive_mono)
+		uapi_buf_put_number(out, ROAM_KEY_LAST_RECEIVE_AGE_MS, ms(now - info->last_receive_mono));
+	if (info->unanswered_since_mono)
+		uapi_buf_put_number(out, ROAM_KEY_UNANSWERED_MS, ms(now - info->unanswered_since_mono));
+	if (info->last_handshake_mono)
+		uapi_buf_put_number(out, ROAM_KEY_LAST_HANDSHAKE_AGE_MS, ms(now - info->last_handshake_mono));
+	put_drops(out, info->drops);
 	enum path_mtu_origin origin;
 	unsigned mtu = peer_path_mtu(peer, &origin, now);
-	uapi_buf_printf(out, ROAM_KEY_PATH_MTU_ORIGIN "=%s\n", path_mtu_origin_name(origin));
-	if (mtu)
-		uapi_buf_printf(out, ROAM_KEY_PATH_MTU "=%u\n" ROAM_KEY_PATH_INNER_MTU "=%u\n", mtu,
-				peer_path_inner_limit(peer, now));
+	put_named(out, ROAM_KEY_PATH_MTU_ORIGIN, path_mtu_origin_name(origin));
+	if (mtu) {
+		uapi_buf_put_number(out, ROAM_KEY_PATH_MTU, mtu);
+		uapi_buf_put_number(out, ROAM_KEY_PATH_INNER_MTU, peer_path_inner_limit(peer, now));
+	}
 	struct path_probe_info probe;
 	peer_get_path_probe_info(peer, &probe);
-	uapi_buf_printf(out, ROAM_KEY_PATH_PROBE "=%s\n" ROAM_KEY_PATH_PROBES_SENT "=%u\n" ROAM_KEY_PATH_PROBES_ANSWERED
-			     "=%u\n",
-			path_probe_result_name(probe.result), probe.probes_sent, probe.answers);
+	put_named(out, ROAM_KEY_PATH_PROBE, path_probe_result_name(probe.result));
+	uapi_buf_put_number(out, ROAM_KEY_PATH_PROBES_SENT, probe.probes_sent);
+	uapi_buf_put_number(out, ROAM_KEY_PATH_PROBES_ANSWERED, probe.answers);
 	if (probe.result_at)
-		uapi_buf_printf(out, ROAM_KEY_PATH_PROBE_AGE_MS "=%llu\n", ms(now - probe.result_at));
+		uapi_buf_put_number(out, ROAM_KEY_PATH_PROBE_AGE_MS, ms(now - probe.result_at));
 	const struct peer_history *h = peer_get_history(peer);
 	if (h)
 		put_history(out, h, now);

@@ -436,7 +436,8 @@ static int send_fragmented(const struct udp_pair *pair, int fd, int family, cons
 	return err;
 }
 
-int udp_send_fragmentable(const struct udp_pair *pair, const struct endpoint *to, const uint8_t *data, size_t len)
+int udp_send_fragmentable(const struct udp_pair *pair, const struct endpoint *to, const uint8_t *data, size_t len,
+			  unsigned path_mtu)
 {
 	struct sockaddr_in sin;
 	struct sockaddr_in6 sin6;
@@ -447,7 +448,27 @@ int udp_send_fragmentable(const struct udp_pair *pair, const struct endpoint *to
 	int fd = family == AF_INET ? pair->fd4 : family == AF_INET6 ? pair->fd6 : -1;
 	if (fd < 0)
 		return family == AF_UNSPEC ? -EDESTADDRREQ : -EAFNOSUPPORT;
-	return -send_fragmented(pair, fd, family, &msg);
+	if (family == AF_INET) {
+		/* This host cannot be told to fragment below what its route
+		 * says (IPv4 has no per-socket fragment size), so the datagram
+		 * leaves without DF, for the router before the smaller link
+		 * to fragment (a path that also drops fragments loses it). */
+		int mode = IP_PMTUDISC_DONT;
+		if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &mode, sizeof(mode)) < 0)
+			return -errno;
+		int err = send_one(pair, fd, &msg);
+		set_pmtu_mode(fd, family, false);
+		return -err;
+	}
+	/* IPv6 routers never fragment: this host does, at the path MTU we
+	 * learnt (IPV6_MTU caps the socket's fragment size; 0 restores). */
+	int size = path_mtu >= 1280 ? (int)path_mtu : 0, zero = 0;
+	if (size && setsockopt(fd, IPPROTO_IPV6, IPV6_MTU, &size, sizeof(size)) < 0)
+		return -errno;
+	int err = send_fragmented(pair, fd, family, &msg);
+	if (size)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_MTU, &zero, sizeof(zero));
+	return -err;
 }
 
 int udp_send(const struct udp_pair *pair, const struct endpoint *to, const uint8_t *data, size_t len,

@@ -83,8 +83,8 @@ int udp_send(const struct udp_pair *pair, const struct endpoint *to, const uint8
 
 /* Sends one datagram with fragmentation allowed (an inner packet that must
  * be carried although the path is smaller, pathmtu.c). 0 or -errno. */
-int udp_send_fragmentable(const struct udp_pair *pair, const struct endpoint *to, const uint8_t *data,
-			  size_t len);
+int udp_send_fragmentable(const struct udp_pair *pair, const struct endpoint *to, const uint8_t *data, size_t len,
+			  unsigned path_mtu);
 
 /* An error the socket reported about a datagram we sent (IP_RECVERR). */
 enum udp_error_kind {

@@ -64,7 +64,8 @@ n = {"error": 0, "warning": 0, "info": 0}
 for f in doc["findings"]:
     assert set(f) == {"file", "line", "severity", "check", "message"}, f
     n[f["severity"]] += 1
-    print("%s:%d: %s: %s (%s)" % (f["file"], f["line"], f["severity"], f["message"], f["check"]))
+    where = "%s:%d" % (f["file"], f["line"]) if f["line"] else f["file"]   # line 0: the whole file
+    print("%s: %s: %s (%s)" % (where, f["severity"], f["message"], f["check"]))
 assert (doc["errors"], doc["warnings"], doc["infos"]) == (n["error"], n["warning"], n["info"]), doc
 def s(k, w): return "%d %s%s" % (k, w, "" if k == 1 else "s")
 print("%s checked: %s, %s, %d info" % (s(len(files), "file"), s(n["error"], "error"), s(n["warning"], "warning"), n["info"]))
@@ -100,6 +101,14 @@ audit_case() {
 	else
 		t_ok "audit $name: --json"
 	fi
+	# Options after the files, as in show and doctor: the same answer.
+	nsx "$LAN" "$ROAM" audit "$@" --json >"$RT_TMP/json.after" 2>"$RT_TMP/err"
+	rc=$?
+	if ! cmp -s "$RT_TMP/json" "$RT_TMP/json.after" || [ "$rc" -ne "$want" ]; then
+		t_fail "audit $name: FILE... --json" "exit $rc: $(head -n 3 "$RT_TMP/err" "$RT_TMP/json.after" | tr '\n' ' ')"
+	else
+		t_ok "audit $name: FILE... --json"
+	fi
 }
 
 for conf in *.conf; do
@@ -133,6 +142,21 @@ one_problem() {
 	grep -q '(same-device-key)' "$CORPUS/expected/fleet.txt"
 }
 t_check "one problem per corpus file" one_problem
+
+# ---------------------------------------------------------------------------
+# audit and up agree: what audit passes without errors up does not refuse for
+# its contents, and what up refuses for its contents audit calls an error.
+up_agrees() {
+	local conf err
+	for conf in empty.conf binary.conf quoted-as-written.conf; do
+		nsx "$LAN" "$ROAM" up "$conf" >/dev/null 2>"$RT_TMP/up.err" && { echo "roam up took $conf"; return 1; }
+		err=$(cat "$RT_TMP/up.err")
+		echo "$conf: $err"
+		nsx "$LAN" "$ROAM" audit "$conf" >/dev/null 2>&1
+		[ $? -eq 2 ] || { echo "audit $conf: not an error"; return 1; }
+	done
+}
+t_check "roam up refuses the empty, binary and malformed files; audit calls each an error" up_agrees
 
 # ---------------------------------------------------------------------------
 # audit: options

@@ -352,6 +352,54 @@ full_killed() {
 }
 t_check "kill -9 roamd, then roam down still removes everything" full_killed
 
+# After roamd died, `roam up` sees it by the ledger's pid and start time,
+# undoes what was left (as roam down) and comes up again.
+up_after_death() {
+	local pid how=$1
+	roam "$A" up "$CONF_F" >/dev/null 2>&1 || return 1
+	pid=$(roamd_pid "$WF")
+	case $how in
+	kill) kill -9 "$pid" || return 1 ;;
+	# What `wg-quick down` does to the interface: roamd exits with it.
+	linkdel) ip -n "$A" link del "$WF" || return 1 ;;
+	esac
+	wait_until 5 link_gone "$A" "$WF" && wait_until 5 eval "! kill -0 $pid 2>/dev/null" || return 1
+	roam "$A" up "$CONF_F" 2>"$RT_TMP/up.err" || { cat "$RT_TMP/up.err"; return 1; }
+	cat "$RT_TMP/up.err"
+	grep -qF "roamd (pid $pid) is gone; undoing what was left" "$RT_TMP/up.err" &&
+		[ "$(roamd_pid "$WF")" != "$pid" ] && wait_until 20 nsx "$A" ping -c 1 -W 1 -q 198.19.0.1 || return 1
+	roam "$A" down "$WF" && same_as_before && no_leftovers "$WF"
+}
+t_check "kill -9 roamd, then roam up cleans up and comes up again" up_after_death kill
+t_check "interface deleted (as wg-quick down does), then roam up cleans up and comes up again" up_after_death linkdel
+
+# A live roamd is still "already up".
+up_twice() {
+	roam "$A" up "$CONF_F" >/dev/null 2>&1 || return 1
+	roam "$A" up "$CONF_F" 2>"$RT_TMP/up.err" && { echo "second up accepted"; return 1; }
+	cat "$RT_TMP/up.err"
+	grep -qF "$WF is already up" "$RT_TMP/up.err" || return 1
+	roam "$A" down "$WF" && same_as_before && no_leftovers "$WF"
+}
+t_check "roam up of a live interface: already up" up_twice
+
+# DNS = with neither resolvconf nor resolvectl (an empty PATH): roam up
+# fails before changing anything, as wg-quick; --no-dns comes up anyway.
+no_dns_tool() {
+	mkdir -p "$RT_TMP/nobin"
+	nsx "$A" timeout 60 env PATH="$RT_TMP/nobin" ROAM_STATE_DIR="$STATE_DIR" "$ROAM" up "$CONF_F" 2>"$RT_TMP/up.err" && {
+		echo "came up without a DNS tool"; return 1; }
+	cat "$RT_TMP/up.err"
+	grep -qF "needs resolvconf or resolvectl, and neither is installed" "$RT_TMP/up.err" &&
+		grep -qF "roam up --no-dns" "$RT_TMP/up.err" && same_as_before && no_leftovers "$WF" || return 1
+	nsx "$A" timeout 60 env PATH="$RT_TMP/nobin" ROAM_STATE_DIR="$STATE_DIR" "$ROAM" up --no-dns "$CONF_F" 2>"$RT_TMP/up.err" || {
+		cat "$RT_TMP/up.err"; return 1; }
+	grep -qF "warning: --no-dns: DNS = (line 5) is ignored" "$RT_TMP/up.err" &&
+		! grep -q '^dns ' "$STATE_DIR/$WF.state" || { cat "$RT_TMP/up.err" "$STATE_DIR/$WF.state"; return 1; }
+	roam "$A" down "$WF" && same_as_before && no_leftovers "$WF"
+}
+t_check "DNS = without resolvconf/resolvectl fails like wg-quick; --no-dns allows it" no_dns_tool
+
 # --- Table = off, host name endpoint, a failing hook ----------------------------
 table_off() {
 	local f
@@ -422,6 +470,10 @@ bad_input() {
 	sed 's|^PrivateKey = .*|PrivateKey = c2VjcmV0|' "$RT_TMP/$WA.conf" >"$bad"
 	one_line_error roam "$A" up "$RT_TMP/missing/$WR.conf" &&
 		one_line_error roam "$A" up "$bad" && ! grep -q c2VjcmV0 "$RT_TMP/err" &&
+		sed 's|^\[Interface\]$|[Interface]\nMTU = 1 4 x|' "$RT_TMP/$WA.conf" >"$bad" &&
+		one_line_error roam "$A" up "$bad" && grep -qF "MTU '1 4 x' " "$RT_TMP/err" &&
+		sed 's|^\[Interface\]$|[Interface]\nTable = no such table|' "$RT_TMP/$WA.conf" >"$bad" &&
+		one_line_error roam "$A" up "$bad" && grep -qF "Table 'no such table' " "$RT_TMP/err" &&
 		one_line_error roam "$A" down "$WR" &&
 		one_line_error roam "$A" show "$WR" &&
 		one_line_error roam "$A" metrics "$WR" &&
@@ -430,7 +482,7 @@ bad_input() {
 		one_line_error roam "$A" up "$WR" && grep -qF "/etc/wireguard/$WR.conf" "$RT_TMP/err" &&
 		same_as_before && no_leftovers "$WR"
 }
-t_check "bad input: missing file, bad key, unknown interface -> one line, non-zero" bad_input
+t_check "bad input: missing file, bad key, values quoted as written, unknown interface -> one line, non-zero" bad_input
 
 # --- against wireguard-go -----------------------------------------------------
 wireguard_go() {
@@ -450,6 +502,27 @@ assert i["peers"][0]["handshake"] == "never"' &&
 		roam "$B" metrics "$WG" | promtool check metrics
 }
 t_check "wireguard-go: the standard part, get=1 fallback, metrics still valid" wireguard_go
+
+# wireguard-go as wg-quick starts it: daemonised, so the process that made
+# the UAPI socket (its peer credentials) has exited and a child holds the
+# socket and the port. doctor must find that child, not warn that "another
+# program holds the port".
+wireguard_go_daemon() {
+	local dev pid out
+	dev=$(rt_name wd)
+	nsx "$B" wireguard-go "$dev" >"$RT_TMP/wgd.log" 2>&1 || { cat "$RT_TMP/wgd.log"; return 1; }
+	wait_until 10 rt_wg_ready "$B" "$dev" || return 1
+	wg_set "$B" "$dev" private-key "$(key_file b)" listen-port 51823 || return 1
+	ip -n "$B" link set "$dev" up || return 1
+	pid=$(ip netns pids "$B" | while read -r p; do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = wireguard-go ] &&
+			tr '\0' ' ' <"/proc/$p/cmdline" | grep -q " $dev " && echo "$p"; done | head -n 1)
+	out=$(roam "$B" doctor "$dev" --wait 0 2>&1)
+	echo "$out"
+	ip -n "$B" link del "$dev"
+	[ -n "$pid" ] && grep -qF "pid $pid" <<<"$out" && ! grep -q "another process\|Another program" <<<"$out"
+}
+t_check "doctor finds a daemonised wireguard-go by its socket and port: no 'another program'" wireguard_go_daemon
 
 t_check "roam down B" roam "$B" down "$WB"
 t_finish

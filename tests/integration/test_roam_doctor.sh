@@ -39,11 +39,17 @@ doctor_cleanup() {
 }
 trap 'rc=$?; doctor_cleanup; (exit $rc); rt_on_exit' EXIT
 
+# roam up hands DNS = to resolvconf: a stand-in that accepts it, first on
+# roam's PATH (the host's resolver is not this test's to change).
+STUB_BIN=$RT_TMP/bin
+mkdir -p "$STUB_BIN" && printf '#!/bin/sh\ncat >/dev/null\nexit 0\n' >"$STUB_BIN/resolvconf" &&
+	chmod +x "$STUB_BIN/resolvconf" || t_abort "cannot write the stand-in resolvconf"
+
 # roam NS ARGS... — build/roam inside NS (bounded).
 roam() {
 	local ns=$1
 	shift
-	nsx "$ns" timeout 120 "$ROAM" "$@"
+	nsx "$ns" env PATH="$STUB_BIN:$PATH" timeout 120 "$ROAM" "$@"
 }
 
 # phone_conf KEEPALIVE DNS [SERVER_PUBKEY] — the phone's wg-quick file.

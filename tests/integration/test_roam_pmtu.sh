@@ -91,6 +91,10 @@ lte_path_small() {
 # that filter ICMP do: nothing tells roamd the path is smaller.
 lte_icmp_filtered() {
 	local ns
+	# What the hosts' kernels learnt from ICMP before must not help now.
+	for ns in "$LAB_PHONE" "$LAB_SERVER"; do
+		ip -n "$ns" route flush cache && ip -n "$ns" -6 route flush cache || return 1
+	done
 	for ns in "$LAB_LTE" "$LAB_INET"; do
 		nsx "$ns" nft -f - <<-EOF || return 1
 			table inet noicmp {
@@ -110,12 +114,13 @@ lte_icmp_filtered() {
 }
 
 # stream_once FROM_NS TO_NS TO_ADDR PORT UPLINK_FROM UPLINK_TO — a paced
-# stream from FROM_NS to TO_ADDR while the phone moves; prints the
+# stream from FROM_NS to TO_ADDR while the phone moves from UPLINK_FROM (the
+# caller has reset the lab to it: lab_reset keeps its state in variables, so
+# it must not run in this function's subshell) to UPLINK_TO; prints the
 # receiver's line.
 stream_once() {
 	local from=$1 to=$2 addr=$3 port=$4 up_from=$5 up_to=$6 limit=${7:-$STREAM_TIMEOUT} out
 	out="$RT_TMP/stream.$port.out"
-	lab_reset "$up_from" || return 1
 	nsx "$to" "$RT_PY" "$STREAM" recv "$addr" "$port" "$limit" >"$out" 2>&1 {RT_OUT}>&- {RT_ERR}>&- &
 	local rpid=$!
 	RT_PIDS+=("$rpid")
@@ -151,6 +156,7 @@ sc_stream() {
 	local limit=$STREAM_TIMEOUT log_mark
 	case $expect in stall | measure) limit=$STALL_TIMEOUT ;; esac
 	log_mark=$(wc -l <"$(sender_log "$from")")
+	lab_reset "$up_from" || return 1
 	line=$(stream_once "$from" "$to" "$addr" "$port" "$up_from" "$up_to" "$limit") || { echo "$line"; return 1; }
 	done=$(stat_of done "$line") gap=$(stat_of longest_gap_ms "$line")
 	local met=no target=$TARGET_STALL_MS scenario=pmtu_stream

@@ -69,6 +69,10 @@ bad_usage() {
 	out=$("$ROAMD" -f 'bad/name' 2>&1) && { echo "bad name accepted"; return 1; }
 	echo "$out"
 	grep -q "invalid interface name" <<<"$out" || return 1
+	# 16 characters: the message says the limit and the rule.
+	out=$("$ROAMD" -f abcdefghijklmnop 2>&1) && { echo "16-character name accepted"; return 1; }
+	echo "$out"
+	grep -qF "16 characters, the limit is 15 (any but '/', ':' and whitespace" <<<"$out" || return 1
 	out=$("$ROAMD" --bogus x 2>&1) && { echo "unknown option accepted"; return 1; }
 	out=$(LOG_LEVEL=chatty "$ROAMD" -f x 2>&1) && { echo "bad LOG_LEVEL accepted"; return 1; }
 	grep -q LOG_LEVEL <<<"$out"

@@ -2,8 +2,11 @@
 # The UAPI socket's bounds (src/roamd/loop.c): 300 idle clients connected at
 # once (more than roamd's 256) must not lock the operator out — `wg show`
 # is answered within 1 s each time, roamd survives (no SIGPIPE), the
-# eviction is logged once, not per client; and a client that sends half a
-# request and then nothing is closed after 10 s, as are the idle ones.
+# eviction is logged once, not per client; a client that sends half a
+# request and then nothing is closed after 10 s, as are the idle ones; and
+# the bytes all clients make roamd hold have one budget (two requests of
+# the largest size): three clients each sending 50 MB of an unfinished set
+# request pass it, and the one that grew past it is closed, once logged.
 # shellcheck disable=SC2317 # case functions are called through t_check
 set -u
 # shellcheck source=lib.sh
@@ -87,6 +90,43 @@ closed_by_idle_timeout() {
 }
 t_check "idle clients and a half-sent request are closed after 10 s silence" closed_by_idle_timeout
 t_check "and roamd answers as before" eval 'rt_pid_alive "$PID" && show_fast'
+
+# Three clients, each 50 MB of one unfinished set request (under the 64 MB
+# a request may have), one after the other; prints for each "open" or
+# "closed" once all were sent.
+PY_GROW='
+import socket, sys, time
+path = sys.argv[1]
+chunk = b"fwmark=0\n" * 100000
+socks, state = [], []
+for i in range(3):
+    s = socket.socket(socket.AF_UNIX); s.connect(path); s.settimeout(20)
+    socks.append(s)
+    try:
+        s.sendall(b"set=1\n")
+        for _ in range(50 * 1000 * 1000 // len(chunk)):
+            s.sendall(chunk)
+        state.append("open")
+    except OSError:
+        state.append("closed")
+time.sleep(0.5)
+for i, s in enumerate(socks):
+    if state[i] == "open":
+        s.setblocking(False)
+        try:
+            if s.recv(1) == b"": state[i] = "closed"
+        except BlockingIOError: pass
+        except OSError: state[i] = "closed"
+print(" ".join(state))
+'
+over_budget_closes_one() {
+	local out
+	out=$(nsx "$A" timeout 60 "$RT_PY" -c "$PY_GROW" "$SOCK") || { echo "the clients failed: $out"; return 1; }
+	echo "clients: $out; budget lines: $(grep -c "byte budget" "$RT_TMP/$WA.log")"
+	[ "$(grep -o closed <<<"$out" | wc -l)" -ge 1 ] && [ "$(grep -c "byte budget" "$RT_TMP/$WA.log")" -eq 1 ]
+}
+t_check "150 MB of unfinished requests from 3 clients: one is closed, logged once" over_budget_closes_one
+t_check "and roamd still answers within 1 s" eval 'rt_pid_alive "$PID" && show_fast'
 
 rt_cleanup
 t_check "cleanup leaves no namespace or socket" rt_nothing_left

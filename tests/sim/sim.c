@@ -234,6 +234,35 @@ static void node_deliver(void *ctx, struct peer *peer, uint8_t *data, size_t len
 {
 	struct sim_node *node = ctx;
 	(void)peer;
+	if (node->answer_pings && node->answer_limited && len >= 28 && data[0] == 0x45 && data[20] == 8) {
+		/* As a router the probe would pass answers it: "time exceeded",
+		 * which Linux limits to a burst of 6, then 1 a second. */
+		uint64_t now = node->sim->now, cap = 6 * NSEC_PER_SEC;
+		node->answer_credit_ns += node->answer_credit_at ? now - node->answer_credit_at : cap;
+		if (node->answer_credit_ns > cap)
+			node->answer_credit_ns = cap;
+		node->answer_credit_at = now;
+		if (node->answer_credit_ns < NSEC_PER_SEC) {
+			node->pings_swallowed++;
+			return;
+		}
+		node->answer_credit_ns -= NSEC_PER_SEC;
+		uint8_t err[20 + 8 + 28];
+		memset(err, 0, sizeof(err));
+		err[0] = 0x45;
+		err[3] = sizeof(err);
+		err[8] = 64;
+		err[9] = 1;
+		memcpy(err + 12, node->inner_addr, 4);
+		memcpy(err + 16, data + 12, 4);
+		csum_store(err + 10, csum_add(0, err, 20));
+		err[20] = 11;	/* time exceeded in transit */
+		memcpy(err + 28, data, 28);
+		csum_store(err + 22, csum_add(0, err + 20, sizeof(err) - 20));
+		node->pings_answered++;
+		sim_send_packet(node, err, sizeof(err));
+		return;
+	}
 	if (node->answer_pings && echo_to_reply(data, len)) {
 		node->pings_answered++;
 		sim_send_packet(node, data, len);

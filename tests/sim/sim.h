@@ -37,6 +37,12 @@ struct sim_node {
 	 * host's stack does (IPv4 and IPv6), counting them. */
 	bool answer_pings;
 	uint64_t pings_answered;
+	/* With answer_limited, answers IPv4 echo requests with "time
+	 * exceeded", as a host that forwards them would, limited as Linux
+	 * limits ICMP errors: a burst of 6, then 1 a second (pings_swallowed
+	 * counts the rest). */
+	bool answer_limited;
+	uint64_t answer_credit_ns, answer_credit_at, pings_swallowed;
 	/* What it sent, by kind. */
 	uint64_t sent_initiations, sent_responses, sent_cookies, sent_keepalives, sent_data;
 	/* Events, newest last (a ring of the last SIM_MAX_EVENTS). */

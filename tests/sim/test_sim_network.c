@@ -188,12 +188,40 @@ static void tampered_initiation_is_rejected(void)
 		memcpy(copy, cap.data[0], 148);
 		copy[i] ^= 0x80;
 		CHECK(sim_inject(b, &a->addr, copy, 148) == RECEIVED_COOKIE_SENT);
+		/* Cookie replies count against the source's 20 a second. */
+		sim_run_for(&sim, 50 * MS);
+		device_report_handshake_backlog(b->dev, UNDER_LOAD_QUEUE_LEN, sim.now);
 	}
 	CHECK(pa->handshake.state == HANDSHAKE_ZEROED && !endpoint_is_set(&pa->endpoint));
 	/* The untouched original still works once the load is gone. */
 	sim_run_for(&sim, 2 * SEC);
 	CHECK(sim_inject(b, &a->addr, cap.data[0], 148) == RECEIVED_HANDSHAKE);
 	CHECK(endpoint_same_remote(&pa->endpoint, &a->addr));
+	sim_free(&sim);
+}
+
+/* Under load even cookie replies are rationed per source: a flood from
+ * one address earns its burst of replies and no more, while another
+ * address still gets its own. */
+static void cookie_replies_are_ratelimited_per_source(void)
+{
+	sim_init(&sim, 37);
+	struct sim_node *a = sim_add_node(&sim), *b = sim_add_node(&sim);
+	sim_connect(a, b, false);
+	struct sim_capture cap = {.from = a, .type = MESSAGE_HANDSHAKE_INITIATION, .swallow = true, .max = 1};
+	sim.filter = sim_capture_filter;
+	sim.filter_ctx = &cap;
+	peer_send_keepalive_now(sim_peer_of(a, b), sim.now);
+	sim.filter = NULL;
+	CHECK(cap.count == 1);
+	device_report_handshake_backlog(b->dev, UNDER_LOAD_QUEUE_LEN, sim.now);
+	struct endpoint flooder = address(66, 6666), other = address(67, 7777);
+	int cookies = 0;
+	for (int i = 0; i < 100; i++)
+		cookies += sim_inject(b, &flooder, cap.data[0], 148) == RECEIVED_COOKIE_SENT;
+	CHECK(cookies == RATELIMIT_PACKETS_BURSTABLE);
+	CHECK(b->dev->drops[DROP_UNDER_LOAD_RATELIMIT] == 100 - RATELIMIT_PACKETS_BURSTABLE);
+	CHECK(sim_inject(b, &other, cap.data[0], 148) == RECEIVED_COOKIE_SENT);
 	sim_free(&sim);
 }
 
@@ -397,6 +425,56 @@ static void replayed_initiation_is_refused(void)
 	sim_free(&sim);
 }
 
+/* The same after the peer was removed and configured again (what `wg
+ * setconf` or replace_peers does): the new peer inherits the newest
+ * timestamp its key had, so the replay neither completes a handshake nor
+ * moves the endpoint to the attacker. */
+static void replayed_initiation_is_refused_after_reconfiguration(void)
+{
+	sim_init(&sim, 36);
+	struct sim_node *a = sim_add_node(&sim), *b = sim_add_node(&sim);
+	sim_connect(a, b, false);
+	struct sim_capture cap = {.from = a, .type = MESSAGE_HANDSHAKE_INITIATION, .max = 1};
+	sim.filter = sim_capture_filter;
+	sim.filter_ctx = &cap;
+	peer_send_keepalive_now(sim_peer_of(a, b), sim.now);
+	sim_run_for(&sim, 1 * SEC);
+	sim.filter = NULL;
+	CHECK(cap.count == 1 && sim_has_session(b, a));
+	uint8_t key[NOISE_PUBLIC_KEY_LEN];
+	memcpy(key, sim_peer_of(b, a)->public_key, sizeof(key));
+	/* Other peers come and go in between; the ring keeps this one. */
+	for (int round = 0; round < 3; round++) {
+		device_peer_remove(b->dev, sim_peer_of(b, a));
+		for (uint8_t i = 1; i <= 10; i++) {
+			uint8_t other[NOISE_PUBLIC_KEY_LEN];
+			memset(other, i + 16 * round, sizeof(other));
+			int err;
+			struct peer *p = device_peer_create(b->dev, other, sim.now, &err);
+			if (CHECK(p != NULL))
+				device_peer_remove(b->dev, p);
+		}
+		int err;
+		struct peer *pa = device_peer_create(b->dev, key, sim.now, &err);
+		if (!CHECK(pa != NULL))
+			break;
+		peer_set_endpoint(pa, &a->addr);
+		CHECK(peer_allowedips_insert(pa, AF_INET, a->inner_addr, 32) == 0);
+		struct endpoint attacker = address(66, (uint16_t)(6666 + round));
+		CHECK(sim_inject(b, &attacker, cap.data[0], 148) == RECEIVED_DROPPED);
+		CHECK(pa->drops[DROP_STALE_TIMESTAMP] == 1);
+		CHECK(endpoint_same_remote(&pa->endpoint, &a->addr));
+		CHECK(b->sent_responses == 1);
+	}
+	/* The real peer's next initiation, newer, is accepted. */
+	struct peer *pb = sim_peer_of(a, b);
+	pb->has_sent_handshake = false; /* bypass its own send limit */
+	peer_send_initiation(pb, false, sim.now);
+	sim_run_for(&sim, 1 * SEC);
+	CHECK(b->sent_responses == 2 && sim_has_session(b, a));
+	sim_free(&sim);
+}
+
 /* A decrypted packet whose inner source is not the sender's AllowedIPs is
  * dropped; it still proves where the peer is (docs/protocol.md §4.2). */
 static void inner_source_must_belong_to_the_sender(void)
@@ -474,6 +552,8 @@ int main(void)
 	RUN(under_load_ratelimit_per_source);
 	RUN(endpoint_never_moved_by_garbage_or_replays);
 	RUN(replayed_initiation_is_refused);
+	RUN(cookie_replies_are_ratelimited_per_source);
+	RUN(replayed_initiation_is_refused_after_reconfiguration);
 	RUN(inner_source_must_belong_to_the_sender);
 	RUN(removed_peer_leaves_nothing_behind);
 	RUN(private_key_change_rehandshakes);

@@ -291,6 +291,34 @@ static void new_handshake_when_data_goes_unanswered(void)
 	sim_free(&sim);
 }
 
+/* How long data has gone unanswered (roam_unanswered_ms, which roam doctor
+ * reads): the clock starts with the first data after the last receive,
+ * keeps running through more sends, and stops at the peer's next
+ * authenticated packet, here its passive keepalive. */
+static void unanswered_data_is_timed(void)
+{
+	struct sim_node *a, *b;
+	struct peer_info info;
+	sim_init(&sim, 14);
+	CHECK(sim_pair(&sim, &a, &b));
+	sim_run_for(&sim, 20 * SEC);
+	peer_get_info(sim_peer_of(a, b), &info);
+	CHECK(info.unanswered_since_mono == 0);
+	sim.filter = drop_everything;
+	uint64_t t0 = sim.now;
+	sim_send(a, b, 1, 100);
+	sim_run_for(&sim, 3 * SEC);
+	sim_send(a, b, 2, 100);
+	peer_get_info(sim_peer_of(a, b), &info);
+	CHECK(info.unanswered_since_mono == t0);
+	sim.filter = NULL;
+	sim_send(a, b, 3, 100);
+	sim_run_for(&sim, 11 * SEC);
+	peer_get_info(sim_peer_of(a, b), &info);
+	CHECK(info.unanswered_since_mono == 0 && info.last_receive_mono > t0 + 3 * SEC);
+	sim_free(&sim);
+}
+
 /* At most one initiation per 5 s, however much data is waiting. */
 static void initiation_rate_limit(void)
 {
@@ -374,6 +402,7 @@ int main(void)
 	RUN(persistent_keepalive_starts_the_tunnel);
 	RUN(initiator_rekeys_on_receive_at_165_seconds);
 	RUN(new_handshake_when_data_goes_unanswered);
+	RUN(unanswered_data_is_timed);
 	RUN(initiation_rate_limit);
 	RUN(responder_waits_for_confirmation);
 	RUN(message_counter_limits);

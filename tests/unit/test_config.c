@@ -401,6 +401,14 @@ static void test_errors_keep_going(void)
 	done(&cfg, &diags);
 }
 
+static bool any_message(const struct diag_list *diags, const char *text)
+{
+	for (size_t i = 0; i < diags->n; i++)
+		if (strstr(diags->v[i].message, text))
+			return true;
+	return false;
+}
+
 static void test_messages(void)
 {
 	struct config cfg;
@@ -427,9 +435,66 @@ static void test_messages(void)
 	      &cfg, &diags);
 	CHECK(diags.n == 1 && strstr(diags.v[0].message, "'?xxx") && strstr(diags.v[0].message, "...'"));
 	done(&cfg, &diags);
-	config_parse_string("t.conf", "[Peer]\nEndpoint = a\0b:1\n", 25, &cfg, &diags);
-	CHECK(has(&diags, 2, "syntax"));	/* a NUL byte */
-	CHECK(has(&diags, 1, "missing-public-key"));
+	/* A binary file: one error, at the first NUL, however many there are. */
+	config_parse_string("t.conf", "[Peer]\nEndpoint = a\0b:1\n\0\n\0\0\n", 30, &cfg, &diags);
+	CHECK(diags.n == 1 && has(&diags, 2, "syntax") && strstr(diags.v[0].message, "NUL"));
+	done(&cfg, &diags);
+
+	/* Messages quote the line as written, spaces included. */
+	parse("[Interface]\nhello world\n[My Peer]\n", &cfg, &diags);
+	CHECK(diags.n == 3 && any_message(&diags, "'hello world'") && any_message(&diags, "'[My Peer]'"));
+	done(&cfg, &diags);
+	parse("[Interface]\nPrivate Keyy = x\n", &cfg, &diags);
+	CHECK(any_message(&diags, "'Private Keyy'"));
+	done(&cfg, &diags);
+	parse("[Peer]\nZap  Zing = 1\n", &cfg, &diags);
+	CHECK(any_message(&diags, "unknown key 'Zap  Zing'"));
+	done(&cfg, &diags);
+}
+
+/* Every message about a bad value quotes it as the file has it: the text
+ * after '=' trimmed at both ends, inner spaces kept (the parser itself
+ * reads it without them, as wg does). In a list, the entry as written. */
+static void test_values_quoted_as_written(void)
+{
+	static const struct {
+		const char *line, *quoted;
+	} cases[] = {
+		{ "[Interface]\nListenPort =  51 82x  \n", "ListenPort '51 82x' " },
+		{ "[Interface]\nFwMark = 0x 1g\n", "FwMark '0x 1g' " },
+		{ "[Interface]\nAddress = 198.18.0.2/32,  198.18. 0.300/24 \n", "Address '198.18. 0.300/24' " },
+		{ "[Interface]\nDNS = 198.18.0.1 ,not a  domain!\n", "DNS 'not a  domain!' " },
+		{ "[Interface]\nMTU = 1 4 x\n", "MTU '1 4 x' " },
+		{ "[Interface]\nTable = a b!\n", "Table 'a b!' " },
+		{ "[Interface]\nSaveConfig = tr ue x\n", "SaveConfig 'tr ue x' " },
+		{ "[Peer]\nEndpoint = 203.0.113.10 : 5 1x\n", "Endpoint '203.0.113.10 : 5 1x' " },
+		{ "[Peer]\nEndpoint = fd00 ::1:51820\n", "Endpoint 'fd00 ::1:51820': " },
+		{ "[Peer]\nEndpoint = [fd00:: 1:51820\n", "Endpoint '[fd00:: 1:51820' " },
+		{ "[Peer]\nAllowedIPs = 198.18.0.0/24, 198.18.1.0/ 33 # comment\n", "AllowedIPs '198.18.1.0/ 33' " },
+		{ "[Peer]\nPersistentKeepalive = 2 5 s\n", "PersistentKeepalive '2 5 s' " },
+		/* Keys are not quoted (they may be secret), their spaces counted. */
+		{ "[Peer]\nPublicKey = hello world\n", "this has 10 and 1 space" },
+		{ "[Interface]\nPrivateKey = a b  c\n", "this has 3 and 3 spaces" },
+		{ "[Peer]\nPresharedKey = GOSLNvYMFN0UbV2617ceMmvm4heXYtbp1JjQyDV8rm x=\n",
+		  "44 characters long besides its spaces" },
+	};
+	struct config cfg;
+	struct diag_list diags;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		parse(cases[i].line, &cfg, &diags);
+		if (!any_message(&diags, cases[i].quoted)) {
+			fprintf(stderr, "  no message with \"%s\" for %s", cases[i].quoted, cases[i].line);
+			for (size_t j = 0; j < diags.n; j++)
+				fprintf(stderr, "    got: %s\n", diags.v[j].message);
+			CHECK(false);
+		}
+		done(&cfg, &diags);
+	}
+	/* roam up's Table message reads the value as written too. */
+	parse("[Interface]\nTable = my table\n", &cfg, &diags);
+	CHECK(cfg.iface.table && !strcmp(cfg.iface.table, "mytable"));
+	CHECK(cfg.iface.table_written && !strcmp(cfg.iface.table_written, "my table"));
 	done(&cfg, &diags);
 }
 
@@ -723,6 +788,7 @@ int main(void)
 	RUN(test_line_rules);
 	RUN(test_errors_keep_going);
 	RUN(test_messages);
+	RUN(test_values_quoted_as_written);
 	RUN(test_endpoints);
 	RUN(test_extra_endpoints);
 	RUN(test_values);

@@ -45,7 +45,7 @@ struct step {
 
 static void run_table(const struct step *steps, size_t n)
 {
-	struct ratelimiter *rl = ratelimiter_new(64, SEED);
+	struct ratelimiter *rl = ratelimiter_new(64, 0, SEED);
 	if (!CHECK(rl != NULL))
 		return;
 	for (size_t i = 0; i < n; i++) {
@@ -134,7 +134,7 @@ static void test_table_sources(void)
  * 20 a second, and one sending at 20/s loses nothing. */
 static void test_sustained_rate(void)
 {
-	struct ratelimiter *rl = ratelimiter_new(8, SEED);
+	struct ratelimiter *rl = ratelimiter_new(8, 0, SEED);
 	if (!CHECK(rl != NULL))
 		return;
 	/* 100 a second for 10 s. */
@@ -154,7 +154,7 @@ static void test_sustained_rate(void)
 
 static void test_bad_input(void)
 {
-	struct ratelimiter *rl = ratelimiter_new(4, SEED);
+	struct ratelimiter *rl = ratelimiter_new(4, 0, SEED);
 	if (!CHECK(rl != NULL))
 		return;
 	static const uint8_t addr[16] = { 1 };
@@ -195,7 +195,7 @@ static void test_capacity_and_gc(void)
 {
 	enum { CAP = 16 };
 	/* 10 rounds up to 16. */
-	struct ratelimiter *rl = ratelimiter_new(10, SEED);
+	struct ratelimiter *rl = ratelimiter_new(10, 0, SEED);
 	if (!CHECK(rl != NULL))
 		return;
 	struct src s;
@@ -261,7 +261,7 @@ static void test_capacity_and_gc(void)
 static void test_reuse_without_gc(void)
 {
 	enum { CAP = 16 };
-	struct ratelimiter *rl = ratelimiter_new(CAP, SEED);
+	struct ratelimiter *rl = ratelimiter_new(CAP, 0, SEED);
 	if (!CHECK(rl != NULL))
 		return;
 	struct src s;
@@ -353,7 +353,7 @@ static void test_random_vs_model(void)
 	static struct model_bucket model[MODEL_KEYS];
 	memset(model, 0, sizeof(model));
 	rng_state = 0x853c49e6748fea9bULL;
-	struct ratelimiter *rl = ratelimiter_new(MODEL_KEYS, SEED);
+	struct ratelimiter *rl = ratelimiter_new(MODEL_KEYS, 0, SEED);
 	if (!CHECK(rl != NULL))
 		return;
 	uint64_t now = T0;
@@ -409,7 +409,7 @@ static void test_seeds(void)
 {
 	const uint64_t seeds[] = { 0, 1, UINT64_MAX, SEED };
 	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
-		struct ratelimiter *rl = ratelimiter_new(32, seeds[i]);
+		struct ratelimiter *rl = ratelimiter_new(32, 0, seeds[i]);
 		if (!CHECK(rl != NULL))
 			continue;
 		size_t allowed = 0;
@@ -425,6 +425,62 @@ static void test_seeds(void)
 	}
 }
 
+/* The lock-out the wider table exists for: an attacker who owns one IPv6
+ * /48 keeps 8,192 of its /64s active (the device's capacity), which fills
+ * the first table. Newcomers from elsewhere, IPv4 or IPv6, still get their
+ * own bucket (in the wider table), while the attacker's further /64s share
+ * one bucket for its whole /48. Without the wider table (capacity 0) the
+ * same newcomers are refused: the failure this guards against. */
+static struct src attacker_v6(uint32_t n)
+{
+	/* 2001:db8:aaaa::/48, the /64 chosen by bytes 6 and 7. */
+	struct src s = { AF_INET6, { 0x20, 0x01, 0x0d, 0xb8, 0xaa, 0xaa, (uint8_t)(n >> 8), (uint8_t)n, 0, 0, 0, 0, 0, 0, 0, 1 } };
+	return s;
+}
+
+static size_t newcomers_admitted(struct ratelimiter *rl, uint64_t now)
+{
+	size_t admitted = 0;
+	for (uint32_t i = 0; i < 50; i++) {
+		struct src v6 = { AF_INET6, { 0x20, 0x01, 0x0d, 0xb8, 0xbb, (uint8_t)i, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7 } };
+		struct src v4 = { AF_INET, { 198, 18, (uint8_t)i, 1 } }; /* each its own /24 */
+		admitted += allow(rl, &v6, now);
+		admitted += allow(rl, &v4, now);
+	}
+	return admitted;
+}
+
+static void test_prefix_flood_locks_nobody_out(void)
+{
+	enum { CAP = 8192 };
+	for (int wide = 0; wide <= 1; wide++) {
+		struct ratelimiter *rl = ratelimiter_new(CAP, wide ? CAP : 0, SEED);
+		if (!CHECK(rl != NULL))
+			return;
+		/* The attacker keeps every /64 busy: each sends again within
+		 * the idle time, so no GC or reuse frees a slot. */
+		uint64_t now = T0;
+		size_t attacker_in = 0;
+		for (int round = 0; round < 3; round++, now += 500 * MS) {
+			ratelimiter_gc(rl, now);
+			for (uint32_t i = 0; i < CAP + 1000; i++) {
+				struct src s = attacker_v6(i);
+				attacker_in += allow(rl, &s, now);
+			}
+		}
+		size_t admitted = newcomers_admitted(rl, now);
+		if (wide) {
+			CHECK(admitted == 100);
+			/* The attacker's extra /64s got one bucket between them:
+			 * its burst at first, then what 500 ms refills. */
+			CHECK(attacker_in <= 3 * CAP + RATELIMIT_PACKETS_BURSTABLE + 2 * 10);
+		} else {
+			CHECK(admitted == 0);
+		}
+		ratelimiter_free(rl);
+	}
+}
+
 int main(void)
 {
 	RUN(test_table_one_source);
@@ -435,5 +491,6 @@ int main(void)
 	RUN(test_reuse_without_gc);
 	RUN(test_random_vs_model);
 	RUN(test_seeds);
+	RUN(test_prefix_flood_locks_nobody_out);
 	return test_finish("test_ratelimiter");
 }

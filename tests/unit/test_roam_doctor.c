@@ -668,6 +668,27 @@ static void test_mtu_dns_clock(void)
 	judge_mtu(&r, &p, false, &m);
 	CHECK(last(&r)->status == DOCTOR_SKIP && says(last(&r), "--probe"));
 
+	/* roamd's own path MTU is shown; where roamd already fits packets to
+	 * what the pings measured, the small path is a WARN, not a FAIL. */
+	m.over_limit = false;
+	m.reachable = true;
+	m.largest = 1232;
+	snprintf(t.peer.path_mtu_origin, sizeof(t.peer.path_mtu_origin), "interface");
+	snprintf(t.peer.path_probe, sizeof(t.peer.path_probe), "full");
+	judge_mtu(&r, &p, false, &m);
+	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "the interface's (nothing smaller learnt)") &&
+	      says(last(&r), "last path probe: full"));
+	snprintf(t.peer.path_mtu_origin, sizeof(t.peer.path_mtu_origin), "probe");
+	snprintf(t.peer.path_probe, sizeof(t.peer.path_probe), "smaller");
+	t.peer.path_mtu = 1292;
+	t.peer.path_inner_mtu = 1232;
+	judge_mtu(&r, &p, false, &m);
+	CHECK(last(&r)->status == DOCTOR_WARN && says(last(&r), "1292 bytes outer (from probe)") &&
+	      says(last(&r), "roamd fits packets to the path") && figure(last(&r), "path_mtu") == 1292);
+	t.peer.path_inner_mtu = 1328;	/* fits more than passes: still a FAIL */
+	judge_mtu(&r, &p, false, &m);
+	CHECK(last(&r)->status == DOCTOR_FAIL);
+
 	d.server = prefix("198.18.0.1");
 	d.inside_peer = t.peer.public_key;
 	judge_dns(&r, &d);

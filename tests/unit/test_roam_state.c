@@ -46,6 +46,8 @@ static void fill(struct roam_state *st)
 	*ARRAY_PUSH(st->routes, st->n_routes) = (struct state_route){ p, 254 };
 	*ARRAY_PUSH(st->rules, st->n_rules) = (struct rtnl_rule){ AF_INET, 32765, 51820, 51820, true, -1 };
 	*ARRAY_PUSH(st->rules, st->n_rules) = (struct rtnl_rule){ AF_INET6, 32764, 254, 0, false, 0 };
+	*ARRAY_PUSH(st->nft_tables, st->n_nft_tables) = (struct state_nft_table){ AF_INET, "roam-wg-test0" };
+	*ARRAY_PUSH(st->nft_tables, st->n_nft_tables) = (struct state_nft_table){ AF_INET6, "roam-wg-test0" };
 	struct state_endpoint *e = ARRAY_PUSH(st->endpoints, st->n_endpoints);
 	memset(e->public_key, 0xb1, KEY_LEN);
 	e->host = xstrdup("vpn.example.test");
@@ -86,6 +88,8 @@ static void test_round_trip(void)
 	      got.routes[0].dst.family == AF_INET && got.routes[1].table == 254 &&
 	      !strcmp(ip_prefix_str(&got.routes[1].dst, a), "198.51.100.0/24"));
 	CHECK(got.n_rules == 2 && rule_eq(&got.rules[0], &st.rules[0]) && rule_eq(&got.rules[1], &st.rules[1]));
+	CHECK(got.n_nft_tables == 2 && got.nft_tables[0].family == AF_INET && got.nft_tables[1].family == AF_INET6 &&
+	      !strcmp(got.nft_tables[0].name, "roam-wg-test0") && !strcmp(got.nft_tables[1].name, "roam-wg-test0"));
 	CHECK(got.n_endpoints == 1 && !memcmp(got.endpoints[0].public_key, st.endpoints[0].public_key, KEY_LEN) &&
 	      !strcmp(got.endpoints[0].host, "vpn.example.test") && got.endpoints[0].port == 51820 &&
 	      !strcmp(got.endpoints[0].resolved, "[fd00:1::2]:51820"));
@@ -131,6 +135,8 @@ static void test_refused(void)
 		{ "roam-state 1\ninterface wg0\nlink 1 2\n", ":3:" },
 		{ "roam-state 1\ninterface sixteen-chars-xx\n", ":2:" },
 		{ "roam-state 1\ninterface wg0\nconfig\n", ":3:" },
+		{ "roam-state 1\ninterface wg0\nnft inet roam-wg0\n", ":3:" },
+		{ "roam-state 1\ninterface wg0\nnft ip\n", ":3:" },
 		{ "roam-state 1\ninterface wg0\n \n", ":3:" },
 	};
 	struct roam_state st;

@@ -4,7 +4,10 @@
  * set request builder, which must keep its keys exact while it grows.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 
+#include "metrics.h"
 #include "uapi_client.h"
 
 #include "roam_reply_sample.h"
@@ -165,6 +168,87 @@ static void test_malformed(void)
 	CHECK(uapi_parse_get("errno=0\n\0\n", 10, &dev, err, sizeof(err)) == -EPROTO);
 }
 
+/* The reply as roam metrics and show see it, for comparing two parses. */
+static char *rendered(const struct uapi_device *dev)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	metrics_write(f, dev, 1, 1700000000000ull, NULL);
+	fclose(f);
+	return text;
+}
+
+/* Feeds text as get_parsed does, in pieces of size bytes: what a piece
+ * leaves of a line is fed again with the next piece. */
+static int parse_in_pieces(const char *text, size_t size, struct uapi_device *dev, char *err)
+{
+	struct uapi_get_parser gp;
+	size_t len = strlen(text), at = 0, have = 0, n, used;
+	char *buf = malloc(len + 1);
+
+	uapi_get_parser_init(&gp, dev, err, 256);
+	while (at < len && !uapi_get_parser_done(&gp)) {
+		n = len - at < size ? len - at : size;
+		memcpy(buf + have, text + at, n);
+		at += n;
+		have += n;
+		used = uapi_get_parser_feed(&gp, buf, have);
+		have -= used;
+		memmove(buf, buf + used, have);
+	}
+	buf[uapi_get_parser_done(&gp) ? 0 : have] = '\0';
+	int ret = uapi_get_parser_finish(&gp, buf);
+	free(buf);
+	return ret;
+}
+
+/* roam parses a reply as it arrives: in pieces of any size the result
+ * (or the error, with its line) is the same as of the whole text. */
+static void test_fed_in_pieces(void)
+{
+	static const size_t sizes[] = { 1, 2, 3, 7, 64, 4096 };
+	const char *replies[] = {
+		sample_get2,
+		"listen_port=1\npublic_key=0000000000000000000000000000000000000000000000000000000000000000\n"
+		"allowed_ip=198.18.0.0/24\nerrno=0",		/* the last line cut off, no blank line */
+		"listen_port=1\nerrno=0\n\nlisten_port=x\n",	/* what follows the blank line is not read */
+		"listen_port=1\nrx_bytes=1\n",			/* no errno */
+		"listen_port=1\nnonsense\nerrno=0\n\n",	/* no '=' on line 2 */
+		"errno=-22\n\n",
+	};
+	struct uapi_device whole, piece;
+	char err_whole[256], err_piece[256];
+
+	for (size_t r = 0; r < sizeof(replies) / sizeof(replies[0]); r++) {
+		int want = parse(replies[r], &whole, err_whole);
+		char *want_text = want ? NULL : rendered(&whole);
+		for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+			err_piece[0] = '\0';
+			int got = parse_in_pieces(replies[r], sizes[s], &piece, err_piece);
+			CHECK(got == want);
+			CHECK(!strcmp(err_piece, err_whole));
+			if (got == 0 && want == 0) {
+				char *got_text = rendered(&piece);
+				CHECK(!strcmp(got_text, want_text));
+				free(got_text);
+			}
+			uapi_device_free(&piece);
+		}
+		free(want_text);
+		uapi_device_free(&whole);
+	}
+	/* A NUL in a piece is refused as in the whole text. */
+	{
+		struct uapi_get_parser gp;
+		char data[] = "listen_port=1\n\0\n";
+		uapi_get_parser_init(&gp, &piece, err_piece, sizeof(err_piece));
+		uapi_get_parser_feed(&gp, data, sizeof(data) - 1);
+		CHECK(uapi_get_parser_finish(&gp, (char[]){ "" }) == -EPROTO && strstr(err_piece, "NUL"));
+	}
+}
+
 static void test_request_builder(void)
 {
 	struct uapi_request req = { 0 };
@@ -204,6 +288,7 @@ int main(void)
 	RUN(test_get1_reply);
 	RUN(test_daemon_errno);
 	RUN(test_malformed);
+	RUN(test_fed_in_pieces);
 	RUN(test_request_builder);
 	RUN(test_socket_paths);
 	return test_finish("test_roam_uapi_client");

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "doctor.h"
+#include "doctor_rpfilter.h"
 #include "json.h"
 #include "rtnl.h"
 #include "run.h"
@@ -21,12 +22,16 @@ static const char doctor_usage[] =
 	"Runs the fast diagnosis playbook on IFNAME (or on every interface), in its order:\n"
 	"  daemon      the daemon answers, the interface is up, its UDP port is bound\n"
 	"  sending     this host lets the datagrams to the peers out (roamd counts each refusal)\n"
+	"  rpfilter    a full tunnel of roam up's has its nftables tables (roam-IFNAME), without\n"
+	"              which strict reverse-path filtering (rp_filter=1) drops the replies\n"
 	"  udp         UDP from the peers reaches this host and the daemon (watched like tcpdump)\n"
 	"  handshake   each peer's handshake is fresh, or why not (wrong keys, no answer)\n"
 	"  endpoint    where each peer is now, and whether it followed the peer's roams\n"
 	"  keepalive   set on the side behind NAT, and below the NAT timeouts seen\n"
 	"  forwarding  forwarding and a masquerade when the peers route through this host\n"
 	"  routes      the AllowedIPs route into the interface\n"
+	"  datapath    pings to each live peer come back through the tunnel, or where they\n"
+	"              died (the daemon's drop counters meanwhile, ICMP errors)\n"
 	"  mtu         the largest packet that passes unfragmented to each live peer (the\n"
 	"              first 8 a run, and any named by --probe)\n"
 	"  dns         each DNS server is inside the AllowedIPs and answers\n"
@@ -52,6 +57,7 @@ struct doctor_options {
 	struct ip_prefix *probes, *dns;
 	size_t n_probes, n_dns;
 	unsigned wait_ms;
+	bool wait_given;
 };
 
 /* Drop causes of the sending side: not datagrams the daemon received. */
@@ -201,10 +207,38 @@ static bool all_fresh(const struct uapi_device *dev, uint64_t now_ms)
 	return true;
 }
 
+/* The drop causes that grew from old to now, with their growth. */
+static void drops_growth(const struct uapi_drop *old, size_t n_old, const struct uapi_drop *now, size_t n_now,
+			 struct uapi_drop **out, size_t *n_out)
+{
+	for (size_t i = 0; i < n_now; i++) {
+		uint64_t was = drop_count(old, n_old, now[i].reason);
+
+		if (now[i].count > was) {
+			struct uapi_drop *d = ARRAY_PUSH(*out, *n_out);
+
+			*d = now[i];
+			d->count -= was;
+		}
+	}
+}
+
+/* Did the daemon refuse a handshake since old, for a cause the handshake
+ * check names (wrong keys, a clock gone back)? */
+static bool handshake_refused(const struct uapi_drop *old, size_t n_old, const struct uapi_device *now)
+{
+	static const char *const causes[] = { "bad_mac1", "unknown_peer", "handshake_decrypt", "stale_timestamp" };
+
+	for (size_t i = 0; i < sizeof(causes) / sizeof(causes[0]); i++)
+		if (drop_count(now->drops, now->n_drops, causes[i]) > drop_count(old, n_old, causes[i]))
+			return true;
+	return false;
+}
+
 /* Watches the UDP port while the peers without a fresh handshake get their
  * chance (and those doctor nudged answer), ending early once all are fresh.
  * *dev is replaced by the daemon's state at the end. */
-static void watch(const char *ifname, struct uapi_device *dev, int fd, unsigned wait_ms,
+static void watch(const char *ifname, struct uapi_device *dev, int fd, struct icmp_watch *icmp, unsigned wait_ms,
 		  struct watch_observation *w)
 {
 	const uint64_t before = received_total(dev);
@@ -225,6 +259,8 @@ static void watch(const char *ifname, struct uapi_device *dev, int fd, unsigned 
 		struct uapi_device now = { 0 };
 
 		capture_run(fd, dev->listen_port, left < 500 ? left : 500, &w->capture);
+		if (w->icmp_watched)
+			icmp_watch_drain(icmp, dev->listen_port, &w->icmp);
 		if (uapi_get_device(ifname, &now, err, sizeof(err)) != 0)
 			break;
 		uapi_device_free(dev);
@@ -232,23 +268,17 @@ static void watch(const char *ifname, struct uapi_device *dev, int fd, unsigned 
 		refreshed = true;
 		if (all_fresh(dev, wall_clock_ms()))
 			break;
+		/* An ICMP error about our datagrams, or a handshake the daemon
+		 * refused for a cause it names, is the answer: a second's worth
+		 * of them is enough to tell it from a stray one. */
+		if ((w->icmp.total || handshake_refused(old, n_old, dev)) && probe_now_ms() - start >= 1000)
+			break;
 	}
 	/* Without a second reading there is nothing to compare. */
 	w->counted = w->counted && refreshed;
 	w->received = refreshed ? received_total(dev) - before : 0;
-	for (size_t i = 0; refreshed && i < dev->n_drops; i++) {
-		uint64_t was = 0;
-
-		for (size_t j = 0; j < n_old; j++)
-			if (!strcmp(old[j].reason, dev->drops[i].reason))
-				was = old[j].count;
-		if (dev->drops[i].count > was) {
-			struct uapi_drop *d = ARRAY_PUSH(w->drops, w->n_drops);
-
-			*d = dev->drops[i];
-			d->count -= was;
-		}
-	}
+	if (refreshed)
+		drops_growth(old, n_old, dev->drops, dev->n_drops, &w->drops, &w->n_drops);
 	free(old);
 }
 
@@ -395,65 +425,6 @@ static size_t resolvectl_servers(const char *ifname, struct ip_prefix **out)
 	return n;
 }
 
-static void check_dns(struct doctor_report *r, const struct uapi_device *dev, const struct doctor_options *opt,
-		      const struct config *cfg)
-{
-	struct ip_prefix *servers = NULL, *from_tool = NULL;
-	size_t n = 0, n_tool;
-	const char *source = "--dns";
-	struct rtnl nl;
-	bool nl_ok;
-
-	if (opt->n_dns) {
-		servers = opt->dns;
-		n = opt->n_dns;
-	} else {
-		for (size_t i = 0; cfg && i < cfg->iface.n_dns; i++)
-			if (cfg->iface.dns[i].is_addr)
-				*ARRAY_PUSH(from_tool, n) = cfg->iface.dns[i].addr;
-		source = "the config's DNS";
-		if (!n) {
-			free(from_tool);
-			n = resolvectl_servers(r->ifname, &from_tool);
-			source = "resolvectl";
-		}
-		servers = from_tool;
-	}
-	n_tool = n;
-	if (!n) {
-		struct doctor_finding *f = doctor_add(r, "dns", NULL);
-
-		f->status = DOCTOR_SKIP;
-		doctor_evidence(f, "no DNS server set for this interface (none given, in a config, or in resolvectl)");
-		free(from_tool);
-		return;
-	}
-	nl_ok = rtnl_open(&nl) == 0;
-	for (size_t i = 0; i < n_tool; i++) {
-		struct dns_observation o = { .server = servers[i], .source = source };
-		int oif = 0;
-		bool local = false;
-
-		for (size_t p = 0; p < dev->n_peers && !o.inside_peer; p++)
-			for (size_t j = 0; j < dev->peers[p].n_allowed_ips; j++)
-				if (ip_prefix_contains(&dev->peers[p].allowed_ips[j], &servers[i])) {
-					o.inside_peer = dev->peers[p].public_key;
-					break;
-				}
-		if (nl_ok && rtnl_route_get_oif(&nl, &servers[i], &oif, &local) == 0) {
-			if (local)
-				snprintf(o.route_dev, sizeof(o.route_dev), "this host");
-			else if (!oif || !if_indextoname((unsigned)oif, o.route_dev))
-				snprintf(o.route_dev, sizeof(o.route_dev), "another interface");
-		}
-		o.answered = dns_probe(&servers[i], 1500, 2, &o.rcode, &o.rtt_us);
-		judge_dns(r, &o);
-	}
-	if (nl_ok)
-		rtnl_close(&nl);
-	free(from_tool);
-}
-
 /* ---- one interface ----------------------------------------------------- */
 
 /* What the steps of examine share about the interface under examination. */
@@ -472,8 +443,28 @@ struct exam {
 	bool *nudged;			/* per peer, indexed as before the watch */
 	size_t n_nudged;
 	bool *skipped;			/* per peer: later checks are SKIP */
+	bool *datapath_failed;		/* per peer: its mtu and dns are SKIP */
+	bool routes_failed;
+	bool rpfilter_failed;		/* the replies die in this host's reverse-path filter */
+	struct icmp_watch icmp;		/* fd4, fd6 -1 when not open */
 	uint64_t now_ms;		/* of the per-peer checks; the MTU ones reuse it */
 };
+
+/* The daemon: the process that holds the UAPI socket now and, of several,
+ * the one that holds the UDP port too. The socket's peer credentials are
+ * only the fallback: they name whoever made the socket, which for
+ * wireguard-go is a parent that has exited since. */
+static int daemon_pid(const char *ifname, const char *socket_path, uint16_t port)
+{
+	pid_t holders[8];
+	size_t n = host_socket_holders(socket_path, holders, 8);
+	struct host_udp_binds b;
+
+	for (size_t i = 0; i < n; i++)
+		if (n == 1 || (host_udp_binds(port, holders[i], &b) == 0 && b.owned))
+			return holders[i];
+	return n ? holders[0] : uapi_daemon_pid(ifname);
+}
 
 /* Asks the daemon and judges it; true when nothing else can be examined. */
 static bool check_daemon(struct exam *x)
@@ -487,7 +478,7 @@ static bool check_daemon(struct exam *x)
 		return judge_daemon(x->r, &d);
 	d.dev = &x->dev;
 	key_to_base64(x->r->public_key, x->dev.public_key);
-	pid = uapi_daemon_pid(x->ifname);
+	pid = daemon_pid(x->ifname, d.socket_path, x->dev.listen_port);
 	if (pid > 0) {
 		x->r->pid = pid;
 		host_process_name(pid, x->r->daemon, sizeof(x->r->daemon));
@@ -508,6 +499,36 @@ static bool send_refusals(const struct uapi_drop *drops, size_t n)
 		if (!strncmp(drops[i].reason, "send_", 5) && drops[i].count)
 			return true;
 	return false;
+}
+
+/* How long to watch: long enough to see the silent peers try again, as
+ * far as the daemon can tell. A peer doctor nudged answers within a round
+ * trip, and one whose handshake is under way retries every 5 s; one that
+ * gave up tries again with its next packet, its keepalive (taken to be
+ * this side's for it, else the customary 25 s). Past what a run should
+ * take (9 s), the watch stays short and the udp check says the evidence
+ * is incomplete. --wait given: that, always. */
+static unsigned watch_length(struct exam *x, uint64_t now_ms)
+{
+	enum { RETRY_MS = 5000, CUSTOMARY_KEEPALIVE_S = 25, LONGEST_MS = 9000 };
+	uint64_t retry = 0, age;
+
+	for (size_t i = 0; i < x->dev.n_peers; i++) {
+		const struct uapi_peer *p = &x->dev.peers[i];
+		uint64_t gap;
+
+		if (peer_handshake_verdict(p, now_ms, &age) == HANDSHAKE_FRESH || x->nudged[i])
+			continue;
+		gap = p->handshake_attempts ? RETRY_MS
+					    : (uint64_t)(p->persistent_keepalive ? p->persistent_keepalive
+										  : CUSTOMARY_KEEPALIVE_S) * 1000;
+		if (gap > retry)
+			retry = gap;
+	}
+	x->w.peer_retry_ms = retry;
+	if (x->opt->wait_given || retry + 1000 <= x->opt->wait_ms || retry + 1000 > LONGEST_MS)
+		return x->opt->wait_ms;
+	return (unsigned)retry + 1000;
 }
 
 static void nudge_and_watch(struct exam *x)
@@ -538,8 +559,10 @@ static void nudge_and_watch(struct exam *x)
 		if (pg && pinger_echo(pg, &addr, PING_MIN_PACKET, 0, &rtt) >= 0)
 			x->nudged[i] = true;
 	}
+	unsigned wait_ms = watch_length(x, now_ms);
+
 	if (fd >= 0) {
-		watch(x->ifname, &x->dev, fd, x->opt->wait_ms, &x->w);
+		watch(x->ifname, &x->dev, fd, &x->icmp, wait_ms, &x->w);
 		close(fd);
 	}
 }
@@ -584,7 +607,123 @@ static void check_routes(struct exam *x)
 
 	observe_routes(&x->dev, x->ifindex, &ro);
 	judge_routes(x->r, &ro);
+	x->routes_failed = ro.n_misses > 0;
 	free(ro.misses);
+}
+
+/* ---- datapath ---------------------------------------------------------- */
+
+/* Does addr leave by the interface under examination? */
+static bool routes_into(const struct ip_prefix *addr, int ifindex)
+{
+	struct rtnl nl;
+	int oif = 0;
+	bool local = false, ok;
+
+	if (rtnl_open(&nl) != 0)
+		return true;	/* cannot tell: ping and see */
+	ok = rtnl_route_get_oif(&nl, addr, &oif, &local) == 0 && oif == ifindex && !local;
+	rtnl_close(&nl);
+	return ok;
+}
+
+static const struct uapi_peer *find_peer(const struct uapi_device *dev, const uint8_t key[KEY_LEN])
+{
+	for (size_t i = 0; i < dev->n_peers; i++)
+		if (!memcmp(dev->peers[i].public_key, key, KEY_LEN))
+			return &dev->peers[i];
+	return NULL;
+}
+
+/* Up to three small pings (the first answer ends them), with the daemon's
+ * counters and the ICMP errors read around them. */
+static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struct datapath_observation *o)
+{
+	struct uapi_device before = { 0 }, after = { 0 };
+	struct icmp_seen ignored = { 0 };
+	struct pinger *pg;
+	char err[160];
+	int ret = 0;
+
+	if (x->w.sending_failed || x->rpfilter_failed) {
+		o->not_judged = x->w.sending_failed ? "sending" : "rpfilter";
+		return;
+	}
+	if (x->routes_failed && !routes_into(&o->address, x->ifindex)) {
+		o->not_judged = "routes";
+		return;
+	}
+	pg = pinger_for(&x->ps, o->address.family, &o->error);
+	if (!pg)
+		return;
+	bool counted = x->dev.extended && uapi_get_device(x->ifname, &before, err, sizeof(err)) == 0;
+	if (x->w.icmp_watched)
+		icmp_watch_drain(&x->icmp, x->dev.listen_port, &ignored);
+	/* 3 x 700 ms: a reply across the world comes within 300 ms, and
+	 * the daemon's counters need a moment of traffic to tell a story. */
+	while (o->sent < 3 && ret == 0) {
+		ret = pinger_echo(pg, &o->address, PING_MIN_PACKET, 700, &o->rtt_us);
+		o->sent += ret >= 0;
+	}
+	if (ret < 0)
+		o->error = ret;
+	o->answered = ret == 1;
+	if (x->w.icmp_watched)
+		icmp_watch_drain(&x->icmp, x->dev.listen_port, &o->icmp);
+	if (counted && uapi_get_device(x->ifname, &after, err, sizeof(err)) == 0) {
+		const struct uapi_peer *b = find_peer(&before, peer->public_key), *a = find_peer(&after, peer->public_key);
+
+		if (a && b) {
+			o->counted = true;
+			o->tx_delta = a->tx_packets - b->tx_packets;
+			o->rx_delta = a->rx_packets - b->rx_packets;
+			/* The peer's own drops, so another peer's trouble (or the
+			 * kernel's multicast into the interface, no_route) is not
+			 * taken for this one's; and unknown_index, which names no
+			 * peer by nature. */
+			drops_growth(b->drops, b->n_drops, a->drops, a->n_drops, &o->drops, &o->n_drops);
+			uint64_t unknown = drop_count(after.drops, after.n_drops, "unknown_index") -
+					   drop_count(before.drops, before.n_drops, "unknown_index");
+			if (unknown && !drop_count(o->drops, o->n_drops, "unknown_index")) {
+				struct uapi_drop *d = ARRAY_PUSH(o->drops, o->n_drops);
+
+				snprintf(d->reason, sizeof(d->reason), "unknown_index");
+				d->count = unknown;
+			}
+		}
+	}
+	uapi_device_free(&before);
+	uapi_device_free(&after);
+}
+
+/* Pings through the tunnel to each live peer (at most DOCTOR_MTU_PEERS_MAX
+ * beyond those named), judged with what the daemon counted meanwhile. */
+static void check_datapath(struct exam *x)
+{
+	const struct doctor_options *opt = x->opt;
+	int probed = 0;
+
+	x->datapath_failed = xrealloc(NULL, (x->dev.n_peers + 1) * sizeof(*x->datapath_failed));
+	memset(x->datapath_failed, 0, (x->dev.n_peers + 1) * sizeof(*x->datapath_failed));
+	for (size_t i = 0; i < x->dev.n_peers; i++) {
+		struct peer_observation po = { .peer = &x->dev.peers[i] };
+		struct datapath_observation o = { 0 };
+		bool named = false;
+
+		po.verdict = peer_handshake_verdict(po.peer, x->now_ms, &po.handshake_age_ms);
+		o.has_address = doctor_probe_address(po.peer, x->own, x->n_own, opt->probes, opt->n_probes, &o.address);
+		for (size_t g = 0; o.has_address && g < opt->n_probes; g++)
+			named |= ip_prefix_equal(&opt->probes[g], &o.address);
+		if (!x->skipped[i] && o.has_address && (named || probed < DOCTOR_MTU_PEERS_MAX)) {
+			observe_datapath(x, po.peer, &o);
+			probed += !named;
+		} else if (!x->skipped[i] && o.has_address) {
+			continue;	/* over the limit: the mtu check says so */
+		}
+		/* Not judged for an earlier failure: what depends on it is not either. */
+		x->datapath_failed[i] = judge_datapath(x->r, &po, x->skipped[i], &o) || o.not_judged;
+		free(o.drops);
+	}
 }
 
 /* The interface's MTU, or 0 if netlink cannot tell. */
@@ -615,7 +754,9 @@ static void check_mtu(struct exam *x)
 
 		po.verdict = peer_handshake_verdict(po.peer, x->now_ms, &po.handshake_age_ms);
 		mo.has_address = doctor_probe_address(po.peer, x->own, x->n_own, opt->probes, opt->n_probes, &mo.address);
-		if (!x->skipped[i] && mo.has_address) {
+		if (x->datapath_failed[i])
+			mo.not_judged = "datapath";
+		else if (!x->skipped[i] && mo.has_address) {
 			bool named = false;
 
 			for (size_t g = 0; g < opt->n_probes; g++)
@@ -630,6 +771,94 @@ static void check_mtu(struct exam *x)
 	}
 }
 
+/* The check a DNS server's queries depend on, if it failed: sending or
+ * udp, the handshake or data path of the peer whose AllowedIPs hold it, or
+ * the routes when they take its queries elsewhere. */
+static const char *dns_depends_on_failed(const struct exam *x, const struct dns_observation *o, size_t peer)
+{
+	if (!o->inside_peer)
+		return NULL;
+	if (x->w.sending_failed)
+		return "sending";
+	if (x->rpfilter_failed)
+		return "rpfilter";
+	if (x->skipped[peer])
+		return "handshake";
+	if (x->datapath_failed[peer])
+		return "datapath";
+	if (x->routes_failed && strcmp(o->route_dev, x->ifname))
+		return "routes";
+	return NULL;
+}
+
+static void check_dns(struct exam *x)
+{
+	struct doctor_report *r = x->r;
+	const struct uapi_device *dev = &x->dev;
+	const struct doctor_options *opt = x->opt;
+	const struct config *cfg = x->have_cfg ? &x->cfg : NULL;
+	struct ip_prefix *servers = NULL, *from_tool = NULL;
+	size_t n = 0, n_tool;
+	const char *source = "--dns";
+	struct rtnl nl;
+	bool nl_ok;
+
+	if (opt->n_dns) {
+		servers = opt->dns;
+		n = opt->n_dns;
+	} else {
+		for (size_t i = 0; cfg && i < cfg->iface.n_dns; i++)
+			if (cfg->iface.dns[i].is_addr)
+				*ARRAY_PUSH(from_tool, n) = cfg->iface.dns[i].addr;
+		source = "the config's DNS";
+		if (!n) {
+			free(from_tool);
+			n = resolvectl_servers(r->ifname, &from_tool);
+			source = "resolvectl";
+		}
+		servers = from_tool;
+	}
+	n_tool = n;
+	if (!n) {
+		struct doctor_finding *f = doctor_add(r, "dns", NULL);
+
+		f->status = DOCTOR_SKIP;
+		doctor_evidence(f, "no DNS server set for this interface (none given, in a config, or in resolvectl)");
+		free(from_tool);
+		return;
+	}
+	nl_ok = rtnl_open(&nl) == 0;
+	for (size_t i = 0; i < n_tool; i++) {
+		struct dns_observation o = { .server = servers[i], .source = source };
+		int oif = 0;
+		bool local = false;
+		size_t peer = 0;
+
+		for (size_t p = 0; p < dev->n_peers && !o.inside_peer; p++)
+			for (size_t j = 0; j < dev->peers[p].n_allowed_ips; j++)
+				if (ip_prefix_contains(&dev->peers[p].allowed_ips[j], &servers[i])) {
+					o.inside_peer = dev->peers[p].public_key;
+					peer = p;
+					break;
+				}
+		if (nl_ok && rtnl_route_get_oif(&nl, &servers[i], &oif, &local) == 0) {
+			if (local)
+				snprintf(o.route_dev, sizeof(o.route_dev), "this host");
+			else if (!oif || !if_indextoname((unsigned)oif, o.route_dev))
+				snprintf(o.route_dev, sizeof(o.route_dev), "another interface");
+		}
+		o.not_judged = dns_depends_on_failed(x, &o, peer);
+		/* Routed into the tunnel with no peer for it: the daemon drops
+		 * every query, no need to wait for answers. */
+		if (!o.not_judged && (o.inside_peer || strcmp(o.route_dev, x->ifname)))
+			o.answered = dns_probe(&servers[i], 1500, 2, &o.rcode, &o.rtt_us);
+		judge_dns(r, &o);
+	}
+	if (nl_ok)
+		rtnl_close(&nl);
+	free(from_tool);
+}
+
 static void check_clock(struct exam *x)
 {
 	bool synced = false;
@@ -642,6 +871,8 @@ static void check_clock(struct exam *x)
 static void exam_free(struct exam *x)
 {
 	pingers_close(&x->ps);
+	icmp_watch_close(&x->icmp);
+	free(x->datapath_failed);
 	free(x->w.drops);
 	free(x->own);
 	free(x->nudged);
@@ -652,23 +883,31 @@ static void exam_free(struct exam *x)
 
 static void examine(const char *ifname, const struct doctor_options *opt, struct doctor_report *r)
 {
-	struct exam x = { .ifname = ifname, .opt = opt, .r = r, .ps = { .ifname = ifname } };
+	struct exam x = { .ifname = ifname, .opt = opt, .r = r, .ps = { .ifname = ifname }, .icmp = { -1, -1 } };
 
 	snprintf(r->ifname, sizeof(r->ifname), "%s", ifname);
 	if (!check_daemon(&x)) {
 		x.have_cfg = load_config(ifname, opt->config, &x.cfg);
 		x.n_own = own_addresses(ifname, &x.own);
 		x.ifindex = (int)if_nametoindex(ifname);
+		/* Before the nudges: their ICMP errors come back within a round trip. */
+		x.w.icmp_watched = icmp_watch_open(&x.icmp) == 0;
 		nudge_and_watch(&x);
 		/* Sending first: when this host refuses the datagrams, nothing
 		 * arriving is its consequence, not an upstream firewall. */
-		bool refused = judge_sending(r, &x.dev, &x.w, wall_clock_ms());
-		bool silent = judge_udp(r, &x.dev, &x.w, wall_clock_ms());
+		x.w.sending_failed = judge_sending(r, &x.dev, &x.w, wall_clock_ms());
+		/* A full tunnel's replies lost to rp_filter look like an
+		 * upstream firewall to the udp check: name the real cause. */
+		struct rpfilter_observation rpf;
+		x.rpfilter_failed = observe_rpfilter(ifname, &rpf) && judge_rpfilter(r, &rpf);
+		bool refused = x.w.sending_failed || x.rpfilter_failed;
+		bool silent = !refused && judge_udp(r, &x.dev, &x.w, wall_clock_ms());
 		check_peers(&x, refused || silent);
 		check_forwarding(&x);
 		check_routes(&x);
+		check_datapath(&x);
 		check_mtu(&x);
-		check_dns(r, &x.dev, opt, x.have_cfg ? &x.cfg : NULL);
+		check_dns(&x);
 		check_clock(&x);
 	}
 	exam_free(&x);
@@ -731,6 +970,7 @@ int cmd_doctor(int argc, char **argv)
 				goto out;
 			}
 			opt.wait_ms = (unsigned)s * 1000;
+			opt.wait_given = true;
 		} else if (a[0] == '-' || ifname) {
 			fprintf(stderr, "roam doctor: unexpected argument '%s' (see roam doctor --help)\n", a);
 			goto out;
@@ -748,6 +988,17 @@ int cmd_doctor(int argc, char **argv)
 
 		if (!uapi_socket_path(ifname, path)) {
 			fprintf(stderr, "roam doctor: '%s' cannot be an interface name\n", ifname);
+			goto out;
+		}
+		/* A kernel WireGuard interface (or any other link) without a
+		 * socket: no playbook applies, and "start it" would mislead. */
+		char why[512];
+		int fd = uapi_connect(ifname);
+		if (fd >= 0)
+			close(fd);
+		else if (fd == -ENOENT && uapi_link_without_socket(ifname, why, sizeof(why))) {
+			fprintf(stderr, "roam doctor: %s\n", why);
+			rc = 1;
 			goto out;
 		}
 		names = calloc(2, sizeof(*names));

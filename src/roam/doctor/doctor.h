@@ -15,6 +15,8 @@
  *   keepalive   per peer: set on the side behind NAT, below the NAT's timeout
  *   forwarding  forwarding and a source NAT when peers route through here
  *   routes      the AllowedIPs route into the interface
+ *   datapath    per live peer: pings through the tunnel come back, or why
+ *               not, from the daemon's counters meanwhile
  *   mtu         per live peer: the largest packet through, against the MTU
  *   dns         per DNS server: inside the AllowedIPs and answering
  *   clock       the system clock is synchronised
@@ -31,13 +33,14 @@
 
 #include "config.h"
 #include "hostinfo.h"
+#include "icmp_watch.h"
 #include "probe.h"
 #include "show.h"
 #include "uapi_client.h"
 
 enum doctor_status { DOCTOR_PASS, DOCTOR_WARN, DOCTOR_FAIL, DOCTOR_SKIP };
 
-enum { DOCTOR_TEXT_MAX = 640, DOCTOR_FIGURES_MAX = 4 };
+enum { DOCTOR_TEXT_MAX = 640, DOCTOR_FIGURES_MAX = 8 };
 
 /* A number the evidence is built on, for --json users. */
 struct doctor_figure {
@@ -54,6 +57,9 @@ struct doctor_finding {
 	char decision[DOCTOR_TEXT_MAX];	/* "" when there is nothing to do */
 	struct doctor_figure figures[DOCTOR_FIGURES_MAX];
 	size_t n_figures;
+	/* The cause a WARN or FAIL names, as a stable id for scripts
+	 * (docs/doctor-json.md lists them); NULL when none. */
+	const char *cause;
 };
 
 struct doctor_report {
@@ -106,6 +112,13 @@ struct watch_observation {
 	uint64_t received;		/* datagrams the daemon took in meanwhile: packets + drops */
 	struct uapi_drop *drops;	/* device drop counters' growth meanwhile */
 	size_t n_drops;
+	bool sending_failed;		/* the sending check failed: udp is not judged */
+	bool icmp_watched;		/* ICMP errors were read meanwhile */
+	struct icmp_seen icmp;		/* those about our own datagrams */
+	/* The longest a silent peer may take to try again, as far as the
+	 * daemon can tell (its keepalive, the handshake retry); more than
+	 * the watch lasted means silence proves little. 0: nothing known. */
+	uint64_t peer_retry_ms;
 };
 
 /* Judges sending: did this host's own kernel refuse datagrams to the peers
@@ -115,6 +128,9 @@ struct watch_observation {
  * and later checks would only blame the network. */
 bool judge_sending(struct doctor_report *r, const struct uapi_device *dev, const struct watch_observation *w,
 		   uint64_t now_ms);
+/* Names what an ICMP error about our datagrams means (port unreachable,
+ * prohibited, unreachable host): evidence, decision, cause; status FAIL. */
+void doctor_icmp_cause(struct doctor_finding *f, const struct icmp_seen *icmp);
 /* Judges udp; returns true when it failed (later per-peer checks of peers
  * without a fresh handshake are then SKIP). */
 bool judge_udp(struct doctor_report *r, const struct uapi_device *dev, const struct watch_observation *w,
@@ -159,6 +175,27 @@ struct routes_observation {
 };
 void judge_routes(struct doctor_report *r, const struct routes_observation *o);
 
+/* A few small pings to a live peer through the tunnel, with the daemon's
+ * counters read before and after: when they go unanswered although the
+ * handshake is fresh, the counters' growth says where they died. */
+struct datapath_observation {
+	bool has_address;
+	struct ip_prefix address;
+	const char *not_judged;		/* "routes", "sending": an earlier check failed; else NULL */
+	int error;			/* pinging failed: -errno */
+	unsigned sent, answered;
+	uint64_t rtt_us;
+	bool counted;			/* two readings of the daemon's counters */
+	uint64_t tx_delta, rx_delta;	/* the peer's packets meanwhile */
+	struct uapi_drop *drops;	/* the peer's drop counters' growth meanwhile, and unknown_index's */
+	size_t n_drops;
+	struct icmp_seen icmp;		/* ICMP errors about our datagrams meanwhile */
+};
+/* Returns true when the data path failed (the peer's mtu and dns are then
+ * SKIP). */
+bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, bool skipped,
+		    const struct datapath_observation *o);
+
 /* A peer's address to ping through the tunnel: a given one (--probe) inside
  * its AllowedIPs; else its single-address AllowedIPs entry (IPv4 first);
  * else the first host of this interface's own subnet when that lies in the
@@ -171,6 +208,7 @@ bool doctor_probe_address(const struct uapi_peer *peer, const struct ip_prefix *
 enum { DOCTOR_MTU_PEERS_MAX = 8 };
 
 struct mtu_observation {
+	const char *not_judged;		/* "datapath" when small packets failed; else NULL */
 	bool over_limit;		/* not probed: DOCTOR_MTU_PEERS_MAX reached */
 	bool has_address;
 	struct ip_prefix address;
@@ -189,6 +227,7 @@ struct dns_observation {
 	const char *source;		/* "the config's DNS", "--dns", "resolvectl" */
 	const uint8_t *inside_peer;	/* the peer whose AllowedIPs hold it, NULL if none */
 	char route_dev[UAPI_IFNAME_MAX + 16];	/* where its queries leave; "" no route */
+	const char *not_judged;		/* the failed check its queries depend on, else NULL */
 	int answered;			/* dns_probe's result */
 	int rcode;
 	uint64_t rtt_us;

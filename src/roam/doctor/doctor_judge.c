@@ -25,6 +25,7 @@ static void daemon_finding(struct doctor_report *r, struct doctor_finding *f, co
 
 	if (o->get_error) {
 		f->status = DOCTOR_FAIL;
+		f->cause = "no_daemon";
 		doctor_evidence(f, "no daemon answers on %s: %s", o->socket_path, o->get_reason);
 		doctor_decision(f, "Start it (roam up FILE, or wg-quick up %s). Until it runs, this is a local service "
 				   "problem, not roaming.", r->ifname);
@@ -42,6 +43,7 @@ static void daemon_finding(struct doctor_report *r, struct doctor_finding *f, co
 	}
 	if (!(o->link_flags & IFF_UP)) {
 		f->status = DOCTOR_FAIL;
+		f->cause = "interface_down";
 		doctor_evidence(f, ", but the interface is down");
 		doctor_decision(f, "Bring it up (ip link set %s up; roam up and wg-quick do): a down interface has "
 				   "no routes and sends nothing.", r->ifname);
@@ -49,6 +51,7 @@ static void daemon_finding(struct doctor_report *r, struct doctor_finding *f, co
 	}
 	if (!dev->listen_port) {
 		f->status = DOCTOR_FAIL;
+		f->cause = "no_listen_port";
 		doctor_evidence(f, ", but it listens on no UDP port");
 		doctor_decision(f, "Give it a ListenPort (wg set %s listen-port PORT).", r->ifname);
 		return;
@@ -62,6 +65,7 @@ static void daemon_finding(struct doctor_report *r, struct doctor_finding *f, co
 	}
 	if (!o->binds.sockets) {
 		f->status = DOCTOR_FAIL;
+		f->cause = "socket_lost";
 		doctor_evidence(f, ", but no UDP socket of this network namespace is bound to its port %u",
 				dev->listen_port);
 		doctor_decision(f, "The daemon runs in another namespace or lost its socket: restart it here.");
@@ -185,11 +189,105 @@ bool judge_sending(struct doctor_report *r, const struct uapi_device *dev, const
 	if (w->watched)
 		doctor_evidence(f, ", while doctor watched %.1f s", (double)w->capture.elapsed_ms / 1000);
 	f->status = DOCTOR_FAIL;
+	f->cause = why;
 	send_decision(f, why);
 	return true;
 }
 
 /* ---- udp ------------------------------------------------------------------ */
+
+/* What the network said about our own datagrams while nothing arrived:
+ * an ICMP error names the cause; silence after our initiations is told
+ * apart by whether the peer ever answered. Adds the evidence, the
+ * decision, the cause and the status. */
+void doctor_icmp_cause(struct doctor_finding *f, const struct icmp_seen *icmp)
+{
+	char who[IP_PREFIX_STRLEN], to[IP_PREFIX_STRLEN];
+	bool from_target = ip_prefix_equal(&icmp->reporter, &icmp->target);
+
+	ip_addr_str(&icmp->reporter, who);
+	ip_addr_str(&icmp->target, to);
+	doctor_figure(f, "icmp_errors", (double)icmp->total);
+	doctor_evidence(f, "; %s answered our datagrams to %s port %u with ICMP %s (%" PRIu64 " seen)",
+			from_target ? "the peer's host" : who, to, icmp->target_port, icmp_kind_text(icmp->last_kind),
+			icmp->total);
+	f->status = DOCTOR_FAIL;
+	switch (icmp->last_kind) {
+	case ICMP_KIND_PORT:
+		f->cause = "icmp_port_unreachable";
+		doctor_decision(f, "Nothing listens on UDP %u at %s: this Endpoint's port is wrong (it must be the "
+				   "peer's ListenPort), or the peer's daemon is not running. Fix the port, or start "
+				   "the tunnel there.", icmp->target_port, to);
+		break;
+	case ICMP_KIND_PROHIBITED:
+		f->cause = "icmp_prohibited";
+		doctor_decision(f, "A firewall at %s rejects UDP %u to %s: open it there (the peer's firewall, a "
+				   "security group, or a router on the way).", who, icmp->target_port, to);
+		break;
+	default:
+		f->cause = "icmp_unreachable";
+		doctor_decision(f, "%s cannot deliver to %s: the peer's host is off the network (down, moved, or "
+				   "its address changed). Check that it is up and that this Endpoint is current.",
+				from_target ? "The peer's host" : who, to);
+		break;
+	}
+}
+
+static void silence_cause(struct doctor_report *r, struct doctor_finding *f, const struct uapi_device *dev,
+			  const struct watch_observation *w, uint64_t now_ms)
+{
+	uint64_t attempts = 0, age;
+	bool answered_before = false;
+
+	if (w->icmp.total) {
+		doctor_icmp_cause(f, &w->icmp);
+		return;
+	}
+	if (w->icmp_watched)
+		doctor_evidence(f, ", and no ICMP error came back");
+	for (size_t i = 0; i < dev->n_peers; i++) {
+		const struct uapi_peer *p = &dev->peers[i];
+
+		if (peer_handshake_verdict(p, now_ms, &age) == HANDSHAKE_FRESH || !p->endpoint[0])
+			continue;
+		attempts += p->handshake_attempts;
+		answered_before |= p->last_handshake_sec != 0;
+	}
+	if (attempts) {
+		doctor_figure(f, "initiations_unanswered", (double)attempts);
+		f->status = DOCTOR_FAIL;
+		if (answered_before) {
+			f->cause = "peer_gone";
+			doctor_evidence(f, "; %" PRIu64 " initiations sent meanwhile went unanswered, from a peer that "
+					   "answered before", attempts);
+			doctor_decision(f, "The peer went away or a filter on the way began dropping: check that the "
+					   "peer's host and daemon are up (roam doctor there shows whether our "
+					   "datagrams arrive); if they are, look for a new firewall rule between.");
+		} else {
+			f->cause = "keys_or_filter";
+			doctor_evidence(f, "; %" PRIu64 " initiations sent meanwhile went unanswered, and the peer "
+					   "never answered", attempts);
+			doctor_decision(f, "A peer drops initiations made for another key without a word: check the "
+					   "peer's PublicKey for this interface (it must be %s); if it is right, a "
+					   "firewall between drops UDP %u.", r->public_key, dev->listen_port);
+		}
+		return;
+	}
+	if (w->peer_retry_ms > w->capture.elapsed_ms) {
+		f->status = DOCTOR_WARN;
+		f->cause = "evidence_incomplete";
+		doctor_evidence(f, "; the peers may try again only every %.0f s, longer than the watch: the evidence "
+				   "is incomplete", (double)w->peer_retry_ms / 1000);
+		doctor_decision(f, "Watch longer: roam doctor %s --wait %.0f.", r->ifname,
+				(double)w->peer_retry_ms / 1000 + 2);
+		return;
+	}
+	f->status = DOCTOR_FAIL;
+	f->cause = "nothing_arrives";
+	doctor_decision(f, "Nothing arrives and this side cannot reach out: an upstream firewall or security group, "
+			   "a wrong Endpoint or port on the peers, or peers that are not running. Run roam doctor "
+			   "on a peer: its udp check shows where its datagrams go.");
+}
 
 bool judge_udp(struct doctor_report *r, const struct uapi_device *dev, const struct watch_observation *w,
 	       uint64_t now_ms)
@@ -203,6 +301,12 @@ bool judge_udp(struct doctor_report *r, const struct uapi_device *dev, const str
 		f->status = DOCTOR_SKIP;
 		doctor_evidence(f, "no peers configured");
 		return false;
+	}
+	if (w->sending_failed) {
+		/* Nothing comes back because nothing left: not the network's fault. */
+		f->status = DOCTOR_SKIP;
+		doctor_evidence(f, "not judged: this host refuses to send to the peers (see sending)");
+		return true;
 	}
 	for (size_t i = 0; i < dev->n_peers; i++) {
 		const struct uapi_peer *p = &dev->peers[i];
@@ -249,11 +353,8 @@ bool judge_udp(struct doctor_report *r, const struct uapi_device *dev, const str
 					   "port, and the firewalls and NATs in between.");
 			return false;
 		}
-		f->status = DOCTOR_FAIL;
-		doctor_decision(f, "Nothing arrives: an upstream firewall or security group, a wrong Endpoint or "
-				   "port on the peers, carrier filtering, or peers that are not sending. Fix "
-				   "reachability before anything else.");
-		return true;
+		silence_cause(r, f, dev, w, now_ms);
+		return f->status == DOCTOR_FAIL;
 	}
 	doctor_evidence(f, "in %.1f s %" PRIu64 " datagram%s to UDP %u reached this host",
 			(double)w->capture.elapsed_ms / 1000, w->capture.datagrams,
@@ -268,6 +369,7 @@ bool judge_udp(struct doctor_report *r, const struct uapi_device *dev, const str
 	doctor_figure(f, "received_by_daemon", (double)w->received);
 	if (!w->received) {
 		f->status = DOCTOR_FAIL;
+		f->cause = "input_firewall";
 		doctor_evidence(f, ", and %s received none of them", r->daemon[0] ? r->daemon : "the daemon");
 		doctor_decision(f, "Something on this host drops them before the daemon: a firewall rule (nft list "
 				   "ruleset; iptables -S). Accept udp dport %u in the input chain.",
@@ -340,6 +442,7 @@ bool judge_handshake(struct doctor_report *r, const struct peer_observation *p, 
 		doctor_evidence(f, "latest handshake %s ago, none since", ago);
 	}
 	if ((n = drop_growth(w, "bad_mac1"))) {
+		f->cause = "bad_mac1";
 		doctor_evidence(f, "; meanwhile %" PRIu64 " handshake message%s dropped for a bad mac1: made "
 				   "for another public key", n, n == 1 ? " was" : "s were");
 		doctor_decision(f, "Wrong keys: a peer has a wrong public key for this interface. Its [Peer] "
@@ -347,32 +450,57 @@ bool judge_handshake(struct doctor_report *r, const struct peer_observation *p, 
 		return true;
 	}
 	if ((n = drop_growth(w, "unknown_peer"))) {
+		f->cause = "unknown_peer";
 		doctor_evidence(f, "; meanwhile %" PRIu64 " initiations came from a public key with no peer here", n);
 		doctor_decision(f, "Wrong keys: this peer's PublicKey here is not the key the peer has (compare with "
 				   "`wg pubkey` of its private key), or the peer is missing.");
 		return true;
 	}
 	if ((n = drop_growth(w, "handshake_decrypt"))) {
+		f->cause = "handshake_decrypt";
 		doctor_evidence(f, "; meanwhile %" PRIu64 " handshake messages failed to decrypt", n);
 		doctor_decision(f, "The keys do not pair up: check both sides' keys and PresharedKey.");
 		return true;
 	}
 	if ((n = drop_growth(w, "stale_timestamp"))) {
+		f->cause = "stale_timestamp";
 		doctor_evidence(f, "; meanwhile %" PRIu64 " initiations were older than one already accepted", n);
 		doctor_decision(f, "The peer's clock went back (or someone replays it): fix its time (NTP) before "
 				   "inventing new theories.");
 		return true;
 	}
-	if (send_failures_text(f, p->peer))
+	if (send_failures_text(f, p->peer)) {
+		f->cause = "send_refused";
 		return true;
+	}
+	if ((n = drop_growth(w, "unknown_index"))) {
+		f->cause = "unknown_index";
+		doctor_evidence(f, "; meanwhile %" PRIu64 " data packets came for a session this host does not have: "
+				   "the peer still uses keys from before this daemon started or its keys changed", n);
+		doctor_decision(f, "The peer should start a new handshake on its own within seconds; if not, the "
+				   "peer has another public key for this interface: its [Peer] PublicKey must be %s.",
+				r->public_key);
+		return true;
+	}
+	if (w->icmp.total) {
+		doctor_icmp_cause(f, &w->icmp);
+		return true;
+	}
 	if (p->peer->endpoint[0] && (p->peer->handshake_attempts || p->nudged)) {
+		f->cause = p->peer->last_handshake_sec ? "peer_gone" : "keys_or_filter";
 		doctor_evidence(f, "; %" PRIu64 " initiations sent to %s without a response",
 				p->peer->handshake_attempts, p->peer->endpoint);
 		if (w->watched)
 			doctor_evidence(f, " (%" PRIu64 " handshake responses arrived in %.1f s)",
 					w->capture.by_type[2], (double)w->capture.elapsed_ms / 1000);
-		doctor_decision(f, "The other side does not answer: run roam doctor there. Check its firewall and "
-				   "port, this Endpoint, and that both sides have each other's public keys.");
+		if (p->peer->last_handshake_sec)
+			doctor_decision(f, "The peer answered before and stopped: check that its host and daemon are "
+					   "up, then for a new firewall rule between (roam doctor there).");
+		else
+			doctor_decision(f, "The other side does not answer: check the peer's PublicKey for this "
+					   "interface (it must be %s), then its firewall and port, and this Endpoint; run "
+					   "roam doctor there.",
+					r->public_key);
 		return true;
 	}
 	f->status = DOCTOR_WARN;
@@ -523,6 +651,7 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 		/* A NAT rule for the tunnel shows the intent to route: then
 		 * forwarding off is the fault, not a choice. */
 		f->status = o->nat == 1 ? DOCTOR_FAIL : DOCTOR_WARN;
+		f->cause = "forwarding_off";
 		doctor_decision(f, "Clients handshake fine but reach nothing beyond this host: turn forwarding on "
 				   "(sysctl -w %s=1) before chasing roaming bugs%s.",
 				v4_off ? "net.ipv4.ip_forward" : "net.ipv6.conf.all.forwarding",
@@ -557,6 +686,7 @@ void judge_routes(struct doctor_report *r, const struct routes_observation *o)
 		return;
 	}
 	f->status = DOCTOR_FAIL;
+	f->cause = "route_missing";
 	doctor_evidence(f, "%zu of %zu AllowedIPs do not route into %s: ", o->n_misses, o->checked, r->ifname);
 	for (size_t i = 0; i < o->n_shown; i++)
 		doctor_evidence(f, "%s%s -> %s", i ? ", " : "", o->misses[i].prefix, o->misses[i].goes);
@@ -638,9 +768,17 @@ void judge_mtu(struct doctor_report *r, const struct peer_observation *p, bool s
 
 	note_path_mtu(f, p->peer);
 
+	/* After roamd's own path MTU, if note_path_mtu said it. */
+	const char *sep = f->evidence[0] ? "; " : "";
+
 	if (skipped) {
 		f->status = DOCTOR_SKIP;
-		doctor_evidence(f, "not judged: no handshake (see handshake)");
+		doctor_evidence(f, "%snot judged: no handshake (see handshake)", sep);
+		return;
+	}
+	if (o->not_judged) {
+		f->status = DOCTOR_SKIP;
+		doctor_evidence(f, "%snot judged: small packets do not pass either (see %s)", sep, o->not_judged);
 		return;
 	}
 	if (!o->has_address) {
@@ -681,6 +819,7 @@ void judge_mtu(struct doctor_report *r, const struct peer_observation *p, bool s
 	 * each are lost. */
 	bool fitted = p->peer->path_mtu && p->peer->path_inner_mtu <= (unsigned)o->largest;
 	f->status = fitted ? DOCTOR_WARN : DOCTOR_FAIL;
+	f->cause = "path_mtu";
 	doctor_evidence(f, "the largest packet that reaches %s unfragmented is %d bytes, but the interface MTU is "
 			   "%u: bigger packets vanish on the path (%u probes with don't-fragment pings)",
 			a, o->largest, o->interface_mtu, o->probes);
@@ -704,10 +843,22 @@ void judge_dns(struct doctor_report *r, const struct dns_observation *o)
 
 	ip_addr_str(&o->server, a);
 	snprintf(f->subject, sizeof(f->subject), "dns %s", a);
+	if (o->not_judged) {
+		/* The resolver is not to blame while the way to it is broken. */
+		f->status = DOCTOR_SKIP;
+		doctor_evidence(f, "not judged: the way to %s (%s) is broken (see %s)", a, o->source, o->not_judged);
+		return;
+	}
 	if (!o->inside_peer) {
 		f->status = DOCTOR_FAIL;
-		doctor_evidence(f, "%s (%s) is outside every peer's AllowedIPs: its queries leave by %s, not "
-				   "through the tunnel", a, o->source, o->route_dev[0] ? o->route_dev : "no route");
+		f->cause = "dns_outside_allowed_ips";
+		if (!strcmp(o->route_dev, r->ifname))
+			doctor_evidence(f, "%s (%s) is outside every peer's AllowedIPs, yet routed into %s: the daemon "
+					   "has no peer to send its queries to and drops them (no_route)", a, o->source,
+					r->ifname);
+		else
+			doctor_evidence(f, "%s (%s) is outside every peer's AllowedIPs: its queries leave by %s, not "
+					   "through the tunnel", a, o->source, o->route_dev[0] ? o->route_dev : "no route");
 		doctor_evidence(f, o->answered == 1 ? ", and it answers there" : ", and get no answer");
 		doctor_decision(f, "Put %s inside the AllowedIPs of the peer that serves it, or use the tunnel's "
 				   "DNS server (\"VPN says connected, but DNS is broken\").", a);
@@ -720,6 +871,7 @@ void judge_dns(struct doctor_report *r, const struct dns_observation *o)
 		return;
 	}
 	f->status = DOCTOR_FAIL;
+	f->cause = "dns_no_answer";
 	doctor_evidence(f, "%s (%s) is inside the peer's AllowedIPs but %s", a, o->source,
 			o->answered == 0 ? "does not answer on UDP 53" : "could not be asked");
 	doctor_decision(f, "If pings by address work and names fail, it is DNS: the resolver may listen only on "

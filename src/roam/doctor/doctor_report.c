@@ -141,7 +141,9 @@ void doctor_print_json(FILE *out, const struct doctor_report *reports, size_t n)
 				json_string(out, f->figures[j].name);
 				fprintf(out, ":%.17g%s", f->figures[j].value, j + 1 < f->n_figures ? "," : "");
 			}
-			fputs("}}", out);
+			fputs("},\"cause\":", out);
+			json_string_or_null(out, f->cause ? f->cause : "");
+			fputs("}", out);
 		}
 		fprintf(out, "],\"passed\":%zu,\"warnings\":%zu,\"failed\":%zu,\"skipped\":%zu}",
 			doctor_count(r, DOCTOR_PASS), doctor_count(r, DOCTOR_WARN), doctor_count(r, DOCTOR_FAIL),

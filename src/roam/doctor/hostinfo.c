@@ -221,3 +221,46 @@ void host_process_name(pid_t pid, char *name, size_t len)
 		name[strcspn(name, "\n")] = '\0';
 	fclose(f);
 }
+
+/* /proc/net/unix: "Num RefCount Protocol Flags Type St Inode Path"; a
+ * listening socket has __SO_ACCEPTCON (0x10000) in its flags. */
+static unsigned long listening_unix_inode(const char *path)
+{
+	char line[512], name[256];
+	unsigned long flags, inode, found = 0;
+	FILE *f = fopen("/proc/net/unix", "re");
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %*s %*s %lx %*s %*s %lu %255s", &flags, &inode, name) == 3 &&
+		    (flags & 0x10000) && !strcmp(name, path))
+			found = inode;
+	fclose(f);
+	return found;
+}
+
+size_t host_socket_holders(const char *path, pid_t *pids, size_t max)
+{
+	unsigned long want = listening_unix_inode(path), inodes[256];
+	struct dirent *e;
+	size_t n = 0;
+	DIR *d;
+
+	if (!want || !(d = opendir("/proc")))
+		return 0;
+	while ((e = readdir(d)) && n < max) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 0)
+			continue;
+		size_t k = socket_inodes((pid_t)pid, inodes, 256);
+		for (size_t i = 0; i < k; i++)
+			if (inodes[i] == want) {
+				pids[n++] = (pid_t)pid;
+				break;
+			}
+	}
+	closedir(d);
+	return n;
+}

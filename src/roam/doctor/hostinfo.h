@@ -20,6 +20,12 @@ struct host_udp_binds {
 };
 int host_udp_binds(uint16_t port, pid_t pid, struct host_udp_binds *out);
 
+/* The processes that hold the listening UNIX socket at path among their
+ * open files (what ss -lxp shows): up to max pids, how many. A daemon that
+ * forked after listening (wireguard-go) is found here, where the socket's
+ * peer credentials still name the parent that made it and exited. */
+size_t host_socket_holders(const char *path, pid_t *pids, size_t max);
+
 /* A source NAT in the ruleset (nft list ruleset): 1 with the first such
  * rule, trimmed, in rule; 0 if there is none; -ENOENT if nft is not
  * installed; another -errno if it could not be asked. */

@@ -1,0 +1,196 @@
+/* roam doctor's datapath judge: a fresh handshake says the keys agree, not
+ * that packets get through. A few pings through the tunnel, and the
+ * daemon's counters read before and after, tell where unanswered ones died:
+ * refused on this host, dropped by the daemon for a cause it counts, come
+ * back but not delivered, or never answered by the peer. */
+#include "doctor.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+/* Drops the daemon counts while receiving, each with what it means for a
+ * data path whose handshake is fresh and what to change; the first that
+ * grew while doctor pinged is the cause. */
+static const struct {
+	const char *reason, *meaning, *decision;
+} receive_causes[] = {
+	{ "disallowed_src", "came from a peer with an inner source address outside that peer's AllowedIPs",
+	  "A peer sends from an address this host does not accept from it: put the peer's tunnel address "
+	  "(its Address) into its AllowedIPs here, or correct the Address on the peer." },
+	{ "unknown_index", "arrived for a session this host does not have (the peer uses keys from before a "
+			   "restart or a key change)",
+	  "The peer keeps sending on a session this host forgot: restart the tunnel on the peer (roam down/up), "
+	  "and check that it has this host's current public key." },
+	{ "bad_auth", "failed authentication (wrong session keys or corrupted on the way)",
+	  "The data does not authenticate: restart the tunnel on both sides; if it persists, something "
+	  "rewrites the packets on the way." },
+	{ "key_expired", "used a session past its lifetime",
+	  "The peer does not rekey: restart the tunnel on the peer." },
+	{ "replay", "were replays or far out of order",
+	  "Packets are duplicated or heavily reordered on the way, or replayed: check the path." },
+	{ "bad_inner", "decrypted to no sane IP packet",
+	  "The peer sends garbage inside the tunnel: check the peer's software." },
+};
+enum { N_RECEIVE_CAUSES = sizeof(receive_causes) / sizeof(receive_causes[0]) };
+
+static bool unanswered_cause(struct doctor_report *r, struct doctor_finding *f, const struct datapath_observation *o)
+{
+	static const char *const refusals[] = { "send_refused", "send_unreachable", "send_too_big" };
+
+	/* The daemon could not send them: this host's kernel refused. */
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+		uint64_t n = drop_count(o->drops, o->n_drops, refusals[i]);
+
+		if (!n)
+			continue;
+		doctor_evidence(f, "; meanwhile this host refused %" PRIu64 " of the daemon's datagrams to the peer "
+				   "(%s)", n, refusals[i]);
+		doctor_decision(f, "%s", !strcmp(refusals[i], "send_refused")
+						 ? "This host does not let the packets out: look for a rule dropping UDP "
+						   "to the endpoint in the output path (nft list ruleset; iptables -S "
+						   "OUTPUT)."
+						 : "This host cannot send to the endpoint: check `ip route get` for it.");
+		f->cause = refusals[i];
+		return true;
+	}
+	for (size_t i = 0; i < N_RECEIVE_CAUSES; i++) {
+		uint64_t n = drop_count(o->drops, o->n_drops, receive_causes[i].reason);
+
+		if (!n)
+			continue;
+		doctor_evidence(f, "; meanwhile %" PRIu64 " packet%s %s (%s)", n, n == 1 ? "" : "s",
+				receive_causes[i].meaning, receive_causes[i].reason);
+		doctor_decision(f, "%s", receive_causes[i].decision);
+		f->cause = receive_causes[i].reason;
+		return true;
+	}
+	if (o->rx_delta >= o->sent) {
+		doctor_evidence(f, "; the daemon decrypted %" PRIu64 " packets from the peer meanwhile, so the "
+				   "replies came back, yet no ping saw them", o->rx_delta);
+		doctor_decision(f, "This host drops what comes out of the tunnel: a firewall rule on input from %s "
+				   "(nft list ruleset; iptables -S INPUT). Accept iifname %s.", r->ifname, r->ifname);
+		f->cause = "tunnel_input_dropped";
+		return true;
+	}
+	if (!o->tx_delta) {
+		doctor_evidence(f, "; none of them reached the daemon (it sent the peer nothing meanwhile)");
+		doctor_decision(f, "The pings do not enter the tunnel: a firewall rule on this host drops output to "
+				   "%s, or policy routing sends them elsewhere (ip rule; ip route get ADDRESS).",
+				r->ifname);
+		f->cause = "tunnel_output_dropped";
+		return true;
+	}
+	return false;
+}
+
+/* Nothing came back and nothing was dropped here. A live peer that gets
+ * data answers within KEEPALIVE_TIMEOUT (10 s), with a keepalive if it has
+ * nothing else to send, even when it then drops the data: so a peer that
+ * sent nothing for longer while data to it went unanswered does not get
+ * our packets, and one heard from lately gets them and drops them. */
+static void silent_peer_cause(struct doctor_finding *f, const struct uapi_peer *peer,
+			      const struct datapath_observation *o)
+{
+	enum { LIVE_PEER_ANSWERS_MS = 10500 };
+
+	doctor_evidence(f, "; the daemon sent the peer %" PRIu64 " packets and got %" PRIu64 " back, and dropped "
+			   "nothing here", o->tx_delta, o->rx_delta);
+	if (peer->has_unanswered)
+		doctor_figure(f, "unanswered_ms", (double)peer->unanswered_ms);
+	if (peer->has_unanswered && peer->unanswered_ms >= LIVE_PEER_ANSWERS_MS) {
+		f->cause = "peer_unreachable";
+		doctor_evidence(f, "; data to it has gone unanswered for %.1f s, and a live peer answers within 10 s "
+				   "(a keepalive at least): our packets do not reach it", (double)peer->unanswered_ms / 1000);
+		doctor_decision(f, "The peer went away or a filter between drops UDP to %s: check that the peer's "
+				   "host and daemon are up (roam doctor there shows whether our datagrams arrive), then "
+				   "the firewalls between.", peer->endpoint[0] ? peer->endpoint : "it");
+		return;
+	}
+	if (peer->has_last_receive_age && peer->last_receive_age_ms < LIVE_PEER_ANSWERS_MS) {
+		f->cause = "peer_drops";
+		doctor_evidence(f, "; the peer is alive (its latest packet came %.1f s ago) but answers none: it takes "
+				   "them in and drops them", (double)peer->last_receive_age_ms / 1000);
+		doctor_decision(f, "The peer drops them after decrypting: run roam doctor there. Its AllowedIPs for "
+				   "this host must hold this host's tunnel address (it counts disallowed_src), its "
+				   "firewall must accept input from its tunnel interface, and it must route the replies "
+				   "back.");
+		return;
+	}
+	f->cause = "peer_no_answer";
+	doctor_evidence(f, "; the peer has said nothing for %.1f s", peer->has_last_receive_age
+									? (double)peer->last_receive_age_ms / 1000 : 0.0);
+	doctor_decision(f, "The peer drops them, or they do not reach it: a live peer answers data within 10 s, so "
+			   "run roam doctor again in 10 s to tell; or run it on the peer.");
+}
+
+bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, bool skipped,
+		    const struct datapath_observation *o)
+{
+	struct doctor_finding *f = doctor_add(r, "datapath", p->peer->public_key);
+	char a[IP_PREFIX_STRLEN];
+
+	if (skipped) {
+		f->status = DOCTOR_SKIP;
+		doctor_evidence(f, "not judged: no handshake (see handshake)");
+		return false;
+	}
+	if (!o->has_address) {
+		f->status = DOCTOR_SKIP;
+		doctor_evidence(f, "no address of the peer to ping: its AllowedIPs hold no single address");
+		doctor_decision(f, "Name one with --probe ADDRESS.");
+		return false;
+	}
+	ip_addr_str(&o->address, a);
+	if (o->not_judged) {
+		f->status = DOCTOR_SKIP;
+		doctor_evidence(f, "not judged: %s does not go through the tunnel as it should (see %s)", a,
+				o->not_judged);
+		return false;
+	}
+	if (o->error == -EPERM || o->error == -EACCES) {
+		f->status = DOCTOR_FAIL;
+		f->cause = "tunnel_output_refused";
+		doctor_evidence(f, "this host refuses pings to %s into %s: %s", a, r->ifname, strerror(-o->error));
+		doctor_decision(f, "A firewall rule on this host drops output to %s (nft list ruleset; iptables -S "
+				   "OUTPUT): accept oifname %s.", r->ifname, r->ifname);
+		return true;
+	}
+	if (o->error) {
+		f->status = DOCTOR_WARN;
+		doctor_evidence(f, "cannot ping %s: %s", a, strerror(-o->error));
+		return false;
+	}
+	doctor_figure(f, "sent", o->sent);
+	doctor_figure(f, "answered", o->answered);
+	if (o->answered) {
+		doctor_figure(f, "rtt_ms", (double)o->rtt_us / 1000);
+		doctor_evidence(f, "%s answered %u of %u ping%s through the tunnel (rtt %.1f ms)", a, o->answered,
+				o->sent, o->sent == 1 ? "" : "s", (double)o->rtt_us / 1000);
+		return false;
+	}
+	f->status = DOCTOR_FAIL;
+	doctor_evidence(f, "the handshake is fresh, but %s answered none of %u pings through the tunnel", a, o->sent);
+	if (o->icmp.total) {
+		/* The peer's host or a router said why: it went away. */
+		doctor_icmp_cause(f, &o->icmp);
+		return true;
+	}
+	if (!o->counted) {
+		f->cause = "no_reply";
+		doctor_decision(f, "The keys agree but data does not pass: check the AllowedIPs on both sides and "
+				   "the firewalls on the tunnel interfaces; run roam doctor on the peer.");
+		return true;
+	}
+	doctor_figure(f, "tx_packets_delta", (double)o->tx_delta);
+	doctor_figure(f, "rx_packets_delta", (double)o->rx_delta);
+	for (size_t i = 0; i < o->n_drops && f->n_figures < DOCTOR_FIGURES_MAX; i++)
+		if (!strcmp(o->drops[i].reason, "disallowed_src") || !strcmp(o->drops[i].reason, "unknown_index"))
+			doctor_figure(f, !strcmp(o->drops[i].reason, "disallowed_src") ? "disallowed_src_delta"
+											 : "unknown_index_delta",
+				      (double)o->drops[i].count);
+	if (unanswered_cause(r, f, o))
+		return true;
+	silent_peer_cause(f, p->peer, o);
+	return true;
+}

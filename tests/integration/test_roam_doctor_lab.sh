@@ -1,0 +1,341 @@
+#!/usr/bin/env bash
+# roam doctor as the on-call operator meets it: one lab (lab_nat.sh: a phone
+# behind a Wi-Fi NAT, an internet, a server), healthy in split and full
+# tunnel, then broken in the ways real deployments break, one at a time,
+# each undone before the next. A user keeps pinging the server through the
+# tunnel all along (the one who called). For each breakage doctor runs on
+# the side the operator would pick, and must name that cause as its ONLY
+# FAIL (matched on the JSON's stable `cause` id), with a decision, exit 1,
+# in under 10 s; healthy runs: no FAIL, exit 0, under 1 s. The table at the
+# end shows breakage -> verdict -> time.
+#
+# test_roam_doctor.sh has the other seven (input firewall, NAT expiry, path
+# black hole in inet, forwarding off, DNS outside AllowedIPs, the phone's
+# wrong key for the server); none of those is repeated here.
+# shellcheck disable=SC2317 # break/fix functions are called by name
+set -u
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=lab_nat.sh
+. "$(dirname "$0")/lab_nat.sh"
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+ROAM=${ROAM_BIN:-$ROOT/build/roam}
+ROAMD=$(dirname "$ROAM")/roamd
+[ -x "$ROAM" ] && [ -x "$ROAMD" ] || t_abort "build/roam or build/roamd is missing (run make)"
+PY=$(command -v /usr/bin/python3 || command -v python3) || t_abort "python3 is missing"
+[ "$(id -u)" -eq 0 ] || t_abort "needs root (network namespaces)"
+STATE_DIR=/run/roam
+SRV_TUN4=198.18.0.1 SRV_TUN6=fd00:2::1 PH_TUN4=198.18.0.2 PH_TUN6=fd00:2::2
+DNS_PID="" USER_PID="" PHONE_CONF=""
+TABLE=()
+
+doctor_cleanup() {
+	local f
+	for f in "$STATE_DIR/${RT_PFX}"[a-z]*.state; do [ -e "$f" ] && rm -f "$f"; done
+	return 0
+}
+trap 'rc=$?; doctor_cleanup; (exit $rc); rt_on_exit' EXIT
+
+# roam up hands DNS = to resolvconf: a stand-in that accepts it, first on
+# roam's PATH (the host's resolver is not this test's to change).
+STUB_BIN=$RT_TMP/bin
+mkdir -p "$STUB_BIN" && printf '#!/bin/sh\ncat >/dev/null\nexit 0\n' >"$STUB_BIN/resolvconf" &&
+	chmod +x "$STUB_BIN/resolvconf" || t_abort "cannot write the stand-in resolvconf"
+roam() {
+	local ns=$1
+	shift
+	nsx "$ns" env PATH="$STUB_BIN:$PATH" timeout 60 "$ROAM" "$@"
+}
+
+# phone_conf split|full — the phone's wg-quick file.
+phone_conf() {
+	local f="$RT_TMP/$LAB_WG_PHONE.conf" allowed="198.18.0.0/24, fd00:2::/64"
+	[ "$1" = full ] && allowed="0.0.0.0/0, ::/0"
+	{
+		echo "[Interface]"
+		echo "PrivateKey = $(cat "$(key_file lp)")"
+		echo "ListenPort = $LAB_PORT"
+		echo "Address = $PH_TUN4/24, $PH_TUN6/64"
+		echo "DNS = $SRV_TUN4"
+		echo "[Peer]"
+		echo "PublicKey = $(key_pub ls)"
+		echo "Endpoint = $LAB_SRV4:$LAB_PORT"
+		echo "AllowedIPs = $allowed"
+		echo "PersistentKeepalive = 25"
+	} >"$f"
+	chmod 600 "$f"
+	PHONE_CONF=$f
+}
+phone_up() { roam "$LAB_PHONE" up "$PHONE_CONF" >"$RT_TMP/up.log" 2>&1 || { cat "$RT_TMP/up.log"; return 1; }; }
+phone_down() { roam "$LAB_PHONE" down "$LAB_WG_PHONE" >/dev/null 2>&1; rm -f "$STATE_DIR/$LAB_WG_PHONE.state"; }
+
+# The server: roamd with the phone as a /32 peer, forwarding, a masquerade,
+# and a DNS responder on its tunnel address.
+server_start() {
+	wg_start "$ROAMD" "$LAB_SERVER" "$LAB_WG_SERVER" || return 1
+	LAB_SERVER_PID=${RT_PIDS[-1]}
+	wg_set "$LAB_SERVER" "$LAB_WG_SERVER" private-key "$(key_file ls)" listen-port "$LAB_PORT" \
+		peer "$(key_pub lp)" allowed-ips "$PH_TUN4/32,$PH_TUN6/128" &&
+		wg_ifup "$LAB_SERVER" "$LAB_WG_SERVER" "$SRV_TUN4/24,$SRV_TUN6/64" ""
+}
+server_stop() {
+	# shellcheck disable=SC2046
+	rt_kill $(rt_children "$LAB_SERVER_PID")
+	wait "$LAB_SERVER_PID" 2>/dev/null
+	rt_forget "$LAB_SERVER_PID"
+	rm -f "$RT_WG_RUN/$LAB_WG_SERVER.sock"
+}
+dns_start() {
+	nsx "$LAB_SERVER" "$PY" - "$SRV_TUN4" <<-'EOF' >"$RT_TMP/dns.log" 2>&1 &
+		import socket, sys
+		s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+		s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+		s.bind((sys.argv[1], 53))
+		s.settimeout(600)
+		while True:
+		    q, peer = s.recvfrom(512)
+		    if len(q) >= 12:
+		        s.sendto(q[:2] + bytes([0x81, 0x80]) + q[4:], peer)
+	EOF
+	DNS_PID=$!
+	RT_PIDS+=("$DNS_PID")
+	disown "$DNS_PID" 2>/dev/null
+	wait_until 5 dns_listening
+}
+dns_listening() { nsx "$LAB_SERVER" ss -lun | grep -qF "$SRV_TUN4:53"; }
+dns_stop() {
+	local pids
+	pids=$(nsx "$LAB_SERVER" ss -Hlunp "sport = :53" | grep -o 'pid=[0-9]*' | cut -d= -f2)
+	# shellcheck disable=SC2086 # the responder this test started
+	rt_kill "$DNS_PID" $pids
+	rt_forget "$DNS_PID"
+	! dns_listening
+}
+
+# The user: pings the server's tunnel address five times a second.
+user_start() {
+	nsx "$LAB_PHONE" ping -n -q -i 0.2 -W 1 -c 3000 "$SRV_TUN4" >/dev/null 2>&1 &
+	USER_PID=$!
+	RT_PIDS+=("$USER_PID")
+	disown "$USER_PID" 2>/dev/null
+}
+
+lab_build() {
+	lab_up l || return 1
+	wg_genkey lp && wg_genkey ls && wg_genkey lx && wg_psk lk || return 1
+	server_start || return 1
+	nsx "$LAB_SERVER" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 || return 1
+	nsx "$LAB_SERVER" nft -f - <<-EOF || return 1
+		table ip rtnat {
+			chain postrouting {
+				type nat hook postrouting priority 100; policy accept;
+				oifname "$LAB_SRV_DEV" ip saddr 198.18.0.0/24 masquerade
+			}
+		}
+	EOF
+	dns_start || return 1
+	phone_conf split && phone_up || return 1
+	user_start
+	wait_until 15 tunnel_works || { echo "no tunnel"; return 1; }
+}
+tunnel_works() {
+	nsx "$LAB_PHONE" ping -n -c 1 -W 1 -q "$SRV_TUN4" >/dev/null 2>&1 &&
+		nsx "$LAB_SERVER" ping -n -c 1 -W 1 -q "$PH_TUN4" >/dev/null 2>&1
+}
+
+# run_doctor NS IF NAME — roam doctor --json into NAME.json, its findings one
+# a line into NAME.txt; sets RC and MS (the run's wall time).
+run_doctor() {
+	local t0 t1
+	t0=$(date +%s%N)
+	roam "$1" doctor "$2" --json >"$RT_TMP/$3.json" 2>"$RT_TMP/$3.err"
+	RC=$?
+	t1=$(date +%s%N)
+	MS=$(((t1 - t0) / 1000000))
+	"$PY" - "$RT_TMP/$3.json" >"$RT_TMP/$3.txt" 2>&1 <<-'EOF'
+		import json, sys
+		for i in json.load(open(sys.argv[1]))["interfaces"]:
+		    for c in i["checks"]:
+		        print(c["status"], c["check"], c["cause"] or "-", c["evidence"], "->", c["decision"])
+	EOF
+}
+# fails NAME — the FAIL findings as "check:cause", comma-separated, or none.
+fails() {
+	"$PY" - "$RT_TMP/$1.json" <<-'EOF'
+		import json, sys
+		doc = json.load(open(sys.argv[1]))
+		f = ["%s:%s" % (c["check"], c["cause"]) for i in doc["interfaces"] for c in i["checks"]
+		     if c["status"] == "FAIL" and c["decision"]]
+		bare = [c for i in doc["interfaces"] for c in i["checks"] if c["status"] == "FAIL" and not c["decision"]]
+		print(",".join(f + ["undecided:%s" % c["check"] for c in bare]) or "none")
+	EOF
+}
+row() { TABLE+=("$(printf '%-24s %-6s %-44s %5s ms  %s' "$1" "$2" "$3" "$4" "$5")"); }
+
+# healthy NAME SIDE — no FAIL, exit 0, under 1 s.
+healthy() {
+	local ns=$LAB_PHONE dev=$LAB_WG_PHONE got
+	[ "$2" = server ] && ns=$LAB_SERVER dev=$LAB_WG_SERVER
+	run_doctor "$ns" "$dev" "$1"
+	got=$(fails "$1")
+	local ok=ok
+	[ "$got" = none ] && [ "$RC" = 0 ] && [ "$MS" -lt 1000 ] || ok=WRONG
+	row "$1" "$2" "$got (exit $RC)" "$MS" "$ok"
+	[ "$ok" = ok ] || { cat "$RT_TMP/$1.txt"; return 1; }
+}
+
+# breakage NAME SIDE CAUSES BREAK FIX — BREAK, doctor on SIDE: exactly one
+# FAIL, with a decision, whose cause is one of CAUSES (a|b), exit 1, < 10 s;
+# then FIX and wait for the tunnel to work again.
+breakage() {
+	local name=$1 side=$2 causes=$3 brk=$4 fix=$5 ns=$LAB_PHONE dev=$LAB_WG_PHONE got ok=ok t0=$SECONDS
+	[ "$side" = server ] && ns=$LAB_SERVER dev=$LAB_WG_SERVER
+	"$brk" || { echo "could not break: $brk"; "$fix"; return 1; }
+	run_doctor "$ns" "$dev" "$name"
+	got=$(fails "$name")
+	[[ $got != *,* ]] && [[ $got == *:* ]] && [[ "|$causes|" == *"|${got#*:}|"* ]] &&
+		[ "$RC" = 1 ] && [ "$MS" -lt 10000 ] || ok=WRONG
+	cp "$RT_TMP/$name.txt" "$REPORTS/$name.txt" 2>/dev/null
+	"$fix" || echo "could not undo $name"
+	wait_until 25 tunnel_works || { echo "the tunnel did not recover after $name"; lab_diag; ok=WRONG; }
+	row "$name" "$side" "$got" "$MS" "$ok (case $((SECONDS - t0)) s)"
+	[ "$ok" = ok ] || { echo "$name: wanted one FAIL with cause $causes, exit 1; got $got, exit $RC, ${MS} ms:"; cat "$RT_TMP/$name.txt"; return 1; }
+}
+REPORTS=$ROOT/build/doctor-reports
+mkdir -p "$REPORTS"
+
+nft_table() { nsx "$1" nft -f - <<<"table inet $2 { chain c { type filter hook $3 priority 0; policy accept; $4; }; }"; }
+nft_gone() { nsx "$1" nft delete table inet "$2"; }
+phone_wg() { wg_set "$LAB_PHONE" "$LAB_WG_PHONE" "$@"; }
+server_wg() { wg_set "$LAB_SERVER" "$LAB_WG_SERVER" "$@"; }
+drops_of() { lab_roam_drops "$1" | awk -v r="$2" '$1 == r { print $2 }'; }
+grew() { [ "$(drops_of "$1" "$2")" -gt "${3:-0}" ] 2>/dev/null; }
+# The user's data has gone unanswered long enough that a live peer would
+# have sent a keepalive (10 s): the operator is called after that.
+unanswered_for() {
+	lab_uapi_get2 "$LAB_WG_PHONE" | awk -F= -v ms="$1" '$1 == "roam_unanswered_ms" && $2 > ms { found = 1 } END { exit !found }'
+}
+unanswered_long() { unanswered_for 11000; }
+phone_restart() { phone_down; phone_up; }
+
+# --- the breakages: BREAK and FIX functions ---------------------------------
+
+# configuration: the phone's Endpoint has the wrong port.
+b_port() { phone_wg peer "$(key_pub ls)" endpoint "$LAB_SRV4:51821"; }
+f_port() { phone_wg peer "$(key_pub ls)" endpoint "$LAB_SRV4:$LAB_PORT"; }
+# a peer that went away: the server's daemon stopped, its host still up.
+b_server_stopped() { server_stop; }
+f_server_stopped() { server_start && phone_restart; }
+# a peer that went away: the server's host dropped off the network.
+# inet's neighbour lookup gives up after 3 s and says so (ICMP host
+# unreachable) in bursts; the operator is called once the user's data has
+# gone unanswered for longer than a live peer takes to answer.
+b_server_gone() { ip -n "$LAB_SERVER" link set "$LAB_SRV_DEV" down && wait_until 20 unanswered_long; }
+f_server_gone() {
+	ip -n "$LAB_SERVER" link set "$LAB_SRV_DEV" up &&
+		ip -n "$LAB_SERVER" route replace default via "$LAB_INET_SRV4" &&
+		{ ip -n "$LAB_SERVER" addr replace "$LAB_SRV6/64" dev "$LAB_SRV_DEV" 2>/dev/null || true; } &&
+		{ ip -n "$LAB_SERVER" -6 route replace default via "$LAB_INET_SRV6" 2>/dev/null || true; }
+}
+# firewall: a router on the way rejects the tunnel's port.
+b_reject() { nft_table "$LAB_INET" rtrej forward "udp dport $LAB_PORT reject with icmp type admin-prohibited"; }
+f_reject() { nft_gone "$LAB_INET" rtrej; }
+# firewall: a router on the way silently drops it.
+b_filter() { nft_table "$LAB_INET" rtflt forward "udp dport $LAB_PORT drop" && wait_until 20 unanswered_long; }
+f_filter() { nft_gone "$LAB_INET" rtflt; }
+# firewall: the phone's own output chain drops UDP to the server.
+b_out_fw() { nft_table "$LAB_PHONE" rtout output "udp dport $LAB_PORT drop" && wait_until 5 grew "$LAB_WG_PHONE" send_refused; }
+f_out_fw() { nft_gone "$LAB_PHONE" rtout; }
+# firewall: the server drops what comes out of its tunnel interface.
+b_srv_tun_in() { nft_table "$LAB_SERVER" rttin input "iifname \"$LAB_WG_SERVER\" drop"; }
+f_srv_tun_in() { nft_gone "$LAB_SERVER" rttin; }
+# firewall: the phone's output chain drops what goes into its tunnel.
+b_ph_tun_out() { nft_table "$LAB_PHONE" rttout output "oifname \"$LAB_WG_PHONE\" drop"; }
+f_ph_tun_out() { nft_gone "$LAB_PHONE" rttout; }
+# configuration: the server's AllowedIPs for the phone have a typo.
+b_srv_allowed() { server_wg peer "$(key_pub lp)" allowed-ips 198.18.0.3/32,fd00:2::3/128 &&
+	wait_until 5 grew "$LAB_WG_SERVER" disallowed_src; }
+f_srv_allowed() { server_wg peer "$(key_pub lp)" allowed-ips "$PH_TUN4/32,$PH_TUN6/128"; }
+# configuration: the phone's AllowedIPs were narrowed and miss the server.
+b_ph_allowed() { phone_wg peer "$(key_pub ls)" allowed-ips 198.18.0.128/25,fd00:2::/64; }
+f_ph_allowed() { phone_wg peer "$(key_pub ls)" allowed-ips 198.18.0.0/24,fd00:2::/64; }
+# keys: the server has a wrong public key for the phone (pasted from
+# another client); the user turns the VPN off and on again.
+b_srv_key() {
+	server_wg peer "$(key_pub lp)" remove peer "$(key_pub lx)" allowed-ips "$PH_TUN4/32,$PH_TUN6/128" &&
+		phone_restart && wait_until 10 grew "$LAB_WG_SERVER" unknown_peer
+}
+f_srv_key() { server_wg peer "$(key_pub lx)" remove peer "$(key_pub lp)" allowed-ips "$PH_TUN4/32,$PH_TUN6/128" && phone_restart; }
+# keys: the server got a PresharedKey the phone does not have.
+b_psk() { server_wg peer "$(key_pub lp)" preshared-key "$(psk_file lk)" && phone_restart; }
+f_psk() { server_wg peer "$(key_pub lp)" preshared-key /dev/null && phone_restart; }
+# kernel: the phone's tunnel interface is down.
+b_link_down() { ip -n "$LAB_PHONE" link set "$LAB_WG_PHONE" down; }
+f_link_down() { phone_restart; }
+# kernel: IPv6 forwarding off on the server, whose clients have IPv6.
+b_fwd6() { nsx "$LAB_SERVER" sysctl -qw net.ipv6.conf.all.forwarding=0; }
+f_fwd6() { nsx "$LAB_SERVER" sysctl -qw net.ipv6.conf.all.forwarding=1; }
+# routing: the phone lost its route into the tunnel.
+b_ph_route() { ip -n "$LAB_PHONE" route del 198.18.0.0/24 dev "$LAB_WG_PHONE"; }
+f_ph_route() { ip -n "$LAB_PHONE" route replace 198.18.0.0/24 dev "$LAB_WG_PHONE"; }
+# routing: the server lost its route back to the clients.
+b_srv_route() { ip -n "$LAB_SERVER" route del 198.18.0.0/24 dev "$LAB_WG_SERVER"; }
+f_srv_route() { ip -n "$LAB_SERVER" route replace 198.18.0.0/24 dev "$LAB_WG_SERVER"; }
+# MTU: the server's provider drops packets over 1300 bytes on its link.
+b_mtu() { nft_table "$LAB_SERVER" rtmtu prerouting "meta length > 1300 drop"; }
+f_mtu() { nft_gone "$LAB_SERVER" rtmtu; }
+# DNS: the resolver on the server stopped.
+b_dns() { dns_stop; }
+f_dns() { dns_start; }
+
+# --- the run ------------------------------------------------------------------
+
+sc_build() { lab_build; }
+sc_healthy_split() { healthy healthy-split-phone phone && healthy healthy-split-server server; }
+sc_healthy_full() {
+	phone_down
+	phone_conf full && phone_up && wait_until 15 tunnel_works || { echo "no full tunnel"; return 1; }
+	healthy healthy-full-phone phone && healthy healthy-full-server server || return 1
+	phone_down
+	phone_conf split && phone_up && wait_until 15 tunnel_works
+}
+
+t_check "lab: server, phone (roam up), a user pinging through the tunnel" sc_build || t_finish
+t_check "healthy split tunnel: no FAIL on either side, exit 0, < 1 s" sc_healthy_split
+t_check "healthy full tunnel: no FAIL on either side, exit 0, < 1 s" sc_healthy_full
+
+B=(
+	"endpoint-port phone icmp_port_unreachable b_port f_port"
+	"server-daemon-stopped phone icmp_port_unreachable b_server_stopped f_server_stopped"
+	"server-host-gone phone icmp_unreachable|peer_unreachable|peer_gone b_server_gone f_server_gone"
+	"upstream-reject phone icmp_prohibited b_reject f_reject"
+	"upstream-drop phone peer_unreachable|peer_gone b_filter f_filter"
+	"phone-output-firewall phone send_refused b_out_fw f_out_fw"
+	"server-tunnel-input-fw server tunnel_input_dropped b_srv_tun_in f_srv_tun_in"
+	"phone-tunnel-output-fw phone tunnel_output_refused b_ph_tun_out f_ph_tun_out"
+	"server-allowedips-typo server disallowed_src b_srv_allowed f_srv_allowed"
+	"phone-allowedips-narrow phone dns_outside_allowed_ips b_ph_allowed f_ph_allowed"
+	"server-wrong-phone-key server unknown_peer b_srv_key f_srv_key"
+	"psk-mismatch phone handshake_decrypt b_psk f_psk"
+	"phone-link-down phone interface_down b_link_down f_link_down"
+	"server-ipv6-forwarding server forwarding_off b_fwd6 f_fwd6"
+	"phone-route-deleted phone route_missing b_ph_route f_ph_route"
+	"server-route-deleted server route_missing b_srv_route f_srv_route"
+	"server-path-mtu phone path_mtu b_mtu f_mtu"
+	"dns-resolver-down phone dns_no_answer b_dns f_dns"
+)
+for b in "${B[@]}"; do
+	# shellcheck disable=SC2086
+	set -- $b
+	t_check "breakage $1 ($2): doctor names ${3//|/ or } alone, exit 1, < 10 s" breakage "$@"
+done
+
+{
+	echo "breakage -> verdict (the only FAIL, check:cause) -> time"
+	printf '%s\n' "${TABLE[@]}"
+} >&"$RT_OUT"
+teardown_lab() { phone_down; lab_down; }
+t_check "teardown" teardown_lab
+t_check "cleanup leaves no namespace or socket" rt_nothing_left
+t_finish

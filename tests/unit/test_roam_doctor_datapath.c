@@ -1,0 +1,241 @@
+/* roam doctor's judgement of a failing data path (issue 18): the datapath
+ * judge in front of each cause the daemon's counters can tell apart, the
+ * ICMP error parser, the udp check's split of "nothing arrives", and the
+ * checks that are SKIP because the one they depend on failed. The lab
+ * that breaks a real tunnel these ways is
+ * tests/integration/test_roam_doctor_lab.sh. */
+#include <errno.h>
+#include <netinet/in.h>
+
+#include "doctor.h"
+#include "test.h"
+
+static struct ip_prefix prefix(const char *s)
+{
+	struct ip_prefix p;
+
+	if (!ip_prefix_parse(&p, s, true)) {
+		fprintf(stderr, "bad prefix in test: %s\n", s);
+		abort();
+	}
+	return p;
+}
+
+static struct doctor_report new_report(void)
+{
+	struct doctor_report r = { 0 };
+
+	snprintf(r.ifname, sizeof(r.ifname), "wg0");
+	snprintf(r.daemon, sizeof(r.daemon), "roamd");
+	snprintf(r.public_key, sizeof(r.public_key), "OURKEY");
+	return r;
+}
+
+static const struct doctor_finding *last(const struct doctor_report *r)
+{
+	return &r->v[r->n - 1];
+}
+
+static bool is(const struct doctor_finding *f, enum doctor_status status, const char *cause)
+{
+	bool ok = f->status == status && (cause ? f->cause && !strcmp(f->cause, cause) : !f->cause);
+
+	if (!ok)
+		fprintf(stderr, "    got %s %s: '%s' / '%s'\n", doctor_status_name(f->status), f->cause ? f->cause : "-",
+			f->evidence, f->decision);
+	return ok;
+}
+
+/* ---- ICMP errors about our datagrams ----------------------------------- */
+
+/* An IPv4 packet carrying ICMP type 3 with code, quoting a UDP datagram
+ * from sport to 198.19.0.2:dport. Returns its length. */
+static size_t icmp4_error(uint8_t *p, uint8_t code, uint16_t sport, uint16_t dport)
+{
+	memset(p, 0, 20 + 8 + 20 + 8);
+	p[0] = 0x45;
+	p[9] = IPPROTO_ICMP;
+	p[20] = 3;
+	p[21] = code;
+	p[28] = 0x45;
+	p[28 + 9] = IPPROTO_UDP;
+	memcpy(p + 28 + 16, (uint8_t[]){ 198, 19, 0, 2 }, 4);
+	p[48] = (uint8_t)(sport >> 8), p[49] = (uint8_t)sport;
+	p[50] = (uint8_t)(dport >> 8), p[51] = (uint8_t)dport;
+	return 56;
+}
+
+static void test_icmp_parser(void)
+{
+	struct icmp_seen seen = { 0 };
+	struct ip_prefix from = prefix("198.19.0.2"), router = prefix("198.19.0.1");
+	uint8_t p[128], p6[8 + 40 + 8] = { 0 };
+	size_t n;
+	char a[IP_PREFIX_STRLEN];
+
+	n = icmp4_error(p, 3, 51820, 51821);
+	icmp_watch_account(&seen, AF_INET, &from, p, n, 51820);
+	CHECK(seen.total == 1 && seen.by_kind[ICMP_KIND_PORT] == 1 && seen.target_port == 51821);
+	CHECK(!strcmp(ip_addr_str(&seen.target, a), "198.19.0.2"));
+	/* About another program's datagrams: not ours. */
+	n = icmp4_error(p, 3, 4000, 51821);
+	icmp_watch_account(&seen, AF_INET, &from, p, n, 51820);
+	CHECK(seen.total == 1);
+	/* A router's firewall rejects; a router cannot deliver. */
+	n = icmp4_error(p, 13, 51820, 51820);
+	icmp_watch_account(&seen, AF_INET, &router, p, n, 51820);
+	CHECK(seen.by_kind[ICMP_KIND_PROHIBITED] == 1 && seen.last_kind == ICMP_KIND_PROHIBITED);
+	CHECK(!strcmp(ip_addr_str(&seen.reporter, a), "198.19.0.1"));
+	n = icmp4_error(p, 1, 51820, 51820);
+	icmp_watch_account(&seen, AF_INET, &router, p, n, 51820);
+	CHECK(seen.by_kind[ICMP_KIND_HOST] == 1);
+	/* Truncated: ignored, not read past its end. */
+	icmp_watch_account(&seen, AF_INET, &router, p, 40, 51820);
+	CHECK(seen.total == 3);
+	/* ICMPv6 port unreachable (type 1 code 4) quoting UDP from our port. */
+	p6[0] = 1, p6[1] = 4;
+	p6[8] = 0x60;
+	p6[8 + 6] = IPPROTO_UDP;
+	p6[48] = 51820 >> 8, p6[49] = 51820 & 0xff;
+	p6[50] = 0, p6[51] = 53;
+	{
+		struct ip_prefix from6 = prefix("fd00:6::2");
+
+		icmp_watch_account(&seen, AF_INET6, &from6, p6, sizeof(p6), 51820);
+	}
+	CHECK(seen.total == 4 && seen.by_kind[ICMP_KIND_PORT] == 2 && seen.target_port == 53);
+}
+
+/* ---- datapath ------------------------------------------------------------ */
+
+static void test_datapath(void)
+{
+	struct uapi_peer peer = { 0 };
+	struct peer_observation po = { .peer = &peer, .verdict = HANDSHAKE_FRESH };
+	struct uapi_drop drops[2];
+	struct datapath_observation o = { .has_address = true, .address = prefix("198.18.0.1"), .sent = 3,
+					  .counted = true, .tx_delta = 3 };
+	struct doctor_report r = new_report();
+
+	snprintf(peer.endpoint, sizeof(peer.endpoint), "198.19.0.2:51820");
+
+	/* Answered: PASS. */
+	o.answered = 1;
+	CHECK(!judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_PASS, NULL));
+	o.answered = 0;
+
+	/* Handshake skipped, no address, an earlier check failed: SKIP. */
+	CHECK(!judge_datapath(&r, &po, true, &o) && is(last(&r), DOCTOR_SKIP, NULL));
+	o.not_judged = "routes";
+	CHECK(!judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_SKIP, NULL) &&
+	      strstr(last(&r)->evidence, "see routes"));
+	o.not_judged = NULL;
+
+	/* This host refuses the pings into the tunnel. */
+	o.error = -EPERM;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "tunnel_output_refused"));
+	o.error = 0;
+
+	/* The counters name where they died. */
+	snprintf(drops[0].reason, sizeof(drops[0].reason), "disallowed_src");
+	drops[0].count = 12;
+	o.drops = drops, o.n_drops = 1;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "disallowed_src") &&
+	      last(&r)->decision[0]);
+	snprintf(drops[0].reason, sizeof(drops[0].reason), "unknown_index");
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "unknown_index"));
+	snprintf(drops[0].reason, sizeof(drops[0].reason), "send_refused");
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "send_refused"));
+	o.n_drops = 0;
+
+	/* ICMP errors while pinging: the peer went away. */
+	o.icmp.total = 2;
+	o.icmp.last_kind = ICMP_KIND_PORT;
+	o.icmp.reporter = o.icmp.target = prefix("198.19.0.2");
+	o.icmp.target_port = 51820;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "icmp_port_unreachable"));
+	memset(&o.icmp, 0, sizeof(o.icmp));
+
+	/* The replies came back decrypted, yet no ping saw them. */
+	o.rx_delta = 3;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "tunnel_input_dropped"));
+	o.rx_delta = 0;
+
+	/* Nothing reached the daemon. */
+	o.tx_delta = 0;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "tunnel_output_dropped"));
+	o.tx_delta = 3;
+
+	/* Silence: told apart by how long data has gone unanswered. */
+	peer.has_unanswered = true;
+	peer.unanswered_ms = 12000;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_unreachable"));
+	peer.unanswered_ms = 2000;
+	peer.has_last_receive_age = true;
+	peer.last_receive_age_ms = 4000;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_drops"));
+	peer.last_receive_age_ms = 60000;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_no_answer"));
+	doctor_report_free(&r);
+}
+
+/* ---- nothing arrives, and what depends on a failed check --------------- */
+
+#define NOW_MS 1700000000000ull
+
+static void test_silence_and_dependents(void)
+{
+	struct uapi_peer peer = { 0 };
+	struct uapi_device dev = { .listen_port = 51820, .extended = true, .peers = &peer, .n_peers = 1 };
+	struct watch_observation w = { .watched = true, .counted = true, .icmp_watched = true };
+	struct doctor_report r = new_report();
+	struct dns_observation d = { .server = prefix("198.18.0.1"), .source = "the config's DNS",
+				     .inside_peer = peer.public_key, .answered = 0 };
+
+	snprintf(peer.endpoint, sizeof(peer.endpoint), "198.19.0.2:51820");
+	w.capture.elapsed_ms = 1000;
+
+	/* An ICMP port unreachable names a wrong port or a stopped daemon. */
+	w.icmp.total = 1;
+	w.icmp.last_kind = ICMP_KIND_PORT;
+	w.icmp.reporter = w.icmp.target = prefix("198.19.0.2");
+	w.icmp.target_port = 51821;
+	CHECK(judge_udp(&r, &dev, &w, NOW_MS) && is(last(&r), DOCTOR_FAIL, "icmp_port_unreachable") &&
+	      strstr(last(&r)->decision, "51821"));
+	memset(&w.icmp, 0, sizeof(w.icmp));
+
+	/* Initiations unanswered, no ICMP: a peer that never answered points
+	 * at its key for us first; one that answered before went away. */
+	peer.handshake_attempts = 2;
+	CHECK(judge_udp(&r, &dev, &w, NOW_MS) && is(last(&r), DOCTOR_FAIL, "keys_or_filter") &&
+	      strstr(last(&r)->decision, "OURKEY"));
+	peer.last_handshake_sec = NOW_MS / 1000 - 600;	/* 10 minutes ago */
+	CHECK(judge_udp(&r, &dev, &w, NOW_MS) && is(last(&r), DOCTOR_FAIL, "peer_gone"));
+
+	/* Not reaching out, and the peer may retry later than watched. */
+	peer.handshake_attempts = 0;
+	w.peer_retry_ms = 25000;
+	CHECK(!judge_udp(&r, &dev, &w, NOW_MS) && is(last(&r), DOCTOR_WARN, "evidence_incomplete") &&
+	      strstr(last(&r)->decision, "--wait 27"));
+
+	/* This host refuses to send: udp is not judged. */
+	w.sending_failed = true;
+	CHECK(judge_udp(&r, &dev, &w, NOW_MS) && is(last(&r), DOCTOR_SKIP, NULL));
+
+	/* DNS behind a failed data path is not blamed. */
+	d.not_judged = "datapath";
+	judge_dns(&r, &d);
+	CHECK(is(last(&r), DOCTOR_SKIP, NULL) && strstr(last(&r)->evidence, "see datapath"));
+	d.not_judged = NULL;
+	judge_dns(&r, &d);
+	CHECK(is(last(&r), DOCTOR_FAIL, "dns_no_answer"));
+	doctor_report_free(&r);
+}
+
+int main(void)
+{
+	RUN(test_icmp_parser);
+	RUN(test_datapath);
+	RUN(test_silence_and_dependents);
+	return test_finish("test_roam_doctor_datapath");
+}
