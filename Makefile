@@ -91,7 +91,7 @@ $(ROAM_LIB): $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out src/roam/main.c,$(ROAM
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/roamd: $(BUILD)/obj/src/roamd/main.o $(ROAMD_LIB) $(COMMON_LIB) $(CORE_LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl -lcap -lseccomp
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl -lcap -lseccomp -lcares
 
 $(BUILD)/roam: $(BUILD)/obj/src/roam/main.o $(ROAM_LIB) $(COMMON_LIB) $(CORE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl -lmicrohttpd
@@ -101,10 +101,10 @@ $(BUILD)/roam: $(BUILD)/obj/src/roam/main.o $(ROAM_LIB) $(COMMON_LIB) $(CORE_LIB
 TEST_LIBS := $(if $(ROAM_SRCS),$(ROAM_LIB)) $(if $(ROAMD_SRCS),$(ROAMD_LIB)) $(COMMON_LIB) $(CORE_LIB)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_OBJS) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl -lcap -lseccomp -lmicrohttpd
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl -lcap -lseccomp -lmicrohttpd -lcares
 $(BUILD)/tests/%: $(BUILD)/obj/tests/sim/%.o $(TEST_OBJS) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl -lcap -lseccomp -lmicrohttpd
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmnl -lcap -lseccomp -lmicrohttpd -lcares
 
 $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(COMMON_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)

@@ -33,6 +33,7 @@ packages=(
 	libmnl-dev          # -lmnl (netlink) for roamd and roam
 	libcap-dev          # -lcap: roamd drops to an unprivileged user keeping two capabilities
 	libseccomp-dev      # -lseccomp: roamd's system call allowlist
+	libc-ares-dev       # -lcares: roamd resolves peers' host names itself, without blocking
 	libmicrohttpd-dev   # -lmicrohttpd: `roam metrics --listen` serves Prometheus scrapes
 	pkg-config
 	iproute2            # ip netns / ip link: roam up, make demo
@@ -51,6 +52,7 @@ test_packages=(
 	iperf3              # throughput benchmarks
 	psmisc              # fuser, killall (diagnostics only)
 	tcpdump             # capture on veths when a test needs to look at the wire
+	dnsmasq-base        # a DNS server with short TTLs in the name-following test
 	curl                # HTTP scrapes of `roam metrics --listen` and Prometheus's API
 	prometheus          # promtool, and the server that scrapes `roam metrics --listen`
 	#                   # (19 MB download; installed with its service kept from starting)

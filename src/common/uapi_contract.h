@@ -64,6 +64,13 @@ bool uapi_ifname_valid(const char *name, size_t len);
  *   roam_history=KIND WALL AGE_MS OLD NEW IDLE_MS
  *                                     oldest first; WALL is sec.nsec since
  *                                     the epoch, OLD/NEW are endpoints or -
+ *   roam_endpoint_candidate=EP        one per configured endpoint candidate,
+ *                                     in order of preference; none if the
+ *                                     peer has no list
+ *   roam_endpoint_candidate_index=N   the endpoint's place in that list
+ *                                     (0 = preferred); omitted when the
+ *                                     endpoint is not one of them (learned
+ *                                     from the peer, or no list)
  * Durations are milliseconds, endpoints numeric. The keys are string
  * literals, so a format can be spelled ROAM_KEY_PEERS "=%zu\n". */
 #define UAPI_ROAM_VERSION 1
@@ -96,5 +103,35 @@ bool uapi_ifname_valid(const char *name, size_t len);
 #define ROAM_KEY_PATH_PROBE_AGE_MS "roam_path_probe_age_ms"
 #define ROAM_KEY_PATH_PROBES_SENT "roam_path_probes_sent"
 #define ROAM_KEY_PATH_PROBES_ANSWERED "roam_path_probes_answered"
+#define ROAM_KEY_ENDPOINT_CANDIDATE "roam_endpoint_candidate"
+#define ROAM_KEY_ENDPOINT_CANDIDATE_INDEX "roam_endpoint_candidate_index"
 
+/* ---- the roam_* lines of a "set=1" request -----------------------------
+ *
+ * Peer lines `wg` never sends, so a stock tool can never set them by
+ * accident; wireguard-go refuses them (errno=-EINVAL), which tells roam up
+ * it is not talking to roamd.
+ *   roam_replace_endpoint_candidates=true
+ *                                     forget the peer's list (then add)
+ *   roam_endpoint_candidate=EP        append a numeric endpoint to the list;
+ *                                     a duplicate is ignored, more than
+ *                                     UAPI_MAX_ENDPOINT_CANDIDATES lines in
+ *                                     one peer block fail with -E2BIG
+ * The peer's endpoint= is set as usual (to the first candidate, which is
+ * what wg-quick would use): handshakes start there. */
+#define ROAM_KEY_REPLACE_ENDPOINT_CANDIDATES "roam_replace_endpoint_candidates"
+/*   roam_replace_endpoint_names=true  forget the peer's host names (then add)
+ *   roam_endpoint_name=HOST:PORT      a host name (or address) roamd resolves
+ *                                     itself and follows: its addresses, in
+ *                                     the order of these lines, become the
+ *                                     peer's candidates; [v6]:port for a
+ *                                     literal IPv6 address; at most
+ *                                     UAPI_MAX_ENDPOINT_CANDIDATES
+ * device line:
+ *   roam_resolve_names=true           resolve every peer's names again now
+ *                                     (`roam reresolve` against roamd) */
+#define ROAM_KEY_REPLACE_ENDPOINT_NAMES "roam_replace_endpoint_names"
+#define ROAM_KEY_ENDPOINT_NAME "roam_endpoint_name"
+#define ROAM_KEY_RESOLVE_NAMES "roam_resolve_names"
+enum { UAPI_MAX_ENDPOINT_CANDIDATES = 16 };
 #endif

@@ -57,6 +57,8 @@ static void peer_stop(struct peer *peer)
 	peer->sent_lastminute_handshake = false;
 	peer->has_sent_handshake = false;
 	peer->handshake_attempts = 0;
+	peer->candidate_trying = -1;
+	peer->candidate_probing_home = false;
 	/* A search in flight dies with the timers that would end it. */
 	peer->probe.round_deadline = 0;
 	peer->probe.search_wanted = false;
@@ -239,6 +241,7 @@ void device_peer_remove(struct device *dev, struct peer *peer)
 		dev->peers_last = peer->list_prev;
 	dev->peer_count--;
 	peer_forget_path_mtu(peer);
+	peer_clear_endpoint_candidates(peer);
 	free(peer->history);
 	secmem_free(peer);
 }
@@ -444,6 +447,8 @@ const char *device_event_name(enum device_event_type type)
 		[EVENT_PEER_CREATED] = "peer_created",
 		[EVENT_PEER_REMOVED] = "peer_removed",
 		[EVENT_PATH_PROBED] = "path_probed",
+		[EVENT_CANDIDATE_TRIED] = "candidate_tried",
+		[EVENT_ATTEMPT_UNANSWERED] = "attempt_unanswered",
 	};
 	return (size_t)type < sizeof(names) / sizeof(names[0]) && names[type] ? names[type] : "unknown";
 }

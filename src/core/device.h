@@ -96,6 +96,15 @@ enum device_event_type {
 	EVENT_PEER_CREATED,
 	EVENT_PEER_REMOVED,
 	EVENT_PATH_PROBED,		/* a path search ended: probe_result, path_mtu */
+	/* Initiations now go to another candidate (new_endpoint) because the
+	 * previous target went unanswered, or to probe the preferred one
+	 * (candidate 0). Not a fact about the peer: at most one per
+	 * REKEY_TIMEOUT, only on our own timers, never per received packet. */
+	EVENT_CANDIDATE_TRIED,
+	/* A handshake attempt went unanswered (an initiation for
+	 * REKEY_TIMEOUT, or data for KEEPALIVE_TIMEOUT + REKEY_TIMEOUT): the
+	 * moment to ask again where the peer is. From our timers only. */
+	EVENT_ATTEMPT_UNANSWERED,
 };
 const char *device_event_name(enum device_event_type type);
 
@@ -112,6 +121,17 @@ struct device_event {
 	 * path MTU in force after it (0: the interface's). */
 	int probe_result;
 	unsigned path_mtu;
+	/* For EVENT_ENDPOINT_CHANGED and EVENT_CANDIDATE_TRIED: the new
+	 * endpoint's place among the configured candidates, -1 if none. */
+	int candidate;
+	/* For EVENT_CANDIDATE_TRIED: why (old_endpoint is the previous
+	 * target, new_endpoint the next one). */
+	enum candidate_try {
+		CANDIDATE_FAILOVER,	/* the previous target went unanswered */
+		CANDIDATE_PROBE_HOME,	/* a look at the preferred one */
+		CANDIDATE_BACK,		/* the probe went unanswered: the endpoint again */
+		CANDIDATE_RACE,		/* the same initiation over the other family */
+	} candidate_why;
 };
 
 struct device_io {
@@ -204,6 +224,57 @@ void peer_allowedips_clear(struct peer *peer);
 typedef bool (*peer_allowedips_fn)(void *ctx, int family, const uint8_t *addr, uint8_t cidr);
 void peer_allowedips_walk(const struct peer *peer, peer_allowedips_fn fn, void *ctx);
 struct peer *device_route_lookup(const struct device *dev, int family, const uint8_t *addr);
+
+/* Endpoint candidates (candidates.c): a peer reachable at several
+ * addresses (a dual-WAN site, an IPv4 and an IPv6 address, a standby server
+ * holding the same key), in order of preference. The rules:
+ *   - handshake initiations go to the current target: the peer's endpoint,
+ *     or, while it goes unanswered, the next candidate in turn. An attempt
+ *     counts as unanswered when an initiation had no response for
+ *     REKEY_TIMEOUT, or data had no answer for KEEPALIVE_TIMEOUT +
+ *     REKEY_TIMEOUT (the timer that starts a new handshake), so a dead
+ *     first address costs about 15 s with traffic flowing;
+ *   - a candidate becomes the endpoint only as any address does: through
+ *     an authenticated, fresh packet from it. Trying one changes nothing;
+ *   - roaming wins: an endpoint learned from authenticated packets that is
+ *     not among the candidates is kept while it answers, and tried first;
+ *   - no flapping: while the endpoint is a less preferred candidate, the
+ *     most preferred one is probed with a single initiation at most once
+ *     per hold-down (CANDIDATE_RETURN_MIN, doubled up to
+ *     CANDIDATE_RETURN_MAX each time the preferred one failed again after a
+ *     return). It takes over only if it answers; an unanswered probe sends
+ *     the retry to the endpoint in use, whose session carries on meanwhile.
+ * Duplicates are dropped (the first place counts); more than
+ * MAX_ENDPOINT_CANDIDATES is refused with -E2BIG. */
+enum { MAX_ENDPOINT_CANDIDATES = 16 };
+/* Both address families (RFC 8305 in spirit): when the next candidate is
+ * of the other family, the same initiation goes to it too if nothing has
+ * answered FAMILY_RACE_DELAY after it left, so a broken family costs 250 ms,
+ * not a 5 s retry. The responder takes whichever copy arrives first (the
+ * other is a replay of the same timestamp and dropped); its answer, from
+ * the family that works, moves the endpoint. Only while the peer is silent:
+ * a rekey over a working path races nothing. */
+#define FAMILY_RACE_DELAY (250 * NSEC_PER_MSEC)
+#define CANDIDATE_RETURN_MIN (30 * NSEC_PER_SEC)
+#define CANDIDATE_RETURN_MAX (960 * NSEC_PER_SEC)
+/* Appends one (0, or -E2BIG when full, -ENOMEM, -EINVAL for an unset one). */
+int peer_add_endpoint_candidate(struct peer *peer, const struct endpoint *ep, uint64_t now);
+void peer_clear_endpoint_candidates(struct peer *peer);
+/* The whole list anew (a host name now resolves to other addresses):
+ * duplicates dropped, cut at MAX_ENDPOINT_CANDIDATES. When the endpoint in
+ * use was one of the old list and is in none of the new one, the address
+ * moved away from it: unless the peer was heard from within
+ * KEEPALIVE_TIMEOUT (a live session wins over DNS), the next initiation
+ * goes to the new list's first at once, outside the one-per-REKEY_TIMEOUT
+ * rule; only its authenticated answer moves the endpoint. Returns how many
+ * were kept. */
+size_t peer_replace_endpoint_candidates(struct peer *peer, const struct endpoint *list, size_t n, uint64_t now);
+/* The list in order of preference; returns its length. */
+size_t peer_get_endpoint_candidates(const struct peer *peer, const struct endpoint **list);
+/* The endpoint's place among the candidates, or -1 (none, or learned). */
+int peer_endpoint_candidate_index(const struct peer *peer);
+/* Where the next handshake initiation goes; NULL if nowhere. */
+const struct endpoint *peer_handshake_target(const struct peer *peer);
 
 /* Path MTU (pathmtu.c). The outer path to a peer may carry less than the
  * interface MTU promises (an LTE bearer, a tunnel, PPPoE on the way): the

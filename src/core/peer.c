@@ -25,11 +25,16 @@ void peer_emit(struct peer *peer, enum device_event_type type, uint64_t now)
 	device_emit(peer->dev, &ev);
 }
 
-void peer_transmit(struct peer *peer, uint8_t *data, size_t len)
+void peer_transmit_to(struct peer *peer, const struct endpoint *to, uint8_t *data, size_t len)
 {
 	peer->tx_bytes += len;
 	peer->tx_packets++;
-	peer->dev->io.send(peer->dev->io.ctx, peer, &peer->endpoint, data, len);
+	peer->dev->io.send(peer->dev->io.ctx, peer, to, data, len);
+}
+
+void peer_transmit(struct peer *peer, uint8_t *data, size_t len)
+{
+	peer_transmit_to(peer, &peer->endpoint, data, len);
 }
 
 void peer_clear_source(struct peer *peer)
@@ -51,6 +56,7 @@ void peer_update_endpoint(struct peer *peer, const struct endpoint *from, uint64
 		peer->endpoint.src_checked = 0;
 		peer_forget_path_mtu(peer);
 		history_note_endpoint_change(peer, &old, from, idle, now);
+		candidates_on_endpoint_learned(peer);
 		struct device_event ev = {
 			.type = EVENT_ENDPOINT_CHANGED,
 			.peer = peer,
@@ -58,6 +64,7 @@ void peer_update_endpoint(struct peer *peer, const struct endpoint *from, uint64
 			.new_endpoint = from,
 			.now = now,
 			.idle_before = idle,
+			.candidate = peer_endpoint_candidate_index(peer),
 		};
 		device_emit(peer->dev, &ev);
 		return;
@@ -146,7 +153,8 @@ void peer_send_initiation(struct peer *peer, bool is_retry, uint64_t now)
 	struct device *dev = peer->dev;
 	if (!is_retry)
 		peer->handshake_attempts = 0;
-	if (!dev->up || !dev->has_identity || !peer->static_static_ok || !endpoint_is_set(&peer->endpoint))
+	const struct endpoint *target = peer_handshake_target(peer);
+	if (!dev->up || !dev->has_identity || !peer->static_static_ok || !target)
 		return;
 	/* At most one initiation per REKEY_TIMEOUT, and a response we sent
 	 * counts: both sides must not race to initiate. */
@@ -161,7 +169,8 @@ void peer_send_initiation(struct peer *peer, bool is_retry, uint64_t now)
 	peer->handshakes_sent_since_success++;
 	timers_on_authenticated_packet_traversal(peer, now);
 	timers_on_authenticated_packet_sent(peer);
-	peer_transmit(peer, (uint8_t *)msg, sizeof(*msg));
+	peer_transmit_to(peer, target, (uint8_t *)msg, sizeof(*msg));
 	timers_on_handshake_initiated(peer, now);
+	candidates_on_initiation_sent(peer, target, (const uint8_t *)msg, sizeof(*msg), now);
 	peer_emit(peer, EVENT_HANDSHAKE_INITIATION_SENT, now);
 }

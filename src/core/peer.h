@@ -68,6 +68,24 @@ struct peer {
 	struct cookie_maker cookie;
 
 	struct endpoint endpoint;
+	/* Endpoint candidates (candidates.c), allocated only when there are
+	 * any: most peers have one address. */
+	struct endpoint *candidates;
+	uint8_t candidate_count;
+	/* Where initiations go: -1 the endpoint, else a candidate's index. */
+	int8_t candidate_trying;
+	/* The current target is the preferred candidate, probed for a return. */
+	bool candidate_probing_home;
+	/* We returned to the preferred candidate by a probe; leaving it again
+	 * doubles the hold-down. */
+	bool candidate_returned_home;
+	uint64_t candidate_return_holddown, candidate_next_return;
+	/* Happy eyeballs: the initiation just sent, to be sent once more to
+	 * race_to (a candidate of the other family) if no answer comes within
+	 * FAMILY_RACE_DELAY. Allocated with the candidates. */
+	uint8_t *race_msg;
+	int8_t race_to;
+	uint64_t race_for;	/* last_sent_handshake of that initiation */
 	/* Path MTU (pathmtu.c): outer bytes, 0 = none learnt. */
 	uint16_t path_mtu;
 	uint8_t path_mtu_origin;
@@ -138,6 +156,19 @@ void peer_send_initiation(struct peer *peer, bool is_retry, uint64_t now);
 void peer_update_endpoint(struct peer *peer, const struct endpoint *from, uint64_t now);
 /* Hands a datagram to the embedder, counting it. */
 void peer_transmit(struct peer *peer, uint8_t *data, size_t len);
+void peer_transmit_to(struct peer *peer, const struct endpoint *to, uint8_t *data, size_t len);
+/* candidates.c's hooks: an attempt went unanswered (move on to the next
+ * candidate); the endpoint changed through an authenticated packet (follow
+ * it); a handshake completed (arm the return to the preferred one); the
+ * return timer fired. */
+void candidates_on_unanswered(struct peer *peer, uint64_t now);
+void candidates_on_endpoint_learned(struct peer *peer);
+void candidates_on_handshake_complete(struct peer *peer, uint64_t now);
+void candidates_return_timer(struct peer *peer, uint64_t now);
+/* An initiation went to target: arm the race to the other family. */
+void candidates_on_initiation_sent(struct peer *peer, const struct endpoint *target, const uint8_t *msg, size_t len,
+				   uint64_t now);
+void candidates_race_timer(struct peer *peer, uint64_t now);
 void peer_emit(struct peer *peer, enum device_event_type type, uint64_t now);
 /* Forgets the cached local source address (when the path may have changed). */
 void peer_clear_source(struct peer *peer);

@@ -91,7 +91,7 @@ static enum send_result send_to_peer(struct peer *peer, uint8_t *pkt, size_t len
 				     enum drop_reason *drop)
 {
 	*drop = DROP_NONE;
-	if (!endpoint_is_set(&peer->endpoint)) {
+	if (!peer_handshake_target(peer)) {
 		*drop = DROP_NO_ENDPOINT;
 		peer_count_drop(peer->dev, peer, *drop);
 		return SEND_DROPPED;

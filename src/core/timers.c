@@ -149,8 +149,10 @@ static void expired_retransmit_handshake(struct peer *peer, uint64_t now)
 		return;
 	}
 	peer->handshake_attempts++;
-	/* The path may have changed under us: let the kernel pick a route. */
+	/* The path may have changed under us: let the kernel pick a route;
+	 * a peer with several addresses tries the next one. */
 	peer_clear_source(peer);
+	candidates_on_unanswered(peer, now);
 	peer_send_initiation(peer, true, now);
 }
 
@@ -166,8 +168,10 @@ static void expired_send_keepalive(struct peer *peer, uint64_t now)
 static void expired_new_handshake(struct peer *peer, uint64_t now)
 {
 	/* We sent data and heard nothing for 15 s: the session may be dead on
-	 * the other side. */
+	 * the other side, or the path to it dead (then another of its
+	 * addresses may answer). */
 	peer_clear_source(peer);
+	candidates_on_unanswered(peer, now);
 	peer_send_initiation(peer, false, now);
 }
 
@@ -190,6 +194,8 @@ static void (*const expired[TIMER_COUNT])(struct peer *, uint64_t) = {
 	[TIMER_ZERO_KEY_MATERIAL] = expired_zero_key_material,
 	[TIMER_PERSISTENT_KEEPALIVE] = expired_persistent_keepalive,
 	[TIMER_PATH_PROBE] = pathprobe_timer,
+	[TIMER_CANDIDATE_RETURN] = candidates_return_timer,
+	[TIMER_FAMILY_RACE] = candidates_race_timer,
 };
 
 static int earliest_timer(const struct peer *peer)
@@ -239,6 +245,7 @@ void timers_on_handshake_complete(struct peer *peer, uint64_t now)
 	peer->handshakes_sent_since_success = 0;
 	peer->last_handshake_wall_ns = peer->dev->io.wall_ns(peer->dev->io.ctx);
 	peer->last_handshake_mono = now;
+	candidates_on_handshake_complete(peer, now);
 }
 
 void timers_on_session_derived(struct peer *peer, uint64_t now)
@@ -259,6 +266,16 @@ void timers_on_path_probe_due(struct peer *peer, uint64_t at)
 	uint64_t armed = peer->timer_deadline[TIMER_PATH_PROBE];
 	if (!armed || at < armed)
 		timer_arm(peer, TIMER_PATH_PROBE, at);
+}
+
+void timers_on_candidate_return_due(struct peer *peer, uint64_t at)
+{
+	timer_arm(peer, TIMER_CANDIDATE_RETURN, at);
+}
+
+void timers_on_family_race_due(struct peer *peer, uint64_t at)
+{
+	timer_arm(peer, TIMER_FAMILY_RACE, at);
 }
 
 void timers_on_data_received(struct peer *peer, uint64_t now)

@@ -26,6 +26,8 @@ enum peer_timer {
 	TIMER_ZERO_KEY_MATERIAL,
 	TIMER_PERSISTENT_KEEPALIVE,
 	TIMER_PATH_PROBE,
+	TIMER_CANDIDATE_RETURN,	/* probe the preferred endpoint candidate */
+	TIMER_FAMILY_RACE,	/* the same initiation over the other family */
 	TIMER_COUNT,
 };
 
@@ -53,6 +55,9 @@ void timers_on_data_sent(struct peer *peer, uint64_t now);
 /* Path probing (pathprobe.c) has work at `at`; an earlier deadline already
  * armed stands. */
 void timers_on_path_probe_due(struct peer *peer, uint64_t at);
+/* Arms (or moves) the return to the preferred endpoint candidate. */
+void timers_on_candidate_return_due(struct peer *peer, uint64_t at);
+void timers_on_family_race_due(struct peer *peer, uint64_t at);
 /* Called after a non-empty data packet was received and authenticated. */
 void timers_on_data_received(struct peer *peer, uint64_t now);
 /* Called after any authenticated packet (handshake, data, keepalive) was sent. */

@@ -430,60 +430,114 @@ static bool parse_port(const char *s, uint16_t *port)
 	return true;
 }
 
-static void parse_endpoint(struct parser *p, const struct key_def *key, char *value)
+/* host:port or [v6]:port into e (host not yet copied); false after
+ * reporting what is wrong. */
+static bool parse_endpoint_value(struct parser *p, const char *name, char *value, struct config_endpoint *e,
+				 char **host_out)
 {
-	struct config_endpoint *ep = &current_peer(p)->endpoint;
-	struct config_endpoint e = { 0 };
 	char q[QUOTE_MAX + 4];
 	char *host, *port, *close;
 
+	memset(e, 0, sizeof(*e));
 	quote_written(p, q);
 	if (value[0] == '[') {
 		/* [v6]:port; the brackets are what keeps the port apart. */
 		close = strchr(value, ']');
 		if (!close || close[1] != ':') {
-			parse_error(p, "bad-value", "%s '%s' is not [IPv6 address]:port", key->name, q);
-			return;
+			parse_error(p, "bad-value", "%s '%s' is not [IPv6 address]:port", name, q);
+			return false;
 		}
 		*close = '\0';
 		host = value + 1;
 		port = close + 2;
-		if (!ip_prefix_parse(&e.addr, host, true) || e.addr.family != AF_INET6 || e.addr.cidr != 128) {
-			parse_error(p, "bad-value", "%s '%s' has no IPv6 address inside its brackets", key->name, q);
-			return;
+		if (!ip_prefix_parse(&e->addr, host, true) || e->addr.family != AF_INET6 || e->addr.cidr != 128) {
+			parse_error(p, "bad-value", "%s '%s' has no IPv6 address inside its brackets", name, q);
+			return false;
 		}
-		e.is_literal = true;
+		e->is_literal = true;
 	} else {
 		port = strrchr(value, ':');
 		if (!port) {
-			parse_error(p, "bad-value", "%s '%s' has no port: write host:port or [IPv6 address]:port",
-				    key->name, q);
-			return;
+			parse_error(p, "bad-value", "%s '%s' has no port: write host:port or [IPv6 address]:port", name,
+				    q);
+			return false;
 		}
 		if (strchr(value, ':') != port) {
 			parse_error(p, "bad-value", "%s '%s': an IPv6 endpoint needs brackets, as in [fd00::1]:51820",
-				    key->name, q);
-			return;
+				    name, q);
+			return false;
 		}
 		*port++ = '\0';
 		host = value;
-		if (ip_prefix_parse(&e.addr, host, true) && !strchr(host, '/')) {
-			e.is_literal = true;
+		if (ip_prefix_parse(&e->addr, host, true) && !strchr(host, '/')) {
+			e->is_literal = true;
 		} else if (!valid_hostname(host)) {
-			parse_error(p, "bad-value", "%s '%s' is not an IPv4 address or a host name before the port",
-				    key->name, q);
-			return;
+			parse_error(p, "bad-value", "%s '%s' is not an IPv4 address or a host name before the port", name,
+				    q);
+			return false;
 		}
 	}
-	if (!parse_port(port, &e.port)) {
-		parse_error(p, "bad-value", "%s '%s' has no port between 1 and 65535", key->name, q);
-		return;
+	if (!parse_port(port, &e->port)) {
+		parse_error(p, "bad-value", "%s '%s' has no port between 1 and 65535", name, q);
+		return false;
 	}
+	*host_out = host;
+	return true;
+}
+
+static void parse_endpoint(struct parser *p, const struct key_def *key, char *value)
+{
+	struct config_endpoint *ep = &current_peer(p)->endpoint;
+	struct config_endpoint e;
+	char *host;
+
+	if (!parse_endpoint_value(p, key->name, value, &e, &host))
+		return;
 	note_set(p, &ep->line, key->name);
 	free(ep->host);
 	e.host = xstrdup(host);
 	e.line = ep->line;
 	*ep = e;
+}
+
+static bool same_endpoint(const struct config_endpoint *a, const struct config_endpoint *b)
+{
+	return a->port == b->port && !strcasecmp(a->host, b->host);
+}
+
+/* "#roam: Endpoint = host:port": one more address of the peer, less
+ * preferred than Endpoint and than the directives above it. */
+static void parse_extra_endpoint(struct parser *p, const struct key_def *key, char *value)
+{
+	struct config_peer *peer = current_peer(p);
+	struct config_endpoint e;
+	char *host;
+
+	if (!parse_endpoint_value(p, CONFIG_DIRECTIVE " Endpoint", value, &e, &host))
+		return;
+	e.host = host;
+	e.line = p->line;
+	if (peer->endpoint.line && same_endpoint(&peer->endpoint, &e)) {
+		diag_add(p->diags, p->file, p->line, DIAG_WARNING, "duplicate-endpoint",
+			 "%s %s:%u repeats the Endpoint of line %u; ignored", CONFIG_DIRECTIVE " Endpoint", host, e.port,
+			 peer->endpoint.line);
+		return;
+	}
+	for (size_t i = 0; i < peer->n_extra_endpoints; i++)
+		if (same_endpoint(&peer->extra_endpoints[i], &e)) {
+			diag_add(p->diags, p->file, p->line, DIAG_WARNING, "duplicate-endpoint",
+				 "%s %s:%u repeats line %u; ignored", CONFIG_DIRECTIVE " Endpoint", host, e.port,
+				 peer->extra_endpoints[i].line);
+			return;
+		}
+	if (peer->n_extra_endpoints + 1 >= CONFIG_MAX_ENDPOINTS) {
+		parse_error(p, "too-many-endpoints", "a peer has at most %d endpoints (Endpoint and %d %s lines)",
+			    CONFIG_MAX_ENDPOINTS, CONFIG_MAX_ENDPOINTS - 1, CONFIG_DIRECTIVE " Endpoint");
+		return;
+	}
+	(void)key;
+	e.host = xstrdup(host);
+	*ARRAY_PUSH(peer->extra_endpoints, peer->n_extra_endpoints) = e;
 }
 
 static void parse_keepalive(struct parser *p, const struct key_def *key, char *value)
@@ -519,6 +573,12 @@ static const struct key_def keys[] = {
 	{ "AllowedIPs", SECTION_PEER, parse_allowed_ips, false, 0 },
 	{ "Endpoint", SECTION_PEER, parse_endpoint, false, 0 },
 	{ "PersistentKeepalive", SECTION_PEER, parse_keepalive, false, 0 },
+};
+
+/* What may follow CONFIG_DIRECTIVE: roam's own keys, hidden from wg-quick
+ * and wg setconf in a comment. */
+static const struct key_def directives[] = {
+	{ "Endpoint", SECTION_PEER, parse_extra_endpoint, false, 0 },
 };
 
 static const char *section_name(enum section s)
@@ -584,6 +644,11 @@ static void end_section(struct parser *p)
 	if (p->section == SECTION_PEER && !p->peer_key_seen)
 		diag_add(p->diags, p->file, current_peer(p)->line, DIAG_ERROR, "missing-public-key",
 			 "this [Peer] has no PublicKey; wg refuses a peer without one");
+	if (p->section == SECTION_PEER && current_peer(p)->n_extra_endpoints && !current_peer(p)->endpoint.line)
+		diag_add(p->diags, p->file, current_peer(p)->extra_endpoints[0].line, DIAG_ERROR, "missing-endpoint",
+			 "%s Endpoint without an Endpoint: wg-quick would bring this peer up with no address at all; "
+			 "write the preferred one as Endpoint",
+			 CONFIG_DIRECTIVE);
 }
 
 /* compact decides (wg ignores whitespace); shown is the line as written,
@@ -626,6 +691,46 @@ static void compact_copy(char *out, const char *in)
 	*out = '\0';
 }
 
+/* A line that is only a comment beginning with CONFIG_DIRECTIVE ("#roam:
+ * Endpoint = host:port") is a roam directive; true if it was one. Anything
+ * else after '#' stays an ordinary comment, so no existing file changes
+ * meaning. */
+static bool parse_directive(struct parser *p, char *raw, char *comment)
+{
+	const struct key_def *key = NULL;
+	char q[QUOTE_MAX + 4];
+	char *eq, *compact;
+	size_t n = strlen(CONFIG_DIRECTIVE);
+
+	for (char *c = raw; c < comment; c++)
+		if (!isspace((unsigned char)*c))
+			return false;
+	if (strncasecmp(comment, CONFIG_DIRECTIVE, n))
+		return false;
+	compact = xrealloc(NULL, strlen(comment) + 1);
+	compact_copy(compact, comment + n);
+	eq = strchr(compact, '=');
+	if (eq)
+		*eq = '\0';
+	for (size_t i = 0; eq && i < sizeof(directives) / sizeof(directives[0]); i++)
+		if (!strcasecmp(compact, directives[i].name))
+			key = &directives[i];
+	if (!key)
+		parse_error(p, "unknown-directive", "'%s' is not a roam directive; the one there is: %s Endpoint = host:port",
+			    quote(comment, q), CONFIG_DIRECTIVE);
+	else if (p->section != key->section)
+		parse_error(p, "unknown-directive", "%s %s belongs in %s", CONFIG_DIRECTIVE, key->name,
+			    section_name(key->section));
+	else {
+		/* What error messages quote: the value as written. */
+		char *written = strchr(comment, '=');
+		p->written = written ? trim(written + 1) : NULL;
+		key->parse(p, key, eq + 1);
+	}
+	free(compact);
+	return true;
+}
+
 static void parse_line(struct parser *p, char *raw, size_t len)
 {
 	char *compact, *eq, *comment, *value, *shown, *shown_key, *raw_eq;
@@ -635,6 +740,8 @@ static void parse_line(struct parser *p, char *raw, size_t len)
 
 	(void)len;	/* a NUL byte was refused for the whole file */
 	comment = strchr(raw, '#');
+	if (comment && parse_directive(p, raw, comment))
+		return;
 	if (comment)
 		*comment = '\0';
 	size = strlen(raw) + 1;
@@ -812,6 +919,9 @@ void config_free(struct config *cfg)
 	for (i = 0; i < cfg->n_peers; i++) {
 		free(cfg->peers[i].allowed_ips);
 		free(cfg->peers[i].endpoint.host);
+		for (j = 0; j < cfg->peers[i].n_extra_endpoints; j++)
+			free(cfg->peers[i].extra_endpoints[j].host);
+		free(cfg->peers[i].extra_endpoints);
 	}
 	free(cfg->peers);
 	free(cfg->path);

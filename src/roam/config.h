@@ -22,6 +22,11 @@
 #include "ip_prefix.h"
 #include "key_encoding.h"
 
+/* Endpoint plus extra endpoints: roamd's bound on a peer's candidates
+ * (UAPI_MAX_ENDPOINT_CANDIDATES). */
+enum { CONFIG_MAX_ENDPOINTS = 16 };
+#define CONFIG_DIRECTIVE "#roam:"
+
 /* ---- the parsed file --------------------------------------------------- */
 
 struct config_prefix {
@@ -84,6 +89,11 @@ struct config_peer {
 	struct config_prefix *allowed_ips;	/* as written, host bits included */
 	size_t n_allowed_ips;
 	struct config_endpoint endpoint;
+	/* "#roam: Endpoint = host:port" lines: more addresses of the same
+	 * peer, after Endpoint in order of preference. A comment to wg-quick
+	 * and wg setconf, so the file stays theirs too. */
+	struct config_endpoint *extra_endpoints;
+	size_t n_extra_endpoints;
 	uint16_t persistent_keepalive;	/* "off" is 0 */
 	unsigned persistent_keepalive_line;
 };

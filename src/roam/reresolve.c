@@ -46,7 +46,9 @@ static const char reresolve_usage[] =
 	"session is not alive (no handshake for 135 s). A live session is left alone: its\n"
 	"endpoint follows the peer's authenticated packets, which beat any DNS answer.\n"
 	"--force sets the resolved address even then. Without IFNAME: every interface\n"
-	"'roam up' brought up. Run it periodically (a systemd timer, cron).\n"
+	"'roam up' brought up. Against roamd it also asks the daemon to resolve its peers'\n"
+	"names now (roamd follows them itself: no timer or cron job is needed there);\n"
+	"against wireguard-go, run it periodically (a systemd timer, cron).\n"
 	"\n"
 	"One line per name: unchanged, updated, kept (session alive) or failed.\n"
 	"Exit status: 0, or 1 if a name could not be resolved or an update failed.\n";
@@ -144,6 +146,16 @@ static int reresolve_interface(const char *ifname, bool force)
 		fprintf(stderr, "roam reresolve: %s: %s\n", ifname, err);
 		state_free(&st);
 		return 1;
+	}
+	/* roamd follows the names itself (roam up gave them to it): ask it
+	 * to look now. wireguard-go and an older roamd refuse the line; the
+	 * ledger's path below serves them. */
+	if (dev.extended) {
+		struct uapi_request req = { 0 };
+		uapi_request_add(&req, ROAM_KEY_RESOLVE_NAMES "=true\n");
+		if (uapi_set_device(ifname, &req, err, sizeof(err)) == 0)
+			printf("%s: roamd follows its peers' names itself; asked it to resolve them now\n", ifname);
+		uapi_request_free(&req);
 	}
 	uint64_t now_ms = wall_clock_ms();
 	for (size_t i = 0; i < st.n_endpoints; i++)

@@ -42,7 +42,10 @@ static const char show_usage[] =
 	"    \"handshake\" (\"fresh\"|\"stale\"|\"never\"), \"rx_bytes\", \"tx_bytes\",\n"
 	"    \"persistent_keepalive\" (s, 0 = off), \"rx_packets\", \"tx_packets\",\n"
 	"    \"has_session\", \"handshake_attempts\", \"last_receive_age_ms\", \"drops\",\n"
-	"    \"path_mtu\": {\"origin\", \"mtu\", \"inner_mtu\", \"probe\": {\"result\", \"age_ms\", \"sent\", \"answered\"}}, \"endpoint_changes\", \"nat\": {\"rebinds\", \"lost_after_idle_ms\",\n"
+	"    \"path_mtu\": {\"origin\", \"mtu\", \"inner_mtu\", \"probe\": {\"result\", \"age_ms\", \"sent\", \"answered\"}},\n"
+	"    \"liveness\" (\"alive\"|\"stale\"|\"dead\"), \"endpoint_candidates\",\n"
+	"    \"endpoint_candidate_index\", \"endpoint_changes\",\n"
+	"    \"nat\": {\"rebinds\", \"lost_after_idle_ms\",\n"
 	"    \"kept_after_idle_ms\", \"suggested_keepalive\"}, \"history\": [{\"kind\", \"time\"\n"
 	"    (RFC 3339, UTC), \"age_ms\", \"old_endpoint\", \"new_endpoint\", \"idle_ms\"}...]}\n"
 	"  Every key is always present; what is unknown is null. Without roamd's details\n"
@@ -63,6 +66,24 @@ const char *handshake_verdict_name(enum handshake_verdict verdict)
 		break;
 	}
 	return "never";
+}
+
+const char *peer_liveness_name(enum peer_liveness liveness)
+{
+	return liveness == LIVENESS_ALIVE ? "alive" : liveness == LIVENESS_DEAD ? "dead" : "stale";
+}
+
+enum peer_liveness peer_liveness_of(const struct uapi_peer *peer, uint64_t now_ms)
+{
+	uint64_t age_ms = 0;
+	bool fresh = peer_handshake_verdict(peer, now_ms, &age_ms) == HANDSHAKE_FRESH;
+	if (peer->has_last_receive_age && peer->last_receive_age_ms < 15000)
+		return LIVENESS_ALIVE;
+	if (peer->handshake_attempts >= 2)
+		return LIVENESS_DEAD;
+	if (fresh && peer->has_session && peer->handshake_attempts == 0)
+		return LIVENESS_ALIVE;
+	return LIVENESS_STALE;
 }
 
 enum handshake_verdict peer_handshake_verdict(const struct uapi_peer *peer, uint64_t now_ms, uint64_t *age_ms)
@@ -219,6 +240,15 @@ static void print_peer(FILE *f, const struct uapi_device *dev, const struct uapi
 		fputs("  preshared key: (hidden)\n", f);
 	if (p->endpoint[0])
 		fprintf(f, "  endpoint: %s\n", p->endpoint);
+	if (p->n_candidates) {
+		/* In order of preference; the one in use marked, or none when
+		 * the endpoint is one the peer roamed to. */
+		fputs("  endpoint candidates: ", f);
+		for (size_t i = 0; i < p->n_candidates; i++)
+			fprintf(f, "%s%s%s", i ? ", " : "", p->candidates[i],
+				(int)i == p->candidate_index ? " (in use)" : "");
+		fputc('\n', f);
+	}
 	fputs("  allowed ips: ", f);
 	if (!p->n_allowed_ips)
 		fputs("(none)", f);
@@ -247,6 +277,7 @@ static void print_peer(FILE *f, const struct uapi_device *dev, const struct uapi
 		fprintf(f, "  handshake: %s (%s)\n", handshake_verdict_name(verdict), ago);
 	if (!dev->extended)
 		return;
+	fprintf(f, "  liveness: %s\n", peer_liveness_name(peer_liveness_of(p, now_ms)));
 	if (p->has_last_receive_age) {
 		format_ago(t, sizeof(t), p->last_receive_age_ms);
 		fprintf(f, "  last receive: %s\n", t);
@@ -423,6 +454,23 @@ static void json_peer(FILE *f, const struct uapi_device *dev, const struct uapi_
 		fputc('}', f);
 	} else {
 		fputs("null", f);
+	}
+	fputs(",\n        \"liveness\": ", f);
+	if (ext)
+		fprintf(f, "\"%s\"", peer_liveness_name(peer_liveness_of(p, now_ms)));
+	else
+		fputs("null", f);
+	fputs(",\n        \"endpoint_candidates\": ", f);
+	if (ext) {
+		fputc('[', f);
+		for (size_t i = 0; i < p->n_candidates; i++) {
+			fputs(i ? ", " : "", f);
+			json_string_or_null(f, p->candidates[i]);
+		}
+		fputs("], \"endpoint_candidate_index\": ", f);
+		json_u64_or_null(f, p->candidate_index >= 0, (uint64_t)(p->candidate_index >= 0 ? p->candidate_index : 0));
+	} else {
+		fputs("null, \"endpoint_candidate_index\": null", f);
 	}
 	fputs(",\n        \"endpoint_changes\": ", f);
 	json_u64_or_null(f, ext, p->endpoint_changes);

@@ -21,6 +21,18 @@ const char *handshake_verdict_name(enum handshake_verdict verdict);
  * own (wireguard-go). *age_ms is set unless the verdict is NEVER. */
 enum handshake_verdict peer_handshake_verdict(const struct uapi_peer *peer, uint64_t now_ms, uint64_t *age_ms);
 
+/* Whether the peer is there, from roamd's figures (extended replies only):
+ *   alive  an authenticated packet in the last 15 s (KEEPALIVE_TIMEOUT +
+ *          REKEY_TIMEOUT), or a fresh session with no handshake attempt
+ *          outstanding;
+ *   dead   two or more handshake attempts since the last success (the
+ *          first went unanswered for 5 s, and so far its retry too);
+ *   stale  the rest: no session and not trying (idle), or one attempt in
+ *          flight. */
+enum peer_liveness { LIVENESS_ALIVE, LIVENESS_STALE, LIVENESS_DEAD };
+const char *peer_liveness_name(enum peer_liveness liveness);
+enum peer_liveness peer_liveness_of(const struct uapi_peer *peer, uint64_t now_ms);
+
 /* Unix time now, in ms: the now_ms the functions here take. */
 uint64_t wall_clock_ms(void);
 

@@ -71,6 +71,9 @@ struct uapi_peer {
 	uint64_t path_probes_sent, path_probes_answered;
 	struct uapi_history *history;		/* oldest first */
 	size_t n_history;
+	char (*candidates)[UAPI_ENDPOINT_MAX];	/* in order of preference */
+	size_t n_candidates;
+	int candidate_index;			/* the endpoint's place; -1 none */
 };
 
 struct uapi_device {

@@ -212,6 +212,16 @@ static bool peer_line(struct uapi_peer *peer, const char *key, size_t key_len, c
 		if (strlen(value) >= sizeof(peer->path_mtu_origin))
 			return false;
 		strcpy(peer->path_mtu_origin, value);
+	} else if (!strcmp(key, ROAM_KEY_ENDPOINT_CANDIDATE)) {
+		char (*slot)[UAPI_ENDPOINT_MAX];
+		if (peer->n_candidates >= UAPI_MAX_ENDPOINT_CANDIDATES)
+			return false;
+		slot = ARRAY_PUSH(peer->candidates, peer->n_candidates);
+		return copy_endpoint(*slot, value);
+	} else if (!strcmp(key, ROAM_KEY_ENDPOINT_CANDIDATE_INDEX)) {
+		if (!parse_decimal(value, UAPI_MAX_ENDPOINT_CANDIDATES - 1, &v))
+			return false;
+		peer->candidate_index = (int)v;
 	} else if (!strcmp(key, ROAM_KEY_PATH_PROBE)) {
 		if (strlen(value) >= sizeof(peer->path_probe))
 			return false;
@@ -269,6 +279,7 @@ bool uapi_get_parser_line(struct uapi_get_parser *gp, char *line)
 		gp->have_errno = true;
 	} else if (KEY_IS(line, key_len, "public_key")) {
 		gp->peer = ARRAY_PUSH(dev->peers, dev->n_peers);
+		gp->peer->candidate_index = -1;
 		if (!key_from_hex(gp->peer->public_key, eq + 1, strlen(eq + 1)))
 			return reply_error(gp, "public_key is not 64 hex digits"), false;
 	} else if (!gp->peer) {
@@ -345,6 +356,7 @@ void uapi_device_free(struct uapi_device *dev)
 		free(dev->peers[i].allowed_ips);
 		free(dev->peers[i].drops);
 		free(dev->peers[i].history);
+		free(dev->peers[i].candidates);
 	}
 	free(dev->peers);
 	free(dev->drops);

@@ -61,6 +61,17 @@ static const char up_usage[] =
 	"and the directories above it (README, \"What the CLI trusts\"); a PrivateKey that\n"
 	"others can read gets a warning.\n"
 	"\n"
+	"A peer reachable at several addresses lists the others under Endpoint as\n"
+	"  #roam: Endpoint = host:port\n"
+	"lines (a comment to wg-quick and wg setconf, which use Endpoint alone), in order\n"
+	"of preference, up to 15. roamd sends handshakes to the next one when one goes\n"
+	"unanswered (5 s for a handshake, 15 s for traffic), moves only on an\n"
+	"authenticated answer, keeps an address the peer roamed to, and probes the\n"
+	"preferred one again at most every 30 s (doubling when it fails again). Host\n"
+	"names are resolved now and handed to roamd as names too: it resolves them again\n"
+	"itself (at TTL, 30 s to 1 h; when the peer stops answering; after a network\n"
+	"change), so no cron job is needed.\n"
+	"\n"
 	"A full tunnel (0.0.0.0/0 or ::/0 with Table auto) gets wg-quick's policy routing:\n"
 	"the default route goes to table T (51820 or the next free one, or FwMark if set),\n"
 	"the daemon marks its own packets with fwmark T, and for each family used\n"
@@ -97,6 +108,12 @@ struct up {
 	bool full_tunnel[2];		/* [0] IPv4, [1] IPv6 (Table auto only) */
 	uint32_t fwmark;		/* given to the daemon */
 	char (*endpoints)[UAPI_ENDPOINT_MAX];	/* per peer, "" for none */
+	/* "#roam: Endpoint" addresses, resolved, each with its peer. */
+	struct up_extra_endpoint {
+		size_t peer;
+		char text[UAPI_ENDPOINT_MAX];
+	} *extras;
+	size_t n_extras;
 	struct ip_prefix *endpoint_addrs;	/* the resolved ones, for the MTU */
 	size_t n_endpoint_addrs;
 };
@@ -292,6 +309,47 @@ static int resolve_endpoint(struct up *u, const struct config_peer *peer, char o
 	return 0;
 }
 
+/* The extra endpoints of a peer ("#roam: Endpoint"), resolved once now
+ * like Endpoint; roamd tries them in order when the first goes unanswered.
+ * They stay out of the ledger: `roam reresolve` follows Endpoint only. */
+static int resolve_extra_endpoints(struct up *u, size_t i)
+{
+	const struct config_peer *peer = &u->cfg.peers[i];
+	char err[128];
+
+	for (size_t j = 0; j < peer->n_extra_endpoints; j++) {
+		const struct config_endpoint *ep = &peer->extra_endpoints[j];
+		struct up_extra_endpoint *x = ARRAY_PUSH(u->extras, u->n_extras);
+		struct ip_prefix addr = ep->addr;
+		x->peer = i;
+		if (ep->is_literal)
+			endpoint_format(x->text, &addr, ep->port);
+		else if (endpoint_resolve(ep->host, ep->port, &addr, x->text, err, sizeof(err)))
+			return fail("%s:%u: cannot resolve endpoint host '%s': %s", u->cfg.path, ep->line, ep->host,
+				    err);
+		*ARRAY_PUSH(u->endpoint_addrs, u->n_endpoint_addrs) = addr;
+	}
+	return 0;
+}
+
+static bool peer_has_host_name(const struct config_peer *peer)
+{
+	if (peer->endpoint.line && !peer->endpoint.is_literal)
+		return true;
+	for (size_t j = 0; j < peer->n_extra_endpoints; j++)
+		if (!peer->extra_endpoints[j].is_literal)
+			return true;
+	return false;
+}
+
+static void put_name(struct uapi_request *req, const struct config_endpoint *ep)
+{
+	if (ep->is_literal && ep->addr.family == AF_INET6)
+		uapi_request_add(req, ROAM_KEY_ENDPOINT_NAME "=[%s]:%u\n", ep->host, ep->port);
+	else
+		uapi_request_add(req, ROAM_KEY_ENDPOINT_NAME "=%s:%u\n", ep->host, ep->port);
+}
+
 /* The file is read from its resolved path, opened without following a
  * link, so that what check_config_trust looks at (the opened file and the
  * directories of that path) is what was read. */
@@ -433,6 +491,8 @@ static int prepare(struct up *u, const char *config)
 		u->endpoints[i][0] = '\0';
 		if (u->cfg.peers[i].endpoint.line && resolve_endpoint(u, &u->cfg.peers[i], u->endpoints[i]) < 0)
 			return -1;
+		if (resolve_extra_endpoints(u, i) < 0)
+			return -1;
 	}
 	if ((err = rtnl_open(&u->nl)) < 0)
 		return fail("cannot open rtnetlink: %s", strerror(-err));
@@ -533,6 +593,22 @@ static int configure(struct up *u)
 			uapi_request_add_key(&req, "preshared_key", peer->preshared_key);
 		if (u->endpoints[i][0])
 			uapi_request_add(&req, "endpoint=%s\n", u->endpoints[i]);
+		if (peer_has_host_name(peer)) {
+			/* roamd follows names itself: every address of the
+			 * peer goes as a name (literals too, to keep the order),
+			 * resolved again at TTL and when the peer goes silent. */
+			uapi_request_add(&req, ROAM_KEY_REPLACE_ENDPOINT_NAMES "=true\n");
+			put_name(&req, &peer->endpoint);
+			for (size_t j = 0; j < peer->n_extra_endpoints; j++)
+				put_name(&req, &peer->extra_endpoints[j]);
+		} else if (peer->n_extra_endpoints && u->endpoints[i][0]) {
+			/* Endpoint first: the list is in order of preference. */
+			uapi_request_add(&req, ROAM_KEY_REPLACE_ENDPOINT_CANDIDATES "=true\n");
+			uapi_request_add(&req, ROAM_KEY_ENDPOINT_CANDIDATE "=%s\n", u->endpoints[i]);
+			for (size_t j = 0; j < u->n_extras; j++)
+				if (u->extras[j].peer == i)
+					uapi_request_add(&req, ROAM_KEY_ENDPOINT_CANDIDATE "=%s\n", u->extras[j].text);
+		}
 		if (peer->persistent_keepalive_line)
 			uapi_request_add(&req, "persistent_keepalive_interval=%u\n", peer->persistent_keepalive);
 		uapi_request_add(&req, "replace_allowed_ips=true\n");
@@ -824,6 +900,7 @@ static void up_free(struct up *u)
 	config_free(&u->cfg);
 	state_free(&u->st);
 	free(u->endpoints);
+	free(u->extras);
 	free(u->endpoint_addrs);
 	free(u->real_config);
 }

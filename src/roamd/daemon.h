@@ -8,6 +8,8 @@
  *                the sockets following the link up and down
  *   clock.c      the monotonic clock every `now` comes from
  *   netwatch.c   the host's addresses/routes changed: tell the peers now
+ *   names.c      peers' host names, resolved with c-ares in the loop
+ *   resume.c     the machine slept or roamd was frozen: tell the peers
  *   handshake_work.c  handshake messages queued behind the data, handled
  *                with a budget per round; under load from measured work
  *   tun.c udp.c ipc_socket.c icmp.c log.c   one mechanism each
@@ -40,6 +42,8 @@ enum watch_kind {
 	WATCH_SIGNAL,
 	WATCH_INOTIFY,
 	WATCH_NETWATCH,
+	WATCH_NAMES,		/* a resolver socket; obj: its slot (names.c) */
+	WATCH_RESUME,		/* the CLOCK_BOOTTIME tick (resume.c) */
 };
 
 struct watch {
@@ -121,10 +125,16 @@ struct ports {
 	uint16_t pending_port;		/* what that set asked for */
 	uint16_t port;			/* configured; the bound one once up */
 	uint32_t fwmark;
+	/* The operator asked for this port (ListenPort): it is never changed
+	 * behind their back. Not pinned: roamd may move to a fresh one. */
+	bool pinned;
+	uint64_t fresh_at;		/* the last fresh port (rate limit) */
+	uint64_t fresh_ports;
 };
 
 struct client;
 struct netwatch;
+struct names;
 
 struct daemon {
 	char ifname[IFNAMSIZ];
@@ -141,6 +151,11 @@ struct daemon {
 	uint64_t armed_deadline;	/* what timer_fd is set to (0 = off) */
 	struct watch w_tun, w_udp4, w_udp6, w_netlink, w_listener, w_timer, w_signal, w_inotify;
 	struct netwatch *netwatch;	/* NULL when disabled (netwatch.h) */
+	struct names *names;		/* NULL without a resolver (names.h) */
+	/* resume.c: a CLOCK_BOOTTIME tick that notices sleep and freezes. */
+	int resume_fd;
+	struct watch w_resume;
+	uint64_t resume_slept, resumes;
 	struct watch w_netwatch;
 	struct client *clients;
 	unsigned client_count;
@@ -206,6 +221,19 @@ void ports_init(struct daemon *d);
 void ports_link_up(struct daemon *d);
 void ports_link_down(struct daemon *d);
 void ports_free(struct daemon *d);
+/* The path's state looks bad (stale NAT or conntrack entries): unless the
+ * port is pinned, move to new sockets on a fresh random port, so the next
+ * datagrams make new mappings. Rate-limited; why goes to the log. */
+void ports_fresh_port(struct daemon *d, const char *why);
+/* The engine's events: a handshake to a peer that had a session going
+ * unanswered again asks for a fresh port. */
+void ports_on_device_event(struct daemon *d, const struct device_event *ev);
+
+/* resume.c: the machine slept or roamd was frozen: tell the peers at once.
+ * init is said but not fatal when it fails (resume_fd stays -1). */
+int resume_init(struct daemon *d, char *err, size_t err_len);
+void resume_event(struct daemon *d);
+void resume_free(struct daemon *d);
 
 /* loop.c */
 /* The signals that stop the loop (SIGTERM, SIGINT, SIGHUP): main blocks

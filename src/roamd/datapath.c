@@ -32,6 +32,7 @@
 #include "crypto.h"
 #include "daemon.h"
 #include "log.h"
+#include "names.h"
 #include "fragment.h"
 #include "netwatch.h"
 #include "offload.h"
@@ -380,8 +381,9 @@ static void io_deliver(void *ctx, struct peer *peer, uint8_t *data, size_t len)
 
 static void io_event(void *ctx, const struct device_event *event)
 {
-	(void)ctx;
 	log_device_event(event);
+	names_on_device_event(ctx, event);
+	ports_on_device_event(ctx, event);
 }
 
 static void io_random(void *ctx, void *buf, size_t len)

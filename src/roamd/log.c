@@ -200,9 +200,32 @@ void log_device_event(const struct device_event *ev)
 			log_info("%s: path probe: %s, path MTU the interface's", peer_str(ev->peer, p),
 				 path_probe_result_name((enum path_probe_result)ev->probe_result));
 		break;
+	case EVENT_CANDIDATE_TRIED:
+		/* On our own retransmit timers only: at most one line per
+		 * REKEY_TIMEOUT per peer, whatever arrives. Candidates are
+		 * numbered from 1 for people, as in the file. */
+		if (ev->candidate_why == CANDIDATE_RACE)
+			log_info("%s: no answer at %s within 250 ms, the same handshake goes to %s too (the other family)",
+				 peer_str(ev->peer, p), endpoint_str(ev->old_endpoint, a), endpoint_str(ev->new_endpoint, b));
+		else if (ev->candidate_why == CANDIDATE_PROBE_HOME)
+			log_info("%s: probing the preferred endpoint candidate 1, %s (in use: %s)", peer_str(ev->peer, p),
+				 endpoint_str(ev->new_endpoint, b), endpoint_str(ev->old_endpoint, a));
+		else if (ev->candidate_why == CANDIDATE_BACK)
+			log_info("%s: no answer from the preferred endpoint %s; handshakes go to the endpoint in use "
+				 "again, %s",
+				 peer_str(ev->peer, p), endpoint_str(ev->old_endpoint, a), endpoint_str(ev->new_endpoint, b));
+		else if (ev->candidate >= 0)
+			log_info("%s: no answer at %s, handshakes now go to endpoint candidate %d, %s",
+				 peer_str(ev->peer, p), endpoint_str(ev->old_endpoint, a), ev->candidate + 1,
+				 endpoint_str(ev->new_endpoint, b));
+		else
+			log_info("%s: no answer at %s, handshakes now go to the endpoint learned from the peer, %s",
+				 peer_str(ev->peer, p), endpoint_str(ev->old_endpoint, a), endpoint_str(ev->new_endpoint, b));
+		break;
 	case EVENT_COOKIE_SENT:
 		log_verbose("under load: cookie reply sent to %s", endpoint_str(ev->new_endpoint, a));
 		break;
+	case EVENT_ATTEMPT_UNANSWERED:
 	case EVENT_HANDSHAKE_INITIATION_SENT:
 	case EVENT_HANDSHAKE_INITIATION_RECEIVED:
 	case EVENT_HANDSHAKE_RESPONSE_SENT:

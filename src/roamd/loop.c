@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "sd_notify.h"
 #include "log.h"
+#include "names.h"
 #include "netwatch.h"
 
 /* A `wg` process holds a connection for milliseconds; hundreds at once
@@ -293,7 +294,9 @@ static void client_event(struct daemon *d, struct client *c, uint32_t events)
 /* Arms timer_fd for the engine's next deadline (absolute, monotonic). */
 static void rearm_timer(struct daemon *d)
 {
-	uint64_t deadline = device_next_deadline(d->dev);
+	uint64_t deadline = device_next_deadline(d->dev), names = names_next_deadline(d);
+	if (names < deadline)
+		deadline = names;
 	if (deadline == UINT64_MAX)
 		deadline = 0;
 	/* 0 would disarm: a deadline at time 0 is simply overdue. */
@@ -314,7 +317,9 @@ static void timer_event(struct daemon *d)
 	if (read(d->timer_fd, &expirations, sizeof(expirations)) < 0 && errno == EAGAIN)
 		return;
 	d->armed_deadline = 0;
-	device_run_timers(d->dev, now_ns());
+	uint64_t now = now_ns();
+	device_run_timers(d->dev, now);
+	names_run(d, now);
 }
 
 static void signal_event(struct daemon *d)
@@ -502,6 +507,12 @@ void loop_run(struct daemon *d)
 				break;
 			case WATCH_NETWATCH:
 				netwatch_event(d);
+				break;
+			case WATCH_NAMES:
+				names_fd_event(d, w->obj, events[i].events);
+				break;
+			case WATCH_RESUME:
+				resume_event(d);
 				break;
 			}
 		}

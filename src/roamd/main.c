@@ -15,6 +15,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "names.h"
 #include "netwatch.h"
 #include "privileges.h"
 #include "sandbox.h"
@@ -136,7 +137,7 @@ static int env_fd(const char *name)
 static int setup(struct daemon *d, const char *ifname, int tun_fd, int uapi_fd, char *err, size_t err_len)
 {
 	memset(d, 0, sizeof(*d));
-	d->epoll_fd = d->timer_fd = d->signal_fd = d->notify_fd = -1;
+	d->epoll_fd = d->timer_fd = d->signal_fd = d->notify_fd = d->resume_fd = -1;
 	d->tun.fd = -1;
 	d->ipc.fd = d->ipc.inotify_fd = -1;
 	snprintf(d->ifname, sizeof(d->ifname), "%s", ifname);
@@ -178,7 +179,17 @@ static int setup(struct daemon *d, const char *ifname, int tun_fd, int uapi_fd, 
 	d->netwatch = netwatch_open(d->tun.ifindex, notify, nw_err, sizeof(nw_err));
 	if (!d->netwatch)
 		log_error("%s: peers will learn of network changes only from our next packet", nw_err);
-	return loop_init(d, err, err_len);
+	ret = loop_init(d, err, err_len);
+	if (ret)
+		return ret;
+	/* Without it roamd works as before: numeric endpoints only (roam up
+	 * resolves names once). Said, not fatal. */
+	char names_err[128];
+	if (names_init(d, names_err, sizeof(names_err)) < 0)
+		log_error("%s: host names of peers will not be followed", names_err);
+	if (resume_init(d, names_err, sizeof(names_err)) < 0)
+		log_error("%s: a resume is noticed only at the next timer", names_err);
+	return 0;
 }
 
 static void teardown(struct daemon *d)
@@ -186,6 +197,8 @@ static void teardown(struct daemon *d)
 	/* Clients first (they hold the device), then the socket file so `wg`
 	 * stops seeing us, then the engine, which wipes every key, and last
 	 * the TUN fd, whose closing deletes the interface. */
+	names_free(d);
+	resume_free(d);
 	loop_free(d);
 	netwatch_close(d->netwatch);
 	d->netwatch = NULL;

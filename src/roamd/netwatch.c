@@ -63,6 +63,7 @@
 #include "crypto.h"
 #include "daemon.h"
 #include "log.h"
+#include "names.h"
 #include "netwatch.h"
 
 enum {
@@ -667,6 +668,28 @@ static bool peer_is_active(const struct peer_info *info, uint64_t now)
 	return info->last_handshake_mono && now - info->last_handshake_mono < ZERO_KEY_MATERIAL_TIMEOUT;
 }
 
+unsigned netwatch_tell_peers(struct daemon *d, uint64_t now, unsigned *dormant_out)
+{
+	unsigned notified = 0, dormant = 0;
+	struct peer_info info;
+	for (struct peer *p = device_peer_first(d->dev); p; p = device_peer_next(p)) {
+		peer_get_info(p, &info);
+		if (!endpoint_is_set(&info.endpoint))
+			continue;
+		if (!peer_is_active(&info, now)) {
+			dormant++;
+			continue;
+		}
+		peer_send_keepalive_now(p, now);
+		notified++;
+	}
+	/* peer_get_info copied the preshared key too. */
+	crypto_wipe(&info, sizeof(info));
+	if (dormant_out)
+		*dormant_out = dormant;
+	return notified;
+}
+
 static void nw_round(struct daemon *d, uint64_t now)
 {
 	struct netwatch *nw = d->netwatch;
@@ -694,21 +717,11 @@ static void nw_round(struct daemon *d, uint64_t now)
 	 * instead when there is no usable session (none, or past
 	 * REJECT_AFTER_TIME), and also rekeys on the way if we initiated the
 	 * session and it is past REKEY_AFTER_TIME. */
-	unsigned notified = 0, dormant = 0;
-	struct peer_info info;
-	for (struct peer *p = device_peer_first(d->dev); p; p = device_peer_next(p)) {
-		peer_get_info(p, &info);
-		if (!endpoint_is_set(&info.endpoint))
-			continue;
-		if (!peer_is_active(&info, now)) {
-			dormant++;
-			continue;
-		}
-		peer_send_keepalive_now(p, now);
-		notified++;
-	}
-	/* peer_get_info copied the preshared key too. */
-	crypto_wipe(&info, sizeof(info));
+	unsigned dormant = 0;
+	unsigned notified = netwatch_tell_peers(d, now, &dormant);
+	/* A new network may have another view of the names (split DNS, a
+	 * captive portal gone): ask again. */
+	names_refresh_all(d);
 	if (notified)
 		log_info("network change: %u peer%s notified (%s)", notified, notified == 1 ? "" : "s", what);
 	else

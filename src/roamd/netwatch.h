@@ -43,6 +43,10 @@ int netwatch_fd(const struct netwatch *nw);
  * if it is due and notify is on (send each active peer a keepalive, or a
  * handshake initiation where there is no usable session). */
 void netwatch_event(struct daemon *d);
+/* A keepalive (or an initiation, without a session) to every active peer
+ * now, so each far side learns where we are; returns how many, and the
+ * dormant ones left alone. For a network change and for a resume. */
+unsigned netwatch_tell_peers(struct daemon *d, uint64_t now, unsigned *dormant);
 
 /* The routing generation, after reading any news already waiting (without
  * blocking and without running a round): it moves with every change of

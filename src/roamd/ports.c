@@ -10,8 +10,10 @@
  * roaming). */
 #include <string.h>
 
+#include "crypto.h"
 #include "daemon.h"
 #include "log.h"
+#include "names.h"
 
 static int ports_prepare_listen_port(void *ctx, uint16_t port, uint16_t *bound)
 {
@@ -52,6 +54,8 @@ static void ports_commit_listen_port(void *ctx, bool commit)
 		udp_pair_close(&ports->pending);
 		return;
 	}
+	/* listen_port=0 asks for any port: roamd may change it later. */
+	ports->pinned = ports->pending_port != 0;
 	if (!udp_pair_is_open(&ports->cur)) {
 		/* Down: remember the port, bind it when we come up. If the
 		 * link is already up, an earlier bind failed: try again now
@@ -127,6 +131,9 @@ void ports_init(struct daemon *d)
 		.set_fwmark = ports_set_fwmark,
 		.fwmark = ports_fwmark,
 		.now = ports_now,
+		.clear_peer_names = names_clear_peer,
+		.add_peer_name = names_add_peer,
+		.resolve_names = names_refresh_all,
 	};
 }
 
@@ -166,4 +173,53 @@ void ports_free(struct daemon *d)
 {
 	udp_pair_close(&d->ports.cur);
 	udp_pair_close(&d->ports.pending);
+}
+
+/* ---- a fresh source port ---------------------------------------------- */
+
+/* At most one fresh port per FRESH_PORT_GAP: a path that stays dead must
+ * not churn sockets (each new port is a new NAT mapping for every peer). */
+#define FRESH_PORT_GAP (20 * NSEC_PER_SEC)
+
+void ports_fresh_port(struct daemon *d, const char *why)
+{
+	struct ports *ports = &d->ports;
+	/* Never when the operator pinned the port (a server, a port forward,
+	 * a firewall rule for it: the peers and the rules expect that port),
+	 * never while down (no sockets), never twice in a short while. */
+	if (ports->pinned || !udp_pair_is_open(&ports->cur) || ports->pending_set)
+		return;
+	uint64_t now = now_ns();
+	if (ports->fresh_at && now - ports->fresh_at < FRESH_PORT_GAP)
+		return;
+	ports->fresh_at = now;
+	struct udp_pair fresh = UDP_PAIR_CLOSED;
+	int ret = udp_pair_bind(&fresh, 0, ports->fwmark, &d->dp.udp);
+	if (ret) {
+		log_error("a fresh source port (%s): %s", why, strerror(-ret));
+		return;
+	}
+	struct udp_pair old = ports->cur;
+	ports->cur = fresh;
+	ports->port = fresh.port;
+	loop_watch_udp(d, &old, &ports->cur);
+	udp_pair_close(&old);
+	datapath_clear_sources(d);
+	ports->fresh_ports++;
+	log_info("new source port %u (was %u): %s", fresh.port, old.port, why);
+}
+
+void ports_on_device_event(struct daemon *d, const struct device_event *ev)
+{
+	if (ev->type != EVENT_ATTEMPT_UNANSWERED || d->ports.pinned)
+		return;
+	/* A handshake we sent went unanswered (not only data), to a peer that
+	 * had a session: the address was good, so the path's state may be
+	 * what is bad. */
+	struct peer_info info;
+	peer_get_info(ev->peer, &info);
+	bool known_good = info.last_handshake_mono != 0 && info.handshake_attempts >= 1;
+	crypto_wipe(&info, sizeof(info));
+	if (known_good)
+		ports_fresh_port(d, "a handshake to a peer that answered before went unanswered");
 }

@@ -28,6 +28,9 @@
 #include "crypto.h"
 #include "key_encoding.h"
 #include "uapi.h"
+#include "uapi_contract.h"
+
+_Static_assert((int)UAPI_MAX_ENDPOINT_CANDIDATES == (int)MAX_ENDPOINT_CANDIDATES, "roam and the core bound the list alike");
 
 /* ---- get -------------------------------------------------------------- */
 
@@ -144,6 +147,10 @@ enum op_type {
 	OP_REPLACE_ALLOWED_IPS,
 	OP_ALLOWED_IP_ADD,	/* family, cidr, addr */
 	OP_ALLOWED_IP_REMOVE,
+	OP_REPLACE_CANDIDATES,
+	OP_CANDIDATE_ADD,	/* ref: endpoint */
+	OP_REPLACE_NAMES,
+	OP_NAME_ADD,		/* ref: name */
 };
 
 enum {
@@ -177,6 +184,13 @@ struct plan {
 	size_t n_keys, cap_keys;
 	struct endpoint *endpoints;
 	size_t n_endpoints, cap_endpoints;
+	struct plan_name {
+		char host[254];
+		uint8_t len;
+		uint16_t port;
+	} *names;
+	size_t n_names, cap_names;
+	bool resolve_names;
 
 	/* Parser state. After the first public_key only peer keys are valid. */
 	bool in_peers;
@@ -188,6 +202,8 @@ struct plan {
 	 * own key, or the peer is being removed). */
 	bool skipping;
 	size_t peer_op;
+	/* roam_endpoint_candidate / _name lines in the current peer block. */
+	unsigned block_candidates, block_names;
 };
 
 static void plan_free(struct plan *plan)
@@ -197,6 +213,7 @@ static void plan_free(struct plan *plan)
 	free(plan->keys);
 	free(plan->ops);
 	free(plan->endpoints);
+	free(plan->names);
 	crypto_wipe(plan->private_key, sizeof(plan->private_key));
 }
 
@@ -334,6 +351,40 @@ static bool parse_endpoint(const char *s, size_t n, struct endpoint *ep)
 	return true;
 }
 
+/* HOST:PORT for roamd's resolver: a name of letters, digits, '.', '-' and
+ * '_', or an IPv4 address, or [v6]:PORT. What the name means is the
+ * resolver's business; this only bounds it. */
+static bool parse_name(const char *s, size_t n, struct plan_name *name)
+{
+	uint32_t port;
+	const char *colon = memrchr(s, ':', n), *host = s;
+	if (!colon)
+		return false;
+	size_t host_len = (size_t)(colon - s);
+	if (host_len >= 2 && s[0] == '[' && s[host_len - 1] == ']') {
+		host++;
+		host_len -= 2;
+	} else if (memchr(s, ':', host_len)) {
+		return false; /* IPv6 without brackets */
+	}
+	if (host_len == 0 || host_len >= sizeof(name->host))
+		return false;
+	for (size_t i = 0; i < host_len; i++) {
+		char c = host[i];
+		bool v6 = host != s && (c == ':' || c == '%');
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+		      c == '-' || c == '_' || v6))
+			return false;
+	}
+	if (!parse_uint(colon + 1, (size_t)(s + n - colon - 1), 65535, &port) || !port)
+		return false;
+	memcpy(name->host, host, host_len);
+	name->host[host_len] = '\0';
+	name->len = (uint8_t)host_len;
+	name->port = (uint16_t)port;
+	return true;
+}
+
 /* `ip/cidr`, or `-ip/cidr` for removal; cidr required. */
 static bool parse_allowed_ip(const char *s, size_t n, struct op *op)
 {
@@ -407,6 +458,10 @@ static int parse_device_line(struct plan *plan, const char *k, size_t klen, cons
 		if (!parse_true(v, vlen))
 			return -EINVAL;
 		plan->replace_peers = true;
+	} else if (is_key(k, klen, ROAM_KEY_RESOLVE_NAMES)) {
+		if (!parse_true(v, vlen))
+			return -EINVAL;
+		plan->resolve_names = true;
 	} else {
 		return -EINVAL;
 	}
@@ -423,6 +478,8 @@ static int parse_public_key(struct plan *plan, const char *v, size_t vlen)
 	if (plan->skipping)
 		return 0;
 	plan->peer_op = plan->n_ops;
+	plan->block_candidates = 0;
+	plan->block_names = 0;
 	uint8_t *slot = plan_add_key_op(plan, OP_PEER);
 	if (!slot)
 		return -ENOMEM;
@@ -466,18 +523,47 @@ static int parse_peer_line(struct plan *plan, const char *k, size_t klen, const 
 			memcpy(slot, key, KEY_LEN);
 		}
 		crypto_wipe(key, sizeof(key));
-	} else if (is_key(k, klen, "endpoint")) {
+	} else if (is_key(k, klen, "endpoint") || is_key(k, klen, ROAM_KEY_ENDPOINT_CANDIDATE)) {
+		bool candidate = klen != strlen("endpoint");
 		struct endpoint ep;
 		if (!parse_endpoint(v, vlen, &ep))
 			return -EINVAL;
+		/* A bound checked before anything is applied: a 1,000-line
+		 * list fails whole, with an errno that says why. */
+		if (candidate && ++plan->block_candidates > UAPI_MAX_ENDPOINT_CANDIDATES)
+			return -E2BIG;
 		if (!plan->skipping) {
 			if (!grow_array((void **)&plan->endpoints, &plan->cap_endpoints, plan->n_endpoints,
 				  sizeof(*plan->endpoints), false) ||
-			    !(op = plan_add_op(plan, OP_ENDPOINT)))
+			    !(op = plan_add_op(plan, candidate ? OP_CANDIDATE_ADD : OP_ENDPOINT)))
 				return -ENOMEM;
 			op->u.ref = (uint32_t)plan->n_endpoints;
 			plan->endpoints[plan->n_endpoints++] = ep;
 		}
+	} else if (is_key(k, klen, ROAM_KEY_ENDPOINT_NAME)) {
+		struct plan_name name;
+		if (!parse_name(v, vlen, &name))
+			return -EINVAL;
+		if (++plan->block_names > UAPI_MAX_ENDPOINT_CANDIDATES)
+			return -E2BIG;
+		if (!plan->skipping) {
+			if (!grow_array((void **)&plan->names, &plan->cap_names, plan->n_names, sizeof(*plan->names),
+					false) ||
+			    !(op = plan_add_op(plan, OP_NAME_ADD)))
+				return -ENOMEM;
+			op->u.ref = (uint32_t)plan->n_names;
+			plan->names[plan->n_names++] = name;
+		}
+	} else if (is_key(k, klen, ROAM_KEY_REPLACE_ENDPOINT_NAMES)) {
+		if (!parse_true(v, vlen))
+			return -EINVAL;
+		if (!plan->skipping && !plan_add_op(plan, OP_REPLACE_NAMES))
+			return -ENOMEM;
+	} else if (is_key(k, klen, ROAM_KEY_REPLACE_ENDPOINT_CANDIDATES)) {
+		if (!parse_true(v, vlen))
+			return -EINVAL;
+		if (!plan->skipping && !plan_add_op(plan, OP_REPLACE_CANDIDATES))
+			return -ENOMEM;
 	} else if (is_key(k, klen, "persistent_keepalive_interval")) {
 		if (!parse_uint(v, vlen, 65535, &num))
 			return -EINVAL;
@@ -543,7 +629,7 @@ static int plan_parse(struct plan *plan, struct device *dev, const char *body, s
 
 /* ---- set: applying the plan ------------------------------------------- */
 
-static int plan_apply(const struct plan *plan, struct device *dev, uint64_t now)
+static int plan_apply(const struct plan *plan, struct device *dev, const struct uapi_host *host, uint64_t now)
 {
 	struct peer *peer = NULL;
 	int err;
@@ -601,10 +687,34 @@ static int plan_apply(const struct plan *plan, struct device *dev, uint64_t now)
 			/* Removing a prefix the peer does not hold is a no-op. */
 			peer_allowedips_remove(peer, op->family, op->u.addr, op->cidr);
 			break;
+		case OP_REPLACE_CANDIDATES:
+			peer_clear_endpoint_candidates(peer);
+			break;
+		case OP_CANDIDATE_ADD:
+			/* Only -E2BIG (lines added over several requests) or
+			 * -ENOMEM can fail; duplicates are ignored. */
+			err = peer_add_endpoint_candidate(peer, &plan->endpoints[op->u.ref], now);
+			if (err)
+				return err;
+			break;
+		case OP_REPLACE_NAMES:
+			if (host->clear_peer_names)
+				host->clear_peer_names(host->ctx, peer);
+			break;
+		case OP_NAME_ADD: {
+			const struct plan_name *name = &plan->names[op->u.ref];
+			err = host->add_peer_name ? host->add_peer_name(host->ctx, peer, name->host, name->len, name->port)
+						  : -ENOTSUP;
+			if (err)
+				return err;
+			break;
+		}
 		case OP_PEER:
 			break;
 		}
 	}
+	if (plan->resolve_names && host->resolve_names)
+		host->resolve_names(host->ctx);
 	return 0;
 }
 
@@ -644,7 +754,7 @@ int uapi_set(struct device *dev, const struct uapi_host *host, const char *body,
 		}
 	}
 
-	ret = plan_apply(&plan, dev, host->now(host->ctx));
+	ret = plan_apply(&plan, dev, host, host->now(host->ctx));
 	/* Even after a failed allocation part-way: the port line came before
 	 * anything that was applied, so keeping it keeps the result a prefix
 	 * of the request. */

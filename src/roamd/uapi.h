@@ -34,6 +34,10 @@ struct uapi_host {
 	uint32_t (*fwmark)(void *ctx);
 	/* Monotonic ns, for the device calls that need `now`. */
 	uint64_t (*now)(void *ctx);
+	/* Peers' host names (roamd's names.h); NULL: refused with -ENOTSUP. */
+	void (*clear_peer_names)(void *ctx, struct peer *peer);
+	int (*add_peer_name)(void *ctx, struct peer *peer, const char *host, size_t host_len, uint16_t port);
+	void (*resolve_names)(void *ctx);
 };
 
 struct uapi_buf {

@@ -104,4 +104,14 @@ void uapi_put_roam_peer(const struct peer *peer, const struct peer_info *info, u
 	const struct peer_history *h = peer_get_history(peer);
 	if (h)
 		put_history(out, h, now);
+	const struct endpoint *list;
+	size_t n = peer_get_endpoint_candidates(peer, &list);
+	for (size_t i = 0; i < n; i++) {
+		char text[ENDPOINT_TEXT_LEN];
+		if (endpoint_format(&list[i], text, sizeof(text)))
+			uapi_buf_printf(out, ROAM_KEY_ENDPOINT_CANDIDATE "=%s\n", text);
+	}
+	int at = peer_endpoint_candidate_index(peer);
+	if (at >= 0)
+		uapi_buf_printf(out, ROAM_KEY_ENDPOINT_CANDIDATE_INDEX "=%d\n", at);
 }

@@ -737,6 +737,39 @@ lab_uapi_get2() {
 	"$RT_PY" -c "$LAB_PY_GET2" "$RT_WG_RUN/$1.sock" 2>/dev/null
 }
 
+# lab_uapi_set IFNAME LINE... — a "set=1" request of these lines to IFNAME's
+# daemon (for roam_* keys, which wg never sends); fails unless errno=0.
+LAB_PY_SET='
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(3.0)
+s.connect(sys.argv[1])
+s.sendall(("set=1\n" + "".join(l + "\n" for l in sys.argv[2:]) + "\n").encode())
+buf = b""
+while not buf.endswith(b"\n\n"):
+    b = s.recv(65536)
+    if not b:
+        break
+    buf += b
+sys.exit(0 if buf.decode(errors="replace").strip() == "errno=0" else 1)
+'
+lab_uapi_set() {
+	local dev=$1
+	shift
+	"$RT_PY" -c "$LAB_PY_SET" "$RT_WG_RUN/$dev.sock" "$@"
+}
+
+# lab_key_hex NAME — a key of lib.sh's key_pub in the UAPI's hex.
+lab_key_hex() { key_pub "$1" | base64 -d | od -An -v -tx1 | tr -d ' \n'; }
+
+# lab_phone_candidates EP... — the phone's endpoint candidates for the
+# server, in order of preference (roamd only: roam_endpoint_candidate).
+lab_phone_candidates() {
+	local lines=("public_key=$(lab_key_hex "${LAB_TAG}s")" "roam_replace_endpoint_candidates=true") ep
+	for ep in "$@"; do lines+=("roam_endpoint_candidate=$ep"); done
+	lab_uapi_set "$LAB_WG_PHONE" "${lines[@]}"
+}
+
 # lab_roam_drops IFNAME — the device's drop counters by cause, one
 # "REASON COUNT" a line (roam_drop=REASON:COUNT before the first peer).
 lab_roam_drops() {

@@ -127,11 +127,13 @@ setup() {
 }
 t_check "lab comes up" setup || t_finish
 
-# B: no endpoint for A that works (192.0.2.11 is nobody), so the first
-# handshake from A moves it: an endpoint change in B's history.
+# B: no endpoint for A that works (192.0.2.11 is nobody, nor is its second
+# address 192.0.2.12), so the first handshake from A moves it: an endpoint
+# change in B's history, and an endpoint learnt from A, not one of B's two.
 CONF_B=$(conf "$WB" b 198.18.0.2/24,fd00:2::2/64 "" "[Peer]" \
 	"PublicKey = $(key_pub a)" "PresharedKey = $(cat "$(psk_file ab)")" \
-	"Endpoint = 192.0.2.11:51820" "AllowedIPs = 198.18.0.1/32, fd00:2::1/128")
+	"Endpoint = 192.0.2.11:51820" "#roam: Endpoint = 192.0.2.12:51820" \
+	"AllowedIPs = 198.18.0.1/32, fd00:2::1/128")
 CONF_A=$(conf "$WA" a 198.18.0.1/24,fd00:2::1/64 \
 	"PreUp = echo pre-up %i >>$RT_TMP/hooks.log" \
 	"PostUp = echo post-up %i >>$RT_TMP/hooks.log" \
@@ -173,6 +175,18 @@ tunnel_ping() {
 		ping_ok "$A" 198.18.0.2 && ping_ok "$A" fd00:2::2 && ping_ok "$B" 198.18.0.1
 }
 t_check "traffic flows between two 'roam up' interfaces (v4, v6)" tunnel_ping
+
+# "#roam: Endpoint" reached roamd as candidates; wg-quick accepts the file
+# and hands the line to wg setconf as the comment it is to wg's parser.
+extra_endpoints() {
+	local out
+	out=$(roam "$B" show "$WB") || return 1
+	grep -qxF "  endpoint candidates: 192.0.2.11:51820, 192.0.2.12:51820" <<<"$out" || { echo "$out"; return 1; }
+	wg-quick strip "$CONF_B" >"$RT_TMP/stripped" 2>&1 || { cat "$RT_TMP/stripped"; return 1; }
+	grep -qx '#roam: Endpoint = 192.0.2.12:51820' "$RT_TMP/stripped" &&
+		grep -qx 'Endpoint = 192.0.2.11:51820' "$RT_TMP/stripped" || { cat "$RT_TMP/stripped"; return 1; }
+}
+t_check "#roam: Endpoint lines reach roamd as candidates; wg-quick strip keeps them as comments" extra_endpoints
 
 hooks_ran() {
 	grep -qx "pre-up $WA" "$RT_TMP/hooks.log" && grep -qx "post-up $WA" "$RT_TMP/hooks.log" &&
@@ -402,6 +416,7 @@ t_check "Table = off: no routes, no rules; down leaves A as before" table_off
 # session, leaves a live session's endpoint alone unless forced.
 hosts_map() { mkdir -p "/etc/netns/$A" && echo "$1 peer-b.roam.test" >"/etc/netns/$A/hosts"; }
 wh_endpoint_is() { wg_show "$A" "$WH" endpoints | grep -q "	$1\$"; }
+wh_candidate_is() { roam "$A" show "$WH" | grep -qx "  endpoint candidates: $1.*"; }
 hostname_endpoint() {
 	local f out
 	hosts_map 192.0.2.2 || return 1
@@ -412,10 +427,13 @@ hostname_endpoint() {
 	wh_endpoint_is 192.0.2.2:51820 &&
 		grep -qx "endpoint $(key_pub b) peer-b.roam.test 51820 192.0.2.2:51820" "$STATE_DIR/$WH.state" || {
 		cat "$STATE_DIR/$WH.state"; return 1; }
+	# roamd got the name too and resolved it itself (names.c).
+	wait_until 5 wh_candidate_is 192.0.2.2:51820 || { roam "$A" show "$WH"; return 1; }
 	# No session yet: the new address is taken, and the ledger follows.
 	hosts_map 203.0.113.2 || return 1
 	out=$(roam "$A" reresolve "$WH") && echo "$out" &&
 		grep -q "peer-b.roam.test:51820 -> 203.0.113.2:51820 (updated from 192.0.2.2:51820)" <<<"$out" &&
+		grep -qx "$WH: roamd follows its peers' names itself; asked it to resolve them now" <<<"$out" &&
 		wh_endpoint_is 203.0.113.2:51820 &&
 		grep -qx "endpoint $(key_pub b) peer-b.roam.test 51820 203.0.113.2:51820" "$STATE_DIR/$WH.state" || return 1
 	out=$(roam "$A" reresolve) && echo "$out" && grep -q "203.0.113.2:51820 (unchanged)" <<<"$out" || return 1

@@ -88,9 +88,33 @@ static struct sim_packet *queue_pop(struct sim *sim)
 static struct sim_node *node_at(struct sim *sim, const struct endpoint *ep)
 {
 	for (int i = 0; i < sim->node_count; i++)
-		if (endpoint_same_remote(&sim->nodes[i].addr, ep))
+		if (endpoint_same_remote(&sim->nodes[i].addr, ep) ||
+		    (endpoint_is_set(&sim->nodes[i].alias) && endpoint_same_remote(&sim->nodes[i].alias, ep)))
 			return &sim->nodes[i];
 	return NULL;
+}
+
+static bool black_holed(const struct sim *sim, const struct endpoint *ep)
+{
+	for (int i = 0; i < sim->black_hole_count; i++)
+		if (endpoint_same_remote(&sim->black_holes[i], ep))
+			return true;
+	return false;
+}
+
+/* The address a node sends from towards `to`: its alias when the engine
+ * asked for that source (it answers where it was written to), else its
+ * address. */
+static const struct endpoint *source_for(const struct sim_node *from, const struct endpoint *to)
+{
+	const struct endpoint *a = &from->alias;
+	if (!endpoint_is_set(a) || to->src_family != a->addr.sa.sa_family)
+		return &from->addr;
+	if (to->src_family == AF_INET && to->src.v4.s_addr == a->addr.in4.sin_addr.s_addr)
+		return a;
+	if (to->src_family == AF_INET6 && !memcmp(&to->src.v6, &a->addr.in6.sin6_addr, 16))
+		return a;
+	return &from->addr;
 }
 
 static void count_kind(struct sim_node *node, const uint8_t *data, size_t len)
@@ -116,8 +140,8 @@ static void count_kind(struct sim_node *node, const uint8_t *data, size_t len)
 	}
 }
 
-static void enqueue(struct sim *sim, struct sim_node *from, struct sim_node *to, const uint8_t *data, size_t len,
-		    uint64_t extra_delay)
+static void enqueue(struct sim *sim, struct sim_node *from, struct sim_node *to, const struct endpoint *src,
+		    const struct endpoint *dst, const uint8_t *data, size_t len, uint64_t extra_delay)
 {
 	struct sim_packet *p = malloc(sizeof(*p));
 	if (!p)
@@ -128,7 +152,16 @@ static void enqueue(struct sim *sim, struct sim_node *from, struct sim_node *to,
 		p->at += sim_rand(&sim->rng) % sim->jitter_ns;
 	p->to = to->id;
 	p->from = from->id;
-	p->src = from->addr;
+	p->src = *src;
+	if (endpoint_is_set(&to->alias) && endpoint_same_remote(&to->alias, dst)) {
+		/* Arrived at the alias: the receiver learns it as the local
+		 * address, as a socket's IP_PKTINFO would tell. */
+		p->src.src_family = dst->addr.sa.sa_family;
+		if (dst->addr.sa.sa_family == AF_INET)
+			p->src.src.v4 = dst->addr.in4.sin_addr;
+		else
+			p->src.src.v6 = dst->addr.in6.sin6_addr;
+	}
 	p->len = len;
 	memcpy(p->data + MESSAGE_DATA_HEADROOM, data, len);
 	queue_push(sim, p);
@@ -145,13 +178,16 @@ static void node_send(void *ctx, struct peer *peer, const struct endpoint *to_ep
 	struct sim_node *to = node_at(sim, to_ep);
 	if (!to)
 		return; /* an address nobody holds any more */
+	const struct endpoint *src = source_for(from, to_ep);
+	if (black_holed(sim, to_ep) || black_holed(sim, src))
+		return;
 	if (sim->filter && !sim->filter(sim->filter_ctx, from, to, data, &len))
 		return;
 	if (sim->loss_permille && sim_rand(&sim->rng) % 1000 < sim->loss_permille)
 		return;
-	enqueue(sim, from, to, data, len, 0);
+	enqueue(sim, from, to, src, to_ep, data, len, 0);
 	if (sim->duplicate_permille && sim_rand(&sim->rng) % 1000 < sim->duplicate_permille)
-		enqueue(sim, from, to, data, len, sim->delay_ns);
+		enqueue(sim, from, to, src, to_ep, data, len, sim->delay_ns);
 }
 
 /* An echo request turned into its reply in place: addresses swapped, type
@@ -255,6 +291,8 @@ static void node_event(void *ctx, const struct device_event *ev)
 	struct device_event_record *r = &node->events[node->event_count++ % SIM_MAX_EVENTS];
 	r->type = ev->type;
 	r->at = ev->now;
+	r->candidate = ev->candidate;
+	r->candidate_why = (int)ev->candidate_why;
 	memset(&r->old_ep, 0, sizeof(r->old_ep));
 	memset(&r->new_ep, 0, sizeof(r->new_ep));
 	if (ev->old_endpoint)

@@ -22,6 +22,10 @@ struct sim_node {
 	int id;
 	struct device *dev;
 	struct endpoint addr;		/* where others reach it now */
+	/* A second address it also answers on (a dual-WAN site), unset by
+	 * default. A datagram that arrived there carries it as its local
+	 * source, so the engine's sticky source answers from it. */
+	struct endpoint alias;
 	uint8_t private_key[32], public_key[32];
 	uint8_t inner_addr[4];		/* its address inside the tunnel */
 	uint64_t rng;
@@ -46,6 +50,7 @@ struct sim_node {
 		enum device_event_type type;
 		uint64_t at;
 		struct endpoint old_ep, new_ep;
+		int candidate, candidate_why;
 	} events[SIM_MAX_EVENTS];
 	size_t event_count;
 };
@@ -64,6 +69,10 @@ struct sim {
 	uint64_t delay_ns, jitter_ns;	/* jitter reorders */
 	sim_filter_fn filter;
 	void *filter_ctx;
+	/* Addresses nothing reaches or leaves from (an uplink that died, an
+	 * nft drop): datagrams to or from them vanish. */
+	struct endpoint black_holes[4];
+	int black_hole_count;
 	struct sim_packet **queue;	/* min-heap by delivery time */
 	size_t queue_len, queue_cap;
 	uint64_t queue_seq;

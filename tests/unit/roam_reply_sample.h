@@ -1,6 +1,7 @@
 /* A get=2 reply as roamd writes it (schema: src/common/uapi_contract.h), shared
  * by the roam CLI unit tests: a device with fwmark and drops; a peer with a
- * PSK, a handshake, drops, NAT evidence and two history entries, plus a key
+ * PSK, a handshake, drops, NAT evidence, two history entries and two
+ * endpoint candidates (the second in use), plus a key
  * from a future schema that must be ignored; a peer that never made it.
  * The private key is 0xa8 x 32; its public key was computed with `wg pubkey`. */
 #ifndef ROAM_TEST_REPLY_SAMPLE_H
@@ -49,6 +50,9 @@ static const char sample_get2[] =
 	"roam_path_probes_answered=7\n"
 	"roam_history=handshake_complete 1699999900.000000001 165000 - 192.0.2.2:51820 0\n"
 	"roam_history=endpoint_changed 1699999935.250000000 130000 192.0.2.2:51820 192.0.2.12:51820 30000\n"
+	"roam_endpoint_candidate=192.0.2.2:51820\n"
+	"roam_endpoint_candidate=192.0.2.12:51820\n"
+	"roam_endpoint_candidate_index=1\n"
 	"roam_some_future_key=is ignored\n"
 	"public_key=c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2\n"
 	"preshared_key=0000000000000000000000000000000000000000000000000000000000000000\n"

@@ -726,6 +726,57 @@ static void test_parse_file(void)
 	rmdir(dir);
 }
 
+/* "#roam: Endpoint" directives: extra addresses in order, duplicates
+ * warned about and dropped, more than 15 refused, one without Endpoint an
+ * error, an unknown directive an error; an ordinary comment that merely
+ * mentions roam stays a comment. */
+static void test_extra_endpoints(void)
+{
+	struct config cfg;
+	struct diag_list d;
+	char text[4096];
+	size_t n;
+
+	n = (size_t)snprintf(text, sizeof(text),
+			     "[Peer]\nPublicKey = %s\nAllowedIPs = 198.18.0.0/24\nEndpoint = 192.0.2.1:51820\n"
+			     "#roam: Endpoint = [fd00::1]:51820\n"
+			     "  #ROAM: endpoint=vpn.example.org:443\n"
+			     "#roam: Endpoint = 192.0.2.1:51820\n"
+			     "# roam: Endpoint = 203.0.113.9:1 (a plain comment: space after #)\n"
+			     "#roam: Endpoint = [fd00::1]:51820\n",
+			     PUB);
+	parse(text, &cfg, &d);
+	CHECK(cfg.n_peers == 1 && cfg.peers[0].n_extra_endpoints == 2);
+	if (cfg.n_peers == 1 && cfg.peers[0].n_extra_endpoints == 2) {
+		const struct config_endpoint *x = cfg.peers[0].extra_endpoints;
+		CHECK(x[0].is_literal && x[0].addr.family == AF_INET6 && x[0].port == 51820 && x[0].line == 5);
+		CHECK(!x[1].is_literal && !strcmp(x[1].host, "vpn.example.org") && x[1].port == 443 && x[1].line == 6);
+	}
+	CHECK(has(&d, 7, "duplicate-endpoint") && has(&d, 9, "duplicate-endpoint"));
+	CHECK(diag_count(&d, DIAG_ERROR) == 0);
+	done(&cfg, &d);
+
+	n = (size_t)snprintf(text, sizeof(text), "[Peer]\nPublicKey = %s\nEndpoint = 192.0.2.1:1\n", PUB);
+	for (int i = 0; i < 20; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "#roam: Endpoint = 192.0.2.%d:2\n", i + 2);
+	parse(text, &cfg, &d);
+	CHECK(cfg.peers[0].n_extra_endpoints == CONFIG_MAX_ENDPOINTS - 1);
+	CHECK(has(&d, 19, "too-many-endpoints") && !has(&d, 18, "too-many-endpoints"));
+	done(&cfg, &d);
+
+	n = (size_t)snprintf(text, sizeof(text),
+			     "[Interface]\n#roam: Endpoint = 192.0.2.1:1\n[Peer]\nPublicKey = %s\n"
+			     "#roam: Endpoint = 192.0.2.2:1\n#roam: Keepalive = 5\n#roam: Endpoint = nowhere\n",
+			     PUB);
+	parse(text, &cfg, &d);
+	CHECK(has(&d, 2, "unknown-directive"));
+	CHECK(has(&d, 5, "missing-endpoint"));
+	CHECK(has(&d, 6, "unknown-directive"));
+	CHECK(has(&d, 7, "bad-value"));
+	(void)n;
+	done(&cfg, &d);
+}
+
 int main(void)
 {
 	RUN(test_base64_known);
@@ -739,6 +790,7 @@ int main(void)
 	RUN(test_messages);
 	RUN(test_values_quoted_as_written);
 	RUN(test_endpoints);
+	RUN(test_extra_endpoints);
 	RUN(test_values);
 	RUN(test_listen_port_service);
 	RUN(test_repeats);

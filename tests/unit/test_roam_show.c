@@ -140,6 +140,7 @@ static void test_text(void)
 		"peer: sbGxsbGxsbGxsbGxsbGxsbGxsbGxsbGxsbGxsbGxsbE=",
 		"  preshared key: (hidden)",
 		"  endpoint: 192.0.2.12:51820",
+		"  endpoint candidates: 192.0.2.2:51820, 192.0.2.12:51820 (in use)",
 		"  allowed ips: 198.18.0.2/32, fd00:2::2/128",
 		"  latest handshake: 1 minute, 5 seconds ago",
 		"  transfer: 3.00 MiB received, 1.50 KiB sent",
@@ -148,6 +149,7 @@ static void test_text(void)
 		"  last receive: 1 second ago",
 		"  packets: 40 received, 42 sent",
 		"  session: established",
+		"  liveness: alive",
 		"  drops: replay 2",
 		"  endpoint changes: 1",
 		"  nat: 1 rebind; a mapping was lost after 30 seconds idle; a mapping survived 10 seconds idle",
@@ -163,6 +165,7 @@ static void test_text(void)
 		"  handshake: never",
 		"  last receive: never",
 		"  session: none (3 handshake attempts since the last success)",
+		"  liveness: dead",
 		"  drops: none",
 		"  nat: no evidence yet (it comes from the peer going quiet and coming back)",
 		"  history: none yet",
@@ -232,6 +235,8 @@ static void test_json(void)
 		"\"has_session\": true",
 		"\"last_receive_age_ms\": 1500",
 		"\"drops\": {\"replay\": 2}",
+		"\"liveness\": \"alive\"",
+		"\"endpoint_candidates\": [\"192.0.2.2:51820\", \"192.0.2.12:51820\"], \"endpoint_candidate_index\": 1",
 		"\"nat\": {\"rebinds\": 1, \"lost_after_idle_ms\": 30000, \"kept_after_idle_ms\": 10000, \"suggested_keepalive\": 15}",
 		"\"path_mtu\": {\"origin\": \"probe\", \"mtu\": 1292, \"inner_mtu\": 1232, \"probe\": {\"result\": \"smaller\", "
 		"\"age_ms\": 4000, \"sent\": 10, \"answered\": 7}}",
@@ -244,6 +249,8 @@ static void test_json(void)
 		"\"handshake\": \"never\"",
 		"\"last_receive_age_ms\": null",
 		"\"drops\": {}",
+		"\"endpoint_candidates\": [], \"endpoint_candidate_index\": null",
+		"\"liveness\": \"dead\"",
 		"\"nat\": {\"rebinds\": 0, \"lost_after_idle_ms\": null, \"kept_after_idle_ms\": null, \"suggested_keepalive\": null}",
 		"\"history\": []",
 	};
@@ -276,6 +283,8 @@ static void test_json(void)
 	text = render(json_one, &dev, NOW_MS, &out);
 	CHECK(strstr(text, "\"extended\": false") && strstr(text, "\"under_load\": null") &&
 	      strstr(text, "\"rx_packets\": null") && strstr(text, "\"nat\": null") && strstr(text, "\"history\": null") &&
+	      strstr(text, "\"endpoint_candidates\": null, \"endpoint_candidate_index\": null") &&
+	      strstr(text, "\"liveness\": null") &&
 	      strstr(text, "\"public_key\": null") && strstr(text, "\"endpoint\": null"));
 	free(text);
 	uapi_device_free(&dev);
@@ -314,6 +323,39 @@ static void test_json_strings(void)
 	}
 }
 
+/* The liveness rule (show.h), case by case. */
+static void test_liveness(void)
+{
+	struct uapi_peer p;
+	memset(&p, 0, sizeof(p));
+	p.has_last_receive_age = true;
+	p.last_receive_age_ms = 1000;
+	p.handshake_attempts = 5;
+	CHECK(peer_liveness_of(&p, NOW_MS) == LIVENESS_ALIVE); /* heard: whatever else */
+	memset(&p, 0, sizeof(p));
+	p.has_last_handshake_age = true;
+	p.last_handshake_age_ms = 60000;
+	p.last_handshake_sec = NOW_MS / 1000 - 60;
+	p.has_session = true;
+	CHECK(peer_liveness_of(&p, NOW_MS) == LIVENESS_ALIVE); /* quiet, session fresh */
+	p.handshake_attempts = 1;
+	CHECK(peer_liveness_of(&p, NOW_MS) == LIVENESS_STALE); /* one attempt in flight */
+	p.handshake_attempts = 2;
+	CHECK(peer_liveness_of(&p, NOW_MS) == LIVENESS_DEAD);
+	p.handshake_attempts = 0;
+	p.has_session = false;
+	p.last_handshake_age_ms = 600000;
+	p.last_handshake_sec = NOW_MS / 1000 - 600;
+	CHECK(peer_liveness_of(&p, NOW_MS) == LIVENESS_STALE); /* idle */
+	memset(&p, 0, sizeof(p));
+	p.handshake_attempts = 1;
+	CHECK(peer_liveness_of(&p, NOW_MS) == LIVENESS_STALE); /* the first attempt in flight */
+	p.handshake_attempts = 2;
+	CHECK(peer_liveness_of(&p, NOW_MS) == LIVENESS_DEAD); /* never answered */
+	memset(&p, 0, sizeof(p));
+	CHECK(peer_liveness_of(&p, NOW_MS) == LIVENESS_STALE); /* never tried */
+}
+
 int main(void)
 {
 	RUN(test_durations);
@@ -322,6 +364,7 @@ int main(void)
 	RUN(test_text);
 	RUN(test_text_wireguard_go);
 	RUN(test_json);
+	RUN(test_liveness);
 	RUN(test_json_strings);
 	return test_finish("test_roam_show");
 }

@@ -17,6 +17,7 @@
 #include "crypto.h"
 #include "test.h"
 #include "uapi.h"
+#include "uapi_contract.h"
 
 /* ---- a device with deterministic I/O ----------------------------------- */
 
@@ -1448,6 +1449,124 @@ static void test_roam_get(void)
 	fixture_free(&b);
 }
 
+/* roam_endpoint_candidate lines: set in order, duplicates ignored, the
+ * list replaced on request, get=2 shows it with the endpoint's place, and
+ * a 17-line list fails whole with -E2BIG, changing nothing. */
+static void test_endpoint_candidates(void)
+{
+	struct fixture f;
+	struct key k = make_key(20);
+	struct text req = {0};
+
+	fixture_init(&f, 7);
+	tprintf(&req, "public_key=%s\nendpoint=192.0.2.1:51820\n" ROAM_KEY_ENDPOINT_CANDIDATE "=192.0.2.1:51820\n"
+		      ROAM_KEY_ENDPOINT_CANDIDATE "=[fd00::1]:51820\n" ROAM_KEY_ENDPOINT_CANDIDATE "=192.0.2.1:51820\n",
+		k.pub_hex);
+	CHECK(set(&f, req.s) == 0);
+	struct peer *p = lookup(&f, &k);
+	const struct endpoint *list;
+	CHECK(p && peer_get_endpoint_candidates(p, &list) == 2);
+	CHECK(p && peer_endpoint_candidate_index(p) == 0);
+	struct text out = {0};
+	struct uapi_conn *conn = uapi_conn_new(f.dev, &f.host);
+	CHECK(feed(conn, "get=2\n\n", 0, &out));
+	CHECK(out.s && strstr(out.s, "roam_endpoint_candidate=192.0.2.1:51820\nroam_endpoint_candidate=[fd00::1]:51820\n"
+				     "roam_endpoint_candidate_index=0\n"));
+	out.len = 0;
+	CHECK(feed(conn, "get=1\n\n", 0, &out));
+	CHECK(out.s && !strstr(out.s, "roam_endpoint_candidate"));
+	uapi_conn_free(conn);
+	free(out.s);
+
+	req.len = 0;
+	tprintf(&req, "public_key=%s\n", k.pub_hex);
+	for (int i = 0; i < 17; i++)
+		tprintf(&req, ROAM_KEY_ENDPOINT_CANDIDATE "=198.51.100.%d:1\n", i + 1);
+	CHECK(set(&f, req.s) == -E2BIG);
+	CHECK(p && peer_get_endpoint_candidates(p, &list) == 2);
+
+	req.len = 0;
+	tprintf(&req, "public_key=%s\n" ROAM_KEY_REPLACE_ENDPOINT_CANDIDATES "=true\n" ROAM_KEY_ENDPOINT_CANDIDATE
+		      "=198.51.100.7:7\n",
+		k.pub_hex);
+	CHECK(set(&f, req.s) == 0);
+	CHECK(p && peer_get_endpoint_candidates(p, &list) == 1 && endpoint_port(&list[0]) == 7);
+	CHECK(p && peer_endpoint_candidate_index(p) == -1);
+	/* Names are roam up's business: the daemon takes numbers only. */
+	req.len = 0;
+	tprintf(&req, "public_key=%s\n" ROAM_KEY_ENDPOINT_CANDIDATE "=example.org:1\n", k.pub_hex);
+	CHECK(set(&f, req.s) == -EINVAL);
+	free(req.s);
+	fixture_free(&f);
+}
+
+/* roam_endpoint_name lines reach the host's resolver in order (literals
+ * and bracketed IPv6 too); a bad name is -EINVAL, 17 names -E2BIG, both
+ * before anything is applied; a host without a resolver refuses them with
+ * -ENOTSUP; roam_resolve_names=true asks it to look again. */
+struct names_log {
+	char text[1024];
+	int clears, resolves;
+};
+static struct names_log names_seen;
+static void log_clear_names(void *ctx, struct peer *peer)
+{
+	(void)ctx, (void)peer;
+	names_seen.clears++;
+}
+static int log_add_name(void *ctx, struct peer *peer, const char *host, size_t len, uint16_t port)
+{
+	(void)ctx, (void)peer;
+	size_t used = strlen(names_seen.text);
+	snprintf(names_seen.text + used, sizeof(names_seen.text) - used, "%.*s:%u;", (int)len, host, port);
+	return 0;
+}
+static void log_resolve(void *ctx)
+{
+	(void)ctx;
+	names_seen.resolves++;
+}
+
+static void test_endpoint_names(void)
+{
+	struct fixture f;
+	struct key k = make_key(21);
+	struct text req = {0};
+
+	fixture_init(&f, 8);
+	tprintf(&req, "public_key=%s\n" ROAM_KEY_ENDPOINT_NAME "=vpn.example.org:51820\n", k.pub_hex);
+	CHECK(set(&f, req.s) == -ENOTSUP);
+	f.host.clear_peer_names = log_clear_names;
+	f.host.add_peer_name = log_add_name;
+	f.host.resolve_names = log_resolve;
+	memset(&names_seen, 0, sizeof(names_seen));
+	req.len = 0;
+	tprintf(&req, ROAM_KEY_RESOLVE_NAMES "=true\npublic_key=%s\n" ROAM_KEY_REPLACE_ENDPOINT_NAMES "=true\n"
+		      ROAM_KEY_ENDPOINT_NAME "=vpn.example.org:51820\n" ROAM_KEY_ENDPOINT_NAME "=192.0.2.1:1\n"
+		      ROAM_KEY_ENDPOINT_NAME "=[fd00::1]:2\n",
+		k.pub_hex);
+	CHECK(set(&f, req.s) == 0);
+	CHECK(!strcmp(names_seen.text, "vpn.example.org:51820;192.0.2.1:1;fd00::1:2;"));
+	CHECK(names_seen.clears == 1 && names_seen.resolves == 1);
+	static const char *const bad[] = {"vpn.example.org", "vpn.example.org:0", "vpn example:1", "fd00::1:2",
+					  "[fd00::1:2", ":51820", "a/b:1"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		req.len = 0;
+		tprintf(&req, "public_key=%s\n" ROAM_KEY_ENDPOINT_NAME "=%s\n", k.pub_hex, bad[i]);
+		if (!CHECK(set(&f, req.s) == -EINVAL))
+			fprintf(stderr, "    accepted: %s\n", bad[i]);
+	}
+	memset(&names_seen, 0, sizeof(names_seen));
+	req.len = 0;
+	tprintf(&req, "public_key=%s\n", k.pub_hex);
+	for (int i = 0; i < 17; i++)
+		tprintf(&req, ROAM_KEY_ENDPOINT_NAME "=n%d.example.org:1\n", i);
+	CHECK(set(&f, req.s) == -E2BIG);
+	CHECK(names_seen.text[0] == '\0');
+	free(req.s);
+	fixture_free(&f);
+}
+
 int main(void)
 {
 	RUN(test_buf);
@@ -1455,6 +1574,8 @@ int main(void)
 	RUN(test_get_exact_text);
 	RUN(test_get_after_handshake);
 	RUN(test_roam_get);
+	RUN(test_endpoint_candidates);
+	RUN(test_endpoint_names);
 	RUN(test_set_on_live_device);
 	RUN(test_set_each_key);
 	RUN(test_setconf_capture);

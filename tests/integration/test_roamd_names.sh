@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Names roamd follows itself (src/roamd/names.c), in the NAT lab of
+# lab_nat.sh. dnsmasq in the server's namespace (at DNS_ADDR, an address of
+# its own that never moves) serves NAME with a TTL of TTL seconds; the
+# phone's roamd reads the lab's resolv.conf (/etc/netns/NS/resolv.conf, as
+# `ip netns exec` provides it) and is given the server as
+# roam_endpoint_name=NAME:51820.
+#
+# Cases, each printing its figures:
+#   resolved   roamd's own lookup gives the peer its candidate (get=2).
+#   moved      under a 50 Hz ping, the record changes to NEW and the server
+#              moves there (its old address deleted): traffic resumes within
+#              TTL + 5 s, with no command (the bound of the issue; roamd asks
+#              again at the first unanswered attempt, ~15 s, or at TTL).
+#   silent     the resolver frozen (SIGSTOP) while roam reresolve's request
+#              (roam_resolve_names=true) is pending: the ping goes on, the
+#              event loop never waits for it.
+#   nxdomain   a name that does not exist: one log line, the peer's other
+#              addresses kept, nothing blocked.
+# About 50 s.
+# shellcheck disable=SC2317 # case functions are called through t_check
+set -u
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=lab_nat.sh
+. "$(dirname "$0")/lab_nat.sh"
+
+ROAMD=$(cd "$(dirname "$0")/../.." && pwd)/build/roamd
+NAME=vpn.roam.test
+NEW=198.19.0.3
+DNS_ADDR=198.19.0.4
+TTL=30
+MOVE_MAX_S=$((TTL + 5))
+DNS_PID=""
+NETNS_DIR=""
+
+dns_hosts() { echo "$1 $NAME" >"$RT_TMP/dns.hosts"; }
+
+dns_start() {
+	dns_hosts "$LAB_SRV4"
+	# Deleting the server's first address must leave the others (and the
+	# prefix route and default route with them): promote, do not flush.
+	nsx "$LAB_SERVER" sysctl -qw net.ipv4.conf.all.promote_secondaries=1 \
+		"net.ipv4.conf.$LAB_SRV_DEV.promote_secondaries=1" &&
+		ip -n "$LAB_SERVER" addr add "$DNS_ADDR/24" dev "$LAB_SRV_DEV" || return 1
+	ip netns exec "$LAB_SERVER" dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
+		--listen-address="$DNS_ADDR" --port=53 --user=root --pid-file="$RT_TMP/dns.pid" \
+		--addn-hosts="$RT_TMP/dns.hosts" --local-ttl="$TTL" --log-queries \
+		--log-facility="$RT_TMP/dns.log" </dev/null >/dev/null 2>&1 {RT_OUT}>&- {RT_ERR}>&- &
+	DNS_PID=$!
+	RT_PIDS+=("$DNS_PID")
+	wait_until 5 nsx "$LAB_SERVER" ss -Hlun "sport = :53"
+}
+
+# The phone's namespace gets its own resolv.conf before its roamd starts.
+setup() {
+	lab_up n || return 1
+	NETNS_DIR=/etc/netns/$LAB_PHONE
+	mkdir -p "$NETNS_DIR" && echo "nameserver $DNS_ADDR" >"$NETNS_DIR/resolv.conf" || return 1
+	dns_start || { echo "dnsmasq does not listen"; return 1; }
+	lab_start_tunnel "$ROAMD" "$ROAMD" 0 || return 1
+	lab_uapi_set "$LAB_WG_PHONE" "public_key=$(lab_key_hex "${LAB_TAG}s")" "roam_replace_endpoint_names=true" \
+		"roam_endpoint_name=$NAME:$LAB_PORT"
+}
+
+phone_has_candidate() { lab_uapi_get2 "$LAB_WG_PHONE" | grep -qx "roam_endpoint_candidate=$1:$LAB_PORT"; }
+phone_log() { cat "$RT_TMP/$LAB_WG_PHONE.log" 2>/dev/null; }
+
+sc_resolved() {
+	wait_until 5 phone_has_candidate "$LAB_SRV4" || { lab_uapi_get2 "$LAB_WG_PHONE"; phone_log | tail -5; return 1; }
+	lab_figures resolved "name=$NAME candidate=$LAB_SRV4:$LAB_PORT queries=$(grep -c "query\[A\] $NAME" "$RT_TMP/dns.log")"
+}
+
+sc_moved() {
+	lab_ping_start "$LAB_PHONE" "$LAB_TUN_SRV4" 90
+	wait_until 5 lab_ping_has 10 || { echo "no ping through the tunnel"; return 1; }
+	local t0 after st reach
+	t0=$(lab_now)
+	# The record and the server move together; dnsmasq re-reads its hosts
+	# file on SIGHUP.
+	dns_hosts "$NEW" && kill -HUP "$DNS_PID" &&
+		ip -n "$LAB_SERVER" addr add "$NEW/24" dev "$LAB_SRV_DEV" &&
+		ip -n "$LAB_SERVER" addr del "$LAB_SRV4/24" dev "$LAB_SRV_DEV" || return 1
+	after=$(awk -v t="$t0" 'BEGIN { printf "%.6f", t + 0.2 }')
+	wait_until $((MOVE_MAX_S + 5)) lab_ping_has 1 "$after"
+	lab_ping_stop
+	st=$(lab_ping_stats "$t0" "$after")
+	reach=$(lab_stat reach_s "$st")
+	lab_figures moved "resumed_s=$reach bound_s=$MOVE_MAX_S ttl_s=$TTL" \
+		"queries=$(grep -c "query\[A\] $NAME" "$RT_TMP/dns.log")"
+	phone_log | grep -E "name $NAME|candidate|endpoint " | tail -n 4
+	awk -v r="$reach" -v b="$MOVE_MAX_S" 'BEGIN { exit !(r != "none" && r + 0 <= b) }' &&
+		phone_has_candidate "$NEW" && phone_log | grep -q "name $NAME: $LAB_SRV4:$LAB_PORT -> $NEW:$LAB_PORT"
+}
+
+sc_silent() {
+	local st
+	lab_ping_start "$LAB_PHONE" "$LAB_TUN_SRV4" 10
+	wait_until 5 lab_ping_has 10 || return 1
+	kill -STOP "$DNS_PID" || return 1
+	# Past NAMES_MIN_INTERVAL since the last lookup, so this one is sent.
+	lab_uapi_set "$LAB_WG_PHONE" "roam_resolve_names=true" || { kill -CONT "$DNS_PID"; return 1; }
+	sleep 4 # the measured stretch: c-ares waits 2 s per try, twice
+	lab_ping_stop
+	kill -CONT "$DNS_PID"
+	st=$(lab_ping_stats)
+	lab_figures silent "resolver=stopped ping_$st"
+	[ "$(lab_stat lost "$st")" -le 2 ] && [ "$(lab_stat longest_gap_ms "$st")" -lt 500 ]
+}
+
+sc_nxdomain() {
+	lab_uapi_set "$LAB_WG_PHONE" "public_key=$(lab_key_hex "${LAB_TAG}s")" \
+		"roam_endpoint_name=nowhere.roam.test:$LAB_PORT" || return 1
+	wait_until 10 eval 'phone_log | grep -q "name nowhere.roam.test: "' || { phone_log | tail -3; return 1; }
+	phone_log | grep "name nowhere.roam.test: "
+	lab_tunnel_ok && phone_has_candidate "$NEW"
+}
+
+if t_check "lab, dnsmasq and tunnel up; the phone follows $NAME" setup; then
+	t_check "roamd resolves $NAME itself" sc_resolved &&
+		t_check "record and server move: traffic back within TTL + 5 s = $MOVE_MAX_S s" sc_moved &&
+		t_check "a resolver that does not answer blocks nothing" sc_silent &&
+		t_check "a name that does not exist: logged, the others kept" sc_nxdomain
+fi
+lab_ping_stop
+lab_down
+[ -n "$NETNS_DIR" ] && rm -rf "$NETNS_DIR"
+rt_cleanup
+t_check "cleanup leaves no namespace or socket" rt_nothing_left
+t_finish
