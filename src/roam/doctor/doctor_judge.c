@@ -783,13 +783,13 @@ void judge_mtu(struct doctor_report *r, const struct peer_observation *p, bool s
 	}
 	if (!o->has_address) {
 		f->status = DOCTOR_SKIP;
-		doctor_evidence(f, "no address of the peer to ping: its AllowedIPs hold no single address");
+		doctor_evidence(f, "%sno address of the peer to ping: its AllowedIPs hold no single address", sep);
 		doctor_decision(f, "Name one with --probe ADDRESS.");
 		return;
 	}
 	if (o->over_limit) {
 		f->status = DOCTOR_SKIP;
-		doctor_evidence(f, "not probed: doctor pings at most %d peers a run", DOCTOR_MTU_PEERS_MAX);
+		doctor_evidence(f, "%snot probed: doctor pings at most %d peers a run", sep, DOCTOR_MTU_PEERS_MAX);
 		doctor_decision(f, "Name its tunnel address with --probe ADDRESS to probe it.");
 		return;
 	}
@@ -797,12 +797,12 @@ void judge_mtu(struct doctor_report *r, const struct peer_observation *p, bool s
 	doctor_figure(f, "interface_mtu", o->interface_mtu);
 	if (o->error) {
 		f->status = DOCTOR_WARN;
-		doctor_evidence(f, "cannot ping %s: %s", a, strerror(-o->error));
+		doctor_evidence(f, "%scannot ping %s: %s", sep, a, strerror(-o->error));
 		return;
 	}
 	if (!o->reachable) {
 		f->status = DOCTOR_WARN;
-		doctor_evidence(f, "%s answers no ping through the tunnel", a);
+		doctor_evidence(f, "%s%s answers no ping through the tunnel", sep, a);
 		doctor_decision(f, "The peer may drop ICMP or not route the reply back; name another address with "
 				   "--probe, or test with a TCP connection.");
 		return;
@@ -810,28 +810,33 @@ void judge_mtu(struct doctor_report *r, const struct peer_observation *p, bool s
 	doctor_figure(f, "largest_packet", o->largest);
 	doctor_figure(f, "rtt_ms", (double)o->rtt_us / 1000);
 	if (o->largest >= (int)o->interface_mtu) {
-		doctor_evidence(f, "%d-byte packets reach %s unfragmented, the interface MTU (%u probes; rtt %.1f ms)",
-				o->largest, a, o->probes, (double)o->rtt_us / 1000);
+		doctor_evidence(f, "%s%d-byte packets reach %s unfragmented, the interface MTU (%u probes; rtt %.1f ms)",
+				sep, o->largest, a, o->probes, (double)o->rtt_us / 1000);
 		return;
 	}
 	/* roamd already answers bigger inner packets with "fragmentation
-	 * needed" for this path: transfers adapt, only the first packets of
-	 * each are lost. */
+	 * needed" for this path: transfers adapt. Doctor's pings then stop at
+	 * roamd's own fit and cannot see past it, so their largest says
+	 * nothing more about the path: no MTU to recommend. */
 	bool fitted = p->peer->path_mtu && p->peer->path_inner_mtu <= (unsigned)o->largest;
 	f->status = fitted ? DOCTOR_WARN : DOCTOR_FAIL;
 	f->cause = "path_mtu";
-	doctor_evidence(f, "the largest packet that reaches %s unfragmented is %d bytes, but the interface MTU is "
+	if (fitted) {
+		doctor_evidence(f, "%sthe largest packet that reaches %s is %d bytes, the size roamd fits packets to (%u "
+				   "probes with don't-fragment pings; they cannot see past that fit)",
+				sep, a, o->largest, o->probes);
+		doctor_decision(f, "Nothing must change: transfers work, roamd answers larger packets with "
+				   "'fragmentation needed'. It measures the path again itself (after a roam, after "
+				   "silence, and 10 minutes after its last measure), so a path that grew back is used "
+				   "again.");
+		return;
+	}
+	doctor_evidence(f, "%sthe largest packet that reaches %s unfragmented is %d bytes, but the interface MTU is "
 			   "%u: bigger packets vanish on the path (%u probes with don't-fragment pings)",
-			a, o->largest, o->interface_mtu, o->probes);
-	if (fitted)
-		doctor_decision(f, "roamd fits packets to the path, so transfers work; to spare each new connection "
-				   "its first lost packets, set MTU = %d on this interface and the peer.",
-				o->largest);
-	else
-		doctor_decision(f, "Small requests work and big transfers stall: set MTU = %d on this interface and "
-				   "the peer%s.",
-				o->largest,
-				o->largest < 1280 ? " (below 1280 IPv6 cannot run inside: fix the path instead)" : "");
+			sep, a, o->largest, o->interface_mtu, o->probes);
+	doctor_decision(f, "Small requests work and big transfers stall: set MTU = %d on this interface and "
+			   "the peer%s.",
+			o->largest, o->largest < 1280 ? " (below 1280 IPv6 cannot run inside: fix the path instead)" : "");
 }
 
 /* ---- dns --------------------------------------------------------------- */
