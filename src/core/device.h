@@ -344,6 +344,9 @@ enum path_probe_result {
 	PATH_PROBE_NO_TARGET,	/* nothing sent yet to take addresses from */
 };
 const char *path_probe_result_name(enum path_probe_result result);
+/* True while io->send is handed a path probe: the embedder must send it
+ * whole (with DF) or not at all, never fragmented. */
+bool device_sending_path_probe(const struct device *dev);
 struct path_probe_info {
 	enum path_probe_result result;	/* the last search's, or SEARCHING */
 	uint64_t result_at;		/* monotonic; 0 = never */

@@ -27,6 +27,7 @@ struct device {
 	size_t path_mtu_peers;	/* peers with a path MTU (pathmtu.c) */
 	bool path_probing;	/* pathprobe.c; off until the embedder asks */
 	uint8_t *probe_buf;	/* one probe, with head- and tailroom; lazily */
+	bool sending_probe;	/* io->send is handed a probe (pathprobe.c) */
 	struct pubkey_table pubkeys;
 	struct index_table indices;
 	struct allowedips allowedips;

@@ -88,6 +88,11 @@ void device_set_path_probing(struct device *dev, bool on)
 	dev->path_probing = on;
 }
 
+bool device_sending_path_probe(const struct device *dev)
+{
+	return dev->sending_probe;
+}
+
 /* Inner bytes every path to the peer carries (the outer floor less the
  * encapsulation, rounded down to PROBE_STEP). */
 static unsigned base_size(const struct peer *peer)
@@ -307,7 +312,10 @@ static bool send_round(struct peer *peer, uint64_t now)
 	for (unsigned i = 0; i < pr->rungs; i++) {
 		uint8_t *pkt = dev->probe_buf + MESSAGE_DATA_HEADROOM;
 		build_probe(pr, pkt, pr->size[i], probe_seq(pr, i));
-		if (!peer_encrypt_and_send_unpadded(peer, pkt, pr->size[i], now))
+		dev->sending_probe = true;
+		bool sent = peer_encrypt_and_send_unpadded(peer, pkt, pr->size[i], now);
+		dev->sending_probe = false;
+		if (!sent)
 			return false;
 		pr->probes_sent++;
 	}

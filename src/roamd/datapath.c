@@ -353,7 +353,8 @@ static void io_send(void *ctx, struct peer *peer, const struct endpoint *to, uin
 	struct udp_tx_entry one = {.data = data, .len = len, .peer = peer, .to = *to};
 	check_sources(d, &one, 1);
 	unsigned notes;
-	int ret = udp_send(&d->ports.cur, &one.to, data, len, &notes);
+	/* A path probe must leave whole or not at all. */
+	int ret = udp_send_df(&d->ports.cur, &one.to, data, len, &notes, device_sending_path_probe(d->dev));
 	if (ret || notes)
 		note_send_result(d, peer, &one.to, ret, notes);
 }

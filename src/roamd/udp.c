@@ -474,6 +474,12 @@ int udp_send_fragmentable(const struct udp_pair *pair, const struct endpoint *to
 int udp_send(const struct udp_pair *pair, const struct endpoint *to, const uint8_t *data, size_t len,
 	     unsigned *notes)
 {
+	return udp_send_df(pair, to, data, len, notes, false);
+}
+
+int udp_send_df(const struct udp_pair *pair, const struct endpoint *to, const uint8_t *data, size_t len,
+		unsigned *notes, bool never_fragment)
+{
 	struct sockaddr_in sin;
 	struct sockaddr_in6 sin6;
 	uint64_t control[(CMSG_SPACE(sizeof(struct in6_pktinfo)) + 7) / 8];
@@ -487,7 +493,7 @@ int udp_send(const struct udp_pair *pair, const struct endpoint *to, const uint8
 		if (fd < 0)
 			return family == AF_UNSPEC ? -EDESTADDRREQ : -EAFNOSUPPORT;
 		int err = send_one(pair, fd, &msg);
-		if (err == EMSGSIZE) {
+		if (err == EMSGSIZE && !never_fragment) {
 			err = send_fragmented(pair, fd, family, &msg);
 			if (!err)
 				*notes |= UDP_SENT_FRAGMENTED;

@@ -81,6 +81,12 @@ enum {
 int udp_send(const struct udp_pair *pair, const struct endpoint *to, const uint8_t *data, size_t len,
 	     unsigned *notes);
 
+/* The same, but a datagram larger than the path this host knows is
+ * refused (-EMSGSIZE) rather than sent in fragments, when never_fragment
+ * (a path probe: fragmented, it would measure nothing). */
+int udp_send_df(const struct udp_pair *pair, const struct endpoint *to, const uint8_t *data, size_t len,
+		unsigned *notes, bool never_fragment);
+
 /* Sends one datagram with fragmentation allowed (an inner packet that must
  * be carried although the path is smaller, pathmtu.c). 0 or -errno. */
 int udp_send_fragmentable(const struct udp_pair *pair, const struct endpoint *to, const uint8_t *data, size_t len,
