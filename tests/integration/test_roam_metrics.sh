@@ -87,7 +87,7 @@ compat_series() {
 		! grep -q "^wireguard_peers_total" <<<"$m" &&
 		grep -qxF "roam_interface_connected_peers{interface=\"$WA\"} 1" <<<"$m" &&
 		grep -qxF "roam_peer_up{interface=\"$WA\",public_key=\"$PUB_B\"} 1" <<<"$m" &&
-		grep -qF "roam_peer_info{interface=\"$WA\",public_key=\"$PUB_B\",endpoint=\"192.0.2.2:20000\",allowed_ips=\"198.18.0.2/32\",friendly_name=\"Bob's laptop\"} 1" <<<"$m" &&
+		grep -qE "^roam_peer_info\{interface=\"$WA\",public_key=\"[^\"]+\",endpoint=\"192\.0\.2\.2:20000\",path_mtu_origin=\"(interface|icmp|local|probe)\",allowed_ips=\"198\.18\.0\.2/32\",friendly_name=\"Bob's laptop\"\} 1$" <<<"$m" &&
 		grep -qF "roam_peer_handshake_age_seconds{interface=\"$WA\",public_key=\"$PUB_B\"} " <<<"$m" || {
 		printf '%s\n' "$m"; return 1; }
 }
