@@ -37,6 +37,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 			      const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
 	static const char not_found[] = "roam metrics serves /metrics only\n";
+	static const char not_allowed[] = "roam metrics: only GET and HEAD\n";
 	static const char failed[] = "roam metrics: no interface could be read (see its standard error)\n";
 	const struct metrics_request *req = cls;
 	struct MHD_Response *resp;
@@ -45,9 +46,13 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 	FILE *f;
 
 	(void)version, (void)upload_data, (void)upload_data_size, (void)con_cls;
-	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
-		return MHD_NO;	/* closes the connection: a scrape is a GET */
-	if (strcmp(url, "/metrics")) {
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
+		/* A scrape is a GET: anything else is told so. */
+		status = MHD_HTTP_METHOD_NOT_ALLOWED;
+		resp = MHD_create_response_from_buffer(strlen(not_allowed), (void *)not_allowed, MHD_RESPMEM_PERSISTENT);
+		if (resp)
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	} else if (strcmp(url, "/metrics")) {
 		status = MHD_HTTP_NOT_FOUND;
 		resp = MHD_create_response_from_buffer(strlen(not_found), (void *)not_found, MHD_RESPMEM_PERSISTENT);
 	} else {
@@ -98,6 +103,14 @@ static bool listen_address(const char *spec, struct sockaddr_storage *ss, char *
 
 	if (!colon || !colon[1]) {
 		snprintf(err, err_len, "'%s' is not ADDR:PORT (e.g. 127.0.0.1:9586, [::1]:9586, :9586)", spec);
+		return false;
+	}
+	/* A port is 1 to 65535 in plain digits: getaddrinfo would take 70000
+	 * modulo 65536, and 0 would bind a port nobody announced. */
+	size_t digits = strspn(colon + 1, "0123456789");
+	long port = digits && digits <= 5 && !colon[1 + digits] ? strtol(colon + 1, NULL, 10) : 0;
+	if (port < 1 || port > 65535) {
+		snprintf(err, err_len, "'%s': the port must be a number from 1 to 65535", spec);
 		return false;
 	}
 	host_len = (size_t)(colon - spec);

@@ -176,10 +176,22 @@ http_scrape() {
 	grep -qi '^content-type: text/plain; version=0.0.4' <<<"$h" &&
 		grep -qF "wireguard_latest_handshake_seconds{interface=\"$WA\"" "$RT_TMP/http.txt" &&
 		promtool check metrics <"$RT_TMP/http.txt" >"$RT_TMP/promtool.out" 2>&1 &&
-		[ "$(nsx "$A" curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$METRICS_PORT/")" = 404 ] || {
+		[ "$(nsx "$A" curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$METRICS_PORT/")" = 404 ] &&
+		[ "$(nsx "$A" curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$METRICS_PORT/metrics")" = 405 ] || {
 		printf '%s\n' "$h"; cat "$RT_TMP/serve.log" "$RT_TMP/promtool.out"; return 1; }
 }
-t_check "--listen answers GET /metrics (text format 0.0.4, promtool passes), 404 elsewhere" http_scrape
+t_check "--listen answers GET /metrics (text format 0.0.4, promtool passes), 404 elsewhere, 405 to a POST" http_scrape
+
+# Ports outside 1-65535 (getaddrinfo would wrap 70000, and 0 binds a random
+# one) and anything but digits are refused before anything is bound.
+bad_ports() {
+	local spec out
+	for spec in 127.0.0.1:70000 127.0.0.1:65536 127.0.0.1:0 :+9586 "127.0.0.1: 9586" 127.0.0.1:; do
+		out=$(nsx "$A" timeout 5 "$ROAM" metrics "$WA" --listen "$spec" 2>&1) && { echo "'$spec' was served"; return 1; }
+		grep -q "ADDR:PORT\|from 1 to 65535" <<<"$out" || { echo "'$spec': $out"; return 1; }
+	done
+}
+t_check "--listen refuses ports outside 1-65535 and ports that are not plain digits" bad_ports
 
 prometheus_query() {
 	local q
