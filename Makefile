@@ -70,7 +70,12 @@ $(BUILD)/obj/src/roamd/%.o: CPPFLAGS += -Isrc/roamd $(INC_COMMON)
 $(BUILD)/obj/src/roam/%.o: CPPFLAGS += -Isrc/roam -Isrc/roam/doctor $(INC_COMMON)
 $(BUILD)/obj/tests/%.o $(BUILD)/obj/bench/%.o: CPPFLAGS += -Itests/unit -Itests/sim -Isrc/roamd -Isrc/roam -Isrc/roam/doctor $(INC_COMMON)
 
-$(BUILD)/obj/%.o: %.c
+# Objects depend on the flags they were built with: a change of CFLAGS (the
+# hardening flags, say) rebuilds them all instead of linking old objects.
+FLAGS_STAMP := $(BUILD)/.flags
+FLAGS_NOW   := $(CC) $(CPPFLAGS) $(CFLAGS)
+$(shell mkdir -p $(BUILD) && { [ -f $(FLAGS_STAMP) ] && [ "$$(cat $(FLAGS_STAMP))" = '$(FLAGS_NOW)' ] || echo '$(FLAGS_NOW)' >$(FLAGS_STAMP); })
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 

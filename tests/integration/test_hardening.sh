@@ -9,6 +9,9 @@
 #   canary     __stack_chk_fail imported (-fstack-protector-strong)
 #   FORTIFY    __*_chk imported (-D_FORTIFY_SOURCE=2 rewrote memcpy/snprintf...)
 #   no exec stack  GNU_STACK is RW, not RWE
+#   every object   each object of the sources (build/obj) carries the x86 CET
+#              property (-fcf-protection), so none was left from a build
+#              with other flags (the Makefile rebuilds on a change of flags)
 set -u
 cd "$(dirname "$0")/../.."
 pass=0 fail=0
@@ -40,5 +43,14 @@ for bin in build/roamd build/roam; do
 	if [ -n "$chk" ]; then ok "$name FORTIFY ($chk)"; else no "$name FORTIFY" "no __*_chk calls imported"; fi
 	if grep -E 'GNU_STACK' <<<"$seg" | grep -q 'RWE'; then no "$name no exec stack" "GNU_STACK is RWE"; else ok "$name no exec stack"; fi
 done
+if [ "$(uname -m)" = x86_64 ]; then
+	stale=""
+	while IFS= read -r c; do
+		o="build/obj/${c%.c}.o"
+		[ -f "$o" ] || continue
+		readelf -nW "$o" | grep -q 'IBT' || stale="$stale $o"
+	done < <(find src -name '*.c')
+	if [ -z "$stale" ]; then ok "every object built with the hardening flags (x86 IBT property)"; else no "every object built with the hardening flags" "without:$stale"; fi
+fi
 echo "test_hardening.sh: $pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
