@@ -15,6 +15,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "crypto.h"
 #include "daemon.h"
 #include "sd_notify.h"
 #include "log.h"
@@ -252,7 +253,11 @@ static void client_event(struct daemon *d, struct client *c, uint32_t events)
 		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n > 0) {
 			c->last_active = now_ns();
-			if (!uapi_conn_feed(c->conn, buf, (size_t)n))
+			bool fed = uapi_conn_feed(c->conn, buf, (size_t)n);
+			/* A set request may carry private or pre-shared keys:
+			 * none stays behind on the stack. */
+			crypto_wipe(buf, (size_t)n);
+			if (!fed)
 				c->closing = true;
 			continue;
 		}

@@ -93,6 +93,33 @@ t_check "fwmark 0x1234 set (SO_MARK needs CAP_NET_ADMIN)" eval '[ "$(wg_show "$A
 t_check "handshake with wireguard-go" wait_until 10 wg_has_handshake "$A" "$WA"
 t_check "ping through the tunnel" ping_ok "$A" 198.18.0.2
 
+# The private key as `wg set` sent it (hex, in a UAPI set request) is
+# nowhere in roamd's stack or heap that a core dump or swap could hold:
+# the request buffers are wiped (the key itself lives in locked,
+# undumpable memory, which this does not read).
+PY_FIND_KEY='
+import binascii, base64, re, sys
+pid, b64 = sys.argv[1], sys.argv[2]
+needle = binascii.hexlify(base64.b64decode(b64))
+found = []
+with open("/proc/%s/maps" % pid) as maps, open("/proc/%s/mem" % pid, "rb", 0) as mem:
+    for line in maps:
+        f = line.split()
+        name = f[5] if len(f) > 5 else ""
+        if name not in ("[stack]", "[heap]"): continue
+        lo, hi = (int(x, 16) for x in f[0].split("-"))
+        mem.seek(lo)
+        if needle in mem.read(hi - lo): found.append(name)
+print(" ".join(found) or "nowhere")
+'
+key_not_left() {
+	local where
+	where=$(python3 -c "$PY_FIND_KEY" "$PID" "$(cat "$(key_file a)")") || return 1
+	echo "the private key's hex after wg set: $where"
+	[ "$where" = nowhere ]
+}
+t_check "the key wg set sent is left in neither roamd's stack nor its heap" key_not_left
+
 new_port() {
 	wg_set "$A" "$WA" listen-port "$1" && wait_until 5 bound_on "$A" "$1" &&
 		[ "$(wg_show "$A" "$WA" listen-port)" = "$1" ] && wg_set "$B" "$WB" peer "$(key_pub a)" endpoint "192.0.2.1:$1"
