@@ -46,8 +46,9 @@ static const char *const daemon_calls[] = {
 	/* removing our own socket at exit: fails with EACCES in root's
 	 * directory (the keeper does it); harmless to let it try */
 	"unlink", "unlinkat",
-	/* signals, threads' locks (OpenSSL), ending */
-	"rt_sigreturn", "rt_sigprocmask", "rt_sigaction", "sigaltstack", "tgkill", "futex", "sched_yield",
+	/* signals, threads' locks (OpenSSL), ending (tgkill: to ourselves
+	 * only, add_sockets) */
+	"rt_sigreturn", "rt_sigprocmask", "rt_sigaction", "sigaltstack", "futex", "sched_yield",
 	"restart_syscall", "exit", "exit_group",
 };
 
@@ -116,18 +117,37 @@ static int add_read_only_opens(scmp_filter_ctx ctx)
 	return ret;
 }
 
-/* New sockets: UDP on link up and listen-port changes, a datagram socket
- * for route lookups, AF_UNIX for syslog, netlink for a re-opened watch. No
- * raw or packet sockets. */
+/* New sockets: UDP on link up and listen-port changes (and TCP, when the
+ * resolver falls back to it), a datagram socket for route lookups, AF_UNIX
+ * for syslog, NETLINK_ROUTE for a re-opened watch. No raw or packet
+ * sockets, no other netlink protocol (netfilter, xfrm, audit...): with
+ * CAP_NET_ADMIN those would reconfigure the host. */
 static int add_sockets(scmp_filter_ctx ctx)
 {
-	static const int families[] = {AF_INET, AF_INET6, AF_UNIX, AF_NETLINK};
-	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
-		int ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-					   SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]));
+	/* The type's low bits; SOCK_NONBLOCK and SOCK_CLOEXEC may ride along. */
+	const scmp_datum_t type_mask = 0xf;
+	static const struct {
+		int family, type;
+	} kinds[] = {
+		{AF_INET, SOCK_DGRAM},	{AF_INET, SOCK_STREAM}, {AF_INET6, SOCK_DGRAM},
+		{AF_INET6, SOCK_STREAM}, {AF_UNIX, SOCK_DGRAM},	{AF_UNIX, SOCK_STREAM},
+	};
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		int ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
+					   SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)kinds[i].family),
+					   SCMP_A1(SCMP_CMP_MASKED_EQ, type_mask, (scmp_datum_t)kinds[i].type));
 		if (ret < 0)
 			return ret;
 	}
+	int ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2, SCMP_A0(SCMP_CMP_EQ, AF_NETLINK),
+				   SCMP_A2(SCMP_CMP_EQ, NETLINK_ROUTE));
+	if (ret < 0)
+		return ret;
+	/* Signals to ourselves only (abort, raise): every roamd runs as the
+	 * same user, and one must not be able to stop the others. */
+	ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+	if (ret < 0)
+		return ret;
 	/* Read-only ioctls: stdio asks whether a stream is a terminal;
 	 * if_indextoname (netwatch names an interface in its log lines) and
 	 * if_nametoindex (a UAPI endpoint with %IFNAME scope) ask the kernel

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <linux/netlink.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -23,6 +25,9 @@ enum what {
 	OPEN_FOR_WRITE,
 	EXECVE,
 	PACKET_SOCKET,
+	RAW_SOCKET,	/* AF_INET raw: the family is allowed, the type is not */
+	NETFILTER_SOCKET, /* netlink, but not NETLINK_ROUTE */
+	SIGNAL_OTHERS,	/* tgkill to another process (the parent) */
 	KEEPER_UNLINK,	/* keeper filter: unlink of a missing file is fine */
 	KEEPER_SOCKET,	/* keeper filter: any socket is fatal */
 };
@@ -30,6 +35,7 @@ enum what {
 static void child(enum what w)
 {
 	char err[160];
+	pid_t parent = getppid();	/* asked before the filter, which forbids it */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		_exit(90);
 	if (w >= KEEPER_UNLINK) {
@@ -51,6 +57,13 @@ static void child(enum what w)
 		if (s < 0)
 			_exit(4);
 		close(s);
+		s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+		if (s < 0)
+			_exit(6);
+		close(s);
+		/* A signal to itself (abort and raise send them so). */
+		if (syscall(SYS_tgkill, getpid(), gettid(), 0) < 0)
+			_exit(7);
 		_exit(0);
 	}
 	case OPEN_FOR_WRITE:
@@ -63,6 +76,15 @@ static void child(enum what w)
 	}
 	case PACKET_SOCKET:
 		(void)socket(AF_PACKET, SOCK_RAW, 0);
+		break;
+	case RAW_SOCKET:
+		(void)socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+		break;
+	case NETFILTER_SOCKET:
+		(void)socket(AF_NETLINK, SOCK_RAW, NETLINK_NETFILTER);
+		break;
+	case SIGNAL_OTHERS:
+		(void)syscall(SYS_tgkill, parent, parent, 0);
 		break;
 	case KEEPER_UNLINK:
 		if (unlink("/nonexistent/roam-test-sandbox") < 0 && errno == ENOENT)
@@ -131,6 +153,14 @@ static void test_forbidden_calls_kill(void)
 
 	CHECK(killed_by_sigsys(run(PACKET_SOCKET, out, sizeof(out))));
 	CHECK(strstr(out, "forbidden system call socket") != NULL);
+
+	CHECK(killed_by_sigsys(run(RAW_SOCKET, out, sizeof(out))));
+	CHECK(strstr(out, "forbidden system call socket") != NULL);
+	CHECK(killed_by_sigsys(run(NETFILTER_SOCKET, out, sizeof(out))));
+	CHECK(strstr(out, "forbidden system call socket") != NULL);
+	CHECK(killed_by_sigsys(run(SIGNAL_OTHERS, out, sizeof(out))));
+	if (!CHECK(strstr(out, "forbidden system call tgkill") != NULL))
+		printf("  child said: %s\n", out);
 }
 
 static void test_keeper_filter(void)
