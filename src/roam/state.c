@@ -67,7 +67,12 @@ int state_dir_open(bool create, char *err, size_t err_len)
 	snprintf(parent, sizeof(parent), "%.*s", base == dir ? 1 : (int)(base - dir), dir);
 	base++;
 	/* The directory itself is opened relative to its parent, resolved
-	 * once and checked, so nothing can be swapped in along the path. */
+	 * once and checked, so nothing can be swapped in along the path; the
+	 * links on the way there are checked before they are followed. */
+	if (!trust_symlinks(parent, why, sizeof(why))) {
+		snprintf(err, err_len, "refusing %s: %s", dir, why);
+		return -EPERM;
+	}
 	real = realpath(parent, NULL);
 	if (!real) {
 		ret = -errno;

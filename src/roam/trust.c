@@ -64,6 +64,64 @@ bool trust_dir_chain(const char *dir, char *why, size_t why_len)
 	}
 }
 
+bool trust_symlinks(const char *path, char *why, size_t why_len)
+{
+	char cur[PATH_MAX], rest[PATH_MAX], next[PATH_MAX], link[PATH_MAX], tmp[PATH_MAX];
+	struct stat st;
+	int hops = 0;
+
+	if (path[0] == '/')
+		cur[0] = '\0';
+	else if (!getcwd(cur, sizeof(cur)))
+		return true;	/* what resolves it will say why */
+	if (strlen(path) >= sizeof(rest))
+		return true;
+	strcpy(rest, path);
+	for (const char *p = rest; *p;) {
+		while (*p == '/')
+			p++;
+		size_t n = strcspn(p, "/");
+		if (!n)
+			break;
+		if (n == 1 && p[0] == '.') {
+			p += n;
+			continue;
+		}
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			char *up = strrchr(cur, '/');
+			if (up)
+				*up = '\0';
+			p += n;
+			continue;
+		}
+		if ((size_t)snprintf(next, sizeof(next), "%s/%.*s", cur, (int)n, p) >= sizeof(next) ||
+		    lstat(next, &st) < 0)
+			return true;	/* what opens it will say why */
+		if (!S_ISLNK(st.st_mode)) {
+			strcpy(cur, next);
+			p += n;
+			continue;
+		}
+		/* Whoever owns a link decides where it leads. */
+		if (!trust_owner(st.st_uid)) {
+			snprintf(why, why_len, "%s is a symbolic link owned by uid %u, neither root nor the user running roam",
+				 next, (unsigned)st.st_uid);
+			return false;
+		}
+		ssize_t len = readlink(next, link, sizeof(link) - 1);
+		if (len < 0 || ++hops > 40)
+			return true;
+		link[len] = '\0';
+		if ((size_t)snprintf(tmp, sizeof(tmp), "%s%s", link, p + n) >= sizeof(tmp))
+			return true;
+		strcpy(rest, tmp);
+		p = rest;
+		if (link[0] == '/')
+			cur[0] = '\0';
+	}
+	return true;
+}
+
 const char *trust_control_char(const char *s)
 {
 	for (; *s; s++)

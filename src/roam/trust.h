@@ -34,6 +34,11 @@ bool trust_dir_chain(const char *dir, char *why, size_t why_len);
 /* The first control character (below 0x20, or DEL) in s, or NULL. A
  * control character in a path or a hook would let it pass for something
  * else on a terminal, or split a ledger record in two. */
+/* Every symbolic link met on the way to path (as given, before it is
+ * resolved) is owned by root or by the user running roam: the owner of a
+ * link chooses where it leads, and so which file root reads. The
+ * directories they lead to are checked after, on the resolved path. */
+bool trust_symlinks(const char *path, char *why, size_t why_len);
 const char *trust_control_char(const char *s);
 
 #endif

@@ -400,6 +400,8 @@ static int check_config_trust(struct up *u, const char *config)
 	struct stat st = { .st_mode = S_IFREG | mode, .st_uid = u->cfg.uid };
 	if (!trust_stat(&st, why, sizeof(why)))
 		return fail("refusing to run the hooks of %s: it %s, and they would run as root", config, why);
+	if (!trust_symlinks(config, why, sizeof(why)))
+		return fail("refusing to run the hooks of %s: %s, and they would run as root", config, why);
 	dir = xstrdup(u->real_config);
 	slash = strrchr(dir, '/');
 	slash[slash == dir] = '\0';

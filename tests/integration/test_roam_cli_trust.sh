@@ -126,6 +126,16 @@ open_directory_hooks() {
 }
 t_check "config with hooks in a world-writable directory: refused, nothing changed" open_directory_hooks
 
+# A trusted file, reached through a symbolic link another user owns: its
+# owner chose which file root reads (and could point it elsewhere).
+foreign_symlink_hooks() {
+	local f=$RT_TMP/conf/$WU.conf l=$RT_TMP/sticky/$WU.conf
+	conf "$f" "${HOOKS[@]}"
+	mkdir -p "$RT_TMP/sticky" && chmod 1777 "$RT_TMP/sticky" && ln -sfn "$f" "$l" && chown -h nobody "$l" &&
+		up_refused "refusing to run the hooks of $l: $l is a symbolic link owned by uid $(id -u nobody)" "$l"
+}
+t_check "config with hooks behind a symbolic link another user owns: refused, nothing changed" foreign_symlink_hooks
+
 # The control: the same hooks from a trusted file run, up and down.
 trusted_hooks_run() {
 	local f=$RT_TMP/conf/$WU.conf
@@ -160,6 +170,15 @@ symlinked_state_dir() {
 			"$(conf "$RT_TMP/conf/$WU.conf" "${HOOKS[@]}"; echo "$RT_TMP/conf/$WU.conf")"
 }
 t_check "symlinked state directory: down and up refused, nothing run" symlinked_state_dir
+
+# A trusted state directory, reached through a link another user owns.
+foreign_symlink_state_dir() {
+	ledger && mkdir -p "$RT_TMP/sticky" && chmod 1777 "$RT_TMP/sticky" &&
+		ln -sfn "$RT_TMP" "$RT_TMP/sticky/via" && chown -h nobody "$RT_TMP/sticky/via" &&
+		down_refused "refusing $RT_TMP/sticky/via/ledgers: $RT_TMP/sticky/via is a symbolic link owned by uid $(id -u nobody)" \
+			"$RT_TMP/sticky/via/ledgers"
+}
+t_check "state directory behind a symbolic link another user owns: down refused, nothing run" foreign_symlink_state_dir
 
 foreign_ledger() {
 	ledger && chown nobody "$LEDGER_DIR/$WX.state" &&
