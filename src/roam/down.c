@@ -109,7 +109,7 @@ static int delete_nft_tables(const struct roam_state *st)
 
 static bool is_our_roamd(const struct roam_state *st)
 {
-	return st->roamd_pid > 0 && st->roamd_start && state_process_start(st->roamd_pid) == st->roamd_start;
+	return st->roamd_start && state_process_running(st->roamd_pid, st->roamd_start);
 }
 
 /* Polls until our roamd has gone, up to ms; true if it has. */

@@ -579,25 +579,42 @@ uint64_t state_current_netns(void)
 	return stat("/proc/self/ns/net", &sb) < 0 ? 0 : (uint64_t)sb.st_ino;
 }
 
-uint64_t state_process_start(pid_t pid)
+/* Field 3 (state) and field 22 (start time) of /proc/PID/stat; false if
+ * the process is not there. */
+static bool process_stat(pid_t pid, char *state, unsigned long long *start)
 {
 	char path[64], buf[1024], *p;
-	unsigned long long start = 0;
 	size_t n;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	f = fopen(path, "re");
 	if (!f)
-		return 0;
+		return false;
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
 	/* The name in parentheses may hold spaces and ')': skip to the
 	 * last ')', then state is field 3 and starttime field 22. */
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-			 &start) != 1)
-		return 0;
-	return start;
+	return p && sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			   state, start) == 2;
+}
+
+uint64_t state_process_start(pid_t pid)
+{
+	unsigned long long start;
+	char state;
+
+	return process_stat(pid, &state, &start) ? start : 0;
+}
+
+bool state_process_running(pid_t pid, uint64_t start)
+{
+	unsigned long long now_start;
+	char state;
+
+	/* A zombie (or a process being reaped) has ended; only its parent
+	 * has yet to collect it. */
+	return pid > 0 && process_stat(pid, &state, &now_start) && now_start == start && state != 'Z' && state != 'X';
 }

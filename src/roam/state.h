@@ -117,5 +117,7 @@ uint64_t state_current_netns(void);
 /* Field 22 of /proc/PID/stat: when the process started, in clock ticks
  * since boot; 0 if there is no such process. */
 uint64_t state_process_start(pid_t pid);
+/* The process PID that started at START still runs (not a zombie). */
+bool state_process_running(pid_t pid, uint64_t start);
 
 #endif

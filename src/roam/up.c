@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -424,7 +425,17 @@ static int left_by_dead_daemon(struct up *u)
 	const struct roam_state *st = &u->st;
 	uint64_t netns = state_current_netns();
 
-	if (!st->roamd_pid || state_process_start(st->roamd_pid) == st->roamd_start)
+	if (!st->roamd_pid)
+		return -1;
+	/* A roamd just killed may take a moment to die (its interface is
+	 * already gone): wait for it, briefly, rather than call it up. */
+	bool running = state_process_running(st->roamd_pid, st->roamd_start);
+	for (int i = 0; running && i < 30 && !if_nametoindex(u->ifname); i++) {
+		struct timespec tick = {.tv_nsec = 100 * 1000 * 1000};
+		nanosleep(&tick, NULL);
+		running = state_process_running(st->roamd_pid, st->roamd_start);
+	}
+	if (running)
 		return -1;
 	if (st->netns && netns && st->netns != netns)
 		return -1;

@@ -315,6 +315,34 @@ static void test_process_identity(void)
 	 * process that started later than this one). */
 	CHECK(state_process_start(child) == 0 || state_process_start(child) > mine);
 	CHECK(state_current_netns() != 0);
+	CHECK(state_process_running(getpid(), mine));
+	CHECK(!state_process_running(getpid(), mine + 1));	/* another process with our pid */
+
+	/* A daemon killed but not yet collected by its parent (a zombie) has
+	 * ended: roam up must not take it for a running roamd. */
+	int p[2];
+	CHECK(pipe(p) == 0);
+	child = fork();
+	if (child == 0) {
+		close(p[0]);
+		_exit(0);
+	}
+	close(p[1]);
+	char c;
+	CHECK(read(p[0], &c, 1) == 0);	/* the child has exited */
+	close(p[0]);
+	uint64_t start = 0;
+	for (int i = 0; i < 100 && !start; i++)
+		start = state_process_start(child);
+	CHECK(start != 0);	/* still there, as a zombie */
+	bool zombie_running = true;
+	for (int i = 0; i < 200 && zombie_running; i++) {
+		zombie_running = state_process_running(child, start);
+		if (zombie_running)
+			usleep(5000);	/* until the kernel marks it Z */
+	}
+	CHECK(!zombie_running);
+	waitpid(child, NULL, 0);
 }
 
 static void test_dns_names(void)
