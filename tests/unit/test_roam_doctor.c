@@ -638,6 +638,15 @@ static void test_probe_address(void)
 	own[0] = prefix("198.18.0.1/24");			/* .1 is us: nothing */
 	own[1] = prefix("198.18.5.1/32");
 	CHECK(!doctor_probe_address(&t.peer, own, 2, NULL, 0, &got));
+	own[0] = prefix("fe80::1234/64");			/* link-local: never a target */
+	own[1] = prefix("169.254.3.4/16");
+	make_peer(&t, 1, "::/0", NULL);
+	CHECK(!doctor_probe_address(&t.peer, own, 2, NULL, 0, &got));
+	make_peer(&t, 1, "0.0.0.0/0", NULL);
+	CHECK(!doctor_probe_address(&t.peer, own, 2, NULL, 0, &got));
+	make_peer(&t, 1, "198.18.0.0/24", NULL);
+	own[0] = prefix("198.18.0.1/24");
+	own[1] = prefix("198.18.5.1/32");
 	given = prefix("198.18.0.7");				/* --probe wins */
 	CHECK(doctor_probe_address(&t.peer, own, 2, &given, 1, &got) && got.addr[3] == 7);
 	given = prefix("203.0.113.7");				/* ... inside the AllowedIPs only */

@@ -699,6 +699,13 @@ void judge_routes(struct doctor_report *r, const struct routes_observation *o)
 
 /* ---- mtu --------------------------------------------------------------- */
 
+static bool is_link_local(const struct ip_prefix *p)
+{
+	if (p->family == AF_INET6)
+		return p->addr[0] == 0xfe && (p->addr[1] & 0xc0) == 0x80;
+	return p->addr[0] == 169 && p->addr[1] == 254;
+}
+
 static bool first_host_of_subnet(const struct ip_prefix *own, struct ip_prefix *out)
 {
 	size_t alen = own->family == AF_INET ? 4 : 16;
@@ -730,7 +737,9 @@ bool doctor_probe_address(const struct uapi_peer *peer, const struct ip_prefix *
 	for (size_t o = 0; o < n_own; o++) {
 		struct ip_prefix host;
 
-		if (!first_host_of_subnet(&own[o], &host))
+		/* A link-local network's first host (fe80::1, 169.254.0.1) is
+		 * nobody's address through a tunnel. */
+		if (is_link_local(&own[o]) || !first_host_of_subnet(&own[o], &host))
 			continue;
 		for (size_t i = 0; i < peer->n_allowed_ips; i++)
 			if (ip_prefix_contains(&peer->allowed_ips[i], &host)) {
