@@ -148,16 +148,16 @@ static const struct family families[] = {
 	{ PEER_NAT_REBINDS, "roam_peer_nat_rebinds_total", true, NULL,
 	  "Endpoint changes after an idle gap: a NAT forgot the mapping.", LABELS_PEER, false },
 	{ PEER_NAT_LOST_IDLE, "roam_peer_nat_mapping_lost_idle_seconds", false, "seconds",
-	  "Shortest idle gap after which a NAT mapping was lost; absent without evidence.", LABELS_PEER, false },
+	  "Shortest idle gap after which a NAT mapping was lost; NaN without evidence.", LABELS_PEER, false },
 	{ PEER_NAT_KEPT_IDLE, "roam_peer_nat_mapping_kept_idle_seconds", false, "seconds",
-	  "Longest idle gap a NAT mapping survived; absent without evidence.", LABELS_PEER, false },
+	  "Longest idle gap a NAT mapping survived; NaN without evidence.", LABELS_PEER, false },
 	{ PEER_SUGGESTED_KEEPALIVE, "roam_peer_suggested_keepalive_seconds", false, "seconds",
-	  "Persistent keepalive the NAT evidence suggests; absent without evidence.", LABELS_PEER, false },
+	  "Persistent keepalive the NAT evidence suggests; NaN without evidence.", LABELS_PEER, false },
 	{ PEER_PATH_MTU, "roam_peer_path_mtu_bytes", false, "bytes",
 	  "Largest outer packet the path to the peer carries, as learnt (ICMP, the outgoing interface, probes); "
-	  "absent while nothing is learnt and the interface MTU applies.", LABELS_PEER, false },
+	  "NaN while nothing is learnt and the interface MTU applies.", LABELS_PEER, false },
 	{ PEER_PATH_INNER_MTU, "roam_peer_path_inner_mtu_bytes", false, "bytes",
-	  "Largest inner packet that fits the peer's path; absent while nothing is learnt.", LABELS_PEER, false },
+	  "Largest inner packet that fits the peer's path; NaN while nothing is learnt.", LABELS_PEER, false },
 	{ PEER_INFO, "roam_peer_info", false, NULL,
 	  "Always 1; the labels say where the peer is (endpoint), where its path MTU comes from (path_mtu_origin: "
 	  "interface, icmp, local, probe), what it routes and its friendly_name. "
@@ -189,6 +189,7 @@ void metrics_label_value(FILE *f, const char *s)
 struct value {
 	uint64_t v;
 	bool ms;
+	bool nan;	/* no evidence (yet): NaN keeps the series in place */
 };
 
 /* Up: a session to send on. wireguard-go does not say whether it has one,
@@ -280,7 +281,7 @@ static bool peer_value(enum family_id id, const struct uapi_device *d, const str
 		out->v = p->handshake_attempts;
 		return true;
 	case PEER_LAST_RECEIVE_AGE:
-		*out = (struct value){ p->last_receive_age_ms, true };
+		*out = (struct value){ p->last_receive_age_ms, true, false };
 		return p->has_last_receive_age;
 	case PEER_ENDPOINT_CHANGES:
 		out->v = p->endpoint_changes;
@@ -288,21 +289,23 @@ static bool peer_value(enum family_id id, const struct uapi_device *d, const str
 	case PEER_NAT_REBINDS:
 		out->v = p->nat_rebinds;
 		return true;
+	/* What a roam may teach (NAT behaviour, a path's MTU) is NaN until
+	 * it does: a roam must change the values, never the set of series. */
 	case PEER_NAT_LOST_IDLE:
-		*out = (struct value){ p->nat_rebound_min_idle_ms, true };
-		return out->v != 0;
+		*out = (struct value){ p->nat_rebound_min_idle_ms, true, !p->nat_rebound_min_idle_ms };
+		return true;
 	case PEER_NAT_KEPT_IDLE:
-		*out = (struct value){ p->nat_kept_max_idle_ms, true };
-		return out->v != 0;
+		*out = (struct value){ p->nat_kept_max_idle_ms, true, !p->nat_kept_max_idle_ms };
+		return true;
 	case PEER_SUGGESTED_KEEPALIVE:
-		out->v = p->suggested_keepalive;
-		return out->v != 0;
+		*out = (struct value){ p->suggested_keepalive, false, !p->suggested_keepalive };
+		return true;
 	case PEER_PATH_MTU:
-		out->v = p->path_mtu;
-		return out->v != 0;
+		*out = (struct value){ p->path_mtu, false, !p->path_mtu };
+		return true;
 	case PEER_PATH_INNER_MTU:
-		out->v = p->path_inner_mtu;
-		return out->v != 0;
+		*out = (struct value){ p->path_inner_mtu, false, !p->path_inner_mtu };
+		return true;
 	default:
 		return false;
 	}
@@ -428,7 +431,9 @@ static void put_labels(struct outbuf *o, const struct sample_name *sn, const str
 static void put_value(struct outbuf *o, struct value v)
 {
 	outbuf_putc(o, ' ');
-	if (v.ms)
+	if (v.nan)
+		outbuf_puts(o, "NaN");
+	else if (v.ms)
 		outbuf_millis(o, v.v);
 	else
 		outbuf_u64(o, v.v);
@@ -440,7 +445,7 @@ static void put_drops(struct outbuf *o, const struct sample_name *sn, const stru
 {
 	for (size_t i = 0; i < n; i++) {
 		put_labels(o, sn, x, d, l, drops[i].reason);
-		put_value(o, (struct value){ drops[i].count, false });
+		put_value(o, (struct value){ drops[i].count, false, false });
 	}
 }
 

@@ -84,7 +84,8 @@ static bool well_formed(const char *text, bool openmetrics)
 		char want[140];
 		snprintf(want, sizeof(want), "%s%s", family, openmetrics && !strcmp(type, "counter") ? "_total" : "");
 		if (!header_done || !brace || !close || close < brace || (size_t)(brace - line) != strlen(want) ||
-		    strncmp(line, want, strlen(want)) || close[1] != ' ' || !strchr("0123456789", close[2]))
+		    strncmp(line, want, strlen(want)) || close[1] != ' ' ||
+		    !(strchr("0123456789", close[2]) || !strncmp(close + 2, "NaN\n", 4)))
 			return false;
 	}
 	return false;	/* no # EOF */
@@ -154,10 +155,14 @@ static void test_sample_exposition(void)
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
 		if (!CHECK(has_line(text, lines[i])))
 			fprintf(stderr, "    missing: %s\n", lines[i]);
-	/* What the second peer has no figure for is absent, not 0. */
+	/* What the second peer has no figure for is absent, not 0: a peer that
+	 * never handshook; and NaN where a roam may teach it (NAT behaviour,
+	 * path MTU), so that a roam changes values, not the set of series. */
 	CHECK(!strstr(text, "roam_peer_handshake_age_seconds{interface=\"wg\\\"0\"," PEER2));
 	CHECK(!strstr(text, "roam_peer_last_receive_age_seconds{interface=\"wg\\\"0\"," PEER2));
-	CHECK(!strstr(text, "roam_peer_suggested_keepalive_seconds{interface=\"wg\\\"0\"," PEER2));
+	CHECK(has_line(text, "roam_peer_suggested_keepalive_seconds{interface=\"wg\\\"0\"," PEER2 "} NaN"));
+	CHECK(has_line(text, "roam_peer_nat_mapping_lost_idle_seconds{interface=\"wg\\\"0\"," PEER2 "} NaN"));
+	CHECK(has_line(text, "roam_peer_path_mtu_bytes{interface=\"wg\\\"0\"," PEER2 "} NaN"));
 	if (test_case_failures)
 		fprintf(stderr, "%s", text);
 	free(text);
