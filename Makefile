@@ -187,6 +187,13 @@ install: $(DAEMON) $(CLI)
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	@# Under a DESTDIR the directories install made go too, when empty;
+	@# on the system itself, directories such as /usr/local/bin stay.
+	@if [ -n "$(DESTDIR)" ]; then \
+		for d in $(sort $(dir $(addprefix $(DESTDIR),$(INSTALLED)))); do \
+			rmdir -p --ignore-fail-on-non-empty "$$d" 2>/dev/null || true; \
+		done; \
+	fi
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 clean:

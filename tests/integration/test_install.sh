@@ -112,10 +112,10 @@ check "bash completion: commands, options, interface names (sockets and configs)
 uninstalls() {
 	make -s uninstall DESTDIR="$D" PREFIX=/usr || return 1
 	local left
-	left=$(find "$D" -type f -o -type l)
+	left=$(find "$D" -mindepth 1)
 	[ -z "$left" ] || { echo "left: $left"; return 1; }
 }
-check "make uninstall: no file left" uninstalls
+check "make uninstall: no file and no directory left" uninstalls
 
 echo "$(basename "$0"): $PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ] && [ "$PASS" -gt 0 ]
