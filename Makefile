@@ -1,6 +1,7 @@
 # roam: plain make, C17, warnings are errors.
 #   make            build/roamd and build/roam (when their sources exist)
 #   make test       every test: unit, simulated network, sanitizers, fuzz, integration
+#   make fuzz       each fuzz target FUZZ_SECONDS (300), growing its kept corpus
 #   make bench      benchmarks (never part of make test)
 #   make demo       a phone roaming from Wi-Fi to LTE behind NATs
 #   make install    roamd, roam, roam@.service, man pages, bash completion (PREFIX, DESTDIR)
@@ -55,7 +56,7 @@ DAEMON     := $(if $(ROAMD_SRCS),$(BUILD)/roamd)
 CLI        := $(if $(ROAM_SRCS),$(BUILD)/roam)
 
 .SECONDARY:
-.PHONY: all test test-unit test-san test-fuzz test-integration bench demo install-deps install-deps-test clean install uninstall
+.PHONY: all test test-unit test-san test-fuzz test-integration bench demo install-deps install-deps-test clean install uninstall fuzz fuzz-targets
 all: $(CORE_LIB) $(COMMON_LIB) $(DAEMON) $(CLI) $(UNIT_BINS) $(BENCH_BINS) $(TOOL_BINS)
 
 # Each part sees only the headers of the parts below it: the core sees
@@ -119,16 +120,35 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(TEST_OBJS) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# libFuzzer target: clang only, always with ASan + UBSan.
-FUZZ_CFLAGS := -std=c17 -g -O1 -D_GNU_SOURCE -Isrc/core -Isrc/crypto -Itests/unit -Itests/sim \
-               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-# roam doctor's capture parser: probe.c alone, with the CLI's headers.
-$(BUILD)/fuzz/fuzz_capture: tests/fuzz/fuzz_capture.c src/roam/doctor/probe.c $(wildcard src/roam/doctor/*.h src/roam/*.h src/common/*.h)
+# libFuzzer targets: clang only, always with ASan + UBSan. Every source is
+# built once with the fuzzer's coverage instrumentation into $(FUZZ_OBJ)
+# (archives like the tests'), and each tests/fuzz/NAME.c links what it uses.
+FUZZ_OBJ    := $(BUILD)/fuzz/obj
+FUZZ_CFLAGS := -std=c17 -g -O1 -D_GNU_SOURCE -fno-sanitize-recover=all
+FUZZ_SAN    := -fsanitize=address,undefined
+$(FUZZ_OBJ)/src/core/%.o $(FUZZ_OBJ)/src/crypto/%.o: FUZZ_INC := $(INC_CORE)
+$(FUZZ_OBJ)/src/common/%.o: FUZZ_INC := $(INC_COMMON)
+$(FUZZ_OBJ)/src/roamd/%.o: FUZZ_INC := -Isrc/roamd $(INC_COMMON)
+$(FUZZ_OBJ)/src/roam/%.o: FUZZ_INC := -Isrc/roam -Isrc/roam/doctor $(INC_COMMON)
+$(FUZZ_OBJ)/tests/%.o: FUZZ_INC := -Itests/unit -Itests/sim -Isrc/roamd -Isrc/roam -Isrc/roam/doctor $(INC_COMMON)
+$(FUZZ_OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -Isrc/roam -Isrc/roam/doctor -Isrc/common -o $@ $< src/roam/doctor/probe.c -lcrypto
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRCS) $(wildcard tests/sim/sim*.c) $(wildcard src/core/*.h src/crypto/*.h)
-	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRCS) $(wildcard tests/sim/sim*.c) -lcrypto
+	clang $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(FUZZ_INC) -MMD -MP -c -o $@ $<
+FUZZ_ARCHIVE = @mkdir -p $(dir $@) && rm -f $@ && ar rcs $@ $^
+$(FUZZ_OBJ)/libroamd.a: $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(filter-out src/roamd/main.c,$(ROAMD_SRCS)))
+	$(FUZZ_ARCHIVE)
+$(FUZZ_OBJ)/libroam.a: $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(filter-out src/roam/main.c,$(ROAM_SRCS)))
+	$(FUZZ_ARCHIVE)
+$(FUZZ_OBJ)/libroamcommon.a: $(COMMON_SRCS:%.c=$(FUZZ_OBJ)/%.o)
+	$(FUZZ_ARCHIVE)
+$(FUZZ_OBJ)/libroamcore.a: $(CORE_SRCS:%.c=$(FUZZ_OBJ)/%.o)
+	$(FUZZ_ARCHIVE)
+FUZZ_LIBS := $(addprefix $(FUZZ_OBJ)/,libroam.a libroamd.a libroamcommon.a libroamcore.a)
+FUZZ_SIM  := $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(wildcard tests/sim/sim*.c))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+$(BUILD)/fuzz/%: $(FUZZ_OBJ)/tests/fuzz/%.o $(FUZZ_SIM) $(FUZZ_LIBS)
+	clang $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ -lcrypto -lmnl -lcap -lseccomp -lcares -lmicrohttpd
+fuzz-targets: $(FUZZ_BINS)
 
 # What make, make demo and make install need; the tests and benchmarks add
 # theirs (a Prometheus server among them) with --test.
@@ -144,6 +164,11 @@ test: install-deps-test
 
 test-unit: all
 	@tests/run-all unit
+
+# The fuzz targets for as long as asked, each growing its kept corpus
+# (tests/fuzz/run): make fuzz FUZZ_SECONDS=1800 FUZZ_TARGETS="fuzz_uapi".
+fuzz: install-deps-test
+	@tests/fuzz/run $(if $(FUZZ_SECONDS),-t $(FUZZ_SECONDS)) $(FUZZ_TARGETS)
 
 bench: install-deps-test all
 	@bench/run-all
@@ -199,4 +224,4 @@ uninstall:
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(FUZZ_OBJ) -name '*.d' 2>/dev/null)

@@ -484,10 +484,19 @@ static int read_ledger(int fd, const char *path, struct roam_state *st, char *er
 		snprintf(err, err_len, "cannot read %s: %s", path, strerror(-ret));
 		return ret;
 	}
+	ret = state_read_stream(f, path, st, err, err_len);
+	fclose(f);
+	return ret;
+}
+
+int state_read_stream(FILE *f, const char *path, struct roam_state *st, char *err, size_t err_len)
+{
+	int ret;
+
+	memset(st, 0, sizeof(*st));
 	ret = read_records(f, path, st, err, err_len);
 	if (ret == -EIO)
 		snprintf(err, err_len, "cannot read %s: %s", path, strerror(EIO));
-	fclose(f);
 	if (ret)
 		state_free(st);
 	return ret;

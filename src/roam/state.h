@@ -27,6 +27,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "ip_prefix.h"
@@ -105,6 +106,10 @@ int state_write_file(const char *path, const struct roam_state *st);
  * written by another user (trust.h). The checks are made on the opened
  * file itself (fstat), so it cannot be swapped in between. */
 int state_read_file(const char *path, struct roam_state *st, char *err, size_t err_len);
+/* The records alone, from a stream the caller has checked (state_read_file
+ * does, then calls this; the ledger fuzz target feeds it bytes): 0, or
+ * -EINVAL / -EIO with the reason in err. st is empty on failure. */
+int state_read_stream(FILE *f, const char *path, struct roam_state *st, char *err, size_t err_len);
 /* The same at state_path(st->ifname), through state_dir_open (creating
  * the directory to save), with the reason in err. */
 int state_save(const struct roam_state *st, char *err, size_t err_len);

@@ -16,7 +16,13 @@ size_t ip4_fragment(const uint8_t *pkt, size_t len, size_t off, size_t max_paylo
 	if (total > len || total < HDR)
 		total = len;
 	size_t payload = total - HDR;
-	if (off >= payload)
+	uint16_t frag = rd16(pkt + 6);
+	/* This packet may itself be a fragment: offsets add up, and its
+	 * "more fragments" stays on the last piece. */
+	size_t base = (size_t)(frag & 0x1fff) * 8;
+	/* Pieces past the largest datagram could never be reassembled, and
+	 * their offsets would overflow into the flags: none at all. */
+	if (off >= payload || base + total > 0xffff)
 		return 0;
 	size_t chunk = payload - off;
 	bool last = true;
@@ -24,10 +30,6 @@ size_t ip4_fragment(const uint8_t *pkt, size_t len, size_t off, size_t max_paylo
 		chunk = max_payload & ~(size_t)7;
 		last = false;
 	}
-	uint16_t frag = rd16(pkt + 6);
-	/* This packet may itself be a fragment: offsets add up, and its
-	 * "more fragments" stays on the last piece. */
-	size_t base = (size_t)(frag & 0x1fff) * 8;
 	bool more = !last || (frag & 0x2000);
 	memcpy(out, pkt, HDR);
 	memcpy(out + HDR, pkt + HDR + off, chunk);

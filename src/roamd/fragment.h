@@ -15,7 +15,8 @@
  * with its length, offset, "more fragments" flag and header checksum set.
  * A packet that is itself a fragment keeps its offset and, on its last
  * piece, its "more fragments" flag. Returns the fragment's length, 0 once
- * off is past the end. */
+ * off is past the end, or always if the packet's offset and length pass
+ * the largest datagram (65,535 bytes), which nobody could reassemble. */
 size_t ip4_fragment(const uint8_t *pkt, size_t len, size_t off, size_t max_payload, uint8_t *out);
 
 #endif

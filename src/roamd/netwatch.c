@@ -476,6 +476,24 @@ static void nw_message(struct netwatch *nw, const struct nlmsghdr *nlh, uint64_t
 	}
 }
 
+/* A whole message at nlh, within the n bytes left of the datagram. Not
+ * libmnl's mnl_nlmsg_ok: it compares the length as a signed int, so a
+ * length above 2 GiB passes it (tests/unit/test_netwatch.c). */
+static bool nw_message_ok(const struct nlmsghdr *nlh, size_t n)
+{
+	return n >= sizeof(*nlh) && nlh->nlmsg_len >= sizeof(*nlh) && nlh->nlmsg_len <= n;
+}
+
+/* The message after nlh; n becomes what is left after it (padding too). */
+static const struct nlmsghdr *nw_next_message(const struct nlmsghdr *nlh, size_t *n)
+{
+	size_t step = NLMSG_ALIGN(nlh->nlmsg_len);
+	if (step > *n)
+		step = *n;
+	*n -= step;
+	return (const struct nlmsghdr *)((const char *)nlh + step);
+}
+
 static void nw_read(struct netwatch *nw)
 {
 	for (int i = 0; i < NW_READ_ROUNDS; i++) {
@@ -494,14 +512,14 @@ static void nw_read(struct netwatch *nw)
 				log_verbose("netwatch: rtnetlink: %s", strerror(errno));
 			return;
 		}
-		uint64_t now = now_ns();
-		const struct nlmsghdr *nlh = (const struct nlmsghdr *)nw->buf;
-		int len = (int)n;
-		while (mnl_nlmsg_ok(nlh, len)) {
-			nw_message(nw, nlh, now);
-			nlh = mnl_nlmsg_next(nlh, &len);
-		}
+		netwatch_parse(nw, nw->buf, (size_t)n, now_ns());
 	}
+}
+
+void netwatch_parse(struct netwatch *nw, const void *buf, size_t n, uint64_t now)
+{
+	for (const struct nlmsghdr *nlh = buf; nw_message_ok(nlh, n); nlh = nw_next_message(nlh, &n))
+		nw_message(nw, nlh, now);
 }
 
 /* ---- sticky sources ------------------------------------------------------ */
@@ -548,8 +566,7 @@ static size_t put_route_query(uint8_t *buf, uint32_t seq, const struct endpoint 
 	return nlh->nlmsg_len;
 }
 
-/* The answer to one query: does the source still fit? */
-static bool source_still_fits(const struct nlmsghdr *nlh, uint32_t src_ifindex)
+bool netwatch_source_fits(const struct nlmsghdr *nlh, uint32_t src_ifindex)
 {
 	if (nlh->nlmsg_type != RTM_NEWROUTE || nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct rtmsg)))
 		return false;	/* NLMSG_ERROR: no route from that source */
@@ -582,14 +599,14 @@ static void nw_query_batch(struct netwatch *nw, uint8_t *req, size_t req_len, co
 			break;	/* timeout or error: the rest stay unanswered */
 		}
 		const struct nlmsghdr *nlh = (const struct nlmsghdr *)nw->buf;
-		int len = (int)got;
-		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+		size_t len = (size_t)got;
+		for (; nw_message_ok(nlh, len); nlh = nw_next_message(nlh, &len)) {
 			/* Answers to an earlier batch that timed out are old. */
 			uint32_t i = nlh->nlmsg_seq - base;
 			if (i >= n || answered[i])
 				continue;
 			answered[i] = true;
-			fits[i] = source_still_fits(nlh, src_ifindex[i]);
+			fits[i] = netwatch_source_fits(nlh, src_ifindex[i]);
 			left--;
 		}
 	}

@@ -61,4 +61,13 @@ uint32_t netwatch_generation(struct netwatch *nw);
 void netwatch_check_sources(struct netwatch *nw, const struct endpoint *eps, bool *fits, unsigned n,
 			    uint32_t fwmark);
 
+/* The parsers behind those, for tests and the fuzz target (tests/fuzz/
+ * fuzz_netlink.c): n bytes of rtnetlink messages as one datagram from the
+ * subscription, taken as netwatch_event takes them (what the host has is
+ * updated, a round may be scheduled); and one answer to a route query:
+ * does the route leave by src_ifindex (0: is there a route at all)? */
+struct nlmsghdr;
+void netwatch_parse(struct netwatch *nw, const void *buf, size_t n, uint64_t now);
+bool netwatch_source_fits(const struct nlmsghdr *nlh, uint32_t src_ifindex);
+
 #endif

@@ -326,6 +326,35 @@ static void test_fragment(void)
 	CHECK(ip4_fragment(pkt, len, 680, 400, frags[2]) == 0);
 }
 
+/* Found by fuzz_icmp: a fragment whose offset plus payload passes the
+ * largest datagram (65,535 bytes) cannot be reassembled, and its pieces'
+ * offsets (in 13 bits of 8-byte units) would overflow into the flags: a
+ * piece claiming offset 0, or "more fragments" on the last. Nothing is
+ * sent. One that ends exactly at the largest datagram is cut as usual. */
+static void test_fragment_beyond_largest_datagram(void)
+{
+	static uint8_t frag[2048];
+	size_t len = ip4(1400, "198.18.0.1", "198.18.0.99", 17);
+	pkt[6] = (uint8_t)(8150 >> 8);	/* offset 65,200: 65,200 + 1,380 > 65,515 */
+	pkt[7] = (uint8_t)(8150 & 0xff);
+	CHECK(ip4_fragment(pkt, len, 0, 508, frag) == 0);
+	CHECK(ip4_fragment(pkt, len, 1008, 508, frag) == 0);
+
+	/* Offset 64,128 + 1,380 + 20 = 65,528: the last piece ends in range. */
+	pkt[6] = (uint8_t)(8016 >> 8);
+	pkt[7] = (uint8_t)(8016 & 0xff);
+	size_t n, off = 0, pieces = 0;
+	while ((n = ip4_fragment(pkt, len, off, 508, frag)) != 0 && pieces < 4) {
+		unsigned field = (unsigned)(frag[6] << 8 | frag[7]);
+		bool last = off + (n - 20) == 1380;
+		CHECK((field & 0x1fff) * 8u == 64128 + off);
+		CHECK(!!(field & 0x2000) == !last && !(field & 0x4000));
+		off += n - 20;
+		pieces++;
+	}
+	CHECK(off == 1380 && pieces == 3);
+}
+
 int main(void)
 {
 	RUN(test_ipv4_reply);
@@ -336,5 +365,6 @@ int main(void)
 	RUN(test_limiter);
 	RUN(test_too_big);
 	RUN(test_fragment);
+	RUN(test_fragment_beyond_largest_datagram);
 	return test_finish("test_icmp");
 }
