@@ -714,7 +714,7 @@ static int dns_tool_present(struct up *u)
 	}
 	if (dns_method_available() == DNS_NONE)
 		return fail("DNS = (line %u) needs resolvconf or resolvectl, and neither is installed "
-			    "(install one, e.g. apt-get install openresolv, or bring the interface up without "
+			    "(install one, e.g. apt-get install resolvconf, or use systemd-resolved, or bring the interface up without "
 			    "DNS: roam up --no-dns)", u->cfg.iface.dns[0].line);
 	return 0;
 }
