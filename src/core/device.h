@@ -344,6 +344,13 @@ enum path_probe_result {
 	PATH_PROBE_NO_TARGET,	/* nothing sent yet to take addresses from */
 };
 const char *path_probe_result_name(enum path_probe_result result);
+/* The first bytes (IP and transport headers) of the last large inner packet
+ * sent to the peer, and its whole length: when the edge learns the path is
+ * smaller than that packet, it answers it with "fragmentation needed" as a
+ * router would have, so the sender resends at once what the path lost.
+ * false if none. */
+enum { PATH_LAST_LARGE_QUOTE = 64 };
+bool peer_last_large_packet(const struct peer *peer, const uint8_t **hdr, size_t *hdr_len, size_t *total);
 /* True while io->send is handed a path probe: the embedder must send it
  * whole (with DF) or not at all, never fragmented. */
 bool device_sending_path_probe(const struct device *dev);

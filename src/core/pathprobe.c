@@ -88,6 +88,15 @@ void device_set_path_probing(struct device *dev, bool on)
 	dev->path_probing = on;
 }
 
+bool peer_last_large_packet(const struct peer *peer, const uint8_t **hdr, size_t *hdr_len, size_t *total)
+{
+	const struct path_probe *pr = &peer->probe;
+	*hdr = pr->last_large;
+	*hdr_len = pr->last_large_len;
+	*total = pr->last_large_total;
+	return pr->last_large_len != 0;
+}
+
 bool device_sending_path_probe(const struct device *dev)
 {
 	return dev->sending_probe;
@@ -132,7 +141,12 @@ void pathprobe_note_sent(struct peer *peer, const uint8_t *pkt, size_t len, int 
 		memcpy(pr->dst6, pkt + IP6_DST, IP6_ADDR_LEN);
 		pr->have6 = true;
 	}
-	if (!peer->dev->path_probing || len <= base_size(peer) || !expects_answer(pkt, len, family))
+	if (len <= base_size(peer))
+		return;
+	pr->last_large_len = (uint8_t)(len < PATH_LAST_LARGE_QUOTE ? len : PATH_LAST_LARGE_QUOTE);
+	memcpy(pr->last_large, pkt, pr->last_large_len);
+	pr->last_large_total = (uint16_t)(len < UINT16_MAX ? len : UINT16_MAX);
+	if (!peer->dev->path_probing || !expects_answer(pkt, len, family))
 		return;
 	/* A measured value is kept past PATH_MTU_LIFETIME (forgetting it
 	 * would black-hole what the path still drops): measured again. */

@@ -19,6 +19,12 @@ struct path_probe {
 	 * a destination (one the peer answers for or forwards). */
 	uint8_t src4[4], dst4[4], src6[16], dst6[16];
 	bool have4, have6;
+	/* The headers of the last large packet sent (and its length): when
+	 * the path turns out smaller, its sender is told at once (device.h,
+	 * peer_last_large_packet) rather than waiting for its timer. */
+	uint8_t last_large[PATH_LAST_LARGE_QUOTE];
+	uint8_t last_large_len;
+	uint16_t last_large_total;
 	/* The first packet beyond the base size sent since the peer was last
 	 * heard from (0 = none): the sign of a black hole. */
 	uint64_t silent_since;

@@ -24,6 +24,12 @@ static const char *origin_name(enum path_mtu_origin origin)
 	}
 }
 
+/* An IPv4 packet's "don't fragment" flag. */
+static bool ip4_df(const uint8_t *pkt)
+{
+	return pkt[IP4_FRAG] & IP4_DF;
+}
+
 static bool same_address(const struct endpoint *a, const struct endpoint *b)
 {
 	size_t la, lb;
@@ -59,12 +65,33 @@ static void learn(struct daemon *d, const struct udp_error *e, struct peer *sent
 	unsigned before = peer_path_mtu(peer, NULL, now);
 	unsigned after = peer_set_path_mtu(peer, e->mtu, origin, now);
 	if (after != before) {
+		/* What the path just lost, its sender resends now. */
+		if (after < before || !before)
+			pathmtu_tell_last_sender(d, peer, now);
 		char p[24], ep[ENDPOINT_TEXT_LEN];
 		/* The peer's endpoint: our kernel's own refusals name no port. */
 		log_info("%s: path MTU to %s is %u (%s said %u): inner packets up to %u", peer_str(peer, p),
 			 endpoint_str(peer_endpoint(peer), ep), after, origin_name(origin), e->mtu,
 			 peer_path_inner_limit(peer, now));
 	}
+}
+
+void pathmtu_tell_last_sender(struct daemon *d, struct peer *peer, uint64_t now)
+{
+	struct datapath *dp = &d->dp;
+	const uint8_t *hdr;
+	size_t n, total;
+	unsigned limit = peer_path_inner_limit(peer, now);
+	if (!limit || !peer_last_large_packet(peer, &hdr, &n, &total) || total <= limit || n < IP4_HDR_LEN)
+		return;
+	/* As for a packet refused now (pathmtu_fit): IPv4 without DF was
+	 * fragmented, IPv6 is not told less than 1280. */
+	bool v6 = hdr[IP_VERSION_BYTE] >> 4 == 6;
+	if ((!v6 && !ip4_df(hdr)) || (v6 && limit < 1280))
+		return;
+	size_t m = icmp_build_too_big(hdr, n, limit, dp->icmp_buf);
+	if (m && icmp_limiter_allow(&dp->icmp_limiter, now) && tun_write(&d->tun, dp->icmp_buf, m) == 0)
+		dp->icmp_too_big_sent++;
 }
 
 void pathmtu_read_errors(struct daemon *d, int fd, struct peer *sent_to, uint64_t now)
@@ -75,12 +102,6 @@ void pathmtu_read_errors(struct daemon *d, int fd, struct peer *sent_to, uint64_
 			continue;
 		learn(d, &e, sent_to, now);
 	}
-}
-
-/* An IPv4 packet's "don't fragment" flag. */
-static bool ip4_df(const uint8_t *pkt)
-{
-	return pkt[IP4_FRAG] & IP4_DF;
 }
 
 enum path_fit pathmtu_fit(struct daemon *d, const uint8_t *pkt, size_t len, unsigned *limit, struct peer **peer_out,

@@ -55,6 +55,10 @@ enum path_fit pathmtu_fit(struct daemon *d, const uint8_t *pkt, size_t len, unsi
 /* A TCP super-packet about to be cut: smaller segments if its peer's path
  * needs them. */
 void pathmtu_fit_segments(struct daemon *d, const uint8_t *pkt, size_t len, struct gso_iter *it, uint64_t now);
+/* The peer's path was just found smaller: the sender of the last large
+ * packet sent there (lost, most likely) is told "fragmentation needed" /
+ * "packet too big" at once, as a router on the path would have. */
+void pathmtu_tell_last_sender(struct daemon *d, struct peer *peer, uint64_t now);
 /* The routes changed: every learnt path MTU may be wrong now. */
 void pathmtu_forget_all(struct daemon *d);
 

@@ -366,6 +366,26 @@ static void a_peer_that_does_not_answer_moves_nothing(void)
 	sim_free(&sim);
 }
 
+static void the_last_large_packet_is_kept_for_its_sender(void)
+{
+	struct sim_node *a, *b;
+	sim_init(&sim, 50);
+	CHECK(sim_pair(&sim, &a, &b));
+	struct peer *p = sim_peer_of(a, b);
+	const uint8_t *hdr;
+	size_t n, total;
+	CHECK(!peer_last_large_packet(p, &hdr, &n, &total));
+	sim_send(a, b, 7, 100);	/* small: not kept */
+	CHECK(!peer_last_large_packet(p, &hdr, &n, &total));
+	sim_send(a, b, 8, LARGE_PAYLOAD);
+	/* Its headers (the edge quotes them in "fragmentation needed"), even
+	 * without probing: learning from ICMP uses them too. */
+	CHECK(peer_last_large_packet(p, &hdr, &n, &total));
+	CHECK(total == LARGE_PAYLOAD + 28 && n == PATH_LAST_LARGE_QUOTE);
+	CHECK(hdr[0] == 0x45 && hdr[27] == 8 && !memcmp(hdr + 16, b->inner_addr, 4));
+	sim_free(&sim);
+}
+
 static void off_unless_asked(void)
 {
 	struct sim_node *a, *b;
@@ -505,6 +525,7 @@ int main(void)
 	RUN(a_measured_value_outlives_its_lifetime);
 	RUN(a_roam_starts_a_search_that_may_find_nothing_smaller);
 	RUN(a_peer_that_does_not_answer_moves_nothing);
+	RUN(the_last_large_packet_is_kept_for_its_sender);
 	RUN(off_unless_asked);
 	RUN(ipv6_traffic_is_probed_over_ipv6);
 	RUN(rate_limited_answers_never_shrink_a_whole_path);
