@@ -52,6 +52,12 @@ unsigned peer_set_path_mtu(struct peer *peer, unsigned mtu, enum path_mtu_origin
 {
 	if (!endpoint_is_set(&peer->endpoint) || !mtu)
 		return current(peer, now);
+	/* A report of a path that carries more than anything the tunnel
+	 * sends says nothing (RFC 8201 §4 ignores a larger "packet too big"):
+	 * a garbled or forged MTU must not make the value meaningless. */
+	unsigned largest = (peer->dev->mtu ? peer->dev->mtu : 1420) + peer_path_overhead(peer);
+	if (origin != PATH_MTU_PROBE && mtu >= largest)
+		return current(peer, now);
 	bool v6 = endpoint_is_ipv6(&peer->endpoint);
 	/* Our own kernel's refusal is obeyed as it is: it will refuse what
 	 * is larger whatever we think (its own floors are 552 and 1280). */

@@ -37,8 +37,11 @@ static void reports_are_clamped_and_only_lower(void)
 
 	CHECK(peer_path_mtu(p, &origin, now) == 0 && origin == PATH_MTU_INTERFACE);
 	CHECK(peer_path_inner_limit(p, now) == 0 && device_path_mtu_peers(a->dev) == 0);
-	/* MTU 0 says nothing; 68 is taken to the IPv4 floor. */
+	/* MTU 0 says nothing, nor does one the tunnel never reaches (a
+	 * garbled 1643499543 was once seen); 68 is taken to the IPv4 floor. */
 	CHECK(peer_set_path_mtu(p, 0, PATH_MTU_ICMP, now) == 0);
+	CHECK(peer_set_path_mtu(p, 1643499543u, PATH_MTU_ICMP, now) == 0);
+	CHECK(peer_set_path_mtu(p, 1500, PATH_MTU_ICMP, now) == 0);	/* 1420 + 60 fits: nothing smaller */
 	CHECK(peer_set_path_mtu(p, 68, PATH_MTU_ICMP, now) == PATH_MTU_FLOOR_V4);
 	CHECK(device_path_mtu_peers(a->dev) == 1);
 	/* ICMP cannot raise it; a probe (a measurement of the path) can. */
