@@ -32,6 +32,13 @@ _roam()
 		return
 	fi
 	cmd=${COMP_WORDS[1]}
+	# "--compat=VALUE": readline splits at '=' (COMP_WORDBREAKS), so the
+	# option is one or two words back.
+	if [[ $prev == --compat || ($prev == = && ${COMP_WORDS[COMP_CWORD - 2]} == --compat) ]]; then
+		[[ $cur == = ]] && cur=""
+		mapfile -t COMPREPLY < <(compgen -W "prometheus_wireguard_exporter" -- "$cur")
+		return
+	fi
 	case $prev in
 	--config)
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
@@ -71,6 +78,13 @@ _roam()
 	elif [[ $cmd == audit ]]; then
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 	elif [[ $cmd =~ ^(show|metrics|reresolve|doctor)$ ]]; then
+		# One interface: none offered once a word names it.
+		local i w
+		for ((i = 2; i < COMP_CWORD; i++)); do
+			w=${COMP_WORDS[i]}
+			[[ $w == -* || $w == = || ${COMP_WORDS[i - 1]} =~ ^(--config|--probe|--dns|--wait|--listen|=)$ ]] && continue
+			return
+		done
 		mapfile -t COMPREPLY < <(compgen -W "$(_roam_interfaces)" -- "$cur")
 	fi
 }

@@ -96,7 +96,10 @@ completes() {
 		[ "$(complete_words roam doctor --j)" = "--json" ] &&
 		[ "$(complete_words roam metrics --o)" = "--openmetrics" ] &&
 		[ "$(complete_words roam show "")" = "wgconf wgsock" ] &&
-		[ "$(complete_words roam down wgs)" = "wgsock" ] || exit 1
+		[ "$(complete_words roam down wgs)" = "wgsock" ] &&
+		[ "$(complete_words roam metrics --compat = pr)" = "prometheus_wireguard_exporter" ] &&
+		[ "$(complete_words roam metrics --compat =)" = "prometheus_wireguard_exporter" ] &&
+		[ -z "$(complete_words roam show wgsock "")" ] || exit 1
 		# Every option a --help usage line names is offered.
 		for cmd in $("$4" help | awk "/^  [a-z]/ && \$1 != \"help\" {print \$1}"); do
 			for w in $("$4" "$cmd" --help | grep -E "^Usage" -A1 | grep -oE -- "--[a-z][a-z-]*" | sort -u); do
