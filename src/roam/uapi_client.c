@@ -25,7 +25,10 @@ enum {
 	/* Far beyond any real reply (a 100,000-peer server is ~20 MB), and
 	 * a bound on what a confused daemon can make us allocate. */
 	REPLY_MAX = 256 << 20,
-	IO_TIMEOUT_SEC = 10,
+	/* Per read or write, not per reply: a daemon that goes this long
+	 * without a byte is stuck. Short enough that a scrape of several
+	 * interfaces, one of them stuck, ends within Prometheus's 10 s. */
+	IO_TIMEOUT_SEC = 3,
 	/* A get reply is parsed a piece this large at a time. */
 	GET_CHUNK = 256 << 10,
 };
