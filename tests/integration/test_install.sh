@@ -81,9 +81,11 @@ unit_ok() {
 	(cd "$(dirname "$u")" && systemd-analyze security --offline=yes --no-pager roam@.service) >"$TMP/sec" 2>&1
 	score=$(sed -nE 's/.*Overall exposure level for [^:]*: ([0-9.]+) ([A-Z]+).*/\1 \2/p' "$TMP/sec")
 	echo "systemd-analyze security: $score"
+	echo "$score" >"$TMP/score"
 	[ -n "$score" ] && awk -v s="${score% *}" 'BEGIN { exit !(s < 5.0) }'
 }
 check "roam@.service: roam up/down %i, Type=notify, exposure OK or better" unit_ok
+[ -s "$TMP/score" ] && echo "  figures: systemd-analyze security --offline roam@.service: exposure $(cat "$TMP/score")"
 
 completes() {
 	mkdir -p "$TMP/sock" "$TMP/conf" && touch "$TMP/conf/wgconf.conf" &&
