@@ -20,7 +20,7 @@
 #                                                kernels refuse GSO there: EIO)
 #
 # Each pairing: outer IPv4 and IPv6 (inner the same family), ping with small,
-# full-MTU and fragmented packets, 20 MiB of TCP each way with SHA-256 (bulk:
+# full-MTU and fragmented packets, ROAM_OFFLOAD_MIB (8) MiB of TCP each way with SHA-256 (bulk:
 # the kernel hands roamd 64 KiB TSO segments), TCP with mixed-size writes
 # (TCP_NODELAY, 1 byte to 20 KiB: segments of every size, glued or not), and
 # UDP datagrams sent in runs of one size and as one UDP_SEGMENT super-packet
@@ -38,7 +38,7 @@ set -u
 ROAMD=${ROAM_ROAMD:-$(cd "$(dirname "$0")/../.." && pwd)/build/roamd}
 [ -x "$ROAMD" ] || t_abort "build/roamd is missing (run make)"
 command -v wireguard-go >/dev/null || t_abort "wireguard-go is not installed (scripts/install-deps.sh)"
-MIB=${ROAM_OFFLOAD_MIB:-20}
+MIB=${ROAM_OFFLOAD_MIB:-8}
 PORT=51820
 
 # roamd with an environment, as one command wg_start can run.
