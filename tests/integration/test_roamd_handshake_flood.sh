@@ -123,6 +123,10 @@ line=$(grep "handshakes: .* queued" "$RT_TMP/$WA.log" | tail -n1)
 echo "# roamd A: ${line#*handshakes: }"
 dh=$(echo "$line" | sed -n 's/.* \([0-9]*\) reached the Diffie-Hellman.*/\1/p')
 cookies=$(echo "$line" | sed -n 's/.* \([0-9]*\) answered with a cookie.*/\1/p')
-t_check "cookie replies (${cookies:-0}) outnumber Diffie-Hellmans (${dh:-?}) tenfold" \
-	test "${cookies:-0}" -gt $((${dh:-0} * 10))
+# Under load the flood gets cookie replies, not Diffie-Hellmans: how many
+# slip through before the load is seen depends on how fast this machine
+# does a DH (1,175 to 9,937 of 360,000 measured), so the bound is a share
+# of what was sent, with room: under 1 in 10.
+t_check "Diffie-Hellmans (${dh:-?}) under a tenth of the initiations sent (${sent:-0}); cookie replies ${cookies:-0}" \
+	test "${dh:-999999999}" -lt $((${sent:-0} / 10)) -a "${cookies:-0}" -gt "${dh:-999999999}"
 t_finish
