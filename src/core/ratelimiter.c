@@ -201,7 +201,7 @@ enum take_result { TAKEN, REFUSED, TABLE_FULL };
 static enum take_result table_take(const struct ratelimiter *rl, struct bucket_table *t, uint8_t fam, uint64_t key,
 				   uint64_t now)
 {
-	/* The family is hashed too, so 10.0.0.1 and ::/64 prefixes that happen
+	/* The family is hashed too, so 198.18.0.1 and ::/64 prefixes that happen
 	 * to share bits do not share a probe start. */
 	const uint32_t home = (uint32_t)(siphash24_2u64(rl->k0, rl->k1, key, fam) & t->mask);
 	struct rl_entry *reuse = NULL;

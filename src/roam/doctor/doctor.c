@@ -401,7 +401,7 @@ static void observe_mtu(struct pingers *ps, const struct ip_prefix *addr, unsign
 
 /* ---- dns --------------------------------------------------------------- */
 
-/* The servers resolvectl has for the link ("Link 5 (wg0): 10.6.0.1 ..."). */
+/* The servers resolvectl has for the link ("Link 5 (wg0): 198.18.6.1 ..."). */
 static size_t resolvectl_servers(const char *ifname, struct ip_prefix **out)
 {
 	char prog[256], *text, *s, *tok, *save;
