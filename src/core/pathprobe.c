@@ -72,17 +72,6 @@ enum {
 /* A roam may start a search sooner, but not more than this often. */
 #define PROBE_MIN_INTERVAL (1 * NSEC_PER_SEC)
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 void device_set_path_probing(struct device *dev, bool on)
 {
 	dev->path_probing = on;
@@ -176,8 +165,8 @@ static void build_probe(const struct path_probe *pr, uint8_t *pkt, size_t len, u
 	uint8_t *icmp;
 	if (pr->family == AF_INET) {
 		pkt[IP_VERSION_BYTE] = 0x45;
-		put16(pkt + IP4_TOTAL_LEN, (uint16_t)len);
-		put16(pkt + IP4_ID, seq);
+		ip_put16(pkt + IP4_TOTAL_LEN, (uint16_t)len);
+		ip_put16(pkt + IP4_ID, seq);
 		pkt[IP4_FRAG] = IP4_DF;
 		pkt[IP4_TTL] = 1;
 		pkt[IP4_PROTO] = PROTO_ICMP;
@@ -186,21 +175,21 @@ static void build_probe(const struct path_probe *pr, uint8_t *pkt, size_t len, u
 		csum_store(pkt + IP4_CSUM, csum_add(0, pkt, IP4_HDR_LEN));
 		icmp = pkt + IP4_HDR_LEN;
 		icmp[0] = ICMP4_ECHO;
-		put16(icmp + 4, pr->ident);
-		put16(icmp + 6, seq);
+		ip_put16(icmp + 4, pr->ident);
+		ip_put16(icmp + 6, seq);
 		csum_store(icmp + 2, csum_add(0, icmp, len - IP4_HDR_LEN));
 		return;
 	}
 	pkt[IP_VERSION_BYTE] = 0x60;
-	put16(pkt + IP6_PAYLOAD_LEN, (uint16_t)(len - IP6_HDR_LEN));
+	ip_put16(pkt + IP6_PAYLOAD_LEN, (uint16_t)(len - IP6_HDR_LEN));
 	pkt[IP6_NEXT_HDR] = PROTO_ICMPV6;
 	pkt[IP6_HOP_LIMIT] = 1;
 	memcpy(pkt + IP6_SRC, pr->source, IP6_ADDR_LEN);
 	memcpy(pkt + IP6_DST, pr->target, IP6_ADDR_LEN);
 	icmp = pkt + IP6_HDR_LEN;
 	icmp[0] = ICMP6_ECHO;
-	put16(icmp + 4, pr->ident);
-	put16(icmp + 6, seq);
+	ip_put16(icmp + 4, pr->ident);
+	ip_put16(icmp + 6, seq);
 	uint64_t sum = csum_pseudo(pkt + IP6_SRC, pkt + IP6_DST, IP6_ADDR_LEN, PROTO_ICMPV6,
 				   (uint32_t)(len - IP6_HDR_LEN));
 	csum_store(icmp + 2, csum_add(sum, icmp, len - IP6_HDR_LEN));
@@ -544,9 +533,9 @@ void pathprobe_timer(struct peer *peer, uint64_t now)
 /* The rung an echo (ours: ident, round) names, or -1. */
 static int rung_of(const struct path_probe *pr, const uint8_t *echo)
 {
-	if (get16(echo + 4) != pr->ident)
+	if (ip_get16(echo + 4) != pr->ident)
 		return -1;
-	uint16_t seq = get16(echo + 6);
+	uint16_t seq = ip_get16(echo + 6);
 	if (seq >> 8 != pr->round || (seq & 0xff) >= pr->rungs)
 		return -1;
 	return seq & 0xff;
@@ -581,7 +570,7 @@ static int answered_rung(const struct path_probe *pr, const uint8_t *pkt, size_t
 	bool fragment = false;
 	if (family == AF_INET) {
 		hlen = (size_t)(pkt[IP_VERSION_BYTE] & 0x0f) * 4;
-		uint16_t frag = get16(pkt + IP4_FRAG);
+		uint16_t frag = ip_get16(pkt + IP4_FRAG);
 		if (hlen < IP4_HDR_LEN || len < hlen + ICMP_HDR || pkt[IP4_PROTO] != PROTO_ICMP || (frag & 0x1fff))
 			return -1;
 		fragment = frag & 0x2000;	/* more fragments follow */
@@ -605,7 +594,7 @@ static int answered_rung(const struct path_probe *pr, const uint8_t *pkt, size_t
 	uint8_t next = pkt[IP6_NEXT_HDR];
 	if (next == IP6_FRAGMENT_HDR) {
 		/* The fragment header: next header, reserved, offset and M. */
-		if (len < hlen + 8 || (get16(pkt + hlen + 2) & 0xfff8))
+		if (len < hlen + 8 || (ip_get16(pkt + hlen + 2) & 0xfff8))
 			return -1;
 		next = pkt[hlen];
 		fragment = true;

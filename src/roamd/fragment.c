@@ -3,20 +3,16 @@
 #include <string.h>
 
 #include "fragment.h"
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
+#include "ip_header.h"
 
 size_t ip4_fragment(const uint8_t *pkt, size_t len, size_t off, size_t max_payload, uint8_t *out)
 {
 	enum { HDR = 20 };
-	size_t total = rd16(pkt + 2);
+	size_t total = ip_get16(pkt + 2);
 	if (total > len || total < HDR)
 		total = len;
 	size_t payload = total - HDR;
-	uint16_t frag = rd16(pkt + 6);
+	uint16_t frag = ip_get16(pkt + 6);
 	/* This packet may itself be a fragment: offsets add up, and its
 	 * "more fragments" stays on the last piece. */
 	size_t base = (size_t)(frag & 0x1fff) * 8;
@@ -42,7 +38,7 @@ size_t ip4_fragment(const uint8_t *pkt, size_t len, size_t off, size_t max_paylo
 	out[10] = out[11] = 0;
 	uint32_t sum = 0;
 	for (int i = 0; i < HDR; i += 2)
-		sum += rd16(out + i);
+		sum += ip_get16(out + i);
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
 	uint16_t csum = (uint16_t)~sum;

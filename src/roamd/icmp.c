@@ -36,23 +36,6 @@ bool icmp_limiter_allow(struct icmp_limiter *limiter, uint64_t now)
 	return true;
 }
 
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
 /* The error to send: type, code, and the header's second word (unused, or
  * the MTU). */
 struct icmp_kind {
@@ -72,12 +55,12 @@ static size_t build4(const uint8_t *pkt, size_t len, uint8_t *out, struct icmp_k
 	size_t ihl = ip4_header_len(pkt);
 	if (ihl < IP4_HDR_LEN || ihl > len)
 		return 0;
-	size_t total = be16(pkt + IP4_TOTAL_LEN);
+	size_t total = ip_get16(pkt + IP4_TOTAL_LEN);
 	if (total < ihl)
 		return 0;
 	if (total < len)
 		len = total;
-	if (be16(pkt + IP4_FRAG) & 0x1fff)	/* not the first fragment */
+	if (ip_get16(pkt + IP4_FRAG) & 0x1fff)	/* not the first fragment */
 		return 0;
 	const uint8_t *src = pkt + IP4_SRC, *dst = pkt + IP4_DST;
 	/* Multicast, broadcast and class E destinations; unusable sources. */
@@ -93,7 +76,7 @@ static size_t build4(const uint8_t *pkt, size_t len, uint8_t *out, struct icmp_k
 	ip[IP_VERSION_BYTE] = 0x45;	/* version 4, no options */
 	/* Precedence "internetwork control", as Linux marks its errors. */
 	ip[IP4_TOS] = (uint8_t)((pkt[IP4_TOS] & 0x1e) | 0xc0);
-	put16(ip + IP4_TOTAL_LEN, (uint16_t)reply);
+	ip_put16(ip + IP4_TOTAL_LEN, (uint16_t)reply);
 	ip[IP4_TTL] = HOP_LIMIT;
 	ip[IP4_PROTO] = PROTO_ICMP;
 	memcpy(ip + IP4_SRC, dst, IP4_ADDR_LEN);
@@ -101,7 +84,7 @@ static size_t build4(const uint8_t *pkt, size_t len, uint8_t *out, struct icmp_k
 	csum_store(ip + IP4_CSUM, csum_add(0, ip, IP4_HDR_LEN));
 	icmp[0] = kind.type;
 	icmp[1] = kind.code;
-	put32(icmp + 4, kind.word);
+	ip_put32(icmp + 4, kind.word);
 	memcpy(icmp + ICMP_HDR, pkt, quote);
 	csum_store(icmp + 2, csum_add(0, icmp, ICMP_HDR + quote));
 	return reply;
@@ -124,7 +107,7 @@ static bool icmp6_eligible(const uint8_t *pkt, size_t len)
 		} else if (nh == 44) {				/* fragment */
 			if (off + 8 > len)
 				return true;
-			bool first = (be16(pkt + off + 2) & 0xfff8) == 0;
+			bool first = (ip_get16(pkt + off + 2) & 0xfff8) == 0;
 			nh = pkt[off];
 			off += 8;
 			if (!first)
@@ -143,7 +126,7 @@ static size_t build6(const uint8_t *pkt, size_t len, uint8_t *out, struct icmp_k
 {
 	if (len < IP6_HDR_LEN)
 		return 0;
-	size_t total = IP6_HDR_LEN + be16(pkt + IP6_PAYLOAD_LEN);
+	size_t total = IP6_HDR_LEN + ip_get16(pkt + IP6_PAYLOAD_LEN);
 	if (total < len)
 		len = total;
 	const uint8_t *src = pkt + IP6_SRC, *dst = pkt + IP6_DST;
@@ -157,14 +140,14 @@ static size_t build6(const uint8_t *pkt, size_t len, uint8_t *out, struct icmp_k
 	uint8_t *ip = out, *icmp = out + IP6_HDR_LEN;
 	memset(out, 0, IP6_HDR_LEN + ICMP_HDR);
 	ip[IP_VERSION_BYTE] = 0x60;	/* version 6, traffic class and flow 0 */
-	put16(ip + IP6_PAYLOAD_LEN, (uint16_t)payload);
+	ip_put16(ip + IP6_PAYLOAD_LEN, (uint16_t)payload);
 	ip[IP6_NEXT_HDR] = PROTO_ICMPV6;
 	ip[IP6_HOP_LIMIT] = HOP_LIMIT;
 	memcpy(ip + IP6_SRC, dst, IP6_ADDR_LEN);
 	memcpy(ip + IP6_DST, src, IP6_ADDR_LEN);
 	icmp[0] = kind.type;
 	icmp[1] = kind.code;
-	put32(icmp + 4, kind.word);
+	ip_put32(icmp + 4, kind.word);
 	memcpy(icmp + ICMP_HDR, pkt, quote);
 	uint64_t sum = csum_pseudo(ip + IP6_SRC, ip + IP6_DST, IP6_ADDR_LEN, PROTO_ICMPV6, (uint32_t)payload);
 	csum_store(icmp + 2, csum_add(sum, icmp, payload));

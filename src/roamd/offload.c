@@ -7,30 +7,6 @@
 #include "ip_header.h"
 #include "offload.h"
 
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 /* The checksum to store: complemented, and never 0 (UDP reserves 0 for
  * "none"; for TCP 0xffff and 0 are the same number). */
 static void store_csum(uint8_t *field, uint64_t sum)
@@ -74,7 +50,7 @@ int gso_iter_init(struct gso_iter *it, const uint8_t *pkt, size_t len, const str
 			return -EINVAL;
 		it->ip_hlen = ip4_header_len(pkt);
 		/* A fragment cannot be cut further. */
-		if (it->ip_hlen < IP4_HDR_LEN || (rd16(pkt + IP4_FRAG) & 0x3fff))
+		if (it->ip_hlen < IP4_HDR_LEN || (ip_get16(pkt + IP4_FRAG) & 0x3fff))
 			return -EINVAL;
 		it->proto = pkt[IP4_PROTO];
 	} else if (ip_version(pkt) == 6 && len >= IP6_HDR_LEN) {
@@ -130,19 +106,19 @@ size_t gso_iter_next(struct gso_iter *it, uint8_t *out)
 	const uint8_t *src, *dst;
 	size_t alen;
 	if (it->v6) {
-		wr16(out + IP6_PAYLOAD_LEN, (uint16_t)(seg_len - IP6_HDR_LEN));
+		ip_put16(out + IP6_PAYLOAD_LEN, (uint16_t)(seg_len - IP6_HDR_LEN));
 		src = out + IP6_SRC, dst = out + IP6_DST, alen = IP6_ADDR_LEN;
 	} else {
-		wr16(out + IP4_TOTAL_LEN, (uint16_t)seg_len);
+		ip_put16(out + IP4_TOTAL_LEN, (uint16_t)seg_len);
 		/* Consecutive IDs, as the kernel's own segmentation gives. */
-		wr16(out + IP4_ID, (uint16_t)(rd16(it->pkt + IP4_ID) + it->index));
+		ip_put16(out + IP4_ID, (uint16_t)(ip_get16(it->pkt + IP4_ID) + it->index));
 		ip4_fix_csum(out, it->ip_hlen);
 		src = out + IP4_SRC, dst = out + IP4_DST, alen = IP4_ADDR_LEN;
 	}
 	uint8_t *l4 = out + it->ip_hlen;
 	size_t l4_hlen = it->hlen - it->ip_hlen, l4_len = seg_len - it->ip_hlen;
 	if (it->proto == IPPROTO_TCP) {
-		wr32(l4 + TCP_SEQ, rd32(it->pkt + it->ip_hlen + TCP_SEQ) + (uint32_t)it->off);
+		ip_put32(l4 + TCP_SEQ, ip_get32(it->pkt + it->ip_hlen + TCP_SEQ) + (uint32_t)it->off);
 		/* FIN and PSH belong to the last segment, CWR to the first. */
 		if (!last)
 			l4[TCP_FLAGS] &= (uint8_t)~(TCP_FIN | TCP_PSH);
@@ -152,7 +128,7 @@ size_t gso_iter_next(struct gso_iter *it, uint8_t *out)
 		uint64_t sum = csum_pseudo(src, dst, alen, IPPROTO_TCP, (uint32_t)l4_len);
 		store_csum(l4 + TCP_CSUM, csum_add(sum, l4, l4_hlen) + payload_sum);
 	} else {
-		wr16(l4 + UDP_LEN, (uint16_t)l4_len);
+		ip_put16(l4 + UDP_LEN, (uint16_t)l4_len);
 		l4[UDP_CSUM] = l4[UDP_CSUM + 1] = 0;
 		uint64_t sum = csum_pseudo(src, dst, alen, IPPROTO_UDP, (uint32_t)l4_len);
 		store_csum(l4 + UDP_CSUM, csum_add(sum, l4, UDP_HDR_LEN) + payload_sum);
@@ -187,17 +163,17 @@ static void parse(const struct gro *g, const uint8_t *pkt, size_t len, struct pa
 	memset(p, 0, sizeof(*p));
 	if (len >= IP4_HDR_LEN && ip_version(pkt) == 4) {
 		p->ip_hlen = ip4_header_len(pkt);
-		if (p->ip_hlen < IP4_HDR_LEN || p->ip_hlen > len || rd16(pkt + IP4_TOTAL_LEN) != len)
+		if (p->ip_hlen < IP4_HDR_LEN || p->ip_hlen > len || ip_get16(pkt + IP4_TOTAL_LEN) != len)
 			return;
 		p->proto = pkt[IP4_PROTO];
 		p->src = pkt + IP4_SRC, p->dst = pkt + IP4_DST, p->alen = IP4_ADDR_LEN;
 		/* A fragment has no ports (or only the first one does). */
-		if (rd16(pkt + IP4_FRAG) & 0x3fff)
+		if (ip_get16(pkt + IP4_FRAG) & 0x3fff)
 			return;
 	} else if (len >= IP6_HDR_LEN && ip_version(pkt) == 6) {
 		p->v6 = true;
 		p->ip_hlen = IP6_HDR_LEN;
-		if (IP6_HDR_LEN + (size_t)rd16(pkt + IP6_PAYLOAD_LEN) != len)
+		if (IP6_HDR_LEN + (size_t)ip_get16(pkt + IP6_PAYLOAD_LEN) != len)
 			return;
 		p->proto = pkt[IP6_NEXT_HDR];
 		p->src = pkt + IP6_SRC, p->dst = pkt + IP6_DST, p->alen = IP6_ADDR_LEN;
@@ -225,7 +201,7 @@ static void parse(const struct gro *g, const uint8_t *pkt, size_t len, struct pa
 		p->has_ports = true;
 		p->payload = len - p->hlen;
 		bool no_sum = !p->v6 && !l4[UDP_CSUM] && !l4[UDP_CSUM + 1];
-		p->gluable = g->udp && p->payload && rd16(l4 + UDP_LEN) == len - p->ip_hlen && (p->v6 || p->ip_hlen == IP4_HDR_LEN) &&
+		p->gluable = g->udp && p->payload && ip_get16(l4 + UDP_LEN) == len - p->ip_hlen && (p->v6 || p->ip_hlen == IP4_HDR_LEN) &&
 			     (no_sum || g->sums_trusted || checksum_ok(pkt, len, p));
 	}
 	p->ports = l4;
@@ -263,7 +239,7 @@ static bool can_append(const struct gro_flow *f, const uint8_t *pkt, size_t len,
 	if (p->proto == IPPROTO_TCP) {
 		const uint8_t *ta = a + f->ip_hlen, *tb = pkt + p->ip_hlen;
 		/* Sequence in order; same ACK, window and options. */
-		if (rd32(tb + TCP_SEQ) != f->next_seq || memcmp(ta + TCP_ACK_SEQ, tb + TCP_ACK_SEQ, 4) ||
+		if (ip_get32(tb + TCP_SEQ) != f->next_seq || memcmp(ta + TCP_ACK_SEQ, tb + TCP_ACK_SEQ, 4) ||
 		    memcmp(ta + TCP_WINDOW, tb + TCP_WINDOW, 2) ||
 		    memcmp(ta + TCP_HDR_LEN, tb + TCP_HDR_LEN, f->hlen - f->ip_hlen - TCP_HDR_LEN))
 			return false;
@@ -299,10 +275,10 @@ static void flush_flow(struct gro *g, struct gro_flow *f)
 	const uint8_t *src, *dst;
 	size_t alen;
 	if (f->v6) {
-		wr16(a + IP6_PAYLOAD_LEN, (uint16_t)(f->total - IP6_HDR_LEN));
+		ip_put16(a + IP6_PAYLOAD_LEN, (uint16_t)(f->total - IP6_HDR_LEN));
 		src = a + IP6_SRC, dst = a + IP6_DST, alen = IP6_ADDR_LEN;
 	} else {
-		wr16(a + IP4_TOTAL_LEN, (uint16_t)f->total);
+		ip_put16(a + IP4_TOTAL_LEN, (uint16_t)f->total);
 		ip4_fix_csum(a, f->ip_hlen);
 		src = a + IP4_SRC, dst = a + IP4_DST, alen = IP4_ADDR_LEN;
 	}
@@ -322,7 +298,7 @@ static void flush_flow(struct gro *g, struct gro_flow *f)
 	} else {
 		h.gso_type = VNET_GSO_UDP_L4;
 		h.csum_offset = UDP_CSUM;
-		wr16(l4 + UDP_LEN, (uint16_t)l4_len);
+		ip_put16(l4 + UDP_LEN, (uint16_t)l4_len);
 		memcpy(l4 + UDP_CSUM, &partial, 2);
 	}
 	g->glued += f->count;
@@ -373,7 +349,7 @@ void gro_add(struct gro *g, uint8_t *pkt, size_t len)
 			if (!oldest || c->age < oldest->age)
 				oldest = c;
 		}
-	} else if (len >= IP4_HDR_LEN && ip_version(pkt) == 4 && (rd16(pkt + IP4_FRAG) & 0x3fff)) {
+	} else if (len >= IP4_HDR_LEN && ip_version(pkt) == 4 && (ip_get16(pkt + IP4_FRAG) & 0x3fff)) {
 		/* A fragment may belong to a held flow: keep it behind. */
 		gro_flush(g);
 	}
@@ -422,7 +398,7 @@ void gro_add(struct gro *g, uint8_t *pkt, size_t len)
 	f->iov[0].iov_base = pkt;
 	f->iov[0].iov_len = len;
 	if (p.proto == IPPROTO_TCP) {
-		f->next_seq = rd32(pkt + p.ip_hlen + TCP_SEQ) + (uint32_t)p.payload;
+		f->next_seq = ip_get32(pkt + p.ip_hlen + TCP_SEQ) + (uint32_t)p.payload;
 		if (pkt[p.ip_hlen + TCP_FLAGS] & TCP_PSH)
 			f->closed = true;
 	}

@@ -76,22 +76,27 @@ static void learn(struct daemon *d, const struct udp_error *e, struct peer *sent
 	}
 }
 
-void pathmtu_tell_last_sender(struct daemon *d, struct peer *peer, uint64_t now)
+/* Tells the sender of pkt (its first len bytes will do) that at most limit
+ * bytes pass, as a router on a smaller link does, rate-limited; only where
+ * it may be told: IPv4 with DF (without, roamd fragments it), IPv6 when
+ * limit is at least 1280 (IPv6 promises every link that much). */
+static void tell_too_big(struct daemon *d, const uint8_t *pkt, size_t len, unsigned limit, uint64_t now)
 {
 	struct datapath *dp = &d->dp;
+	if (ip_version(pkt) == 6 ? limit < 1280 : !ip4_df(pkt))
+		return;
+	size_t n = icmp_build_too_big(pkt, len, limit, dp->icmp_buf);
+	if (n && icmp_limiter_allow(&dp->icmp_limiter, now) && tun_write(&d->tun, dp->icmp_buf, n) == 0)
+		dp->icmp_too_big_sent++;
+}
+
+void pathmtu_tell_last_sender(struct daemon *d, struct peer *peer, uint64_t now)
+{
 	const uint8_t *hdr;
 	size_t n, total;
 	unsigned limit = peer_path_inner_limit(peer, now);
-	if (!limit || !peer_last_large_packet(peer, &hdr, &n, &total) || total <= limit || n < IP4_HDR_LEN)
-		return;
-	/* As for a packet refused now (pathmtu_fit): IPv4 without DF was
-	 * fragmented, IPv6 is not told less than 1280. */
-	bool v6 = hdr[IP_VERSION_BYTE] >> 4 == 6;
-	if ((!v6 && !ip4_df(hdr)) || (v6 && limit < 1280))
-		return;
-	size_t m = icmp_build_too_big(hdr, n, limit, dp->icmp_buf);
-	if (m && icmp_limiter_allow(&dp->icmp_limiter, now) && tun_write(&d->tun, dp->icmp_buf, m) == 0)
-		dp->icmp_too_big_sent++;
+	if (limit && peer_last_large_packet(peer, &hdr, &n, &total) && total > limit && n >= IP4_HDR_LEN)
+		tell_too_big(d, hdr, n, limit, now);
 }
 
 void pathmtu_read_errors(struct daemon *d, int fd, struct peer *sent_to, uint64_t now)
@@ -132,9 +137,7 @@ enum path_fit pathmtu_fit(struct daemon *d, const uint8_t *pkt, size_t len, unsi
 		return PATH_FRAGMENT_OUTER;
 	}
 	device_count_drop(d->dev, peer, DROP_PATH_TOO_BIG);
-	size_t n = icmp_build_too_big(pkt, len, *limit, dp->icmp_buf);
-	if (n && icmp_limiter_allow(&dp->icmp_limiter, now) && tun_write(&d->tun, dp->icmp_buf, n) == 0)
-		dp->icmp_too_big_sent++;
+	tell_too_big(d, pkt, len, *limit, now);
 	return PATH_REFUSED;
 }
 
@@ -154,13 +157,7 @@ void pathmtu_fit_segments(struct daemon *d, const uint8_t *pkt, size_t len, stru
 	 * lost before we knew its size, instead of waiting for its timer. */
 	it->mss = limit - it->hlen;
 	d->dp.pmtu_segments_cut++;
-	struct datapath *dp = &d->dp;
-	bool df = it->v6 || ip4_df(pkt);
-	if (df && (!it->v6 || limit >= 1280) && icmp_limiter_allow(&dp->icmp_limiter, now)) {
-		size_t n = icmp_build_too_big(pkt, len, limit, dp->icmp_buf);
-		if (n && tun_write(&d->tun, dp->icmp_buf, n) == 0)
-			dp->icmp_too_big_sent++;
-	}
+	tell_too_big(d, pkt, len, limit, now);
 }
 
 void pathmtu_forget_all(struct daemon *d)

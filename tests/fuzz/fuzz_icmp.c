@@ -21,7 +21,7 @@
 #include "icmp.h"
 #include "ip_header.h"
 
-static uint16_t rd16(const uint8_t *p)
+static uint16_t ip_get16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
@@ -34,7 +34,7 @@ static void check_reply(const uint8_t *pkt, size_t len, const uint8_t *out, size
 		abort();
 	if (ip_version(pkt) == 4) {
 		size_t ihl = ip4_header_len(pkt);
-		if (n > 576 || n < IP4_HDR_LEN + 8 || ip_version(out) != 4 || rd16(out + IP4_TOTAL_LEN) != n ||
+		if (n > 576 || n < IP4_HDR_LEN + 8 || ip_version(out) != 4 || ip_get16(out + IP4_TOTAL_LEN) != n ||
 		    ihl < IP4_HDR_LEN || ihl > len)
 			abort();
 		if (memcmp(out + IP4_DST, pkt + IP4_SRC, 4) || memcmp(out + IP4_SRC, pkt + IP4_DST, 4))
@@ -46,7 +46,7 @@ static void check_reply(const uint8_t *pkt, size_t len, const uint8_t *out, size
 			abort();
 		return;
 	}
-	if (ip_version(out) != 6 || n < IP6_HDR_LEN + 8 || IP6_HDR_LEN + (size_t)rd16(out + IP6_PAYLOAD_LEN) != n)
+	if (ip_version(out) != 6 || n < IP6_HDR_LEN + 8 || IP6_HDR_LEN + (size_t)ip_get16(out + IP6_PAYLOAD_LEN) != n)
 		abort();
 	if (memcmp(out + IP6_DST, pkt + IP6_SRC, 16) || memcmp(out + IP6_SRC, pkt + IP6_DST, 16))
 		abort();
@@ -64,22 +64,22 @@ static void check_fragments(const uint8_t *pkt, size_t len, size_t limit)
 	static uint8_t frag[65535 + 20];
 	if (len < IP4_HDR_LEN || pkt[0] != 0x45)
 		return;
-	size_t total = rd16(pkt + IP4_TOTAL_LEN);
+	size_t total = ip_get16(pkt + IP4_TOTAL_LEN);
 	if (total > len || total < IP4_HDR_LEN)
 		total = len;
-	size_t base = (size_t)(rd16(pkt + IP4_FRAG) & 0x1fff) * 8, carried = 0;
-	bool more_at_end = rd16(pkt + IP4_FRAG) & 0x2000;
+	size_t base = (size_t)(ip_get16(pkt + IP4_FRAG) & 0x1fff) * 8, carried = 0;
+	bool more_at_end = ip_get16(pkt + IP4_FRAG) & 0x2000;
 	size_t n;
 	for (size_t off = 0;; off += n - IP4_HDR_LEN) {
 		if (!(n = ip4_fragment(pkt, len, off, limit - IP4_HDR_LEN, frag)))
 			break;
-		if (n > limit || n < IP4_HDR_LEN || rd16(frag + IP4_TOTAL_LEN) != n)
+		if (n > limit || n < IP4_HDR_LEN || ip_get16(frag + IP4_TOTAL_LEN) != n)
 			abort();
 		if (csum_fold(csum_add(0, frag, IP4_HDR_LEN)) != 0xffff)
 			abort();
 		size_t chunk = n - IP4_HDR_LEN;
 		bool last = off + chunk >= total - IP4_HDR_LEN;
-		uint16_t f = rd16(frag + IP4_FRAG);
+		uint16_t f = ip_get16(frag + IP4_FRAG);
 		/* Offsets are in 8-byte units: only the last may be uneven. */
 		if (!chunk || (!last && chunk % 8) || (f & 0x1fff) * 8u != base + off)
 			abort();
@@ -99,9 +99,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint8_t out[ICMP_REPLY_MAX];
 	if (size < 4)
 		return 0;
-	unsigned mtu = rd16(data);
+	unsigned mtu = ip_get16(data);
 	/* At least one 8-byte unit per fragment, as any path carries. */
-	size_t limit = IP4_HDR_LEN + 8 + rd16(data + 2) % 2048;
+	size_t limit = IP4_HDR_LEN + 8 + ip_get16(data + 2) % 2048;
 	size -= 4, data += 4;
 	uint8_t *pkt = malloc(size ? size : 1);
 	if (!pkt)

@@ -34,7 +34,7 @@ static struct peer *b_at_a;	/* the sender, as the receiver knows it */
 static size_t delivered, delivered_iovs;
 static struct gro gro;
 
-static uint16_t rd16(const uint8_t *p)
+static uint16_t ip_get16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
@@ -54,9 +54,9 @@ static void deliver(void *ctx, struct peer *peer, uint8_t *data, size_t len)
 	size_t ip_len;
 	const uint8_t *src;
 	if (ip_version(data) == 4) {
-		family = AF_INET, ip_len = rd16(data + IP4_TOTAL_LEN), src = data + IP4_SRC;
+		family = AF_INET, ip_len = ip_get16(data + IP4_TOTAL_LEN), src = data + IP4_SRC;
 	} else if (ip_version(data) == 6 && len >= IP6_HDR_LEN) {
-		family = AF_INET6, ip_len = IP6_HDR_LEN + (size_t)rd16(data + IP6_PAYLOAD_LEN), src = data + IP6_SRC;
+		family = AF_INET6, ip_len = IP6_HDR_LEN + (size_t)ip_get16(data + IP6_PAYLOAD_LEN), src = data + IP6_SRC;
 	} else {
 		abort();
 	}
@@ -134,7 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	gro_init(&gro, mode & 1, mode & 2, check_emit, NULL);
 	gro.sums_trusted = mode & 4;
 	for (unsigned n = 0; n < MAX_PACKETS && size >= 2; n++) {
-		size_t len = rd16(data);
+		size_t len = ip_get16(data);
 		data += 2, size -= 2;
 		if (len > size)
 			len = size;

@@ -25,7 +25,7 @@
 
 enum { MAX_PACKETS = 256 };
 
-static uint16_t rd16(const uint8_t *p)
+static uint16_t ip_get16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
@@ -57,8 +57,8 @@ static void check_emit(void *ctx, const struct vnet_hdr *h, const struct iovec *
 	if (!(h->flags & VNET_F_NEEDS_CSUM) || h->csum_start >= h->hdr_len ||
 	    (size_t)h->csum_start + h->csum_offset + 2 > h->hdr_len)
 		abort();
-	size_t ip_len = ip_version(first) == 4 ? rd16(first + IP4_TOTAL_LEN)
-					       : IP6_HDR_LEN + (size_t)rd16(first + IP6_PAYLOAD_LEN);
+	size_t ip_len = ip_version(first) == 4 ? ip_get16(first + IP4_TOTAL_LEN)
+					       : IP6_HDR_LEN + (size_t)ip_get16(first + IP6_PAYLOAD_LEN);
 	if (ip_len != total)
 		abort();
 	for (int i = 1; i < iovcnt; i++)
@@ -129,7 +129,7 @@ static void cut(const struct vnet_hdr *h, const uint8_t *pkt, size_t len)
 		if (!seg || gso_iter_next(&it, seg) != seg_len)
 			abort();
 		payload += seg_len - it.hlen;
-		size_t ip_len = it.v6 ? IP6_HDR_LEN + (size_t)rd16(seg + IP6_PAYLOAD_LEN) : rd16(seg + IP4_TOTAL_LEN);
+		size_t ip_len = it.v6 ? IP6_HDR_LEN + (size_t)ip_get16(seg + IP6_PAYLOAD_LEN) : ip_get16(seg + IP4_TOTAL_LEN);
 		if (ip_len != seg_len)
 			abort();
 		if (!it.v6 && csum_fold(csum_add(0, seg, it.ip_hlen)) != 0xffff)
@@ -163,7 +163,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(pkt);
 	} else {
 		while (size >= 2 && count < MAX_PACKETS) {
-			size_t len = rd16(data);
+			size_t len = ip_get16(data);
 			data += 2, size -= 2;
 			if (len > size)
 				len = size;

@@ -135,15 +135,15 @@ static size_t build(uint8_t *pkt, bool v6, uint8_t proto, size_t plen, uint8_t t
 	if (v6) {
 		pkt[0] = 0x60;
 		pkt[1] = 0x01; /* a flow label */
-		wr16(pkt + 4, (uint16_t)(len - 40));
+		ip_put16(pkt + 4, (uint16_t)(len - 40));
 		pkt[6] = proto;
 		pkt[7] = 64;
 		inet_pton(AF_INET6, "fd00:2::1", pkt + 8);
 		inet_pton(AF_INET6, "fd00:2::2", pkt + 24);
 	} else {
 		pkt[0] = 0x45;
-		wr16(pkt + 2, (uint16_t)len);
-		wr16(pkt + 4, 1000);
+		ip_put16(pkt + 2, (uint16_t)len);
+		ip_put16(pkt + 4, 1000);
 		pkt[6] = 0x40; /* DF */
 		pkt[8] = 64;
 		pkt[9] = proto;
@@ -152,19 +152,19 @@ static size_t build(uint8_t *pkt, bool v6, uint8_t proto, size_t plen, uint8_t t
 		ip4_fix_csum(pkt, 20);
 	}
 	uint8_t *l4 = pkt + ihl;
-	wr16(l4, 40000);
-	wr16(l4 + 2, 5201);
+	ip_put16(l4, 40000);
+	ip_put16(l4 + 2, 5201);
 	if (proto == IPPROTO_TCP) {
-		wr32(l4 + 4, 0xfffff000u); /* wraps inside the packet */
-		wr32(l4 + 8, 777);
+		ip_put32(l4 + 4, 0xfffff000u); /* wraps inside the packet */
+		ip_put32(l4 + 8, 777);
 		l4[12] = (uint8_t)((20 + TCP_OPTS) / 4) << 4;
 		l4[13] = tcp_flags;
-		wr16(l4 + 14, 512);
+		ip_put16(l4 + 14, 512);
 		l4[20] = 1, l4[21] = 1, l4[22] = 8, l4[23] = 10; /* NOP NOP TS */
-		wr32(l4 + 24, 12345);
-		wr32(l4 + 28, 67890);
+		ip_put32(l4 + 24, 12345);
+		ip_put32(l4 + 28, 67890);
 	} else {
-		wr16(l4 + 4, (uint16_t)(len - ihl));
+		ip_put16(l4 + 4, (uint16_t)(len - ihl));
 	}
 	memcpy(pkt + ihl + l4h, payload, plen);
 	uint16_t partial = csum_fold(csum_pseudo(pkt + (v6 ? 8 : 12), pkt + (v6 ? 24 : 16), v6 ? 16 : 4, proto,
@@ -226,17 +226,17 @@ static void check_cut(bool v6, uint8_t proto, size_t plen, uint16_t mss, uint8_t
 		CHECK_MEM(s + ihl + l4h, payload + off, chunk);
 		CHECK(l4_checksum_valid(s, seg_len[i]));
 		if (v6) {
-			CHECK(rd16(s + 4) == seg_len[i] - 40);
+			CHECK(ip_get16(s + 4) == seg_len[i] - 40);
 			CHECK_MEM(s, super, 4); /* flow label kept */
 		} else {
-			CHECK(rd16(s + 2) == seg_len[i]);
-			CHECK(rd16(s + 4) == 1000 + i);
+			CHECK(ip_get16(s + 2) == seg_len[i]);
+			CHECK(ip_get16(s + 4) == 1000 + i);
 			CHECK(ip4_header_valid(s));
 		}
 		const uint8_t *l4 = s + ihl;
 		if (proto == IPPROTO_TCP) {
-			CHECK(rd32(l4 + 4) == 0xfffff000u + (uint32_t)off);
-			CHECK(rd32(l4 + 8) == 777);
+			CHECK(ip_get32(l4 + 4) == 0xfffff000u + (uint32_t)off);
+			CHECK(ip_get32(l4 + 8) == 777);
 			CHECK_MEM(l4 + 20, super + ihl + 20, TCP_OPTS);
 			uint8_t want = flags;
 			if (!last)
@@ -245,7 +245,7 @@ static void check_cut(bool v6, uint8_t proto, size_t plen, uint16_t mss, uint8_t
 				want &= (uint8_t)~TCP_CWR;
 			CHECK(l4[13] == want);
 		} else {
-			CHECK(rd16(l4 + 4) == seg_len[i] - ihl);
+			CHECK(ip_get16(l4 + 4) == seg_len[i] - ihl);
 		}
 		off += chunk;
 	}
@@ -435,8 +435,8 @@ static size_t tcp_seg(uint8_t *pkt, bool v6, uint32_t seq, size_t plen, uint8_t 
 	fill_random(payload, plen);
 	size_t len = build(pkt, v6, IPPROTO_TCP, plen, flags);
 	size_t ihl = v6 ? 40 : 20;
-	wr32(pkt + ihl + 4, seq);
-	wr16(pkt + ihl, sport);
+	ip_put32(pkt + ihl + 4, seq);
+	ip_put16(pkt + ihl, sport);
 	struct vnet_hdr h = tso_hdr(v6, IPPROTO_TCP, 0);
 	uint16_t partial = csum_fold(csum_pseudo(pkt + (v6 ? 8 : 12), pkt + (v6 ? 24 : 16), v6 ? 16 : 4, IPPROTO_TCP,
 						 (uint32_t)(len - ihl)));
@@ -464,7 +464,7 @@ static void test_glue_mixed_sizes(void)
 	CHECK(n_out == 2);
 	CHECK(out[0].iovcnt == 3 && out[0].h.gso_size == 1000 && out[0].len == 52 + 2500);
 	CHECK(out[1].iovcnt == 3 && out[1].h.gso_size == 1000 && out[1].len == 52 + 3000);
-	CHECK(rd32(out[1].data + 24) == 1 + 2500);
+	CHECK(ip_get32(out[1].data + 24) == 1 + 2500);
 	/* A bigger one after smaller ones cannot join them either. */
 	gro_reset(true, false);
 	seq = 1;
@@ -494,8 +494,8 @@ static void test_glue_keeps_flows_apart_and_in_order(void)
 	}
 	gro_flush(&g);
 	CHECK(n_out == 2);
-	CHECK(out[0].h.gso_type == VNET_GSO_TCPV4 && out[0].iovcnt == 10 && rd32(out[0].data + 24) == 100);
-	CHECK(out[1].h.gso_type == VNET_GSO_TCPV6 && out[1].iovcnt == 10 && rd32(out[1].data + 44) == 900000);
+	CHECK(out[0].h.gso_type == VNET_GSO_TCPV4 && out[0].iovcnt == 10 && ip_get32(out[0].data + 24) == 100);
+	CHECK(out[1].h.gso_type == VNET_GSO_TCPV6 && out[1].iovcnt == 10 && ip_get32(out[1].data + 44) == 900000);
 	CHECK(g.glued == 20);
 }
 
@@ -621,7 +621,7 @@ static void test_glue_udp(void)
 	}
 	gro_flush(&g);
 	CHECK(n_out == 1 && out[0].h.gso_type == VNET_GSO_UDP_L4 && out[0].h.gso_size == 1300 &&
-	      out[0].iovcnt == 10 && rd16(out[0].data + 24) == 8 + 9 * 1300 + 700);
+	      out[0].iovcnt == 10 && ip_get16(out[0].data + 24) == 8 + 9 * 1300 + 700);
 	/* A v4 datagram without checksum may be glued; without UDP gluing
 	 * each goes alone. */
 	gro_reset(true, false);
