@@ -21,11 +21,6 @@
 #include "icmp.h"
 #include "ip_header.h"
 
-static uint16_t ip_get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
 static void check_reply(const uint8_t *pkt, size_t len, const uint8_t *out, size_t n)
 {
 	if (!n)

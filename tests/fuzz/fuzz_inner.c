@@ -34,11 +34,6 @@ static struct peer *b_at_a;	/* the sender, as the receiver knows it */
 static size_t delivered, delivered_iovs;
 static struct gro gro;
 
-static uint16_t ip_get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
 static bool swallow(void *ctx, struct sim_node *from, struct sim_node *to, uint8_t *data, size_t *len)
 {
 	(void)ctx, (void)from, (void)to, (void)data, (void)len;

@@ -25,11 +25,6 @@
 
 enum { MAX_PACKETS = 256 };
 
-static uint16_t ip_get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
 /* What gro wrote, checked as it is written. */
 struct written {
 	size_t iovs, bytes, header_bytes;
