@@ -14,9 +14,11 @@ void names_answer_take(const struct ares_addrinfo *res, uint16_t port, struct na
 		 * (or a node without an address) is not ours to read. */
 		if (!node->ai_addr || (node->ai_family != AF_INET && node->ai_family != AF_INET6))
 			continue;
-		out->seen++;
-		if (out->ttl < 0 || node->ai_ttl < out->ttl)
-			out->ttl = node->ai_ttl;
+		/* c-ares keeps the 32-bit TTL in an int: one with its top
+		 * bit set comes out negative, and means 0 (RFC 2181, 8). */
+		int ttl = node->ai_ttl < 0 ? 0 : node->ai_ttl;
+		if (!out->seen++ || ttl < out->ttl)
+			out->ttl = ttl;
 		/* Counted but not kept: a record may hold a hundred
 		 * addresses, the candidates are few. */
 		if (out->n == NAMES_MAX_ADDRS)

@@ -19,7 +19,7 @@ struct names_answer {
 	struct endpoint addrs[NAMES_MAX_ADDRS];
 	unsigned n;		/* kept: distinct, at most NAMES_MAX_ADDRS */
 	unsigned seen;		/* IPv4 and IPv6 addresses in the answer */
-	int ttl;		/* the lowest, as the answer said (-1: none) */
+	int ttl;		/* the lowest, in seconds (-1: none) */
 	uint64_t ttl_ns;	/* when to ask again: ttl, held in bounds */
 };
 
