@@ -37,11 +37,14 @@ I_ADDR=192.0.2.1 R_ADDR=192.0.2.2 X_ADDR=198.51.100.3 R_X_ADDR=198.51.100.2
 PORT_I=51821 PORT_R=51820
 CAP=$RT_TMP/handshake.pcap
 
-t_check "lab comes up" eval 'ns_create "$I" "$R" "$X" &&
-	link_ns "$I" "$R" "$I_ADDR/24" "$R_ADDR/24" &&
-	link_ns "$X" "$R" "$X_ADDR/24" "$R_X_ADDR/24"' || t_finish
+lab_up() {
+	ns_create "$I" "$R" "$X" &&
+		link_ns "$I" "$R" "$I_ADDR/24" "$R_ADDR/24" &&
+		link_ns "$X" "$R" "$X_ADDR/24" "$R_X_ADDR/24"
+}
+t_check "lab comes up" lab_up || t_finish
 R_DEV=$(link_name 1 b)
-wg_genkey i && wg_genkey r && wg_genkey o || t_abort "wg genkey failed"
+{ wg_genkey i && wg_genkey r && wg_genkey o; } || t_abort "wg genkey failed"
 
 # R's whole configuration, as wg setconf reads it; the peer's endpoint is
 # set, so "did not move" means one definite address.
@@ -56,16 +59,20 @@ AllowedIPs = 198.18.0.1/32
 Endpoint = $I_ADDR:$PORT_I
 EOF
 
-t_check "roamd starts on both ends" eval 'wg_start "$ROAMD" "$I" "$WI" && wg_start "$ROAMD" "$R" "$WR"' || t_finish
+daemons_up() { wg_start "$ROAMD" "$I" "$WI" && wg_start "$ROAMD" "$R" "$WR"; }
+t_check "roamd starts on both ends" daemons_up || t_finish
 R_PID=${RT_PIDS[1]:-0}
-t_check "tunnel configured" eval 'nsx "$R" wg setconf "$WR" "$RT_TMP/r.conf" &&
-	wg_set "$I" "$WI" private-key "$(key_file i)" listen-port $PORT_I \
-		peer "$(key_pub r)" endpoint $R_ADDR:$PORT_R allowed-ips 198.18.0.2/32 &&
-	wg_ifup "$I" "$WI" 198.18.0.1/32 198.18.0.2/32 && wg_ifup "$R" "$WR" 198.18.0.2/32 198.18.0.1/32' || t_finish
+tunnel_up() {
+	nsx "$R" wg setconf "$WR" "$RT_TMP/r.conf" &&
+		wg_set "$I" "$WI" private-key "$(key_file i)" listen-port "$PORT_I" \
+			peer "$(key_pub r)" endpoint "$R_ADDR:$PORT_R" allowed-ips 198.18.0.2/32 &&
+		wg_ifup "$I" "$WI" 198.18.0.1/32 198.18.0.2/32 && wg_ifup "$R" "$WR" 198.18.0.2/32 198.18.0.1/32
+}
+t_check "tunnel configured" tunnel_up || t_finish
 
 # The capture: tcpdump at R's link to I, from before the first handshake.
 capture_handshake() {
-	nsx "$R" tcpdump -i "$R_DEV" -n --immediate-mode -U -w "$CAP" udp dst port $PORT_R \
+	nsx "$R" tcpdump -i "$R_DEV" -n --immediate-mode -U -w "$CAP" udp dst port "$PORT_R" \
 		</dev/null >"$CAP.log" 2>&1 {RT_OUT}>&- {RT_ERR}>&- &
 	local pid=$!
 	RT_PIDS+=("$pid")
@@ -107,15 +114,23 @@ replay_refused() {
 	[ "$hs" = 0 ] || { echo "a handshake happened at $hs"; return 1; }
 }
 
-t_check "replayed after wg setconf: refused" eval 'nsx "$R" wg setconf "$WR" "$RT_TMP/r.conf" &&
-	replay_refused "wg setconf"'
-t_check "replayed after peer remove and add: refused" eval 'wg_set "$R" "$WR" peer "$(key_pub i)" remove &&
-	wg_set "$R" "$WR" peer "$(key_pub i)" endpoint $I_ADDR:$PORT_I allowed-ips 198.18.0.1/32 &&
-	replay_refused "remove, add"'
-t_check "replayed after replace_peers: refused" eval 'lab_uapi_set "$WR" replace_peers=true \
-	"public_key=$(lab_key_hex o)" allowed_ip=198.18.0.3/32 \
-	"public_key=$(lab_key_hex i)" endpoint=$I_ADDR:$PORT_I allowed_ip=198.18.0.1/32 &&
-	replay_refused "replace_peers"'
+after_setconf() {
+	nsx "$R" wg setconf "$WR" "$RT_TMP/r.conf" && replay_refused "wg setconf"
+}
+after_remove_and_add() {
+	wg_set "$R" "$WR" peer "$(key_pub i)" remove &&
+		wg_set "$R" "$WR" peer "$(key_pub i)" endpoint "$I_ADDR:$PORT_I" allowed-ips 198.18.0.1/32 &&
+		replay_refused "remove, add"
+}
+after_replace_peers() {
+	lab_uapi_set "$WR" replace_peers=true \
+		"public_key=$(lab_key_hex o)" allowed_ip=198.18.0.3/32 \
+		"public_key=$(lab_key_hex i)" "endpoint=$I_ADDR:$PORT_I" allowed_ip=198.18.0.1/32 &&
+		replay_refused "replace_peers"
+}
+t_check "replayed after wg setconf: refused" after_setconf
+t_check "replayed after peer remove and add: refused" after_remove_and_add
+t_check "replayed after replace_peers: refused" after_replace_peers
 t_check "roamd on R still runs" rt_pid_alive "$R_PID"
 
 t_finish
