@@ -17,8 +17,9 @@
 #     one), as a management tool other than wg would send it.
 # Each time: the replay reaches R and is dropped as a stale timestamp
 # (roam_drop=stale_timestamp over get=2 grows; polled, bounded), the peer's
-# endpoint stays the configured one, not X's, and no handshake happens
-# (latest-handshake stays 0 on the fresh peer).
+# endpoint stays the configured one, not X's, and no session starts: no
+# handshake (latest-handshake stays 0 on the fresh peer) and no response
+# sent (its transmit counter stays 0).
 # shellcheck disable=SC2317 # case functions are called through t_check
 set -u
 # shellcheck source=lib.sh
@@ -96,7 +97,7 @@ stale_grew_past() { [ "$(stale_drops)" -gt "$1" ]; }
 # replay_refused HOW — replays the capture from X at R, then checks what
 # the replay left: dropped as stale, endpoint unmoved, no handshake.
 replay_refused() {
-	local before out ep hs
+	local before out ep hs tx
 	ep=$(wg_show "$R" "$WR" endpoints | awk -v k="$(key_pub i)" '$1 == k { print $2 }')
 	[ "$ep" = "$I_ADDR:$PORT_I" ] || { echo "after $1 the endpoint is '$ep', not the configured $I_ADDR:$PORT_I"; return 1; }
 	[ "$(wg_latest_handshake "$R" "$WR" "$(key_pub i)")" = 0 ] || { echo "after $1 the peer is not fresh"; return 1; }
@@ -109,9 +110,13 @@ replay_refused() {
 		{ echo "the replayed initiation was not dropped as stale (drops: $(lab_roam_drops "$WR" | tr '\n' ' '))"; return 1; }
 	ep=$(wg_show "$R" "$WR" endpoints | awk -v k="$(key_pub i)" '$1 == k { print $2 }')
 	hs=$(wg_latest_handshake "$R" "$WR" "$(key_pub i)")
-	echo "# $1: stale_timestamp drops $before -> $(stale_drops), endpoint $ep, latest handshake $hs" >&"$RT_OUT"
+	read -r _ tx < <(wg_transfer_bytes "$R" "$WR" "$(key_pub i)")
+	echo "# $1: stale_timestamp drops $before -> $(stale_drops), endpoint $ep, latest handshake $hs," \
+		"bytes sent to the peer $tx" >&"$RT_OUT"
 	[ "$ep" = "$I_ADDR:$PORT_I" ] || { echo "the endpoint moved to $ep"; return 1; }
 	[ "$hs" = 0 ] || { echo "a handshake happened at $hs"; return 1; }
+	# A response to the replay would be the fresh peer's first bytes.
+	[ "${tx:-x}" = 0 ] || { echo "R sent $tx bytes to the peer: a response to the replay"; return 1; }
 }
 
 after_setconf() {
