@@ -23,7 +23,9 @@
  * runs exactly once; the older parsers fill no more TTL slots than given.
  *
  * c-ares is the system's library, not built with the fuzzer's coverage:
- * the coverage that guides the search is the target's and roamd's own. */
+ * what guides the search, beside roamd's own code, is what c-ares made of
+ * each input (its status, how many addresses, CNAMEs and queries, the TTLs'
+ * kind), counted as coverage through libFuzzer's extra counters. */
 #include <ares.h>
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,6 +42,27 @@ enum {
 	FIRST_FAKE_FD = 10000,	/* never a real descriptor: nothing is opened */
 	MAX_DATAGRAM = 65535,
 };
+
+/* What c-ares made of an input, as coverage: libFuzzer reads the
+ * counters in this section as more edges (and clears them per input). */
+enum {
+	SEEN_STATUS = 0,		/* + ares status, 32 */
+	SEEN_NODES = 32,		/* + addresses in the answer, up to 15 */
+	SEEN_CNAMES = 48,		/* + CNAMEs, up to 7 */
+	SEEN_TTL = 56,			/* + kind of the lowest TTL, 4 */
+	SEEN_QUERIES = 60,		/* + queries sent, up to 15 */
+	SEEN_PARSE_A = 76,		/* + ares_parse_a_reply's status, 32 */
+	SEEN_PARSE_AAAA = 108,		/* + ares_parse_aaaa_reply's status, 32 */
+	SEEN_TTLS_A = 140,		/* + TTLs it filled, up to NAMES_MAX_ADDRS */
+	SEEN_TTLS_AAAA = 149,
+	SEEN_ALL = 158,
+};
+__attribute__((section("__libfuzzer_extra_counters"), used)) static uint8_t seen[SEEN_ALL];
+
+static void saw(unsigned base, unsigned value, unsigned most)
+{
+	seen[base + (value < most ? value : most)]++;
+}
 
 static const char HOST[] = "peer.example";
 static const char SERVER[] = "192.0.2.53";
@@ -185,6 +208,14 @@ static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo 
 	x->callbacks++;
 	struct names_answer got;
 	names_answer_take(res, PEER_PORT, &got);
+	saw(SEEN_STATUS, (unsigned)status, 31);
+	saw(SEEN_NODES, got.seen, 15);
+	unsigned cnames = 0;
+	for (const struct ares_addrinfo_cname *c = res ? res->cnames : NULL; c && cnames < 7; c = c->next)
+		cnames++;
+	saw(SEEN_CNAMES, cnames, 7);
+	saw(SEEN_TTL, got.ttl < 0 ? 0 : got.ttl == 0 ? 1 : got.ttl < 3600 ? 2 : 3, 3);
+	saw(SEEN_QUERIES, x->n_sent, 15);
 	if (got.n > NAMES_MAX_ADDRS || got.n > got.seen)
 		abort();
 	if (got.ttl_ns < NAMES_TTL_MIN || got.ttl_ns > NAMES_TTL_MAX)
@@ -211,9 +242,12 @@ static void parse_alone(const uint8_t *block, size_t len)
 	struct hostent *host = NULL;
 	memset(a, 0x5a, sizeof(a));
 	memset(a6, 0x5a, sizeof(a6));
-	if (ares_parse_a_reply(block, (int)len, &host, a, &n) == ARES_SUCCESS) {
+	int status = ares_parse_a_reply(block, (int)len, &host, a, &n);
+	saw(SEEN_PARSE_A, (unsigned)status, 31);
+	if (status == ARES_SUCCESS) {
 		if (n < 0 || n > NAMES_MAX_ADDRS)
 			abort();
+		saw(SEEN_TTLS_A, (unsigned)n, NAMES_MAX_ADDRS);
 		ares_free_hostent(host);
 	}
 	/* The slot past the ones offered is never written. */
@@ -221,9 +255,12 @@ static void parse_alone(const uint8_t *block, size_t len)
 		abort();
 	n = NAMES_MAX_ADDRS;
 	host = NULL;
-	if (ares_parse_aaaa_reply(block, (int)len, &host, a6, &n) == ARES_SUCCESS) {
+	status = ares_parse_aaaa_reply(block, (int)len, &host, a6, &n);
+	saw(SEEN_PARSE_AAAA, (unsigned)status, 31);
+	if (status == ARES_SUCCESS) {
 		if (n < 0 || n > NAMES_MAX_ADDRS)
 			abort();
+		saw(SEEN_TTLS_AAAA, (unsigned)n, NAMES_MAX_ADDRS);
 		ares_free_hostent(host);
 	}
 	if (a6[NAMES_MAX_ADDRS].ttl != 0x5a5a5a5a)
