@@ -106,6 +106,24 @@ bool uapi_ifname_valid(const char *name, size_t len);
 #define ROAM_KEY_ENDPOINT_CANDIDATE "roam_endpoint_candidate"
 #define ROAM_KEY_ENDPOINT_CANDIDATE_INDEX "roam_endpoint_candidate_index"
 
+/* ---- roamd's events: the "get=3" request ---------------------------------
+ *
+ *   get=3
+ *   roam_events_after=N               the last seq the client has seen
+ *                                     (0: from the oldest kept)
+ *   <blank line>
+ * answered with
+ *   roam_event=JSON                   one per event after N, oldest first;
+ *                                     the object is docs/events-json.md
+ *   roam_events_last=N                the newest seq (0: none yet); less
+ *                                     than the cursor: roamd restarted
+ *   errno=0
+ * wireguard-go closes the connection on the op: no events there. */
+#define UAPI_OP_EVENTS "get=3\n"
+#define ROAM_KEY_EVENTS_AFTER "roam_events_after"
+#define ROAM_KEY_EVENT "roam_event"
+#define ROAM_KEY_EVENTS_LAST "roam_events_last"
+
 /* ---- the roam_* lines of a "set=1" request -----------------------------
  *
  * Peer lines `wg` never sends, so a stock tool can never set them by

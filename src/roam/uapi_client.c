@@ -289,6 +289,26 @@ int uapi_get_device(const char *ifname, struct uapi_device *dev, char *err, size
 	return ret;
 }
 
+int uapi_fetch_events(const char *ifname, uint64_t after, char **reply, size_t *reply_len, char *err,
+		      size_t err_len)
+{
+	char body[64];
+	int n = snprintf(body, sizeof(body), ROAM_KEY_EVENTS_AFTER "=%llu\n", (unsigned long long)after);
+	int ret = transact(ifname, UAPI_OP_EVENTS, body, (size_t)n, reply, reply_len);
+
+	if (ret)
+		socket_error(ifname, ret, err, err_len);
+	else if (!*reply_len)
+		snprintf(err, err_len, "'%s' is not run by roamd: only roamd keeps events (wireguard-go has none)",
+			 ifname);
+	if (!ret && !*reply_len) {
+		free(*reply);
+		*reply = NULL;
+		ret = -ENOTSUP;
+	}
+	return ret;
+}
+
 static int name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);

@@ -155,6 +155,12 @@ void uapi_names_free(char **names);
 int uapi_get_devices(const char *cmd, const char *ifname, struct uapi_device **devs, size_t *n);
 void uapi_devices_free(struct uapi_device *devs, size_t n);
 
+/* roamd's events after seq `after` (uapi_contract.h, "get=3"): the raw
+ * reply, roam_event lines and all, in *reply (free it). 0, or -errno with
+ * a one-line reason in err; -ENOTSUP: not roamd (wireguard-go hung up). */
+int uapi_fetch_events(const char *ifname, uint64_t after, char **reply, size_t *reply_len, char *err,
+		      size_t err_len);
+
 /* A set=1 request under construction. It may hold private and preshared
  * keys, so its memory is wiped whenever it moves and when freed. */
 struct uapi_request {

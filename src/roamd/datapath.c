@@ -31,6 +31,7 @@
 
 #include "crypto.h"
 #include "daemon.h"
+#include "events.h"
 #include "log.h"
 #include "names.h"
 #include "fragment.h"
@@ -382,7 +383,10 @@ static void io_deliver(void *ctx, struct peer *peer, uint8_t *data, size_t len)
 
 static void io_event(void *ctx, const struct device_event *event)
 {
+	/* The one place where the engine's events become log lines and
+	 * the operator's events (events.h keeps only authenticated ones). */
 	log_device_event(event);
+	events_from_device(ctx, event);
 	names_on_device_event(ctx, event);
 	ports_on_device_event(ctx, event);
 }

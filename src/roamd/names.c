@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 
 #include "daemon.h"
+#include "events.h"
 #include "log.h"
 #include "names.h"
 
@@ -272,6 +273,7 @@ static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo 
 		log_info("name %s: %s -> %s (TTL %d s; %u of %u addresses kept)", e->host, before, after, ttl, n, seen);
 	else
 		log_info("name %s: %s -> %s (TTL %d s)", e->host, before, after, ttl);
+	events_name_resolved(d, e->peer, e->host, e->addrs, e->n_addrs, addrs, n, ttl > 0 ? (unsigned)ttl : 0);
 	memcpy(e->addrs, addrs, n * sizeof(addrs[0]));
 	e->n_addrs = n;
 	rebuild(d, e->peer, now);

@@ -12,6 +12,7 @@
 
 #include "crypto.h"
 #include "daemon.h"
+#include "events.h"
 #include "log.h"
 #include "names.h"
 
@@ -134,6 +135,7 @@ void ports_init(struct daemon *d)
 		.clear_peer_names = names_clear_peer,
 		.add_peer_name = names_add_peer,
 		.resolve_names = names_refresh_all,
+		.put_events = events_put_after,
 	};
 }
 
@@ -181,7 +183,7 @@ void ports_free(struct daemon *d)
  * not churn sockets (each new port is a new NAT mapping for every peer). */
 #define FRESH_PORT_GAP (20 * NSEC_PER_SEC)
 
-void ports_fresh_port(struct daemon *d, const char *why)
+void ports_fresh_port(struct daemon *d, const char *reason, const char *why)
 {
 	struct ports *ports = &d->ports;
 	/* Never when the operator pinned the port (a server, a port forward,
@@ -207,6 +209,7 @@ void ports_fresh_port(struct daemon *d, const char *why)
 	datapath_clear_sources(d);
 	ports->fresh_ports++;
 	log_info("new source port %u (was %u): %s", fresh.port, old.port, why);
+	events_fresh_port(d, old.port, fresh.port, reason);
 }
 
 void ports_on_device_event(struct daemon *d, const struct device_event *ev)
@@ -221,5 +224,5 @@ void ports_on_device_event(struct daemon *d, const struct device_event *ev)
 	bool known_good = info.last_handshake_mono != 0 && info.handshake_attempts >= 1;
 	crypto_wipe(&info, sizeof(info));
 	if (known_good)
-		ports_fresh_port(d, "a handshake to a peer that answered before went unanswered");
+		ports_fresh_port(d, "unanswered", "a handshake to a peer that answered before went unanswered");
 }
