@@ -24,7 +24,7 @@ enum {
 };
 
 static const char events_usage[] =
-	"Usage: roam events [IFNAME] [--no-follow] [--new]\n"
+	"Usage: roam events [IFNAME] [--no-follow] [--new | --after SEQ]\n"
 	"\n"
 	"Prints roamd's events as JSON lines, one object per event, oldest first, then\n"
 	"follows (like 'journalctl -f') until interrupted. Only authenticated facts and\n"
@@ -41,6 +41,8 @@ static const char events_usage[] =
 	"\n"
 	"  --no-follow   print the events kept and exit\n"
 	"  --new         skip the events kept: only those from now on\n"
+	"  --after SEQ   only the events after sequence number SEQ (a saved cursor: a\n"
+	"                reader that restarts misses nothing the ring still holds)\n"
 	"\n"
 	"Exit status: 0 (also when interrupted, or when the reader of the output goes\n"
 	"away), 1 when an interface's daemon cannot be reached or goes away, 2 usage\n"
@@ -49,6 +51,7 @@ static const char events_usage[] =
 struct followed {
 	char name[UAPI_IFNAME_MAX];
 	uint64_t cursor;
+	bool stalled;	/* the last poll timed out (said once) */
 };
 
 static struct followed *zeroed(size_t n)
@@ -105,6 +108,15 @@ static int poll_round(struct followed *fs, size_t n, bool print, bool *gone_read
 		size_t len = 0;
 		uint64_t before = fs[i].cursor;
 		int ret = uapi_fetch_events(fs[i].name, before, &reply, &len, err, sizeof(err));
+		/* A daemon that is there but does not answer in time (stopped,
+		 * swamped) is not gone: its events wait in the ring. */
+		if (ret == -ETIMEDOUT) {
+			if (!fs[i].stalled)
+				fprintf(stderr, "roam events: %s: no answer yet, still trying\n", fs[i].name);
+			fs[i].stalled = true;
+			continue;
+		}
+		fs[i].stalled = false;
 		if (ret) {
 			fprintf(stderr, "roam events: %s\n", err);
 			return 1;
@@ -133,6 +145,7 @@ int cmd_events(int argc, char **argv)
 {
 	const char *ifname = NULL;
 	bool follow = true, only_new = false;
+	uint64_t after = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -142,6 +155,14 @@ int cmd_events(int argc, char **argv)
 			follow = false;
 		} else if (!strcmp(argv[i], "--new")) {
 			only_new = true;
+		} else if (!strcmp(argv[i], "--after") && i + 1 < argc) {
+			char *end;
+			errno = 0;
+			after = strtoull(argv[++i], &end, 10);
+			if (errno || end == argv[i] || *end || argv[i][0] == '-') {
+				fprintf(stderr, "roam events: --after takes a sequence number, not '%s'\n", argv[i]);
+				return 2;
+			}
 		} else if (argv[i][0] == '-' || ifname) {
 			fprintf(stderr, "roam events: unexpected '%s'\n%s", argv[i], events_usage);
 			return 2;
@@ -192,6 +213,8 @@ int cmd_events(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	for (size_t i = 0; i < n; i++)
+		fs[i].cursor = after;
 	bool gone_reader = false;
 	int ret = poll_round(fs, n, !only_new, &gone_reader);
 	while (!ret && follow && !stop && !gone_reader) {
