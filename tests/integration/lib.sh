@@ -676,3 +676,14 @@ events_wait_for() {
 	local file=$1 want=$2 secs=${3:-5}
 	wait_until "$secs" bash -c "grep -q '\"type\":\"$want\"' '$file'"
 }
+
+# events_expect FILE "TYPE TYPE..." [SECONDS] — waits (3 s by default: the
+# follower polls every 200 ms) until FILE holds exactly that sequence of
+# event types; says what it holds either way.
+events_expect() {
+	local file=$1 want=$2 secs=${3:-3}
+	wait_until "$secs" bash -c "[ \"\$(sed -n 's/.*\"type\":\"\\([a-z_]*\\)\".*/\\1/p' '$file' | paste -sd' ')\" = '$want' ]"
+	local rc=$?
+	echo "events: $(events_types "$file")${want:+ (expected: $want)}"
+	return "$rc"
+}

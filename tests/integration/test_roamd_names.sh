@@ -17,6 +17,10 @@
 #              event loop never waits for it.
 #   nxdomain   a name that does not exist: one log line, the peer's other
 #              addresses kept, nothing blocked.
+# `roam events` follows the phone through "moved": exactly EV_MOVED, the
+# new addresses first, then the server's authenticated answer there; and
+# nothing more through "silent" and "nxdomain" (a failed lookup is no
+# event).
 # About 50 s.
 # shellcheck disable=SC2317 # case functions are called through t_check
 set -u
@@ -71,7 +75,12 @@ sc_resolved() {
 	lab_figures resolved "name=$NAME candidate=$LAB_SRV4:$LAB_PORT queries=$(grep -c "query\[A\] $NAME" "$RT_TMP/dns.log")"
 }
 
+EV_MOVED="name_resolved endpoint_changed handshake_completed"
+EV=""
+
 sc_moved() {
+	EV=$RT_TMP/events.phone
+	events_follow "$LAB_WG_PHONE" "$EV"
 	lab_ping_start "$LAB_PHONE" "$LAB_TUN_SRV4" 90
 	wait_until 5 lab_ping_has 10 || { echo "no ping through the tunnel"; return 1; }
 	local t0 after st reach
@@ -90,7 +99,10 @@ sc_moved() {
 		"queries=$(grep -c "query\[A\] $NAME" "$RT_TMP/dns.log")"
 	phone_log | grep -E "name $NAME|candidate|endpoint " | tail -n 4
 	awk -v r="$reach" -v b="$MOVE_MAX_S" 'BEGIN { exit !(r != "none" && r + 0 <= b) }' &&
-		phone_has_candidate "$NEW" && phone_log | grep -q "name $NAME: $LAB_SRV4:$LAB_PORT -> $NEW:$LAB_PORT"
+		phone_has_candidate "$NEW" && phone_log | grep -q "name $NAME: $LAB_SRV4:$LAB_PORT -> $NEW:$LAB_PORT" || return 1
+	events_expect "$EV" "$EV_MOVED" || return 1
+	grep '"type":"name_resolved"' "$EV"
+	grep -q "\"name\":\"$NAME\",\"old_addresses\":\[\"$LAB_SRV4:$LAB_PORT\"\],\"new_addresses\":\[\"$NEW:$LAB_PORT\"\],\"ttl_s\":$TTL" "$EV"
 }
 
 sc_silent() {
@@ -113,7 +125,9 @@ sc_nxdomain() {
 		"roam_endpoint_name=nowhere.roam.test:$LAB_PORT" || return 1
 	wait_until 10 eval 'phone_log | grep -q "name nowhere.roam.test: "' || { phone_log | tail -3; return 1; }
 	phone_log | grep "name nowhere.roam.test: "
-	lab_tunnel_ok && phone_has_candidate "$NEW"
+	lab_tunnel_ok && phone_has_candidate "$NEW" || return 1
+	events_expect "$EV" "$EV_MOVED" 0.5 || return 1
+	events_stop || { echo "roam events did not end cleanly: $(cat "$EV.err")"; return 1; }
 }
 
 if t_check "lab, dnsmasq and tunnel up; the phone follows $NAME" setup; then
