@@ -38,6 +38,18 @@ struct uapi_history {
 	uint64_t idle_ms;		/* endpoint changes: silence before */
 };
 
+/* A host name roamd follows for a peer (roam_name). */
+enum { UAPI_NAME_ADDRS_MAX = 8, UAPI_HOST_PORT_MAX = 253 + 7 };
+struct uapi_name {
+	char host_port[UAPI_HOST_PORT_MAX];	/* "HOST:PORT" */
+	unsigned ttl_s;				/* 0: no answer yet */
+	bool has_next;
+	unsigned long next_s;			/* to the next lookup */
+	char status[16];			/* ok, resolving, failed */
+	char addrs[UAPI_NAME_ADDRS_MAX][UAPI_ENDPOINT_MAX];
+	size_t n_addrs;
+};
+
 struct uapi_peer {
 	uint8_t public_key[KEY_LEN];
 	bool has_preshared_key;		/* the key itself is never kept */
@@ -74,6 +86,8 @@ struct uapi_peer {
 	char (*candidates)[UAPI_ENDPOINT_MAX];	/* in order of preference */
 	size_t n_candidates;
 	int candidate_index;			/* the endpoint's place; -1 none */
+	struct uapi_name *names;		/* host names roamd follows, in order */
+	size_t n_names;
 };
 
 struct uapi_device {

@@ -136,6 +136,7 @@ void ports_init(struct daemon *d)
 		.add_peer_name = names_add_peer,
 		.resolve_names = names_refresh_all,
 		.put_events = events_put_after,
+		.put_peer_names = names_put_peer,
 	};
 }
 

@@ -38,6 +38,8 @@ struct uapi_host {
 	void (*clear_peer_names)(void *ctx, struct peer *peer);
 	int (*add_peer_name)(void *ctx, struct peer *peer, const char *host, size_t host_len, uint16_t port);
 	void (*resolve_names)(void *ctx);
+	/* get=2: the peer's host names as roam_name lines (optional). */
+	void (*put_peer_names)(void *ctx, const struct peer *peer, uint64_t now, struct uapi_buf *out);
 	/* The events after seq `after` (events.h); NULL: -ENOTSUP. */
 	void (*put_events)(void *ctx, uint64_t after, struct uapi_buf *out);
 };

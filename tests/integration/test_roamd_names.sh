@@ -7,7 +7,9 @@
 # roam_endpoint_name=NAME:51820.
 #
 # Cases, each printing its figures:
-#   resolved   roamd's own lookup gives the peer its candidate (get=2).
+#   resolved   roamd's own lookup gives the peer its candidate (get=2), and
+#              get=2's roam_name line and roam show list the name with its
+#              address, TTL and next lookup.
 #   moved      under a 50 Hz ping, the record changes to NEW and the server
 #              moves there (its old address deleted): traffic resumes within
 #              TTL + 5 s, with no command (the bound of the issue; roamd asks
@@ -73,6 +75,14 @@ phone_log() { cat "$RT_TMP/$LAB_WG_PHONE.log" 2>/dev/null; }
 sc_resolved() {
 	wait_until 5 phone_has_candidate "$LAB_SRV4" || { lab_uapi_get2 "$LAB_WG_PHONE"; phone_log | tail -5; return 1; }
 	lab_figures resolved "name=$NAME candidate=$LAB_SRV4:$LAB_PORT queries=$(grep -c "query\[A\] $NAME" "$RT_TMP/dns.log")"
+	# get=2 and roam show list the name, its addresses, TTL and next lookup.
+	local line shown
+	line=$(lab_uapi_get2 "$LAB_WG_PHONE" | grep '^roam_name=')
+	shown=$(timeout 10 "$RT_ROAM_CLI" show "$LAB_WG_PHONE" | grep '^  name: ')
+	echo "get=2: $line"
+	echo "roam show: $shown"
+	grep -qE "^roam_name=$NAME:$LAB_PORT $TTL [0-9]+ ok $LAB_SRV4:$LAB_PORT\$" <<<"$line" &&
+		grep -qE "^  name: $NAME:$LAB_PORT -> $LAB_SRV4:$LAB_PORT \(TTL $TTL s, next lookup in [0-9]+ s\)\$" <<<"$shown"
 }
 
 EV_MOVED="name_resolved endpoint_changed handshake_completed"
