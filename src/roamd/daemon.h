@@ -131,6 +131,11 @@ struct ports {
 	bool pinned;
 	uint64_t fresh_at;		/* the last fresh port (rate limit) */
 	uint64_t fresh_ports;
+	/* Sends the kernel refused with EPERM (a firewall rule) or
+	 * ENETUNREACH (a routing rule), all time, and that count when a
+	 * handshake attempt last went unanswered: whether refusals came
+	 * in between. */
+	uint64_t refused_sends, refused_seen;
 };
 
 struct client;
@@ -229,8 +234,9 @@ void ports_free(struct daemon *d);
  * datagrams make new mappings. Rate-limited; reason (one word) goes to the
  * event, why to the log. */
 void ports_fresh_port(struct daemon *d, const char *reason, const char *why);
-/* The engine's events: a handshake to a peer that had a session going
- * unanswered again asks for a fresh port. */
+/* The engine's events: a handshake attempt that went unanswered asks for a
+ * fresh port when its sends were refused (EPERM, ENETUNREACH) although a
+ * route to the peer exists, or when the peer had answered before. */
 void ports_on_device_event(struct daemon *d, const struct device_event *ev);
 
 /* resume.c: the machine slept or roamd was frozen: tell the peers at once.

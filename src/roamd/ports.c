@@ -9,6 +9,8 @@
  * successful change (the peers follow our new source port like any
  * roaming). */
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "crypto.h"
 #include "daemon.h"
@@ -213,17 +215,50 @@ void ports_fresh_port(struct daemon *d, const char *reason, const char *why)
 	events_fresh_port(d, old.port, fresh.port, reason);
 }
 
+/* Whether the kernel has a route to ep (with our fwmark) for a socket on
+ * another port: a UDP connect() is a route lookup and sends nothing. No
+ * route at all (the uplink is down) is not a port's fault, and a fresh
+ * port would not help. */
+static bool route_exists(const struct daemon *d, const struct endpoint *ep)
+{
+	int family = ep->addr.sa.sa_family;
+	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	uint32_t mark = d->ports.fwmark;
+	if (mark)
+		setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
+	bool ok = connect(fd, &ep->addr.sa, family == AF_INET ? sizeof(ep->addr.in4) : sizeof(ep->addr.in6)) == 0;
+	close(fd);
+	return ok;
+}
+
 void ports_on_device_event(struct daemon *d, const struct device_event *ev)
 {
-	if (ev->type != EVENT_ATTEMPT_UNANSWERED || d->ports.pinned)
+	struct ports *ports = &d->ports;
+	if (ev->type != EVENT_ATTEMPT_UNANSWERED || ports->pinned)
 		return;
-	/* A handshake we sent went unanswered (not only data), to a peer that
-	 * had a session: the address was good, so the path's state may be
-	 * what is bad. */
 	struct peer_info info;
 	peer_get_info(ev->peer, &info);
 	bool known_good = info.last_handshake_mono != 0 && info.handshake_attempts >= 1;
+	struct endpoint to = info.endpoint;
 	crypto_wipe(&info, sizeof(info));
+	/* The kernel refused our datagrams (EPERM: a firewall rule; or
+	 * ENETUNREACH: a routing rule) while it has a route to the peer:
+	 * the rule may be about this source port, a stale conntrack entry
+	 * or a sport-based policy. Checked here, on the handshake's retry
+	 * timer, so it happens at most once per attempt (and ports_fresh_port
+	 * keeps its own gap), never per failed send. */
+	bool refused = ports->refused_sends != ports->refused_seen;
+	ports->refused_seen = ports->refused_sends;
+	if (refused && endpoint_is_set(&to) && route_exists(d, &to)) {
+		ports_fresh_port(d, "send_refused",
+				 "sends to the peer were refused (EPERM/ENETUNREACH) while a route to it exists");
+		return;
+	}
+	/* A handshake we sent went unanswered (not only data), to a peer that
+	 * had a session: the address was good, so the path's state may be
+	 * what is bad. */
 	if (known_good)
 		ports_fresh_port(d, "unanswered", "a handshake to a peer that answered before went unanswered");
 }

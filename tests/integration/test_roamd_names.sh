@@ -100,7 +100,10 @@ sc_moved() {
 	dns_hosts "$NEW" && kill -HUP "$DNS_PID" &&
 		ip -n "$LAB_SERVER" addr add "$NEW/24" dev "$LAB_SRV_DEV" &&
 		ip -n "$LAB_SERVER" addr del "$LAB_SRV4/24" dev "$LAB_SRV_DEV" || return 1
-	after=$(awk -v t="$t0" 'BEGIN { printf "%.6f", t + 0.2 }')
+	# Replies are counted from 0.2 s after the move is complete: the
+	# commands above take that long on a loaded machine, and a reply
+	# meanwhile came from the old address.
+	after=$(awk -v t="$(lab_now)" 'BEGIN { printf "%.6f", t + 0.2 }')
 	wait_until $((MOVE_MAX_S + 5)) lab_ping_has 1 "$after"
 	lab_ping_stop
 	st=$(lab_ping_stats "$t0" "$after")
