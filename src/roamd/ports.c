@@ -205,14 +205,16 @@ void ports_fresh_port(struct daemon *d, const char *reason, const char *why)
 		return;
 	}
 	struct udp_pair old = ports->cur;
+	/* Before the close, which forgets it. */
+	uint16_t old_port = old.port;
 	ports->cur = fresh;
 	ports->port = fresh.port;
 	loop_watch_udp(d, &old, &ports->cur);
 	udp_pair_close(&old);
 	datapath_clear_sources(d);
 	ports->fresh_ports++;
-	log_info("new source port %u (was %u): %s", fresh.port, old.port, why);
-	events_fresh_port(d, old.port, fresh.port, reason);
+	log_info("new source port %u (was %u): %s", fresh.port, old_port, why);
+	events_fresh_port(d, old_port, fresh.port, reason);
 }
 
 /* Whether the kernel has a route to ep (with our fwmark) for a socket on

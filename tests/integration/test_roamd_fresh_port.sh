@@ -113,9 +113,14 @@ table inet refuse {
 EOF
 }
 
+phone_settled() { lab_uapi_get2 "$LAB_WG_PHONE" | grep -qx 'roam_handshake_attempts=0'; }
+
 sc_refused() {
-	wg_set "$LAB_PHONE" "$LAB_WG_PHONE" listen-port 0 || return 1
 	local before now t0 after st reach ev=$RT_TMP/events.refused
+	# The pinned case's unanswered attempts are over first: unpinned
+	# with one of them pending, roamd would move at once, for that.
+	wait_until 10 lab_tunnel_ok && wait_until 10 phone_settled || { echo "the tunnel did not settle"; return 1; }
+	wg_set "$LAB_PHONE" "$LAB_WG_PHONE" listen-port 0 || return 1
 	before=$(phone_port)
 	wait_until 5 lab_tunnel_ok || return 1
 	events_follow "$LAB_WG_PHONE" "$ev"

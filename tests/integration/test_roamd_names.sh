@@ -20,7 +20,8 @@
 #   nxdomain   a name that does not exist: one log line, the peer's other
 #              addresses kept, nothing blocked.
 # `roam events` follows the phone through "moved": exactly EV_MOVED, the
-# new addresses first, then the server's authenticated answer there; and
+# new addresses first, the handshakes sent there (a failover: the old
+# address went unanswered), then the server's authenticated answer; and
 # nothing more through "silent" and "nxdomain" (a failed lookup is no
 # event).
 # About 50 s.
@@ -85,7 +86,7 @@ sc_resolved() {
 		grep -qE "^  name: $NAME:$LAB_PORT -> $LAB_SRV4:$LAB_PORT \(TTL $TTL s, next lookup in [0-9]+ s\)\$" <<<"$shown"
 }
 
-EV_MOVED="name_resolved endpoint_changed handshake_completed"
+EV_MOVED="name_resolved failover endpoint_changed handshake_completed"
 EV=""
 
 sc_moved() {
