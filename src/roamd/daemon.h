@@ -131,11 +131,13 @@ struct ports {
 	bool pinned;
 	uint64_t fresh_at;		/* the last fresh port (rate limit) */
 	uint64_t fresh_ports;
-	/* Sends the kernel refused with EPERM (a firewall rule) or
-	 * ENETUNREACH (a routing rule), all time, and that count when a
-	 * handshake attempt last went unanswered: whether refusals came
-	 * in between. */
-	uint64_t refused_sends, refused_seen;
+	/* Sends to a peer the kernel refused with EPERM (a firewall rule)
+	 * or ENETUNREACH (a routing rule): since when without a gap, the
+	 * last one and where it went; a fresh port is then wanted, and taken
+	 * between two rounds of the loop (not in the middle of a send). */
+	uint64_t refused_since, refused_last;
+	struct endpoint refused_to;
+	bool fresh_wanted;
 };
 
 struct client;
@@ -234,10 +236,13 @@ void ports_free(struct daemon *d);
  * datagrams make new mappings. Rate-limited; reason (one word) goes to the
  * event, why to the log. */
 void ports_fresh_port(struct daemon *d, const char *reason, const char *why);
-/* The engine's events: a handshake attempt that went unanswered asks for a
- * fresh port when its sends were refused (EPERM, ENETUNREACH) although a
- * route to the peer exists, or when the peer had answered before. */
+/* The engine's events: a handshake to a peer that had a session going
+ * unanswered again asks for a fresh port. */
 void ports_on_device_event(struct daemon *d, const struct device_event *ev);
+/* A send to a peer failed with EPERM or ENETUNREACH (datapath.c). */
+void ports_send_refused(struct daemon *d, const struct endpoint *to);
+/* Between two rounds of the loop: a fresh port, if refusals asked for one. */
+void ports_run(struct daemon *d);
 
 /* resume.c: the machine slept or roamd was frozen: tell the peers at once.
  * init is said but not fatal when it fails (resume_fd stays -1). */

@@ -198,9 +198,10 @@ static void note_send_result(struct daemon *d, struct peer *peer, const struct e
 		device_count_drop(d->dev, peer, send_drop_reason(err));
 		d->dp.udp_send_errors++;
 		/* Refusals that may be about our source port (ports.c
-		 * decides, once per handshake attempt). */
+		 * decides). Only for a peer's datagrams: those go out on
+		 * our own timers and traffic, never because of a stranger. */
 		if (peer && (err == -EPERM || err == -ENETUNREACH))
-			d->ports.refused_sends++;
+			ports_send_refused(d, to);
 		if (is_power_of_two(d->dp.udp_send_errors)) {
 			char ep[ENDPOINT_TEXT_LEN];
 			log_verbose("send to %s failed: %s (%llu send errors so far)", endpoint_str(to, ep),

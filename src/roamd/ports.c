@@ -235,32 +235,55 @@ static bool route_exists(const struct daemon *d, const struct endpoint *ep)
 	return ok;
 }
 
-void ports_on_device_event(struct daemon *d, const struct device_event *ev)
+/* Refusals for REFUSED_FOR (one handshake retry), without a gap longer
+ * than REFUSED_GAP (a retry and its jitter, so that retries alone keep a
+ * streak going), ask for a fresh port: a moment's refusal (a firewall
+ * reloading) does not, and FRESH_PORT_GAP bounds how often it happens. */
+#define REFUSED_FOR (REKEY_TIMEOUT)
+#define REFUSED_GAP (REKEY_TIMEOUT + REKEY_TIMEOUT / 2)
+
+void ports_send_refused(struct daemon *d, const struct endpoint *to)
 {
 	struct ports *ports = &d->ports;
-	if (ev->type != EVENT_ATTEMPT_UNANSWERED || ports->pinned)
+	if (ports->pinned)
 		return;
-	struct peer_info info;
-	peer_get_info(ev->peer, &info);
-	bool known_good = info.last_handshake_mono != 0 && info.handshake_attempts >= 1;
-	struct endpoint to = info.endpoint;
-	crypto_wipe(&info, sizeof(info));
+	uint64_t now = now_ns();
+	if (!ports->refused_since || now - ports->refused_last > REFUSED_GAP)
+		ports->refused_since = now;
+	ports->refused_last = now;
+	ports->refused_to = *to;
+	if (now - ports->refused_since >= REFUSED_FOR)
+		ports->fresh_wanted = true;
+}
+
+void ports_run(struct daemon *d)
+{
+	struct ports *ports = &d->ports;
+	if (!ports->fresh_wanted)
+		return;
+	ports->fresh_wanted = false;
+	ports->refused_since = 0;
 	/* The kernel refused our datagrams (EPERM: a firewall rule; or
 	 * ENETUNREACH: a routing rule) while it has a route to the peer:
-	 * the rule may be about this source port, a stale conntrack entry
-	 * or a sport-based policy. Checked here, on the handshake's retry
-	 * timer, so it happens at most once per attempt (and ports_fresh_port
-	 * keeps its own gap), never per failed send. */
-	bool refused = ports->refused_sends != ports->refused_seen;
-	ports->refused_seen = ports->refused_sends;
-	if (refused && endpoint_is_set(&to) && route_exists(d, &to)) {
+	 * the rule may be about this source port (a stale conntrack entry,
+	 * a sport-based policy). With no route at all, the uplink is down:
+	 * a new port would change nothing. */
+	if (route_exists(d, &ports->refused_to))
 		ports_fresh_port(d, "send_refused",
-				 "sends to the peer were refused (EPERM/ENETUNREACH) while a route to it exists");
+				 "sends to a peer were refused (EPERM/ENETUNREACH) for 5 s while a route to it exists");
+}
+
+void ports_on_device_event(struct daemon *d, const struct device_event *ev)
+{
+	if (ev->type != EVENT_ATTEMPT_UNANSWERED || d->ports.pinned)
 		return;
-	}
 	/* A handshake we sent went unanswered (not only data), to a peer that
 	 * had a session: the address was good, so the path's state may be
 	 * what is bad. */
+	struct peer_info info;
+	peer_get_info(ev->peer, &info);
+	bool known_good = info.last_handshake_mono != 0 && info.handshake_attempts >= 1;
+	crypto_wipe(&info, sizeof(info));
 	if (known_good)
 		ports_fresh_port(d, "unanswered", "a handshake to a peer that answered before went unanswered");
 }

@@ -503,6 +503,30 @@ assert i["peers"][0]["handshake"] == "never"' &&
 }
 t_check "wireguard-go: the standard part, get=1 fallback, metrics still valid" wireguard_go
 
+# roam up with wireguard-go in roamd's place (a copy of roam beside a
+# "roamd" that runs wireguard-go): the file's two endpoints are more than
+# wireguard-go takes; roam up says that failover and following names need
+# roamd, and brings the tunnel up with the first endpoint.
+up_wireguard_go() {
+	local dir=$RT_TMP/wggo dev conf out rc
+	dev=$(rt_name wx)
+	mkdir -p "$dir" && cp "$ROAM" "$dir/roam" || return 1
+	printf '#!/bin/sh\nwireguard-go "$1" || exit 1\ni=0\nwhile [ ! -S "%s/$1.sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done\n[ -S "%s/$1.sock" ]\n' \
+		"$RT_WG_RUN" "$RT_WG_RUN" >"$dir/roamd" && chmod +x "$dir/roamd" || return 1
+	conf="$RT_TMP/$dev.conf"
+	printf '[Interface]\nPrivateKey = %s\nListenPort = 51825\nAddress = 198.18.0.21/32\n\n[Peer]\nPublicKey = %s\nEndpoint = 192.0.2.2:51826\n#roam: Endpoint = 192.0.2.12:51826\nAllowedIPs = 198.18.0.22/32\n' \
+		"$(cat "$(key_file a)")" "$(key_pub b)" >"$conf" && chmod 600 "$conf" || return 1
+	out=$(nsx "$A" env PATH="$STUB_BIN:$PATH" ROAM_STATE_DIR="$STATE_DIR" timeout 60 "$dir/roam" up "$conf" 2>&1)
+	rc=$?
+	echo "$out"
+	wg_show "$A" "$dev" endpoints
+	[ "$rc" -eq 0 ] && grep -q "is not served by roamd: failover between a peer's endpoints and following its host names need roamd" <<<"$out" &&
+		wg_show "$A" "$dev" endpoints | grep -q "	192.0.2.2:51826\$" || rc=1
+	nsx "$A" env ROAM_STATE_DIR="$STATE_DIR" timeout 60 "$dir/roam" down "$dev" || rc=1
+	return "$rc"
+}
+t_check "roam up against wireguard-go: says what needs roamd, the first endpoint is used" up_wireguard_go
+
 # wireguard-go as wg-quick starts it: daemonised, so the process that made
 # the UAPI socket (its peer credentials) has exited and a child holds the
 # socket and the port. doctor must find that child, not warn that "another
