@@ -9,7 +9,8 @@
 # Cases, each printing its figures:
 #   v6_dead   the phone's IPv6 path to the server is black-holed (nft drop
 #             on the Wi-Fi router): the first handshake completes over IPv4
-#             within RACE_MAX_S of the first attempt (the same initiation
+#             within RACE_MAX_S of the first ping (which starts it; the time
+#             is the handshake_completed event's; the same initiation
 #             goes to the other family 250 ms after the first, RFC 8305 in
 #             spirit), and the endpoint is the IPv4 address.
 #   v4_dead   the reverse: IPv4 black-holed, IPv6 working: over IPv6.
@@ -117,10 +118,17 @@ race() {
 	events_expect "$ev" "$EV_FIRST"
 	local ev_ok=$?
 	events_stop || { echo "roam events did not end cleanly: $(cat "$ev.err")"; return 1; }
-	lab_figures "v${dead}_dead" "candidates=\"$(candidates)\" tried_first=$first handshake_s=$took bound_s=$RACE_MAX_S" \
-		"endpoint=$(phone_endpoint) raced=$(phone_log | tail -n +$((lines + 1)) | grep -c 'other family')"
-	[ "$took" != none ] && awk -v r="$took" -v b="$RACE_MAX_S" 'BEGIN { exit !(r + 0 <= b) }' ||
-		{ echo "no handshake within $RACE_MAX_S s ($took)"; return 1; }
+	# The handshake's own time, from its event (the first ping starts
+	# it; a ping's reply adds the ping tool's own start-up and retry).
+	local at hs
+	at=$(sed -n 's/.*"time":"\([^"]*\)","monotonic_ms":[0-9]*,"interface":"[^"]*","type":"handshake_completed".*/\1/p' "$ev" | head -n 1)
+	hs=none
+	[ -n "$at" ] && hs=$(awk -v a="$(date -d "$at" +%s.%N)" -v t="$t0" 'BEGIN { printf "%.3f", a - t }')
+	lab_figures "v${dead}_dead" "candidates=\"$(candidates)\" tried_first=$first handshake_s=$hs bound_s=$RACE_MAX_S" \
+		"first_reply_s=$took endpoint=$(phone_endpoint) raced=$(phone_log | tail -n +$((lines + 1)) | grep -c 'other family')"
+	[ "$hs" != none ] && awk -v r="$hs" -v b="$RACE_MAX_S" 'BEGIN { exit !(r + 0 <= b) }' ||
+		{ echo "no handshake within $RACE_MAX_S s ($hs)"; return 1; }
+	[ "$took" != none ] || { echo "no reply through the tunnel"; return 1; }
 	[ "$(phone_endpoint)" = "$want" ] || { echo "endpoint $(phone_endpoint), not $want"; return 1; }
 	[ "$ev_ok" -eq 0 ] && grep -qF "\"new_endpoint\":\"$want\"" "$ev"
 }

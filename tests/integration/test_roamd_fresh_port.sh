@@ -56,7 +56,9 @@ cut_and_watch() {
 	wait_until 5 lab_ping_has 10 || { echo "no ping"; return 1; }
 	t0=$(lab_now)
 	stale_rule "$port" || return 1
-	after=$(awk -v t="$t0" 'BEGIN { printf "%.6f", t + 0.2 }')
+	# From 0.2 s after the rule is in (nft takes a while on a loaded
+	# machine; replies meanwhile are from before it).
+	after=$(awk -v t="$(lab_now)" 'BEGIN { printf "%.6f", t + 0.2 }')
 	wait_until $((bound + 2)) lab_ping_has 1 "$after"
 	lab_ping_stop
 	st=$(lab_ping_stats "$t0" "$after")
@@ -128,7 +130,7 @@ sc_refused() {
 	wait_until 5 lab_ping_has 10 || { echo "no ping"; events_stop; return 1; }
 	t0=$(lab_now)
 	refuse_rule "$before" || { events_stop; return 1; }
-	after=$(awk -v t="$t0" 'BEGIN { printf "%.6f", t + 0.2 }')
+	after=$(awk -v t="$(lab_now)" 'BEGIN { printf "%.6f", t + 0.2 }')
 	wait_until $((FRESH_MAX_S + 2)) lab_ping_has 1 "$after"
 	lab_ping_stop
 	st=$(lab_ping_stats "$t0" "$after")
