@@ -14,7 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "uapi_client.h"
@@ -45,13 +46,14 @@ static const char events_usage[] =
 	"                reader that restarts misses nothing the ring still holds)\n"
 	"\n"
 	"Exit status: 0 (also when interrupted, or when the reader of the output goes\n"
-	"away), 1 when an interface's daemon cannot be reached or goes away, 2 usage\n"
-	"error.\n";
+	"away), 1 when the interface's daemon cannot be reached or goes away (without\n"
+	"IFNAME: when the last one does; the others are followed on), 2 usage error.\n";
 
 struct followed {
 	char name[UAPI_IFNAME_MAX];
 	uint64_t cursor;
 	bool stalled;	/* the last poll timed out (said once) */
+	bool gone;	/* its daemon went away (following them all) */
 };
 
 static struct followed *zeroed(size_t n)
@@ -100,14 +102,25 @@ static int print_reply(struct followed *f, char *reply, size_t len, bool print)
 }
 
 /* One round over every interface. 0, or 1 after saying what failed;
- * *gone_reader when stdout's reader left (not a failure). */
-static int poll_round(struct followed *fs, size_t n, bool print, bool *gone_reader)
+ * *gone_reader when stdout's reader left (not a failure). Following them
+ * all (all), an interface that goes away is said and dropped, and only
+ * the last one's going is a failure: interfaces come and go on a host. */
+static int poll_round(struct followed *fs, size_t n, bool all, bool print, bool *gone_reader)
 {
+	size_t left = 0;
 	for (size_t i = 0; i < n; i++) {
 		char *reply = NULL, err[256];
 		size_t len = 0;
 		uint64_t before = fs[i].cursor;
+		if (fs[i].gone)
+			continue;
 		int ret = uapi_fetch_events(fs[i].name, before, &reply, &len, err, sizeof(err));
+		if (all && (ret == -ENOENT || ret == -ECONNREFUSED)) {
+			fprintf(stderr, "roam events: %s; following the others\n", err);
+			fs[i].gone = true;
+			continue;
+		}
+		left++;
 		/* A daemon that is there but does not answer in time (stopped,
 		 * swamped) is not gone: its events wait in the ring. */
 		if (ret == -ETIMEDOUT) {
@@ -136,9 +149,24 @@ static int poll_round(struct followed *fs, size_t n, bool print, bool *gone_read
 		if (fs[i].cursor < before) {
 			fs[i].cursor = 0;
 			i--;
+			left--;
 		}
 	}
+	if (!left && !*gone_reader) {
+		fputs("roam events: no interface left to follow\n", stderr);
+		return 1;
+	}
 	return 0;
+}
+
+/* Waits POLL_MS, or less if stdout's reader went away (a pipe whose
+ * reading end closed reports POLLERR): `roam events | head -n 1` ends
+ * then, not at the next event. true: the reader is gone. */
+static bool wait_or_reader_gone(void)
+{
+	struct pollfd pfd = {.fd = STDOUT_FILENO, .events = 0};
+	int n = poll(&pfd, 1, POLL_MS);	/* EINTR: a signal, seen by the caller */
+	return n > 0 && (pfd.revents & (POLLERR | POLLHUP));
 }
 
 int cmd_events(int argc, char **argv)
@@ -216,13 +244,13 @@ int cmd_events(int argc, char **argv)
 	for (size_t i = 0; i < n; i++)
 		fs[i].cursor = after;
 	bool gone_reader = false;
-	int ret = poll_round(fs, n, !only_new, &gone_reader);
+	int ret = poll_round(fs, n, !ifname, !only_new, &gone_reader);
 	while (!ret && follow && !stop && !gone_reader) {
-		struct timespec ts = {.tv_sec = 0, .tv_nsec = POLL_MS * 1000000L};
-		nanosleep(&ts, NULL);	/* EINTR: a signal, seen at once */
+		if (wait_or_reader_gone())
+			break;
 		if (stop)
 			break;
-		ret = poll_round(fs, n, true, &gone_reader);
+		ret = poll_round(fs, n, !ifname, true, &gone_reader);
 	}
 	free(fs);
 	return ret;
