@@ -15,15 +15,16 @@
 #              TTL + 5 s, with no command (the bound of the issue; roamd asks
 #              again at the first unanswered attempt, ~15 s, or at TTL).
 #   silent     the resolver frozen (SIGSTOP) while roam reresolve's request
-#              (roam_resolve_names=true) is pending: the ping goes on, the
-#              event loop never waits for it.
+#              (roam_resolve_names=true) is pending: the ping goes on, and
+#              so does one through another peer (a second site's roamd, by
+#              number): the event loop never waits for the resolver.
 #   nxdomain   a name that does not exist: one log line, the peer's other
 #              addresses kept, nothing blocked.
 # `roam events` follows the phone through "moved": exactly EV_MOVED, the
 # new addresses first, the handshakes sent there (a failover: the old
 # address went unanswered), then the server's authenticated answer; and
-# nothing more through "silent" and "nxdomain" (a failed lookup is no
-# event).
+# through "silent" and "nxdomain" only the other peer's first session (a
+# failed lookup, a silent resolver, are no events).
 # About 50 s.
 # shellcheck disable=SC2317 # case functions are called through t_check
 set -u
@@ -119,19 +120,47 @@ sc_moved() {
 	grep -q "\"name\":\"$NAME\",\"old_addresses\":\[\"$LAB_SRV4:$LAB_PORT\"\],\"new_addresses\":\[\"$NEW:$LAB_PORT\"\],\"ttl_s\":$TTL" "$EV"
 }
 
+# A second peer of the phone, by number only: another site's roamd in
+# the lab's attacker namespace (OTHER_TUN through it), for sc_silent.
+OTHER="" OTHER_TUN=198.18.0.3
+other_peer_up() {
+	OTHER=$(rt_name nwo)
+	wg_start "$ROAMD" "$LAB_ATTACKER" "$OTHER" && wg_genkey no || return 1
+	wg_set "$LAB_ATTACKER" "$OTHER" private-key "$(key_file no)" listen-port "$LAB_PORT" \
+		peer "$(key_pub "${LAB_TAG}p")" allowed-ips "$LAB_TUN_PH4/32" &&
+		wg_ifup "$LAB_ATTACKER" "$OTHER" "$OTHER_TUN/32" "$LAB_TUN_PH4/32" &&
+		wg_set "$LAB_PHONE" "$LAB_WG_PHONE" peer "$(key_pub no)" endpoint "$LAB_ATK4:$LAB_PORT" \
+			allowed-ips "$OTHER_TUN/32" &&
+		ip -n "$LAB_PHONE" route add "$OTHER_TUN/32" dev "$LAB_WG_PHONE" || return 1
+	wait_until 10 nsx "$LAB_PHONE" ping -n -q -c 1 -W 1 "$OTHER_TUN"
+}
+
 sc_silent() {
-	local st
+	local st other out
+	other_peer_up || { echo "no tunnel to the other peer"; return 1; }
+	out=$RT_TMP/ping.other
 	lab_ping_start "$LAB_PHONE" "$LAB_TUN_SRV4" 10
 	wait_until 5 lab_ping_has 10 || return 1
 	kill -STOP "$DNS_PID" || return 1
+	# Through the other peer, whose endpoint is a number, meanwhile.
+	ip netns exec "$LAB_PHONE" ping -n -q -i 0.02 -c 200 -W 1 "$OTHER_TUN" </dev/null >"$out" 2>&1 {RT_OUT}>&- {RT_ERR}>&- &
+	other=$!
+	RT_PIDS+=("$other")
 	# Past NAMES_MIN_INTERVAL since the last lookup, so this one is sent.
 	lab_uapi_set "$LAB_WG_PHONE" "roam_resolve_names=true" || { kill -CONT "$DNS_PID"; return 1; }
 	sleep 4 # the measured stretch: c-ares waits 2 s per try, twice
 	lab_ping_stop
+	kill -INT "$other" 2>/dev/null
+	wait "$other" 2>/dev/null
+	rt_forget "$other"
 	kill -CONT "$DNS_PID"
 	st=$(lab_ping_stats)
-	lab_figures silent "resolver=stopped ping_$st"
-	[ "$(lab_stat lost "$st")" -le 2 ] && [ "$(lab_stat longest_gap_ms "$st")" -lt 500 ]
+	local tx rx
+	tx=$(awk '/packets transmitted/ { print $1 }' "$out")
+	rx=$(awk '/packets transmitted/ { print $4 }' "$out")
+	lab_figures silent "resolver=stopped ping_$st other_peer_tx=${tx:-?} other_peer_rx=${rx:-?}"
+	[ "$(lab_stat lost "$st")" -le 2 ] && [ "$(lab_stat longest_gap_ms "$st")" -lt 500 ] &&
+		[ -n "$tx" ] && [ "$tx" -ge 100 ] && [ $((tx - rx)) -le 2 ]
 }
 
 sc_nxdomain() {
@@ -140,7 +169,9 @@ sc_nxdomain() {
 	wait_until 10 eval 'phone_log | grep -q "name nowhere.roam.test: "' || { phone_log | tail -3; return 1; }
 	phone_log | grep "name nowhere.roam.test: "
 	lab_tunnel_ok && phone_has_candidate "$NEW" || return 1
-	events_expect "$EV" "$EV_MOVED" 0.5 || return 1
+	# Since "moved": only the other peer's first session (sc_silent).
+	events_expect "$EV" "$EV_MOVED handshake_completed" 0.5 || return 1
+	tail -n 1 "$EV" | grep -qF "\"peer\":\"$(key_pub no)\"" || { echo "not the other peer's: $(tail -n 1 "$EV")"; return 1; }
 	events_stop || { echo "roam events did not end cleanly: $(cat "$EV.err")"; return 1; }
 }
 
