@@ -10,6 +10,7 @@
  *   netwatch.c   the host's addresses/routes changed: tell the peers now
  *   names.c      peers' host names, resolved with c-ares in the loop
  *   resume.c     the machine slept or roamd was frozen: tell the peers
+ *   events.c     the authenticated facts, kept for `roam events`
  *   handshake_work.c  handshake messages queued behind the data, handled
  *                with a budget per round; under load from measured work
  *   tun.c udp.c ipc_socket.c icmp.c log.c   one mechanism each
@@ -130,11 +131,19 @@ struct ports {
 	bool pinned;
 	uint64_t fresh_at;		/* the last fresh port (rate limit) */
 	uint64_t fresh_ports;
+	/* Sends to a peer the kernel refused with EPERM (a firewall rule)
+	 * or ENETUNREACH (a routing rule): since when without a gap, the
+	 * last one and where it went; a fresh port is then wanted, and taken
+	 * between two rounds of the loop (not in the middle of a send). */
+	uint64_t refused_since, refused_last;
+	struct endpoint refused_to;
+	bool fresh_wanted;
 };
 
 struct client;
 struct netwatch;
 struct names;
+struct event_ring;
 
 struct daemon {
 	char ifname[IFNAMSIZ];
@@ -152,6 +161,7 @@ struct daemon {
 	struct watch w_tun, w_udp4, w_udp6, w_netlink, w_listener, w_timer, w_signal, w_inotify;
 	struct netwatch *netwatch;	/* NULL when disabled (netwatch.h) */
 	struct names *names;		/* NULL without a resolver (names.h) */
+	struct event_ring *events;	/* events.h; NULL if it could not be had */
 	/* resume.c: a CLOCK_BOOTTIME tick that notices sleep and freezes. */
 	int resume_fd;
 	struct watch w_resume;
@@ -223,11 +233,16 @@ void ports_link_down(struct daemon *d);
 void ports_free(struct daemon *d);
 /* The path's state looks bad (stale NAT or conntrack entries): unless the
  * port is pinned, move to new sockets on a fresh random port, so the next
- * datagrams make new mappings. Rate-limited; why goes to the log. */
-void ports_fresh_port(struct daemon *d, const char *why);
+ * datagrams make new mappings. Rate-limited; reason (one word) goes to the
+ * event, why to the log. */
+void ports_fresh_port(struct daemon *d, const char *reason, const char *why);
 /* The engine's events: a handshake to a peer that had a session going
  * unanswered again asks for a fresh port. */
 void ports_on_device_event(struct daemon *d, const struct device_event *ev);
+/* A send to a peer failed with EPERM or ENETUNREACH (datapath.c). */
+void ports_send_refused(struct daemon *d, const struct endpoint *to);
+/* Between two rounds of the loop: a fresh port, if refusals asked for one. */
+void ports_run(struct daemon *d);
 
 /* resume.c: the machine slept or roamd was frozen: tell the peers at once.
  * init is said but not fatal when it fails (resume_fd stays -1). */

@@ -455,6 +455,7 @@ void loop_run(struct daemon *d)
 {
 	struct epoll_event events[EPOLL_BATCH];
 	while (d->running) {
+		ports_run(d);
 		rearm_timer(d);
 		/* With clients connected, wake at least once a second to close
 		 * the idle ones; with a watchdog, in time for its next ping;

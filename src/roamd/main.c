@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "events.h"
 #include "log.h"
 #include "names.h"
 #include "netwatch.h"
@@ -160,8 +161,9 @@ static int setup(struct daemon *d, const char *ifname, int tun_fd, int uapi_fd, 
 	d->ipc.fd = d->ipc.inotify_fd = -1;
 	snprintf(d->ifname, sizeof(d->ifname), "%s", ifname);
 	ports_init(d);
-
-	if (datapath_init(d) < 0) {
+	/* Without the ring (256 KiB) roamd would still work, but an operator
+	 * relying on `roam events` would miss facts without knowing. */
+	if (events_init(d) < 0 || datapath_init(d) < 0) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
@@ -229,6 +231,7 @@ static void teardown(struct daemon *d)
 	tun_close(&d->tun);
 	datapath_free(&d->dp);
 	handshake_work_free(d);
+	events_free(d);
 	if (d->notify_fd >= 0)
 		close(d->notify_fd);
 	d->notify_fd = -1;

@@ -13,9 +13,12 @@
 #include <sys/epoll.h>
 
 #include "daemon.h"
+#include "events.h"
 #include "log.h"
 #include "names.h"
 #include "names_answer.h"
+#include "uapi.h"
+#include "uapi_contract.h"
 
 enum {
 	NAMES_FDS = 16,		/* sockets c-ares holds at once */
@@ -247,6 +250,8 @@ static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo 
 			 got.seen);
 	else
 		log_info("name %s: %s -> %s (TTL %d s)", e->host, before, after, got.ttl);
+	events_name_resolved(d, e->peer, e->host, e->addrs, e->n_addrs, got.addrs, got.n,
+			     got.ttl > 0 ? (unsigned)got.ttl : 0);
 	memcpy(e->addrs, got.addrs, got.n * sizeof(got.addrs[0]));
 	e->n_addrs = got.n;
 	rebuild(d, e->peer, now);
@@ -435,4 +440,35 @@ void names_on_device_event(struct daemon *d, const struct device_event *ev)
 	for (size_t i = 0; i < nm->n; i++)
 		if (nm->v[i].peer == ev->peer)
 			schedule(&nm->v[i], ev->now);
+}
+
+/* ---- what get=2 shows ------------------------------------------------------ */
+
+/* A scan of every name per peer: roamd serves a few peers by name (a
+ * client's servers), not a server's thousands of clients, which have none
+ * and cost one empty check. */
+void names_put_peer(void *ctx, const struct peer *peer, uint64_t now, struct uapi_buf *out)
+{
+	struct daemon *d = ctx;
+	struct names *nm = d->names;
+	if (!nm)
+		return;
+	for (size_t i = 0; i < nm->n; i++) {
+		const struct name_entry *e = &nm->v[i];
+		if (e->peer != peer || e->literal)
+			continue;
+		const char *status = e->in_flight ? "resolving" : e->last_status != ARES_SUCCESS ? "failed" : "ok";
+		char next[24] = "-";
+		if (e->due && !e->in_flight)
+			snprintf(next, sizeof(next), "%llu",
+				 (unsigned long long)(e->due > now ? (e->due - now) / NSEC_PER_SEC : 0));
+		uapi_buf_printf(out, ROAM_KEY_NAME "=%s:%u %llu %s %s", e->host, e->port,
+				(unsigned long long)(e->ttl / NSEC_PER_SEC), next, status);
+		for (unsigned k = 0; k < e->n_addrs; k++) {
+			char text[ENDPOINT_TEXT_LEN];
+			if (endpoint_format(&e->addrs[k], text, sizeof(text)))
+				uapi_buf_printf(out, " %s", text);
+		}
+		uapi_buf_put(out, "\n", 1);
+	}
 }
