@@ -377,6 +377,7 @@ struct peer_info {
 	uint64_t rx_packets, tx_packets;
 	uint64_t drops[DROP_REASON_COUNT];
 	uint64_t handshake_attempts;	/* initiations sent since the last success */
+	uint64_t responses_unconfirmed;	/* responses sent since the peer last confirmed a session */
 	bool has_current_keypair;
 };
 /* No secret in here: peer_info is copied around for logs, metrics and

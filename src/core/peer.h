@@ -124,6 +124,10 @@ struct peer {
 	uint64_t unanswered_since;
 	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
 	uint64_t handshakes_sent_since_success;
+	/* Handshake responses sent since the peer last confirmed a session:
+	 * growing, the peer keeps initiating because ours never reach it or
+	 * never authenticate there (a preshared key it does not share). */
+	uint64_t responses_unconfirmed;
 	uint64_t drops[DROP_REASON_COUNT];
 	struct peer_history *history;		/* NULL until there is a story */
 	void *user;

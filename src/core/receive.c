@@ -48,6 +48,7 @@ static void send_response(struct device *dev, struct peer *peer, uint64_t now)
 	timers_on_authenticated_packet_sent(peer);
 	peer->last_sent_handshake = now;
 	peer->has_sent_handshake = true;
+	peer->responses_unconfirmed++;
 	peer_transmit(peer, (uint8_t *)msg, sizeof(*msg));
 	peer_emit(peer, EVENT_HANDSHAKE_RESPONSE_SENT, now);
 }

@@ -152,6 +152,7 @@ static const struct peer_number peer_numbers[] = {
 	NUM(ROAM_KEY_RX_PACKETS, rx_packets, UINT64_MAX),
 	NUM(ROAM_KEY_TX_PACKETS, tx_packets, UINT64_MAX),
 	NUM(ROAM_KEY_HANDSHAKE_ATTEMPTS, handshake_attempts, UINT64_MAX),
+	NUM(ROAM_KEY_RESPONSES_UNCONFIRMED, responses_unconfirmed, UINT64_MAX),
 	NUM_FLAG(ROAM_KEY_LAST_RECEIVE_AGE_MS, last_receive_age_ms, has_last_receive_age),
 	NUM_FLAG(ROAM_KEY_LAST_HANDSHAKE_AGE_MS, last_handshake_age_ms, has_last_handshake_age),
 	NUM_FLAG(ROAM_KEY_UNANSWERED_MS, unanswered_ms, has_unanswered),

@@ -80,6 +80,7 @@ void uapi_put_roam_peer(const struct peer *peer, const struct peer_info *info, u
 	uapi_buf_put_number(out, ROAM_KEY_TX_PACKETS, info->tx_packets);
 	uapi_buf_put_number(out, ROAM_KEY_HAS_SESSION, info->has_current_keypair ? 1 : 0);
 	uapi_buf_put_number(out, ROAM_KEY_HANDSHAKE_ATTEMPTS, info->handshake_attempts);
+	uapi_buf_put_number(out, ROAM_KEY_RESPONSES_UNCONFIRMED, info->responses_unconfirmed);
 	if (info->last_receive_mono)
 		uapi_buf_put_number(out, ROAM_KEY_LAST_RECEIVE_AGE_MS, ms(now - info->last_receive_mono));
 	if (info->unanswered_since_mono)
