@@ -478,6 +478,7 @@ static bool check_daemon(struct exam *x)
 		return judge_daemon(x->r, &d);
 	d.dev = &x->dev;
 	key_to_base64(x->r->public_key, x->dev.public_key);
+	x->r->listen_port = x->dev.listen_port;
 	pid = daemon_pid(x->ifname, d.socket_path, x->dev.listen_port);
 	if (pid > 0) {
 		x->r->pid = pid;
@@ -596,8 +597,10 @@ static void check_forwarding(struct exam *x)
 		fo.ipv4 = -1;
 	if (host_sysctl_int("net.ipv6.conf.all.forwarding", &fo.ipv6))
 		fo.ipv6 = -1;
-	if (fo.hub)
+	if (fo.hub) {
 		fo.nat = host_find_source_nat(fo.nat_rule, sizeof(fo.nat_rule));
+		fo.forward_drop = host_find_forward_drop(x->ifname, fo.forward_rule, sizeof(fo.forward_rule));
+	}
 	judge_forwarding(x->r, &fo);
 }
 
@@ -657,6 +660,11 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 	if (!pg)
 		return;
 	bool counted = x->dev.extended && uapi_get_device(x->ifname, &before, err, sizeof(err)) == 0;
+	/* Watched as the udp check does, so a reply that reaches this host
+	 * but not the daemon (an input firewall) is told from one that never
+	 * came: the packet socket sees it before the firewall does. */
+	int cap = capture_open(x->dev.listen_port);
+	o->listen_port = x->dev.listen_port;
 	if (x->w.icmp_watched)
 		icmp_watch_drain(&x->icmp, x->dev.listen_port, &ignored);
 	/* 3 x 700 ms: a reply across the world comes within 300 ms, and
@@ -670,6 +678,11 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 	o->answered = ret == 1;
 	if (x->w.icmp_watched)
 		icmp_watch_drain(&x->icmp, x->dev.listen_port, &o->icmp);
+	if (cap >= 0) {
+		capture_run(cap, x->dev.listen_port, 0, &o->capture);
+		o->captured = true;
+		close(cap);
+	}
 	if (counted && uapi_get_device(x->ifname, &after, err, sizeof(err)) == 0) {
 		const struct uapi_peer *b = find_peer(&before, peer->public_key), *a = find_peer(&after, peer->public_key);
 
@@ -682,6 +695,10 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 			 * taken for this one's; and unknown_index, which names no
 			 * peer by nature. */
 			drops_growth(b->drops, b->n_drops, a->drops, a->n_drops, &o->drops, &o->n_drops);
+			/* Responses to our initiations fail to decrypt without a
+			 * peer to count them on: the device's count. */
+			o->decrypt_delta = drop_count(after.drops, after.n_drops, "handshake_decrypt") -
+					   drop_count(before.drops, before.n_drops, "handshake_decrypt");
 			uint64_t unknown = drop_count(after.drops, after.n_drops, "unknown_index") -
 					   drop_count(before.drops, before.n_drops, "unknown_index");
 			if (unknown && !drop_count(o->drops, o->n_drops, "unknown_index")) {
@@ -708,6 +725,8 @@ static void check_datapath(struct exam *x)
 	for (size_t i = 0; i < x->dev.n_peers; i++) {
 		struct peer_observation po = { .peer = &x->dev.peers[i] };
 		struct datapath_observation o = { 0 };
+
+		po.initiates = side_initiates(po.peer, x->have_cfg ? &x->cfg : NULL, &po.initiates_why);
 		bool named = false;
 
 		po.verdict = peer_handshake_verdict(po.peer, x->now_ms, &po.handshake_age_ms);

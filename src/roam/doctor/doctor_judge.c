@@ -238,6 +238,7 @@ static void silence_cause(struct doctor_report *r, struct doctor_finding *f, con
 {
 	uint64_t attempts = 0, age;
 	bool answered_before = false;
+	const char *endpoint = NULL;	/* where the first silent peer's initiations go */
 
 	if (w->icmp.total) {
 		doctor_icmp_cause(f, &w->icmp);
@@ -252,6 +253,8 @@ static void silence_cause(struct doctor_report *r, struct doctor_finding *f, con
 			continue;
 		attempts += p->handshake_attempts;
 		answered_before |= p->last_handshake_sec != 0;
+		if (!endpoint && p->handshake_attempts)
+			endpoint = p->endpoint;
 	}
 	if (attempts) {
 		doctor_figure(f, "initiations_unanswered", (double)attempts);
@@ -269,7 +272,8 @@ static void silence_cause(struct doctor_report *r, struct doctor_finding *f, con
 					   "never answered", attempts);
 			doctor_decision(f, "A peer drops initiations made for another key without a word: check the "
 					   "peer's PublicKey for this interface (it must be %s); if it is right, a "
-					   "firewall between drops UDP %u.", r->public_key, dev->listen_port);
+					   "firewall between drops our UDP to %s (from our port %u).", r->public_key,
+					endpoint ? endpoint : "the peer", dev->listen_port);
 		}
 		return;
 	}
@@ -456,6 +460,19 @@ bool judge_handshake(struct doctor_report *r, const struct peer_observation *p, 
 				   "`wg pubkey` of its private key), or the peer is missing.");
 		return true;
 	}
+	struct session_evidence s = {
+		.peer = p->peer,
+		.initiates = p->initiates,
+		.sent_to_peer = p->nudged || p->peer->handshake_attempts,
+		.icmp = w->icmp_watched ? &w->icmp : NULL,
+		.peer_data_arrived = w->watched ? w->capture.by_type[4] : 0,
+		.response_decrypt_failed = drop_growth(w, "handshake_decrypt"),
+		.listen_port = r->listen_port,
+	};
+	/* Before handshake_decrypt: initiations that authenticate here say
+	 * the public keys are right, which leaves the preshared key. */
+	if (doctor_responses_cause(f, &s))
+		return true;
 	if ((n = drop_growth(w, "handshake_decrypt"))) {
 		f->cause = "handshake_decrypt";
 		doctor_evidence(f, "; meanwhile %" PRIu64 " handshake messages failed to decrypt", n);
@@ -482,6 +499,8 @@ bool judge_handshake(struct doctor_report *r, const struct peer_observation *p, 
 				r->public_key);
 		return true;
 	}
+	if (doctor_nat_expired_cause(f, &s))
+		return true;
 	if (w->icmp.total) {
 		doctor_icmp_cause(f, &w->icmp);
 		return true;
@@ -656,6 +675,18 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 				   "(sysctl -w %s=1) before chasing roaming bugs%s.",
 				v4_off ? "net.ipv4.ip_forward" : "net.ipv6.conf.all.forwarding",
 				o->nat == 1 ? "" : ", unless the clients only need this host");
+		return;
+	}
+	if (o->forward_drop == 1) {
+		/* The clients reach this host (input) but not past it. */
+		f->status = DOCTOR_FAIL;
+		f->cause = "forward_dropped";
+		doctor_evidence(f, "; the forward filter drops what the clients send beyond this host: %s",
+				o->forward_rule);
+		doctor_decision(f, "Clients reach this host but nothing beyond it: let the tunnel through the forward "
+				   "chain (nft add rule TABLE CHAIN iifname \"%s\" accept, and ct state "
+				   "established,related accept for the replies; or iptables -A FORWARD -i %s -j ACCEPT).",
+				r->ifname, r->ifname);
 		return;
 	}
 	if (o->nat == 0) {

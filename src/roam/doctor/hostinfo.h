@@ -33,6 +33,14 @@ int host_find_source_nat(char *rule, size_t len);
 /* The search itself, on a ruleset's text. */
 bool ruleset_find_source_nat(const char *ruleset, char *rule, size_t len);
 
+/* A forward chain that drops what comes in from ifname (forward_filter.c):
+ * 1 with where ("table inet f, chain fwd: policy drop, ...") in found; 0
+ * if none; -ENOENT without nft; another -errno if it could not be asked.
+ * Base chains with a forward hook are all read: each must let it pass. */
+int host_find_forward_drop(const char *ifname, char *found, size_t len);
+/* The search itself, on a ruleset's text. */
+bool ruleset_find_forward_drop(const char *ruleset, const char *ifname, char *found, size_t len);
+
 /* The interface's flags (IFF_UP, ...): 0 or -errno. */
 int host_link_flags(const char *ifname, unsigned *flags);
 

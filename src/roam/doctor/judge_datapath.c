@@ -34,7 +34,8 @@ static const struct {
 };
 enum { N_RECEIVE_CAUSES = sizeof(receive_causes) / sizeof(receive_causes[0]) };
 
-static bool unanswered_cause(struct doctor_report *r, struct doctor_finding *f, const struct datapath_observation *o)
+static bool unanswered_cause(struct doctor_report *r, struct doctor_finding *f, const struct datapath_observation *o,
+			     const struct session_evidence *s)
 {
 	static const char *const refusals[] = { "send_refused", "send_unreachable", "send_too_big" };
 
@@ -65,6 +66,21 @@ static bool unanswered_cause(struct doctor_report *r, struct doctor_finding *f, 
 		f->cause = receive_causes[i].reason;
 		return true;
 	}
+	if (o->captured && o->capture.datagrams && !o->rx_delta) {
+		/* The packet socket saw them arrive; the daemon got none. */
+		doctor_figure(f, "datagrams_arrived", (double)o->capture.datagrams);
+		doctor_evidence(f, "; %" PRIu64 " datagram%s to UDP %u reached this host meanwhile, and the daemon "
+				   "received none of them", o->capture.datagrams, o->capture.datagrams == 1 ? "" : "s",
+				o->listen_port);
+		f->cause = "input_firewall";
+		doctor_decision(f, "This host's input firewall drops UDP port %u: accept udp dport %u in the input "
+				   "chain (nft list ruleset; iptables -S INPUT).", o->listen_port, o->listen_port);
+		return true;
+	}
+	/* Before the decrypted-replies test: a peer that re-initiates while
+	 * its data still comes is the one-way case, not a firewall here. */
+	if (doctor_responses_cause(f, s))
+		return true;
 	if (o->rx_delta >= o->sent) {
 		doctor_evidence(f, "; the daemon decrypted %" PRIu64 " packets from the peer meanwhile, so the "
 				   "replies came back, yet no ping saw them", o->rx_delta);
@@ -82,6 +98,24 @@ static bool unanswered_cause(struct doctor_report *r, struct doctor_finding *f, 
 		return true;
 	}
 	return false;
+}
+
+/* The peer's packets were dropped here for their inner source before
+ * doctor looked (the user gave up; doctor's own pings made the peer send
+ * nothing new): the count is still evidence, and the fix is on this side. */
+static bool earlier_disallowed_cause(struct doctor_finding *f, const struct uapi_peer *peer)
+{
+	uint64_t n = drop_count(peer->drops, peer->n_drops, "disallowed_src");
+
+	if (!n)
+		return false;
+	doctor_figure(f, "disallowed_src", (double)n);
+	f->cause = "disallowed_src";
+	doctor_evidence(f, "; this host has dropped %" PRIu64 " packet%s from the peer whose inner source address "
+			   "is outside the peer's AllowedIPs here (disallowed_src)", n, n == 1 ? "" : "s");
+	doctor_decision(f, "Fix it on THIS side: the peer's AllowedIPs here must hold the peer's tunnel address "
+			   "(its Address), or the peer uses a wrong Address.");
+	return true;
 }
 
 /* Nothing came back and nothing was dropped here. A live peer that gets
@@ -171,6 +205,17 @@ bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, b
 	}
 	f->status = DOCTOR_FAIL;
 	doctor_evidence(f, "the handshake is fresh, but %s answered none of %u pings through the tunnel", a, o->sent);
+	struct session_evidence s = {
+		.peer = p->peer,
+		.initiates = p->initiates,
+		.sent_to_peer = true,
+		.icmp = &o->icmp,
+		.peer_data_arrived = o->captured ? o->capture.by_type[4] : 0,
+		.response_decrypt_failed = o->decrypt_delta,
+		.listen_port = o->listen_port,
+	};
+	if (doctor_nat_expired_cause(f, &s))
+		return true;
 	if (o->icmp.total) {
 		/* The peer's host or a router said why: it went away. */
 		doctor_icmp_cause(f, &o->icmp);
@@ -189,7 +234,9 @@ bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, b
 			doctor_figure(f, !strcmp(o->drops[i].reason, "disallowed_src") ? "disallowed_src_delta"
 											 : "unknown_index_delta",
 				      (double)o->drops[i].count);
-	if (unanswered_cause(r, f, o))
+	if (unanswered_cause(r, f, o, &s))
+		return true;
+	if (earlier_disallowed_cause(f, p->peer))
 		return true;
 	silent_peer_cause(f, p->peer, o);
 	return true;
