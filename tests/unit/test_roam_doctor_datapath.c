@@ -174,9 +174,96 @@ static void test_datapath(void)
 	peer.has_last_receive_age = true;
 	peer.last_receive_age_ms = 4000;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_drops"));
+	/* Silent for a minute: a peer this side reaches out to cannot be
+	 * told yet; one that connects here sits behind a NAT that forgot it. */
 	peer.last_receive_age_ms = 60000;
+	po.initiates = true;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_no_answer"));
+	po.initiates = false;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "nat_mapping_expired") &&
+	      strstr(last(&r)->decision, "PersistentKeepalive"));
 	doctor_report_free(&r);
+}
+
+/* ---- what only one direction proves ------------------------------------- */
+
+static void test_session_causes(void)
+{
+	struct uapi_peer peer = { 0 };
+	struct peer_observation po = { .peer = &peer, .verdict = HANDSHAKE_FRESH, .initiates = true };
+	struct datapath_observation o = { .has_address = true, .address = prefix("198.18.0.2"), .sent = 3,
+					  .counted = true, .tx_delta = 3, .captured = true, .listen_port = 51820 };
+	struct watch_observation w = { .watched = true, .counted = true };
+	struct doctor_report r = new_report();
+
+	snprintf(peer.endpoint, sizeof(peer.endpoint), "203.0.113.2:51820");
+	peer.has_last_receive_age = true;
+	peer.last_receive_age_ms = 1000;
+
+	/* Datagrams reached the host, the daemon got none: the input firewall. */
+	o.capture.datagrams = 4;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "input_firewall") &&
+	      strstr(last(&r)->decision, "51820"));
+	/* The peer's data arrives but it re-initiates, answered and never
+	 * confirmed: our direction is lost, though the peer is heard. */
+	o.rx_delta = 6;
+	o.capture.by_type[4] = 4;
+	peer.responses_unconfirmed = 3;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "one_way_to_peer"));
+	/* Only initiations come: the peer cannot complete our responses. */
+	o.capture.by_type[4] = 0;
+	o.rx_delta = 1;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "psk_mismatch"));
+	/* One response may be in flight: not yet evidence. */
+	peer.responses_unconfirmed = 1;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_drops"));
+	/* Drops for the inner source before doctor looked: fix it here. */
+	struct uapi_drop d = { .reason = "disallowed_src", .count = 7 };
+	peer.drops = &d, peer.n_drops = 1;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "disallowed_src") &&
+	      strstr(last(&r)->decision, "THIS side"));
+	peer.drops = NULL, peer.n_drops = 0;
+
+	/* No fresh handshake: a response to our initiation failed to decrypt
+	 * while the peer's initiations authenticate: the preshared key. */
+	struct uapi_drop grew = { .reason = "handshake_decrypt", .count = 1 };
+	po.verdict = HANDSHAKE_STALE;
+	po.nudged = true;
+	peer.responses_unconfirmed = 2;
+	w.drops = &grew, w.n_drops = 1;
+	CHECK(judge_handshake(&r, &po, &w) && is(last(&r), DOCTOR_FAIL, "psk_mismatch") &&
+	      strstr(last(&r)->evidence, "failed to decrypt"));
+	/* Without unconfirmed responses it stays the generic key mismatch. */
+	peer.responses_unconfirmed = 0;
+	CHECK(judge_handshake(&r, &po, &w) && is(last(&r), DOCTOR_FAIL, "handshake_decrypt"));
+	w.n_drops = 0;
+	doctor_report_free(&r);
+}
+
+/* ---- the forward filter --------------------------------------------------- */
+
+static void test_forward_filter(void)
+{
+	char found[256];
+
+	/* Policy drop, only replies accepted: the clients' traffic dies. */
+	CHECK(ruleset_find_forward_drop("table inet f {\n\tchain fwd {\n\t\ttype filter hook forward priority filter; "
+					"policy drop;\n\t\tct state established,related accept\n\t}\n}\n",
+					"wg0", found, sizeof(found)) &&
+	      strstr(found, "policy drop") && strstr(found, "fwd"));
+	/* The same with the tunnel accepted: fine. */
+	CHECK(!ruleset_find_forward_drop("table inet f {\n\tchain fwd {\n\t\ttype filter hook forward priority filter; "
+					 "policy drop;\n\t\tct state established,related accept\n\t\tiifname \"wg0\" "
+					 "accept\n\t}\n}\n", "wg0", found, sizeof(found)));
+	/* A rule naming the interface that rejects; iptables-nft's FORWARD. */
+	CHECK(ruleset_find_forward_drop("table ip filter {\n\tchain FORWARD {\n\t\ttype filter hook forward priority "
+					"filter; policy accept;\n\t\tiifname \"wg0\" counter packets 0 bytes 0 reject\n"
+					"\t}\n}\n", "wg0", found, sizeof(found)) && strstr(found, "reject"));
+	/* Drops of other traffic, and non-forward chains, do not count. */
+	CHECK(!ruleset_find_forward_drop("table inet f {\n\tchain fwd {\n\t\ttype filter hook forward priority filter; "
+					 "policy accept;\n\t\tiifname \"eth1\" drop\n\t}\n\tchain in {\n\t\ttype "
+					 "filter hook input priority filter; policy drop;\n\t}\n}\n", "wg0", found,
+					 sizeof(found)));
 }
 
 /* ---- nothing arrives, and what depends on a failed check --------------- */
@@ -237,5 +324,7 @@ int main(void)
 	RUN(test_icmp_parser);
 	RUN(test_datapath);
 	RUN(test_silence_and_dependents);
+	RUN(test_session_causes);
+	RUN(test_forward_filter);
 	return test_finish("test_roam_doctor_datapath");
 }

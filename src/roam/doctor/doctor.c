@@ -446,6 +446,7 @@ struct exam {
 	bool *datapath_failed;		/* per peer: its mtu and dns are SKIP */
 	bool routes_failed;
 	bool rpfilter_failed;		/* the replies die in this host's reverse-path filter */
+	bool udp_failed;		/* UDP does not reach the daemon (see udp) */
 	struct icmp_watch icmp;		/* fd4, fd6 -1 when not open */
 	uint64_t now_ms;		/* of the per-peer checks; the MTU ones reuse it */
 };
@@ -648,8 +649,9 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 	char err[160];
 	int ret = 0;
 
-	if (x->w.sending_failed || x->rpfilter_failed) {
-		o->not_judged = x->w.sending_failed ? "sending" : "rpfilter";
+	if (x->w.sending_failed || x->rpfilter_failed || x->udp_failed) {
+		/* Pings cannot come back while that holds: one cause, one FAIL. */
+		o->not_judged = x->w.sending_failed ? "sending" : x->rpfilter_failed ? "rpfilter" : "udp";
 		return;
 	}
 	if (x->routes_failed && !routes_into(&o->address, x->ifindex)) {
@@ -921,6 +923,7 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 		x.rpfilter_failed = observe_rpfilter(ifname, &rpf) && judge_rpfilter(r, &rpf);
 		bool refused = x.w.sending_failed || x.rpfilter_failed;
 		bool silent = !refused && judge_udp(r, &x.dev, &x.w, wall_clock_ms());
+		x.udp_failed = silent;
 		check_peers(&x, refused || silent);
 		check_forwarding(&x);
 		check_routes(&x);
