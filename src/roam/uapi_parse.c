@@ -196,6 +196,9 @@ static bool peer_line(struct uapi_peer *peer, const char *key, size_t key_len, c
 		crypto_wipe(psk, sizeof(psk));
 	} else if (!strcmp(key, "endpoint")) {
 		return copy_endpoint(peer->endpoint, value);
+	} else if (!strcmp(key, ROAM_KEY_LAST_DISALLOWED_SRC)) {
+		peer->has_last_disallowed_src = ip_prefix_parse(&peer->last_disallowed_src, value, true);
+		return peer->has_last_disallowed_src;
 	} else if (!strcmp(key, "allowed_ip")) {
 		struct ip_prefix prefix;
 		if (!ip_prefix_parse(&prefix, value, false))

@@ -222,6 +222,11 @@ static void test_session_causes(void)
 	peer.drops = &d, peer.n_drops = 1;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "disallowed_src") &&
 	      strstr(last(&r)->decision, "THIS side"));
+	/* roamd says which source it refused: the decision names it. */
+	peer.has_last_disallowed_src = true;
+	peer.last_disallowed_src = prefix("198.18.0.9");
+	CHECK(judge_datapath(&r, &po, false, &o) && strstr(last(&r)->decision, "add 198.18.0.9/32"));
+	peer.has_last_disallowed_src = false;
 	peer.drops = NULL, peer.n_drops = 0;
 
 	/* No fresh handshake: a response to our initiation failed to decrypt

@@ -599,8 +599,15 @@ static void check_forwarding(struct exam *x)
 	if (host_sysctl_int("net.ipv6.conf.all.forwarding", &fo.ipv6))
 		fo.ipv6 = -1;
 	if (fo.hub) {
-		fo.nat = host_find_source_nat(fo.nat_rule, sizeof(fo.nat_rule));
-		fo.forward_drop = host_find_forward_drop(x->ifname, fo.forward_rule, sizeof(fo.forward_rule));
+		char *ruleset;
+		int err = host_nft_ruleset(&ruleset);
+
+		/* One read for both: nft takes a while on a large ruleset. */
+		fo.nat = err ? err : ruleset_find_source_nat(ruleset, fo.nat_rule, sizeof(fo.nat_rule));
+		fo.forward_drop = err ? err
+				      : ruleset_find_forward_drop(ruleset, x->ifname, fo.forward_rule,
+								  sizeof(fo.forward_rule));
+		free(ruleset);
 	}
 	judge_forwarding(x->r, &fo);
 }

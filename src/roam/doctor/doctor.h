@@ -179,9 +179,9 @@ struct forwarding_observation {
 	bool hub;
 	bool need_ipv6;
 	int ipv4, ipv6;			/* sysctl values, -1 unknown */
-	int nat;			/* host_find_source_nat's answer */
+	int nat;			/* 1 a source NAT rule found, 0 none, -errno: no ruleset */
 	char nat_rule[160];
-	int forward_drop;		/* host_find_forward_drop's answer */
+	int forward_drop;		/* 1 a forward chain drops the tunnel, 0 not, -errno */
 	char forward_rule[256];
 };
 void judge_forwarding(struct doctor_report *r, const struct forwarding_observation *o);

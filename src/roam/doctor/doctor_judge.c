@@ -581,6 +581,12 @@ void judge_keepalive(struct doctor_report *r, const struct peer_observation *p)
 	const struct uapi_peer *peer = p->peer;
 	unsigned suggest = peer->suggested_keepalive ? peer->suggested_keepalive : 25;
 	double nat_idle_s = (double)peer->nat_rebound_min_idle_ms / 1000;
+	/* A NAT that kept the mapping through a longer idle gap than the one
+	 * after which the address changed did not forget it for idleness:
+	 * the mapping was reset (a masquerade or conntrack change, a
+	 * reboot), which no keepalive prevents. */
+	bool rebind_idle = peer->nat_rebound_min_idle_ms &&
+			   peer->nat_kept_max_idle_ms < peer->nat_rebound_min_idle_ms;
 
 	doctor_figure(f, "persistent_keepalive", peer->persistent_keepalive);
 	if (peer->nat_rebound_min_idle_ms)
@@ -595,7 +601,7 @@ void judge_keepalive(struct doctor_report *r, const struct peer_observation *p)
 		doctor_decision(f, "Set PersistentKeepalive = %u for this peer.", suggest);
 		return;
 	}
-	if (peer->persistent_keepalive && peer->nat_rebound_min_idle_ms &&
+	if (peer->persistent_keepalive && rebind_idle &&
 	    (uint64_t)peer->persistent_keepalive * 1000 >= peer->nat_rebound_min_idle_ms) {
 		f->status = DOCTOR_WARN;
 		doctor_evidence(f, "every %u s, but a NAT forgot the mapping after %.1f s idle",
@@ -603,7 +609,7 @@ void judge_keepalive(struct doctor_report *r, const struct peer_observation *p)
 		doctor_decision(f, "Lower PersistentKeepalive to %u.", suggest);
 		return;
 	}
-	if (!p->initiates && peer->nat_rebinds && peer->nat_rebound_min_idle_ms) {
+	if (!p->initiates && peer->nat_rebinds && rebind_idle) {
 		f->status = DOCTOR_WARN;
 		doctor_evidence(f, "the peer's address changed %" PRIu64 " times after an idle gap, the shortest "
 				   "%.1f s: its NAT forgets it, so its keepalive is off or too long",
@@ -619,6 +625,8 @@ void judge_keepalive(struct doctor_report *r, const struct peer_observation *p)
 	if (peer->nat_kept_max_idle_ms)
 		doctor_evidence(f, "; a NAT on the way kept the mapping through %.1f s idle",
 				(double)peer->nat_kept_max_idle_ms / 1000);
+	if (peer->nat_rebound_min_idle_ms && !rebind_idle)
+		doctor_evidence(f, "; the address change after %.1f s idle was a NAT reset, not a timeout", nat_idle_s);
 }
 
 /* ---- forwarding -------------------------------------------------------- */

@@ -6,12 +6,8 @@
  * that names it. Read from `nft list ruleset`, as an operator would. */
 #include "hostinfo.h"
 
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-#include "run.h"
 
 /* The statement a rule ends in, nft's last word: "accept", "drop", ... */
 static bool rule_verdict_is(const char *rule, const char *verdict)
@@ -102,24 +98,4 @@ bool ruleset_find_forward_drop(const char *ruleset, const char *ifname, char *fo
 		}
 	}
 	return false;
-}
-
-int host_find_forward_drop(const char *ifname, char *found, size_t len)
-{
-	char nft[256], *out;
-	size_t n;
-	int status;
-
-	if (!run_find_program("nft", nft, sizeof(nft)))
-		return -ENOENT;
-	status = run_capture((char *const[]){ nft, "list", "ruleset", NULL }, &out, &n);
-	if (status < 0)
-		return status;
-	if (status != 0) {
-		free(out);
-		return -EPERM;
-	}
-	status = ruleset_find_forward_drop(out, ifname, found, len) ? 1 : 0;
-	free(out);
-	return status;
 }

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sys/socket.h>
 #include <string.h>
 
 /* Drops the daemon counts while receiving, each with what it means for a
@@ -33,6 +34,19 @@ static const struct {
 	  "The peer sends garbage inside the tunnel: check the peer's software." },
 };
 enum { N_RECEIVE_CAUSES = sizeof(receive_causes) / sizeof(receive_causes[0]) };
+
+/* Which inner source the daemon refused, when it says (roamd does). */
+static void disallowed_source_text(struct doctor_finding *f, const struct uapi_peer *peer)
+{
+	char a[IP_PREFIX_STRLEN];
+
+	if (!peer->has_last_disallowed_src)
+		return;
+	ip_addr_str(&peer->last_disallowed_src, a);
+	doctor_evidence(f, "; the latest came from %s", a);
+	doctor_decision(f, " Its source address was %s: add %s/%d to the peer's AllowedIPs on this host if that "
+			   "is the peer's address.", a, a, peer->last_disallowed_src.family == AF_INET ? 32 : 128);
+}
 
 static bool unanswered_cause(struct doctor_report *r, struct doctor_finding *f, const struct datapath_observation *o,
 			     const struct session_evidence *s)
@@ -64,6 +78,8 @@ static bool unanswered_cause(struct doctor_report *r, struct doctor_finding *f, 
 				receive_causes[i].meaning, receive_causes[i].reason);
 		doctor_decision(f, "%s", receive_causes[i].decision);
 		f->cause = receive_causes[i].reason;
+		if (!strcmp(f->cause, "disallowed_src"))
+			disallowed_source_text(f, s->peer);
 		return true;
 	}
 	if (o->captured && o->capture.datagrams && !o->rx_delta) {
@@ -115,6 +131,7 @@ static bool earlier_disallowed_cause(struct doctor_finding *f, const struct uapi
 			   "is outside the peer's AllowedIPs here (disallowed_src)", n, n == 1 ? "" : "s");
 	doctor_decision(f, "Fix it on THIS side: the peer's AllowedIPs here must hold the peer's tunnel address "
 			   "(its Address), or the peer uses a wrong Address.");
+	disallowed_source_text(f, peer);
 	return true;
 }
 
