@@ -11,7 +11,11 @@
 #
 # test_roam_doctor.sh has the other seven (input firewall, NAT expiry, path
 # black hole in inet, forwarding off, DNS outside AllowedIPs, the phone's
-# wrong key for the server); none of those is repeated here.
+# wrong key for the server); none of those is repeated here as it was. The
+# later rows are the ones an outside tester found misnamed, judged where the
+# operator stood (the server's input firewall on a fresh session, loss in
+# one direction only, an expired NAT mapping, PSK and AllowedIPs seen from
+# the server, a full tunnel's forward chain), and more in their spirit.
 # shellcheck disable=SC2317 # break/fix functions are called by name
 set -u
 # shellcheck source=lib.sh
@@ -306,11 +310,12 @@ f_one_way() { nft_gone "$LAB_INET" rtow; }
 # NAT: the phone has no keepalive, the user stopped, its Wi-Fi NAT forgot
 # the mapping; the server cannot reach the phone any more.
 b_nat_idle() {
+	# The timeout first: a mapping keeps the timeout of its last refresh.
+	lab_set_nat_timeout wifi 5 && sleep 0.5 || { echo "nat timeout"; return 1; }
 	user_stop || { echo "user_stop"; return 1; }
 	phone_wg peer "$(key_pub ls)" persistent-keepalive 0 || { echo "keepalive"; return 1; }
-	lab_set_nat_timeout wifi 5 || { echo "nat timeout"; return 1; }
 	wait_until 40 srv_peer_silent 12000 || { echo "the phone did not fall silent"; return 1; }
-	wait_until 10 lab_nat_gone wifi || { echo "nat kept"; return 1; }
+	wait_until 20 lab_nat_gone wifi || { echo "the NAT kept the mapping"; return 1; }
 }
 srv_peer_silent() {
 	lab_uapi_get2 "$LAB_WG_SERVER" | awk -F= -v ms="$1" '$1 == "roam_last_receive_age_ms" && $2 > ms { f = 1 } END { exit !f }'
@@ -342,9 +347,10 @@ f_fwd_drop() { nft_gone "$LAB_SERVER" rtfwd; phone_tunnel split; }
 # firewall: a forward rule rejects what comes from the tunnel interface.
 b_fwd_reject() { nft_table "$LAB_SERVER" rtfwr forward "iifname \"$LAB_WG_SERVER\" reject"; }
 f_fwd_reject() { nft_gone "$LAB_SERVER" rtfwr; }
-# configuration: the phone's Endpoint names a host that does not exist.
-b_ep_host() { phone_wg peer "$(key_pub ls)" endpoint "198.19.0.9:$LAB_PORT" && wait_until 20 unanswered_long; }
-f_ep_host() { f_port; }
+# configuration: the phone's config names a server host that does not exist
+# (a typo in the Endpoint); the user brings the tunnel up.
+b_ep_host() { sed -i "s/^Endpoint = .*/Endpoint = 198.19.0.9:$LAB_PORT/" "$PHONE_CONF" && phone_restart; }
+f_ep_host() { sed -i "s/^Endpoint = .*/Endpoint = $LAB_SRV4:$LAB_PORT/" "$PHONE_CONF" && phone_restart; }
 # routing: a more specific route sends the phone's tunnel address out of
 # the server's uplink.
 b_srv_route_elsewhere() { ip -n "$LAB_SERVER" route add "$PH_TUN4/32" dev "$LAB_SRV_DEV"; }
@@ -358,11 +364,13 @@ f_dns_nohost() { sed -i "s/^DNS = .*/DNS = $SRV_TUN4/" "$PHONE_CONF"; }
 sc_build() { lab_build; }
 sc_healthy_split() { healthy healthy-split-phone phone && healthy healthy-split-server server; }
 sc_healthy_full() {
+	local ok=0
 	phone_down
 	phone_conf full && phone_up && wait_until 15 tunnel_works || { echo "no full tunnel"; return 1; }
-	healthy healthy-full-phone phone && healthy healthy-full-server server || return 1
+	healthy healthy-full-phone phone && healthy healthy-full-server server || ok=1
+	# Back to split whatever happened: the breakages assume it.
 	phone_down
-	phone_conf split && phone_up && wait_until 15 tunnel_works
+	phone_conf split && phone_up && wait_until 15 tunnel_works && return "$ok"
 }
 
 t_check "lab: server, phone (roam up), a user pinging through the tunnel" sc_build || t_finish

@@ -349,6 +349,9 @@ bool judge_udp(struct doctor_report *r, const struct uapi_device *dev, const str
 				   "does); %zu of %zu peers have no fresh handshake",
 				(double)w->capture.elapsed_ms / 1000, dev->listen_port, dev->n_peers - fresh,
 				dev->n_peers);
+		if (fresh == dev->n_peers)
+			/* Watched for earlier send refusals: an idle tunnel is quiet. */
+			return false;
 		if (fresh) {
 			/* Others are fine: the silent ones are away, or asleep. */
 			f->status = DOCTOR_WARN;
