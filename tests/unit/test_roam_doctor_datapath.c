@@ -310,6 +310,12 @@ static void test_silence_and_dependents(void)
 	CHECK(!judge_udp(&r, &dev, &w, NOW_MS) && is(last(&r), DOCTOR_WARN, "evidence_incomplete") &&
 	      strstr(last(&r)->decision, "--wait 27"));
 
+	/* Watched only for earlier send refusals, every peer fresh: an idle
+	 * tunnel is quiet, nothing to warn about. */
+	peer.last_handshake_sec = NOW_MS / 1000 - 30;
+	CHECK(!judge_udp(&r, &dev, &w, NOW_MS) && is(last(&r), DOCTOR_PASS, NULL));
+	peer.last_handshake_sec = NOW_MS / 1000 - 600;
+
 	/* This host refuses to send: udp is not judged. */
 	w.sending_failed = true;
 	CHECK(judge_udp(&r, &dev, &w, NOW_MS) && is(last(&r), DOCTOR_SKIP, NULL));
