@@ -355,6 +355,14 @@ f_ep_host() { sed -i "s/^Endpoint = .*/Endpoint = $LAB_SRV4:$LAB_PORT/" "$PHONE_
 # the server's uplink.
 b_srv_route_elsewhere() { ip -n "$LAB_SERVER" route add "$PH_TUN4/32" dev "$LAB_SRV_DEV"; }
 f_srv_route_elsewhere() { ip -n "$LAB_SERVER" route del "$PH_TUN4/32" dev "$LAB_SRV_DEV"; }
+# keys: the server got a new private key; the phone's config has the old
+# public key (the user restarts the VPN).
+b_srv_newkey() { server_wg private-key "$(key_file lx)" && phone_restart; }
+f_srv_newkey() { server_wg private-key "$(key_file ls)" && phone_restart; }
+# configuration: the server's tunnel interface lost its address (and with
+# it the route to the clients).
+b_srv_addr() { ip -n "$LAB_SERVER" addr del "$SRV_TUN4/24" dev "$LAB_WG_SERVER"; }
+f_srv_addr() { ip -n "$LAB_SERVER" addr add "$SRV_TUN4/24" dev "$LAB_WG_SERVER"; }
 # DNS: the config's DNS is a tunnel address where no host answers.
 b_dns_nohost() { sed -i "s/^DNS = .*/DNS = 198.18.0.53/" "$PHONE_CONF"; }
 f_dns_nohost() { sed -i "s/^DNS = .*/DNS = $SRV_TUN4/" "$PHONE_CONF"; }
@@ -406,6 +414,8 @@ B=(
 	"endpoint-host-wrong phone icmp_unreachable|peer_unreachable b_ep_host f_ep_host"
 	"server-route-elsewhere server route_missing b_srv_route_elsewhere f_srv_route_elsewhere"
 	"dns-server-no-host phone dns_no_answer b_dns_nohost f_dns_nohost"
+	"server-key-changed phone unknown_peer|keys_or_filter b_srv_newkey f_srv_newkey"
+	"server-address-removed server route_missing b_srv_addr f_srv_addr"
 )
 # DOCTOR_LAB_ONLY=REGEX runs only the breakages whose name matches (while
 # working on one); the healthy runs always run.

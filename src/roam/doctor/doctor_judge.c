@@ -519,9 +519,10 @@ bool judge_handshake(struct doctor_report *r, const struct peer_observation *p, 
 			doctor_decision(f, "The peer answered before and stopped: check that its host and daemon are "
 					   "up, then for a new firewall rule between (roam doctor there).");
 		else
-			doctor_decision(f, "The other side does not answer: check the peer's PublicKey for this "
-					   "interface (it must be %s), then its firewall and port, and this Endpoint; run "
-					   "roam doctor there.",
+			doctor_decision(f, "The other side does not answer: check that the keys pair up (the peer's "
+					   "PublicKey for this interface must be %s, and this side's PublicKey for the "
+					   "peer must be the peer's current one: wg pubkey of its private key), then its "
+					   "firewall and port, and this Endpoint; run roam doctor there.",
 					r->public_key);
 		return true;
 	}

@@ -152,10 +152,12 @@ static void silent_peer_cause(struct doctor_finding *f, const struct uapi_peer *
 	if (peer->has_unanswered && peer->unanswered_ms >= LIVE_PEER_ANSWERS_MS) {
 		f->cause = "peer_unreachable";
 		doctor_evidence(f, "; data to it has gone unanswered for %.1f s, and a live peer answers within 10 s "
-				   "(a keepalive at least): our packets do not reach it", (double)peer->unanswered_ms / 1000);
-		doctor_decision(f, "The peer went away or a filter between drops UDP to %s: check that the peer's "
-				   "host and daemon are up (roam doctor there shows whether our datagrams arrive), then "
-				   "the firewalls between.", peer->endpoint[0] ? peer->endpoint : "it");
+				   "(a keepalive at least): our packets do not reach it, or its answers do not reach this "
+				   "host (from here the two look alike)", (double)peer->unanswered_ms / 1000);
+		doctor_decision(f, "The peer went away or a filter between drops the tunnel's UDP (to %s, or its "
+				   "answers from there): check that the peer's host and daemon are up; roam doctor there "
+				   "tells the direction (our datagrams arriving and its answers lost is one_way_to_peer "
+				   "there), then the firewalls between.", peer->endpoint[0] ? peer->endpoint : "it");
 		return;
 	}
 	if (peer->has_last_receive_age && peer->last_receive_age_ms < LIVE_PEER_ANSWERS_MS) {
