@@ -13,7 +13,8 @@
  *   handshake   per peer: fresh, or why not
  *   endpoint    per peer: where it is now and how it got there
  *   keepalive   per peer: set on the side behind NAT, below the NAT's timeout
- *   forwarding  forwarding and a source NAT when peers route through here
+ *   forwarding  forwarding, the forward filter and a source NAT when peers
+ *               route through here
  *   routes      the AllowedIPs route into the interface
  *   datapath    per live peer: pings through the tunnel come back, or why
  *               not, from the daemon's counters meanwhile
