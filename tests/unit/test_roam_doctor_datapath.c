@@ -294,6 +294,19 @@ static void test_silence_and_dependents(void)
 	w.icmp.target_port = 51821;
 	CHECK(judge_udp(&r, &dev, &w, NOW_MS) && is(last(&r), DOCTOR_FAIL, "icmp_port_unreachable") &&
 	      strstr(last(&r)->decision, "51821"));
+	/* The same bounce for a peer that connects here (its endpoint was
+	 * learned, no Endpoint on this side) and has been silent for minutes:
+	 * its NAT forgot it; the keepalive goes on the peer. */
+	bool initiates[1] = { false };
+	w.initiates = initiates;
+	peer.has_last_receive_age = true;
+	peer.last_receive_age_ms = 240000;
+	CHECK(judge_udp(&r, &dev, &w, NOW_MS) && is(last(&r), DOCTOR_FAIL, "nat_mapping_expired") &&
+	      strstr(last(&r)->decision, "PEER's"));
+	initiates[0] = true;
+	CHECK(judge_udp(&r, &dev, &w, NOW_MS) && is(last(&r), DOCTOR_FAIL, "icmp_port_unreachable"));
+	w.initiates = NULL;
+	peer.has_last_receive_age = false;
 	memset(&w.icmp, 0, sizeof(w.icmp));
 
 	/* Initiations unanswered, no ICMP: a peer that never answered points

@@ -930,8 +930,17 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 		struct rpfilter_observation rpf;
 		x.rpfilter_failed = observe_rpfilter(ifname, &rpf) && judge_rpfilter(r, &rpf);
 		bool refused = x.w.sending_failed || x.rpfilter_failed;
+		bool *initiates = xrealloc(NULL, (x.dev.n_peers + 1) * sizeof(*initiates));
+		for (size_t i = 0; i < x.dev.n_peers; i++) {
+			const char *why;
+
+			initiates[i] = side_initiates(&x.dev.peers[i], x.have_cfg ? &x.cfg : NULL, &why);
+		}
+		x.w.initiates = initiates;
 		bool silent = !refused && judge_udp(r, &x.dev, &x.w, wall_clock_ms());
 		x.udp_failed = silent;
+		x.w.initiates = NULL;
+		free(initiates);
 		check_peers(&x, refused || silent);
 		check_forwarding(&x);
 		check_routes(&x);

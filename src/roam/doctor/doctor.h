@@ -121,6 +121,9 @@ struct watch_observation {
 	 * daemon can tell (its keepalive, the handshake retry); more than
 	 * the watch lasted means silence proves little. 0: nothing known. */
 	uint64_t peer_retry_ms;
+	/* Per peer of the device as judged (after the watch): this side has
+	 * its Endpoint and reaches out to it. NULL: unknown. */
+	const bool *initiates;
 };
 
 /* Judges sending: did this host's own kernel refuse datagrams to the peers

@@ -240,6 +240,24 @@ static void silence_cause(struct doctor_report *r, struct doctor_finding *f, con
 	bool answered_before = false;
 	const char *endpoint = NULL;	/* where the first silent peer's initiations go */
 
+	/* A silent peer that connects here, whose learned endpoint now
+	 * bounces our datagrams: its NAT forgot it (before the port
+	 * unreachable is taken for a wrong port: this side set no port). */
+	for (size_t i = 0; w->initiates && i < dev->n_peers; i++) {
+		const struct uapi_peer *p = &dev->peers[i];
+		struct session_evidence s = {
+			.peer = p,
+			.initiates = w->initiates[i],
+			.sent_to_peer = p->handshake_attempts || w->icmp.total,
+			.icmp = w->icmp_watched ? &w->icmp : NULL,
+			.listen_port = dev->listen_port,
+		};
+
+		if (peer_handshake_verdict(p, now_ms, &age) == HANDSHAKE_FRESH)
+			continue;
+		if (doctor_nat_expired_cause(f, &s))
+			return;
+	}
 	if (w->icmp.total) {
 		doctor_icmp_cause(f, &w->icmp);
 		return;
