@@ -311,7 +311,7 @@ f_one_way() { nft_gone "$LAB_INET" rtow; }
 # the mapping; the server cannot reach the phone any more.
 b_nat_idle() {
 	# The timeout first: a mapping keeps the timeout of its last refresh.
-	lab_set_nat_timeout wifi 5 && sleep 0.5 || { echo "nat timeout"; return 1; }
+	lab_set_nat_timeout wifi 5 || { echo "nat timeout"; return 1; }
 	user_stop || { echo "user_stop"; return 1; }
 	phone_wg peer "$(key_pub ls)" persistent-keepalive 0 || { echo "keepalive"; return 1; }
 	wait_until 40 srv_peer_silent 12000 || { echo "the phone did not fall silent"; return 1; }
