@@ -197,8 +197,12 @@ bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, b
 	ip_addr_str(&o->address, a);
 	if (o->not_judged) {
 		f->status = DOCTOR_SKIP;
-		doctor_evidence(f, "not judged: %s does not go through the tunnel as it should (see %s)", a,
-				o->not_judged);
+		if (!strcmp(o->not_judged, "udp"))
+			doctor_evidence(f, "not judged: the peers' datagrams do not reach the daemon, so no answer from "
+					   "%s could (see udp)", a);
+		else
+			doctor_evidence(f, "not judged: %s does not go through the tunnel as it should (see %s)", a,
+					o->not_judged);
 		return false;
 	}
 	if (o->error == -EPERM || o->error == -EACCES) {
