@@ -39,6 +39,10 @@ bool uapi_ifname_valid(const char *name, size_t len);
  *   roam_rx_packets=N, roam_tx_packets=N
  *   roam_has_session=0|1
  *   roam_handshake_attempts=N         initiations since the last success
+ *   roam_responses_unconfirmed=N      handshake responses sent since the
+ *                                     peer last confirmed a session
+ *   roam_last_disallowed_src=ADDR     the inner source of the latest packet
+ *                                     dropped as disallowed_src; omitted if none
  *   roam_last_receive_age_ms=N        omitted if nothing was ever received
  *   roam_last_handshake_age_ms=N      omitted if never
  *   roam_unanswered_ms=N              since the first data sent after the
@@ -97,6 +101,8 @@ bool uapi_ifname_valid(const char *name, size_t len);
 #define ROAM_KEY_TX_PACKETS "roam_tx_packets"
 #define ROAM_KEY_HAS_SESSION "roam_has_session"
 #define ROAM_KEY_HANDSHAKE_ATTEMPTS "roam_handshake_attempts"
+#define ROAM_KEY_RESPONSES_UNCONFIRMED "roam_responses_unconfirmed"
+#define ROAM_KEY_LAST_DISALLOWED_SRC "roam_last_disallowed_src"
 #define ROAM_KEY_LAST_RECEIVE_AGE_MS "roam_last_receive_age_ms"
 #define ROAM_KEY_LAST_HANDSHAKE_AGE_MS "roam_last_handshake_age_ms"
 #define ROAM_KEY_UNANSWERED_MS "roam_unanswered_ms"

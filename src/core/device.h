@@ -377,6 +377,9 @@ struct peer_info {
 	uint64_t rx_packets, tx_packets;
 	uint64_t drops[DROP_REASON_COUNT];
 	uint64_t handshake_attempts;	/* initiations sent since the last success */
+	uint64_t responses_unconfirmed;	/* responses sent since the peer last confirmed a session */
+	int last_disallowed_family;	/* AF_INET(6) of the latest disallowed_src drop; 0 none */
+	uint8_t last_disallowed_src[16];	/* its inner source address */
 	bool has_current_keypair;
 };
 /* No secret in here: peer_info is copied around for logs, metrics and

@@ -48,6 +48,7 @@ static void send_response(struct device *dev, struct peer *peer, uint64_t now)
 	timers_on_authenticated_packet_sent(peer);
 	peer->last_sent_handshake = now;
 	peer->has_sent_handshake = true;
+	peer->responses_unconfirmed++;
 	peer_transmit(peer, (uint8_t *)msg, sizeof(*msg));
 	peer_emit(peer, EVENT_HANDSHAKE_RESPONSE_SENT, now);
 }
@@ -236,6 +237,8 @@ static enum receive_result receive_data(struct device *dev, const struct endpoin
 	 * one the source address belongs to. */
 	if (allowedips_lookup(&dev->allowedips, family, src) != peer) {
 		peer_count_drop(dev, peer, DROP_DISALLOWED_SRC);
+		peer->last_disallowed_family = family;
+		memcpy(peer->last_disallowed_src, src, family == AF_INET ? 4 : 16);
 		return RECEIVED_DROPPED;
 	}
 	/* The answer to a path probe is ours, not the tunnel's. */

@@ -65,6 +65,9 @@ struct uapi_peer {
 	uint64_t rx_packets, tx_packets;
 	bool has_session;
 	uint64_t handshake_attempts;
+	uint64_t responses_unconfirmed;	/* handshake responses the peer never confirmed */
+	bool has_last_disallowed_src;
+	struct ip_prefix last_disallowed_src;	/* the latest disallowed_src drop's inner source */
 	bool has_last_receive_age, has_last_handshake_age;
 	uint64_t last_receive_age_ms, last_handshake_age_ms;
 	bool has_unanswered;

@@ -186,6 +186,7 @@ static const struct peer_number peer_numbers[] = {
 	NUM(ROAM_KEY_RX_PACKETS, rx_packets, UINT64_MAX),
 	NUM(ROAM_KEY_TX_PACKETS, tx_packets, UINT64_MAX),
 	NUM(ROAM_KEY_HANDSHAKE_ATTEMPTS, handshake_attempts, UINT64_MAX),
+	NUM(ROAM_KEY_RESPONSES_UNCONFIRMED, responses_unconfirmed, UINT64_MAX),
 	NUM_FLAG(ROAM_KEY_LAST_RECEIVE_AGE_MS, last_receive_age_ms, has_last_receive_age),
 	NUM_FLAG(ROAM_KEY_LAST_HANDSHAKE_AGE_MS, last_handshake_age_ms, has_last_handshake_age),
 	NUM_FLAG(ROAM_KEY_UNANSWERED_MS, unanswered_ms, has_unanswered),
@@ -229,6 +230,9 @@ static bool peer_line(struct uapi_peer *peer, const char *key, size_t key_len, c
 		crypto_wipe(psk, sizeof(psk));
 	} else if (!strcmp(key, "endpoint")) {
 		return copy_endpoint(peer->endpoint, value);
+	} else if (!strcmp(key, ROAM_KEY_LAST_DISALLOWED_SRC)) {
+		peer->has_last_disallowed_src = ip_prefix_parse(&peer->last_disallowed_src, value, true);
+		return peer->has_last_disallowed_src;
 	} else if (!strcmp(key, "allowed_ip")) {
 		struct ip_prefix prefix;
 		if (!ip_prefix_parse(&prefix, value, false))
