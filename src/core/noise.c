@@ -76,10 +76,10 @@ static bool seal_and_hash(struct device *dev, uint8_t *dst, const uint8_t *src, 
 	return true;
 }
 
-static bool open_and_hash(struct device *dev, uint8_t *dst, const uint8_t *src, size_t len,
+static bool open_and_hash(struct aead_ctx *aead, uint8_t *dst, const uint8_t *src, size_t len,
 			  const uint8_t key[NOISE_SYMMETRIC_KEY_LEN], uint8_t h[NOISE_HASH_LEN])
 {
-	if (!aead_open(dev->aead, dst, src, len, h, NOISE_HASH_LEN, 0, key))
+	if (!aead_open(aead, dst, src, len, h, NOISE_HASH_LEN, 0, key))
 		return false;
 	mix_hash(h, src, len);
 	return true;
@@ -162,32 +162,52 @@ out:
 	return ok;
 }
 
-struct peer *noise_consume_initiation(struct device *dev, const struct message_handshake_initiation *msg,
-				      uint64_t now, int *drop, struct peer **sender)
+bool noise_open_initiation(struct aead_ctx *aead, const uint8_t static_private[NOISE_PRIVATE_KEY_LEN],
+			   const uint8_t static_public[NOISE_PUBLIC_KEY_LEN],
+			   const struct message_handshake_initiation *msg, struct noise_initiation_opening *out)
+{
+	memcpy(out->responder_public, static_public, NOISE_PUBLIC_KEY_LEN);
+	handshake_init(out->chaining_key, out->hash, static_public);
+
+	/* e */
+	mix_ephemeral(out->chaining_key, out->hash, msg->unencrypted_ephemeral);
+
+	/* es */
+	out->opened = mix_dh(out->chaining_key, out->key, static_private, msg->unencrypted_ephemeral) &&
+		      /* s */
+		      open_and_hash(aead, out->initiator_static, msg->encrypted_static, sizeof(msg->encrypted_static),
+				    out->key, out->hash);
+	return out->opened;
+}
+
+void noise_initiation_opening_wipe(struct noise_initiation_opening *o)
+{
+	crypto_wipe(o, sizeof(*o));
+}
+
+struct peer *noise_consume_opened_initiation(struct device *dev, const struct message_handshake_initiation *msg,
+					     const struct noise_initiation_opening *opening, uint64_t now, int *drop,
+					     struct peer **sender)
 {
 	uint8_t ck[NOISE_HASH_LEN], h[NOISE_HASH_LEN], key[NOISE_SYMMETRIC_KEY_LEN];
-	uint8_t s[NOISE_PUBLIC_KEY_LEN], t[NOISE_TIMESTAMP_LEN];
+	uint8_t t[NOISE_TIMESTAMP_LEN];
 	struct peer *peer = NULL, *result = NULL;
 
 	*drop = DROP_HANDSHAKE_DECRYPT;
 	*sender = NULL;
+	memcpy(ck, opening->chaining_key, sizeof(ck));
+	memcpy(h, opening->hash, sizeof(h));
+	memcpy(key, opening->key, sizeof(key));
 	if (!dev->has_identity) {
 		*drop = DROP_NO_IDENTITY;
 		goto out;
 	}
-	handshake_init(ck, h, dev->static_public);
-
-	/* e */
-	mix_ephemeral(ck, h, msg->unencrypted_ephemeral);
-
-	/* es */
-	if (!mix_dh(ck, key, dev->static_private, msg->unencrypted_ephemeral))
+	/* Opened with a key we no longer have (changed while it waited on
+	 * another thread): its initiator will try again. */
+	if (!opening->opened ||
+	    !crypto_equal(opening->responder_public, dev->static_public, NOISE_PUBLIC_KEY_LEN))
 		goto out;
-
-	/* s */
-	if (!open_and_hash(dev, s, msg->encrypted_static, sizeof(msg->encrypted_static), key, h))
-		goto out;
-	peer = pubkey_table_lookup(&dev->pubkeys, s);
+	peer = pubkey_table_lookup(&dev->pubkeys, opening->initiator_static);
 	if (!peer) {
 		*drop = DROP_UNKNOWN_PEER;
 		goto out;
@@ -200,7 +220,7 @@ struct peer *noise_consume_initiation(struct device *dev, const struct message_h
 	kdf(ck, key, NULL, ck, peer->static_static, NOISE_PUBLIC_KEY_LEN);
 
 	/* {t} */
-	if (!open_and_hash(dev, t, msg->encrypted_timestamp, sizeof(msg->encrypted_timestamp), key, h))
+	if (!open_and_hash(dev->aead, t, msg->encrypted_timestamp, sizeof(msg->encrypted_timestamp), key, h))
 		goto out;
 
 	/* An initiation must carry a newer timestamp than any accepted before,
@@ -230,9 +250,19 @@ out:
 	crypto_wipe(ck, sizeof(ck));
 	crypto_wipe(h, sizeof(h));
 	crypto_wipe(key, sizeof(key));
-	crypto_wipe(s, sizeof(s));
 	crypto_wipe(t, sizeof(t));
 	return result;
+}
+
+struct peer *noise_consume_initiation(struct device *dev, const struct message_handshake_initiation *msg,
+				      uint64_t now, int *drop, struct peer **sender)
+{
+	struct noise_initiation_opening opening = {0};
+	if (dev->has_identity)
+		noise_open_initiation(dev->aead, dev->static_private, dev->static_public, msg, &opening);
+	struct peer *peer = noise_consume_opened_initiation(dev, msg, &opening, now, drop, sender);
+	noise_initiation_opening_wipe(&opening);
+	return peer;
 }
 
 /* psk: (ck, tau, key) = KDF3(ck, Q); h = HASH(h || tau). */
@@ -320,7 +350,7 @@ struct peer *noise_consume_response(struct device *dev, const struct message_han
 	/* psk */
 	mix_psk(ck, h, key, peer->preshared_key);
 	/* {} */
-	if (!open_and_hash(dev, NULL, msg->encrypted_nothing, sizeof(msg->encrypted_nothing), key, h))
+	if (!open_and_hash(dev->aead, NULL, msg->encrypted_nothing, sizeof(msg->encrypted_nothing), key, h))
 		goto out;
 
 	memcpy(hs->remote_ephemeral, msg->unencrypted_ephemeral, NOISE_PUBLIC_KEY_LEN);

@@ -66,7 +66,34 @@ void tai64n_from_ns(uint8_t out[NOISE_TIMESTAMP_LEN], uint64_t wall_ns);
 bool noise_precompute_static_static(struct device *dev, struct peer *peer);
 
 bool noise_create_initiation(struct device *dev, struct peer *peer, struct message_handshake_initiation *msg, uint64_t now);
-/* Returns the peer, or NULL with *drop set. On success the peer's handshake
+/* The responder's first steps of an initiation (e, es, s): the
+ * Diffie-Hellman of the initiator's ephemeral key with our static one,
+ * which decrypts the initiator's static key. This is all the work a
+ * forged initiation with a valid mac1 costs us, and it needs nothing but
+ * our key pair: noise_open_initiation touches no device and no peer, so
+ * roamd runs it on a worker thread with that thread's own AEAD context
+ * (handshake_worker.c). The rest, cheap and stateful (peer lookup, ss,
+ * timestamp and flood checks, the peer's handshake state), is
+ * noise_consume_opened_initiation's, on the thread that owns the device. */
+struct noise_initiation_opening {
+	uint8_t responder_public[NOISE_PUBLIC_KEY_LEN]; /* the key it was opened with */
+	uint8_t chaining_key[NOISE_HASH_LEN];
+	uint8_t hash[NOISE_HASH_LEN];
+	uint8_t key[NOISE_SYMMETRIC_KEY_LEN];
+	uint8_t initiator_static[NOISE_PUBLIC_KEY_LEN];
+	bool opened; /* the DH and the static key's AEAD succeeded */
+};
+struct aead_ctx;
+bool noise_open_initiation(struct aead_ctx *aead, const uint8_t static_private[NOISE_PRIVATE_KEY_LEN],
+			   const uint8_t static_public[NOISE_PUBLIC_KEY_LEN],
+			   const struct message_handshake_initiation *msg, struct noise_initiation_opening *out);
+void noise_initiation_opening_wipe(struct noise_initiation_opening *o);
+/* As noise_consume_initiation, from an opening; one made with a key the
+ * device no longer has is refused (DROP_HANDSHAKE_DECRYPT). */
+struct peer *noise_consume_opened_initiation(struct device *dev, const struct message_handshake_initiation *msg,
+					     const struct noise_initiation_opening *opening, uint64_t now, int *drop,
+					     struct peer **sender);
+/* Both steps at once. Returns the peer, or NULL with *drop set. On success the peer's handshake
  * holds the consumed state; nothing is stored on failure. *sender names the
  * peer whenever the static key decrypted (so a replay is counted against
  * the peer it imitates), else NULL. */

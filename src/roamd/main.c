@@ -380,6 +380,15 @@ int main(int argc, char **argv)
 		log_close();
 		return 1;
 	}
+	/* With the privileges dropped (the thread inherits that) and before
+	 * the seccomp filter, which covers every thread. */
+	int hs_ret = handshake_work_start(&d);
+	if (hs_ret < 0) {
+		log_error("handshake worker thread: %s", strerror(-hs_ret));
+		teardown(&d);
+		log_close();
+		return 1;
+	}
 	if (priv.drop)
 		log_info("running as %s (uid %u) with CAP_NET_ADMIN and CAP_NET_BIND_SERVICE only", priv.user,
 			 (unsigned)priv.uid);
