@@ -21,6 +21,7 @@
  * (HANDSHAKE_WORKER_LEN): when it is full, initiations stay in the
  * handshake queue, whose backlog puts the device under load. */
 #include <errno.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -70,10 +71,20 @@ static void wait_for_work(struct handshake_worker *w)
 	while (n < 0 && errno == EINTR);
 }
 
+struct start {
+	struct handshake_worker *w;
+	sem_t ready;
+};
+
 static void *worker_main(void *arg)
 {
-	struct handshake_worker *w = arg;
+	struct start *start = arg;
+	struct handshake_worker *w = start->w;
 	struct aead_ctx *aead = aead_ctx_new();
+	/* Set up (the C library's own calls for a new thread, rseq among
+	 * them, are behind us): the seccomp filter may come. */
+	w->started = aead != NULL;
+	sem_post(&start->ready);
 	uint32_t next = atomic_load_explicit(&w->opened, memory_order_relaxed);
 	while (aead && !atomic_load_explicit(&w->stop, memory_order_acquire)) {
 		uint32_t until = atomic_load_explicit(&w->submitted, memory_order_acquire);
@@ -94,13 +105,23 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Returns once the thread runs its loop, so that whatever it calls before
+ * (the C library's thread start, OpenSSL's set-up) precedes the sandbox. */
 int handshake_worker_start(struct handshake_worker *w)
 {
-	int err = pthread_create(&w->thread, NULL, worker_main, w);
-	if (err)
-		return -err;
-	w->running = true;
-	return 0;
+	struct start start = {.w = w};
+	if (sem_init(&start.ready, 0, 0) < 0)
+		return -errno;
+	int err = pthread_create(&w->thread, NULL, worker_main, &start);
+	if (!err) {
+		w->running = true;
+		while (sem_wait(&start.ready) < 0 && errno == EINTR)
+			;
+		if (!w->started)
+			err = ENOMEM;
+	}
+	sem_destroy(&start.ready);
+	return -err;
 }
 
 void handshake_worker_free(struct handshake_worker *w)

@@ -43,6 +43,7 @@ struct handshake_worker {
 	int done_fd;		  /* eventfd: the worker wakes the loop (epoll) */
 	pthread_t thread;
 	bool running;
+	bool started; /* the thread reached its loop (set before `ready`) */
 };
 
 int handshake_worker_init(struct handshake_worker *w);
