@@ -58,7 +58,9 @@ static void usage(FILE *f)
 		   "             kernel WireGuard trusts them)\n"
 		   "             ROAMD_HANDSHAKE_INLINE=1 handles handshake messages where they arrive, in\n"
 		   "             order with the data, and models the load (for comparison: by default they\n"
-		   "             wait behind the data and the load is measured)\n");
+		   "             wait behind the data and the load is measured)\n"
+		   "             ROAMD_HANDSHAKE_THREADS=0 does initiations' Diffie-Hellman on the data\n"
+		   "             path's thread (for comparison: by default a worker thread does it)\n");
 }
 
 /* Forks. The parent waits on a pipe for the child's verdict and never
