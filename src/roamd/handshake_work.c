@@ -193,9 +193,8 @@ bool handshake_work_pending(const struct daemon *d)
 	const struct handshake_work *w = &d->hs;
 	if (!w->threaded)
 		return w->queue.count != 0;
-	struct handshake_worker *worker = (struct handshake_worker *)&w->worker;
-	return handshake_worker_done(worker) ||
-	       (w->queue.count && handshake_worker_backlog(worker) < HANDSHAKE_WORKER_LEN);
+	return handshake_worker_done(&w->worker) ||
+	       (w->queue.count && handshake_worker_backlog(&w->worker) < HANDSHAKE_WORKER_LEN);
 }
 
 /* The worker's time since the last look joins the window. */

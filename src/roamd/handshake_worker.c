@@ -163,7 +163,7 @@ void handshake_worker_kick(struct handshake_worker *w)
 	signal_fd(w->wake_fd);
 }
 
-struct handshake_job *handshake_worker_done(struct handshake_worker *w)
+struct handshake_job *handshake_worker_done(const struct handshake_worker *w)
 {
 	uint32_t opened = atomic_load_explicit(&w->opened, memory_order_acquire);
 	return opened != w->finished ? SLOT(w, w->finished) : NULL;

@@ -58,7 +58,7 @@ void handshake_worker_submit(struct handshake_worker *w);
 void handshake_worker_kick(struct handshake_worker *w);
 /* Data thread: the oldest opened job, or NULL; handshake_worker_release
  * frees its slot (and wipes it). */
-struct handshake_job *handshake_worker_done(struct handshake_worker *w);
+struct handshake_job *handshake_worker_done(const struct handshake_worker *w);
 void handshake_worker_release(struct handshake_worker *w);
 /* Jobs submitted and not yet released. */
 unsigned handshake_worker_backlog(const struct handshake_worker *w);
