@@ -409,11 +409,19 @@ enum receive_result device_receive(struct device *dev, const struct endpoint *fr
  * device_receive would have (a response is sent). Between the two the
  * device may change: a key change refuses the opening. */
 struct noise_initiation_opening;
+struct noise_response_making;
 bool device_admit_initiation(struct device *dev, const struct endpoint *from, uint8_t *buf, size_t len,
 			     uint64_t now);
+/* With `later` NULL the response is made and sent at once; else it is only
+ * prepared there (later->due), for the embedder to compute
+ * (noise_make_response, on any thread) and hand to
+ * device_send_made_response, which sends it if the peer still holds that
+ * initiation (else it counts DROP_BAD_STATE and returns false). */
 enum receive_result device_receive_opened_initiation(struct device *dev, const struct endpoint *from,
 						     const uint8_t *buf, size_t len,
-						     const struct noise_initiation_opening *opening, uint64_t now);
+						     const struct noise_initiation_opening *opening, uint64_t now,
+						     struct noise_response_making *later);
+bool device_send_made_response(struct device *dev, const struct noise_response_making *made, uint64_t now);
 
 /* An IP packet from the tunnel. pkt must have MESSAGE_DATA_HEADROOM bytes
  * before it and MESSAGE_DATA_TAILROOM after it that the device may write:

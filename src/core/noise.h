@@ -99,6 +99,34 @@ struct peer *noise_consume_opened_initiation(struct device *dev, const struct me
  * the peer it imitates), else NULL. */
 struct peer *noise_consume_initiation(struct device *dev, const struct message_handshake_initiation *msg,
 				      uint64_t now, int *drop, struct peer **sender);
+/* The responder's message 2 in three steps, so that its three X25519 (its
+ * ephemeral key, ee, se) can run on another thread as the opening does:
+ *  - noise_prepare_response copies what it needs from the peer's consumed
+ *    initiation (and draws the ephemeral key's randomness from the device);
+ *  - noise_make_response, pure, computes (e, ee, se, psk, {});
+ *  - noise_install_response writes the message and the peer's state, if
+ *    the peer still holds the initiation it answers (else false, nothing
+ *    changed: it was replaced meanwhile). */
+struct noise_response_making {
+	uint8_t initiator_static[NOISE_PUBLIC_KEY_LEN];
+	uint8_t remote_ephemeral[NOISE_PUBLIC_KEY_LEN];
+	uint8_t preshared_key[NOISE_SYMMETRIC_KEY_LEN]; /* wiped by make */
+	uint8_t random[NOISE_PRIVATE_KEY_LEN];		 /* wiped by make */
+	uint8_t consumed_chaining_key[NOISE_HASH_LEN];	 /* names the initiation */
+	uint32_t remote_index;
+	uint8_t chaining_key[NOISE_HASH_LEN]; /* in: consumed; out: after {} */
+	uint8_t hash[NOISE_HASH_LEN];
+	uint8_t ephemeral_public[NOISE_PUBLIC_KEY_LEN];
+	uint8_t encrypted_nothing[NOISE_AUTHTAG_LEN];
+	bool due;  /* prepared */
+	bool made; /* computed */
+};
+bool noise_prepare_response(struct device *dev, const struct peer *peer, struct noise_response_making *m);
+bool noise_make_response(struct aead_ctx *aead, struct noise_response_making *m);
+bool noise_install_response(struct device *dev, struct peer *peer, const struct noise_response_making *m,
+			    struct message_handshake_response *msg);
+void noise_response_making_wipe(struct noise_response_making *m);
+/* All three at once. */
 bool noise_create_response(struct device *dev, struct peer *peer, struct message_handshake_response *msg);
 struct peer *noise_consume_response(struct device *dev, const struct message_handshake_response *msg, int *drop);
 

@@ -35,11 +35,11 @@ static void note_authenticated_receive(struct peer *peer, const struct endpoint 
 	peer->last_receive_mono = now;
 }
 
-static void send_response(struct device *dev, struct peer *peer, uint64_t now)
+/* A response written into msg (noise_create_response or
+ * noise_install_response) goes out, and its session begins. */
+static void send_response_made(struct device *dev, struct peer *peer, struct message_handshake_response *msg,
+			       uint64_t now)
 {
-	struct message_handshake_response *msg = (struct message_handshake_response *)dev->scratch;
-	if (!noise_create_response(dev, peer, msg))
-		return;
 	cookie_add_macs(&peer->cookie, (uint8_t *)msg, sizeof(*msg), now);
 	if (!noise_begin_session(dev, peer, now))
 		return;
@@ -50,6 +50,13 @@ static void send_response(struct device *dev, struct peer *peer, uint64_t now)
 	peer->has_sent_handshake = true;
 	peer_transmit(peer, (uint8_t *)msg, sizeof(*msg));
 	peer_emit(peer, EVENT_HANDSHAKE_RESPONSE_SENT, now);
+}
+
+static void send_response(struct device *dev, struct peer *peer, uint64_t now)
+{
+	struct message_handshake_response *msg = (struct message_handshake_response *)dev->scratch;
+	if (noise_create_response(dev, peer, msg))
+		send_response_made(dev, peer, msg, now);
 }
 
 /* The checks a handshake message passes before its Diffie-Hellman:
@@ -98,12 +105,17 @@ static enum receive_result admit_handshake(struct device *dev, const struct endp
 	return RECEIVED_HANDSHAKE;
 }
 
+/* The response is sent now, or, given `later`, prepared for
+ * device_send_made_response. */
 static void finish_initiation(struct device *dev, struct peer *peer, const struct endpoint *from, size_t len,
-			      uint64_t now)
+			      uint64_t now, struct noise_response_making *later)
 {
 	note_authenticated_receive(peer, from, len, now);
 	peer_emit(peer, EVENT_HANDSHAKE_INITIATION_RECEIVED, now);
-	send_response(dev, peer, now);
+	if (later)
+		noise_prepare_response(dev, peer, later);
+	else
+		send_response(dev, peer, now);
 	timers_on_authenticated_packet_received(peer);
 	timers_on_authenticated_packet_traversal(peer, now);
 }
@@ -124,7 +136,7 @@ static enum receive_result receive_handshake(struct device *dev, const struct en
 			peer_count_drop(dev, sender, (enum drop_reason)drop);
 			return RECEIVED_DROPPED;
 		}
-		finish_initiation(dev, peer, from, len, now);
+		finish_initiation(dev, peer, from, len, now, NULL);
 		return RECEIVED_HANDSHAKE;
 	}
 	peer = noise_consume_response(dev, (const struct message_handshake_response *)buf, &drop);
@@ -162,8 +174,11 @@ bool device_admit_initiation(struct device *dev, const struct endpoint *from, ui
 
 enum receive_result device_receive_opened_initiation(struct device *dev, const struct endpoint *from,
 						     const uint8_t *buf, size_t len,
-						     const struct noise_initiation_opening *opening, uint64_t now)
+						     const struct noise_initiation_opening *opening, uint64_t now,
+						     struct noise_response_making *later)
 {
+	if (later)
+		later->due = false;
 	/* Gone down while it was being opened: as device_receive would. */
 	if (!dev->up || len != MESSAGE_INITIATION_LEN) {
 		peer_count_drop(dev, NULL, DROP_UNKNOWN_TYPE);
@@ -177,8 +192,20 @@ enum receive_result device_receive_opened_initiation(struct device *dev, const s
 		peer_count_drop(dev, sender, (enum drop_reason)drop);
 		return RECEIVED_DROPPED;
 	}
-	finish_initiation(dev, peer, from, len, now);
+	finish_initiation(dev, peer, from, len, now, later);
 	return RECEIVED_HANDSHAKE;
+}
+
+bool device_send_made_response(struct device *dev, const struct noise_response_making *made, uint64_t now)
+{
+	struct peer *peer = dev->up ? pubkey_table_lookup(&dev->pubkeys, made->initiator_static) : NULL;
+	struct message_handshake_response *msg = (struct message_handshake_response *)dev->scratch;
+	if (!peer || !noise_install_response(dev, peer, made, msg)) {
+		peer_count_drop(dev, peer, DROP_BAD_STATE);
+		return false;
+	}
+	send_response_made(dev, peer, msg, now);
+	return true;
 }
 
 static enum receive_result receive_cookie(struct device *dev, const uint8_t *buf, uint64_t now)

@@ -18,10 +18,13 @@
  * cookie reply) are made here, on the data thread; one that passes them
  * goes to the worker thread (handshake_worker.c), which does its
  * Diffie-Hellman on the other core, and comes back to be finished here
- * (peer, timestamp, response), in order, after a later round's data.
- * Only the device's thread touches the device. Responses (which must
- * name a handshake of ours) and, with ROAMD_HANDSHAKE_THREADS=0, every
- * message are handled here whole, within the same budget.
+ * (peer, timestamp), in order, after a later round's data; if it
+ * authenticated, its response goes to the worker to be made (three more
+ * X25519) and comes back to be sent. Only the device's thread touches the
+ * device. Responses we receive (which must name a handshake of ours, so a
+ * flood of them stops at the index lookup) and, with
+ * ROAMD_HANDSHAKE_THREADS=0, every message are handled here whole, within
+ * the same budget.
  *
  * Whether the device is under load (and asks for cookies instead of doing
  * the Diffie-Hellman) is decided from measured work, not a model:
@@ -206,18 +209,40 @@ static void note_worker_work(struct handshake_work *w, uint64_t now)
 	w->worker_busy_seen = busy;
 }
 
-/* Initiations the worker opened: finished here, in order. */
+/* An opened initiation finished; if it authenticated, its response goes
+ * back to the worker to be made (or, with no room there, is made and sent
+ * at once on this thread). */
+static void finish_opening(struct daemon *d, struct handshake_job *job, uint64_t now)
+{
+	struct handshake_work *w = &d->hs;
+	struct handshake_job *next = handshake_worker_slot(&w->worker);
+	device_receive_opened_initiation(d->dev, &job->from, job->msg, sizeof(job->msg), &job->opening, now,
+					 next ? &next->making : NULL);
+	if (next && next->making.due) {
+		next->kind = JOB_MAKE_RESPONSE;
+		handshake_worker_submit(&w->worker);
+		w->responses_offloaded++;
+	}
+}
+
+/* Jobs the worker did: finished here, in order. */
 static uint64_t finish_opened(struct daemon *d, uint64_t start, uint64_t now)
 {
 	struct handshake_work *w = &d->hs;
 	struct handshake_job *job;
+	uint64_t responses = w->responses_offloaded;
 	while (now - start < HANDSHAKE_ROUND_NS && (job = handshake_worker_done(&w->worker))) {
-		device_receive_opened_initiation(d->dev, &job->from, job->msg, sizeof(job->msg), &job->opening, now);
+		if (job->kind == JOB_MAKE_RESPONSE)
+			device_send_made_response(d->dev, &job->making, now);
+		else
+			finish_opening(d, job, now);
 		handshake_worker_release(&w->worker);
 		uint64_t after = now_ns();
 		note_work(w, after, after - now);
 		now = after;
 	}
+	if (w->responses_offloaded != responses)
+		handshake_worker_kick(&w->worker);
 	return now;
 }
 
@@ -231,6 +256,7 @@ static bool submit_initiation(struct daemon *d, struct queued_handshake *m, uint
 		return false;
 	if (device_admit_initiation(d->dev, &m->from, m->data, m->len, now) &&
 	    device_private_key(d->dev, job->static_private) && device_public_key(d->dev, job->static_public)) {
+		job->kind = JOB_OPEN_INITIATION;
 		job->from = m->from;
 		memcpy(job->msg, m->data, sizeof(job->msg));
 		handshake_worker_submit(&w->worker);
@@ -273,11 +299,11 @@ void handshake_work_log_stats(struct daemon *d)
 	uint64_t computed, cookies;
 	device_get_handshake_counts(d->dev, &computed, &cookies);
 	log_info("handshakes: %llu queued, %llu dropped with the queue full, %llu handled in %llu ms (%llu "
-		 "initiations opened by the worker thread); %llu reached the Diffie-Hellman, %llu answered with a "
+		 "initiations opened and %llu responses made by the worker thread); %llu reached the Diffie-Hellman, %llu answered with a "
 		 "cookie; taken under load: %llu for the backlog, %llu for the time spent",
 		 (unsigned long long)w->queue.queued, (unsigned long long)w->queue.dropped,
 		 (unsigned long long)w->processed, (unsigned long long)(w->busy_ns / NSEC_PER_MSEC),
-		 (unsigned long long)w->offloaded,
+		 (unsigned long long)w->offloaded, (unsigned long long)w->responses_offloaded,
 		 (unsigned long long)computed, (unsigned long long)cookies, (unsigned long long)w->backlog_reports,
 		 (unsigned long long)w->time_reports);
 }

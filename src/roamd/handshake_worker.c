@@ -2,7 +2,9 @@
  * an initiation, the X25519 of its ephemeral key with our static key and
  * the decryption of its static key (noise_open_initiation), so that a
  * flood of initiations costs the data path's thread only their cheap
- * checks (mac1, cookies, the rate limit: device_admit_initiation).
+ * checks (mac1, cookies, the rate limit: device_admit_initiation); and,
+ * for one that authenticated, the response's three X25519
+ * (noise_make_response).
  *
  * What crosses between the threads, and how (docs/handshake-load.md):
  *  - the data thread admits an initiation, copies it with our key pair
@@ -13,8 +15,12 @@
  *    its own AEAD context, wipes the job's private key, advances `opened`
  *    and writes done_fd, which the loop's epoll watches;
  *  - the data thread, after its round's data, finishes the opened jobs
- *    against the device (peer lookup, timestamp, the response: all the
- *    state, on the one thread that owns it) and frees their slots.
+ *    against the device (peer lookup, timestamp, the peer's state: on the
+ *    one thread that owns it) and frees their slots; an initiation that
+ *    authenticated comes back as a JOB_MAKE_RESPONSE job with what the
+ *    response needs copied from the peer (noise_prepare_response), and
+ *    once made, the data thread installs and sends it
+ *    (device_send_made_response) unless the peer moved on meanwhile.
  * No lock: each cursor has one writer, and the release/acquire pair on it
  * hands the slots over. The device, peers and keypairs are never seen by
  * the worker, so the core stays single-owner. The ring is bounded
@@ -94,9 +100,13 @@ static void *worker_main(void *arg)
 		}
 		struct handshake_job *job = SLOT(w, next);
 		uint64_t t0 = now_ns();
-		noise_open_initiation(aead, job->static_private, job->static_public,
-				      (const struct message_handshake_initiation *)job->msg, &job->opening);
-		crypto_wipe(job->static_private, sizeof(job->static_private));
+		if (job->kind == JOB_MAKE_RESPONSE) {
+			noise_make_response(aead, &job->making);
+		} else {
+			noise_open_initiation(aead, job->static_private, job->static_public,
+					      (const struct message_handshake_initiation *)job->msg, &job->opening);
+			crypto_wipe(job->static_private, sizeof(job->static_private));
+		}
 		atomic_fetch_add_explicit(&w->busy_ns, now_ns() - t0, memory_order_relaxed);
 		atomic_store_explicit(&w->opened, ++next, memory_order_release);
 		signal_fd(w->done_fd);
@@ -173,6 +183,7 @@ void handshake_worker_release(struct handshake_worker *w)
 {
 	struct handshake_job *job = SLOT(w, w->finished);
 	noise_initiation_opening_wipe(&job->opening);
+	noise_response_making_wipe(&job->making);
 	w->finished++;
 }
 

@@ -1,5 +1,5 @@
-/* The worker thread that opens handshake initiations (handshake_worker.c):
- * the Diffie-Hellman with our static key, off the data path's thread. */
+/* The worker thread that does handshakes' Diffie-Hellman (handshake_worker.c):
+ * it opens initiations and makes responses, off the data path's thread. */
 #ifndef ROAMD_HANDSHAKE_WORKER_H
 #define ROAMD_HANDSHAKE_WORKER_H
 
@@ -15,7 +15,13 @@
 /* Initiations being opened or waiting to be finished; a power of two. */
 enum { HANDSHAKE_WORKER_LEN = 256 };
 
+enum handshake_job_kind {
+	JOB_OPEN_INITIATION, /* noise_open_initiation: msg, keys -> opening */
+	JOB_MAKE_RESPONSE,   /* noise_make_response: making, in and out */
+};
+
 struct handshake_job {
+	enum handshake_job_kind kind;
 	struct endpoint from;
 	uint8_t msg[MESSAGE_INITIATION_LEN];
 	/* Copied at submission (the device may change its key meanwhile;
@@ -23,6 +29,7 @@ struct handshake_job {
 	uint8_t static_private[NOISE_PRIVATE_KEY_LEN];
 	uint8_t static_public[NOISE_PUBLIC_KEY_LEN];
 	struct noise_initiation_opening opening; /* the worker's answer */
+	struct noise_response_making making;
 };
 
 /* One ring, three cursors, each written by one thread only:

@@ -1,7 +1,8 @@
 /* The handshake worker thread (src/roamd/handshake_worker.c): jobs go in
  * and come back in order, opened exactly as noise_open_initiation opens
- * them on this thread, with the private key wiped; the ring is bounded;
- * stopping joins the thread with jobs still in it. */
+ * them on this thread, with the private key wiped; responses made as
+ * noise_make_response makes them; the ring is bounded; stopping joins the
+ * thread with jobs still in it. */
 #include <errno.h>
 #include <poll.h>
 
@@ -92,6 +93,7 @@ static void submit(struct handshake_worker *w, const uint8_t msg[148])
 	CHECK(job != NULL);
 	if (!job)
 		return;
+	job->kind = JOB_OPEN_INITIATION;
 	memcpy(job->msg, msg, 148);
 	memcpy(job->static_private, responder_private, 32);
 	memcpy(job->static_public, responder_public, 32);
@@ -183,9 +185,51 @@ static void the_ring_is_bounded(void)
 	CHECK(w.ring == NULL && w.wake_fd < 0 && w.done_fd < 0);
 }
 
+/* A response's making comes back computed as noise_make_response computes
+ * it here, its secrets (the PSK, the randomness) wiped. */
+static void responses_are_made_as_here(void)
+{
+	struct noise_response_making prepared;
+	memset(&prepared, 0, sizeof(prepared));
+	uint8_t priv[32];
+	memset(priv, 0x31, sizeof(priv));
+	x25519_clamp(priv);
+	CHECK(x25519_public_from_private(prepared.initiator_static, priv));
+	memset(priv, 0x32, sizeof(priv));
+	x25519_clamp(priv);
+	CHECK(x25519_public_from_private(prepared.remote_ephemeral, priv));
+	memset(prepared.preshared_key, 0x33, 32);
+	memset(prepared.random, 0x34, 32);
+	memset(prepared.chaining_key, 0x35, 32);
+	memset(prepared.hash, 0x36, 32);
+	prepared.due = true;
+
+	struct handshake_worker w;
+	CHECK(handshake_worker_init(&w) == 0);
+	CHECK(handshake_worker_start(&w) == 0);
+	struct handshake_job *job = handshake_worker_slot(&w);
+	job->kind = JOB_MAKE_RESPONSE;
+	job->making = prepared;
+	handshake_worker_submit(&w);
+	handshake_worker_kick(&w);
+	struct aead_ctx *aead = aead_ctx_new();
+	struct noise_response_making here = prepared;
+	CHECK(noise_make_response(aead, &here));
+	job = wait_done(&w);
+	CHECK(job != NULL && job->kind == JOB_MAKE_RESPONSE && job->making.made);
+	if (job) {
+		CHECK_MEM(&job->making, &here, sizeof(here));
+		CHECK(crypto_is_zero(job->making.preshared_key, 32) && crypto_is_zero(job->making.random, 32));
+		handshake_worker_release(&w);
+	}
+	aead_ctx_free(aead);
+	handshake_worker_free(&w);
+}
+
 int main(void)
 {
 	RUN(jobs_come_back_in_order_opened_as_here);
 	RUN(the_ring_is_bounded);
+	RUN(responses_are_made_as_here);
 	return test_finish("test_handshake_worker");
 }
