@@ -120,6 +120,7 @@ struct handshake_work {
 	bool threaded;
 	struct handshake_worker worker;
 	uint64_t worker_busy_seen; /* worker.busy_ns already in the window */
+	uint64_t worker_ns;	   /* of busy_ns, the worker's */
 	uint64_t offloaded, responses_offloaded;
 	struct watch worker_watch;
 	uint64_t dh_ns;		/* one X25519 here, measured at start */

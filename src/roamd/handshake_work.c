@@ -204,8 +204,10 @@ bool handshake_work_pending(const struct daemon *d)
 static void note_worker_work(struct handshake_work *w, uint64_t now)
 {
 	uint64_t busy = atomic_load_explicit(&w->worker.busy_ns, memory_order_relaxed);
-	if (busy != w->worker_busy_seen)
+	if (busy != w->worker_busy_seen) {
 		note_work(w, now, busy - w->worker_busy_seen);
+		w->worker_ns += busy - w->worker_busy_seen;
+	}
 	w->worker_busy_seen = busy;
 }
 
@@ -298,12 +300,16 @@ void handshake_work_log_stats(struct daemon *d)
 	const struct handshake_work *w = &d->hs;
 	uint64_t computed, cookies;
 	device_get_handshake_counts(d->dev, &computed, &cookies);
-	log_info("handshakes: %llu queued, %llu dropped with the queue full, %llu handled in %llu ms (%llu "
-		 "initiations opened and %llu responses made by the worker thread); %llu reached the Diffie-Hellman, %llu answered with a "
-		 "cookie; taken under load: %llu for the backlog, %llu for the time spent",
+	uint64_t worker_ns = w->threaded ? atomic_load(&w->worker.busy_ns) : 0;
+	uint64_t here_ns = w->busy_ns > w->worker_ns ? w->busy_ns - w->worker_ns : 0;
+	log_info("handshakes: %llu queued, %llu dropped with the queue full, %llu handled in %llu ms here (%llu "
+		 "initiations opened and %llu responses made by the worker thread, in %llu ms); %llu reached the "
+		 "Diffie-Hellman, %llu answered with a cookie; taken under load: %llu for the backlog, %llu for the "
+		 "time spent",
 		 (unsigned long long)w->queue.queued, (unsigned long long)w->queue.dropped,
-		 (unsigned long long)w->processed, (unsigned long long)(w->busy_ns / NSEC_PER_MSEC),
+		 (unsigned long long)w->processed, (unsigned long long)(here_ns / NSEC_PER_MSEC),
 		 (unsigned long long)w->offloaded, (unsigned long long)w->responses_offloaded,
-		 (unsigned long long)computed, (unsigned long long)cookies, (unsigned long long)w->backlog_reports,
+		 (unsigned long long)(worker_ns / NSEC_PER_MSEC), (unsigned long long)computed,
+		 (unsigned long long)cookies, (unsigned long long)w->backlog_reports,
 		 (unsigned long long)w->time_reports);
 }

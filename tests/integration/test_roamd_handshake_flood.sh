@@ -133,7 +133,7 @@ t_check "Diffie-Hellmans (${dh:-?}) under a tenth of the initiations sent (${sen
 # Their Diffie-Hellmans were done on the worker thread (handshake_worker.c),
 # the newcomer's among them: every one that was admitted went there
 # (ROAMD_HANDSHAKE_THREADS=0 would make both counts 0).
-opened=$(echo "$line" | sed -n 's/.*(\([0-9]*\) initiations opened and [0-9]* responses made by the worker thread).*/\1/p')
+opened=$(echo "$line" | sed -n 's/.*(\([0-9]*\) initiations opened and [0-9]* responses made by the worker thread.*/\1/p')
 made=$(echo "$line" | sed -n 's/.* initiations opened and \([0-9]*\) responses made by the worker thread.*/\1/p')
 t_check "the worker thread opened the initiations that reached the Diffie-Hellman (${opened:-?} of ${dh:-?})" \
 	test "${opened:-0}" -gt 0 -a "${opened:-0}" -le "${dh:-0}"
