@@ -89,6 +89,7 @@ struct uapi_device {
 	size_t n_drops;
 	struct uapi_peer *peers;
 	size_t n_peers;
+	bool unanswered;		/* listed, but its daemon did not answer (metrics) */
 };
 
 /* Parses one `get` reply: the key=value lines up to and including the

@@ -136,6 +136,24 @@ static int env_fd(const char *name)
 	return (int)fd;
 }
 
+/* Whatever else the starting process left open (a shell's pipes, a
+ * supervisor's log file) is closed: a long-lived daemon that parses bytes
+ * from the internet holds no fd it was not meant to have. Only the fds
+ * handed over on purpose (WG_TUN_FD, WG_UAPI_FD; -1 if none) survive. */
+static void close_inherited_fds(int keep_a, int keep_b)
+{
+	int keep[2] = {keep_a < keep_b ? keep_a : keep_b, keep_a < keep_b ? keep_b : keep_a};
+	unsigned from = STDERR_FILENO + 1;
+	for (int i = 0; i < 2; i++) {
+		if (keep[i] < (int)from)
+			continue;
+		if ((unsigned)keep[i] > from)
+			close_range(from, (unsigned)keep[i] - 1, 0);
+		from = (unsigned)keep[i] + 1;
+	}
+	close_range(from, ~0U, 0);
+}
+
 static int setup(struct daemon *d, const char *ifname, int tun_fd, int uapi_fd, char *err, size_t err_len)
 {
 	memset(d, 0, sizeof(*d));
@@ -333,6 +351,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "roamd: WG_TUN_FD and WG_UAPI_FD must be open file descriptors above 2\n");
 		return 1;
 	}
+	close_inherited_fds(tun_fd, uapi_fd);
 
 	/* Who to become is settled now, while the user database can still be
 	 * read and a mistake still reaches the terminal. */

@@ -8,7 +8,8 @@
  * arguments say what it can reach, they are checked too: files only for
  * reading (no O_CREAT/O_TRUNC, no write access), sockets only of the
  * families roamd uses. Everything else, notably execve, ptrace, fork/clone,
- * mount, open-for-write, chmod/chown, setuid and friends, is trapped. */
+ * mount, open-for-write, chmod/chown, setuid and friends, is trapped, and
+ * so is any new executable mapping. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <linux/sockios.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -36,8 +38,9 @@ static const char *const daemon_calls[] = {
 	/* sockets: UDP data path, UAPI clients, netlink, syslog */
 	"recvmmsg", "sendmmsg", "recvmsg", "sendmsg", "recvfrom", "sendto", "accept4", "accept", "bind", "connect",
 	"setsockopt", "getsockopt", "getsockname", "getpeername", "shutdown",
-	/* memory: malloc, secmem (mlock, MADV_DONTDUMP), OpenSSL */
-	"mmap", "munmap", "mprotect", "madvise", "mlock", "munlock", "brk", "mremap",
+	/* memory: malloc, secmem (mlock, MADV_DONTDUMP), OpenSSL; mmap and
+	 * mprotect only without PROT_EXEC (add_no_exec_mappings) */
+	"munmap", "madvise", "mlock", "munlock", "brk", "mremap",
 	/* time, randomness, identity */
 	"clock_gettime", "clock_getres", "gettimeofday", "time", "nanosleep", "clock_nanosleep", "getrandom",
 	"getpid", "gettid", "getuid", "geteuid", "getgid", "getegid", "uname",
@@ -114,6 +117,18 @@ static int add_read_only_opens(scmp_filter_ctx ctx)
 	if (!ret && seccomp_syscall_resolve_name("open") != __NR_SCMP_ERROR)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
 				       SCMP_A1(SCMP_CMP_MASKED_EQ, forbidden, O_RDONLY));
+	return ret;
+}
+
+/* mmap and mprotect, but never with PROT_EXEC: the running daemon loads no
+ * code (no dlopen: c-ares and libcrypto's default provider are linked in),
+ * so an executable mapping can only be an exploit staging its shellcode. */
+static int add_no_exec_mappings(scmp_filter_ctx ctx)
+{
+	int ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+				       SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 	return ret;
 }
 
@@ -214,6 +229,8 @@ int sandbox_enter(bool log_only, char *err, size_t err_len)
 		ret = add_read_only_opens(ctx);
 	if (!ret)
 		ret = add_sockets(ctx);
+	if (!ret)
+		ret = add_no_exec_mappings(ctx);
 	ret = load(ctx, ret);
 	if (ret < 0) {
 		snprintf(err, err_len, "seccomp filter: %s", strerror(-ret));

@@ -136,7 +136,7 @@ CONF_B=$(conf "$WB" b 198.18.0.2/24,fd00:2::2/64 "" "[Peer]" \
 	"AllowedIPs = 198.18.0.1/32, fd00:2::1/128")
 CONF_A=$(conf "$WA" a 198.18.0.1/24,fd00:2::1/64 \
 	"PreUp = echo pre-up %i >>$RT_TMP/hooks.log" \
-	"PostUp = echo post-up %i >>$RT_TMP/hooks.log" \
+	"PostUp = [[ %i == %i ]] && echo post-up %i >>$RT_TMP/hooks.log" \
 	"PreDown = echo pre-down %i >>$RT_TMP/hooks.log" \
 	"PostDown = echo post-down %i >>$RT_TMP/hooks.log" \
 	"" "[Peer]" "PublicKey = $(key_pub b)" "PresharedKey = $(cat "$(psk_file ab)")" \
@@ -192,7 +192,7 @@ hooks_ran() {
 	grep -qx "pre-up $WA" "$RT_TMP/hooks.log" && grep -qx "post-up $WA" "$RT_TMP/hooks.log" &&
 		[ "$(grep -c . "$RT_TMP/hooks.log")" -eq 2 ] || { cat "$RT_TMP/hooks.log"; return 1; }
 }
-t_check "PreUp and PostUp hooks ran, %i replaced" hooks_ran
+t_check "PreUp and PostUp hooks ran in bash (as wg-quick runs them: [[ ]] works), %i replaced" hooks_ran
 
 # --- show -----------------------------------------------------------------------
 show_text() {
