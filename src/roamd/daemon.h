@@ -1,5 +1,7 @@
 /* roamd: the daemon around one struct device. Everything runs on one thread
- * in one epoll loop (loop.c); the pieces share this state.
+ * in one epoll loop (loop.c), but for the Diffie-Hellman of handshake
+ * initiations (handshake_worker.c, which never sees the device); the
+ * pieces share this state.
  *
  *   main.c       arguments, environment, daemonising, set-up and tear-down
  *   loop.c       the event loop: fds, timers, signals, UAPI clients
@@ -13,6 +15,7 @@
  *   events.c     the authenticated facts, kept for `roam events`
  *   handshake_work.c  handshake messages queued behind the data, handled
  *                with a budget per round; under load from measured work
+ *   handshake_worker.c  the thread that does initiations' Diffie-Hellman
  *   tun.c udp.c ipc_socket.c icmp.c log.c   one mechanism each
  *   uapi*.c      the UAPI protocol itself (uapi.h), driven from loop.c */
 #ifndef ROAMD_DAEMON_H
@@ -24,6 +27,7 @@
 
 #include "device.h"
 #include "handshake_queue.h"
+#include "handshake_worker.h"
 #include "icmp.h"
 #include "ipc_socket.h"
 #include "tun.h"
@@ -45,6 +49,7 @@ enum watch_kind {
 	WATCH_NETWATCH,
 	WATCH_NAMES,		/* a resolver socket; obj: its slot (names.c) */
 	WATCH_RESUME,		/* the CLOCK_BOOTTIME tick (resume.c) */
+	WATCH_HANDSHAKE,	/* the handshake worker finished some (handshake_worker.c) */
 };
 
 struct watch {
@@ -111,6 +116,14 @@ enum { WINDOW_SLOTS = 8 };
 struct handshake_work {
 	struct handshake_queue queue;
 	bool inline_mode;	/* ROAMD_HANDSHAKE_INLINE: no queue (comparison) */
+	/* Initiations opened on the worker thread (ROAMD_HANDSHAKE_THREADS,
+	 * default 1; 0: on this thread, for comparison). */
+	bool threaded;
+	struct handshake_worker worker;
+	uint64_t worker_busy_seen; /* worker.busy_ns already in the window */
+	uint64_t worker_ns;	   /* of busy_ns, the worker's */
+	uint64_t offloaded, responses_offloaded;
+	struct watch worker_watch;
 	uint64_t dh_ns;		/* one X25519 here, measured at start */
 	unsigned backlog_limit;	/* waiting messages that mean under load */
 	/* Time spent on handshakes: a sliding second of slots. */
@@ -216,6 +229,11 @@ void datapath_clear_sources(struct daemon *d);
 /* Measures one X25519 and takes the load estimate over (after device_new). */
 int handshake_work_init(struct daemon *d);
 void handshake_work_free(struct daemon *d);
+/* Starts the worker thread (after the privileges are dropped, before the
+ * seccomp filter, which then covers it too) and watches its wake-ups. */
+int handshake_work_start(struct daemon *d);
+/* The worker's done_fd was readable. */
+void handshake_work_event(struct daemon *d);
 /* A datagram from the network: true if it is a handshake message, queued
  * (or dropped with the queue full) for handshake_work_run. */
 bool handshake_work_defer(struct daemon *d, const struct endpoint *from, const uint8_t *buf, size_t len,

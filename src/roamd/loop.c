@@ -520,6 +520,10 @@ void loop_run(struct daemon *d)
 			case WATCH_RESUME:
 				resume_event(d);
 				break;
+			case WATCH_HANDSHAKE:
+				/* Finished after the round's data, below. */
+				handshake_work_event(d);
+				break;
 			}
 		}
 		clients_tidy(d);

@@ -59,7 +59,9 @@ static void usage(FILE *f)
 		   "             kernel WireGuard trusts them)\n"
 		   "             ROAMD_HANDSHAKE_INLINE=1 handles handshake messages where they arrive, in\n"
 		   "             order with the data, and models the load (for comparison: by default they\n"
-		   "             wait behind the data and the load is measured)\n");
+		   "             wait behind the data and the load is measured)\n"
+		   "             ROAMD_HANDSHAKE_THREADS=0 does initiations' Diffie-Hellman on the data\n"
+		   "             path's thread (for comparison: by default a worker thread does it)\n");
 }
 
 /* Forks. The parent waits on a pipe for the child's verdict and never
@@ -398,6 +400,15 @@ int main(int argc, char **argv)
 	notify_open(&d);
 	if (privileges_drop(&priv, err, sizeof(err)) < 0) {
 		log_error("dropping privileges: %s", err);
+		teardown(&d);
+		log_close();
+		return 1;
+	}
+	/* With the privileges dropped (the thread inherits that) and before
+	 * the seccomp filter, which covers every thread. */
+	int hs_ret = handshake_work_start(&d);
+	if (hs_ret < 0) {
+		log_error("handshake worker thread: %s", strerror(-hs_ret));
 		teardown(&d);
 		log_close();
 		return 1;

@@ -187,6 +187,10 @@ static int load(scmp_filter_ctx ctx, int ret)
 	 * privileges.c set it already (and the keeper did). */
 	if (!ret)
 		ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+	/* Every thread, the handshake worker's too (handshake_worker.c),
+	 * not only the one installing it. */
+	if (!ret)
+		ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (!ret)
 		ret = seccomp_load(ctx);
 	seccomp_release(ctx);
