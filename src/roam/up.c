@@ -314,7 +314,10 @@ static int resolve_endpoint(struct up *u, const struct config_peer *peer, char o
 
 /* The extra endpoints of a peer ("#roam: Endpoint"), resolved once now
  * like Endpoint; roamd tries them in order when the first goes unanswered.
- * They stay out of the ledger: `roam reresolve` follows Endpoint only. */
+ * They stay out of the ledger: `roam reresolve` follows Endpoint only.
+ * A fallback name that does not resolve now is said and skipped, not
+ * fatal: it is there for resilience, wg-quick brings the same file up,
+ * and roamd is given the name anyway and keeps resolving it. */
 static int resolve_extra_endpoints(struct up *u, size_t i)
 {
 	const struct config_peer *peer = &u->cfg.peers[i];
@@ -327,9 +330,12 @@ static int resolve_extra_endpoints(struct up *u, size_t i)
 		x->peer = i;
 		if (ep->is_literal)
 			endpoint_format(x->text, &addr, ep->port);
-		else if (endpoint_resolve(ep->host, ep->port, &addr, x->text, err, sizeof(err)))
-			return fail("%s:%u: cannot resolve endpoint host '%s': %s", u->cfg.path, ep->line, ep->host,
-				    err);
+		else if (endpoint_resolve(ep->host, ep->port, &addr, x->text, err, sizeof(err))) {
+			fprintf(stderr, "roam up: warning: %s:%u: cannot resolve the fallback endpoint host '%s' now (%s); "
+				"roamd keeps trying it\n", u->cfg.path, ep->line, ep->host, err);
+			u->n_extras--;
+			continue;
+		}
 		*ARRAY_PUSH(u->endpoint_addrs, u->n_endpoint_addrs) = addr;
 	}
 	return 0;

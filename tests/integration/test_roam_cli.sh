@@ -483,6 +483,28 @@ hostname_endpoint() {
 t_check "host name endpoint: resolved at up, kept in the ledger, reresolve updates a peer without a live session" \
 	hostname_endpoint
 
+# A fallback ("#roam: Endpoint") name that does not resolve at up is a
+# warning, not a failure: the tunnel comes up on Endpoint (as wg-quick
+# brings the same file up), and roamd is given the name to keep trying.
+unresolved_fallback() {
+	local f
+	hosts_map 192.0.2.2 &&
+		printf 'nameserver 192.0.2.2\noptions timeout:1 attempts:1\n' >"/etc/netns/$A/resolv.conf" || return 1
+	f=$(conf "$WH" a 198.18.0.1/24 "" "[Peer]" "PublicKey = $(key_pub b)" \
+		"PresharedKey = $(cat "$(psk_file ab)")" \
+		"Endpoint = peer-b.roam.test:51820" "#roam: Endpoint = nowhere.roam.test:51820" \
+		"AllowedIPs = 198.18.0.2/32")
+	roam "$A" up "$f" 2>"$RT_TMP/unresolved.err" || { cat "$RT_TMP/unresolved.err"; return 1; }
+	grep -q "warning: .*cannot resolve the fallback endpoint host 'nowhere.roam.test' now" "$RT_TMP/unresolved.err" &&
+		wh_endpoint_is 192.0.2.2:51820 &&
+		roam "$A" show "$WH" | grep -q "nowhere.roam.test" || {
+		cat "$RT_TMP/unresolved.err"; roam "$A" show "$WH"; return 1; }
+	rm -rf "/etc/netns/$A"
+	roam "$A" down "$WH" && same_as_before && no_leftovers "$WH"
+}
+t_check "a fallback endpoint name that does not resolve at up: a warning, up on Endpoint, roamd keeps the name" \
+	unresolved_fallback
+
 failed_hook() {
 	local f
 	f=$(conf "$WR" a 198.18.0.1/24 "PostUp = exit 3" "" "[Peer]" "PublicKey = $(key_pub b)" \
