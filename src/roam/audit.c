@@ -61,6 +61,7 @@ static const struct check_doc {
 	{ "mtu", "warning", "MTU above 1420, or below 1280 on an interface with IPv6 addresses" },
 	{ "hook-syntax", "error", "a PreUp/PostUp/PreDown/PostDown that bash cannot parse" },
 	{ "space-in-value", "warning", "whitespace inside an Endpoint: wg removes it, joining the words" },
+	{ "unusable-endpoint", "warning", "an Endpoint at the unspecified, the broadcast or a multicast address" },
 };
 
 enum { N_CHECKS = sizeof(checks) / sizeof(checks[0]) };

@@ -430,6 +430,29 @@ static bool parse_port(const char *s, uint16_t *port)
 	return true;
 }
 
+/* What makes a literal endpoint address one no peer can answer from, or
+ * NULL: wg takes them all (0.0.0.0 even reaches this host). Loopback is
+ * fine: a local proxy (udp2raw, wstunnel) is a common endpoint. */
+static const char *unusable_endpoint(const struct ip_prefix *a)
+{
+	static const uint8_t unspecified6[16];
+	if (a->family == AF_INET) {
+		uint32_t v = (uint32_t)a->addr[0] << 24 | (uint32_t)a->addr[1] << 16 | (uint32_t)a->addr[2] << 8 | a->addr[3];
+		if (v == 0)
+			return "the unspecified address";
+		if (v == 0xffffffffu)
+			return "the broadcast address";
+		if (a->addr[0] >= 224 && a->addr[0] <= 239)
+			return "a multicast address";
+		return NULL;
+	}
+	if (!memcmp(a->addr, unspecified6, 16))
+		return "the unspecified address";
+	if (a->addr[0] == 0xff)
+		return "a multicast address";
+	return NULL;
+}
+
 /* host:port or [v6]:port into e (host not yet copied); false after
  * reporting what is wrong. */
 static bool parse_endpoint_value(struct parser *p, const char *name, char *value, struct config_endpoint *e,
@@ -491,6 +514,10 @@ static bool parse_endpoint_value(struct parser *p, const char *name, char *value
 		free(joined);
 		return false;
 	}
+	const char *unusable = e->is_literal ? unusable_endpoint(&e->addr) : NULL;
+	if (unusable)
+		diag_add(p->diags, p->file, p->line, DIAG_WARNING, "unusable-endpoint",
+			 "%s '%s' is %s: no peer can answer from there", name, q, unusable);
 	if (joined)
 		diag_add(p->diags, p->file, p->line, DIAG_WARNING, "space-in-value",
 			 "%s '%s' has whitespace inside; wg removes it and reads '%s'", name, q, joined);
