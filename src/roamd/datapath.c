@@ -383,6 +383,7 @@ static void io_deliver(void *ctx, struct peer *peer, uint8_t *data, size_t len)
 static void io_event(void *ctx, const struct device_event *event)
 {
 	log_device_event(event);
+	pathmtu_on_device_event(ctx, event);
 	names_on_device_event(ctx, event);
 	ports_on_device_event(ctx, event);
 }
