@@ -290,11 +290,11 @@ forge() {
 # on the server's uplink while the phone pings through the tunnel (with 6:
 # over IPv6).
 real_quote() {
-	local pcap="$RT_TMP/real.pcap" filter="udp src port $LAB_PORT and udp[8] = 4" hdr=42
+	local pcap="$RT_TMP/real.pcap" match="udp src port $LAB_PORT and udp[8] = 4" hdr=42
 	# tcpdump cannot index an IPv6 upper layer: count from the IPv6 header.
-	[ "${1:-4}" = 6 ] && filter="ip6 and udp src port $LAB_PORT and ip6[48] = 4" hdr=62
+	[ "${1:-4}" = 6 ] && match="ip6 and udp src port $LAB_PORT and ip6[48] = 4" hdr=62
 	nsx "$LAB_SERVER" timeout 5 tcpdump -i "$LAB_SRV_DEV" -n -c 3 -w "$pcap" \
-		"$filter" >/dev/null 2>&1 {RT_OUT}>&- {RT_ERR}>&- &
+		"$match" >/dev/null 2>&1 {RT_OUT}>&- {RT_ERR}>&- &
 	local tpid=$!
 	nsx "$LAB_PHONE" ping -c 6 -i 0.2 -q "$LAB_TUN_SRV4" >/dev/null 2>&1
 	wait "$tpid"
