@@ -12,8 +12,10 @@
 #     flood.IMPL.RATE.tcp_mbps
 #     flood.IMPL.RATE.sent_per_sec       what the attacker got out
 #     flood.IMPL.RATE.dh_per_sec / cookies_per_sec   (roamd: its counters)
-#   and a table at the end. IMPLS (default "roamd roamd-inline wireguard-go";
-#   roamd-inline is roamd with ROAMD_HANDSHAKE_INLINE=1, the old way).
+#   and a table at the end. IMPLS (default "roamd roamd-onethread
+#   roamd-inline wireguard-go"; roamd-onethread is roamd with
+#   ROAMD_HANDSHAKE_THREADS=0, the Diffie-Hellman on the data thread;
+#   roamd-inline is roamd with ROAMD_HANDSHAKE_INLINE=1, the oldest way).
 set -u
 cd "$(dirname "$0")/.."
 TOP=$PWD
@@ -21,7 +23,7 @@ ROAMD=${ROAM_ROAMD:-$TOP/build/roamd}
 FLOOD=$TOP/build/tools/flood_initiations
 SECS=${BENCH_SECS:-5}
 RATES=${BENCH_FLOOD_RATES:-"quiet 1000 4000 10000 30000 100000 max"}
-IMPLS=${BENCH_FLOOD_IMPLS:-"roamd roamd-inline wireguard-go"}
+IMPLS=${BENCH_FLOOD_IMPLS:-"roamd roamd-onethread roamd-inline wireguard-go"}
 PY=$(command -v /usr/bin/python3 || command -v python3)
 
 say() { echo "bench_handshake_flood: $*" >&2; }
@@ -97,6 +99,7 @@ start() {
 	local impl=$1 bin env=()
 	case $impl in
 	roamd) bin=$ROAMD ;;
+	roamd-onethread) bin=$ROAMD env=(ROAMD_HANDSHAKE_THREADS=0) ;;
 	roamd-inline) bin=$ROAMD env=(ROAMD_HANDSHAKE_INLINE=1) ;;
 	*) bin=$impl ;;
 	esac
@@ -182,12 +185,12 @@ except Exception: print(0)' "$TMP/iperf.json")
 done
 
 echo
-printf '%-13s %-7s %-22s %-9s %-9s %-8s %-8s\n' impl rate "ping p50/p99 ms, loss" "TCP Mb/s" "sent/s" "DH/s" "cookie/s"
+printf '%-16s %-7s %-22s %-9s %-9s %-8s %-8s\n' impl rate "ping p50/p99 ms, loss" "TCP Mb/s" "sent/s" "DH/s" "cookie/s"
 for impl in $IMPLS; do
 	for rate in $RATES; do
 		v() { sed -n "s/^flood\.$impl\.$rate\.$1 //p" "$RESULTS"; }
 		[ -n "$(v tcp_mbps)" ] || continue
-		printf '%-13s %-7s %-22s %-9s %-9s %-8s %-8s\n' "$impl" "$rate" "$(v ping_p50_ms) / $(v ping_p99_ms), $(v ping_loss_pct)%" \
+		printf '%-16s %-7s %-22s %-9s %-9s %-8s %-8s\n' "$impl" "$rate" "$(v ping_p50_ms) / $(v ping_p99_ms), $(v ping_loss_pct)%" \
 			"$(v tcp_mbps)" "$(v sent_per_sec)" "$(v dh_per_sec)" "$(v cookies_per_sec)"
 	done
 done

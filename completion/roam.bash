@@ -25,7 +25,7 @@ _roam()
 	COMPREPLY=()
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local commands="genkey pubkey genpsk audit up down show metrics reresolve doctor help"
+	local commands="genkey pubkey genpsk audit up down show events metrics reresolve doctor help"
 
 	if ((COMP_CWORD == 1)); then
 		mapfile -t COMPREPLY < <(compgen -W "$commands --help --version" -- "$cur")
@@ -43,7 +43,7 @@ _roam()
 	--config)
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return ;;
-	--probe | --dns | --wait | --skip | --listen)
+	--probe | --dns | --wait | --skip | --listen | --after)
 		return ;;
 	esac
 	case $cmd in
@@ -68,6 +68,8 @@ _roam()
 		opts="--openmetrics --compat=prometheus_wireguard_exporter --config --listen --help" ;;
 	reresolve)
 		opts="--force --help" ;;
+	events)
+		opts="--no-follow --new --after --help" ;;
 	doctor)
 		opts="--json --config --probe --dns --wait --help" ;;
 	*)
@@ -77,12 +79,12 @@ _roam()
 		mapfile -t COMPREPLY < <(compgen -W "$opts" -- "$cur")
 	elif [[ $cmd == audit ]]; then
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
-	elif [[ $cmd =~ ^(show|metrics|reresolve|doctor)$ ]]; then
+	elif [[ $cmd =~ ^(show|events|metrics|reresolve|doctor)$ ]]; then
 		# One interface: none offered once a word names it.
 		local i w
 		for ((i = 2; i < COMP_CWORD; i++)); do
 			w=${COMP_WORDS[i]}
-			[[ $w == -* || $w == = || ${COMP_WORDS[i - 1]} =~ ^(--config|--probe|--dns|--wait|--listen|=)$ ]] && continue
+			[[ $w == -* || $w == = || ${COMP_WORDS[i - 1]} =~ ^(--config|--probe|--dns|--wait|--listen|--after|=)$ ]] && continue
 			return
 		done
 		mapfile -t COMPREPLY < <(compgen -W "$(_roam_interfaces)" -- "$cur")

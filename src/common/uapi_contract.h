@@ -39,6 +39,10 @@ bool uapi_ifname_valid(const char *name, size_t len);
  *   roam_rx_packets=N, roam_tx_packets=N
  *   roam_has_session=0|1
  *   roam_handshake_attempts=N         initiations since the last success
+ *   roam_responses_unconfirmed=N      handshake responses sent since the
+ *                                     peer last confirmed a session
+ *   roam_last_disallowed_src=ADDR     the inner source of the latest packet
+ *                                     dropped as disallowed_src; omitted if none
  *   roam_last_receive_age_ms=N        omitted if nothing was ever received
  *   roam_last_handshake_age_ms=N      omitted if never
  *   roam_unanswered_ms=N              since the first data sent after the
@@ -71,6 +75,16 @@ bool uapi_ifname_valid(const char *name, size_t len);
  *                                     (0 = preferred); omitted when the
  *                                     endpoint is not one of them (learned
  *                                     from the peer, or no list)
+ *   roam_name=HOST:PORT TTL NEXT STATUS [EP...]
+ *                                     one per host name roamd follows for
+ *                                     the peer, in order: TTL the seconds
+ *                                     the last answer is trusted (held
+ *                                     between 30 s and 1 h; 0 before any),
+ *                                     NEXT the seconds to the next lookup
+ *                                     (- while one is in flight), STATUS
+ *                                     ok|resolving|failed (the last lookup;
+ *                                     the addresses stay), EP the addresses
+ *                                     it resolved to (at most 8)
  * Durations are milliseconds, endpoints numeric. The keys are string
  * literals, so a format can be spelled ROAM_KEY_PEERS "=%zu\n". */
 #define UAPI_ROAM_VERSION 1
@@ -87,6 +101,8 @@ bool uapi_ifname_valid(const char *name, size_t len);
 #define ROAM_KEY_TX_PACKETS "roam_tx_packets"
 #define ROAM_KEY_HAS_SESSION "roam_has_session"
 #define ROAM_KEY_HANDSHAKE_ATTEMPTS "roam_handshake_attempts"
+#define ROAM_KEY_RESPONSES_UNCONFIRMED "roam_responses_unconfirmed"
+#define ROAM_KEY_LAST_DISALLOWED_SRC "roam_last_disallowed_src"
 #define ROAM_KEY_LAST_RECEIVE_AGE_MS "roam_last_receive_age_ms"
 #define ROAM_KEY_LAST_HANDSHAKE_AGE_MS "roam_last_handshake_age_ms"
 #define ROAM_KEY_UNANSWERED_MS "roam_unanswered_ms"
@@ -105,6 +121,25 @@ bool uapi_ifname_valid(const char *name, size_t len);
 #define ROAM_KEY_PATH_PROBES_ANSWERED "roam_path_probes_answered"
 #define ROAM_KEY_ENDPOINT_CANDIDATE "roam_endpoint_candidate"
 #define ROAM_KEY_ENDPOINT_CANDIDATE_INDEX "roam_endpoint_candidate_index"
+#define ROAM_KEY_NAME "roam_name"
+
+/* ---- roamd's events: the "get=3" request ---------------------------------
+ *
+ *   get=3
+ *   roam_events_after=N               the last seq the client has seen
+ *                                     (0: from the oldest kept)
+ *   <blank line>
+ * answered with
+ *   roam_event=JSON                   one per event after N, oldest first;
+ *                                     the object is docs/events-json.md
+ *   roam_events_last=N                the newest seq (0: none yet); less
+ *                                     than the cursor: roamd restarted
+ *   errno=0
+ * wireguard-go closes the connection on the op: no events there. */
+#define UAPI_OP_EVENTS "get=3\n"
+#define ROAM_KEY_EVENTS_AFTER "roam_events_after"
+#define ROAM_KEY_EVENT "roam_event"
+#define ROAM_KEY_EVENTS_LAST "roam_events_last"
 
 /* ---- the roam_* lines of a "set=1" request -----------------------------
  *

@@ -361,6 +361,9 @@ void peer_get_info(const struct peer *peer, struct peer_info *info)
 	info->tx_packets = peer->tx_packets;
 	memcpy(info->drops, peer->drops, sizeof(info->drops));
 	info->handshake_attempts = peer->handshakes_sent_since_success;
+	info->responses_unconfirmed = peer->responses_unconfirmed;
+	info->last_disallowed_family = peer->last_disallowed_family;
+	memcpy(info->last_disallowed_src, peer->last_disallowed_src, sizeof(info->last_disallowed_src));
 	info->has_current_keypair = peer->keypairs.current != NULL;
 }
 

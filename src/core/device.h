@@ -381,6 +381,9 @@ struct peer_info {
 	uint64_t rx_packets, tx_packets;
 	uint64_t drops[DROP_REASON_COUNT];
 	uint64_t handshake_attempts;	/* initiations sent since the last success */
+	uint64_t responses_unconfirmed;	/* responses sent since the peer last confirmed a session */
+	int last_disallowed_family;	/* AF_INET(6) of the latest disallowed_src drop; 0 none */
+	uint8_t last_disallowed_src[16];	/* its inner source address */
 	bool has_current_keypair;
 };
 /* No secret in here: peer_info is copied around for logs, metrics and
@@ -404,6 +407,28 @@ void device_count_drop(struct device *dev, struct peer *peer, enum drop_reason r
 /* A datagram from the network. buf is decrypted in place (a data message's
  * inner packet is delivered from buf + 16). */
 enum receive_result device_receive(struct device *dev, const struct endpoint *from, uint8_t *buf, size_t len, uint64_t now);
+/* The same for an initiation, in two steps, for an embedder that does its
+ * Diffie-Hellman on another thread (noise_open_initiation, noise.h):
+ * device_admit_initiation makes the checks that come before the DH (size,
+ * identity, mac1; under load the rate limit and mac2, or a cookie reply
+ * sent instead) and returns true when the DH is due;
+ * device_receive_opened_initiation finishes from the opening as
+ * device_receive would have (a response is sent). Between the two the
+ * device may change: a key change refuses the opening. */
+struct noise_initiation_opening;
+struct noise_response_making;
+bool device_admit_initiation(struct device *dev, const struct endpoint *from, uint8_t *buf, size_t len,
+			     uint64_t now);
+/* With `later` NULL the response is made and sent at once; else it is only
+ * prepared there (later->due), for the embedder to compute
+ * (noise_make_response, on any thread) and hand to
+ * device_send_made_response, which sends it if the peer still holds that
+ * initiation (else it counts DROP_BAD_STATE and returns false). */
+enum receive_result device_receive_opened_initiation(struct device *dev, const struct endpoint *from,
+						     const uint8_t *buf, size_t len,
+						     const struct noise_initiation_opening *opening, uint64_t now,
+						     struct noise_response_making *later);
+bool device_send_made_response(struct device *dev, const struct noise_response_making *made, uint64_t now);
 
 /* An IP packet from the tunnel. pkt must have MESSAGE_DATA_HEADROOM bytes
  * before it and MESSAGE_DATA_TAILROOM after it that the device may write:

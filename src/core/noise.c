@@ -76,10 +76,10 @@ static bool seal_and_hash(struct device *dev, uint8_t *dst, const uint8_t *src, 
 	return true;
 }
 
-static bool open_and_hash(struct device *dev, uint8_t *dst, const uint8_t *src, size_t len,
+static bool open_and_hash(struct aead_ctx *aead, uint8_t *dst, const uint8_t *src, size_t len,
 			  const uint8_t key[NOISE_SYMMETRIC_KEY_LEN], uint8_t h[NOISE_HASH_LEN])
 {
-	if (!aead_open(dev->aead, dst, src, len, h, NOISE_HASH_LEN, 0, key))
+	if (!aead_open(aead, dst, src, len, h, NOISE_HASH_LEN, 0, key))
 		return false;
 	mix_hash(h, src, len);
 	return true;
@@ -162,32 +162,52 @@ out:
 	return ok;
 }
 
-struct peer *noise_consume_initiation(struct device *dev, const struct message_handshake_initiation *msg,
-				      uint64_t now, int *drop, struct peer **sender)
+bool noise_open_initiation(struct aead_ctx *aead, const uint8_t static_private[NOISE_PRIVATE_KEY_LEN],
+			   const uint8_t static_public[NOISE_PUBLIC_KEY_LEN],
+			   const struct message_handshake_initiation *msg, struct noise_initiation_opening *out)
+{
+	memcpy(out->responder_public, static_public, NOISE_PUBLIC_KEY_LEN);
+	handshake_init(out->chaining_key, out->hash, static_public);
+
+	/* e */
+	mix_ephemeral(out->chaining_key, out->hash, msg->unencrypted_ephemeral);
+
+	/* es */
+	out->opened = mix_dh(out->chaining_key, out->key, static_private, msg->unencrypted_ephemeral) &&
+		      /* s */
+		      open_and_hash(aead, out->initiator_static, msg->encrypted_static, sizeof(msg->encrypted_static),
+				    out->key, out->hash);
+	return out->opened;
+}
+
+void noise_initiation_opening_wipe(struct noise_initiation_opening *o)
+{
+	crypto_wipe(o, sizeof(*o));
+}
+
+struct peer *noise_consume_opened_initiation(struct device *dev, const struct message_handshake_initiation *msg,
+					     const struct noise_initiation_opening *opening, uint64_t now, int *drop,
+					     struct peer **sender)
 {
 	uint8_t ck[NOISE_HASH_LEN], h[NOISE_HASH_LEN], key[NOISE_SYMMETRIC_KEY_LEN];
-	uint8_t s[NOISE_PUBLIC_KEY_LEN], t[NOISE_TIMESTAMP_LEN];
+	uint8_t t[NOISE_TIMESTAMP_LEN];
 	struct peer *peer = NULL, *result = NULL;
 
 	*drop = DROP_HANDSHAKE_DECRYPT;
 	*sender = NULL;
+	memcpy(ck, opening->chaining_key, sizeof(ck));
+	memcpy(h, opening->hash, sizeof(h));
+	memcpy(key, opening->key, sizeof(key));
 	if (!dev->has_identity) {
 		*drop = DROP_NO_IDENTITY;
 		goto out;
 	}
-	handshake_init(ck, h, dev->static_public);
-
-	/* e */
-	mix_ephemeral(ck, h, msg->unencrypted_ephemeral);
-
-	/* es */
-	if (!mix_dh(ck, key, dev->static_private, msg->unencrypted_ephemeral))
+	/* Opened with a key we no longer have (changed while it waited on
+	 * another thread): its initiator will try again. */
+	if (!opening->opened ||
+	    !crypto_equal(opening->responder_public, dev->static_public, NOISE_PUBLIC_KEY_LEN))
 		goto out;
-
-	/* s */
-	if (!open_and_hash(dev, s, msg->encrypted_static, sizeof(msg->encrypted_static), key, h))
-		goto out;
-	peer = pubkey_table_lookup(&dev->pubkeys, s);
+	peer = pubkey_table_lookup(&dev->pubkeys, opening->initiator_static);
 	if (!peer) {
 		*drop = DROP_UNKNOWN_PEER;
 		goto out;
@@ -200,7 +220,7 @@ struct peer *noise_consume_initiation(struct device *dev, const struct message_h
 	kdf(ck, key, NULL, ck, peer->static_static, NOISE_PUBLIC_KEY_LEN);
 
 	/* {t} */
-	if (!open_and_hash(dev, t, msg->encrypted_timestamp, sizeof(msg->encrypted_timestamp), key, h))
+	if (!open_and_hash(dev->aead, t, msg->encrypted_timestamp, sizeof(msg->encrypted_timestamp), key, h))
 		goto out;
 
 	/* An initiation must carry a newer timestamp than any accepted before,
@@ -230,9 +250,19 @@ out:
 	crypto_wipe(ck, sizeof(ck));
 	crypto_wipe(h, sizeof(h));
 	crypto_wipe(key, sizeof(key));
-	crypto_wipe(s, sizeof(s));
 	crypto_wipe(t, sizeof(t));
 	return result;
+}
+
+struct peer *noise_consume_initiation(struct device *dev, const struct message_handshake_initiation *msg,
+				      uint64_t now, int *drop, struct peer **sender)
+{
+	struct noise_initiation_opening opening = {0};
+	if (dev->has_identity)
+		noise_open_initiation(dev->aead, dev->static_private, dev->static_public, msg, &opening);
+	struct peer *peer = noise_consume_opened_initiation(dev, msg, &opening, now, drop, sender);
+	noise_initiation_opening_wipe(&opening);
+	return peer;
 }
 
 /* psk: (ck, tau, key) = KDF3(ck, Q); h = HASH(h || tau). */
@@ -245,43 +275,99 @@ static void mix_psk(uint8_t ck[NOISE_HASH_LEN], uint8_t h[NOISE_HASH_LEN], uint8
 	crypto_wipe(tau, sizeof(tau));
 }
 
-bool noise_create_response(struct device *dev, struct peer *peer, struct message_handshake_response *msg)
+bool noise_prepare_response(struct device *dev, const struct peer *peer, struct noise_response_making *m)
 {
-	struct noise_handshake *hs = &peer->handshake;
-	uint8_t key[NOISE_SYMMETRIC_KEY_LEN];
-	bool ok = false;
-
+	const struct noise_handshake *hs = &peer->handshake;
+	memset(m, 0, sizeof(*m));
 	if (hs->state != HANDSHAKE_CONSUMED_INITIATION)
-		goto out;
-	memset(msg, 0, sizeof(*msg));
-	le32_write(msg->header.type, MESSAGE_HANDSHAKE_RESPONSE);
-	le32_write(msg->receiver_index, hs->remote_index);
+		return false;
+	memcpy(m->initiator_static, peer->public_key, NOISE_PUBLIC_KEY_LEN);
+	memcpy(m->remote_ephemeral, hs->remote_ephemeral, NOISE_PUBLIC_KEY_LEN);
+	memcpy(m->preshared_key, peer->preshared_key, NOISE_SYMMETRIC_KEY_LEN);
+	memcpy(m->consumed_chaining_key, hs->chaining_key, NOISE_HASH_LEN);
+	memcpy(m->chaining_key, hs->chaining_key, NOISE_HASH_LEN);
+	memcpy(m->hash, hs->hash, NOISE_HASH_LEN);
+	m->remote_index = hs->remote_index;
+	device_random(dev, m->random, sizeof(m->random));
+	m->due = true;
+	return true;
+}
+
+bool noise_make_response(struct aead_ctx *aead, struct noise_response_making *m)
+{
+	uint8_t ephemeral_private[NOISE_PRIVATE_KEY_LEN], key[NOISE_SYMMETRIC_KEY_LEN];
+	m->made = false;
 
 	/* e */
-	if (!send_ephemeral(dev, hs, msg->unencrypted_ephemeral))
+	x25519_private_from_random(ephemeral_private, m->random);
+	crypto_wipe(m->random, sizeof(m->random));
+	if (!x25519_public_from_private(m->ephemeral_public, ephemeral_private))
 		goto out;
+	mix_ephemeral(m->chaining_key, m->hash, m->ephemeral_public);
 
 	/* ee */
-	if (!mix_dh(hs->chaining_key, NULL, hs->ephemeral_private, hs->remote_ephemeral))
+	if (!mix_dh(m->chaining_key, NULL, ephemeral_private, m->remote_ephemeral))
 		goto out;
 	/* se */
-	if (!mix_dh(hs->chaining_key, NULL, hs->ephemeral_private, peer->public_key))
+	if (!mix_dh(m->chaining_key, NULL, ephemeral_private, m->initiator_static))
 		goto out;
 
 	/* psk */
-	mix_psk(hs->chaining_key, hs->hash, key, peer->preshared_key);
+	mix_psk(m->chaining_key, m->hash, key, m->preshared_key);
 
 	/* {} */
-	if (!seal_and_hash(dev, msg->encrypted_nothing, NULL, 0, key, hs->hash))
+	if (!aead_seal(aead, m->encrypted_nothing, NULL, 0, m->hash, NOISE_HASH_LEN, 0, key))
 		goto out;
+	mix_hash(m->hash, m->encrypted_nothing, sizeof(m->encrypted_nothing));
+	m->made = true;
+out:
+	crypto_wipe(ephemeral_private, sizeof(ephemeral_private));
+	crypto_wipe(key, sizeof(key));
+	crypto_wipe(m->preshared_key, sizeof(m->preshared_key));
+	return m->made;
+}
 
+void noise_response_making_wipe(struct noise_response_making *m)
+{
+	crypto_wipe(m, sizeof(*m));
+}
+
+bool noise_install_response(struct device *dev, struct peer *peer, const struct noise_response_making *m,
+			    struct message_handshake_response *msg)
+{
+	struct noise_handshake *hs = &peer->handshake;
+	/* Still the initiation it answers: another one consumed meanwhile,
+	 * or our own initiation sent, has replaced it. */
+	if (hs->state != HANDSHAKE_CONSUMED_INITIATION || hs->remote_index != m->remote_index ||
+	    !crypto_equal(hs->chaining_key, m->consumed_chaining_key, NOISE_HASH_LEN))
+		return false;
+	if (!m->made) {
+		noise_clear_handshake(dev, peer);
+		return false;
+	}
+	memset(msg, 0, sizeof(*msg));
+	le32_write(msg->header.type, MESSAGE_HANDSHAKE_RESPONSE);
+	le32_write(msg->receiver_index, hs->remote_index);
+	memcpy(msg->unencrypted_ephemeral, m->ephemeral_public, NOISE_PUBLIC_KEY_LEN);
+	memcpy(msg->encrypted_nothing, m->encrypted_nothing, sizeof(msg->encrypted_nothing));
+	memcpy(hs->chaining_key, m->chaining_key, NOISE_HASH_LEN);
+	memcpy(hs->hash, m->hash, NOISE_HASH_LEN);
 	le32_write(msg->sender_index, handshake_take_index(dev, peer));
 	hs->state = HANDSHAKE_CREATED_RESPONSE;
-	ok = true;
-out:
+	return true;
+}
+
+bool noise_create_response(struct device *dev, struct peer *peer, struct message_handshake_response *msg)
+{
+	struct noise_response_making m;
+	bool ok = noise_prepare_response(dev, peer, &m);
+	if (ok) {
+		noise_make_response(dev->aead, &m);
+		ok = noise_install_response(dev, peer, &m, msg);
+	}
 	if (!ok)
 		noise_clear_handshake(dev, peer);
-	crypto_wipe(key, sizeof(key));
+	noise_response_making_wipe(&m);
 	return ok;
 }
 
@@ -320,7 +406,7 @@ struct peer *noise_consume_response(struct device *dev, const struct message_han
 	/* psk */
 	mix_psk(ck, h, key, peer->preshared_key);
 	/* {} */
-	if (!open_and_hash(dev, NULL, msg->encrypted_nothing, sizeof(msg->encrypted_nothing), key, h))
+	if (!open_and_hash(dev->aead, NULL, msg->encrypted_nothing, sizeof(msg->encrypted_nothing), key, h))
 		goto out;
 
 	memcpy(hs->remote_ephemeral, msg->unencrypted_ephemeral, NOISE_PUBLIC_KEY_LEN);

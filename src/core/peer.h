@@ -124,6 +124,15 @@ struct peer {
 	uint64_t unanswered_since;
 	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
 	uint64_t handshakes_sent_since_success;
+	/* Handshake responses sent since the peer last confirmed a session:
+	 * growing, the peer keeps initiating because ours never reach it or
+	 * never authenticate there (a preshared key it does not share). */
+	uint64_t responses_unconfirmed;
+	/* The inner source of the latest packet dropped as disallowed_src
+	 * (family 0: none yet): which address the peer sends from, so the
+	 * operator can put it into its AllowedIPs. */
+	int last_disallowed_family;
+	uint8_t last_disallowed_src[16];
 	uint64_t drops[DROP_REASON_COUNT];
 	struct peer_history *history;		/* NULL until there is a story */
 	void *user;

@@ -38,11 +38,11 @@ static void note_authenticated_receive(struct peer *peer, const struct endpoint 
 	peer->last_receive_mono = now;
 }
 
-static void send_response(struct device *dev, struct peer *peer, uint64_t now)
+/* A response written into msg (noise_create_response or
+ * noise_install_response) goes out, and its session begins. */
+static void send_response_made(struct device *dev, struct peer *peer, struct message_handshake_response *msg,
+			       uint64_t now)
 {
-	struct message_handshake_response *msg = (struct message_handshake_response *)dev->scratch;
-	if (!noise_create_response(dev, peer, msg))
-		return;
 	cookie_add_macs(&peer->cookie, (uint8_t *)msg, sizeof(*msg), now);
 	if (!noise_begin_session(dev, peer, now))
 		return;
@@ -51,12 +51,23 @@ static void send_response(struct device *dev, struct peer *peer, uint64_t now)
 	timers_on_authenticated_packet_sent(peer);
 	peer->last_sent_handshake = now;
 	peer->has_sent_handshake = true;
+	peer->responses_unconfirmed++;
 	peer_transmit(peer, (uint8_t *)msg, sizeof(*msg));
 	peer_emit(peer, EVENT_HANDSHAKE_RESPONSE_SENT, now);
 }
 
-static enum receive_result receive_handshake(struct device *dev, const struct endpoint *from, uint8_t *buf,
-					     size_t len, enum message_type type, uint64_t now)
+static void send_response(struct device *dev, struct peer *peer, uint64_t now)
+{
+	struct message_handshake_response *msg = (struct message_handshake_response *)dev->scratch;
+	if (noise_create_response(dev, peer, msg))
+		send_response_made(dev, peer, msg, now);
+}
+
+/* The checks a handshake message passes before its Diffie-Hellman:
+ * identity, mac1, and under load the rate limit and mac2 (without it a
+ * cookie reply is sent instead). RECEIVED_HANDSHAKE: the DH is due. */
+static enum receive_result admit_handshake(struct device *dev, const struct endpoint *from, uint8_t *buf,
+					   size_t len, uint64_t now)
 {
 	if (!dev->has_identity) {
 		peer_count_drop(dev, NULL, DROP_NO_IDENTITY);
@@ -94,10 +105,34 @@ static enum receive_result receive_handshake(struct device *dev, const struct en
 			return RECEIVED_COOKIE_SENT;
 		}
 	}
+	dev->handshakes_computed++;
+	return RECEIVED_HANDSHAKE;
+}
+
+/* The response is sent now, or, given `later`, prepared for
+ * device_send_made_response. */
+static void finish_initiation(struct device *dev, struct peer *peer, const struct endpoint *from, size_t len,
+			      uint64_t now, struct noise_response_making *later)
+{
+	note_authenticated_receive(peer, from, len, now);
+	peer_emit(peer, EVENT_HANDSHAKE_INITIATION_RECEIVED, now);
+	if (later)
+		noise_prepare_response(dev, peer, later);
+	else
+		send_response(dev, peer, now);
+	timers_on_authenticated_packet_received(peer);
+	timers_on_authenticated_packet_traversal(peer, now);
+}
+
+static enum receive_result receive_handshake(struct device *dev, const struct endpoint *from, uint8_t *buf,
+					     size_t len, enum message_type type, uint64_t now)
+{
+	enum receive_result admitted = admit_handshake(dev, from, buf, len, now);
+	if (admitted != RECEIVED_HANDSHAKE)
+		return admitted;
 
 	int drop;
 	struct peer *peer, *sender;
-	dev->handshakes_computed++;
 	if (type == MESSAGE_HANDSHAKE_INITIATION) {
 		peer = noise_consume_initiation(dev, (const struct message_handshake_initiation *)buf, now, &drop,
 						&sender);
@@ -105,28 +140,76 @@ static enum receive_result receive_handshake(struct device *dev, const struct en
 			peer_count_drop(dev, sender, (enum drop_reason)drop);
 			return RECEIVED_DROPPED;
 		}
-		note_authenticated_receive(peer, from, len, now);
-		peer_emit(peer, EVENT_HANDSHAKE_INITIATION_RECEIVED, now);
-		send_response(dev, peer, now);
-	} else {
-		peer = noise_consume_response(dev, (const struct message_handshake_response *)buf, &drop);
-		if (!peer) {
-			peer_count_drop(dev, NULL, (enum drop_reason)drop);
-			return RECEIVED_DROPPED;
-		}
-		note_authenticated_receive(peer, from, len, now);
-		if (noise_begin_session(dev, peer, now)) {
-			timers_on_session_derived(peer, now);
-			timers_on_handshake_complete(peer, now);
-			peer_emit(peer, EVENT_HANDSHAKE_COMPLETE, now);
-			/* Confirms the keypair to the responder, which may not send
-			 * until it hears from us under it. */
-			peer_send_keepalive(peer, now);
-		}
+		finish_initiation(dev, peer, from, len, now, NULL);
+		return RECEIVED_HANDSHAKE;
+	}
+	peer = noise_consume_response(dev, (const struct message_handshake_response *)buf, &drop);
+	if (!peer) {
+		peer_count_drop(dev, NULL, (enum drop_reason)drop);
+		return RECEIVED_DROPPED;
+	}
+	note_authenticated_receive(peer, from, len, now);
+	if (noise_begin_session(dev, peer, now)) {
+		timers_on_session_derived(peer, now);
+		timers_on_handshake_complete(peer, now);
+		peer_emit(peer, EVENT_HANDSHAKE_COMPLETE, now);
+		/* Confirms the keypair to the responder, which may not send
+		 * until it hears from us under it. */
+		peer_send_keepalive(peer, now);
 	}
 	timers_on_authenticated_packet_received(peer);
 	timers_on_authenticated_packet_traversal(peer, now);
 	return RECEIVED_HANDSHAKE;
+}
+
+bool device_admit_initiation(struct device *dev, const struct endpoint *from, uint8_t *buf, size_t len,
+			     uint64_t now)
+{
+	if (len != MESSAGE_INITIATION_LEN || message_type_of(buf, len) != MESSAGE_HANDSHAKE_INITIATION) {
+		peer_count_drop(dev, NULL, DROP_BAD_SIZE);
+		return false;
+	}
+	if (!dev->up) {
+		peer_count_drop(dev, NULL, DROP_UNKNOWN_TYPE);
+		return false;
+	}
+	return admit_handshake(dev, from, buf, len, now) == RECEIVED_HANDSHAKE;
+}
+
+enum receive_result device_receive_opened_initiation(struct device *dev, const struct endpoint *from,
+						     const uint8_t *buf, size_t len,
+						     const struct noise_initiation_opening *opening, uint64_t now,
+						     struct noise_response_making *later)
+{
+	if (later)
+		later->due = false;
+	/* Gone down while it was being opened: as device_receive would. */
+	if (!dev->up || len != MESSAGE_INITIATION_LEN) {
+		peer_count_drop(dev, NULL, DROP_UNKNOWN_TYPE);
+		return RECEIVED_DROPPED;
+	}
+	int drop;
+	struct peer *sender;
+	struct peer *peer = noise_consume_opened_initiation(dev, (const struct message_handshake_initiation *)buf,
+							    opening, now, &drop, &sender);
+	if (!peer) {
+		peer_count_drop(dev, sender, (enum drop_reason)drop);
+		return RECEIVED_DROPPED;
+	}
+	finish_initiation(dev, peer, from, len, now, later);
+	return RECEIVED_HANDSHAKE;
+}
+
+bool device_send_made_response(struct device *dev, const struct noise_response_making *made, uint64_t now)
+{
+	struct peer *peer = dev->up ? pubkey_table_lookup(&dev->pubkeys, made->initiator_static) : NULL;
+	struct message_handshake_response *msg = (struct message_handshake_response *)dev->scratch;
+	if (!peer || !noise_install_response(dev, peer, made, msg)) {
+		peer_count_drop(dev, peer, DROP_BAD_STATE);
+		return false;
+	}
+	send_response_made(dev, peer, msg, now);
+	return true;
 }
 
 static enum receive_result receive_cookie(struct device *dev, const uint8_t *buf, uint64_t now)
@@ -267,6 +350,8 @@ static enum receive_result receive_data(struct device *dev, const struct endpoin
 	 * one the source address belongs to. */
 	if (allowedips_lookup(&dev->allowedips, family, src) != peer) {
 		peer_count_drop(dev, peer, DROP_DISALLOWED_SRC);
+		peer->last_disallowed_family = family;
+		memcpy(peer->last_disallowed_src, src, family == AF_INET ? 4 : 16);
 		return RECEIVED_DROPPED;
 	}
 	/* The answer to a path probe is ours, not the tunnel's. */

@@ -243,6 +243,7 @@ void timers_on_handshake_complete(struct peer *peer, uint64_t now)
 	peer->handshake_attempts = 0;
 	peer->sent_lastminute_handshake = false;
 	peer->handshakes_sent_since_success = 0;
+	peer->responses_unconfirmed = 0;
 	peer->last_handshake_wall_ns = peer->dev->io.wall_ns(peer->dev->io.ctx);
 	peer->last_handshake_mono = now;
 	candidates_on_handshake_complete(peer, now);

@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "run.h"
 #include "crypto.h"
 
 /* Exit status, documented in the help below. */
@@ -58,6 +59,8 @@ static const struct check_doc {
 	{ "dns-outside-tunnel", "warning", "a DNS server outside every peer's AllowedIPs (a DNS leak)" },
 	{ "no-keepalive", "warning", "a peer with an Endpoint and no PersistentKeepalive" },
 	{ "mtu", "warning", "MTU above 1420, or below 1280 on an interface with IPv6 addresses" },
+	{ "hook-syntax", "error", "a PreUp/PostUp/PreDown/PostDown that bash cannot parse" },
+	{ "space-in-value", "warning", "whitespace inside an Endpoint: wg removes it, joining the words" },
 };
 
 enum { N_CHECKS = sizeof(checks) / sizeof(checks[0]) };
@@ -205,9 +208,51 @@ static void check_interface_key(struct audit_file *f)
 	if (!(mode & 044))
 		return;
 	who = (mode & 044) == 044 ? "its group and all other users" : (mode & 040) ? "its group" : "all other users";
+	char *path = run_shell_quote(f->path);
 	diag_add(&f->diags, f->path, in->private_key_line, DIAG_ERROR, "key-file-mode",
 		 "the file holds this PrivateKey and %s can read it (mode %04o); run chmod 600 %s", who,
-		 (unsigned)mode, f->path);
+		 (unsigned)mode, path);
+	free(path);
+}
+
+/* Each PreUp/PostUp/PreDown/PostDown through bash -n (parse, run
+ * nothing): wg-quick evals hooks in bash and stops halfway through up or
+ * down at a hook that does not parse, leaving routes or rules behind. */
+static void check_hooks(struct audit_file *f)
+{
+	static const char *const names[CONFIG_HOOK_COUNT] = {"PreUp", "PostUp", "PreDown", "PostDown"};
+	const struct config_interface *in = &f->cfg.iface;
+	char bash[256];
+
+	if (!run_find_program("bash", bash, sizeof(bash)))
+		return;
+	for (int h = 0; h < CONFIG_HOOK_COUNT; h++)
+		for (size_t i = 0; i < in->n_hooks[h]; i++) {
+			const struct config_string *hook = &in->hooks[h][i];
+			char *out;
+			size_t len;
+			/* bash -n writes its complaint on stderr, which
+			 * run_capture drops: the inner shell sends it to stdout. */
+			int rc = run_capture((char *const[]){bash, "-c", "exec 2>&1; exec \"$0\" -n -c \"$1\"", bash,
+							     hook->s, NULL},
+					     &out, &len);
+			if (rc == 0 || rc < 0 || !out) {
+				free(out);
+				continue;
+			}
+			/* "bash: -c: line 1: unexpected EOF ..." -> the part after
+			 * "line N: ", first line only. */
+			char *nl = strchr(out, '\n'), *why = strstr(out, "line ");
+			if (nl)
+				*nl = '\0';
+			if (why && (why = strchr(why, ':')) != NULL)
+				why += why[1] == ' ' ? 2 : 1;
+			diag_add(&f->diags, f->path, hook->line, DIAG_ERROR, "hook-syntax",
+				 "this %s is not valid bash (%s): wg-quick stops at it halfway through, leaving what "
+				 "ran before it in place",
+				 names[h], why && *why ? why : "bash -n fails");
+			free(out);
+		}
 }
 
 /* Peers sorted by public key, so equal keys are neighbours: O(n log n) for a
@@ -523,6 +568,7 @@ static void check_file(struct audit *a, struct audit_file *f)
 	check_dns(f);
 	check_keepalive(f);
 	check_mtu(f);
+	check_hooks(f);
 	free(owner);
 }
 

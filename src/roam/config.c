@@ -440,11 +440,16 @@ static bool parse_endpoint_value(struct parser *p, const char *name, char *value
 
 	memset(e, 0, sizeof(*e));
 	quote_written(p, q);
+	/* wg reads "vpn example.org:51820" as "vpnexample.org:51820": legal,
+	 * but almost surely not the host meant (said below, once the rest of
+	 * the value is known to be good: else the error says enough). */
+	char *joined = p->written && strpbrk(p->written, " \t") ? xstrdup(value) : NULL;
 	if (value[0] == '[') {
 		/* [v6]:port; the brackets are what keeps the port apart. */
 		close = strchr(value, ']');
 		if (!close || close[1] != ':') {
 			parse_error(p, "bad-value", "%s '%s' is not [IPv6 address]:port", name, q);
+			free(joined);
 			return false;
 		}
 		*close = '\0';
@@ -452,6 +457,7 @@ static bool parse_endpoint_value(struct parser *p, const char *name, char *value
 		port = close + 2;
 		if (!ip_prefix_parse(&e->addr, host, true) || e->addr.family != AF_INET6 || e->addr.cidr != 128) {
 			parse_error(p, "bad-value", "%s '%s' has no IPv6 address inside its brackets", name, q);
+			free(joined);
 			return false;
 		}
 		e->is_literal = true;
@@ -460,11 +466,13 @@ static bool parse_endpoint_value(struct parser *p, const char *name, char *value
 		if (!port) {
 			parse_error(p, "bad-value", "%s '%s' has no port: write host:port or [IPv6 address]:port", name,
 				    q);
+			free(joined);
 			return false;
 		}
 		if (strchr(value, ':') != port) {
 			parse_error(p, "bad-value", "%s '%s': an IPv6 endpoint needs brackets, as in [fd00::1]:51820",
 				    name, q);
+			free(joined);
 			return false;
 		}
 		*port++ = '\0';
@@ -474,13 +482,19 @@ static bool parse_endpoint_value(struct parser *p, const char *name, char *value
 		} else if (!valid_hostname(host)) {
 			parse_error(p, "bad-value", "%s '%s' is not an IPv4 address or a host name before the port", name,
 				    q);
+			free(joined);
 			return false;
 		}
 	}
 	if (!parse_port(port, &e->port)) {
 		parse_error(p, "bad-value", "%s '%s' has no port between 1 and 65535", name, q);
+		free(joined);
 		return false;
 	}
+	if (joined)
+		diag_add(p->diags, p->file, p->line, DIAG_WARNING, "space-in-value",
+			 "%s '%s' has whitespace inside; wg removes it and reads '%s'", name, q, joined);
+	free(joined);
 	*host_out = host;
 	return true;
 }

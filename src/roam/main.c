@@ -23,6 +23,7 @@ int cmd_show(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 int cmd_reresolve(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
+int cmd_events(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 struct command {
@@ -39,6 +40,7 @@ static const struct command commands[] = {
 	{ "up", cmd_up, "Bring an interface up from a wg-quick file, without wg-quick" },
 	{ "down", cmd_down, "Take down an interface 'roam up' brought up, undoing all it did" },
 	{ "show", cmd_show, "Show interfaces like 'wg show', with handshake verdicts, history, NAT, drops" },
+	{ "events", cmd_events, "Print roamd's events (handshakes, endpoint changes, failovers) as JSON lines, following" },
 	{ "metrics", cmd_metrics, "Print interface and peer figures for Prometheus" },
 	{ "reresolve", cmd_reresolve, "Resolve host name endpoints again; update peers without a live session" },
 	{ "doctor", cmd_doctor, "Run the fast diagnosis playbook: UDP, handshake, NAT, routes, MTU, DNS, clock" },

@@ -52,6 +52,7 @@ static const char metrics_usage[] =
 	"not start), 2 usage error.\n";
 
 enum family_id {
+	IF_ANSWERED,
 	IF_LISTEN_PORT,
 	IF_PEERS,
 	IF_CONNECTED_PEERS,
@@ -108,6 +109,10 @@ struct family {
 };
 
 static const struct family families[] = {
+	{ IF_ANSWERED, "roam_interface_answered", false, NULL,
+	  "1 when the interface's daemon answered this scrape; 0 when its UAPI socket is there but it did not "
+	  "(stopped, hung, or the socket is a dead daemon's): its other series are missing from this scrape.",
+	  LABELS_INTERFACE, false },
 	{ IF_LISTEN_PORT, "roam_interface_listen_port", false, NULL,
 	  "UDP port the interface listens on; 0 when it does not listen.", LABELS_INTERFACE, false },
 	{ IF_PEERS, "roam_interface_peers", false, NULL, "Peers configured on the interface.", LABELS_INTERFACE, false },
@@ -206,6 +211,12 @@ static bool peer_is_up(const struct uapi_device *d, const struct uapi_peer *p, u
 static bool device_value(enum family_id id, const struct uapi_device *d, uint64_t now_ms, struct value *out)
 {
 	*out = (struct value){ 0 };
+	if (id == IF_ANSWERED) {
+		out->v = !d->unanswered;
+		return true;
+	}
+	if (d->unanswered)
+		return false;
 	switch (id) {
 	case IF_LISTEN_PORT:
 		out->v = d->listen_port;
@@ -590,6 +601,29 @@ static int names_for(const struct metrics_request *req, const char *ifname, stru
 	return 0;
 }
 
+/* The interfaces whose socket is listed but whose daemon did not answer
+ * become devices marked unanswered, so that a scrape of all of them says
+ * which one is missing instead of leaving it out in silence. */
+static void add_unanswered(struct uapi_device **devs, size_t *n)
+{
+	char **names = NULL;
+	size_t n_names = 0, answered = *n;
+
+	if (uapi_list_interfaces(&names, &n_names) < 0)
+		return;
+	for (size_t i = 0; i < n_names; i++) {
+		bool found = false;
+		for (size_t j = 0; j < answered && !found; j++)
+			found = !strcmp((*devs)[j].name, names[i]);
+		if (found)
+			continue;
+		struct uapi_device *d = ARRAY_PUSH(*devs, *n);
+		*d = (struct uapi_device){ .unanswered = true };
+		snprintf(d->name, sizeof(d->name), "%s", names[i]);
+	}
+	uapi_names_free(names);
+}
+
 int metrics_scrape(const struct metrics_request *req, FILE *f)
 {
 	struct uapi_device *devs = NULL;
@@ -604,6 +638,8 @@ int metrics_scrape(const struct metrics_request *req, FILE *f)
 		uapi_devices_free(devs, n_devs);
 		return -1;
 	}
+	if (!req->ifname && failed)
+		add_unanswered(&devs, &n_devs);
 	names = xrealloc(NULL, (n_devs ? n_devs : 1) * sizeof(names[0]));
 	for (size_t i = 0; i < n_devs; i++)
 		if (names_for(req, devs[i].name, &names[i]) < 0)

@@ -164,9 +164,41 @@ int run_hook(const char *hook, const char *ifname)
 	}
 	*out = '\0';
 	run_say("%s", cmd);
-	ret = run_command((char *const[]){ "/bin/sh", "-c", cmd, NULL }, NULL);
+	/* In bash, as wg-quick evals them: hooks written for wg-quick may use
+	 * [[ ]], arrays or $'...', which /bin/sh (dash) refuses. */
+	char bash[256];
+	const char *shell = run_find_program("bash", bash, sizeof(bash)) ? bash : "/bin/sh";
+	ret = run_command((char *const[]){ (char *)shell, "-c", cmd, NULL }, NULL);
 	free(cmd);
 	return ret;
+}
+
+char *run_shell_quote(const char *s)
+{
+	size_t n = 0;
+	bool plain = *s != '\0';
+	char *out, *o;
+
+	for (const char *c = s; *c; c++) {
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:@%+=,-", *c))
+			plain = false;
+		n += *c == '\'' ? 4 : 1;
+	}
+	if (plain)
+		return xstrdup(s);
+	o = out = xrealloc(NULL, n + 3);
+	*o++ = '\'';
+	for (; *s; s++) {
+		if (*s == '\'') {
+			memcpy(o, "'\\''", 4);
+			o += 4;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o++ = '\'';
+	*o = '\0';
+	return out;
 }
 
 bool run_find_program(const char *name, char *path, size_t len)

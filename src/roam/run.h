@@ -21,9 +21,15 @@ int run_command(char *const argv[], const char *input);
  * in *out, to free. Returns its exit status as run_command does. */
 int run_capture(char *const argv[], char **out, size_t *len);
 
-/* One Pre/Post Up/Down hook: %i becomes ifname, then /bin/sh -c runs it.
+/* One Pre/Post Up/Down hook: %i becomes ifname, then bash -c runs it (as
+ * wg-quick does; /bin/sh -c where there is no bash).
  * Returns its status as run_command does. */
 int run_hook(const char *hook, const char *ifname);
+
+/* s as one shell word, to paste into advice ("run chmod 600 FILE"): as it
+ * is when it holds only characters no shell treats specially, else in
+ * single quotes (a ' inside becomes '\''). To free. */
+char *run_shell_quote(const char *s);
 
 /* The full path of name through PATH, if it is there and executable. */
 bool run_find_program(const char *name, char *path, size_t len);

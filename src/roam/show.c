@@ -44,7 +44,8 @@ static const char show_usage[] =
 	"    \"has_session\", \"handshake_attempts\", \"last_receive_age_ms\", \"drops\",\n"
 	"    \"path_mtu\": {\"origin\", \"mtu\", \"inner_mtu\", \"probe\": {\"result\", \"age_ms\", \"sent\", \"answered\"}},\n"
 	"    \"liveness\" (\"alive\"|\"stale\"|\"dead\"), \"endpoint_candidates\",\n"
-	"    \"endpoint_candidate_index\", \"endpoint_changes\",\n"
+	"    \"endpoint_candidate_index\", \"names\" ([{\"name\", \"addresses\", \"ttl_s\",\n"
+	"    \"next_lookup_s\", \"status\"}...]: the host names roamd follows), \"endpoint_changes\",\n"
 	"    \"nat\": {\"rebinds\", \"lost_after_idle_ms\",\n"
 	"    \"kept_after_idle_ms\", \"suggested_keepalive\"}, \"history\": [{\"kind\", \"time\"\n"
 	"    (RFC 3339, UTC), \"age_ms\", \"old_endpoint\", \"new_endpoint\", \"idle_ms\"}...]}\n"
@@ -248,6 +249,25 @@ static void print_peer(FILE *f, const struct uapi_device *dev, const struct uapi
 			fprintf(f, "%s%s%s", i ? ", " : "", p->candidates[i],
 				(int)i == p->candidate_index ? " (in use)" : "");
 		fputc('\n', f);
+	}
+	for (size_t i = 0; i < p->n_names; i++) {
+		/* The names roamd follows, what they gave and when it asks
+		 * again: where the candidates above came from. */
+		const struct uapi_name *nm = &p->names[i];
+		fprintf(f, "  name: %s ->", nm->host_port);
+		if (!nm->n_addrs)
+			fputs(" (none yet)", f);
+		for (size_t k = 0; k < nm->n_addrs; k++)
+			fprintf(f, "%s %s", k ? "," : "", nm->addrs[k]);
+		if (nm->ttl_s)
+			fprintf(f, " (TTL %u s", nm->ttl_s);
+		else
+			fputs(" (no answer yet", f);
+		if (nm->has_next)
+			fprintf(f, ", next lookup in %lu s", nm->next_s);
+		if (strcmp(nm->status, "ok"))
+			fprintf(f, ", %s", nm->status);
+		fputs(")\n", f);
 	}
 	fputs("  allowed ips: ", f);
 	if (!p->n_allowed_ips)
@@ -471,6 +491,30 @@ static void json_peer(FILE *f, const struct uapi_device *dev, const struct uapi_
 		json_u64_or_null(f, p->candidate_index >= 0, (uint64_t)(p->candidate_index >= 0 ? p->candidate_index : 0));
 	} else {
 		fputs("null, \"endpoint_candidate_index\": null", f);
+	}
+	fputs(",\n        \"names\": ", f);
+	if (ext) {
+		fputc('[', f);
+		for (size_t i = 0; i < p->n_names; i++) {
+			const struct uapi_name *nm = &p->names[i];
+			fputs(i ? ", {\"name\": " : "{\"name\": ", f);
+			json_string_or_null(f, nm->host_port);
+			fputs(", \"addresses\": [", f);
+			for (size_t k = 0; k < nm->n_addrs; k++) {
+				fputs(k ? ", " : "", f);
+				json_string_or_null(f, nm->addrs[k]);
+			}
+			fputs("], \"ttl_s\": ", f);
+			json_u64_or_null(f, nm->ttl_s != 0, nm->ttl_s);
+			fputs(", \"next_lookup_s\": ", f);
+			json_u64_or_null(f, nm->has_next, nm->next_s);
+			fputs(", \"status\": ", f);
+			json_string_or_null(f, nm->status);
+			fputc('}', f);
+		}
+		fputc(']', f);
+	} else {
+		fputs("null", f);
 	}
 	fputs(",\n        \"endpoint_changes\": ", f);
 	json_u64_or_null(f, ext, p->endpoint_changes);

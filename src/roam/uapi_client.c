@@ -242,6 +242,11 @@ static int get_parsed(const char *ifname, const char *head, struct uapi_device *
 		n = recv(fd, buf + have, GET_CHUNK - 1 - have, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
+		/* wireguard-go closing on get=2 with our request unread makes
+		 * the kernel reset the connection: a hang-up, not a failure
+		 * (seen as ECONNRESET instead of EOF now and then). */
+		if (n < 0 && errno == ECONNRESET && !*answered)
+			break;
 		if (n < 0) {
 			ret = errno == EAGAIN ? -ETIMEDOUT : -errno;
 			break;
@@ -286,6 +291,32 @@ int uapi_get_device(const char *ifname, struct uapi_device *dev, char *err, size
 	else if (!ret && !answered)
 		ret = uapi_parse_get("", 0, dev, err, err_len);	/* says the reply was empty */
 	snprintf(dev->name, sizeof(dev->name), "%s", ifname);
+	return ret;
+}
+
+int uapi_fetch_events(const char *ifname, uint64_t after, char **reply, size_t *reply_len, char *err,
+		      size_t err_len)
+{
+	char body[64];
+	int n = snprintf(body, sizeof(body), ROAM_KEY_EVENTS_AFTER "=%llu\n", (unsigned long long)after);
+	int ret = transact(ifname, UAPI_OP_EVENTS, body, (size_t)n, reply, reply_len);
+
+	/* A reset instead of EOF is wireguard-go hanging up too (see
+	 * get_parsed). */
+	if (ret == -ECONNRESET) {
+		ret = 0;
+		*reply_len = 0;
+	}
+	if (ret)
+		socket_error(ifname, ret, err, err_len);
+	else if (!*reply_len)
+		snprintf(err, err_len, "'%s' is not run by roamd: only roamd keeps events (wireguard-go has none)",
+			 ifname);
+	if (!ret && !*reply_len) {
+		free(*reply);
+		*reply = NULL;
+		ret = -ENOTSUP;
+	}
 	return ret;
 }
 

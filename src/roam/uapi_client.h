@@ -38,6 +38,18 @@ struct uapi_history {
 	uint64_t idle_ms;		/* endpoint changes: silence before */
 };
 
+/* A host name roamd follows for a peer (roam_name). */
+enum { UAPI_NAME_ADDRS_MAX = 8, UAPI_HOST_PORT_MAX = 253 + 7 };
+struct uapi_name {
+	char host_port[UAPI_HOST_PORT_MAX];	/* "HOST:PORT" */
+	unsigned ttl_s;				/* 0: no answer yet */
+	bool has_next;
+	unsigned long next_s;			/* to the next lookup */
+	char status[16];			/* ok, resolving, failed */
+	char addrs[UAPI_NAME_ADDRS_MAX][UAPI_ENDPOINT_MAX];
+	size_t n_addrs;
+};
+
 struct uapi_peer {
 	uint8_t public_key[KEY_LEN];
 	bool has_preshared_key;		/* the key itself is never kept */
@@ -53,6 +65,9 @@ struct uapi_peer {
 	uint64_t rx_packets, tx_packets;
 	bool has_session;
 	uint64_t handshake_attempts;
+	uint64_t responses_unconfirmed;	/* handshake responses the peer never confirmed */
+	bool has_last_disallowed_src;
+	struct ip_prefix last_disallowed_src;	/* the latest disallowed_src drop's inner source */
 	bool has_last_receive_age, has_last_handshake_age;
 	uint64_t last_receive_age_ms, last_handshake_age_ms;
 	bool has_unanswered;
@@ -74,6 +89,8 @@ struct uapi_peer {
 	char (*candidates)[UAPI_ENDPOINT_MAX];	/* in order of preference */
 	size_t n_candidates;
 	int candidate_index;			/* the endpoint's place; -1 none */
+	struct uapi_name *names;		/* host names roamd follows, in order */
+	size_t n_names;
 };
 
 struct uapi_device {
@@ -89,6 +106,7 @@ struct uapi_device {
 	size_t n_drops;
 	struct uapi_peer *peers;
 	size_t n_peers;
+	bool unanswered;		/* listed, but its daemon did not answer (metrics) */
 };
 
 /* Parses one `get` reply: the key=value lines up to and including the
@@ -154,6 +172,12 @@ void uapi_names_free(char **names);
  * listed. */
 int uapi_get_devices(const char *cmd, const char *ifname, struct uapi_device **devs, size_t *n);
 void uapi_devices_free(struct uapi_device *devs, size_t n);
+
+/* roamd's events after seq `after` (uapi_contract.h, "get=3"): the raw
+ * reply, roam_event lines and all, in *reply (free it). 0, or -errno with
+ * a one-line reason in err; -ENOTSUP: not roamd (wireguard-go hung up). */
+int uapi_fetch_events(const char *ifname, uint64_t after, char **reply, size_t *reply_len, char *err,
+		      size_t err_len);
 
 /* A set=1 request under construction. It may hold private and preshared
  * keys, so its memory is wiped whenever it moves and when freed. */

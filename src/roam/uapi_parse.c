@@ -87,6 +87,40 @@ static bool parse_history(struct uapi_peer *peer, const char *value)
 	return true;
 }
 
+/* HOST:PORT TTL NEXT STATUS [EP...] (uapi_contract.h). */
+static bool parse_name_line(struct uapi_peer *peer, const char *value)
+{
+	char buf[UAPI_HOST_PORT_MAX + 64 + UAPI_NAME_ADDRS_MAX * UAPI_ENDPOINT_MAX], *field[4 + UAPI_NAME_ADDRS_MAX + 1];
+	char *save = NULL;
+	struct uapi_name nm = { 0 };
+	uint64_t v;
+	size_t n = 0;
+
+	if (strlen(value) >= sizeof(buf) || peer->n_names >= UAPI_MAX_ENDPOINT_CANDIDATES)
+		return false;
+	strcpy(buf, value);
+	for (char *t = strtok_r(buf, " ", &save); t && n < sizeof(field) / sizeof(field[0]);
+	     t = strtok_r(NULL, " ", &save))
+		field[n++] = t;
+	if (n < 4 || n > 4 + UAPI_NAME_ADDRS_MAX || strlen(field[0]) >= sizeof(nm.host_port) ||
+	    strlen(field[3]) >= sizeof(nm.status) || !parse_decimal(field[1], UINT32_MAX, &v))
+		return false;
+	strcpy(nm.host_port, field[0]);
+	nm.ttl_s = (unsigned)v;
+	if (strcmp(field[2], "-")) {
+		if (!parse_decimal(field[2], UINT32_MAX, &v))
+			return false;
+		nm.has_next = true;
+		nm.next_s = (unsigned long)v;
+	}
+	strcpy(nm.status, field[3]);
+	for (size_t i = 4; i < n; i++)
+		if (!copy_endpoint(nm.addrs[nm.n_addrs++], field[i]))
+			return false;
+	*ARRAY_PUSH(peer->names, peer->n_names) = nm;
+	return true;
+}
+
 static bool parse_bool01(const char *s, bool *out)
 {
 	if (strcmp(s, "0") && strcmp(s, "1"))
@@ -152,6 +186,7 @@ static const struct peer_number peer_numbers[] = {
 	NUM(ROAM_KEY_RX_PACKETS, rx_packets, UINT64_MAX),
 	NUM(ROAM_KEY_TX_PACKETS, tx_packets, UINT64_MAX),
 	NUM(ROAM_KEY_HANDSHAKE_ATTEMPTS, handshake_attempts, UINT64_MAX),
+	NUM(ROAM_KEY_RESPONSES_UNCONFIRMED, responses_unconfirmed, UINT64_MAX),
 	NUM_FLAG(ROAM_KEY_LAST_RECEIVE_AGE_MS, last_receive_age_ms, has_last_receive_age),
 	NUM_FLAG(ROAM_KEY_LAST_HANDSHAKE_AGE_MS, last_handshake_age_ms, has_last_handshake_age),
 	NUM_FLAG(ROAM_KEY_UNANSWERED_MS, unanswered_ms, has_unanswered),
@@ -195,6 +230,9 @@ static bool peer_line(struct uapi_peer *peer, const char *key, size_t key_len, c
 		crypto_wipe(psk, sizeof(psk));
 	} else if (!strcmp(key, "endpoint")) {
 		return copy_endpoint(peer->endpoint, value);
+	} else if (!strcmp(key, ROAM_KEY_LAST_DISALLOWED_SRC)) {
+		peer->has_last_disallowed_src = ip_prefix_parse(&peer->last_disallowed_src, value, true);
+		return peer->has_last_disallowed_src;
 	} else if (!strcmp(key, "allowed_ip")) {
 		struct ip_prefix prefix;
 		if (!ip_prefix_parse(&prefix, value, false))
@@ -208,6 +246,8 @@ static bool peer_line(struct uapi_peer *peer, const char *key, size_t key_len, c
 		return parse_drop(&peer->drops, &peer->n_drops, value);
 	} else if (!strcmp(key, ROAM_KEY_HISTORY)) {
 		return parse_history(peer, value);
+	} else if (!strcmp(key, ROAM_KEY_NAME)) {
+		return parse_name_line(peer, value);
 	} else if (!strcmp(key, ROAM_KEY_PATH_MTU_ORIGIN)) {
 		if (strlen(value) >= sizeof(peer->path_mtu_origin))
 			return false;
@@ -357,6 +397,7 @@ void uapi_device_free(struct uapi_device *dev)
 		free(dev->peers[i].drops);
 		free(dev->peers[i].history);
 		free(dev->peers[i].candidates);
+		free(dev->peers[i].names);
 	}
 	free(dev->peers);
 	free(dev->drops);

@@ -71,7 +71,9 @@ static const char up_usage[] =
 	"preferred one again at most every 30 s (doubling when it fails again). Host\n"
 	"names are resolved now and handed to roamd as names too: it resolves them again\n"
 	"itself (at TTL, 30 s to 1 h; when the peer stops answering; after a network\n"
-	"change), so no cron job is needed.\n"
+	"change), so no cron job is needed. When the daemon is not roamd (wireguard-go\n"
+	"in its place), up says that failover and following names need roamd, and each\n"
+	"peer gets its first endpoint only ('roam reresolve' from a timer follows names).\n"
 	"\n"
 	"A full tunnel (0.0.0.0/0 or ::/0 with Table auto) gets wg-quick's policy routing:\n"
 	"the default route goes to table T (51820 or the next free one, or FwMark if set),\n"
@@ -584,56 +586,98 @@ static int start_roamd(struct up *u)
 	return 0;
 }
 
-static int configure(struct up *u)
+/* The set request of the whole configuration. roam_lines: with roamd's
+ * own keys (endpoint candidates, names), which wireguard-go refuses. */
+static void build_setconf(struct up *u, struct uapi_request *req, bool roam_lines, bool *has_roam_lines)
 {
 	const struct config_interface *in = &u->cfg.iface;
-	struct uapi_request req = { 0 };
-	char err[256], a[IP_PREFIX_STRLEN];
+	char a[IP_PREFIX_STRLEN];
 	struct ip_prefix p;
-	int ret;
 
+	*has_roam_lines = false;
 	if (in->private_key_line)
-		uapi_request_add_key(&req, "private_key", in->private_key);
+		uapi_request_add_key(req, "private_key", in->private_key);
 	if (in->listen_port_line)
-		uapi_request_add(&req, "listen_port=%u\n", in->listen_port);
+		uapi_request_add(req, "listen_port=%u\n", in->listen_port);
 	if (u->fwmark)
-		uapi_request_add(&req, "fwmark=%u\n", u->fwmark);
-	uapi_request_add(&req, "replace_peers=true\n");
+		uapi_request_add(req, "fwmark=%u\n", u->fwmark);
+	uapi_request_add(req, "replace_peers=true\n");
 	for (size_t i = 0; i < u->cfg.n_peers; i++) {
 		const struct config_peer *peer = &u->cfg.peers[i];
-		uapi_request_add_key(&req, "public_key", peer->public_key);
+		uapi_request_add_key(req, "public_key", peer->public_key);
 		if (peer->preshared_key_line)
-			uapi_request_add_key(&req, "preshared_key", peer->preshared_key);
+			uapi_request_add_key(req, "preshared_key", peer->preshared_key);
 		if (u->endpoints[i][0])
-			uapi_request_add(&req, "endpoint=%s\n", u->endpoints[i]);
+			uapi_request_add(req, "endpoint=%s\n", u->endpoints[i]);
 		if (peer_has_host_name(peer)) {
 			/* roamd follows names itself: every address of the
 			 * peer goes as a name (literals too, to keep the order),
 			 * resolved again at TTL and when the peer goes silent. */
-			uapi_request_add(&req, ROAM_KEY_REPLACE_ENDPOINT_NAMES "=true\n");
-			put_name(&req, &peer->endpoint);
-			for (size_t j = 0; j < peer->n_extra_endpoints; j++)
-				put_name(&req, &peer->extra_endpoints[j]);
+			*has_roam_lines = true;
+			if (roam_lines) {
+				uapi_request_add(req, ROAM_KEY_REPLACE_ENDPOINT_NAMES "=true\n");
+				put_name(req, &peer->endpoint);
+				for (size_t j = 0; j < peer->n_extra_endpoints; j++)
+					put_name(req, &peer->extra_endpoints[j]);
+			}
 		} else if (peer->n_extra_endpoints && u->endpoints[i][0]) {
 			/* Endpoint first: the list is in order of preference. */
-			uapi_request_add(&req, ROAM_KEY_REPLACE_ENDPOINT_CANDIDATES "=true\n");
-			uapi_request_add(&req, ROAM_KEY_ENDPOINT_CANDIDATE "=%s\n", u->endpoints[i]);
-			for (size_t j = 0; j < u->n_extras; j++)
-				if (u->extras[j].peer == i)
-					uapi_request_add(&req, ROAM_KEY_ENDPOINT_CANDIDATE "=%s\n", u->extras[j].text);
+			*has_roam_lines = true;
+			if (roam_lines) {
+				uapi_request_add(req, ROAM_KEY_REPLACE_ENDPOINT_CANDIDATES "=true\n");
+				uapi_request_add(req, ROAM_KEY_ENDPOINT_CANDIDATE "=%s\n", u->endpoints[i]);
+				for (size_t j = 0; j < u->n_extras; j++)
+					if (u->extras[j].peer == i)
+						uapi_request_add(req, ROAM_KEY_ENDPOINT_CANDIDATE "=%s\n",
+								 u->extras[j].text);
+			}
 		}
 		if (peer->persistent_keepalive_line)
-			uapi_request_add(&req, "persistent_keepalive_interval=%u\n", peer->persistent_keepalive);
-		uapi_request_add(&req, "replace_allowed_ips=true\n");
+			uapi_request_add(req, "persistent_keepalive_interval=%u\n", peer->persistent_keepalive);
+		uapi_request_add(req, "replace_allowed_ips=true\n");
 		for (size_t j = 0; j < peer->n_allowed_ips; j++) {
 			p = peer->allowed_ips[j].prefix;
 			ip_prefix_mask(&p);
-			uapi_request_add(&req, "allowed_ip=%s\n", ip_prefix_str(&p, a));
+			uapi_request_add(req, "allowed_ip=%s\n", ip_prefix_str(&p, a));
 		}
 	}
+}
+
+/* Whether the daemon serving ifname is roamd (it answers get=2). */
+static bool daemon_is_roamd(const char *ifname)
+{
+	struct uapi_device dev;
+	char err[256];
+	bool roamd = uapi_get_device(ifname, &dev, err, sizeof(err)) == 0 && dev.extended;
+
+	uapi_device_free(&dev);
+	return roamd;
+}
+
+static int configure(struct up *u)
+{
+	struct uapi_request req = { 0 };
+	char err[256];
+	bool has_roam_lines;
+	int ret;
+
+	build_setconf(u, &req, true, &has_roam_lines);
 	run_say("wg setconf %s %s (over %s/%s.sock)", u->ifname, u->cfg.path, UAPI_SOCKET_DIR, u->ifname);
 	ret = uapi_set_device(u->ifname, &req, err, sizeof(err));
 	uapi_request_free(&req);
+	if (ret && has_roam_lines && !daemon_is_roamd(u->ifname)) {
+		/* Another daemon (wireguard-go as roamd, a wrapper): it refuses
+		 * our keys, and set it all again without them, as wg setconf
+		 * would. The tunnel works; what only roamd does is said. */
+		fprintf(stderr,
+			"roam up: %s is not served by roamd: failover between a peer's endpoints and following its "
+			"host names need roamd; each peer gets its first endpoint only (run 'roam reresolve' from a "
+			"timer to follow names)\n",
+			u->ifname);
+		build_setconf(u, &req, false, &has_roam_lines);
+		ret = uapi_set_device(u->ifname, &req, err, sizeof(err));
+		uapi_request_free(&req);
+	}
 	return ret ? fail("%s", err) : 0;
 }
 

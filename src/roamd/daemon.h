@@ -1,5 +1,7 @@
 /* roamd: the daemon around one struct device. Everything runs on one thread
- * in one epoll loop (loop.c); the pieces share this state.
+ * in one epoll loop (loop.c), but for the Diffie-Hellman of handshake
+ * initiations (handshake_worker.c, which never sees the device); the
+ * pieces share this state.
  *
  *   main.c       arguments, environment, daemonising, set-up and tear-down
  *   loop.c       the event loop: fds, timers, signals, UAPI clients
@@ -10,8 +12,10 @@
  *   netwatch.c   the host's addresses/routes changed: tell the peers now
  *   names.c      peers' host names, resolved with c-ares in the loop
  *   resume.c     the machine slept or roamd was frozen: tell the peers
+ *   events.c     the authenticated facts, kept for `roam events`
  *   handshake_work.c  handshake messages queued behind the data, handled
  *                with a budget per round; under load from measured work
+ *   handshake_worker.c  the thread that does initiations' Diffie-Hellman
  *   tun.c udp.c ipc_socket.c icmp.c log.c   one mechanism each
  *   uapi*.c      the UAPI protocol itself (uapi.h), driven from loop.c */
 #ifndef ROAMD_DAEMON_H
@@ -23,6 +27,7 @@
 
 #include "device.h"
 #include "handshake_queue.h"
+#include "handshake_worker.h"
 #include "icmp.h"
 #include "ipc_socket.h"
 #include "tun.h"
@@ -44,6 +49,7 @@ enum watch_kind {
 	WATCH_NETWATCH,
 	WATCH_NAMES,		/* a resolver socket; obj: its slot (names.c) */
 	WATCH_RESUME,		/* the CLOCK_BOOTTIME tick (resume.c) */
+	WATCH_HANDSHAKE,	/* the handshake worker finished some (handshake_worker.c) */
 };
 
 struct watch {
@@ -110,6 +116,14 @@ enum { WINDOW_SLOTS = 8 };
 struct handshake_work {
 	struct handshake_queue queue;
 	bool inline_mode;	/* ROAMD_HANDSHAKE_INLINE: no queue (comparison) */
+	/* Initiations opened on the worker thread (ROAMD_HANDSHAKE_THREADS,
+	 * default 1; 0: on this thread, for comparison). */
+	bool threaded;
+	struct handshake_worker worker;
+	uint64_t worker_busy_seen; /* worker.busy_ns already in the window */
+	uint64_t worker_ns;	   /* of busy_ns, the worker's */
+	uint64_t offloaded, responses_offloaded;
+	struct watch worker_watch;
 	uint64_t dh_ns;		/* one X25519 here, measured at start */
 	unsigned backlog_limit;	/* waiting messages that mean under load */
 	/* Time spent on handshakes: a sliding second of slots. */
@@ -130,11 +144,19 @@ struct ports {
 	bool pinned;
 	uint64_t fresh_at;		/* the last fresh port (rate limit) */
 	uint64_t fresh_ports;
+	/* Sends to a peer the kernel refused with EPERM (a firewall rule)
+	 * or ENETUNREACH (a routing rule): since when without a gap, the
+	 * last one and where it went; a fresh port is then wanted, and taken
+	 * between two rounds of the loop (not in the middle of a send). */
+	uint64_t refused_since, refused_last;
+	struct endpoint refused_to;
+	bool fresh_wanted;
 };
 
 struct client;
 struct netwatch;
 struct names;
+struct event_ring;
 
 struct daemon {
 	char ifname[IFNAMSIZ];
@@ -152,6 +174,7 @@ struct daemon {
 	struct watch w_tun, w_udp4, w_udp6, w_netlink, w_listener, w_timer, w_signal, w_inotify;
 	struct netwatch *netwatch;	/* NULL when disabled (netwatch.h) */
 	struct names *names;		/* NULL without a resolver (names.h) */
+	struct event_ring *events;	/* events.h; NULL if it could not be had */
 	/* resume.c: a CLOCK_BOOTTIME tick that notices sleep and freezes. */
 	int resume_fd;
 	struct watch w_resume;
@@ -206,6 +229,11 @@ void datapath_clear_sources(struct daemon *d);
 /* Measures one X25519 and takes the load estimate over (after device_new). */
 int handshake_work_init(struct daemon *d);
 void handshake_work_free(struct daemon *d);
+/* Starts the worker thread (after the privileges are dropped, before the
+ * seccomp filter, which then covers it too) and watches its wake-ups. */
+int handshake_work_start(struct daemon *d);
+/* The worker's done_fd was readable. */
+void handshake_work_event(struct daemon *d);
 /* A datagram from the network: true if it is a handshake message, queued
  * (or dropped with the queue full) for handshake_work_run. */
 bool handshake_work_defer(struct daemon *d, const struct endpoint *from, const uint8_t *buf, size_t len,
@@ -223,11 +251,16 @@ void ports_link_down(struct daemon *d);
 void ports_free(struct daemon *d);
 /* The path's state looks bad (stale NAT or conntrack entries): unless the
  * port is pinned, move to new sockets on a fresh random port, so the next
- * datagrams make new mappings. Rate-limited; why goes to the log. */
-void ports_fresh_port(struct daemon *d, const char *why);
+ * datagrams make new mappings. Rate-limited; reason (one word) goes to the
+ * event, why to the log. */
+void ports_fresh_port(struct daemon *d, const char *reason, const char *why);
 /* The engine's events: a handshake to a peer that had a session going
  * unanswered again asks for a fresh port. */
 void ports_on_device_event(struct daemon *d, const struct device_event *ev);
+/* A send to a peer failed with EPERM or ENETUNREACH (datapath.c). */
+void ports_send_refused(struct daemon *d, const struct endpoint *to);
+/* Between two rounds of the loop: a fresh port, if refusals asked for one. */
+void ports_run(struct daemon *d);
 
 /* resume.c: the machine slept or roamd was frozen: tell the peers at once.
  * init is said but not fatal when it fails (resume_fd stays -1). */

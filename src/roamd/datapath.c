@@ -31,6 +31,7 @@
 
 #include "crypto.h"
 #include "daemon.h"
+#include "events.h"
 #include "log.h"
 #include "names.h"
 #include "fragment.h"
@@ -196,6 +197,11 @@ static void note_send_result(struct daemon *d, struct peer *peer, const struct e
 		 * packet. */
 		device_count_drop(d->dev, peer, send_drop_reason(err));
 		d->dp.udp_send_errors++;
+		/* Refusals that may be about our source port (ports.c
+		 * decides). Only for a peer's datagrams: those go out on
+		 * our own timers and traffic, never because of a stranger. */
+		if (peer && (err == -EPERM || err == -ENETUNREACH))
+			ports_send_refused(d, to);
 		if (is_power_of_two(d->dp.udp_send_errors)) {
 			char ep[ENDPOINT_TEXT_LEN];
 			log_verbose("send to %s failed: %s (%llu send errors so far)", endpoint_str(to, ep),
@@ -382,7 +388,10 @@ static void io_deliver(void *ctx, struct peer *peer, uint8_t *data, size_t len)
 
 static void io_event(void *ctx, const struct device_event *event)
 {
+	/* The one place where the engine's events become log lines and
+	 * the operator's events (events.h keeps only authenticated ones). */
 	log_device_event(event);
+	events_from_device(ctx, event);
 	pathmtu_on_device_event(ctx, event);
 	names_on_device_event(ctx, event);
 	ports_on_device_event(ctx, event);

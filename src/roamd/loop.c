@@ -455,6 +455,7 @@ void loop_run(struct daemon *d)
 {
 	struct epoll_event events[EPOLL_BATCH];
 	while (d->running) {
+		ports_run(d);
 		rearm_timer(d);
 		/* With clients connected, wake at least once a second to close
 		 * the idle ones; with a watchdog, in time for its next ping;
@@ -518,6 +519,10 @@ void loop_run(struct daemon *d)
 				break;
 			case WATCH_RESUME:
 				resume_event(d);
+				break;
+			case WATCH_HANDSHAKE:
+				/* Finished after the round's data, below. */
+				handshake_work_event(d);
 				break;
 			}
 		}

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "events.h"
 #include "log.h"
 #include "names.h"
 #include "netwatch.h"
@@ -58,7 +59,9 @@ static void usage(FILE *f)
 		   "             kernel WireGuard trusts them)\n"
 		   "             ROAMD_HANDSHAKE_INLINE=1 handles handshake messages where they arrive, in\n"
 		   "             order with the data, and models the load (for comparison: by default they\n"
-		   "             wait behind the data and the load is measured)\n");
+		   "             wait behind the data and the load is measured)\n"
+		   "             ROAMD_HANDSHAKE_THREADS=0 does initiations' Diffie-Hellman on the data\n"
+		   "             path's thread (for comparison: by default a worker thread does it)\n");
 }
 
 /* Forks. The parent waits on a pipe for the child's verdict and never
@@ -134,6 +137,24 @@ static int env_fd(const char *name)
 	return (int)fd;
 }
 
+/* Whatever else the starting process left open (a shell's pipes, a
+ * supervisor's log file) is closed: a long-lived daemon that parses bytes
+ * from the internet holds no fd it was not meant to have. Only the fds
+ * handed over on purpose (WG_TUN_FD, WG_UAPI_FD; -1 if none) survive. */
+static void close_inherited_fds(int keep_a, int keep_b)
+{
+	int keep[2] = {keep_a < keep_b ? keep_a : keep_b, keep_a < keep_b ? keep_b : keep_a};
+	unsigned from = STDERR_FILENO + 1;
+	for (int i = 0; i < 2; i++) {
+		if (keep[i] < (int)from)
+			continue;
+		if ((unsigned)keep[i] > from)
+			close_range(from, (unsigned)keep[i] - 1, 0);
+		from = (unsigned)keep[i] + 1;
+	}
+	close_range(from, ~0U, 0);
+}
+
 static int setup(struct daemon *d, const char *ifname, int tun_fd, int uapi_fd, char *err, size_t err_len)
 {
 	memset(d, 0, sizeof(*d));
@@ -142,8 +163,9 @@ static int setup(struct daemon *d, const char *ifname, int tun_fd, int uapi_fd, 
 	d->ipc.fd = d->ipc.inotify_fd = -1;
 	snprintf(d->ifname, sizeof(d->ifname), "%s", ifname);
 	ports_init(d);
-
-	if (datapath_init(d) < 0) {
+	/* Without the ring (256 KiB) roamd would still work, but an operator
+	 * relying on `roam events` would miss facts without knowing. */
+	if (events_init(d) < 0 || datapath_init(d) < 0) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
@@ -211,6 +233,7 @@ static void teardown(struct daemon *d)
 	tun_close(&d->tun);
 	datapath_free(&d->dp);
 	handshake_work_free(d);
+	events_free(d);
 	if (d->notify_fd >= 0)
 		close(d->notify_fd);
 	d->notify_fd = -1;
@@ -331,6 +354,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "roamd: WG_TUN_FD and WG_UAPI_FD must be open file descriptors above 2\n");
 		return 1;
 	}
+	close_inherited_fds(tun_fd, uapi_fd);
 
 	/* Who to become is settled now, while the user database can still be
 	 * read and a mistake still reaches the terminal. */
@@ -376,6 +400,15 @@ int main(int argc, char **argv)
 	notify_open(&d);
 	if (privileges_drop(&priv, err, sizeof(err)) < 0) {
 		log_error("dropping privileges: %s", err);
+		teardown(&d);
+		log_close();
+		return 1;
+	}
+	/* With the privileges dropped (the thread inherits that) and before
+	 * the seccomp filter, which covers every thread. */
+	int hs_ret = handshake_work_start(&d);
+	if (hs_ret < 0) {
+		log_error("handshake worker thread: %s", strerror(-hs_ret));
 		teardown(&d);
 		log_close();
 		return 1;

@@ -13,8 +13,12 @@
 #include <sys/epoll.h>
 
 #include "daemon.h"
+#include "events.h"
 #include "log.h"
 #include "names.h"
+#include "names_answer.h"
+#include "uapi.h"
+#include "uapi_contract.h"
 
 enum {
 	NAMES_FDS = 16,		/* sockets c-ares holds at once */
@@ -228,52 +232,28 @@ static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo 
 		ares_freeaddrinfo(res);
 		return;
 	}
-	struct endpoint addrs[NAMES_MAX_ADDRS];
-	unsigned n = 0, seen = 0;
-	int ttl = -1;
-	for (struct ares_addrinfo_node *node = res->nodes; node; node = node->ai_next) {
-		if (node->ai_family != AF_INET && node->ai_family != AF_INET6)
-			continue;
-		seen++;
-		if (ttl < 0 || node->ai_ttl < ttl)
-			ttl = node->ai_ttl;
-		if (n == NAMES_MAX_ADDRS)
-			continue;
-		struct endpoint ep;
-		if (node->ai_family == AF_INET)
-			endpoint_from_bytes(&ep, AF_INET,
-					    (const uint8_t *)&((struct sockaddr_in *)node->ai_addr)->sin_addr, e->port);
-		else
-			endpoint_from_bytes(&ep, AF_INET6,
-					    ((struct sockaddr_in6 *)node->ai_addr)->sin6_addr.s6_addr, e->port);
-		bool dup = false;
-		for (unsigned k = 0; k < n; k++)
-			dup |= endpoint_same_remote(&addrs[k], &ep);
-		if (!dup)
-			addrs[n++] = ep;
-	}
+	struct names_answer got;
+	names_answer_take(res, e->port, &got);
 	ares_freeaddrinfo(res);
-	uint64_t ttl_ns = ttl > 0 ? (uint64_t)ttl * NSEC_PER_SEC : 0;
-	if (ttl_ns < NAMES_TTL_MIN)
-		ttl_ns = NAMES_TTL_MIN;
-	if (ttl_ns > NAMES_TTL_MAX)
-		ttl_ns = NAMES_TTL_MAX;
-	e->ttl = ttl_ns;
-	e->due = now + ttl_ns;
+	e->ttl = got.ttl_ns;
+	e->due = now + got.ttl_ns;
 	e->last_status = ARES_SUCCESS;
-	if (!n)
+	if (!got.n)
 		return;
-	if (same_addrs(addrs, n, e->addrs, e->n_addrs))
+	if (same_addrs(got.addrs, got.n, e->addrs, e->n_addrs))
 		return;
 	char before[256], after[256];
 	addrs_text(e->addrs, e->n_addrs, before, sizeof(before));
-	addrs_text(addrs, n, after, sizeof(after));
-	if (seen > n)
-		log_info("name %s: %s -> %s (TTL %d s; %u of %u addresses kept)", e->host, before, after, ttl, n, seen);
+	addrs_text(got.addrs, got.n, after, sizeof(after));
+	if (got.seen > got.n)
+		log_info("name %s: %s -> %s (TTL %d s; %u of %u addresses kept)", e->host, before, after, got.ttl, got.n,
+			 got.seen);
 	else
-		log_info("name %s: %s -> %s (TTL %d s)", e->host, before, after, ttl);
-	memcpy(e->addrs, addrs, n * sizeof(addrs[0]));
-	e->n_addrs = n;
+		log_info("name %s: %s -> %s (TTL %d s)", e->host, before, after, got.ttl);
+	events_name_resolved(d, e->peer, e->host, e->addrs, e->n_addrs, got.addrs, got.n,
+			     got.ttl > 0 ? (unsigned)got.ttl : 0);
+	memcpy(e->addrs, got.addrs, got.n * sizeof(got.addrs[0]));
+	e->n_addrs = got.n;
 	rebuild(d, e->peer, now);
 }
 
@@ -460,4 +440,35 @@ void names_on_device_event(struct daemon *d, const struct device_event *ev)
 	for (size_t i = 0; i < nm->n; i++)
 		if (nm->v[i].peer == ev->peer)
 			schedule(&nm->v[i], ev->now);
+}
+
+/* ---- what get=2 shows ------------------------------------------------------ */
+
+/* A scan of every name per peer: roamd serves a few peers by name (a
+ * client's servers), not a server's thousands of clients, which have none
+ * and cost one empty check. */
+void names_put_peer(void *ctx, const struct peer *peer, uint64_t now, struct uapi_buf *out)
+{
+	struct daemon *d = ctx;
+	struct names *nm = d->names;
+	if (!nm)
+		return;
+	for (size_t i = 0; i < nm->n; i++) {
+		const struct name_entry *e = &nm->v[i];
+		if (e->peer != peer || e->literal)
+			continue;
+		const char *status = e->in_flight ? "resolving" : e->last_status != ARES_SUCCESS ? "failed" : "ok";
+		char next[24] = "-";
+		if (e->due && !e->in_flight)
+			snprintf(next, sizeof(next), "%llu",
+				 (unsigned long long)(e->due > now ? (e->due - now) / NSEC_PER_SEC : 0));
+		uapi_buf_printf(out, ROAM_KEY_NAME "=%s:%u %llu %s %s", e->host, e->port,
+				(unsigned long long)(e->ttl / NSEC_PER_SEC), next, status);
+		for (unsigned k = 0; k < e->n_addrs; k++) {
+			char text[ENDPOINT_TEXT_LEN];
+			if (endpoint_format(&e->addrs[k], text, sizeof(text)))
+				uapi_buf_printf(out, " %s", text);
+		}
+		uapi_buf_put(out, "\n", 1);
+	}
 }

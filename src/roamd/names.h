@@ -22,6 +22,7 @@
 struct daemon;
 struct peer;
 struct device_event;
+struct uapi_buf;
 
 #define NAMES_TTL_MIN (30 * NSEC_PER_SEC)
 #define NAMES_TTL_MAX (3600 * NSEC_PER_SEC)
@@ -45,6 +46,10 @@ void names_clear_peer(void *ctx, struct peer *peer);
 int names_add_peer(void *ctx, struct peer *peer, const char *host, size_t host_len, uint16_t port);
 /* Every name again now (roam reresolve; a network change). */
 void names_refresh_all(void *ctx);
+
+/* get=2 (struct uapi_host.put_peer_names): a roam_name line per host name
+ * of the peer (uapi_contract.h). */
+void names_put_peer(void *ctx, const struct peer *peer, uint64_t now, struct uapi_buf *out);
 
 /* The loop: a resolver fd is ready (slot: the watch's obj); the earliest
  * deadline; timers due. */

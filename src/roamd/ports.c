@@ -9,9 +9,12 @@
  * successful change (the peers follow our new source port like any
  * roaming). */
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "crypto.h"
 #include "daemon.h"
+#include "events.h"
 #include "log.h"
 #include "names.h"
 
@@ -134,6 +137,8 @@ void ports_init(struct daemon *d)
 		.clear_peer_names = names_clear_peer,
 		.add_peer_name = names_add_peer,
 		.resolve_names = names_refresh_all,
+		.put_events = events_put_after,
+		.put_peer_names = names_put_peer,
 	};
 }
 
@@ -181,7 +186,7 @@ void ports_free(struct daemon *d)
  * not churn sockets (each new port is a new NAT mapping for every peer). */
 #define FRESH_PORT_GAP (20 * NSEC_PER_SEC)
 
-void ports_fresh_port(struct daemon *d, const char *why)
+void ports_fresh_port(struct daemon *d, const char *reason, const char *why)
 {
 	struct ports *ports = &d->ports;
 	/* Never when the operator pinned the port (a server, a port forward,
@@ -200,13 +205,72 @@ void ports_fresh_port(struct daemon *d, const char *why)
 		return;
 	}
 	struct udp_pair old = ports->cur;
+	/* Before the close, which forgets it. */
+	uint16_t old_port = old.port;
 	ports->cur = fresh;
 	ports->port = fresh.port;
 	loop_watch_udp(d, &old, &ports->cur);
 	udp_pair_close(&old);
 	datapath_clear_sources(d);
 	ports->fresh_ports++;
-	log_info("new source port %u (was %u): %s", fresh.port, old.port, why);
+	log_info("new source port %u (was %u): %s", fresh.port, old_port, why);
+	events_fresh_port(d, old_port, fresh.port, reason);
+}
+
+/* Whether the kernel has a route to ep (with our fwmark) for a socket on
+ * another port: a UDP connect() is a route lookup and sends nothing. No
+ * route at all (the uplink is down) is not a port's fault, and a fresh
+ * port would not help. */
+static bool route_exists(const struct daemon *d, const struct endpoint *ep)
+{
+	int family = ep->addr.sa.sa_family;
+	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	uint32_t mark = d->ports.fwmark;
+	if (mark)
+		setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
+	bool ok = connect(fd, &ep->addr.sa, family == AF_INET ? sizeof(ep->addr.in4) : sizeof(ep->addr.in6)) == 0;
+	close(fd);
+	return ok;
+}
+
+/* Refusals for REFUSED_FOR (one handshake retry), without a gap longer
+ * than REFUSED_GAP (a retry and its jitter, so that retries alone keep a
+ * streak going), ask for a fresh port: a moment's refusal (a firewall
+ * reloading) does not, and FRESH_PORT_GAP bounds how often it happens. */
+#define REFUSED_FOR (REKEY_TIMEOUT)
+#define REFUSED_GAP (REKEY_TIMEOUT + REKEY_TIMEOUT / 2)
+
+void ports_send_refused(struct daemon *d, const struct endpoint *to)
+{
+	struct ports *ports = &d->ports;
+	if (ports->pinned)
+		return;
+	uint64_t now = now_ns();
+	if (!ports->refused_since || now - ports->refused_last > REFUSED_GAP)
+		ports->refused_since = now;
+	ports->refused_last = now;
+	ports->refused_to = *to;
+	if (now - ports->refused_since >= REFUSED_FOR)
+		ports->fresh_wanted = true;
+}
+
+void ports_run(struct daemon *d)
+{
+	struct ports *ports = &d->ports;
+	if (!ports->fresh_wanted)
+		return;
+	ports->fresh_wanted = false;
+	ports->refused_since = 0;
+	/* The kernel refused our datagrams (EPERM: a firewall rule; or
+	 * ENETUNREACH: a routing rule) while it has a route to the peer:
+	 * the rule may be about this source port (a stale conntrack entry,
+	 * a sport-based policy). With no route at all, the uplink is down:
+	 * a new port would change nothing. */
+	if (route_exists(d, &ports->refused_to))
+		ports_fresh_port(d, "send_refused",
+				 "sends to a peer were refused (EPERM/ENETUNREACH) for 5 s while a route to it exists");
 }
 
 void ports_on_device_event(struct daemon *d, const struct device_event *ev)
@@ -221,5 +285,5 @@ void ports_on_device_event(struct daemon *d, const struct device_event *ev)
 	bool known_good = info.last_handshake_mono != 0 && info.handshake_attempts >= 1;
 	crypto_wipe(&info, sizeof(info));
 	if (known_good)
-		ports_fresh_port(d, "a handshake to a peer that answered before went unanswered");
+		ports_fresh_port(d, "unanswered", "a handshake to a peer that answered before went unanswered");
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "events.h"
 #include "log.h"
 #include "names.h"
 #include "netwatch.h"
@@ -91,9 +92,13 @@ void resume_event(struct daemon *d)
 	uint64_t now = now_ns();
 	/* NAT and conntrack entries may have expired or gone stale while we
 	 * slept: a fresh port makes new ones (unless the port is pinned). */
-	ports_fresh_port(d, "resumed");
+	ports_fresh_port(d, "resume", "resumed");
 	unsigned dormant = 0, told = netwatch_tell_peers(d, now, &dormant);
 	names_refresh_all(d);
+	if (suspended)
+		events_resume(d, "slept", slept_now / NSEC_PER_SEC, told);
+	else
+		events_resume(d, "frozen", ticks * RESUME_TICK / NSEC_PER_SEC, told);
 	if (suspended)
 		log_info("resume: the machine slept for %llu s; %u peer%s told at once",
 			 (unsigned long long)(slept_now / NSEC_PER_SEC), told, told == 1 ? "" : "s");

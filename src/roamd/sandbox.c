@@ -8,7 +8,8 @@
  * arguments say what it can reach, they are checked too: files only for
  * reading (no O_CREAT/O_TRUNC, no write access), sockets only of the
  * families roamd uses. Everything else, notably execve, ptrace, fork/clone,
- * mount, open-for-write, chmod/chown, setuid and friends, is trapped. */
+ * mount, open-for-write, chmod/chown, setuid and friends, is trapped, and
+ * so is any new executable mapping. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <linux/sockios.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -36,11 +38,16 @@ static const char *const daemon_calls[] = {
 	/* sockets: UDP data path, UAPI clients, netlink, syslog */
 	"recvmmsg", "sendmmsg", "recvmsg", "sendmsg", "recvfrom", "sendto", "accept4", "accept", "bind", "connect",
 	"setsockopt", "getsockopt", "getsockname", "getpeername", "shutdown",
-	/* memory: malloc, secmem (mlock, MADV_DONTDUMP), OpenSSL */
-	"mmap", "munmap", "mprotect", "madvise", "mlock", "munlock", "brk", "mremap",
+	/* memory: malloc, secmem (mlock, MADV_DONTDUMP), OpenSSL; mmap and
+	 * mprotect only without PROT_EXEC (add_no_exec_mappings) */
+	"munmap", "madvise", "mlock", "munlock", "brk", "mremap",
 	/* time, randomness, identity */
 	"clock_gettime", "clock_getres", "gettimeofday", "time", "nanosleep", "clock_nanosleep", "getrandom",
 	"getpid", "gettid", "getuid", "geteuid", "getgid", "getegid", "uname",
+	/* glibc's qsort asks how much memory there is (sysinfo) before
+	 * sorting more than a few hundred bytes: c-ares sorts the addresses
+	 * of an answer, and a record of 100 addresses killed roamd here */
+	"sysinfo",
 	/* the UAPI socket check (lstat) and glibc's time zone check (stat) */
 	"fstat", "newfstatat", "lstat", "stat", "statx",
 	/* removing our own socket at exit: fails with EACCES in root's
@@ -117,6 +124,18 @@ static int add_read_only_opens(scmp_filter_ctx ctx)
 	return ret;
 }
 
+/* mmap and mprotect, but never with PROT_EXEC: the running daemon loads no
+ * code (no dlopen: c-ares and libcrypto's default provider are linked in),
+ * so an executable mapping can only be an exploit staging its shellcode. */
+static int add_no_exec_mappings(scmp_filter_ctx ctx)
+{
+	int ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+				       SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	return ret;
+}
+
 /* New sockets: UDP on link up and listen-port changes (and TCP, when the
  * resolver falls back to it), a datagram socket for route lookups, AF_UNIX
  * for syslog, NETLINK_ROUTE for a re-opened watch. No raw or packet
@@ -168,6 +187,10 @@ static int load(scmp_filter_ctx ctx, int ret)
 	 * privileges.c set it already (and the keeper did). */
 	if (!ret)
 		ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+	/* Every thread, the handshake worker's too (handshake_worker.c),
+	 * not only the one installing it. */
+	if (!ret)
+		ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (!ret)
 		ret = seccomp_load(ctx);
 	seccomp_release(ctx);
@@ -210,6 +233,8 @@ int sandbox_enter(bool log_only, char *err, size_t err_len)
 		ret = add_read_only_opens(ctx);
 	if (!ret)
 		ret = add_sockets(ctx);
+	if (!ret)
+		ret = add_no_exec_mappings(ctx);
 	ret = load(ctx, ret);
 	if (ret < 0) {
 		snprintf(err, err_len, "seccomp filter: %s", strerror(-ret));

@@ -128,8 +128,11 @@ void uapi_get(struct device *dev, const struct uapi_host *host, bool roam, struc
 		uapi_buf_put_number(out, "rx_bytes", info.rx_bytes);
 		uapi_buf_put_number(out, "persistent_keepalive_interval", info.persistent_keepalive);
 		peer_allowedips_walk(peer, put_allowed_ip, out);
-		if (roam)
+		if (roam) {
 			uapi_put_roam_peer(peer, &info, now, out);
+			if (host->put_peer_names)
+				host->put_peer_names(host->ctx, peer, now, out);
+		}
 		crypto_wipe(&info, sizeof(info));
 		if (uapi_buf_poisoned(out))
 			return;

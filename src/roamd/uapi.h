@@ -38,6 +38,10 @@ struct uapi_host {
 	void (*clear_peer_names)(void *ctx, struct peer *peer);
 	int (*add_peer_name)(void *ctx, struct peer *peer, const char *host, size_t host_len, uint16_t port);
 	void (*resolve_names)(void *ctx);
+	/* get=2: the peer's host names as roam_name lines (optional). */
+	void (*put_peer_names)(void *ctx, const struct peer *peer, uint64_t now, struct uapi_buf *out);
+	/* The events after seq `after` (events.h); NULL: -ENOTSUP. */
+	void (*put_events)(void *ctx, uint64_t after, struct uapi_buf *out);
 };
 
 struct uapi_buf {
@@ -69,6 +73,11 @@ void uapi_get(struct device *dev, const struct uapi_host *host, bool roam, struc
 /* The roam_* extension lines (schema in src/common/uapi_contract.h). */
 void uapi_put_roam_device(const struct device *dev, uint64_t now, struct uapi_buf *out);
 void uapi_put_roam_peer(const struct peer *peer, const struct peer_info *info, uint64_t now, struct uapi_buf *out);
+/* Our "get=3" op (events): body is its lines up to the blank line, today
+ * "roam_events_after=N" (0 or absent: every event kept). Appends the
+ * events after N, "roam_events_last=N", then "errno=0\n\n"; -EINVAL for
+ * any other line. */
+void uapi_get_events(const struct uapi_host *host, const char *body, size_t len, struct uapi_buf *out);
 /* body: the lines after "set=1\n" up to (not including) the blank line.
  * Returns 0 or a negative errno (the value `wg` expects on the errno line). */
 int uapi_set(struct device *dev, const struct uapi_host *host, const char *body, size_t len);

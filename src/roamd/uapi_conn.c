@@ -3,7 +3,8 @@
  *
  * A request is an op line, exactly "get=1\n" or "set=1\n", or our own
  * "get=2\n" (get=1 plus the roam_* lines; wireguard-go closes on it, so a
- * client can tell which daemon it talks to and fall back). get is followed
+ * client can tell which daemon it talks to and fall back) and "get=3\n"
+ * (events after a cursor, uapi_events.c; framed like set). get is followed
  * by one byte that must be "\n"; set by lines up to an empty one. Bytes may
  * arrive in any split, down to one at a time, and several requests may
  * follow each other; scanning resumes where the last feed stopped, so a
@@ -33,6 +34,7 @@
 
 #include "crypto.h"
 #include "uapi.h"
+#include "uapi_contract.h"
 
 enum conn_state {
 	CONN_OP,	/* reading the op line */
@@ -41,7 +43,8 @@ enum conn_state {
 	CONN_CLOSED,
 };
 
-static const char OP_GET[] = "get=1\n", OP_GET_ROAM[] = "get=2\n", OP_SET[] = "set=1\n";
+static const char OP_GET[] = "get=1\n", OP_GET_ROAM[] = "get=2\n", OP_SET[] = "set=1\n",
+		  OP_EVENTS[] = UAPI_OP_EVENTS;
 enum {
 	OP_LEN = sizeof(OP_GET) - 1,
 	BIG_BUFFER = 64 * 1024,	/* kept between requests only up to this */
@@ -55,6 +58,7 @@ struct uapi_conn {
 	char op[OP_LEN];
 	size_t op_len;
 	bool roam_get;
+	bool events;		/* the lines being collected are get=3's */
 
 	/* The set request's lines so far (without "set=1\n"). */
 	char *in;
@@ -153,8 +157,13 @@ static size_t feed_set(struct uapi_conn *conn, const char *data, size_t len)
 	while (i < len) {
 		if (conn->at_line_start && data[i] == '\n') {
 			i++;
-			int ret = conn->oversized ? -ENOMEM : uapi_set(conn->dev, conn->host, conn->in, conn->in_len);
-			uapi_buf_printf(&conn->out, "errno=%d\n\n", ret);
+			if (conn->events && !conn->oversized) {
+				uapi_get_events(conn->host, conn->in, conn->in_len, &conn->out);
+			} else {
+				int ret = conn->oversized ? -ENOMEM
+							  : uapi_set(conn->dev, conn->host, conn->in, conn->in_len);
+				uapi_buf_printf(&conn->out, "errno=%d\n\n", ret);
+			}
 			clear_input(conn);
 			/* A connection may idle on after a huge request. */
 			if (conn->in_cap > BIG_BUFFER) {
@@ -187,7 +196,8 @@ bool uapi_conn_feed(struct uapi_conn *conn, const char *data, size_t len)
 			bool get = memcmp(conn->op, OP_GET, conn->op_len) == 0;
 			bool roam_get = memcmp(conn->op, OP_GET_ROAM, conn->op_len) == 0;
 			bool set = memcmp(conn->op, OP_SET, conn->op_len) == 0;
-			if (!get && !roam_get && !set) {
+			bool events = memcmp(conn->op, OP_EVENTS, conn->op_len) == 0;
+			if (!get && !roam_get && !set && !events) {
 				conn->state = CONN_CLOSED;
 				break;
 			}
@@ -195,6 +205,7 @@ bool uapi_conn_feed(struct uapi_conn *conn, const char *data, size_t len)
 				conn->op_len = 0;
 				conn->state = get || roam_get ? CONN_GET : CONN_SET;
 				conn->roam_get = roam_get;
+				conn->events = events;
 				conn->at_line_start = true;
 			}
 			break;

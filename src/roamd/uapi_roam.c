@@ -1,5 +1,6 @@
 /* The roam_* lines of a "get=2" reply: what roamd knows beyond what `wg`
  * shows. The schema, shared with roam's parser, is in uapi_contract.h. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -80,6 +81,13 @@ void uapi_put_roam_peer(const struct peer *peer, const struct peer_info *info, u
 	uapi_buf_put_number(out, ROAM_KEY_TX_PACKETS, info->tx_packets);
 	uapi_buf_put_number(out, ROAM_KEY_HAS_SESSION, info->has_current_keypair ? 1 : 0);
 	uapi_buf_put_number(out, ROAM_KEY_HANDSHAKE_ATTEMPTS, info->handshake_attempts);
+	uapi_buf_put_number(out, ROAM_KEY_RESPONSES_UNCONFIRMED, info->responses_unconfirmed);
+	if (info->last_disallowed_family) {
+		char a[INET6_ADDRSTRLEN];
+
+		if (inet_ntop(info->last_disallowed_family, info->last_disallowed_src, a, sizeof(a)))
+			put_named(out, ROAM_KEY_LAST_DISALLOWED_SRC, a);
+	}
 	if (info->last_receive_mono)
 		uapi_buf_put_number(out, ROAM_KEY_LAST_RECEIVE_AGE_MS, ms(now - info->last_receive_mono));
 	if (info->unanswered_since_mono)

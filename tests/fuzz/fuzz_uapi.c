@@ -1,7 +1,8 @@
 /* libFuzzer: the UAPI byte stream (src/roamd/uapi_conn.c, uapi.c,
  * uapi_roam.c, uapi_buf.c) as a local client sends it over
- * /var/run/wireguard/IFNAME.sock: get=1, get=2 (the roam_* lines), set=1
- * with every key, in any order and split at any point.
+ * /var/run/wireguard/IFNAME.sock: get=1, get=2 (the roam_* lines), get=3
+ * (events after a cursor, from a ring of a few), set=1 with every key, in
+ * any order and split at any point.
  *
  * Input: one byte n (the number of cuts, n % 8), n bytes of chunk sizes,
  * then the stream. It runs against a device with three peers (restored
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "events.h"
 #include "uapi.h"
 
 static uint64_t rng = 0x19;
@@ -95,7 +97,17 @@ static uint64_t host_now(void *ctx)
 	return 5000 * UINT64_C(1000000000);
 }
 
+/* A ring of three events for get=3 (events.c), made once in setup. */
+static struct event_ring *ring;
+
+static void host_put_events(void *ctx, uint64_t after, struct uapi_buf *out)
+{
+	(void)ctx;
+	event_ring_put_after(ring, after, out);
+}
+
 static const struct uapi_host host = {
+	.put_events = host_put_events,
 	.prepare_listen_port = host_prepare,
 	.commit_listen_port = host_commit,
 	.listen_port = host_port,
@@ -121,8 +133,15 @@ static void setup(void)
 {
 	struct device_io io = {.send = io_send, .deliver = io_deliver, .random = io_random, .wall_ns = io_wall};
 	dev = device_new(&io);
-	if (!dev)
+	ring = event_ring_new();
+	if (!dev || !ring)
 		abort();
+	for (int i = 0; i < 3; i++) {
+		struct event_json ev;
+		event_begin(&ev, ring->last_seq + 1, "wg0", "handshake_completed", NULL, 0, io_wall(NULL));
+		event_end(&ev);
+		event_ring_push(ring, ev.text, ev.len);
+	}
 	uint8_t priv[32], pub[32];
 	char k[65], p[3][65];
 	for (int n = 0; n < 4; n++) {

@@ -624,3 +624,66 @@ rt_remove_ledgers() {
 	for f in "$RT_LEDGER_DIR/${RT_PFX}"[a-z]*.state; do [ -e "$f" ] && rm -f "$f"; done
 	return 0
 }
+
+# ---------------------------------------------------------------------------
+# roamd's events (roam events, docs/events-json.md)
+
+RT_ROAM_CLI=${ROAM_CLI:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/roam}
+
+# events_last_seq IFNAME — the newest event's seq (0: none yet).
+events_last_seq() {
+	local last
+	last=$(timeout 10 "$RT_ROAM_CLI" events "$1" --no-follow 2>/dev/null | tail -n 1)
+	last=$(sed -n 's/^{"seq":\([0-9]*\),.*/\1/p' <<<"$last")
+	echo "${last:-0}"
+}
+
+# events_follow IFNAME FILE — `roam events IFNAME` in the background from
+# the newest event on (none of the earlier ones), its JSON lines into FILE
+# (stderr into FILE.err); the pid in RT_EVENTS_PID.
+events_follow() {
+	local after
+	after=$(events_last_seq "$1")
+	"$RT_ROAM_CLI" events "$1" --after "$after" >"$2" 2>"$2.err" &
+	RT_EVENTS_PID=$!
+	RT_PIDS+=("$RT_EVENTS_PID")
+}
+
+# events_stop — SIGINT to the follower, as an operator's Ctrl-C; waits up
+# to 3 s for it. Returns its status (0: it ended cleanly), or 1 if it had
+# already exited (it lost its daemon).
+events_stop() {
+	local pid=${RT_EVENTS_PID:-} rc
+	[ -n "$pid" ] || return 1
+	RT_EVENTS_PID=
+	rt_pid_alive "$pid" || { wait "$pid" 2>/dev/null; rt_forget "$pid"; return 1; }
+	kill -INT "$pid" 2>/dev/null
+	wait_until 3 bash -c "! kill -0 $pid" || rt_kill "$pid"
+	wait "$pid" 2>/dev/null
+	rc=$?
+	rt_forget "$pid"
+	return "$rc"
+}
+
+# events_types FILE — the "type" of each event in FILE, space-separated.
+events_types() {
+	sed -n 's/.*"type":"\([a-z_]*\)".*/\1/p' "$1" | paste -sd' '
+}
+
+# events_wait_for FILE TYPE [SECONDS] — waits (5 s by default) until an
+# event of TYPE is in FILE: the follower polls every 200 ms.
+events_wait_for() {
+	local file=$1 want=$2 secs=${3:-5}
+	wait_until "$secs" bash -c "grep -q '\"type\":\"$want\"' '$file'"
+}
+
+# events_expect FILE "TYPE TYPE..." [SECONDS] — waits (3 s by default: the
+# follower polls every 200 ms) until FILE holds exactly that sequence of
+# event types; says what it holds either way.
+events_expect() {
+	local file=$1 want=$2 secs=${3:-3}
+	wait_until "$secs" bash -c "[ \"\$(sed -n 's/.*\"type\":\"\\([a-z_]*\\)\".*/\\1/p' '$file' | paste -sd' ')\" = '$want' ]"
+	local rc=$?
+	echo "events: $(events_types "$file")${want:+ (expected: $want)}"
+	return "$rc"
+}

@@ -143,6 +143,19 @@ one_problem() {
 }
 t_check "one problem per corpus file" one_problem
 
+# The advice is a command to paste: a file name with a space and a quote
+# comes out as one shell word.
+advice_quoted() {
+	local f="it's mine.conf"
+	cp key-file-mode.conf "$f" && chmod 644 "$f" || return 1
+	"$ROAM" audit "$f" >"$RT_TMP/out" 2>&1
+	grep -qF "run chmod 600 'it'\\''s mine.conf'" "$RT_TMP/out" || { cat "$RT_TMP/out"; return 1; }
+	# and the pasted command works
+	eval "$(sed -nE "s/.*; run (chmod 600 .*) \(key-file-mode\)$/\1/p" "$RT_TMP/out")" &&
+		[ "$(stat -c %a "$f")" = 600 ] && rm -f "$f"
+}
+t_check "chmod advice quotes the file name for the shell" advice_quoted
+
 # ---------------------------------------------------------------------------
 # audit and up agree: what audit passes without errors up does not refuse for
 # its contents, and what up refuses for its contents audit calls an error.

@@ -136,7 +136,7 @@ CONF_B=$(conf "$WB" b 198.18.0.2/24,fd00:2::2/64 "" "[Peer]" \
 	"AllowedIPs = 198.18.0.1/32, fd00:2::1/128")
 CONF_A=$(conf "$WA" a 198.18.0.1/24,fd00:2::1/64 \
 	"PreUp = echo pre-up %i >>$RT_TMP/hooks.log" \
-	"PostUp = echo post-up %i >>$RT_TMP/hooks.log" \
+	"PostUp = [[ %i == %i ]] && echo post-up %i >>$RT_TMP/hooks.log" \
 	"PreDown = echo pre-down %i >>$RT_TMP/hooks.log" \
 	"PostDown = echo post-down %i >>$RT_TMP/hooks.log" \
 	"" "[Peer]" "PublicKey = $(key_pub b)" "PresharedKey = $(cat "$(psk_file ab)")" \
@@ -188,11 +188,38 @@ extra_endpoints() {
 }
 t_check "#roam: Endpoint lines reach roamd as candidates; wg-quick strip keeps them as comments" extra_endpoints
 
+# roam events: JSON lines (the handshake between A and B among them), for
+# one interface or all; a reader that goes away (head) ends it at once
+# with status 0; the daemon's going away ends a follower with status 1
+# (at "roam down B", below).
+events_cli() {
+	local out all rc
+	out=$(roam "$A" events "$WA" --no-follow) || return 1
+	echo "$out" | head -n 2
+	grep -q '"type":"handshake_completed"' <<<"$out" &&
+		"$RT_PY" -c '
+import json, sys
+evs = [json.loads(l) for l in sys.stdin]
+assert evs and all(e["interface"] == sys.argv[1] and e["seq"] > 0 and "time" in e for e in evs), evs
+assert [e["seq"] for e in evs] == sorted(e["seq"] for e in evs)' "$WA" <<<"$out" || return 1
+	all=$(roam "$A" events --no-follow 2>/dev/null)
+	grep -q "\"interface\":\"$WA\"" <<<"$all" && grep -q "\"interface\":\"$WB\"" <<<"$all" ||
+		{ echo "without IFNAME: $(head -c 300 <<<"$all")"; return 1; }
+	# Following, into a pipe whose reader leaves after one line.
+	timeout 10 bash -c "'$ROAM' events '$WA' | head -n 1 >/dev/null; exit \${PIPESTATUS[0]}"
+	rc=$?
+	echo "roam events | head -n 1: status $rc"
+	[ "$rc" -eq 0 ] || return 1
+	out=$(roam "$A" events "$WA" --after x 2>&1)
+	[ $? -eq 2 ] && grep -q "sequence number" <<<"$out"
+}
+t_check "roam events: JSON lines, one interface or all, ends with its reader" events_cli
+
 hooks_ran() {
 	grep -qx "pre-up $WA" "$RT_TMP/hooks.log" && grep -qx "post-up $WA" "$RT_TMP/hooks.log" &&
 		[ "$(grep -c . "$RT_TMP/hooks.log")" -eq 2 ] || { cat "$RT_TMP/hooks.log"; return 1; }
 }
-t_check "PreUp and PostUp hooks ran, %i replaced" hooks_ran
+t_check "PreUp and PostUp hooks ran in bash (as wg-quick runs them: [[ ]] works), %i replaced" hooks_ran
 
 # --- show -----------------------------------------------------------------------
 show_text() {
@@ -499,9 +526,36 @@ import json, sys
 i = json.load(sys.stdin)["interfaces"][0]
 assert i["extended"] is False and i["drops"] is None and i["peers"][0]["history"] is None
 assert i["peers"][0]["handshake"] == "never"' &&
-		roam "$B" metrics "$WG" | promtool check metrics
+		roam "$B" metrics "$WG" | promtool check metrics || return 1
+	out=$(roam "$B" events "$WG" --no-follow 2>&1) && { echo "roam events against wireguard-go: $out"; return 1; }
+	echo "$out"
+	grep -q "not run by roamd" <<<"$out"
 }
 t_check "wireguard-go: the standard part, get=1 fallback, metrics still valid" wireguard_go
+
+# roam up with wireguard-go in roamd's place (a copy of roam beside a
+# "roamd" that runs wireguard-go): the file's two endpoints are more than
+# wireguard-go takes; roam up says that failover and following names need
+# roamd, and brings the tunnel up with the first endpoint.
+up_wireguard_go() {
+	local dir=$RT_TMP/wggo dev conf out rc
+	dev=$(rt_name wx)
+	mkdir -p "$dir" && cp "$ROAM" "$dir/roam" || return 1
+	printf '#!/bin/sh\nwireguard-go "$1" || exit 1\ni=0\nwhile [ ! -S "%s/$1.sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done\n[ -S "%s/$1.sock" ]\n' \
+		"$RT_WG_RUN" "$RT_WG_RUN" >"$dir/roamd" && chmod +x "$dir/roamd" || return 1
+	conf="$RT_TMP/$dev.conf"
+	printf '[Interface]\nPrivateKey = %s\nListenPort = 51825\nAddress = 198.18.0.21/32\n\n[Peer]\nPublicKey = %s\nEndpoint = 192.0.2.2:51826\n#roam: Endpoint = 192.0.2.12:51826\nAllowedIPs = 198.18.0.22/32\n' \
+		"$(cat "$(key_file a)")" "$(key_pub b)" >"$conf" && chmod 600 "$conf" || return 1
+	out=$(nsx "$A" env PATH="$STUB_BIN:$PATH" ROAM_STATE_DIR="$STATE_DIR" timeout 60 "$dir/roam" up "$conf" 2>&1)
+	rc=$?
+	echo "$out"
+	wg_show "$A" "$dev" endpoints
+	[ "$rc" -eq 0 ] && grep -q "is not served by roamd: failover between a peer's endpoints and following its host names need roamd" <<<"$out" &&
+		wg_show "$A" "$dev" endpoints | grep -q "	192.0.2.2:51826\$" || rc=1
+	nsx "$A" env ROAM_STATE_DIR="$STATE_DIR" timeout 60 "$dir/roam" down "$dev" || rc=1
+	return "$rc"
+}
+t_check "roam up against wireguard-go: says what needs roamd, the first endpoint is used" up_wireguard_go
 
 # wireguard-go as wg-quick starts it: daemonised, so the process that made
 # the UAPI socket (its peer credentials) has exited and a child holds the
@@ -524,5 +578,16 @@ wireguard_go_daemon() {
 }
 t_check "doctor finds a daemonised wireguard-go by its socket and port: no 'another program'" wireguard_go_daemon
 
-t_check "roam down B" roam "$B" down "$WB"
+down_b_ends_follower() {
+	local ev=$RT_TMP/events.wb rc
+	events_follow "$WB" "$ev"
+	roam "$B" down "$WB" || { events_stop; return 1; }
+	wait_until 5 bash -c "! kill -0 $RT_EVENTS_PID" || { echo "roam events still running"; events_stop; return 1; }
+	wait "$RT_EVENTS_PID"
+	rc=$?
+	rt_forget "$RT_EVENTS_PID"
+	echo "roam events after roam down: status $rc: $(cat "$ev.err")"
+	[ "$rc" -eq 1 ] && grep -q "$WB" "$ev.err"
+}
+t_check "roam down B; a roam events following it says the daemon is gone, status 1" down_b_ends_follower
 t_finish

@@ -11,7 +11,11 @@
 #
 # test_roam_doctor.sh has the other seven (input firewall, NAT expiry, path
 # black hole in inet, forwarding off, DNS outside AllowedIPs, the phone's
-# wrong key for the server); none of those is repeated here.
+# wrong key for the server); none of those is repeated here as it was. The
+# later rows are the ones an outside tester found misnamed, judged where the
+# operator stood (the server's input firewall on a fresh session, loss in
+# one direction only, an expired NAT mapping, PSK and AllowedIPs seen from
+# the server, a full tunnel's forward chain), and more in their spirit.
 # shellcheck disable=SC2317 # break/fix functions are called by name
 set -u
 # shellcheck source=lib.sh
@@ -278,16 +282,103 @@ f_mtu() { nft_gone "$LAB_SERVER" rtmtu; }
 b_dns() { dns_stop; }
 f_dns() { dns_start; }
 
+# --- breakages an outside tester found doctor misnamed, and more like them ---
+
+# user_stop — the user gives up: the ping (a child of the backgrounded
+# nsx) and its shell.
+user_stop() {
+	# shellcheck disable=SC2046 # the pinger this test started
+	rt_kill $(pgrep -P "$USER_PID") "$USER_PID"
+	rt_forget "$USER_PID"
+	USER_PID=""
+}
+# srv_peer KEY N — the server's count KEY for the phone is at least N.
+srv_peer_at_least() {
+	lab_uapi_get2 "$LAB_WG_SERVER" | awk -F= -v k="$1" -v n="$2" '$1 == k && $2 >= n { f = 1 } END { exit !f }'
+}
+# firewall: the server's own input chain drops the tunnel's port while the
+# session is fresh (no watch runs: the data path must show it).
+b_srv_in_fw() { nft_table "$LAB_SERVER" rtsin input "udp dport $LAB_PORT drop"; }
+f_srv_in_fw() { nft_gone "$LAB_SERVER" rtsin; }
+# firewall: the way from the server to the phone drops the tunnel's UDP (one
+# direction only); the phone's data still arrives, and it re-initiates.
+b_one_way() {
+	nft_table "$LAB_INET" rtow forward "ip saddr $LAB_SRV4 udp sport $LAB_PORT drop" &&
+		wait_until 45 srv_peer_at_least roam_responses_unconfirmed 2
+}
+f_one_way() { nft_gone "$LAB_INET" rtow; }
+# NAT: the phone has no keepalive, the user stopped, its Wi-Fi NAT forgot
+# the mapping; the server cannot reach the phone any more.
+b_nat_idle() {
+	# The timeout first: a mapping keeps the timeout of its last refresh.
+	lab_set_nat_timeout wifi 5 || { echo "nat timeout"; return 1; }
+	user_stop || { echo "user_stop"; return 1; }
+	phone_wg peer "$(key_pub ls)" persistent-keepalive 0 || { echo "keepalive"; return 1; }
+	wait_until 40 srv_peer_silent 12000 || { echo "the phone did not fall silent"; return 1; }
+	wait_until 20 lab_nat_gone wifi || { echo "the NAT kept the mapping"; return 1; }
+}
+srv_peer_silent() {
+	lab_uapi_get2 "$LAB_WG_SERVER" | awk -F= -v ms="$1" '$1 == "roam_last_receive_age_ms" && $2 > ms { f = 1 } END { exit !f }'
+}
+f_nat_idle() {
+	lab_set_nat_timeout wifi "$LAB_NAT_TIMEOUT" && phone_wg peer "$(key_pub ls)" persistent-keepalive 25 && user_start
+}
+# keys: the server got a PresharedKey the phone does not have, judged on the
+# server (the phone's initiations authenticate there; ours do not confirm).
+b_psk_srv() { b_psk && wait_until 20 srv_peer_at_least roam_responses_unconfirmed 2; }
+f_psk_srv() { f_psk; }
+# configuration: the server's AllowedIPs typo, judged after the user gave up
+# (no new packet from the phone while doctor pings: the count is the evidence).
+b_srv_allowed_idle() { b_srv_allowed && user_stop; }
+f_srv_allowed_idle() { f_srv_allowed && user_start; }
+# firewall: a full-tunnel server's forward chain drops the clients' traffic.
+phone_tunnel() { phone_down; phone_conf "$1" && phone_up && wait_until 15 tunnel_works; }
+b_fwd_drop() {
+	phone_tunnel full && nsx "$LAB_SERVER" nft -f - <<-EOF
+		table inet rtfwd {
+			chain c {
+				type filter hook forward priority 0; policy drop;
+				ct state established,related accept
+			}
+		}
+	EOF
+}
+f_fwd_drop() { nft_gone "$LAB_SERVER" rtfwd; phone_tunnel split; }
+# firewall: a forward rule rejects what comes from the tunnel interface.
+b_fwd_reject() { nft_table "$LAB_SERVER" rtfwr forward "iifname \"$LAB_WG_SERVER\" reject"; }
+f_fwd_reject() { nft_gone "$LAB_SERVER" rtfwr; }
+# configuration: the phone's config names a server host that does not exist
+# (a typo in the Endpoint); the user brings the tunnel up.
+b_ep_host() { sed -i "s/^Endpoint = .*/Endpoint = 198.19.0.9:$LAB_PORT/" "$PHONE_CONF" && phone_restart; }
+f_ep_host() { sed -i "s/^Endpoint = .*/Endpoint = $LAB_SRV4:$LAB_PORT/" "$PHONE_CONF" && phone_restart; }
+# routing: a more specific route sends the phone's tunnel address out of
+# the server's uplink.
+b_srv_route_elsewhere() { ip -n "$LAB_SERVER" route add "$PH_TUN4/32" dev "$LAB_SRV_DEV"; }
+f_srv_route_elsewhere() { ip -n "$LAB_SERVER" route del "$PH_TUN4/32" dev "$LAB_SRV_DEV"; }
+# keys: the server got a new private key; the phone's config has the old
+# public key (the user restarts the VPN).
+b_srv_newkey() { server_wg private-key "$(key_file lx)" && phone_restart; }
+f_srv_newkey() { server_wg private-key "$(key_file ls)" && phone_restart; }
+# configuration: the server's tunnel interface lost its address (and with
+# it the route to the clients).
+b_srv_addr() { ip -n "$LAB_SERVER" addr del "$SRV_TUN4/24" dev "$LAB_WG_SERVER"; }
+f_srv_addr() { ip -n "$LAB_SERVER" addr add "$SRV_TUN4/24" dev "$LAB_WG_SERVER"; }
+# DNS: the config's DNS is a tunnel address where no host answers.
+b_dns_nohost() { sed -i "s/^DNS = .*/DNS = 198.18.0.53/" "$PHONE_CONF"; }
+f_dns_nohost() { sed -i "s/^DNS = .*/DNS = $SRV_TUN4/" "$PHONE_CONF"; }
+
 # --- the run ------------------------------------------------------------------
 
 sc_build() { lab_build; }
 sc_healthy_split() { healthy healthy-split-phone phone && healthy healthy-split-server server; }
 sc_healthy_full() {
+	local ok=0
 	phone_down
 	phone_conf full && phone_up && wait_until 15 tunnel_works || { echo "no full tunnel"; return 1; }
-	healthy healthy-full-phone phone && healthy healthy-full-server server || return 1
+	healthy healthy-full-phone phone && healthy healthy-full-server server || ok=1
+	# Back to split whatever happened: the breakages assume it.
 	phone_down
-	phone_conf split && phone_up && wait_until 15 tunnel_works
+	phone_conf split && phone_up && wait_until 15 tunnel_works && return "$ok"
 }
 
 t_check "lab: server, phone (roam up), a user pinging through the tunnel" sc_build || t_finish
@@ -313,10 +404,26 @@ B=(
 	"server-route-deleted server route_missing b_srv_route f_srv_route"
 	"server-path-mtu phone path_mtu b_mtu f_mtu"
 	"dns-resolver-down phone dns_no_answer b_dns f_dns"
+	"server-input-fw-fresh server input_firewall b_srv_in_fw f_srv_in_fw"
+	"one-way-server-to-phone server one_way_to_peer b_one_way f_one_way"
+	"nat-expired-no-keepalive server nat_mapping_expired b_nat_idle f_nat_idle"
+	"psk-mismatch-at-server server psk_mismatch b_psk_srv f_psk_srv"
+	"server-allowedips-idle server disallowed_src b_srv_allowed_idle f_srv_allowed_idle"
+	"full-tunnel-forward-drop server forward_dropped b_fwd_drop f_fwd_drop"
+	"server-forward-reject server forward_dropped b_fwd_reject f_fwd_reject"
+	"endpoint-host-wrong phone icmp_unreachable|peer_unreachable b_ep_host f_ep_host"
+	"server-route-elsewhere server route_missing b_srv_route_elsewhere f_srv_route_elsewhere"
+	"dns-server-no-host phone dns_no_answer b_dns_nohost f_dns_nohost"
+	"server-key-changed phone unknown_peer|keys_or_filter b_srv_newkey f_srv_newkey"
+	"server-address-removed server route_missing b_srv_addr f_srv_addr"
 )
+# DOCTOR_LAB_ONLY=REGEX runs only the breakages whose name matches (while
+# working on one); the healthy runs always run.
+ONLY=${DOCTOR_LAB_ONLY:-}
 for b in "${B[@]}"; do
 	# shellcheck disable=SC2086
 	set -- $b
+	[ -z "$ONLY" ] || [[ $1 =~ $ONLY ]] || continue
 	t_check "breakage $1 ($2): doctor names ${3//|/ or } alone, exit 1, < 10 s" breakage "$@"
 done
 

@@ -346,9 +346,12 @@ sc_nat_idle_pk2() {
 # server's uplink during a fresh handshake. With roamd as the server, its
 # drop counters (UAPI get=2, roam_drop=REASON:COUNT) are read around each
 # phase; the next case checks each kind of datagram was counted by cause.
+# A roamd server must also raise no event (roam events) and write no log
+# line for any of it: nothing unauthenticated is an event.
 ATK_DROPS_RANDOM="" ATK_DROPS_REPLAY="" ATK_SENT=0 ATK_LOAD=n/a
+server_log_lines() { wc -l <"$RT_TMP/$LAB_WG_SERVER.log"; }
 sc_attack() {
-	local ep0 ep st out1 out2 out3 alive=yes moved=no r d0 d1 d2 t_end
+	local ep0 ep st out1 out2 out3 alive=yes moved=no r d0 d1 d2 t_end ev0 ev1 log0 log1
 	ATK_DROPS_RANDOM="" ATK_DROPS_REPLAY="" ATK_SENT=0
 	lab_reset wifi || return 1
 	# Capture a fresh handshake and some data at the server's uplink.
@@ -362,6 +365,7 @@ sc_attack() {
 	lab_ping_start "$LAB_PHONE" "$LAB_TUN_SRV4" 60
 	wait_until 3 lab_ping_has 10 || { echo "stream does not start"; lab_ping_stop; return 1; }
 	d0=$(lab_roam_drops "$LAB_WG_SERVER")
+	ev0=$(events_last_seq "$LAB_WG_SERVER") log0=$(server_log_lines)
 	out1=$(lab_attack random "$LAB_SRV4:$LAB_PORT" 10000 --pcap "$LAB_CAP_FILE" 2>&1)
 	echo "$out1"
 	[ "$(lab_server_endpoint)" = "$ep0" ] || moved=yes
@@ -382,6 +386,7 @@ sc_attack() {
 	out3=$(lab_attack replay "$LAB_SRV4:$LAB_PORT" "$LAB_CAP_FILE" --times 3 2>&1)
 	echo "$out3"
 	[ "$(lab_server_endpoint)" = "$ep0" ] || moved=yes
+	ev1=$(events_last_seq "$LAB_WG_SERVER") log1=$(server_log_lines)
 	t_end=$(lab_now)
 	wait_until 3 lab_ping_has 25 "$t_end" # the tunnel still works after it all
 	lab_ping_stop
@@ -401,8 +406,13 @@ sc_attack() {
 		"replayed_bitflipped=$(lab_stat bitflipped "${out3#attack: }" || echo ?)" \
 		"replayed_init=$(lab_stat init_replays "${out3#attack: }" || echo ?)" \
 		"$st server_to_phone_reach_s=$r endpoint=$ep endpoint_moved=$moved daemons_up=$alive" \
-		"under_load_after_burst=$ATK_LOAD drops_random=${ATK_DROPS_RANDOM:-n/a} drops_replay=${ATK_DROPS_REPLAY:-n/a}"
+		"under_load_after_burst=$ATK_LOAD drops_random=${ATK_DROPS_RANDOM:-n/a} drops_replay=${ATK_DROPS_REPLAY:-n/a}" \
+		"server_events=$((ev1 - ev0)) server_log_lines=$((log1 - log0))"
 	[ "$alive" = yes ] || { echo "a daemon died"; return 1; }
+	if [ -n "$d0" ]; then
+		[ "$ev1" -eq "$ev0" ] || { echo "the attack raised events on the server: $ev0 -> $ev1"; return 1; }
+		[ "$log1" -eq "$log0" ] || { echo "the attack wrote $((log1 - log0)) log lines on the server:"; tail -n $((log1 - log0)) "$RT_TMP/$LAB_WG_SERVER.log" | head -5; return 1; }
+	fi
 	[ "$moved" = no ] && [ "$ep" = "$ep0" ] || { echo "the endpoint moved: $ep0 -> $ep"; return 1; }
 	[ "$(lab_stat reach_s "$st")" != none ] || { echo "tunnel stopped passing traffic ($st)"; return 1; }
 	[ "$r" != none ] || { echo "the server cannot reach the phone after the attack"; return 1; }

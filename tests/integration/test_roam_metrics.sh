@@ -105,6 +105,29 @@ assert "wireguard_sent_bytes" in names and "roam_peer_info" in names, names
 }
 t_check "--openmetrics --compat passes an OpenMetrics parser" openmetrics_compat
 
+# A daemon that does not answer (stopped here; hung or overloaded in life)
+# is named in a scrape of every interface, not left out in silence; the
+# others are still there, and the exit status says something failed.
+unanswered_marked() {
+	local pid m rc
+	pid=$(nsx "$A" pgrep -x -f "roamd $WA" | head -n 1) || pid=""
+	[ -n "$pid" ] || pid=$(pgrep -f "roamd.* $WA\$" | head -n 1)
+	[ -n "$pid" ] || { echo "no roamd for $WA"; return 1; }
+	kill -STOP "$pid" || return 1
+	m=$(roam "$A" metrics 2>"$RT_TMP/unanswered.err")
+	rc=$?
+	kill -CONT "$pid"
+	grep -qxF "roam_interface_answered{interface=\"$WA\"} 0" <<<"$m" &&
+		grep -qxF "roam_interface_answered{interface=\"$WB\"} 1" <<<"$m" &&
+		grep -qF "roam_peer_up{interface=\"$WB\"," <<<"$m" &&
+		! grep -qF "roam_interface_peers{interface=\"$WA\"}" <<<"$m" &&
+		[ "$rc" -eq 1 ] && grep -qF "$WA" "$RT_TMP/unanswered.err" || {
+		echo "rc=$rc"; cat "$RT_TMP/unanswered.err"; grep -F "$WA" <<<"$m"; return 1; }
+	# and once it runs again, answered
+	wait_until 10 eval 'roam "$A" metrics "$WA" | grep -qxF "roam_interface_answered{interface=\"$WA\"} 1"'
+}
+t_check "a stopped daemon: roam_interface_answered 0 for it in a scrape of all, the others there, exit 1" unanswered_marked
+
 # The series (name and labels) of a scrape without values; roam_peer_info apart.
 series() { grep -v '^#' | grep -v '^roam_peer_info{' | sed 's/ [^ ]*$//' | sort; }
 changes() { scrape | sed -n "s/^roam_peer_endpoint_changes_total{.*} //p"; }

@@ -17,6 +17,9 @@
 #              the ping loses nothing after the failover.
 #   return     the first answers again: the next probe moves the endpoint
 #              back to it, within RETURN_MAX_S of its revival.
+# `roam events` follows the phone from before the failover; after each
+# step its output holds exactly the expected sequence of events (EV_*):
+# the probes of the first address are not events, only their answer is.
 # (Garbage and replays from a candidate's address moving nothing and
 # producing no event: tests/sim/test_sim_candidates.c.)
 # About 80 s.
@@ -66,8 +69,17 @@ setup() {
 		lab_uapi_get2 "$LAB_WG_PHONE" | grep -qx 'roam_endpoint_candidate_index=0'
 }
 
+EV_FAILOVER="failover endpoint_changed handshake_completed"
+# The unanswered probe of the first is no event; the handshake that then
+# goes to the endpoint in use again completes: that is one.
+EV_NO_FLAP="$EV_FAILOVER handshake_completed"
+EV_RETURN="$EV_NO_FLAP endpoint_changed handshake_completed"
+EV=""
+
 T_DEAD=""
 sc_failover() {
+	EV=$RT_TMP/events.phone
+	events_follow "$LAB_WG_PHONE" "$EV"
 	lab_ping_start "$LAB_PHONE" "$LAB_TUN_SRV4" 120
 	wait_until 5 lab_ping_has 10 || { echo "no ping through the tunnel"; return 1; }
 	T_DEAD=$(lab_now)
@@ -91,7 +103,11 @@ sc_failover() {
 	seq=$(phone_log | grep -oE 'handshakes now go to endpoint candidate [0-9]+, [0-9.:]+|endpoint [0-9.:]+ -> [0-9.:]+|probing|in use again' |
 		tr '\n' '|')
 	echo "sequence: $seq"
-	[ "$seq" = "handshakes now go to endpoint candidate 2, $SECOND:$LAB_PORT|endpoint $LAB_SRV4:$LAB_PORT -> $SECOND:$LAB_PORT|" ]
+	[ "$seq" = "handshakes now go to endpoint candidate 2, $SECOND:$LAB_PORT|endpoint $LAB_SRV4:$LAB_PORT -> $SECOND:$LAB_PORT|" ] || return 1
+	events_expect "$EV" "$EV_FAILOVER" || return 1
+	grep '"type":"failover"' "$EV"
+	grep -q "\"type\":\"failover\".*\"from\":\"$LAB_SRV4:$LAB_PORT\",\"to\":\"$SECOND:$LAB_PORT\",\"candidate\":2" "$EV" &&
+		grep -q "\"type\":\"endpoint_changed\".*\"new_endpoint\":\"$SECOND:$LAB_PORT\",\"candidate\":2" "$EV"
 }
 
 sc_no_flap() {
@@ -112,7 +128,8 @@ sc_no_flap() {
 	st=$(lab_ping_stats)
 	lab_figures no_flap "watched_s=$(awk -v a="$t0" -v b="$(lab_now)" 'BEGIN { printf "%.1f", b - a }')" \
 		"moves_back=$moved probes_home=$probes unanswered=$backs ping_$st"
-	[ "$moved" -eq 0 ] && [ "$probes" -eq 1 ] && [ "$backs" -eq 1 ] && [ "$(lab_stat lost "$st")" -le 2 ]
+	[ "$moved" -eq 0 ] && [ "$probes" -eq 1 ] && [ "$backs" -eq 1 ] && [ "$(lab_stat lost "$st")" -le 2 ] || return 1
+	events_expect "$EV" "$EV_NO_FLAP"
 }
 
 sc_return() {
@@ -131,7 +148,11 @@ sc_return() {
 	st=$(lab_ping_stats)
 	lab_figures return "back_after_s=$took bound_s=$RETURN_MAX_S lost=$(lab_stat lost "$st") endpoint=$(phone_endpoint)"
 	lab_uapi_get2 "$LAB_WG_PHONE" | grep -qx 'roam_endpoint_candidate_index=0' &&
-		phone_log | grep -q "endpoint $SECOND:$LAB_PORT -> $LAB_SRV4:$LAB_PORT"
+		phone_log | grep -q "endpoint $SECOND:$LAB_PORT -> $LAB_SRV4:$LAB_PORT" || return 1
+	events_expect "$EV" "$EV_RETURN" || return 1
+	events_stop || { echo "roam events did not end cleanly: $(cat "$EV.err")"; return 1; }
+	tail -n 2 "$EV"
+	grep '"type":"endpoint_changed"' "$EV" | tail -n 1 | grep -q "\"new_endpoint\":\"$LAB_SRV4:$LAB_PORT\",\"candidate\":1"
 }
 
 if t_check "lab up, tunnel up, the phone knows the server's two addresses" setup; then

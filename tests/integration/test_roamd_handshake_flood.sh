@@ -4,7 +4,8 @@
 # (20,000 unless set), against a roamd that serves an established tunnel
 # (src/roamd/handshake_work.c):
 #   - roamd decides it is under load from measured work and answers the
-#     flood with cookie replies, doing few Diffie-Hellmans;
+#     flood with cookie replies, doing few Diffie-Hellmans, those on its
+#     worker thread (handshake_worker.c);
 #   - the established tunnel keeps working throughout: a 20 Hz ping loses
 #     (almost) nothing and a 16 MiB TCP transfer arrives intact;
 #   - a newcomer from an unused address completes a handshake during the
@@ -129,4 +130,14 @@ cookies=$(echo "$line" | sed -n 's/.* \([0-9]*\) answered with a cookie.*/\1/p')
 # of what was sent, with room: under 1 in 10.
 t_check "Diffie-Hellmans (${dh:-?}) under a tenth of the initiations sent (${sent:-0}); cookie replies ${cookies:-0}" \
 	test "${dh:-999999999}" -lt $((${sent:-0} / 10)) -a "${cookies:-0}" -gt "${dh:-999999999}"
+# Their Diffie-Hellmans were done on the worker thread (handshake_worker.c),
+# the newcomer's among them: every one that was admitted went there
+# (ROAMD_HANDSHAKE_THREADS=0 would make both counts 0).
+opened=$(echo "$line" | sed -n 's/.*(\([0-9]*\) initiations opened and [0-9]* responses made by the worker thread.*/\1/p')
+made=$(echo "$line" | sed -n 's/.* initiations opened and \([0-9]*\) responses made by the worker thread.*/\1/p')
+t_check "the worker thread opened the initiations that reached the Diffie-Hellman (${opened:-?} of ${dh:-?})" \
+	test "${opened:-0}" -gt 0 -a "${opened:-0}" -le "${dh:-0}"
+# The newcomer's (twice) and B's rekeys, if any, authenticated: their
+# responses were made there too.
+t_check "the worker thread made the responses (${made:-?})" test "${made:-0}" -ge 2
 t_finish

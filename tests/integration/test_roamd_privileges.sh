@@ -18,7 +18,7 @@ ROAMD=$ROOT/build/roamd
 command -v wireguard-go >/dev/null || t_abort "wireguard-go is missing (scripts/install-deps.sh)"
 
 A=$(rt_name a) B=$(rt_name b)
-WA=$(rt_name wa) WB=$(rt_name wb) WC=$(rt_name wc) WD=$(rt_name wd) WE=$(rt_name we)
+WA=$(rt_name wa) WB=$(rt_name wb) WC=$(rt_name wc) WD=$(rt_name wd) WE=$(rt_name we) WF=$(rt_name wf)
 CAPS=0000000000001400 # CAP_NET_BIND_SERVICE (10) | CAP_NET_ADMIN (12)
 ROAMD_UID=$(id -u roamd)
 
@@ -74,6 +74,25 @@ status_keeper() {
 	[ "$(find "/proc/$k/fd" -mindepth 1 | wc -l)" -le 4 ] || { ls -l "/proc/$k/fd"; return 1; }
 }
 t_check "keeper: no capabilities at all, NoNewPrivs 1, Seccomp 2, only a pipe open" status_keeper "$PID"
+
+# An fd the starting process leaves open (here a file; in life a shell's
+# pipe or a supervisor's log) is not carried into the daemon or its keeper.
+stray_fd_closed() {
+	local stray=$RT_TMP/stray-fd pid fd k
+	exec {fd}>"$stray"
+	wg_start "$ROAMD" "$A" "$WF"
+	local rc=$?
+	exec {fd}>&-
+	[ $rc -eq 0 ] || return 1
+	pid=$(last_pid)
+	k=$(keeper_of "$pid") || { echo "no keeper"; return 1; }
+	if find "/proc/$pid/fd" "/proc/$k/fd" -mindepth 1 -lname "$stray" | grep -q .; then
+		ls -l "/proc/$pid/fd" "/proc/$k/fd"
+		return 1
+	fi
+	nsx "$A" ip link del "$WF" && wait_until 5 pid_gone "$pid"
+}
+t_check "an fd left open by the starter is closed in roamd and its keeper" stray_fd_closed
 
 # ---------------------------------------------------------------------------
 # everything still works after the drop

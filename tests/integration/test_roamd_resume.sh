@@ -39,9 +39,23 @@ freeze_and_reach() {
 	[ "$took" != none ]
 }
 
+# The phone's events over the freeze: exactly one, the resume (its port is
+# pinned, so no fresh_port; its session outlives the freeze, so no
+# handshake is needed).
+EXPECT_EVENTS="resume"
+
 sc_roamd() {
-	freeze_and_reach roamd "$RESUME_MAX_S" || return 1
+	local ev=$RT_TMP/events.phone types
+	events_follow "$LAB_WG_PHONE" "$ev"
+	freeze_and_reach roamd "$RESUME_MAX_S" || { events_stop; return 1; }
 	grep -E "resume: " "$RT_TMP/$LAB_WG_PHONE.log" | tail -n 1
+	events_wait_for "$ev" resume
+	events_stop || { echo "roam events did not end cleanly: $(cat "$ev.err")"; return 1; }
+	types=$(events_types "$ev")
+	echo "phone events: $types"
+	cat "$ev"
+	[ "$types" = "$EXPECT_EVENTS" ] || { echo "expected events: $EXPECT_EVENTS"; return 1; }
+	grep -q '"reason":"frozen"' "$ev" || { echo "the resume event does not say frozen"; return 1; }
 	awk -v t="$(lab_reach "$LAB_SERVER" "$LAB_TUN_PH4" 1)" 'BEGIN { exit !(t != "none") }' &&
 		grep -q "resume: the event loop did not run for about" "$RT_TMP/$LAB_WG_PHONE.log"
 }

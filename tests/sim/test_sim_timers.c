@@ -319,6 +319,36 @@ static void unanswered_data_is_timed(void)
 	sim_free(&sim);
 }
 
+/* Only what the responder (b) sends is lost: one direction of the path. */
+static bool drop_from_responder(void *ctx, struct sim_node *from, struct sim_node *to, uint8_t *data, size_t *len)
+{
+	(void)to, (void)data, (void)len;
+	return from != (struct sim_node *)ctx;
+}
+
+/* roam_responses_unconfirmed (roam doctor's evidence of a peer that never
+ * gets or never accepts our responses): each response counts until the
+ * initiator confirms a session with its first data, then it starts over. */
+static void unconfirmed_responses_are_counted(void)
+{
+	struct sim_node *a = NULL, *b = NULL;
+	struct peer_info info;
+	sim_init(&sim, 15);
+	a = sim_add_node(&sim), b = sim_add_node(&sim);
+	sim_connect(a, b, false);
+	sim.filter = drop_from_responder;
+	sim.filter_ctx = b;
+	sim_send(a, b, 1, 100);
+	sim_run_for(&sim, 12 * SEC);
+	peer_get_info(sim_peer_of(b, a), &info);
+	CHECK(info.responses_unconfirmed >= 2 && info.responses_unconfirmed == b->sent_responses);
+	sim.filter = NULL;
+	sim_run_for(&sim, 6 * SEC);
+	peer_get_info(sim_peer_of(b, a), &info);
+	CHECK(b->delivered >= 1 && info.responses_unconfirmed == 0);
+	sim_free(&sim);
+}
+
 /* At most one initiation per 5 s, however much data is waiting. */
 static void initiation_rate_limit(void)
 {
@@ -404,6 +434,7 @@ int main(void)
 	RUN(new_handshake_when_data_goes_unanswered);
 	RUN(unanswered_data_is_timed);
 	RUN(initiation_rate_limit);
+	RUN(unconfirmed_responses_are_counted);
 	RUN(responder_waits_for_confirmation);
 	RUN(message_counter_limits);
 	return test_finish("test_sim_timers");

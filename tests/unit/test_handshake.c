@@ -7,6 +7,7 @@
 #include "cookie.h"
 #include "crypto.h"
 #include "device.h"
+#include "noise.h"
 #include "test.h"
 
 /* ---- reading the vector file ----------------------------------------- */
@@ -114,7 +115,43 @@ static struct device *pinned_device(struct pinned *p)
 
 static const uint8_t initiator_inner[4] = {10, 99, 0, 2}, responder_inner[4] = {10, 99, 0, 1};
 
-static void run_case(const char *section)
+/* The responder's side of message 1 in two steps, as roamd's worker thread
+ * does it: the checks, the opening with a separate AEAD context and nothing
+ * but the key pair, then the finish on the device. */
+static enum receive_result receive_initiation_apart(struct device *dev, const struct endpoint *from, uint8_t *msg,
+						    const uint8_t priv[32], const uint8_t pub[32], uint64_t now,
+						    bool response_apart)
+{
+	if (!device_admit_initiation(dev, from, msg, 148, now))
+		return RECEIVED_DROPPED;
+	struct aead_ctx *aead = aead_ctx_new();
+	struct noise_initiation_opening opening;
+	struct noise_response_making making;
+	CHECK(noise_open_initiation(aead, priv, pub, (const struct message_handshake_initiation *)msg, &opening));
+	enum receive_result r = device_receive_opened_initiation(dev, from, msg, 148, &opening, now,
+								 response_apart ? &making : NULL);
+	if (response_apart && r == RECEIVED_HANDSHAKE) {
+		CHECK(making.due);
+		CHECK(noise_make_response(aead, &making));
+		CHECK(crypto_is_zero(making.preshared_key, 32) && crypto_is_zero(making.random, 32));
+		CHECK(device_send_made_response(dev, &making, now));
+		noise_response_making_wipe(&making);
+	}
+	aead_ctx_free(aead);
+	noise_initiation_opening_wipe(&opening);
+	return r;
+}
+
+static enum receive_result receive_initiation_opened_apart(struct device *dev, const struct endpoint *from,
+							    uint8_t *msg, const uint8_t priv[32], const uint8_t pub[32],
+							    uint64_t now)
+{
+	return receive_initiation_apart(dev, from, msg, priv, pub, now, false);
+}
+
+enum { ON_DEVICE, OPENED_APART, OPENED_AND_MADE_APART };
+
+static void run_case(const char *section, int how)
 {
 	uint8_t ipriv[32], ipub[32], rpriv[32], rpub[32], psk[32], expect[256];
 	struct endpoint ep_i, ep_r;
@@ -159,7 +196,11 @@ static void run_case(const char *section)
 	CHECK(n == 148 && memcmp(pi.sent[0], expect, 148) == 0);
 
 	/* message 2 */
-	CHECK(device_receive(dr, &ep_i, pi.sent[0], 148, now) == RECEIVED_HANDSHAKE);
+	if (how != ON_DEVICE)
+		CHECK(receive_initiation_apart(dr, &ep_i, pi.sent[0], rpriv, rpub, now, how == OPENED_AND_MADE_APART) ==
+		      RECEIVED_HANDSHAKE);
+	else
+		CHECK(device_receive(dr, &ep_i, pi.sent[0], 148, now) == RECEIVED_HANDSHAKE);
 	CHECK(pr.sent_count == 1 && pr.sent_len[0] == 92);
 	n = vector(section, "message_2_response", expect, sizeof(expect));
 	CHECK(n == 92 && memcmp(pr.sent[0], expect, 92) == 0);
@@ -196,12 +237,109 @@ static void run_case(const char *section)
 
 static void handshake_vector_without_psk(void)
 {
-	run_case("---- case: no PSK");
+	run_case("---- case: no PSK", ON_DEVICE);
 }
 
 static void handshake_vector_with_psk(void)
 {
-	run_case("---- case: PSK");
+	run_case("---- case: PSK", ON_DEVICE);
+}
+
+/* Opened apart (noise_open_initiation), and the response made apart
+ * (noise_make_response), the same bytes come out. */
+static void handshake_vector_opened_apart(void)
+{
+	run_case("---- case: no PSK", OPENED_APART);
+	run_case("---- case: PSK", OPENED_APART);
+	run_case("---- case: no PSK", OPENED_AND_MADE_APART);
+	run_case("---- case: PSK", OPENED_AND_MADE_APART);
+}
+
+/* An opening made with a key the device no longer has is refused and
+ * changes nothing; one of a static key no peer has counts as unknown. */
+static void stale_or_foreign_openings_are_refused(void)
+{
+	uint8_t ipriv[32], ipub[32], rpriv[32], rpub[32], msg1[148], other[32], other_pub[32];
+	const char *keys = "---- case: no PSK";
+	CHECK(vector(keys, "initiator_static_private", ipriv, 32) == 32);
+	CHECK(vector(keys, "initiator_static_public", ipub, 32) == 32);
+	CHECK(vector(keys, "responder_static_private", rpriv, 32) == 32);
+	CHECK(vector(keys, "responder_static_public", rpub, 32) == 32);
+	CHECK(vector(keys, "message_1_initiation", msg1, sizeof(msg1)) == 148);
+	uint64_t now = 5 * NSEC_PER_SEC, drops[DROP_REASON_COUNT];
+	struct pinned pr = {.ephemeral_fill = 0xb0, .index = 0xaabbccdd};
+	struct device *dr = pinned_device(&pr);
+	device_set_private_key(dr, rpriv, now);
+	device_up(dr, now);
+	int err;
+	struct peer *to_i = device_peer_create(dr, ipub, now, &err);
+	CHECK(to_i != NULL);
+	struct endpoint ep_i;
+	uint8_t a4[4] = {192, 0, 2, 1};
+	endpoint_from_bytes(&ep_i, AF_INET, a4, 51820);
+
+	/* Opened with another key pair: the static key does not even decrypt,
+	 * and a (pretended) successful opening under it is refused all the same. */
+	memset(other, 0x77, sizeof(other));
+	x25519_clamp(other);
+	CHECK(x25519_public_from_private(other_pub, other));
+	struct aead_ctx *aead = aead_ctx_new();
+	struct noise_initiation_opening opening;
+	CHECK(!noise_open_initiation(aead, other, other_pub, (const struct message_handshake_initiation *)msg1,
+				     &opening));
+	CHECK(noise_open_initiation(aead, rpriv, rpub, (const struct message_handshake_initiation *)msg1, &opening));
+	memcpy(opening.responder_public, other_pub, 32);
+	CHECK(device_admit_initiation(dr, &ep_i, msg1, 148, now));
+	CHECK(device_receive_opened_initiation(dr, &ep_i, msg1, 148, &opening, now, NULL) == RECEIVED_DROPPED);
+	device_get_drops(dr, drops);
+	CHECK(drops[DROP_HANDSHAKE_DECRYPT] == 1 && pr.sent_count == 0);
+
+	/* The right opening of the same message still works: nothing was stored. */
+	CHECK(receive_initiation_opened_apart(dr, &ep_i, msg1, rpriv, rpub, now) == RECEIVED_HANDSHAKE);
+	CHECK(pr.sent_count == 1 && pr.sent_len[0] == 92);
+
+	/* The same initiation again: refused by its timestamp, after the opening. */
+	CHECK(receive_initiation_opened_apart(dr, &ep_i, msg1, rpriv, rpub, now + NSEC_PER_SEC) == RECEIVED_DROPPED);
+	device_get_drops(dr, drops);
+	CHECK(drops[DROP_STALE_TIMESTAMP] == 1 && pr.sent_count == 1);
+
+	/* A response made apart for an initiation replaced meanwhile (a newer
+	 * one consumed) is refused, and the newer one's is sent. */
+	struct noise_response_making first, second;
+	device_free(dr); /* a fresh responder: msg1's timestamp is new to it */
+	pr = (struct pinned){.ephemeral_fill = 0xb0, .index = 0xaabbccdd};
+	dr = pinned_device(&pr);
+	device_set_private_key(dr, rpriv, now);
+	device_up(dr, now);
+	to_i = device_peer_create(dr, ipub, now, &err);
+	CHECK(to_i != NULL);
+	CHECK(device_admit_initiation(dr, &ep_i, msg1, 148, now));
+	CHECK(noise_open_initiation(aead, rpriv, rpub, (const struct message_handshake_initiation *)msg1, &opening));
+	CHECK(device_receive_opened_initiation(dr, &ep_i, msg1, 148, &opening, now, &first) == RECEIVED_HANDSHAKE);
+	CHECK(first.due && pr.sent_count == 0);
+	CHECK(noise_make_response(aead, &first));
+	/* Replaced: the peer's handshake state is cleared (as by our own
+	 * initiation or a newer one); the made response no longer fits. */
+	second = first;
+	second.consumed_chaining_key[0] ^= 1;
+	CHECK(!device_send_made_response(dr, &second, now) && pr.sent_count == 0);
+	device_get_drops(dr, drops);
+	CHECK(drops[DROP_BAD_STATE] == 1);
+	/* The right one still goes out, once. */
+	CHECK(device_send_made_response(dr, &first, now) && pr.sent_count == 1 && pr.sent_len[0] == 92);
+	CHECK(!device_send_made_response(dr, &first, now) && pr.sent_count == 1);
+	noise_response_making_wipe(&first);
+	noise_response_making_wipe(&second);
+
+	/* The peer removed while its initiation was being opened: unknown. */
+	device_peer_remove(dr, to_i);
+	CHECK(noise_open_initiation(aead, rpriv, rpub, (const struct message_handshake_initiation *)msg1, &opening));
+	CHECK(device_receive_opened_initiation(dr, &ep_i, msg1, 148, &opening, now, NULL) == RECEIVED_DROPPED);
+	device_get_drops(dr, drops);
+	CHECK(drops[DROP_UNKNOWN_PEER] == 1);
+	noise_initiation_opening_wipe(&opening);
+	aead_ctx_free(aead);
+	device_free(dr);
 }
 
 /* The cookie reply of the vector decrypts with the initiator's maker, and
@@ -248,6 +386,8 @@ int main(void)
 	load_vectors();
 	RUN(handshake_vector_without_psk);
 	RUN(handshake_vector_with_psk);
+	RUN(handshake_vector_opened_apart);
+	RUN(stale_or_foreign_openings_are_refused);
 	RUN(cookie_reply_vector);
 	return test_finish("test_handshake");
 }

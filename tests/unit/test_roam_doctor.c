@@ -560,6 +560,14 @@ static void test_keepalive(void)
 	judge_keepalive(&r, &p);
 	CHECK(last(&r)->status == DOCTOR_WARN && says(last(&r), "On the peer"));
 
+	/* The same NAT kept the mapping through longer idle gaps: the change
+	 * was a reset (a masquerade changed), not a timeout; no keepalive
+	 * would have helped. */
+	tp.peer.nat_kept_max_idle_ms = 25000;
+	judge_keepalive(&r, &p);
+	CHECK(last(&r)->status == DOCTOR_PASS && says(last(&r), "NAT reset"));
+	tp.peer.nat_kept_max_idle_ms = 0;
+
 	/* The server side without evidence: nothing to do. */
 	tp.peer.nat_rebinds = 0;
 	tp.peer.nat_rebound_min_idle_ms = 0;

@@ -174,9 +174,101 @@ static void test_datapath(void)
 	peer.has_last_receive_age = true;
 	peer.last_receive_age_ms = 4000;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_drops"));
+	/* Silent for a minute: a peer this side reaches out to cannot be
+	 * told yet; one that connects here sits behind a NAT that forgot it. */
 	peer.last_receive_age_ms = 60000;
+	po.initiates = true;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_no_answer"));
+	po.initiates = false;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "nat_mapping_expired") &&
+	      strstr(last(&r)->decision, "PersistentKeepalive"));
 	doctor_report_free(&r);
+}
+
+/* ---- what only one direction proves ------------------------------------- */
+
+static void test_session_causes(void)
+{
+	struct uapi_peer peer = { 0 };
+	struct peer_observation po = { .peer = &peer, .verdict = HANDSHAKE_FRESH, .initiates = true };
+	struct datapath_observation o = { .has_address = true, .address = prefix("198.18.0.2"), .sent = 3,
+					  .counted = true, .tx_delta = 3, .captured = true, .listen_port = 51820 };
+	struct watch_observation w = { .watched = true, .counted = true };
+	struct doctor_report r = new_report();
+
+	snprintf(peer.endpoint, sizeof(peer.endpoint), "203.0.113.2:51820");
+	peer.has_last_receive_age = true;
+	peer.last_receive_age_ms = 1000;
+
+	/* Datagrams reached the host, the daemon got none: the input firewall. */
+	o.capture.datagrams = 4;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "input_firewall") &&
+	      strstr(last(&r)->decision, "51820"));
+	/* The peer's data arrives but it re-initiates, answered and never
+	 * confirmed: our direction is lost, though the peer is heard. */
+	o.rx_delta = 6;
+	o.capture.by_type[4] = 4;
+	peer.responses_unconfirmed = 3;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "one_way_to_peer"));
+	/* Only initiations come: the peer cannot complete our responses. */
+	o.capture.by_type[4] = 0;
+	o.rx_delta = 1;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "psk_mismatch"));
+	/* One response may be in flight: not yet evidence. */
+	peer.responses_unconfirmed = 1;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_drops"));
+	/* Drops for the inner source before doctor looked: fix it here. */
+	struct uapi_drop d = { .reason = "disallowed_src", .count = 7 };
+	peer.drops = &d, peer.n_drops = 1;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "disallowed_src") &&
+	      strstr(last(&r)->decision, "THIS side"));
+	/* roamd says which source it refused: the decision names it. */
+	peer.has_last_disallowed_src = true;
+	peer.last_disallowed_src = prefix("198.18.0.9");
+	CHECK(judge_datapath(&r, &po, false, &o) && strstr(last(&r)->decision, "add 198.18.0.9/32"));
+	peer.has_last_disallowed_src = false;
+	peer.drops = NULL, peer.n_drops = 0;
+
+	/* No fresh handshake: a response to our initiation failed to decrypt
+	 * while the peer's initiations authenticate: the preshared key. */
+	struct uapi_drop grew = { .reason = "handshake_decrypt", .count = 1 };
+	po.verdict = HANDSHAKE_STALE;
+	po.nudged = true;
+	peer.responses_unconfirmed = 2;
+	w.drops = &grew, w.n_drops = 1;
+	CHECK(judge_handshake(&r, &po, &w) && is(last(&r), DOCTOR_FAIL, "psk_mismatch") &&
+	      strstr(last(&r)->evidence, "failed to decrypt"));
+	/* Without unconfirmed responses it stays the generic key mismatch. */
+	peer.responses_unconfirmed = 0;
+	CHECK(judge_handshake(&r, &po, &w) && is(last(&r), DOCTOR_FAIL, "handshake_decrypt"));
+	w.n_drops = 0;
+	doctor_report_free(&r);
+}
+
+/* ---- the forward filter --------------------------------------------------- */
+
+static void test_forward_filter(void)
+{
+	char found[256];
+
+	/* Policy drop, only replies accepted: the clients' traffic dies. */
+	CHECK(ruleset_find_forward_drop("table inet f {\n\tchain fwd {\n\t\ttype filter hook forward priority filter; "
+					"policy drop;\n\t\tct state established,related accept\n\t}\n}\n",
+					"wg0", found, sizeof(found)) &&
+	      strstr(found, "policy drop") && strstr(found, "fwd"));
+	/* The same with the tunnel accepted: fine. */
+	CHECK(!ruleset_find_forward_drop("table inet f {\n\tchain fwd {\n\t\ttype filter hook forward priority filter; "
+					 "policy drop;\n\t\tct state established,related accept\n\t\tiifname \"wg0\" "
+					 "accept\n\t}\n}\n", "wg0", found, sizeof(found)));
+	/* A rule naming the interface that rejects; iptables-nft's FORWARD. */
+	CHECK(ruleset_find_forward_drop("table ip filter {\n\tchain FORWARD {\n\t\ttype filter hook forward priority "
+					"filter; policy accept;\n\t\tiifname \"wg0\" counter packets 0 bytes 0 reject\n"
+					"\t}\n}\n", "wg0", found, sizeof(found)) && strstr(found, "reject"));
+	/* Drops of other traffic, and non-forward chains, do not count. */
+	CHECK(!ruleset_find_forward_drop("table inet f {\n\tchain fwd {\n\t\ttype filter hook forward priority filter; "
+					 "policy accept;\n\t\tiifname \"eth1\" drop\n\t}\n\tchain in {\n\t\ttype "
+					 "filter hook input priority filter; policy drop;\n\t}\n}\n", "wg0", found,
+					 sizeof(found)));
 }
 
 /* ---- nothing arrives, and what depends on a failed check --------------- */
@@ -202,6 +294,19 @@ static void test_silence_and_dependents(void)
 	w.icmp.target_port = 51821;
 	CHECK(judge_udp(&r, &dev, &w, NOW_MS) && is(last(&r), DOCTOR_FAIL, "icmp_port_unreachable") &&
 	      strstr(last(&r)->decision, "51821"));
+	/* The same bounce for a peer that connects here (its endpoint was
+	 * learned, no Endpoint on this side) and has been silent for minutes:
+	 * its NAT forgot it; the keepalive goes on the peer. */
+	bool initiates[1] = { false };
+	w.initiates = initiates;
+	peer.has_last_receive_age = true;
+	peer.last_receive_age_ms = 240000;
+	CHECK(judge_udp(&r, &dev, &w, NOW_MS) && is(last(&r), DOCTOR_FAIL, "nat_mapping_expired") &&
+	      strstr(last(&r)->decision, "PEER's"));
+	initiates[0] = true;
+	CHECK(judge_udp(&r, &dev, &w, NOW_MS) && is(last(&r), DOCTOR_FAIL, "icmp_port_unreachable"));
+	w.initiates = NULL;
+	peer.has_last_receive_age = false;
 	memset(&w.icmp, 0, sizeof(w.icmp));
 
 	/* Initiations unanswered, no ICMP: a peer that never answered points
@@ -217,6 +322,12 @@ static void test_silence_and_dependents(void)
 	w.peer_retry_ms = 25000;
 	CHECK(!judge_udp(&r, &dev, &w, NOW_MS) && is(last(&r), DOCTOR_WARN, "evidence_incomplete") &&
 	      strstr(last(&r)->decision, "--wait 27"));
+
+	/* Watched only for earlier send refusals, every peer fresh: an idle
+	 * tunnel is quiet, nothing to warn about. */
+	peer.last_handshake_sec = NOW_MS / 1000 - 30;
+	CHECK(!judge_udp(&r, &dev, &w, NOW_MS) && is(last(&r), DOCTOR_PASS, NULL));
+	peer.last_handshake_sec = NOW_MS / 1000 - 600;
 
 	/* This host refuses to send: udp is not judged. */
 	w.sending_failed = true;
@@ -237,5 +348,7 @@ int main(void)
 	RUN(test_icmp_parser);
 	RUN(test_datapath);
 	RUN(test_silence_and_dependents);
+	RUN(test_session_causes);
+	RUN(test_forward_filter);
 	return test_finish("test_roam_doctor_datapath");
 }

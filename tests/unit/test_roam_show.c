@@ -141,6 +141,8 @@ static void test_text(void)
 		"  preshared key: (hidden)",
 		"  endpoint: 192.0.2.12:51820",
 		"  endpoint candidates: 192.0.2.2:51820, 192.0.2.12:51820 (in use)",
+		"  name: vpn.roam.test:51820 -> 192.0.2.2:51820, [fd00:1::2]:51820 (TTL 30 s, next lookup in 12 s)",
+		"  name: backup.roam.test:51820 -> (none yet) (no answer yet, resolving)",
 		"  allowed ips: 198.18.0.2/32, fd00:2::2/128",
 		"  latest handshake: 1 minute, 5 seconds ago",
 		"  transfer: 3.00 MiB received, 1.50 KiB sent",
@@ -237,6 +239,9 @@ static void test_json(void)
 		"\"drops\": {\"replay\": 2}",
 		"\"liveness\": \"alive\"",
 		"\"endpoint_candidates\": [\"192.0.2.2:51820\", \"192.0.2.12:51820\"], \"endpoint_candidate_index\": 1",
+		"\"names\": [{\"name\": \"vpn.roam.test:51820\", \"addresses\": [\"192.0.2.2:51820\", \"[fd00:1::2]:51820\"], "
+		"\"ttl_s\": 30, \"next_lookup_s\": 12, \"status\": \"ok\"}, {\"name\": \"backup.roam.test:51820\", "
+		"\"addresses\": [], \"ttl_s\": null, \"next_lookup_s\": null, \"status\": \"resolving\"}]",
 		"\"nat\": {\"rebinds\": 1, \"lost_after_idle_ms\": 30000, \"kept_after_idle_ms\": 10000, \"suggested_keepalive\": 15}",
 		"\"path_mtu\": {\"origin\": \"probe\", \"mtu\": 1292, \"inner_mtu\": 1232, \"probe\": {\"result\": \"smaller\", "
 		"\"age_ms\": 4000, \"sent\": 10, \"answered\": 7}}",
@@ -250,6 +255,7 @@ static void test_json(void)
 		"\"last_receive_age_ms\": null",
 		"\"drops\": {}",
 		"\"endpoint_candidates\": [], \"endpoint_candidate_index\": null",
+		"\"names\": []",
 		"\"liveness\": \"dead\"",
 		"\"nat\": {\"rebinds\": 0, \"lost_after_idle_ms\": null, \"kept_after_idle_ms\": null, \"suggested_keepalive\": null}",
 		"\"history\": []",

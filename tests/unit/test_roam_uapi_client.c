@@ -51,6 +51,8 @@ static void test_full_reply(void)
 	      !strcmp(ip_prefix_str(&p->allowed_ips[1], a), "fd00:2::2/128"));
 	CHECK(p->rx_packets == 40 && p->tx_packets == 42 && p->has_session && p->handshake_attempts == 0);
 	CHECK(p->has_last_receive_age && p->last_receive_age_ms == 1500);
+	CHECK(p->responses_unconfirmed == 2 && p->has_last_disallowed_src &&
+	      !strcmp(ip_prefix_str(&p->last_disallowed_src, a), "198.18.0.9/32"));
 	CHECK(p->has_last_handshake_age && p->last_handshake_age_ms == 65000);
 	CHECK(p->n_drops == 1 && !strcmp(p->drops[0].reason, "replay") && p->drops[0].count == 2);
 	CHECK(p->endpoint_changes == 1 && p->nat_rebinds == 1);
@@ -67,6 +69,7 @@ static void test_full_reply(void)
 	p = &dev.peers[1];
 	CHECK(!p->has_preshared_key && !strcmp(p->endpoint, "[fd00:1::2]:51821") && p->last_handshake_sec == 0);
 	CHECK(!p->has_session && p->handshake_attempts == 3 && !p->has_last_receive_age && !p->has_last_handshake_age);
+	CHECK(!p->responses_unconfirmed && !p->has_last_disallowed_src);
 	CHECK(p->n_drops == 0 && p->n_history == 0 && p->n_allowed_ips == 0 && !p->suggested_keepalive);
 	uapi_device_free(&dev);
 	CHECK(dev.peers == NULL && dev.n_peers == 0);

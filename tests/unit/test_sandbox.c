@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -28,9 +29,16 @@ enum what {
 	RAW_SOCKET,	/* AF_INET raw: the family is allowed, the type is not */
 	NETFILTER_SOCKET, /* netlink, but not NETLINK_ROUTE */
 	SIGNAL_OTHERS,	/* tgkill to another process (the parent) */
+	EXEC_MAPPING,	/* mmap with PROT_EXEC */
+	EXEC_PROTECT,	/* mprotect of a data page to PROT_EXEC */
 	KEEPER_UNLINK,	/* keeper filter: unlink of a missing file is fine */
 	KEEPER_SOCKET,	/* keeper filter: any socket is fatal */
 };
+
+static int compare_ints(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
 
 static void child(enum what w)
 {
@@ -64,6 +72,19 @@ static void child(enum what w)
 		/* A signal to itself (abort and raise send them so). */
 		if (syscall(SYS_tgkill, getpid(), gettid(), 0) < 0)
 			_exit(7);
+		/* glibc's qsort of more than a few hundred bytes asks
+		 * sysinfo how much memory there is: c-ares sorting a record
+		 * of 100 addresses did, and roamd was killed for it. */
+		int many[1000];
+		for (int i = 0; i < 1000; i++)
+			many[i] = 1000 - i;
+		qsort(many, 1000, sizeof(many[0]), compare_ints);
+		if (many[0] != 1)
+			_exit(8);
+		/* Data mappings and read-only protection changes. */
+		void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED || mprotect(m, 4096, PROT_READ) < 0)
+			_exit(8);
 		_exit(0);
 	}
 	case OPEN_FOR_WRITE:
@@ -86,6 +107,16 @@ static void child(enum what w)
 	case SIGNAL_OTHERS:
 		(void)syscall(SYS_tgkill, parent, parent, 0);
 		break;
+	case EXEC_MAPPING:
+		(void)mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		break;
+	case EXEC_PROTECT: {
+		void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			_exit(9);
+		(void)mprotect(m, 4096, PROT_READ | PROT_EXEC);
+		break;
+	}
 	case KEEPER_UNLINK:
 		if (unlink("/nonexistent/roam-test-sandbox") < 0 && errno == ENOENT)
 			_exit(0);
@@ -161,6 +192,10 @@ static void test_forbidden_calls_kill(void)
 	CHECK(killed_by_sigsys(run(SIGNAL_OTHERS, out, sizeof(out))));
 	if (!CHECK(strstr(out, "forbidden system call tgkill") != NULL))
 		printf("  child said: %s\n", out);
+	CHECK(killed_by_sigsys(run(EXEC_MAPPING, out, sizeof(out))));
+	CHECK(strstr(out, "forbidden system call mmap") != NULL);
+	CHECK(killed_by_sigsys(run(EXEC_PROTECT, out, sizeof(out))));
+	CHECK(strstr(out, "forbidden system call mprotect") != NULL);
 }
 
 static void test_keeper_filter(void)

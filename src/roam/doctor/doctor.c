@@ -28,7 +28,8 @@ static const char doctor_usage[] =
 	"  handshake   each peer's handshake is fresh, or why not (wrong keys, no answer)\n"
 	"  endpoint    where each peer is now, and whether it followed the peer's roams\n"
 	"  keepalive   set on the side behind NAT, and below the NAT timeouts seen\n"
-	"  forwarding  forwarding and a masquerade when the peers route through this host\n"
+	"  forwarding  forwarding, a forward chain that lets them through, and a masquerade\n"
+	"              when the peers route through this host\n"
 	"  routes      the AllowedIPs route into the interface\n"
 	"  datapath    pings to each live peer come back through the tunnel, or where they\n"
 	"              died (the daemon's drop counters meanwhile, ICMP errors)\n"
@@ -446,6 +447,7 @@ struct exam {
 	bool *datapath_failed;		/* per peer: its mtu and dns are SKIP */
 	bool routes_failed;
 	bool rpfilter_failed;		/* the replies die in this host's reverse-path filter */
+	bool udp_failed;		/* UDP does not reach the daemon (see udp) */
 	struct icmp_watch icmp;		/* fd4, fd6 -1 when not open */
 	uint64_t now_ms;		/* of the per-peer checks; the MTU ones reuse it */
 };
@@ -478,6 +480,7 @@ static bool check_daemon(struct exam *x)
 		return judge_daemon(x->r, &d);
 	d.dev = &x->dev;
 	key_to_base64(x->r->public_key, x->dev.public_key);
+	x->r->listen_port = x->dev.listen_port;
 	pid = daemon_pid(x->ifname, d.socket_path, x->dev.listen_port);
 	if (pid > 0) {
 		x->r->pid = pid;
@@ -596,8 +599,17 @@ static void check_forwarding(struct exam *x)
 		fo.ipv4 = -1;
 	if (host_sysctl_int("net.ipv6.conf.all.forwarding", &fo.ipv6))
 		fo.ipv6 = -1;
-	if (fo.hub)
-		fo.nat = host_find_source_nat(fo.nat_rule, sizeof(fo.nat_rule));
+	if (fo.hub) {
+		char *ruleset;
+		int err = host_nft_ruleset(&ruleset);
+
+		/* One read for both: nft takes a while on a large ruleset. */
+		fo.nat = err ? err : ruleset_find_source_nat(ruleset, fo.nat_rule, sizeof(fo.nat_rule));
+		fo.forward_drop = err ? err
+				      : ruleset_find_forward_drop(ruleset, x->ifname, fo.forward_rule,
+								  sizeof(fo.forward_rule));
+		free(ruleset);
+	}
 	judge_forwarding(x->r, &fo);
 }
 
@@ -645,8 +657,9 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 	char err[160];
 	int ret = 0;
 
-	if (x->w.sending_failed || x->rpfilter_failed) {
-		o->not_judged = x->w.sending_failed ? "sending" : "rpfilter";
+	if (x->w.sending_failed || x->rpfilter_failed || x->udp_failed) {
+		/* Pings cannot come back while that holds: one cause, one FAIL. */
+		o->not_judged = x->w.sending_failed ? "sending" : x->rpfilter_failed ? "rpfilter" : "udp";
 		return;
 	}
 	if (x->routes_failed && !routes_into(&o->address, x->ifindex)) {
@@ -657,6 +670,11 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 	if (!pg)
 		return;
 	bool counted = x->dev.extended && uapi_get_device(x->ifname, &before, err, sizeof(err)) == 0;
+	/* Watched as the udp check does, so a reply that reaches this host
+	 * but not the daemon (an input firewall) is told from one that never
+	 * came: the packet socket sees it before the firewall does. */
+	int cap = capture_open(x->dev.listen_port);
+	o->listen_port = x->dev.listen_port;
 	if (x->w.icmp_watched)
 		icmp_watch_drain(&x->icmp, x->dev.listen_port, &ignored);
 	/* 3 x 700 ms: a reply across the world comes within 300 ms, and
@@ -670,6 +688,11 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 	o->answered = ret == 1;
 	if (x->w.icmp_watched)
 		icmp_watch_drain(&x->icmp, x->dev.listen_port, &o->icmp);
+	if (cap >= 0) {
+		capture_run(cap, x->dev.listen_port, 0, &o->capture);
+		o->captured = true;
+		close(cap);
+	}
 	if (counted && uapi_get_device(x->ifname, &after, err, sizeof(err)) == 0) {
 		const struct uapi_peer *b = find_peer(&before, peer->public_key), *a = find_peer(&after, peer->public_key);
 
@@ -682,6 +705,10 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 			 * taken for this one's; and unknown_index, which names no
 			 * peer by nature. */
 			drops_growth(b->drops, b->n_drops, a->drops, a->n_drops, &o->drops, &o->n_drops);
+			/* Responses to our initiations fail to decrypt without a
+			 * peer to count them on: the device's count. */
+			o->decrypt_delta = drop_count(after.drops, after.n_drops, "handshake_decrypt") -
+					   drop_count(before.drops, before.n_drops, "handshake_decrypt");
 			uint64_t unknown = drop_count(after.drops, after.n_drops, "unknown_index") -
 					   drop_count(before.drops, before.n_drops, "unknown_index");
 			if (unknown && !drop_count(o->drops, o->n_drops, "unknown_index")) {
@@ -708,6 +735,8 @@ static void check_datapath(struct exam *x)
 	for (size_t i = 0; i < x->dev.n_peers; i++) {
 		struct peer_observation po = { .peer = &x->dev.peers[i] };
 		struct datapath_observation o = { 0 };
+
+		po.initiates = side_initiates(po.peer, x->have_cfg ? &x->cfg : NULL, &po.initiates_why);
 		bool named = false;
 
 		po.verdict = peer_handshake_verdict(po.peer, x->now_ms, &po.handshake_age_ms);
@@ -901,7 +930,17 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 		struct rpfilter_observation rpf;
 		x.rpfilter_failed = observe_rpfilter(ifname, &rpf) && judge_rpfilter(r, &rpf);
 		bool refused = x.w.sending_failed || x.rpfilter_failed;
+		bool *initiates = xrealloc(NULL, (x.dev.n_peers + 1) * sizeof(*initiates));
+		for (size_t i = 0; i < x.dev.n_peers; i++) {
+			const char *why;
+
+			initiates[i] = side_initiates(&x.dev.peers[i], x.have_cfg ? &x.cfg : NULL, &why);
+		}
+		x.w.initiates = initiates;
 		bool silent = !refused && judge_udp(r, &x.dev, &x.w, wall_clock_ms());
+		x.udp_failed = silent;
+		x.w.initiates = NULL;
+		free(initiates);
 		check_peers(&x, refused || silent);
 		check_forwarding(&x);
 		check_routes(&x);

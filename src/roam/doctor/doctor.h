@@ -13,7 +13,8 @@
  *   handshake   per peer: fresh, or why not
  *   endpoint    per peer: where it is now and how it got there
  *   keepalive   per peer: set on the side behind NAT, below the NAT's timeout
- *   forwarding  forwarding and a source NAT when peers route through here
+ *   forwarding  forwarding, the forward filter and a source NAT when peers
+ *               route through here
  *   routes      the AllowedIPs route into the interface
  *   datapath    per live peer: pings through the tunnel come back, or why
  *               not, from the daemon's counters meanwhile
@@ -67,6 +68,7 @@ struct doctor_report {
 	char daemon[32];		/* the daemon's program name, "" if none */
 	int pid;			/* 0 if unknown */
 	char public_key[KEY_B64_LEN + 1];	/* the interface's */
+	uint16_t listen_port;		/* the interface's UDP port, 0 unknown */
 	struct doctor_finding *v;
 	size_t n;
 };
@@ -119,6 +121,9 @@ struct watch_observation {
 	 * daemon can tell (its keepalive, the handshake retry); more than
 	 * the watch lasted means silence proves little. 0: nothing known. */
 	uint64_t peer_retry_ms;
+	/* Per peer of the device as judged (after the watch): this side has
+	 * its Endpoint and reaches out to it. NULL: unknown. */
+	const bool *initiates;
 };
 
 /* Judges sending: did this host's own kernel refuse datagrams to the peers
@@ -145,6 +150,25 @@ struct peer_observation {
 	bool nudged;			/* doctor sent it a packet to start a handshake */
 	bool udp_failed;
 };
+/* What a peer's session counters say, for the causes both the handshake
+ * and the datapath judges can name (judge_session.c). */
+struct session_evidence {
+	const struct uapi_peer *peer;
+	bool initiates;			/* this side has the peer's Endpoint */
+	bool sent_to_peer;		/* doctor or the daemon sent it something meanwhile */
+	const struct icmp_seen *icmp;	/* ICMP errors about our datagrams meanwhile, or NULL */
+	uint64_t peer_data_arrived;	/* data datagrams from the peer meanwhile (captured) */
+	uint64_t response_decrypt_failed;	/* handshake_decrypt's growth meanwhile */
+	uint16_t listen_port;
+};
+/* The peer keeps initiating and never confirms our responses: a preshared
+ * key mismatch, or our direction of the path lost (one_way_to_peer). Adds
+ * evidence, decision, cause and FAIL; false when it does not apply. */
+bool doctor_responses_cause(struct doctor_finding *f, const struct session_evidence *s);
+/* A peer that connects to this host fell silent and our datagrams to its
+ * learned endpoint bounce or vanish: its NAT forgot it (no keepalive). */
+bool doctor_nat_expired_cause(struct doctor_finding *f, const struct session_evidence *s);
+
 /* Each returns true when the peer's later checks should be SKIP. */
 bool judge_handshake(struct doctor_report *r, const struct peer_observation *p, const struct watch_observation *w);
 void judge_endpoint(struct doctor_report *r, const struct peer_observation *p, bool skipped, uint64_t now_ms);
@@ -159,8 +183,10 @@ struct forwarding_observation {
 	bool hub;
 	bool need_ipv6;
 	int ipv4, ipv6;			/* sysctl values, -1 unknown */
-	int nat;			/* host_find_source_nat's answer */
+	int nat;			/* 1 a source NAT rule found, 0 none, -errno: no ruleset */
 	char nat_rule[160];
+	int forward_drop;		/* 1 a forward chain drops the tunnel, 0 not, -errno */
+	char forward_rule[256];
 };
 void judge_forwarding(struct doctor_report *r, const struct forwarding_observation *o);
 
@@ -190,6 +216,10 @@ struct datapath_observation {
 	struct uapi_drop *drops;	/* the peer's drop counters' growth meanwhile, and unknown_index's */
 	size_t n_drops;
 	struct icmp_seen icmp;		/* ICMP errors about our datagrams meanwhile */
+	bool captured;			/* the UDP port was watched meanwhile */
+	struct capture_result capture;	/* what reached this host for it */
+	uint64_t decrypt_delta;		/* the device's handshake_decrypt growth meanwhile */
+	uint16_t listen_port;
 };
 /* Returns true when the data path failed (the peer's mtu and dns are then
  * SKIP). */

@@ -238,7 +238,26 @@ static void silence_cause(struct doctor_report *r, struct doctor_finding *f, con
 {
 	uint64_t attempts = 0, age;
 	bool answered_before = false;
+	const char *endpoint = NULL;	/* where the first silent peer's initiations go */
 
+	/* A silent peer that connects here, whose learned endpoint now
+	 * bounces our datagrams: its NAT forgot it (before the port
+	 * unreachable is taken for a wrong port: this side set no port). */
+	for (size_t i = 0; w->initiates && i < dev->n_peers; i++) {
+		const struct uapi_peer *p = &dev->peers[i];
+		struct session_evidence s = {
+			.peer = p,
+			.initiates = w->initiates[i],
+			.sent_to_peer = p->handshake_attempts || w->icmp.total,
+			.icmp = w->icmp_watched ? &w->icmp : NULL,
+			.listen_port = dev->listen_port,
+		};
+
+		if (peer_handshake_verdict(p, now_ms, &age) == HANDSHAKE_FRESH)
+			continue;
+		if (doctor_nat_expired_cause(f, &s))
+			return;
+	}
 	if (w->icmp.total) {
 		doctor_icmp_cause(f, &w->icmp);
 		return;
@@ -252,6 +271,8 @@ static void silence_cause(struct doctor_report *r, struct doctor_finding *f, con
 			continue;
 		attempts += p->handshake_attempts;
 		answered_before |= p->last_handshake_sec != 0;
+		if (!endpoint && p->handshake_attempts)
+			endpoint = p->endpoint;
 	}
 	if (attempts) {
 		doctor_figure(f, "initiations_unanswered", (double)attempts);
@@ -269,7 +290,8 @@ static void silence_cause(struct doctor_report *r, struct doctor_finding *f, con
 					   "never answered", attempts);
 			doctor_decision(f, "A peer drops initiations made for another key without a word: check the "
 					   "peer's PublicKey for this interface (it must be %s); if it is right, a "
-					   "firewall between drops UDP %u.", r->public_key, dev->listen_port);
+					   "firewall between drops our UDP to %s (from our port %u).", r->public_key,
+					endpoint ? endpoint : "the peer", dev->listen_port);
 		}
 		return;
 	}
@@ -345,6 +367,9 @@ bool judge_udp(struct doctor_report *r, const struct uapi_device *dev, const str
 				   "does); %zu of %zu peers have no fresh handshake",
 				(double)w->capture.elapsed_ms / 1000, dev->listen_port, dev->n_peers - fresh,
 				dev->n_peers);
+		if (fresh == dev->n_peers)
+			/* Watched for earlier send refusals: an idle tunnel is quiet. */
+			return false;
 		if (fresh) {
 			/* Others are fine: the silent ones are away, or asleep. */
 			f->status = DOCTOR_WARN;
@@ -456,6 +481,19 @@ bool judge_handshake(struct doctor_report *r, const struct peer_observation *p, 
 				   "`wg pubkey` of its private key), or the peer is missing.");
 		return true;
 	}
+	struct session_evidence s = {
+		.peer = p->peer,
+		.initiates = p->initiates,
+		.sent_to_peer = p->nudged || p->peer->handshake_attempts,
+		.icmp = w->icmp_watched ? &w->icmp : NULL,
+		.peer_data_arrived = w->watched ? w->capture.by_type[4] : 0,
+		.response_decrypt_failed = drop_growth(w, "handshake_decrypt"),
+		.listen_port = r->listen_port,
+	};
+	/* Before handshake_decrypt: initiations that authenticate here say
+	 * the public keys are right, which leaves the preshared key. */
+	if (doctor_responses_cause(f, &s))
+		return true;
 	if ((n = drop_growth(w, "handshake_decrypt"))) {
 		f->cause = "handshake_decrypt";
 		doctor_evidence(f, "; meanwhile %" PRIu64 " handshake messages failed to decrypt", n);
@@ -482,6 +520,8 @@ bool judge_handshake(struct doctor_report *r, const struct peer_observation *p, 
 				r->public_key);
 		return true;
 	}
+	if (doctor_nat_expired_cause(f, &s))
+		return true;
 	if (w->icmp.total) {
 		doctor_icmp_cause(f, &w->icmp);
 		return true;
@@ -497,9 +537,10 @@ bool judge_handshake(struct doctor_report *r, const struct peer_observation *p, 
 			doctor_decision(f, "The peer answered before and stopped: check that its host and daemon are "
 					   "up, then for a new firewall rule between (roam doctor there).");
 		else
-			doctor_decision(f, "The other side does not answer: check the peer's PublicKey for this "
-					   "interface (it must be %s), then its firewall and port, and this Endpoint; run "
-					   "roam doctor there.",
+			doctor_decision(f, "The other side does not answer: check that the keys pair up (the peer's "
+					   "PublicKey for this interface must be %s, and this side's PublicKey for the "
+					   "peer must be the peer's current one: wg pubkey of its private key), then its "
+					   "firewall and port, and this Endpoint; run roam doctor there.",
 					r->public_key);
 		return true;
 	}
@@ -562,6 +603,12 @@ void judge_keepalive(struct doctor_report *r, const struct peer_observation *p)
 	const struct uapi_peer *peer = p->peer;
 	unsigned suggest = peer->suggested_keepalive ? peer->suggested_keepalive : 25;
 	double nat_idle_s = (double)peer->nat_rebound_min_idle_ms / 1000;
+	/* A NAT that kept the mapping through a longer idle gap than the one
+	 * after which the address changed did not forget it for idleness:
+	 * the mapping was reset (a masquerade or conntrack change, a
+	 * reboot), which no keepalive prevents. */
+	bool rebind_idle = peer->nat_rebound_min_idle_ms &&
+			   peer->nat_kept_max_idle_ms < peer->nat_rebound_min_idle_ms;
 
 	doctor_figure(f, "persistent_keepalive", peer->persistent_keepalive);
 	if (peer->nat_rebound_min_idle_ms)
@@ -576,7 +623,7 @@ void judge_keepalive(struct doctor_report *r, const struct peer_observation *p)
 		doctor_decision(f, "Set PersistentKeepalive = %u for this peer.", suggest);
 		return;
 	}
-	if (peer->persistent_keepalive && peer->nat_rebound_min_idle_ms &&
+	if (peer->persistent_keepalive && rebind_idle &&
 	    (uint64_t)peer->persistent_keepalive * 1000 >= peer->nat_rebound_min_idle_ms) {
 		f->status = DOCTOR_WARN;
 		doctor_evidence(f, "every %u s, but a NAT forgot the mapping after %.1f s idle",
@@ -584,7 +631,7 @@ void judge_keepalive(struct doctor_report *r, const struct peer_observation *p)
 		doctor_decision(f, "Lower PersistentKeepalive to %u.", suggest);
 		return;
 	}
-	if (!p->initiates && peer->nat_rebinds && peer->nat_rebound_min_idle_ms) {
+	if (!p->initiates && peer->nat_rebinds && rebind_idle) {
 		f->status = DOCTOR_WARN;
 		doctor_evidence(f, "the peer's address changed %" PRIu64 " times after an idle gap, the shortest "
 				   "%.1f s: its NAT forgets it, so its keepalive is off or too long",
@@ -600,6 +647,8 @@ void judge_keepalive(struct doctor_report *r, const struct peer_observation *p)
 	if (peer->nat_kept_max_idle_ms)
 		doctor_evidence(f, "; a NAT on the way kept the mapping through %.1f s idle",
 				(double)peer->nat_kept_max_idle_ms / 1000);
+	if (peer->nat_rebound_min_idle_ms && !rebind_idle)
+		doctor_evidence(f, "; the address change after %.1f s idle was a NAT reset, not a timeout", nat_idle_s);
 }
 
 /* ---- forwarding -------------------------------------------------------- */
@@ -656,6 +705,18 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 				   "(sysctl -w %s=1) before chasing roaming bugs%s.",
 				v4_off ? "net.ipv4.ip_forward" : "net.ipv6.conf.all.forwarding",
 				o->nat == 1 ? "" : ", unless the clients only need this host");
+		return;
+	}
+	if (o->forward_drop == 1) {
+		/* The clients reach this host (input) but not past it. */
+		f->status = DOCTOR_FAIL;
+		f->cause = "forward_dropped";
+		doctor_evidence(f, "; the forward filter drops what the clients send beyond this host: %s",
+				o->forward_rule);
+		doctor_decision(f, "Clients reach this host but nothing beyond it: let the tunnel through the forward "
+				   "chain (nft add rule TABLE CHAIN iifname \"%s\" accept, and ct state "
+				   "established,related accept for the replies; or iptables -A FORWARD -i %s -j ACCEPT).",
+				r->ifname, r->ifname);
 		return;
 	}
 	if (o->nat == 0) {

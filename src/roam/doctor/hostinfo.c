@@ -153,24 +153,24 @@ bool ruleset_find_source_nat(const char *ruleset, char *rule, size_t len)
 	return false;
 }
 
-int host_find_source_nat(char *rule, size_t len)
+int host_nft_ruleset(char **out)
 {
-	char nft[256], *out;
+	char nft[256];
 	size_t n;
 	int status;
 
+	*out = NULL;
 	if (!run_find_program("nft", nft, sizeof(nft)))
 		return -ENOENT;
-	status = run_capture((char *const[]){ nft, "list", "ruleset", NULL }, &out, &n);
+	status = run_capture((char *const[]){ nft, "list", "ruleset", NULL }, out, &n);
 	if (status < 0)
 		return status;
 	if (status != 0) {
-		free(out);
+		free(*out);
+		*out = NULL;
 		return -EPERM;
 	}
-	status = ruleset_find_source_nat(out, rule, len) ? 1 : 0;
-	free(out);
-	return status;
+	return 0;
 }
 
 int host_link_flags(const char *ifname, unsigned *flags)

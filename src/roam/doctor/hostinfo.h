@@ -26,12 +26,17 @@ int host_udp_binds(uint16_t port, pid_t pid, struct host_udp_binds *out);
  * peer credentials still name the parent that made it and exited. */
 size_t host_socket_holders(const char *path, pid_t *pids, size_t max);
 
-/* A source NAT in the ruleset (nft list ruleset): 1 with the first such
- * rule, trimmed, in rule; 0 if there is none; -ENOENT if nft is not
- * installed; another -errno if it could not be asked. */
-int host_find_source_nat(char *rule, size_t len);
-/* The search itself, on a ruleset's text. */
+/* The ruleset's text (nft list ruleset; iptables-nft's rules show there
+ * too), read once for the searches below: 0, or -ENOENT if nft is not
+ * installed, another -errno if it could not be asked. The caller frees. */
+int host_nft_ruleset(char **out);
+/* A source NAT in the ruleset: true with the first such rule, trimmed. */
 bool ruleset_find_source_nat(const char *ruleset, char *rule, size_t len);
+
+/* A forward chain that drops what comes in from ifname (forward_filter.c):
+ * true with where ("table inet f, chain fwd: policy drop, ...") in found.
+ * Base chains with a forward hook are all read: each must let it pass. */
+bool ruleset_find_forward_drop(const char *ruleset, const char *ifname, char *found, size_t len);
 
 /* The interface's flags (IFF_UP, ...): 0 or -errno. */
 int host_link_flags(const char *ifname, unsigned *flags);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sys/socket.h>
 #include <string.h>
 
 /* Drops the daemon counts while receiving, each with what it means for a
@@ -34,7 +35,21 @@ static const struct {
 };
 enum { N_RECEIVE_CAUSES = sizeof(receive_causes) / sizeof(receive_causes[0]) };
 
-static bool unanswered_cause(struct doctor_report *r, struct doctor_finding *f, const struct datapath_observation *o)
+/* Which inner source the daemon refused, when it says (roamd does). */
+static void disallowed_source_text(struct doctor_finding *f, const struct uapi_peer *peer)
+{
+	char a[IP_PREFIX_STRLEN];
+
+	if (!peer->has_last_disallowed_src)
+		return;
+	ip_addr_str(&peer->last_disallowed_src, a);
+	doctor_evidence(f, "; the latest came from %s", a);
+	doctor_decision(f, " Its source address was %s: add %s/%d to the peer's AllowedIPs on this host if that "
+			   "is the peer's address.", a, a, peer->last_disallowed_src.family == AF_INET ? 32 : 128);
+}
+
+static bool unanswered_cause(struct doctor_report *r, struct doctor_finding *f, const struct datapath_observation *o,
+			     const struct session_evidence *s)
 {
 	static const char *const refusals[] = { "send_refused", "send_unreachable", "send_too_big" };
 
@@ -63,8 +78,25 @@ static bool unanswered_cause(struct doctor_report *r, struct doctor_finding *f, 
 				receive_causes[i].meaning, receive_causes[i].reason);
 		doctor_decision(f, "%s", receive_causes[i].decision);
 		f->cause = receive_causes[i].reason;
+		if (!strcmp(f->cause, "disallowed_src"))
+			disallowed_source_text(f, s->peer);
 		return true;
 	}
+	if (o->captured && o->capture.datagrams && !o->rx_delta) {
+		/* The packet socket saw them arrive; the daemon got none. */
+		doctor_figure(f, "datagrams_arrived", (double)o->capture.datagrams);
+		doctor_evidence(f, "; %" PRIu64 " datagram%s to UDP %u reached this host meanwhile, and the daemon "
+				   "received none of them", o->capture.datagrams, o->capture.datagrams == 1 ? "" : "s",
+				o->listen_port);
+		f->cause = "input_firewall";
+		doctor_decision(f, "This host's input firewall drops UDP port %u: accept udp dport %u in the input "
+				   "chain (nft list ruleset; iptables -S INPUT).", o->listen_port, o->listen_port);
+		return true;
+	}
+	/* Before the decrypted-replies test: a peer that re-initiates while
+	 * its data still comes is the one-way case, not a firewall here. */
+	if (doctor_responses_cause(f, s))
+		return true;
 	if (o->rx_delta >= o->sent) {
 		doctor_evidence(f, "; the daemon decrypted %" PRIu64 " packets from the peer meanwhile, so the "
 				   "replies came back, yet no ping saw them", o->rx_delta);
@@ -84,6 +116,25 @@ static bool unanswered_cause(struct doctor_report *r, struct doctor_finding *f, 
 	return false;
 }
 
+/* The peer's packets were dropped here for their inner source before
+ * doctor looked (the user gave up; doctor's own pings made the peer send
+ * nothing new): the count is still evidence, and the fix is on this side. */
+static bool earlier_disallowed_cause(struct doctor_finding *f, const struct uapi_peer *peer)
+{
+	uint64_t n = drop_count(peer->drops, peer->n_drops, "disallowed_src");
+
+	if (!n)
+		return false;
+	doctor_figure(f, "disallowed_src", (double)n);
+	f->cause = "disallowed_src";
+	doctor_evidence(f, "; this host has dropped %" PRIu64 " packet%s from the peer whose inner source address "
+			   "is outside the peer's AllowedIPs here (disallowed_src)", n, n == 1 ? "" : "s");
+	doctor_decision(f, "Fix it on THIS side: the peer's AllowedIPs here must hold the peer's tunnel address "
+			   "(its Address), or the peer uses a wrong Address.");
+	disallowed_source_text(f, peer);
+	return true;
+}
+
 /* Nothing came back and nothing was dropped here. A live peer that gets
  * data answers within KEEPALIVE_TIMEOUT (10 s), with a keepalive if it has
  * nothing else to send, even when it then drops the data: so a peer that
@@ -101,10 +152,12 @@ static void silent_peer_cause(struct doctor_finding *f, const struct uapi_peer *
 	if (peer->has_unanswered && peer->unanswered_ms >= LIVE_PEER_ANSWERS_MS) {
 		f->cause = "peer_unreachable";
 		doctor_evidence(f, "; data to it has gone unanswered for %.1f s, and a live peer answers within 10 s "
-				   "(a keepalive at least): our packets do not reach it", (double)peer->unanswered_ms / 1000);
-		doctor_decision(f, "The peer went away or a filter between drops UDP to %s: check that the peer's "
-				   "host and daemon are up (roam doctor there shows whether our datagrams arrive), then "
-				   "the firewalls between.", peer->endpoint[0] ? peer->endpoint : "it");
+				   "(a keepalive at least): our packets do not reach it, or its answers do not reach this "
+				   "host (from here the two look alike)", (double)peer->unanswered_ms / 1000);
+		doctor_decision(f, "The peer went away or a filter between drops the tunnel's UDP (to %s, or its "
+				   "answers from there): check that the peer's host and daemon are up; roam doctor there "
+				   "tells the direction (our datagrams arriving and its answers lost is one_way_to_peer "
+				   "there), then the firewalls between.", peer->endpoint[0] ? peer->endpoint : "it");
 		return;
 	}
 	if (peer->has_last_receive_age && peer->last_receive_age_ms < LIVE_PEER_ANSWERS_MS) {
@@ -144,8 +197,12 @@ bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, b
 	ip_addr_str(&o->address, a);
 	if (o->not_judged) {
 		f->status = DOCTOR_SKIP;
-		doctor_evidence(f, "not judged: %s does not go through the tunnel as it should (see %s)", a,
-				o->not_judged);
+		if (!strcmp(o->not_judged, "udp"))
+			doctor_evidence(f, "not judged: the peers' datagrams do not reach the daemon, so no answer from "
+					   "%s could (see udp)", a);
+		else
+			doctor_evidence(f, "not judged: %s does not go through the tunnel as it should (see %s)", a,
+					o->not_judged);
 		return false;
 	}
 	if (o->error == -EPERM || o->error == -EACCES) {
@@ -171,6 +228,17 @@ bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, b
 	}
 	f->status = DOCTOR_FAIL;
 	doctor_evidence(f, "the handshake is fresh, but %s answered none of %u pings through the tunnel", a, o->sent);
+	struct session_evidence s = {
+		.peer = p->peer,
+		.initiates = p->initiates,
+		.sent_to_peer = true,
+		.icmp = &o->icmp,
+		.peer_data_arrived = o->captured ? o->capture.by_type[4] : 0,
+		.response_decrypt_failed = o->decrypt_delta,
+		.listen_port = o->listen_port,
+	};
+	if (doctor_nat_expired_cause(f, &s))
+		return true;
 	if (o->icmp.total) {
 		/* The peer's host or a router said why: it went away. */
 		doctor_icmp_cause(f, &o->icmp);
@@ -189,7 +257,9 @@ bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, b
 			doctor_figure(f, !strcmp(o->drops[i].reason, "disallowed_src") ? "disallowed_src_delta"
 											 : "unknown_index_delta",
 				      (double)o->drops[i].count);
-	if (unanswered_cause(r, f, o))
+	if (unanswered_cause(r, f, o, &s))
+		return true;
+	if (earlier_disallowed_cause(f, p->peer))
 		return true;
 	silent_peer_cause(f, p->peer, o);
 	return true;

@@ -1,0 +1,101 @@
+/* roam doctor: does this host's forward filter let the tunnel's clients
+ * through? A full-tunnel server whose clients handshake and ping it, yet
+ * reach nothing beyond it, most often has a forward chain (nftables, or
+ * iptables-nft, which shows in the same ruleset) that drops them: a
+ * `policy drop` with nothing accepting the tunnel interface, or a drop rule
+ * that names it. Read from `nft list ruleset`, as an operator would. */
+#include "hostinfo.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The statement a rule ends in, nft's last word: "accept", "drop", ... */
+static bool rule_verdict_is(const char *rule, const char *verdict)
+{
+	const char *w = strstr(rule, verdict);
+
+	while (w) {
+		const char *after = w + strlen(verdict);
+
+		if ((w == rule || w[-1] == ' ') && (!*after || *after == ' '))
+			return true;
+		w = strstr(after, verdict);
+	}
+	return false;
+}
+
+/* Does the rule apply to every packet (its first word a statement), or
+ * name the tunnel interface? Those are the ones that decide for the
+ * tunnel's forwarded packets; rules matching other things may not. */
+static bool rule_concerns(const char *rule, const char *quoted_ifname)
+{
+	static const char *const statements[] = { "accept", "drop", "reject", "counter" };
+
+	if (strstr(rule, quoted_ifname))
+		return true;
+	for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++)
+		if (!strncmp(rule, statements[i], strlen(statements[i])))
+			return true;
+	return false;
+}
+
+static void trim(char *s)
+{
+	char *start = s, *end;
+
+	while (*start == ' ' || *start == '\t')
+		start++;
+	memmove(s, start, strlen(start) + 1);
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+		*--end = '\0';
+}
+
+bool ruleset_find_forward_drop(const char *ruleset, const char *ifname, char *found, size_t len)
+{
+	char quoted[40], table[96] = "", chain[96] = "";
+	bool in_forward = false, policy_drop = false, accepted = false;
+	const char *line = ruleset;
+
+	snprintf(quoted, sizeof(quoted), "\"%s\"", ifname);
+	while (line && *line) {
+		const char *end = strchrnul(line, '\n');
+		size_t n = (size_t)(end - line);
+		char buf[512];
+
+		if (n >= sizeof(buf))
+			n = sizeof(buf) - 1;
+		memcpy(buf, line, n);
+		buf[n] = '\0';
+		trim(buf);
+		line = *end ? end + 1 : NULL;
+		if (!strncmp(buf, "table ", 6)) {
+			snprintf(table, sizeof(table), "%.*s", (int)strcspn(buf, "{"), buf);
+			trim(table);
+		} else if (!strncmp(buf, "chain ", 6)) {
+			snprintf(chain, sizeof(chain), "%.*s", (int)strcspn(buf + 6, " {"), buf + 6);
+			in_forward = policy_drop = accepted = false;
+		} else if (strstr(buf, "hook forward")) {
+			in_forward = true;
+			policy_drop = strstr(buf, "policy drop") != NULL;
+		} else if (in_forward && !strcmp(buf, "}")) {
+			/* The chain's end: its policy applies to what nothing accepted. */
+			in_forward = false;
+			if (policy_drop && !accepted) {
+				snprintf(found, len, "%s, chain %s: policy drop, and no rule accepts iifname %s", table,
+					 chain, quoted);
+				return true;
+			}
+		} else if (in_forward && rule_concerns(buf, quoted) && !accepted) {
+			/* "ct state established,related accept" lets only
+			 * replies through: not an accept of the clients' traffic. */
+			if (rule_verdict_is(buf, "accept") && (!strstr(buf, "ct state") || strstr(buf, "new"))) {
+				accepted = true;
+			} else if (rule_verdict_is(buf, "drop") || strstr(buf, "reject")) {
+				snprintf(found, len, "%s, chain %s: %s", table, chain, buf);
+				return true;
+			}
+		}
+	}
+	return false;
+}
