@@ -452,6 +452,7 @@ const char *device_event_name(enum device_event_type type)
 		[EVENT_PATH_PROBED] = "path_probed",
 		[EVENT_CANDIDATE_TRIED] = "candidate_tried",
 		[EVENT_ATTEMPT_UNANSWERED] = "attempt_unanswered",
+		[EVENT_LATE_PACKET_ELSEWHERE] = "late_packet_elsewhere",
 	};
 	return (size_t)type < sizeof(names) / sizeof(names[0]) && names[type] ? names[type] : "unknown";
 }

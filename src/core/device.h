@@ -105,6 +105,10 @@ enum device_event_type {
 	 * REKEY_TIMEOUT, or data for KEEPALIVE_TIMEOUT + REKEY_TIMEOUT): the
 	 * moment to ask again where the peer is. From our timers only. */
 	EVENT_ATTEMPT_UNANSWERED,
+	/* An authentic data packet from elsewhere (old_endpoint) arrived
+	 * behind newer ones: it was delivered, and the endpoint stays
+	 * (new_endpoint). Only when its source differs from the endpoint. */
+	EVENT_LATE_PACKET_ELSEWHERE,
 };
 const char *device_event_name(enum device_event_type type);
 

@@ -1,7 +1,7 @@
 /* Incoming datagrams (docs/protocol.md §1-§4). Every message is checked for
  * exact size and type first, authenticated next, and only then allowed to
- * change anything: an endpoint moves only for a packet that authenticated
- * and passed the replay check. */
+ * change anything: an endpoint moves only for a packet that authenticated,
+ * passed the replay check and, for data, is the newest the peer sent. */
 #include <string.h>
 
 #include "crypto.h"
@@ -26,10 +26,13 @@ static void note_handshake_arrival(struct device *dev, uint64_t now)
 		device_report_handshake_backlog(dev, UNDER_LOAD_QUEUE_LEN, now);
 }
 
-/* Bookkeeping common to every authenticated message from a peer. */
+/* Bookkeeping common to every authenticated message from a peer; `from`
+ * moves its endpoint unless NULL (a late data packet, see
+ * is_newest_from_peer). */
 static void note_authenticated_receive(struct peer *peer, const struct endpoint *from, size_t len, uint64_t now)
 {
-	peer_update_endpoint(peer, from, now);
+	if (from)
+		peer_update_endpoint(peer, from, now);
 	peer->rx_bytes += len;
 	peer->rx_packets++;
 	peer->last_receive_mono = now;
@@ -260,6 +263,25 @@ static const uint8_t *inner_source(const uint8_t *pkt, size_t len, int *family, 
 	return NULL;
 }
 
+/* Whether an authentic data packet is the newest the peer has sent that
+ * reached us: only that one may move the peer's endpoint (docs/protocol.md
+ * §4.2). One that arrives behind newer ones says where the peer was, not
+ * where it is: a packet held in a queue on the path the peer has just left
+ * (a neighbour-discovery queue released when the old link comes back, a
+ * congested router) or reordered between two paths. Followed, it points our
+ * traffic at an address the peer no longer listens on, until the peer's next
+ * packet, and each such move also forgets the path MTU learnt for the new
+ * path. Newest means a counter above every one its keypair accepted, under a
+ * keypair the peer has not left for a newer one: once anything arrived under
+ * the current keypair, the previous one only carries stragglers. */
+static bool is_newest_from_peer(const struct peer *peer, const struct noise_keypair *kp, uint64_t counter)
+{
+	if (!replay_is_ahead(&kp->replay, counter))
+		return false;
+	const struct noise_keypair *current = peer->keypairs.current;
+	return kp != peer->keypairs.previous || !current || !replay_accepted_any(&current->replay);
+}
+
 static enum receive_result receive_data(struct device *dev, const struct endpoint *from, uint8_t *buf, size_t len,
 					uint64_t now)
 {
@@ -282,13 +304,22 @@ static enum receive_result receive_data(struct device *dev, const struct endpoin
 		peer_count_drop(dev, peer, DROP_BAD_AUTH);
 		return RECEIVED_DROPPED;
 	}
+	bool newest = is_newest_from_peer(peer, kp, counter);
 	if (!replay_check_and_update(&kp->replay, counter)) {
 		peer_count_drop(dev, peer, DROP_REPLAY);
 		return RECEIVED_DROPPED;
 	}
 
 	/* Authentic and fresh: from here on the packet may change state. */
-	note_authenticated_receive(peer, from, len, now);
+	if (!newest && !endpoint_same_remote(&peer->endpoint, from)) {
+		struct device_event ev = {.type = EVENT_LATE_PACKET_ELSEWHERE,
+					  .peer = peer,
+					  .old_endpoint = from,
+					  .new_endpoint = &peer->endpoint,
+					  .now = now};
+		device_emit(dev, &ev);
+	}
+	note_authenticated_receive(peer, newest ? from : NULL, len, now);
 	if (noise_received_with_keypair(dev, peer, kp)) {
 		timers_on_handshake_complete(peer, now);
 		peer_emit(peer, EVENT_HANDSHAKE_COMPLETE, now);

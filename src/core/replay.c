@@ -63,3 +63,15 @@ bool replay_check_and_update(struct replay_counter *rc, uint64_t counter)
 	*slot |= bit;
 	return true;
 }
+
+bool replay_accepted_any(const struct replay_counter *rc)
+{
+	/* highest is 0 both before the first packet and after counter 0:
+	 * bit 0 tells them apart. */
+	return rc->highest != 0 || (rc->bitmap[0] & 1);
+}
+
+bool replay_is_ahead(const struct replay_counter *rc, uint64_t counter)
+{
+	return !replay_accepted_any(rc) || counter > rc->highest;
+}

@@ -20,5 +20,11 @@ struct replay_counter {
 void replay_init(struct replay_counter *rc);
 /* True if counter is fresh; it is then marked as seen. */
 bool replay_check_and_update(struct replay_counter *rc, uint64_t counter);
+/* True once any counter has been accepted. */
+bool replay_accepted_any(const struct replay_counter *rc);
+/* True if counter is above every counter accepted so far (or none was):
+ * the packet is the newest the sender sent under this key, not one that
+ * arrives late behind newer ones. Changes nothing. */
+bool replay_is_ahead(const struct replay_counter *rc, uint64_t counter);
 
 #endif

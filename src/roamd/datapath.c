@@ -392,6 +392,7 @@ static void io_event(void *ctx, const struct device_event *event)
 	 * the operator's events (events.h keeps only authenticated ones). */
 	log_device_event(event);
 	events_from_device(ctx, event);
+	pathmtu_on_device_event(ctx, event);
 	names_on_device_event(ctx, event);
 	ports_on_device_event(ctx, event);
 }

@@ -225,6 +225,17 @@ void log_device_event(const struct device_event *ev)
 	case EVENT_COOKIE_SENT:
 		log_verbose("under load: cookie reply sent to %s", endpoint_str(ev->new_endpoint, a));
 		break;
+	case EVENT_LATE_PACKET_ELSEWHERE: {
+		/* One per late packet, and a queue released on a link the
+		 * peer left holds many: a line a second at most. */
+		static uint64_t logged_at;
+		if (logged_at && ev->now - logged_at < NSEC_PER_SEC)
+			break;
+		logged_at = ev->now;
+		log_info("%s: a packet from %s arrived behind newer ones; the endpoint stays %s", peer_str(ev->peer, p),
+			 endpoint_str(ev->old_endpoint, a), endpoint_str(ev->new_endpoint, b));
+		break;
+	}
 	case EVENT_ATTEMPT_UNANSWERED:
 	case EVENT_HANDSHAKE_INITIATION_SENT:
 	case EVENT_HANDSHAKE_INITIATION_RECEIVED:

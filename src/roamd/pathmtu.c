@@ -99,6 +99,14 @@ void pathmtu_tell_last_sender(struct daemon *d, struct peer *peer, uint64_t now)
 		tell_too_big(d, hdr, n, limit, now);
 }
 
+void pathmtu_on_device_event(struct daemon *d, const struct device_event *ev)
+{
+	/* Only a value in force after the probe; pathmtu_tell_last_sender
+	 * says nothing unless that packet was larger than it. */
+	if (ev->type == EVENT_PATH_PROBED && ev->path_mtu && d->dp.udp.pmtu)
+		pathmtu_tell_last_sender(d, ev->peer, ev->now);
+}
+
 void pathmtu_read_errors(struct daemon *d, int fd, struct peer *sent_to, uint64_t now)
 {
 	struct udp_error e;

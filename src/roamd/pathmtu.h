@@ -59,6 +59,11 @@ void pathmtu_fit_segments(struct daemon *d, const uint8_t *pkt, size_t len, stru
  * packet sent there (lost, most likely) is told "fragmentation needed" /
  * "packet too big" at once, as a router on the path would have. */
 void pathmtu_tell_last_sender(struct daemon *d, struct peer *peer, uint64_t now);
+/* What the engine says: a probe that found the path smaller tells the
+ * last large packet's sender at once, as an ICMP report does, rather than
+ * leaving it to find out at its next retransmission, which TCP's backoff
+ * may put seconds later. */
+void pathmtu_on_device_event(struct daemon *d, const struct device_event *ev);
 /* The routes changed: every learnt path MTU may be wrong now. */
 void pathmtu_forget_all(struct daemon *d);
 

@@ -262,7 +262,15 @@ int udp_read_error(int fd, struct udp_error *out)
 		struct sockaddr_in in4;
 		struct sockaddr_in6 in6;
 	} name;
-	uint64_t control[(CMSG_SPACE(sizeof(struct sock_extended_err) + sizeof(struct sockaddr_in6)) + 7) / 8];
+	/* An ICMP error comes with the packet-info cmsg our sockets ask for
+	 * (IP_PKTINFO / IPV6_RECVPKTINFO) before its IP_RECVERR one: room for
+	 * both, or the kernel cuts the second short. (It did: of an ICMPv6
+	 * "packet too big" only the first 8 bytes of its extended error fit,
+	 * not the MTU, so roamd learnt IPv6 paths only later, from its own
+	 * kernel's refusals.) */
+	uint64_t control[(CMSG_SPACE(sizeof(struct in6_pktinfo)) +
+			  CMSG_SPACE(sizeof(struct sock_extended_err) + sizeof(struct sockaddr_in6)) + 7) /
+			 8];
 	struct iovec iov = {.iov_base = out->quoted, .iov_len = sizeof(out->quoted)};
 	struct msghdr mh = {
 		.msg_name = &name,
@@ -287,6 +295,9 @@ int udp_read_error(int fd, struct udp_error *out)
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 		if (!((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
 		      (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR)))
+			continue;
+		/* Cut short all the same (MSG_CTRUNC): nothing to learn. */
+		if (c->cmsg_len < CMSG_LEN(sizeof(struct sock_extended_err)))
 			continue;
 		struct sock_extended_err ee;
 		memcpy(&ee, CMSG_DATA(c), sizeof(ee));

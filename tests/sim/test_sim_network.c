@@ -1,6 +1,7 @@
 /* The engine over a hostile network: loss, reordering, duplication,
  * address changes, tampering, replays and floods. The one rule checked
- * throughout: only an authenticated, fresh packet moves an endpoint. */
+ * throughout: only an authenticated, fresh packet moves an endpoint, and
+ * of data only the newest the peer sent (not one arriving behind it). */
 #include <stdlib.h>
 
 #include "device_state.h"
@@ -109,6 +110,102 @@ static void endpoint_follows_a_roaming_server(void)
 	sim_send(client, server, 2, 64);
 	sim_run_for(&sim, 100 * MS);
 	CHECK(server->delivered == 1);
+	sim_free(&sim);
+}
+
+/* The endpoint of the last recorded EVENT_ENDPOINT_CHANGED, or NULL. */
+static const struct device_event_record *last_endpoint_change(const struct sim_node *node)
+{
+	const struct device_event_record *last = NULL;
+	for (size_t i = 0; i < node->event_count && i < SIM_MAX_EVENTS; i++)
+		if (node->events[i].type == EVENT_ENDPOINT_CHANGED)
+			last = &node->events[i];
+	return last;
+}
+
+/* A packet the phone sent on the link it was leaving arrives only after
+ * newer ones from the new address: as in the NAT lab, where a keepalive
+ * sent as the Wi-Fi link died waited in the phone's neighbour-discovery
+ * queue and left, with the old source, when the link came back 1 s later.
+ * It is authentic and fresh, so it is delivered; but it says where the
+ * phone was, not where it is: the server's endpoint stays on the new
+ * path (before, it moved back, and the server's traffic went to the old
+ * NAT until the phone's next keepalive). */
+static void late_packet_from_the_old_path_leaves_the_endpoint(void)
+{
+	struct sim_node *phone, *server;
+	sim_init(&sim, 24);
+	CHECK(sim_pair(&sim, &phone, &server));
+	struct sim_capture held = {.from = phone, .type = MESSAGE_DATA, .swallow = true, .max = 1};
+	sim.filter = sim_capture_filter;
+	sim.filter_ctx = &held;
+	sim_send(phone, server, 1, 64);
+	sim_run_for(&sim, 20 * MS);
+	sim.filter = NULL;
+	CHECK(held.count == 1 && server->delivered == 0);
+	struct endpoint old = phone->addr, lte = address(77, 40000);
+	sim_move_node(phone, &lte);
+	for (uint32_t seq = 2; seq < 12; seq++) {
+		sim_send(phone, server, seq, 64);
+		sim_run_for(&sim, 20 * MS);
+	}
+	struct peer *at_server = sim_peer_of(server, phone);
+	CHECK(endpoint_same_remote(&at_server->endpoint, &lte));
+	size_t changes = sim_count_events(server, EVENT_ENDPOINT_CHANGED);
+
+	CHECK(sim_inject(server, &held.src[0], held.data[0], held.len[0]) == RECEIVED_DATA);
+	CHECK(endpoint_same_remote(&held.src[0], &old));
+	CHECK(endpoint_same_remote(&at_server->endpoint, &lte));
+	CHECK(sim_count_events(server, EVENT_ENDPOINT_CHANGED) == changes);
+	CHECK(sim_count_events(server, EVENT_LATE_PACKET_ELSEWHERE) == 1);
+	CHECK(server->delivered == 11);
+	/* And the server's traffic still reaches the phone. */
+	sim_send(server, phone, 100, 64);
+	sim_run_for(&sim, 20 * MS);
+	CHECK(phone->delivered == 1);
+	/* The next packet in order from the old address is the newest: a
+	 * peer that really went back is followed at once. */
+	sim_move_node(phone, &old);
+	sim_send(phone, server, 12, 64);
+	sim_run_for(&sim, 20 * MS);
+	CHECK(endpoint_same_remote(&at_server->endpoint, &old));
+	const struct device_event_record *last = last_endpoint_change(server);
+	CHECK(last && endpoint_same_remote(&last->old_ep, &lte) && endpoint_same_remote(&last->new_ep, &old));
+	sim_free(&sim);
+}
+
+/* The same across a rekey: the held packet was the newest of the old
+ * session (its counter is ahead of everything that session received), but
+ * the phone has since sent under the new one, so it is a straggler. */
+static void late_packet_of_the_previous_session_leaves_the_endpoint(void)
+{
+	struct sim_node *phone, *server;
+	sim_init(&sim, 25);
+	CHECK(sim_pair(&sim, &phone, &server));
+	struct peer *at_phone = sim_peer_of(phone, server), *at_server = sim_peer_of(server, phone);
+	struct sim_capture held = {.from = phone, .type = MESSAGE_DATA, .swallow = true, .max = 1};
+	sim.filter = sim_capture_filter;
+	sim.filter_ctx = &held;
+	sim_send(phone, server, 1, 64);
+	sim_run_for(&sim, 20 * MS);
+	sim.filter = NULL;
+	CHECK(held.count == 1);
+	const struct noise_keypair *old_session = at_server->keypairs.current;
+	struct endpoint lte = address(78, 40001);
+	sim_move_node(phone, &lte);
+	at_phone->has_sent_handshake = false; /* bypass its own send limit */
+	peer_send_initiation(at_phone, false, sim.now);
+	sim_run_for(&sim, 100 * MS);
+	sim_send(phone, server, 2, 64);
+	sim_run_for(&sim, 20 * MS);
+	/* The new session is current at the server and has carried data. */
+	CHECK(at_server->keypairs.previous == old_session && at_server->keypairs.current != old_session);
+	CHECK(endpoint_same_remote(&at_server->endpoint, &lte) && server->delivered == 1);
+
+	CHECK(sim_inject(server, &held.src[0], held.data[0], held.len[0]) == RECEIVED_DATA);
+	CHECK(server->delivered == 2);
+	CHECK(endpoint_same_remote(&at_server->endpoint, &lte));
+	CHECK(sim_count_events(server, EVENT_LATE_PACKET_ELSEWHERE) == 1);
 	sim_free(&sim);
 }
 
@@ -544,6 +641,8 @@ int main(void)
 	RUN(lossy_reordering_link_delivers_each_packet_at_most_once);
 	RUN(endpoint_follows_a_roaming_peer);
 	RUN(endpoint_follows_a_roaming_server);
+	RUN(late_packet_from_the_old_path_leaves_the_endpoint);
+	RUN(late_packet_of_the_previous_session_leaves_the_endpoint);
 	RUN(tampered_initiation_is_rejected);
 	RUN(tampered_response_is_rejected);
 	RUN(tampered_data_is_rejected);

@@ -305,6 +305,27 @@ static size_t random_run(uint64_t start, size_t ops, size_t *mismatches, uint64_
 	return accepted;
 }
 
+/* replay_is_ahead: only a counter above every one accepted so far is the
+ * newest (what may move an endpoint, docs/protocol.md §4.2); a late one
+ * inside the window is fresh but not newest. */
+static void test_ahead(void)
+{
+	struct replay_counter rc;
+	replay_init(&rc);
+	CHECK(replay_is_ahead(&rc, 0));  /* nothing accepted yet: even 0 */
+	CHECK(replay_is_ahead(&rc, 7));
+	step(&rc, 1, 0, true);
+	CHECK(!replay_is_ahead(&rc, 0)); /* 0 accepted: highest 0, but taken */
+	CHECK(replay_is_ahead(&rc, 1));
+	step(&rc, 2, 5, true);
+	CHECK(!replay_is_ahead(&rc, 3)); /* fresh, inside the window, late */
+	CHECK(!replay_is_ahead(&rc, 5));
+	CHECK(replay_is_ahead(&rc, 6));
+	step(&rc, 3, 3, true);           /* a late one moves nothing ... */
+	CHECK(!replay_is_ahead(&rc, 4)); /* ... highest is still 5 */
+	CHECK(replay_is_ahead(&rc, 6));
+}
+
 static void test_random_vs_model(void)
 {
 	size_t mismatches = 0;
@@ -331,6 +352,7 @@ int main(void)
 	RUN(test_numbered_jumps);
 	RUN(test_numbered_limit);
 	RUN(test_sweeps);
+	RUN(test_ahead);
 	RUN(test_random_vs_model);
 	return test_finish("test_replay");
 }
