@@ -359,6 +359,62 @@ static void a_first_candidate_that_never_answered_does_not_block_failover(void)
 	sim_free(&sim);
 }
 
+/* Both sides send at 10 Hz, each on its own: the server's data does not
+ * depend on the phone's arriving. */
+static void both_send_for(struct sim_node *phone, struct sim_node *server, uint64_t dt)
+{
+	uint64_t end = sim.now + dt;
+	while (sim.now < end) {
+		sim_send(phone, server, ping_seq++, 56);
+		sim_send(server, phone, ping_seq++, 56);
+		sim_run_for(&sim, 100 * MS);
+	}
+}
+
+/* The server's first address can still send but nothing reaches it (a
+ * half-dead uplink). Its data, and its initiations when the phone's data
+ * stops arriving, keep coming from there: they prove only that the server
+ * reaches the phone. The phone's responses go unanswered (the server
+ * initiates again), which counts as an unanswered attempt: the phone tries
+ * the second address, where the server answers, and traffic flows both
+ * ways. The server's next initiation, from its first address again (its
+ * routing's source), does not bring the endpoint back: the second has
+ * answered recently, and the response goes there. */
+static void a_half_dead_first_address_is_failed_over(void)
+{
+	struct sim_node *phone, *server;
+	dual_wan(&phone, &server, 49);
+	struct peer *p = sim_peer_of(phone, server), *q = sim_peer_of(server, phone);
+	both_send_for(phone, server, 2 * SEC);
+	uint64_t died = sim.now;
+	sim.unreachable[sim.unreachable_count++] = server->addr;
+	uint64_t server_got = server->delivered, back = 0;
+	for (int i = 0; i < 600 && !back; i++) {
+		both_send_for(phone, server, 100 * MS);
+		if (server->delivered > server_got)
+			back = sim.now;
+	}
+	printf("  first address half-dead: the server hears the phone again %.2f s later (bound 21 s)\n",
+	       back ? (double)(back - died) / SEC : -1.0);
+	CHECK(back && back - died <= 21 * SEC);
+	CHECK(endpoint_same_remote(&p->endpoint, &server->alias) && peer_endpoint_candidate_index(p) == 1);
+	/* The server initiates from its first address (its route's source). */
+	size_t changes = sim_count_events(phone, EVENT_ENDPOINT_CHANGED);
+	peer_clear_source(q);
+	q->has_sent_handshake = false;
+	peer_send_initiation(q, false, sim.now);
+	server_got = server->delivered;
+	uint64_t phone_got = phone->delivered;
+	both_send_for(phone, server, 10 * SEC);
+	printf("  server initiated from the first address: %zu endpoint changes, %llu and %llu of 100 delivered\n",
+	       sim_count_events(phone, EVENT_ENDPOINT_CHANGED) - changes,
+	       (unsigned long long)(server->delivered - server_got), (unsigned long long)(phone->delivered - phone_got));
+	CHECK(sim_count_events(phone, EVENT_ENDPOINT_CHANGED) == changes);
+	CHECK(endpoint_same_remote(&p->endpoint, &server->alias));
+	CHECK(server->delivered - server_got >= 95 && phone->delivered - phone_got >= 95);
+	sim_free(&sim);
+}
+
 static struct endpoint address6(uint8_t last, uint16_t port)
 {
 	struct endpoint ep;
@@ -436,6 +492,7 @@ int main(void)
 	RUN(the_list_refuses_duplicates_and_overflow);
 	RUN(a_new_answer_moves_only_a_silent_peer);
 	RUN(a_first_candidate_that_never_answered_does_not_block_failover);
+	RUN(a_half_dead_first_address_is_failed_over);
 	RUN(ipv6_black_holed_handshake_over_ipv4_within_1_s);
 	RUN(ipv4_black_holed_handshake_over_ipv6_within_1_s);
 	return test_finish("test_sim_candidates");
