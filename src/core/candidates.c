@@ -268,9 +268,10 @@ void candidates_return_timer(struct peer *peer, uint64_t now)
 		return;
 	/* A path that is failing over already has its own cycle, and one
 	 * that has been silent is not one to leave from: the return is for a
-	 * working endpoint that is merely not the preferred one. */
+	 * working endpoint that is merely not the preferred one. An
+	 * initiation in flight waits for its answer or its retry. */
 	bool heard = peer->last_receive_mono && now - peer->last_receive_mono < KEEPALIVE_TIMEOUT + REKEY_TIMEOUT;
-	if (peer->candidate_trying >= 0 || !heard ||
+	if (peer->candidate_trying >= 0 || !heard || timer_is_pending(peer, TIMER_RETRANSMIT_HANDSHAKE) ||
 	    (peer->has_sent_handshake && now - peer->last_sent_handshake < REKEY_TIMEOUT)) {
 		timers_on_candidate_return_due(peer, now + REKEY_TIMEOUT);
 		return;
