@@ -210,6 +210,40 @@ void candidates_on_unanswered(struct peer *peer, uint64_t now)
 	emit_tried(peer, &from_target, CANDIDATE_FAILOVER, now);
 }
 
+void candidates_on_response_unanswered(struct peer *peer, uint64_t now)
+{
+	/* A peer at one address has nowhere else to be tried. */
+	if (!peer->candidate_count)
+		return;
+	candidates_on_unanswered(peer, now);
+	/* Our initiation goes to the next address at once: the response just
+	 * sent would otherwise hold it back REKEY_TIMEOUT, and the peer's
+	 * next initiation would be answered into the same hole. A retry, so
+	 * that this attempt is not counted as unanswered twice. */
+	peer->has_sent_handshake = false;
+	peer_send_initiation(peer, true, now);
+}
+
+bool candidates_hold_endpoint(const struct peer *peer, const struct endpoint *from, enum message_type type,
+			      uint64_t now)
+{
+	/* A peer at several addresses initiates from its routing's source,
+	 * which need not be the address that reaches it (an uplink that can
+	 * send but not receive), and until our answer arrives its data leaves
+	 * from there too. While the endpoint in use has answered within the
+	 * time after which unanswered data fails over, such packets leave it
+	 * where it is: the response goes there, and the peer takes it at any
+	 * of its addresses. A response always moves it (it answers what we
+	 * sent to where it comes from); data from an address not in the list
+	 * is a roam, and moves it as ever. */
+	if (!peer->candidate_count || type == MESSAGE_HANDSHAKE_RESPONSE || !endpoint_is_set(&peer->endpoint) ||
+	    endpoint_same_remote(&peer->endpoint, from))
+		return false;
+	if (type != MESSAGE_HANDSHAKE_INITIATION && candidate_index_of(peer, from) < 0)
+		return false;
+	return peer->last_heard_back_mono && now - peer->last_heard_back_mono < KEEPALIVE_TIMEOUT + REKEY_TIMEOUT;
+}
+
 void candidates_on_endpoint_learned(struct peer *peer)
 {
 	/* Whatever we were trying, the peer has just shown where it is. */
@@ -234,9 +268,10 @@ void candidates_return_timer(struct peer *peer, uint64_t now)
 		return;
 	/* A path that is failing over already has its own cycle, and one
 	 * that has been silent is not one to leave from: the return is for a
-	 * working endpoint that is merely not the preferred one. */
+	 * working endpoint that is merely not the preferred one. An
+	 * initiation in flight waits for its answer or its retry. */
 	bool heard = peer->last_receive_mono && now - peer->last_receive_mono < KEEPALIVE_TIMEOUT + REKEY_TIMEOUT;
-	if (peer->candidate_trying >= 0 || !heard ||
+	if (peer->candidate_trying >= 0 || !heard || timer_is_pending(peer, TIMER_RETRANSMIT_HANDSHAKE) ||
 	    (peer->has_sent_handshake && now - peer->last_sent_handshake < REKEY_TIMEOUT)) {
 		timers_on_candidate_return_due(peer, now + REKEY_TIMEOUT);
 		return;

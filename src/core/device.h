@@ -235,11 +235,19 @@ struct peer *device_route_lookup(const struct device *dev, int family, const uin
  *   - handshake initiations go to the current target: the peer's endpoint,
  *     or, while it goes unanswered, the next candidate in turn. An attempt
  *     counts as unanswered when an initiation had no response for
- *     REKEY_TIMEOUT, or data had no answer for KEEPALIVE_TIMEOUT +
- *     REKEY_TIMEOUT (the timer that starts a new handshake), so a dead
- *     first address costs about 15 s with traffic flowing;
+ *     REKEY_TIMEOUT (whether its retry timer or new data sends the next),
+ *     data had no answer for KEEPALIVE_TIMEOUT + REKEY_TIMEOUT (the timer
+ *     that starts a new handshake), or the peer initiated again although we
+ *     responded to its last initiation, so a dead first address costs about
+ *     15 s with traffic flowing. The peer's initiations prove only that it
+ *     reaches us: they stop none of these clocks;
  *   - a candidate becomes the endpoint only as any address does: through
  *     an authenticated, fresh packet from it. Trying one changes nothing;
+ *   - what the peer sends from an address that cannot receive does not
+ *     pull the endpoint back there: while the endpoint in use has answered
+ *     (a response, or data from it) within KEEPALIVE_TIMEOUT +
+ *     REKEY_TIMEOUT, an initiation from another address, or data from
+ *     another candidate, leaves it (docs/roaming.md);
  *   - roaming wins: an endpoint learned from authenticated packets that is
  *     not among the candidates is kept while it answers, and tried first;
  *   - no flapping: while the endpoint is a less preferred candidate, the

@@ -160,6 +160,17 @@ void peer_send_initiation(struct peer *peer, bool is_retry, uint64_t now)
 	 * counts: both sides must not race to initiate. */
 	if (peer->has_sent_handshake && now - peer->last_sent_handshake < REKEY_TIMEOUT)
 		return;
+	/* Data that finds no session asks again as soon as the last initiation
+	 * is REKEY_TIMEOUT old, before its retry timer (which adds jitter)
+	 * fires and re-arms that timer: the attempt still went unanswered, and
+	 * must count as the retry would, or a target that never answers (a
+	 * first candidate with nobody there) is asked forever. A caller that
+	 * chose the target itself clears has_sent_handshake first. */
+	if (!is_retry && peer->has_sent_handshake && timer_is_pending(peer, TIMER_RETRANSMIT_HANDSHAKE)) {
+		peer_clear_source(peer);
+		candidates_on_unanswered(peer, now);
+		target = peer_handshake_target(peer);
+	}
 	struct message_handshake_initiation *msg = (struct message_handshake_initiation *)dev->scratch;
 	if (!noise_create_initiation(dev, peer, msg, now))
 		return;

@@ -86,6 +86,10 @@ struct peer {
 	 * doubles the hold-down. */
 	bool candidate_returned_home;
 	uint64_t candidate_return_holddown, candidate_next_return;
+	/* When the peer last showed that it receives what we send: its
+	 * response to our initiation, or data on a session. Its initiations
+	 * prove only the other direction, and do not count. */
+	uint64_t last_heard_back_mono;
 	/* Happy eyeballs: the initiation just sent, to be sent once more to
 	 * race_to (a candidate of the other family) if no answer comes within
 	 * FAMILY_RACE_DELAY. Allocated with the candidates. */
@@ -177,6 +181,13 @@ void peer_transmit_to(struct peer *peer, const struct endpoint *to, uint8_t *dat
  * it); a handshake completed (arm the return to the preferred one); the
  * return timer fired. */
 void candidates_on_unanswered(struct peer *peer, uint64_t now);
+/* The peer initiated again although we answered its last initiation: our
+ * response did not reach it. */
+void candidates_on_response_unanswered(struct peer *peer, uint64_t now);
+/* Whether an authenticated message of that type from `from` leaves the
+ * endpoint where it is. */
+bool candidates_hold_endpoint(const struct peer *peer, const struct endpoint *from, enum message_type type,
+			      uint64_t now);
 void candidates_on_endpoint_learned(struct peer *peer);
 void candidates_on_handshake_complete(struct peer *peer, uint64_t now);
 void candidates_return_timer(struct peer *peer, uint64_t now);

@@ -26,16 +26,23 @@ static void note_handshake_arrival(struct device *dev, uint64_t now)
 		device_report_handshake_backlog(dev, UNDER_LOAD_QUEUE_LEN, now);
 }
 
-/* Bookkeeping common to every authenticated message from a peer; `from`
- * moves its endpoint unless NULL (a late data packet, see
- * is_newest_from_peer). */
-static void note_authenticated_receive(struct peer *peer, const struct endpoint *from, size_t len, uint64_t now)
+/* Bookkeeping common to every authenticated message from a peer. It moves
+ * the endpoint unless `from` is NULL (a late data packet, see
+ * is_newest_from_peer) or candidates.c holds it: a peer at several
+ * addresses may send from one that cannot receive. */
+static void note_authenticated_receive(struct peer *peer, const struct endpoint *from, size_t len,
+				       enum message_type type, uint64_t now)
 {
-	if (from)
+	if (from && !candidates_hold_endpoint(peer, from, type, now))
 		peer_update_endpoint(peer, from, now);
 	peer->rx_bytes += len;
 	peer->rx_packets++;
 	peer->last_receive_mono = now;
+	/* A response answers our initiation, data a session: the peer
+	 * receives at the endpoint. An initiation proves only that it
+	 * reaches us. */
+	if (from && type != MESSAGE_HANDSHAKE_INITIATION && endpoint_same_remote(&peer->endpoint, from))
+		peer->last_heard_back_mono = now;
 }
 
 /* A response written into msg (noise_create_response or
@@ -51,9 +58,14 @@ static void send_response_made(struct device *dev, struct peer *peer, struct mes
 	timers_on_authenticated_packet_sent(peer);
 	peer->last_sent_handshake = now;
 	peer->has_sent_handshake = true;
+	/* The peer initiates again only when our last response did not reach
+	 * it (it confirms a session at once): an unanswered attempt. */
+	bool unanswered = peer->responses_unconfirmed > 0;
 	peer->responses_unconfirmed++;
 	peer_transmit(peer, (uint8_t *)msg, sizeof(*msg));
 	peer_emit(peer, EVENT_HANDSHAKE_RESPONSE_SENT, now);
+	if (unanswered)
+		candidates_on_response_unanswered(peer, now);
 }
 
 static void send_response(struct device *dev, struct peer *peer, uint64_t now)
@@ -114,13 +126,14 @@ static enum receive_result admit_handshake(struct device *dev, const struct endp
 static void finish_initiation(struct device *dev, struct peer *peer, const struct endpoint *from, size_t len,
 			      uint64_t now, struct noise_response_making *later)
 {
-	note_authenticated_receive(peer, from, len, now);
+	/* An initiation is no answer to what we sent: the clocks that wait
+	 * for one (TIMER_NEW_HANDSHAKE, unanswered_since) keep running. */
+	note_authenticated_receive(peer, from, len, MESSAGE_HANDSHAKE_INITIATION, now);
 	peer_emit(peer, EVENT_HANDSHAKE_INITIATION_RECEIVED, now);
 	if (later)
 		noise_prepare_response(dev, peer, later);
 	else
 		send_response(dev, peer, now);
-	timers_on_authenticated_packet_received(peer);
 	timers_on_authenticated_packet_traversal(peer, now);
 }
 
@@ -148,7 +161,7 @@ static enum receive_result receive_handshake(struct device *dev, const struct en
 		peer_count_drop(dev, NULL, (enum drop_reason)drop);
 		return RECEIVED_DROPPED;
 	}
-	note_authenticated_receive(peer, from, len, now);
+	note_authenticated_receive(peer, from, len, MESSAGE_HANDSHAKE_RESPONSE, now);
 	if (noise_begin_session(dev, peer, now)) {
 		timers_on_session_derived(peer, now);
 		timers_on_handshake_complete(peer, now);
@@ -319,7 +332,7 @@ static enum receive_result receive_data(struct device *dev, const struct endpoin
 					  .now = now};
 		device_emit(dev, &ev);
 	}
-	note_authenticated_receive(peer, newest ? from : NULL, len, now);
+	note_authenticated_receive(peer, newest ? from : NULL, len, MESSAGE_DATA, now);
 	if (noise_received_with_keypair(dev, peer, kp)) {
 		timers_on_handshake_complete(peer, now);
 		peer_emit(peer, EVENT_HANDSHAKE_COMPLETE, now);

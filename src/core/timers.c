@@ -169,9 +169,11 @@ static void expired_new_handshake(struct peer *peer, uint64_t now)
 {
 	/* We sent data and heard nothing for 15 s: the session may be dead on
 	 * the other side, or the path to it dead (then another of its
-	 * addresses may answer). */
+	 * addresses may answer). With an initiation of ours in flight, its
+	 * own retry counts the attempt, once. */
 	peer_clear_source(peer);
-	candidates_on_unanswered(peer, now);
+	if (!timer_is_pending(peer, TIMER_RETRANSMIT_HANDSHAKE))
+		candidates_on_unanswered(peer, now);
 	peer_send_initiation(peer, false, now);
 }
 

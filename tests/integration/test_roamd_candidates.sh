@@ -17,12 +17,15 @@
 #              the ping loses nothing after the failover.
 #   return     the first answers again: the next probe moves the endpoint
 #              back to it, within RETURN_MAX_S of its revival.
+#   first never answered
+#              the phone's peer made anew with a first address where
+#              nobody listens: up through the second within FAILOVER_MAX_S.
 # `roam events` follows the phone from before the failover; after each
 # step its output holds exactly the expected sequence of events (EV_*):
 # the probes of the first address are not events, only their answer is.
 # (Garbage and replays from a candidate's address moving nothing and
 # producing no event: tests/sim/test_sim_candidates.c.)
-# About 80 s.
+# About 95 s.
 # shellcheck disable=SC2317 # case functions are called through t_check
 set -u
 # shellcheck source=lib.sh
@@ -32,6 +35,7 @@ set -u
 
 ROAMD=$(cd "$(dirname "$0")/../.." && pwd)/build/roamd
 SECOND=198.19.0.3
+NOBODY=198.19.0.99	# on the server's subnet, held by no host
 FAILOVER_MAX_S=16
 # The first probe home comes 30 s after the failover; the first is revived
 # 5 s after that probe went unanswered, so the next probe (30 s later)
@@ -155,10 +159,41 @@ sc_return() {
 	grep '"type":"endpoint_changed"' "$EV" | tail -n 1 | grep -q "\"new_endpoint\":\"$LAB_SRV4:$LAB_PORT\",\"candidate\":1"
 }
 
+# The phone's peer made anew, its first address one where nobody listens
+# (the server's subnet, no host): the first initiation goes there, and the
+# 50 Hz ping asks for another one every REKEY_TIMEOUT; that unanswered
+# attempt still moves on to the second, so the tunnel is up within
+# FAILOVER_MAX_S of the first packet (before the fix: never).
+sc_first_never_answered() {
+	local key t0 st reach
+	key=$(lab_key_hex "${LAB_TAG}s")
+	lab_uapi_set "$LAB_WG_PHONE" "public_key=$key" "remove=true" || return 1
+	lab_uapi_set "$LAB_WG_PHONE" "public_key=$key" "endpoint=$NOBODY:$LAB_PORT" \
+		"allowed_ip=$LAB_TUN_SRV4/32" "allowed_ip=$LAB_TUN_SRV6/128" || return 1
+	lab_phone_candidates "$NOBODY:$LAB_PORT" "$LAB_SRV4:$LAB_PORT" || return 1
+	t0=$(lab_now)
+	lab_ping_start "$LAB_PHONE" "$LAB_TUN_SRV4" 30
+	if ! wait_until $((FAILOVER_MAX_S + 4)) lab_ping_has 1; then
+		echo "no reply in $((FAILOVER_MAX_S + 4)) s"
+		phone_log | grep -E 'candidate|endpoint |handshake' | tail -n 8
+		lab_ping_stop
+		return 1
+	fi
+	st=$(lab_ping_stats "$t0")
+	reach=$(lab_stat reach_s "$st")
+	lab_ping_stop
+	lab_figures first_never_answered "up_s=$reach bound_s=$FAILOVER_MAX_S endpoint=$(phone_endpoint)"
+	phone_endpoint_is "$LAB_SRV4:$LAB_PORT" || { echo "endpoint $(phone_endpoint)"; return 1; }
+	awk -v r="$reach" -v b="$FAILOVER_MAX_S" 'BEGIN { exit !(r != "none" && r + 0 <= b) }'
+}
+
 if t_check "lab up, tunnel up, the phone knows the server's two addresses" setup; then
 	t_check "failover to the second address within $FAILOVER_MAX_S s, events in order" sc_failover &&
 		t_check "no move back while the first is dead, one probe of it" sc_no_flap &&
 		t_check "back to the first within $RETURN_MAX_S s of its revival" sc_return
+	lab_ping_stop
+	t_check "a first address that never answered: up through the second within $FAILOVER_MAX_S s" \
+		sc_first_never_answered
 	lab_ping_stop
 fi
 lab_down

@@ -178,14 +178,19 @@ if role == "recv":
     want, good, bad, seen = int(sys.argv[4]), 0, 0, set()
     print("ready", flush=True)
     try:
+        # Until the sender says it is done: a pause of the sender on a
+        # loaded machine must not end the count (a receiver gone early
+        # turns the sender'"'"'s next datagrams into "connection refused").
         while good + bad < want:
             d = s.recv(65536)
+            if d == b"END!":
+                break
             seq = struct.unpack("!I", d[:4])[0] if len(d) >= 4 else -1
             if seq in seen or d != body(seq, len(d)):
                 bad += 1
             else:
                 seen.add(seq); good += 1
-            s.settimeout(2)
+            s.settimeout(15)
     except socket.timeout:
         pass
     print("good", good, "bad", bad)
@@ -227,6 +232,15 @@ else:
                 send(body(seq + i, sz))
         seq += count
         time.sleep(0.01)
+    s.setsockopt(socket.SOL_UDP, 103, 0)
+    # Three times, in case one is lost; once the receiver has gone, the
+    # next may be refused (its port unreachable), which is fine.
+    for _ in range(3):
+        time.sleep(0.05)
+        try:
+            s.send(b"END!")
+        except ConnectionRefusedError:
+            break
     print(seq)
 '
 

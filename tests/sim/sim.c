@@ -181,6 +181,9 @@ static void node_send(void *ctx, struct peer *peer, const struct endpoint *to_ep
 	const struct endpoint *src = source_for(from, to_ep);
 	if (black_holed(sim, to_ep) || black_holed(sim, src))
 		return;
+	for (int i = 0; i < sim->unreachable_count; i++)
+		if (endpoint_same_remote(&sim->unreachable[i], to_ep))
+			return;
 	if (sim->filter && !sim->filter(sim->filter_ctx, from, to, data, &len))
 		return;
 	if (sim->loss_permille && sim_rand(&sim->rng) % 1000 < sim->loss_permille)

@@ -73,6 +73,10 @@ struct sim {
 	 * nft drop): datagrams to or from them vanish. */
 	struct endpoint black_holes[4];
 	int black_hole_count;
+	/* Addresses nothing reaches, that can still send (a half-dead
+	 * uplink): datagrams to them vanish, datagrams from them arrive. */
+	struct endpoint unreachable[4];
+	int unreachable_count;
 	struct sim_packet **queue;	/* min-heap by delivery time */
 	size_t queue_len, queue_cap;
 	uint64_t queue_seq;

@@ -327,6 +327,94 @@ static void a_new_answer_moves_only_a_silent_peer(void)
 	sim_free(&sim);
 }
 
+/* As `roam up` configures it: the endpoint is the first candidate, and it
+ * never answered (nobody there, or a server with another key), and a 10 Hz
+ * ping keeps asking for a handshake as soon as the last is REKEY_TIMEOUT
+ * old, before the retry timer would fire: the unanswered attempt still
+ * moves on, so traffic flows through the second within 16 s of the first
+ * packet (before the fix: never, one initiation to the first every 5 s). */
+static void a_first_candidate_that_never_answered_does_not_block_failover(void)
+{
+	sim_init(&sim, 48);
+	struct sim_node *phone = sim_add_node(&sim), *server = sim_add_node(&sim);
+	int err;
+	struct peer *p = device_peer_create(phone->dev, server->public_key, sim.now, &err);
+	struct peer *q = device_peer_create(server->dev, phone->public_key, sim.now, &err);
+	CHECK(p && q);
+	CHECK(peer_allowedips_insert(p, AF_INET, server->inner_addr, 32) == 0);
+	CHECK(peer_allowedips_insert(q, AF_INET, phone->inner_addr, 32) == 0);
+	struct endpoint dead = address(66, 51820);
+	peer_set_endpoint(p, &dead);
+	CHECK(peer_add_endpoint_candidate(p, &dead, sim.now) == 0);
+	CHECK(peer_add_endpoint_candidate(p, &server->addr, sim.now) == 0);
+	uint64_t start = sim.now;
+	uint64_t back = ping_until_answered(phone, server, 60 * SEC);
+	printf("  first candidate never answered: traffic through the second %.2f s after the first packet (bound 16 s)\n",
+	       back ? (double)(back - start) / SEC : -1.0);
+	CHECK(back && back - start <= 16 * SEC);
+	CHECK(endpoint_same_remote(&p->endpoint, &server->addr) && peer_endpoint_candidate_index(p) == 1);
+	uint64_t answered = phone->delivered;
+	ping_for(phone, server, 5 * SEC);
+	CHECK(phone->delivered - answered >= 49);
+	sim_free(&sim);
+}
+
+/* Both sides send at 10 Hz, each on its own: the server's data does not
+ * depend on the phone's arriving. */
+static void both_send_for(struct sim_node *phone, struct sim_node *server, uint64_t dt)
+{
+	uint64_t end = sim.now + dt;
+	while (sim.now < end) {
+		sim_send(phone, server, ping_seq++, 56);
+		sim_send(server, phone, ping_seq++, 56);
+		sim_run_for(&sim, 100 * MS);
+	}
+}
+
+/* The server's first address can still send but nothing reaches it (a
+ * half-dead uplink). Its data, and its initiations when the phone's data
+ * stops arriving, keep coming from there: they prove only that the server
+ * reaches the phone. The phone's responses go unanswered (the server
+ * initiates again), which counts as an unanswered attempt: the phone tries
+ * the second address, where the server answers, and traffic flows both
+ * ways. The server's next initiation, from its first address again (its
+ * routing's source), does not bring the endpoint back: the second has
+ * answered recently, and the response goes there. */
+static void a_half_dead_first_address_is_failed_over(void)
+{
+	struct sim_node *phone, *server;
+	dual_wan(&phone, &server, 49);
+	struct peer *p = sim_peer_of(phone, server), *q = sim_peer_of(server, phone);
+	both_send_for(phone, server, 2 * SEC);
+	uint64_t died = sim.now;
+	sim.unreachable[sim.unreachable_count++] = server->addr;
+	uint64_t server_got = server->delivered, back = 0;
+	for (int i = 0; i < 600 && !back; i++) {
+		both_send_for(phone, server, 100 * MS);
+		if (server->delivered > server_got)
+			back = sim.now;
+	}
+	printf("  first address half-dead: the server hears the phone again %.2f s later (bound 21 s)\n",
+	       back ? (double)(back - died) / SEC : -1.0);
+	CHECK(back && back - died <= 21 * SEC);
+	CHECK(endpoint_same_remote(&p->endpoint, &server->alias) && peer_endpoint_candidate_index(p) == 1);
+	/* The server initiates from its first address (its route's source). */
+	size_t changes = sim_count_events(phone, EVENT_ENDPOINT_CHANGED);
+	peer_clear_source(q);
+	q->has_sent_handshake = false;
+	peer_send_initiation(q, false, sim.now);
+	server_got = server->delivered;
+	uint64_t phone_got = phone->delivered;
+	both_send_for(phone, server, 10 * SEC);
+	printf("  server initiated from the first address: %zu endpoint changes, %llu and %llu of 100 delivered\n",
+	       sim_count_events(phone, EVENT_ENDPOINT_CHANGED) - changes,
+	       (unsigned long long)(server->delivered - server_got), (unsigned long long)(phone->delivered - phone_got));
+	CHECK(sim_count_events(phone, EVENT_ENDPOINT_CHANGED) == changes);
+	CHECK(endpoint_same_remote(&p->endpoint, &server->alias));
+	CHECK(server->delivered - server_got >= 95 && phone->delivered - phone_got >= 95);
+	sim_free(&sim);
+}
+
 static struct endpoint address6(uint8_t last, uint16_t port)
 {
 	struct endpoint ep;
@@ -403,6 +491,8 @@ int main(void)
 	RUN(unauthenticated_packets_from_a_candidate_move_nothing);
 	RUN(the_list_refuses_duplicates_and_overflow);
 	RUN(a_new_answer_moves_only_a_silent_peer);
+	RUN(a_first_candidate_that_never_answered_does_not_block_failover);
+	RUN(a_half_dead_first_address_is_failed_over);
 	RUN(ipv6_black_holed_handshake_over_ipv4_within_1_s);
 	RUN(ipv4_black_holed_handshake_over_ipv6_within_1_s);
 	return test_finish("test_sim_candidates");
