@@ -344,6 +344,16 @@ int rtnl_route_get_oif(struct rtnl *r, const struct ip_prefix *dst, int *oif, bo
 	return ret;
 }
 
+int rtnl_route_get_table(struct rtnl *r, const struct ip_prefix *dst, int *oif, uint32_t *table, bool *local)
+{
+	struct rtnl_route route;
+	int ret = route_get(r, dst, &route, local);
+
+	*oif = ret ? 0 : route.oif;
+	*table = ret ? 0 : route.table;
+	return ret;
+}
+
 int rtnl_route_get_mtu(struct rtnl *r, const struct ip_prefix *dst, uint32_t *mtu)
 {
 	struct rtnl_route route;

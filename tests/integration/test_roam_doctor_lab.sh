@@ -272,6 +272,17 @@ f_fwd6() { nsx "$LAB_SERVER" sysctl -qw net.ipv6.conf.all.forwarding=1; }
 # routing: the phone lost its route into the tunnel.
 b_ph_route() { ip -n "$LAB_PHONE" route del 198.18.0.0/24 dev "$LAB_WG_PHONE"; }
 f_ph_route() { ip -n "$LAB_PHONE" route replace 198.18.0.0/24 dev "$LAB_WG_PHONE"; }
+# routing: the phone's network adds a more specific route (a DHCP
+# classless route) that takes part of the AllowedIPs, the DNS server with
+# it, out by the uplink although the /24 still routes into the tunnel.
+b_ph_specific() { ip -n "$LAB_PHONE" route add 198.18.0.0/28 via "$LAB_WIFI_LAN4"; }
+f_ph_specific() { ip -n "$LAB_PHONE" route del 198.18.0.0/28 via "$LAB_WIFI_LAN4"; }
+# routing: another app's policy rule sends the DNS server by another table.
+b_ph_rule() {
+	ip -n "$LAB_PHONE" route add "$SRV_TUN4" via "$LAB_WIFI_LAN4" table 4242 &&
+		ip -n "$LAB_PHONE" rule add pref 100 to "$SRV_TUN4" lookup 4242
+}
+f_ph_rule() { ip -n "$LAB_PHONE" rule del pref 100 && ip -n "$LAB_PHONE" route flush table 4242; }
 # routing: the server lost its route back to the clients.
 b_srv_route() { ip -n "$LAB_SERVER" route del 198.18.0.0/24 dev "$LAB_WG_SERVER"; }
 f_srv_route() { ip -n "$LAB_SERVER" route replace 198.18.0.0/24 dev "$LAB_WG_SERVER"; }
@@ -402,6 +413,8 @@ B=(
 	"server-ipv6-forwarding server forwarding_off b_fwd6 f_fwd6"
 	"phone-route-deleted phone route_missing b_ph_route f_ph_route"
 	"server-route-deleted server route_missing b_srv_route f_srv_route"
+	"phone-specific-route phone route_overridden b_ph_specific f_ph_specific"
+	"phone-policy-rule phone route_overridden b_ph_rule f_ph_rule"
 	"server-path-mtu phone path_mtu b_mtu f_mtu"
 	"dns-resolver-down phone dns_no_answer b_dns f_dns"
 	"server-input-fw-fresh server input_firewall b_srv_in_fw f_srv_in_fw"

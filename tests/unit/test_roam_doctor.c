@@ -620,7 +620,7 @@ static void test_forwarding(void)
 	CHECK(last(&r)->status == DOCTOR_SKIP);
 
 	{
-		struct route_miss miss = { "198.18.9.0/24", "eth0" };
+		struct route_miss miss = { "198.18.9.0/24", "eth0", false };
 		struct routes_observation ro = { .checked = 3, .total = 3, .n_peers = 2 };
 
 		judge_routes(&r, &ro);
@@ -629,6 +629,15 @@ static void test_forwarding(void)
 		ro.n_misses = ro.n_shown = 1;
 		judge_routes(&r, &ro);
 		CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "198.18.9.0/24 -> eth0"));
+		CHECK(!strcmp(last(&r)->cause, "route_missing"));
+		/* The prefix routes in, an address inside does not: overridden. */
+		struct route_miss inside = { "198.51.100.2 (DNS)", "eth0 (table main)", true };
+		ro.misses = &inside;
+		ro.n_misses = 0;
+		ro.n_overridden = ro.n_shown = 1;
+		judge_routes(&r, &ro);
+		CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "route_overridden") &&
+		      says(last(&r), "198.51.100.2 (DNS) -> eth0 (table main)"));
 	}
 	doctor_report_free(&r);
 }

@@ -303,11 +303,91 @@ static void route_sample(const struct ip_prefix *prefix, unsigned step, struct i
 	out->cidr = (uint8_t)(alen * 8);
 }
 
-static void observe_routes(const struct uapi_device *dev, int ifindex, struct routes_observation *o)
+/* The first (last: !first) host of prefix, or false when that is no
+ * unicast address worth a route lookup: prefixes wider than a /8 (a /16
+ * in IPv6) such as the default routes, whose edges are the zero network,
+ * multicast or loopback, and single addresses, which the middle covers. */
+static bool route_edge(const struct ip_prefix *prefix, bool first, struct ip_prefix *out)
 {
-	enum { CHECK_MAX = 4096, SHOW_MAX = 4 };
+	size_t alen = prefix->family == AF_INET ? 4 : 16;
+	unsigned wide = prefix->family == AF_INET ? 8 : 16;
+
+	if (prefix->cidr < wide || (size_t)prefix->cidr + 2 > alen * 8)
+		return false;
+	*out = *prefix;
+	ip_prefix_mask(out);
+	for (size_t bit = prefix->cidr; !first && bit < alen * 8; bit++)
+		out->addr[bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
+	out->addr[alen - 1] ^= 1;	/* .0 -> .1, .255 -> .254 */
+	out->cidr = (uint8_t)(alen * 8);
+	if (prefix->family == AF_INET)
+		return out->addr[0] != 0 && out->addr[0] != 127 && out->addr[0] < 224;
+	return out->addr[0] != 0xff;
+}
+
+static const char *table_name(uint32_t table, char *buf, size_t len)
+{
+	if (table == 254)
+		return "main";
+	if (table == 253)
+		return "default";
+	snprintf(buf, len, "%u", table);
+	return buf;
+}
+
+/* Looks sample up (ip route get) and notes it as a miss of label when it
+ * does not leave by ifindex: true if it missed. */
+static bool route_sample_missed(struct rtnl *nl, const struct ip_prefix *sample, int ifindex, const char *label,
+				bool overridden, struct routes_observation *o)
+{
+	enum { SHOW_MAX = 4 };
+	char name[IF_NAMESIZE], tb[16];
+	uint32_t table = 0;
+	bool local = false;
+	int oif = 0;
+	int ret = rtnl_route_get_table(nl, sample, &oif, &table, &local);
+
+	if (!ret && (oif == ifindex || local))
+		return false;
+	if (overridden)
+		o->n_overridden++;
+	else
+		o->n_misses++;
+	if (o->n_shown < SHOW_MAX) {
+		struct route_miss *m = ARRAY_PUSH(o->misses, o->n_shown);
+
+		m->overridden = overridden;
+		snprintf(m->prefix, sizeof(m->prefix), "%s", label);
+		if (ret)
+			snprintf(m->goes, sizeof(m->goes), "no route");
+		else
+			snprintf(m->goes, sizeof(m->goes), "%s (table %s)",
+				 if_indextoname((unsigned)oif, name) ? name : "another interface",
+				 table_name(table, tb, sizeof(tb)));
+	}
+	return true;
+}
+
+static bool inside_allowed_ips(const struct uapi_device *dev, const struct ip_prefix *addr)
+{
+	for (size_t i = 0; i < dev->n_peers; i++)
+		for (size_t j = 0; j < dev->peers[i].n_allowed_ips; j++)
+			if (ip_prefix_contains(&dev->peers[i].allowed_ips[j], addr))
+				return true;
+	return false;
+}
+
+/* Each AllowedIPs prefix's middle must route into the interface (else the
+ * route is missing); its first and last hosts, and the addresses doctor
+ * and the user depend on (DNS servers, probe addresses) inside them, too:
+ * when they do not, a more specific route or a policy rule takes them
+ * elsewhere although the prefix's own route is there. */
+static void observe_routes(const struct uapi_device *dev, int ifindex, const struct ip_prefix *extra,
+			   const char *const *extra_what, size_t n_extra, struct routes_observation *o)
+{
+	enum { CHECK_MAX = 4096 };
 	struct rtnl nl;
-	char a[IP_PREFIX_STRLEN];
+	char a[IP_PREFIX_STRLEN], label[IP_PREFIX_STRLEN + 16];
 
 	memset(o, 0, sizeof(*o));
 	o->n_peers = dev->n_peers;
@@ -321,7 +401,6 @@ static void observe_routes(const struct uapi_device *dev, int ifindex, struct ro
 			struct ip_prefix sample;
 			bool local = false;
 			int oif = 0, ret = 0;
-			char name[IF_NAMESIZE];
 
 			for (unsigned step = 0; step < 3; step++) {
 				route_sample(p, step, &sample);
@@ -330,20 +409,19 @@ static void observe_routes(const struct uapi_device *dev, int ifindex, struct ro
 					break;
 			}
 			o->checked++;
-			if (!ret && (oif == ifindex || local))
+			if (route_sample_missed(&nl, &sample, ifindex, ip_prefix_str(p, a), false, o))
 				continue;
-			o->n_misses++;
-			if (o->n_shown < SHOW_MAX) {
-				struct route_miss *m = ARRAY_PUSH(o->misses, o->n_shown);
-
-				snprintf(m->prefix, sizeof(m->prefix), "%s", ip_prefix_str(p, a));
-				if (ret)
-					snprintf(m->goes, sizeof(m->goes), "no route");
-				else
-					snprintf(m->goes, sizeof(m->goes), "%s",
-						 if_indextoname((unsigned)oif, name) ? name : "another interface");
-			}
+			for (int first = 1; first >= 0; first--)
+				if (route_edge(p, first, &sample) &&
+				    route_sample_missed(&nl, &sample, ifindex, ip_prefix_str(&sample, a), true, o))
+					break;
 		}
+	for (size_t i = 0; i < n_extra; i++) {
+		if (!inside_allowed_ips(dev, &extra[i]))
+			continue;
+		snprintf(label, sizeof(label), "%s (%s)", ip_prefix_str(&extra[i], a), extra_what[i]);
+		route_sample_missed(&nl, &extra[i], ifindex, label, true, o);
+	}
 	rtnl_close(&nl);
 }
 
@@ -613,14 +691,38 @@ static void check_forwarding(struct exam *x)
 	judge_forwarding(x->r, &fo);
 }
 
+/* The addresses the user and doctor depend on: the DNS servers given or
+ * in the config, and the addresses doctor pings. */
 static void check_routes(struct exam *x)
 {
 	struct routes_observation ro;
+	struct ip_prefix *extra = NULL;
+	const char **what = NULL;
+	size_t n = 0, n_what = 0;
 
-	observe_routes(&x->dev, x->ifindex, &ro);
+	for (size_t i = 0; i < x->opt->n_dns; i++) {
+		*ARRAY_PUSH(extra, n) = x->opt->dns[i];
+		*ARRAY_PUSH(what, n_what) = "DNS";
+	}
+	for (size_t i = 0; x->have_cfg && i < x->cfg.iface.n_dns; i++)
+		if (x->cfg.iface.dns[i].is_addr) {
+			*ARRAY_PUSH(extra, n) = x->cfg.iface.dns[i].addr;
+			*ARRAY_PUSH(what, n_what) = "DNS";
+		}
+	for (size_t i = 0; i < x->dev.n_peers; i++) {
+		struct ip_prefix addr;
+
+		if (doctor_probe_address(&x->dev.peers[i], x->own, x->n_own, x->opt->probes, x->opt->n_probes, &addr)) {
+			*ARRAY_PUSH(extra, n) = addr;
+			*ARRAY_PUSH(what, n_what) = "probe";
+		}
+	}
+	observe_routes(&x->dev, x->ifindex, extra, what, n, &ro);
 	judge_routes(x->r, &ro);
-	x->routes_failed = ro.n_misses > 0;
+	x->routes_failed = ro.n_misses + ro.n_overridden > 0;
 	free(ro.misses);
+	free(extra);
+	free(what);
 }
 
 /* ---- datapath ---------------------------------------------------------- */

@@ -192,12 +192,14 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 
 struct route_miss {
 	char prefix[IP_PREFIX_STRLEN];
-	char goes[48];			/* "eth0", "no route" */
+	char goes[48];			/* "eth0 (table main)", "no route" */
+	bool overridden;		/* an edge host, DNS server or probe address */
 };
 struct routes_observation {
 	size_t checked, total, n_peers;
 	struct route_miss *misses;	/* the first few */
 	size_t n_misses, n_shown;
+	size_t n_overridden;		/* prefixes whose own route is there but not for all inside */
 };
 void judge_routes(struct doctor_report *r, const struct routes_observation *o);
 

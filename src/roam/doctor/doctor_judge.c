@@ -739,7 +739,7 @@ void judge_routes(struct doctor_report *r, const struct routes_observation *o)
 		doctor_evidence(f, "no AllowedIPs to route");
 		return;
 	}
-	if (!o->n_misses) {
+	if (!o->n_misses && !o->n_overridden) {
 		doctor_evidence(f, "all %zu AllowedIPs of %zu peer%s route into %s", o->checked, o->n_peers,
 				o->n_peers == 1 ? "" : "s", r->ifname);
 		if (o->checked < o->total)
@@ -747,15 +747,32 @@ void judge_routes(struct doctor_report *r, const struct routes_observation *o)
 		return;
 	}
 	f->status = DOCTOR_FAIL;
-	f->cause = "route_missing";
-	doctor_evidence(f, "%zu of %zu AllowedIPs do not route into %s: ", o->n_misses, o->checked, r->ifname);
+	if (o->n_misses) {
+		f->cause = "route_missing";
+		doctor_evidence(f, "%zu of %zu AllowedIPs do not route into %s: ", o->n_misses, o->checked,
+				r->ifname);
+	} else {
+		/* Each prefix's own route is there, yet addresses inside leave
+		 * elsewhere: something more specific wins. */
+		f->cause = "route_overridden";
+		doctor_figure(f, "overridden", (double)o->n_overridden);
+		doctor_evidence(f, "the AllowedIPs route into %s, but %zu address%s inside do%s not: ", r->ifname,
+				o->n_overridden, o->n_overridden == 1 ? "" : "es", o->n_overridden == 1 ? "es" : "");
+	}
+	size_t shown = 0;
 	for (size_t i = 0; i < o->n_shown; i++)
-		doctor_evidence(f, "%s%s -> %s", i ? ", " : "", o->misses[i].prefix, o->misses[i].goes);
-	if (o->n_shown < o->n_misses)
+		if (o->misses[i].overridden == !o->n_misses)
+			doctor_evidence(f, "%s%s -> %s", shown++ ? ", " : "", o->misses[i].prefix, o->misses[i].goes);
+	if (shown < (o->n_misses ? o->n_misses : o->n_overridden))
 		doctor_evidence(f, ", ...");
-	doctor_decision(f, "Traffic for them leaves elsewhere: add routes via %s (roam up and wg-quick do; by hand "
-			   "ip route add PREFIX dev %s), or the AllowedIPs are not what you meant.",
-			r->ifname, r->ifname);
+	if (o->n_misses)
+		doctor_decision(f, "Traffic for them leaves elsewhere: add routes via %s (roam up and wg-quick do; by "
+				   "hand ip route add PREFIX dev %s), or the AllowedIPs are not what you meant.",
+				r->ifname, r->ifname);
+	else
+		doctor_decision(f, "A more specific route or a policy rule takes them out of the tunnel (see ip route "
+				   "get ADDRESS, ip rule show): remove it, or add a route for them via %s in the table "
+				   "the tunnel uses.", r->ifname);
 }
 
 /* ---- mtu --------------------------------------------------------------- */
