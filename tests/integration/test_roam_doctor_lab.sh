@@ -283,6 +283,16 @@ b_ph_rule() {
 		ip -n "$LAB_PHONE" rule add pref 100 to "$SRV_TUN4" lookup 4242
 }
 f_ph_rule() { ip -n "$LAB_PHONE" rule del pref 100 && ip -n "$LAB_PHONE" route flush table 4242; }
+# routing: the phone's AllowedIPs take in the server's own address (a
+# "reach the DMZ" prefix), routed into the tunnel: a loop.
+b_ph_loop() {
+	phone_wg peer "$(key_pub ls)" allowed-ips "198.18.0.0/24,fd00:2::/64,$LAB_SRV4/32" &&
+		ip -n "$LAB_PHONE" route add "$LAB_SRV4/32" dev "$LAB_WG_PHONE"
+}
+f_ph_loop() {
+	ip -n "$LAB_PHONE" route del "$LAB_SRV4/32" dev "$LAB_WG_PHONE" &&
+		phone_wg peer "$(key_pub ls)" allowed-ips 198.18.0.0/24,fd00:2::/64
+}
 # routing: the server lost its route back to the clients.
 b_srv_route() { ip -n "$LAB_SERVER" route del 198.18.0.0/24 dev "$LAB_WG_SERVER"; }
 f_srv_route() { ip -n "$LAB_SERVER" route replace 198.18.0.0/24 dev "$LAB_WG_SERVER"; }
@@ -415,6 +425,7 @@ B=(
 	"server-route-deleted server route_missing b_srv_route f_srv_route"
 	"phone-specific-route phone route_overridden b_ph_specific f_ph_specific"
 	"phone-policy-rule phone route_overridden b_ph_rule f_ph_rule"
+	"phone-endpoint-in-tunnel phone endpoint_routed_into_tunnel b_ph_loop f_ph_loop"
 	"server-path-mtu phone path_mtu b_mtu f_mtu"
 	"dns-resolver-down phone dns_no_answer b_dns f_dns"
 	"server-input-fw-fresh server input_firewall b_srv_in_fw f_srv_in_fw"

@@ -390,6 +390,11 @@ static void test_sending(void)
 	dev.extended = false;
 	CHECK(!judge_sending(&r, &dev, &w, 0));
 	CHECK(last(&r)->status == DOCTOR_SKIP);
+	/* An Endpoint routed into the tunnel itself: a loop, named first. */
+	snprintf(w.looped_endpoint, sizeof(w.looped_endpoint), "198.51.100.1:51820");
+	CHECK(judge_sending(&r, &dev, &w, 0));
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "endpoint_routed_into_tunnel") &&
+	      says(last(&r), "198.51.100.1:51820") && says(last(&r), "FwMark"));
 	doctor_report_free(&r);
 }
 

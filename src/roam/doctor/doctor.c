@@ -345,7 +345,7 @@ static bool route_sample_missed(struct rtnl *nl, const struct ip_prefix *sample,
 	uint32_t table = 0;
 	bool local = false;
 	int oif = 0;
-	int ret = rtnl_route_get_table(nl, sample, &oif, &table, &local);
+	int ret = rtnl_route_get_table(nl, sample, 0, &oif, &table, &local);
 
 	if (!ret && (oif == ifindex || local))
 		return false;
@@ -1026,6 +1026,7 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 		nudge_and_watch(&x);
 		/* Sending first: when this host refuses the datagrams, nothing
 		 * arriving is its consequence, not an upstream firewall. */
+		doctor_endpoint_loop(&x.dev, x.ifindex, x.w.looped_endpoint);
 		x.w.sending_failed = judge_sending(r, &x.dev, &x.w, wall_clock_ms());
 		/* A full tunnel's replies lost to rp_filter look like an
 		 * upstream firewall to the udp check: name the real cause. */

@@ -124,7 +124,14 @@ struct watch_observation {
 	/* Per peer of the device as judged (after the watch): this side has
 	 * its Endpoint and reaches out to it. NULL: unknown. */
 	const bool *initiates;
+	/* A peer's Endpoint that routes into this interface itself (see
+	 * doctor_endpoint_loop); "" for none. */
+	char looped_endpoint[UAPI_ENDPOINT_MAX];
 };
+
+/* Finds a peer whose Endpoint routes into interface ifindex itself, as the
+ * daemon's datagrams (with its fwmark) would: copies it to endpoint. */
+bool doctor_endpoint_loop(const struct uapi_device *dev, int ifindex, char endpoint[UAPI_ENDPOINT_MAX]);
 
 /* Judges sending: did this host's own kernel refuse datagrams to the peers
  * (roamd's send_* drops: a local firewall rule, no route)? Looks at their

@@ -158,6 +158,19 @@ bool judge_sending(struct doctor_report *r, const struct uapi_device *dev, const
 	uint64_t most = 0, total = 0, age;
 	const char *why = NULL;
 
+	/* First: a loop makes every other reading of the datagrams' fate
+	 * (ICMP from the peer's host, silence) a consequence. */
+	if (w->looped_endpoint[0]) {
+		f->status = DOCTOR_FAIL;
+		f->cause = "endpoint_routed_into_tunnel";
+		doctor_evidence(f, "the peer's Endpoint %s routes into %s itself (ip route get): the AllowedIPs contain "
+				   "it, so the tunnel's own datagrams go back into the tunnel", w->looped_endpoint,
+				r->ifname);
+		doctor_decision(f, "Take the endpoint's address out of the AllowedIPs (split the prefix around it), or "
+				   "route the daemon's datagrams apart: a FwMark with a table of its own and a rule for "
+				   "the unmarked traffic, as wg-quick does for 0.0.0.0/0.");
+		return true;
+	}
 	if (!dev->extended) {
 		f->status = DOCTOR_SKIP;
 		doctor_evidence(f, "the daemon does not count what it cannot send");
