@@ -798,6 +798,44 @@ static void test_json_report(void)
 	doctor_report_free(&r);
 }
 
+/* The endpoint taken back and forth between two ports of one NAT at each
+ * handshake: two devices with one key. One roam and back is not that. */
+static void test_endpoint_duplicate_key(void)
+{
+	struct test_peer tp;
+	struct uapi_history h[4] = {
+		{ .kind = "endpoint_changed", .age_ms = 34000, .new_endpoint = "203.0.113.2:40544" },
+		{ .kind = "endpoint_changed", .age_ms = 33000, .old_endpoint = "203.0.113.2:40544",
+		  .new_endpoint = "203.0.113.2:49042" },
+		{ .kind = "endpoint_changed", .age_ms = 19000, .old_endpoint = "203.0.113.2:49042",
+		  .new_endpoint = "203.0.113.2:40544" },
+		{ .kind = "endpoint_changed", .age_ms = 3000, .old_endpoint = "203.0.113.2:40544",
+		  .new_endpoint = "203.0.113.2:49042" },
+	};
+	struct doctor_report r = new_report();
+	struct peer_observation po = { .peer = &tp.peer };
+
+	make_peer(&tp, 1, "198.18.0.2/32", NULL);
+	snprintf(tp.peer.endpoint, sizeof(tp.peer.endpoint), "203.0.113.2:49042");
+	tp.peer.history = h;
+	tp.peer.n_history = 3;
+	tp.peer.endpoint_changes = 3;
+	judge_endpoint(&r, &po, false, 0);
+	CHECK(last(&r)->status == DOCTOR_PASS);
+	tp.peer.n_history = 4;
+	tp.peer.endpoint_changes = 4;
+	judge_endpoint(&r, &po, false, 0);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "duplicate_peer_key") &&
+	      says(last(&r), "its own key"));
+	/* Between two addresses (Wi-Fi and mobile), twice is a flapping uplink. */
+	snprintf(h[1].new_endpoint, sizeof(h[1].new_endpoint), "198.51.100.7:49042");
+	snprintf(h[2].old_endpoint, sizeof(h[2].old_endpoint), "198.51.100.7:49042");
+	snprintf(h[3].new_endpoint, sizeof(h[3].new_endpoint), "198.51.100.7:49042");
+	judge_endpoint(&r, &po, false, 0);
+	CHECK(last(&r)->status == DOCTOR_PASS);
+	doctor_report_free(&r);
+}
+
 int main(void)
 {
 	RUN(test_largest_packet);
@@ -808,6 +846,7 @@ int main(void)
 	RUN(test_udp);
 	RUN(test_handshake);
 	RUN(test_keepalive);
+	RUN(test_endpoint_duplicate_key);
 	RUN(test_forwarding);
 	RUN(test_probe_address);
 	RUN(test_mtu_dns_clock);

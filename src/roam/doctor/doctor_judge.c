@@ -571,6 +571,43 @@ bool judge_handshake(struct doctor_report *r, const struct peer_observation *p, 
 
 /* ---- endpoint ---------------------------------------------------------- */
 
+/* The address part of "ADDR:PORT" or "[ADDR]:PORT": its length. */
+static size_t endpoint_host_len(const char *endpoint)
+{
+	const char *colon = strrchr(endpoint, ':');
+
+	return colon ? (size_t)(colon - endpoint) : strlen(endpoint);
+}
+
+/* How often, within the daemon's recent history, the endpoint went back to
+ * the one it had just left (A -> B -> A counts one), and whether every such
+ * return stayed on one address (ports of one NAT). A device that roams
+ * leaves its old address for good, or comes back once; two devices with
+ * the one key take the endpoint from each other at each handshake. */
+static unsigned endpoint_returns(const struct uapi_peer *peer, bool *same_address)
+{
+	enum { WINDOW_MS = 180 * 1000 };
+	const struct uapi_history *prev = NULL;
+	unsigned returns = 0;
+
+	*same_address = true;
+	for (size_t i = 0; i < peer->n_history; i++) {
+		const struct uapi_history *h = &peer->history[i];
+
+		if (strcmp(h->kind, "endpoint_changed") || h->age_ms > WINDOW_MS || !h->old_endpoint[0])
+			continue;
+		if (prev && !strcmp(h->new_endpoint, prev->old_endpoint) &&
+		    !strcmp(h->old_endpoint, prev->new_endpoint)) {
+			returns++;
+			size_t n = endpoint_host_len(h->old_endpoint);
+			if (n != endpoint_host_len(h->new_endpoint) || strncmp(h->old_endpoint, h->new_endpoint, n))
+				*same_address = false;
+		}
+		prev = h;
+	}
+	return returns;
+}
+
 void judge_endpoint(struct doctor_report *r, const struct peer_observation *p, bool skipped, uint64_t now_ms)
 {
 	struct doctor_finding *f = doctor_add(r, "endpoint", p->peer->public_key);
@@ -605,6 +642,20 @@ void judge_endpoint(struct doctor_report *r, const struct peer_observation *p, b
 				last->old_endpoint[0] ? last->old_endpoint : "(none)", last->new_endpoint);
 	} else if (r->daemon[0] && peer->endpoint_changes == 0 && peer->rx_packets) {
 		doctor_evidence(f, "; unchanged since it was set");
+	}
+	/* Two returns between ports of one NAT, or four between addresses
+	 * (an uplink that flaps can come back once or twice). */
+	bool same_address;
+	unsigned returns = endpoint_returns(peer, &same_address);
+	if (returns >= (same_address ? 2u : 4u)) {
+		f->status = DOCTOR_FAIL;
+		f->cause = "duplicate_peer_key";
+		doctor_figure(f, "returns", returns);
+		doctor_evidence(f, "; within 3 minutes it went back %u times to the endpoint it had just left "
+				   "(%s <-> %s): two senders take it from each other", returns, last->old_endpoint,
+				last->new_endpoint);
+		doctor_decision(f, "Two devices use this peer's key (a config copied to a second device): give each "
+				   "device its own key and its own peer here.");
 	}
 }
 
