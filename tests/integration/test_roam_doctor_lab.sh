@@ -293,6 +293,15 @@ f_ph_loop() {
 	ip -n "$LAB_PHONE" route del "$LAB_SRV4/32" dev "$LAB_WG_PHONE" &&
 		phone_wg peer "$(key_pub ls)" allowed-ips 198.18.0.0/24,fd00:2::/64
 }
+# NAT: the server's masquerade names an interface the clients' traffic
+# does not leave by (copied from another host), or is gone.
+masq_set() {
+	nsx "$LAB_SERVER" nft flush chain ip rtnat postrouting &&
+		{ [ -z "$1" ] || nsx "$LAB_SERVER" nft add rule ip rtnat postrouting oifname "$1" ip saddr 198.18.0.0/24 masquerade; }
+}
+b_masq_wrong() { masq_set lo; }
+b_masq_missing() { masq_set ""; }
+f_masq() { masq_set "$LAB_SRV_DEV"; }
 # routing: the server lost its route back to the clients.
 b_srv_route() { ip -n "$LAB_SERVER" route del 198.18.0.0/24 dev "$LAB_WG_SERVER"; }
 f_srv_route() { ip -n "$LAB_SERVER" route replace 198.18.0.0/24 dev "$LAB_WG_SERVER"; }
@@ -426,6 +435,8 @@ B=(
 	"phone-specific-route phone route_overridden b_ph_specific f_ph_specific"
 	"phone-policy-rule phone route_overridden b_ph_rule f_ph_rule"
 	"phone-endpoint-in-tunnel phone endpoint_routed_into_tunnel b_ph_loop f_ph_loop"
+	"server-masquerade-wrong-if server masquerade_wrong_interface b_masq_wrong f_masq"
+	"server-masquerade-missing server masquerade_missing b_masq_missing f_masq"
 	"server-path-mtu phone path_mtu b_mtu f_mtu"
 	"dns-resolver-down phone dns_no_answer b_dns f_dns"
 	"server-input-fw-fresh server input_firewall b_srv_in_fw f_srv_in_fw"

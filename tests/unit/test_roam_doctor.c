@@ -615,6 +615,22 @@ static void test_forwarding(void)
 	o.ipv4 = 1;	/* forwarding without a NAT */
 	judge_forwarding(&r, &o);
 	CHECK(last(&r)->status == DOCTOR_WARN && says(last(&r), "masquerade"));
+	/* Private clients, a default route out, no NAT: nothing routes back. */
+	snprintf(o.egress, sizeof(o.egress), "eth0");
+	o.clients_private = true;
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "masquerade_missing") &&
+	      says(last(&r), "oifname \"eth0\""));
+	o.clients_private = false;	/* public clients: the network may route them */
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_WARN);
+	o.nat = 2;	/* a masquerade for another way out */
+	snprintf(o.nat_rule, sizeof(o.nat_rule), "oifname \"ens3\" masquerade");
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "masquerade_wrong_interface") &&
+	      says(last(&r), "leaves by eth0"));
+	o.egress[0] = '\0';
+	o.nat = 0;
 	o.need_ipv6 = true;
 	o.ipv6 = 0;
 	o.nat = 1;
@@ -755,16 +771,22 @@ static void test_mtu_dns_clock(void)
 static void test_ruleset(void)
 {
 	char rule[160];
+	const char *eth0 = "table ip nat {\n\tchain postrouting {\n\t\ttype nat hook postrouting "
+			   "priority 100; policy accept;\n\t\toifname \"eth0\" ip saddr 198.18.6.0/24 "
+			   "masquerade\n\t}\n}\n";
 
-	CHECK(ruleset_find_source_nat("table ip nat {\n\tchain postrouting {\n\t\ttype nat hook postrouting "
-				      "priority 100; policy accept;\n\t\toifname \"eth0\" ip saddr 198.18.6.0/24 "
-				      "masquerade\n\t}\n}\n", rule, sizeof(rule)) &&
+	CHECK(ruleset_find_source_nat(eth0, NULL, rule, sizeof(rule)) == 1 &&
 	      !strcmp(rule, "oifname \"eth0\" ip saddr 198.18.6.0/24 masquerade"));
-	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  snat to 203.0.113.1\n }\n}\n", rule,
-				      sizeof(rule)) && !strcmp(rule, "snat to 203.0.113.1"));
+	/* The clients' traffic leaves by another interface: the rule misses it. */
+	CHECK(ruleset_find_source_nat(eth0, "eth0", rule, sizeof(rule)) == 1);
+	CHECK(ruleset_find_source_nat(eth0, "ens3", rule, sizeof(rule)) == 2 && strstr(rule, "eth0"));
+	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  oifname \"en*\" masquerade\n }\n}\n", "ens3",
+				      rule, sizeof(rule)) == 1);
+	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  snat to 203.0.113.1\n }\n}\n", "ens3", rule,
+				      sizeof(rule)) == 1 && !strcmp(rule, "snat to 203.0.113.1"));
 	CHECK(!ruleset_find_source_nat("table inet masquerade {\n chain input {\n  udp dport 51820 accept\n }\n}\n",
-				       rule, sizeof(rule)));
-	CHECK(!ruleset_find_source_nat("", rule, sizeof(rule)));
+				       NULL, rule, sizeof(rule)));
+	CHECK(!ruleset_find_source_nat("", NULL, rule, sizeof(rule)));
 }
 
 static void test_json_report(void)

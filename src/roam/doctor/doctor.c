@@ -668,6 +668,62 @@ static void check_peers(struct exam *x, bool udp_failed)
 	}
 }
 
+static bool note_default_route(const struct rtnl_route *route, void *ctx)
+{
+	int *oif = ctx;
+
+	if (route->dst.cidr || route->table != 254 || !route->oif)
+		return true;
+	*oif = route->oif;
+	return false;
+}
+
+/* The interface forwarded clients' traffic to the world leaves by: the
+ * main table's default route's. */
+static void default_route_interface(char name[IF_NAMESIZE])
+{
+	struct rtnl nl;
+	int oif = 0;
+
+	name[0] = '\0';
+	if (rtnl_open(&nl) != 0)
+		return;
+	rtnl_route_dump(&nl, AF_INET, note_default_route, &oif);
+	rtnl_close(&nl);
+	if (oif && !if_indextoname((unsigned)oif, name))
+		name[0] = '\0';
+}
+
+/* Addresses nothing upstream routes back to this host unless told: the
+ * private ranges (RFC 1918, shared 100.64/10) and the documentation and
+ * benchmark ones. */
+static bool unroutable_upstream(const struct ip_prefix *a)
+{
+	const uint8_t *b = a->addr;
+
+	return b[0] == 10 || (b[0] == 172 && (b[1] & 0xf0) == 16) || (b[0] == 192 && b[1] == 168) ||
+	       (b[0] == 100 && (b[1] & 0xc0) == 64) || (b[0] == 198 && (b[1] & 0xfe) == 18) ||
+	       (b[0] == 192 && b[1] == 0 && b[2] == 2) || (b[0] == 198 && b[1] == 51 && b[2] == 100) ||
+	       (b[0] == 203 && b[1] == 0 && b[2] == 113);
+}
+
+static bool clients_private(const struct uapi_device *dev)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < dev->n_peers; i++)
+		for (size_t j = 0; j < dev->peers[i].n_allowed_ips; j++) {
+			const struct ip_prefix *a = &dev->peers[i].allowed_ips[j];
+
+			if (a->family != AF_INET)
+				continue;
+			if (!unroutable_upstream(a))
+				return false;
+			n++;
+		}
+	return n > 0;
+}
+
 static void check_forwarding(struct exam *x)
 {
 	struct forwarding_observation fo = { 0 };
@@ -681,8 +737,10 @@ static void check_forwarding(struct exam *x)
 		char *ruleset;
 		int err = host_nft_ruleset(&ruleset);
 
+		default_route_interface(fo.egress);
+		fo.clients_private = clients_private(&x->dev);
 		/* One read for both: nft takes a while on a large ruleset. */
-		fo.nat = err ? err : ruleset_find_source_nat(ruleset, fo.nat_rule, sizeof(fo.nat_rule));
+		fo.nat = err ? err : ruleset_find_source_nat(ruleset, fo.egress, fo.nat_rule, sizeof(fo.nat_rule));
 		fo.forward_drop = err ? err
 				      : ruleset_find_forward_drop(ruleset, x->ifname, fo.forward_rule,
 								  sizeof(fo.forward_rule));

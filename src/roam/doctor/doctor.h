@@ -27,6 +27,7 @@
 #ifndef ROAM_DOCTOR_H
 #define ROAM_DOCTOR_H
 
+#include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -190,8 +191,11 @@ struct forwarding_observation {
 	bool hub;
 	bool need_ipv6;
 	int ipv4, ipv6;			/* sysctl values, -1 unknown */
-	int nat;			/* 1 a source NAT rule found, 0 none, -errno: no ruleset */
+	int nat;			/* 1 a source NAT rule for egress found, 2 only for other
+					 * interfaces, 0 none, -errno: no ruleset */
 	char nat_rule[160];
+	char egress[IF_NAMESIZE];	/* the default route's interface; "" none */
+	bool clients_private;		/* the clients' IPv4 addresses are private or test ones */
 	int forward_drop;		/* 1 a forward chain drops the tunnel, 0 not, -errno */
 	char forward_rule[256];
 };

@@ -756,6 +756,8 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 		doctor_evidence(f, ", net.ipv6.conf.all.forwarding = %d", o->ipv6);
 	if (o->nat == 1)
 		doctor_evidence(f, "; source NAT: %s", o->nat_rule);
+	else if (o->nat == 2)
+		doctor_evidence(f, "; source NAT only for other interfaces: %s", o->nat_rule);
 	else if (o->nat == 0)
 		doctor_evidence(f, "; no masquerade or SNAT rule in the ruleset");
 	else
@@ -781,6 +783,28 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 				   "chain (nft add rule TABLE CHAIN iifname \"%s\" accept, and ct state "
 				   "established,related accept for the replies; or iptables -A FORWARD -i %s -j ACCEPT).",
 				r->ifname, r->ifname);
+		return;
+	}
+	if (o->nat == 2 && o->egress[0]) {
+		/* The masquerade is there, for a way out the clients do not take. */
+		f->status = DOCTOR_FAIL;
+		f->cause = "masquerade_wrong_interface";
+		doctor_evidence(f, "; forwarded traffic leaves by %s (the default route)", o->egress);
+		doctor_decision(f, "Clients reach this host but not the internet: the masquerade names another output "
+				   "interface; make it oifname \"%s\" (nft add rule TABLE CHAIN oifname \"%s\" ip saddr "
+				   "CLIENTS masquerade).", o->egress, o->egress);
+		return;
+	}
+	if (o->nat == 0 && o->egress[0] && o->clients_private && o->ipv4 == 1) {
+		/* Private or test addresses: no network upstream routes them
+		 * back here, so replies to the clients never return. */
+		f->status = DOCTOR_FAIL;
+		f->cause = "masquerade_missing";
+		doctor_evidence(f, "; the clients' addresses are private ones nothing upstream routes back here, and "
+				   "forwarded traffic leaves by %s (the default route)", o->egress);
+		doctor_decision(f, "Full-tunnel clients get no answers from the internet: masquerade them on %s (nft "
+				   "add rule TABLE CHAIN oifname \"%s\" ip saddr CLIENTS masquerade; or iptables -t nat "
+				   "-A POSTROUTING -o %s -j MASQUERADE).", o->egress, o->egress, o->egress);
 		return;
 	}
 	if (o->nat == 0) {
