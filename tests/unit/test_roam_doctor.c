@@ -698,7 +698,7 @@ static void test_mtu_dns_clock(void)
 	struct test_peer t;
 	struct peer_observation p = { .peer = &t.peer, .verdict = HANDSHAKE_FRESH };
 	struct mtu_observation m = { .has_address = true, .reachable = true, .interface_mtu = 1420, .largest = 1420 };
-	struct dns_observation d = { .source = "the config's DNS", .answered = 1 };
+	struct dns_observation d = { .source = "the config's DNS", .answered = 1, .pinged = -1 };
 	struct doctor_report r = new_report();
 
 	make_peer(&t, 1, "198.18.0.1/32", NULL);
@@ -751,6 +751,13 @@ static void test_mtu_dns_clock(void)
 	d.answered = 0;
 	judge_dns(&r, &d);
 	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "does not answer"));
+	d.pinged = 0;	/* nor a ping: no host at that address */
+	judge_dns(&r, &d);
+	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "Nothing answers at 198.18.0.1") &&
+	      !says_quietly(last(&r), "LAN address"));
+	d.pinged = 1;	/* the host is there: its resolver does not answer */
+	judge_dns(&r, &d);
+	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "LAN address"));
 	d.inside_peer = NULL;
 	snprintf(d.route_dev, sizeof(d.route_dev), "eth0");
 	judge_dns(&r, &d);

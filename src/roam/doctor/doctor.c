@@ -1018,7 +1018,7 @@ static void check_dns(struct exam *x)
 	}
 	nl_ok = rtnl_open(&nl) == 0;
 	for (size_t i = 0; i < n_tool; i++) {
-		struct dns_observation o = { .server = servers[i], .source = source };
+		struct dns_observation o = { .server = servers[i], .source = source, .pinged = -1 };
 		int oif = 0;
 		bool local = false;
 		size_t peer = 0;
@@ -1041,6 +1041,16 @@ static void check_dns(struct exam *x)
 		 * every query, no need to wait for answers. */
 		if (!o.not_judged && (o.inside_peer || strcmp(o.route_dev, x->ifname)))
 			o.answered = dns_probe(&servers[i], 1500, 2, &o.rcode, &o.rtt_us);
+		/* Unanswered through a tunnel that works (else not judged):
+		 * is there a host at that address at all? */
+		if (!o.not_judged && o.inside_peer && o.answered == 0) {
+			int err = 0;
+			uint64_t rtt = 0;
+			struct pinger *pg = pinger_for(&x->ps, servers[i].family, &err);
+
+			if (pg)
+				o.pinged = pinger_echo(pg, &servers[i], PING_MIN_PACKET, 1000, &rtt) == 1;
+		}
 		judge_dns(r, &o);
 	}
 	if (nl_ok)

@@ -274,6 +274,8 @@ struct dns_observation {
 	int answered;			/* dns_probe's result */
 	int rcode;
 	uint64_t rtt_us;
+	int pinged;			/* unanswered through the tunnel: a ping to it answered 1,
+					 * not 0; not tried -1 */
 };
 void judge_dns(struct doctor_report *r, const struct dns_observation *o);
 

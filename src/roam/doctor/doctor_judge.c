@@ -1054,6 +1054,19 @@ void judge_dns(struct doctor_report *r, const struct dns_observation *o)
 	f->cause = "dns_no_answer";
 	doctor_evidence(f, "%s (%s) is inside the peer's AllowedIPs but %s", a, o->source,
 			o->answered == 0 ? "does not answer on UDP 53" : "could not be asked");
+	if (o->pinged >= 0)
+		doctor_figure(f, "ping_answered", o->pinged);
+	if (o->pinged == 0) {
+		/* The tunnel works (else not judged), yet nothing at that
+		 * address answers a ping either: most often no host is there. */
+		doctor_evidence(f, ", nor a ping through the tunnel");
+		doctor_decision(f, "Nothing answers at %s: no host there? Check the DNS= address (a typo, or the "
+				   "resolver moved); if a host is there, its firewall drops what comes from the tunnel.",
+				a);
+		return;
+	}
+	if (o->pinged == 1)
+		doctor_evidence(f, "; the host answers a ping through the tunnel");
 	doctor_decision(f, "If pings by address work and names fail, it is DNS: the resolver may listen only on "
 			   "its LAN address; make it listen on the tunnel and accept queries from it.");
 }
