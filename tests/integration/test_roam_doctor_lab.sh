@@ -439,7 +439,7 @@ B=(
 	"server-input-fw-fresh server input_firewall b_srv_in_fw f_srv_in_fw"
 	"one-way-server-to-phone server one_way_to_peer b_one_way f_one_way"
 	"nat-expired-no-keepalive server nat_mapping_expired b_nat_idle f_nat_idle"
-	"psk-mismatch-at-server server psk_mismatch b_psk_srv f_psk_srv"
+	"psk-mismatch-at-server server psk_mismatch|one_way_or_psk b_psk_srv f_psk_srv"
 	"server-allowedips-idle server disallowed_src b_srv_allowed_idle f_srv_allowed_idle"
 	"full-tunnel-forward-drop server forward_dropped b_fwd_drop f_fwd_drop"
 	"server-forward-reject server forward_dropped b_fwd_reject f_fwd_reject"

@@ -210,13 +210,19 @@ static void test_session_causes(void)
 	o.capture.by_type[4] = 4;
 	peer.responses_unconfirmed = 3;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "one_way_to_peer"));
-	/* Only initiations come: the peer cannot complete our responses. */
+	/* Only initiations come: the peer cannot complete our responses, and
+	 * from here a PresharedKey and a one-way filter look alike: both. */
 	o.capture.by_type[4] = 0;
 	o.rx_delta = 1;
-	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "psk_mismatch"));
-	/* One response may be in flight: not yet evidence. */
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "one_way_or_psk") &&
+	      strstr(last(&r)->decision, "PresharedKey") && strstr(last(&r)->decision, "filter"));
+	/* One response unconfirmed: the peer re-initiated, so it did not take
+	 * our answer; never peer_drops, which needs none unconfirmed. */
 	peer.responses_unconfirmed = 1;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "one_way_or_psk"));
+	peer.responses_unconfirmed = 0;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_drops"));
+	peer.responses_unconfirmed = 1;
 	/* Drops for the inner source before doctor looked: fix it here. */
 	struct uapi_drop d = { .reason = "disallowed_src", .count = 7 };
 	peer.drops = &d, peer.n_drops = 1;

@@ -173,6 +173,9 @@ struct session_evidence {
  * key mismatch, or our direction of the path lost (one_way_to_peer). Adds
  * evidence, decision, cause and FAIL; false when it does not apply. */
 bool doctor_responses_cause(struct doctor_finding *f, const struct session_evidence *s);
+/* The same with one unconfirmed response, for data that goes unanswered:
+ * the peer re-initiated, so it did not take our answer (not peer_drops). */
+bool doctor_response_pending_cause(struct doctor_finding *f, const struct session_evidence *s);
 /* A peer that connects to this host fell silent and our datagrams to its
  * learned endpoint bounce or vanish: its NAT forgot it (no keepalive). */
 bool doctor_nat_expired_cause(struct doctor_finding *f, const struct session_evidence *s);

@@ -261,6 +261,8 @@ bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, b
 		return true;
 	if (earlier_disallowed_cause(f, p->peer))
 		return true;
+	if (doctor_response_pending_cause(f, &s))
+		return true;
 	silent_peer_cause(f, p->peer, o);
 	return true;
 }
