@@ -304,6 +304,13 @@ masq_set() {
 b_masq_wrong() { masq_set lo; }
 b_masq_missing() { masq_set ""; }
 f_masq() { masq_set "$LAB_SRV_DEV"; }
+# keys: the phone's config gets a wrong PublicKey for the server (and no
+# fixed ListenPort) and the VPN is turned off and on; doctor on the server
+# while the old session is fresh.
+b_ph_wrong_srv_key() {
+	sed -i -e "s|^PublicKey = .*|PublicKey = $(key_pub lx)|" -e "/^ListenPort/d" "$PHONE_CONF" && phone_restart
+}
+f_ph_wrong_srv_key() { phone_down; phone_conf split && phone_up; }
 # routing: the server lost its route back to the clients.
 b_srv_route() { ip -n "$LAB_SERVER" route del 198.18.0.0/24 dev "$LAB_WG_SERVER"; }
 f_srv_route() { ip -n "$LAB_SERVER" route replace 198.18.0.0/24 dev "$LAB_WG_SERVER"; }
@@ -453,6 +460,7 @@ B=(
 	"phone-endpoint-in-tunnel phone endpoint_routed_into_tunnel b_ph_loop f_ph_loop"
 	"server-masquerade-wrong-if server masquerade_wrong_interface b_masq_wrong f_masq"
 	"server-masquerade-missing server masquerade_missing b_masq_missing f_masq"
+	"phone-wrong-server-key server bad_mac1 b_ph_wrong_srv_key f_ph_wrong_srv_key"
 )
 # DOCTOR_LAB_ONLY=REGEX runs only the breakages whose name matches (while
 # working on one); the healthy runs always run.

@@ -235,6 +235,26 @@ static void test_session_causes(void)
 	peer.has_last_disallowed_src = false;
 	peer.drops = NULL, peer.n_drops = 0;
 
+	/* The client's old port is closed and initiations made for another
+	 * key of ours arrive meanwhile: it restarted with a wrong server key,
+	 * not a NAT that forgot it. */
+	peer.responses_unconfirmed = 0;
+	peer.last_receive_age_ms = 14000;
+	po.initiates = false;
+	o.icmp.total = 3;
+	o.icmp.last_kind = ICMP_KIND_PORT;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "nat_mapping_expired"));
+	o.refused_reason = "bad_mac1";
+	o.refused = 1;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "bad_mac1") &&
+	      strstr(last(&r)->decision, "PublicKey must be"));
+	o.refused_reason = "unknown_peer";
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "unknown_peer"));
+	o.refused_reason = NULL, o.refused = 0;
+	o.icmp.total = 0;
+	po.initiates = true;
+	peer.last_receive_age_ms = 1000;
+
 	/* No fresh handshake: a response to our initiation failed to decrypt
 	 * while the peer's initiations authenticate: the preshared key. */
 	struct uapi_drop grew = { .reason = "handshake_decrypt", .count = 1 };

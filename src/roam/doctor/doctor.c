@@ -4,6 +4,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -807,6 +808,39 @@ static const struct uapi_peer *find_peer(const struct uapi_device *dev, const ui
 	return NULL;
 }
 
+/* The peer's old port is closed (our data bounced with port unreachable):
+ * its device restarted. When it came back with a config that does not fit
+ * this host, its initiations arrive and are refused (bad_mac1: made for
+ * another public key of ours; unknown_peer: its key is no peer here) —
+ * one at least every 5 s, its retry; so wait for one up to that long,
+ * counted from `before`, the reading ahead of the pings. */
+static void watch_refused_initiations(struct exam *x, const struct uapi_device *before,
+				      struct datapath_observation *o)
+{
+	enum { STEP_MS = 250, WAIT_MS = 3500 };	/* after 2.1 s of pings: 5.6 s in all */
+	static const char *const reasons[] = { "bad_mac1", "unknown_peer" };
+	char err[160];
+
+	for (unsigned waited = 0; waited <= WAIT_MS; waited += STEP_MS) {
+		struct uapi_device now = { 0 };
+
+		if (uapi_get_device(x->ifname, &now, err, sizeof(err)) != 0)
+			return;
+		for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]) && !o->refused; i++) {
+			uint64_t n = drop_count(now.drops, now.n_drops, reasons[i]) -
+				     drop_count(before->drops, before->n_drops, reasons[i]);
+			if (n) {
+				o->refused_reason = reasons[i];
+				o->refused = n;
+			}
+		}
+		uapi_device_free(&now);
+		if (o->refused)
+			return;
+		poll(NULL, 0, STEP_MS);
+	}
+}
+
 /* Up to three small pings (the first answer ends them), with the daemon's
  * counters and the ICMP errors read around them. */
 static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struct datapath_observation *o)
@@ -879,6 +913,12 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 			}
 		}
 	}
+	/* Only for a peer whose endpoint this side learned (a client): one
+	 * this side connects to does not restart onto a new port. */
+	const char *why;
+	if (o->counted && !o->answered && o->icmp.total && o->icmp.last_kind == ICMP_KIND_PORT &&
+	    !side_initiates(peer, x->have_cfg ? &x->cfg : NULL, &why))
+		watch_refused_initiations(x, &before, o);
 	uapi_device_free(&before);
 	uapi_device_free(&after);
 }

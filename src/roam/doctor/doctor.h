@@ -236,6 +236,11 @@ struct datapath_observation {
 	struct capture_result capture;	/* what reached this host for it */
 	uint64_t decrypt_delta;		/* the device's handshake_decrypt growth meanwhile */
 	uint16_t listen_port;
+	/* Our data bounced off the peer's old port: handshake messages this
+	 * host refused meanwhile ("bad_mac1": made for another public key;
+	 * "unknown_peer"), and how many; NULL when none came. */
+	const char *refused_reason;
+	uint64_t refused;
 };
 /* Returns true when the data path failed (the peer's mtu and dns are then
  * SKIP). */
