@@ -368,7 +368,14 @@ b_psk_srv() { b_psk && wait_until 20 srv_peer_at_least roam_responses_unconfirme
 f_psk_srv() { f_psk; }
 # configuration: the server's AllowedIPs typo, judged after the user gave up
 # (no new packet from the phone while doctor pings: the count is the evidence).
-b_srv_allowed_idle() { b_srv_allowed && user_stop; }
+# The count from before: an earlier row may have left disallowed_src above 0,
+# and the user must stop only after this peer's own packets were dropped.
+b_srv_allowed_idle() {
+	local before
+	before=$(drops_of "$LAB_WG_SERVER" disallowed_src)
+	server_wg peer "$(key_pub lp)" allowed-ips 198.18.0.3/32,fd00:2::3/128 &&
+		wait_until 5 grew "$LAB_WG_SERVER" disallowed_src "${before:-0}" && user_stop
+}
 f_srv_allowed_idle() { f_srv_allowed && user_start; }
 # firewall: a full-tunnel server's forward chain drops the clients' traffic.
 phone_tunnel() { phone_down; phone_conf "$1" && phone_up && wait_until 15 tunnel_works; }
