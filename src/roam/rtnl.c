@@ -316,7 +316,8 @@ static int route_get_cb(const struct nlmsghdr *nlh, void *data)
 
 /* ip route get DST: the unicast route's fields in *route, or -EADDRNOTAVAIL
  * style answers for what is not unicast (*local set for a local address). */
-static int route_get(struct rtnl *r, const struct ip_prefix *dst, struct rtnl_route *route, bool *local)
+static int route_get(struct rtnl *r, const struct ip_prefix *dst, uint32_t mark, struct rtnl_route *route,
+		     bool *local)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = start(buf, RTM_GETROUTE, 0);
@@ -327,6 +328,8 @@ static int route_get(struct rtnl *r, const struct ip_prefix *dst, struct rtnl_ro
 	rtm->rtm_family = (unsigned char)dst->family;
 	rtm->rtm_dst_len = dst->family == AF_INET ? 32 : 128;
 	mnl_attr_put(nlh, RTA_DST, addr_len(dst->family), dst->addr);
+	if (mark)
+		mnl_attr_put_u32(nlh, RTA_MARK, mark);
 	ret = talk(r, nlh, route_get_cb, &res);
 	if (ret)
 		return ret;
@@ -338,9 +341,20 @@ static int route_get(struct rtnl *r, const struct ip_prefix *dst, struct rtnl_ro
 int rtnl_route_get_oif(struct rtnl *r, const struct ip_prefix *dst, int *oif, bool *local)
 {
 	struct rtnl_route route;
-	int ret = route_get(r, dst, &route, local);
+	int ret = route_get(r, dst, 0, &route, local);
 
 	*oif = ret ? 0 : route.oif;
+	return ret;
+}
+
+int rtnl_route_get_table(struct rtnl *r, const struct ip_prefix *dst, uint32_t mark, int *oif, uint32_t *table,
+			 bool *local)
+{
+	struct rtnl_route route;
+	int ret = route_get(r, dst, mark, &route, local);
+
+	*oif = ret ? 0 : route.oif;
+	*table = ret ? 0 : route.table;
 	return ret;
 }
 
@@ -348,7 +362,7 @@ int rtnl_route_get_mtu(struct rtnl *r, const struct ip_prefix *dst, uint32_t *mt
 {
 	struct rtnl_route route;
 	bool local;
-	int ret = route_get(r, dst, &route, &local);
+	int ret = route_get(r, dst, 0, &route, &local);
 
 	if (ret)
 		return ret;

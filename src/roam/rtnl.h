@@ -62,6 +62,11 @@ int rtnl_route_dump(struct rtnl *r, int family, bool (*fn)(const struct rtnl_rou
  * route has none; *local tells an address of this host. -ENETUNREACH for
  * an unreachable, blackhole or prohibit route, -errno otherwise. */
 int rtnl_route_get_oif(struct rtnl *r, const struct ip_prefix *dst, int *oif, bool *local);
+/* As rtnl_route_get_oif, for packets with fwmark mark (0: none), and the
+ * table of the route that won (after the policy rules), to name it when it
+ * is not the one expected. */
+int rtnl_route_get_table(struct rtnl *r, const struct ip_prefix *dst, uint32_t mark, int *oif, uint32_t *table,
+			 bool *local);
 /* The MTU packets to dst would leave with: the route's mtu metric, else
  * its device's MTU (ip route get). */
 int rtnl_route_get_mtu(struct rtnl *r, const struct ip_prefix *dst, uint32_t *mtu);

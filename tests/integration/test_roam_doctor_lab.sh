@@ -272,6 +272,45 @@ f_fwd6() { nsx "$LAB_SERVER" sysctl -qw net.ipv6.conf.all.forwarding=1; }
 # routing: the phone lost its route into the tunnel.
 b_ph_route() { ip -n "$LAB_PHONE" route del 198.18.0.0/24 dev "$LAB_WG_PHONE"; }
 f_ph_route() { ip -n "$LAB_PHONE" route replace 198.18.0.0/24 dev "$LAB_WG_PHONE"; }
+# routing: the phone's network adds a more specific route (a DHCP
+# classless route) that takes part of the AllowedIPs, the DNS server with
+# it, out by the uplink although the /24 still routes into the tunnel.
+b_ph_specific() { ip -n "$LAB_PHONE" route add 198.18.0.0/28 via "$LAB_WIFI_LAN4"; }
+f_ph_specific() { ip -n "$LAB_PHONE" route del 198.18.0.0/28 via "$LAB_WIFI_LAN4"; }
+# routing: another app's policy rule sends the DNS server by another table.
+b_ph_rule() {
+	ip -n "$LAB_PHONE" route add "$SRV_TUN4" via "$LAB_WIFI_LAN4" table 4242 &&
+		ip -n "$LAB_PHONE" rule add pref 100 to "$SRV_TUN4" lookup 4242
+}
+f_ph_rule() { ip -n "$LAB_PHONE" rule del pref 100 && ip -n "$LAB_PHONE" route flush table 4242; }
+# routing: the phone's AllowedIPs take in the server's own address (a
+# "reach the DMZ" prefix), routed into the tunnel: a loop.
+b_ph_loop() {
+	phone_wg peer "$(key_pub ls)" allowed-ips "198.18.0.0/24,fd00:2::/64,$LAB_SRV4/32" &&
+		ip -n "$LAB_PHONE" route add "$LAB_SRV4/32" dev "$LAB_WG_PHONE"
+}
+# The loop leaves roamd a path MTU learnt from its own datagrams: a fresh
+# start, so the rows after it meet a clean phone.
+f_ph_loop() {
+	ip -n "$LAB_PHONE" route del "$LAB_SRV4/32" dev "$LAB_WG_PHONE" &&
+		phone_wg peer "$(key_pub ls)" allowed-ips 198.18.0.0/24,fd00:2::/64 && phone_restart
+}
+# NAT: the server's masquerade names an interface the clients' traffic
+# does not leave by (copied from another host), or is gone.
+masq_set() {
+	nsx "$LAB_SERVER" nft flush chain ip rtnat postrouting &&
+		{ [ -z "$1" ] || nsx "$LAB_SERVER" nft add rule ip rtnat postrouting oifname "$1" ip saddr 198.18.0.0/24 masquerade; }
+}
+b_masq_wrong() { masq_set lo; }
+b_masq_missing() { masq_set ""; }
+f_masq() { masq_set "$LAB_SRV_DEV"; }
+# keys: the phone's config gets a wrong PublicKey for the server (and no
+# fixed ListenPort) and the VPN is turned off and on; doctor on the server
+# while the old session is fresh.
+b_ph_wrong_srv_key() {
+	sed -i -e "s|^PublicKey = .*|PublicKey = $(key_pub lx)|" -e "/^ListenPort/d" "$PHONE_CONF" && phone_restart
+}
+f_ph_wrong_srv_key() { phone_down; phone_conf split && phone_up; }
 # routing: the server lost its route back to the clients.
 b_srv_route() { ip -n "$LAB_SERVER" route del 198.18.0.0/24 dev "$LAB_WG_SERVER"; }
 f_srv_route() { ip -n "$LAB_SERVER" route replace 198.18.0.0/24 dev "$LAB_WG_SERVER"; }
@@ -329,7 +368,14 @@ b_psk_srv() { b_psk && wait_until 20 srv_peer_at_least roam_responses_unconfirme
 f_psk_srv() { f_psk; }
 # configuration: the server's AllowedIPs typo, judged after the user gave up
 # (no new packet from the phone while doctor pings: the count is the evidence).
-b_srv_allowed_idle() { b_srv_allowed && user_stop; }
+# The count from before: an earlier row may have left disallowed_src above 0,
+# and the user must stop only after this peer's own packets were dropped.
+b_srv_allowed_idle() {
+	local before
+	before=$(drops_of "$LAB_WG_SERVER" disallowed_src)
+	server_wg peer "$(key_pub lp)" allowed-ips 198.18.0.3/32,fd00:2::3/128 &&
+		wait_until 5 grew "$LAB_WG_SERVER" disallowed_src "${before:-0}" && user_stop
+}
 f_srv_allowed_idle() { f_srv_allowed && user_start; }
 # firewall: a full-tunnel server's forward chain drops the clients' traffic.
 phone_tunnel() { phone_down; phone_conf "$1" && phone_up && wait_until 15 tunnel_works; }
@@ -407,7 +453,7 @@ B=(
 	"server-input-fw-fresh server input_firewall b_srv_in_fw f_srv_in_fw"
 	"one-way-server-to-phone server one_way_to_peer b_one_way f_one_way"
 	"nat-expired-no-keepalive server nat_mapping_expired b_nat_idle f_nat_idle"
-	"psk-mismatch-at-server server psk_mismatch b_psk_srv f_psk_srv"
+	"psk-mismatch-at-server server psk_mismatch|one_way_or_psk b_psk_srv f_psk_srv"
 	"server-allowedips-idle server disallowed_src b_srv_allowed_idle f_srv_allowed_idle"
 	"full-tunnel-forward-drop server forward_dropped b_fwd_drop f_fwd_drop"
 	"server-forward-reject server forward_dropped b_fwd_reject f_fwd_reject"
@@ -416,6 +462,12 @@ B=(
 	"dns-server-no-host phone dns_no_answer b_dns_nohost f_dns_nohost"
 	"server-key-changed phone unknown_peer|keys_or_filter b_srv_newkey f_srv_newkey"
 	"server-address-removed server route_missing b_srv_addr f_srv_addr"
+	"phone-specific-route phone route_overridden b_ph_specific f_ph_specific"
+	"phone-policy-rule phone route_overridden b_ph_rule f_ph_rule"
+	"phone-endpoint-in-tunnel phone endpoint_routed_into_tunnel b_ph_loop f_ph_loop"
+	"server-masquerade-wrong-if server masquerade_wrong_interface b_masq_wrong f_masq"
+	"server-masquerade-missing server masquerade_missing b_masq_missing f_masq"
+	"phone-wrong-server-key server bad_mac1 b_ph_wrong_srv_key f_ph_wrong_srv_key"
 )
 # DOCTOR_LAB_ONLY=REGEX runs only the breakages whose name matches (while
 # working on one); the healthy runs always run.

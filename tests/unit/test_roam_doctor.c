@@ -390,6 +390,11 @@ static void test_sending(void)
 	dev.extended = false;
 	CHECK(!judge_sending(&r, &dev, &w, 0));
 	CHECK(last(&r)->status == DOCTOR_SKIP);
+	/* An Endpoint routed into the tunnel itself: a loop, named first. */
+	snprintf(w.looped_endpoint, sizeof(w.looped_endpoint), "198.51.100.1:51820");
+	CHECK(judge_sending(&r, &dev, &w, 0));
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "endpoint_routed_into_tunnel") &&
+	      says(last(&r), "198.51.100.1:51820") && says(last(&r), "FwMark"));
 	doctor_report_free(&r);
 }
 
@@ -610,6 +615,22 @@ static void test_forwarding(void)
 	o.ipv4 = 1;	/* forwarding without a NAT */
 	judge_forwarding(&r, &o);
 	CHECK(last(&r)->status == DOCTOR_WARN && says(last(&r), "masquerade"));
+	/* Private clients, a default route out, no NAT: nothing routes back. */
+	snprintf(o.egress, sizeof(o.egress), "eth0");
+	o.clients_private = true;
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "masquerade_missing") &&
+	      says(last(&r), "oifname \"eth0\""));
+	o.clients_private = false;	/* public clients: the network may route them */
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_WARN);
+	o.nat = 2;	/* a masquerade for another way out */
+	snprintf(o.nat_rule, sizeof(o.nat_rule), "oifname \"ens3\" masquerade");
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "masquerade_wrong_interface") &&
+	      says(last(&r), "leaves by eth0"));
+	o.egress[0] = '\0';
+	o.nat = 0;
 	o.need_ipv6 = true;
 	o.ipv6 = 0;
 	o.nat = 1;
@@ -620,7 +641,7 @@ static void test_forwarding(void)
 	CHECK(last(&r)->status == DOCTOR_SKIP);
 
 	{
-		struct route_miss miss = { "198.18.9.0/24", "eth0" };
+		struct route_miss miss = { "198.18.9.0/24", "eth0", false };
 		struct routes_observation ro = { .checked = 3, .total = 3, .n_peers = 2 };
 
 		judge_routes(&r, &ro);
@@ -629,6 +650,15 @@ static void test_forwarding(void)
 		ro.n_misses = ro.n_shown = 1;
 		judge_routes(&r, &ro);
 		CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "198.18.9.0/24 -> eth0"));
+		CHECK(!strcmp(last(&r)->cause, "route_missing"));
+		/* The prefix routes in, an address inside does not: overridden. */
+		struct route_miss inside = { "198.51.100.2 (DNS)", "eth0 (table main)", true };
+		ro.misses = &inside;
+		ro.n_misses = 0;
+		ro.n_overridden = ro.n_shown = 1;
+		judge_routes(&r, &ro);
+		CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "route_overridden") &&
+		      says(last(&r), "198.51.100.2 (DNS) -> eth0 (table main)"));
 	}
 	doctor_report_free(&r);
 }
@@ -668,7 +698,7 @@ static void test_mtu_dns_clock(void)
 	struct test_peer t;
 	struct peer_observation p = { .peer = &t.peer, .verdict = HANDSHAKE_FRESH };
 	struct mtu_observation m = { .has_address = true, .reachable = true, .interface_mtu = 1420, .largest = 1420 };
-	struct dns_observation d = { .source = "the config's DNS", .answered = 1 };
+	struct dns_observation d = { .source = "the config's DNS", .answered = 1, .pinged = -1 };
 	struct doctor_report r = new_report();
 
 	make_peer(&t, 1, "198.18.0.1/32", NULL);
@@ -721,6 +751,13 @@ static void test_mtu_dns_clock(void)
 	d.answered = 0;
 	judge_dns(&r, &d);
 	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "does not answer"));
+	d.pinged = 0;	/* nor a ping: no host at that address */
+	judge_dns(&r, &d);
+	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "Nothing answers at 198.18.0.1") &&
+	      !says_quietly(last(&r), "LAN address"));
+	d.pinged = 1;	/* the host is there: its resolver does not answer */
+	judge_dns(&r, &d);
+	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "LAN address"));
 	d.inside_peer = NULL;
 	snprintf(d.route_dev, sizeof(d.route_dev), "eth0");
 	judge_dns(&r, &d);
@@ -741,16 +778,22 @@ static void test_mtu_dns_clock(void)
 static void test_ruleset(void)
 {
 	char rule[160];
+	const char *eth0 = "table ip nat {\n\tchain postrouting {\n\t\ttype nat hook postrouting "
+			   "priority 100; policy accept;\n\t\toifname \"eth0\" ip saddr 198.18.6.0/24 "
+			   "masquerade\n\t}\n}\n";
 
-	CHECK(ruleset_find_source_nat("table ip nat {\n\tchain postrouting {\n\t\ttype nat hook postrouting "
-				      "priority 100; policy accept;\n\t\toifname \"eth0\" ip saddr 198.18.6.0/24 "
-				      "masquerade\n\t}\n}\n", rule, sizeof(rule)) &&
+	CHECK(ruleset_find_source_nat(eth0, NULL, rule, sizeof(rule)) == 1 &&
 	      !strcmp(rule, "oifname \"eth0\" ip saddr 198.18.6.0/24 masquerade"));
-	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  snat to 203.0.113.1\n }\n}\n", rule,
-				      sizeof(rule)) && !strcmp(rule, "snat to 203.0.113.1"));
+	/* The clients' traffic leaves by another interface: the rule misses it. */
+	CHECK(ruleset_find_source_nat(eth0, "eth0", rule, sizeof(rule)) == 1);
+	CHECK(ruleset_find_source_nat(eth0, "ens3", rule, sizeof(rule)) == 2 && strstr(rule, "eth0"));
+	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  oifname \"en*\" masquerade\n }\n}\n", "ens3",
+				      rule, sizeof(rule)) == 1);
+	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  snat to 203.0.113.1\n }\n}\n", "ens3", rule,
+				      sizeof(rule)) == 1 && !strcmp(rule, "snat to 203.0.113.1"));
 	CHECK(!ruleset_find_source_nat("table inet masquerade {\n chain input {\n  udp dport 51820 accept\n }\n}\n",
-				       rule, sizeof(rule)));
-	CHECK(!ruleset_find_source_nat("", rule, sizeof(rule)));
+				       NULL, rule, sizeof(rule)));
+	CHECK(!ruleset_find_source_nat("", NULL, rule, sizeof(rule)));
 }
 
 static void test_json_report(void)
@@ -784,6 +827,44 @@ static void test_json_report(void)
 	doctor_report_free(&r);
 }
 
+/* The endpoint taken back and forth between two ports of one NAT at each
+ * handshake: two devices with one key. One roam and back is not that. */
+static void test_endpoint_duplicate_key(void)
+{
+	struct test_peer tp;
+	struct uapi_history h[4] = {
+		{ .kind = "endpoint_changed", .age_ms = 34000, .new_endpoint = "203.0.113.2:40544" },
+		{ .kind = "endpoint_changed", .age_ms = 33000, .old_endpoint = "203.0.113.2:40544",
+		  .new_endpoint = "203.0.113.2:49042" },
+		{ .kind = "endpoint_changed", .age_ms = 19000, .old_endpoint = "203.0.113.2:49042",
+		  .new_endpoint = "203.0.113.2:40544" },
+		{ .kind = "endpoint_changed", .age_ms = 3000, .old_endpoint = "203.0.113.2:40544",
+		  .new_endpoint = "203.0.113.2:49042" },
+	};
+	struct doctor_report r = new_report();
+	struct peer_observation po = { .peer = &tp.peer };
+
+	make_peer(&tp, 1, "198.18.0.2/32", NULL);
+	snprintf(tp.peer.endpoint, sizeof(tp.peer.endpoint), "203.0.113.2:49042");
+	tp.peer.history = h;
+	tp.peer.n_history = 3;
+	tp.peer.endpoint_changes = 3;
+	judge_endpoint(&r, &po, false, 0);
+	CHECK(last(&r)->status == DOCTOR_PASS);
+	tp.peer.n_history = 4;
+	tp.peer.endpoint_changes = 4;
+	judge_endpoint(&r, &po, false, 0);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "duplicate_peer_key") &&
+	      says(last(&r), "its own key"));
+	/* Between two addresses (Wi-Fi and mobile), twice is a flapping uplink. */
+	snprintf(h[1].new_endpoint, sizeof(h[1].new_endpoint), "198.51.100.7:49042");
+	snprintf(h[2].old_endpoint, sizeof(h[2].old_endpoint), "198.51.100.7:49042");
+	snprintf(h[3].new_endpoint, sizeof(h[3].new_endpoint), "198.51.100.7:49042");
+	judge_endpoint(&r, &po, false, 0);
+	CHECK(last(&r)->status == DOCTOR_PASS);
+	doctor_report_free(&r);
+}
+
 int main(void)
 {
 	RUN(test_largest_packet);
@@ -794,6 +875,7 @@ int main(void)
 	RUN(test_udp);
 	RUN(test_handshake);
 	RUN(test_keepalive);
+	RUN(test_endpoint_duplicate_key);
 	RUN(test_forwarding);
 	RUN(test_probe_address);
 	RUN(test_mtu_dns_clock);

@@ -210,13 +210,19 @@ static void test_session_causes(void)
 	o.capture.by_type[4] = 4;
 	peer.responses_unconfirmed = 3;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "one_way_to_peer"));
-	/* Only initiations come: the peer cannot complete our responses. */
+	/* Only initiations come: the peer cannot complete our responses, and
+	 * from here a PresharedKey and a one-way filter look alike: both. */
 	o.capture.by_type[4] = 0;
 	o.rx_delta = 1;
-	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "psk_mismatch"));
-	/* One response may be in flight: not yet evidence. */
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "one_way_or_psk") &&
+	      strstr(last(&r)->decision, "PresharedKey") && strstr(last(&r)->decision, "filter"));
+	/* One response unconfirmed: the peer re-initiated, so it did not take
+	 * our answer; never peer_drops, which needs none unconfirmed. */
 	peer.responses_unconfirmed = 1;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "one_way_or_psk"));
+	peer.responses_unconfirmed = 0;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_drops"));
+	peer.responses_unconfirmed = 1;
 	/* Drops for the inner source before doctor looked: fix it here. */
 	struct uapi_drop d = { .reason = "disallowed_src", .count = 7 };
 	peer.drops = &d, peer.n_drops = 1;
@@ -228,6 +234,26 @@ static void test_session_causes(void)
 	CHECK(judge_datapath(&r, &po, false, &o) && strstr(last(&r)->decision, "add 198.18.0.9/32"));
 	peer.has_last_disallowed_src = false;
 	peer.drops = NULL, peer.n_drops = 0;
+
+	/* The client's old port is closed and initiations made for another
+	 * key of ours arrive meanwhile: it restarted with a wrong server key,
+	 * not a NAT that forgot it. */
+	peer.responses_unconfirmed = 0;
+	peer.last_receive_age_ms = 14000;
+	po.initiates = false;
+	o.icmp.total = 3;
+	o.icmp.last_kind = ICMP_KIND_PORT;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "nat_mapping_expired"));
+	o.refused_reason = "bad_mac1";
+	o.refused = 1;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "bad_mac1") &&
+	      strstr(last(&r)->decision, "PublicKey must be"));
+	o.refused_reason = "unknown_peer";
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "unknown_peer"));
+	o.refused_reason = NULL, o.refused = 0;
+	o.icmp.total = 0;
+	po.initiates = true;
+	peer.last_receive_age_ms = 1000;
 
 	/* No fresh handshake: a response to our initiation failed to decrypt
 	 * while the peer's initiations authenticate: the preshared key. */

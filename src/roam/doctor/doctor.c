@@ -4,6 +4,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -303,11 +304,91 @@ static void route_sample(const struct ip_prefix *prefix, unsigned step, struct i
 	out->cidr = (uint8_t)(alen * 8);
 }
 
-static void observe_routes(const struct uapi_device *dev, int ifindex, struct routes_observation *o)
+/* The first (last: !first) host of prefix, or false when that is no
+ * unicast address worth a route lookup: prefixes wider than a /8 (a /16
+ * in IPv6) such as the default routes, whose edges are the zero network,
+ * multicast or loopback, and single addresses, which the middle covers. */
+static bool route_edge(const struct ip_prefix *prefix, bool first, struct ip_prefix *out)
 {
-	enum { CHECK_MAX = 4096, SHOW_MAX = 4 };
+	size_t alen = prefix->family == AF_INET ? 4 : 16;
+	unsigned wide = prefix->family == AF_INET ? 8 : 16;
+
+	if (prefix->cidr < wide || (size_t)prefix->cidr + 2 > alen * 8)
+		return false;
+	*out = *prefix;
+	ip_prefix_mask(out);
+	for (size_t bit = prefix->cidr; !first && bit < alen * 8; bit++)
+		out->addr[bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
+	out->addr[alen - 1] ^= 1;	/* .0 -> .1, .255 -> .254 */
+	out->cidr = (uint8_t)(alen * 8);
+	if (prefix->family == AF_INET)
+		return out->addr[0] != 0 && out->addr[0] != 127 && out->addr[0] < 224;
+	return out->addr[0] != 0xff;
+}
+
+static const char *table_name(uint32_t table, char *buf, size_t len)
+{
+	if (table == 254)
+		return "main";
+	if (table == 253)
+		return "default";
+	snprintf(buf, len, "%u", table);
+	return buf;
+}
+
+/* Looks sample up (ip route get) and notes it as a miss of label when it
+ * does not leave by ifindex: true if it missed. */
+static bool route_sample_missed(struct rtnl *nl, const struct ip_prefix *sample, int ifindex, const char *label,
+				bool overridden, struct routes_observation *o)
+{
+	enum { SHOW_MAX = 4 };
+	char name[IF_NAMESIZE], tb[16];
+	uint32_t table = 0;
+	bool local = false;
+	int oif = 0;
+	int ret = rtnl_route_get_table(nl, sample, 0, &oif, &table, &local);
+
+	if (!ret && (oif == ifindex || local))
+		return false;
+	if (overridden)
+		o->n_overridden++;
+	else
+		o->n_misses++;
+	if (o->n_shown < SHOW_MAX) {
+		struct route_miss *m = ARRAY_PUSH(o->misses, o->n_shown);
+
+		m->overridden = overridden;
+		snprintf(m->prefix, sizeof(m->prefix), "%s", label);
+		if (ret)
+			snprintf(m->goes, sizeof(m->goes), "no route");
+		else
+			snprintf(m->goes, sizeof(m->goes), "%s (table %s)",
+				 if_indextoname((unsigned)oif, name) ? name : "another interface",
+				 table_name(table, tb, sizeof(tb)));
+	}
+	return true;
+}
+
+static bool inside_allowed_ips(const struct uapi_device *dev, const struct ip_prefix *addr)
+{
+	for (size_t i = 0; i < dev->n_peers; i++)
+		for (size_t j = 0; j < dev->peers[i].n_allowed_ips; j++)
+			if (ip_prefix_contains(&dev->peers[i].allowed_ips[j], addr))
+				return true;
+	return false;
+}
+
+/* Each AllowedIPs prefix's middle must route into the interface (else the
+ * route is missing); its first and last hosts, and the addresses doctor
+ * and the user depend on (DNS servers, probe addresses) inside them, too:
+ * when they do not, a more specific route or a policy rule takes them
+ * elsewhere although the prefix's own route is there. */
+static void observe_routes(const struct uapi_device *dev, int ifindex, const struct ip_prefix *extra,
+			   const char *const *extra_what, size_t n_extra, struct routes_observation *o)
+{
+	enum { CHECK_MAX = 4096 };
 	struct rtnl nl;
-	char a[IP_PREFIX_STRLEN];
+	char a[IP_PREFIX_STRLEN], label[IP_PREFIX_STRLEN + 16];
 
 	memset(o, 0, sizeof(*o));
 	o->n_peers = dev->n_peers;
@@ -321,7 +402,6 @@ static void observe_routes(const struct uapi_device *dev, int ifindex, struct ro
 			struct ip_prefix sample;
 			bool local = false;
 			int oif = 0, ret = 0;
-			char name[IF_NAMESIZE];
 
 			for (unsigned step = 0; step < 3; step++) {
 				route_sample(p, step, &sample);
@@ -330,20 +410,19 @@ static void observe_routes(const struct uapi_device *dev, int ifindex, struct ro
 					break;
 			}
 			o->checked++;
-			if (!ret && (oif == ifindex || local))
+			if (route_sample_missed(&nl, &sample, ifindex, ip_prefix_str(p, a), false, o))
 				continue;
-			o->n_misses++;
-			if (o->n_shown < SHOW_MAX) {
-				struct route_miss *m = ARRAY_PUSH(o->misses, o->n_shown);
-
-				snprintf(m->prefix, sizeof(m->prefix), "%s", ip_prefix_str(p, a));
-				if (ret)
-					snprintf(m->goes, sizeof(m->goes), "no route");
-				else
-					snprintf(m->goes, sizeof(m->goes), "%s",
-						 if_indextoname((unsigned)oif, name) ? name : "another interface");
-			}
+			for (int first = 1; first >= 0; first--)
+				if (route_edge(p, first, &sample) &&
+				    route_sample_missed(&nl, &sample, ifindex, ip_prefix_str(&sample, a), true, o))
+					break;
 		}
+	for (size_t i = 0; i < n_extra; i++) {
+		if (!inside_allowed_ips(dev, &extra[i]))
+			continue;
+		snprintf(label, sizeof(label), "%s (%s)", ip_prefix_str(&extra[i], a), extra_what[i]);
+		route_sample_missed(&nl, &extra[i], ifindex, label, true, o);
+	}
 	rtnl_close(&nl);
 }
 
@@ -590,6 +669,62 @@ static void check_peers(struct exam *x, bool udp_failed)
 	}
 }
 
+static bool note_default_route(const struct rtnl_route *route, void *ctx)
+{
+	int *oif = ctx;
+
+	if (route->dst.cidr || route->table != 254 || !route->oif)
+		return true;
+	*oif = route->oif;
+	return false;
+}
+
+/* The interface forwarded clients' traffic to the world leaves by: the
+ * main table's default route's. */
+static void default_route_interface(char name[IF_NAMESIZE])
+{
+	struct rtnl nl;
+	int oif = 0;
+
+	name[0] = '\0';
+	if (rtnl_open(&nl) != 0)
+		return;
+	rtnl_route_dump(&nl, AF_INET, note_default_route, &oif);
+	rtnl_close(&nl);
+	if (oif && !if_indextoname((unsigned)oif, name))
+		name[0] = '\0';
+}
+
+/* Addresses nothing upstream routes back to this host unless told: the
+ * private ranges (RFC 1918, shared 100.64/10) and the documentation and
+ * benchmark ones. */
+static bool unroutable_upstream(const struct ip_prefix *a)
+{
+	const uint8_t *b = a->addr;
+
+	return b[0] == 10 || (b[0] == 172 && (b[1] & 0xf0) == 16) || (b[0] == 192 && b[1] == 168) ||
+	       (b[0] == 100 && (b[1] & 0xc0) == 64) || (b[0] == 198 && (b[1] & 0xfe) == 18) ||
+	       (b[0] == 192 && b[1] == 0 && b[2] == 2) || (b[0] == 198 && b[1] == 51 && b[2] == 100) ||
+	       (b[0] == 203 && b[1] == 0 && b[2] == 113);
+}
+
+static bool clients_private(const struct uapi_device *dev)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < dev->n_peers; i++)
+		for (size_t j = 0; j < dev->peers[i].n_allowed_ips; j++) {
+			const struct ip_prefix *a = &dev->peers[i].allowed_ips[j];
+
+			if (a->family != AF_INET)
+				continue;
+			if (!unroutable_upstream(a))
+				return false;
+			n++;
+		}
+	return n > 0;
+}
+
 static void check_forwarding(struct exam *x)
 {
 	struct forwarding_observation fo = { 0 };
@@ -603,8 +738,10 @@ static void check_forwarding(struct exam *x)
 		char *ruleset;
 		int err = host_nft_ruleset(&ruleset);
 
+		default_route_interface(fo.egress);
+		fo.clients_private = clients_private(&x->dev);
 		/* One read for both: nft takes a while on a large ruleset. */
-		fo.nat = err ? err : ruleset_find_source_nat(ruleset, fo.nat_rule, sizeof(fo.nat_rule));
+		fo.nat = err ? err : ruleset_find_source_nat(ruleset, fo.egress, fo.nat_rule, sizeof(fo.nat_rule));
 		fo.forward_drop = err ? err
 				      : ruleset_find_forward_drop(ruleset, x->ifname, fo.forward_rule,
 								  sizeof(fo.forward_rule));
@@ -613,14 +750,38 @@ static void check_forwarding(struct exam *x)
 	judge_forwarding(x->r, &fo);
 }
 
+/* The addresses the user and doctor depend on: the DNS servers given or
+ * in the config, and the addresses doctor pings. */
 static void check_routes(struct exam *x)
 {
 	struct routes_observation ro;
+	struct ip_prefix *extra = NULL;
+	const char **what = NULL;
+	size_t n = 0, n_what = 0;
 
-	observe_routes(&x->dev, x->ifindex, &ro);
+	for (size_t i = 0; i < x->opt->n_dns; i++) {
+		*ARRAY_PUSH(extra, n) = x->opt->dns[i];
+		*ARRAY_PUSH(what, n_what) = "DNS";
+	}
+	for (size_t i = 0; x->have_cfg && i < x->cfg.iface.n_dns; i++)
+		if (x->cfg.iface.dns[i].is_addr) {
+			*ARRAY_PUSH(extra, n) = x->cfg.iface.dns[i].addr;
+			*ARRAY_PUSH(what, n_what) = "DNS";
+		}
+	for (size_t i = 0; i < x->dev.n_peers; i++) {
+		struct ip_prefix addr;
+
+		if (doctor_probe_address(&x->dev.peers[i], x->own, x->n_own, x->opt->probes, x->opt->n_probes, &addr)) {
+			*ARRAY_PUSH(extra, n) = addr;
+			*ARRAY_PUSH(what, n_what) = "probe";
+		}
+	}
+	observe_routes(&x->dev, x->ifindex, extra, what, n, &ro);
 	judge_routes(x->r, &ro);
-	x->routes_failed = ro.n_misses > 0;
+	x->routes_failed = ro.n_misses + ro.n_overridden > 0;
 	free(ro.misses);
+	free(extra);
+	free(what);
 }
 
 /* ---- datapath ---------------------------------------------------------- */
@@ -645,6 +806,39 @@ static const struct uapi_peer *find_peer(const struct uapi_device *dev, const ui
 		if (!memcmp(dev->peers[i].public_key, key, KEY_LEN))
 			return &dev->peers[i];
 	return NULL;
+}
+
+/* The peer's old port is closed (our data bounced with port unreachable):
+ * its device restarted. When it came back with a config that does not fit
+ * this host, its initiations arrive and are refused (bad_mac1: made for
+ * another public key of ours; unknown_peer: its key is no peer here) —
+ * one at least every 5 s, its retry; so wait for one up to that long,
+ * counted from `before`, the reading ahead of the pings. */
+static void watch_refused_initiations(struct exam *x, const struct uapi_device *before,
+				      struct datapath_observation *o)
+{
+	enum { STEP_MS = 250, WAIT_MS = 3500 };	/* after 2.1 s of pings: 5.6 s in all */
+	static const char *const reasons[] = { "bad_mac1", "unknown_peer" };
+	char err[160];
+
+	for (unsigned waited = 0; waited <= WAIT_MS; waited += STEP_MS) {
+		struct uapi_device now = { 0 };
+
+		if (uapi_get_device(x->ifname, &now, err, sizeof(err)) != 0)
+			return;
+		for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]) && !o->refused; i++) {
+			uint64_t n = drop_count(now.drops, now.n_drops, reasons[i]) -
+				     drop_count(before->drops, before->n_drops, reasons[i]);
+			if (n) {
+				o->refused_reason = reasons[i];
+				o->refused = n;
+			}
+		}
+		uapi_device_free(&now);
+		if (o->refused)
+			return;
+		poll(NULL, 0, STEP_MS);
+	}
 }
 
 /* Up to three small pings (the first answer ends them), with the daemon's
@@ -719,6 +913,12 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 			}
 		}
 	}
+	/* Only for a peer whose endpoint this side learned (a client): one
+	 * this side connects to does not restart onto a new port. */
+	const char *why;
+	if (o->counted && !o->answered && o->icmp.total && o->icmp.last_kind == ICMP_KIND_PORT &&
+	    !side_initiates(peer, x->have_cfg ? &x->cfg : NULL, &why))
+		watch_refused_initiations(x, &before, o);
 	uapi_device_free(&before);
 	uapi_device_free(&after);
 }
@@ -858,7 +1058,7 @@ static void check_dns(struct exam *x)
 	}
 	nl_ok = rtnl_open(&nl) == 0;
 	for (size_t i = 0; i < n_tool; i++) {
-		struct dns_observation o = { .server = servers[i], .source = source };
+		struct dns_observation o = { .server = servers[i], .source = source, .pinged = -1 };
 		int oif = 0;
 		bool local = false;
 		size_t peer = 0;
@@ -881,6 +1081,16 @@ static void check_dns(struct exam *x)
 		 * every query, no need to wait for answers. */
 		if (!o.not_judged && (o.inside_peer || strcmp(o.route_dev, x->ifname)))
 			o.answered = dns_probe(&servers[i], 1500, 2, &o.rcode, &o.rtt_us);
+		/* Unanswered through a tunnel that works (else not judged):
+		 * is there a host at that address at all? */
+		if (!o.not_judged && o.inside_peer && o.answered == 0) {
+			int err = 0;
+			uint64_t rtt = 0;
+			struct pinger *pg = pinger_for(&x->ps, servers[i].family, &err);
+
+			if (pg)
+				o.pinged = pinger_echo(pg, &servers[i], PING_MIN_PACKET, 1000, &rtt) == 1;
+		}
 		judge_dns(r, &o);
 	}
 	if (nl_ok)
@@ -924,6 +1134,7 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 		nudge_and_watch(&x);
 		/* Sending first: when this host refuses the datagrams, nothing
 		 * arriving is its consequence, not an upstream firewall. */
+		doctor_endpoint_loop(&x.dev, x.ifindex, x.w.looped_endpoint);
 		x.w.sending_failed = judge_sending(r, &x.dev, &x.w, wall_clock_ms());
 		/* A full tunnel's replies lost to rp_filter look like an
 		 * upstream firewall to the udp check: name the real cause. */

@@ -27,6 +27,7 @@
 #ifndef ROAM_DOCTOR_H
 #define ROAM_DOCTOR_H
 
+#include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -124,7 +125,14 @@ struct watch_observation {
 	/* Per peer of the device as judged (after the watch): this side has
 	 * its Endpoint and reaches out to it. NULL: unknown. */
 	const bool *initiates;
+	/* A peer's Endpoint that routes into this interface itself (see
+	 * doctor_endpoint_loop); "" for none. */
+	char looped_endpoint[UAPI_ENDPOINT_MAX];
 };
+
+/* Finds a peer whose Endpoint routes into interface ifindex itself, as the
+ * daemon's datagrams (with its fwmark) would: copies it to endpoint. */
+bool doctor_endpoint_loop(const struct uapi_device *dev, int ifindex, char endpoint[UAPI_ENDPOINT_MAX]);
 
 /* Judges sending: did this host's own kernel refuse datagrams to the peers
  * (roamd's send_* drops: a local firewall rule, no route)? Looks at their
@@ -165,6 +173,9 @@ struct session_evidence {
  * key mismatch, or our direction of the path lost (one_way_to_peer). Adds
  * evidence, decision, cause and FAIL; false when it does not apply. */
 bool doctor_responses_cause(struct doctor_finding *f, const struct session_evidence *s);
+/* The same with one unconfirmed response, for data that goes unanswered:
+ * the peer re-initiated, so it did not take our answer (not peer_drops). */
+bool doctor_response_pending_cause(struct doctor_finding *f, const struct session_evidence *s);
 /* A peer that connects to this host fell silent and our datagrams to its
  * learned endpoint bounce or vanish: its NAT forgot it (no keepalive). */
 bool doctor_nat_expired_cause(struct doctor_finding *f, const struct session_evidence *s);
@@ -183,8 +194,11 @@ struct forwarding_observation {
 	bool hub;
 	bool need_ipv6;
 	int ipv4, ipv6;			/* sysctl values, -1 unknown */
-	int nat;			/* 1 a source NAT rule found, 0 none, -errno: no ruleset */
+	int nat;			/* 1 a source NAT rule for egress found, 2 only for other
+					 * interfaces, 0 none, -errno: no ruleset */
 	char nat_rule[160];
+	char egress[IF_NAMESIZE];	/* the default route's interface; "" none */
+	bool clients_private;		/* the clients' IPv4 addresses are private or test ones */
 	int forward_drop;		/* 1 a forward chain drops the tunnel, 0 not, -errno */
 	char forward_rule[256];
 };
@@ -192,12 +206,14 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 
 struct route_miss {
 	char prefix[IP_PREFIX_STRLEN];
-	char goes[48];			/* "eth0", "no route" */
+	char goes[48];			/* "eth0 (table main)", "no route" */
+	bool overridden;		/* an edge host, DNS server or probe address */
 };
 struct routes_observation {
 	size_t checked, total, n_peers;
 	struct route_miss *misses;	/* the first few */
 	size_t n_misses, n_shown;
+	size_t n_overridden;		/* prefixes whose own route is there but not for all inside */
 };
 void judge_routes(struct doctor_report *r, const struct routes_observation *o);
 
@@ -220,6 +236,11 @@ struct datapath_observation {
 	struct capture_result capture;	/* what reached this host for it */
 	uint64_t decrypt_delta;		/* the device's handshake_decrypt growth meanwhile */
 	uint16_t listen_port;
+	/* Our data bounced off the peer's old port: handshake messages this
+	 * host refused meanwhile ("bad_mac1": made for another public key;
+	 * "unknown_peer"), and how many; NULL when none came. */
+	const char *refused_reason;
+	uint64_t refused;
 };
 /* Returns true when the data path failed (the peer's mtu and dns are then
  * SKIP). */
@@ -261,6 +282,8 @@ struct dns_observation {
 	int answered;			/* dns_probe's result */
 	int rcode;
 	uint64_t rtt_us;
+	int pinged;			/* unanswered through the tunnel: a ping to it answered 1,
+					 * not 0; not tried -1 */
 };
 void judge_dns(struct doctor_report *r, const struct dns_observation *o);
 

@@ -158,6 +158,19 @@ bool judge_sending(struct doctor_report *r, const struct uapi_device *dev, const
 	uint64_t most = 0, total = 0, age;
 	const char *why = NULL;
 
+	/* First: a loop makes every other reading of the datagrams' fate
+	 * (ICMP from the peer's host, silence) a consequence. */
+	if (w->looped_endpoint[0]) {
+		f->status = DOCTOR_FAIL;
+		f->cause = "endpoint_routed_into_tunnel";
+		doctor_evidence(f, "the peer's Endpoint %s routes into %s itself (ip route get): the AllowedIPs contain "
+				   "it, so the tunnel's own datagrams go back into the tunnel", w->looped_endpoint,
+				r->ifname);
+		doctor_decision(f, "Take the endpoint's address out of the AllowedIPs (split the prefix around it), or "
+				   "route the daemon's datagrams apart: a FwMark with a table of its own and a rule for "
+				   "the unmarked traffic, as wg-quick does for 0.0.0.0/0.");
+		return true;
+	}
 	if (!dev->extended) {
 		f->status = DOCTOR_SKIP;
 		doctor_evidence(f, "the daemon does not count what it cannot send");
@@ -558,6 +571,43 @@ bool judge_handshake(struct doctor_report *r, const struct peer_observation *p, 
 
 /* ---- endpoint ---------------------------------------------------------- */
 
+/* The address part of "ADDR:PORT" or "[ADDR]:PORT": its length. */
+static size_t endpoint_host_len(const char *endpoint)
+{
+	const char *colon = strrchr(endpoint, ':');
+
+	return colon ? (size_t)(colon - endpoint) : strlen(endpoint);
+}
+
+/* How often, within the daemon's recent history, the endpoint went back to
+ * the one it had just left (A -> B -> A counts one), and whether every such
+ * return stayed on one address (ports of one NAT). A device that roams
+ * leaves its old address for good, or comes back once; two devices with
+ * the one key take the endpoint from each other at each handshake. */
+static unsigned endpoint_returns(const struct uapi_peer *peer, bool *same_address)
+{
+	enum { WINDOW_MS = 180 * 1000 };
+	const struct uapi_history *prev = NULL;
+	unsigned returns = 0;
+
+	*same_address = true;
+	for (size_t i = 0; i < peer->n_history; i++) {
+		const struct uapi_history *h = &peer->history[i];
+
+		if (strcmp(h->kind, "endpoint_changed") || h->age_ms > WINDOW_MS || !h->old_endpoint[0])
+			continue;
+		if (prev && !strcmp(h->new_endpoint, prev->old_endpoint) &&
+		    !strcmp(h->old_endpoint, prev->new_endpoint)) {
+			returns++;
+			size_t n = endpoint_host_len(h->old_endpoint);
+			if (n != endpoint_host_len(h->new_endpoint) || strncmp(h->old_endpoint, h->new_endpoint, n))
+				*same_address = false;
+		}
+		prev = h;
+	}
+	return returns;
+}
+
 void judge_endpoint(struct doctor_report *r, const struct peer_observation *p, bool skipped, uint64_t now_ms)
 {
 	struct doctor_finding *f = doctor_add(r, "endpoint", p->peer->public_key);
@@ -592,6 +642,20 @@ void judge_endpoint(struct doctor_report *r, const struct peer_observation *p, b
 				last->old_endpoint[0] ? last->old_endpoint : "(none)", last->new_endpoint);
 	} else if (r->daemon[0] && peer->endpoint_changes == 0 && peer->rx_packets) {
 		doctor_evidence(f, "; unchanged since it was set");
+	}
+	/* Two returns between ports of one NAT, or four between addresses
+	 * (an uplink that flaps can come back once or twice). */
+	bool same_address;
+	unsigned returns = endpoint_returns(peer, &same_address);
+	if (returns >= (same_address ? 2u : 4u)) {
+		f->status = DOCTOR_FAIL;
+		f->cause = "duplicate_peer_key";
+		doctor_figure(f, "returns", returns);
+		doctor_evidence(f, "; within 3 minutes it went back %u times to the endpoint it had just left "
+				   "(%s <-> %s): two senders take it from each other", returns, last->old_endpoint,
+				last->new_endpoint);
+		doctor_decision(f, "Two devices use this peer's key (a config copied to a second device): give each "
+				   "device its own key and its own peer here.");
 	}
 }
 
@@ -692,6 +756,8 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 		doctor_evidence(f, ", net.ipv6.conf.all.forwarding = %d", o->ipv6);
 	if (o->nat == 1)
 		doctor_evidence(f, "; source NAT: %s", o->nat_rule);
+	else if (o->nat == 2)
+		doctor_evidence(f, "; source NAT only for other interfaces: %s", o->nat_rule);
 	else if (o->nat == 0)
 		doctor_evidence(f, "; no masquerade or SNAT rule in the ruleset");
 	else
@@ -719,6 +785,28 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 				r->ifname, r->ifname);
 		return;
 	}
+	if (o->nat == 2 && o->egress[0]) {
+		/* The masquerade is there, for a way out the clients do not take. */
+		f->status = DOCTOR_FAIL;
+		f->cause = "masquerade_wrong_interface";
+		doctor_evidence(f, "; forwarded traffic leaves by %s (the default route)", o->egress);
+		doctor_decision(f, "Clients reach this host but not the internet: the masquerade names another output "
+				   "interface; make it oifname \"%s\" (nft add rule TABLE CHAIN oifname \"%s\" ip saddr "
+				   "CLIENTS masquerade).", o->egress, o->egress);
+		return;
+	}
+	if (o->nat == 0 && o->egress[0] && o->clients_private && o->ipv4 == 1) {
+		/* Private or test addresses: no network upstream routes them
+		 * back here, so replies to the clients never return. */
+		f->status = DOCTOR_FAIL;
+		f->cause = "masquerade_missing";
+		doctor_evidence(f, "; the clients' addresses are private ones nothing upstream routes back here, and "
+				   "forwarded traffic leaves by %s (the default route)", o->egress);
+		doctor_decision(f, "Full-tunnel clients get no answers from the internet: masquerade them on %s (nft "
+				   "add rule TABLE CHAIN oifname \"%s\" ip saddr CLIENTS masquerade; or iptables -t nat "
+				   "-A POSTROUTING -o %s -j MASQUERADE).", o->egress, o->egress, o->egress);
+		return;
+	}
 	if (o->nat == 0) {
 		f->status = DOCTOR_WARN;
 		doctor_decision(f, "Full-tunnel clients reach the internet only if the network routes the tunnel's "
@@ -739,7 +827,7 @@ void judge_routes(struct doctor_report *r, const struct routes_observation *o)
 		doctor_evidence(f, "no AllowedIPs to route");
 		return;
 	}
-	if (!o->n_misses) {
+	if (!o->n_misses && !o->n_overridden) {
 		doctor_evidence(f, "all %zu AllowedIPs of %zu peer%s route into %s", o->checked, o->n_peers,
 				o->n_peers == 1 ? "" : "s", r->ifname);
 		if (o->checked < o->total)
@@ -747,15 +835,32 @@ void judge_routes(struct doctor_report *r, const struct routes_observation *o)
 		return;
 	}
 	f->status = DOCTOR_FAIL;
-	f->cause = "route_missing";
-	doctor_evidence(f, "%zu of %zu AllowedIPs do not route into %s: ", o->n_misses, o->checked, r->ifname);
+	if (o->n_misses) {
+		f->cause = "route_missing";
+		doctor_evidence(f, "%zu of %zu AllowedIPs do not route into %s: ", o->n_misses, o->checked,
+				r->ifname);
+	} else {
+		/* Each prefix's own route is there, yet addresses inside leave
+		 * elsewhere: something more specific wins. */
+		f->cause = "route_overridden";
+		doctor_figure(f, "overridden", (double)o->n_overridden);
+		doctor_evidence(f, "the AllowedIPs route into %s, but %zu address%s inside do%s not: ", r->ifname,
+				o->n_overridden, o->n_overridden == 1 ? "" : "es", o->n_overridden == 1 ? "es" : "");
+	}
+	size_t shown = 0;
 	for (size_t i = 0; i < o->n_shown; i++)
-		doctor_evidence(f, "%s%s -> %s", i ? ", " : "", o->misses[i].prefix, o->misses[i].goes);
-	if (o->n_shown < o->n_misses)
+		if (o->misses[i].overridden == !o->n_misses)
+			doctor_evidence(f, "%s%s -> %s", shown++ ? ", " : "", o->misses[i].prefix, o->misses[i].goes);
+	if (shown < (o->n_misses ? o->n_misses : o->n_overridden))
 		doctor_evidence(f, ", ...");
-	doctor_decision(f, "Traffic for them leaves elsewhere: add routes via %s (roam up and wg-quick do; by hand "
-			   "ip route add PREFIX dev %s), or the AllowedIPs are not what you meant.",
-			r->ifname, r->ifname);
+	if (o->n_misses)
+		doctor_decision(f, "Traffic for them leaves elsewhere: add routes via %s (roam up and wg-quick do; by "
+				   "hand ip route add PREFIX dev %s), or the AllowedIPs are not what you meant.",
+				r->ifname, r->ifname);
+	else
+		doctor_decision(f, "A more specific route or a policy rule takes them out of the tunnel (see ip route "
+				   "get ADDRESS, ip rule show): remove it, or add a route for them via %s in the table "
+				   "the tunnel uses.", r->ifname);
 }
 
 /* ---- mtu --------------------------------------------------------------- */
@@ -949,6 +1054,19 @@ void judge_dns(struct doctor_report *r, const struct dns_observation *o)
 	f->cause = "dns_no_answer";
 	doctor_evidence(f, "%s (%s) is inside the peer's AllowedIPs but %s", a, o->source,
 			o->answered == 0 ? "does not answer on UDP 53" : "could not be asked");
+	if (o->pinged >= 0)
+		doctor_figure(f, "ping_answered", o->pinged);
+	if (o->pinged == 0) {
+		/* The tunnel works (else not judged), yet nothing at that
+		 * address answers a ping either: most often no host is there. */
+		doctor_evidence(f, ", nor a ping through the tunnel");
+		doctor_decision(f, "Nothing answers at %s: no host there? Check the DNS= address (a typo, or the "
+				   "resolver moved); if a host is there, its firewall drops what comes from the tunnel.",
+				a);
+		return;
+	}
+	if (o->pinged == 1)
+		doctor_evidence(f, "; the host answers a ping through the tunnel");
 	doctor_decision(f, "If pings by address work and names fail, it is DNS: the resolver may listen only on "
 			   "its LAN address; make it listen on the tunnel and accept queries from it.");
 }

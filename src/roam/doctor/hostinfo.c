@@ -124,9 +124,37 @@ int host_udp_binds(uint16_t port, pid_t pid, struct host_udp_binds *out)
 	return 0;
 }
 
-bool ruleset_find_source_nat(const char *ruleset, char *rule, size_t len)
+/* Does the rule's output-interface match ("oifname \"eth0\"", "oif eth0",
+ * "oifname \"eth*\"") take in egress? A rule without one takes in all. */
+static bool rule_takes_oif(const char *rule, const char *egress)
+{
+	const char *m = strstr(rule, "oifname ");
+	char name[64];
+	size_t n = 0;
+
+	if (!m)
+		m = strstr(rule, "oif ");
+	if (!m || !egress || !*egress)
+		return true;
+	m = strchr(m, ' ') + 1;
+	if (!strncmp(m, "!= ", 3) || *m == '{')
+		return true;	/* a negation or a set: too rare to read closely */
+	if (*m == '"')
+		m++;
+	while (m[n] && m[n] != '"' && m[n] != ' ' && n + 1 < sizeof(name)) {
+		name[n] = m[n];
+		n++;
+	}
+	name[n] = '\0';
+	if (n && name[n - 1] == '*')
+		return !strncmp(name, egress, n - 1);
+	return !strcmp(name, egress);
+}
+
+int ruleset_find_source_nat(const char *ruleset, const char *egress, char *rule, size_t len)
 {
 	const char *line = ruleset;
+	int found = 0;
 
 	while (line && *line) {
 		const char *end = strchrnul(line, '\n');
@@ -142,15 +170,19 @@ bool ruleset_find_source_nat(const char *ruleset, char *rule, size_t len)
 		if ((strstr(buf, "masquerade") || strstr(buf, "snat to") || strstr(buf, "snat ip")) &&
 		    !strchr(buf, '{')) {
 			char *s = buf;
+			bool takes = rule_takes_oif(buf, egress);
 
 			while (*s == ' ' || *s == '\t')
 				s++;
-			snprintf(rule, len, "%s", s);
-			return true;
+			if (takes || !found)
+				snprintf(rule, len, "%s", s);
+			if (takes)
+				return 1;
+			found = 2;
 		}
 		line = *end ? end + 1 : NULL;
 	}
-	return false;
+	return found;
 }
 
 int host_nft_ruleset(char **out)

@@ -30,8 +30,11 @@ size_t host_socket_holders(const char *path, pid_t *pids, size_t max);
  * too), read once for the searches below: 0, or -ENOENT if nft is not
  * installed, another -errno if it could not be asked. The caller frees. */
 int host_nft_ruleset(char **out);
-/* A source NAT in the ruleset: true with the first such rule, trimmed. */
-bool ruleset_find_source_nat(const char *ruleset, char *rule, size_t len);
+/* A source NAT in the ruleset for traffic leaving by egress (NULL or "":
+ * any): 1 with the first rule that takes it in, trimmed; 2 when the source
+ * NAT rules there are all for other output interfaces (the first in rule);
+ * 0 when there is none. */
+int ruleset_find_source_nat(const char *ruleset, const char *egress, char *rule, size_t len);
 
 /* A forward chain that drops what comes in from ifname (forward_filter.c):
  * true with where ("table inet f, chain fwd: policy drop, ...") in found.

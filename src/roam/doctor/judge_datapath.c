@@ -237,6 +237,26 @@ bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, b
 		.response_decrypt_failed = o->decrypt_delta,
 		.listen_port = o->listen_port,
 	};
+	if (o->refused) {
+		/* The peer's old port is closed and refused initiations
+		 * arrive: it came back with keys that do not fit this host. */
+		doctor_figure(f, "refused_initiations", (double)o->refused);
+		doctor_evidence(f, "; our datagrams to %s bounce with ICMP port unreachable (its old port is "
+				   "closed: it restarted), and meanwhile %" PRIu64 " handshake message%s arrived that this "
+				   "host refused (%s)", p->peer->endpoint, o->refused, o->refused == 1 ? "" : "s",
+				o->refused_reason);
+		if (!strcmp(o->refused_reason, "bad_mac1")) {
+			f->cause = "bad_mac1";
+			doctor_decision(f, "The client restarted with a wrong public key for this server: its [Peer] "
+					   "PublicKey must be %s.", r->public_key);
+		} else {
+			f->cause = "unknown_peer";
+			doctor_decision(f, "The client restarted with a key that is no peer here (a new private key, "
+					   "or another device's config): give this peer its new public key, or restore "
+					   "the old key there.");
+		}
+		return true;
+	}
 	if (doctor_nat_expired_cause(f, &s))
 		return true;
 	if (o->icmp.total) {
@@ -260,6 +280,8 @@ bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, b
 	if (unanswered_cause(r, f, o, &s))
 		return true;
 	if (earlier_disallowed_cause(f, p->peer))
+		return true;
+	if (doctor_response_pending_cause(f, &s))
 		return true;
 	silent_peer_cause(f, p->peer, o);
 	return true;

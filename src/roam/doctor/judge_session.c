@@ -13,17 +13,24 @@
  * authenticate there. Two are needed: one may be in flight. */
 enum { RESPONSES_UNCONFIRMED_MIN = 2 };
 
+static bool doctor_responses_cause_min(struct doctor_finding *f, const struct session_evidence *s, uint64_t min);
+
 bool doctor_responses_cause(struct doctor_finding *f, const struct session_evidence *s)
+{
+	return doctor_responses_cause_min(f, s, RESPONSES_UNCONFIRMED_MIN);
+}
+
+static bool doctor_responses_cause_min(struct doctor_finding *f, const struct session_evidence *s, uint64_t min)
 {
 	const struct uapi_peer *peer = s->peer;
 
-	if (peer->responses_unconfirmed < RESPONSES_UNCONFIRMED_MIN)
+	if (peer->responses_unconfirmed < min)
 		return false;
 	doctor_figure(f, "responses_unconfirmed", (double)peer->responses_unconfirmed);
 	f->status = DOCTOR_FAIL;
-	doctor_evidence(f, "; the peer initiated again and again, and %" PRIu64 " handshake responses from this host "
-			   "went unconfirmed (its initiations authenticate here, so both public keys are right)",
-			peer->responses_unconfirmed);
+	doctor_evidence(f, "; the peer initiated again, and %" PRIu64 " handshake response%s from this host went "
+			   "unconfirmed (its initiations authenticate here, so both public keys are right)",
+			peer->responses_unconfirmed, peer->responses_unconfirmed == 1 ? "" : "s");
 	if (s->response_decrypt_failed) {
 		/* Our own initiation was answered, and the answer did not
 		 * authenticate: the one secret the keys do not cover. */
@@ -45,13 +52,31 @@ bool doctor_responses_cause(struct doctor_finding *f, const struct session_evide
 				peer->endpoint[0] ? peer->endpoint : "the peer", s->listen_port);
 		return true;
 	}
-	f->cause = "psk_mismatch";
+	/* From here a PresharedKey that differs and a filter that drops
+	 * only this host's datagrams look the same: both causes, plainly,
+	 * and where the other side tells them apart. */
+	f->cause = "one_way_or_psk";
 	doctor_evidence(f, "; the peer sends nothing but new initiations: it cannot complete the handshakes this "
-			   "host answers");
-	doctor_decision(f, "The preshared keys most likely differ: set the same PresharedKey for this peer on both "
-			   "sides (or none on either). If they match, this host's responses are lost on the way to %s "
-			   "(a filter for one direction only).", peer->endpoint[0] ? peer->endpoint : "the peer");
+			   "host answers, either because our responses do not reach it or because they do not "
+			   "authenticate there (from this side the two look alike)");
+	doctor_decision(f, "Either the preshared keys differ or this host's datagrams to %s are lost on the way (a "
+			   "filter for one direction only). Compare the PresharedKey for this peer on both sides (the "
+			   "same, or none on either); if they match, look for the filter. roam doctor on the peer "
+			   "tells: psk_mismatch there, or nothing arriving from this host.",
+			peer->endpoint[0] ? peer->endpoint : "the peer");
 	return true;
+}
+
+bool doctor_response_pending_cause(struct doctor_finding *f, const struct session_evidence *s)
+{
+	const struct uapi_peer *peer = s->peer;
+
+	if (!peer->responses_unconfirmed)
+		return false;
+	/* One response unconfirmed (the second may be on its way) and the
+	 * data unanswered: the peer re-initiated, so it is alive, but it did
+	 * not take our answer. Not peer_drops, which needs a working session. */
+	return doctor_responses_cause_min(f, s, 1);
 }
 
 /* A peer that connects to this host (its endpoint was learned from its
