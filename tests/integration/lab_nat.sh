@@ -209,6 +209,8 @@ lab_down() {
 		rt_kill $pids
 		ip netns del "$ns" 2>/dev/null
 	done
+	[ -n "$LAB_NETNS_DIR" ] && rm -rf "$LAB_NETNS_DIR"
+	LAB_NETNS_DIR=""
 	for p in "$LAB_WG_PHONE" "$LAB_WG_SERVER"; do
 		[ -n "$p" ] && rm -f "$RT_WG_RUN/$p.sock"
 	done
@@ -445,6 +447,26 @@ lab_start_tunnel() {
 	lab_wait_server_endpoint "$LAB_WIFI_PUB4" 5 && return 0
 	echo "lab_start_tunnel: the server sees the phone at $(lab_server_endpoint), not at $LAB_WIFI_PUB4"
 	return 1
+}
+
+# lab_dns_start ADDR TTL — dnsmasq in the server's namespace, at ADDR (an
+# address of the server's own, added here, that never moves), serving the
+# hosts of $RT_TMP/dns.hosts (re-read on SIGHUP: kill -HUP $LAB_DNS_PID)
+# with TTL, queries logged to $RT_TMP/dns.log; and the phone's namespace
+# given a resolv.conf naming it (LAB_NETNS_DIR, removed by lab_down).
+LAB_DNS_PID="" LAB_NETNS_DIR=""
+lab_dns_start() {
+	local addr=$1 ttl=$2
+	LAB_NETNS_DIR=/etc/netns/$LAB_PHONE
+	mkdir -p "$LAB_NETNS_DIR" && echo "nameserver $addr" >"$LAB_NETNS_DIR/resolv.conf" || return 1
+	ip -n "$LAB_SERVER" addr add "$addr/24" dev "$LAB_SRV_DEV" || return 1
+	ip netns exec "$LAB_SERVER" dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
+		--listen-address="$addr" --port=53 --user=root --pid-file="$RT_TMP/dns.pid" \
+		--addn-hosts="$RT_TMP/dns.hosts" --local-ttl="$ttl" --log-queries \
+		--log-facility="$RT_TMP/dns.log" </dev/null >/dev/null 2>&1 {RT_OUT}>&- {RT_ERR}>&- &
+	LAB_DNS_PID=$!
+	RT_PIDS+=("$LAB_DNS_PID")
+	wait_until 5 nsx "$LAB_SERVER" ss -Hlun "sport = :53" || { echo "dnsmasq does not listen"; return 1; }
 }
 
 # lab_phone_peer_set — (re)configure the phone's peer: the server, at

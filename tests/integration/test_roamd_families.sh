@@ -36,8 +36,6 @@ MANY=many.roam.test
 DNS_ADDR=198.19.0.4
 TTL=60
 RACE_MAX_S=1
-DNS_PID=""
-NETNS_DIR=""
 EV_FIRST="endpoint_changed handshake_completed"
 
 dns_start() {
@@ -46,24 +44,15 @@ dns_start() {
 		echo "$LAB_SRV6 $NAME"
 		for i in $(seq 1 100); do echo "198.51.100.$i $MANY"; done
 	} >"$RT_TMP/dns.hosts"
-	ip -n "$LAB_SERVER" addr add "$DNS_ADDR/24" dev "$LAB_SRV_DEV" || return 1
-	ip netns exec "$LAB_SERVER" dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
-		--listen-address="$DNS_ADDR" --port=53 --user=root --pid-file="$RT_TMP/dns.pid" \
-		--addn-hosts="$RT_TMP/dns.hosts" --local-ttl="$TTL" --log-queries \
-		--log-facility="$RT_TMP/dns.log" </dev/null >/dev/null 2>&1 {RT_OUT}>&- {RT_ERR}>&- &
-	DNS_PID=$!
-	RT_PIDS+=("$DNS_PID")
-	wait_until 5 nsx "$LAB_SERVER" ss -Hlun "sport = :53"
+	lab_dns_start "$DNS_ADDR" "$TTL"
 }
 
 setup() {
 	lab_up f || return 1
-	NETNS_DIR=/etc/netns/$LAB_PHONE
-	mkdir -p "$NETNS_DIR" && echo "nameserver $DNS_ADDR" >"$NETNS_DIR/resolv.conf" || return 1
 	# Dual-stack Wi-Fi: the IPv6 address and route beside the IPv4 ones.
 	ip -n "$LAB_PHONE" addr add "$LAB_PH_WIFI6/64" dev "$LAB_PH_WIFI_DEV" nodad &&
 		ip -n "$LAB_PHONE" -6 route add default via "$LAB_WIFI_LAN6" || return 1
-	dns_start || { echo "dnsmasq does not listen"; return 1; }
+	dns_start || return 1
 	# Verbose logs: each initiation sent is a line, the first attempt's
 	# time.
 	LOG_LEVEL=verbose lab_start_tunnel "$ROAMD" "$ROAMD" 0 || return 1
@@ -171,7 +160,6 @@ fi
 lift_black_hole
 lab_ping_stop
 lab_down
-[ -n "$NETNS_DIR" ] && rm -rf "$NETNS_DIR"
 rt_cleanup
 t_check "cleanup leaves no namespace or socket" rt_nothing_left
 t_finish

@@ -42,8 +42,6 @@ NEW=198.19.0.3
 DNS_ADDR=198.19.0.4
 TTL=30
 MOVE_MAX_S=$((TTL + 5))
-DNS_PID=""
-NETNS_DIR=""
 
 dns_hosts() { echo "$1 $NAME" >"$RT_TMP/dns.hosts"; }
 
@@ -53,22 +51,12 @@ dns_start() {
 	# prefix route and default route with them): promote, do not flush.
 	nsx "$LAB_SERVER" sysctl -qw net.ipv4.conf.all.promote_secondaries=1 \
 		"net.ipv4.conf.$LAB_SRV_DEV.promote_secondaries=1" &&
-		ip -n "$LAB_SERVER" addr add "$DNS_ADDR/24" dev "$LAB_SRV_DEV" || return 1
-	ip netns exec "$LAB_SERVER" dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
-		--listen-address="$DNS_ADDR" --port=53 --user=root --pid-file="$RT_TMP/dns.pid" \
-		--addn-hosts="$RT_TMP/dns.hosts" --local-ttl="$TTL" --log-queries \
-		--log-facility="$RT_TMP/dns.log" </dev/null >/dev/null 2>&1 {RT_OUT}>&- {RT_ERR}>&- &
-	DNS_PID=$!
-	RT_PIDS+=("$DNS_PID")
-	wait_until 5 nsx "$LAB_SERVER" ss -Hlun "sport = :53"
+		lab_dns_start "$DNS_ADDR" "$TTL"
 }
 
 # The phone's namespace gets its own resolv.conf before its roamd starts.
 setup() {
-	lab_up n || return 1
-	NETNS_DIR=/etc/netns/$LAB_PHONE
-	mkdir -p "$NETNS_DIR" && echo "nameserver $DNS_ADDR" >"$NETNS_DIR/resolv.conf" || return 1
-	dns_start || { echo "dnsmasq does not listen"; return 1; }
+	lab_up n && dns_start || return 1
 	lab_start_tunnel "$ROAMD" "$ROAMD" 0 || return 1
 	lab_uapi_set "$LAB_WG_PHONE" "public_key=$(lab_key_hex "${LAB_TAG}s")" "roam_replace_endpoint_names=true" \
 		"roam_endpoint_name=$NAME:$LAB_PORT"
@@ -93,26 +81,34 @@ sc_resolved() {
 EV_MOVED="name_resolved failover endpoint_changed handshake_completed"
 EV=""
 
-sc_moved() {
-	EV=$RT_TMP/events.phone
-	events_follow "$LAB_WG_PHONE" "$EV"
+# move_and_watch — under a 50 Hz ping, the record changes to NEW and the
+# server moves there (its old address deleted); waits up to TTL + 5 s for
+# a reply from after the move; MOVE_REACH: seconds to it, none if none came.
+MOVE_REACH=""
+move_and_watch() {
 	lab_ping_start "$LAB_PHONE" "$LAB_TUN_SRV4" 90
 	wait_until 5 lab_ping_has 10 || { echo "no ping through the tunnel"; return 1; }
-	local t0 after st reach
+	local t0 after
 	t0=$(lab_now)
 	# The record and the server move together; dnsmasq re-reads its hosts
 	# file on SIGHUP.
-	dns_hosts "$NEW" && kill -HUP "$DNS_PID" &&
+	dns_hosts "$NEW" && kill -HUP "$LAB_DNS_PID" &&
 		ip -n "$LAB_SERVER" addr add "$NEW/24" dev "$LAB_SRV_DEV" &&
 		ip -n "$LAB_SERVER" addr del "$LAB_SRV4/24" dev "$LAB_SRV_DEV" || return 1
 	# Replies are counted from 0.2 s after the move is complete: the
 	# commands above take that long on a loaded machine, and a reply
 	# meanwhile came from the old address.
 	after=$(awk -v t="$(lab_now)" 'BEGIN { printf "%.6f", t + 0.2 }')
-	wait_until $((MOVE_MAX_S + 5)) lab_ping_has 1 "$after"
+	wait_until "$MOVE_MAX_S" lab_ping_has 1 "$after"
 	lab_ping_stop
-	st=$(lab_ping_stats "$t0" "$after")
-	reach=$(lab_stat reach_s "$st")
+	MOVE_REACH=$(lab_stat reach_s "$(lab_ping_stats "$t0" "$after")")
+}
+
+sc_moved() {
+	EV=$RT_TMP/events.phone
+	events_follow "$LAB_WG_PHONE" "$EV"
+	move_and_watch || return 1
+	local reach=$MOVE_REACH
 	lab_figures moved "resumed_s=$reach bound_s=$MOVE_MAX_S ttl_s=$TTL" \
 		"queries=$(grep -c "query\[A\] $NAME" "$RT_TMP/dns.log")"
 	phone_log | grep -E "name $NAME|candidate|endpoint " | tail -n 4
@@ -144,19 +140,19 @@ sc_silent() {
 	out=$RT_TMP/ping.other
 	lab_ping_start "$LAB_PHONE" "$LAB_TUN_SRV4" 10
 	wait_until 5 lab_ping_has 10 || return 1
-	kill -STOP "$DNS_PID" || return 1
+	kill -STOP "$LAB_DNS_PID" || return 1
 	# Through the other peer, whose endpoint is a number, meanwhile.
 	ip netns exec "$LAB_PHONE" ping -n -q -i 0.02 -c 200 -W 1 "$OTHER_TUN" </dev/null >"$out" 2>&1 {RT_OUT}>&- {RT_ERR}>&- &
 	other=$!
 	RT_PIDS+=("$other")
 	# Past NAMES_MIN_INTERVAL since the last lookup, so this one is sent.
-	lab_uapi_set "$LAB_WG_PHONE" "roam_resolve_names=true" || { kill -CONT "$DNS_PID"; return 1; }
+	lab_uapi_set "$LAB_WG_PHONE" "roam_resolve_names=true" || { kill -CONT "$LAB_DNS_PID"; return 1; }
 	sleep 4 # the measured stretch: c-ares waits 2 s per try, twice
 	lab_ping_stop
 	kill -INT "$other" 2>/dev/null
 	wait "$other" 2>/dev/null
 	rt_forget "$other"
-	kill -CONT "$DNS_PID"
+	kill -CONT "$LAB_DNS_PID"
 	st=$(lab_ping_stats)
 	local tx rx
 	tx=$(awk '/packets transmitted/ { print $1 }' "$out")
@@ -186,34 +182,19 @@ if t_check "lab, dnsmasq and tunnel up; the phone follows $NAME" setup; then
 fi
 lab_ping_stop
 lab_down
-[ -n "$NETNS_DIR" ] && rm -rf "$NETNS_DIR"
 
 # The same move with wireguard-go on the phone, for comparison: wg resolves
 # the name once, when it is set, and wireguard-go keeps that address. The
 # watch is as long as roamd's bound: nothing comes back (printed, and
 # asserted so that the comparison cannot silently turn into a pass).
 sc_wggo_never() {
-	lab_up g || return 1
-	NETNS_DIR=/etc/netns/$LAB_PHONE
-	mkdir -p "$NETNS_DIR" && echo "nameserver $DNS_ADDR" >"$NETNS_DIR/resolv.conf" || return 1
-	dns_start || { echo "dnsmasq does not listen"; return 1; }
-	lab_start_tunnel wireguard-go "$ROAMD" 0 || return 1
+	lab_up g && dns_start && lab_start_tunnel wireguard-go "$ROAMD" 0 || return 1
 	# wg resolves the name through the lab's dnsmasq (a test-range
 	# address; wg_set checks literal endpoints only).
 	nsx "$LAB_PHONE" timeout 10 wg set "$LAB_WG_PHONE" peer "$(key_pub "${LAB_TAG}s")" endpoint "$NAME:$LAB_PORT" &&
 		[ "$(wg_show "$LAB_PHONE" "$LAB_WG_PHONE" endpoints | cut -f2)" = "$LAB_SRV4:$LAB_PORT" ] || return 1
-	lab_ping_start "$LAB_PHONE" "$LAB_TUN_SRV4" 90
-	wait_until 5 lab_ping_has 10 || { echo "no ping through the tunnel"; return 1; }
-	local t0 after st reach
-	t0=$(lab_now)
-	dns_hosts "$NEW" && kill -HUP "$DNS_PID" &&
-		ip -n "$LAB_SERVER" addr add "$NEW/24" dev "$LAB_SRV_DEV" &&
-		ip -n "$LAB_SERVER" addr del "$LAB_SRV4/24" dev "$LAB_SRV_DEV" || return 1
-	after=$(awk -v t="$(lab_now)" 'BEGIN { printf "%.6f", t + 0.2 }')
-	wait_until "$MOVE_MAX_S" lab_ping_has 1 "$after"
-	lab_ping_stop
-	st=$(lab_ping_stats "$t0" "$after")
-	reach=$(lab_stat reach_s "$st")
+	move_and_watch || return 1
+	local reach=$MOVE_REACH
 	lab_figures moved "resumed_s=$reach watched_s=$MOVE_MAX_S" \
 		"endpoint=$(wg_show "$LAB_PHONE" "$LAB_WG_PHONE" endpoints | cut -f2)"
 	[ "$reach" = none ]
@@ -221,7 +202,6 @@ sc_wggo_never() {
 t_check "wireguard-go on the phone: the same move never resumes in $MOVE_MAX_S s (it resolved once)" sc_wggo_never
 lab_ping_stop
 lab_down
-[ -n "$NETNS_DIR" ] && rm -rf "$NETNS_DIR"
 rt_cleanup
 t_check "cleanup leaves no namespace or socket" rt_nothing_left
 t_finish

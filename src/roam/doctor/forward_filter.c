@@ -57,18 +57,11 @@ bool ruleset_find_forward_drop(const char *ruleset, const char *ifname, char *fo
 	bool in_forward = false, policy_drop = false, accepted = false;
 	const char *line = ruleset;
 
-	snprintf(quoted, sizeof(quoted), "\"%s\"", ifname);
-	while (line && *line) {
-		const char *end = strchrnul(line, '\n');
-		size_t n = (size_t)(end - line);
-		char buf[512];
+	char buf[512];
 
-		if (n >= sizeof(buf))
-			n = sizeof(buf) - 1;
-		memcpy(buf, line, n);
-		buf[n] = '\0';
+	snprintf(quoted, sizeof(quoted), "\"%s\"", ifname);
+	while (ruleset_next_line(&line, buf, sizeof(buf))) {
 		trim(buf);
-		line = *end ? end + 1 : NULL;
 		if (!strncmp(buf, "table ", 6)) {
 			snprintf(table, sizeof(table), "%.*s", (int)strcspn(buf, "{"), buf);
 			trim(table);

@@ -154,17 +154,10 @@ static bool rule_takes_oif(const char *rule, const char *egress)
 int ruleset_find_source_nat(const char *ruleset, const char *egress, char *rule, size_t len)
 {
 	const char *line = ruleset;
+	char buf[512];
 	int found = 0;
 
-	while (line && *line) {
-		const char *end = strchrnul(line, '\n');
-		size_t n = (size_t)(end - line);
-		char buf[512];
-
-		if (n >= sizeof(buf))
-			n = sizeof(buf) - 1;
-		memcpy(buf, line, n);
-		buf[n] = '\0';
+	while (ruleset_next_line(&line, buf, sizeof(buf))) {
 		/* "masquerade" and "snat to" are the statements; a chain or
 		 * table merely named so has a '{' or no statement form. */
 		if ((strstr(buf, "masquerade") || strstr(buf, "snat to") || strstr(buf, "snat ip")) &&
@@ -180,9 +173,23 @@ int ruleset_find_source_nat(const char *ruleset, const char *egress, char *rule,
 				return 1;
 			found = 2;
 		}
-		line = *end ? end + 1 : NULL;
 	}
 	return found;
+}
+
+bool ruleset_next_line(const char **cursor, char *buf, size_t len)
+{
+	const char *line = *cursor;
+	if (!line || !*line)
+		return false;
+	const char *end = strchrnul(line, '\n');
+	size_t n = (size_t)(end - line);
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, line, n);
+	buf[n] = '\0';
+	*cursor = *end ? end + 1 : NULL;
+	return true;
 }
 
 int host_nft_ruleset(char **out)

@@ -30,6 +30,9 @@ size_t host_socket_holders(const char *path, pid_t *pids, size_t max);
  * too), read once for the searches below: 0, or -ENOENT if nft is not
  * installed, another -errno if it could not be asked. The caller frees. */
 int host_nft_ruleset(char **out);
+/* The next line of a ruleset's text into buf (cut to len - 1 bytes), and
+ * *cursor past it; false at the end. */
+bool ruleset_next_line(const char **cursor, char *buf, size_t len);
 /* A source NAT in the ruleset for traffic leaving by egress (NULL or "":
  * any): 1 with the first rule that takes it in, trimmed; 2 when the source
  * NAT rules there are all for other output interfaces (the first in rule);
