@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "endpoint.h"
 #include "messages.h"
 #include "replay.h"
 
@@ -120,6 +121,11 @@ struct noise_response_making {
 	uint8_t encrypted_nothing[NOISE_AUTHTAG_LEN];
 	bool due;  /* prepared */
 	bool made; /* computed */
+	/* Where the response goes: the peer's endpoint (with our source
+	 * address) as it stood when the initiation arrived, as an answer made
+	 * at once would go; meanwhile other packets of the peer's may have
+	 * moved it. Set by receive.c. */
+	struct endpoint reply_to;
 };
 bool noise_prepare_response(struct device *dev, const struct peer *peer, struct noise_response_making *m);
 bool noise_make_response(struct aead_ctx *aead, struct noise_response_making *m);

@@ -48,7 +48,7 @@ static void note_authenticated_receive(struct peer *peer, const struct endpoint 
 /* A response written into msg (noise_create_response or
  * noise_install_response) goes out, and its session begins. */
 static void send_response_made(struct device *dev, struct peer *peer, struct message_handshake_response *msg,
-			       uint64_t now)
+			       const struct endpoint *to, uint64_t now)
 {
 	cookie_add_macs(&peer->cookie, (uint8_t *)msg, sizeof(*msg), now);
 	if (!noise_begin_session(dev, peer, now))
@@ -62,7 +62,7 @@ static void send_response_made(struct device *dev, struct peer *peer, struct mes
 	 * it (it confirms a session at once): an unanswered attempt. */
 	bool unanswered = peer->responses_unconfirmed > 0;
 	peer->responses_unconfirmed++;
-	peer_transmit(peer, (uint8_t *)msg, sizeof(*msg));
+	peer_transmit_to(peer, to, (uint8_t *)msg, sizeof(*msg));
 	peer_emit(peer, EVENT_HANDSHAKE_RESPONSE_SENT, now);
 	if (unanswered)
 		candidates_on_response_unanswered(peer, now);
@@ -72,7 +72,7 @@ static void send_response(struct device *dev, struct peer *peer, uint64_t now)
 {
 	struct message_handshake_response *msg = (struct message_handshake_response *)dev->scratch;
 	if (noise_create_response(dev, peer, msg))
-		send_response_made(dev, peer, msg, now);
+		send_response_made(dev, peer, msg, &peer->endpoint, now);
 }
 
 /* The checks a handshake message passes before its Diffie-Hellman:
@@ -130,9 +130,10 @@ static void finish_initiation(struct device *dev, struct peer *peer, const struc
 	 * for one (TIMER_NEW_HANDSHAKE, unanswered_since) keep running. */
 	note_authenticated_receive(peer, from, len, MESSAGE_HANDSHAKE_INITIATION, now);
 	peer_emit(peer, EVENT_HANDSHAKE_INITIATION_RECEIVED, now);
-	if (later)
+	if (later) {
 		noise_prepare_response(dev, peer, later);
-	else
+		later->reply_to = peer->endpoint;
+	} else
 		send_response(dev, peer, now);
 	timers_on_authenticated_packet_traversal(peer, now);
 }
@@ -221,7 +222,7 @@ bool device_send_made_response(struct device *dev, const struct noise_response_m
 		peer_count_drop(dev, peer, DROP_BAD_STATE);
 		return false;
 	}
-	send_response_made(dev, peer, msg, now);
+	send_response_made(dev, peer, msg, &made->reply_to, now);
 	return true;
 }
 
