@@ -12,10 +12,14 @@
 #     flood.IMPL.RATE.tcp_mbps
 #     flood.IMPL.RATE.sent_per_sec       what the attacker got out
 #     flood.IMPL.RATE.dh_per_sec / cookies_per_sec   (roamd: its counters)
-#   and a table at the end. IMPLS (default "roamd roamd-onethread
-#   roamd-inline wireguard-go"; roamd-onethread is roamd with
-#   ROAMD_HANDSHAKE_THREADS=0, the Diffie-Hellman on the data thread;
-#   roamd-inline is roamd with ROAMD_HANDSHAKE_INLINE=1, the oldest way).
+#     flood.IMPL.RATE.socket_buffer_drops / backlog_drops   where the
+#         kernel dropped what nobody read (socket_drops below)
+#   and a table at the end. IMPLS (default "roamd roamd-onesocket
+#   roamd-onethread roamd-inline wireguard-go"; roamd-onesocket is roamd
+#   with ROAMD_NO_STEERING=1, handshakes and data in one socket's buffer;
+#   roamd-onethread is roamd with ROAMD_HANDSHAKE_THREADS=0, the
+#   Diffie-Hellman on the data thread; roamd-inline is roamd with
+#   ROAMD_HANDSHAKE_INLINE=1, the oldest way).
 set -u
 cd "$(dirname "$0")/.."
 TOP=$PWD
@@ -23,7 +27,7 @@ ROAMD=${ROAM_ROAMD:-$TOP/build/roamd}
 FLOOD=$TOP/build/tools/flood_initiations
 SECS=${BENCH_SECS:-5}
 RATES=${BENCH_FLOOD_RATES:-"quiet 1000 4000 10000 30000 100000 max"}
-IMPLS=${BENCH_FLOOD_IMPLS:-"roamd roamd-onethread roamd-inline wireguard-go"}
+IMPLS=${BENCH_FLOOD_IMPLS:-"roamd roamd-onesocket roamd-onethread roamd-inline wireguard-go"}
 PY=$(command -v /usr/bin/python3 || command -v python3)
 
 say() { echo "bench_handshake_flood: $*" >&2; }
@@ -101,6 +105,7 @@ start() {
 	roamd) bin=$ROAMD ;;
 	roamd-onethread) bin=$ROAMD env=(ROAMD_HANDSHAKE_THREADS=0) ;;
 	roamd-inline) bin=$ROAMD env=(ROAMD_HANDSHAKE_INLINE=1) ;;
+	roamd-onesocket) bin=$ROAMD env=(ROAMD_NO_STEERING=1) ;;
 	*) bin=$impl ;;
 	esac
 	ip netns exec "$2" env WG_PROCESS_FOREGROUND=1 "${env[@]}" "$bin" "$3" >"$TMP/$3.log" 2>&1 &
@@ -117,6 +122,20 @@ stop_daemons() {
 	PIDS=("${keep[@]}")
 }
 IPERF_PID=${PIDS[0]}
+
+# socket_drops — datagrams the responder's namespace dropped because a UDP
+# socket's receive buffer was full (the daemon did not read fast enough),
+# and packets every CPU's input backlog dropped (the kernel itself was
+# behind; /proc/net/softnet_stat is not per namespace): where the loss of a
+# flood at full speed happens, before any daemon could choose.
+socket_drops() {
+	local rb bl
+	rb=$(ip netns exec "$NA" awk '/^Udp: [0-9]/ {print $6}' /proc/net/snmp)
+	local _ dropped
+	bl=0
+	while read -r _ dropped _; do bl=$((bl + 16#$dropped)); done </proc/net/softnet_stat
+	echo "${rb:-0} ${bl:-0}"
+}
 
 ping_figures() {
 	"$PY" -c '
@@ -151,6 +170,7 @@ for impl in $IMPLS; do
 			sleep 1 # let the flood reach its rate before measuring
 		fi
 		before=$(get2 "$IA")
+		drops0=$(socket_drops)
 		t0=$(date +%s%N)
 		ip netns exec "$NB" ping -i 0.05 -W 1 -c $((SECS * 20)) 198.18.0.1 >"$TMP/ping.out" 2>&1 &
 		ppid=$!
@@ -158,6 +178,7 @@ for impl in $IMPLS; do
 		wait "$ppid"
 		t1=$(date +%s%N)
 		after=$(get2 "$IA")
+		drops1=$(socket_drops)
 		[ -n "$fpid" ] && wait "$fpid"
 		read -r p50 p99 loss <<<"$(ping_figures "$TMP/ping.out" $((SECS * 20)))"
 		mbps=$("$PY" -c 'import json,sys
@@ -168,6 +189,10 @@ except Exception: print(0)' "$TMP/iperf.json")
 		emit "$k.ping_p99_ms" "$p99"
 		emit "$k.ping_loss_pct" "$loss"
 		emit "$k.tcp_mbps" "$mbps"
+		read -r rb0 bl0 <<<"$drops0"
+		read -r rb1 bl1 <<<"$drops1"
+		emit "$k.socket_buffer_drops" $((rb1 - rb0))
+		emit "$k.backlog_drops" $((bl1 - bl0))
 		if [ -n "$fpid" ]; then
 			emit "$k.sent_per_sec" "$(sed -n 's/.* rate=\([0-9]*\).*/\1/p' "$TMP/flood.out")"
 		fi

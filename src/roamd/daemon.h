@@ -40,6 +40,8 @@ enum watch_kind {
 	WATCH_TUN,
 	WATCH_UDP4,
 	WATCH_UDP6,
+	WATCH_UDP4_HANDSHAKES,	/* the sockets handshake messages are steered to (udp.h) */
+	WATCH_UDP6_HANDSHAKES,
 	WATCH_NETLINK,
 	WATCH_LISTENER,
 	WATCH_CLIENT,
@@ -172,6 +174,11 @@ struct daemon {
 	int epoll_fd, timer_fd, signal_fd;
 	uint64_t armed_deadline;	/* what timer_fd is set to (0 = off) */
 	struct watch w_tun, w_udp4, w_udp6, w_netlink, w_listener, w_timer, w_signal, w_inotify;
+	/* The handshake sockets, watched only while the handshake queue has
+	 * room: a full queue leaves the excess in their buffers, for the
+	 * kernel to drop, without waking the loop for it. */
+	struct watch w_udp4_handshakes, w_udp6_handshakes;
+	bool handshake_sockets_watched;
 	struct netwatch *netwatch;	/* NULL when disabled (netwatch.h) */
 	struct names *names;		/* NULL without a resolver (names.h) */
 	struct event_ring *events;	/* events.h; NULL if it could not be had */
@@ -219,6 +226,9 @@ struct device_io datapath_device_io(struct daemon *d);
  * interface is gone. */
 bool datapath_from_tun(struct daemon *d);
 void datapath_from_udp(struct daemon *d, int fd);
+/* The same for a socket handshake messages are steered to: reads only
+ * while the handshake queue has room. */
+void datapath_from_udp_handshakes(struct daemon *d, int fd);
 /* A UDP socket reported errors (EPOLLERR): learn what they say. */
 void datapath_udp_errors(struct daemon *d);
 /* Forget every peer's sticky source (after a port or fwmark change the
@@ -239,6 +249,8 @@ void handshake_work_event(struct daemon *d);
 bool handshake_work_defer(struct daemon *d, const struct endpoint *from, const uint8_t *buf, size_t len,
 			  uint64_t now);
 bool handshake_work_pending(const struct daemon *d);
+/* How many more handshake messages the queue takes now. */
+unsigned handshake_work_room(const struct daemon *d);
 /* Handles waiting messages, oldest first, for one round's budget. */
 void handshake_work_run(struct daemon *d);
 void handshake_work_log_stats(struct daemon *d);

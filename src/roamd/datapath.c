@@ -52,6 +52,7 @@ int datapath_init(struct daemon *d)
 	dp->udp.gro = !none && !env_on("ROAMD_NO_GRO");
 	dp->opt_verify_sums = env_on("ROAMD_VERIFY_CHECKSUMS");
 	dp->udp.pmtu = !env_on("ROAMD_NO_PMTU");
+	dp->udp.steer = !env_on("ROAMD_NO_STEERING");
 
 	size_t buf = ALIGN64(PKT_BUF_SIZE);
 	dp->arena = malloc(buf * (1 + UDP_BATCH) + TX_ARENA + ALIGN64(ICMP_REPLY_MAX));
@@ -563,12 +564,21 @@ static void receive_datagram(struct daemon *d, const struct endpoint *from, uint
 		device_receive(d->dev, from, buf, len, now);
 }
 
-void datapath_from_udp(struct daemon *d, int fd)
+/* Reads up to rounds batches from fd; with handshakes_only, no more than
+ * the handshake queue has room for. */
+static void read_udp(struct daemon *d, int fd, int rounds, bool handshakes_only)
 {
 	struct datapath *dp = &d->dp;
-	int rounds = handshake_work_pending(d) ? UDP_ROUNDS_BEHIND_HANDSHAKES : UDP_ROUNDS;
 	for (int round = 0; round < rounds; round++) {
-		int n = udp_recv_batch(dp->rx, fd, dp->udp_bufs, PKT_BUF_SIZE, UDP_BATCH);
+		unsigned want = UDP_BATCH;
+		if (handshakes_only) {
+			unsigned room = handshake_work_room(d);
+			if (!room)
+				break;
+			if (room < want)
+				want = room;
+		}
+		int n = udp_recv_batch(dp->rx, fd, dp->udp_bufs, PKT_BUF_SIZE, want);
 		if (n <= 0)
 			break;
 		uint64_t now = now_ns();
@@ -590,9 +600,19 @@ void datapath_from_udp(struct daemon *d, int fd)
 		}
 		/* The buffers are reused by the next round. */
 		gro_flush(dp->gro);
-		if (n < UDP_BATCH)
+		if ((unsigned)n < want)
 			break;
 	}
 	if (dp->tx->count)
 		flush_tx(d);
+}
+
+void datapath_from_udp(struct daemon *d, int fd)
+{
+	read_udp(d, fd, handshake_work_pending(d) ? UDP_ROUNDS_BEHIND_HANDSHAKES : UDP_ROUNDS, false);
+}
+
+void datapath_from_udp_handshakes(struct daemon *d, int fd)
+{
+	read_udp(d, fd, UDP_ROUNDS_BEHIND_HANDSHAKES, true);
 }

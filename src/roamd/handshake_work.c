@@ -188,6 +188,15 @@ bool handshake_work_defer(struct daemon *d, const struct endpoint *from, const u
 	return true;
 }
 
+unsigned handshake_work_room(const struct daemon *d)
+{
+	const struct handshake_work *w = &d->hs;
+	/* Handled where they arrive: the reading is the only bound. */
+	if (w->inline_mode)
+		return UDP_BATCH;
+	return HANDSHAKE_QUEUE_LEN - w->queue.count;
+}
+
 /* Whether a round has anything to do: messages in the queue (unless they
  * wait for room at the worker, which wakes the loop when it makes some), or
  * openings to finish. */

@@ -78,17 +78,43 @@ void loop_stop(struct daemon *d, int exit_code, const char *why)
 
 void loop_watch_udp(struct daemon *d, const struct udp_pair *old, const struct udp_pair *cur)
 {
-	if (old->fd4 >= 0)
-		epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, old->fd4, NULL);
-	if (old->fd6 >= 0)
-		epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, old->fd6, NULL);
+	int gone[] = {old->fd4, old->fd6, old->hs4, old->hs6};
+	for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+		if (gone[i] >= 0)
+			epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, gone[i], NULL);
+	struct {
+		int fd;
+		struct watch *w;
+	} added[] = {
+		{cur->fd4, &d->w_udp4},
+		{cur->fd6, &d->w_udp6},
+		{cur->hs4, &d->w_udp4_handshakes},
+		{cur->hs6, &d->w_udp6_handshakes},
+	};
 	int ret = 0;
-	if (cur->fd4 >= 0)
-		ret = watch_fd(d, EPOLL_CTL_ADD, cur->fd4, EPOLLIN, &d->w_udp4);
-	if (!ret && cur->fd6 >= 0)
-		ret = watch_fd(d, EPOLL_CTL_ADD, cur->fd6, EPOLLIN, &d->w_udp6);
+	for (size_t i = 0; i < sizeof(added) / sizeof(added[0]) && !ret; i++)
+		if (added[i].fd >= 0)
+			ret = watch_fd(d, EPOLL_CTL_ADD, added[i].fd, EPOLLIN, added[i].w);
+	d->handshake_sockets_watched = true;
 	if (ret)
 		loop_stop(d, 1, "epoll_ctl on UDP sockets failed");
+}
+
+/* The handshake sockets are read only while the queue has room: with none,
+ * their readiness would wake the loop for nothing, so they leave the epoll
+ * set's interest until the queue drains (the kernel meanwhile drops what
+ * does not fit their buffers). */
+static void watch_handshake_sockets(struct daemon *d)
+{
+	bool want = handshake_work_room(d) > 0;
+	if (want == d->handshake_sockets_watched)
+		return;
+	const struct udp_pair *cur = &d->ports.cur;
+	if (cur->hs4 >= 0)
+		watch_fd(d, EPOLL_CTL_MOD, cur->hs4, want ? EPOLLIN : 0, &d->w_udp4_handshakes);
+	if (cur->hs6 >= 0)
+		watch_fd(d, EPOLL_CTL_MOD, cur->hs6, want ? EPOLLIN : 0, &d->w_udp6_handshakes);
+	d->handshake_sockets_watched = want;
 }
 
 /* ---- UAPI clients ----------------------------------------------------- */
@@ -384,6 +410,8 @@ int loop_init(struct daemon *d, char *err, size_t err_len)
 	d->w_tun = (struct watch){.kind = WATCH_TUN};
 	d->w_udp4 = (struct watch){.kind = WATCH_UDP4};
 	d->w_udp6 = (struct watch){.kind = WATCH_UDP6};
+	d->w_udp4_handshakes = (struct watch){.kind = WATCH_UDP4_HANDSHAKES};
+	d->w_udp6_handshakes = (struct watch){.kind = WATCH_UDP6_HANDSHAKES};
 	d->w_netlink = (struct watch){.kind = WATCH_NETLINK};
 	d->w_listener = (struct watch){.kind = WATCH_LISTENER};
 	d->w_timer = (struct watch){.kind = WATCH_TIMER};
@@ -490,6 +518,14 @@ void loop_run(struct daemon *d)
 				if (w->kind == WATCH_UDP6 && d->ports.cur.fd6 >= 0)
 					datapath_from_udp(d, d->ports.cur.fd6);
 				break;
+			case WATCH_UDP4_HANDSHAKES:
+				if (d->ports.cur.hs4 >= 0)
+					datapath_from_udp_handshakes(d, d->ports.cur.hs4);
+				break;
+			case WATCH_UDP6_HANDSHAKES:
+				if (d->ports.cur.hs6 >= 0)
+					datapath_from_udp_handshakes(d, d->ports.cur.hs6);
+				break;
 			case WATCH_NETLINK:
 				netlink_event(d);
 				break;
@@ -531,6 +567,7 @@ void loop_run(struct daemon *d)
 		 * bounded time (handshake_work.c). */
 		if (handshake_work_pending(d))
 			handshake_work_run(d);
+		watch_handshake_sockets(d);
 	}
 }
 

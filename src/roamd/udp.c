@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <time.h> /* linux/errqueue.h uses struct timespec */
 #include <linux/errqueue.h>
+#include <linux/filter.h>
 #include <netinet/icmp6.h>
 #include <netinet/ip_icmp.h>
 #include <netinet/udp.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "messages.h"
 #include "udp.h"
 
 
@@ -86,13 +88,16 @@ static int set_recverr(int fd, int family, const struct udp_options *opt)
 	return setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one)) < 0 ? -errno : 0;
 }
 
-static int open_socket(int family, uint16_t port, uint32_t fwmark, const struct udp_options *opt, int *fd_out)
+static int open_socket(int family, uint16_t port, uint32_t fwmark, const struct udp_options *opt, bool reuseport,
+		       int *fd_out)
 {
 	int one = 1;
 	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	int ret = 0;
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		ret = -errno;
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in in4;
@@ -137,6 +142,7 @@ static int open_socket(int family, uint16_t port, uint32_t fwmark, const struct 
 	return 0;
 }
 
+/* The family is simply not available here (no IPv6 in this namespace). */
 static uint16_t bound_port(int fd)
 {
 	struct sockaddr_storage ss;
@@ -148,7 +154,70 @@ static uint16_t bound_port(int fd)
 	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
-/* The family is simply not available here (no IPv6 in this namespace). */
+/* Steering: data for established sessions must not wait, or be dropped,
+ * behind a flood of handshake messages in one socket's receive buffer. A
+ * flood faster than the loop reads fills the buffer, and the kernel then
+ * drops whatever arrives next, data and handshakes alike (at 500,000
+ * initiations a second, 5% of the datagrams, and with them the tunnel's
+ * pings). So each family has two sockets on the port, in one SO_REUSEPORT
+ * group, and a classic BPF program attached to the group picks the socket
+ * for every datagram by its first byte, the message type: data messages go
+ * to the group's first socket (fd4/fd6), everything else to the second
+ * (hs4/hs6). The loop reads the data socket in every round and the
+ * handshake socket only while its queue has room (datapath.c): the excess
+ * of a flood is dropped by the kernel, in the handshake socket's buffer,
+ * before it costs us a copy, and never pushes data out.
+ *
+ * The program sees the datagram from its UDP payload on (the kernel pulls
+ * the UDP header first); a datagram too short to load from makes the
+ * program return 0, the data socket, where the engine refuses it. */
+static int attach_steering(int fd)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, MESSAGE_DATA, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+		BPF_STMT(BPF_RET | BPF_K, 1),
+	};
+	struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]), .filter = code};
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) < 0 ? -errno : 0;
+}
+
+/* Replaces the plain socket *fd, bound to its port, by a steered pair on
+ * the same port: *fd for data, *hs for the rest. The plain bind came first
+ * so that a port in use (by anyone, also a reuseport group) is refused as
+ * it always was: a socket without SO_REUSEPORT cannot join one. The group
+ * is joined only by sockets of the same user with SO_REUSEPORT set, and a
+ * stranger joining it would get nothing (the program names only the first
+ * two). If the kernel will not steer, the plain socket stays: everything
+ * then arrives on *fd, as before, and *hs is -1. */
+static void steer(int family, uint32_t fwmark, const struct udp_options *opt, int *fd, int *hs)
+{
+	*hs = -1;
+	uint16_t port = bound_port(*fd);
+	int data = -1, rest = -1;
+	close(*fd);
+	*fd = -1;
+	int ret = open_socket(family, port, fwmark, opt, true, &data);
+	if (!ret)
+		ret = open_socket(family, port, fwmark, opt, true, &rest);
+	if (!ret)
+		ret = attach_steering(data);
+	if (!ret) {
+		*fd = data;
+		*hs = rest;
+		return;
+	}
+	if (data >= 0)
+		close(data);
+	if (rest >= 0)
+		close(rest);
+	log_info("UDP port %u: no steering of handshake messages to their own socket (%s); one socket takes all",
+		 port, strerror(-ret));
+	if (open_socket(family, port, fwmark, opt, false, fd))
+		*fd = -1;
+}
+
 static bool family_missing(int err)
 {
 	return err == -EAFNOSUPPORT || err == -EADDRNOTAVAIL || err == -EPROTONOSUPPORT;
@@ -161,11 +230,11 @@ int udp_pair_bind(struct udp_pair *pair, uint16_t port, uint32_t fwmark, const s
 	 * for IPv4, and if IPv6 has it taken we try another one. */
 	for (int attempt = 0; attempt < 100; attempt++) {
 		int fd4 = -1, fd6 = -1;
-		int ret = open_socket(AF_INET, port, fwmark, opt, &fd4);
+		int ret = open_socket(AF_INET, port, fwmark, opt, false, &fd4);
 		if (ret && !family_missing(ret))
 			return ret;
 		uint16_t p = fd4 >= 0 ? bound_port(fd4) : port;
-		int ret6 = open_socket(AF_INET6, p, fwmark, opt, &fd6);
+		int ret6 = open_socket(AF_INET6, p, fwmark, opt, false, &fd6);
 		if (ret6 && !family_missing(ret6)) {
 			if (fd4 >= 0)
 				close(fd4);
@@ -177,7 +246,17 @@ int udp_pair_bind(struct udp_pair *pair, uint16_t port, uint32_t fwmark, const s
 			return ret;
 		if (fd4 < 0)
 			p = bound_port(fd6);
-		*pair = (struct udp_pair){.fd4 = fd4, .fd6 = fd6, .port = p, .opt = *opt};
+		*pair = (struct udp_pair){.fd4 = fd4, .fd6 = fd6, .hs4 = -1, .hs6 = -1, .port = p, .opt = *opt};
+		if (opt->steer && pair->fd4 >= 0)
+			steer(AF_INET, fwmark, opt, &pair->fd4, &pair->hs4);
+		if (opt->steer && pair->fd6 >= 0)
+			steer(AF_INET6, fwmark, opt, &pair->fd6, &pair->hs6);
+		if (pair->fd4 < 0 && pair->fd6 < 0) {
+			*pair = UDP_PAIR_CLOSED;
+			return -EADDRINUSE;
+		}
+		fd4 = pair->fd4;
+		fd6 = pair->fd6;
 		if (fd4 >= 0)
 			probe_offloads(fd4, opt, &pair->gro4, &pair->gso4);
 		if (fd6 >= 0)
@@ -198,10 +277,10 @@ void udp_pair_reprobe(struct udp_pair *pair)
 
 void udp_pair_close(struct udp_pair *pair)
 {
-	if (pair->fd4 >= 0)
-		close(pair->fd4);
-	if (pair->fd6 >= 0)
-		close(pair->fd6);
+	int fds[] = {pair->fd4, pair->fd6, pair->hs4, pair->hs6};
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	*pair = UDP_PAIR_CLOSED;
 }
 
@@ -212,8 +291,12 @@ bool udp_pair_is_open(const struct udp_pair *pair)
 
 int udp_pair_set_fwmark(const struct udp_pair *pair, uint32_t fwmark)
 {
-	int ret = set_mark(pair->fd4, fwmark);
-	return ret ? ret : set_mark(pair->fd6, fwmark);
+	/* The handshake sockets too: cookie replies and responses leave by
+	 * the data sockets, but ss and the operator see all four. */
+	int fds[] = {pair->fd4, pair->fd6, pair->hs4, pair->hs6}, ret = 0;
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]) && !ret; i++)
+		ret = set_mark(fds[i], fwmark);
+	return ret;
 }
 
 int udp_recv_batch(struct udp_rx *rx, int fd, uint8_t *const *bufs, size_t cap, unsigned n)

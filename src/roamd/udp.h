@@ -18,11 +18,17 @@
  * for path-MTU learning (see udp.c). */
 struct udp_options {
 	bool gso, gro, pmtu;
+	bool steer;	/* handshake messages to sockets of their own (udp.c, attach_steering); not ROAMD_NO_STEERING */
 };
 
 /* A bound pair; a fd of -1 is absent (the host may have no IPv6). */
 struct udp_pair {
 	int fd4, fd6;
+	/* On the same port, the sockets every datagram but data messages is
+	 * steered to (udp.c, attach_steering): read only while handshake
+	 * work has room; -1 when the kernel would not steer, and then
+	 * everything arrives on fd4/fd6. */
+	int hs4, hs6;
 	uint16_t port;
 	/* Offloads in force on each socket: UDP_GRO accepted at bind;
 	 * UDP_SEGMENT known to the kernel (probed at bind and again by
@@ -32,7 +38,7 @@ struct udp_pair {
 	struct udp_options opt;	/* as bound */
 };
 
-#define UDP_PAIR_CLOSED ((struct udp_pair){.fd4 = -1, .fd6 = -1, .port = 0})
+#define UDP_PAIR_CLOSED ((struct udp_pair){.fd4 = -1, .fd6 = -1, .hs4 = -1, .hs6 = -1, .port = 0})
 
 
 /* Binds both sockets to port (0 = a random port free in both families),

@@ -10,7 +10,12 @@
 #     (almost) nothing and a 16 MiB TCP transfer arrives intact;
 #   - a newcomer from an unused address completes a handshake during the
 #     flood (a cookie round trip), and, once established, handshakes again
-#     (a peer's rekey from its known endpoint).
+#     (a peer's rekey from its known endpoint);
+#   - a flood that fills the receive buffer drops no data: with roamd A
+#     stopped, a flood at full speed fills what the kernel holds for it,
+#     and pings sent meanwhile are all answered once A runs again (the
+#     kernel steers handshake messages to a socket of their own, udp.c;
+#     with ROAMD_NO_STEERING=1 they are lost).
 # Bounds are generous (2 shared cores, the flood sender on one of them);
 # tight figures are in bench/bench_handshake_flood.sh.
 # shellcheck disable=SC2317 # case functions are called through t_check
@@ -116,6 +121,34 @@ rt_forget "$FPID"
 echo "# $(cat "$RT_TMP/flood.out")"
 sent=$(sed -n 's/.*sent=\([0-9]*\).*/\1/p' "$RT_TMP/flood.out")
 t_check "the flood went out (${sent:-0} initiations)" test "${sent:-0}" -gt $((RATE * SECS / 4))
+
+# Data never waits behind handshakes in one buffer: A stopped, a flood at
+# full speed for 3 s fills what the kernel holds for A's port many times
+# over, and B's pings sent meanwhile must all be there when A runs again.
+sockets_drops() {
+	nsx "$A" ss -uamn "sport = :51820" | sed -n 's/.*skmem:(.*,d\([0-9]*\)).*/\1/p' | tr '\n' ' '
+}
+kill -STOP "$APID"
+nsx "$X" "$FLOOD" 198.51.100.1 51820 "$(key_pub a)" 0 3 "${SRCS[@]}" \
+	>"$RT_TMP/flood2.out" 2>&1 {RT_OUT}>&- {RT_ERR}>&- &
+FPID=$!
+RT_PIDS+=("$FPID")
+nsx "$B" ping -i 0.1 -c 20 -w 20 198.18.0.1 >"$RT_TMP/ping2.out" 2>&1 {RT_OUT}>&- {RT_ERR}>&- &
+PPID_=$!
+RT_PIDS+=("$PPID_")
+wait "$FPID"
+rt_forget "$FPID"
+kill -CONT "$APID"
+wait "$PPID_"
+rt_forget "$PPID_"
+# (With a deadline, ping sends until 20 are answered: the loss is what counts.)
+summary=$(grep -E "transmitted" "$RT_TMP/ping2.out")
+got=$(echo "$summary" | sed -n 's/.* \([0-9]*\) received.*/\1/p')
+sent2=$(echo "$summary" | sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p')
+echo "# ping: $summary"
+echo "# while A was stopped: $(cat "$RT_TMP/flood2.out"); drops by A's sockets on its port: $(sockets_drops)"
+t_check "a flood filling A's buffers while it was stopped cost no ping (${got:-0} of ${sent2:-?} answered)" \
+	test "${got:-0}" -ge 20 -a "${got:-0}" = "${sent2:-}"
 
 # roamd's own account, in its log at exit.
 kill -TERM "$APID"
