@@ -43,6 +43,8 @@ struct device {
 	uint64_t last_under_load;
 	bool has_been_under_load;
 	uint64_t handshakes_computed, cookie_replies_sent; /* device_get_handshake_counts */
+	/* The budget of cookie replies: a token bucket in ns (receive.c). */
+	uint64_t cookie_tokens, cookie_tokens_at;
 
 	uint64_t drops[DROP_REASON_COUNT]; /* all drops, attributed or not */
 	/* Scratch for building handshake messages. */

@@ -64,6 +64,10 @@ enum message_type {
 /* Under load, per source address: 20 handshakes a second, burst of 5. */
 #define RATELIMIT_PACKETS_PER_SECOND 20
 #define RATELIMIT_PACKETS_BURSTABLE 5
+/* Under load, cookie replies for the whole device: 50,000 a second, burst
+ * of 5,000 (not per source: see receive.c, cookie_reply_allowed). */
+#define COOKIE_REPLIES_PER_SECOND 50000
+#define COOKIE_REPLIES_BURSTABLE 5000
 /* Under load = this many handshake messages waiting, sticky for 1 s. */
 #define UNDER_LOAD_QUEUE_LEN 128
 #define UNDER_LOAD_AFTER_TIME NSEC_PER_SEC

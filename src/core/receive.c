@@ -78,6 +78,33 @@ static void send_response(struct device *dev, struct peer *peer, uint64_t now)
 /* The checks a handshake message passes before its Diffie-Hellman:
  * identity, mac1, and under load the rate limit and mac2 (without it a
  * cookie reply is sent instead). RECEIVED_HANDSHAKE: the DH is due. */
+/* Cookie replies are not rationed per source. Anyone can send an
+ * initiation without mac2 from any address: rationed per source, a few
+ * forged ones a second from a victim's address would spend the victim's
+ * share, its own initiation would never earn the cookie it needs, and while
+ * we stay under load it could not get in at all. So, as the kernel and
+ * wireguard-go do, only initiations that carry a valid mac2 (the sender
+ * received our cookie at that address) count against their source; the
+ * replies share one budget for the device, which bounds what a flood costs
+ * us in replies, and a reply (64 bytes) is smaller than what provoked it
+ * (148), so a forged source gets no amplification. */
+static bool cookie_reply_allowed(struct device *dev, uint64_t now)
+{
+	const uint64_t cost = NSEC_PER_SEC / COOKIE_REPLIES_PER_SECOND, cap = cost * COOKIE_REPLIES_BURSTABLE;
+	uint64_t tokens = dev->cookie_tokens;
+	if (now > dev->cookie_tokens_at)
+		tokens += now - dev->cookie_tokens_at;
+	if (tokens > cap || !dev->cookie_tokens_at)
+		tokens = cap;
+	dev->cookie_tokens_at = now;
+	if (tokens < cost) {
+		dev->cookie_tokens = tokens;
+		return false;
+	}
+	dev->cookie_tokens = tokens - cost;
+	return true;
+}
+
 static enum receive_result admit_handshake(struct device *dev, const struct endpoint *from, uint8_t *buf,
 					   size_t len, uint64_t now)
 {
@@ -93,28 +120,30 @@ static enum receive_result admit_handshake(struct device *dev, const struct endp
 		peer_count_drop(dev, NULL, DROP_BAD_MAC1);
 		return RECEIVED_DROPPED;
 	}
+	if (under_load && macs != COOKIE_MAC1_AND_MAC2_VALID) {
+		/* Prove you can receive at that address before we spend
+		 * four scalar multiplications on you. */
+		if (!cookie_reply_allowed(dev, now)) {
+			peer_count_drop(dev, NULL, DROP_UNDER_LOAD_RATELIMIT);
+			return RECEIVED_DROPPED;
+		}
+		struct message_handshake_cookie reply;
+		cookie_create_reply(&dev->cookie_checker, dev->aead, &reply, buf, len, from, now, dev->io.random,
+				    dev->io.ctx);
+		dev->io.send(dev->io.ctx, NULL, from, (uint8_t *)&reply, sizeof(reply));
+		dev->cookie_replies_sent++;
+		struct device_event ev = {.type = EVENT_COOKIE_SENT, .new_endpoint = from, .now = now};
+		device_emit(dev, &ev);
+		return RECEIVED_COOKIE_SENT;
+	}
 	if (under_load) {
-		/* Each source gets its 20 a second, cookie replies included
-		 * (as the kernel does once its queue fills): a flood from a
-		 * few hundred addresses then costs a few thousand replies a
-		 * second, not one per datagram. */
+		/* mac2 proves the sender receives at that address: each such
+		 * address gets its 20 a second. */
 		size_t addr_len;
 		const uint8_t *addr = endpoint_addr_bytes(from, &addr_len);
 		if (!ratelimiter_allow(dev->ratelimiter, from->addr.sa.sa_family, addr, now)) {
 			peer_count_drop(dev, NULL, DROP_UNDER_LOAD_RATELIMIT);
 			return RECEIVED_DROPPED;
-		}
-		if (macs != COOKIE_MAC1_AND_MAC2_VALID) {
-			/* Prove you can receive at that address before we spend
-			 * four scalar multiplications on you. */
-			struct message_handshake_cookie reply;
-			cookie_create_reply(&dev->cookie_checker, dev->aead, &reply, buf, len, from, now, dev->io.random,
-					    dev->io.ctx);
-			dev->io.send(dev->io.ctx, NULL, from, (uint8_t *)&reply, sizeof(reply));
-			dev->cookie_replies_sent++;
-			struct device_event ev = {.type = EVENT_COOKIE_SENT, .new_endpoint = from, .now = now};
-			device_emit(dev, &ev);
-			return RECEIVED_COOKIE_SENT;
 		}
 	}
 	dev->handshakes_computed++;

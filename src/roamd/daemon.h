@@ -87,6 +87,9 @@ struct datapath {
 	uint8_t *udp_base, *udp_end;
 	uint8_t *tx_arena;		/* packets being encrypted and sent */
 	size_t tx_used;
+	/* Random bytes not yet handed out (datapath.c, io_random). */
+	uint8_t random_pool[512];
+	size_t random_left;
 	uint8_t *icmp_buf;
 	struct udp_rx *rx;
 	struct udp_tx *tx;
@@ -226,6 +229,8 @@ struct device_io datapath_device_io(struct daemon *d);
  * interface is gone. */
 bool datapath_from_tun(struct daemon *d);
 void datapath_from_udp(struct daemon *d, int fd);
+/* Sends what the round queued (cookie replies made by handshake work). */
+void datapath_flush(struct daemon *d);
 /* The same for a socket handshake messages are steered to: reads only
  * while the handshake queue has room. */
 void datapath_from_udp_handshakes(struct daemon *d, int fd);

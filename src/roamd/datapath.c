@@ -310,6 +310,11 @@ static void flush_tx(struct daemon *d)
 	dp->tx_used = 0;
 }
 
+void datapath_flush(struct daemon *d)
+{
+	flush_tx(d);
+}
+
 static bool in_tx_arena(const struct datapath *dp, const uint8_t *p)
 {
 	return p >= dp->tx_arena && p < dp->tx_arena + TX_ARENA;
@@ -344,6 +349,15 @@ static void io_send(void *ctx, struct peer *peer, const struct endpoint *to, uin
 		if (ret)
 			note_send_result(d, peer, &one.to, ret, 0);
 		return;
+	}
+	if (!peer && len <= MESSAGE_COOKIE_LEN && !in_tx_arena(dp, data)) {
+		/* A cookie reply, from the engine's stack: under a flood there
+		 * are tens of thousands a second, so they are copied and leave
+		 * together, in one sendmmsg after the round's handshake work,
+		 * rather than a system call each. */
+		uint8_t *slot = tx_slot(d, len);
+		memcpy(slot, data, len);
+		data = slot;
 	}
 	if (in_tx_arena(dp, data)) {
 		/* Ours until the flush: queue it. */
@@ -398,9 +412,8 @@ static void io_event(void *ctx, const struct device_event *event)
 	ports_on_device_event(ctx, event);
 }
 
-static void io_random(void *ctx, void *buf, size_t len)
+static void fill_random(void *buf, size_t len)
 {
-	(void)ctx;
 	uint8_t *p = buf;
 	while (len) {
 		ssize_t n = getrandom(p, len, 0);
@@ -414,6 +427,28 @@ static void io_random(void *ctx, void *buf, size_t len)
 		p += n;
 		len -= (size_t)n;
 	}
+}
+
+/* Small draws come from a pool filled by getrandom in blocks: a flood's
+ * cookie replies need 24 bytes each (their nonce), and a system call apiece
+ * was a good part of their cost. Bytes handed out are wiped from the pool,
+ * so it holds only what nobody has used; it is filled on first use, long
+ * after roamd's last fork (the keeper's), so no two processes share it. */
+static void io_random(void *ctx, void *buf, size_t len)
+{
+	struct datapath *dp = &((struct daemon *)ctx)->dp;
+	if (len > sizeof(dp->random_pool) / 4) {
+		fill_random(buf, len);
+		return;
+	}
+	if (dp->random_left < len) {
+		fill_random(dp->random_pool, sizeof(dp->random_pool));
+		dp->random_left = sizeof(dp->random_pool);
+	}
+	uint8_t *from = dp->random_pool + sizeof(dp->random_pool) - dp->random_left;
+	memcpy(buf, from, len);
+	explicit_bzero(from, len);
+	dp->random_left -= len;
 }
 
 static uint64_t io_wall_ns(void *ctx)

@@ -300,6 +300,10 @@ void handshake_work_run(struct daemon *d)
 		w->processed++;
 		now = after;
 	}
+	/* The cookie replies this round made leave together. */
+	datapath_flush(d);
+	uint64_t flushed = now_ns();
+	note_work(w, flushed, flushed - now);
 	if (w->offloaded != offloaded)
 		handshake_worker_kick(&w->worker);
 }

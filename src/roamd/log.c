@@ -222,9 +222,20 @@ void log_device_event(const struct device_event *ev)
 			log_info("%s: no answer at %s, handshakes now go to the endpoint learned from the peer, %s",
 				 peer_str(ev->peer, p), endpoint_str(ev->old_endpoint, a), endpoint_str(ev->new_endpoint, b));
 		break;
-	case EVENT_COOKIE_SENT:
-		log_verbose("under load: cookie reply sent to %s", endpoint_str(ev->new_endpoint, a));
+	case EVENT_COOKIE_SENT: {
+		/* A flood earns tens of thousands a second: a line a second at
+		 * most, with how many went unlogged. */
+		static uint64_t logged_at, unlogged;
+		if (logged_at && ev->now - logged_at < NSEC_PER_SEC) {
+			unlogged++;
+			break;
+		}
+		logged_at = ev->now;
+		log_verbose("under load: cookie reply sent to %s (and %llu more since the last line)",
+			    endpoint_str(ev->new_endpoint, a), (unsigned long long)unlogged);
+		unlogged = 0;
 		break;
+	}
 	case EVENT_LATE_PACKET_ELSEWHERE: {
 		/* One per late packet, and a queue released on a link the
 		 * peer left holds many: a line a second at most. */

@@ -285,7 +285,6 @@ static void tampered_initiation_is_rejected(void)
 		memcpy(copy, cap.data[0], 148);
 		copy[i] ^= 0x80;
 		CHECK(sim_inject(b, &a->addr, copy, 148) == RECEIVED_COOKIE_SENT);
-		/* Cookie replies count against the source's 20 a second. */
 		sim_run_for(&sim, 50 * MS);
 		device_report_handshake_backlog(b->dev, UNDER_LOAD_QUEUE_LEN, sim.now);
 	}
@@ -297,10 +296,10 @@ static void tampered_initiation_is_rejected(void)
 	sim_free(&sim);
 }
 
-/* Under load even cookie replies are rationed per source: a flood from
- * one address earns its burst of replies and no more, while another
- * address still gets its own. */
-static void cookie_replies_are_ratelimited_per_source(void)
+/* Under load, cookie replies are not rationed per source but share one
+ * budget for the device: a burst of COOKIE_REPLIES_BURSTABLE at once, then
+ * COOKIE_REPLIES_PER_SECOND; one address gets as many as another. */
+static void cookie_replies_share_a_device_budget(void)
 {
 	sim_init(&sim, 37);
 	struct sim_node *a = sim_add_node(&sim), *b = sim_add_node(&sim);
@@ -313,12 +312,49 @@ static void cookie_replies_are_ratelimited_per_source(void)
 	CHECK(cap.count == 1);
 	device_report_handshake_backlog(b->dev, UNDER_LOAD_QUEUE_LEN, sim.now);
 	struct endpoint flooder = address(66, 6666), other = address(67, 7777);
-	int cookies = 0;
-	for (int i = 0; i < 100; i++)
+	int cookies = 0, extra = 100;
+	for (int i = 0; i < COOKIE_REPLIES_BURSTABLE + extra; i++)
 		cookies += sim_inject(b, &flooder, cap.data[0], 148) == RECEIVED_COOKIE_SENT;
-	CHECK(cookies == RATELIMIT_PACKETS_BURSTABLE);
-	CHECK(b->dev->drops[DROP_UNDER_LOAD_RATELIMIT] == 100 - RATELIMIT_PACKETS_BURSTABLE);
-	CHECK(sim_inject(b, &other, cap.data[0], 148) == RECEIVED_COOKIE_SENT);
+	CHECK(cookies == COOKIE_REPLIES_BURSTABLE);
+	CHECK(b->dev->drops[DROP_UNDER_LOAD_RATELIMIT] == (uint64_t)extra);
+	CHECK(sim_inject(b, &other, cap.data[0], 148) == RECEIVED_DROPPED);
+	/* 10 ms later the budget holds 500 more, for any address. */
+	sim.now += 10 * MS;
+	device_report_handshake_backlog(b->dev, UNDER_LOAD_QUEUE_LEN, sim.now);
+	cookies = 0;
+	for (int i = 0; i < 600; i++)
+		cookies += sim_inject(b, i % 2 ? &other : &flooder, cap.data[0], 148) == RECEIVED_COOKIE_SENT;
+	CHECK(cookies == COOKIE_REPLIES_PER_SECOND / 100);
+	sim_free(&sim);
+}
+
+/* An attacker who forges initiations (mac1 only) from a victim's address
+ * while we are under load must not lock the victim out: the forgeries earn
+ * cookie replies, but only initiations with a valid mac2 count against the
+ * source's 20 a second, so the victim's own cookie round trip still gets
+ * through. (Rationed per source, the forgeries spent the victim's share and
+ * it never connected while the attack lasted.) */
+static void forged_initiations_do_not_lock_out_their_source(void)
+{
+	sim_init(&sim, 38);
+	struct sim_node *a = sim_add_node(&sim), *b = sim_add_node(&sim);
+	sim_connect(a, b, false);
+	struct sim_capture cap = {.from = a, .type = MESSAGE_HANDSHAKE_INITIATION, .swallow = true, .max = 1};
+	sim.filter = sim_capture_filter;
+	sim.filter_ctx = &cap;
+	peer_send_keepalive_now(sim_peer_of(a, b), sim.now);
+	sim.filter = NULL;
+	CHECK(cap.count == 1);
+	/* 100 forgeries a second from a's address, for up to 16 s, with b
+	 * under load throughout; a retries every 5 s. */
+	for (int step = 0; step < 1600 && !sim_has_session(a, b); step++) {
+		device_report_handshake_backlog(b->dev, UNDER_LOAD_QUEUE_LEN, sim.now);
+		sim_inject(b, &a->addr, cap.data[0], 148);
+		sim_run_for(&sim, 10 * MS);
+	}
+	CHECK(device_is_under_load(b->dev, sim.now));
+	CHECK(sim_has_session(a, b));
+	CHECK(b->sent_responses >= 1);
 	sim_free(&sim);
 }
 
@@ -651,7 +687,8 @@ int main(void)
 	RUN(under_load_ratelimit_per_source);
 	RUN(endpoint_never_moved_by_garbage_or_replays);
 	RUN(replayed_initiation_is_refused);
-	RUN(cookie_replies_are_ratelimited_per_source);
+	RUN(cookie_replies_share_a_device_budget);
+	RUN(forged_initiations_do_not_lock_out_their_source);
 	RUN(replayed_initiation_is_refused_after_reconfiguration);
 	RUN(inner_source_must_belong_to_the_sender);
 	RUN(removed_peer_leaves_nothing_behind);
