@@ -547,6 +547,43 @@ static int daemon_pid(const char *ifname, const char *socket_path, uint16_t port
 	return n ? holders[0] : uapi_daemon_pid(ifname);
 }
 
+/* A process's state letter from /proc/PID/stat (the field after the
+ * parenthesised name, which may itself hold parentheses); 0 if gone. */
+static char process_state(pid_t pid)
+{
+	char path[64], buf[512], *close_paren;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	close_paren = strrchr(buf, ')');
+	return close_paren && close_paren[1] == ' ' ? close_paren[2] : 0;
+}
+
+/* The daemon did not answer: is a live process holding its socket (a
+ * stopped or hung daemon), or is there none (not running)? */
+static void note_socket_holder(struct daemon_observation *d)
+{
+	pid_t holders[8];
+	size_t n = host_socket_holders(d->socket_path, holders, 8);
+
+	for (size_t i = 0; i < n; i++) {
+		char state = process_state(holders[i]);
+
+		if (state && state != 'Z' && state != 'X') {
+			d->holder_pid = holders[i];
+			d->holder_state = state;
+			return;
+		}
+	}
+}
+
 /* Asks the daemon and judges it; true when nothing else can be examined. */
 static bool check_daemon(struct exam *x)
 {
@@ -555,8 +592,10 @@ static bool check_daemon(struct exam *x)
 
 	uapi_socket_path(x->ifname, d.socket_path);
 	d.get_error = uapi_get_device(x->ifname, &x->dev, d.get_reason, sizeof(d.get_reason));
-	if (d.get_error)
+	if (d.get_error) {
+		note_socket_holder(&d);
 		return judge_daemon(x->r, &d);
+	}
 	d.dev = &x->dev;
 	key_to_base64(x->r->public_key, x->dev.public_key);
 	x->r->listen_port = x->dev.listen_port;
@@ -841,6 +880,19 @@ static void watch_refused_initiations(struct exam *x, const struct uapi_device *
 	}
 }
 
+/* The pings went unanswered: a host that ignores ICMP echo still answers
+ * a TCP SYN, with a SYN-ACK or a reset, so one connection attempt tells a
+ * ping-deaf peer from a broken path. Bounded to 1 s, as a lost SYN is
+ * not retried sooner. */
+static void tcp_instead_of_ping(struct datapath_observation *o)
+{
+	enum { TCP_PROBE_PORT = 22, TCP_PROBE_MS = 1000 };
+
+	o->tcp_tried = true;
+	o->tcp_port = TCP_PROBE_PORT;
+	o->tcp_answered = tcp_probe(&o->address, TCP_PROBE_PORT, TCP_PROBE_MS) == 1;
+}
+
 /* Up to three small pings (the first answer ends them), with the daemon's
  * counters and the ICMP errors read around them. */
 static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struct datapath_observation *o)
@@ -880,6 +932,8 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 	if (ret < 0)
 		o->error = ret;
 	o->answered = ret == 1;
+	if (!o->answered && !o->error)
+		tcp_instead_of_ping(o);
 	if (x->w.icmp_watched)
 		icmp_watch_drain(&x->icmp, x->dev.listen_port, &o->icmp);
 	if (cap >= 0) {
@@ -1020,6 +1074,56 @@ static const char *dns_depends_on_failed(const struct exam *x, const struct dns_
 	return NULL;
 }
 
+/* The nameservers of the system resolver's file, at most
+ * RESOLVER_SERVERS_MAX, into o. */
+static void read_system_resolver(struct resolver_observation *o)
+{
+	char line[256];
+	FILE *f = fopen(o->path, "r");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f) && o->n_servers < RESOLVER_SERVERS_MAX) {
+		char word[16], addr[64];
+		struct ip_prefix p;
+
+		if (sscanf(line, "%15s %63s", word, addr) == 2 && !strcmp(word, "nameserver") &&
+		    ip_prefix_parse(&p, addr, true))
+			o->servers[o->n_servers++] = p;
+	}
+	fclose(f);
+}
+
+static bool is_loopback(const struct ip_prefix *p)
+{
+	static const uint8_t v6_loopback[16] = { [15] = 1 };
+
+	return p->family == AF_INET ? p->addr[0] == 127 : !memcmp(p->addr, v6_loopback, 16);
+}
+
+/* Does the system resolver ask the tunnel's DNS (servers, n)? Asks the
+ * servers it names instead, when it does not. */
+static void check_system_resolver(struct exam *x, const struct ip_prefix *servers, size_t n)
+{
+	struct resolver_observation o = { .path = "/etc/resolv.conf" };
+	char tunnel_dns[IP_PREFIX_STRLEN];
+
+	ip_addr_str(&servers[0], tunnel_dns);
+	o.tunnel_dns = tunnel_dns;
+	read_system_resolver(&o);
+	for (size_t i = 0; i < o.n_servers; i++) {
+		o.stub |= is_loopback(&o.servers[i]);
+		for (size_t j = 0; j < n; j++)
+			o.names_tunnel_dns |= ip_prefix_equal(&o.servers[i], &servers[j]);
+	}
+	for (size_t i = 0; i < o.n_servers && !o.names_tunnel_dns && !o.stub; i++) {
+		uint64_t rtt;
+
+		o.answered[i] = dns_probe(&o.servers[i], 1000, 1, &o.rcode[i], &rtt);
+	}
+	judge_system_resolver(x->r, &o);
+}
+
 static void check_dns(struct exam *x)
 {
 	struct doctor_report *r = x->r;
@@ -1095,6 +1199,9 @@ static void check_dns(struct exam *x)
 	}
 	if (nl_ok)
 		rtnl_close(&nl);
+	/* resolvectl's servers are the system resolver's already. */
+	if (strcmp(source, "resolvectl"))
+		check_system_resolver(x, servers, n_tool);
 	free(from_tool);
 }
 

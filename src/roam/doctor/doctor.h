@@ -95,6 +95,11 @@ struct daemon_observation {
 	int get_error;			/* 0, or -errno of asking the daemon */
 	char get_reason[160];
 	char socket_path[UAPI_SOCKET_PATH_MAX];
+	/* When asking failed: a live process that holds the socket (0: none),
+	 * and its state letter from /proc/PID/stat ('T' stopped, 'D' in the
+	 * kernel, 'Z', ...; 0 unknown). A holder that does not answer hangs. */
+	int holder_pid;
+	char holder_state;
 	const struct uapi_device *dev;	/* NULL if get_error */
 	int link_error;			/* of reading the link's flags */
 	unsigned link_flags;
@@ -227,6 +232,11 @@ struct datapath_observation {
 	int error;			/* pinging failed: -errno */
 	unsigned sent, answered;
 	uint64_t rtt_us;
+	/* The pings went unanswered: a TCP connection to the same address
+	 * was tried (tcp_probe), and the host answered it (a ping-deaf host
+	 * whose tunnel works both ways). */
+	bool tcp_tried, tcp_answered;
+	uint16_t tcp_port;
 	bool counted;			/* two readings of the daemon's counters */
 	uint64_t tx_delta, rx_delta;	/* the peer's packets meanwhile */
 	struct uapi_drop *drops;	/* the peer's drop counters' growth meanwhile, and unknown_index's */
@@ -286,6 +296,22 @@ struct dns_observation {
 					 * not 0; not tried -1 */
 };
 void judge_dns(struct doctor_report *r, const struct dns_observation *o);
+
+/* The system resolver (/etc/resolv.conf), against the tunnel's DNS: a
+ * DHCP client or another tool may have put other servers there, and then
+ * the tunnel's DNS is never asked. */
+enum { RESOLVER_SERVERS_MAX = 4 };
+struct resolver_observation {
+	const char *path;			/* "/etc/resolv.conf" */
+	const char *tunnel_dns;			/* the tunnel's first DNS server, as text */
+	struct ip_prefix servers[RESOLVER_SERVERS_MAX];
+	size_t n_servers;
+	bool names_tunnel_dns;			/* one of them is a DNS server of the tunnel */
+	bool stub;				/* a local stub (127.0.0.53): resolvectl knows more */
+	int answered[RESOLVER_SERVERS_MAX];	/* dns_probe's result per server, when they do not */
+	int rcode[RESOLVER_SERVERS_MAX];
+};
+void judge_system_resolver(struct doctor_report *r, const struct resolver_observation *o);
 
 void judge_clock(struct doctor_report *r, int error, bool synced, long max_error_us, uint64_t stale_timestamps);
 

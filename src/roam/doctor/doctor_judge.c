@@ -18,11 +18,38 @@ static void ago_text(char *buf, size_t len, uint64_t ms)
 
 /* ---- daemon ------------------------------------------------------------ */
 
+/* The daemon is there (a live process holds its socket) but does not
+ * answer: starting another is wrong, unsticking this one is right. */
+static void stuck_daemon_finding(struct doctor_report *r, struct doctor_finding *f,
+				 const struct daemon_observation *o)
+{
+	f->status = DOCTOR_FAIL;
+	f->cause = "daemon_stuck";
+	doctor_figure(f, "pid", o->holder_pid);
+	doctor_evidence(f, "pid %d holds %s but does not answer on it: %s", o->holder_pid, o->socket_path,
+			o->get_reason);
+	if (o->holder_state)
+		doctor_evidence(f, "; its state is %c (/proc/%d/stat)%s", o->holder_state, o->holder_pid,
+				o->holder_state == 'T' || o->holder_state == 't' ? ", stopped by a signal"
+				: o->holder_state == 'D'		   ? ", waiting in the kernel"
+									   : "");
+	if (o->holder_state == 'T' || o->holder_state == 't')
+		doctor_decision(f, "The daemon is stopped (SIGSTOP, ^Z or a debugger): kill -CONT %d resumes it. Do "
+				   "not start another one for %s.", o->holder_pid, r->ifname);
+	else
+		doctor_decision(f, "The daemon is hung: restart it (kill %d, then roam up FILE or wg-quick up %s); "
+				   "if it is in state D, the kernel holds it (dmesg).", o->holder_pid, r->ifname);
+}
+
 static void daemon_finding(struct doctor_report *r, struct doctor_finding *f, const struct daemon_observation *o)
 {
 	const struct uapi_device *dev = o->dev;
 	const char *name = r->daemon[0] ? r->daemon : "the daemon";
 
+	if (o->get_error && o->holder_pid > 0) {
+		stuck_daemon_finding(r, f, o);
+		return;
+	}
 	if (o->get_error) {
 		f->status = DOCTOR_FAIL;
 		f->cause = "no_daemon";
@@ -1016,6 +1043,53 @@ void judge_mtu(struct doctor_report *r, const struct peer_observation *p, bool s
 
 /* ---- dns --------------------------------------------------------------- */
 
+/* SERVFAIL (2) and REFUSED (5) answer, but resolve nothing. */
+static bool dns_rcode_refuses(int rcode)
+{
+	return rcode == 2 || rcode == 5;
+}
+
+static const char *dns_rcode_name(int rcode)
+{
+	return rcode == 2 ? "SERVFAIL" : rcode == 5 ? "REFUSED" : "an error";
+}
+
+void judge_system_resolver(struct doctor_report *r, const struct resolver_observation *o)
+{
+	struct doctor_finding *f = doctor_add(r, "dns", NULL);
+	char a[IP_PREFIX_STRLEN];
+	size_t serving = 0;
+
+	snprintf(f->subject, sizeof(f->subject), "system resolver");
+	if (!o->n_servers) {
+		f->status = DOCTOR_SKIP;
+		doctor_evidence(f, "%s names no nameserver", o->path);
+		return;
+	}
+	if (o->names_tunnel_dns || o->stub) {
+		doctor_evidence(f, "%s names %s", o->path,
+				o->stub ? "a local stub resolver (the tunnel's DNS is judged from its servers above)"
+					: "the tunnel's DNS server");
+		return;
+	}
+	doctor_evidence(f, "%s names ", o->path);
+	for (size_t i = 0; i < o->n_servers; i++) {
+		ip_addr_str(&o->servers[i], a);
+		bool serves = o->answered[i] == 1 && !dns_rcode_refuses(o->rcode[i]);
+
+		serving += serves;
+		doctor_evidence(f, "%s%s (%s)", i ? ", " : "", a,
+				serves ? "answers" : o->answered[i] == 1 ? dns_rcode_name(o->rcode[i]) : "no answer");
+	}
+	doctor_evidence(f, ", not the tunnel's DNS %s: name lookups on this host do not ask it", o->tunnel_dns);
+	f->cause = "resolver_not_tunnel_dns";
+	f->status = serving ? DOCTOR_WARN : DOCTOR_FAIL;
+	doctor_figure(f, "servers_answering", (double)serving);
+	doctor_decision(f, "%sPut nameserver %s into %s (roam up does it without --no-dns; or resolvconf, or "
+			   "resolvectl dns %s %s), and stop the DHCP client or tool that rewrote it.",
+			serving ? "" : "Name lookups fail: ", o->tunnel_dns, o->path, r->ifname, o->tunnel_dns);
+}
+
 void judge_dns(struct doctor_report *r, const struct dns_observation *o)
 {
 	struct doctor_finding *f = doctor_add(r, "dns", o->inside_peer);
@@ -1042,6 +1116,19 @@ void judge_dns(struct doctor_report *r, const struct dns_observation *o)
 		doctor_evidence(f, o->answered == 1 ? ", and it answers there" : ", and get no answer");
 		doctor_decision(f, "Put %s inside the AllowedIPs of the peer that serves it, or use the tunnel's "
 				   "DNS server (\"VPN says connected, but DNS is broken\").", a);
+		return;
+	}
+	if (o->answered == 1 && dns_rcode_refuses(o->rcode)) {
+		/* An answer that says no is no service: the user's lookups
+		 * get the same. */
+		f->status = DOCTOR_FAIL;
+		f->cause = "dns_refused";
+		doctor_figure(f, "rcode", o->rcode);
+		doctor_evidence(f, "%s (%s) is inside the peer's AllowedIPs and answers, but with rcode %d (%s) to a "
+				   "query for the root's name servers", a, o->source, o->rcode, dns_rcode_name(o->rcode));
+		doctor_decision(f, "The resolver at %s refuses this host's queries or cannot resolve: allow the "
+				   "tunnel's addresses in its access list (allow-query, access-control, listen on the "
+				   "tunnel), and give it a working upstream.", a);
 		return;
 	}
 	if (o->answered == 1) {

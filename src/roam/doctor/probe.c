@@ -295,6 +295,39 @@ int dns_probe(const struct ip_prefix *server, int timeout_ms, unsigned tries, in
 	return 0;
 }
 
+/* ---- TCP --------------------------------------------------------------- */
+
+int tcp_probe(const struct ip_prefix *dst, uint16_t port, int timeout_ms)
+{
+	struct sockaddr_storage ss;
+	socklen_t ss_len, len;
+	int fd, err = 0, ret;
+
+	fd = socket(dst->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	to_sockaddr(dst, port, &ss, &ss_len);
+	if (connect(fd, (struct sockaddr *)&ss, ss_len) == 0) {
+		close(fd);
+		return 1;
+	}
+	if (errno != EINPROGRESS) {
+		ret = errno == ECONNREFUSED ? 1 : -errno;
+		close(fd);
+		return ret;
+	}
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	if (poll(&pfd, 1, timeout_ms) <= 0) {
+		close(fd);
+		return 0;
+	}
+	len = sizeof(err);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	close(fd);
+	return err == 0 || err == ECONNREFUSED ? 1 : 0;
+}
+
 /* ---- what arrives ------------------------------------------------------ */
 
 /* Where each instruction of the filter sits, so the jumps can name their
