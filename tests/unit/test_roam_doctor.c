@@ -652,6 +652,18 @@ static void test_forwarding(void)
 		judge_routes(&r, &ro);
 		CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "198.18.9.0/24 -> eth0"));
 		CHECK(!strcmp(last(&r)->cause, "route_missing"));
+		/* The missed prefix is this host's own LAN on eth0: adding a
+		 * route into the tunnel would cut it off its gateway. */
+		ro.n_local_networks = 1;
+		snprintf(ro.local_prefix, sizeof(ro.local_prefix), "198.18.9.0/24");
+		snprintf(ro.local_dev, sizeof(ro.local_dev), "eth0");
+		snprintf(ro.local_subnet, sizeof(ro.local_subnet), "198.18.9.7/24");
+		judge_routes(&r, &ro);
+		CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "allowed_ips_local_network") &&
+		      says(last(&r), "connected to on eth0 (its address 198.18.9.7/24") &&
+		      says(last(&r), "Remove 198.18.9.0/24 from the peer's AllowedIPs") &&
+		      !says_quietly(last(&r), "ip route add"));
+		ro.n_local_networks = 0;
 		/* The prefix routes in, an address inside does not: overridden. */
 		struct route_miss inside = { "198.51.100.2 (DNS)", "eth0 (table main)", true };
 		ro.misses = &inside;

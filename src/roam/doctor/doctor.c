@@ -336,6 +336,37 @@ static const char *table_name(uint32_t table, char *buf, size_t len)
 	return buf;
 }
 
+static bool is_host_address(const struct ip_prefix *p)
+{
+	return p->cidr == (p->family == AF_INET ? 32 : 128);
+}
+
+/* A prefix whose sample leaves by interface oif, inside a network this
+ * host has an address on there: the prefix is (part of) the local LAN,
+ * not something to route into the tunnel. */
+static void note_local_network(const struct ip_prefix *sample, int oif, const char *label,
+			       struct routes_observation *o)
+{
+	char name[IF_NAMESIZE];
+	struct ip_prefix *own = NULL;
+	size_t n;
+
+	if (!if_indextoname((unsigned)oif, name))
+		return;
+	n = own_addresses(name, &own);
+	for (size_t i = 0; i < n; i++) {
+		if (is_host_address(&own[i]) || !ip_prefix_contains(&own[i], sample))
+			continue;
+		if (!o->n_local_networks++) {
+			snprintf(o->local_prefix, sizeof(o->local_prefix), "%s", label);
+			snprintf(o->local_dev, sizeof(o->local_dev), "%s", name);
+			ip_prefix_str(&own[i], o->local_subnet);
+		}
+		break;
+	}
+	free(own);
+}
+
 /* Looks sample up (ip route get) and notes it as a miss of label when it
  * does not leave by ifindex: true if it missed. */
 static bool route_sample_missed(struct rtnl *nl, const struct ip_prefix *sample, int ifindex, const char *label,
@@ -354,6 +385,8 @@ static bool route_sample_missed(struct rtnl *nl, const struct ip_prefix *sample,
 		o->n_overridden++;
 	else
 		o->n_misses++;
+	if (!overridden && !ret && oif > 0)
+		note_local_network(sample, oif, label, o);
 	if (o->n_shown < SHOW_MAX) {
 		struct route_miss *m = ARRAY_PUSH(o->misses, o->n_shown);
 

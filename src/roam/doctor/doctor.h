@@ -219,6 +219,13 @@ struct routes_observation {
 	struct route_miss *misses;	/* the first few */
 	size_t n_misses, n_shown;
 	size_t n_overridden;		/* prefixes whose own route is there but not for all inside */
+	/* Missed prefixes that are (inside) a network this host is connected
+	 * to on another interface: its own LAN. Routing them into the tunnel
+	 * would cut the host off its gateway; the first one, and where. */
+	size_t n_local_networks;
+	char local_prefix[IP_PREFIX_STRLEN];
+	char local_dev[IF_NAMESIZE];
+	char local_subnet[IP_PREFIX_STRLEN];	/* the host's address there, with its prefix length */
 };
 void judge_routes(struct doctor_report *r, const struct routes_observation *o);
 

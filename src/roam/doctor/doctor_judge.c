@@ -843,6 +843,22 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 
 /* ---- routes ------------------------------------------------------------ */
 
+/* An AllowedIPs prefix that is this host's own LAN: adding the route
+ * into the tunnel (route_missing's fix) would take the gateway with it. */
+static void local_network_finding(struct doctor_finding *f, const struct routes_observation *o)
+{
+	f->cause = "allowed_ips_local_network";
+	doctor_figure(f, "local_networks", (double)o->n_local_networks);
+	doctor_evidence(f, "the AllowedIPs %s %s the network this host is connected to on %s (its address %s there)",
+			o->local_prefix, o->n_local_networks == 1 ? "overlap" : "and others overlap", o->local_dev,
+			o->local_subnet);
+	doctor_evidence(f, ": it stays routed there, not into the tunnel");
+	doctor_decision(f, "Do not route it into the tunnel: that would cut this host off its LAN and its "
+			   "gateway. Remove %s from the peer's AllowedIPs, or name only the remote hosts you need "
+			   "there (a more specific prefix that is not on the local LAN); if the remote network really "
+			   "uses the same addresses, one side must renumber.", o->local_prefix);
+}
+
 void judge_routes(struct doctor_report *r, const struct routes_observation *o)
 {
 	struct doctor_finding *f = doctor_add(r, "routes", NULL);
@@ -862,6 +878,10 @@ void judge_routes(struct doctor_report *r, const struct routes_observation *o)
 		return;
 	}
 	f->status = DOCTOR_FAIL;
+	if (o->n_local_networks) {
+		local_network_finding(f, o);
+		return;
+	}
 	if (o->n_misses) {
 		f->cause = "route_missing";
 		doctor_evidence(f, "%zu of %zu AllowedIPs do not route into %s: ", o->n_misses, o->checked,
