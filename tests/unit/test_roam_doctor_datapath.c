@@ -220,6 +220,24 @@ static void test_datapath(void)
 	doctor_report_free(&r);
 }
 
+/* After unanswered pings (2.1 s), ICMP errors are read on to 3.5 s: a
+ * router's ARP timeout reports host unreachable ~3 s after the send. */
+static void test_icmp_grace(void)
+{
+	struct datapath_observation o = { .sent = 3 };
+
+	CHECK(datapath_icmp_grace_ms(2100, &o) == 1400);
+	CHECK(datapath_icmp_grace_ms(3500, &o) == 0);
+	o.icmp.total = 1;	/* one came: nothing to wait for */
+	CHECK(datapath_icmp_grace_ms(2100, &o) == 0);
+	o.icmp.total = 0;
+	o.answered = 1;
+	CHECK(datapath_icmp_grace_ms(2100, &o) == 0);
+	o.answered = 0;
+	o.tcp_answered = true;
+	CHECK(datapath_icmp_grace_ms(2100, &o) == 0);
+}
+
 /* ---- what only one direction proves ------------------------------------- */
 
 static void test_session_causes(void)
@@ -410,6 +428,7 @@ int main(void)
 {
 	RUN(test_icmp_parser);
 	RUN(test_datapath);
+	RUN(test_icmp_grace);
 	RUN(test_silence_and_dependents);
 	RUN(test_session_causes);
 	RUN(test_forward_filter);

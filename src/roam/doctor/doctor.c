@@ -913,6 +913,22 @@ static void watch_refused_initiations(struct exam *x, const struct uapi_device *
 	}
 }
 
+/* Nothing answered and no ICMP error came yet: a router still resolving
+ * the peer's old address says host unreachable only when its ARP gives up
+ * (~3 s after the send), so read on until DATAPATH_ICMP_WAIT_MS. */
+static void wait_for_late_icmp(struct exam *x, uint64_t pings_started, struct datapath_observation *o)
+{
+	unsigned grace;
+
+	while ((grace = datapath_icmp_grace_ms(probe_now_ms() - pings_started, o)) > 0) {
+		struct pollfd fds[2] = { { .fd = x->icmp.fd4, .events = POLLIN }, { .fd = x->icmp.fd6, .events = POLLIN } };
+
+		if (poll(fds, 2, (int)grace) <= 0)
+			return;
+		icmp_watch_drain(&x->icmp, x->dev.listen_port, &o->icmp);
+	}
+}
+
 /* The pings went unanswered: a host that ignores ICMP echo still answers
  * a TCP SYN, with a SYN-ACK or a reset, so one connection attempt tells a
  * ping-deaf peer from a broken path. Bounded to 1 s, as a lost SYN is
@@ -958,6 +974,7 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 		icmp_watch_drain(&x->icmp, x->dev.listen_port, &ignored);
 	/* 3 x 700 ms: a reply across the world comes within 300 ms, and
 	 * the daemon's counters need a moment of traffic to tell a story. */
+	uint64_t pings_started = probe_now_ms();
 	while (o->sent < 3 && ret == 0) {
 		ret = pinger_echo(pg, &o->address, PING_MIN_PACKET, 700, &o->rtt_us);
 		o->sent += ret >= 0;
@@ -967,8 +984,10 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 	o->answered = ret == 1;
 	if (!o->answered && !o->error)
 		tcp_instead_of_ping(o);
-	if (x->w.icmp_watched)
+	if (x->w.icmp_watched) {
 		icmp_watch_drain(&x->icmp, x->dev.listen_port, &o->icmp);
+		wait_for_late_icmp(x, pings_started, o);
+	}
 	if (cap >= 0) {
 		capture_run(cap, x->dev.listen_port, 0, &o->capture);
 		o->captured = true;

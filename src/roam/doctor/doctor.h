@@ -259,6 +259,12 @@ struct datapath_observation {
 	const char *refused_reason;
 	uint64_t refused;
 };
+/* How much longer to read ICMP errors after the pings, elapsed_ms after
+ * the first: a router that cannot resolve the peer's old address (ARP)
+ * reports host unreachable about 3 s after the send, past the pings' 2.1 s.
+ * 0 when something answered or an error came already. */
+enum { DATAPATH_ICMP_WAIT_MS = 3500 };
+unsigned datapath_icmp_grace_ms(uint64_t elapsed_ms, const struct datapath_observation *o);
 /* Returns true when the data path failed (the peer's mtu and dns are then
  * SKIP). */
 bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, bool skipped,

@@ -217,6 +217,13 @@ static void no_allowed_ips_finding(struct doctor_finding *f, const struct uapi_p
 	disallowed_source_text(f, peer);
 }
 
+unsigned datapath_icmp_grace_ms(uint64_t elapsed_ms, const struct datapath_observation *o)
+{
+	if (o->answered || o->tcp_answered || o->error || o->icmp.total || elapsed_ms >= DATAPATH_ICMP_WAIT_MS)
+		return 0;
+	return (unsigned)(DATAPATH_ICMP_WAIT_MS - elapsed_ms);
+}
+
 bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, bool skipped,
 		    const struct datapath_observation *o)
 {
