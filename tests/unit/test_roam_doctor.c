@@ -775,11 +775,20 @@ static void test_mtu_dns_clock(void)
 	d.answered = 1;
 	d.rcode = 5;
 	judge_dns(&r, &d);
-	CHECK(last(&r)->status == DOCTOR_FAIL && last(&r)->cause && !strcmp(last(&r)->cause, "dns_refused") &&
+	CHECK(last(&r)->status == DOCTOR_WARN && last(&r)->cause && !strcmp(last(&r)->cause, "dns_refused") &&
 	      says(last(&r), "rcode 5 (REFUSED)") && says(last(&r), "198.18.0.1"));
 	d.rcode = 2;
 	judge_dns(&r, &d);
 	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "SERVFAIL"));
+	/* A forwarder without upstream refuses the root and answers its own
+	 * names: it serves (dnsmasq); its upstream failing is a WARN. */
+	d.own_names_answered = true;
+	judge_dns(&r, &d);
+	CHECK(last(&r)->status == DOCTOR_WARN && !strcmp(last(&r)->cause, "dns_refused") && says(last(&r), "upstream"));
+	d.rcode = 5;
+	judge_dns(&r, &d);
+	CHECK(last(&r)->status == DOCTOR_PASS && says(last(&r), "answers its own names"));
+	d.own_names_answered = false;
 	d.rcode = 3;	/* NXDOMAIN is an answer from a working resolver */
 	judge_dns(&r, &d);
 	CHECK(last(&r)->status == DOCTOR_PASS);
@@ -813,6 +822,10 @@ static void test_system_resolver(void)
 	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "resolver_not_tunnel_dns") &&
 	      says(last(&r), "192.0.2.1 (REFUSED), 192.0.2.2 (no answer)") &&
 	      says(last(&r), "nameserver 203.0.113.10"));
+	o.own_names_answered[0] = true;	/* refuses the root, serves its names */
+	judge_system_resolver(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_WARN);
+	o.own_names_answered[0] = false;
 	o.rcode[0] = 0;
 	judge_system_resolver(&r, &o);
 	CHECK(last(&r)->status == DOCTOR_WARN && says(last(&r), "192.0.2.1 (answers)"));

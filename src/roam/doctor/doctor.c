@@ -1126,6 +1126,23 @@ static const char *dns_depends_on_failed(const struct exam *x, const struct dns_
 	return NULL;
 }
 
+/* Asks server for the root's NS; when it refuses or fails that, asks it
+ * for localhost too, which a resolver without upstream still answers
+ * (own_names) and one that refuses this host does not. */
+static int dns_ask(const struct ip_prefix *server, int timeout_ms, unsigned tries, int *rcode, uint64_t *rtt_us,
+		   bool *own_names)
+{
+	int ret = dns_probe(server, NULL, timeout_ms, tries, rcode, rtt_us);
+	int own_rcode = 0;
+	uint64_t rtt;
+
+	*own_names = false;
+	if (ret == 1 && (*rcode == 2 || *rcode == 5))
+		*own_names = dns_probe(server, "localhost", timeout_ms, 1, &own_rcode, &rtt) == 1 &&
+			     (own_rcode == 0 || own_rcode == 3);
+	return ret;
+}
+
 /* The nameservers of the system resolver's file, at most
  * RESOLVER_SERVERS_MAX, into o. */
 static void read_system_resolver(struct resolver_observation *o)
@@ -1171,7 +1188,7 @@ static void check_system_resolver(struct exam *x, const struct ip_prefix *server
 	for (size_t i = 0; i < o.n_servers && !o.names_tunnel_dns && !o.stub; i++) {
 		uint64_t rtt;
 
-		o.answered[i] = dns_probe(&o.servers[i], 1000, 1, &o.rcode[i], &rtt);
+		o.answered[i] = dns_ask(&o.servers[i], 1000, 1, &o.rcode[i], &rtt, &o.own_names_answered[i]);
 	}
 	judge_system_resolver(x->r, &o);
 }
@@ -1236,7 +1253,7 @@ static void check_dns(struct exam *x)
 		/* Routed into the tunnel with no peer for it: the daemon drops
 		 * every query, no need to wait for answers. */
 		if (!o.not_judged && (o.inside_peer || strcmp(o.route_dev, x->ifname)))
-			o.answered = dns_probe(&servers[i], 1500, 2, &o.rcode, &o.rtt_us);
+			o.answered = dns_ask(&servers[i], 1500, 2, &o.rcode, &o.rtt_us, &o.own_names_answered);
 		/* Unanswered through a tunnel that works (else not judged):
 		 * is there a host at that address at all? */
 		if (!o.not_judged && o.inside_peer && o.answered == 0) {

@@ -304,6 +304,11 @@ struct dns_observation {
 	const char *not_judged;		/* the failed check its queries depend on, else NULL */
 	int answered;			/* dns_probe's result */
 	int rcode;
+	/* The root refused or failed (rcode 5, 2): a second query for a name
+	 * every resolver holds itself (localhost) got a real answer. A
+	 * resolver without upstream serves its own names; an access list
+	 * refuses both. */
+	bool own_names_answered;
 	uint64_t rtt_us;
 	int pinged;			/* unanswered through the tunnel: a ping to it answered 1,
 					 * not 0; not tried -1 */
@@ -323,6 +328,7 @@ struct resolver_observation {
 	bool stub;				/* a local stub (127.0.0.53): resolvectl knows more */
 	int answered[RESOLVER_SERVERS_MAX];	/* dns_probe's result per server, when they do not */
 	int rcode[RESOLVER_SERVERS_MAX];
+	bool own_names_answered[RESOLVER_SERVERS_MAX];	/* as dns_observation's */
 };
 void judge_system_resolver(struct doctor_report *r, const struct resolver_observation *o);
 

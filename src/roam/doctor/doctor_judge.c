@@ -1095,7 +1095,7 @@ void judge_system_resolver(struct doctor_report *r, const struct resolver_observ
 	doctor_evidence(f, "%s names ", o->path);
 	for (size_t i = 0; i < o->n_servers; i++) {
 		ip_addr_str(&o->servers[i], a);
-		bool serves = o->answered[i] == 1 && !dns_rcode_refuses(o->rcode[i]);
+		bool serves = o->answered[i] == 1 && (!dns_rcode_refuses(o->rcode[i]) || o->own_names_answered[i]);
 
 		serving += serves;
 		doctor_evidence(f, "%s%s (%s)", i ? ", " : "", a,
@@ -1138,17 +1138,40 @@ void judge_dns(struct doctor_report *r, const struct dns_observation *o)
 				   "DNS server (\"VPN says connected, but DNS is broken\").", a);
 		return;
 	}
+	if (o->answered == 1 && dns_rcode_refuses(o->rcode) && o->own_names_answered) {
+		/* It resolves what it holds itself: a forwarder without an
+		 * upstream (REFUSED) serves its own names; one whose upstream
+		 * fails (SERVFAIL) resolves nothing else. */
+		doctor_figure(f, "rcode", o->rcode);
+		doctor_evidence(f, "%s (%s) is inside the peer's AllowedIPs and answers its own names (localhost), but "
+				   "%s a query for the root's name servers (rcode %d)", a, o->source,
+				o->rcode == 5 ? "refuses" : "fails", o->rcode);
+		if (o->rcode == 2) {
+			f->status = DOCTOR_WARN;
+			f->cause = "dns_refused";
+			doctor_decision(f, "The resolver at %s cannot reach its upstream: names beyond its own fail. "
+					   "Check its upstream servers.", a);
+		}
+		return;
+	}
 	if (o->answered == 1 && dns_rcode_refuses(o->rcode)) {
-		/* An answer that says no is no service: the user's lookups
-		 * get the same. */
-		f->status = DOCTOR_FAIL;
+		/* An answer that says no is no service. REFUSED to both may
+		 * still be a resolver that serves only names it was given (no
+		 * upstream, no hosts file): doctor cannot know those names, so
+		 * that is a WARN; SERVFAIL to both is a broken resolver. */
+		bool refused = o->rcode == 5;
+
+		f->status = refused ? DOCTOR_WARN : DOCTOR_FAIL;
 		f->cause = "dns_refused";
 		doctor_figure(f, "rcode", o->rcode);
 		doctor_evidence(f, "%s (%s) is inside the peer's AllowedIPs and answers, but with rcode %d (%s) to a "
-				   "query for the root's name servers", a, o->source, o->rcode, dns_rcode_name(o->rcode));
-		doctor_decision(f, "The resolver at %s refuses this host's queries or cannot resolve: allow the "
-				   "tunnel's addresses in its access list (allow-query, access-control, listen on the "
-				   "tunnel), and give it a working upstream.", a);
+				   "query for the root's name servers, and to one for localhost", a, o->source, o->rcode,
+				dns_rcode_name(o->rcode));
+		doctor_decision(f, "%sThe resolver at %s %s: allow the tunnel's addresses in its access list "
+				   "(allow-query, access-control), and give it a working upstream.",
+				refused ? "If name lookups fail: " : "", a,
+				refused ? "refuses this host's queries, or serves only the names it was given"
+					: "fails every query");
 		return;
 	}
 	if (o->answered == 1) {
