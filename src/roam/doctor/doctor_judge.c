@@ -1167,9 +1167,9 @@ void judge_dns(struct doctor_report *r, const struct dns_observation *o)
 		doctor_evidence(f, "%s (%s) is inside the peer's AllowedIPs and answers, but with rcode %d (%s) to a "
 				   "query for the root's name servers, and to one for localhost", a, o->source, o->rcode,
 				dns_rcode_name(o->rcode));
-		doctor_decision(f, "%sThe resolver at %s %s: allow the tunnel's addresses in its access list "
+		doctor_decision(f, "%s resolver at %s %s: allow the tunnel's addresses in its access list "
 				   "(allow-query, access-control), and give it a working upstream.",
-				refused ? "If name lookups fail: " : "", a,
+				refused ? "If name lookups fail, the" : "The", a,
 				refused ? "refuses this host's queries, or serves only the names it was given"
 					: "fails every query");
 		return;
