@@ -269,6 +269,16 @@ f_srv_allowed() { server_wg peer "$(key_pub lp)" allowed-ips "$PH_TUN4/32,$PH_TU
 # configuration: the phone's AllowedIPs were narrowed and miss the server.
 b_ph_allowed() { phone_wg peer "$(key_pub ls)" allowed-ips 198.18.0.128/25,fd00:2::/64; }
 f_ph_allowed() { phone_wg peer "$(key_pub ls)" allowed-ips 198.18.0.0/24,fd00:2::/64; }
+# configuration: the phone's AllowedIPs gain its own Wi-Fi LAN (an office
+# LAN numbered like the local one): routing it into the tunnel would cut
+# the phone off its gateway, so it is not a missing route.
+b_ph_local_lan() { phone_wg peer "$(key_pub ls)" allowed-ips 198.18.0.0/24,fd00:2::/64,192.0.2.0/26; }
+f_ph_local_lan() { f_ph_allowed; }
+# configuration: the phone's address was pasted into another peer's
+# AllowedIPs on the server, which took it from the phone's peer: that
+# peer has none left.
+b_srv_no_allowed() { server_wg peer "$(key_pub lp)" allowed-ips "" && wait_until 5 grew "$LAB_WG_SERVER" disallowed_src; }
+f_srv_no_allowed() { f_srv_allowed; }
 # keys: the server has a wrong public key for the phone (pasted from
 # another client); the user turns the VPN off and on again.
 b_srv_key() {
@@ -500,6 +510,8 @@ B=(
 	"server-masquerade-wrong-if server masquerade_wrong_interface b_masq_wrong f_masq"
 	"server-masquerade-missing server masquerade_missing b_masq_missing f_masq"
 	"phone-wrong-server-key server bad_mac1 b_ph_wrong_srv_key f_ph_wrong_srv_key"
+	"phone-allowedips-local-lan phone allowed_ips_local_network b_ph_local_lan f_ph_local_lan"
+	"server-peer-no-allowedips server no_allowed_ips b_srv_no_allowed f_srv_no_allowed"
 	"phone-resolver-elsewhere phone resolver_not_tunnel_dns b_resolver_elsewhere f_resolver_elsewhere"
 	"server-daemon-sigstop server daemon_stuck b_srv_sigstop f_srv_sigstop"
 )
