@@ -188,7 +188,10 @@ static void test_datapath(void)
 	peer.has_unanswered = true;
 	peer.unanswered_ms = 12000;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_unreachable") &&
-	      !strstr(last(&r)->decision, "PublicKey"));
+	      !strstr(last(&r)->decision, "PublicKey") && strstr(last(&r)->decision, "run roam doctor again in 4 s"));
+	peer.unanswered_ms = 16000;	/* past our own new handshake's time: no wait to suggest */
+	CHECK(judge_datapath(&r, &po, false, &o) && !strstr(last(&r)->decision, "again in"));
+	peer.unanswered_ms = 12000;
 	/* Our own new initiations unanswered too: the peer lost our session
 	 * and refuses us (re-keyed, or dropped this host); the key first. */
 	peer.handshake_attempts = 4;

@@ -159,7 +159,9 @@ static void refused_handshakes_decision(struct doctor_finding *f, const struct u
 static void silent_peer_cause(struct doctor_finding *f, const struct uapi_peer *peer,
 			      const struct datapath_observation *o)
 {
-	enum { LIVE_PEER_ANSWERS_MS = 10500 };
+	/* KEEPALIVE_TIMEOUT + REKEY_TIMEOUT: data unanswered this long
+	 * makes this host initiate anew. */
+	enum { LIVE_PEER_ANSWERS_MS = 10500, NEW_HANDSHAKE_AFTER_MS = 15000 };
 
 	doctor_evidence(f, "; the daemon sent the peer %" PRIu64 " packets and got %" PRIu64 " back, and dropped "
 			   "nothing here", o->tx_delta, o->rx_delta);
@@ -173,6 +175,15 @@ static void silent_peer_cause(struct doctor_finding *f, const struct uapi_peer *
 		if (peer->handshake_attempts) {
 			refused_handshakes_decision(f, peer);
 			return;
+		}
+		if (peer->unanswered_ms < NEW_HANDSHAKE_AFTER_MS) {
+			/* Too early for our own new handshake, whose fate would
+			 * tell a peer that lost our session from one gone. */
+			doctor_decision(f, "If the peer restarted with a new key or dropped this host, it lost our "
+					   "session: this host starts a new handshake after %.0f s of unanswered data, so "
+					   "run roam doctor again in %.0f s to tell. ",
+					(double)NEW_HANDSHAKE_AFTER_MS / 1000,
+					(double)(NEW_HANDSHAKE_AFTER_MS - peer->unanswered_ms) / 1000 + 1.5);
 		}
 		doctor_decision(f, "The peer went away or a filter between drops the tunnel's UDP (to %s, or its "
 				   "answers from there): check that the peer's host and daemon are up; roam doctor there "
