@@ -729,6 +729,10 @@ static void test_mtu_dns_clock(void)
 	CHECK(last(&r)->status == DOCTOR_WARN);
 	judge_mtu(&r, &p, true, &m);
 	CHECK(last(&r)->status == DOCTOR_SKIP);
+	m.ping_ignored = true;	/* a ping-deaf peer: nothing to measure with */
+	judge_mtu(&r, &p, false, &m);
+	CHECK(last(&r)->status == DOCTOR_SKIP && says(last(&r), "ignores ping"));
+	m.ping_ignored = false;
 	m.over_limit = true;	/* past the peers doctor pings in one run */
 	judge_mtu(&r, &p, false, &m);
 	CHECK(last(&r)->status == DOCTOR_SKIP && says(last(&r), "--probe"));

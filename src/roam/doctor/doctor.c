@@ -557,6 +557,7 @@ struct exam {
 	size_t n_nudged;
 	bool *skipped;			/* per peer: later checks are SKIP */
 	bool *datapath_failed;		/* per peer: its mtu and dns are SKIP */
+	bool *ping_ignored;		/* per peer: answers TCP, not ping: its mtu is SKIP */
 	bool routes_failed;
 	bool rpfilter_failed;		/* the replies die in this host's reverse-path filter */
 	bool udp_failed;		/* UDP does not reach the daemon (see udp) */
@@ -1038,6 +1039,8 @@ static void check_datapath(struct exam *x)
 
 	x->datapath_failed = xrealloc(NULL, (x->dev.n_peers + 1) * sizeof(*x->datapath_failed));
 	memset(x->datapath_failed, 0, (x->dev.n_peers + 1) * sizeof(*x->datapath_failed));
+	x->ping_ignored = xrealloc(NULL, (x->dev.n_peers + 1) * sizeof(*x->ping_ignored));
+	memset(x->ping_ignored, 0, (x->dev.n_peers + 1) * sizeof(*x->ping_ignored));
 	for (size_t i = 0; i < x->dev.n_peers; i++) {
 		struct peer_observation po = { .peer = &x->dev.peers[i] };
 		struct datapath_observation o = { 0 };
@@ -1057,6 +1060,7 @@ static void check_datapath(struct exam *x)
 		}
 		/* Not judged for an earlier failure: what depends on it is not either. */
 		x->datapath_failed[i] = judge_datapath(x->r, &po, x->skipped[i], &o) || o.not_judged;
+		x->ping_ignored[i] = o.tcp_answered;
 		free(o.drops);
 	}
 }
@@ -1091,6 +1095,8 @@ static void check_mtu(struct exam *x)
 		mo.has_address = doctor_probe_address(po.peer, x->own, x->n_own, opt->probes, opt->n_probes, &mo.address);
 		if (x->datapath_failed[i])
 			mo.not_judged = "datapath";
+		else if (x->ping_ignored[i])
+			mo.ping_ignored = true;	/* don't-fragment pings cannot measure it */
 		else if (!x->skipped[i] && mo.has_address) {
 			bool named = false;
 
@@ -1288,6 +1294,7 @@ static void exam_free(struct exam *x)
 	pingers_close(&x->ps);
 	icmp_watch_close(&x->icmp);
 	free(x->datapath_failed);
+	free(x->ping_ignored);
 	free(x->w.drops);
 	free(x->own);
 	free(x->nudged);

@@ -283,6 +283,7 @@ enum { DOCTOR_MTU_PEERS_MAX = 8 };
 
 struct mtu_observation {
 	const char *not_judged;		/* "datapath" when small packets failed; else NULL */
+	bool ping_ignored;		/* the peer answers TCP but not ping (datapath's ping_ignored) */
 	bool over_limit;		/* not probed: DOCTOR_MTU_PEERS_MAX reached */
 	bool has_address;
 	struct ip_prefix address;

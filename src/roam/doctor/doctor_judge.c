@@ -1003,6 +1003,12 @@ void judge_mtu(struct doctor_report *r, const struct peer_observation *p, bool s
 		doctor_evidence(f, "%snot judged: small packets do not pass either (see %s)", sep, o->not_judged);
 		return;
 	}
+	if (o->ping_ignored) {
+		f->status = DOCTOR_SKIP;
+		doctor_evidence(f, "%snot probed: the peer ignores ping (see datapath), and the path is measured with "
+				   "pings", sep);
+		return;
+	}
 	if (!o->has_address) {
 		f->status = DOCTOR_SKIP;
 		doctor_evidence(f, "%sno address of the peer to ping: its AllowedIPs hold no single address", sep);
