@@ -840,6 +840,13 @@ static void test_system_resolver(void)
 	o.stub = true;
 	judge_system_resolver(&r, &o);
 	CHECK(last(&r)->status == DOCTOR_PASS);
+	o.link_asked = true;	/* systemd-resolved's link lacks the tunnel's DNS */
+	judge_system_resolver(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_WARN && !strcmp(last(&r)->cause, "resolver_not_tunnel_dns") &&
+	      says(last(&r), "resolvectl dns wg0 203.0.113.10"));
+	o.link_names_tunnel_dns = true;
+	judge_system_resolver(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_PASS);
 	doctor_report_free(&r);
 }
 

@@ -1176,6 +1176,25 @@ static bool is_loopback(const struct ip_prefix *p)
 	return p->family == AF_INET ? p->addr[0] == 127 : !memcmp(p->addr, v6_loopback, 16);
 }
 
+/* Behind a local stub: does systemd-resolved have the tunnel's DNS for
+ * the link? Only when resolvectl is there to ask. */
+static void ask_resolved_link(const char *ifname, const struct ip_prefix *servers, size_t n,
+			      struct resolver_observation *o)
+{
+	char prog[256];
+	struct ip_prefix *link = NULL;
+	size_t n_link;
+
+	if (!run_find_program("resolvectl", prog, sizeof(prog)))
+		return;
+	o->link_asked = true;
+	n_link = resolvectl_servers(ifname, &link);
+	for (size_t i = 0; i < n_link; i++)
+		for (size_t j = 0; j < n; j++)
+			o->link_names_tunnel_dns |= ip_prefix_equal(&link[i], &servers[j]);
+	free(link);
+}
+
 /* Does the system resolver ask the tunnel's DNS (servers, n)? Asks the
  * servers it names instead, when it does not. */
 static void check_system_resolver(struct exam *x, const struct ip_prefix *servers, size_t n)
@@ -1191,6 +1210,8 @@ static void check_system_resolver(struct exam *x, const struct ip_prefix *server
 		for (size_t j = 0; j < n; j++)
 			o.names_tunnel_dns |= ip_prefix_equal(&o.servers[i], &servers[j]);
 	}
+	if (o.stub && !o.names_tunnel_dns)
+		ask_resolved_link(x->ifname, servers, n, &o);
 	for (size_t i = 0; i < o.n_servers && !o.names_tunnel_dns && !o.stub; i++) {
 		uint64_t rtt;
 

@@ -327,6 +327,8 @@ struct resolver_observation {
 	size_t n_servers;
 	bool names_tunnel_dns;			/* one of them is a DNS server of the tunnel */
 	bool stub;				/* a local stub (127.0.0.53): resolvectl knows more */
+	bool link_asked;			/* stub: resolvectl dns IFACE was asked */
+	bool link_names_tunnel_dns;		/* and it names a DNS server of the tunnel */
 	int answered[RESOLVER_SERVERS_MAX];	/* dns_probe's result per server, when they do not */
 	int rcode[RESOLVER_SERVERS_MAX];
 	bool own_names_answered[RESOLVER_SERVERS_MAX];	/* as dns_observation's */

@@ -1092,6 +1092,17 @@ void judge_system_resolver(struct doctor_report *r, const struct resolver_observ
 		doctor_evidence(f, "%s names no nameserver", o->path);
 		return;
 	}
+	if (o->stub && o->link_asked && !o->link_names_tunnel_dns) {
+		/* systemd-resolved answers, but not with the tunnel's DNS. */
+		f->status = DOCTOR_WARN;
+		f->cause = "resolver_not_tunnel_dns";
+		doctor_evidence(f, "%s names a local stub resolver, and resolvectl dns %s names none of the tunnel's DNS "
+				   "(%s): lookups go to the other links' servers", o->path, r->ifname, o->tunnel_dns);
+		doctor_decision(f, "Give the link its DNS: resolvectl dns %s %s; resolvectl domain %s '~.' to send "
+				   "all lookups there (roam up does both for a full tunnel, without --no-dns).", r->ifname, o->tunnel_dns,
+				r->ifname);
+		return;
+	}
 	if (o->names_tunnel_dns || o->stub) {
 		doctor_evidence(f, "%s names %s", o->path,
 				o->stub ? "a local stub resolver (the tunnel's DNS is judged from its servers above)"
