@@ -983,7 +983,10 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 	if (ret < 0)
 		o->error = ret;
 	o->answered = ret == 1;
-	if (!o->answered && !o->error)
+	if (x->w.icmp_watched)
+		icmp_watch_drain(&x->icmp, x->dev.listen_port, &o->icmp);
+	/* An ICMP error about our datagrams already says the path is broken. */
+	if (!o->answered && !o->error && !o->icmp.total)
 		tcp_instead_of_ping(o);
 	if (x->w.icmp_watched) {
 		icmp_watch_drain(&x->icmp, x->dev.listen_port, &o->icmp);
