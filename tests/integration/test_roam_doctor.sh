@@ -107,10 +107,28 @@ setup() {
 		cat "$RT_TMP/up.log"
 		return 1
 	}
+	phone_resolver "$dns"
 }
+
+# phone_resolver ADDR — the phone's system resolver names ADDR, as
+# resolvconf would after roam up (the stand-in resolvconf discards it, and
+# the host's resolver is no test's to change): ip netns exec mounts
+# /etc/netns/NS/resolv.conf over /etc/resolv.conf. Removed by teardown and
+# on exit.
+PHONE_RESOLVER_DIR=""
+phone_resolver() {
+	PHONE_RESOLVER_DIR=/etc/netns/$LAB_PHONE
+	mkdir -p "$PHONE_RESOLVER_DIR" && echo "nameserver $1" >"$PHONE_RESOLVER_DIR/resolv.conf"
+}
+phone_resolver_remove() {
+	[ -z "$PHONE_RESOLVER_DIR" ] || rm -rf "$PHONE_RESOLVER_DIR"
+	PHONE_RESOLVER_DIR=""
+}
+trap 'rc=$?; phone_resolver_remove; rt_remove_ledgers; (exit $rc); rt_on_exit' EXIT
 
 teardown() {
 	[ -n "$LAB_PHONE" ] && roam "$LAB_PHONE" down "$LAB_WG_PHONE" >/dev/null 2>&1
+	phone_resolver_remove
 	rm -f "$STATE_DIR/$LAB_WG_PHONE.state"
 	lab_down
 }

@@ -128,6 +128,7 @@ lab_build() {
 		}
 	EOF
 	dns_start || return 1
+	phone_resolver "$SRV_TUN4" || return 1
 	phone_conf split && phone_up || return 1
 	user_start
 	wait_until 15 tunnel_works || { echo "no tunnel"; return 1; }
@@ -136,6 +137,21 @@ tunnel_works() {
 	nsx "$LAB_PHONE" ping -n -c 1 -W 1 -q "$SRV_TUN4" >/dev/null 2>&1 &&
 		nsx "$LAB_SERVER" ping -n -c 1 -W 1 -q "$PH_TUN4" >/dev/null 2>&1
 }
+
+# phone_resolver ADDR — the phone's system resolver names ADDR, as
+# resolvconf would after roam up (the stand-in resolvconf discards it, and
+# the host's resolver is no test's to change): ip netns exec mounts
+# /etc/netns/NS/resolv.conf over /etc/resolv.conf. Removed on exit.
+PHONE_RESOLVER_DIR=""
+phone_resolver() {
+	PHONE_RESOLVER_DIR=/etc/netns/$LAB_PHONE
+	mkdir -p "$PHONE_RESOLVER_DIR" && echo "nameserver $1" >"$PHONE_RESOLVER_DIR/resolv.conf"
+}
+phone_resolver_remove() {
+	[ -z "$PHONE_RESOLVER_DIR" ] || rm -rf "$PHONE_RESOLVER_DIR"
+	PHONE_RESOLVER_DIR=""
+}
+trap 'rc=$?; phone_resolver_remove; rt_remove_ledgers; (exit $rc); rt_on_exit' EXIT
 
 # run_doctor NS IF NAME — roam doctor --json into NAME.json, its findings one
 # a line into NAME.txt; sets RC and MS (the run's wall time).
@@ -253,6 +269,16 @@ f_srv_allowed() { server_wg peer "$(key_pub lp)" allowed-ips "$PH_TUN4/32,$PH_TU
 # configuration: the phone's AllowedIPs were narrowed and miss the server.
 b_ph_allowed() { phone_wg peer "$(key_pub ls)" allowed-ips 198.18.0.128/25,fd00:2::/64; }
 f_ph_allowed() { phone_wg peer "$(key_pub ls)" allowed-ips 198.18.0.0/24,fd00:2::/64; }
+# configuration: the phone's AllowedIPs gain its own Wi-Fi LAN (an office
+# LAN numbered like the local one): routing it into the tunnel would cut
+# the phone off its gateway, so it is not a missing route.
+b_ph_local_lan() { phone_wg peer "$(key_pub ls)" allowed-ips 198.18.0.0/24,fd00:2::/64,192.0.2.0/26; }
+f_ph_local_lan() { f_ph_allowed; }
+# configuration: the phone's address was pasted into another peer's
+# AllowedIPs on the server, which took it from the phone's peer: that
+# peer has none left.
+b_srv_no_allowed() { server_wg peer "$(key_pub lp)" allowed-ips "" && wait_until 5 grew "$LAB_WG_SERVER" disallowed_src; }
+f_srv_no_allowed() { f_srv_allowed; }
 # keys: the server has a wrong public key for the phone (pasted from
 # another client); the user turns the VPN off and on again.
 b_srv_key() {
@@ -404,8 +430,15 @@ f_srv_newkey() { server_wg private-key "$(key_file ls)" && phone_restart; }
 b_srv_addr() { ip -n "$LAB_SERVER" addr del "$SRV_TUN4/24" dev "$LAB_WG_SERVER"; }
 f_srv_addr() { ip -n "$LAB_SERVER" addr add "$SRV_TUN4/24" dev "$LAB_WG_SERVER"; }
 # DNS: the config's DNS is a tunnel address where no host answers.
-b_dns_nohost() { sed -i "s/^DNS = .*/DNS = 198.18.0.53/" "$PHONE_CONF"; }
-f_dns_nohost() { sed -i "s/^DNS = .*/DNS = $SRV_TUN4/" "$PHONE_CONF"; }
+b_dns_nohost() { sed -i "s/^DNS = .*/DNS = 198.18.0.53/" "$PHONE_CONF" && phone_resolver 198.18.0.53; }
+f_dns_nohost() { sed -i "s/^DNS = .*/DNS = $SRV_TUN4/" "$PHONE_CONF" && phone_resolver "$SRV_TUN4"; }
+# DNS: a DHCP client put the LAN's resolver (where none answers) into the
+# phone's resolv.conf: the tunnel's DNS answers, but is never asked.
+b_resolver_elsewhere() { phone_resolver 192.0.2.53; }
+f_resolver_elsewhere() { phone_resolver "$SRV_TUN4"; }
+# The server's daemon stopped (SIGSTOP): it holds its socket, answers nothing.
+b_srv_sigstop() { kill -STOP "$LAB_SERVER_PID"; }
+f_srv_sigstop() { kill -CONT "$LAB_SERVER_PID"; }
 
 # --- the run ------------------------------------------------------------------
 
@@ -424,6 +457,22 @@ sc_healthy_full() {
 t_check "lab: server, phone (roam up), a user pinging through the tunnel" sc_build || t_finish
 t_check "healthy split tunnel: no FAIL on either side, exit 0, < 1 s" sc_healthy_split
 t_check "healthy full tunnel: no FAIL on either side, exit 0, < 1 s" sc_healthy_full
+
+# A server that ignores ICMP echo on a working tunnel: the pings go
+# unanswered, a TCP connection to it is answered (a reset): WARN
+# ping_ignored, no FAIL, exit 0.
+sc_ping_ignored() {
+	local got ok=ok
+	nsx "$LAB_SERVER" sysctl -qw net.ipv4.icmp_echo_ignore_all=1 || return 1
+	run_doctor "$LAB_PHONE" "$LAB_WG_PHONE" server-ignores-ping
+	nsx "$LAB_SERVER" sysctl -qw net.ipv4.icmp_echo_ignore_all=0
+	got=$(fails server-ignores-ping)
+	[ "$got" = none ] && [ "$RC" = 0 ] && [ "$MS" -lt 10000 ] &&
+		grep -q "^WARN datapath ping_ignored" "$RT_TMP/server-ignores-ping.txt" || ok=WRONG
+	row server-ignores-ping phone "$got (exit $RC)" "$MS" "$ok"
+	[ "$ok" = ok ] || { cat "$RT_TMP/server-ignores-ping.txt"; return 1; }
+}
+t_check "server ignores ping: WARN ping_ignored (TCP answers), no FAIL, exit 0" sc_ping_ignored
 
 B=(
 	"endpoint-port phone icmp_port_unreachable b_port f_port"
@@ -461,6 +510,10 @@ B=(
 	"server-masquerade-wrong-if server masquerade_wrong_interface b_masq_wrong f_masq"
 	"server-masquerade-missing server masquerade_missing b_masq_missing f_masq"
 	"phone-wrong-server-key server bad_mac1 b_ph_wrong_srv_key f_ph_wrong_srv_key"
+	"phone-allowedips-local-lan phone allowed_ips_local_network b_ph_local_lan f_ph_local_lan"
+	"server-peer-no-allowedips server no_allowed_ips b_srv_no_allowed f_srv_no_allowed"
+	"phone-resolver-elsewhere phone resolver_not_tunnel_dns b_resolver_elsewhere f_resolver_elsewhere"
+	"server-daemon-sigstop server daemon_stuck b_srv_sigstop f_srv_sigstop"
 )
 # DOCTOR_LAB_ONLY=REGEX runs only the breakages whose name matches (while
 # working on one); the healthy runs always run.
@@ -476,7 +529,7 @@ done
 	echo "breakage -> verdict (the only FAIL, check:cause) -> time"
 	printf '%s\n' "${TABLE[@]}"
 } >&"$RT_OUT"
-teardown_lab() { phone_down; lab_down; }
+teardown_lab() { phone_down; phone_resolver_remove; lab_down; }
 t_check "teardown" teardown_lab
 t_check "cleanup leaves no namespace or socket" rt_nothing_left
 t_finish

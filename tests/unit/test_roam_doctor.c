@@ -4,6 +4,7 @@
  * search, and the JSON report's shape. The network-facing half is
  * tests/integration/test_roam_doctor.sh.
  */
+#include <errno.h>
 #include <linux/if_ether.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -651,6 +652,18 @@ static void test_forwarding(void)
 		judge_routes(&r, &ro);
 		CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "198.18.9.0/24 -> eth0"));
 		CHECK(!strcmp(last(&r)->cause, "route_missing"));
+		/* The missed prefix is this host's own LAN on eth0: adding a
+		 * route into the tunnel would cut it off its gateway. */
+		ro.n_local_networks = 1;
+		snprintf(ro.local_prefix, sizeof(ro.local_prefix), "198.18.9.0/24");
+		snprintf(ro.local_dev, sizeof(ro.local_dev), "eth0");
+		snprintf(ro.local_subnet, sizeof(ro.local_subnet), "198.18.9.7/24");
+		judge_routes(&r, &ro);
+		CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "allowed_ips_local_network") &&
+		      says(last(&r), "connected to on eth0 (its address 198.18.9.7/24") &&
+		      says(last(&r), "Remove 198.18.9.0/24 from the peer's AllowedIPs") &&
+		      !says_quietly(last(&r), "ip route add"));
+		ro.n_local_networks = 0;
 		/* The prefix routes in, an address inside does not: overridden. */
 		struct route_miss inside = { "198.51.100.2 (DNS)", "eth0 (table main)", true };
 		ro.misses = &inside;
@@ -716,6 +729,10 @@ static void test_mtu_dns_clock(void)
 	CHECK(last(&r)->status == DOCTOR_WARN);
 	judge_mtu(&r, &p, true, &m);
 	CHECK(last(&r)->status == DOCTOR_SKIP);
+	m.ping_ignored = true;	/* a ping-deaf peer: nothing to measure with */
+	judge_mtu(&r, &p, false, &m);
+	CHECK(last(&r)->status == DOCTOR_SKIP && says(last(&r), "ignores ping"));
+	m.ping_ignored = false;
 	m.over_limit = true;	/* past the peers doctor pings in one run */
 	judge_mtu(&r, &p, false, &m);
 	CHECK(last(&r)->status == DOCTOR_SKIP && says(last(&r), "--probe"));
@@ -758,6 +775,28 @@ static void test_mtu_dns_clock(void)
 	d.pinged = 1;	/* the host is there: its resolver does not answer */
 	judge_dns(&r, &d);
 	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "LAN address"));
+	/* An answer that refuses or fails resolves nothing: not a PASS. */
+	d.answered = 1;
+	d.rcode = 5;
+	judge_dns(&r, &d);
+	CHECK(last(&r)->status == DOCTOR_WARN && last(&r)->cause && !strcmp(last(&r)->cause, "dns_refused") &&
+	      says(last(&r), "rcode 5 (REFUSED)") && says(last(&r), "198.18.0.1"));
+	d.rcode = 2;
+	judge_dns(&r, &d);
+	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "SERVFAIL"));
+	/* A forwarder without upstream refuses the root and answers its own
+	 * names: it serves (dnsmasq); its upstream failing is a WARN. */
+	d.own_names_answered = true;
+	judge_dns(&r, &d);
+	CHECK(last(&r)->status == DOCTOR_WARN && !strcmp(last(&r)->cause, "dns_refused") && says(last(&r), "upstream"));
+	d.rcode = 5;
+	judge_dns(&r, &d);
+	CHECK(last(&r)->status == DOCTOR_PASS && says(last(&r), "answers its own names"));
+	d.own_names_answered = false;
+	d.rcode = 3;	/* NXDOMAIN is an answer from a working resolver */
+	judge_dns(&r, &d);
+	CHECK(last(&r)->status == DOCTOR_PASS);
+	d.rcode = 0;
 	d.inside_peer = NULL;
 	snprintf(d.route_dev, sizeof(d.route_dev), "eth0");
 	judge_dns(&r, &d);
@@ -770,6 +809,63 @@ static void test_mtu_dns_clock(void)
 	CHECK(last(&r)->status == DOCTOR_WARN && says(last(&r), "3 initiations"));
 	judge_clock(&r, 0, false, 16000000, 0);
 	CHECK(last(&r)->status == DOCTOR_WARN && says(last(&r), "NTP"));
+	doctor_report_free(&r);
+}
+
+/* The system resolver asks other servers than the tunnel's DNS: WARN when
+ * they answer, FAIL when none does; PASS when it names the tunnel's. */
+static void test_system_resolver(void)
+{
+	struct resolver_observation o = { .path = "/etc/resolv.conf", .tunnel_dns = "203.0.113.10", .n_servers = 2,
+					   .servers = { prefix("192.0.2.1"), prefix("192.0.2.2") } };
+	struct doctor_report r = new_report();
+
+	o.answered[0] = 1, o.rcode[0] = 5;	/* refuses */
+	o.answered[1] = 0;
+	judge_system_resolver(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "resolver_not_tunnel_dns") &&
+	      says(last(&r), "192.0.2.1 (REFUSED), 192.0.2.2 (no answer)") &&
+	      says(last(&r), "nameserver 203.0.113.10"));
+	o.own_names_answered[0] = true;	/* refuses the root, serves its names */
+	judge_system_resolver(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_WARN);
+	o.own_names_answered[0] = false;
+	o.rcode[0] = 0;
+	judge_system_resolver(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_WARN && says(last(&r), "192.0.2.1 (answers)"));
+	o.names_tunnel_dns = true;
+	judge_system_resolver(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_PASS && !last(&r)->cause);
+	o.names_tunnel_dns = false;
+	o.stub = true;
+	judge_system_resolver(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_PASS);
+	o.link_asked = true;	/* systemd-resolved's link lacks the tunnel's DNS */
+	judge_system_resolver(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_WARN && !strcmp(last(&r)->cause, "resolver_not_tunnel_dns") &&
+	      says(last(&r), "resolvectl dns wg0 203.0.113.10"));
+	o.link_names_tunnel_dns = true;
+	judge_system_resolver(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_PASS);
+	doctor_report_free(&r);
+}
+
+/* A daemon that holds its socket but does not answer is stuck, not gone:
+ * a stopped one is resumed, a hung one restarted; none is "started". */
+static void test_daemon_stuck(void)
+{
+	struct daemon_observation d = { .get_error = -ETIMEDOUT, .socket_path = "/var/run/wireguard/wg0.sock" };
+	struct doctor_report r = new_report();
+
+	snprintf(d.get_reason, sizeof(d.get_reason), "Connection timed out");
+	CHECK(judge_daemon(&r, &d) && !strcmp(last(&r)->cause, "no_daemon"));
+	d.holder_pid = 4242;
+	d.holder_state = 'T';
+	CHECK(judge_daemon(&r, &d) && !strcmp(last(&r)->cause, "daemon_stuck") && says(last(&r), "kill -CONT 4242") &&
+	      says(last(&r), "state is T") && !says_quietly(last(&r), "Start it"));
+	d.holder_state = 'S';
+	CHECK(judge_daemon(&r, &d) && !strcmp(last(&r)->cause, "daemon_stuck") && says(last(&r), "restart it") &&
+	      !says_quietly(last(&r), "kill -CONT"));
 	doctor_report_free(&r);
 }
 
@@ -867,6 +963,8 @@ static void test_endpoint_duplicate_key(void)
 
 int main(void)
 {
+	RUN(test_system_resolver);
+	RUN(test_daemon_stuck);
 	RUN(test_largest_packet);
 	RUN(test_capture_parser);
 	RUN(test_capture_parser_bounds);

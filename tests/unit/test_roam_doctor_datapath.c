@@ -110,7 +110,8 @@ static void test_icmp_parser(void)
 
 static void test_datapath(void)
 {
-	struct uapi_peer peer = { 0 };
+	struct ip_prefix peer_ips[1] = { prefix("198.18.0.1/32") };
+	struct uapi_peer peer = { .allowed_ips = peer_ips, .n_allowed_ips = 1 };
 	struct peer_observation po = { .peer = &peer, .verdict = HANDSHAKE_FRESH };
 	struct uapi_drop drops[2];
 	struct datapath_observation o = { .has_address = true, .address = prefix("198.18.0.1"), .sent = 3,
@@ -123,6 +124,23 @@ static void test_datapath(void)
 	o.answered = 1;
 	CHECK(!judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_PASS, NULL));
 	o.answered = 0;
+
+	/* No AllowedIPs at all (another peer took its address): FAIL, with
+	 * the source its dropped packets came from; no handshake changes it. */
+	peer.n_allowed_ips = 0;
+	o.has_address = false;
+	CHECK(judge_datapath(&r, &po, true, &o) && is(last(&r), DOCTOR_FAIL, "no_allowed_ips"));
+	snprintf(drops[0].reason, sizeof(drops[0].reason), "disallowed_src");
+	drops[0].count = 7;
+	peer.drops = drops, peer.n_drops = 1;
+	peer.has_last_disallowed_src = true;
+	peer.last_disallowed_src = prefix("198.18.0.2");
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "no_allowed_ips") &&
+	      strstr(last(&r)->evidence, "7 so far") && strstr(last(&r)->decision, "add 198.18.0.2/32"));
+	peer.drops = NULL, peer.n_drops = 0;
+	peer.has_last_disallowed_src = false;
+	peer.n_allowed_ips = 1;
+	o.has_address = true;
 
 	/* Handshake skipped, no address, an earlier check failed: SKIP. */
 	CHECK(!judge_datapath(&r, &po, true, &o) && is(last(&r), DOCTOR_SKIP, NULL));
@@ -169,7 +187,27 @@ static void test_datapath(void)
 	/* Silence: told apart by how long data has gone unanswered. */
 	peer.has_unanswered = true;
 	peer.unanswered_ms = 12000;
-	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_unreachable"));
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_unreachable") &&
+	      !strstr(last(&r)->decision, "PublicKey") && strstr(last(&r)->decision, "run roam doctor again in 4 s"));
+	peer.unanswered_ms = 16000;	/* past our own new handshake's time: no wait to suggest */
+	CHECK(judge_datapath(&r, &po, false, &o) && !strstr(last(&r)->decision, "again in"));
+	peer.unanswered_ms = 12000;
+	/* Our own new initiations unanswered too: the peer lost our session
+	 * and refuses us (re-keyed, or dropped this host); the key first. */
+	peer.handshake_attempts = 4;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_unreachable") &&
+	      strstr(last(&r)->decision, "The peer lost our session and refuses our handshakes: its PublicKey") &&
+	      strstr(last(&r)->evidence, "4 new handshake initiations went unanswered"));
+	peer.handshake_attempts = 0;
+	/* A ping-deaf host answered a TCP connection: the tunnel works. */
+	o.tcp_tried = o.tcp_answered = true;
+	o.tcp_port = 22;
+	CHECK(!judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_WARN, "ping_ignored") &&
+	      strstr(last(&r)->evidence, "port 22"));
+	o.tcp_answered = false;	/* nor TCP: judged as before, and said */
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_unreachable") &&
+	      strstr(last(&r)->evidence, "nor a TCP connection to port 22"));
+	o.tcp_tried = false;
 	peer.unanswered_ms = 2000;
 	peer.has_last_receive_age = true;
 	peer.last_receive_age_ms = 4000;
@@ -185,11 +223,30 @@ static void test_datapath(void)
 	doctor_report_free(&r);
 }
 
+/* After unanswered pings (2.1 s), ICMP errors are read on to 3.5 s: a
+ * router's ARP timeout reports host unreachable ~3 s after the send. */
+static void test_icmp_grace(void)
+{
+	struct datapath_observation o = { .sent = 3 };
+
+	CHECK(datapath_icmp_grace_ms(2100, &o) == 1400);
+	CHECK(datapath_icmp_grace_ms(3500, &o) == 0);
+	o.icmp.total = 1;	/* one came: nothing to wait for */
+	CHECK(datapath_icmp_grace_ms(2100, &o) == 0);
+	o.icmp.total = 0;
+	o.answered = 1;
+	CHECK(datapath_icmp_grace_ms(2100, &o) == 0);
+	o.answered = 0;
+	o.tcp_answered = true;
+	CHECK(datapath_icmp_grace_ms(2100, &o) == 0);
+}
+
 /* ---- what only one direction proves ------------------------------------- */
 
 static void test_session_causes(void)
 {
-	struct uapi_peer peer = { 0 };
+	struct ip_prefix peer_ips[1] = { prefix("198.18.0.1/32") };
+	struct uapi_peer peer = { .allowed_ips = peer_ips, .n_allowed_ips = 1 };
 	struct peer_observation po = { .peer = &peer, .verdict = HANDSHAKE_FRESH, .initiates = true };
 	struct datapath_observation o = { .has_address = true, .address = prefix("198.18.0.2"), .sent = 3,
 					  .counted = true, .tx_delta = 3, .captured = true, .listen_port = 51820 };
@@ -303,7 +360,8 @@ static void test_forward_filter(void)
 
 static void test_silence_and_dependents(void)
 {
-	struct uapi_peer peer = { 0 };
+	struct ip_prefix peer_ips[1] = { prefix("198.18.0.1/32") };
+	struct uapi_peer peer = { .allowed_ips = peer_ips, .n_allowed_ips = 1 };
 	struct uapi_device dev = { .listen_port = 51820, .extended = true, .peers = &peer, .n_peers = 1 };
 	struct watch_observation w = { .watched = true, .counted = true, .icmp_watched = true };
 	struct doctor_report r = new_report();
@@ -373,6 +431,7 @@ int main(void)
 {
 	RUN(test_icmp_parser);
 	RUN(test_datapath);
+	RUN(test_icmp_grace);
 	RUN(test_silence_and_dependents);
 	RUN(test_session_causes);
 	RUN(test_forward_filter);

@@ -336,6 +336,37 @@ static const char *table_name(uint32_t table, char *buf, size_t len)
 	return buf;
 }
 
+static bool is_host_address(const struct ip_prefix *p)
+{
+	return p->cidr == (p->family == AF_INET ? 32 : 128);
+}
+
+/* A prefix whose sample leaves by interface oif, inside a network this
+ * host has an address on there: the prefix is (part of) the local LAN,
+ * not something to route into the tunnel. */
+static void note_local_network(const struct ip_prefix *sample, int oif, const char *label,
+			       struct routes_observation *o)
+{
+	char name[IF_NAMESIZE];
+	struct ip_prefix *own = NULL;
+	size_t n;
+
+	if (!if_indextoname((unsigned)oif, name))
+		return;
+	n = own_addresses(name, &own);
+	for (size_t i = 0; i < n; i++) {
+		if (is_host_address(&own[i]) || !ip_prefix_contains(&own[i], sample))
+			continue;
+		if (!o->n_local_networks++) {
+			snprintf(o->local_prefix, sizeof(o->local_prefix), "%s", label);
+			snprintf(o->local_dev, sizeof(o->local_dev), "%s", name);
+			ip_prefix_str(&own[i], o->local_subnet);
+		}
+		break;
+	}
+	free(own);
+}
+
 /* Looks sample up (ip route get) and notes it as a miss of label when it
  * does not leave by ifindex: true if it missed. */
 static bool route_sample_missed(struct rtnl *nl, const struct ip_prefix *sample, int ifindex, const char *label,
@@ -354,6 +385,8 @@ static bool route_sample_missed(struct rtnl *nl, const struct ip_prefix *sample,
 		o->n_overridden++;
 	else
 		o->n_misses++;
+	if (!overridden && !ret && oif > 0)
+		note_local_network(sample, oif, label, o);
 	if (o->n_shown < SHOW_MAX) {
 		struct route_miss *m = ARRAY_PUSH(o->misses, o->n_shown);
 
@@ -524,6 +557,7 @@ struct exam {
 	size_t n_nudged;
 	bool *skipped;			/* per peer: later checks are SKIP */
 	bool *datapath_failed;		/* per peer: its mtu and dns are SKIP */
+	bool *ping_ignored;		/* per peer: answers TCP, not ping: its mtu is SKIP */
 	bool routes_failed;
 	bool rpfilter_failed;		/* the replies die in this host's reverse-path filter */
 	bool udp_failed;		/* UDP does not reach the daemon (see udp) */
@@ -547,6 +581,43 @@ static int daemon_pid(const char *ifname, const char *socket_path, uint16_t port
 	return n ? holders[0] : uapi_daemon_pid(ifname);
 }
 
+/* A process's state letter from /proc/PID/stat (the field after the
+ * parenthesised name, which may itself hold parentheses); 0 if gone. */
+static char process_state(pid_t pid)
+{
+	char path[64], buf[512], *close_paren;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	close_paren = strrchr(buf, ')');
+	return close_paren && close_paren[1] == ' ' ? close_paren[2] : 0;
+}
+
+/* The daemon did not answer: is a live process holding its socket (a
+ * stopped or hung daemon), or is there none (not running)? */
+static void note_socket_holder(struct daemon_observation *d)
+{
+	pid_t holders[8];
+	size_t n = host_socket_holders(d->socket_path, holders, 8);
+
+	for (size_t i = 0; i < n; i++) {
+		char state = process_state(holders[i]);
+
+		if (state && state != 'Z' && state != 'X') {
+			d->holder_pid = holders[i];
+			d->holder_state = state;
+			return;
+		}
+	}
+}
+
 /* Asks the daemon and judges it; true when nothing else can be examined. */
 static bool check_daemon(struct exam *x)
 {
@@ -555,8 +626,10 @@ static bool check_daemon(struct exam *x)
 
 	uapi_socket_path(x->ifname, d.socket_path);
 	d.get_error = uapi_get_device(x->ifname, &x->dev, d.get_reason, sizeof(d.get_reason));
-	if (d.get_error)
+	if (d.get_error) {
+		note_socket_holder(&d);
 		return judge_daemon(x->r, &d);
+	}
 	d.dev = &x->dev;
 	key_to_base64(x->r->public_key, x->dev.public_key);
 	x->r->listen_port = x->dev.listen_port;
@@ -841,6 +914,35 @@ static void watch_refused_initiations(struct exam *x, const struct uapi_device *
 	}
 }
 
+/* Nothing answered and no ICMP error came yet: a router still resolving
+ * the peer's old address says host unreachable only when its ARP gives up
+ * (~3 s after the send), so read on until DATAPATH_ICMP_WAIT_MS. */
+static void wait_for_late_icmp(struct exam *x, uint64_t pings_started, struct datapath_observation *o)
+{
+	unsigned grace;
+
+	while ((grace = datapath_icmp_grace_ms(probe_now_ms() - pings_started, o)) > 0) {
+		struct pollfd fds[2] = { { .fd = x->icmp.fd4, .events = POLLIN }, { .fd = x->icmp.fd6, .events = POLLIN } };
+
+		if (poll(fds, 2, (int)grace) <= 0)
+			return;
+		icmp_watch_drain(&x->icmp, x->dev.listen_port, &o->icmp);
+	}
+}
+
+/* The pings went unanswered: a host that ignores ICMP echo still answers
+ * a TCP SYN, with a SYN-ACK or a reset, so one connection attempt tells a
+ * ping-deaf peer from a broken path. Bounded to 1 s, as a lost SYN is
+ * not retried sooner. */
+static void tcp_instead_of_ping(struct datapath_observation *o)
+{
+	enum { TCP_PROBE_PORT = 22, TCP_PROBE_MS = 1000 };
+
+	o->tcp_tried = true;
+	o->tcp_port = TCP_PROBE_PORT;
+	o->tcp_answered = tcp_probe(&o->address, TCP_PROBE_PORT, TCP_PROBE_MS) == 1;
+}
+
 /* Up to three small pings (the first answer ends them), with the daemon's
  * counters and the ICMP errors read around them. */
 static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struct datapath_observation *o)
@@ -873,6 +975,7 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 		icmp_watch_drain(&x->icmp, x->dev.listen_port, &ignored);
 	/* 3 x 700 ms: a reply across the world comes within 300 ms, and
 	 * the daemon's counters need a moment of traffic to tell a story. */
+	uint64_t pings_started = probe_now_ms();
 	while (o->sent < 3 && ret == 0) {
 		ret = pinger_echo(pg, &o->address, PING_MIN_PACKET, 700, &o->rtt_us);
 		o->sent += ret >= 0;
@@ -882,6 +985,13 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 	o->answered = ret == 1;
 	if (x->w.icmp_watched)
 		icmp_watch_drain(&x->icmp, x->dev.listen_port, &o->icmp);
+	/* An ICMP error about our datagrams already says the path is broken. */
+	if (!o->answered && !o->error && !o->icmp.total)
+		tcp_instead_of_ping(o);
+	if (x->w.icmp_watched) {
+		icmp_watch_drain(&x->icmp, x->dev.listen_port, &o->icmp);
+		wait_for_late_icmp(x, pings_started, o);
+	}
 	if (cap >= 0) {
 		capture_run(cap, x->dev.listen_port, 0, &o->capture);
 		o->captured = true;
@@ -932,6 +1042,8 @@ static void check_datapath(struct exam *x)
 
 	x->datapath_failed = xrealloc(NULL, (x->dev.n_peers + 1) * sizeof(*x->datapath_failed));
 	memset(x->datapath_failed, 0, (x->dev.n_peers + 1) * sizeof(*x->datapath_failed));
+	x->ping_ignored = xrealloc(NULL, (x->dev.n_peers + 1) * sizeof(*x->ping_ignored));
+	memset(x->ping_ignored, 0, (x->dev.n_peers + 1) * sizeof(*x->ping_ignored));
 	for (size_t i = 0; i < x->dev.n_peers; i++) {
 		struct peer_observation po = { .peer = &x->dev.peers[i] };
 		struct datapath_observation o = { 0 };
@@ -951,6 +1063,7 @@ static void check_datapath(struct exam *x)
 		}
 		/* Not judged for an earlier failure: what depends on it is not either. */
 		x->datapath_failed[i] = judge_datapath(x->r, &po, x->skipped[i], &o) || o.not_judged;
+		x->ping_ignored[i] = o.tcp_answered;
 		free(o.drops);
 	}
 }
@@ -985,6 +1098,8 @@ static void check_mtu(struct exam *x)
 		mo.has_address = doctor_probe_address(po.peer, x->own, x->n_own, opt->probes, opt->n_probes, &mo.address);
 		if (x->datapath_failed[i])
 			mo.not_judged = "datapath";
+		else if (x->ping_ignored[i])
+			mo.ping_ignored = true;	/* don't-fragment pings cannot measure it */
 		else if (!x->skipped[i] && mo.has_address) {
 			bool named = false;
 
@@ -1018,6 +1133,94 @@ static const char *dns_depends_on_failed(const struct exam *x, const struct dns_
 	if (x->routes_failed && strcmp(o->route_dev, x->ifname))
 		return "routes";
 	return NULL;
+}
+
+/* Asks server for the root's NS; when it refuses or fails that, asks it
+ * for localhost too, which a resolver without upstream still answers
+ * (own_names) and one that refuses this host does not. */
+static int dns_ask(const struct ip_prefix *server, int timeout_ms, unsigned tries, int *rcode, uint64_t *rtt_us,
+		   bool *own_names)
+{
+	int ret = dns_probe(server, NULL, timeout_ms, tries, rcode, rtt_us);
+	int own_rcode = 0;
+	uint64_t rtt;
+
+	*own_names = false;
+	if (ret == 1 && (*rcode == 2 || *rcode == 5))
+		*own_names = dns_probe(server, "localhost", timeout_ms, 1, &own_rcode, &rtt) == 1 &&
+			     (own_rcode == 0 || own_rcode == 3);
+	return ret;
+}
+
+/* The nameservers of the system resolver's file, at most
+ * RESOLVER_SERVERS_MAX, into o. */
+static void read_system_resolver(struct resolver_observation *o)
+{
+	char line[256];
+	FILE *f = fopen(o->path, "r");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f) && o->n_servers < RESOLVER_SERVERS_MAX) {
+		char word[16], addr[64];
+		struct ip_prefix p;
+
+		if (sscanf(line, "%15s %63s", word, addr) == 2 && !strcmp(word, "nameserver") &&
+		    ip_prefix_parse(&p, addr, true))
+			o->servers[o->n_servers++] = p;
+	}
+	fclose(f);
+}
+
+static bool is_loopback(const struct ip_prefix *p)
+{
+	static const uint8_t v6_loopback[16] = { [15] = 1 };
+
+	return p->family == AF_INET ? p->addr[0] == 127 : !memcmp(p->addr, v6_loopback, 16);
+}
+
+/* Behind a local stub: does systemd-resolved have the tunnel's DNS for
+ * the link? Only when resolvectl is there to ask. */
+static void ask_resolved_link(const char *ifname, const struct ip_prefix *servers, size_t n,
+			      struct resolver_observation *o)
+{
+	char prog[256];
+	struct ip_prefix *link = NULL;
+	size_t n_link;
+
+	if (!run_find_program("resolvectl", prog, sizeof(prog)))
+		return;
+	o->link_asked = true;
+	n_link = resolvectl_servers(ifname, &link);
+	for (size_t i = 0; i < n_link; i++)
+		for (size_t j = 0; j < n; j++)
+			o->link_names_tunnel_dns |= ip_prefix_equal(&link[i], &servers[j]);
+	free(link);
+}
+
+/* Does the system resolver ask the tunnel's DNS (servers, n)? Asks the
+ * servers it names instead, when it does not. */
+static void check_system_resolver(struct exam *x, const struct ip_prefix *servers, size_t n)
+{
+	struct resolver_observation o = { .path = "/etc/resolv.conf" };
+	char tunnel_dns[IP_PREFIX_STRLEN];
+
+	ip_addr_str(&servers[0], tunnel_dns);
+	o.tunnel_dns = tunnel_dns;
+	read_system_resolver(&o);
+	for (size_t i = 0; i < o.n_servers; i++) {
+		o.stub |= is_loopback(&o.servers[i]);
+		for (size_t j = 0; j < n; j++)
+			o.names_tunnel_dns |= ip_prefix_equal(&o.servers[i], &servers[j]);
+	}
+	if (o.stub && !o.names_tunnel_dns)
+		ask_resolved_link(x->ifname, servers, n, &o);
+	for (size_t i = 0; i < o.n_servers && !o.names_tunnel_dns && !o.stub; i++) {
+		uint64_t rtt;
+
+		o.answered[i] = dns_ask(&o.servers[i], 1000, 1, &o.rcode[i], &rtt, &o.own_names_answered[i]);
+	}
+	judge_system_resolver(x->r, &o);
 }
 
 static void check_dns(struct exam *x)
@@ -1080,7 +1283,7 @@ static void check_dns(struct exam *x)
 		/* Routed into the tunnel with no peer for it: the daemon drops
 		 * every query, no need to wait for answers. */
 		if (!o.not_judged && (o.inside_peer || strcmp(o.route_dev, x->ifname)))
-			o.answered = dns_probe(&servers[i], 1500, 2, &o.rcode, &o.rtt_us);
+			o.answered = dns_ask(&servers[i], 1500, 2, &o.rcode, &o.rtt_us, &o.own_names_answered);
 		/* Unanswered through a tunnel that works (else not judged):
 		 * is there a host at that address at all? */
 		if (!o.not_judged && o.inside_peer && o.answered == 0) {
@@ -1095,6 +1298,9 @@ static void check_dns(struct exam *x)
 	}
 	if (nl_ok)
 		rtnl_close(&nl);
+	/* resolvectl's servers are the system resolver's already. */
+	if (strcmp(source, "resolvectl"))
+		check_system_resolver(x, servers, n_tool);
 	free(from_tool);
 }
 
@@ -1112,6 +1318,7 @@ static void exam_free(struct exam *x)
 	pingers_close(&x->ps);
 	icmp_watch_close(&x->icmp);
 	free(x->datapath_failed);
+	free(x->ping_ignored);
 	free(x->w.drops);
 	free(x->own);
 	free(x->nudged);

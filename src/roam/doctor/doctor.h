@@ -95,6 +95,11 @@ struct daemon_observation {
 	int get_error;			/* 0, or -errno of asking the daemon */
 	char get_reason[160];
 	char socket_path[UAPI_SOCKET_PATH_MAX];
+	/* When asking failed: a live process that holds the socket (0: none),
+	 * and its state letter from /proc/PID/stat ('T' stopped, 'D' in the
+	 * kernel, 'Z', ...; 0 unknown). A holder that does not answer hangs. */
+	int holder_pid;
+	char holder_state;
 	const struct uapi_device *dev;	/* NULL if get_error */
 	int link_error;			/* of reading the link's flags */
 	unsigned link_flags;
@@ -214,6 +219,13 @@ struct routes_observation {
 	struct route_miss *misses;	/* the first few */
 	size_t n_misses, n_shown;
 	size_t n_overridden;		/* prefixes whose own route is there but not for all inside */
+	/* Missed prefixes that are (inside) a network this host is connected
+	 * to on another interface: its own LAN. Routing them into the tunnel
+	 * would cut the host off its gateway; the first one, and where. */
+	size_t n_local_networks;
+	char local_prefix[IP_PREFIX_STRLEN];
+	char local_dev[IF_NAMESIZE];
+	char local_subnet[IP_PREFIX_STRLEN];	/* the host's address there, with its prefix length */
 };
 void judge_routes(struct doctor_report *r, const struct routes_observation *o);
 
@@ -227,6 +239,11 @@ struct datapath_observation {
 	int error;			/* pinging failed: -errno */
 	unsigned sent, answered;
 	uint64_t rtt_us;
+	/* The pings went unanswered: a TCP connection to the same address
+	 * was tried (tcp_probe), and the host answered it (a ping-deaf host
+	 * whose tunnel works both ways). */
+	bool tcp_tried, tcp_answered;
+	uint16_t tcp_port;
 	bool counted;			/* two readings of the daemon's counters */
 	uint64_t tx_delta, rx_delta;	/* the peer's packets meanwhile */
 	struct uapi_drop *drops;	/* the peer's drop counters' growth meanwhile, and unknown_index's */
@@ -242,6 +259,12 @@ struct datapath_observation {
 	const char *refused_reason;
 	uint64_t refused;
 };
+/* How much longer to read ICMP errors after the pings, elapsed_ms after
+ * the first: a router that cannot resolve the peer's old address (ARP)
+ * reports host unreachable about 3 s after the send, past the pings' 2.1 s.
+ * 0 when something answered or an error came already. */
+enum { DATAPATH_ICMP_WAIT_MS = 3500 };
+unsigned datapath_icmp_grace_ms(uint64_t elapsed_ms, const struct datapath_observation *o);
 /* Returns true when the data path failed (the peer's mtu and dns are then
  * SKIP). */
 bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, bool skipped,
@@ -260,6 +283,7 @@ enum { DOCTOR_MTU_PEERS_MAX = 8 };
 
 struct mtu_observation {
 	const char *not_judged;		/* "datapath" when small packets failed; else NULL */
+	bool ping_ignored;		/* the peer answers TCP but not ping (datapath's ping_ignored) */
 	bool over_limit;		/* not probed: DOCTOR_MTU_PEERS_MAX reached */
 	bool has_address;
 	struct ip_prefix address;
@@ -281,11 +305,35 @@ struct dns_observation {
 	const char *not_judged;		/* the failed check its queries depend on, else NULL */
 	int answered;			/* dns_probe's result */
 	int rcode;
+	/* The root refused or failed (rcode 5, 2): a second query for a name
+	 * every resolver holds itself (localhost) got a real answer. A
+	 * resolver without upstream serves its own names; an access list
+	 * refuses both. */
+	bool own_names_answered;
 	uint64_t rtt_us;
 	int pinged;			/* unanswered through the tunnel: a ping to it answered 1,
 					 * not 0; not tried -1 */
 };
 void judge_dns(struct doctor_report *r, const struct dns_observation *o);
+
+/* The system resolver (/etc/resolv.conf), against the tunnel's DNS: a
+ * DHCP client or another tool may have put other servers there, and then
+ * the tunnel's DNS is never asked. */
+enum { RESOLVER_SERVERS_MAX = 4 };
+struct resolver_observation {
+	const char *path;			/* "/etc/resolv.conf" */
+	const char *tunnel_dns;			/* the tunnel's first DNS server, as text */
+	struct ip_prefix servers[RESOLVER_SERVERS_MAX];
+	size_t n_servers;
+	bool names_tunnel_dns;			/* one of them is a DNS server of the tunnel */
+	bool stub;				/* a local stub (127.0.0.53): resolvectl knows more */
+	bool link_asked;			/* stub: resolvectl dns IFACE was asked */
+	bool link_names_tunnel_dns;		/* and it names a DNS server of the tunnel */
+	int answered[RESOLVER_SERVERS_MAX];	/* dns_probe's result per server, when they do not */
+	int rcode[RESOLVER_SERVERS_MAX];
+	bool own_names_answered[RESOLVER_SERVERS_MAX];	/* as dns_observation's */
+};
+void judge_system_resolver(struct doctor_report *r, const struct resolver_observation *o);
 
 void judge_clock(struct doctor_report *r, int error, bool synced, long max_error_us, uint64_t stale_timestamps);
 

@@ -18,11 +18,38 @@ static void ago_text(char *buf, size_t len, uint64_t ms)
 
 /* ---- daemon ------------------------------------------------------------ */
 
+/* The daemon is there (a live process holds its socket) but does not
+ * answer: starting another is wrong, unsticking this one is right. */
+static void stuck_daemon_finding(struct doctor_report *r, struct doctor_finding *f,
+				 const struct daemon_observation *o)
+{
+	f->status = DOCTOR_FAIL;
+	f->cause = "daemon_stuck";
+	doctor_figure(f, "pid", o->holder_pid);
+	doctor_evidence(f, "pid %d holds %s but does not answer on it: %s", o->holder_pid, o->socket_path,
+			o->get_reason);
+	if (o->holder_state)
+		doctor_evidence(f, "; its state is %c (/proc/%d/stat)%s", o->holder_state, o->holder_pid,
+				o->holder_state == 'T' || o->holder_state == 't' ? ", stopped by a signal"
+				: o->holder_state == 'D'		   ? ", waiting in the kernel"
+									   : "");
+	if (o->holder_state == 'T' || o->holder_state == 't')
+		doctor_decision(f, "The daemon is stopped (SIGSTOP, ^Z or a debugger): kill -CONT %d resumes it. Do "
+				   "not start another one for %s.", o->holder_pid, r->ifname);
+	else
+		doctor_decision(f, "The daemon is hung: restart it (kill %d, then roam up FILE or wg-quick up %s); "
+				   "if it is in state D, the kernel holds it (dmesg).", o->holder_pid, r->ifname);
+}
+
 static void daemon_finding(struct doctor_report *r, struct doctor_finding *f, const struct daemon_observation *o)
 {
 	const struct uapi_device *dev = o->dev;
 	const char *name = r->daemon[0] ? r->daemon : "the daemon";
 
+	if (o->get_error && o->holder_pid > 0) {
+		stuck_daemon_finding(r, f, o);
+		return;
+	}
 	if (o->get_error) {
 		f->status = DOCTOR_FAIL;
 		f->cause = "no_daemon";
@@ -816,6 +843,22 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 
 /* ---- routes ------------------------------------------------------------ */
 
+/* An AllowedIPs prefix that is this host's own LAN: adding the route
+ * into the tunnel (route_missing's fix) would take the gateway with it. */
+static void local_network_finding(struct doctor_finding *f, const struct routes_observation *o)
+{
+	f->cause = "allowed_ips_local_network";
+	doctor_figure(f, "local_networks", (double)o->n_local_networks);
+	doctor_evidence(f, "the AllowedIPs %s %s the network this host is connected to on %s (its address %s there)",
+			o->local_prefix, o->n_local_networks == 1 ? "overlap" : "and others overlap", o->local_dev,
+			o->local_subnet);
+	doctor_evidence(f, ": it stays routed there, not into the tunnel");
+	doctor_decision(f, "Do not route it into the tunnel: that would cut this host off its LAN and its "
+			   "gateway. Remove %s from the peer's AllowedIPs, or name only the remote hosts you need "
+			   "there (a more specific prefix that is not on the local LAN); if the remote network really "
+			   "uses the same addresses, one side must renumber.", o->local_prefix);
+}
+
 void judge_routes(struct doctor_report *r, const struct routes_observation *o)
 {
 	struct doctor_finding *f = doctor_add(r, "routes", NULL);
@@ -835,6 +878,10 @@ void judge_routes(struct doctor_report *r, const struct routes_observation *o)
 		return;
 	}
 	f->status = DOCTOR_FAIL;
+	if (o->n_local_networks) {
+		local_network_finding(f, o);
+		return;
+	}
 	if (o->n_misses) {
 		f->cause = "route_missing";
 		doctor_evidence(f, "%zu of %zu AllowedIPs do not route into %s: ", o->n_misses, o->checked,
@@ -956,6 +1003,12 @@ void judge_mtu(struct doctor_report *r, const struct peer_observation *p, bool s
 		doctor_evidence(f, "%snot judged: small packets do not pass either (see %s)", sep, o->not_judged);
 		return;
 	}
+	if (o->ping_ignored) {
+		f->status = DOCTOR_SKIP;
+		doctor_evidence(f, "%snot probed: the peer ignores ping (see datapath), and the path is measured with "
+				   "pings", sep);
+		return;
+	}
 	if (!o->has_address) {
 		f->status = DOCTOR_SKIP;
 		doctor_evidence(f, "%sno address of the peer to ping: its AllowedIPs hold no single address", sep);
@@ -1016,6 +1069,64 @@ void judge_mtu(struct doctor_report *r, const struct peer_observation *p, bool s
 
 /* ---- dns --------------------------------------------------------------- */
 
+/* SERVFAIL (2) and REFUSED (5) answer, but resolve nothing. */
+static bool dns_rcode_refuses(int rcode)
+{
+	return rcode == 2 || rcode == 5;
+}
+
+static const char *dns_rcode_name(int rcode)
+{
+	return rcode == 2 ? "SERVFAIL" : rcode == 5 ? "REFUSED" : "an error";
+}
+
+void judge_system_resolver(struct doctor_report *r, const struct resolver_observation *o)
+{
+	struct doctor_finding *f = doctor_add(r, "dns", NULL);
+	char a[IP_PREFIX_STRLEN];
+	size_t serving = 0;
+
+	snprintf(f->subject, sizeof(f->subject), "system resolver");
+	if (!o->n_servers) {
+		f->status = DOCTOR_SKIP;
+		doctor_evidence(f, "%s names no nameserver", o->path);
+		return;
+	}
+	if (o->stub && o->link_asked && !o->link_names_tunnel_dns) {
+		/* systemd-resolved answers, but not with the tunnel's DNS. */
+		f->status = DOCTOR_WARN;
+		f->cause = "resolver_not_tunnel_dns";
+		doctor_evidence(f, "%s names a local stub resolver, and resolvectl dns %s names none of the tunnel's DNS "
+				   "(%s): lookups go to the other links' servers", o->path, r->ifname, o->tunnel_dns);
+		doctor_decision(f, "Give the link its DNS: resolvectl dns %s %s; resolvectl domain %s '~.' to send "
+				   "all lookups there (roam up does both for a full tunnel, without --no-dns).", r->ifname, o->tunnel_dns,
+				r->ifname);
+		return;
+	}
+	if (o->names_tunnel_dns || o->stub) {
+		doctor_evidence(f, "%s names %s", o->path,
+				o->stub ? "a local stub resolver (the tunnel's DNS is judged from its servers above)"
+					: "the tunnel's DNS server");
+		return;
+	}
+	doctor_evidence(f, "%s names ", o->path);
+	for (size_t i = 0; i < o->n_servers; i++) {
+		ip_addr_str(&o->servers[i], a);
+		bool serves = o->answered[i] == 1 && (!dns_rcode_refuses(o->rcode[i]) || o->own_names_answered[i]);
+
+		serving += serves;
+		doctor_evidence(f, "%s%s (%s)", i ? ", " : "", a,
+				serves ? "answers" : o->answered[i] == 1 ? dns_rcode_name(o->rcode[i]) : "no answer");
+	}
+	doctor_evidence(f, ", not the tunnel's DNS %s: name lookups on this host do not ask it", o->tunnel_dns);
+	f->cause = "resolver_not_tunnel_dns";
+	f->status = serving ? DOCTOR_WARN : DOCTOR_FAIL;
+	doctor_figure(f, "servers_answering", (double)serving);
+	doctor_decision(f, "%sPut nameserver %s into %s (roam up does it without --no-dns; or resolvconf, or "
+			   "resolvectl dns %s %s), and stop the DHCP client or tool that rewrote it.",
+			serving ? "" : "Name lookups fail: ", o->tunnel_dns, o->path, r->ifname, o->tunnel_dns);
+}
+
 void judge_dns(struct doctor_report *r, const struct dns_observation *o)
 {
 	struct doctor_finding *f = doctor_add(r, "dns", o->inside_peer);
@@ -1042,6 +1153,42 @@ void judge_dns(struct doctor_report *r, const struct dns_observation *o)
 		doctor_evidence(f, o->answered == 1 ? ", and it answers there" : ", and get no answer");
 		doctor_decision(f, "Put %s inside the AllowedIPs of the peer that serves it, or use the tunnel's "
 				   "DNS server (\"VPN says connected, but DNS is broken\").", a);
+		return;
+	}
+	if (o->answered == 1 && dns_rcode_refuses(o->rcode) && o->own_names_answered) {
+		/* It resolves what it holds itself: a forwarder without an
+		 * upstream (REFUSED) serves its own names; one whose upstream
+		 * fails (SERVFAIL) resolves nothing else. */
+		doctor_figure(f, "rcode", o->rcode);
+		doctor_evidence(f, "%s (%s) is inside the peer's AllowedIPs and answers its own names (localhost), but "
+				   "%s a query for the root's name servers (rcode %d)", a, o->source,
+				o->rcode == 5 ? "refuses" : "fails", o->rcode);
+		if (o->rcode == 2) {
+			f->status = DOCTOR_WARN;
+			f->cause = "dns_refused";
+			doctor_decision(f, "The resolver at %s cannot reach its upstream: names beyond its own fail. "
+					   "Check its upstream servers.", a);
+		}
+		return;
+	}
+	if (o->answered == 1 && dns_rcode_refuses(o->rcode)) {
+		/* An answer that says no is no service. REFUSED to both may
+		 * still be a resolver that serves only names it was given (no
+		 * upstream, no hosts file): doctor cannot know those names, so
+		 * that is a WARN; SERVFAIL to both is a broken resolver. */
+		bool refused = o->rcode == 5;
+
+		f->status = refused ? DOCTOR_WARN : DOCTOR_FAIL;
+		f->cause = "dns_refused";
+		doctor_figure(f, "rcode", o->rcode);
+		doctor_evidence(f, "%s (%s) is inside the peer's AllowedIPs and answers, but with rcode %d (%s) to a "
+				   "query for the root's name servers, and to one for localhost", a, o->source, o->rcode,
+				dns_rcode_name(o->rcode));
+		doctor_decision(f, "%s resolver at %s %s: allow the tunnel's addresses in its access list "
+				   "(allow-query, access-control), and give it a working upstream.",
+				refused ? "If name lookups fail, the" : "The", a,
+				refused ? "refuses this host's queries, or serves only the names it was given"
+					: "fails every query");
 		return;
 	}
 	if (o->answered == 1) {

@@ -135,6 +135,22 @@ static bool earlier_disallowed_cause(struct doctor_finding *f, const struct uapi
 	return true;
 }
 
+/* Our session looks fresh, yet data and our own new initiations go
+ * unanswered: the peer most often lost that session (it restarted with a
+ * new key, or dropped this host as a peer) and refuses our handshakes, so
+ * the key comes first, the path second. */
+static void refused_handshakes_decision(struct doctor_finding *f, const struct uapi_peer *peer)
+{
+	doctor_figure(f, "handshake_attempts", (double)peer->handshake_attempts);
+	doctor_evidence(f, "; this host's own %" PRIu64 " new handshake initiation%s went unanswered too",
+			peer->handshake_attempts, peer->handshake_attempts == 1 ? "" : "s");
+	doctor_decision(f, "The peer lost our session and refuses our handshakes: its PublicKey here may be wrong "
+			   "(the peer's key changed: compare with `wg show` there), or the peer no longer has this "
+			   "host as a peer (its config lost this host's key); else it went away or a filter between "
+			   "drops the tunnel's UDP (to %s): run roam doctor there.",
+			peer->endpoint[0] ? peer->endpoint : "it");
+}
+
 /* Nothing came back and nothing was dropped here. A live peer that gets
  * data answers within KEEPALIVE_TIMEOUT (10 s), with a keepalive if it has
  * nothing else to send, even when it then drops the data: so a peer that
@@ -143,7 +159,9 @@ static bool earlier_disallowed_cause(struct doctor_finding *f, const struct uapi
 static void silent_peer_cause(struct doctor_finding *f, const struct uapi_peer *peer,
 			      const struct datapath_observation *o)
 {
-	enum { LIVE_PEER_ANSWERS_MS = 10500 };
+	/* KEEPALIVE_TIMEOUT + REKEY_TIMEOUT: data unanswered this long
+	 * makes this host initiate anew. */
+	enum { LIVE_PEER_ANSWERS_MS = 10500, NEW_HANDSHAKE_AFTER_MS = 15000 };
 
 	doctor_evidence(f, "; the daemon sent the peer %" PRIu64 " packets and got %" PRIu64 " back, and dropped "
 			   "nothing here", o->tx_delta, o->rx_delta);
@@ -154,6 +172,19 @@ static void silent_peer_cause(struct doctor_finding *f, const struct uapi_peer *
 		doctor_evidence(f, "; data to it has gone unanswered for %.1f s, and a live peer answers within 10 s "
 				   "(a keepalive at least): our packets do not reach it, or its answers do not reach this "
 				   "host (from here the two look alike)", (double)peer->unanswered_ms / 1000);
+		if (peer->handshake_attempts) {
+			refused_handshakes_decision(f, peer);
+			return;
+		}
+		if (peer->unanswered_ms < NEW_HANDSHAKE_AFTER_MS) {
+			/* Too early for our own new handshake, whose fate would
+			 * tell a peer that lost our session from one gone. */
+			doctor_decision(f, "If the peer restarted with a new key or dropped this host, it lost our "
+					   "session: this host starts a new handshake after %.0f s of unanswered data, so "
+					   "run roam doctor again in %.0f s to tell. ",
+					(double)NEW_HANDSHAKE_AFTER_MS / 1000,
+					(double)(NEW_HANDSHAKE_AFTER_MS - peer->unanswered_ms) / 1000 + 1.5);
+		}
 		doctor_decision(f, "The peer went away or a filter between drops the tunnel's UDP (to %s, or its "
 				   "answers from there): check that the peer's host and daemon are up; roam doctor there "
 				   "tells the direction (our datagrams arriving and its answers lost is one_way_to_peer "
@@ -177,12 +208,44 @@ static void silent_peer_cause(struct doctor_finding *f, const struct uapi_peer *
 			   "run roam doctor again in 10 s to tell; or run it on the peer.");
 }
 
+/* A peer with no AllowedIPs at all (wg set ... allowed-ips of another
+ * peer took its address: an address belongs to one peer only): nothing
+ * routes to it, and all it sends is dropped for its source. */
+static void no_allowed_ips_finding(struct doctor_finding *f, const struct uapi_peer *peer)
+{
+	uint64_t dropped = drop_count(peer->drops, peer->n_drops, "disallowed_src");
+
+	f->status = DOCTOR_FAIL;
+	f->cause = "no_allowed_ips";
+	doctor_evidence(f, "the peer has no AllowedIPs: nothing is sent to it, and every packet from it is dropped");
+	if (dropped) {
+		doctor_figure(f, "disallowed_src", (double)dropped);
+		doctor_evidence(f, " (%" PRIu64 " so far, disallowed_src)", dropped);
+	}
+	doctor_decision(f, "Give the peer its tunnel address as AllowedIPs (wg set IFACE peer KEY allowed-ips "
+			   "ADDRESS/32); if another peer holds that address now, take it out there (an address "
+			   "belongs to one peer).");
+	disallowed_source_text(f, peer);
+}
+
+unsigned datapath_icmp_grace_ms(uint64_t elapsed_ms, const struct datapath_observation *o)
+{
+	if (o->answered || o->tcp_answered || o->error || o->icmp.total || elapsed_ms >= DATAPATH_ICMP_WAIT_MS)
+		return 0;
+	return (unsigned)(DATAPATH_ICMP_WAIT_MS - elapsed_ms);
+}
+
 bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, bool skipped,
 		    const struct datapath_observation *o)
 {
 	struct doctor_finding *f = doctor_add(r, "datapath", p->peer->public_key);
 	char a[IP_PREFIX_STRLEN];
 
+	/* Before the handshake: without AllowedIPs nothing could pass anyway. */
+	if (!p->peer->n_allowed_ips) {
+		no_allowed_ips_finding(f, p->peer);
+		return true;
+	}
 	if (skipped) {
 		f->status = DOCTOR_SKIP;
 		doctor_evidence(f, "not judged: no handshake (see handshake)");
@@ -226,8 +289,23 @@ bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, b
 				o->sent, o->sent == 1 ? "" : "s", (double)o->rtt_us / 1000);
 		return false;
 	}
+	if (o->tcp_answered) {
+		/* Our SYN reached the host and its answer came back: the
+		 * tunnel carries both ways, the host only ignores ICMP echo. */
+		f->status = DOCTOR_WARN;
+		f->cause = "ping_ignored";
+		doctor_figure(f, "tcp_answered", 1);
+		doctor_evidence(f, "%s answered none of %u pings through the tunnel, but answered a TCP connection to "
+				   "port %u (accepted or reset): the tunnel works both ways; the host ignores ping", a,
+				o->sent, o->tcp_port);
+		doctor_decision(f, "Nothing must change for the tunnel. For ping to work, let the peer answer ICMP "
+				   "echo (sysctl net.ipv4.icmp_echo_ignore_all=0, or its firewall).");
+		return false;
+	}
 	f->status = DOCTOR_FAIL;
 	doctor_evidence(f, "the handshake is fresh, but %s answered none of %u pings through the tunnel", a, o->sent);
+	if (o->tcp_tried)
+		doctor_evidence(f, ", nor a TCP connection to port %u", o->tcp_port);
 	struct session_evidence s = {
 		.peer = p->peer,
 		.initiates = p->initiates,

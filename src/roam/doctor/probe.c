@@ -242,11 +242,38 @@ int largest_passing_packet(packet_probe_fn probe, void *ctx, unsigned lo, unsign
 
 /* ---- DNS --------------------------------------------------------------- */
 
-int dns_probe(const struct ip_prefix *server, int timeout_ms, unsigned tries, int *rcode, uint64_t *rtt_us)
+/* A query for name's A record (NULL: the root's NS) into query; its length. */
+static size_t dns_query(uint8_t query[DNS_QUERY_MAX], uint16_t id, const char *name)
+{
+	size_t len = 12;
+
+	memset(query, 0, DNS_QUERY_MAX);
+	memcpy(query, &id, 2);
+	query[2] = 0x01;	/* RD */
+	query[5] = 1;		/* one question */
+	while (name && *name) {
+		size_t label = strcspn(name, ".");
+
+		if (!label || label > 63 || len + 1 + label + 5 > DNS_QUERY_MAX)
+			break;
+		query[len++] = (uint8_t)label;
+		memcpy(query + len, name, label);
+		len += label;
+		name += label + (name[label] == '.');
+	}
+	query[len++] = 0;
+	query[len++] = 0, query[len++] = name ? 1 : 2;	/* A, or NS for the root */
+	query[len++] = 0, query[len++] = 1;		/* IN */
+	return len;
+}
+
+int dns_probe(const struct ip_prefix *server, const char *name, int timeout_ms, unsigned tries, int *rcode,
+	      uint64_t *rtt_us)
 {
 	struct sockaddr_storage ss;
 	socklen_t ss_len;
-	uint8_t query[17], reply[512];
+	uint8_t query[DNS_QUERY_MAX], reply[512];
+	size_t query_len;
 	int fd, err;
 
 	fd = socket(server->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -262,15 +289,8 @@ int dns_probe(const struct ip_prefix *server, int timeout_ms, unsigned tries, in
 		uint16_t id = random_u16();
 		uint64_t start = now_us(), deadline;
 
-		/* Header: id, RD, one question; the question: ".", NS, IN. */
-		memset(query, 0, sizeof(query));
-		memcpy(query, &id, 2);
-		query[2] = 0x01;
-		query[5] = 1;
-		query[12] = 0;
-		query[14] = 2;
-		query[16] = 1;
-		if (send(fd, query, sizeof(query), 0) < 0) {
+		query_len = dns_query(query, id, name);
+		if (send(fd, query, query_len, 0) < 0) {
 			/* ECONNREFUSED from an earlier query's ICMP: nobody listens. */
 			if (errno == ECONNREFUSED)
 				continue;
@@ -293,6 +313,39 @@ int dns_probe(const struct ip_prefix *server, int timeout_ms, unsigned tries, in
 	}
 	close(fd);
 	return 0;
+}
+
+/* ---- TCP --------------------------------------------------------------- */
+
+int tcp_probe(const struct ip_prefix *dst, uint16_t port, int timeout_ms)
+{
+	struct sockaddr_storage ss;
+	socklen_t ss_len, len;
+	int fd, err = 0, ret;
+
+	fd = socket(dst->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	to_sockaddr(dst, port, &ss, &ss_len);
+	if (connect(fd, (struct sockaddr *)&ss, ss_len) == 0) {
+		close(fd);
+		return 1;
+	}
+	if (errno != EINPROGRESS) {
+		ret = errno == ECONNREFUSED ? 1 : -errno;
+		close(fd);
+		return ret;
+	}
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	if (poll(&pfd, 1, timeout_ms) <= 0) {
+		close(fd);
+		return 0;
+	}
+	len = sizeof(err);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	close(fd);
+	return err == 0 || err == ECONNREFUSED ? 1 : 0;
 }
 
 /* ---- what arrives ------------------------------------------------------ */

@@ -56,11 +56,18 @@ int largest_passing_packet(packet_probe_fn probe, void *ctx, unsigned lo, unsign
 
 /* ---- DNS --------------------------------------------------------------- */
 
-/* Asks server:53 over UDP for the root's NS records: any reply with the
- * query's id is an answer, whatever its rcode. Up to tries queries of
+/* Asks server:53 over UDP for name's A record (NULL: the root's NS
+ * records): any reply with the query's id is an answer, whatever its rcode. Up to tries queries of
  * timeout_ms each. Returns 1 with the rcode and the round trip, 0 if
  * nothing answered, -errno if no query could be sent. */
-int dns_probe(const struct ip_prefix *server, int timeout_ms, unsigned tries, int *rcode, uint64_t *rtt_us);
+enum { DNS_QUERY_MAX = 12 + 255 + 4 };
+int dns_probe(const struct ip_prefix *server, const char *name, int timeout_ms, unsigned tries, int *rcode,
+	      uint64_t *rtt_us);
+/* A TCP connection attempt to dst:port, for a host that ignores pings: 1
+ * when the host answered (accepted, or refused with a reset: either way
+ * our SYN reached it and its answer came back), 0 when nothing came within
+ * timeout_ms, -errno when it could not be tried. Closes at once. */
+int tcp_probe(const struct ip_prefix *dst, uint16_t port, int timeout_ms);
 
 /* ---- what arrives ------------------------------------------------------ */
 
