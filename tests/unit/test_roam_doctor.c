@@ -606,6 +606,13 @@ static void test_forwarding(void)
 	snprintf(o.nat_rule, sizeof(o.nat_rule), "masquerade");
 	judge_forwarding(&r, &o);
 	CHECK(last(&r)->status == DOCTOR_PASS);
+	/* ip_forward on, but the tunnel interface itself forwards nothing. */
+	snprintf(o.interface_forwarding_off, sizeof(o.interface_forwarding_off), "net.ipv4.conf.wg0.forwarding");
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "forwarding_off") &&
+	      says(last(&r), "sysctl -w net.ipv4.conf.wg0.forwarding=1") &&
+	      strstr(last(&r)->evidence, "net.ipv4.conf.wg0.forwarding = 0"));
+	o.interface_forwarding_off[0] = '\0';
 	o.ipv4 = 0;	/* NAT set up, forwarding off: the intent is clear */
 	judge_forwarding(&r, &o);
 	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "net.ipv4.ip_forward=1"));
@@ -629,6 +636,11 @@ static void test_forwarding(void)
 	judge_forwarding(&r, &o);
 	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "masquerade_wrong_interface") &&
 	      says(last(&r), "leaves by eth0"));
+	o.nat = 3;	/* a masquerade for sources the clients do not have */
+	snprintf(o.nat_rule, sizeof(o.nat_rule), "ip saddr 10.8.0.0/24 oifname \"eth0\" masquerade");
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "masquerade_wrong_source") &&
+	      says(last(&r), "ip saddr 10.8.0.0/24 oifname") && says(last(&r), "oifname \"eth0\" ip saddr CLIENTS"));
 	o.egress[0] = '\0';
 	o.nat = 0;
 	o.need_ipv6 = true;
@@ -782,18 +794,49 @@ static void test_ruleset(void)
 			   "priority 100; policy accept;\n\t\toifname \"eth0\" ip saddr 198.18.6.0/24 "
 			   "masquerade\n\t}\n}\n";
 
-	CHECK(ruleset_find_source_nat(eth0, NULL, rule, sizeof(rule)) == 1 &&
+	CHECK(ruleset_find_source_nat(eth0, NULL, NULL, 0, rule, sizeof(rule)) == 1 &&
 	      !strcmp(rule, "oifname \"eth0\" ip saddr 198.18.6.0/24 masquerade"));
 	/* The clients' traffic leaves by another interface: the rule misses it. */
-	CHECK(ruleset_find_source_nat(eth0, "eth0", rule, sizeof(rule)) == 1);
-	CHECK(ruleset_find_source_nat(eth0, "ens3", rule, sizeof(rule)) == 2 && strstr(rule, "eth0"));
+	CHECK(ruleset_find_source_nat(eth0, "eth0", NULL, 0, rule, sizeof(rule)) == 1);
+	CHECK(ruleset_find_source_nat(eth0, "ens3", NULL, 0, rule, sizeof(rule)) == 2 && strstr(rule, "eth0"));
 	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  oifname \"en*\" masquerade\n }\n}\n", "ens3",
-				      rule, sizeof(rule)) == 1);
-	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  snat to 203.0.113.1\n }\n}\n", "ens3", rule,
+				      NULL, 0, rule, sizeof(rule)) == 1);
+	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  snat to 203.0.113.1\n }\n}\n", "ens3", NULL, 0, rule,
 				      sizeof(rule)) == 1 && !strcmp(rule, "snat to 203.0.113.1"));
 	CHECK(!ruleset_find_source_nat("table inet masquerade {\n chain input {\n  udp dport 51820 accept\n }\n}\n",
-				       NULL, rule, sizeof(rule)));
-	CHECK(!ruleset_find_source_nat("", NULL, rule, sizeof(rule)));
+				       NULL, NULL, 0, rule, sizeof(rule)));
+	CHECK(!ruleset_find_source_nat("", NULL, NULL, 0, rule, sizeof(rule)));
+
+	/* The saddr match against the clients' addresses: a renumbered
+	 * tunnel's leftover rule NATs none of them. */
+	struct ip_prefix clients[2];
+
+	CHECK(ip_prefix_parse(&clients[0], "198.18.100.2/32", false) &&
+	      ip_prefix_parse(&clients[1], "fd00:100::2/128", false));
+	const char *old_subnet = "table ip nat {\n chain post {\n  ip saddr 10.8.0.0/24 oifname \"eth0\" masquerade\n"
+				 " }\n}\n";
+	CHECK(ruleset_find_source_nat(old_subnet, "eth0", clients, 2, rule, sizeof(rule)) == 3 &&
+	      !strcmp(rule, "ip saddr 10.8.0.0/24 oifname \"eth0\" masquerade"));
+	CHECK(ruleset_find_source_nat(old_subnet, "eth0", NULL, 0, rule, sizeof(rule)) == 1);
+	/* A second rule that covers them wins; so do no saddr, a range, a negation, a set. */
+	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  ip saddr 10.8.0.0/24 masquerade\n"
+				      "  ip saddr 198.18.100.0/24 masquerade\n }\n}\n",
+				      "eth0", clients, 2, rule, sizeof(rule)) == 1 && strstr(rule, "198.18.100.0/24"));
+	CHECK(ruleset_find_source_nat(eth0, "eth0", clients, 2, rule, sizeof(rule)) == 3);
+	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  ip saddr 10.8.0.1-10.8.0.9 masquerade\n }\n}\n",
+				      "eth0", clients, 2, rule, sizeof(rule)) == 1);
+	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  ip saddr != 10.8.0.0/24 masquerade\n }\n}\n",
+				      "eth0", clients, 2, rule, sizeof(rule)) == 1);
+	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  ip saddr @nets masquerade\n }\n}\n",
+				      "eth0", clients, 2, rule, sizeof(rule)) == 1);
+	/* IPv6: only the IPv6 client counts for an ip6 saddr. */
+	CHECK(ruleset_find_source_nat("table ip6 nat {\n chain post {\n  ip6 saddr fd00:200::/64 masquerade\n }\n}\n",
+				      "eth0", clients, 2, rule, sizeof(rule)) == 3);
+	CHECK(ruleset_find_source_nat("table ip6 nat {\n chain post {\n  ip6 saddr fd00:100::/64 masquerade\n }\n}\n",
+				      "eth0", clients, 2, rule, sizeof(rule)) == 1);
+	/* Only the IPv4 clients: an ip6 rule says nothing about them. */
+	CHECK(ruleset_find_source_nat("table ip6 nat {\n chain post {\n  ip6 saddr fd00:200::/64 masquerade\n }\n}\n",
+				      "eth0", clients, 1, rule, sizeof(rule)) == 1);
 }
 
 static void test_json_report(void)

@@ -725,6 +725,47 @@ static bool clients_private(const struct uapi_device *dev)
 	return n > 0;
 }
 
+/* Every peer's AllowedIPs in one array (the caller frees), for the
+ * source NAT's saddr match; NULL with none or no memory, which the search
+ * takes as no opinion on the source. */
+static struct ip_prefix *clients_prefixes(const struct uapi_device *dev, size_t *n)
+{
+	struct ip_prefix *all;
+	size_t total = 0;
+
+	*n = 0;
+	for (size_t i = 0; i < dev->n_peers; i++)
+		total += dev->peers[i].n_allowed_ips;
+	if (!total || !(all = calloc(total, sizeof(*all))))
+		return NULL;
+	for (size_t i = 0; i < dev->n_peers; i++)
+		for (size_t j = 0; j < dev->peers[i].n_allowed_ips; j++)
+			all[(*n)++] = dev->peers[i].allowed_ips[j];
+	return all;
+}
+
+/* The first of the tunnel's and the egress's net.ipv4.conf.X.forwarding
+ * that reads 0, into out ("" when both forward). IPv4 only: IPv6 forwards
+ * by net.ipv6.conf.all.forwarding alone, its per-interface value only
+ * makes the interface a router or a host for autoconfiguration. */
+static void find_interface_forwarding_off(const char *tunnel, const char *egress, char *out, size_t len)
+{
+	const char *const names[] = { tunnel, egress };
+	char sysctl[64 + IF_NAMESIZE];
+	int v;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!names[i] || !names[i][0])
+			continue;
+		snprintf(sysctl, sizeof(sysctl), "net.ipv4.conf.%s.forwarding", names[i]);
+		if (host_sysctl_int(sysctl, &v) == 0 && v == 0) {
+			snprintf(out, len, "%s", sysctl);
+			return;
+		}
+	}
+}
+
 static void check_forwarding(struct exam *x)
 {
 	struct forwarding_observation fo = { 0 };
@@ -741,11 +782,19 @@ static void check_forwarding(struct exam *x)
 		default_route_interface(fo.egress);
 		fo.clients_private = clients_private(&x->dev);
 		/* One read for both: nft takes a while on a large ruleset. */
-		fo.nat = err ? err : ruleset_find_source_nat(ruleset, fo.egress, fo.nat_rule, sizeof(fo.nat_rule));
+		size_t n_clients = 0;
+		struct ip_prefix *clients = clients_prefixes(&x->dev, &n_clients);
+
+		fo.nat = err ? err
+			     : ruleset_find_source_nat(ruleset, fo.egress, clients, n_clients, fo.nat_rule,
+						       sizeof(fo.nat_rule));
+		free(clients);
 		fo.forward_drop = err ? err
 				      : ruleset_find_forward_drop(ruleset, x->ifname, fo.forward_rule,
 								  sizeof(fo.forward_rule));
 		free(ruleset);
+		find_interface_forwarding_off(x->ifname, fo.egress, fo.interface_forwarding_off,
+					      sizeof(fo.interface_forwarding_off));
 	}
 	judge_forwarding(x->r, &fo);
 }

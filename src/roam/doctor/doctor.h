@@ -201,6 +201,9 @@ struct forwarding_observation {
 	bool clients_private;		/* the clients' IPv4 addresses are private or test ones */
 	int forward_drop;		/* 1 a forward chain drops the tunnel, 0 not, -errno */
 	char forward_rule[256];
+	/* An IPv4 interface that refuses to forward although ip_forward is 1:
+	 * the tunnel's or the egress's net.ipv4.conf.X.forwarding, "" none. */
+	char interface_forwarding_off[64 + IF_NAMESIZE];
 };
 void judge_forwarding(struct doctor_report *r, const struct forwarding_observation *o);
 

@@ -758,6 +758,9 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 		doctor_evidence(f, "; source NAT: %s", o->nat_rule);
 	else if (o->nat == 2)
 		doctor_evidence(f, "; source NAT only for other interfaces: %s", o->nat_rule);
+	else if (o->nat == 3)
+		doctor_evidence(f, "; source NAT only for other source addresses: %s, and no peer's AllowedIPs fall in "
+				   "its saddr", o->nat_rule);
 	else if (o->nat == 0)
 		doctor_evidence(f, "; no masquerade or SNAT rule in the ruleset");
 	else
@@ -765,12 +768,26 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 	if (v4_off || v6_off) {
 		/* A NAT rule for the tunnel shows the intent to route: then
 		 * forwarding off is the fault, not a choice. */
-		f->status = o->nat == 1 ? DOCTOR_FAIL : DOCTOR_WARN;
+		f->status = o->nat == 1 || o->nat == 3 ? DOCTOR_FAIL : DOCTOR_WARN;
 		f->cause = "forwarding_off";
 		doctor_decision(f, "Clients handshake fine but reach nothing beyond this host: turn forwarding on "
 				   "(sysctl -w %s=1) before chasing roaming bugs%s.",
 				v4_off ? "net.ipv4.ip_forward" : "net.ipv6.conf.all.forwarding",
 				o->nat == 1 ? "" : ", unless the clients only need this host");
+		return;
+	}
+	if (o->ipv4 == 1 && o->interface_forwarding_off[0]) {
+		/* ip_forward = 1 writes every interface's forwarding, but one
+		 * set off later still routes nothing: the kernel asks the
+		 * interface a packet came in on, so the requests (in on the
+		 * tunnel) or the replies (in on the egress) die there. */
+		f->status = DOCTOR_FAIL;
+		f->cause = "forwarding_off";
+		doctor_evidence(f, "; but %s = 0: that interface forwards nothing it receives",
+				o->interface_forwarding_off);
+		doctor_decision(f, "Clients handshake fine but reach nothing beyond this host: turn forwarding on for "
+				   "the interface (sysctl -w %s=1), and find what set it off (a sysctl.d file, a network "
+				   "manager).", o->interface_forwarding_off);
 		return;
 	}
 	if (o->forward_drop == 1) {
@@ -793,6 +810,19 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 		doctor_decision(f, "Clients reach this host but not the internet: the masquerade names another output "
 				   "interface; make it oifname \"%s\" (nft add rule TABLE CHAIN oifname \"%s\" ip saddr "
 				   "CLIENTS masquerade).", o->egress, o->egress);
+		return;
+	}
+	if (o->nat == 3) {
+		/* The masquerade is there, for addresses the clients do not
+		 * have (a tunnel subnet renumbered, a rule copied from another
+		 * host): their traffic leaves with its own source and no reply
+		 * finds the way back. */
+		f->status = DOCTOR_FAIL;
+		f->cause = "masquerade_wrong_source";
+		doctor_decision(f, "Clients reach this host but not the internet: the masquerade matches a source none "
+				   "of them has; make its ip saddr the clients' addresses (their AllowedIPs here), or "
+				   "drop the source match (nft add rule TABLE CHAIN%s%s%s ip saddr CLIENTS masquerade).",
+				o->egress[0] ? " oifname \"" : "", o->egress, o->egress[0] ? "\"" : "");
 		return;
 	}
 	if (o->nat == 0 && o->egress[0] && o->clients_private && o->ipv4 == 1) {

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "ip_prefix.h"
+
 /* An integer sysctl by its dotted name ("net.ipv4.ip_forward"): 0 or -errno. */
 int host_sysctl_int(const char *name, int *value);
 
@@ -33,11 +35,15 @@ int host_nft_ruleset(char **out);
 /* The next line of a ruleset's text into buf (cut to len - 1 bytes), and
  * *cursor past it; false at the end. */
 bool ruleset_next_line(const char **cursor, char *buf, size_t len);
-/* A source NAT in the ruleset for traffic leaving by egress (NULL or "":
- * any): 1 with the first rule that takes it in, trimmed; 2 when the source
- * NAT rules there are all for other output interfaces (the first in rule);
- * 0 when there is none. */
-int ruleset_find_source_nat(const char *ruleset, const char *egress, char *rule, size_t len);
+/* A source NAT in the ruleset for the clients' traffic leaving by egress
+ * (NULL or "": any): 1 with the first rule that takes it in, trimmed; 2
+ * when the source NAT rules there are all for other output interfaces (the
+ * first in rule); 3 when those for egress all match a source (ip saddr,
+ * ip6 saddr) that none of the n clients' prefixes fall in (the first of
+ * them in rule); 0 when there is none. A source match that is a set, a
+ * negation or anything not read as one prefix takes the clients in. */
+int ruleset_find_source_nat(const char *ruleset, const char *egress, const struct ip_prefix *clients, size_t n,
+			    char *rule, size_t len);
 
 /* A forward chain that drops what comes in from ifname (forward_filter.c):
  * true with where ("table inet f, chain fwd: policy drop, ...") in found.
