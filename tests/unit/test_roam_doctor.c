@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "doctor.h"
+#include "doctor_rpfilter.h"
 #include "ip_header.h"
 #include "test.h"
 
@@ -839,6 +840,27 @@ static void test_ruleset(void)
 				      "eth0", clients, 1, rule, sizeof(rule)) == 1);
 }
 
+/* A full tunnel on a host with strict rp_filter: the table restores the
+ * mark, but only src_valid_mark makes the check read it. */
+static void test_rpfilter(void)
+{
+	struct rpfilter_observation o = { .full_tunnel = { true, false }, .table = { 1, 0 }, .rp_filter = 1,
+					  .src_valid_mark = 1 };
+	struct doctor_report r = new_report();
+
+	snprintf(o.table_name, sizeof(o.table_name), "roam-wg0");
+	snprintf(o.rp_filter_where, sizeof(o.rp_filter_where), "all");
+	CHECK(!judge_rpfilter(&r, &o) && last(&r)->status == DOCTOR_PASS);
+	o.src_valid_mark = 0;	/* reset by a sysctl --system */
+	CHECK(judge_rpfilter(&r, &o) && last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "rp_filter") &&
+	      says(last(&r), "src_valid_mark = 0") && says(last(&r), "sysctl -w net.ipv4.conf.all.src_valid_mark=1"));
+	o.rp_filter = 2;	/* loose: the replies pass whatever the mark */
+	CHECK(!judge_rpfilter(&r, &o) && last(&r)->status == DOCTOR_PASS);
+	o.rp_filter = 1;
+	o.table[0] = 0;		/* the table gone: that is the cause named */
+	CHECK(judge_rpfilter(&r, &o) && says(last(&r), "MISSING") && says(last(&r), "restore the table"));
+}
+
 static void test_json_report(void)
 {
 	struct doctor_report r = new_report();
@@ -923,6 +945,7 @@ int main(void)
 	RUN(test_probe_address);
 	RUN(test_mtu_dns_clock);
 	RUN(test_ruleset);
+	RUN(test_rpfilter);
 	RUN(test_json_report);
 	return test_finish("test_roam_doctor");
 }
