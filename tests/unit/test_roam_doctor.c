@@ -808,6 +808,15 @@ static void test_ruleset(void)
 				       NULL, NULL, 0, rule, sizeof(rule)));
 	CHECK(!ruleset_find_source_nat("", NULL, NULL, 0, rule, sizeof(rule)));
 
+	/* A port forward left on the listen port takes the peers' datagrams. */
+	const char *fwd = "table ip oldfwd {\n chain pre {\n  type nat hook prerouting priority -100; policy accept;\n"
+			  "  iifname \"eth1\" udp dport 51820 dnat to 203.0.113.99\n }\n}\n";
+	CHECK(ruleset_find_port_redirect(fwd, 51820, rule, sizeof(rule)) &&
+	      !strcmp(rule, "iifname \"eth1\" udp dport 51820 dnat to 203.0.113.99"));
+	CHECK(!ruleset_find_port_redirect(fwd, 5182, rule, sizeof(rule)));
+	CHECK(ruleset_find_port_redirect("  udp dport 51820 redirect to :51821\n", 51820, rule, sizeof(rule)));
+	CHECK(!ruleset_find_port_redirect("  udp dport 51820 accept\n", 51820, rule, sizeof(rule)));
+
 	/* The saddr match against the clients' addresses: a renumbered
 	 * tunnel's leftover rule NATs none of them. */
 	struct ip_prefix clients[2];

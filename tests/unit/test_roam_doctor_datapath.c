@@ -244,6 +244,20 @@ static void test_session_causes(void)
 	o.icmp.total = 3;
 	o.icmp.last_kind = ICMP_KIND_PORT;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "nat_mapping_expired"));
+	/* But the peer's datagrams arrived from its address meanwhile, before
+	 * the firewall, and none reached the daemon: this host drops them,
+	 * whatever the daemon's silence looks like (a ban set; a DNAT). */
+	o.endpoint_arrived = 5;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "input_firewall") &&
+	      strstr(last(&r)->evidence, "5 datagrams from the peer's address") &&
+	      !strstr(last(&r)->decision, "PersistentKeepalive"));
+	snprintf(o.redirect_rule, sizeof(o.redirect_rule), "iifname \"eth1\" udp dport 51820 dnat to 203.0.113.99");
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "port_redirected") &&
+	      strstr(last(&r)->evidence, "dnat to 203.0.113.99"));
+	/* Another peer at that address (one NAT) was heard: not dropped here. */
+	o.endpoint_reached_daemon = true;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "nat_mapping_expired"));
+	o.endpoint_arrived = 0, o.endpoint_reached_daemon = false, o.redirect_rule[0] = '\0';
 	o.refused_reason = "bad_mac1";
 	o.refused = 1;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "bad_mac1") &&

@@ -890,6 +890,64 @@ static void watch_refused_initiations(struct exam *x, const struct uapi_device *
 	}
 }
 
+/* The address of an endpoint ("198.51.100.2:51820", "[fd00::2]:51820"). */
+static bool endpoint_address(const char *endpoint, struct ip_prefix *out)
+{
+	const char *colon = strrchr(endpoint, ':');
+	char host[UAPI_ENDPOINT_MAX];
+	size_t n;
+
+	if (!colon || colon == endpoint)
+		return false;
+	n = (size_t)(colon - endpoint);
+	if (endpoint[0] == '[') {
+		if (n < 2)
+			return false;
+		endpoint++;
+		n -= 2;
+	}
+	snprintf(host, sizeof(host), "%.*s", (int)n, endpoint);
+	return ip_prefix_parse(out, host, true);
+}
+
+static bool same_address(const struct ip_prefix *a, const struct ip_prefix *b)
+{
+	return a->family == b->family && !memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16);
+}
+
+/* Did the peer's datagrams reach this host and stop short of the daemon?
+ * Counted by the endpoint's address, not its port, and against every peer
+ * at that address: clients behind one NAT share it, and one of them heard
+ * means the address is not dropped. */
+static void note_endpoint_arrivals(const struct uapi_peer *peer, const struct uapi_device *before,
+				   const struct uapi_device *after, struct datapath_observation *o)
+{
+	struct ip_prefix at, other;
+
+	if (!o->captured || !endpoint_address(peer->endpoint, &at))
+		return;
+	for (size_t i = 0; i < o->capture.n_sources; i++)
+		if (same_address(&o->capture.sources[i].addr, &at))
+			o->endpoint_arrived += o->capture.sources[i].count;
+	if (!o->endpoint_arrived)
+		return;
+	for (size_t i = 0; i < after->n_peers; i++) {
+		const struct uapi_peer *a = &after->peers[i], *b = find_peer(before, a->public_key);
+
+		if (b && endpoint_address(a->endpoint, &other) && same_address(&other, &at) &&
+		    a->rx_packets > b->rx_packets)
+			o->endpoint_reached_daemon = true;
+	}
+	if (!o->endpoint_reached_daemon) {
+		char *ruleset;
+
+		if (host_nft_ruleset(&ruleset) == 0) {
+			ruleset_find_port_redirect(ruleset, o->listen_port, o->redirect_rule, sizeof(o->redirect_rule));
+			free(ruleset);
+		}
+	}
+}
+
 /* Up to three small pings (the first answer ends them), with the daemon's
  * counters and the ICMP errors read around them. */
 static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struct datapath_observation *o)
@@ -962,6 +1020,8 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 			}
 		}
 	}
+	if (o->counted)
+		note_endpoint_arrivals(peer, &before, &after, o);
 	/* Only for a peer whose endpoint this side learned (a client): one
 	 * this side connects to does not restart onto a new port. */
 	const char *why;

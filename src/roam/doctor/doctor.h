@@ -244,6 +244,12 @@ struct datapath_observation {
 	 * "unknown_peer"), and how many; NULL when none came. */
 	const char *refused_reason;
 	uint64_t refused;
+	/* Datagrams to the port from the peer's endpoint address (any port: a
+	 * NAT may have moved it) that the capture saw meanwhile, and whether
+	 * any peer at that address got packets into the daemon meanwhile. */
+	uint64_t endpoint_arrived;
+	bool endpoint_reached_daemon;
+	char redirect_rule[160];	/* a DNAT/redirect of the listen port, "" none */
 };
 /* Returns true when the data path failed (the peer's mtu and dns are then
  * SKIP). */

@@ -210,6 +210,29 @@ int ruleset_find_source_nat(const char *ruleset, const char *egress, const struc
 	return found;
 }
 
+bool ruleset_find_port_redirect(const char *ruleset, uint16_t port, char *rule, size_t len)
+{
+	const char *line = ruleset;
+	char buf[512], dport[24];
+
+	snprintf(dport, sizeof(dport), "dport %u", port);
+	while (ruleset_next_line(&line, buf, sizeof(buf))) {
+		const char *m = strstr(buf, dport), *s = buf;
+
+		/* "dport 51820" and not "dport 518200"; a set ("dport { ... }")
+		 * is not read. */
+		if (!m || (m[strlen(dport)] && m[strlen(dport)] != ' ') || strchr(buf, '{'))
+			continue;
+		if (!strstr(buf, "dnat ") && !strstr(buf, "redirect"))
+			continue;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		snprintf(rule, len, "%s", s);
+		return true;
+	}
+	return false;
+}
+
 bool ruleset_next_line(const char **cursor, char *buf, size_t len)
 {
 	const char *line = *cursor;

@@ -45,6 +45,11 @@ bool ruleset_next_line(const char **cursor, char *buf, size_t len);
 int ruleset_find_source_nat(const char *ruleset, const char *egress, const struct ip_prefix *clients, size_t n,
 			    char *rule, size_t len);
 
+/* A rule that takes UDP to port away from the local socket before it sees
+ * it (a prerouting "udp dport PORT dnat to ..." or "redirect to ..."): true
+ * with the rule, trimmed, in rule. */
+bool ruleset_find_port_redirect(const char *ruleset, uint16_t port, char *rule, size_t len);
+
 /* A forward chain that drops what comes in from ifname (forward_filter.c):
  * true with where ("table inet f, chain fwd: policy drop, ...") in found.
  * Base chains with a forward hook are all read: each must let it pass. */
