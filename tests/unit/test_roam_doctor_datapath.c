@@ -248,16 +248,24 @@ static void test_session_causes(void)
 	 * the firewall, and none reached the daemon: this host drops them,
 	 * whatever the daemon's silence looks like (a ban set; a DNAT). */
 	o.endpoint_arrived = 5;
+	o.rx_delta = 0;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "input_firewall") &&
 	      strstr(last(&r)->evidence, "5 datagrams from the peer's address") &&
 	      !strstr(last(&r)->decision, "PersistentKeepalive"));
 	snprintf(o.redirect_rule, sizeof(o.redirect_rule), "iifname \"eth1\" udp dport 51820 dnat to 203.0.113.99");
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "port_redirected") &&
 	      strstr(last(&r)->evidence, "dnat to 203.0.113.99"));
+	/* The rule alone explains the silence when no datagram came during
+	 * the pings (a keepalive every 25 s). */
+	o.endpoint_arrived = 0;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "port_redirected"));
+	o.redirect_rule[0] = '\0';
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "nat_mapping_expired"));
 	/* Another peer at that address (one NAT) was heard: not dropped here. */
+	o.endpoint_arrived = 5;
 	o.endpoint_reached_daemon = true;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "nat_mapping_expired"));
-	o.endpoint_arrived = 0, o.endpoint_reached_daemon = false, o.redirect_rule[0] = '\0';
+	o.endpoint_arrived = 0, o.endpoint_reached_daemon = false, o.rx_delta = 1;
 	o.refused_reason = "bad_mac1";
 	o.refused = 1;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "bad_mac1") &&

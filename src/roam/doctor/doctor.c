@@ -938,14 +938,19 @@ static void note_endpoint_arrivals(const struct uapi_peer *peer, const struct ua
 		    a->rx_packets > b->rx_packets)
 			o->endpoint_reached_daemon = true;
 	}
-	if (!o->endpoint_reached_daemon) {
-		char *ruleset;
+}
 
-		if (host_nft_ruleset(&ruleset) == 0) {
-			ruleset_find_port_redirect(ruleset, o->listen_port, o->redirect_rule, sizeof(o->redirect_rule));
-			free(ruleset);
-		}
-	}
+/* Nothing from the peer reached the daemon: a port forward left on the
+ * listen port explains that whether or not one of its datagrams came
+ * during the pings (a keepalive every 25 s often does not). */
+static void note_port_redirect(struct datapath_observation *o)
+{
+	char *ruleset;
+
+	if (o->answered || o->rx_delta || o->endpoint_reached_daemon || host_nft_ruleset(&ruleset) != 0)
+		return;
+	ruleset_find_port_redirect(ruleset, o->listen_port, o->redirect_rule, sizeof(o->redirect_rule));
+	free(ruleset);
 }
 
 /* Up to three small pings (the first answer ends them), with the daemon's
@@ -1020,8 +1025,10 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 			}
 		}
 	}
-	if (o->counted)
+	if (o->counted) {
 		note_endpoint_arrivals(peer, &before, &after, o);
+		note_port_redirect(o);
+	}
 	/* Only for a peer whose endpoint this side learned (a client): one
 	 * this side connects to does not restart onto a new port. */
 	const char *why;

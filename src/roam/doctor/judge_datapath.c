@@ -184,13 +184,19 @@ static void silent_peer_cause(struct doctor_finding *f, const struct uapi_peer *
 static bool dropped_before_daemon_cause(struct doctor_finding *f, const struct uapi_peer *peer,
 					const struct datapath_observation *o)
 {
-	if (!o->counted || !o->endpoint_arrived || o->endpoint_reached_daemon)
+	bool arrived = o->endpoint_arrived && !o->endpoint_reached_daemon;
+
+	if (!o->counted || (!arrived && !o->redirect_rule[0]) || o->rx_delta)
 		return false;
-	doctor_figure(f, "datagrams_arrived", (double)o->endpoint_arrived);
-	doctor_evidence(f, "; %" PRIu64 " datagram%s from the peer's address (its endpoint %s) to UDP %u reached "
-			   "this host meanwhile (seen before the firewall), and the daemon received nothing from "
-			   "there", o->endpoint_arrived, o->endpoint_arrived == 1 ? "" : "s", peer->endpoint,
-			o->listen_port);
+	if (arrived) {
+		doctor_figure(f, "datagrams_arrived", (double)o->endpoint_arrived);
+		doctor_evidence(f, "; %" PRIu64 " datagram%s from the peer's address (its endpoint %s) to UDP %u "
+				   "reached this host meanwhile (seen before the firewall), and the daemon received "
+				   "nothing from there", o->endpoint_arrived, o->endpoint_arrived == 1 ? "" : "s",
+				peer->endpoint, o->listen_port);
+	} else {
+		doctor_evidence(f, "; the daemon received nothing from the peer meanwhile");
+	}
 	if (o->redirect_rule[0]) {
 		f->cause = "port_redirected";
 		doctor_evidence(f, "; the ruleset sends the port elsewhere: %s", o->redirect_rule);
