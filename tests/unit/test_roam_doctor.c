@@ -642,6 +642,18 @@ static void test_forwarding(void)
 	judge_forwarding(&r, &o);
 	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "masquerade_wrong_source") &&
 	      says(last(&r), "ip saddr 10.8.0.0/24 oifname") && says(last(&r), "oifname \"eth0\" ip saddr CLIENTS"));
+	o.nat = 1;	/* a hub whose input chain drops the tunnel: its own services die */
+	o.input_drop = 1;
+	snprintf(o.input_rule, sizeof(o.input_rule), "table inet hardening, chain input: policy drop, and no rule "
+		 "accepts iifname \"wg0\"");
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "input_dropped") &&
+	      says(last(&r), "table inet hardening, chain input: policy drop") && says(last(&r), "iifname \"wg0\" accept"));
+	o.hub = false;	/* a client: dropping what its server starts is normal */
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_SKIP);
+	o.hub = true;
+	o.input_drop = 0;
 	o.egress[0] = '\0';
 	o.nat = 0;
 	o.need_ipv6 = true;

@@ -317,6 +317,20 @@ static void test_forward_filter(void)
 					 "policy accept;\n\t\tiifname \"eth1\" drop\n\t}\n\tchain in {\n\t\ttype "
 					 "filter hook input priority filter; policy drop;\n\t}\n}\n", "wg0", found,
 					 sizeof(found)));
+	/* The input hook, as a hardened server has it (case 14): lo, replies,
+	 * the tunnel's port and SSH accepted; the tunnel itself not. */
+	const char *hardened = "table inet hardening {\n\tchain input {\n\t\ttype filter hook input priority filter; "
+			       "policy drop;\n\t\tiif \"lo\" accept\n\t\tct state established,related accept\n"
+			       "\t\tudp dport 51820 accept\n\t\ttcp dport 22 accept\n\t}\n}\n";
+	CHECK(ruleset_find_input_drop(hardened, "wg0", found, sizeof(found)) &&
+	      strstr(found, "table inet hardening, chain input: policy drop"));
+	CHECK(!ruleset_find_forward_drop(hardened, "wg0", found, sizeof(found)));
+	CHECK(!ruleset_find_input_drop("table inet h {\n\tchain input {\n\t\ttype filter hook input priority filter; "
+				       "policy drop;\n\t\tiifname \"wg0\" accept\n\t}\n}\n", "wg0", found, sizeof(found)));
+	/* An accept by source may be the tunnel's subnet: not blamed. */
+	CHECK(!ruleset_find_input_drop("table inet h {\n\tchain input {\n\t\ttype filter hook input priority filter; "
+				       "policy drop;\n\t\tip saddr 198.18.100.0/24 accept\n\t}\n}\n", "wg0", found,
+				       sizeof(found)));
 }
 
 /* ---- nothing arrives, and what depends on a failed check --------------- */

@@ -792,6 +792,8 @@ static void check_forwarding(struct exam *x)
 		fo.forward_drop = err ? err
 				      : ruleset_find_forward_drop(ruleset, x->ifname, fo.forward_rule,
 								  sizeof(fo.forward_rule));
+		fo.input_drop = err ? err
+				    : ruleset_find_input_drop(ruleset, x->ifname, fo.input_rule, sizeof(fo.input_rule));
 		free(ruleset);
 		find_interface_forwarding_off(x->ifname, fo.egress, fo.interface_forwarding_off,
 					      sizeof(fo.interface_forwarding_off));

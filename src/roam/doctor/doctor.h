@@ -204,6 +204,8 @@ struct forwarding_observation {
 	/* An IPv4 interface that refuses to forward although ip_forward is 1:
 	 * the tunnel's or the egress's net.ipv4.conf.X.forwarding, "" none. */
 	char interface_forwarding_off[64 + IF_NAMESIZE];
+	int input_drop;			/* 1 an input chain drops the tunnel, 0 not, -errno */
+	char input_rule[256];
 };
 void judge_forwarding(struct doctor_report *r, const struct forwarding_observation *o);
 

@@ -837,6 +837,22 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 				   "-A POSTROUTING -o %s -j MASQUERADE).", o->egress, o->egress, o->egress);
 		return;
 	}
+	if (o->input_drop == 1) {
+		/* Routed traffic passes, but what the clients send to this
+		 * host itself (its DNS, its services) dies in the input
+		 * chain; this host's own pings come back as established, so
+		 * only a client notices. A client host drops its server's
+		 * new connections by design: this is judged on hubs only. */
+		f->status = DOCTOR_FAIL;
+		f->cause = "input_dropped";
+		doctor_evidence(f, "; the input filter drops what the clients send to this host itself: %s",
+				o->input_rule);
+		doctor_decision(f, "Clients reach the internet through this host but not this host's own services (its "
+				   "DNS, SSH on its tunnel address): accept the tunnel in the input chain (nft add rule "
+				   "TABLE CHAIN iifname \"%s\" accept; or iptables -A INPUT -i %s -j ACCEPT), or only "
+				   "the ports it should offer them.", r->ifname, r->ifname);
+		return;
+	}
 	if (o->nat == 0) {
 		f->status = DOCTOR_WARN;
 		doctor_decision(f, "Full-tunnel clients reach the internet only if the network routes the tunnel's "

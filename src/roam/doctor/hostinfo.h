@@ -54,6 +54,10 @@ bool ruleset_find_port_redirect(const char *ruleset, uint16_t port, char *rule, 
  * true with where ("table inet f, chain fwd: policy drop, ...") in found.
  * Base chains with a forward hook are all read: each must let it pass. */
 bool ruleset_find_forward_drop(const char *ruleset, const char *ifname, char *found, size_t len);
+/* The same for the input hook: what the tunnel's clients send to this host
+ * itself (its DNS, its services). An accept by source address (ip saddr)
+ * counts as letting them in, since it may name the tunnel's subnet. */
+bool ruleset_find_input_drop(const char *ruleset, const char *ifname, char *found, size_t len);
 
 /* The interface's flags (IFF_UP, ...): 0 or -errno. */
 int host_link_flags(const char *ifname, unsigned *flags);
