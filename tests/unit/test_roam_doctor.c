@@ -417,6 +417,11 @@ static void test_udp(void)
 	CHECK(judge_udp(&r, &dev, &w, 0));
 	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "received none") &&
 	      says(last(&r), "203.0.113.2:4000") && says(last(&r), "firewall"));
+	/* A port forward left on the listen port takes them: named, quoted. */
+	snprintf(w.redirect_rule, sizeof(w.redirect_rule), "udp dport 51820 dnat to 203.0.113.99");
+	CHECK(judge_udp(&r, &dev, &w, 0) && last(&r)->status == DOCTOR_FAIL &&
+	      !strcmp(last(&r)->cause, "port_redirected") && says(last(&r), "dnat to 203.0.113.99"));
+	w.redirect_rule[0] = '\0';
 
 	/* ... and the daemon takes them: the handshake check explains the rest. */
 	w.received = 3;

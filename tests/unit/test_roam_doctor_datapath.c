@@ -327,6 +327,10 @@ static void test_forward_filter(void)
 	CHECK(!ruleset_find_forward_drop(hardened, "wg0", found, sizeof(found)));
 	CHECK(!ruleset_find_input_drop("table inet h {\n\tchain input {\n\t\ttype filter hook input priority filter; "
 				       "policy drop;\n\t\tiifname \"wg0\" accept\n\t}\n}\n", "wg0", found, sizeof(found)));
+	/* A rule dropping the tunnel outright is the datapath's to name (the
+	 * replies to this host's pings die too: tunnel_input_dropped). */
+	CHECK(!ruleset_find_input_drop("table inet h {\n\tchain input {\n\t\ttype filter hook input priority filter; "
+				       "policy accept;\n\t\tiifname \"wg0\" drop\n\t}\n}\n", "wg0", found, sizeof(found)));
 	/* An accept by source may be the tunnel's subnet: not blamed. */
 	CHECK(!ruleset_find_input_drop("table inet h {\n\tchain input {\n\t\ttype filter hook input priority filter; "
 				       "policy drop;\n\t\tip saddr 198.18.100.0/24 accept\n\t}\n}\n", "wg0", found,

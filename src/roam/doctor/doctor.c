@@ -236,6 +236,18 @@ static bool handshake_refused(const struct uapi_drop *old, size_t n_old, const s
 			return true;
 	return false;
 }
+/* A DNAT/redirect of the listen port in the ruleset into rule ("" none). */
+static void find_port_redirect(uint16_t port, char *rule, size_t len)
+{
+	char *ruleset;
+
+	rule[0] = '\0';
+	if (host_nft_ruleset(&ruleset) != 0)
+		return;
+	ruleset_find_port_redirect(ruleset, port, rule, len);
+	free(ruleset);
+}
+
 
 /* Watches the UDP port while the peers without a fresh handshake get their
  * chance (and those doctor nudged answer), ending early once all are fresh.
@@ -282,6 +294,8 @@ static void watch(const char *ifname, struct uapi_device *dev, int fd, struct ic
 	if (refreshed)
 		drops_growth(old, n_old, dev->drops, dev->n_drops, &w->drops, &w->n_drops);
 	free(old);
+	if (w->counted && w->capture.datagrams && !w->received)
+		find_port_redirect(dev->listen_port, w->redirect_rule, sizeof(w->redirect_rule));
 }
 
 /* ---- routes ------------------------------------------------------------ */
@@ -947,12 +961,8 @@ static void note_endpoint_arrivals(const struct uapi_peer *peer, const struct ua
  * during the pings (a keepalive every 25 s often does not). */
 static void note_port_redirect(struct datapath_observation *o)
 {
-	char *ruleset;
-
-	if (o->answered || o->rx_delta || o->endpoint_reached_daemon || host_nft_ruleset(&ruleset) != 0)
-		return;
-	ruleset_find_port_redirect(ruleset, o->listen_port, o->redirect_rule, sizeof(o->redirect_rule));
-	free(ruleset);
+	if (!o->answered && !o->rx_delta && !o->endpoint_reached_daemon)
+		find_port_redirect(o->listen_port, o->redirect_rule, sizeof(o->redirect_rule));
 }
 
 /* Up to three small pings (the first answer ends them), with the daemon's

@@ -128,6 +128,9 @@ struct watch_observation {
 	/* A peer's Endpoint that routes into this interface itself (see
 	 * doctor_endpoint_loop); "" for none. */
 	char looped_endpoint[UAPI_ENDPOINT_MAX];
+	/* Datagrams arrived and none reached the daemon: a DNAT/redirect of
+	 * the listen port in the ruleset, "" for none. */
+	char redirect_rule[160];
 };
 
 /* Finds a peer whose Endpoint routes into interface ifindex itself, as the

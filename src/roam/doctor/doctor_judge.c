@@ -405,6 +405,16 @@ bool judge_udp(struct doctor_report *r, const struct uapi_device *dev, const str
 		return false;
 	}
 	doctor_figure(f, "received_by_daemon", (double)w->received);
+	if (!w->received && w->redirect_rule[0]) {
+		f->status = DOCTOR_FAIL;
+		f->cause = "port_redirected";
+		doctor_evidence(f, ", and %s received none of them; the ruleset sends the port elsewhere: %s",
+				r->daemon[0] ? r->daemon : "the daemon", w->redirect_rule);
+		doctor_decision(f, "A DNAT or redirect rule takes UDP %u away from the daemon before it sees it: "
+				   "delete it (nft -a list ruleset shows its handle; nft delete rule TABLE CHAIN handle "
+				   "N), or narrow it so it spares this port.", dev->listen_port);
+		return true;
+	}
 	if (!w->received) {
 		f->status = DOCTOR_FAIL;
 		f->cause = "input_firewall";

@@ -60,13 +60,18 @@ static bool accepts_by_source(const char *rule)
 }
 
 /* The first base chain with the hook that drops what comes in from
- * ifname: its policy with nothing accepting ifname, or a drop naming it. */
-static bool ruleset_find_hook_drop(const char *ruleset, const char *hook, bool source_accepts, const char *ifname,
-				   char *found, size_t len)
+ * ifname: its policy with nothing accepting ifname, or a drop naming it.
+ * For the input hook only the policy is read: a rule that drops the tunnel
+ * outright drops the replies to this host's own pings too, which the
+ * datapath check names (tunnel_input_dropped), and an accept by source
+ * address counts as letting the tunnel in. */
+static bool ruleset_find_hook_drop(const char *ruleset, const char *hook, bool input, const char *ifname, char *found,
+				   size_t len)
 {
 	char quoted[40], table[96] = "", chain[96] = "";
 	bool in_hook = false, policy_drop = false, accepted = false;
 	const char *line = ruleset;
+	bool source_accepts = input, rules_drop = !input;
 
 	char buf[512];
 
@@ -97,7 +102,7 @@ static bool ruleset_find_hook_drop(const char *ruleset, const char *hook, bool s
 			 * replies through: not an accept of the clients' traffic. */
 			if (rule_verdict_is(buf, "accept") && (!strstr(buf, "ct state") || strstr(buf, "new"))) {
 				accepted = true;
-			} else if (rule_verdict_is(buf, "drop") || strstr(buf, "reject")) {
+			} else if (rules_drop && (rule_verdict_is(buf, "drop") || strstr(buf, "reject"))) {
 				snprintf(found, len, "%s, chain %s: %s", table, chain, buf);
 				return true;
 			}
