@@ -135,9 +135,12 @@ without_valid_mark() {
 	loses_all 198.19.0.1 || ok=1
 	roam "$A" doctor "$WA" --wait 2 >"$RT_TMP/doctor" 2>&1
 	grep -A2 rpfilter "$RT_TMP/doctor" | tee /dev/fd/"$RT_OUT"
-	grep -q '^ *FAIL *rpfilter .*src_valid_mark = 0' "$RT_TMP/doctor" &&
-		grep -q 'sysctl -w net.ipv4.conf.all.src_valid_mark=1' "$RT_TMP/doctor" &&
-		[ "$(grep -c '^ *FAIL ' "$RT_TMP/doctor")" = 1 ] || { cat "$RT_TMP/doctor"; ok=1; }
+	if ! grep -q '^ *FAIL *rpfilter .*src_valid_mark = 0' "$RT_TMP/doctor" ||
+		! grep -q 'sysctl -w net.ipv4.conf.all.src_valid_mark=1' "$RT_TMP/doctor" ||
+		[ "$(grep -c '^ *FAIL ' "$RT_TMP/doctor")" != 1 ]; then
+		cat "$RT_TMP/doctor"
+		ok=1
+	fi
 	nsx "$A" sysctl -qw net.ipv4.conf.all.src_valid_mark=1 && ping_through || ok=1
 	return "$ok"
 }
