@@ -319,9 +319,35 @@ f_ph_rule() { ip -n "$LAB_PHONE" rule del pref 100 && ip -n "$LAB_PHONE" route f
 # does not leave by (copied from another host), or is gone.
 masq_set() {
 	nsx "$LAB_SERVER" nft flush chain ip rtnat postrouting &&
-		{ [ -z "$1" ] || nsx "$LAB_SERVER" nft add rule ip rtnat postrouting oifname "$1" ip saddr 198.18.0.0/24 masquerade; }
+		{ [ -z "$1" ] || nsx "$LAB_SERVER" nft add rule ip rtnat postrouting oifname "$1" ip saddr "${2:-198.18.0.0/24}" masquerade; }
 }
 b_masq_wrong() { masq_set lo; }
+# NAT: the masquerade was left on the tunnel's old subnet (renumbered): it
+# takes in none of the clients.
+b_masq_source() { masq_set "$LAB_SRV_DEV" 198.19.77.0/24; }
+# forwarding: ip_forward stays 1, but the tunnel interface's own forwarding
+# was turned off (a sysctl.d file, a network manager).
+b_fwd_iface() { nsx "$LAB_SERVER" sysctl -qw "net.ipv4.conf.$LAB_WG_SERVER.forwarding=0"; }
+f_fwd_iface() { nsx "$LAB_SERVER" sysctl -qw "net.ipv4.conf.$LAB_WG_SERVER.forwarding=1"; }
+# firewall: a hardened server's input chain (policy drop; lo, replies and
+# the tunnel's port accepted): the clients reach the internet through it,
+# not its own services.
+b_srv_in_hard() {
+	nsx "$LAB_SERVER" nft -f - <<<"table inet rtinh { chain c { type filter hook input priority 0; policy drop; iif lo accept; ct state established,related accept; udp dport $LAB_PORT accept; }; }"
+}
+f_srv_in_hard() { nft_gone "$LAB_SERVER" rtinh; }
+# NAT: a port forward left on the listen port sends the clients' datagrams
+# elsewhere (conntrack flushed, as a reboot would, so it takes them; the
+# phone's next datagram is forwarded, and the server's answers then leave
+# from another port, which the phone's NAT drops).
+portfwd_took_phone() { nsx "$LAB_SERVER" conntrack -L -p udp --orig-port-dst "$LAB_PORT" 2>/dev/null | grep -q 203.0.113.99; }
+b_srv_portfwd() {
+	nsx "$LAB_SERVER" nft -f - <<<"table ip rtpfw { chain c { type nat hook prerouting priority -100; policy accept; udp dport $LAB_PORT dnat to 203.0.113.99; }; }" &&
+		nsx "$LAB_SERVER" conntrack -F 2>/dev/null
+	nsx "$LAB_PHONE" ping -c 1 -W 1 "$SRV_TUN4" >/dev/null 2>&1
+	wait_until 10 portfwd_took_phone
+}
+f_srv_portfwd() { nsx "$LAB_SERVER" nft delete table ip rtpfw && nsx "$LAB_SERVER" conntrack -F 2>/dev/null; }
 b_masq_missing() { masq_set ""; }
 f_masq() { masq_set "$LAB_SRV_DEV"; }
 # keys: the phone's config gets a wrong PublicKey for the server (and no
@@ -509,6 +535,10 @@ B=(
 	"phone-policy-rule phone route_overridden b_ph_rule f_ph_rule"
 	"server-masquerade-wrong-if server masquerade_wrong_interface b_masq_wrong f_masq"
 	"server-masquerade-missing server masquerade_missing b_masq_missing f_masq"
+	"server-masquerade-wrong-source server masquerade_wrong_source b_masq_source f_masq"
+	"server-forwarding-iface-off server forwarding_off b_fwd_iface f_fwd_iface"
+	"server-input-hardened server input_dropped b_srv_in_hard f_srv_in_hard"
+	"server-port-forward-left server port_redirected b_srv_portfwd f_srv_portfwd"
 	"phone-wrong-server-key server bad_mac1 b_ph_wrong_srv_key f_ph_wrong_srv_key"
 	"phone-allowedips-local-lan phone allowed_ips_local_network b_ph_local_lan f_ph_local_lan"
 	"server-peer-no-allowedips server no_allowed_ips b_srv_no_allowed f_srv_no_allowed"

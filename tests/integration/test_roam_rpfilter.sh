@@ -126,6 +126,25 @@ up4() { roam "$A" up "$CONF4" && rules_ok; }
 t_check "roam up (full tunnel): tables ip and ip6 $TABLE with wg-quick's rules, in the ledger" up4
 t_check "rp_filter=1, IPv4 endpoint: ping v4 and v6 through the full tunnel" ping_through
 
+# A sysctl --system re-run resets src_valid_mark, which roam up set: the
+# table still restores the mark, but the reverse-path check no longer
+# reads it. Doctor must name rp_filter with src_valid_mark, not a firewall.
+without_valid_mark() {
+	local ok=0
+	nsx "$A" sysctl -qw net.ipv4.conf.all.src_valid_mark=0 || return 1
+	loses_all 198.19.0.1 || ok=1
+	roam "$A" doctor "$WA" --wait 2 >"$RT_TMP/doctor" 2>&1
+	grep -A2 rpfilter "$RT_TMP/doctor" | tee /dev/fd/"$RT_OUT"
+	if ! grep -q '^ *FAIL *rpfilter .*src_valid_mark = 0' "$RT_TMP/doctor" ||
+		! grep -q 'sysctl -w net.ipv4.conf.all.src_valid_mark=1' "$RT_TMP/doctor" ||
+		[ "$(grep -c '^ *FAIL ' "$RT_TMP/doctor")" != 1 ]; then
+		cat "$RT_TMP/doctor"
+		ok=1
+	fi
+	nsx "$A" sysctl -qw net.ipv4.conf.all.src_valid_mark=1 && ping_through || ok=1
+	return "$ok"
+}
+t_check "src_valid_mark=0 with the tables: 100% loss, doctor names rp_filter (src_valid_mark), nothing else" without_valid_mark
 without_tables() {
 	nsx "$A" nft delete table ip "$TABLE" && nsx "$A" nft delete table ip6 "$TABLE" &&
 		loses_all 198.19.0.1 && loses_all fd00:9::1

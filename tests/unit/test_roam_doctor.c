@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "doctor.h"
+#include "doctor_rpfilter.h"
 #include "ip_header.h"
 #include "test.h"
 
@@ -417,6 +418,11 @@ static void test_udp(void)
 	CHECK(judge_udp(&r, &dev, &w, 0));
 	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "received none") &&
 	      says(last(&r), "203.0.113.2:4000") && says(last(&r), "firewall"));
+	/* A port forward left on the listen port takes them: named, quoted. */
+	snprintf(w.redirect_rule, sizeof(w.redirect_rule), "udp dport 51820 dnat to 203.0.113.99");
+	CHECK(judge_udp(&r, &dev, &w, 0) && last(&r)->status == DOCTOR_FAIL &&
+	      !strcmp(last(&r)->cause, "port_redirected") && says(last(&r), "dnat to 203.0.113.99"));
+	w.redirect_rule[0] = '\0';
 
 	/* ... and the daemon takes them: the handshake check explains the rest. */
 	w.received = 3;
@@ -607,6 +613,13 @@ static void test_forwarding(void)
 	snprintf(o.nat_rule, sizeof(o.nat_rule), "masquerade");
 	judge_forwarding(&r, &o);
 	CHECK(last(&r)->status == DOCTOR_PASS);
+	/* ip_forward on, but the tunnel interface itself forwards nothing. */
+	snprintf(o.interface_forwarding_off, sizeof(o.interface_forwarding_off), "net.ipv4.conf.wg0.forwarding");
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "forwarding_off") &&
+	      says(last(&r), "sysctl -w net.ipv4.conf.wg0.forwarding=1") &&
+	      strstr(last(&r)->evidence, "net.ipv4.conf.wg0.forwarding = 0"));
+	o.interface_forwarding_off[0] = '\0';
 	o.ipv4 = 0;	/* NAT set up, forwarding off: the intent is clear */
 	judge_forwarding(&r, &o);
 	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "net.ipv4.ip_forward=1"));
@@ -630,6 +643,23 @@ static void test_forwarding(void)
 	judge_forwarding(&r, &o);
 	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "masquerade_wrong_interface") &&
 	      says(last(&r), "leaves by eth0"));
+	o.nat = 3;	/* a masquerade for sources the clients do not have */
+	snprintf(o.nat_rule, sizeof(o.nat_rule), "ip saddr 10.8.0.0/24 oifname \"eth0\" masquerade");
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "masquerade_wrong_source") &&
+	      says(last(&r), "ip saddr 10.8.0.0/24 oifname") && says(last(&r), "oifname \"eth0\" ip saddr CLIENTS"));
+	o.nat = 1;	/* a hub whose input chain drops the tunnel: its own services die */
+	o.input_drop = 1;
+	snprintf(o.input_rule, sizeof(o.input_rule), "table inet hardening, chain input: policy drop, and no rule "
+		 "accepts iifname \"wg0\"");
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "input_dropped") &&
+	      says(last(&r), "table inet hardening, chain input: policy drop") && says(last(&r), "iifname \"wg0\" accept"));
+	o.hub = false;	/* a client: dropping what its server starts is normal */
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_SKIP);
+	o.hub = true;
+	o.input_drop = 0;
 	o.egress[0] = '\0';
 	o.nat = 0;
 	o.need_ipv6 = true;
@@ -878,18 +908,79 @@ static void test_ruleset(void)
 			   "priority 100; policy accept;\n\t\toifname \"eth0\" ip saddr 198.18.6.0/24 "
 			   "masquerade\n\t}\n}\n";
 
-	CHECK(ruleset_find_source_nat(eth0, NULL, rule, sizeof(rule)) == 1 &&
+	CHECK(ruleset_find_source_nat(eth0, NULL, NULL, 0, rule, sizeof(rule)) == 1 &&
 	      !strcmp(rule, "oifname \"eth0\" ip saddr 198.18.6.0/24 masquerade"));
 	/* The clients' traffic leaves by another interface: the rule misses it. */
-	CHECK(ruleset_find_source_nat(eth0, "eth0", rule, sizeof(rule)) == 1);
-	CHECK(ruleset_find_source_nat(eth0, "ens3", rule, sizeof(rule)) == 2 && strstr(rule, "eth0"));
+	CHECK(ruleset_find_source_nat(eth0, "eth0", NULL, 0, rule, sizeof(rule)) == 1);
+	CHECK(ruleset_find_source_nat(eth0, "ens3", NULL, 0, rule, sizeof(rule)) == 2 && strstr(rule, "eth0"));
 	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  oifname \"en*\" masquerade\n }\n}\n", "ens3",
-				      rule, sizeof(rule)) == 1);
-	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  snat to 203.0.113.1\n }\n}\n", "ens3", rule,
+				      NULL, 0, rule, sizeof(rule)) == 1);
+	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  snat to 203.0.113.1\n }\n}\n", "ens3", NULL, 0, rule,
 				      sizeof(rule)) == 1 && !strcmp(rule, "snat to 203.0.113.1"));
 	CHECK(!ruleset_find_source_nat("table inet masquerade {\n chain input {\n  udp dport 51820 accept\n }\n}\n",
-				       NULL, rule, sizeof(rule)));
-	CHECK(!ruleset_find_source_nat("", NULL, rule, sizeof(rule)));
+				       NULL, NULL, 0, rule, sizeof(rule)));
+	CHECK(!ruleset_find_source_nat("", NULL, NULL, 0, rule, sizeof(rule)));
+
+	/* A port forward left on the listen port takes the peers' datagrams. */
+	const char *fwd = "table ip oldfwd {\n chain pre {\n  type nat hook prerouting priority -100; policy accept;\n"
+			  "  iifname \"eth1\" udp dport 51820 dnat to 203.0.113.99\n }\n}\n";
+	CHECK(ruleset_find_port_redirect(fwd, 51820, rule, sizeof(rule)) &&
+	      !strcmp(rule, "iifname \"eth1\" udp dport 51820 dnat to 203.0.113.99"));
+	CHECK(!ruleset_find_port_redirect(fwd, 5182, rule, sizeof(rule)));
+	CHECK(ruleset_find_port_redirect("  udp dport 51820 redirect to :51821\n", 51820, rule, sizeof(rule)));
+	CHECK(!ruleset_find_port_redirect("  udp dport 51820 accept\n", 51820, rule, sizeof(rule)));
+
+	/* The saddr match against the clients' addresses: a renumbered
+	 * tunnel's leftover rule NATs none of them. */
+	struct ip_prefix clients[2];
+
+	CHECK(ip_prefix_parse(&clients[0], "198.18.100.2/32", false) &&
+	      ip_prefix_parse(&clients[1], "fd00:100::2/128", false));
+	const char *old_subnet = "table ip nat {\n chain post {\n  ip saddr 10.8.0.0/24 oifname \"eth0\" masquerade\n"
+				 " }\n}\n";
+	CHECK(ruleset_find_source_nat(old_subnet, "eth0", clients, 2, rule, sizeof(rule)) == 3 &&
+	      !strcmp(rule, "ip saddr 10.8.0.0/24 oifname \"eth0\" masquerade"));
+	CHECK(ruleset_find_source_nat(old_subnet, "eth0", NULL, 0, rule, sizeof(rule)) == 1);
+	/* A second rule that covers them wins; so do no saddr, a range, a negation, a set. */
+	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  ip saddr 10.8.0.0/24 masquerade\n"
+				      "  ip saddr 198.18.100.0/24 masquerade\n }\n}\n",
+				      "eth0", clients, 2, rule, sizeof(rule)) == 1 && strstr(rule, "198.18.100.0/24"));
+	CHECK(ruleset_find_source_nat(eth0, "eth0", clients, 2, rule, sizeof(rule)) == 3);
+	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  ip saddr 10.8.0.1-10.8.0.9 masquerade\n }\n}\n",
+				      "eth0", clients, 2, rule, sizeof(rule)) == 1);
+	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  ip saddr != 10.8.0.0/24 masquerade\n }\n}\n",
+				      "eth0", clients, 2, rule, sizeof(rule)) == 1);
+	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  ip saddr @nets masquerade\n }\n}\n",
+				      "eth0", clients, 2, rule, sizeof(rule)) == 1);
+	/* IPv6: only the IPv6 client counts for an ip6 saddr. */
+	CHECK(ruleset_find_source_nat("table ip6 nat {\n chain post {\n  ip6 saddr fd00:200::/64 masquerade\n }\n}\n",
+				      "eth0", clients, 2, rule, sizeof(rule)) == 3);
+	CHECK(ruleset_find_source_nat("table ip6 nat {\n chain post {\n  ip6 saddr fd00:100::/64 masquerade\n }\n}\n",
+				      "eth0", clients, 2, rule, sizeof(rule)) == 1);
+	/* Only the IPv4 clients: an ip6 rule says nothing about them. */
+	CHECK(ruleset_find_source_nat("table ip6 nat {\n chain post {\n  ip6 saddr fd00:200::/64 masquerade\n }\n}\n",
+				      "eth0", clients, 1, rule, sizeof(rule)) == 1);
+}
+
+/* A full tunnel on a host with strict rp_filter: the table restores the
+ * mark, but only src_valid_mark makes the check read it. */
+static void test_rpfilter(void)
+{
+	struct rpfilter_observation o = { .full_tunnel = { true, false }, .table = { 1, 0 }, .rp_filter = 1,
+					  .src_valid_mark = 1 };
+	struct doctor_report r = new_report();
+
+	snprintf(o.table_name, sizeof(o.table_name), "roam-wg0");
+	snprintf(o.rp_filter_where, sizeof(o.rp_filter_where), "all");
+	CHECK(!judge_rpfilter(&r, &o) && last(&r)->status == DOCTOR_PASS);
+	o.src_valid_mark = 0;	/* reset by a sysctl --system */
+	CHECK(judge_rpfilter(&r, &o) && last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "rp_filter") &&
+	      says(last(&r), "src_valid_mark = 0") && says(last(&r), "sysctl -w net.ipv4.conf.all.src_valid_mark=1"));
+	o.rp_filter = 2;	/* loose: the replies pass whatever the mark */
+	CHECK(!judge_rpfilter(&r, &o) && last(&r)->status == DOCTOR_PASS);
+	o.rp_filter = 1;
+	o.table[0] = 0;		/* the table gone: that is the cause named */
+	CHECK(judge_rpfilter(&r, &o) && says(last(&r), "MISSING") && says(last(&r), "restore the table"));
 }
 
 static void test_json_report(void)
@@ -978,6 +1069,7 @@ int main(void)
 	RUN(test_probe_address);
 	RUN(test_mtu_dns_clock);
 	RUN(test_ruleset);
+	RUN(test_rpfilter);
 	RUN(test_json_report);
 	return test_finish("test_roam_doctor");
 }

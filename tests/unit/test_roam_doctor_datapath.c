@@ -301,6 +301,28 @@ static void test_session_causes(void)
 	o.icmp.total = 3;
 	o.icmp.last_kind = ICMP_KIND_PORT;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "nat_mapping_expired"));
+	/* But the peer's datagrams arrived from its address meanwhile, before
+	 * the firewall, and none reached the daemon: this host drops them,
+	 * whatever the daemon's silence looks like (a ban set; a DNAT). */
+	o.endpoint_arrived = 5;
+	o.rx_delta = 0;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "input_firewall") &&
+	      strstr(last(&r)->evidence, "5 datagrams from the peer's address") &&
+	      !strstr(last(&r)->decision, "PersistentKeepalive"));
+	snprintf(o.redirect_rule, sizeof(o.redirect_rule), "iifname \"eth1\" udp dport 51820 dnat to 203.0.113.99");
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "port_redirected") &&
+	      strstr(last(&r)->evidence, "dnat to 203.0.113.99"));
+	/* The rule alone explains the silence when no datagram came during
+	 * the pings (a keepalive every 25 s). */
+	o.endpoint_arrived = 0;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "port_redirected"));
+	o.redirect_rule[0] = '\0';
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "nat_mapping_expired"));
+	/* Another peer at that address (one NAT) was heard: not dropped here. */
+	o.endpoint_arrived = 5;
+	o.endpoint_reached_daemon = true;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "nat_mapping_expired"));
+	o.endpoint_arrived = 0, o.endpoint_reached_daemon = false, o.rx_delta = 1;
 	o.refused_reason = "bad_mac1";
 	o.refused = 1;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "bad_mac1") &&
@@ -352,6 +374,24 @@ static void test_forward_filter(void)
 					 "policy accept;\n\t\tiifname \"eth1\" drop\n\t}\n\tchain in {\n\t\ttype "
 					 "filter hook input priority filter; policy drop;\n\t}\n}\n", "wg0", found,
 					 sizeof(found)));
+	/* The input hook, as a hardened server has it (case 14): lo, replies,
+	 * the tunnel's port and SSH accepted; the tunnel itself not. */
+	const char *hardened = "table inet hardening {\n\tchain input {\n\t\ttype filter hook input priority filter; "
+			       "policy drop;\n\t\tiif \"lo\" accept\n\t\tct state established,related accept\n"
+			       "\t\tudp dport 51820 accept\n\t\ttcp dport 22 accept\n\t}\n}\n";
+	CHECK(ruleset_find_input_drop(hardened, "wg0", found, sizeof(found)) &&
+	      strstr(found, "table inet hardening, chain input: policy drop"));
+	CHECK(!ruleset_find_forward_drop(hardened, "wg0", found, sizeof(found)));
+	CHECK(!ruleset_find_input_drop("table inet h {\n\tchain input {\n\t\ttype filter hook input priority filter; "
+				       "policy drop;\n\t\tiifname \"wg0\" accept\n\t}\n}\n", "wg0", found, sizeof(found)));
+	/* A rule dropping the tunnel outright is the datapath's to name (the
+	 * replies to this host's pings die too: tunnel_input_dropped). */
+	CHECK(!ruleset_find_input_drop("table inet h {\n\tchain input {\n\t\ttype filter hook input priority filter; "
+				       "policy accept;\n\t\tiifname \"wg0\" drop\n\t}\n}\n", "wg0", found, sizeof(found)));
+	/* An accept by source may be the tunnel's subnet: not blamed. */
+	CHECK(!ruleset_find_input_drop("table inet h {\n\tchain input {\n\t\ttype filter hook input priority filter; "
+				       "policy drop;\n\t\tip saddr 198.18.100.0/24 accept\n\t}\n}\n", "wg0", found,
+				       sizeof(found)));
 }
 
 /* ---- nothing arrives, and what depends on a failed check --------------- */

@@ -236,6 +236,18 @@ static bool handshake_refused(const struct uapi_drop *old, size_t n_old, const s
 			return true;
 	return false;
 }
+/* A DNAT/redirect of the listen port in the ruleset into rule ("" none). */
+static void find_port_redirect(uint16_t port, char *rule, size_t len)
+{
+	char *ruleset;
+
+	rule[0] = '\0';
+	if (host_nft_ruleset(&ruleset) != 0)
+		return;
+	ruleset_find_port_redirect(ruleset, port, rule, len);
+	free(ruleset);
+}
+
 
 /* Watches the UDP port while the peers without a fresh handshake get their
  * chance (and those doctor nudged answer), ending early once all are fresh.
@@ -282,6 +294,8 @@ static void watch(const char *ifname, struct uapi_device *dev, int fd, struct ic
 	if (refreshed)
 		drops_growth(old, n_old, dev->drops, dev->n_drops, &w->drops, &w->n_drops);
 	free(old);
+	if (w->counted && w->capture.datagrams && !w->received)
+		find_port_redirect(dev->listen_port, w->redirect_rule, sizeof(w->redirect_rule));
 }
 
 /* ---- routes ------------------------------------------------------------ */
@@ -798,6 +812,47 @@ static bool clients_private(const struct uapi_device *dev)
 	return n > 0;
 }
 
+/* Every peer's AllowedIPs in one array (the caller frees), for the
+ * source NAT's saddr match; NULL with none or no memory, which the search
+ * takes as no opinion on the source. */
+static struct ip_prefix *clients_prefixes(const struct uapi_device *dev, size_t *n)
+{
+	struct ip_prefix *all;
+	size_t total = 0;
+
+	*n = 0;
+	for (size_t i = 0; i < dev->n_peers; i++)
+		total += dev->peers[i].n_allowed_ips;
+	if (!total || !(all = calloc(total, sizeof(*all))))
+		return NULL;
+	for (size_t i = 0; i < dev->n_peers; i++)
+		for (size_t j = 0; j < dev->peers[i].n_allowed_ips; j++)
+			all[(*n)++] = dev->peers[i].allowed_ips[j];
+	return all;
+}
+
+/* The first of the tunnel's and the egress's net.ipv4.conf.X.forwarding
+ * that reads 0, into out ("" when both forward). IPv4 only: IPv6 forwards
+ * by net.ipv6.conf.all.forwarding alone, its per-interface value only
+ * makes the interface a router or a host for autoconfiguration. */
+static void find_interface_forwarding_off(const char *tunnel, const char *egress, char *out, size_t len)
+{
+	const char *const names[] = { tunnel, egress };
+	char sysctl[64 + IF_NAMESIZE];
+	int v;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!names[i] || !names[i][0])
+			continue;
+		snprintf(sysctl, sizeof(sysctl), "net.ipv4.conf.%s.forwarding", names[i]);
+		if (host_sysctl_int(sysctl, &v) == 0 && v == 0) {
+			snprintf(out, len, "%s", sysctl);
+			return;
+		}
+	}
+}
+
 static void check_forwarding(struct exam *x)
 {
 	struct forwarding_observation fo = { 0 };
@@ -814,11 +869,21 @@ static void check_forwarding(struct exam *x)
 		default_route_interface(fo.egress);
 		fo.clients_private = clients_private(&x->dev);
 		/* One read for both: nft takes a while on a large ruleset. */
-		fo.nat = err ? err : ruleset_find_source_nat(ruleset, fo.egress, fo.nat_rule, sizeof(fo.nat_rule));
+		size_t n_clients = 0;
+		struct ip_prefix *clients = clients_prefixes(&x->dev, &n_clients);
+
+		fo.nat = err ? err
+			     : ruleset_find_source_nat(ruleset, fo.egress, clients, n_clients, fo.nat_rule,
+						       sizeof(fo.nat_rule));
+		free(clients);
 		fo.forward_drop = err ? err
 				      : ruleset_find_forward_drop(ruleset, x->ifname, fo.forward_rule,
 								  sizeof(fo.forward_rule));
+		fo.input_drop = err ? err
+				    : ruleset_find_input_drop(ruleset, x->ifname, fo.input_rule, sizeof(fo.input_rule));
 		free(ruleset);
+		find_interface_forwarding_off(x->ifname, fo.egress, fo.interface_forwarding_off,
+					      sizeof(fo.interface_forwarding_off));
 	}
 	judge_forwarding(x->r, &fo);
 }
@@ -943,6 +1008,65 @@ static void tcp_instead_of_ping(struct datapath_observation *o)
 	o->tcp_answered = tcp_probe(&o->address, TCP_PROBE_PORT, TCP_PROBE_MS) == 1;
 }
 
+/* The address of an endpoint ("198.51.100.2:51820", "[fd00::2]:51820"). */
+static bool endpoint_address(const char *endpoint, struct ip_prefix *out)
+{
+	const char *colon = strrchr(endpoint, ':');
+	char host[UAPI_ENDPOINT_MAX];
+	size_t n;
+
+	if (!colon || colon == endpoint)
+		return false;
+	n = (size_t)(colon - endpoint);
+	if (endpoint[0] == '[') {
+		if (n < 2)
+			return false;
+		endpoint++;
+		n -= 2;
+	}
+	snprintf(host, sizeof(host), "%.*s", (int)n, endpoint);
+	return ip_prefix_parse(out, host, true);
+}
+
+static bool same_address(const struct ip_prefix *a, const struct ip_prefix *b)
+{
+	return a->family == b->family && !memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16);
+}
+
+/* Did the peer's datagrams reach this host and stop short of the daemon?
+ * Counted by the endpoint's address, not its port, and against every peer
+ * at that address: clients behind one NAT share it, and one of them heard
+ * means the address is not dropped. */
+static void note_endpoint_arrivals(const struct uapi_peer *peer, const struct uapi_device *before,
+				   const struct uapi_device *after, struct datapath_observation *o)
+{
+	struct ip_prefix at, other;
+
+	if (!o->captured || !endpoint_address(peer->endpoint, &at))
+		return;
+	for (size_t i = 0; i < o->capture.n_sources; i++)
+		if (same_address(&o->capture.sources[i].addr, &at))
+			o->endpoint_arrived += o->capture.sources[i].count;
+	if (!o->endpoint_arrived)
+		return;
+	for (size_t i = 0; i < after->n_peers; i++) {
+		const struct uapi_peer *a = &after->peers[i], *b = find_peer(before, a->public_key);
+
+		if (b && endpoint_address(a->endpoint, &other) && same_address(&other, &at) &&
+		    a->rx_packets > b->rx_packets)
+			o->endpoint_reached_daemon = true;
+	}
+}
+
+/* Nothing from the peer reached the daemon: a port forward left on the
+ * listen port explains that whether or not one of its datagrams came
+ * during the pings (a keepalive every 25 s often does not). */
+static void note_port_redirect(struct datapath_observation *o)
+{
+	if (!o->answered && !o->rx_delta && !o->endpoint_reached_daemon)
+		find_port_redirect(o->listen_port, o->redirect_rule, sizeof(o->redirect_rule));
+}
+
 /* Up to three small pings (the first answer ends them), with the daemon's
  * counters and the ICMP errors read around them. */
 static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struct datapath_observation *o)
@@ -1022,6 +1146,10 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 				d->count = unknown;
 			}
 		}
+	}
+	if (o->counted) {
+		note_endpoint_arrivals(peer, &before, &after, o);
+		note_port_redirect(o);
 	}
 	/* Only for a peer whose endpoint this side learned (a client): one
 	 * this side connects to does not restart onto a new port. */

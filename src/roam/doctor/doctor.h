@@ -133,6 +133,9 @@ struct watch_observation {
 	/* A peer's Endpoint that routes into this interface itself (see
 	 * doctor_endpoint_loop); "" for none. */
 	char looped_endpoint[UAPI_ENDPOINT_MAX];
+	/* Datagrams arrived and none reached the daemon: a DNAT/redirect of
+	 * the listen port in the ruleset, "" for none. */
+	char redirect_rule[160];
 };
 
 /* Finds a peer whose Endpoint routes into interface ifindex itself, as the
@@ -206,6 +209,11 @@ struct forwarding_observation {
 	bool clients_private;		/* the clients' IPv4 addresses are private or test ones */
 	int forward_drop;		/* 1 a forward chain drops the tunnel, 0 not, -errno */
 	char forward_rule[256];
+	/* An IPv4 interface that refuses to forward although ip_forward is 1:
+	 * the tunnel's or the egress's net.ipv4.conf.X.forwarding, "" none. */
+	char interface_forwarding_off[64 + IF_NAMESIZE];
+	int input_drop;			/* 1 an input chain drops the tunnel, 0 not, -errno */
+	char input_rule[256];
 };
 void judge_forwarding(struct doctor_report *r, const struct forwarding_observation *o);
 
@@ -258,6 +266,12 @@ struct datapath_observation {
 	 * "unknown_peer"), and how many; NULL when none came. */
 	const char *refused_reason;
 	uint64_t refused;
+	/* Datagrams to the port from the peer's endpoint address (any port: a
+	 * NAT may have moved it) that the capture saw meanwhile, and whether
+	 * any peer at that address got packets into the daemon meanwhile. */
+	uint64_t endpoint_arrived;
+	bool endpoint_reached_daemon;
+	char redirect_rule[160];	/* a DNAT/redirect of the listen port, "" none */
 };
 /* How much longer to read ICMP errors after the pings, elapsed_ms after
  * the first: a router that cannot resolve the peer's old address (ARP)

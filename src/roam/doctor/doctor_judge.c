@@ -432,6 +432,16 @@ bool judge_udp(struct doctor_report *r, const struct uapi_device *dev, const str
 		return false;
 	}
 	doctor_figure(f, "received_by_daemon", (double)w->received);
+	if (!w->received && w->redirect_rule[0]) {
+		f->status = DOCTOR_FAIL;
+		f->cause = "port_redirected";
+		doctor_evidence(f, ", and %s received none of them; the ruleset sends the port elsewhere: %s",
+				r->daemon[0] ? r->daemon : "the daemon", w->redirect_rule);
+		doctor_decision(f, "A DNAT or redirect rule takes UDP %u away from the daemon before it sees it: "
+				   "delete it (nft -a list ruleset shows its handle; nft delete rule TABLE CHAIN handle "
+				   "N), or narrow it so it spares this port.", dev->listen_port);
+		return true;
+	}
 	if (!w->received) {
 		f->status = DOCTOR_FAIL;
 		f->cause = "input_firewall";
@@ -785,6 +795,9 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 		doctor_evidence(f, "; source NAT: %s", o->nat_rule);
 	else if (o->nat == 2)
 		doctor_evidence(f, "; source NAT only for other interfaces: %s", o->nat_rule);
+	else if (o->nat == 3)
+		doctor_evidence(f, "; source NAT only for other source addresses: %s, and no peer's AllowedIPs fall in "
+				   "its saddr", o->nat_rule);
 	else if (o->nat == 0)
 		doctor_evidence(f, "; no masquerade or SNAT rule in the ruleset");
 	else
@@ -792,12 +805,26 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 	if (v4_off || v6_off) {
 		/* A NAT rule for the tunnel shows the intent to route: then
 		 * forwarding off is the fault, not a choice. */
-		f->status = o->nat == 1 ? DOCTOR_FAIL : DOCTOR_WARN;
+		f->status = o->nat == 1 || o->nat == 3 ? DOCTOR_FAIL : DOCTOR_WARN;
 		f->cause = "forwarding_off";
 		doctor_decision(f, "Clients handshake fine but reach nothing beyond this host: turn forwarding on "
 				   "(sysctl -w %s=1) before chasing roaming bugs%s.",
 				v4_off ? "net.ipv4.ip_forward" : "net.ipv6.conf.all.forwarding",
 				o->nat == 1 ? "" : ", unless the clients only need this host");
+		return;
+	}
+	if (o->ipv4 == 1 && o->interface_forwarding_off[0]) {
+		/* ip_forward = 1 writes every interface's forwarding, but one
+		 * set off later still routes nothing: the kernel asks the
+		 * interface a packet came in on, so the requests (in on the
+		 * tunnel) or the replies (in on the egress) die there. */
+		f->status = DOCTOR_FAIL;
+		f->cause = "forwarding_off";
+		doctor_evidence(f, "; but %s = 0: that interface forwards nothing it receives",
+				o->interface_forwarding_off);
+		doctor_decision(f, "Clients handshake fine but reach nothing beyond this host: turn forwarding on for "
+				   "the interface (sysctl -w %s=1), and find what set it off (a sysctl.d file, a network "
+				   "manager).", o->interface_forwarding_off);
 		return;
 	}
 	if (o->forward_drop == 1) {
@@ -822,6 +849,19 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 				   "CLIENTS masquerade).", o->egress, o->egress);
 		return;
 	}
+	if (o->nat == 3) {
+		/* The masquerade is there, for addresses the clients do not
+		 * have (a tunnel subnet renumbered, a rule copied from another
+		 * host): their traffic leaves with its own source and no reply
+		 * finds the way back. */
+		f->status = DOCTOR_FAIL;
+		f->cause = "masquerade_wrong_source";
+		doctor_decision(f, "Clients reach this host but not the internet: the masquerade matches a source none "
+				   "of them has; make its ip saddr the clients' addresses (their AllowedIPs here), or "
+				   "drop the source match (nft add rule TABLE CHAIN%s%s%s ip saddr CLIENTS masquerade).",
+				o->egress[0] ? " oifname \"" : "", o->egress, o->egress[0] ? "\"" : "");
+		return;
+	}
 	if (o->nat == 0 && o->egress[0] && o->clients_private && o->ipv4 == 1) {
 		/* Private or test addresses: no network upstream routes them
 		 * back here, so replies to the clients never return. */
@@ -832,6 +872,22 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 		doctor_decision(f, "Full-tunnel clients get no answers from the internet: masquerade them on %s (nft "
 				   "add rule TABLE CHAIN oifname \"%s\" ip saddr CLIENTS masquerade; or iptables -t nat "
 				   "-A POSTROUTING -o %s -j MASQUERADE).", o->egress, o->egress, o->egress);
+		return;
+	}
+	if (o->input_drop == 1) {
+		/* Routed traffic passes, but what the clients send to this
+		 * host itself (its DNS, its services) dies in the input
+		 * chain; this host's own pings come back as established, so
+		 * only a client notices. A client host drops its server's
+		 * new connections by design: this is judged on hubs only. */
+		f->status = DOCTOR_FAIL;
+		f->cause = "input_dropped";
+		doctor_evidence(f, "; the input filter drops what the clients send to this host itself: %s",
+				o->input_rule);
+		doctor_decision(f, "Clients reach the internet through this host but not this host's own services (its "
+				   "DNS, SSH on its tunnel address): accept the tunnel in the input chain (nft add rule "
+				   "TABLE CHAIN iifname \"%s\" accept; or iptables -A INPUT -i %s -j ACCEPT), or only "
+				   "the ports it should offer them.", r->ifname, r->ifname);
 		return;
 	}
 	if (o->nat == 0) {

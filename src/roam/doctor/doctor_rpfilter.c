@@ -41,6 +41,36 @@ static void observe_rp_filter(const char *ifname, struct rpfilter_observation *o
 	closedir(dir);
 }
 
+/* The kernel uses the mark in the reverse-path check when conf.all or the
+ * arriving interface's src_valid_mark is 1: all, else 1 only when every
+ * interface a reply can arrive on has its own. */
+static int observe_src_valid_mark(const char *ifname)
+{
+	char name[320];
+	struct dirent *e;
+	int all, v, effective;
+	DIR *dir;
+
+	if (host_sysctl_int("net.ipv4.conf.all.src_valid_mark", &all))
+		return -1;
+	if (all)
+		return 1;
+	dir = opendir("/proc/sys/net/ipv4/conf");
+	if (!dir)
+		return 0;
+	effective = 1;
+	while ((e = readdir(dir)) != NULL && effective) {
+		if (e->d_name[0] == '.' || !strcmp(e->d_name, "all") || !strcmp(e->d_name, "default") ||
+		    !strcmp(e->d_name, "lo") || !strcmp(e->d_name, ifname))
+			continue;
+		snprintf(name, sizeof(name), "net.ipv4.conf.%s.src_valid_mark", e->d_name);
+		if (host_sysctl_int(name, &v) == 0 && v == 0)
+			effective = 0;
+	}
+	closedir(dir);
+	return effective;
+}
+
 bool observe_rpfilter(const char *ifname, struct rpfilter_observation *o)
 {
 	struct roam_state st;
@@ -59,6 +89,7 @@ bool observe_rpfilter(const char *ifname, struct rpfilter_observation *o)
 		if (o->full_tunnel[f])
 			o->table[f] = firewall_exists(f ? AF_INET6 : AF_INET, o->table_name);
 	observe_rp_filter(ifname, o);
+	o->src_valid_mark = observe_src_valid_mark(ifname);
 	return true;
 }
 
@@ -78,7 +109,20 @@ bool judge_rpfilter(struct doctor_report *r, const struct rpfilter_observation *
 		doctor_evidence(f, "%s table %s %s %s", n++ ? "," : "", i ? "ip6" : "ip", o->table_name,
 				o->table[i] > 0 ? "present" : o->table[i] == 0 ? "MISSING" : "unknown (no nft)");
 	}
-	if (missing4 && o->rp_filter == 1) {
+	if (o->full_tunnel[0] && o->table[0] > 0 && o->rp_filter == 1 && o->src_valid_mark == 0) {
+		/* The table puts the mark back, but the reverse-path check
+		 * reads it only with src_valid_mark: a `sysctl --system` that
+		 * reset what roam up set leaves the table useless. */
+		f->status = DOCTOR_FAIL;
+		f->cause = "rp_filter";
+		doctor_figure(f, "src_valid_mark", 0);
+		doctor_evidence(f, "; but net.ipv4.conf.all.src_valid_mark = 0: the reverse-path check ignores the "
+				   "mark the table restores, so the endpoint's replies are dropped before the daemon "
+				   "of %s sees them", r->ifname);
+		doctor_decision(f, "This is rp_filter, not a firewall: sysctl -w net.ipv4.conf.all.src_valid_mark=1 "
+				   "(roam up sets it; something reset it, such as sysctl --system: keep it in a "
+				   "sysctl.d file), or make the check loose (sysctl net.ipv4.conf.all.rp_filter=2).");
+	} else if (missing4 && o->rp_filter == 1) {
 		f->status = DOCTOR_FAIL;
 		f->cause = "rp_filter";
 		doctor_evidence(f, ": the endpoint's replies arrive without the tunnel's mark, fail the reverse "

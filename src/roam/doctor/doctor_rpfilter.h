@@ -19,13 +19,18 @@ struct rpfilter_observation {
 	char table_name[FIREWALL_TABLE_MAX];
 	int rp_filter;			/* the strictest effective value, -1 unknown */
 	char rp_filter_where[256];	/* "all", or the interface that has it */
+	/* net.ipv4.conf.all.src_valid_mark, or 1 when every interface has its
+	 * own on (the kernel takes either): without it the reverse-path check
+	 * ignores the mark the table restores. -1 unknown. */
+	int src_valid_mark;
 };
 
 /* Fills o from the ledger of ifname, nft and /proc/sys; false when ifname
  * is no full tunnel of roam up's (nothing to judge). */
 bool observe_rpfilter(const char *ifname, struct rpfilter_observation *o);
-/* Adds the finding; true when it failed (strict rp_filter and no IPv4
- * table), so the udp check does not blame the network for it. */
+/* Adds the finding; true when it failed (strict rp_filter, and no IPv4
+ * table or src_valid_mark off), so the udp check does not blame the
+ * network for it. */
 bool judge_rpfilter(struct doctor_report *r, const struct rpfilter_observation *o);
 
 #endif

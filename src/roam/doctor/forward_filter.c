@@ -51,11 +51,27 @@ static void trim(char *s)
 		*--end = '\0';
 }
 
-bool ruleset_find_forward_drop(const char *ruleset, const char *ifname, char *found, size_t len)
+/* Does an accept rule take in traffic by its source address, which may be
+ * the tunnel's ("ip saddr 198.18.100.0/24 accept")? Read for the input
+ * hook, where such rules are common, as letting the tunnel in. */
+static bool accepts_by_source(const char *rule)
+{
+	return strstr(rule, "saddr ") && rule_verdict_is(rule, "accept");
+}
+
+/* The first base chain with the hook that drops what comes in from
+ * ifname: its policy with nothing accepting ifname, or a drop naming it.
+ * For the input hook only the policy is read: a rule that drops the tunnel
+ * outright drops the replies to this host's own pings too, which the
+ * datapath check names (tunnel_input_dropped), and an accept by source
+ * address counts as letting the tunnel in. */
+static bool ruleset_find_hook_drop(const char *ruleset, const char *hook, bool input, const char *ifname, char *found,
+				   size_t len)
 {
 	char quoted[40], table[96] = "", chain[96] = "";
-	bool in_forward = false, policy_drop = false, accepted = false;
+	bool in_hook = false, policy_drop = false, accepted = false;
 	const char *line = ruleset;
+	bool source_accepts = input, rules_drop = !input;
 
 	char buf[512];
 
@@ -67,28 +83,40 @@ bool ruleset_find_forward_drop(const char *ruleset, const char *ifname, char *fo
 			trim(table);
 		} else if (!strncmp(buf, "chain ", 6)) {
 			snprintf(chain, sizeof(chain), "%.*s", (int)strcspn(buf + 6, " {"), buf + 6);
-			in_forward = policy_drop = accepted = false;
-		} else if (strstr(buf, "hook forward")) {
-			in_forward = true;
+			in_hook = policy_drop = accepted = false;
+		} else if (strstr(buf, hook) && strstr(buf, "type ")) {
+			in_hook = true;
 			policy_drop = strstr(buf, "policy drop") != NULL;
-		} else if (in_forward && !strcmp(buf, "}")) {
+		} else if (in_hook && !strcmp(buf, "}")) {
 			/* The chain's end: its policy applies to what nothing accepted. */
-			in_forward = false;
+			in_hook = false;
 			if (policy_drop && !accepted) {
 				snprintf(found, len, "%s, chain %s: policy drop, and no rule accepts iifname %s", table,
 					 chain, quoted);
 				return true;
 			}
-		} else if (in_forward && rule_concerns(buf, quoted) && !accepted) {
+		} else if (in_hook && source_accepts && accepts_by_source(buf)) {
+			accepted = true;
+		} else if (in_hook && rule_concerns(buf, quoted) && !accepted) {
 			/* "ct state established,related accept" lets only
 			 * replies through: not an accept of the clients' traffic. */
 			if (rule_verdict_is(buf, "accept") && (!strstr(buf, "ct state") || strstr(buf, "new"))) {
 				accepted = true;
-			} else if (rule_verdict_is(buf, "drop") || strstr(buf, "reject")) {
+			} else if (rules_drop && (rule_verdict_is(buf, "drop") || strstr(buf, "reject"))) {
 				snprintf(found, len, "%s, chain %s: %s", table, chain, buf);
 				return true;
 			}
 		}
 	}
 	return false;
+}
+
+bool ruleset_find_forward_drop(const char *ruleset, const char *ifname, char *found, size_t len)
+{
+	return ruleset_find_hook_drop(ruleset, "hook forward", false, ifname, found, len);
+}
+
+bool ruleset_find_input_drop(const char *ruleset, const char *ifname, char *found, size_t len)
+{
+	return ruleset_find_hook_drop(ruleset, "hook input", true, ifname, found, len);
 }

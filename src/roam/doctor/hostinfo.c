@@ -151,7 +151,39 @@ static bool rule_takes_oif(const char *rule, const char *egress)
 	return !strcmp(name, egress);
 }
 
-int ruleset_find_source_nat(const char *ruleset, const char *egress, char *rule, size_t len)
+/* Does the rule's source match ("ip saddr 10.8.0.0/24", "ip6 saddr
+ * fd00::/64") take in one of the clients? Only a single prefix is read:
+ * a set, a negation, a range or a family none of the clients has counts
+ * as taking them in, so doctor never blames a rule it did not understand. */
+static bool rule_takes_clients(const char *rule, const struct ip_prefix *clients, size_t n)
+{
+	const char *m = strstr(rule, "ip saddr ");
+	int family = AF_INET;
+	struct ip_prefix source;
+	char word[64];
+	bool same_family = false;
+
+	if (!m) {
+		m = strstr(rule, "ip6 saddr ");
+		family = AF_INET6;
+	}
+	if (!m || !clients)
+		return true;
+	m = strstr(m, "saddr ") + strlen("saddr ");
+	if (sscanf(m, "%63s", word) != 1 || !ip_prefix_parse(&source, word, true) || source.family != family)
+		return true;
+	for (size_t i = 0; i < n; i++) {
+		if (clients[i].family != family)
+			continue;
+		same_family = true;
+		if (ip_prefix_contains(&source, &clients[i]))
+			return true;
+	}
+	return !same_family;
+}
+
+int ruleset_find_source_nat(const char *ruleset, const char *egress, const struct ip_prefix *clients, size_t n,
+			    char *rule, size_t len)
 {
 	const char *line = ruleset;
 	char buf[512];
@@ -163,18 +195,42 @@ int ruleset_find_source_nat(const char *ruleset, const char *egress, char *rule,
 		if ((strstr(buf, "masquerade") || strstr(buf, "snat to") || strstr(buf, "snat ip")) &&
 		    !strchr(buf, '{')) {
 			char *s = buf;
-			bool takes = rule_takes_oif(buf, egress);
+			bool out = rule_takes_oif(buf, egress), takes = out && rule_takes_clients(buf, clients, n);
 
 			while (*s == ' ' || *s == '\t')
 				s++;
-			if (takes || !found)
+			/* The rule quoted is the one that came closest. */
+			if (takes || !found || (out && found == 2))
 				snprintf(rule, len, "%s", s);
 			if (takes)
 				return 1;
-			found = 2;
+			found = out ? 3 : found ? found : 2;
 		}
 	}
 	return found;
+}
+
+bool ruleset_find_port_redirect(const char *ruleset, uint16_t port, char *rule, size_t len)
+{
+	const char *line = ruleset;
+	char buf[512], dport[24];
+
+	snprintf(dport, sizeof(dport), "dport %u", port);
+	while (ruleset_next_line(&line, buf, sizeof(buf))) {
+		const char *m = strstr(buf, dport), *s = buf;
+
+		/* "dport 51820" and not "dport 518200"; a set ("dport { ... }")
+		 * is not read. */
+		if (!m || (m[strlen(dport)] && m[strlen(dport)] != ' ') || strchr(buf, '{'))
+			continue;
+		if (!strstr(buf, "dnat ") && !strstr(buf, "redirect"))
+			continue;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		snprintf(rule, len, "%s", s);
+		return true;
+	}
+	return false;
 }
 
 bool ruleset_next_line(const char **cursor, char *buf, size_t len)

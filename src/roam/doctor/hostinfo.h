@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "ip_prefix.h"
+
 /* An integer sysctl by its dotted name ("net.ipv4.ip_forward"): 0 or -errno. */
 int host_sysctl_int(const char *name, int *value);
 
@@ -33,16 +35,29 @@ int host_nft_ruleset(char **out);
 /* The next line of a ruleset's text into buf (cut to len - 1 bytes), and
  * *cursor past it; false at the end. */
 bool ruleset_next_line(const char **cursor, char *buf, size_t len);
-/* A source NAT in the ruleset for traffic leaving by egress (NULL or "":
- * any): 1 with the first rule that takes it in, trimmed; 2 when the source
- * NAT rules there are all for other output interfaces (the first in rule);
- * 0 when there is none. */
-int ruleset_find_source_nat(const char *ruleset, const char *egress, char *rule, size_t len);
+/* A source NAT in the ruleset for the clients' traffic leaving by egress
+ * (NULL or "": any): 1 with the first rule that takes it in, trimmed; 2
+ * when the source NAT rules there are all for other output interfaces (the
+ * first in rule); 3 when those for egress all match a source (ip saddr,
+ * ip6 saddr) that none of the n clients' prefixes fall in (the first of
+ * them in rule); 0 when there is none. A source match that is a set, a
+ * negation or anything not read as one prefix takes the clients in. */
+int ruleset_find_source_nat(const char *ruleset, const char *egress, const struct ip_prefix *clients, size_t n,
+			    char *rule, size_t len);
+
+/* A rule that takes UDP to port away from the local socket before it sees
+ * it (a prerouting "udp dport PORT dnat to ..." or "redirect to ..."): true
+ * with the rule, trimmed, in rule. */
+bool ruleset_find_port_redirect(const char *ruleset, uint16_t port, char *rule, size_t len);
 
 /* A forward chain that drops what comes in from ifname (forward_filter.c):
  * true with where ("table inet f, chain fwd: policy drop, ...") in found.
  * Base chains with a forward hook are all read: each must let it pass. */
 bool ruleset_find_forward_drop(const char *ruleset, const char *ifname, char *found, size_t len);
+/* The same for the input hook: what the tunnel's clients send to this host
+ * itself (its DNS, its services). An accept by source address (ip saddr)
+ * counts as letting them in, since it may name the tunnel's subnet. */
+bool ruleset_find_input_drop(const char *ruleset, const char *ifname, char *found, size_t len);
 
 /* The interface's flags (IFF_UP, ...): 0 or -errno. */
 int host_link_flags(const char *ifname, unsigned *flags);

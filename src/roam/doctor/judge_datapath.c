@@ -235,6 +235,41 @@ unsigned datapath_icmp_grace_ms(uint64_t elapsed_ms, const struct datapath_obser
 	return (unsigned)(DATAPATH_ICMP_WAIT_MS - elapsed_ms);
 }
 
+/* The peer's datagrams reach this host (the capture sits before netfilter)
+ * and not the daemon: whatever else is true of the peer (its silence looks
+ * like an expired NAT mapping from the daemon's side), this host drops
+ * them, in a ban set of its input chain or by sending the port elsewhere. */
+static bool dropped_before_daemon_cause(struct doctor_finding *f, const struct uapi_peer *peer,
+					const struct datapath_observation *o)
+{
+	bool arrived = o->endpoint_arrived && !o->endpoint_reached_daemon;
+
+	if (!o->counted || (!arrived && !o->redirect_rule[0]) || o->rx_delta)
+		return false;
+	if (arrived) {
+		doctor_figure(f, "datagrams_arrived", (double)o->endpoint_arrived);
+		doctor_evidence(f, "; %" PRIu64 " datagram%s from the peer's address (its endpoint %s) to UDP %u "
+				   "reached this host meanwhile (seen before the firewall), and the daemon received "
+				   "nothing from there", o->endpoint_arrived, o->endpoint_arrived == 1 ? "" : "s",
+				peer->endpoint, o->listen_port);
+	} else {
+		doctor_evidence(f, "; the daemon received nothing from the peer meanwhile");
+	}
+	if (o->redirect_rule[0]) {
+		f->cause = "port_redirected";
+		doctor_evidence(f, "; the ruleset sends the port elsewhere: %s", o->redirect_rule);
+		doctor_decision(f, "A DNAT or redirect rule takes UDP %u away from the daemon before it sees it: "
+				   "delete it (nft -a list ruleset shows its handle; nft delete rule TABLE CHAIN handle "
+				   "N), or narrow it so it spares this port.", o->listen_port);
+		return true;
+	}
+	f->cause = "input_firewall";
+	doctor_decision(f, "This host's input firewall drops the peer's datagrams to UDP %u: a rule or a ban set "
+			   "(fail2ban-style) that takes in its address (nft list ruleset; iptables -S INPUT). Accept "
+			   "udp dport %u from it, or take it out of the set.", o->listen_port, o->listen_port);
+	return true;
+}
+
 bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, bool skipped,
 		    const struct datapath_observation *o)
 {
@@ -335,6 +370,8 @@ bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, b
 		}
 		return true;
 	}
+	if (dropped_before_daemon_cause(f, p->peer, o))
+		return true;
 	if (doctor_nat_expired_cause(f, &s))
 		return true;
 	if (o->icmp.total) {
