@@ -821,3 +821,18 @@ lab_diag() {
 # (roam_under_load=1: initiations get cookie replies instead of responses).
 lab_roam_under_load() { lab_uapi_get2 "$1" | grep -qx 'roam_under_load=1'; }
 lab_roam_not_under_load() { ! lab_roam_under_load "$1"; }
+
+# phone_resolver ADDR — the phone's system resolver names ADDR, as
+# resolvconf would after roam up (the stand-in resolvconf discards it, and
+# the host's resolver is no test's to change): ip netns exec mounts
+# /etc/netns/NS/resolv.conf over /etc/resolv.conf. The test removes it
+# with phone_resolver_remove (at teardown and in its EXIT trap).
+PHONE_RESOLVER_DIR=""
+phone_resolver() {
+	PHONE_RESOLVER_DIR=/etc/netns/$LAB_PHONE
+	mkdir -p "$PHONE_RESOLVER_DIR" && echo "nameserver $1" >"$PHONE_RESOLVER_DIR/resolv.conf"
+}
+phone_resolver_remove() {
+	[ -z "$PHONE_RESOLVER_DIR" ] || rm -rf "$PHONE_RESOLVER_DIR"
+	PHONE_RESOLVER_DIR=""
+}

@@ -138,19 +138,7 @@ tunnel_works() {
 		nsx "$LAB_SERVER" ping -n -c 1 -W 1 -q "$PH_TUN4" >/dev/null 2>&1
 }
 
-# phone_resolver ADDR — the phone's system resolver names ADDR, as
-# resolvconf would after roam up (the stand-in resolvconf discards it, and
-# the host's resolver is no test's to change): ip netns exec mounts
-# /etc/netns/NS/resolv.conf over /etc/resolv.conf. Removed on exit.
-PHONE_RESOLVER_DIR=""
-phone_resolver() {
-	PHONE_RESOLVER_DIR=/etc/netns/$LAB_PHONE
-	mkdir -p "$PHONE_RESOLVER_DIR" && echo "nameserver $1" >"$PHONE_RESOLVER_DIR/resolv.conf"
-}
-phone_resolver_remove() {
-	[ -z "$PHONE_RESOLVER_DIR" ] || rm -rf "$PHONE_RESOLVER_DIR"
-	PHONE_RESOLVER_DIR=""
-}
+# The phone's resolver (lab_nat.sh, phone_resolver) goes on exit.
 trap 'rc=$?; phone_resolver_remove; rt_remove_ledgers; (exit $rc); rt_on_exit' EXIT
 
 # run_doctor NS IF NAME — roam doctor --json into NAME.json, its findings one

@@ -296,6 +296,18 @@ static void tampered_initiation_is_rejected(void)
 	sim_free(&sim);
 }
 
+/* a's first initiation to b, kept from b: a forger's raw material (any
+ * copy has a right mac1 for b). */
+static bool capture_first_initiation(struct sim_node *a, struct sim_node *b, struct sim_capture *cap)
+{
+	*cap = (struct sim_capture){.from = a, .type = MESSAGE_HANDSHAKE_INITIATION, .swallow = true, .max = 1};
+	sim.filter = sim_capture_filter;
+	sim.filter_ctx = cap;
+	peer_send_keepalive_now(sim_peer_of(a, b), sim.now);
+	sim.filter = NULL;
+	return cap->count == 1;
+}
+
 /* Under load, cookie replies are not rationed per source but share one
  * budget for the device: a burst of COOKIE_REPLIES_BURSTABLE at once, then
  * COOKIE_REPLIES_PER_SECOND; one address gets as many as another. */
@@ -304,12 +316,8 @@ static void cookie_replies_share_a_device_budget(void)
 	sim_init(&sim, 37);
 	struct sim_node *a = sim_add_node(&sim), *b = sim_add_node(&sim);
 	sim_connect(a, b, false);
-	struct sim_capture cap = {.from = a, .type = MESSAGE_HANDSHAKE_INITIATION, .swallow = true, .max = 1};
-	sim.filter = sim_capture_filter;
-	sim.filter_ctx = &cap;
-	peer_send_keepalive_now(sim_peer_of(a, b), sim.now);
-	sim.filter = NULL;
-	CHECK(cap.count == 1);
+	struct sim_capture cap;
+	CHECK(capture_first_initiation(a, b, &cap));
 	device_report_handshake_backlog(b->dev, UNDER_LOAD_QUEUE_LEN, sim.now);
 	struct endpoint flooder = address(66, 6666), other = address(67, 7777);
 	int cookies = 0, extra = 100;
@@ -339,12 +347,8 @@ static void forged_initiations_do_not_lock_out_their_source(void)
 	sim_init(&sim, 38);
 	struct sim_node *a = sim_add_node(&sim), *b = sim_add_node(&sim);
 	sim_connect(a, b, false);
-	struct sim_capture cap = {.from = a, .type = MESSAGE_HANDSHAKE_INITIATION, .swallow = true, .max = 1};
-	sim.filter = sim_capture_filter;
-	sim.filter_ctx = &cap;
-	peer_send_keepalive_now(sim_peer_of(a, b), sim.now);
-	sim.filter = NULL;
-	CHECK(cap.count == 1);
+	struct sim_capture cap;
+	CHECK(capture_first_initiation(a, b, &cap));
 	/* 100 forgeries a second from a's address, for up to 16 s, with b
 	 * under load throughout; a retries every 5 s. */
 	for (int step = 0; step < 1600 && !sim_has_session(a, b); step++) {
