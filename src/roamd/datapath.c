@@ -577,13 +577,18 @@ bool datapath_from_tun(struct daemon *d)
 	return alive;
 }
 
+/* The handshake sockets too: the kernel delivers an ICMP error about a
+ * datagram we sent to the socket its lookup of the quoted addresses finds,
+ * and in a reuseport group that lookup has no datagram to run the steering
+ * program on, so it picks either socket by a hash. */
 static void read_udp_errors(struct daemon *d, struct peer *sent_to)
 {
 	uint64_t now = now_ns();
-	if (d->ports.cur.fd4 >= 0)
-		pathmtu_read_errors(d, d->ports.cur.fd4, sent_to, now);
-	if (d->ports.cur.fd6 >= 0)
-		pathmtu_read_errors(d, d->ports.cur.fd6, sent_to, now);
+	const struct udp_pair *cur = &d->ports.cur;
+	int fds[] = {cur->fd4, cur->fd6, cur->hs4, cur->hs6};
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			pathmtu_read_errors(d, fds[i], sent_to, now);
 }
 
 void datapath_udp_errors(struct daemon *d)

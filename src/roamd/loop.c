@@ -519,11 +519,15 @@ void loop_run(struct daemon *d)
 					datapath_from_udp(d, d->ports.cur.fd6);
 				break;
 			case WATCH_UDP4_HANDSHAKES:
-				if (d->ports.cur.hs4 >= 0)
-					datapath_from_udp_handshakes(d, d->ports.cur.hs4);
-				break;
 			case WATCH_UDP6_HANDSHAKES:
-				if (d->ports.cur.hs6 >= 0)
+				/* ICMP errors land here too (datapath.c,
+				 * read_udp_errors); epoll reports them even
+				 * while the socket's reading is paused. */
+				if (events[i].events & EPOLLERR)
+					datapath_udp_errors(d);
+				if (w->kind == WATCH_UDP4_HANDSHAKES && d->ports.cur.hs4 >= 0)
+					datapath_from_udp_handshakes(d, d->ports.cur.hs4);
+				if (w->kind == WATCH_UDP6_HANDSHAKES && d->ports.cur.hs6 >= 0)
 					datapath_from_udp_handshakes(d, d->ports.cur.hs6);
 				break;
 			case WATCH_NETLINK:

@@ -56,7 +56,10 @@ setup() {
 	# Verbose logs: each initiation sent is a line, the first attempt's
 	# time.
 	LOG_LEVEL=verbose lab_start_tunnel "$ROAMD" "$ROAMD" 0 || return 1
-	nsx "$LAB_PHONE" ping -6 -n -q -c 1 -W 2 "$LAB_SRV6" >/dev/null || { echo "no IPv6 path to the server"; return 1; }
+	# Neighbour discovery on the new link may take a moment under load:
+	# polled, not one ping (a single one failed in a fresh-clone run).
+	wait_until 10 nsx "$LAB_PHONE" ping -6 -n -q -c 1 -W 1 "$LAB_SRV6" >/dev/null ||
+		{ echo "no IPv6 path to the server"; return 1; }
 }
 
 # black_hole 4|6 — the Wi-Fi router drops WireGuard to the server over

@@ -644,10 +644,10 @@ static void test_forwarding(void)
 	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "masquerade_wrong_interface") &&
 	      says(last(&r), "leaves by eth0"));
 	o.nat = 3;	/* a masquerade for sources the clients do not have */
-	snprintf(o.nat_rule, sizeof(o.nat_rule), "ip saddr 10.8.0.0/24 oifname \"eth0\" masquerade");
+	snprintf(o.nat_rule, sizeof(o.nat_rule), "ip saddr 198.19.8.0/24 oifname \"eth0\" masquerade");
 	judge_forwarding(&r, &o);
 	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "masquerade_wrong_source") &&
-	      says(last(&r), "ip saddr 10.8.0.0/24 oifname") && says(last(&r), "oifname \"eth0\" ip saddr CLIENTS"));
+	      says(last(&r), "ip saddr 198.19.8.0/24 oifname") && says(last(&r), "oifname \"eth0\" ip saddr CLIENTS"));
 	o.nat = 1;	/* a hub whose input chain drops the tunnel: its own services die */
 	o.input_drop = 1;
 	snprintf(o.input_rule, sizeof(o.input_rule), "table inet hardening, chain input: policy drop, and no rule "
@@ -936,19 +936,19 @@ static void test_ruleset(void)
 
 	CHECK(ip_prefix_parse(&clients[0], "198.18.100.2/32", false) &&
 	      ip_prefix_parse(&clients[1], "fd00:100::2/128", false));
-	const char *old_subnet = "table ip nat {\n chain post {\n  ip saddr 10.8.0.0/24 oifname \"eth0\" masquerade\n"
+	const char *old_subnet = "table ip nat {\n chain post {\n  ip saddr 198.19.8.0/24 oifname \"eth0\" masquerade\n"
 				 " }\n}\n";
 	CHECK(ruleset_find_source_nat(old_subnet, "eth0", clients, 2, rule, sizeof(rule)) == 3 &&
-	      !strcmp(rule, "ip saddr 10.8.0.0/24 oifname \"eth0\" masquerade"));
+	      !strcmp(rule, "ip saddr 198.19.8.0/24 oifname \"eth0\" masquerade"));
 	CHECK(ruleset_find_source_nat(old_subnet, "eth0", NULL, 0, rule, sizeof(rule)) == 1);
 	/* A second rule that covers them wins; so do no saddr, a range, a negation, a set. */
-	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  ip saddr 10.8.0.0/24 masquerade\n"
+	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  ip saddr 198.19.8.0/24 masquerade\n"
 				      "  ip saddr 198.18.100.0/24 masquerade\n }\n}\n",
 				      "eth0", clients, 2, rule, sizeof(rule)) == 1 && strstr(rule, "198.18.100.0/24"));
 	CHECK(ruleset_find_source_nat(eth0, "eth0", clients, 2, rule, sizeof(rule)) == 3);
-	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  ip saddr 10.8.0.1-10.8.0.9 masquerade\n }\n}\n",
+	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  ip saddr 198.19.8.1-198.19.8.9 masquerade\n }\n}\n",
 				      "eth0", clients, 2, rule, sizeof(rule)) == 1);
-	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  ip saddr != 10.8.0.0/24 masquerade\n }\n}\n",
+	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  ip saddr != 198.19.8.0/24 masquerade\n }\n}\n",
 				      "eth0", clients, 2, rule, sizeof(rule)) == 1);
 	CHECK(ruleset_find_source_nat("table ip nat {\n chain post {\n  ip saddr @nets masquerade\n }\n}\n",
 				      "eth0", clients, 2, rule, sizeof(rule)) == 1);
@@ -981,6 +981,7 @@ static void test_rpfilter(void)
 	o.rp_filter = 1;
 	o.table[0] = 0;		/* the table gone: that is the cause named */
 	CHECK(judge_rpfilter(&r, &o) && says(last(&r), "MISSING") && says(last(&r), "restore the table"));
+	doctor_report_free(&r);
 }
 
 static void test_json_report(void)
