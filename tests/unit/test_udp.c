@@ -158,10 +158,62 @@ static void test_no_steering_one_socket_takes_all(void)
 	udp_pair_close(&pair);
 }
 
+/* The kernel files an ICMP error about a datagram we sent with the socket
+ * its lookup of the quoted addresses finds, and in a reuseport group that
+ * lookup has no datagram for the steering program: it picks a socket by a
+ * hash, the handshake socket too. So roamd reads errors on all four
+ * (datapath.c, read_udp_errors). Port unreachables over loopback, to 16
+ * closed ports: every one is reported on one of the two, and (but with a
+ * chance of 2^-16) some on the handshake socket. */
+static void test_errors_reach_either_socket(void)
+{
+	struct udp_pair pair;
+	if (!CHECK(udp_pair_bind(&pair, 0, 0, &steered) == 0))
+		return;
+	int closed[16], n_closed = 0;
+	for (int i = 0; i < 16; i++) {
+		/* A port bound and closed again: nothing listens there. */
+		int s = sender(AF_INET);
+		struct sockaddr_in any = {.sin_family = AF_INET};
+		any.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		socklen_t len = sizeof(any);
+		if (s >= 0 && bind(s, (struct sockaddr *)&any, sizeof(any)) == 0 &&
+		    getsockname(s, (struct sockaddr *)&any, &len) == 0)
+			closed[n_closed++] = ntohs(any.sin_port);
+		if (s >= 0)
+			close(s);
+	}
+	uint8_t msg[32] = {MESSAGE_DATA};
+	for (int i = 0; i < n_closed; i++) {
+		/* A send right after an error may fail with that error
+		 * instead (IP_RECVERR's side effect): once more. */
+		bool sent = false;
+		for (int tries = 0; tries < 3 && !sent; tries++)
+			sent = send_to_port(pair.fd4, AF_INET, (uint16_t)closed[i], msg, sizeof(msg));
+		CHECK(sent);
+	}
+	unsigned on_data = 0, on_handshakes = 0;
+	struct udp_error e;
+	for (int tries = 0; tries < 50 && on_data + on_handshakes < (unsigned)n_closed; tries++) {
+		struct pollfd p[2] = {{.fd = pair.fd4, .events = 0}, {.fd = pair.hs4, .events = 0}};
+		poll(p, 2, 20);
+		while (udp_read_error(pair.fd4, &e) > 0)
+			on_data++;
+		while (udp_read_error(pair.hs4, &e) > 0)
+			on_handshakes++;
+	}
+	CHECK(n_closed == 16);
+	if (!CHECK(on_data + on_handshakes == (unsigned)n_closed) | !CHECK(on_handshakes > 0))
+		fprintf(stderr, "  errors: %u on the data socket, %u on the handshake socket, of %d\n", on_data,
+			on_handshakes, n_closed);
+	udp_pair_close(&pair);
+}
+
 int main(void)
 {
 	RUN(test_steering_splits_by_message_type);
 	RUN(test_port_in_use_and_strangers);
 	RUN(test_no_steering_one_socket_takes_all);
+	RUN(test_errors_reach_either_socket);
 	return test_finish("test_udp");
 }
