@@ -648,6 +648,36 @@ static void test_forwarding(void)
 	judge_forwarding(&r, &o);
 	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "masquerade_wrong_source") &&
 	      says(last(&r), "ip saddr 198.19.8.0/24 oifname") && says(last(&r), "oifname \"eth0\" ip saddr CLIENTS"));
+	o.nat = 1;	/* the forward chain passes the requests, drops the replies */
+	o.replies_dropped = true;
+	snprintf(o.replies_rule, sizeof(o.replies_rule), "table ip filter, chain FORWARD: policy drop, and only "
+		 "iifname \"wg0\" is accepted");
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "forward_replies_dropped") &&
+	      says(last(&r), "chain FORWARD: policy drop") && says(last(&r), "ct state established,related accept"));
+	o.replies_dropped = false;
+	/* A notrack rule: the masquerade never sees the clients' flows. */
+	o.notrack = true;
+	snprintf(o.notrack_rule, sizeof(o.notrack_rule), "iifname \"wg0\" notrack");
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "nat_bypassed_notrack") &&
+	      says(last(&r), "iifname \"wg0\" notrack") && says(last(&r), "delete that notrack rule"));
+	o.notrack = false;
+	/* SNAT to an address this host does not have. */
+	snprintf(o.nat_rule, sizeof(o.nat_rule), "oifname \"eth0\" snat to 203.0.113.99");
+	snprintf(o.snat_address, sizeof(o.snat_address), "203.0.113.99");
+	o.snat_address_local = 0;
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "snat_address_not_local") &&
+	      says(last(&r), "203.0.113.99 is on no interface") && says(last(&r), "masquerade"));
+	o.snat_address_local = 1;	/* its own address: fine */
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_PASS);
+	o.snat_address_local = -EPERM;	/* unknown: not blamed */
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_PASS);
+	o.snat_address[0] = '\0';
+	snprintf(o.nat_rule, sizeof(o.nat_rule), "masquerade");
 	o.nat = 1;	/* a hub whose input chain drops the tunnel: its own services die */
 	o.input_drop = 1;
 	snprintf(o.input_rule, sizeof(o.input_rule), "table inet hardening, chain input: policy drop, and no rule "
@@ -920,6 +950,36 @@ static void test_ruleset(void)
 	CHECK(!ruleset_find_source_nat("table inet masquerade {\n chain input {\n  udp dport 51820 accept\n }\n}\n",
 				       NULL, NULL, 0, rule, sizeof(rule)));
 	CHECK(!ruleset_find_source_nat("", NULL, NULL, 0, rule, sizeof(rule)));
+
+	/* The address a SNAT writes, read only when it is one address. */
+	char address[64];
+
+	CHECK(snat_rule_address("oifname \"eth0\" ip saddr 198.19.0.0/24 snat to 203.0.113.99", address,
+				sizeof(address)) && !strcmp(address, "203.0.113.99"));
+	CHECK(snat_rule_address("snat ip to 203.0.113.5:1024", address, sizeof(address)) &&
+	      !strcmp(address, "203.0.113.5"));
+	CHECK(snat_rule_address("snat ip6 to [fd00::5]:80", address, sizeof(address)) && !strcmp(address, "fd00::5"));
+	CHECK(snat_rule_address("snat ip6 to fd00::5", address, sizeof(address)) && !strcmp(address, "fd00::5"));
+	CHECK(!snat_rule_address("snat to 203.0.113.5-203.0.113.9", address, sizeof(address)));
+	CHECK(!snat_rule_address("oifname \"eth0\" masquerade", address, sizeof(address)));
+	CHECK(host_address_is_local("127.0.0.1") == 1);
+	CHECK(host_address_is_local("192.0.2.254") == 0);
+
+	/* notrack rules that take in the clients, and ones too narrow to. */
+	struct ip_prefix tunnel_clients[2];
+
+	CHECK(ip_prefix_parse(&tunnel_clients[0], "198.19.0.2/32", true) && ip_prefix_parse(&tunnel_clients[1], "198.19.0.3/32", true));
+	const char *raw = "table ip perf {\n\tchain pre {\n\t\ttype filter hook prerouting priority -300; policy "
+			  "accept;\n\t\tiifname \"wg0\" notrack\n\t}\n}\n";
+
+	CHECK(ruleset_find_notrack(raw, "wg0", tunnel_clients, 2, rule, sizeof(rule)) && !strcmp(rule, "iifname \"wg0\" notrack"));
+	CHECK(!ruleset_find_notrack(raw, "wg1", tunnel_clients, 2, rule, sizeof(rule)));
+	CHECK(ruleset_find_notrack("  ip saddr 198.19.0.0/24 counter packets 3 bytes 252 notrack\n", "wg0", tunnel_clients, 2,
+				   rule, sizeof(rule)));
+	CHECK(ruleset_find_notrack("  notrack\n", "wg0", tunnel_clients, 2, rule, sizeof(rule)));
+	CHECK(!ruleset_find_notrack("  ip saddr 198.18.5.0/24 notrack\n", "wg0", tunnel_clients, 2, rule, sizeof(rule)));
+	CHECK(!ruleset_find_notrack("  iifname \"wg0\" udp dport 53 notrack\n", "wg0", tunnel_clients, 2, rule, sizeof(rule)));
+	CHECK(!ruleset_find_notrack("  iifname \"lo\" notrack\n", "wg0", tunnel_clients, 2, rule, sizeof(rule)));
 
 	/* A port forward left on the listen port takes the peers' datagrams. */
 	const char *fwd = "table ip oldfwd {\n chain pre {\n  type nat hook prerouting priority -100; policy accept;\n"

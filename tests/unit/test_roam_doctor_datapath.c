@@ -357,6 +357,27 @@ static void test_forward_filter(void)
 	char found[256];
 
 	/* Policy drop, only replies accepted: the clients' traffic dies. */
+	/* Only the clients' direction accepted: the replies fall to the policy. */
+	{
+		char where[320];
+		const char *one_way = "table ip filter {\n\tchain FORWARD {\n\t\ttype filter hook forward priority 0; "
+				      "policy drop;\n\t\tiifname \"wg0\" oifname \"eth0\" accept\n\t}\n}\n";
+		const char *with_ct = "table ip filter {\n\tchain FORWARD {\n\t\ttype filter hook forward priority 0; "
+				      "policy drop;\n\t\tct state established,related accept\n\t\tiifname \"wg0\" "
+				      "oifname \"eth0\" accept\n\t}\n}\n";
+		const char *back_in = "table ip filter {\n\tchain FORWARD {\n\t\ttype filter hook forward priority 0; "
+				      "policy drop;\n\t\tiifname \"wg0\" accept\n\t\toifname \"wg0\" accept\n\t}\n}\n";
+		const char *jumps = "table ip filter {\n\tchain FORWARD {\n\t\ttype filter hook forward priority 0; "
+				    "policy drop;\n\t\tiifname \"wg0\" accept\n\t\tjump more\n\t}\n}\n";
+
+		CHECK(ruleset_find_forward_replies_drop(one_way, "wg0", where, sizeof(where)) &&
+		      strstr(where, "table ip filter, chain FORWARD: policy drop") &&
+		      !ruleset_find_forward_drop(one_way, "wg0", where, sizeof(where)));
+		CHECK(!ruleset_find_forward_replies_drop(with_ct, "wg0", where, sizeof(where)));
+		CHECK(!ruleset_find_forward_replies_drop(back_in, "wg0", where, sizeof(where)));
+		CHECK(!ruleset_find_forward_replies_drop(jumps, "wg0", where, sizeof(where)));
+		CHECK(!ruleset_find_forward_replies_drop(one_way, "wg1", where, sizeof(where)));
+	}
 	CHECK(ruleset_find_forward_drop("table inet f {\n\tchain fwd {\n\t\ttype filter hook forward priority filter; "
 					"policy drop;\n\t\tct state established,related accept\n\t}\n}\n",
 					"wg0", found, sizeof(found)) &&

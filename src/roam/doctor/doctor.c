@@ -875,7 +875,13 @@ static void check_forwarding(struct exam *x)
 		fo.nat = err ? err
 			     : ruleset_find_source_nat(ruleset, fo.egress, clients, n_clients, fo.nat_rule,
 						       sizeof(fo.nat_rule));
+		fo.notrack = !err && ruleset_find_notrack(ruleset, x->ifname, clients, n_clients, fo.notrack_rule,
+							  sizeof(fo.notrack_rule));
 		free(clients);
+		fo.replies_dropped = !err && ruleset_find_forward_replies_drop(ruleset, x->ifname, fo.replies_rule,
+									       sizeof(fo.replies_rule));
+		if (fo.nat == 1 && snat_rule_address(fo.nat_rule, fo.snat_address, sizeof(fo.snat_address)))
+			fo.snat_address_local = host_address_is_local(fo.snat_address);
 		fo.forward_drop = err ? err
 				      : ruleset_find_forward_drop(ruleset, x->ifname, fo.forward_rule,
 								  sizeof(fo.forward_rule));

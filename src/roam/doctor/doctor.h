@@ -214,6 +214,14 @@ struct forwarding_observation {
 	char interface_forwarding_off[64 + IF_NAMESIZE];
 	int input_drop;			/* 1 an input chain drops the tunnel, 0 not, -errno */
 	char input_rule[256];
+	bool replies_dropped;		/* a forward chain passes the clients' traffic, not the replies */
+	char replies_rule[320];
+	bool notrack;			/* a notrack rule takes in the clients: no NAT for them */
+	char notrack_rule[256];
+	/* The address nat_rule writes, when it is one ("" masquerade), and
+	 * whether this host has it: 1 yes, 0 no, -errno unknown. */
+	char snat_address[64];
+	int snat_address_local;
 };
 void judge_forwarding(struct doctor_report *r, const struct forwarding_observation *o);
 

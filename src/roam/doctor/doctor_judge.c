@@ -839,6 +839,20 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 				r->ifname, r->ifname);
 		return;
 	}
+	if (o->replies_dropped) {
+		/* The requests leave, but the answers come in on the egress and
+		 * fall to the policy: every client loses everything beyond this
+		 * host, while this host's own pings (input, not forward) work. */
+		f->status = DOCTOR_FAIL;
+		f->cause = "forward_replies_dropped";
+		doctor_evidence(f, "; the forward filter passes what the clients send but drops the replies: %s",
+				o->replies_rule);
+		doctor_decision(f, "Clients' requests leave but no answer comes back: accept the replies in the forward "
+				   "chain (nft add rule TABLE CHAIN ct state established,related accept; or an accept "
+				   "for oifname \"%s\"; iptables -A FORWARD -m conntrack --ctstate "
+				   "ESTABLISHED,RELATED -j ACCEPT).", r->ifname);
+		return;
+	}
 	if (o->nat == 2 && o->egress[0]) {
 		/* The masquerade is there, for a way out the clients do not take. */
 		f->status = DOCTOR_FAIL;
@@ -872,6 +886,31 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 		doctor_decision(f, "Full-tunnel clients get no answers from the internet: masquerade them on %s (nft "
 				   "add rule TABLE CHAIN oifname \"%s\" ip saddr CLIENTS masquerade; or iptables -t nat "
 				   "-A POSTROUTING -o %s -j MASQUERADE).", o->egress, o->egress, o->egress);
+		return;
+	}
+	if (o->nat == 1 && o->notrack) {
+		/* NAT is done by conntrack: an untracked flow passes the nat
+		 * chains untouched and leaves with the client's own address. */
+		f->status = DOCTOR_FAIL;
+		f->cause = "nat_bypassed_notrack";
+		doctor_evidence(f, "; but a notrack rule takes the clients' traffic out of connection tracking, so no "
+				   "NAT applies to it: %s", o->notrack_rule);
+		doctor_decision(f, "Clients' traffic leaves with their own tunnel addresses and no reply returns: "
+				   "delete that notrack rule (nft -a list ruleset; nft delete rule TABLE CHAIN handle N), "
+				   "or narrow it to traffic that needs no NAT.");
+		return;
+	}
+	if (o->nat == 1 && o->snat_address[0] && o->snat_address_local == 0) {
+		/* Replies come back to the SNAT address; no interface here
+		 * has it, so nobody answers ARP/ND for it and they die. */
+		f->status = DOCTOR_FAIL;
+		f->cause = "snat_address_not_local";
+		doctor_evidence(f, "; but %s is on no interface of this host, so replies to it never arrive",
+				o->snat_address);
+		doctor_decision(f, "Clients reach this host but not the internet: the source NAT writes an address this "
+				   "host does not have (renumbered?); masquerade instead (nft add rule TABLE CHAIN "
+				   "oifname \"%s\" ip saddr CLIENTS masquerade) or snat to %s's own address.",
+				o->egress[0] ? o->egress : "EGRESS", o->egress[0] ? o->egress : "the egress");
 		return;
 	}
 	if (o->input_drop == 1) {

@@ -120,3 +120,149 @@ bool ruleset_find_input_drop(const char *ruleset, const char *ifname, char *foun
 {
 	return ruleset_find_hook_drop(ruleset, "hook input", true, ifname, found, len);
 }
+
+/* Could this accept rule let the replies to the tunnel's clients through
+ * (in on the egress, out on the tunnel)? Not when it names the tunnel as
+ * the way in (that is the clients' new traffic), another interface as the
+ * way out, or only new connections; anything else, unread, may. */
+static bool accept_may_pass_replies(const char *rule, const char *ifname)
+{
+	char iif[48], oif[48];
+
+	snprintf(iif, sizeof(iif), "iifname \"%s\"", ifname);
+	snprintf(oif, sizeof(oif), "oifname \"%s\"", ifname);
+	if (strstr(rule, "established") || strstr(rule, oif))
+		return true;
+	if (strstr(rule, iif))
+		return false;
+	if (strstr(rule, "oifname "))
+		return false;
+	return !(strstr(rule, "ct state new") && !strstr(rule, "established"));
+}
+
+bool ruleset_find_forward_replies_drop(const char *ruleset, const char *ifname, char *found, size_t len)
+{
+	char iif[48], table[96] = "", chain[96] = "", buf[512];
+	bool in_hook = false, policy_drop = false, outbound = false, replies = false, unread = false;
+	const char *line = ruleset;
+
+	snprintf(iif, sizeof(iif), "iifname \"%s\"", ifname);
+	while (ruleset_next_line(&line, buf, sizeof(buf))) {
+		trim(buf);
+		if (!strncmp(buf, "table ", 6)) {
+			snprintf(table, sizeof(table), "%.*s", (int)strcspn(buf, "{"), buf);
+			trim(table);
+		} else if (!strncmp(buf, "chain ", 6)) {
+			snprintf(chain, sizeof(chain), "%.*s", (int)strcspn(buf + 6, " {"), buf + 6);
+			in_hook = policy_drop = outbound = replies = unread = false;
+		} else if (strstr(buf, "hook forward") && strstr(buf, "type ")) {
+			in_hook = true;
+			policy_drop = strstr(buf, "policy drop") != NULL;
+		} else if (in_hook && !strcmp(buf, "}")) {
+			/* Replies fall to the policy when only the clients'
+			 * own direction is accepted; a jump or goto may accept
+			 * them elsewhere, so such a chain is not judged. */
+			in_hook = false;
+			if (policy_drop && outbound && !replies && !unread) {
+				snprintf(found, len, "%s, chain %s: policy drop, and only %s is accepted: nothing "
+						     "accepts the replies (no ct state established accept, no oifname "
+						     "\"%s\" accept)", table, chain, iif, ifname);
+				return true;
+			}
+		} else if (in_hook && (strstr(buf, "jump ") || strstr(buf, "goto "))) {
+			unread = true;
+		} else if (in_hook && rule_verdict_is(buf, "accept")) {
+			if (strstr(buf, iif) && !strstr(buf, "established"))
+				outbound = true;
+			if (accept_may_pass_replies(buf, ifname))
+				replies = true;
+		}
+	}
+	return false;
+}
+
+/* The words of a notrack rule that leave the tunnel's clients in it: the
+ * tunnel as the way in, a source prefix holding a client, a counter. */
+static bool notrack_word_takes_clients(const char **p, const char *quoted, const struct ip_prefix *clients,
+				       size_t n)
+{
+	char word[96], arg[96];
+	int used = 0;
+
+	if (sscanf(*p, "%95s%n", word, &used) != 1)
+		return false;
+	*p += used;
+	if (!strcmp(word, "notrack") || !strcmp(word, "counter"))
+		return true;
+	if (!strcmp(word, "packets") || !strcmp(word, "bytes"))
+		return sscanf(*p, "%95s%n", arg, &used) == 1 && (*p += used, true);
+	if (!strcmp(word, "meta"))
+		return true;
+	if (!strcmp(word, "iifname"))
+		return sscanf(*p, "%95s%n", arg, &used) == 1 && (*p += used, !strcmp(arg, quoted));
+	if (!strcmp(word, "ip") || !strcmp(word, "ip6")) {
+		struct ip_prefix source;
+
+		if (sscanf(*p, "%95s %95s%n", word, arg, &used) != 2 || strcmp(word, "saddr") ||
+		    !ip_prefix_parse(&source, arg, true))
+			return false;
+		*p += used;
+		for (size_t i = 0; i < n; i++)
+			if (ip_prefix_contains(&source, &clients[i]))
+				return true;
+	}
+	return false;
+}
+
+bool ruleset_find_notrack(const char *ruleset, const char *ifname, const struct ip_prefix *clients, size_t n,
+			  char *found, size_t len)
+{
+	const char *line = ruleset;
+	char quoted[40], buf[512];
+
+	snprintf(quoted, sizeof(quoted), "\"%s\"", ifname);
+	while (ruleset_next_line(&line, buf, sizeof(buf))) {
+		const char *p = buf;
+		bool takes = true;
+
+		trim(buf);
+		if (!rule_verdict_is(buf, "notrack") || strchr(buf, '{'))
+			continue;
+		/* Only a rule made of matches read here as taking in the
+		 * clients is blamed: one port, one other source, is narrow. */
+		while (takes && *p)
+			takes = notrack_word_takes_clients(&p, quoted, clients, n), p += strspn(p, " ");
+		if (takes) {
+			snprintf(found, len, "%s", buf);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The address a "snat to ADDRESS" / "snat ip to ADDRESS" rule writes in,
+ * without a port; false for a range, a map, or anything else not read as
+ * one address. */
+bool snat_rule_address(const char *rule, char *address, size_t len)
+{
+	const char *m = strstr(rule, "snat ");
+	char word[64];
+
+	if (!m || !(m = strstr(m, " to ")))
+		return false;
+	if (sscanf(m + 4, "%63s", word) != 1 || strchr(word, '-') || strchr(word, '{'))
+		return false;
+	if (word[0] == '[') {
+		/* [2001:db8::1]:80 */
+		memmove(word, word + 1, strlen(word));
+		word[strcspn(word, "]")] = '\0';
+	} else if (!strchr(word, ':') || strchr(word, ':') == strrchr(word, ':')) {
+		word[strcspn(word, ":")] = '\0';	/* 203.0.113.1:1024 */
+	}
+	struct ip_prefix p;
+
+	if (!ip_prefix_parse(&p, word, true))
+		return false;
+	snprintf(address, len, "%s", word);
+	return true;
+}

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -358,4 +359,30 @@ size_t host_socket_holders(const char *path, pid_t *pids, size_t max)
 	}
 	closedir(d);
 	return n;
+}
+
+int host_address_is_local(const char *address)
+{
+	struct ip_prefix want, have;
+	struct ifaddrs *list, *a;
+	int local = 0;
+
+	if (!ip_prefix_parse(&want, address, true))
+		return -EINVAL;
+	if (getifaddrs(&list))
+		return -errno;
+	for (a = list; a && !local; a = a->ifa_next) {
+		if (!a->ifa_addr || (a->ifa_addr->sa_family != AF_INET && a->ifa_addr->sa_family != AF_INET6))
+			continue;
+		have.family = a->ifa_addr->sa_family;
+		have.cidr = have.family == AF_INET ? 32 : 128;
+		memset(have.addr, 0, sizeof(have.addr));
+		if (have.family == AF_INET)
+			memcpy(have.addr, &((struct sockaddr_in *)a->ifa_addr)->sin_addr, 4);
+		else
+			memcpy(have.addr, &((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr, 16);
+		local = ip_prefix_equal(&want, &have);
+	}
+	freeifaddrs(list);
+	return local;
 }

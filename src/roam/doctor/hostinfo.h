@@ -58,6 +58,25 @@ bool ruleset_find_forward_drop(const char *ruleset, const char *ifname, char *fo
  * itself (its DNS, its services). An accept by source address (ip saddr)
  * counts as letting them in, since it may name the tunnel's subnet. */
 bool ruleset_find_input_drop(const char *ruleset, const char *ifname, char *found, size_t len);
+/* A base chain with a forward hook, policy drop, that accepts the clients'
+ * new traffic (iifname the tunnel) but nothing that could pass the replies
+ * back (ct state established, oifname the tunnel, or a rule not read as
+ * excluding them); a chain with a jump or goto is not judged. True with
+ * where in found. */
+bool ruleset_find_forward_replies_drop(const char *ruleset, const char *ifname, char *found, size_t len);
+/* A notrack rule that takes in the tunnel's clients: every match it has is
+ * iifname the tunnel or a source prefix holding one of the n clients (none
+ * at all takes everything). Their flows are then untracked and no NAT
+ * applies to them. True with the rule, trimmed, in found. */
+bool ruleset_find_notrack(const char *ruleset, const char *ifname, const struct ip_prefix *clients, size_t n,
+			  char *found, size_t len);
+/* The one address a source NAT rule writes ("snat to 203.0.113.5",
+ * "snat ip to 203.0.113.5:1024", "snat ip6 to [2001:db8::1]"): true with it
+ * in address; false for masquerade, a range, a map. */
+bool snat_rule_address(const char *rule, char *address, size_t len);
+/* Is address one of this host's interface addresses (getifaddrs)? 1 yes,
+ * 0 no, -errno when they could not be read. */
+int host_address_is_local(const char *address);
 
 /* The interface's flags (IFF_UP, ...): 0 or -errno. */
 int host_link_flags(const char *ifname, unsigned *flags);
