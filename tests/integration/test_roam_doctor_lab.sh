@@ -427,6 +427,22 @@ f_fwd_drop() { nft_gone "$LAB_SERVER" rtfwd; phone_tunnel split; }
 # firewall: a forward rule rejects what comes from the tunnel interface.
 b_fwd_reject() { nft_table "$LAB_SERVER" rtfwr forward "iifname \"$LAB_WG_SERVER\" reject"; }
 f_fwd_reject() { nft_gone "$LAB_SERVER" rtfwr; }
+# firewall: a forward chain (policy drop) accepts what the clients send
+# but has no rule for the replies (no ct state established accept).
+b_fwd_oneway() {
+	nsx "$LAB_SERVER" nft -f - <<<"table inet rtfwo { chain c { type filter hook forward priority 0; policy drop; iifname \"$LAB_WG_SERVER\" accept; }; }"
+}
+f_fwd_oneway() { nft_gone "$LAB_SERVER" rtfwo; }
+# NAT: the source NAT writes an old public address no interface has any more.
+b_snat_gone() {
+	nsx "$LAB_SERVER" nft flush chain ip rtnat postrouting &&
+		nsx "$LAB_SERVER" nft add rule ip rtnat postrouting oifname "$LAB_SRV_DEV" ip saddr 198.18.0.0/24 snat to 198.51.100.99
+}
+# NAT: "performance tuning" takes the tunnel out of conntrack: no NAT for it.
+b_notrack() {
+	nsx "$LAB_SERVER" nft -f - <<<"table inet rtnotr { chain c { type filter hook prerouting priority -300; policy accept; iifname \"$LAB_WG_SERVER\" notrack; }; }"
+}
+f_notrack() { nft_gone "$LAB_SERVER" rtnotr; }
 # configuration: the phone's config names a server host that does not exist
 # (a typo in the Endpoint); the user brings the tunnel up.
 b_ep_host() { sed -i "s/^Endpoint = .*/Endpoint = 198.19.0.9:$LAB_PORT/" "$PHONE_CONF" && phone_restart; }
@@ -514,6 +530,9 @@ B=(
 	"server-allowedips-idle server disallowed_src b_srv_allowed_idle f_srv_allowed_idle"
 	"full-tunnel-forward-drop server forward_dropped b_fwd_drop f_fwd_drop"
 	"server-forward-reject server forward_dropped b_fwd_reject f_fwd_reject"
+	"server-forward-no-replies server forward_replies_dropped b_fwd_oneway f_fwd_oneway"
+	"server-snat-address-gone server snat_address_not_local b_snat_gone f_masq"
+	"server-notrack-tunnel server nat_bypassed_notrack b_notrack f_notrack"
 	"endpoint-host-wrong phone icmp_unreachable|peer_unreachable b_ep_host f_ep_host"
 	"server-route-elsewhere server route_missing b_srv_route_elsewhere f_srv_route_elsewhere"
 	"dns-server-no-host phone dns_no_answer b_dns_nohost f_dns_nohost"
