@@ -961,6 +961,7 @@ static void test_ruleset(void)
 	CHECK(snat_rule_address("snat ip6 to [fd00::5]:80", address, sizeof(address)) && !strcmp(address, "fd00::5"));
 	CHECK(snat_rule_address("snat ip6 to fd00::5", address, sizeof(address)) && !strcmp(address, "fd00::5"));
 	CHECK(!snat_rule_address("snat to 203.0.113.5-203.0.113.9", address, sizeof(address)));
+	CHECK(!snat_rule_address("snat ip to 203.0.113.4/30", address, sizeof(address)));
 	CHECK(!snat_rule_address("oifname \"eth0\" masquerade", address, sizeof(address)));
 	CHECK(host_address_is_local("127.0.0.1") == 1);
 	CHECK(host_address_is_local("192.0.2.254") == 0);
@@ -977,6 +978,10 @@ static void test_ruleset(void)
 	CHECK(ruleset_find_notrack("  ip saddr 198.19.0.0/24 counter packets 3 bytes 252 notrack\n", "wg0", tunnel_clients, 2,
 				   rule, sizeof(rule)));
 	CHECK(ruleset_find_notrack("  notrack\n", "wg0", tunnel_clients, 2, rule, sizeof(rule)));
+	CHECK(ruleset_find_notrack("  iif \"wg0\" counter notrack\n", "wg0", tunnel_clients, 2, rule, sizeof(rule)));
+	CHECK(!ruleset_find_notrack("  ip saddr != 198.19.0.0/24 notrack\n", "wg0", tunnel_clients, 2, rule,
+				    sizeof(rule)));
+	CHECK(!ruleset_find_notrack("  meta l4proto udp notrack\n", "wg0", tunnel_clients, 2, rule, sizeof(rule)));
 	CHECK(!ruleset_find_notrack("  ip saddr 198.18.5.0/24 notrack\n", "wg0", tunnel_clients, 2, rule, sizeof(rule)));
 	CHECK(!ruleset_find_notrack("  iifname \"wg0\" udp dport 53 notrack\n", "wg0", tunnel_clients, 2, rule, sizeof(rule)));
 	CHECK(!ruleset_find_notrack("  iifname \"lo\" notrack\n", "wg0", tunnel_clients, 2, rule, sizeof(rule)));

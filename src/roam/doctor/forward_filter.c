@@ -198,7 +198,7 @@ static bool notrack_word_takes_clients(const char **p, const char *quoted, const
 		return sscanf(*p, "%95s%n", arg, &used) == 1 && (*p += used, true);
 	if (!strcmp(word, "meta"))
 		return true;
-	if (!strcmp(word, "iifname"))
+	if (!strcmp(word, "iifname") || !strcmp(word, "iif"))
 		return sscanf(*p, "%95s%n", arg, &used) == 1 && (*p += used, !strcmp(arg, quoted));
 	if (!strcmp(word, "ip") || !strcmp(word, "ip6")) {
 		struct ip_prefix source;
@@ -242,7 +242,7 @@ bool ruleset_find_notrack(const char *ruleset, const char *ifname, const struct 
 
 /* The address a "snat to ADDRESS" / "snat ip to ADDRESS" rule writes in,
  * without a port; false for a range, a map, or anything else not read as
- * one address. */
+ * one address (a prefix, "snat to 203.0.113.4/30", is a pool). */
 bool snat_rule_address(const char *rule, char *address, size_t len)
 {
 	const char *m = strstr(rule, "snat ");
@@ -250,7 +250,7 @@ bool snat_rule_address(const char *rule, char *address, size_t len)
 
 	if (!m || !(m = strstr(m, " to ")))
 		return false;
-	if (sscanf(m + 4, "%63s", word) != 1 || strchr(word, '-') || strchr(word, '{'))
+	if (sscanf(m + 4, "%63s", word) != 1 || strchr(word, '-') || strchr(word, '{') || strchr(word, '/'))
 		return false;
 	if (word[0] == '[') {
 		/* [2001:db8::1]:80 */
