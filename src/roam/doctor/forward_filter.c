@@ -54,6 +54,22 @@ static void trim(char *s)
 /* Does an accept rule take in traffic by its source address, which may be
  * the tunnel's ("ip saddr 198.18.100.0/24 accept")? Read for the input
  * hook, where such rules are common, as letting the tunnel in. */
+/* Which table and chain a ruleset line belongs to, kept as the lines go
+ * by: "table ..." names the table, "chain NAME {" the chain; true when
+ * the line opened a chain, so the caller starts its chain's state afresh. */
+static bool track_table_and_chain(const char *line, char *table, size_t table_len, char *chain, size_t chain_len)
+{
+	if (!strncmp(line, "table ", 6)) {
+		snprintf(table, table_len, "%.*s", (int)strcspn(line, "{"), line);
+		trim(table);
+		return false;
+	}
+	if (strncmp(line, "chain ", 6))
+		return false;
+	snprintf(chain, chain_len, "%.*s", (int)strcspn(line + 6, " {"), line + 6);
+	return true;
+}
+
 static bool accepts_by_source(const char *rule)
 {
 	return strstr(rule, "saddr ") && rule_verdict_is(rule, "accept");
@@ -78,12 +94,9 @@ static bool ruleset_find_hook_drop(const char *ruleset, const char *hook, bool i
 	snprintf(quoted, sizeof(quoted), "\"%s\"", ifname);
 	while (ruleset_next_line(&line, buf, sizeof(buf))) {
 		trim(buf);
-		if (!strncmp(buf, "table ", 6)) {
-			snprintf(table, sizeof(table), "%.*s", (int)strcspn(buf, "{"), buf);
-			trim(table);
-		} else if (!strncmp(buf, "chain ", 6)) {
-			snprintf(chain, sizeof(chain), "%.*s", (int)strcspn(buf + 6, " {"), buf + 6);
-			in_hook = policy_drop = accepted = false;
+		if (!strncmp(buf, "table ", 6) || !strncmp(buf, "chain ", 6)) {
+			if (track_table_and_chain(buf, table, sizeof(table), chain, sizeof(chain)))
+				in_hook = policy_drop = accepted = false;
 		} else if (strstr(buf, hook) && strstr(buf, "type ")) {
 			in_hook = true;
 			policy_drop = strstr(buf, "policy drop") != NULL;
@@ -149,12 +162,9 @@ bool ruleset_find_forward_replies_drop(const char *ruleset, const char *ifname, 
 	snprintf(iif, sizeof(iif), "iifname \"%s\"", ifname);
 	while (ruleset_next_line(&line, buf, sizeof(buf))) {
 		trim(buf);
-		if (!strncmp(buf, "table ", 6)) {
-			snprintf(table, sizeof(table), "%.*s", (int)strcspn(buf, "{"), buf);
-			trim(table);
-		} else if (!strncmp(buf, "chain ", 6)) {
-			snprintf(chain, sizeof(chain), "%.*s", (int)strcspn(buf + 6, " {"), buf + 6);
-			in_hook = policy_drop = outbound = replies = unread = false;
+		if (!strncmp(buf, "table ", 6) || !strncmp(buf, "chain ", 6)) {
+			if (track_table_and_chain(buf, table, sizeof(table), chain, sizeof(chain)))
+				in_hook = policy_drop = outbound = replies = unread = false;
 		} else if (strstr(buf, "hook forward") && strstr(buf, "type ")) {
 			in_hook = true;
 			policy_drop = strstr(buf, "policy drop") != NULL;
