@@ -479,6 +479,26 @@ static int watchdog_tick(struct daemon *d)
 	return (int)((d->watchdog_at - now + 999999) / 1000000);
 }
 
+/* A UDP socket is ready. Errors first: their queue shares the receive
+ * buffer with the datagrams, and they land on the handshake sockets too
+ * (datapath.c, read_udp_errors), where epoll reports them even while the
+ * socket's reading is paused. */
+static void udp_event(struct daemon *d, enum watch_kind kind, uint32_t events)
+{
+	const struct udp_pair *cur = &d->ports.cur;
+	if (events & EPOLLERR)
+		datapath_udp_errors(d);
+	bool data = kind == WATCH_UDP4 || kind == WATCH_UDP6;
+	bool v4 = kind == WATCH_UDP4 || kind == WATCH_UDP4_HANDSHAKES;
+	int fd = data ? (v4 ? cur->fd4 : cur->fd6) : (v4 ? cur->hs4 : cur->hs6);
+	if (fd < 0)
+		return;
+	if (data)
+		datapath_from_udp(d, fd);
+	else
+		datapath_from_udp_handshakes(d, fd);
+}
+
 void loop_run(struct daemon *d)
 {
 	struct epoll_event events[EPOLL_BATCH];
@@ -509,26 +529,9 @@ void loop_run(struct daemon *d)
 				break;
 			case WATCH_UDP4:
 			case WATCH_UDP6:
-				/* Errors first: their queue shares the
-				 * receive buffer with the datagrams. */
-				if (events[i].events & EPOLLERR)
-					datapath_udp_errors(d);
-				if (w->kind == WATCH_UDP4 && d->ports.cur.fd4 >= 0)
-					datapath_from_udp(d, d->ports.cur.fd4);
-				if (w->kind == WATCH_UDP6 && d->ports.cur.fd6 >= 0)
-					datapath_from_udp(d, d->ports.cur.fd6);
-				break;
 			case WATCH_UDP4_HANDSHAKES:
 			case WATCH_UDP6_HANDSHAKES:
-				/* ICMP errors land here too (datapath.c,
-				 * read_udp_errors); epoll reports them even
-				 * while the socket's reading is paused. */
-				if (events[i].events & EPOLLERR)
-					datapath_udp_errors(d);
-				if (w->kind == WATCH_UDP4_HANDSHAKES && d->ports.cur.hs4 >= 0)
-					datapath_from_udp_handshakes(d, d->ports.cur.hs4);
-				if (w->kind == WATCH_UDP6_HANDSHAKES && d->ports.cur.hs6 >= 0)
-					datapath_from_udp_handshakes(d, d->ports.cur.hs6);
+				udp_event(d, w->kind, events[i].events);
 				break;
 			case WATCH_NETLINK:
 				netlink_event(d);

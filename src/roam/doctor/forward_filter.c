@@ -55,19 +55,21 @@ static void trim(char *s)
  * the tunnel's ("ip saddr 198.18.100.0/24 accept")? Read for the input
  * hook, where such rules are common, as letting the tunnel in. */
 /* Which table and chain a ruleset line belongs to, kept as the lines go
- * by: "table ..." names the table, "chain NAME {" the chain; true when
- * the line opened a chain, so the caller starts its chain's state afresh. */
-static bool track_table_and_chain(const char *line, char *table, size_t table_len, char *chain, size_t chain_len)
+ * by: "table ..." names the table, "chain NAME {" the chain. Says which of
+ * the two the line was (a chain's state starts afresh), or neither. */
+enum scope_line { SCOPE_NONE, SCOPE_TABLE, SCOPE_CHAIN };
+static enum scope_line track_table_and_chain(const char *line, char *table, size_t table_len, char *chain,
+					     size_t chain_len)
 {
 	if (!strncmp(line, "table ", 6)) {
 		snprintf(table, table_len, "%.*s", (int)strcspn(line, "{"), line);
 		trim(table);
-		return false;
+		return SCOPE_TABLE;
 	}
 	if (strncmp(line, "chain ", 6))
-		return false;
+		return SCOPE_NONE;
 	snprintf(chain, chain_len, "%.*s", (int)strcspn(line + 6, " {"), line + 6);
-	return true;
+	return SCOPE_CHAIN;
 }
 
 static bool accepts_by_source(const char *rule)
@@ -94,9 +96,11 @@ static bool ruleset_find_hook_drop(const char *ruleset, const char *hook, bool i
 	snprintf(quoted, sizeof(quoted), "\"%s\"", ifname);
 	while (ruleset_next_line(&line, buf, sizeof(buf))) {
 		trim(buf);
-		if (!strncmp(buf, "table ", 6) || !strncmp(buf, "chain ", 6)) {
-			if (track_table_and_chain(buf, table, sizeof(table), chain, sizeof(chain)))
-				in_hook = policy_drop = accepted = false;
+		enum scope_line scope = track_table_and_chain(buf, table, sizeof(table), chain, sizeof(chain));
+		if (scope == SCOPE_CHAIN) {
+			in_hook = policy_drop = accepted = false;
+		} else if (scope == SCOPE_TABLE) {
+			continue;
 		} else if (strstr(buf, hook) && strstr(buf, "type ")) {
 			in_hook = true;
 			policy_drop = strstr(buf, "policy drop") != NULL;
@@ -162,9 +166,11 @@ bool ruleset_find_forward_replies_drop(const char *ruleset, const char *ifname, 
 	snprintf(iif, sizeof(iif), "iifname \"%s\"", ifname);
 	while (ruleset_next_line(&line, buf, sizeof(buf))) {
 		trim(buf);
-		if (!strncmp(buf, "table ", 6) || !strncmp(buf, "chain ", 6)) {
-			if (track_table_and_chain(buf, table, sizeof(table), chain, sizeof(chain)))
-				in_hook = policy_drop = outbound = replies = unread = false;
+		enum scope_line scope = track_table_and_chain(buf, table, sizeof(table), chain, sizeof(chain));
+		if (scope == SCOPE_CHAIN) {
+			in_hook = policy_drop = outbound = replies = unread = false;
+		} else if (scope == SCOPE_TABLE) {
+			continue;
 		} else if (strstr(buf, "hook forward") && strstr(buf, "type ")) {
 			in_hook = true;
 			policy_drop = strstr(buf, "policy drop") != NULL;
