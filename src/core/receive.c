@@ -68,11 +68,11 @@ static void send_response_made(struct device *dev, struct peer *peer, struct mes
 		candidates_on_response_unanswered(peer, now);
 }
 
-static void send_response(struct device *dev, struct peer *peer, uint64_t now)
+static void send_response(struct device *dev, struct peer *peer, const struct endpoint *to, uint64_t now)
 {
 	struct message_handshake_response *msg = (struct message_handshake_response *)dev->scratch;
 	if (noise_create_response(dev, peer, msg))
-		send_response_made(dev, peer, msg, &peer->endpoint, now);
+		send_response_made(dev, peer, msg, to, now);
 }
 
 /* The checks a handshake message passes before its Diffie-Hellman:
@@ -157,13 +157,20 @@ static void finish_initiation(struct device *dev, struct peer *peer, const struc
 {
 	/* An initiation is no answer to what we sent: the clocks that wait
 	 * for one (TIMER_NEW_HANDSHAKE, unanswered_since) keep running. */
-	note_authenticated_receive(peer, from, len, MESSAGE_HANDSHAKE_INITIATION, now);
+	/* The first initiation from a key since we learnt it (after a
+	 * restart, say) has no earlier timestamp to beat: it may be a
+	 * capture, replayed. It is answered where it came from, but the
+	 * endpoint waits for the data that confirms the session, which only
+	 * the real peer can send. */
+	bool unproven = peer->handshake.initiation_timestamp_unproven;
+	note_authenticated_receive(peer, unproven ? NULL : from, len, MESSAGE_HANDSHAKE_INITIATION, now);
 	peer_emit(peer, EVENT_HANDSHAKE_INITIATION_RECEIVED, now);
+	const struct endpoint *reply_to = unproven ? from : &peer->endpoint;
 	if (later) {
 		noise_prepare_response(dev, peer, later);
-		later->reply_to = peer->endpoint;
+		later->reply_to = *reply_to;
 	} else
-		send_response(dev, peer, now);
+		send_response(dev, peer, reply_to, now);
 	timers_on_authenticated_packet_traversal(peer, now);
 }
 

@@ -91,7 +91,10 @@ static enum send_result send_to_peer(struct peer *peer, uint8_t *pkt, size_t len
 				     enum drop_reason *drop)
 {
 	*drop = DROP_NONE;
-	if (!peer_handshake_target(peer)) {
+	/* With no address for the peer there is nowhere to send, unless we
+	 * answered its first initiation and wait for it to confirm: that
+	 * confirmation brings the endpoint, and the staged packets leave. */
+	if (!peer_handshake_target(peer) && !peer->keypairs.next) {
 		*drop = DROP_NO_ENDPOINT;
 		peer_count_drop(peer->dev, peer, *drop);
 		return SEND_DROPPED;

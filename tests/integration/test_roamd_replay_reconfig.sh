@@ -20,6 +20,8 @@
 # endpoint stays the configured one, not X's, and no session starts: no
 # handshake (latest-handshake stays 0 on the fresh peer) and no response
 # sent (its transmit counter stays 0).
+# Then R's roamd restarts (all timestamps forgotten): the replay is
+# answered, but the endpoint stays where it was; I connects afterwards.
 # shellcheck disable=SC2317 # case functions are called through t_check
 set -u
 # shellcheck source=lib.sh
@@ -137,5 +139,41 @@ t_check "replayed after wg setconf: refused" after_setconf
 t_check "replayed after peer remove and add: refused" after_remove_and_add
 t_check "replayed after replace_peers: refused" after_replace_peers
 t_check "roamd on R still runs" rt_pid_alive "$R_PID"
+
+# A restart forgets every timestamp (as the kernel and wireguard-go do), so
+# the capture is accepted once more and R answers it, to X. But the first
+# initiation from a key since start cannot prove it is fresh: the endpoint
+# waits for the data that confirms the session, which X cannot send. I then
+# comes back, and its own handshake moves the endpoint as ever.
+endpoint_of_i() { wg_show "$R" "$WR" endpoints | awk -v k="$(key_pub i)" '$1 == k { print $2 }'; }
+r_sent_bytes() { local tx; read -r _ tx < <(wg_transfer_bytes "$R" "$WR" "$(key_pub i)"); echo "${tx:-0}"; }
+r_answered() { [ "$(r_sent_bytes)" -gt 0 ]; }
+after_restart() {
+	local out ep
+	rt_kill "$R_PID"
+	wait "$R_PID" 2>/dev/null
+	rt_forget "$R_PID"
+	wg_start "$ROAMD" "$R" "$WR" || return 1
+	R_PID=${RT_PIDS[${#RT_PIDS[@]} - 1]}
+	nsx "$R" wg setconf "$WR" "$RT_TMP/r.conf" && wg_ifup "$R" "$WR" 198.18.0.2/32 198.18.0.1/32 || return 1
+	out=$(nsx "$X" timeout 30 "$RT_PY" "$LAB_DIR/roam_attack.py" replay "$R_X_ADDR:$PORT_R" "$CAP" \
+		--times 1 --to "$R_ADDR" 2>&1) || { echo "replay failed: $out"; return 1; }
+	echo "after restart: $out"
+	# The response to the replay is what shows the replay got in.
+	wait_until 5 r_answered || { echo "R did not answer the replay: was the restart real?"; return 1; }
+	ep=$(endpoint_of_i)
+	echo "# restart: replay answered ($(r_sent_bytes) bytes sent), endpoint $ep" >&"$RT_OUT"
+	[ "$ep" = "$I_ADDR:$PORT_I" ] || { echo "the replay moved the endpoint to $ep"; return 1; }
+}
+i_comes_back() {
+	local ep
+	wg_set "$I" "$WI" peer "$(key_pub r)" endpoint "$R_ADDR:$PORT_R" allowed-ips 198.18.0.2/32 &&
+		ip -n "$I" route replace 198.18.0.2/32 dev "$WI" || return 1
+	ping_ok "$I" 198.18.0.2 || { echo "no ping through the tunnel after the restart"; return 1; }
+	ep=$(endpoint_of_i)
+	[ "$ep" = "$I_ADDR:$PORT_I" ] || { echo "endpoint $ep after I's handshake"; return 1; }
+}
+t_check "replayed after a restart of R: answered, endpoint stays" after_restart
+t_check "the real initiator connects after the restart" i_comes_back
 
 t_finish

@@ -292,7 +292,11 @@ static void tampered_initiation_is_rejected(void)
 	/* The untouched original still works once the load is gone. */
 	sim_run_for(&sim, 2 * SEC);
 	CHECK(sim_inject(b, &a->addr, cap.data[0], 148) == RECEIVED_HANDSHAKE);
-	CHECK(endpoint_same_remote(&pa->endpoint, &a->addr));
+	/* The first initiation b has from a: answered, but the endpoint
+	 * waits for a's confirmation of the session. */
+	CHECK(b->sent_responses == 1 && !endpoint_is_set(&pa->endpoint));
+	sim_run_for(&sim, 1 * SEC);
+	CHECK(sim_has_session(b, a) && endpoint_same_remote(&pa->endpoint, &a->addr));
 	sim_free(&sim);
 }
 
@@ -612,6 +616,58 @@ static void replayed_initiation_is_refused_after_reconfiguration(void)
 	sim_free(&sim);
 }
 
+/* After a restart every timestamp is forgotten, so a captured initiation
+ * is accepted once more (the kernel and wireguard-go accept it too). It is
+ * answered where it came from, but it does not move the endpoint: only the
+ * data that confirms the session does, and only the real peer can send
+ * that. The real peer then connects as ever, from wherever it is. */
+static void initiation_replayed_after_restart_does_not_move_the_endpoint(void)
+{
+	sim_init(&sim, 37);
+	struct sim_node *a = sim_add_node(&sim), *b = sim_add_node(&sim);
+	sim_connect(a, b, true);
+	struct sim_capture cap = {.from = a, .type = MESSAGE_HANDSHAKE_INITIATION, .max = 1};
+	sim.filter = sim_capture_filter;
+	sim.filter_ctx = &cap;
+	peer_send_keepalive_now(sim_peer_of(a, b), sim.now);
+	sim_run_for(&sim, 1 * SEC);
+	sim.filter = NULL;
+	CHECK(cap.count == 1 && sim_has_session(b, a));
+	uint8_t key[NOISE_PUBLIC_KEY_LEN];
+	memcpy(key, sim_peer_of(b, a)->public_key, sizeof(key));
+	/* b restarts: the peer is configured afresh and nothing is remembered. */
+	device_peer_remove(b->dev, sim_peer_of(b, a));
+	timestamp_memory_free(&b->dev->removed_timestamps);
+	int err;
+	struct peer *pa = device_peer_create(b->dev, key, sim.now, &err);
+	if (!CHECK(pa != NULL))
+		return sim_free(&sim);
+	peer_set_endpoint(pa, &a->addr);
+	CHECK(peer_allowedips_insert(pa, AF_INET, a->inner_addr, 32) == 0);
+	size_t moves = sim_count_events(b, EVENT_ENDPOINT_CHANGED);
+	struct endpoint attacker = address(66, 6670);
+	CHECK(sim_inject(b, &attacker, cap.data[0], 148) == RECEIVED_HANDSHAKE);
+	CHECK(b->sent_responses == 2); /* answered, to the attacker */
+	CHECK(endpoint_same_remote(&pa->endpoint, &a->addr));
+	CHECK(sim_count_events(b, EVENT_ENDPOINT_CHANGED) == moves);
+	/* The attacker cannot confirm the session; a can, from a new address
+	 * it moved to while b was down. */
+	sim_run_for(&sim, 1 * SEC);
+	CHECK(endpoint_same_remote(&pa->endpoint, &a->addr));
+	struct endpoint moved = address(77, 7777);
+	sim_move_node(a, &moved);
+	struct peer *pb = sim_peer_of(a, b);
+	pb->has_sent_handshake = false; /* bypass its own send limit */
+	peer_send_initiation(pb, false, sim.now);
+	sim_run_for(&sim, 1 * SEC);
+	CHECK(sim_has_session(b, a));
+	CHECK(endpoint_same_remote(&pa->endpoint, &moved));
+	sim_send(b, a, 5, 100);
+	sim_run_for(&sim, 100 * MS);
+	CHECK(a->delivered >= 1);
+	sim_free(&sim);
+}
+
 /* A decrypted packet whose inner source is not the sender's AllowedIPs is
  * dropped; it still proves where the peer is (docs/protocol.md §4.2). */
 static void inner_source_must_belong_to_the_sender(void)
@@ -694,6 +750,7 @@ int main(void)
 	RUN(cookie_replies_share_a_device_budget);
 	RUN(forged_initiations_do_not_lock_out_their_source);
 	RUN(replayed_initiation_is_refused_after_reconfiguration);
+	RUN(initiation_replayed_after_restart_does_not_move_the_endpoint);
 	RUN(inner_source_must_belong_to_the_sender);
 	RUN(removed_peer_leaves_nothing_behind);
 	RUN(private_key_change_rehandshakes);
