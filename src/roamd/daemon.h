@@ -106,6 +106,9 @@ struct datapath {
 	 * fragmented, super-packets cut smaller. */
 	struct icmp_limiter pmtu_limiter;
 	uint64_t pmtu_reports_accepted, pmtu_reports_rejected, pmtu_reports_limited;
+	/* Refusals by our kernel at a path MTU it may have from an error
+	 * roamd refused (udp_limit_unchecked): not learnt from. */
+	uint64_t pmtu_local_unchecked, sent_past_unchecked;
 	uint64_t icmp_too_big_sent, pmtu_fragmented, pmtu_segments_cut;
 	/* Set while the engine sends an inner packet that must leave in one
 	 * datagram with fragmentation allowed (PATH_FRAGMENT_OUTER). */

@@ -88,7 +88,7 @@ void datapath_log_stats(struct daemon *d)
 		return;
 	log_info("data path: %llu super-packets cut; %llu datagrams in %llu sends, %llu of them GSO (%llu split); "
 		 "%llu sent fragmented; sticky sources: %llu checked, %llu forgotten; path MTU: %llu reports "
-		 "taken, %llu refused, %llu over the rate, %llu packets refused with ICMP, %llu fragmented, %llu "
+		 "taken, %llu refused, %llu over the rate, %llu sent past an unchecked limit (%llu refusals not learnt), %llu packets refused with ICMP, %llu fragmented, %llu "
 		 "super-packets cut smaller; "
 		 "%llu GRO buffers received; %llu packets glued, %llu TUN writes; errors: %llu send, %llu TUN "
 		 "write, %llu TUN read",
@@ -97,7 +97,8 @@ void datapath_log_stats(struct daemon *d)
 		 (unsigned long long)dp->tx->gso_split, (unsigned long long)dp->sent_fragmented,
 		 (unsigned long long)dp->sources_checked, (unsigned long long)dp->sources_forgotten,
 		 (unsigned long long)dp->pmtu_reports_accepted, (unsigned long long)dp->pmtu_reports_rejected,
-		 (unsigned long long)dp->pmtu_reports_limited, (unsigned long long)dp->icmp_too_big_sent,
+		 (unsigned long long)dp->pmtu_reports_limited, (unsigned long long)dp->sent_past_unchecked,
+		 (unsigned long long)dp->pmtu_local_unchecked, (unsigned long long)dp->icmp_too_big_sent,
 		 (unsigned long long)dp->pmtu_fragmented, (unsigned long long)dp->pmtu_segments_cut,
 		 (unsigned long long)dp->udp_gro_bufs, (unsigned long long)dp->gro->glued,
 		 (unsigned long long)dp->gro->written, (unsigned long long)dp->udp_send_errors,
@@ -186,6 +187,12 @@ static void note_send_result(struct daemon *d, struct peer *peer, const struct e
 		log_verbose("local source for %s is gone, letting routing choose", endpoint_str(to, ep));
 		peer_forget_source(peer);
 		d->dp.sources_forgotten++;
+	}
+	if (notes & UDP_SENT_PAST_UNCHECKED) {
+		/* Our kernel's limit was one nobody checked: its refusal
+		 * (on the error queue) teaches nothing. */
+		d->dp.sent_past_unchecked++;
+		read_udp_errors(d, peer);
 	}
 	if (notes & UDP_SENT_FRAGMENTED) {
 		/* Our kernel said how much fits: the error queue has it. */

@@ -48,15 +48,26 @@ static void learn(struct daemon *d, const struct udp_error *e, struct peer *sent
 		peer = sent_to;
 		if (!peer || !same_address(peer_endpoint(peer), &e->to))
 			return;
+		/* The kernel's value may be one it took from an error we
+		 * refused: udp.c sends past it, and we do not fit to it. */
+		if (udp_limit_unchecked(&d->ports.cur, &e->to, now)) {
+			dp->pmtu_local_unchecked++;
+			return;
+		}
 	} else {
+		/* The kernel believed this error whatever we make of it: its
+		 * path MTU for the address is unchecked until we check one. */
 		if (!icmp_limiter_allow(&dp->pmtu_limiter, now)) {
 			dp->pmtu_reports_limited++;
+			udp_note_unchecked_limit(&d->ports.cur, &e->to, now);
 			return;
 		}
 		peer = device_peer_for_quoted_datagram(d->dev, &e->to, e->quoted, e->quoted_len);
 		if (!peer) {
-			/* Nothing we sent, or too little of it quoted to tell. */
+			/* Nothing we sent, or too little of it quoted to tell:
+			 * a forger's, perhaps. */
 			dp->pmtu_reports_rejected++;
+			udp_note_unchecked_limit(&d->ports.cur, &e->to, now);
 			return;
 		}
 	}

@@ -530,6 +530,64 @@ static int send_fragmented(const struct udp_pair *pair, int fd, int family, cons
 	return err;
 }
 
+/* The same datagram with DF kept but the kernel's path-MTU cache ignored
+ * ("PROBE": only the interface's MTU limits it), then back to "DO". */
+static int send_past_cached_limit(const struct udp_pair *pair, int fd, int family, const struct msghdr *msg)
+{
+	int level = family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+	int name = family == AF_INET6 ? IPV6_MTU_DISCOVER : IP_MTU_DISCOVER;
+	int mode = family == AF_INET6 ? IPV6_PMTUDISC_PROBE : IP_PMTUDISC_PROBE;
+	if (setsockopt(fd, level, name, &mode, sizeof(mode)) < 0)
+		return EMSGSIZE;
+	int err = send_one(pair, fd, msg);
+	set_pmtu_mode(fd, family, false);
+	return err;
+}
+
+static bool same_host(const struct udp_unchecked_limit *u, const struct endpoint *to)
+{
+	size_t len;
+	const uint8_t *addr = endpoint_addr_bytes(to, &len);
+	return u->family == to->addr.sa.sa_family && !memcmp(u->addr, addr, len);
+}
+
+void udp_note_unchecked_limit(struct udp_pair *pair, const struct endpoint *to, uint64_t now)
+{
+	size_t len;
+	const uint8_t *addr = endpoint_addr_bytes(to, &len);
+	struct udp_unchecked_limit *slot = &pair->unchecked[0];
+	if (!addr || len > sizeof(slot->addr))
+		return;
+	for (unsigned i = 0; i < UDP_UNCHECKED_LIMITS; i++) {
+		struct udp_unchecked_limit *u = &pair->unchecked[i];
+		if (u->until_ns && same_host(u, to)) {
+			slot = u;
+			break;
+		}
+		if (u->until_ns < slot->until_ns)
+			slot = u;
+	}
+	memset(slot, 0, sizeof(*slot));
+	slot->family = to->addr.sa.sa_family;
+	memcpy(slot->addr, addr, len);
+	slot->until_ns = now + UDP_UNCHECKED_LIMIT_NS;
+}
+
+bool udp_limit_unchecked(const struct udp_pair *pair, const struct endpoint *to, uint64_t now)
+{
+	for (unsigned i = 0; i < UDP_UNCHECKED_LIMITS; i++)
+		if (pair->unchecked[i].until_ns > now && same_host(&pair->unchecked[i], to))
+			return true;
+	return false;
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 int udp_send_fragmentable(const struct udp_pair *pair, const struct endpoint *to, const uint8_t *data, size_t len,
 			  unsigned path_mtu)
 {
@@ -587,6 +645,13 @@ int udp_send_df(const struct udp_pair *pair, const struct endpoint *to, const ui
 		if (fd < 0)
 			return family == AF_UNSPEC ? -EDESTADDRREQ : -EAFNOSUPPORT;
 		int err = send_one(pair, fd, &msg);
+		if (err == EMSGSIZE && udp_limit_unchecked(pair, to, monotonic_ns())) {
+			/* What we fitted it to is checked; the kernel's
+			 * smaller value may be a forger's. */
+			err = send_past_cached_limit(pair, fd, family, &msg);
+			if (!err)
+				*notes |= UDP_SENT_PAST_UNCHECKED;
+		}
 		if (err == EMSGSIZE && !never_fragment) {
 			err = send_fragmented(pair, fd, family, &msg);
 			if (!err)

@@ -22,6 +22,12 @@ struct udp_options {
 };
 
 /* A bound pair; a fd of -1 is absent (the host may have no IPv6). */
+/* How many destinations with an unchecked kernel path MTU are kept, and for
+ * how long: the kernel keeps what an ICMP error taught it for
+ * net.ipv4.route.mtu_expires (IPv6: route.mtu_expires), 600 s by default. */
+enum { UDP_UNCHECKED_LIMITS = 8 };
+#define UDP_UNCHECKED_LIMIT_NS (610ull * 1000000000ull)
+
 struct udp_pair {
 	int fd4, fd6;
 	/* On the same port, the sockets every datagram but data messages is
@@ -36,6 +42,14 @@ struct udp_pair {
 	 * off). */
 	bool gro4, gro6, gso4, gso6;
 	struct udp_options opt;	/* as bound */
+	/* Destinations for which this host's kernel took an ICMP "too big"
+	 * that roamd could not match to a datagram it sent (pathmtu.c), so
+	 * the kernel's path MTU for them may be forged (udp_note_unchecked_limit). */
+	struct udp_unchecked_limit {
+		sa_family_t family;
+		uint8_t addr[16];
+		uint64_t until_ns; /* monotonic */
+	} unchecked[UDP_UNCHECKED_LIMITS];
 };
 
 #define UDP_PAIR_CLOSED ((struct udp_pair){.fd4 = -1, .fd6 = -1, .hs4 = -1, .hs6 = -1, .port = 0})
@@ -46,6 +60,16 @@ struct udp_pair {
  * stays open. */
 int udp_pair_bind(struct udp_pair *pair, uint16_t port, uint32_t fwmark, const struct udp_options *opt);
 void udp_pair_close(struct udp_pair *pair);
+/* The kernel accepted an ICMP "too big" about datagrams to `to` that roamd
+ * could not check. Until it would have forgotten it, a datagram to that
+ * address that the kernel refuses as too big is sent again with the
+ * kernel's path-MTU cache ignored (IP_PMTUDISC_PROBE, DF kept): roamd fits
+ * it to the path MTU it checked, not to what a forger said. The oldest
+ * entry makes room. */
+void udp_note_unchecked_limit(struct udp_pair *pair, const struct endpoint *to, uint64_t now);
+/* Whether the kernel's path MTU to `to`'s address may come from such an
+ * error. */
+bool udp_limit_unchecked(const struct udp_pair *pair, const struct endpoint *to, uint64_t now);
 /* Probes UDP_SEGMENT again on both sockets (after a network change). */
 void udp_pair_reprobe(struct udp_pair *pair);
 bool udp_pair_is_open(const struct udp_pair *pair);
@@ -77,6 +101,7 @@ size_t udp_rx_datagram(const struct udp_rx *rx, unsigned i, struct endpoint *fro
 enum {
 	UDP_SOURCE_REFUSED = 1,	 /* the sticky source is gone; sent from the kernel's choice */
 	UDP_SENT_FRAGMENTED = 2, /* larger than the known path MTU; sent fragmented */
+	UDP_SENT_PAST_UNCHECKED = 4, /* refused for an unchecked path MTU; sent with DF past it */
 };
 
 /* Sends one datagram, with DF, from the endpoint's sticky source if it has

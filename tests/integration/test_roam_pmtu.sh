@@ -24,7 +24,9 @@
 #               server, naming the server's datagrams to the phone: one that
 #               quotes a data message the server never sent (MTU 68), one
 #               with MTU 0, one quoting a real one (MTU 68): the first two
-#               change nothing, the last is held at the IPv4 floor (576).
+#               change nothing, the last is held at the IPv4 floor (576);
+#               and a forgery alone, which the kernel believes: full-size
+#               packets still pass, sent past the kernel's unchecked value.
 # shellcheck disable=SC2317 # case functions are called through t_check
 set -u
 # shellcheck source=lib.sh
@@ -341,6 +343,35 @@ sc_forged() {
 	ip -n "$LAB_SERVER" -6 route flush cache
 }
 
+# An off-path forger alone: ICMP "fragmentation needed" (MTU 552) naming
+# the server's socket and the phone's address but quoting a data message
+# never sent. roamd refuses it; the server's kernel believes it for its own
+# path-MTU cache (every UDP program's exposure: the kernel cannot check a
+# quote) and then refuses roamd's full-size datagrams to the phone. roamd
+# sends those past the unchecked value, DF kept, and does not learn from
+# the refusals: full-size pings from the server through the tunnel still
+# pass, and the path MTU stays the interface's. (Before, roamd learnt 552
+# from its kernel and fitted inner packets to 480 bytes.)
+server_kernel_pmtu() {
+	ip -n "$LAB_SERVER" route get "$(lab_ep_host "$(lab_server_endpoint)")" 2>/dev/null |
+		sed -nE 's/.* mtu ([0-9]+).*/\1/p' | head -n 1
+}
+sc_forged_off_path() {
+	local kernel after ok
+	lab_reset wifi || return 1
+	forge 552 "04000000112233440500000000000000"
+	kernel=$(server_kernel_pmtu)
+	[ "${kernel:-0}" = 552 ] || { echo "precondition: the kernel did not take the forgery (its path MTU: '${kernel}')"; return 1; }
+	# 1372 + 28 = 1400 inner bytes, with DF: 1460 outer, above 552.
+	ok=$(nsx "$LAB_SERVER" ping -n -M do -s 1372 -c 5 -i 0.2 -W 2 "$LAB_TUN_PH4" 2>/dev/null |
+		sed -nE 's/.* ([0-9]+) received.*/\1/p')
+	after=$(server_path_mtu)
+	echo "  figures: scenario=pmtu_forged_off_path impl=$PAIR kernel_pmtu=$kernel pings_1400_answered=${ok:-0}/5 path_mtu=\"$after\"" >&"$RT_OUT"
+	ip -n "$LAB_SERVER" route flush cache
+	[ "$after" = "interface None" ] || { echo "roamd fitted to the forged value: path MTU '$after'"; return 1; }
+	[ "${ok:-0}" -ge 4 ] || { echo "full-size pings through the tunnel: ${ok:-0} of 5 answered"; return 1; }
+}
+
 # The same over IPv6 outer: an ICMPv6 "packet too big" quoting a real data
 # message counts with the MTU it names (1300), one below IPv6's 1280 is held
 # there, and one quoting a message never sent counts not at all. (roamd once
@@ -392,6 +423,7 @@ run_pair() {
 		if [ -z "$mode" ]; then
 			t_check "$P forged ICMP moves nothing; a real quote stops at the floor" sc_forged
 			t_check "$P ICMPv6 'packet too big' quoting a real message counts, with its MTU" sc_forged6
+			t_check "$P an off-path forged ICMP poisons the kernel's cache, not roamd's path MTU" sc_forged_off_path
 		fi
 		t_check "$P stream phone -> server across the move, IPv4 outer" sc_stream up 4 "$expect"
 		t_check "$P stream server -> phone across the move, IPv4 outer" sc_stream down 4 "$expect"
