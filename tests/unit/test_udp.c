@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "messages.h"
@@ -209,11 +210,54 @@ static void test_errors_reach_either_socket(void)
 	udp_pair_close(&pair);
 }
 
+/* The table of addresses whose kernel path MTU is unchecked: a mark lasts
+ * UDP_UNCHECKED_LIMIT_NS, a second mark of one address refreshes it, the
+ * oldest makes room, and an address of the other family never matches. */
+static struct endpoint host4(uint8_t last, uint16_t port)
+{
+	struct endpoint e = {0};
+	e.addr.in4.sin_family = AF_INET;
+	e.addr.in4.sin_port = htons(port);
+	e.addr.in4.sin_addr.s_addr = htonl(0xC6120000u | last); /* 198.18.0.last */
+	return e;
+}
+
+static void test_unchecked_limits_expire_and_make_room(void)
+{
+	struct udp_pair pair = UDP_PAIR_CLOSED;
+	const uint64_t t0 = 5 * 1000000000ull;
+	struct endpoint a = host4(1, 51820), a_other_port = host4(1, 4000), b = host4(2, 51820);
+	CHECK(!udp_limit_unchecked(&pair, &a, t0));
+	udp_note_unchecked_limit(&pair, &a, t0);
+	CHECK(udp_limit_unchecked(&pair, &a, t0));
+	CHECK(udp_limit_unchecked(&pair, &a_other_port, t0)); /* the kernel's cache is per address */
+	CHECK(!udp_limit_unchecked(&pair, &b, t0));
+	CHECK(udp_limit_unchecked(&pair, &a, t0 + UDP_UNCHECKED_LIMIT_NS - 1));
+	CHECK(!udp_limit_unchecked(&pair, &a, t0 + UDP_UNCHECKED_LIMIT_NS));
+	/* Marked again later: good for another full period. */
+	udp_note_unchecked_limit(&pair, &a, t0 + 100);
+	CHECK(udp_limit_unchecked(&pair, &a, t0 + 100 + UDP_UNCHECKED_LIMIT_NS - 1));
+	/* Eight more addresses: the oldest mark (a's) makes room. */
+	for (uint8_t i = 0; i < UDP_UNCHECKED_LIMITS; i++) {
+		struct endpoint e = host4((uint8_t)(10 + i), 51820);
+		udp_note_unchecked_limit(&pair, &e, t0 + 200 + i);
+	}
+	CHECK(!udp_limit_unchecked(&pair, &a, t0 + 300));
+	struct endpoint newest = host4(10 + UDP_UNCHECKED_LIMITS - 1, 51820);
+	CHECK(udp_limit_unchecked(&pair, &newest, t0 + 300));
+	/* An IPv6 address whose first bytes spell an IPv4 one does not match. */
+	struct endpoint v6 = {0};
+	v6.addr.in6.sin6_family = AF_INET6;
+	memcpy(&v6.addr.in6.sin6_addr, &newest.addr.in4.sin_addr, 4);
+	CHECK(!udp_limit_unchecked(&pair, &v6, t0 + 300));
+}
+
 int main(void)
 {
 	RUN(test_steering_splits_by_message_type);
 	RUN(test_port_in_use_and_strangers);
 	RUN(test_no_steering_one_socket_takes_all);
 	RUN(test_errors_reach_either_socket);
+	RUN(test_unchecked_limits_expire_and_make_room);
 	return test_finish("test_udp");
 }
