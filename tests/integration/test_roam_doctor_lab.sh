@@ -466,6 +466,30 @@ f_dns_nohost() { sed -i "s/^DNS = .*/DNS = $SRV_TUN4/" "$PHONE_CONF" && phone_re
 # phone's resolv.conf: the tunnel's DNS answers, but is never asked.
 b_resolver_elsewhere() { phone_resolver 192.0.2.53; }
 f_resolver_elsewhere() { phone_resolver "$SRV_TUN4"; }
+# routing: on a full tunnel the operator deletes one of the policy rules roam
+# up (like wg-quick) adds: `not fwmark T table T` (traffic bypasses the
+# tunnel) or `table main suppress_prefixlength 0` (the LAN goes into it).
+# The rule's priority is kept, so that roam down finds the one put back.
+RULE_PREF=""
+full_rule_del() {
+	local line
+	phone_tunnel full || return 1
+	line=$(ip -n "$LAB_PHONE" -4 rule show | grep -m1 -e "$1") || return 1
+	RULE_PREF=${line%%:*}
+	ip -n "$LAB_PHONE" -4 rule del pref "$RULE_PREF"
+}
+b_ph_fwmark_rule() { full_rule_del "not from all fwmark"; }
+f_ph_fwmark_rule() {
+	local t
+	t=$(ip -n "$LAB_PHONE" -6 rule show | awk '/not from all fwmark/ { print $NF; exit }')
+	ip -n "$LAB_PHONE" -4 rule add pref "$RULE_PREF" not fwmark "$t" table "$t"
+	phone_tunnel split
+}
+b_ph_suppress_rule() { full_rule_del "suppress_prefixlength 0"; }
+f_ph_suppress_rule() {
+	ip -n "$LAB_PHONE" -4 rule add pref "$RULE_PREF" table main suppress_prefixlength 0
+	phone_tunnel split
+}
 # The server's daemon stopped (SIGSTOP): it holds its socket, answers nothing.
 b_srv_sigstop() { kill -STOP "$LAB_SERVER_PID"; }
 f_srv_sigstop() { kill -CONT "$LAB_SERVER_PID"; }
@@ -551,6 +575,8 @@ B=(
 	"server-peer-no-allowedips server no_allowed_ips b_srv_no_allowed f_srv_no_allowed"
 	"phone-resolver-elsewhere phone resolver_not_tunnel_dns b_resolver_elsewhere f_resolver_elsewhere"
 	"server-daemon-sigstop server daemon_stuck b_srv_sigstop f_srv_sigstop"
+	"full-tunnel-fwmark-rule-gone phone policy_rule_missing b_ph_fwmark_rule f_ph_fwmark_rule"
+	"full-tunnel-suppress-rule-gone phone policy_rule_missing b_ph_suppress_rule f_ph_suppress_rule"
 )
 # DOCTOR_LAB_ONLY=REGEX runs only the breakages whose name matches (while
 # working on one); the healthy runs always run.
