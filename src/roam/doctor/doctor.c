@@ -1250,7 +1250,7 @@ static void check_datapath(struct exam *x)
 	memset(x->ping_ignored, 0, (x->dev.n_peers + 1) * sizeof(*x->ping_ignored));
 	for (size_t i = 0; i < x->dev.n_peers; i++) {
 		struct peer_observation po = { .peer = &x->dev.peers[i] };
-		struct datapath_observation o = { 0 };
+		struct datapath_observation o = { .dev = &x->dev };
 
 		po.initiates = side_initiates(po.peer, x->have_cfg ? &x->cfg : NULL, &po.initiates_why);
 		bool named = false;
@@ -1322,23 +1322,35 @@ static void check_mtu(struct exam *x)
 /* The check a DNS server's queries depend on, if it failed: sending or
  * udp, the handshake or data path of the peer whose AllowedIPs hold it, or
  * the routes when they take its queries elsewhere. */
-/* Is the DNS server behind the peer rather than the peer itself? The
- * peer's own address is the one doctor pings (a single-address AllowedIPs
- * entry, else the first host of this interface's network); any address on
- * that network is some peer's own. */
+/* Is addr on the tunnel's own network, where the peers' own addresses are?
+ * An Address given as a single host (10.0.0.2/32, common in wg-quick
+ * files) says nothing of its network: the /24 (/64) around it stands in,
+ * as tunnels number their peers there. */
+static bool on_tunnel_network(const struct exam *x, const struct ip_prefix *addr)
+{
+	for (size_t i = 0; i < x->n_own; i++) {
+		struct ip_prefix net = x->own[i];
+
+		if (is_host_address(&net))
+			net.cidr = net.family == AF_INET ? 24 : 64;
+		if (ip_prefix_contains(&net, addr))
+			return true;
+	}
+	return false;
+}
+
+/* Is the DNS server a host behind the peer (its LAN, the internet of a full
+ * tunnel) rather than the peer itself? Off the tunnel's network it is; the
+ * peer's own address, for the text, is the one doctor pings. */
 static void note_dns_behind_peer(const struct exam *x, const struct uapi_peer *peer, struct dns_observation *o)
 {
 	struct ip_prefix self;
 
-	if (doctor_probe_address(peer, x->own, x->n_own, NULL, 0, &self)) {
-		ip_addr_str(&self, o->peer_address);
-		if (ip_prefix_equal(&self, &o->server))
-			return;
-	}
-	for (size_t i = 0; i < x->n_own; i++)
-		if (ip_prefix_contains(&x->own[i], &o->server))
-			return;
+	if (on_tunnel_network(x, &o->server))
+		return;
 	o->behind_peer = true;
+	if (doctor_probe_address(peer, x->own, x->n_own, NULL, 0, &self) && on_tunnel_network(x, &self))
+		ip_addr_str(&self, o->peer_address);
 }
 
 static const char *dns_depends_on_failed(const struct exam *x, const struct dns_observation *o, size_t peer)

@@ -261,6 +261,9 @@ void judge_routes(struct doctor_report *r, const struct routes_observation *o);
  * counters read before and after: when they go unanswered although the
  * handshake is fresh, the counters' growth says where they died. */
 struct datapath_observation {
+	/* The device: the peer whose AllowedIPs hold a source refused from
+	 * this one is named (allowed_ips_conflict); NULL unknown. */
+	const struct uapi_device *dev;
 	bool has_address;
 	struct ip_prefix address;
 	const char *not_judged;		/* "routes", "sending": an earlier check failed; else NULL */
