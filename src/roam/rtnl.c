@@ -432,3 +432,65 @@ int rtnl_rule_delete(struct rtnl *r, const struct rtnl_rule *rule)
 
 	return talk(r, rule_message(buf, RTM_DELRULE, 0, rule), NULL, NULL);
 }
+
+/* Parses an RTM_NEWRULE that sends to a table; false for other actions. */
+static bool parse_rule(const struct nlmsghdr *nlh, struct rtnl_rule *out)
+{
+	const struct fib_rule_hdr *frh = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *attr;
+
+	memset(out, 0, sizeof(*out));
+	out->suppress_prefixlen = -1;
+	if (nlh->nlmsg_type != RTM_NEWRULE || frh->action != FR_ACT_TO_TBL)
+		return false;
+	out->family = frh->family;
+	out->table = frh->table;
+	out->invert = frh->flags & FIB_RULE_INVERT;
+	mnl_attr_for_each(attr, nlh, sizeof(*frh)) {
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) < 0)
+			continue;
+		switch (mnl_attr_get_type(attr)) {
+		case FRA_TABLE:
+			out->table = mnl_attr_get_u32(attr);
+			break;
+		case FRA_PRIORITY:
+			out->priority = mnl_attr_get_u32(attr);
+			break;
+		case FRA_FWMARK:
+			out->fwmark = mnl_attr_get_u32(attr);
+			break;
+		case FRA_SUPPRESS_PREFIXLEN:
+			/* The kernel reports "none" as -1 (all bits set). */
+			out->suppress_prefixlen = (int)mnl_attr_get_u32(attr);
+			break;
+		}
+	}
+	return true;
+}
+
+struct rule_dump_ctx {
+	bool (*fn)(const struct rtnl_rule *rule, void *ctx);
+	void *ctx;
+	bool stopped;
+};
+
+static int rule_dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rule_dump_ctx *d = data;
+	struct rtnl_rule rule;
+
+	if (!d->stopped && parse_rule(nlh, &rule))
+		d->stopped = !d->fn(&rule, d->ctx);
+	return MNL_CB_OK;
+}
+
+int rtnl_rule_dump(struct rtnl *r, int family, bool (*fn)(const struct rtnl_rule *rule, void *ctx), void *ctx)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = start(buf, RTM_GETRULE, NLM_F_DUMP);
+	struct fib_rule_hdr *frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	struct rule_dump_ctx d = { fn, ctx, false };
+
+	frh->family = (uint8_t)family;
+	return talk(r, nlh, rule_dump_cb, &d);
+}

@@ -75,5 +75,8 @@ int rtnl_route_get_mtu(struct rtnl *r, const struct ip_prefix *dst, uint32_t *mt
 int rtnl_rule_add(struct rtnl *r, struct rtnl_rule *rule);
 /* Deletes exactly that rule (priority included). */
 int rtnl_rule_delete(struct rtnl *r, const struct rtnl_rule *rule);
+/* Calls fn for each policy rule of the family that looks up a table (ip
+ * rule show), read into the shape above; fn returns false to stop early. */
+int rtnl_rule_dump(struct rtnl *r, int family, bool (*fn)(const struct rtnl_rule *rule, void *ctx), void *ctx);
 
 #endif

@@ -466,6 +466,61 @@ f_dns_nohost() { sed -i "s/^DNS = .*/DNS = $SRV_TUN4/" "$PHONE_CONF" && phone_re
 # phone's resolv.conf: the tunnel's DNS answers, but is never asked.
 b_resolver_elsewhere() { phone_resolver 192.0.2.53; }
 f_resolver_elsewhere() { phone_resolver "$SRV_TUN4"; }
+# routing: on a full tunnel the operator deletes one of the policy rules roam
+# up (like wg-quick) adds: `not fwmark T table T` (traffic bypasses the
+# tunnel) or `table main suppress_prefixlength 0` (the LAN goes into it).
+# The rule's priority is kept, so that roam down finds the one put back.
+RULE_PREF=""
+full_rule_del() {
+	local line
+	phone_tunnel full || return 1
+	line=$(ip -n "$LAB_PHONE" -4 rule show | grep -m1 -e "$1") || return 1
+	RULE_PREF=${line%%:*}
+	ip -n "$LAB_PHONE" -4 rule del pref "$RULE_PREF"
+}
+b_ph_fwmark_rule() { full_rule_del "not from all fwmark"; }
+f_ph_fwmark_rule() {
+	local t
+	t=$(ip -n "$LAB_PHONE" -6 rule show | awk '/not from all fwmark/ { print $NF; exit }')
+	ip -n "$LAB_PHONE" -4 rule add pref "$RULE_PREF" not fwmark "$t" table "$t"
+	phone_tunnel split
+}
+b_ph_suppress_rule() { full_rule_del "suppress_prefixlength 0"; }
+f_ph_suppress_rule() {
+	ip -n "$LAB_PHONE" -4 rule add pref "$RULE_PREF" table main suppress_prefixlength 0
+	phone_tunnel split
+}
+# DNS: the phone's DNS is a host behind the server (here the server's
+# upstream router, in the phone's AllowedIPs), and the server's forward
+# filter drops port 53: the fix is on the server, not a resolver listening
+# on the tunnel.
+b_dns_behind() {
+	sed -i -e "s/^DNS = .*/DNS = $LAB_INET_SRV4/" \
+		-e "s|^AllowedIPs = 198.18.0.0/24|AllowedIPs = 198.18.0.0/24, $LAB_INET_SRV4/32|" "$PHONE_CONF" &&
+		phone_resolver "$LAB_INET_SRV4" && phone_restart && wait_until 15 tunnel_works &&
+		nft_table "$LAB_SERVER" rtdns forward "udp dport 53 drop"
+}
+f_dns_behind() { nft_gone "$LAB_SERVER" rtdns; phone_down; phone_conf split && phone_resolver "$SRV_TUN4" && phone_up; }
+# configuration: the phone's Address changed to 198.18.0.9, an address the
+# server gives another peer: doctor on the server must not suggest adding
+# it to the phone's AllowedIPs (WireGuard would move it from that peer).
+# Doctor's run takes close to breakage's 10 s here (the other peer never
+# connects, so the udp check watches for it), so this row checks the
+# phone's datapath finding and its decision, not the time.
+b_srv_conflict() {
+	local before
+	before=$(drops_of "$LAB_WG_SERVER" disallowed_src)
+	server_wg peer "$(key_pub lx)" allowed-ips 198.18.0.9/32 &&
+		ip -n "$LAB_PHONE" addr del "$PH_TUN4/24" dev "$LAB_WG_PHONE" &&
+		ip -n "$LAB_PHONE" addr add 198.18.0.9/24 dev "$LAB_WG_PHONE" &&
+		wait_until 5 grew "$LAB_WG_SERVER" disallowed_src "${before:-0}"
+}
+f_srv_conflict() {
+	ip -n "$LAB_PHONE" addr del 198.18.0.9/24 dev "$LAB_WG_PHONE"
+	ip -n "$LAB_PHONE" addr add "$PH_TUN4/24" dev "$LAB_WG_PHONE"
+	server_wg peer "$(key_pub lx)" remove
+	phone_restart
+}
 # The server's daemon stopped (SIGSTOP): it holds its socket, answers nothing.
 b_srv_sigstop() { kill -STOP "$LAB_SERVER_PID"; }
 f_srv_sigstop() { kill -CONT "$LAB_SERVER_PID"; }
@@ -551,6 +606,9 @@ B=(
 	"server-peer-no-allowedips server no_allowed_ips b_srv_no_allowed f_srv_no_allowed"
 	"phone-resolver-elsewhere phone resolver_not_tunnel_dns b_resolver_elsewhere f_resolver_elsewhere"
 	"server-daemon-sigstop server daemon_stuck b_srv_sigstop f_srv_sigstop"
+	"full-tunnel-fwmark-rule-gone phone policy_rule_missing b_ph_fwmark_rule f_ph_fwmark_rule"
+	"full-tunnel-suppress-rule-gone phone policy_rule_missing b_ph_suppress_rule f_ph_suppress_rule"
+	"dns-behind-server-port53 phone dns_no_answer b_dns_behind f_dns_behind"
 )
 # DOCTOR_LAB_ONLY=REGEX runs only the breakages whose name matches (while
 # working on one); the healthy runs always run.
@@ -561,6 +619,31 @@ for b in "${B[@]}"; do
 	[ -z "$ONLY" ] || [[ $1 =~ $ONLY ]] || continue
 	t_check "breakage $1 ($2): doctor names ${3//|/ or } alone, exit 1, < 10 s" breakage "$@"
 done
+
+# decides NAME SIDE CHECK CAUSE TEXT BREAK FIX — BREAK, doctor on SIDE: a
+# FAIL of CHECK with CAUSE whose decision says TEXT; then FIX. For the rows
+# whose breakage brings other FAILs along (an idle second peer).
+decides() {
+	local name=$1 side=$2 check=$3 cause=$4 text=$5 ns=$LAB_PHONE dev=$LAB_WG_PHONE ok=ok
+	[ "$side" = server ] && ns=$LAB_SERVER dev=$LAB_WG_SERVER
+	"$6" || { echo "could not break: $6"; "$7"; return 1; }
+	run_doctor "$ns" "$dev" "$name"
+	grep "^FAIL $check $cause " "$RT_TMP/$name.txt" | grep -qF -- "$text" && [ "$RC" = 1 ] || ok=WRONG
+	cp "$RT_TMP/$name.txt" "$REPORTS/$name.txt" 2>/dev/null
+	"$7" || echo "could not undo $name"
+	wait_until 25 tunnel_works || { echo "the tunnel did not recover after $name"; ok=WRONG; }
+	row "$name" "$side" "$check:$cause" "$MS" "$ok"
+	[ "$ok" = ok ] || { echo "$name: wanted FAIL $check $cause saying '$text':"; cat "$RT_TMP/$name.txt"; return 1; }
+}
+if [ -z "$ONLY" ] || [[ dns-behind-server-port53 =~ $ONLY ]]; then
+	t_check "dns behind the server: the decision sends the operator to the server" \
+		grep -qF "roam doctor on the peer" "$REPORTS/dns-behind-server-port53.txt"
+fi
+if [ -z "$ONLY" ] || [[ server-allowedips-conflict =~ $ONLY ]]; then
+	t_check "breakage server-allowedips-conflict (server): allowed_ips_conflict, no address of another peer suggested" \
+		decides server-allowedips-conflict server datapath allowed_ips_conflict "Do not add 198.18.0.9" \
+		b_srv_conflict f_srv_conflict
+fi
 
 {
 	echo "breakage -> verdict (the only FAIL, check:cause) -> time"

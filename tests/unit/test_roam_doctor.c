@@ -736,6 +736,49 @@ static void test_forwarding(void)
 	doctor_report_free(&r);
 }
 
+/* A full tunnel (fwmark 51820, routes in table 51820) that lost one of the
+ * policy rules roam up and wg-quick add: the rule is named, not a route. */
+static void test_policy_rule_missing(void)
+{
+	struct doctor_report r = { 0 };
+	struct route_miss miss = { "0.0.0.0/0", "eth0 (table main)", false };
+	struct routes_observation ro = { .checked = 2, .total = 2, .n_peers = 1, .misses = &miss,
+					 .n_misses = 1, .n_shown = 1 };
+
+	snprintf(r.ifname, sizeof(r.ifname), "wg0");
+	ro.not_marked_rule_missing = true;
+	ro.rule_family = AF_INET;
+	ro.fwmark = ro.table = 51820;
+	judge_routes(&r, &ro);
+	CHECK(last(&r)->status == DOCTOR_FAIL && last(&r)->cause && !strcmp(last(&r)->cause, "policy_rule_missing") &&
+	      says(last(&r), "not from all fwmark 0xca6c lookup 51820") &&
+	      says(last(&r), "ip -4 rule add not fwmark 51820 table 51820") &&
+	      says(last(&r), "roam down wg0; roam up wg0") && says(last(&r), "0.0.0.0/0 -> eth0") &&
+	      !says_quietly(last(&r), "ip route add") && !says_quietly(last(&r), "suppress_prefixlength 0;"));
+	/* Both gone, in IPv6: both rules, for ip -6. */
+	ro.main_first_rule_missing = true;
+	ro.rule_family = AF_INET6;
+	judge_routes(&r, &ro);
+	CHECK(!strcmp(last(&r)->cause, "policy_rule_missing") && says(last(&r), "ip -6 rule add not fwmark 51820") &&
+	      says(last(&r), "ip -6 rule add table main suppress_prefixlength 0"));
+	/* Only the rule that reads main first is gone: the AllowedIPs route
+	 * in, and everything else (the LAN) goes into the tunnel too. */
+	ro.not_marked_rule_missing = false;
+	ro.rule_family = AF_INET;
+	ro.n_misses = ro.n_shown = 0;
+	snprintf(ro.lan_prefix, sizeof(ro.lan_prefix), "192.0.2.0/26");
+	snprintf(ro.lan_dev, sizeof(ro.lan_dev), "eth0");
+	judge_routes(&r, &ro);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "policy_rule_missing") &&
+	      says(last(&r), "192.0.2.0/26 on eth0") && says(last(&r), "ip -4 rule add table main suppress_prefixlength 0") &&
+	      !says_quietly(last(&r), "not fwmark 51820 table"));
+	/* Both there: the routes are judged as ever. */
+	ro.main_first_rule_missing = false;
+	judge_routes(&r, &ro);
+	CHECK(last(&r)->status == DOCTOR_PASS);
+	doctor_report_free(&r);
+}
+
 static void test_probe_address(void)
 {
 	struct test_peer t;
@@ -835,6 +878,24 @@ static void test_mtu_dns_clock(void)
 	d.pinged = 1;	/* the host is there: its resolver does not answer */
 	judge_dns(&r, &d);
 	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "LAN address"));
+	/* A resolver behind the peer (its LAN): the peer's forwarding, filter
+	 * and NAT for port 53 are the point, not a resolver on the tunnel. */
+	d.server = prefix("198.51.100.53");
+	d.behind_peer = true;
+	snprintf(d.peer_address, sizeof(d.peer_address), "198.18.0.1");
+	d.pinged = 0;
+	judge_dns(&r, &d);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "dns_no_answer") &&
+	      says(last(&r), "not the peer's own address (198.18.0.1)") && says(last(&r), "roam doctor on the peer") &&
+	      says(last(&r), "forward filter for 198.51.100.53 UDP 53") && !says_quietly(last(&r), "listen on the tunnel"));
+	/* The host behind answers ping, not DNS: its resolver or a port-53 filter. */
+	d.pinged = 1;
+	judge_dns(&r, &d);
+	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "answers ping, but not DNS") &&
+	      says(last(&r), "filter drops UDP 53 on that host") && !says_quietly(last(&r), "listen on the tunnel"));
+	d.server = prefix("198.18.0.1");
+	d.behind_peer = false;
+	d.peer_address[0] = '\0';
 	/* An answer that refuses or fails resolves nothing: not a PASS. */
 	d.answered = 1;
 	d.rcode = 5;
@@ -1133,6 +1194,7 @@ int main(void)
 	RUN(test_endpoint_duplicate_key);
 	RUN(test_forwarding);
 	RUN(test_probe_address);
+	RUN(test_policy_rule_missing);
 	RUN(test_mtu_dns_clock);
 	RUN(test_ruleset);
 	RUN(test_rpfilter);

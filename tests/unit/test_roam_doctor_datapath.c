@@ -289,6 +289,30 @@ static void test_session_causes(void)
 	peer.has_last_disallowed_src = true;
 	peer.last_disallowed_src = prefix("198.18.0.9");
 	CHECK(judge_datapath(&r, &po, false, &o) && strstr(last(&r)->decision, "add 198.18.0.9/32"));
+	/* Another peer holds 198.18.0.9: adding it here would move it away
+	 * from that peer; the conflict is named, not that fix. */
+	struct ip_prefix other_ips[1] = { prefix("198.18.0.9/32") };
+	struct uapi_peer peers[2] = { peer, { .allowed_ips = other_ips, .n_allowed_ips = 1 } };
+	struct uapi_device dev = { .peers = peers, .n_peers = 2 };
+	char other_key[KEY_B64_LEN + 1];
+
+	memset(peers[1].public_key, 0x42, KEY_LEN);
+	key_to_base64(other_key, peers[1].public_key);
+	po.peer = &peers[0];
+	o.dev = &dev;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "allowed_ips_conflict") &&
+	      strstr(last(&r)->evidence, "198.18.0.9 belongs to peer") && strstr(last(&r)->evidence, other_key) &&
+	      strstr(last(&r)->decision, "Do not add 198.18.0.9") && strstr(last(&r)->decision, "would move it") &&
+	      !strstr(last(&r)->decision, "add 198.18.0.9/32"));
+	/* Inside a wider prefix of the other peer: it would take it from there. */
+	other_ips[0] = prefix("198.18.0.8/29");
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "allowed_ips_conflict") &&
+	      strstr(last(&r)->decision, "more specific prefix") && strstr(last(&r)->decision, "198.18.0.8/29"));
+	/* The peer's own AllowedIPs do not count as another's. */
+	dev.n_peers = 1;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "disallowed_src"));
+	po.peer = &peer;
+	o.dev = NULL;
 	peer.has_last_disallowed_src = false;
 	peer.drops = NULL, peer.n_drops = 0;
 

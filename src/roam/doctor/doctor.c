@@ -32,7 +32,7 @@ static const char doctor_usage[] =
 	"  forwarding  forwarding, a forward chain that lets them and their replies through,\n"
 	"              and a source NAT that applies (no notrack) to an address of this host,\n"
 	"              when the peers route through this host\n"
-	"  routes      the AllowedIPs route into the interface\n"
+	"  routes      the AllowedIPs route into the interface (and a full tunnel's policy rules)\n"
 	"  datapath    pings to each live peer come back through the tunnel, or where they\n"
 	"              died (the daemon's drop counters meanwhile, ICMP errors)\n"
 	"  mtu         the largest packet that passes unfragmented to each live peer (the\n"
@@ -895,6 +895,74 @@ static void check_forwarding(struct exam *x)
 	judge_forwarding(x->r, &fo);
 }
 
+/* A full tunnel's table: a table other than main and local with a route
+ * into the interface. */
+struct tunnel_table_search {
+	int ifindex;
+	uint32_t table;			/* 0: none found */
+	struct rtnl_route lan;		/* a main-table network on another interface */
+};
+
+static bool tunnel_table_cb(const struct rtnl_route *route, void *ctx)
+{
+	struct tunnel_table_search *s = ctx;
+
+	if (route->oif == s->ifindex && route->table != RTNL_TABLE_MAIN && route->table != 255 && !s->table)
+		s->table = route->table;
+	if (route->table == RTNL_TABLE_MAIN && route->oif > 0 && route->oif != s->ifindex && route->dst.cidr &&
+	    !s->lan.oif)
+		s->lan = *route;
+	return true;
+}
+
+struct full_tunnel_rules {
+	uint32_t fwmark, table;
+	bool not_marked, main_first;
+};
+
+static bool full_tunnel_rule_cb(const struct rtnl_rule *rule, void *ctx)
+{
+	struct full_tunnel_rules *s = ctx;
+
+	if (rule->invert && rule->fwmark == s->fwmark && rule->table == s->table)
+		s->not_marked = true;
+	if (!rule->invert && !rule->fwmark && rule->table == RTNL_TABLE_MAIN && rule->suppress_prefixlen == 0)
+		s->main_first = true;
+	return true;
+}
+
+/* A full tunnel as roam up and wg-quick make it (the daemon's fwmark M, the
+ * AllowedIPs in table T, `not fwmark M table T` and `table main
+ * suppress_prefixlength 0`): which of its rules are gone, per family. */
+static void observe_policy_rules(const struct uapi_device *dev, int ifindex, struct routes_observation *o)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+	struct rtnl nl;
+
+	if (!dev->fwmark || rtnl_open(&nl) != 0)
+		return;
+	for (size_t i = 0; i < 2; i++) {
+		struct tunnel_table_search t = { .ifindex = ifindex };
+		struct full_tunnel_rules rules = { .fwmark = dev->fwmark };
+
+		if (rtnl_route_dump(&nl, families[i], tunnel_table_cb, &t) < 0 || !t.table)
+			continue;
+		rules.table = t.table;
+		if (rtnl_rule_dump(&nl, families[i], full_tunnel_rule_cb, &rules) < 0 ||
+		    (rules.not_marked && rules.main_first))
+			continue;
+		o->not_marked_rule_missing = !rules.not_marked;
+		o->main_first_rule_missing = !rules.main_first;
+		o->rule_family = families[i];
+		o->fwmark = dev->fwmark;
+		o->table = t.table;
+		if (t.lan.oif && if_indextoname((unsigned)t.lan.oif, o->lan_dev))
+			ip_prefix_str(&t.lan.dst, o->lan_prefix);
+		break;
+	}
+	rtnl_close(&nl);
+}
+
 /* The addresses the user and doctor depend on: the DNS servers given or
  * in the config, and the addresses doctor pings. */
 static void check_routes(struct exam *x)
@@ -922,6 +990,7 @@ static void check_routes(struct exam *x)
 		}
 	}
 	observe_routes(&x->dev, x->ifindex, extra, what, n, &ro);
+	observe_policy_rules(&x->dev, x->ifindex, &ro);
 	judge_routes(x->r, &ro);
 	x->routes_failed = ro.n_misses + ro.n_overridden > 0;
 	free(ro.misses);
@@ -1181,7 +1250,7 @@ static void check_datapath(struct exam *x)
 	memset(x->ping_ignored, 0, (x->dev.n_peers + 1) * sizeof(*x->ping_ignored));
 	for (size_t i = 0; i < x->dev.n_peers; i++) {
 		struct peer_observation po = { .peer = &x->dev.peers[i] };
-		struct datapath_observation o = { 0 };
+		struct datapath_observation o = { .dev = &x->dev };
 
 		po.initiates = side_initiates(po.peer, x->have_cfg ? &x->cfg : NULL, &po.initiates_why);
 		bool named = false;
@@ -1253,6 +1322,37 @@ static void check_mtu(struct exam *x)
 /* The check a DNS server's queries depend on, if it failed: sending or
  * udp, the handshake or data path of the peer whose AllowedIPs hold it, or
  * the routes when they take its queries elsewhere. */
+/* Is addr on the tunnel's own network, where the peers' own addresses are?
+ * An Address given as a single host (10.0.0.2/32, common in wg-quick
+ * files) says nothing of its network: the /24 (/64) around it stands in,
+ * as tunnels number their peers there. */
+static bool on_tunnel_network(const struct exam *x, const struct ip_prefix *addr)
+{
+	for (size_t i = 0; i < x->n_own; i++) {
+		struct ip_prefix net = x->own[i];
+
+		if (is_host_address(&net))
+			net.cidr = net.family == AF_INET ? 24 : 64;
+		if (ip_prefix_contains(&net, addr))
+			return true;
+	}
+	return false;
+}
+
+/* Is the DNS server a host behind the peer (its LAN, the internet of a full
+ * tunnel) rather than the peer itself? Off the tunnel's network it is; the
+ * peer's own address, for the text, is the one doctor pings. */
+static void note_dns_behind_peer(const struct exam *x, const struct uapi_peer *peer, struct dns_observation *o)
+{
+	struct ip_prefix self;
+
+	if (on_tunnel_network(x, &o->server))
+		return;
+	o->behind_peer = true;
+	if (doctor_probe_address(peer, x->own, x->n_own, NULL, 0, &self) && on_tunnel_network(x, &self))
+		ip_addr_str(&self, o->peer_address);
+}
+
 static const char *dns_depends_on_failed(const struct exam *x, const struct dns_observation *o, size_t peer)
 {
 	if (!o->inside_peer)
@@ -1414,6 +1514,8 @@ static void check_dns(struct exam *x)
 			else if (!oif || !if_indextoname((unsigned)oif, o.route_dev))
 				snprintf(o.route_dev, sizeof(o.route_dev), "another interface");
 		}
+		if (o.inside_peer)
+			note_dns_behind_peer(x, &dev->peers[peer], &o);
 		o.not_judged = dns_depends_on_failed(x, &o, peer);
 		/* Routed into the tunnel with no peer for it: the daemon drops
 		 * every query, no need to wait for answers. */

@@ -242,6 +242,18 @@ struct routes_observation {
 	char local_prefix[IP_PREFIX_STRLEN];
 	char local_dev[IF_NAMESIZE];
 	char local_subnet[IP_PREFIX_STRLEN];	/* the host's address there, with its prefix length */
+	/* A full tunnel (roam up's, wg-quick's): the daemon marks its datagrams
+	 * with fwmark, the AllowedIPs' routes are in table; which of its two
+	 * policy rules are gone, for rule_family first (AF_INET, AF_INET6):
+	 *   not fwmark M table T              (unmarked traffic to table T)
+	 *   table main suppress_prefixlength 0 (main's own routes first) */
+	bool not_marked_rule_missing, main_first_rule_missing;
+	int rule_family;
+	uint32_t fwmark, table;
+	/* Without the second: a network of the main table on another
+	 * interface (its LAN), which now goes into the tunnel; "" none. */
+	char lan_prefix[IP_PREFIX_STRLEN];
+	char lan_dev[IF_NAMESIZE];
 };
 void judge_routes(struct doctor_report *r, const struct routes_observation *o);
 
@@ -249,6 +261,9 @@ void judge_routes(struct doctor_report *r, const struct routes_observation *o);
  * counters read before and after: when they go unanswered although the
  * handshake is fresh, the counters' growth says where they died. */
 struct datapath_observation {
+	/* The device: the peer whose AllowedIPs hold a source refused from
+	 * this one is named (allowed_ips_conflict); NULL unknown. */
+	const struct uapi_device *dev;
 	bool has_address;
 	struct ip_prefix address;
 	const char *not_judged;		/* "routes", "sending": an earlier check failed; else NULL */
@@ -335,6 +350,11 @@ struct dns_observation {
 	uint64_t rtt_us;
 	int pinged;			/* unanswered through the tunnel: a ping to it answered 1,
 					 * not 0; not tried -1 */
+	/* The server is a host behind the peer (its LAN, the internet), reached
+	 * through the peer's forwarding: neither the peer's own tunnel address
+	 * (peer_address, "" unknown) nor on this interface's own network. */
+	bool behind_peer;
+	char peer_address[IP_PREFIX_STRLEN];
 };
 void judge_dns(struct doctor_report *r, const struct dns_observation *o);
 

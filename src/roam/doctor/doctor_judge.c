@@ -954,6 +954,49 @@ static void local_network_finding(struct doctor_finding *f, const struct routes_
 			   "uses the same addresses, one side must renumber.", o->local_prefix);
 }
 
+/* A full tunnel's policy rule is gone (deleted by hand, or by a tool that
+ * flushed the rules): the routes are all in table T, so adding routes
+ * (route_missing's fix) is wrong; the rule is what is missing. */
+static void policy_rule_finding(struct doctor_report *r, struct doctor_finding *f, const struct routes_observation *o)
+{
+	char v = o->rule_family == AF_INET6 ? '6' : '4';
+
+	f->status = DOCTOR_FAIL;
+	f->cause = "policy_rule_missing";
+	doctor_figure(f, "table", o->table);
+	doctor_figure(f, "fwmark", o->fwmark);
+	if (o->not_marked_rule_missing) {
+		doctor_evidence(f, "a full tunnel: the AllowedIPs' routes are in table %u and the daemon marks its "
+				   "datagrams %#x, but the rule `not from all fwmark %#x lookup %u` is gone (ip -%c rule "
+				   "show)%s: nothing sends the traffic there", o->table, o->fwmark, o->fwmark, o->table, v,
+				o->main_first_rule_missing ? ", and `lookup main suppress_prefixlength 0` too" : "");
+		for (size_t i = 0; i < o->n_shown; i++)
+			if (!o->misses[i].overridden) {
+				doctor_evidence(f, "; %zu of %zu AllowedIPs leave elsewhere: %s -> %s", o->n_misses,
+						o->checked, o->misses[i].prefix, o->misses[i].goes);
+				break;
+			}
+		doctor_decision(f, "Traffic bypasses the tunnel (a leak): put the rule back, ip -%c rule add not fwmark "
+				   "%u table %u", v, o->fwmark, o->table);
+		if (o->main_first_rule_missing)
+			doctor_decision(f, "; ip -%c rule add table main suppress_prefixlength 0", v);
+		doctor_decision(f, "; or roam down %s; roam up %s, which adds the rules. Do not add routes to the "
+				   "main table.", r->ifname, r->ifname);
+		return;
+	}
+	doctor_evidence(f, "a full tunnel: the rule `not from all fwmark %#x lookup %u` is there, but `from all lookup "
+			   "main suppress_prefixlength 0` is gone (ip -%c rule show): every unmarked packet goes by "
+			   "table %u, whose default route leads into %s, and the main table's own routes are never "
+			   "read", o->fwmark, o->table, v, o->table, r->ifname);
+	if (o->lan_prefix[0])
+		doctor_evidence(f, "; %s on %s (this host's own network) now goes into the tunnel", o->lan_prefix,
+				o->lan_dev);
+	doctor_decision(f, "The tunnel works, but this host's own networks do not (the LAN's printer, its "
+			   "gateway's services, a LAN DNS: their traffic goes to the peer): put the rule back, ip -%c "
+			   "rule add table main suppress_prefixlength 0; or roam down %s; roam up %s.", v, r->ifname,
+			r->ifname);
+}
+
 void judge_routes(struct doctor_report *r, const struct routes_observation *o)
 {
 	struct doctor_finding *f = doctor_add(r, "routes", NULL);
@@ -963,6 +1006,10 @@ void judge_routes(struct doctor_report *r, const struct routes_observation *o)
 	if (!o->total) {
 		f->status = DOCTOR_SKIP;
 		doctor_evidence(f, "no AllowedIPs to route");
+		return;
+	}
+	if (o->not_marked_rule_missing || o->main_first_rule_missing) {
+		policy_rule_finding(r, f, o);
 		return;
 	}
 	if (!o->n_misses && !o->n_overridden) {
@@ -1222,6 +1269,31 @@ void judge_system_resolver(struct doctor_report *r, const struct resolver_observ
 			serving ? "" : "Name lookups fail: ", o->tunnel_dns, o->path, r->ifname, o->tunnel_dns);
 }
 
+/* A resolver behind the peer (its LAN, or the internet of a full tunnel)
+ * is reached only if the peer forwards the queries and routes or NATs the
+ * answers back: the resolver listening on the tunnel is not the point. */
+static void dns_behind_peer_decision(struct doctor_finding *f, const struct dns_observation *o, const char *a)
+{
+	doctor_evidence(f, "; it is not the peer's own address%s%s%s but a host behind the peer, reached through its "
+			   "forwarding", o->peer_address[0] ? " (" : "", o->peer_address,
+			o->peer_address[0] ? ")" : "");
+	if (o->pinged == 1) {
+		doctor_evidence(f, "; that host answers a ping through the tunnel");
+		doctor_decision(f, "The peer forwards to %s and the host there answers ping, but not DNS: its "
+				   "resolver is not running or does not listen on %s, or a filter drops UDP 53 on that "
+				   "host (or on the peer's forward path). Check the resolver on %s and its firewall for "
+				   "port 53; roam doctor on the peer shows its forward filter and NAT.", a, a, a);
+		return;
+	}
+	if (o->pinged == 0)
+		doctor_evidence(f, ", nor a ping through the tunnel");
+	doctor_decision(f, "Look at the peer, not at a resolver on the tunnel: the peer must forward the queries to %s "
+			   "and bring the answers back. Run roam doctor on the peer (its forwarding check): its IP "
+			   "forwarding, its forward filter for %s UDP 53, and its NAT (a masquerade for this host's "
+			   "tunnel address) or a route back from %s's network; if all that is right, check that a "
+			   "resolver is at %s (the DNS= address).", a, a, a, a);
+}
+
 void judge_dns(struct doctor_report *r, const struct dns_observation *o)
 {
 	struct doctor_finding *f = doctor_add(r, "dns", o->inside_peer);
@@ -1298,6 +1370,10 @@ void judge_dns(struct doctor_report *r, const struct dns_observation *o)
 			o->answered == 0 ? "does not answer on UDP 53" : "could not be asked");
 	if (o->pinged >= 0)
 		doctor_figure(f, "ping_answered", o->pinged);
+	if (o->behind_peer) {
+		dns_behind_peer_decision(f, o, a);
+		return;
+	}
 	if (o->pinged == 0) {
 		/* The tunnel works (else not judged), yet nothing at that
 		 * address answers a ping either: most often no host is there. */

@@ -35,17 +35,59 @@ static const struct {
 };
 enum { N_RECEIVE_CAUSES = sizeof(receive_causes) / sizeof(receive_causes[0]) };
 
-/* Which inner source the daemon refused, when it says (roamd does). */
-static void disallowed_source_text(struct doctor_finding *f, const struct uapi_peer *peer)
+/* The peer other than peer whose AllowedIPs hold addr, and the prefix. */
+static const struct uapi_peer *allowed_ips_owner(const struct uapi_device *dev, const struct uapi_peer *peer,
+						 const struct ip_prefix *addr, const struct ip_prefix **held)
 {
-	char a[IP_PREFIX_STRLEN];
+	for (size_t i = 0; dev && i < dev->n_peers; i++) {
+		const struct uapi_peer *q = &dev->peers[i];
+
+		for (size_t j = 0; q != peer && j < q->n_allowed_ips; j++)
+			if (ip_prefix_contains(&q->allowed_ips[j], addr)) {
+				*held = &q->allowed_ips[j];
+				return q;
+			}
+	}
+	return NULL;
+}
+
+/* Which inner source the daemon refused, when it says (roamd does). When
+ * another peer holds it, adding it here would take it from that peer (the
+ * same prefix moves: WireGuard keeps it on one peer; a more specific one
+ * wins the routing): the conflict is named instead of that fix. */
+static void disallowed_source_text(struct doctor_finding *f, const struct uapi_peer *peer,
+				   const struct uapi_device *dev)
+{
+	char a[IP_PREFIX_STRLEN], held_text[IP_PREFIX_STRLEN], key[KEY_B64_LEN + 1];
+	const struct ip_prefix *held = NULL;
+	const struct uapi_peer *owner;
+	int bits = peer->last_disallowed_src.family == AF_INET ? 32 : 128;
 
 	if (!peer->has_last_disallowed_src)
 		return;
 	ip_addr_str(&peer->last_disallowed_src, a);
 	doctor_evidence(f, "; the latest came from %s", a);
-	doctor_decision(f, " Its source address was %s: add %s/%d to the peer's AllowedIPs on this host if that "
-			   "is the peer's address.", a, a, peer->last_disallowed_src.family == AF_INET ? 32 : 128);
+	owner = allowed_ips_owner(dev, peer, &peer->last_disallowed_src, &held);
+	if (!owner) {
+		doctor_decision(f, " Its source address was %s: add %s/%d to the peer's AllowedIPs on this host if "
+				   "that is the peer's address.", a, a, bits);
+		return;
+	}
+	key_to_base64(key, owner->public_key);
+	ip_prefix_str(held, held_text);
+	doctor_evidence(f, ", and %s belongs to peer %s (its AllowedIPs %s)", a, key, held_text);
+	if (!strcmp(f->cause, "disallowed_src"))
+		f->cause = "allowed_ips_conflict";
+	f->decision[0] = '\0';
+	doctor_decision(f, "Do not add %s to this peer's AllowedIPs: %s. This device sends from an address peer %s "
+			   "holds: give it an address of its own (its Address, and that address in its AllowedIPs "
+			   "here), or, if peer %s no longer uses %s, take it out of that peer's AllowedIPs first.", a,
+			held->cidr == bits ? "an address belongs to one peer, and WireGuard would move it away from "
+					     "that peer"
+					   : "the more specific prefix would take it from that peer's",
+			key, key, a);
+	if (held->cidr != bits)
+		doctor_decision(f, " (%s)", held_text);
 }
 
 static bool unanswered_cause(struct doctor_report *r, struct doctor_finding *f, const struct datapath_observation *o,
@@ -79,7 +121,7 @@ static bool unanswered_cause(struct doctor_report *r, struct doctor_finding *f, 
 		doctor_decision(f, "%s", receive_causes[i].decision);
 		f->cause = receive_causes[i].reason;
 		if (!strcmp(f->cause, "disallowed_src"))
-			disallowed_source_text(f, s->peer);
+			disallowed_source_text(f, s->peer, o->dev);
 		return true;
 	}
 	if (o->captured && o->capture.datagrams && !o->rx_delta) {
@@ -119,7 +161,8 @@ static bool unanswered_cause(struct doctor_report *r, struct doctor_finding *f, 
 /* The peer's packets were dropped here for their inner source before
  * doctor looked (the user gave up; doctor's own pings made the peer send
  * nothing new): the count is still evidence, and the fix is on this side. */
-static bool earlier_disallowed_cause(struct doctor_finding *f, const struct uapi_peer *peer)
+static bool earlier_disallowed_cause(struct doctor_finding *f, const struct uapi_peer *peer,
+				     const struct uapi_device *dev)
 {
 	uint64_t n = drop_count(peer->drops, peer->n_drops, "disallowed_src");
 
@@ -131,7 +174,7 @@ static bool earlier_disallowed_cause(struct doctor_finding *f, const struct uapi
 			   "is outside the peer's AllowedIPs here (disallowed_src)", n, n == 1 ? "" : "s");
 	doctor_decision(f, "Fix it on THIS side: the peer's AllowedIPs here must hold the peer's tunnel address "
 			   "(its Address), or the peer uses a wrong Address.");
-	disallowed_source_text(f, peer);
+	disallowed_source_text(f, peer, dev);
 	return true;
 }
 
@@ -211,7 +254,8 @@ static void silent_peer_cause(struct doctor_finding *f, const struct uapi_peer *
 /* A peer with no AllowedIPs at all (wg set ... allowed-ips of another
  * peer took its address: an address belongs to one peer only): nothing
  * routes to it, and all it sends is dropped for its source. */
-static void no_allowed_ips_finding(struct doctor_finding *f, const struct uapi_peer *peer)
+static void no_allowed_ips_finding(struct doctor_finding *f, const struct uapi_peer *peer,
+				   const struct uapi_device *dev)
 {
 	uint64_t dropped = drop_count(peer->drops, peer->n_drops, "disallowed_src");
 
@@ -225,7 +269,7 @@ static void no_allowed_ips_finding(struct doctor_finding *f, const struct uapi_p
 	doctor_decision(f, "Give the peer its tunnel address as AllowedIPs (wg set IFACE peer KEY allowed-ips "
 			   "ADDRESS/32); if another peer holds that address now, take it out there (an address "
 			   "belongs to one peer).");
-	disallowed_source_text(f, peer);
+	disallowed_source_text(f, peer, dev);
 }
 
 unsigned datapath_icmp_grace_ms(uint64_t elapsed_ms, const struct datapath_observation *o)
@@ -278,7 +322,7 @@ bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, b
 
 	/* Before the handshake: without AllowedIPs nothing could pass anyway. */
 	if (!p->peer->n_allowed_ips) {
-		no_allowed_ips_finding(f, p->peer);
+		no_allowed_ips_finding(f, p->peer, o->dev);
 		return true;
 	}
 	if (skipped) {
@@ -394,7 +438,7 @@ bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, b
 				      (double)o->drops[i].count);
 	if (unanswered_cause(r, f, o, &s))
 		return true;
-	if (earlier_disallowed_cause(f, p->peer))
+	if (earlier_disallowed_cause(f, p->peer, o->dev))
 		return true;
 	if (doctor_response_pending_cause(f, &s))
 		return true;
