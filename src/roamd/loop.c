@@ -30,7 +30,8 @@
  *    new `wg show` is answered at once instead of refused (a refused `wg`
  *    dies of EPIPE in the middle of its request);
  *  - the bytes buffered across all clients have a budget: two of the
- *    largest requests; a client that grows past it is closed;
+ *    largest requests; a client whose request would grow past it (the
+ *    copy made while its buffer grows included) is closed before it grows;
  *  - the log line for the last two says so at most every CLIENT_LOG_NS. */
 enum { MAX_CLIENTS = 256, CLIENT_READ_ROUNDS = 16, EPOLL_BATCH = 64 };
 #define MAX_CLIENTS_TEXT "256"
@@ -279,10 +280,19 @@ static void client_event(struct daemon *d, struct client *c, uint32_t events)
 		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n > 0) {
 			c->last_active = now_ns();
+			/* What the others hold is theirs; the rest of the
+			 * budget bounds this one's growth, copy included. */
+			size_t others = d->client_bytes - c->accounted;
+			uapi_conn_limit_memory(c->conn, others < CLIENT_BYTES_BUDGET ? CLIENT_BYTES_BUDGET - others : 0);
 			bool fed = uapi_conn_feed(c->conn, buf, (size_t)n);
 			/* A set request may carry private or pre-shared keys:
 			 * none stays behind on the stack. */
 			crypto_wipe(buf, (size_t)n);
+			if (!fed && uapi_conn_over_budget(c->conn)) {
+				client_log(d, "clients hold more than their byte budget: closing the one that grew");
+				client_free(d, c);
+				return;
+			}
 			if (!fed)
 				c->closing = true;
 			continue;

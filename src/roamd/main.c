@@ -4,6 +4,7 @@
  * interface the moment we return. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -299,6 +300,11 @@ int main(int argc, char **argv)
 	 * root-owned. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		fprintf(stderr, "roamd: prctl(PR_SET_DUMPABLE): %s\n", strerror(errno));
+	/* Blocks of a MiB or more (UAPI requests and replies) are mapped on
+	 * their own and given back when freed. glibc would otherwise raise
+	 * that threshold after the first such free and keep later ones in
+	 * its heap, where a burst of large requests stays resident. */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];

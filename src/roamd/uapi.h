@@ -98,5 +98,11 @@ const char *uapi_conn_output(const struct uapi_conn *conn, size_t *len);
 void uapi_conn_consume_output(struct uapi_conn *conn, size_t n);
 /* Bytes the connection holds in its buffers now (for a budget across all). */
 size_t uapi_conn_memory(const struct uapi_conn *conn);
+/* The most its buffers may hold while a set request's buffer grows, the old
+ * block and the new one counted together (what the others leave of a
+ * budget across all). A request that needs more closes the connection:
+ * uapi_conn_feed returns false, and uapi_conn_over_budget says why. */
+void uapi_conn_limit_memory(struct uapi_conn *conn, size_t limit);
+bool uapi_conn_over_budget(const struct uapi_conn *conn);
 
 #endif

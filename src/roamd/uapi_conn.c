@@ -65,6 +65,11 @@ struct uapi_conn {
 	size_t in_len, in_cap;
 	bool at_line_start;	/* the next byte begins a line */
 	bool oversized;		/* lines are being dropped; answer -ENOMEM */
+	/* The most the buffers may hold while one grows (the old block and
+	 * the new one exist together for the copy); 0: no limit. Past it
+	 * the connection is closed (over_budget). */
+	size_t memory_limit;
+	bool over_budget;
 
 	/* Replies; out_off bytes of them are already written. */
 	struct uapi_buf out;
@@ -118,6 +123,13 @@ static void append_input(struct uapi_conn *conn, const char *data, size_t n)
 		size_t cap = conn->in_cap ? conn->in_cap : 4096;
 		while (cap < conn->in_len + n)
 			cap *= 2;
+		size_t out_cap = conn->out.data ? conn->out.cap : 0;
+		if (conn->memory_limit && conn->in_cap + cap + out_cap > conn->memory_limit) {
+			conn->over_budget = true;
+			conn->state = CONN_CLOSED;
+			clear_input(conn);
+			return;
+		}
 		/* malloc + copy + wipe rather than realloc, which could leave
 		 * a copy of the keys behind in freed memory. */
 		char *in = malloc(cap);
@@ -180,6 +192,8 @@ static size_t feed_set(struct uapi_conn *conn, const char *data, size_t len)
 		append_input(conn, data + i, n);
 		conn->at_line_start = nl != NULL;
 		i += n;
+		if (conn->over_budget)
+			return len;
 	}
 	return i;
 }
@@ -228,6 +242,16 @@ bool uapi_conn_feed(struct uapi_conn *conn, const char *data, size_t len)
 		}
 	}
 	return conn->state != CONN_CLOSED;
+}
+
+void uapi_conn_limit_memory(struct uapi_conn *conn, size_t limit)
+{
+	conn->memory_limit = limit ? limit : 1;
+}
+
+bool uapi_conn_over_budget(const struct uapi_conn *conn)
+{
+	return conn->over_budget;
 }
 
 size_t uapi_conn_memory(const struct uapi_conn *conn)

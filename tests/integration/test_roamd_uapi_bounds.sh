@@ -128,6 +128,52 @@ over_budget_closes_one() {
 t_check "150 MB of unfinished requests from 3 clients: one is closed, logged once" over_budget_closes_one
 t_check "and roamd still answers within 1 s" eval 'rt_pid_alive "$PID" && show_fast'
 
+# The budget is a bound on memory, not only on bytes counted: 40 clients at
+# once, each feeding an unfinished set request towards 60 MB in 256 KiB
+# steps, round-robin. roamd's peak resident memory (VmHWM, reset first
+# through clear_refs) may pass what it held before by the budget (128 MiB)
+# and some slack for the rest of the process, no more: a buffer that grows
+# must fit in what the others leave, copy included, and freed requests
+# leave the process. (An outside tester once saw 184-271 MB with 200 such
+# clients, when only the bytes held after each read were counted.)
+PY_MANY='
+import select, socket, sys, time
+path, n, target = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+chunk = b"fwmark=0\n" * (256 * 1024 // 9)
+socks, sent = [], {}
+for i in range(n):
+    s = socket.socket(socket.AF_UNIX); s.connect(path); s.setblocking(False)
+    s.send(b"set=1\n"); socks.append(s); sent[s] = 0
+live, closed, t0 = set(socks), 0, time.time()
+while live and time.time() - t0 < 60:
+    _, w, _ = select.select([], list(live), [], 0.5)
+    for s in w:
+        try:
+            sent[s] += s.send(chunk)
+        except BlockingIOError:
+            continue
+        except OSError:
+            live.discard(s); closed += 1; continue
+        if sent[s] >= target:
+            live.discard(s)
+print(closed, sum(sent.values()) // 1000000)
+'
+kib_of() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+BUDGET_KIB=$((128 * 1024)) SLACK_KIB=$((24 * 1024))
+budget_bounds_memory() {
+	local before out peak
+	before=$(kib_of "$PID" VmRSS)
+	echo 5 >"/proc/$PID/clear_refs" || { echo "cannot reset roamd's peak RSS"; return 1; }
+	out=$(nsx "$A" timeout 90 "$RT_PY" -c "$PY_MANY" "$SOCK" 40 60000000) || { echo "the clients failed: $out"; return 1; }
+	peak=$(kib_of "$PID" VmHWM)
+	echo "  figures: scenario=uapi_budget clients=40 closed_and_mb_sent=\"$out\" rss_before_kib=$before peak_kib=$peak peak_over_before_kib=$((peak - before)) budget_kib=$BUDGET_KIB" >&"$RT_OUT"
+	[ "$((peak - before))" -le "$((BUDGET_KIB + SLACK_KIB))" ] ||
+		{ echo "peak RSS grew by $((peak - before)) KiB, past the budget $BUDGET_KIB KiB + $SLACK_KIB"; return 1; }
+	[ "${out%% *}" -ge 1 ] || { echo "no client was closed: '$out'"; return 1; }
+}
+t_check "40 clients feeding 60 MB each at once: peak memory within the budget" budget_bounds_memory
+t_check "and roamd answers as before" eval 'rt_pid_alive "$PID" && show_fast'
+
 rt_cleanup
 t_check "cleanup leaves no namespace or socket" rt_nothing_left
 t_finish
