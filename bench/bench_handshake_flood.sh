@@ -19,7 +19,12 @@
 #   with ROAMD_NO_STEERING=1, handshakes and data in one socket's buffer;
 #   roamd-onethread is roamd with ROAMD_HANDSHAKE_THREADS=0, the
 #   Diffie-Hellman on the data thread; roamd-inline is roamd with
-#   ROAMD_HANDSHAKE_INLINE=1, the oldest way).
+#   ROAMD_HANDSHAKE_INLINE=1, the oldest way). roamd-flood-elsewhere is a
+#   control, not an implementation: roamd's tunnel as for roamd, while the
+#   same flood goes to another port of a's address, to a socket that never
+#   reads (the kernel receives every datagram and drops it at the full
+#   buffer). What the ping and the stream lose there is what the flood
+#   costs this machine whoever receives it; roamd's own share is the rest.
 set -u
 cd "$(dirname "$0")/.."
 TOP=$PWD
@@ -106,6 +111,7 @@ start() {
 	roamd-onethread) bin=$ROAMD env=(ROAMD_HANDSHAKE_THREADS=0) ;;
 	roamd-inline) bin=$ROAMD env=(ROAMD_HANDSHAKE_INLINE=1) ;;
 	roamd-onesocket) bin=$ROAMD env=(ROAMD_NO_STEERING=1) ;;
+	roamd-flood-elsewhere) bin=$ROAMD ;;
 	*) bin=$impl ;;
 	esac
 	ip netns exec "$2" env WG_PROCESS_FOREGROUND=1 "${env[@]}" "$bin" "$3" >"$TMP/$3.log" 2>&1 &
@@ -159,12 +165,20 @@ for impl in $IMPLS; do
 	ip -n "$NA" addr add 198.18.0.1/24 dev "$IA" && ip -n "$NA" link set "$IA" up
 	ip -n "$NB" addr add 198.18.0.2/24 dev "$IB" && ip -n "$NB" link set "$IB" up
 	until_ok 10 ip netns exec "$NB" ping -c 1 -W 1 198.18.0.1 || { say "$impl: no tunnel"; stop_daemons; continue; }
+	port=51820 sink=""
+	if [ "$impl" = roamd-flood-elsewhere ]; then
+		port=51999
+		ip netns exec "$NA" "$PY" -c 'import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("198.51.100.1", 51999)); time.sleep(86400)' &
+		sink=$!
+		PIDS+=("$sink")
+	fi
 	for rate in $RATES; do
 		fpid=""
 		if [ "$rate" != quiet ]; then
 			r=$rate
 			[ "$rate" = max ] && r=0
-			ip netns exec "$NX" "$FLOOD" 198.51.100.1 51820 "$PUB_A" "$r" $((SECS + 2)) "${SRCS[@]}" \
+			ip netns exec "$NX" "$FLOOD" 198.51.100.1 "$port" "$PUB_A" "$r" $((SECS + 2)) "${SRCS[@]}" \
 				>"$TMP/flood.out" 2>&1 &
 			fpid=$!
 			sleep 1 # let the flood reach its rate before measuring
