@@ -541,20 +541,31 @@ static void endpoint_never_moved_by_garbage_or_replays(void)
 	sim_free(&sim);
 }
 
+/* A fresh sim (seed) in which a's first initiation to b made a session,
+ * and a copy of that initiation in *cap: a replayer's raw material. */
+static void first_handshake_captured(uint64_t seed, bool both_ways, struct sim_node **a, struct sim_node **b,
+				     struct sim_capture *cap)
+{
+	sim_init(&sim, seed);
+	*a = sim_add_node(&sim);
+	*b = sim_add_node(&sim);
+	sim_connect(*a, *b, both_ways);
+	*cap = (struct sim_capture){.from = *a, .type = MESSAGE_HANDSHAKE_INITIATION, .max = 1};
+	sim.filter = sim_capture_filter;
+	sim.filter_ctx = cap;
+	peer_send_keepalive_now(sim_peer_of(*a, *b), sim.now);
+	sim_run_for(&sim, 1 * SEC);
+	sim.filter = NULL;
+	CHECK(cap->count == 1 && sim_has_session(*b, *a));
+}
+
 /* A captured initiation replayed later, from anywhere, is refused: its
  * timestamp is not newer than the last one accepted. */
 static void replayed_initiation_is_refused(void)
 {
-	sim_init(&sim, 31);
-	struct sim_node *a = sim_add_node(&sim), *b = sim_add_node(&sim);
-	sim_connect(a, b, false);
-	struct sim_capture cap = {.from = a, .type = MESSAGE_HANDSHAKE_INITIATION, .max = 1};
-	sim.filter = sim_capture_filter;
-	sim.filter_ctx = &cap;
-	peer_send_keepalive_now(sim_peer_of(a, b), sim.now);
-	sim_run_for(&sim, 1 * SEC);
-	sim.filter = NULL;
-	CHECK(cap.count == 1 && sim_has_session(b, a));
+	struct sim_node *a, *b;
+	static struct sim_capture cap;
+	first_handshake_captured(31, false, &a, &b, &cap);
 	struct peer *pa = sim_peer_of(b, a);
 	struct peer_state before;
 	snapshot(pa, &before);
@@ -572,16 +583,9 @@ static void replayed_initiation_is_refused(void)
  * moves the endpoint to the attacker. */
 static void replayed_initiation_is_refused_after_reconfiguration(void)
 {
-	sim_init(&sim, 36);
-	struct sim_node *a = sim_add_node(&sim), *b = sim_add_node(&sim);
-	sim_connect(a, b, false);
-	struct sim_capture cap = {.from = a, .type = MESSAGE_HANDSHAKE_INITIATION, .max = 1};
-	sim.filter = sim_capture_filter;
-	sim.filter_ctx = &cap;
-	peer_send_keepalive_now(sim_peer_of(a, b), sim.now);
-	sim_run_for(&sim, 1 * SEC);
-	sim.filter = NULL;
-	CHECK(cap.count == 1 && sim_has_session(b, a));
+	struct sim_node *a, *b;
+	static struct sim_capture cap;
+	first_handshake_captured(36, false, &a, &b, &cap);
 	uint8_t key[NOISE_PUBLIC_KEY_LEN];
 	memcpy(key, sim_peer_of(b, a)->public_key, sizeof(key));
 	/* Other peers come and go in between; the ring keeps this one. */
@@ -623,16 +627,9 @@ static void replayed_initiation_is_refused_after_reconfiguration(void)
  * that. The real peer then connects as ever, from wherever it is. */
 static void initiation_replayed_after_restart_does_not_move_the_endpoint(void)
 {
-	sim_init(&sim, 37);
-	struct sim_node *a = sim_add_node(&sim), *b = sim_add_node(&sim);
-	sim_connect(a, b, true);
-	struct sim_capture cap = {.from = a, .type = MESSAGE_HANDSHAKE_INITIATION, .max = 1};
-	sim.filter = sim_capture_filter;
-	sim.filter_ctx = &cap;
-	peer_send_keepalive_now(sim_peer_of(a, b), sim.now);
-	sim_run_for(&sim, 1 * SEC);
-	sim.filter = NULL;
-	CHECK(cap.count == 1 && sim_has_session(b, a));
+	struct sim_node *a, *b;
+	static struct sim_capture cap;
+	first_handshake_captured(37, true, &a, &b, &cap);
 	uint8_t key[NOISE_PUBLIC_KEY_LEN];
 	memcpy(key, sim_peer_of(b, a)->public_key, sizeof(key));
 	/* b restarts: the peer is configured afresh and nothing is remembered. */
