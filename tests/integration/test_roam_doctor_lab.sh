@@ -41,15 +41,17 @@ rt_remove_ledgers_on_exit "$STATE_DIR"
 RT_ROAM_TIMEOUT=60
 roam() { rt_roam_stubbed "$@"; }
 
-# phone_conf split|full — the phone's wg-quick file.
+# phone_conf split|full|full32 — the phone's wg-quick file (full32: a full
+# tunnel whose Address is a single /32 and /128, as many providers hand out).
 phone_conf() {
-	local f="$RT_TMP/$LAB_WG_PHONE.conf" allowed="198.18.0.0/24, fd00:2::/64"
-	[ "$1" = full ] && allowed="0.0.0.0/0, ::/0"
+	local f="$RT_TMP/$LAB_WG_PHONE.conf" allowed="198.18.0.0/24, fd00:2::/64" address="$PH_TUN4/24, $PH_TUN6/64"
+	[ "$1" = split ] || allowed="0.0.0.0/0, ::/0"
+	[ "$1" = full32 ] && address="$PH_TUN4/32, $PH_TUN6/128"
 	{
 		echo "[Interface]"
 		echo "PrivateKey = $(cat "$(key_file lp)")"
 		echo "ListenPort = $LAB_PORT"
-		echo "Address = $PH_TUN4/24, $PH_TUN6/64"
+		echo "Address = $address"
 		echo "DNS = $SRV_TUN4"
 		echo "[Peer]"
 		echo "PublicKey = $(key_pub ls)"
@@ -434,8 +436,9 @@ b_fwd_drop() {
 f_fwd_drop() { nft_gone "$LAB_SERVER" rtfwd; phone_tunnel split; }
 # firewall: the server drops what comes out of its tunnel interface, seen
 # from a full-tunnel phone (AllowedIPs 0.0.0.0/0, ::/0: no single address
-# to ping), with no --probe: doctor guesses the target from the config.
-b_full_srv_tun_in() { phone_tunnel full && b_srv_tun_in; }
+# to ping, and a /32 Address: no prefix to guess from either), with no
+# --probe: doctor pings the config's DNS, which lies inside the AllowedIPs.
+b_full_srv_tun_in() { phone_tunnel full32 && b_srv_tun_in; }
 f_full_srv_tun_in() { f_srv_tun_in; phone_tunnel split; }
 # firewall: a forward rule rejects what comes from the tunnel interface.
 b_fwd_reject() { nft_table "$LAB_SERVER" rtfwr forward "iifname \"$LAB_WG_SERVER\" reject"; }

@@ -855,6 +855,30 @@ static void test_mtu_dns_clock(void)
 	t.peer.path_inner_mtu = 1328;	/* fits more than passes: still a FAIL */
 	judge_mtu(&r, &p, false, &m);
 	CHECK(last(&r)->status == DOCTOR_FAIL);
+	/* roamd learnt the path while doctor probed it (its own search, set
+	 * off by the probes' lost pings): the verdict follows what it knows
+	 * after them, so a second run does not say otherwise. */
+	struct uapi_peer after = t.peer;
+	snprintf(t.peer.path_mtu_origin, sizeof(t.peer.path_mtu_origin), "interface");
+	t.peer.path_mtu = t.peer.path_inner_mtu = 0;
+	after.path_inner_mtu = 1232;
+	m.path_after = &after;
+	judge_mtu(&r, &p, false, &m);
+	CHECK(last(&r)->status == DOCTOR_WARN && !strcmp(last(&r)->cause, "path_mtu") &&
+	      says(last(&r), "1292 bytes outer (from probe)"));
+	m.largest = 1260;	/* doctor saw more pass than roamd's fit: no MTU above the fit */
+	judge_mtu(&r, &p, false, &m);
+	CHECK(last(&r)->status == DOCTOR_WARN);
+	after.path_inner_mtu = 1328;
+	after.path_mtu = 1388;
+	m.largest = 1232;
+	judge_mtu(&r, &p, false, &m);
+	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "set MTU = 1232"));
+	m.path_after = NULL;
+	m.target_source = "address_prefix";
+	judge_mtu(&r, &p, false, &m);
+	CHECK(!strcmp(last(&r)->probe_target_source, "address_prefix"));
+	m.target_source = NULL;
 
 	d.server = prefix("198.18.0.1");
 	d.inside_peer = t.peer.public_key;
@@ -1099,6 +1123,7 @@ static void test_json_report(void)
 	doctor_evidence(f, "the \"largest\" is %d", 1232);
 	doctor_decision(f, "set MTU");
 	doctor_figure(f, "largest_packet", 1232);
+	f->probe_target_source = "dns";
 	f = doctor_add(&r, "clock", NULL);
 	out = open_memstream(&text, &len);
 	doctor_print_json(out, &r, 1);
@@ -1110,6 +1135,9 @@ static void test_json_report(void)
 	CHECK(strstr(text, "\"figures\":{\"largest_packet\":1232}"));
 	CHECK(strstr(text, "\"check\":\"clock\",\"status\":\"PASS\",\"peer\":null,\"subject\":null"));
 	CHECK(strstr(text, "\"decision\":null,\"figures\":{}"));
+	/* Where the address pinged came from; null for checks that ping none. */
+	CHECK(strstr(text, "\"cause\":null,\"probe_target_source\":\"dns\"}"));
+	CHECK(strstr(text, "\"cause\":null,\"probe_target_source\":null}"));
 	CHECK(strstr(text, "\"passed\":1,\"warnings\":0,\"failed\":1,\"skipped\":0}],\"warnings\":0,\"failed\":1}\n"));
 	free(text);
 	doctor_report_free(&r);

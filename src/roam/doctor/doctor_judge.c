@@ -1205,12 +1205,11 @@ void judge_mtu(struct doctor_report *r, const struct peer_observation *p, bool s
 	doctor_evidence(f, "%sthe largest packet that reaches %s unfragmented is %d bytes, but the interface MTU is "
 			   "%u: bigger packets vanish on the path (%u probes with don't-fragment pings)",
 			sep, a, o->largest, o->interface_mtu, o->probes);
-	/* Never more than roamd says fits the path. */
-	int fits = path->path_mtu && path->path_inner_mtu && (int)path->path_inner_mtu < o->largest
-			   ? (int)path->path_inner_mtu : o->largest;
+	/* Not fitted: roamd fits nothing smaller, or more than passed, so
+	 * what passed is never more than roamd says fits the path. */
 	doctor_decision(f, "Small requests work and big transfers stall: set MTU = %d on this interface and "
 			   "the peer%s.",
-			fits, fits < 1280 ? " (below 1280 IPv6 cannot run inside: fix the path instead)" : "");
+			o->largest, o->largest < 1280 ? " (below 1280 IPv6 cannot run inside: fix the path instead)" : "");
 }
 
 /* ---- dns --------------------------------------------------------------- */
