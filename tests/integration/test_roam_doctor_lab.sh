@@ -16,6 +16,10 @@
 # operator stood (the server's input firewall on a fresh session, loss in
 # one direction only, an expired NAT mapping, PSK and AllowedIPs seen from
 # the server, a full tunnel's forward chain), and more in their spirit.
+# Two more: a full-tunnel phone (AllowedIPs 0.0.0.0/0, ::/0, a /32 Address)
+# with no --probe, where doctor guesses its target from the config's DNS
+# and names the server's tunnel input firewall; and a path MTU smaller than
+# the interface's judged twice in a row, which must say the same both times.
 # shellcheck disable=SC2317 # break/fix functions are called by name
 set -u
 # shellcheck source=lib.sh

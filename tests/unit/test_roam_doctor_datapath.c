@@ -236,7 +236,9 @@ static void test_datapath(void)
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_drops"));
 	o.rx_delta = 5;		/* other traffic's replies came: the path works */
 	CHECK(!judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_WARN, "probe_target_silent") &&
-	      strstr(last(&r)->decision, "--probe ADDRESS") && strstr(last(&r)->decision, "198.18.0.1"));
+	      strstr(last(&r)->decision, "--probe ADDRESS") && strstr(last(&r)->decision, "198.18.0.1") &&
+	      strstr(last(&r)->evidence, "the guessed host 198.18.0.1 answered none of 3 pings") &&
+	      !strstr(last(&r)->evidence, "the replies came back"));
 	o.target_source = "--probe";	/* named by the operator: the same counters fail */
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "tunnel_input_dropped") &&
 	      !strstr(last(&r)->evidence, "guessed"));

@@ -423,7 +423,8 @@ static bool counters_say_broken(const struct datapath_observation *o)
 }
 
 /* A guessed target that did not answer, while the counters do not show a
- * broken path: maybe nobody has that address. */
+ * broken path: maybe nobody has that address. The evidence is said anew:
+ * the cause the silence alone suggested is not one. */
 static void guessed_target_silent(struct doctor_finding *f, const struct datapath_observation *o)
 {
 	char a[IP_PREFIX_STRLEN];
@@ -431,12 +432,18 @@ static void guessed_target_silent(struct doctor_finding *f, const struct datapat
 	ip_addr_str(&o->address, a);
 	f->status = DOCTOR_WARN;
 	f->cause = "probe_target_silent";
-	f->decision[0] = 0;
-	doctor_evidence(f, "; the daemon's counters do not show a broken path (it sent the peer %" PRIu64 " packets "
-			   "and got %" PRIu64 " back)", o->tx_delta, o->rx_delta);
-	doctor_decision(f, "The guessed host %s did not answer; it may be nobody's address. Name a host behind the "
-			   "peer that answers ping with --probe ADDRESS (its tunnel address) to judge the data path. "
-			   "If %s is the peer, this host or the peer drops the pings (their input firewalls).", a, a);
+	f->evidence[0] = f->decision[0] = 0;
+	doctor_evidence(f, "the guessed host %s answered none of %u pings through the tunnel", a, o->sent);
+	if (o->tcp_tried)
+		doctor_evidence(f, ", nor a TCP connection to port %u", o->tcp_port);
+	if (o->counted)
+		doctor_evidence(f, "; the daemon's counters do not show a broken path (meanwhile it sent the peer %"
+				   PRIu64 " packets and got %" PRIu64 " back)", o->tx_delta, o->rx_delta);
+	else
+		doctor_evidence(f, "; the daemon has no counters to tell a broken path from an address nobody has");
+	doctor_decision(f, "%s may be nobody's address: name a host behind the peer that answers ping with --probe "
+			   "ADDRESS (its tunnel address) to judge the data path. If %s is the peer, this host or the "
+			   "peer drops the pings (their input firewalls).", a, a);
 }
 
 bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, bool skipped,
@@ -447,11 +454,11 @@ bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, b
 
 	if (!o->has_address || skipped || !p->peer->n_allowed_ips)
 		return failed;
-	doctor_note_probe_target(f, o->target_source);
-	if (f->status == DOCTOR_FAIL && doctor_probe_target_guessed(o->target_source) &&
-	    silence_of_the_target(f->cause) && !counters_say_broken(o)) {
+	bool silent = f->status == DOCTOR_FAIL && doctor_probe_target_guessed(o->target_source) &&
+		      silence_of_the_target(f->cause) && !counters_say_broken(o);
+
+	if (silent)
 		guessed_target_silent(f, o);
-		return false;
-	}
-	return failed;
+	doctor_note_probe_target(f, o->target_source);
+	return failed && !silent;
 }
