@@ -14,7 +14,7 @@
 #
 # Breaks: the server's firewall drops UDP 51820; the phone has no keepalive
 # behind a NAT with a 5 s UDP timeout; inet drops packets over 1300 bytes
-# (a path MTU black hole); forwarding off on the server; the phone's DNS
+# (a path MTU black hole, which roamd's own probes then measure); forwarding off on the server; the phone's DNS
 # outside its AllowedIPs; the phone has a wrong public key for the server.
 # shellcheck disable=SC2317 # case functions are called through t_check
 set -u
@@ -254,7 +254,10 @@ sc_mtu() {
 	wait_until 10 phone_pings_server || { echo "no tunnel"; return 1; }
 	local rc largest
 	rc=$(doctor "$LAB_PHONE" "$LAB_WG_PHONE" mtu)
-	expect mtu "mtu:FAIL" 1 "$rc" || return 1
+	# doctor's lost large pings make roamd search the path itself; doctor
+	# reads roamd's path MTU again before its verdict, so it is the one a
+	# second run would give: roamd fits packets to what passes, a WARN.
+	expect mtu "mtu:WARN" 0 "$rc" && evidence_has mtu mtu "roamd fits packets to this peer's path" || return 1
 	# At most 1300 bytes outer = 20 IP + 8 UDP + 16 header + 16 tag + the
 	# inner packet padded to a multiple of 16: 1232 passes (1292 outer),
 	# 1233 is padded to 1248 (1308 outer) and lost.
@@ -322,7 +325,7 @@ run() {
 run healthy "doctor: a working setup passes everything, on the phone and on the server"
 run firewall "doctor: server firewall drops UDP -> udp FAIL, nothing else"
 run nat_expiry "doctor: no keepalive behind an expiring NAT -> keepalive WARN, nothing else"
-run mtu "doctor: path drops packets over 1300 bytes -> mtu FAIL, largest packet 1232"
+run mtu "doctor: path drops packets over 1300 bytes -> mtu WARN (roamd fits), largest packet 1232"
 run forwarding "doctor: forwarding off on the server -> forwarding FAIL, nothing else"
 run dns "doctor: DNS server outside AllowedIPs -> dns FAIL, nothing else"
 run wrong_key "doctor: the phone has a wrong key for the server -> handshake FAIL, nothing else"

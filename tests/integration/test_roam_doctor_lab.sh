@@ -16,6 +16,10 @@
 # operator stood (the server's input firewall on a fresh session, loss in
 # one direction only, an expired NAT mapping, PSK and AllowedIPs seen from
 # the server, a full tunnel's forward chain), and more in their spirit.
+# Two more: a full-tunnel phone (AllowedIPs 0.0.0.0/0, ::/0, a /32 Address)
+# with no --probe, where doctor guesses its target from the config's DNS
+# and names the server's tunnel input firewall; and a path MTU smaller than
+# the interface's judged twice in a row, which must say the same both times.
 # shellcheck disable=SC2317 # break/fix functions are called by name
 set -u
 # shellcheck source=lib.sh
@@ -41,15 +45,17 @@ rt_remove_ledgers_on_exit "$STATE_DIR"
 RT_ROAM_TIMEOUT=60
 roam() { rt_roam_stubbed "$@"; }
 
-# phone_conf split|full — the phone's wg-quick file.
+# phone_conf split|full|full32 — the phone's wg-quick file (full32: a full
+# tunnel whose Address is a single /32 and /128, as many providers hand out).
 phone_conf() {
-	local f="$RT_TMP/$LAB_WG_PHONE.conf" allowed="198.18.0.0/24, fd00:2::/64"
-	[ "$1" = full ] && allowed="0.0.0.0/0, ::/0"
+	local f="$RT_TMP/$LAB_WG_PHONE.conf" allowed="198.18.0.0/24, fd00:2::/64" address="$PH_TUN4/24, $PH_TUN6/64"
+	[ "$1" = split ] || allowed="0.0.0.0/0, ::/0"
+	[ "$1" = full32 ] && address="$PH_TUN4/32, $PH_TUN6/128"
 	{
 		echo "[Interface]"
 		echo "PrivateKey = $(cat "$(key_file lp)")"
 		echo "ListenPort = $LAB_PORT"
-		echo "Address = $PH_TUN4/24, $PH_TUN6/64"
+		echo "Address = $address"
 		echo "DNS = $SRV_TUN4"
 		echo "[Peer]"
 		echo "PublicKey = $(key_pub ls)"
@@ -351,6 +357,14 @@ f_srv_route() { ip -n "$LAB_SERVER" route replace 198.18.0.0/24 dev "$LAB_WG_SER
 # MTU: the server's provider drops packets over 1300 bytes on its link.
 b_mtu() { nft_table "$LAB_SERVER" rtmtu prerouting "meta length > 1300 drop"; }
 f_mtu() { nft_gone "$LAB_SERVER" rtmtu; }
+mtu_verdict() {
+	"$PY" - "$RT_TMP/$1.json" <<-'EOF'
+		import json, sys
+		doc = json.load(open(sys.argv[1]))
+		print(",".join("%s:%s" % (c["status"], c["cause"]) for i in doc["interfaces"] for c in i["checks"]
+		               if c["check"] == "mtu"))
+	EOF
+}
 # DNS: the resolver on the server stopped.
 b_dns() { dns_stop; }
 f_dns() { dns_start; }
@@ -424,6 +438,12 @@ b_fwd_drop() {
 	EOF
 }
 f_fwd_drop() { nft_gone "$LAB_SERVER" rtfwd; phone_tunnel split; }
+# firewall: the server drops what comes out of its tunnel interface, seen
+# from a full-tunnel phone (AllowedIPs 0.0.0.0/0, ::/0: no single address
+# to ping, and a /32 Address: no prefix to guess from either), with no
+# --probe: doctor pings the config's DNS, which lies inside the AllowedIPs.
+b_full_srv_tun_in() { phone_tunnel full32 && b_srv_tun_in; }
+f_full_srv_tun_in() { f_srv_tun_in; phone_tunnel split; }
 # firewall: a forward rule rejects what comes from the tunnel interface.
 b_fwd_reject() { nft_table "$LAB_SERVER" rtfwr forward "iifname \"$LAB_WG_SERVER\" reject"; }
 f_fwd_reject() { nft_gone "$LAB_SERVER" rtfwr; }
@@ -559,6 +579,30 @@ sc_ping_ignored() {
 }
 t_check "server ignores ping: WARN ping_ignored (TCP answers), no FAIL, exit 0" sc_ping_ignored
 
+# The server's provider drops packets over 1300 bytes (no ICMP), judged twice
+# in a row as an operator does. The first run's large pings make roamd
+# search the path itself; doctor reads roamd's path MTU again after its
+# probes (waiting out a search), so both runs say the same: roamd fits
+# packets to what passes (WARN path_mtu, exit 0), never FAIL then WARN.
+sc_path_mtu_twice() {
+	local first second ok=ok
+	b_mtu || return 1
+	run_doctor "$LAB_PHONE" "$LAB_WG_PHONE" server-path-mtu-first
+	first="$(mtu_verdict server-path-mtu-first), fails $(fails server-path-mtu-first), exit $RC"
+	local ms1=$MS
+	run_doctor "$LAB_PHONE" "$LAB_WG_PHONE" server-path-mtu
+	second="$(mtu_verdict server-path-mtu), fails $(fails server-path-mtu), exit $RC"
+	cp "$RT_TMP/server-path-mtu-first.txt" "$RT_TMP/server-path-mtu.txt" "$REPORTS/" 2>/dev/null
+	f_mtu
+	wait_until 25 tunnel_works || ok=WRONG
+	[ "$first" = "$second" ] && [ "$second" = "WARN:path_mtu, fails none, exit 0" ] && [ "$ms1" -lt 10000 ] &&
+		[ "$MS" -lt 10000 ] || ok=WRONG
+	row server-path-mtu-first phone "${first%%,*}" "$ms1" "$ok"
+	row server-path-mtu-again phone "${second%%,*}" "$MS" "$ok"
+	[ "$ok" = ok ] || { echo "first: $first; second: $second"; cat "$RT_TMP/server-path-mtu-first.txt" "$RT_TMP/server-path-mtu.txt"; return 1; }
+}
+t_check "server path MTU (1300, no ICMP), doctor twice: the same WARN path_mtu both times, exit 0" sc_path_mtu_twice
+
 B=(
 	"endpoint-port phone icmp_port_unreachable b_port f_port"
 	"server-daemon-stopped phone icmp_port_unreachable b_server_stopped f_server_stopped"
@@ -576,7 +620,6 @@ B=(
 	"server-ipv6-forwarding server forwarding_off b_fwd6 f_fwd6"
 	"phone-route-deleted phone route_missing b_ph_route f_ph_route"
 	"server-route-deleted server route_missing b_srv_route f_srv_route"
-	"server-path-mtu phone path_mtu b_mtu f_mtu"
 	"dns-resolver-down phone dns_no_answer b_dns f_dns"
 	"server-input-fw-fresh server input_firewall b_srv_in_fw f_srv_in_fw"
 	"one-way-server-to-phone server one_way_to_peer b_one_way f_one_way"
@@ -584,6 +627,7 @@ B=(
 	"psk-mismatch-at-server server psk_mismatch|one_way_or_psk b_psk_srv f_psk_srv"
 	"server-allowedips-idle server disallowed_src b_srv_allowed_idle f_srv_allowed_idle"
 	"full-tunnel-forward-drop server forward_dropped b_fwd_drop f_fwd_drop"
+	"full-tunnel-server-tunnel-input-fw phone peer_drops|peer_unreachable|peer_no_answer b_full_srv_tun_in f_full_srv_tun_in"
 	"server-forward-reject server forward_dropped b_fwd_reject f_fwd_reject"
 	"server-forward-no-replies server forward_replies_dropped b_fwd_oneway f_fwd_oneway"
 	"server-snat-address-gone server snat_address_not_local b_snat_gone f_masq"
@@ -644,6 +688,23 @@ if [ -z "$ONLY" ] || [[ server-allowedips-conflict =~ $ONLY ]]; then
 		decides server-allowedips-conflict server datapath allowed_ips_conflict "Do not add 198.18.0.9" \
 		b_srv_conflict f_srv_conflict
 fi
+# The full-tunnel row pinged a target doctor chose itself: the config's DNS.
+probe_target_of() {
+	"$PY" - "$RT_TMP/$1.json" <<-'EOF'
+		import json, sys
+		doc = json.load(open(sys.argv[1]))
+		print(",".join("%s:%s" % (c["check"], c["probe_target_source"]) for i in doc["interfaces"]
+		               for c in i["checks"] if c["check"] == "datapath"))
+	EOF
+}
+sc_full_target_guessed() {
+	local got
+	got=$(probe_target_of full-tunnel-server-tunnel-input-fw)
+	row full-tunnel-target phone "$got" - "$([ "$got" = datapath:dns ] && echo ok || echo WRONG)"
+	[ "$got" = datapath:dns ]
+}
+[ ! -f "$RT_TMP/full-tunnel-server-tunnel-input-fw.json" ] ||
+	t_check "full-tunnel-server-tunnel-input-fw: the target was guessed from the config's DNS" sc_full_target_guessed
 
 {
 	echo "breakage -> verdict (the only FAIL, check:cause) -> time"

@@ -779,32 +779,67 @@ static void test_policy_rule_missing(void)
 	doctor_report_free(&r);
 }
 
+/* The source doctor_probe_address names, "" for none. */
+static const char *probe_source(const struct uapi_peer *peer, const struct probe_candidates *c,
+				struct ip_prefix *got)
+{
+	const char *source = doctor_probe_address(peer, c, got);
+
+	return source ? source : "";
+}
+
 static void test_probe_address(void)
 {
 	struct test_peer t;
-	struct ip_prefix own[2] = { prefix("198.18.0.2/24"), prefix("fd00:2::2/64") }, got, given;
+	struct ip_prefix own[2] = { prefix("198.18.0.2/24"), prefix("fd00:2::2/64") }, got, given, dns[2];
+	struct probe_candidates c = { .own = own, .n_own = 2 };
 
 	make_peer(&t, 1, "fd00:2::1/128", "198.18.0.1/32");	/* IPv4 first */
-	CHECK(doctor_probe_address(&t.peer, own, 2, NULL, 0, &got) && ip_prefix_equal(&got, &own[0]) == false &&
+	CHECK(!strcmp(probe_source(&t.peer, &c, &got), "allowed_ips") && ip_prefix_equal(&got, &own[0]) == false &&
 	      got.family == AF_INET && got.addr[3] == 1);
 	make_peer(&t, 1, "198.18.0.0/24", NULL);		/* a network: its .1 */
-	CHECK(doctor_probe_address(&t.peer, own, 2, NULL, 0, &got) && got.cidr == 32 && got.addr[3] == 1);
+	CHECK(!strcmp(probe_source(&t.peer, &c, &got), "address_prefix") && got.cidr == 32 && got.addr[3] == 1);
+	make_peer(&t, 1, "0.0.0.0/0", "::/0");			/* a full tunnel: the same guess */
+	CHECK(!strcmp(probe_source(&t.peer, &c, &got), "address_prefix") && got.family == AF_INET &&
+	      got.addr[3] == 1);
+	own[0] = prefix("198.18.0.2/32");			/* a /32 Address: IPv6's ::1 then */
+	CHECK(!strcmp(probe_source(&t.peer, &c, &got), "address_prefix") && got.family == AF_INET6 &&
+	      got.addr[15] == 1);
+	/* A DNS server inside the peer's AllowedIPs comes before the prefix. */
+	dns[0] = prefix("203.0.113.53");
+	dns[1] = prefix("198.18.7.53");
+	c.dns = dns;
+	c.n_dns = 2;
+	CHECK(!strcmp(probe_source(&t.peer, &c, &got), "dns") && got.cidr == 32 && got.addr[0] == 203 &&
+	      got.addr[3] == 53);
+	make_peer(&t, 1, "198.18.7.0/24", NULL);		/* split: only the DNS inside it */
+	CHECK(!strcmp(probe_source(&t.peer, &c, &got), "dns") && got.addr[2] == 7 && got.addr[3] == 53);
+	dns[1] = prefix("198.18.0.2");				/* our own address is no target */
+	own[1] = prefix("198.18.0.2/32");
+	make_peer(&t, 1, "198.18.0.0/24", NULL);
+	CHECK(!strcmp(probe_source(&t.peer, &c, &got), ""));
+	c.n_dns = 0;
 	own[0] = prefix("198.18.0.1/24");			/* .1 is us: nothing */
 	own[1] = prefix("198.18.5.1/32");
-	CHECK(!doctor_probe_address(&t.peer, own, 2, NULL, 0, &got));
+	CHECK(!strcmp(probe_source(&t.peer, &c, &got), ""));
 	own[0] = prefix("fe80::1234/64");			/* link-local: never a target */
 	own[1] = prefix("169.254.3.4/16");
 	make_peer(&t, 1, "::/0", NULL);
-	CHECK(!doctor_probe_address(&t.peer, own, 2, NULL, 0, &got));
+	CHECK(!strcmp(probe_source(&t.peer, &c, &got), ""));
 	make_peer(&t, 1, "0.0.0.0/0", NULL);
-	CHECK(!doctor_probe_address(&t.peer, own, 2, NULL, 0, &got));
+	CHECK(!strcmp(probe_source(&t.peer, &c, &got), ""));
 	make_peer(&t, 1, "198.18.0.0/24", NULL);
 	own[0] = prefix("198.18.0.1/24");
 	own[1] = prefix("198.18.5.1/32");
 	given = prefix("198.18.0.7");				/* --probe wins */
-	CHECK(doctor_probe_address(&t.peer, own, 2, &given, 1, &got) && got.addr[3] == 7);
+	c.given = &given;
+	c.n_given = 1;
+	CHECK(!strcmp(probe_source(&t.peer, &c, &got), "--probe") && got.addr[3] == 7);
 	given = prefix("203.0.113.7");				/* ... inside the AllowedIPs only */
-	CHECK(!doctor_probe_address(&t.peer, own, 2, &given, 1, &got));
+	CHECK(!strcmp(probe_source(&t.peer, &c, &got), ""));
+	CHECK(doctor_probe_target_guessed("dns") && doctor_probe_target_guessed("address_prefix") &&
+	      !doctor_probe_target_guessed("--probe") && !doctor_probe_target_guessed("allowed_ips") &&
+	      !doctor_probe_target_guessed(NULL));
 }
 
 /* ---- mtu, dns, clock --------------------------------------------------- */
@@ -863,6 +898,30 @@ static void test_mtu_dns_clock(void)
 	t.peer.path_inner_mtu = 1328;	/* fits more than passes: still a FAIL */
 	judge_mtu(&r, &p, false, &m);
 	CHECK(last(&r)->status == DOCTOR_FAIL);
+	/* roamd learnt the path while doctor probed it (its own search, set
+	 * off by the probes' lost pings): the verdict follows what it knows
+	 * after them, so a second run does not say otherwise. */
+	struct uapi_peer after = t.peer;
+	snprintf(t.peer.path_mtu_origin, sizeof(t.peer.path_mtu_origin), "interface");
+	t.peer.path_mtu = t.peer.path_inner_mtu = 0;
+	after.path_inner_mtu = 1232;
+	m.path_after = &after;
+	judge_mtu(&r, &p, false, &m);
+	CHECK(last(&r)->status == DOCTOR_WARN && !strcmp(last(&r)->cause, "path_mtu") &&
+	      says(last(&r), "1292 bytes outer (from probe)"));
+	m.largest = 1260;	/* doctor saw more pass than roamd's fit: no MTU above the fit */
+	judge_mtu(&r, &p, false, &m);
+	CHECK(last(&r)->status == DOCTOR_WARN);
+	after.path_inner_mtu = 1328;
+	after.path_mtu = 1388;
+	m.largest = 1232;
+	judge_mtu(&r, &p, false, &m);
+	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "set MTU = 1232"));
+	m.path_after = NULL;
+	m.target_source = "address_prefix";
+	judge_mtu(&r, &p, false, &m);
+	CHECK(!strcmp(last(&r)->probe_target_source, "address_prefix"));
+	m.target_source = NULL;
 
 	d.server = prefix("198.18.0.1");
 	d.inside_peer = t.peer.public_key;
@@ -1125,6 +1184,7 @@ static void test_json_report(void)
 	doctor_evidence(f, "the \"largest\" is %d", 1232);
 	doctor_decision(f, "set MTU");
 	doctor_figure(f, "largest_packet", 1232);
+	f->probe_target_source = "dns";
 	f = doctor_add(&r, "clock", NULL);
 	out = open_memstream(&text, &len);
 	doctor_print_json(out, &r, 1);
@@ -1136,6 +1196,9 @@ static void test_json_report(void)
 	CHECK(strstr(text, "\"figures\":{\"largest_packet\":1232}"));
 	CHECK(strstr(text, "\"check\":\"clock\",\"status\":\"PASS\",\"peer\":null,\"subject\":null"));
 	CHECK(strstr(text, "\"decision\":null,\"figures\":{}"));
+	/* Where the address pinged came from; null for checks that ping none. */
+	CHECK(strstr(text, "\"cause\":null,\"probe_target_source\":\"dns\"}"));
+	CHECK(strstr(text, "\"cause\":null,\"probe_target_source\":null}"));
 	CHECK(strstr(text, "\"passed\":1,\"warnings\":0,\"failed\":1,\"skipped\":0}],\"warnings\":0,\"failed\":1}\n"));
 	free(text);
 	doctor_report_free(&r);

@@ -220,6 +220,36 @@ static void test_datapath(void)
 	po.initiates = false;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "nat_mapping_expired") &&
 	      strstr(last(&r)->decision, "PersistentKeepalive"));
+
+	/* A full tunnel's target doctor guessed (the config's DNS server):
+	 * its silence fails only where the counters agree the path is broken
+	 * (our packets went out, fewer came back than the pings). */
+	struct ip_prefix full_tunnel[1] = { prefix("0.0.0.0/0") };
+	peer.allowed_ips = full_tunnel;
+	po.initiates = true;
+	peer.last_receive_age_ms = 4000;
+	o.target_source = "dns";
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_drops") &&
+	      !strcmp(last(&r)->probe_target_source, "dns") &&
+	      strstr(last(&r)->evidence, "target guessed from a DNS server of the interface"));
+	o.rx_delta = 1;		/* a keepalive in the window: still no reply each */
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_drops"));
+	o.rx_delta = 5;		/* other traffic's replies came: the path works */
+	CHECK(!judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_WARN, "probe_target_silent") &&
+	      strstr(last(&r)->decision, "--probe ADDRESS") && strstr(last(&r)->decision, "198.18.0.1") &&
+	      strstr(last(&r)->evidence, "the guessed host 198.18.0.1 answered none of 3 pings") &&
+	      !strstr(last(&r)->evidence, "the replies came back"));
+	o.target_source = "--probe";	/* named by the operator: the same counters fail */
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "tunnel_input_dropped") &&
+	      !strstr(last(&r)->evidence, "guessed"));
+	o.target_source = "address_prefix";
+	o.counted = false;	/* no counters (not roamd): nothing agrees */
+	CHECK(!judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_WARN, "probe_target_silent") &&
+	      !strcmp(last(&r)->probe_target_source, "address_prefix"));
+	o.counted = true;
+	o.rx_delta = 0;
+	o.tx_delta = 0;		/* a cause on this host stays a FAIL, guessed or not */
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "tunnel_output_dropped"));
 	doctor_report_free(&r);
 }
 

@@ -46,7 +46,8 @@ static const char doctor_usage[] =
 	"  --config FILE     the wg-quick file the interface came from (default: the one roam up\n"
 	"                    used, else /etc/wireguard/IFNAME.conf): its Endpoints and DNS\n"
 	"  --probe ADDRESS   a peer's tunnel address to ping, for peers whose AllowedIPs hold no\n"
-	"                    single address\n"
+	"                    single address (else doctor guesses one: a DNS server inside them,\n"
+	"                    then the first host of this interface's Address prefix)\n"
 	"  --dns ADDRESS     a DNS server to check instead of the config's\n"
 	"  --wait SECONDS    how long to watch for a peer without a fresh handshake (default 6,\n"
 	"                    more than one handshake retry; 0: do not watch)\n"
@@ -565,6 +566,9 @@ struct exam {
 	bool have_cfg;
 	struct ip_prefix *own;		/* this host's addresses on the interface */
 	size_t n_own;
+	struct ip_prefix *dns;		/* --dns, else the config's DNS addresses */
+	size_t n_dns;
+	struct probe_candidates probe;	/* what a peer's probe target is chosen from */
 	int ifindex;
 	struct pingers ps;
 	struct watch_observation w;
@@ -573,6 +577,7 @@ struct exam {
 	bool *skipped;			/* per peer: later checks are SKIP */
 	bool *datapath_failed;		/* per peer: its mtu and dns are SKIP */
 	bool *ping_ignored;		/* per peer: answers TCP, not ping: its mtu is SKIP */
+	bool *target_silent;		/* per peer: a guessed target answered nothing: its mtu is SKIP */
 	bool routes_failed;
 	bool rpfilter_failed;		/* the replies die in this host's reverse-path filter */
 	bool udp_failed;		/* UDP does not reach the daemon (see udp) */
@@ -723,7 +728,7 @@ static void nudge_and_watch(struct exam *x)
 
 		if ((peer_handshake_verdict(p, now_ms, &age) == HANDSHAKE_FRESH &&
 		     !send_refusals(p->drops, p->n_drops)) || !p->endpoint[0] ||
-		    !doctor_probe_address(p, x->own, x->n_own, x->opt->probes, x->opt->n_probes, &addr))
+		    !doctor_probe_address(p, &x->probe, &addr))
 			continue;
 		pg = pinger_for(&x->ps, addr.family, &err);
 		if (pg && pinger_echo(pg, &addr, PING_MIN_PACKET, 0, &rtt) >= 0)
@@ -984,7 +989,7 @@ static void check_routes(struct exam *x)
 	for (size_t i = 0; i < x->dev.n_peers; i++) {
 		struct ip_prefix addr;
 
-		if (doctor_probe_address(&x->dev.peers[i], x->own, x->n_own, x->opt->probes, x->opt->n_probes, &addr)) {
+		if (doctor_probe_address(&x->dev.peers[i], &x->probe, &addr)) {
 			*ARRAY_PUSH(extra, n) = addr;
 			*ARRAY_PUSH(what, n_what) = "probe";
 		}
@@ -1248,6 +1253,8 @@ static void check_datapath(struct exam *x)
 	memset(x->datapath_failed, 0, (x->dev.n_peers + 1) * sizeof(*x->datapath_failed));
 	x->ping_ignored = xrealloc(NULL, (x->dev.n_peers + 1) * sizeof(*x->ping_ignored));
 	memset(x->ping_ignored, 0, (x->dev.n_peers + 1) * sizeof(*x->ping_ignored));
+	x->target_silent = xrealloc(NULL, (x->dev.n_peers + 1) * sizeof(*x->target_silent));
+	memset(x->target_silent, 0, (x->dev.n_peers + 1) * sizeof(*x->target_silent));
 	for (size_t i = 0; i < x->dev.n_peers; i++) {
 		struct peer_observation po = { .peer = &x->dev.peers[i] };
 		struct datapath_observation o = { .dev = &x->dev };
@@ -1256,7 +1263,8 @@ static void check_datapath(struct exam *x)
 		bool named = false;
 
 		po.verdict = peer_handshake_verdict(po.peer, x->now_ms, &po.handshake_age_ms);
-		o.has_address = doctor_probe_address(po.peer, x->own, x->n_own, opt->probes, opt->n_probes, &o.address);
+		o.target_source = doctor_probe_address(po.peer, &x->probe, &o.address);
+		o.has_address = o.target_source != NULL;
 		for (size_t g = 0; o.has_address && g < opt->n_probes; g++)
 			named |= ip_prefix_equal(&opt->probes[g], &o.address);
 		if (!x->skipped[i] && o.has_address && (named || probed < DOCTOR_MTU_PEERS_MAX)) {
@@ -1268,6 +1276,8 @@ static void check_datapath(struct exam *x)
 		/* Not judged for an earlier failure: what depends on it is not either. */
 		x->datapath_failed[i] = judge_datapath(x->r, &po, x->skipped[i], &o) || o.not_judged;
 		x->ping_ignored[i] = o.tcp_answered;
+		const char *cause = x->r->v[x->r->n - 1].cause;
+		x->target_silent[i] = cause && !strcmp(cause, "probe_target_silent");
 		free(o.drops);
 	}
 }
@@ -1286,6 +1296,28 @@ static uint32_t link_mtu(int ifindex)
 	return mtu;
 }
 
+/* What roamd knows of a peer's path after doctor's probes, read into now
+ * (NULL: nothing to read). The probes' lost large pings can start roamd's
+ * own search (docs/path-mtu.md), whose value comes about 2 s later: read
+ * again until it ended, bounded, so the verdict follows what roamd settles
+ * on and does not depend on when doctor ran. */
+static const struct uapi_peer *path_after_probes(const struct exam *x, const uint8_t key[KEY_LEN],
+						 struct uapi_device *now)
+{
+	enum { STEP_MS = 200, SEARCH_WAIT_MS = 3000 };
+	char err[160];
+
+	for (unsigned waited = 0;; waited += STEP_MS) {
+		if (!x->dev.extended || uapi_get_device(x->ifname, now, err, sizeof(err)) != 0)
+			return NULL;
+		const struct uapi_peer *peer = find_peer(now, key);
+		if (!peer || strcmp(peer->path_probe, "searching") || waited >= SEARCH_WAIT_MS)
+			return peer;
+		uapi_device_free(now);
+		poll(NULL, 0, STEP_MS);
+	}
+}
+
 /* The largest packet through, per peer, for at most DOCTOR_MTU_PEERS_MAX
  * peers beyond those the operator named. */
 static void check_mtu(struct exam *x)
@@ -1299,8 +1331,9 @@ static void check_mtu(struct exam *x)
 		struct mtu_observation mo = { 0 };
 
 		po.verdict = peer_handshake_verdict(po.peer, x->now_ms, &po.handshake_age_ms);
-		mo.has_address = doctor_probe_address(po.peer, x->own, x->n_own, opt->probes, opt->n_probes, &mo.address);
-		if (x->datapath_failed[i])
+		mo.target_source = doctor_probe_address(po.peer, &x->probe, &mo.address);
+		mo.has_address = mo.target_source != NULL;
+		if (x->datapath_failed[i] || x->target_silent[i])
 			mo.not_judged = "datapath";
 		else if (x->ping_ignored[i])
 			mo.ping_ignored = true;	/* don't-fragment pings cannot measure it */
@@ -1315,7 +1348,13 @@ static void check_mtu(struct exam *x)
 				probed += !named;
 			}
 		}
+		struct uapi_device now = { 0 };
+
+		/* Before a verdict on a small path, roamd's view after the probes. */
+		if (mo.reachable && !mo.error && mo.largest < (int)mtu)
+			mo.path_after = path_after_probes(x, po.peer->public_key, &now);
 		judge_mtu(x->r, &po, x->skipped[i], &mo);
+		uapi_device_free(&now);
 	}
 }
 
@@ -1349,7 +1388,10 @@ static void note_dns_behind_peer(const struct exam *x, const struct uapi_peer *p
 	if (on_tunnel_network(x, &o->server))
 		return;
 	o->behind_peer = true;
-	if (doctor_probe_address(peer, x->own, x->n_own, NULL, 0, &self) && on_tunnel_network(x, &self))
+	/* Not the DNS guess: that would be the server itself. */
+	struct probe_candidates own_only = { .own = x->own, .n_own = x->n_own };
+
+	if (doctor_probe_address(peer, &own_only, &self) && on_tunnel_network(x, &self))
 		ip_addr_str(&self, o->peer_address);
 }
 
@@ -1556,12 +1598,27 @@ static void exam_free(struct exam *x)
 	icmp_watch_close(&x->icmp);
 	free(x->datapath_failed);
 	free(x->ping_ignored);
+	free(x->target_silent);
 	free(x->w.drops);
 	free(x->own);
+	free(x->dns);
 	free(x->nudged);
 	free(x->skipped);
 	config_free(&x->cfg);
 	uapi_device_free(&x->dev);
+}
+
+/* The --probe addresses, the DNS servers (--dns, else the config's) and
+ * this interface's own addresses: what a peer's probe target may be. */
+static void probe_candidates_of(struct exam *x)
+{
+	for (size_t i = 0; i < x->opt->n_dns; i++)
+		*ARRAY_PUSH(x->dns, x->n_dns) = x->opt->dns[i];
+	for (size_t i = 0; !x->opt->n_dns && x->have_cfg && i < x->cfg.iface.n_dns; i++)
+		if (x->cfg.iface.dns[i].is_addr)
+			*ARRAY_PUSH(x->dns, x->n_dns) = x->cfg.iface.dns[i].addr;
+	x->probe = (struct probe_candidates){ .given = x->opt->probes, .n_given = x->opt->n_probes,
+					      .dns = x->dns, .n_dns = x->n_dns, .own = x->own, .n_own = x->n_own };
 }
 
 static void examine(const char *ifname, const struct doctor_options *opt, struct doctor_report *r)
@@ -1572,6 +1629,7 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 	if (!check_daemon(&x)) {
 		x.have_cfg = load_config(ifname, opt->config, &x.cfg);
 		x.n_own = own_addresses(ifname, &x.own);
+		probe_candidates_of(&x);
 		x.ifindex = (int)if_nametoindex(ifname);
 		/* Before the nudges: their ICMP errors come back within a round trip. */
 		x.w.icmp_watched = icmp_watch_open(&x.icmp) == 0;

@@ -62,6 +62,8 @@ struct doctor_finding {
 	/* The cause a WARN or FAIL names, as a stable id for scripts
 	 * (docs/doctor-json.md lists them); NULL when none. */
 	const char *cause;
+	/* datapath, mtu: where the address pinged came from (doctor_probe_address); NULL otherwise. */
+	const char *probe_target_source;
 };
 
 struct doctor_report {
@@ -266,6 +268,7 @@ struct datapath_observation {
 	const struct uapi_device *dev;
 	bool has_address;
 	struct ip_prefix address;
+	const char *target_source;	/* doctor_probe_address's answer */
 	const char *not_judged;		/* "routes", "sending": an earlier check failed; else NULL */
 	int error;			/* pinging failed: -errno */
 	unsigned sent, answered;
@@ -307,12 +310,32 @@ unsigned datapath_icmp_grace_ms(uint64_t elapsed_ms, const struct datapath_obser
 bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, bool skipped,
 		    const struct datapath_observation *o);
 
-/* A peer's address to ping through the tunnel: a given one (--probe) inside
- * its AllowedIPs; else its single-address AllowedIPs entry (IPv4 first);
- * else the first host of this interface's own subnet when that lies in the
- * peer's AllowedIPs and is not ours (servers are .1 by habit). */
-bool doctor_probe_address(const struct uapi_peer *peer, const struct ip_prefix *own, size_t n_own,
-			  const struct ip_prefix *given, size_t n_given, struct ip_prefix *out);
+/* What doctor may ping a peer at: the addresses named with --probe, the
+ * DNS servers (the config's DNS=, or --dns) and this interface's own
+ * addresses with their prefix lengths. */
+struct probe_candidates {
+	const struct ip_prefix *given;
+	size_t n_given;
+	const struct ip_prefix *dns;
+	size_t n_dns;
+	const struct ip_prefix *own;
+	size_t n_own;
+};
+/* A peer's address to ping through the tunnel, and where it came from (the
+ * JSON's probe_target_source), or NULL when there is none: a given one
+ * inside its AllowedIPs ("--probe"); else its single-address AllowedIPs
+ * entry, IPv4 first ("allowed_ips"); else, for a peer whose AllowedIPs
+ * hold only networks (a full tunnel, 0.0.0.0/0), a guess from what the
+ * config says: a DNS server inside them ("dns"), else the first host of
+ * this interface's own subnet when that lies inside them and is not ours
+ * ("address_prefix": servers are .1 by habit). */
+const char *doctor_probe_address(const struct uapi_peer *peer, const struct probe_candidates *c,
+				 struct ip_prefix *out);
+/* A target doctor guessed (dns, address_prefix): its silence may only mean
+ * no host is there, so it fails only where the counters agree. */
+bool doctor_probe_target_guessed(const char *source);
+/* Sets f's probe_target_source, and says so in its evidence when guessed. */
+void doctor_note_probe_target(struct doctor_finding *f, const char *source);
 
 /* The peers doctor pings at most per run, besides those named by --probe:
  * each search takes a dozen round trips, and a hub can have thousands. */
@@ -324,12 +347,18 @@ struct mtu_observation {
 	bool over_limit;		/* not probed: DOCTOR_MTU_PEERS_MAX reached */
 	bool has_address;
 	struct ip_prefix address;
+	const char *target_source;	/* doctor_probe_address's answer */
 	int error;			/* could not probe: -errno */
 	bool reachable;
 	uint64_t rtt_us;
 	unsigned interface_mtu;
 	int largest;			/* bytes of the largest IP packet through */
 	unsigned probes;
+	/* The peer as roamd told it after the probes (NULL: not read again):
+	 * its path MTU may have changed meanwhile (doctor's large pings are
+	 * what makes it search), and the verdict follows what it knows now,
+	 * so two runs on the same path agree. */
+	const struct uapi_peer *path_after;
 };
 void judge_mtu(struct doctor_report *r, const struct peer_observation *p, bool skipped,
 	       const struct mtu_observation *o);

@@ -1074,35 +1074,80 @@ static bool first_host_of_subnet(const struct ip_prefix *own, struct ip_prefix *
 	return memcmp(out->addr, own->addr, alen) != 0;
 }
 
-bool doctor_probe_address(const struct uapi_peer *peer, const struct ip_prefix *own, size_t n_own,
-			  const struct ip_prefix *given, size_t n_given, struct ip_prefix *out)
+static bool inside_peer(const struct uapi_peer *peer, const struct ip_prefix *addr)
 {
-	for (size_t g = 0; g < n_given; g++)
-		for (size_t i = 0; i < peer->n_allowed_ips; i++)
-			if (ip_prefix_contains(&peer->allowed_ips[i], &given[g])) {
-				*out = given[g];
-				return true;
-			}
+	for (size_t i = 0; i < peer->n_allowed_ips; i++)
+		if (ip_prefix_contains(&peer->allowed_ips[i], addr))
+			return true;
+	return false;
+}
+
+static bool one_of_ours(const struct probe_candidates *c, const struct ip_prefix *addr)
+{
+	size_t alen = addr->family == AF_INET ? 4 : 16;
+
+	for (size_t o = 0; o < c->n_own; o++)
+		if (c->own[o].family == addr->family && !memcmp(c->own[o].addr, addr->addr, alen))
+			return true;
+	return false;
+}
+
+const char *doctor_probe_address(const struct uapi_peer *peer, const struct probe_candidates *c,
+				 struct ip_prefix *out)
+{
+	for (size_t g = 0; g < c->n_given; g++)
+		if (inside_peer(peer, &c->given[g])) {
+			*out = c->given[g];
+			return "--probe";
+		}
 	for (int family = AF_INET; family; family = family == AF_INET ? AF_INET6 : 0)
 		for (size_t i = 0; i < peer->n_allowed_ips; i++)
 			if (peer->allowed_ips[i].family == family && is_host_prefix(&peer->allowed_ips[i])) {
 				*out = peer->allowed_ips[i];
-				return true;
+				return "allowed_ips";
 			}
-	for (size_t o = 0; o < n_own; o++) {
-		struct ip_prefix host;
+	/* A DNS server through this peer is a host that is surely there. */
+	for (size_t d = 0; d < c->n_dns; d++) {
+		struct ip_prefix host = c->dns[d];
 
-		/* A link-local network's first host (fe80::1, 169.254.0.1) is
-		 * nobody's address through a tunnel. */
-		if (is_link_local(&own[o]) || !first_host_of_subnet(&own[o], &host))
-			continue;
-		for (size_t i = 0; i < peer->n_allowed_ips; i++)
-			if (ip_prefix_contains(&peer->allowed_ips[i], &host)) {
-				*out = host;
-				return true;
-			}
+		host.cidr = (uint8_t)(host.family == AF_INET ? 32 : 128);
+		if ((host.family == AF_INET || host.family == AF_INET6) && inside_peer(peer, &host) &&
+		    !one_of_ours(c, &host)) {
+			*out = host;
+			return "dns";
+		}
 	}
-	return false;
+	for (int family = AF_INET; family; family = family == AF_INET ? AF_INET6 : 0)
+		for (size_t o = 0; o < c->n_own; o++) {
+			struct ip_prefix host;
+
+			/* A link-local network's first host (fe80::1, 169.254.0.1)
+			 * is nobody's address through a tunnel. */
+			if (c->own[o].family != family || is_link_local(&c->own[o]) ||
+			    !first_host_of_subnet(&c->own[o], &host) || one_of_ours(c, &host))
+				continue;
+			if (inside_peer(peer, &host)) {
+				*out = host;
+				return "address_prefix";
+			}
+		}
+	return NULL;
+}
+
+bool doctor_probe_target_guessed(const char *source)
+{
+	return source && (!strcmp(source, "dns") || !strcmp(source, "address_prefix"));
+}
+
+/* Where the address pinged came from, in the evidence when doctor guessed
+ * it (the operator should know it may be nobody's). */
+void doctor_note_probe_target(struct doctor_finding *f, const char *source)
+{
+	f->probe_target_source = source;
+	if (!doctor_probe_target_guessed(source))
+		return;
+	doctor_evidence(f, " (target guessed from %s, since the peer's AllowedIPs hold no single address)",
+			!strcmp(source, "dns") ? "a DNS server of the interface" : "this interface's Address prefix");
 }
 
 /* What roamd itself uses for the peer's path (docs/path-mtu.md): the
@@ -1128,9 +1173,11 @@ void judge_mtu(struct doctor_report *r, const struct peer_observation *p, bool s
 	       const struct mtu_observation *o)
 {
 	struct doctor_finding *f = doctor_add(r, "mtu", p->peer->public_key);
+	/* What roamd knows of the path now, after doctor's probes. */
+	const struct uapi_peer *path = o->path_after ? o->path_after : p->peer;
 	char a[IP_PREFIX_STRLEN];
 
-	note_path_mtu(f, p->peer);
+	note_path_mtu(f, path);
 
 	/* After roamd's own path MTU, if note_path_mtu said it. */
 	const char *sep = f->evidence[0] ? "; " : "";
@@ -1164,6 +1211,7 @@ void judge_mtu(struct doctor_report *r, const struct peer_observation *p, bool s
 		return;
 	}
 	ip_addr_str(&o->address, a);
+	f->probe_target_source = o->target_source;
 	doctor_figure(f, "interface_mtu", o->interface_mtu);
 	if (o->error) {
 		f->status = DOCTOR_WARN;
@@ -1188,7 +1236,7 @@ void judge_mtu(struct doctor_report *r, const struct peer_observation *p, bool s
 	 * needed" for this path: transfers adapt. Doctor's pings then stop at
 	 * roamd's own fit and cannot see past it, so their largest says
 	 * nothing more about the path: no MTU to recommend. */
-	bool fitted = p->peer->path_mtu && p->peer->path_inner_mtu <= (unsigned)o->largest;
+	bool fitted = path->path_mtu && path->path_inner_mtu <= (unsigned)o->largest;
 	f->status = fitted ? DOCTOR_WARN : DOCTOR_FAIL;
 	f->cause = "path_mtu";
 	if (fitted) {
@@ -1204,6 +1252,8 @@ void judge_mtu(struct doctor_report *r, const struct peer_observation *p, bool s
 	doctor_evidence(f, "%sthe largest packet that reaches %s unfragmented is %d bytes, but the interface MTU is "
 			   "%u: bigger packets vanish on the path (%u probes with don't-fragment pings)",
 			sep, a, o->largest, o->interface_mtu, o->probes);
+	/* Not fitted: roamd fits nothing smaller, or more than passed, so
+	 * what passed is never more than roamd says fits the path. */
 	doctor_decision(f, "Small requests work and big transfers stall: set MTU = %d on this interface and "
 			   "the peer%s.",
 			o->largest, o->largest < 1280 ? " (below 1280 IPv6 cannot run inside: fix the path instead)" : "");

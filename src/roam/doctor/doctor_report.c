@@ -143,6 +143,8 @@ void doctor_print_json(FILE *out, const struct doctor_report *reports, size_t n)
 			}
 			fputs("},\"cause\":", out);
 			json_string_or_null(out, f->cause ? f->cause : "");
+			fputs(",\"probe_target_source\":", out);
+			json_string_or_null(out, f->probe_target_source ? f->probe_target_source : "");
 			fputs("}", out);
 		}
 		fprintf(out, "],\"passed\":%zu,\"warnings\":%zu,\"failed\":%zu,\"skipped\":%zu}",

@@ -314,8 +314,8 @@ static bool dropped_before_daemon_cause(struct doctor_finding *f, const struct u
 	return true;
 }
 
-bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, bool skipped,
-		    const struct datapath_observation *o)
+static bool judge_pings(struct doctor_report *r, const struct peer_observation *p, bool skipped,
+			const struct datapath_observation *o)
 {
 	struct doctor_finding *f = doctor_add(r, "datapath", p->peer->public_key);
 	char a[IP_PREFIX_STRLEN];
@@ -444,4 +444,65 @@ bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, b
 		return true;
 	silent_peer_cause(f, p->peer, o);
 	return true;
+}
+
+/* The causes a guessed target's silence alone would name: no host at that
+ * address looks the same from here. */
+static bool silence_of_the_target(const char *cause)
+{
+	static const char *const causes[] = { "tunnel_input_dropped", "peer_drops", "peer_no_answer", "no_reply" };
+
+	for (size_t i = 0; i < sizeof(causes) / sizeof(causes[0]); i++)
+		if (cause && !strcmp(cause, causes[i]))
+			return true;
+	return false;
+}
+
+/* The daemon's counters say the data path itself is broken: our packets
+ * went out, and fewer came back from the peer than the pings sent (not a
+ * reply each; a keepalive may fall in the window). */
+static bool counters_say_broken(const struct datapath_observation *o)
+{
+	return o->counted && o->tx_delta >= o->sent && o->rx_delta < o->sent;
+}
+
+/* A guessed target that did not answer, while the counters do not show a
+ * broken path: maybe nobody has that address. The evidence is said anew:
+ * the cause the silence alone suggested is not one. */
+static void guessed_target_silent(struct doctor_finding *f, const struct datapath_observation *o)
+{
+	char a[IP_PREFIX_STRLEN];
+
+	ip_addr_str(&o->address, a);
+	f->status = DOCTOR_WARN;
+	f->cause = "probe_target_silent";
+	f->evidence[0] = f->decision[0] = 0;
+	doctor_evidence(f, "the guessed host %s answered none of %u pings through the tunnel", a, o->sent);
+	if (o->tcp_tried)
+		doctor_evidence(f, ", nor a TCP connection to port %u", o->tcp_port);
+	if (o->counted)
+		doctor_evidence(f, "; the daemon's counters do not show a broken path (meanwhile it sent the peer %"
+				   PRIu64 " packets and got %" PRIu64 " back)", o->tx_delta, o->rx_delta);
+	else
+		doctor_evidence(f, "; the daemon has no counters to tell a broken path from an address nobody has");
+	doctor_decision(f, "%s may be nobody's address: name a host behind the peer that answers ping with --probe "
+			   "ADDRESS (its tunnel address) to judge the data path. If %s is the peer, this host or the "
+			   "peer drops the pings (their input firewalls).", a, a);
+}
+
+bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, bool skipped,
+		    const struct datapath_observation *o)
+{
+	bool failed = judge_pings(r, p, skipped, o);
+	struct doctor_finding *f = &r->v[r->n - 1];
+
+	if (!o->has_address || skipped || !p->peer->n_allowed_ips)
+		return failed;
+	bool silent = f->status == DOCTOR_FAIL && doctor_probe_target_guessed(o->target_source) &&
+		      silence_of_the_target(f->cause) && !counters_say_broken(o);
+
+	if (silent)
+		guessed_target_silent(f, o);
+	doctor_note_probe_target(f, o->target_source);
+	return failed && !silent;
 }
