@@ -273,6 +273,14 @@ static void test_session_causes(void)
 	o.rx_delta = 1;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "one_way_or_psk") &&
 	      strstr(last(&r)->decision, "PresharedKey") && strstr(last(&r)->decision, "filter"));
+	/* No PresharedKey here: ours is not wrong, the peer may have one
+	 * (a key on one side only breaks it too). */
+	CHECK(strstr(last(&r)->decision, "No PresharedKey here: if the peer has one for us, remove it or set the "
+					 "same here") && !strstr(last(&r)->decision, "Compare"));
+	peer.has_preshared_key = true;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "one_way_or_psk") &&
+	      strstr(last(&r)->decision, "This side has a PresharedKey for this peer: compare it"));
+	peer.has_preshared_key = false;
 	/* One response unconfirmed: the peer re-initiated, so it did not take
 	 * our answer; never peer_drops, which needs none unconfirmed. */
 	peer.responses_unconfirmed = 1;
@@ -342,10 +350,21 @@ static void test_session_causes(void)
 	peer.responses_unconfirmed = 2;
 	w.drops = &grew, w.n_drops = 1;
 	CHECK(judge_handshake(&r, &po, &w) && is(last(&r), DOCTOR_FAIL, "psk_mismatch") &&
-	      strstr(last(&r)->evidence, "failed to decrypt"));
-	/* Without unconfirmed responses it stays the generic key mismatch. */
+	      strstr(last(&r)->evidence, "failed to decrypt") && strstr(last(&r)->decision, "no PresharedKey here"));
+	/* We see only our own key: with one here, the peer's is to check. */
+	peer.has_preshared_key = true;
+	CHECK(judge_handshake(&r, &po, &w) && is(last(&r), DOCTOR_FAIL, "psk_mismatch") &&
+	      strstr(last(&r)->decision, "this side has one, check the peer's"));
+	/* Without unconfirmed responses it stays handshake_decrypt, but our
+	 * initiation was answered, so the public keys pair up: the decision
+	 * is the preshared key on either side, by what this side has. */
 	peer.responses_unconfirmed = 0;
-	CHECK(judge_handshake(&r, &po, &w) && is(last(&r), DOCTOR_FAIL, "handshake_decrypt"));
+	CHECK(judge_handshake(&r, &po, &w) && is(last(&r), DOCTOR_FAIL, "handshake_decrypt") &&
+	      strstr(last(&r)->decision, "PresharedKey differs: this side has one, check the peer's") &&
+	      !strstr(last(&r)->decision, "keys do not pair up"));
+	peer.has_preshared_key = false;
+	CHECK(judge_handshake(&r, &po, &w) && is(last(&r), DOCTOR_FAIL, "handshake_decrypt") &&
+	      strstr(last(&r)->decision, "PresharedKey on one side only: no PresharedKey here"));
 	w.n_drops = 0;
 	doctor_report_free(&r);
 }
