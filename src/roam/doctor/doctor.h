@@ -273,6 +273,7 @@ struct datapath_observation {
 	uint16_t tcp_port;
 	bool counted;			/* two readings of the daemon's counters */
 	uint64_t tx_delta, rx_delta;	/* the peer's packets meanwhile */
+	uint64_t received_delta;	/* datagrams the daemon took in meanwhile, from any peer */
 	struct uapi_drop *drops;	/* the peer's drop counters' growth meanwhile, and unknown_index's */
 	size_t n_drops;
 	struct icmp_seen icmp;		/* ICMP errors about our datagrams meanwhile */

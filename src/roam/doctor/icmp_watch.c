@@ -113,7 +113,15 @@ void icmp_watch_account(struct icmp_seen *seen, int family, const struct ip_pref
 	seen->target_port = (uint16_t)(udp[2] << 8 | udp[3]);
 }
 
-static void drain_one(int fd, int family, uint16_t sport, struct icmp_seen *seen)
+/* Does an error whose quoted datagram went to `got` concern target (NULL:
+ * any)? */
+static bool about(const struct ip_prefix *target, const struct ip_prefix *got)
+{
+	return !target || (target->family == got->family &&
+			   !memcmp(target->addr, got->addr, target->family == AF_INET ? 4 : 16));
+}
+
+static void drain_one(int fd, int family, uint16_t sport, const struct ip_prefix *target, struct icmp_seen *seen)
 {
 	uint8_t buf[1500];
 
@@ -122,6 +130,7 @@ static void drain_one(int fd, int family, uint16_t sport, struct icmp_seen *seen
 		struct sockaddr_storage from;
 		socklen_t flen = sizeof(from);
 		struct ip_prefix reporter = { .family = family };
+		struct icmp_seen one = { 0 };
 		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
 
 		if (n < 0)
@@ -133,14 +142,29 @@ static void drain_one(int fd, int family, uint16_t sport, struct icmp_seen *seen
 			memcpy(reporter.addr, &((struct sockaddr_in6 *)&from)->sin6_addr, 16);
 			reporter.cidr = 128;
 		}
-		icmp_watch_account(seen, family, &reporter, buf, (size_t)n, sport);
+		icmp_watch_account(&one, family, &reporter, buf, (size_t)n, sport);
+		if (!one.total || !about(target, &one.target))
+			continue;
+		for (int k = 0; k < ICMP_KIND_COUNT; k++)
+			seen->by_kind[k] += one.by_kind[k];
+		seen->total += one.total;
+		seen->last_kind = one.last_kind;
+		seen->reporter = one.reporter;
+		seen->target = one.target;
+		seen->target_port = one.target_port;
 	}
 }
 
 void icmp_watch_drain(struct icmp_watch *w, uint16_t sport, struct icmp_seen *seen)
 {
-	drain_one(w->fd4, AF_INET, sport, seen);
-	drain_one(w->fd6, AF_INET6, sport, seen);
+	icmp_watch_drain_about(w, sport, NULL, seen);
+}
+
+void icmp_watch_drain_about(struct icmp_watch *w, uint16_t sport, const struct ip_prefix *target,
+			    struct icmp_seen *seen)
+{
+	drain_one(w->fd4, AF_INET, sport, target, seen);
+	drain_one(w->fd6, AF_INET6, sport, target, seen);
 }
 
 const char *icmp_kind_text(enum icmp_kind kind)
