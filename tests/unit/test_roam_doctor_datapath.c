@@ -139,6 +139,13 @@ static void test_icmp_about(void)
 	CHECK(write(sv[1], p, n) == (ssize_t)n);
 	icmp_watch_drain(&w, 51820, &all);
 	CHECK(all.total == 1 && all.target.addr[3] == 9);
+	/* The watch of the silent peers leaves out the probed peers'. */
+	struct icmp_seen silent = { 0 };
+	CHECK(write(sv[1], p, n) == (ssize_t)n);
+	memcpy(p + 28 + 16, (uint8_t[]){ 198, 19, 0, 2 }, 4);
+	CHECK(write(sv[1], p, n) == (ssize_t)n);
+	icmp_watch_drain_filtered(&w, 51820, &target, 1, false, &silent);
+	CHECK(silent.total == 1 && silent.target.addr[3] == 9);
 	close(sv[0]);
 	close(sv[1]);
 }

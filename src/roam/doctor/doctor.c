@@ -255,7 +255,7 @@ static void find_port_redirect(uint16_t port, char *rule, size_t len)
  * chance (and those doctor nudged answer), ending early once all are fresh.
  * *dev is replaced by the daemon's state at the end. */
 static void watch(const char *ifname, struct uapi_device *dev, int fd, struct icmp_watch *icmp, unsigned wait_ms,
-		  struct watch_observation *w)
+		  const struct ip_prefix *probed_endpoints, size_t n_probed, struct watch_observation *w)
 {
 	const uint64_t before = received_total(dev);
 	const uint64_t start = probe_now_ms();
@@ -275,8 +275,11 @@ static void watch(const char *ifname, struct uapi_device *dev, int fd, struct ic
 		struct uapi_device now = { 0 };
 
 		capture_run(fd, dev->listen_port, left < 500 ? left : 500, &w->capture);
+		/* Errors about the endpoints of the peers whose data paths are
+		 * probed meanwhile are theirs, not the silent peers'. */
 		if (w->icmp_watched)
-			icmp_watch_drain(icmp, dev->listen_port, &w->icmp);
+			icmp_watch_drain_filtered(icmp, dev->listen_port, probed_endpoints, n_probed, false,
+						  &w->icmp);
 		if (uapi_get_device(ifname, &now, err, sizeof(err)) != 0)
 			break;
 		uapi_device_free(dev);
@@ -581,6 +584,8 @@ struct exam {
 	uint64_t now_ms;		/* of the per-peer checks; the MTU ones reuse it */
 	struct datapath_job *jobs;	/* the datapath probes under way, one child each */
 	size_t n_jobs;
+	struct ip_prefix *probed_endpoints;	/* the endpoint addresses of the peers probed early */
+	size_t n_probed_endpoints;
 };
 
 /* One peer's datapath probe, running in a child (forked.h) so that all
@@ -744,7 +749,7 @@ static void nudge_and_watch(struct exam *x)
 	unsigned wait_ms = watch_length(x, now_ms);
 
 	if (fd >= 0) {
-		watch(x->ifname, &x->dev, fd, &x->icmp, wait_ms, &x->w);
+		watch(x->ifname, &x->dev, fd, &x->icmp, wait_ms, x->probed_endpoints, x->n_probed_endpoints, &x->w);
 		close(fd);
 	}
 }
@@ -1264,10 +1269,12 @@ static void collect_datapath(struct exam *x, const struct uapi_peer *peer, struc
 	*o = got;
 }
 
+/* The probes not collected were started early for peers judged otherwise
+ * since (an earlier check failed): their results are not wanted. */
 static void end_datapath_jobs(struct exam *x)
 {
 	for (size_t i = 0; i < x->n_jobs; i++)
-		forked_end(&x->jobs[i].f);
+		forked_cancel(&x->jobs[i].f);
 	free(x->jobs);
 	x->jobs = NULL;
 	x->n_jobs = 0;
@@ -1304,9 +1311,14 @@ static void start_datapath_early(struct exam *x)
 		const struct uapi_peer *peer = &x->dev.peers[i];
 		struct ip_prefix address;
 
-		if (peer_handshake_verdict(peer, now_ms, &age) == HANDSHAKE_FRESH &&
-		    datapath_probed(x, peer, &address, &probed))
-			start_datapath_job(x, peer, &address);
+		struct ip_prefix at;
+
+		if (peer_handshake_verdict(peer, now_ms, &age) != HANDSHAKE_FRESH ||
+		    !datapath_probed(x, peer, &address, &probed))
+			continue;
+		start_datapath_job(x, peer, &address);
+		if (endpoint_address(peer->endpoint, &at))
+			*ARRAY_PUSH(x->probed_endpoints, x->n_probed_endpoints) = at;
 	}
 }
 
@@ -1356,7 +1368,6 @@ static void check_datapath(struct exam *x)
 		x->ping_ignored[i] = o.tcp_answered;
 		free(o.drops);
 	}
-	/* Probes started early for peers judged otherwise since. */
 	end_datapath_jobs(x);
 	free(probe);
 	free(address);
@@ -1610,6 +1621,7 @@ static void check_clock(struct exam *x)
 static void exam_free(struct exam *x)
 {
 	end_datapath_jobs(x);
+	free(x->probed_endpoints);
 	pingers_close(&x->ps);
 	icmp_watch_close(&x->icmp);
 	free(x->datapath_failed);

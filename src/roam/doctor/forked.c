@@ -70,6 +70,13 @@ bool forked_read(struct forked *f, void *buf, size_t len)
 	return !len;
 }
 
+void forked_cancel(struct forked *f)
+{
+	if (f->pid > 0)
+		kill(f->pid, SIGKILL);
+	forked_end(f);
+}
+
 void forked_end(struct forked *f)
 {
 	if (f->fd >= 0)

@@ -23,7 +23,9 @@ bool forked_write(int fd, const void *buf, size_t len);
 /* Reads exactly len bytes of the child's result: false when it ended
  * early (it crashed or could not measure). */
 bool forked_read(struct forked *f, void *buf, size_t len);
-/* Closes the pipe and reaps the child. */
+/* Closes the pipe and reaps the child (which may still be measuring). */
 void forked_end(struct forked *f);
+/* The same, its result no longer wanted: the child is killed first. */
+void forked_cancel(struct forked *f);
 
 #endif
