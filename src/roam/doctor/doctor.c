@@ -1309,9 +1309,7 @@ static void start_datapath_early(struct exam *x)
 
 	for (size_t i = 0; i < x->dev.n_peers; i++) {
 		const struct uapi_peer *peer = &x->dev.peers[i];
-		struct ip_prefix address;
-
-		struct ip_prefix at;
+		struct ip_prefix address, at;
 
 		if (peer_handshake_verdict(peer, now_ms, &age) != HANDSHAKE_FRESH ||
 		    !datapath_probed(x, peer, &address, &probed))
