@@ -199,12 +199,21 @@ breakage() {
 	got=$(fails "$name")
 	[[ $got != *,* ]] && [[ $got == *:* ]] && [[ "|$causes|" == *"|${got#*:}|"* ]] &&
 		[ "$RC" = 1 ] && [ "$MS" -lt 10000 ] || ok=WRONG
+	[ -z "${SAYS[$name]:-}" ] || grep -Eq "^FAIL .*-> .*(${SAYS[$name]})" "$RT_TMP/$name.txt" || ok=WRONG
 	cp "$RT_TMP/$name.txt" "$REPORTS/$name.txt" 2>/dev/null
 	"$fix" || echo "could not undo $name"
 	wait_until 25 tunnel_works || { echo "the tunnel did not recover after $name"; lab_diag; ok=WRONG; }
 	row "$name" "$side" "$got" "$MS" "$ok (case $((SECONDS - t0)) s)"
 	[ "$ok" = ok ] || { echo "$name: wanted one FAIL with cause $causes, exit 1; got $got, exit $RC, ${MS} ms:"; cat "$RT_TMP/$name.txt"; return 1; }
 }
+# What the one FAIL's decision must also say (an extended regex), where the
+# cause id alone does not tell (each side sees only its own PresharedKey).
+declare -A SAYS=(
+	[psk-mismatch]="PresharedKey on one side only: no PresharedKey here"
+	[psk-mismatch-at-server]="compare it with the peer's|this side has one, check the peer's"
+	[psk-only-phone]="PresharedKey differs: this side has one, check the peer's"
+	[psk-only-phone-at-server]="No PresharedKey here: if the peer has one for us, remove it or set the same here|no PresharedKey here, so the peer has one"
+)
 REPORTS=$ROOT/build/doctor-reports
 mkdir -p "$REPORTS"
 
@@ -414,6 +423,15 @@ f_nat_idle() {
 # server (the phone's initiations authenticate there; ours do not confirm).
 b_psk_srv() { b_psk && wait_until 20 srv_peer_at_least roam_responses_unconfirmed 2; }
 f_psk_srv() { f_psk; }
+# keys: the PresharedKey removed on the server's peer entry only, the phone
+# still has it (its config): the phone's answered initiations get responses
+# that fail to decrypt; the server answers and is never confirmed. Each
+# side sees only its own key, and must say which it has.
+b_psk_phone() {
+	sed -i "/^PublicKey = /a PresharedKey = $(cat "$(psk_file lk)")" "$PHONE_CONF" && phone_restart
+}
+f_psk_phone() { sed -i "/^PresharedKey = /d" "$PHONE_CONF" && phone_restart; }
+b_psk_phone_srv() { b_psk_phone && wait_until 20 srv_peer_at_least roam_responses_unconfirmed 2; }
 # configuration: the server's AllowedIPs typo, judged after the user gave up
 # (no new packet from the phone while doctor pings: the count is the evidence).
 # The count from before: an earlier row may have left disallowed_src above 0,
@@ -615,7 +633,7 @@ B=(
 	"server-allowedips-typo server disallowed_src b_srv_allowed f_srv_allowed"
 	"phone-allowedips-narrow phone dns_outside_allowed_ips b_ph_allowed f_ph_allowed"
 	"server-wrong-phone-key server unknown_peer b_srv_key f_srv_key"
-	"psk-mismatch phone handshake_decrypt b_psk f_psk"
+	"psk-mismatch phone handshake_decrypt|psk_mismatch b_psk f_psk"
 	"phone-link-down phone interface_down b_link_down f_link_down"
 	"server-ipv6-forwarding server forwarding_off b_fwd6 f_fwd6"
 	"phone-route-deleted phone route_missing b_ph_route f_ph_route"
@@ -625,6 +643,8 @@ B=(
 	"one-way-server-to-phone server one_way_to_peer b_one_way f_one_way"
 	"nat-expired-no-keepalive server nat_mapping_expired b_nat_idle f_nat_idle"
 	"psk-mismatch-at-server server psk_mismatch|one_way_or_psk b_psk_srv f_psk_srv"
+	"psk-only-phone phone handshake_decrypt|psk_mismatch b_psk_phone f_psk_phone"
+	"psk-only-phone-at-server server psk_mismatch|one_way_or_psk b_psk_phone_srv f_psk_phone"
 	"server-allowedips-idle server disallowed_src b_srv_allowed_idle f_srv_allowed_idle"
 	"full-tunnel-forward-drop server forward_dropped b_fwd_drop f_fwd_drop"
 	"full-tunnel-server-tunnel-input-fw phone peer_drops|peer_unreachable|peer_no_answer b_full_srv_tun_in f_full_srv_tun_in"

@@ -560,6 +560,37 @@ static void test_keepalive(void)
 	judge_keepalive(&r, &p);
 	CHECK(last(&r)->status == DOCTOR_WARN && says(last(&r), "Lower PersistentKeepalive to 15"));
 
+	/* Set, and the daemon's suggestion is no lower (an older daemon gives
+	 * none, so the customary 25): never the value already set, but the
+	 * NAT's measured timeout less a margin. */
+	tp.peer.suggested_keepalive = 0;
+	judge_keepalive(&r, &p);
+	CHECK(last(&r)->status == DOCTOR_WARN && says(last(&r), "Lower PersistentKeepalive to 15") &&
+	      !says_quietly(last(&r), "to 25"));
+	tp.peer.suggested_keepalive = 25;
+	tp.peer.nat_rebound_min_idle_ms = 24000;
+	judge_keepalive(&r, &p);
+	CHECK(last(&r)->status == DOCTOR_WARN && says(last(&r), "Lower PersistentKeepalive to 19"));
+	/* Already at the floor, and the NAT forgets sooner: no lower value,
+	 * the NAT's timeout is the cause. */
+	tp.peer.persistent_keepalive = 10;
+	tp.peer.nat_rebound_min_idle_ms = 9000;
+	tp.peer.suggested_keepalive = 4;
+	judge_keepalive(&r, &p);
+	CHECK(last(&r)->status == DOCTOR_WARN && last(&r)->cause &&
+	      !strcmp(last(&r)->cause, "nat_timeout_too_short") && says(last(&r), "UDP timeout") &&
+	      !says_quietly(last(&r), "Lower"));
+	CHECK(doctor_keepalive_suggestion(&tp.peer, 10) == 0);
+	CHECK(doctor_keepalive_suggestion(&tp.peer, 25) == 0);
+	/* A NAT that forgets after 15 s: 10 s, not the daemon's 7 s. */
+	tp.peer.nat_rebound_min_idle_ms = 15000;
+	tp.peer.suggested_keepalive = 7;
+	CHECK(doctor_keepalive_suggestion(&tp.peer, 0) == 10);
+	CHECK(doctor_keepalive_suggestion(&tp.peer, 25) == 10);
+	CHECK(doctor_keepalive_suggestion(&tp.peer, 10) == 0);
+	tp.peer.nat_rebound_min_idle_ms = 20000;
+	tp.peer.suggested_keepalive = 15;
+
 	/* Set and below it. */
 	tp.peer.persistent_keepalive = 10;
 	judge_keepalive(&r, &p);

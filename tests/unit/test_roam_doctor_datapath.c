@@ -6,8 +6,13 @@
  * tests/integration/test_roam_doctor_lab.sh. */
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "doctor.h"
+#include "forked.h"
+#include "probe.h"
 #include "test.h"
 
 static struct ip_prefix prefix(const char *s)
@@ -44,6 +49,11 @@ static bool is(const struct doctor_finding *f, enum doctor_status status, const 
 		fprintf(stderr, "    got %s %s: '%s' / '%s'\n", doctor_status_name(f->status), f->cause ? f->cause : "-",
 			f->evidence, f->decision);
 	return ok;
+}
+
+static bool is_quietly(const struct doctor_finding *f, const char *cause)
+{
+	return f->cause && !strcmp(f->cause, cause);
 }
 
 /* ---- ICMP errors about our datagrams ----------------------------------- */
@@ -104,6 +114,78 @@ static void test_icmp_parser(void)
 		icmp_watch_account(&seen, AF_INET6, &from6, p6, sizeof(p6), 51820);
 	}
 	CHECK(seen.total == 4 && seen.by_kind[ICMP_KIND_PORT] == 2 && seen.target_port == 53);
+}
+
+/* Several peers are probed at once: each probe counts only the errors
+ * about datagrams to its own peer's endpoint. */
+static void test_icmp_about(void)
+{
+	struct icmp_watch w = { -1, -1 };
+	struct icmp_seen mine = { 0 }, all = { 0 };
+	struct ip_prefix target = prefix("198.19.0.2");
+	uint8_t p[128];
+	size_t n;
+	int sv[2];
+
+	CHECK(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sv) == 0);
+	w.fd4 = sv[0];
+	n = icmp4_error(p, 3, 51820, 51820);
+	CHECK(write(sv[1], p, n) == (ssize_t)n);
+	memcpy(p + 28 + 16, (uint8_t[]){ 198, 19, 0, 9 }, 4);	/* another peer's endpoint */
+	CHECK(write(sv[1], p, n) == (ssize_t)n);
+	CHECK(write(sv[1], p, n) == (ssize_t)n);
+	icmp_watch_drain_about(&w, 51820, &target, &mine);
+	CHECK(mine.total == 1 && mine.by_kind[ICMP_KIND_PORT] == 1);
+	CHECK(write(sv[1], p, n) == (ssize_t)n);
+	icmp_watch_drain(&w, 51820, &all);
+	CHECK(all.total == 1 && all.target.addr[3] == 9);
+	/* The watch of the silent peers leaves out the probed peers'. */
+	struct icmp_seen silent = { 0 };
+	CHECK(write(sv[1], p, n) == (ssize_t)n);
+	memcpy(p + 28 + 16, (uint8_t[]){ 198, 19, 0, 2 }, 4);
+	CHECK(write(sv[1], p, n) == (ssize_t)n);
+	icmp_watch_drain_filtered(&w, 51820, &target, 1, false, &silent);
+	CHECK(silent.total == 1 && silent.target.addr[3] == 9);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* ---- probes in child processes ------------------------------------------- */
+
+struct sleeper {
+	int ms;
+	int value;
+};
+
+static void sleep_then_answer(void *ctx, int fd)
+{
+	struct sleeper *s = ctx;
+
+	poll(NULL, 0, s->ms);
+	if (s->value)
+		forked_write(fd, &s->value, sizeof(s->value));
+}
+
+/* Children run at once (two 400 ms probes take 400 ms, not 800), their
+ * results come back, and one that ends without a result says so. */
+static void test_forked(void)
+{
+	struct forked a, b, c;
+	struct sleeper sa = { 400, 7 }, sb = { 400, 9 }, sc = { 0, 0 };
+	uint64_t start = probe_now_ms();
+	int got = 0;
+
+	CHECK(forked_start(&a, sleep_then_answer, &sa) == 0);
+	CHECK(forked_start(&b, sleep_then_answer, &sb) == 0);
+	CHECK(forked_start(&c, sleep_then_answer, &sc) == 0);
+	CHECK(forked_read(&a, &got, sizeof(got)) && got == 7);
+	CHECK(forked_read(&b, &got, sizeof(got)) && got == 9);
+	CHECK(!forked_read(&c, &got, sizeof(got)));
+	forked_end(&a);
+	forked_end(&b);
+	forked_end(&c);
+	CHECK(probe_now_ms() - start < 750);
+	CHECK(a.pid == 0 && a.fd == -1);
 }
 
 /* ---- datapath ------------------------------------------------------------ */
@@ -291,6 +373,11 @@ static void test_session_causes(void)
 	o.capture.datagrams = 4;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "input_firewall") &&
 	      strstr(last(&r)->decision, "51820"));
+	/* But the daemon took in another peer's meanwhile (probed at the same
+	 * time): the port is open, the datagrams were those. */
+	o.received_delta = 4;
+	CHECK(judge_datapath(&r, &po, false, &o) && !is_quietly(last(&r), "input_firewall"));
+	o.received_delta = 0;
 	/* The peer's data arrives but it re-initiates, answered and never
 	 * confirmed: our direction is lost, though the peer is heard. */
 	o.rx_delta = 6;
@@ -303,6 +390,14 @@ static void test_session_causes(void)
 	o.rx_delta = 1;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "one_way_or_psk") &&
 	      strstr(last(&r)->decision, "PresharedKey") && strstr(last(&r)->decision, "filter"));
+	/* No PresharedKey here: ours is not wrong, the peer may have one
+	 * (a key on one side only breaks it too). */
+	CHECK(strstr(last(&r)->decision, "No PresharedKey here: if the peer has one for us, remove it or set the "
+					 "same here") && !strstr(last(&r)->decision, "Compare"));
+	peer.has_preshared_key = true;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "one_way_or_psk") &&
+	      strstr(last(&r)->decision, "This side has a PresharedKey for this peer: compare it"));
+	peer.has_preshared_key = false;
 	/* One response unconfirmed: the peer re-initiated, so it did not take
 	 * our answer; never peer_drops, which needs none unconfirmed. */
 	peer.responses_unconfirmed = 1;
@@ -396,10 +491,21 @@ static void test_session_causes(void)
 	peer.responses_unconfirmed = 2;
 	w.drops = &grew, w.n_drops = 1;
 	CHECK(judge_handshake(&r, &po, &w) && is(last(&r), DOCTOR_FAIL, "psk_mismatch") &&
-	      strstr(last(&r)->evidence, "failed to decrypt"));
-	/* Without unconfirmed responses it stays the generic key mismatch. */
+	      strstr(last(&r)->evidence, "failed to decrypt") && strstr(last(&r)->decision, "no PresharedKey here"));
+	/* We see only our own key: with one here, the peer's is to check. */
+	peer.has_preshared_key = true;
+	CHECK(judge_handshake(&r, &po, &w) && is(last(&r), DOCTOR_FAIL, "psk_mismatch") &&
+	      strstr(last(&r)->decision, "this side has one, check the peer's"));
+	/* Without unconfirmed responses it stays handshake_decrypt, but our
+	 * initiation was answered, so the public keys pair up: the decision
+	 * is the preshared key on either side, by what this side has. */
 	peer.responses_unconfirmed = 0;
-	CHECK(judge_handshake(&r, &po, &w) && is(last(&r), DOCTOR_FAIL, "handshake_decrypt"));
+	CHECK(judge_handshake(&r, &po, &w) && is(last(&r), DOCTOR_FAIL, "handshake_decrypt") &&
+	      strstr(last(&r)->decision, "PresharedKey differs: this side has one, check the peer's") &&
+	      !strstr(last(&r)->decision, "keys do not pair up"));
+	peer.has_preshared_key = false;
+	CHECK(judge_handshake(&r, &po, &w) && is(last(&r), DOCTOR_FAIL, "handshake_decrypt") &&
+	      strstr(last(&r)->decision, "PresharedKey on one side only: no PresharedKey here"));
 	w.n_drops = 0;
 	doctor_report_free(&r);
 }
@@ -545,6 +651,8 @@ static void test_silence_and_dependents(void)
 int main(void)
 {
 	RUN(test_icmp_parser);
+	RUN(test_icmp_about);
+	RUN(test_forked);
 	RUN(test_datapath);
 	RUN(test_icmp_grace);
 	RUN(test_silence_and_dependents);

@@ -11,6 +11,7 @@
 
 #include "doctor.h"
 #include "doctor_rpfilter.h"
+#include "forked.h"
 #include "json.h"
 #include "rtnl.h"
 #include "run.h"
@@ -255,7 +256,7 @@ static void find_port_redirect(uint16_t port, char *rule, size_t len)
  * chance (and those doctor nudged answer), ending early once all are fresh.
  * *dev is replaced by the daemon's state at the end. */
 static void watch(const char *ifname, struct uapi_device *dev, int fd, struct icmp_watch *icmp, unsigned wait_ms,
-		  struct watch_observation *w)
+		  const struct ip_prefix *probed_endpoints, size_t n_probed, struct watch_observation *w)
 {
 	const uint64_t before = received_total(dev);
 	const uint64_t start = probe_now_ms();
@@ -275,8 +276,11 @@ static void watch(const char *ifname, struct uapi_device *dev, int fd, struct ic
 		struct uapi_device now = { 0 };
 
 		capture_run(fd, dev->listen_port, left < 500 ? left : 500, &w->capture);
+		/* Errors about the endpoints of the peers whose data paths are
+		 * probed meanwhile are theirs, not the silent peers'. */
 		if (w->icmp_watched)
-			icmp_watch_drain(icmp, dev->listen_port, &w->icmp);
+			icmp_watch_drain_filtered(icmp, dev->listen_port, probed_endpoints, n_probed, false,
+						  &w->icmp);
 		if (uapi_get_device(ifname, &now, err, sizeof(err)) != 0)
 			break;
 		uapi_device_free(dev);
@@ -583,6 +587,19 @@ struct exam {
 	bool udp_failed;		/* UDP does not reach the daemon (see udp) */
 	struct icmp_watch icmp;		/* fd4, fd6 -1 when not open */
 	uint64_t now_ms;		/* of the per-peer checks; the MTU ones reuse it */
+	struct datapath_job *jobs;	/* the datapath probes under way, one child each */
+	size_t n_jobs;
+	struct ip_prefix *probed_endpoints;	/* the endpoint addresses of the peers probed early */
+	size_t n_probed_endpoints;
+};
+
+/* One peer's datapath probe, running in a child (forked.h) so that all
+ * peers' probes share one window: a dead peer costs seconds of waiting for
+ * replies and ICMP errors, and a hub has many. */
+struct datapath_job {
+	uint8_t key[KEY_LEN];
+	struct ip_prefix address;
+	struct forked f;
 };
 
 /* The daemon: the process that holds the UAPI socket now and, of several,
@@ -737,7 +754,7 @@ static void nudge_and_watch(struct exam *x)
 	unsigned wait_ms = watch_length(x, now_ms);
 
 	if (fd >= 0) {
-		watch(x->ifname, &x->dev, fd, &x->icmp, wait_ms, &x->w);
+		watch(x->ifname, &x->dev, fd, &x->icmp, wait_ms, x->probed_endpoints, x->n_probed_endpoints, &x->w);
 		close(fd);
 	}
 }
@@ -1063,7 +1080,8 @@ static void watch_refused_initiations(struct exam *x, const struct uapi_device *
 /* Nothing answered and no ICMP error came yet: a router still resolving
  * the peer's old address says host unreachable only when its ARP gives up
  * (~3 s after the send), so read on until DATAPATH_ICMP_WAIT_MS. */
-static void wait_for_late_icmp(struct exam *x, uint64_t pings_started, struct datapath_observation *o)
+static void wait_for_late_icmp(struct exam *x, uint64_t pings_started, const struct ip_prefix *target,
+			       struct datapath_observation *o)
 {
 	unsigned grace;
 
@@ -1072,7 +1090,7 @@ static void wait_for_late_icmp(struct exam *x, uint64_t pings_started, struct da
 
 		if (poll(fds, 2, (int)grace) <= 0)
 			return;
-		icmp_watch_drain(&x->icmp, x->dev.listen_port, &o->icmp);
+		icmp_watch_drain_about(&x->icmp, x->dev.listen_port, target, &o->icmp);
 	}
 }
 
@@ -1148,25 +1166,31 @@ static void note_port_redirect(struct datapath_observation *o)
 		find_port_redirect(o->listen_port, o->redirect_rule, sizeof(o->redirect_rule));
 }
 
+/* The earlier check that failed, so the data path is not judged: pings
+ * cannot come back while it holds (one cause, one FAIL). NULL if none. */
+static const char *datapath_not_judged(struct exam *x, const struct ip_prefix *address)
+{
+	if (x->w.sending_failed || x->rpfilter_failed || x->udp_failed)
+		return x->w.sending_failed ? "sending" : x->rpfilter_failed ? "rpfilter" : "udp";
+	if (x->routes_failed && !routes_into(address, x->ifindex))
+		return "routes";
+	return NULL;
+}
+
 /* Up to three small pings (the first answer ends them), with the daemon's
- * counters and the ICMP errors read around them. */
-static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struct datapath_observation *o)
+ * counters and the ICMP errors about datagrams to the peer's endpoint
+ * read around them. */
+static void measure_datapath(struct exam *x, const struct uapi_peer *peer, struct datapath_observation *o)
 {
 	struct uapi_device before = { 0 }, after = { 0 };
 	struct icmp_seen ignored = { 0 };
+	struct ip_prefix at;
+	/* Other peers' probes run meanwhile: only errors about this one's. */
+	const struct ip_prefix *target = endpoint_address(peer->endpoint, &at) ? &at : NULL;
 	struct pinger *pg;
 	char err[160];
 	int ret = 0;
 
-	if (x->w.sending_failed || x->rpfilter_failed || x->udp_failed) {
-		/* Pings cannot come back while that holds: one cause, one FAIL. */
-		o->not_judged = x->w.sending_failed ? "sending" : x->rpfilter_failed ? "rpfilter" : "udp";
-		return;
-	}
-	if (x->routes_failed && !routes_into(&o->address, x->ifindex)) {
-		o->not_judged = "routes";
-		return;
-	}
 	pg = pinger_for(&x->ps, o->address.family, &o->error);
 	if (!pg)
 		return;
@@ -1177,7 +1201,7 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 	int cap = capture_open(x->dev.listen_port);
 	o->listen_port = x->dev.listen_port;
 	if (x->w.icmp_watched)
-		icmp_watch_drain(&x->icmp, x->dev.listen_port, &ignored);
+		icmp_watch_drain_about(&x->icmp, x->dev.listen_port, target, &ignored);
 	/* 3 x 700 ms: a reply across the world comes within 300 ms, and
 	 * the daemon's counters need a moment of traffic to tell a story. */
 	uint64_t pings_started = probe_now_ms();
@@ -1189,13 +1213,13 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 		o->error = ret;
 	o->answered = ret == 1;
 	if (x->w.icmp_watched)
-		icmp_watch_drain(&x->icmp, x->dev.listen_port, &o->icmp);
+		icmp_watch_drain_about(&x->icmp, x->dev.listen_port, target, &o->icmp);
 	/* An ICMP error about our datagrams already says the path is broken. */
 	if (!o->answered && !o->error && !o->icmp.total)
 		tcp_instead_of_ping(o);
 	if (x->w.icmp_watched) {
-		icmp_watch_drain(&x->icmp, x->dev.listen_port, &o->icmp);
-		wait_for_late_icmp(x, pings_started, o);
+		icmp_watch_drain_about(&x->icmp, x->dev.listen_port, target, &o->icmp);
+		wait_for_late_icmp(x, pings_started, target, o);
 	}
 	if (cap >= 0) {
 		capture_run(cap, x->dev.listen_port, 0, &o->capture);
@@ -1207,6 +1231,7 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 
 		if (a && b) {
 			o->counted = true;
+			o->received_delta = received_total(&after) - received_total(&before);
 			o->tx_delta = a->tx_packets - b->tx_packets;
 			o->rx_delta = a->rx_packets - b->rx_packets;
 			/* The peer's own drops, so another peer's trouble (or the
@@ -1242,37 +1267,176 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 	uapi_device_free(&after);
 }
 
-/* Pings through the tunnel to each live peer (at most DOCTOR_MTU_PEERS_MAX
- * beyond those named), judged with what the daemon counted meanwhile. */
-static void check_datapath(struct exam *x)
+/* ---- datapath probes, all at once -------------------------------------- */
+
+struct datapath_child {
+	struct exam *x;
+	const struct uapi_peer *peer;
+	struct ip_prefix address;
+};
+
+/* In the child: its own pingers and ICMP sockets (the inherited ones are
+ * read by the parent and the other children), the measurement, and the
+ * observation with its drops written back. */
+static void datapath_child(void *ctx, int fd)
+{
+	struct datapath_child *c = ctx;
+	struct exam *x = c->x;
+	struct datapath_observation o = { .has_address = true, .address = c->address };
+
+	memset(x->ps.opened, 0, sizeof(x->ps.opened));
+	x->icmp.fd4 = x->icmp.fd6 = -1;
+	x->w.icmp_watched = icmp_watch_open(&x->icmp) == 0;
+	measure_datapath(x, c->peer, &o);
+	if (forked_write(fd, &o, sizeof(o)) && o.n_drops)
+		forked_write(fd, o.drops, o.n_drops * sizeof(*o.drops));
+}
+
+static struct datapath_job *find_job(struct exam *x, const uint8_t key[KEY_LEN], const struct ip_prefix *address)
+{
+	for (size_t i = 0; i < x->n_jobs; i++)
+		if (x->jobs[i].f.pid && !memcmp(x->jobs[i].key, key, KEY_LEN) &&
+		    ip_prefix_equal(&x->jobs[i].address, address))
+			return &x->jobs[i];
+	return NULL;
+}
+
+/* Starts the peer's probe unless one is under way already. */
+static void start_datapath_job(struct exam *x, const struct uapi_peer *peer, const struct ip_prefix *address)
+{
+	struct datapath_child c = { .x = x, .peer = peer, .address = *address };
+	struct datapath_job *j;
+
+	if (find_job(x, peer->public_key, address))
+		return;
+	j = ARRAY_PUSH(x->jobs, x->n_jobs);
+	memcpy(j->key, peer->public_key, KEY_LEN);
+	j->address = *address;
+	if (forked_start(&j->f, datapath_child, &c) != 0)
+		x->n_jobs--;	/* measured in process, when judged */
+}
+
+/* The probe's observation (its drops are the caller's to free); measured
+ * here when no child could be started for it. */
+static void collect_datapath(struct exam *x, const struct uapi_peer *peer, struct datapath_observation *o)
+{
+	struct datapath_job *j = find_job(x, peer->public_key, &o->address);
+	struct datapath_observation got;
+	bool ok;
+
+	if (!j) {
+		measure_datapath(x, peer, o);
+		return;
+	}
+	ok = forked_read(&j->f, &got, sizeof(got));
+	got.drops = NULL;
+	if (ok && got.n_drops) {
+		got.drops = xrealloc(NULL, got.n_drops * sizeof(*got.drops));
+		ok = forked_read(&j->f, got.drops, got.n_drops * sizeof(*got.drops));
+	}
+	forked_end(&j->f);
+	if (!ok) {
+		free(got.drops);
+		o->error = -ECHILD;
+		return;
+	}
+	*o = got;
+}
+
+/* The probes not collected were started early for peers judged otherwise
+ * since (an earlier check failed): their results are not wanted. */
+static void end_datapath_jobs(struct exam *x)
+{
+	for (size_t i = 0; i < x->n_jobs; i++)
+		forked_cancel(&x->jobs[i].f);
+	free(x->jobs);
+	x->jobs = NULL;
+	x->n_jobs = 0;
+}
+
+/* Is the peer's data path probed, and at which address? At most
+ * DOCTOR_MTU_PEERS_MAX peers beyond those named with --probe (counted in
+ * *probed, in the peers' order). */
+static bool datapath_probed(const struct exam *x, const struct uapi_peer *peer, struct ip_prefix *address,
+			    int *probed)
 {
 	const struct doctor_options *opt = x->opt;
+	bool named = false;
+
+	if (!doctor_probe_address(peer, &x->probe, address))
+		return false;
+	for (size_t g = 0; g < opt->n_probes; g++)
+		named |= ip_prefix_equal(&opt->probes[g], address);
+	if (!named && *probed >= DOCTOR_MTU_PEERS_MAX)
+		return false;
+	*probed += !named;
+	return true;
+}
+
+/* Before the watch: the probes of the peers whose handshake is fresh
+ * already run while doctor watches the others; judged (or discarded, when
+ * an earlier check fails) by check_datapath. */
+static void start_datapath_early(struct exam *x)
+{
+	uint64_t now_ms = wall_clock_ms(), age;
 	int probed = 0;
 
-	x->datapath_failed = xrealloc(NULL, (x->dev.n_peers + 1) * sizeof(*x->datapath_failed));
-	memset(x->datapath_failed, 0, (x->dev.n_peers + 1) * sizeof(*x->datapath_failed));
-	x->ping_ignored = xrealloc(NULL, (x->dev.n_peers + 1) * sizeof(*x->ping_ignored));
-	memset(x->ping_ignored, 0, (x->dev.n_peers + 1) * sizeof(*x->ping_ignored));
-	x->target_silent = xrealloc(NULL, (x->dev.n_peers + 1) * sizeof(*x->target_silent));
-	memset(x->target_silent, 0, (x->dev.n_peers + 1) * sizeof(*x->target_silent));
 	for (size_t i = 0; i < x->dev.n_peers; i++) {
+		const struct uapi_peer *peer = &x->dev.peers[i];
+		struct ip_prefix address, at;
+
+		if (peer_handshake_verdict(peer, now_ms, &age) != HANDSHAKE_FRESH ||
+		    !datapath_probed(x, peer, &address, &probed))
+			continue;
+		start_datapath_job(x, peer, &address);
+		if (endpoint_address(peer->endpoint, &at))
+			*ARRAY_PUSH(x->probed_endpoints, x->n_probed_endpoints) = at;
+	}
+}
+
+/* Pings through the tunnel to each live peer (at most DOCTOR_MTU_PEERS_MAX
+ * beyond those named), judged with what the daemon counted meanwhile. All
+ * probes run at once; the findings keep the peers' order. */
+static void check_datapath(struct exam *x)
+{
+	size_t n = x->dev.n_peers;
+	enum { NOT_PROBED, PROBED, OVER_LIMIT };
+	int probed = 0;
+	unsigned char *probe = xrealloc(NULL, (n + 1) * sizeof(*probe));
+	struct ip_prefix *address = xrealloc(NULL, (n + 1) * sizeof(*address));
+
+	x->datapath_failed = xrealloc(NULL, (n + 1) * sizeof(*x->datapath_failed));
+	memset(x->datapath_failed, 0, (n + 1) * sizeof(*x->datapath_failed));
+	x->ping_ignored = xrealloc(NULL, (n + 1) * sizeof(*x->ping_ignored));
+	memset(x->ping_ignored, 0, (n + 1) * sizeof(*x->ping_ignored));
+	x->target_silent = xrealloc(NULL, (n + 1) * sizeof(*x->target_silent));
+	memset(x->target_silent, 0, (n + 1) * sizeof(*x->target_silent));
+	const char **source = xrealloc(NULL, (n + 1) * sizeof(*source));
+	for (size_t i = 0; i < n; i++) {
+		const struct uapi_peer *peer = &x->dev.peers[i];
+
+		source[i] = doctor_probe_address(peer, &x->probe, &address[i]);
+		probe[i] = x->skipped[i] || !source[i] ? NOT_PROBED
+			   : datapath_probed(x, peer, &address[i], &probed) ? PROBED
+									    : OVER_LIMIT;
+		if (probe[i] == PROBED && !datapath_not_judged(x, &address[i]))
+			start_datapath_job(x, peer, &address[i]);
+	}
+	for (size_t i = 0; i < n; i++) {
 		struct peer_observation po = { .peer = &x->dev.peers[i] };
 		struct datapath_observation o = { .dev = &x->dev };
 
+		if (probe[i] == OVER_LIMIT)
+			continue;	/* the mtu check says so */
 		po.initiates = side_initiates(po.peer, x->have_cfg ? &x->cfg : NULL, &po.initiates_why);
-		bool named = false;
-
 		po.verdict = peer_handshake_verdict(po.peer, x->now_ms, &po.handshake_age_ms);
-		o.target_source = doctor_probe_address(po.peer, &x->probe, &o.address);
-		o.has_address = o.target_source != NULL;
-		for (size_t g = 0; o.has_address && g < opt->n_probes; g++)
-			named |= ip_prefix_equal(&opt->probes[g], &o.address);
-		if (!x->skipped[i] && o.has_address && (named || probed < DOCTOR_MTU_PEERS_MAX)) {
-			observe_datapath(x, po.peer, &o);
-			probed += !named;
-		} else if (!x->skipped[i] && o.has_address) {
-			continue;	/* over the limit: the mtu check says so */
-		}
+		o.has_address = probe[i] == PROBED;
+		o.address = address[i];
+		o.target_source = source[i];
+		if (o.has_address && !(o.not_judged = datapath_not_judged(x, &o.address)))
+			collect_datapath(x, po.peer, &o);
+		if (!o.has_address)
+			o.has_address = source[i] != NULL;
 		/* Not judged for an earlier failure: what depends on it is not either. */
 		x->datapath_failed[i] = judge_datapath(x->r, &po, x->skipped[i], &o) || o.not_judged;
 		x->ping_ignored[i] = o.tcp_answered;
@@ -1280,6 +1444,10 @@ static void check_datapath(struct exam *x)
 		x->target_silent[i] = cause && !strcmp(cause, "probe_target_silent");
 		free(o.drops);
 	}
+	end_datapath_jobs(x);
+	free(probe);
+	free(address);
+	free(source);
 }
 
 /* The interface's MTU, or 0 if netlink cannot tell. */
@@ -1594,6 +1762,8 @@ static void check_clock(struct exam *x)
 
 static void exam_free(struct exam *x)
 {
+	end_datapath_jobs(x);
+	free(x->probed_endpoints);
 	pingers_close(&x->ps);
 	icmp_watch_close(&x->icmp);
 	free(x->datapath_failed);
@@ -1633,6 +1803,9 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 		x.ifindex = (int)if_nametoindex(ifname);
 		/* Before the nudges: their ICMP errors come back within a round trip. */
 		x.w.icmp_watched = icmp_watch_open(&x.icmp) == 0;
+		/* The fresh peers' data paths are probed while the others are
+		 * watched: one window for all. */
+		start_datapath_early(&x);
 		nudge_and_watch(&x);
 		/* Sending first: when this host refuses the datagrams, nothing
 		 * arriving is its consequence, not an upstream firewall. */

@@ -183,6 +183,10 @@ struct session_evidence {
  * key mismatch, or our direction of the path lost (one_way_to_peer). Adds
  * evidence, decision, cause and FAIL; false when it does not apply. */
 bool doctor_responses_cause(struct doctor_finding *f, const struct session_evidence *s);
+/* The decision for a response to our initiation that failed to decrypt
+ * (the public keys pair up, so the preshared key differs), by what this
+ * side has: a PresharedKey to compare, or none while the peer has one. */
+void doctor_psk_decision(struct doctor_finding *f, const struct uapi_peer *peer);
 /* The same with one unconfirmed response, for data that goes unanswered:
  * the peer re-initiated, so it did not take our answer (not peer_drops). */
 bool doctor_response_pending_cause(struct doctor_finding *f, const struct session_evidence *s);
@@ -194,6 +198,13 @@ bool doctor_nat_expired_cause(struct doctor_finding *f, const struct session_evi
 bool judge_handshake(struct doctor_report *r, const struct peer_observation *p, const struct watch_observation *w);
 void judge_endpoint(struct doctor_report *r, const struct peer_observation *p, bool skipped, uint64_t now_ms);
 void judge_keepalive(struct doctor_report *r, const struct peer_observation *p);
+/* The PersistentKeepalive to suggest for a peer whose keepalive is now
+ * `present` seconds (0 off, or unknown: the peer's): the daemon's
+ * suggestion (else the customary 25 s) when it is 10 s or more, below the
+ * NAT idle timeout measured and below present; else that timeout less a
+ * margin, at least 10 s. 0 when no value of 10 s or more below present
+ * and the NAT's timeout would do: never the one set. */
+unsigned doctor_keepalive_suggestion(const struct uapi_peer *peer, unsigned present);
 
 /* Do the peers route through this host? True when every peer's AllowedIPs
  * are single addresses (clients of a hub), rather than networks behind
@@ -280,6 +291,7 @@ struct datapath_observation {
 	uint16_t tcp_port;
 	bool counted;			/* two readings of the daemon's counters */
 	uint64_t tx_delta, rx_delta;	/* the peer's packets meanwhile */
+	uint64_t received_delta;	/* datagrams the daemon took in meanwhile, from any peer */
 	struct uapi_drop *drops;	/* the peer's drop counters' growth meanwhile, and unknown_index's */
 	size_t n_drops;
 	struct icmp_seen icmp;		/* ICMP errors about our datagrams meanwhile */

@@ -547,7 +547,16 @@ bool judge_handshake(struct doctor_report *r, const struct peer_observation *p, 
 	if ((n = drop_growth(w, "handshake_decrypt"))) {
 		f->cause = "handshake_decrypt";
 		doctor_evidence(f, "; meanwhile %" PRIu64 " handshake messages failed to decrypt", n);
-		doctor_decision(f, "The keys do not pair up: check both sides' keys and PresharedKey.");
+		/* Our initiation got an answer that does not decrypt: a wrong
+		 * public key would have gone unanswered (bad_mac1, unknown_peer
+		 * at the peer), so what differs is the preshared key. */
+		if (p->nudged || p->peer->handshake_attempts) {
+			doctor_evidence(f, " (this host initiated, so these are most likely the peer's responses: "
+					   "the public keys pair up)");
+			doctor_psk_decision(f, p->peer);
+		} else {
+			doctor_decision(f, "The keys do not pair up: check both sides' keys and PresharedKey.");
+		}
 		return true;
 	}
 	if ((n = drop_growth(w, "stale_timestamp"))) {
@@ -698,11 +707,37 @@ void judge_endpoint(struct doctor_report *r, const struct peer_observation *p, b
 
 /* ---- keepalive --------------------------------------------------------- */
 
+/* A keepalive interval shorter than this is no cure for a NAT: a mapping
+ * lost sooner is reset or flushed, not timed out, and packets every few
+ * seconds only hide it (and drain phones). */
+enum { KEEPALIVE_FLOOR_S = 10, KEEPALIVE_MARGIN_S = 5, KEEPALIVE_CUSTOMARY_S = 25 };
+
+unsigned doctor_keepalive_suggestion(const struct uapi_peer *peer, unsigned present)
+{
+	uint64_t nat_idle_s = peer->nat_rebound_min_idle_ms / 1000;
+	unsigned suggest = peer->suggested_keepalive ? peer->suggested_keepalive : KEEPALIVE_CUSTOMARY_S;
+
+	/* The suggestion must beat the NAT's measured idle timeout. */
+	if ((nat_idle_s && suggest >= nat_idle_s) || suggest < KEEPALIVE_FLOOR_S)
+		suggest = 0;
+	if (suggest && (!present || suggest < present))
+		return suggest;
+	/* What is set (or the daemon's own suggestion) does not beat it: the
+	 * timeout measured, less a margin for timers that start apart. */
+	if (!nat_idle_s)
+		return 0;
+	suggest = nat_idle_s > KEEPALIVE_FLOOR_S + KEEPALIVE_MARGIN_S ? (unsigned)nat_idle_s - KEEPALIVE_MARGIN_S
+								      : KEEPALIVE_FLOOR_S;
+	if (suggest >= nat_idle_s)
+		return 0;	/* the NAT forgets faster than a sane keepalive */
+	return !present || suggest < present ? suggest : 0;
+}
+
 void judge_keepalive(struct doctor_report *r, const struct peer_observation *p)
 {
 	struct doctor_finding *f = doctor_add(r, "keepalive", p->peer->public_key);
 	const struct uapi_peer *peer = p->peer;
-	unsigned suggest = peer->suggested_keepalive ? peer->suggested_keepalive : 25;
+	unsigned suggest = doctor_keepalive_suggestion(peer, peer->persistent_keepalive);
 	double nat_idle_s = (double)peer->nat_rebound_min_idle_ms / 1000;
 	/* A NAT that kept the mapping through a longer idle gap than the one
 	 * after which the address changed did not forget it for idleness:
@@ -721,7 +756,11 @@ void judge_keepalive(struct doctor_report *r, const struct peer_observation *p)
 				   "this host", p->initiates_why);
 		if (peer->nat_rebound_min_idle_ms)
 			doctor_evidence(f, "; a NAT forgot this host after %.1f s idle", nat_idle_s);
-		doctor_decision(f, "Set PersistentKeepalive = %u for this peer.", suggest);
+		if (suggest)
+			doctor_decision(f, "Set PersistentKeepalive = %u for this peer.", suggest);
+		else
+			doctor_decision(f, "Set PersistentKeepalive = %u for this peer; the NAT forgot sooner than that, "
+					   "so ask its owner for a longer UDP timeout too.", KEEPALIVE_FLOOR_S);
 		return;
 	}
 	if (peer->persistent_keepalive && rebind_idle &&
@@ -729,7 +768,17 @@ void judge_keepalive(struct doctor_report *r, const struct peer_observation *p)
 		f->status = DOCTOR_WARN;
 		doctor_evidence(f, "every %u s, but a NAT forgot the mapping after %.1f s idle",
 				peer->persistent_keepalive, nat_idle_s);
-		doctor_decision(f, "Lower PersistentKeepalive to %u.", suggest);
+		if (suggest) {
+			doctor_decision(f, "Lower PersistentKeepalive to %u.", suggest);
+		} else {
+			/* Already at the floor: a shorter one would only hide it. */
+			f->cause = "nat_timeout_too_short";
+			doctor_decision(f, "PersistentKeepalive is already %u s, as short as a keepalive should go: the "
+					   "NAT on the way drops idle UDP mappings faster than that (or resets them). "
+					   "Raise its UDP timeout (a router's or firewall's conntrack setting, above %u s), "
+					   "or ask its owner; a lower keepalive would only hide it.",
+					peer->persistent_keepalive, peer->persistent_keepalive);
+		}
 		return;
 	}
 	if (!p->initiates && peer->nat_rebinds && rebind_idle) {
@@ -737,7 +786,8 @@ void judge_keepalive(struct doctor_report *r, const struct peer_observation *p)
 		doctor_evidence(f, "the peer's address changed %" PRIu64 " times after an idle gap, the shortest "
 				   "%.1f s: its NAT forgets it, so its keepalive is off or too long",
 				peer->nat_rebinds, nat_idle_s);
-		doctor_decision(f, "On the peer, set PersistentKeepalive = %u for this interface.", suggest);
+		doctor_decision(f, "On the peer, set PersistentKeepalive = %u for this interface.",
+				suggest ? suggest : KEEPALIVE_FLOOR_S);
 		return;
 	}
 	if (peer->persistent_keepalive)

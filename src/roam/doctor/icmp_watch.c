@@ -113,7 +113,18 @@ void icmp_watch_account(struct icmp_seen *seen, int family, const struct ip_pref
 	seen->target_port = (uint16_t)(udp[2] << 8 | udp[3]);
 }
 
-static void drain_one(int fd, int family, uint16_t sport, struct icmp_seen *seen)
+/* Is `got`, where an error's quoted datagram went, one of the n targets? */
+static bool among(const struct ip_prefix *targets, size_t n, const struct ip_prefix *got)
+{
+	for (size_t i = 0; i < n; i++)
+		if (targets[i].family == got->family &&
+		    !memcmp(targets[i].addr, got->addr, got->family == AF_INET ? 4 : 16))
+			return true;
+	return false;
+}
+
+static void drain_one(int fd, int family, uint16_t sport, const struct ip_prefix *targets, size_t n_targets,
+		      bool only, struct icmp_seen *seen)
 {
 	uint8_t buf[1500];
 
@@ -122,6 +133,7 @@ static void drain_one(int fd, int family, uint16_t sport, struct icmp_seen *seen
 		struct sockaddr_storage from;
 		socklen_t flen = sizeof(from);
 		struct ip_prefix reporter = { .family = family };
+		struct icmp_seen one = { 0 };
 		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
 
 		if (n < 0)
@@ -133,14 +145,35 @@ static void drain_one(int fd, int family, uint16_t sport, struct icmp_seen *seen
 			memcpy(reporter.addr, &((struct sockaddr_in6 *)&from)->sin6_addr, 16);
 			reporter.cidr = 128;
 		}
-		icmp_watch_account(seen, family, &reporter, buf, (size_t)n, sport);
+		icmp_watch_account(&one, family, &reporter, buf, (size_t)n, sport);
+		if (!one.total || among(targets, n_targets, &one.target) != only)
+			continue;
+		for (int k = 0; k < ICMP_KIND_COUNT; k++)
+			seen->by_kind[k] += one.by_kind[k];
+		seen->total += one.total;
+		seen->last_kind = one.last_kind;
+		seen->reporter = one.reporter;
+		seen->target = one.target;
+		seen->target_port = one.target_port;
 	}
 }
 
 void icmp_watch_drain(struct icmp_watch *w, uint16_t sport, struct icmp_seen *seen)
 {
-	drain_one(w->fd4, AF_INET, sport, seen);
-	drain_one(w->fd6, AF_INET6, sport, seen);
+	icmp_watch_drain_filtered(w, sport, NULL, 0, false, seen);
+}
+
+void icmp_watch_drain_about(struct icmp_watch *w, uint16_t sport, const struct ip_prefix *target,
+			    struct icmp_seen *seen)
+{
+	icmp_watch_drain_filtered(w, sport, target, target ? 1 : 0, target != NULL, seen);
+}
+
+void icmp_watch_drain_filtered(struct icmp_watch *w, uint16_t sport, const struct ip_prefix *targets, size_t n,
+			       bool only, struct icmp_seen *seen)
+{
+	drain_one(w->fd4, AF_INET, sport, targets, n, only, seen);
+	drain_one(w->fd6, AF_INET6, sport, targets, n, only, seen);
 }
 
 const char *icmp_kind_text(enum icmp_kind kind)

@@ -42,6 +42,15 @@ void icmp_watch_close(struct icmp_watch *w);
 /* Reads what has arrived so far (non-blocking), counting the errors about
  * datagrams from UDP port sport into *seen. */
 void icmp_watch_drain(struct icmp_watch *w, uint16_t sport, struct icmp_seen *seen);
+/* The same, counting only the errors about datagrams to target (NULL: all):
+ * one peer's, while doctor probes several at once. */
+void icmp_watch_drain_about(struct icmp_watch *w, uint16_t sport, const struct ip_prefix *target,
+			    struct icmp_seen *seen);
+/* Only the errors about datagrams to one of the n targets (only), or to
+ * none of them (!only: the peers whose data paths are probed meanwhile
+ * have their own watch). */
+void icmp_watch_drain_filtered(struct icmp_watch *w, uint16_t sport, const struct ip_prefix *targets, size_t n,
+			       bool only, struct icmp_seen *seen);
 /* Counts one ICMP (family AF_INET: the IPv4 packet, header included) or
  * ICMPv6 (AF_INET6: the ICMPv6 message, as a raw socket gives it) message
  * from reporter: the parser drain uses, exposed for the unit tests. */

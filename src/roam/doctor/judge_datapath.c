@@ -124,7 +124,9 @@ static bool unanswered_cause(struct doctor_report *r, struct doctor_finding *f, 
 			disallowed_source_text(f, s->peer, o->dev);
 		return true;
 	}
-	if (o->captured && o->capture.datagrams && !o->rx_delta) {
+	/* Another peer's datagrams that reached the daemon meanwhile (its
+	 * probe runs at the same time) say the port is open. */
+	if (o->captured && o->capture.datagrams && !o->rx_delta && !o->received_delta) {
 		/* The packet socket saw them arrive; the daemon got none. */
 		doctor_figure(f, "datagrams_arrived", (double)o->capture.datagrams);
 		doctor_evidence(f, "; %" PRIu64 " datagram%s to UDP %u reached this host meanwhile, and the daemon "

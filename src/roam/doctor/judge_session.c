@@ -37,8 +37,7 @@ static bool doctor_responses_cause_min(struct doctor_finding *f, const struct se
 		f->cause = "psk_mismatch";
 		doctor_evidence(f, "; and the peer's response to our initiation failed to decrypt here (%" PRIu64
 				   " handshake_decrypt)", s->response_decrypt_failed);
-		doctor_decision(f, "The preshared keys differ: set the same PresharedKey for this peer on both sides "
-				   "(or none on either).");
+		doctor_psk_decision(f, peer);
 		return true;
 	}
 	if (s->peer_data_arrived) {
@@ -59,12 +58,34 @@ static bool doctor_responses_cause_min(struct doctor_finding *f, const struct se
 	doctor_evidence(f, "; the peer sends nothing but new initiations: it cannot complete the handshakes this "
 			   "host answers, either because our responses do not reach it or because they do not "
 			   "authenticate there (from this side the two look alike)");
-	doctor_decision(f, "Either the preshared keys differ or this host's datagrams to %s are lost on the way (a "
-			   "filter for one direction only). Compare the PresharedKey for this peer on both sides (the "
-			   "same, or none on either); if they match, look for the filter. roam doctor on the peer "
-			   "tells: psk_mismatch there, or nothing arriving from this host.",
-			peer->endpoint[0] ? peer->endpoint : "the peer");
+	const char *to = peer->endpoint[0] ? peer->endpoint : "the peer";
+	/* We see our own PresharedKey, never the peer's: a key on one side
+	 * only breaks the handshake as surely as two different ones. */
+	if (peer->has_preshared_key)
+		doctor_decision(f, "Either the preshared keys differ or this host's datagrams to %s are lost on the "
+				   "way (a filter for one direction only). This side has a PresharedKey for this peer: "
+				   "compare it with the peer's for this host (the same key, or none on either side); if "
+				   "they match, look for the filter. roam doctor on the peer tells: psk_mismatch or "
+				   "handshake_decrypt there, or nothing arriving from this host.",
+				to);
+	else
+		doctor_decision(f, "Either the peer has a PresharedKey that this side lacks or this host's datagrams "
+				   "to %s are lost on the way (a filter for one direction only). No PresharedKey here: if "
+				   "the peer has one for us, remove it or set the same here; if it has none, look for the "
+				   "filter. roam doctor on the peer tells: psk_mismatch or handshake_decrypt there, or "
+				   "nothing arriving from this host.",
+				to);
 	return true;
+}
+
+void doctor_psk_decision(struct doctor_finding *f, const struct uapi_peer *peer)
+{
+	if (peer->has_preshared_key)
+		doctor_decision(f, "PresharedKey differs: this side has one, check the peer's (it must have the same "
+				   "one for this host, or remove it on both sides).");
+	else
+		doctor_decision(f, "PresharedKey on one side only: no PresharedKey here, so the peer has one for this "
+				   "host; remove it there or set the same here.");
 }
 
 bool doctor_response_pending_cause(struct doctor_finding *f, const struct session_evidence *s)
@@ -103,8 +124,14 @@ bool doctor_nat_expired_cause(struct doctor_finding *f, const struct session_evi
 			peer->endpoint, (double)peer->last_receive_age_ms / 1000,
 			bounced ? "bounce with ICMP port unreachable: nothing holds that port any more"
 				: "get no answer");
+	/* The peer's keepalive is not ours to see: one at or below the
+	 * suggestion already would have kept the mapping. */
+	unsigned keepalive = doctor_keepalive_suggestion(peer, 0);
+	if (!keepalive)
+		keepalive = 10;
 	doctor_decision(f, "The peer sits behind a NAT whose mapping expired while it was idle, so this host cannot "
-			   "reach it until it sends again: set PersistentKeepalive = 25 for this host in the PEER's "
-			   "config (the client's). If it has one, the peer went away.");
+			   "reach it until it sends again: set PersistentKeepalive = %u for this host in the PEER's "
+			   "config (the client's). If it has one of %u s or less already, the peer went away.",
+			keepalive, keepalive);
 	return true;
 }
