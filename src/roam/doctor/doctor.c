@@ -1432,9 +1432,11 @@ static void check_datapath(struct exam *x)
 		po.verdict = peer_handshake_verdict(po.peer, x->now_ms, &po.handshake_age_ms);
 		o.has_address = probe[i] == PROBED;
 		o.address = address[i];
-		o.target_source = source[i];
 		if (o.has_address && !(o.not_judged = datapath_not_judged(x, &o.address)))
 			collect_datapath(x, po.peer, &o);
+		/* Set after the probe's own copy of the observation. */
+		o.dev = &x->dev;
+		o.target_source = source[i];
 		if (!o.has_address)
 			o.has_address = source[i] != NULL;
 		/* Not judged for an earlier failure: what depends on it is not either. */
