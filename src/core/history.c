@@ -58,7 +58,7 @@ static struct history_entry *history_append(struct peer *peer, enum history_kind
 }
 
 void history_note_endpoint_change(struct peer *peer, const struct endpoint *old, const struct endpoint *new,
-				  uint64_t idle, uint64_t now)
+				  uint64_t idle, bool nat_evidence, uint64_t now)
 {
 	struct history_entry *e = history_append(peer, HISTORY_ENDPOINT_CHANGED, now);
 	if (!e)
@@ -68,9 +68,10 @@ void history_note_endpoint_change(struct peer *peer, const struct endpoint *old,
 	e->idle_before = idle;
 	struct peer_history *h = peer->history;
 	h->endpoint_changes++;
-	/* The first endpoint ever learnt, or one after a long silence we never
-	 * saw the start of, says nothing about a NAT. */
-	if (endpoint_is_set(old) && peer->last_receive_mono && idle >= HISTORY_MIN_IDLE_FOR_NAT) {
+	/* The first endpoint ever learnt, one after a long silence we never
+	 * saw the start of, or one a handshake initiation brought (a restart,
+	 * perhaps), says nothing about a NAT. */
+	if (nat_evidence && endpoint_is_set(old) && peer->last_receive_mono && idle >= HISTORY_MIN_IDLE_FOR_NAT) {
 		h->nat_rebinds++;
 		if (!h->nat_rebound_min_idle || idle < h->nat_rebound_min_idle)
 			h->nat_rebound_min_idle = idle;

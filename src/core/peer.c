@@ -47,7 +47,7 @@ void peer_clear_source(struct peer *peer)
 	memset(&peer->endpoint.src, 0, sizeof(peer->endpoint.src));
 }
 
-void peer_update_endpoint(struct peer *peer, const struct endpoint *from, uint64_t now)
+void peer_update_endpoint(struct peer *peer, const struct endpoint *from, enum message_type type, uint64_t now)
 {
 	uint64_t idle = peer->last_receive_mono ? now - peer->last_receive_mono : 0;
 	if (!endpoint_same_remote(&peer->endpoint, from)) {
@@ -55,7 +55,7 @@ void peer_update_endpoint(struct peer *peer, const struct endpoint *from, uint64
 		peer->endpoint = *from;
 		peer->endpoint.src_checked = 0;
 		peer_forget_path_mtu(peer);
-		history_note_endpoint_change(peer, &old, from, idle, now);
+		history_note_endpoint_change(peer, &old, from, idle, type != MESSAGE_HANDSHAKE_INITIATION, now);
 		candidates_on_endpoint_learned(peer);
 		struct device_event ev = {
 			.type = EVENT_ENDPOINT_CHANGED,

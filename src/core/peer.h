@@ -143,8 +143,10 @@ struct peer {
 };
 
 /* history.c: what the engine tells a peer's history. */
+/* nat_evidence: false when the move may be the peer's restart rather than
+ * its NAT's new mapping (peer_update_endpoint). */
 void history_note_endpoint_change(struct peer *peer, const struct endpoint *old, const struct endpoint *new,
-				  uint64_t idle, uint64_t now);
+				  uint64_t idle, bool nat_evidence, uint64_t now);
 void history_note_kept_binding(struct peer *peer, uint64_t idle);
 void history_note(struct peer *peer, enum history_kind kind, uint64_t now);
 
@@ -171,8 +173,12 @@ unsigned peer_path_overhead(const struct peer *peer);
 void peer_send_keepalive(struct peer *peer, uint64_t now);
 /* Starts a handshake unless one was sent less than REKEY_TIMEOUT ago. */
 void peer_send_initiation(struct peer *peer, bool is_retry, uint64_t now);
-/* Records the source of an authenticated packet as the peer's endpoint. */
-void peer_update_endpoint(struct peer *peer, const struct endpoint *from, uint64_t now);
+/* Records the source of an authenticated packet of the given type as the
+ * peer's endpoint. A move by a handshake initiation is history but no NAT
+ * evidence: a peer that restarts (a new process, a new port behind the same
+ * NAT) comes back with one, where a NAT that forgot a mapping shows as the
+ * next packet of a session arriving from a new port. */
+void peer_update_endpoint(struct peer *peer, const struct endpoint *from, enum message_type type, uint64_t now);
 /* Hands a datagram to the embedder, counting it. */
 void peer_transmit(struct peer *peer, uint8_t *data, size_t len);
 void peer_transmit_to(struct peer *peer, const struct endpoint *to, uint8_t *data, size_t len);

@@ -34,7 +34,7 @@ static void note_authenticated_receive(struct peer *peer, const struct endpoint 
 				       enum message_type type, uint64_t now)
 {
 	if (from && !candidates_hold_endpoint(peer, from, type, now))
-		peer_update_endpoint(peer, from, now);
+		peer_update_endpoint(peer, from, type, now);
 	peer->rx_bytes += len;
 	peer->rx_packets++;
 	peer->last_receive_mono = now;

@@ -1,5 +1,6 @@
 /* Roaming history and NAT-binding inference, driven through the engine. */
 #include "history.h"
+#include "peer.h"
 #include "sim.h"
 #include "test.h"
 
@@ -91,6 +92,45 @@ static void nat_timeout_is_bracketed_by_idle_gaps(void)
 	sim_free(&sim);
 }
 
+/* A peer that restarts behind the same NAT comes back from a new port with
+ * a handshake initiation: history, but no NAT evidence (an outside tester
+ * saw roam doctor tell a healthy client's operator that its NAT forgets it).
+ * The same silence ended by the session's next packet from a new port is. */
+static void restart_from_a_new_port_is_no_nat_evidence(void)
+{
+	struct sim_node *phone, *server;
+	sim_init(&sim, 53);
+	CHECK(sim_pair(&sim, &phone, &server));
+	sim_send(phone, server, 1, 64);
+	sim_run_for(&sim, 30 * SEC);
+	struct endpoint restarted = phone->addr;
+	restarted.addr.in4.sin_port = htons(62000);
+	sim_move_node(phone, &restarted);
+	struct peer *to_server = sim_peer_of(phone, server);
+	to_server->has_sent_handshake = false; /* a new process: its first handshake */
+	peer_send_initiation(to_server, false, sim.now);
+	sim_run_for(&sim, 1 * SEC);
+	sim_send(phone, server, 2, 64);
+	sim_run_for(&sim, 100 * MS);
+	CHECK(server->delivered == 2);
+	const struct peer_history *h = history_of(server, phone);
+	if (!CHECK(h != NULL))
+		return sim_free(&sim);
+	CHECK(endpoint_same_remote(&sim_peer_of(server, phone)->endpoint, &restarted));
+	CHECK(h->endpoint_changes == 2); /* learnt, then the restart */
+	CHECK(h->nat_rebinds == 0 && history_suggested_keepalive(h) == 0);
+	/* Silent again, then the session's next packet from a new port: that
+	 * is the NAT. */
+	sim_run_for(&sim, 25 * SEC);
+	struct endpoint rebound = restarted;
+	rebound.addr.in4.sin_port = htons(62001);
+	sim_move_node(phone, &rebound);
+	sim_send(phone, server, 3, 64);
+	sim_run_for(&sim, 100 * MS);
+	CHECK(h->nat_rebinds == 1 && h->nat_rebound_min_idle >= 25 * SEC);
+	sim_free(&sim);
+}
+
 /* The ring keeps the newest HISTORY_ENTRIES, oldest first. */
 static void history_is_bounded(void)
 {
@@ -146,6 +186,7 @@ int main(void)
 {
 	RUN(active_roam_is_history_not_nat_evidence);
 	RUN(nat_timeout_is_bracketed_by_idle_gaps);
+	RUN(restart_from_a_new_port_is_no_nat_evidence);
 	RUN(history_is_bounded);
 	RUN(handshake_outcomes_are_recorded);
 	return test_finish("test_sim_history");
