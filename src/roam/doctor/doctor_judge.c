@@ -654,6 +654,9 @@ static unsigned endpoint_returns(const struct uapi_peer *peer, bool *same_addres
 	return returns;
 }
 
+/* Flips older than this no longer make duplicate_peer_key a FAIL. */
+enum { DUPLICATE_KEY_ONGOING_MS = 60000 };
+
 void judge_endpoint(struct doctor_report *r, const struct peer_observation *p, bool skipped, uint64_t now_ms)
 {
 	struct doctor_finding *f = doctor_add(r, "endpoint", p->peer->public_key);
@@ -694,12 +697,21 @@ void judge_endpoint(struct doctor_report *r, const struct peer_observation *p, b
 	bool same_address;
 	unsigned returns = endpoint_returns(peer, &same_address);
 	if (returns >= (same_address ? 2u : 4u)) {
-		f->status = DOCTOR_FAIL;
+		/* Two live senders flip it at every keepalive or handshake;
+		 * flips that stopped a minute ago are a second device gone
+		 * (or switched off): worth knowing, no longer the fault. */
+		bool ongoing = last->age_ms <= DUPLICATE_KEY_ONGOING_MS;
+
+		f->status = ongoing ? DOCTOR_FAIL : DOCTOR_WARN;
 		f->cause = "duplicate_peer_key";
 		doctor_figure(f, "returns", returns);
 		doctor_evidence(f, "; within 3 minutes it went back %u times to the endpoint it had just left "
 				   "(%s <-> %s): two senders take it from each other", returns, last->old_endpoint,
 				last->new_endpoint);
+		if (!ongoing) {
+			ago_text(ago, sizeof(ago), last->age_ms);
+			doctor_evidence(f, "; the last flip was %s ago: the second sender has stopped for now", ago);
+		}
 		doctor_decision(f, "Two devices use this peer's key (a config copied to a second device): give each "
 				   "device its own key and its own peer here.");
 	}
