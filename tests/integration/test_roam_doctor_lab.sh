@@ -280,9 +280,23 @@ f_psk() { server_wg peer "$(key_pub lp)" preshared-key /dev/null && phone_restar
 # kernel: the phone's tunnel interface is down.
 b_link_down() { ip -n "$LAB_PHONE" link set "$LAB_WG_PHONE" down; }
 f_link_down() { phone_restart; }
-# kernel: IPv6 forwarding off on the server, whose clients have IPv6.
-b_fwd6() { nsx "$LAB_SERVER" sysctl -qw net.ipv6.conf.all.forwarding=0; }
-f_fwd6() { nsx "$LAB_SERVER" sysctl -qw net.ipv6.conf.all.forwarding=1; }
+# kernel: IPv6 forwarding off on the server, whose clients' IPv6 it
+# masquerades out (an IPv6 NAT: the clients' IPv6 is meant to leave).
+b_fwd6() {
+	nsx "$LAB_SERVER" nft -f - <<-EOF || return 1
+		table ip6 rtnat6 {
+			chain postrouting {
+				type nat hook postrouting priority 100; policy accept;
+				oifname "$LAB_SRV_DEV" masquerade
+			}
+		}
+	EOF
+	nsx "$LAB_SERVER" sysctl -qw net.ipv6.conf.all.forwarding=0
+}
+f_fwd6() {
+	nsx "$LAB_SERVER" nft delete table ip6 rtnat6
+	nsx "$LAB_SERVER" sysctl -qw net.ipv6.conf.all.forwarding=1
+}
 # routing: the phone lost its route into the tunnel.
 b_ph_route() { ip -n "$LAB_PHONE" route del 198.18.0.0/24 dev "$LAB_WG_PHONE"; }
 f_ph_route() { ip -n "$LAB_PHONE" route replace 198.18.0.0/24 dev "$LAB_WG_PHONE"; }
@@ -542,6 +556,18 @@ sc_healthy_full() {
 t_check "lab: server, phone (roam up), a user pinging through the tunnel" sc_build || t_finish
 t_check "healthy split tunnel: no FAIL on either side, exit 0, < 1 s" sc_healthy_split
 t_check "healthy full tunnel: no FAIL on either side, exit 0, < 1 s" sc_healthy_full
+
+# A dual-stack server whose IPv6 lives only inside the tunnel (the phone's
+# /128, unique-local, the masquerade IPv4 only): IPv6 forwarding off is a
+# choice there, not a fault — no FAIL.
+sc_ipv6_tunnel_only() {
+	local ok=0
+	nsx "$LAB_SERVER" sysctl -qw net.ipv6.conf.all.forwarding=0 || return 1
+	healthy healthy-server-ipv6-tunnel-only server || ok=1
+	nsx "$LAB_SERVER" sysctl -qw net.ipv6.conf.all.forwarding=1
+	return "$ok"
+}
+t_check "healthy dual-stack server, IPv6 only inside the tunnel, IPv6 forwarding off: no FAIL" sc_ipv6_tunnel_only
 
 # A server that ignores ICMP echo on a working tunnel: the pings go
 # unanswered, a TCP connection to it is answered (a reset): WARN

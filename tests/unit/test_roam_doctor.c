@@ -692,11 +692,32 @@ static void test_forwarding(void)
 	o.input_drop = 0;
 	o.egress[0] = '\0';
 	o.nat = 0;
-	o.need_ipv6 = true;
+	o.ipv6_clients = true;
 	o.ipv6 = 0;
 	o.nat = 1;
+	/* IPv6 only inside the tunnel (the IPv4 masquerade says nothing
+	 * about IPv6): forwarding it off is a choice, not a fault. */
 	judge_forwarding(&r, &o);
-	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "net.ipv6.conf.all.forwarding=1"));
+	CHECK(last(&r)->status == DOCTOR_PASS && strstr(last(&r)->evidence, "stays inside the tunnel"));
+	snprintf(o.ipv6_needed_why, sizeof(o.ipv6_needed_why), "an IPv6 source NAT takes the clients out: x");
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "net.ipv6.conf.all.forwarding=1") &&
+	      strstr(last(&r)->evidence, "IPv6 source NAT"));
+	o.nat = 0;	/* needed for IPv6 even without an IPv4 NAT */
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "forwarding_off"));
+	o.nat = 1;
+	{
+		char why[320];
+
+		CHECK(!doctor_ipv6_forwarding_needed(&dev, "", why, sizeof(why)) && !why[0]);
+		CHECK(doctor_ipv6_forwarding_needed(&dev, "table ip6 n, chain p: masquerade", why, sizeof(why)) &&
+		      strstr(why, "table ip6 n"));
+		make_peer(&b, 2, "198.18.0.3/32", "2001:db8:1::3/128");
+		peers[1] = b.peer;
+		dev.n_peers = 2;
+		CHECK(doctor_ipv6_forwarding_needed(&dev, NULL, why, sizeof(why)) && strstr(why, "2001:db8:1::3/128"));
+	}
 	o.hub = false;
 	judge_forwarding(&r, &o);
 	CHECK(last(&r)->status == DOCTOR_SKIP);
@@ -999,6 +1020,13 @@ static void test_ruleset(void)
 			   "priority 100; policy accept;\n\t\toifname \"eth0\" ip saddr 198.18.6.0/24 "
 			   "masquerade\n\t}\n}\n";
 
+	/* Only a NAT that sees IPv6 needs IPv6 forwarding. */
+	CHECK(!ruleset_find_ipv6_source_nat(eth0, rule, sizeof(rule)));
+	CHECK(!ruleset_find_ipv6_source_nat("table inet n {\n chain p {\n  oifname \"eth0\" ip saddr 198.18.0.0/24 "
+					    "masquerade\n }\n}\n", rule, sizeof(rule)));
+	CHECK(ruleset_find_ipv6_source_nat("table ip6 n6 {\n chain p {\n  type nat hook postrouting priority 100;\n"
+					   "  oifname \"eth0\" masquerade\n }\n}\n", rule, sizeof(rule)) &&
+	      !strcmp(rule, "table ip6 n6, chain p: oifname \"eth0\" masquerade"));
 	CHECK(ruleset_find_source_nat(eth0, NULL, NULL, 0, rule, sizeof(rule)) == 1 &&
 	      !strcmp(rule, "oifname \"eth0\" ip saddr 198.18.6.0/24 masquerade"));
 	/* The clients' traffic leaves by another interface: the rule misses it. */

@@ -858,7 +858,7 @@ static void check_forwarding(struct exam *x)
 {
 	struct forwarding_observation fo = { 0 };
 
-	fo.hub = doctor_peers_route_through(&x->dev, &fo.need_ipv6);
+	fo.hub = doctor_peers_route_through(&x->dev, &fo.ipv6_clients);
 	if (host_sysctl_int("net.ipv4.ip_forward", &fo.ipv4))
 		fo.ipv4 = -1;
 	if (host_sysctl_int("net.ipv6.conf.all.forwarding", &fo.ipv6))
@@ -888,6 +888,10 @@ static void check_forwarding(struct exam *x)
 								  sizeof(fo.forward_rule));
 		fo.input_drop = err ? err
 				    : ruleset_find_input_drop(ruleset, x->ifname, fo.input_rule, sizeof(fo.input_rule));
+		char ipv6_nat[256] = "";
+		if (!err)
+			ruleset_find_ipv6_source_nat(ruleset, ipv6_nat, sizeof(ipv6_nat));
+		doctor_ipv6_forwarding_needed(&x->dev, ipv6_nat, fo.ipv6_needed_why, sizeof(fo.ipv6_needed_why));
 		free(ruleset);
 		find_interface_forwarding_off(x->ifname, fo.egress, fo.interface_forwarding_off,
 					      sizeof(fo.interface_forwarding_off));

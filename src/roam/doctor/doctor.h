@@ -198,9 +198,17 @@ void judge_keepalive(struct doctor_report *r, const struct peer_observation *p);
  * the peer (this host is their client, or one end of a site link). */
 bool doctor_peers_route_through(const struct uapi_device *dev, bool *any_ipv6);
 
+/* Why the clients' IPv6 must be forwarded beyond this host, into why: an
+ * IPv6 source NAT (ipv6_nat_rule, "" none), or a client's IPv6 address that
+ * is globally routable (not unique-local or link-local), which the world
+ * can route back. False with why "" when neither: IPv6 then lives only
+ * inside the tunnel, and forwarding it off is a choice, not a fault. */
+bool doctor_ipv6_forwarding_needed(const struct uapi_device *dev, const char *ipv6_nat_rule, char *why, size_t len);
+
 struct forwarding_observation {
 	bool hub;
-	bool need_ipv6;
+	bool ipv6_clients;		/* the peers have IPv6 addresses */
+	char ipv6_needed_why[320];	/* doctor_ipv6_forwarding_needed's why, "" not needed */
 	int ipv4, ipv6;			/* sysctl values, -1 unknown */
 	int nat;			/* 1 a source NAT rule for egress found, 2 only for other
 					 * interfaces, 0 none, -errno: no ruleset */

@@ -776,10 +776,37 @@ bool doctor_peers_route_through(const struct uapi_device *dev, bool *any_ipv6)
 	return prefixes > 0;
 }
 
+/* fc00::/7 (unique local) and fe80::/10 (link local): nothing beyond
+ * this host routes them back, so without NAT they go nowhere. */
+static bool ipv6_routable(const struct ip_prefix *a)
+{
+	return a->family == AF_INET6 && (a->addr[0] & 0xfe) != 0xfc && !(a->addr[0] == 0xfe && (a->addr[1] & 0xc0) == 0x80);
+}
+
+bool doctor_ipv6_forwarding_needed(const struct uapi_device *dev, const char *ipv6_nat_rule, char *why, size_t len)
+{
+	char a[IP_PREFIX_STRLEN];
+
+	why[0] = '\0';
+	if (ipv6_nat_rule && ipv6_nat_rule[0]) {
+		snprintf(why, len, "an IPv6 source NAT takes the clients out: %s", ipv6_nat_rule);
+		return true;
+	}
+	for (size_t i = 0; i < dev->n_peers; i++)
+		for (size_t j = 0; j < dev->peers[i].n_allowed_ips; j++)
+			if (ipv6_routable(&dev->peers[i].allowed_ips[j])) {
+				snprintf(why, len, "the client address %s is globally routable",
+					 ip_prefix_str(&dev->peers[i].allowed_ips[j], a));
+				return true;
+			}
+	return false;
+}
+
 void judge_forwarding(struct doctor_report *r, const struct forwarding_observation *o)
 {
 	struct doctor_finding *f = doctor_add(r, "forwarding", NULL);
-	bool v4_off = o->ipv4 == 0, v6_off = o->need_ipv6 && o->ipv6 == 0;
+	bool need_ipv6 = o->ipv6_clients && o->ipv6_needed_why[0];
+	bool v4_off = o->ipv4 == 0, v6_off = need_ipv6 && o->ipv6 == 0;
 
 	if (!o->hub) {
 		f->status = DOCTOR_SKIP;
@@ -789,8 +816,13 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 	}
 	doctor_evidence(f, "the peers are single addresses (clients of this host); net.ipv4.ip_forward = %d",
 			o->ipv4);
-	if (o->need_ipv6)
-		doctor_evidence(f, ", net.ipv6.conf.all.forwarding = %d", o->ipv6);
+	if (need_ipv6)
+		doctor_evidence(f, ", net.ipv6.conf.all.forwarding = %d (needed: %s)", o->ipv6, o->ipv6_needed_why);
+	else if (o->ipv6_clients && o->ipv6 == 0)
+		/* Only the peers' own /128s, unique-local, no NAT66: the
+		 * clients reach this host over IPv6 (input, not forward). */
+		doctor_evidence(f, ", net.ipv6.conf.all.forwarding = 0, which is fine: the clients' IPv6 stays inside "
+				   "the tunnel (unique-local addresses, no IPv6 source NAT)");
 	if (o->nat == 1)
 		doctor_evidence(f, "; source NAT: %s", o->nat_rule);
 	else if (o->nat == 2)
@@ -805,7 +837,7 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 	if (v4_off || v6_off) {
 		/* A NAT rule for the tunnel shows the intent to route: then
 		 * forwarding off is the fault, not a choice. */
-		f->status = o->nat == 1 || o->nat == 3 ? DOCTOR_FAIL : DOCTOR_WARN;
+		f->status = o->nat == 1 || o->nat == 3 || (v6_off && !v4_off) ? DOCTOR_FAIL : DOCTOR_WARN;
 		f->cause = "forwarding_off";
 		doctor_decision(f, "Clients handshake fine but reach nothing beyond this host: turn forwarding on "
 				   "(sysctl -w %s=1) before chasing roaming bugs%s.",

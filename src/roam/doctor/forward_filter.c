@@ -282,3 +282,30 @@ bool snat_rule_address(const char *rule, char *address, size_t len)
 	snprintf(address, len, "%s", word);
 	return true;
 }
+
+/* Does a source NAT rule apply to IPv6: one in a "table ip6", or in a
+ * "table inet" that does not confine itself to IPv4 (ip saddr, ip daddr,
+ * snat ip to, meta nfproto ipv4)? A masquerade in "table ip" never sees
+ * IPv6, so it says nothing about whether the clients' IPv6 leaves. */
+bool ruleset_find_ipv6_source_nat(const char *ruleset, char *rule, size_t len)
+{
+	char table[96] = "", chain[96] = "", buf[512];
+	const char *line = ruleset;
+
+	while (ruleset_next_line(&line, buf, sizeof(buf))) {
+		trim(buf);
+		if (track_table_and_chain(buf, table, sizeof(table), chain, sizeof(chain)) != SCOPE_NONE)
+			continue;
+		if ((!strstr(buf, "masquerade") && !strstr(buf, "snat ")) || strchr(buf, '{'))
+			continue;
+		bool ip6 = !strncmp(table, "table ip6 ", 10);
+		bool inet = !strncmp(table, "table inet ", 11);
+		bool ipv4_only = strstr(buf, "ip saddr") || strstr(buf, "ip daddr") || strstr(buf, "snat ip to") ||
+				 strstr(buf, "nfproto ipv4");
+		if (ip6 || (inet && !ipv4_only)) {
+			snprintf(rule, len, "%s, chain %s: %s", table, chain, buf);
+			return true;
+		}
+	}
+	return false;
+}

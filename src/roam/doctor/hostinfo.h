@@ -70,6 +70,9 @@ bool ruleset_find_forward_replies_drop(const char *ruleset, const char *ifname, 
  * applies to them. True with the rule, trimmed, in found. */
 bool ruleset_find_notrack(const char *ruleset, const char *ifname, const struct ip_prefix *clients, size_t n,
 			  char *found, size_t len);
+/* A source NAT rule that applies to IPv6 (in a table ip6, or a table inet
+ * rule not confined to IPv4): true with where, trimmed, in rule. */
+bool ruleset_find_ipv6_source_nat(const char *ruleset, char *rule, size_t len);
 /* The one address a source NAT rule writes ("snat to 203.0.113.5",
  * "snat ip to 203.0.113.5:1024", "snat ip6 to [2001:db8::1]"): true with it
  * in address; false for masquerade, a range, a map. */
