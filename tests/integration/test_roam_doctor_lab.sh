@@ -473,6 +473,13 @@ f_srv_newkey() { server_wg private-key "$(key_file ls)" && phone_restart; }
 # it the route to the clients).
 b_srv_addr() { ip -n "$LAB_SERVER" addr del "$SRV_TUN4/24" dev "$LAB_WG_SERVER"; }
 f_srv_addr() { ip -n "$LAB_SERVER" addr add "$SRV_TUN4/24" dev "$LAB_WG_SERVER"; }
+# kernel: a hardening script disables IPv6 on the server's tunnel
+# interface: its IPv6 address and routes go, and adding them back fails.
+b_srv_v6_off() { nsx "$LAB_SERVER" sysctl -qw "net.ipv6.conf.$LAB_WG_SERVER.disable_ipv6=1"; }
+f_srv_v6_off() {
+	nsx "$LAB_SERVER" sysctl -qw "net.ipv6.conf.$LAB_WG_SERVER.disable_ipv6=0" &&
+		ip -n "$LAB_SERVER" addr replace "$SRV_TUN6/64" dev "$LAB_WG_SERVER" nodad
+}
 # DNS: the config's DNS is a tunnel address where no host answers.
 b_dns_nohost() { sed -i "s/^DNS = .*/DNS = 198.18.0.53/" "$PHONE_CONF" && phone_resolver 198.18.0.53; }
 f_dns_nohost() { sed -i "s/^DNS = .*/DNS = $SRV_TUN4/" "$PHONE_CONF" && phone_resolver "$SRV_TUN4"; }
@@ -619,6 +626,7 @@ B=(
 	"dns-server-no-host phone dns_no_answer b_dns_nohost f_dns_nohost"
 	"server-key-changed phone unknown_peer|keys_or_filter b_srv_newkey f_srv_newkey"
 	"server-address-removed server route_missing b_srv_addr f_srv_addr"
+	"server-ipv6-disabled server ipv6_disabled b_srv_v6_off f_srv_v6_off"
 	"phone-specific-route phone route_overridden b_ph_specific f_ph_specific"
 	"phone-policy-rule phone route_overridden b_ph_rule f_ph_rule"
 	"server-masquerade-wrong-if server masquerade_wrong_interface b_masq_wrong f_masq"

@@ -728,6 +728,16 @@ static void test_forwarding(void)
 
 		judge_routes(&r, &ro);
 		CHECK(last(&r)->status == DOCTOR_PASS);
+		/* IPv6 disabled on the interface: no IPv6 route can be added,
+		 * so route_missing's fix would fail; name the sysctl. */
+		ro.ipv6_disabled = true;
+		snprintf(ro.ipv6_address, sizeof(ro.ipv6_address), "fd00:19::1/64");
+		judge_routes(&r, &ro);
+		CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "ipv6_disabled") &&
+		      strstr(last(&r)->evidence, "net.ipv6.conf.wg0.disable_ipv6 = 1") &&
+		      strstr(last(&r)->evidence, "fd00:19::1/64 is gone") &&
+		      says(last(&r), "sysctl -w net.ipv6.conf.wg0.disable_ipv6=0"));
+		ro.ipv6_disabled = false;
 		ro.misses = &miss;
 		ro.n_misses = ro.n_shown = 1;
 		judge_routes(&r, &ro);

@@ -967,6 +967,28 @@ static void observe_policy_rules(const struct uapi_device *dev, int ifindex, str
 	rtnl_close(&nl);
 }
 
+/* A tunnel with IPv6 (in the config's Address, or the peers' AllowedIPs)
+ * on an interface whose IPv6 is disabled: ro->ipv6_disabled, with the
+ * config's first IPv6 Address to name. */
+static void observe_ipv6_disabled(const struct exam *x, struct routes_observation *ro)
+{
+	char sysctl[64 + IF_NAMESIZE];
+	bool wanted = false;
+	int v;
+
+	for (size_t i = 0; x->have_cfg && i < x->cfg.iface.n_addresses; i++)
+		if (x->cfg.iface.addresses[i].prefix.family == AF_INET6) {
+			if (!wanted)
+				ip_prefix_str(&x->cfg.iface.addresses[i].prefix, ro->ipv6_address);
+			wanted = true;
+		}
+	for (size_t i = 0; i < x->dev.n_peers; i++)
+		for (size_t j = 0; j < x->dev.peers[i].n_allowed_ips; j++)
+			wanted |= x->dev.peers[i].allowed_ips[j].family == AF_INET6;
+	snprintf(sysctl, sizeof(sysctl), "net.ipv6.conf.%s.disable_ipv6", x->ifname);
+	ro->ipv6_disabled = wanted && host_sysctl_int(sysctl, &v) == 0 && v == 1;
+}
+
 /* The addresses the user and doctor depend on: the DNS servers given or
  * in the config, and the addresses doctor pings. */
 static void check_routes(struct exam *x)
@@ -995,8 +1017,9 @@ static void check_routes(struct exam *x)
 	}
 	observe_routes(&x->dev, x->ifindex, extra, what, n, &ro);
 	observe_policy_rules(&x->dev, x->ifindex, &ro);
+	observe_ipv6_disabled(x, &ro);
 	judge_routes(x->r, &ro);
-	x->routes_failed = ro.n_misses + ro.n_overridden > 0;
+	x->routes_failed = ro.n_misses + ro.n_overridden > 0 || ro.ipv6_disabled;
 	free(ro.misses);
 	free(extra);
 	free(what);

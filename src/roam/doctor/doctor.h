@@ -262,6 +262,12 @@ struct routes_observation {
 	 * interface (its LAN), which now goes into the tunnel; "" none. */
 	char lan_prefix[IP_PREFIX_STRLEN];
 	char lan_dev[IF_NAMESIZE];
+	/* net.ipv6.conf.IF.disable_ipv6 = 1 on a tunnel with IPv6 (an Address
+	 * or AllowedIPs): the kernel took its IPv6 addresses and refuses IPv6
+	 * routes into it, so route_missing's fix would fail. The config's
+	 * first IPv6 Address, "" when unknown. */
+	bool ipv6_disabled;
+	char ipv6_address[IP_PREFIX_STRLEN];
 };
 void judge_routes(struct doctor_report *r, const struct routes_observation *o);
 

@@ -1040,6 +1040,26 @@ void judge_routes(struct doctor_report *r, const struct routes_observation *o)
 		doctor_evidence(f, "no AllowedIPs to route");
 		return;
 	}
+	if (o->ipv6_disabled) {
+		/* First: every IPv6 route into the interface is missing for
+		 * this one reason, and adding them fails ("IPv6 is disabled
+		 * on nexthop device"). */
+		f->status = DOCTOR_FAIL;
+		f->cause = "ipv6_disabled";
+		doctor_evidence(f, "IPv6 is disabled on %s (net.ipv6.conf.%s.disable_ipv6 = 1): ", r->ifname,
+				r->ifname);
+		if (o->ipv6_address[0])
+			doctor_evidence(f, "its IPv6 Address %s is gone", o->ipv6_address);
+		else
+			doctor_evidence(f, "its IPv6 addresses are gone");
+		doctor_evidence(f, ", and no IPv6 route can go into it");
+		doctor_decision(f, "Turn IPv6 back on for the interface (sysctl -w net.ipv6.conf.%s.disable_ipv6=0; "
+				   "and find what set it, a hardening script or a sysctl.d file), then roam down/up the "
+				   "tunnel (or re-add the address: ip addr add %s dev %s) to get its IPv6 address and "
+				   "routes back.", r->ifname, o->ipv6_address[0] ? o->ipv6_address : "ADDRESS",
+				r->ifname);
+		return;
+	}
 	if (o->not_marked_rule_missing || o->main_first_rule_missing) {
 		policy_rule_finding(r, f, o);
 		return;
