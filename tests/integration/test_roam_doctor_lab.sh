@@ -480,6 +480,21 @@ f_srv_v6_off() {
 	nsx "$LAB_SERVER" sysctl -qw "net.ipv6.conf.$LAB_WG_SERVER.disable_ipv6=0" &&
 		ip -n "$LAB_SERVER" addr replace "$SRV_TUN6/64" dev "$LAB_WG_SERVER" nodad
 }
+# routing: the server marks its datagrams (FwMark 0x100) and a leftover
+# policy rule sends marked packets to table 100, whose default route names
+# a gateway that is not there: this host's own kernel reports host
+# unreachable (ARP fails), from its own address, not the phone's host.
+DEAD_GW=198.19.0.99
+b_srv_dead_gw() {
+	server_wg fwmark 0x100 &&
+		ip -n "$LAB_SERVER" route add default via "$DEAD_GW" dev "$LAB_SRV_DEV" table 100 &&
+		ip -n "$LAB_SERVER" rule add fwmark 0x100 lookup 100 pref 1000
+}
+f_srv_dead_gw() {
+	ip -n "$LAB_SERVER" rule del pref 1000
+	ip -n "$LAB_SERVER" route flush table 100
+	server_wg fwmark 0
+}
 # DNS: the config's DNS is a tunnel address where no host answers.
 b_dns_nohost() { sed -i "s/^DNS = .*/DNS = 198.18.0.53/" "$PHONE_CONF" && phone_resolver 198.18.0.53; }
 f_dns_nohost() { sed -i "s/^DNS = .*/DNS = $SRV_TUN4/" "$PHONE_CONF" && phone_resolver "$SRV_TUN4"; }
@@ -627,6 +642,7 @@ B=(
 	"server-key-changed phone unknown_peer|keys_or_filter b_srv_newkey f_srv_newkey"
 	"server-address-removed server route_missing b_srv_addr f_srv_addr"
 	"server-ipv6-disabled server ipv6_disabled b_srv_v6_off f_srv_v6_off"
+	"server-fwmark-dead-gateway server next_hop_unreachable b_srv_dead_gw f_srv_dead_gw"
 	"phone-specific-route phone route_overridden b_ph_specific f_ph_specific"
 	"phone-policy-rule phone route_overridden b_ph_rule f_ph_rule"
 	"server-masquerade-wrong-if server masquerade_wrong_interface b_masq_wrong f_masq"

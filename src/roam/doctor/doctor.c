@@ -1218,6 +1218,7 @@ static void observe_datapath(struct exam *x, const struct uapi_peer *peer, struc
 	if (x->w.icmp_watched) {
 		icmp_watch_drain(&x->icmp, x->dev.listen_port, &o->icmp);
 		wait_for_late_icmp(x, pings_started, o);
+		doctor_locate_next_hop(&o->icmp, x->dev.fwmark);
 	}
 	if (cap >= 0) {
 		capture_run(cap, x->dev.listen_port, 0, &o->capture);
@@ -1603,6 +1604,7 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 		/* Before the nudges: their ICMP errors come back within a round trip. */
 		x.w.icmp_watched = icmp_watch_open(&x.icmp) == 0;
 		nudge_and_watch(&x);
+		doctor_locate_next_hop(&x.w.icmp, x.dev.fwmark);
 		/* Sending first: when this host refuses the datagrams, nothing
 		 * arriving is its consequence, not an upstream firewall. */
 		doctor_endpoint_loop(&x.dev, x.ifindex, x.w.looped_endpoint);

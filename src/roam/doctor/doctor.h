@@ -142,6 +142,11 @@ struct watch_observation {
  * daemon's datagrams (with its fwmark) would: copies it to endpoint. */
 bool doctor_endpoint_loop(const struct uapi_device *dev, int ifindex, char endpoint[UAPI_ENDPOINT_MAX]);
 
+/* When icmp's latest error is host unreachable from one of this host's own
+ * addresses, fills icmp->next_hop: the route to the target the daemon's
+ * datagrams (with fwmark) take, and the rule that chose its table. */
+void doctor_locate_next_hop(struct icmp_seen *icmp, uint32_t fwmark);
+
 /* Judges sending: did this host's own kernel refuse datagrams to the peers
  * (roamd's send_* drops: a local firewall rule, no route)? Looks at their
  * growth while doctor watched, or, unwatched, at their totals when no peer

@@ -236,6 +236,40 @@ bool judge_sending(struct doctor_report *r, const struct uapi_device *dev, const
 
 /* ---- udp ------------------------------------------------------------------ */
 
+/* Host unreachable from one of this host's own addresses: its kernel
+ * gave up resolving the next hop (ARP/ND), so the fault is here (a dead
+ * gateway, often in a table a policy rule chose), not the peer's host. */
+static void next_hop_cause(struct doctor_finding *f, const struct icmp_seen *icmp, const char *who, const char *to)
+{
+	const struct icmp_next_hop *h = &icmp->next_hop;
+	const char *dev = h->dev[0] ? h->dev : "its interface";
+
+	f->cause = "next_hop_unreachable";
+	doctor_evidence(f, "; %s is this host's own address: its kernel could not reach the next hop", who);
+	if (!h->gateway[0]) {
+		doctor_evidence(f, " (%s is on the link of %s, no gateway)", to, dev);
+		doctor_decision(f, "The peer's host %s does not answer ARP/ND on %s (ip neigh show dev %s: FAILED): "
+				   "it is down or its address moved; check the host, or this Endpoint.", to, dev, dev);
+		return;
+	}
+	doctor_evidence(f, ": the daemon's datagrams to %s go via %s on %s", to, h->gateway, dev);
+	if (h->table)
+		doctor_evidence(f, " (table %u%s", h->table, h->by_rule ? "" : ")");
+	if (h->by_rule)
+		doctor_evidence(f, ", chosen by rule %u: fwmark 0x%x lookup %u)", h->rule_priority, h->rule_fwmark,
+				h->table);
+	if (h->by_rule)
+		doctor_decision(f, "This host cannot reach its next hop %s on %s for %s (table %u, chosen by rule "
+				   "fwmark 0x%x lookup %u, priority %u): fix the default route in table %u (ip route "
+				   "replace default via GATEWAY table %u) or remove the rule (ip rule del pref %u) if "
+				   "it is a leftover.", h->gateway, dev, to, h->table, h->rule_fwmark, h->table,
+				h->rule_priority, h->table, h->table, h->rule_priority);
+	else
+		doctor_decision(f, "This host cannot reach its next hop %s on %s for %s (ip neigh show %s: FAILED): "
+				   "the gateway is down or the route names a wrong one; fix the route (ip route get %s%s).",
+				h->gateway, dev, to, h->gateway, to, h->table && h->table != 254 ? " mark M" : "");
+}
+
 /* What the network said about our own datagrams while nothing arrived:
  * an ICMP error names the cause; silence after our initiations is told
  * apart by whether the peer ever answered. Adds the evidence, the
@@ -264,6 +298,12 @@ void doctor_icmp_cause(struct doctor_finding *f, const struct icmp_seen *icmp)
 		doctor_decision(f, "A firewall at %s rejects UDP %u to %s: open it there (the peer's firewall, a "
 				   "security group, or a router on the way).", who, icmp->target_port, to);
 		break;
+	case ICMP_KIND_HOST:
+		if (icmp->next_hop.reporter_local) {
+			next_hop_cause(f, icmp, who, to);
+			break;
+		}
+		/* fall through */
 	default:
 		f->cause = "icmp_unreachable";
 		doctor_decision(f, "%s cannot deliver to %s: the peer's host is off the network (down, moved, or "

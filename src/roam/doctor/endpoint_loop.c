@@ -3,10 +3,14 @@
  * encrypted datagrams would be encrypted again instead of leaving. wg-quick
  * avoids it for 0.0.0.0/0 with a fwmark and a table of its own; with
  * plain routes the endpoint has to stay outside the AllowedIPs. Checked
- * with the daemon's fwmark, which its own datagrams carry. */
+ * with the daemon's fwmark, which its own datagrams carry.
+ * Also the route those datagrams take when this host's own kernel says it
+ * cannot deliver them (doctor_locate_next_hop). */
+#include <net/if.h>
 #include <string.h>
 
 #include "doctor.h"
+#include "hostinfo.h"
 #include "rtnl.h"
 
 /* The address of "198.51.100.1:51820" or "[fd00::1]:51820". */
@@ -55,4 +59,58 @@ bool doctor_endpoint_loop(const struct uapi_device *dev, int ifindex, char endpo
 	}
 	rtnl_close(&nl);
 	return found;
+}
+
+/* The rule that sends marked packets to table: fwmark M lookup table,
+ * not inverted; the first (lowest priority) wins. */
+struct mark_rule_search {
+	uint32_t fwmark, table;
+	bool found;
+	uint32_t priority;
+};
+
+static bool mark_rule_cb(const struct rtnl_rule *rule, void *ctx)
+{
+	struct mark_rule_search *s = ctx;
+
+	if (!rule->invert && rule->fwmark == s->fwmark && rule->table == s->table &&
+	    (!s->found || rule->priority < s->priority)) {
+		s->found = true;
+		s->priority = rule->priority;
+	}
+	return true;
+}
+
+void doctor_locate_next_hop(struct icmp_seen *icmp, uint32_t fwmark)
+{
+	struct icmp_next_hop *h = &icmp->next_hop;
+	char reporter[IP_PREFIX_STRLEN];
+	struct rtnl_route route;
+	struct rtnl nl;
+	bool local = false;
+
+	if (!icmp->total || icmp->last_kind != ICMP_KIND_HOST || h->reporter_local)
+		return;
+	/* The peer's host itself may answer from its own address: only one
+	 * of ours means our kernel gave up on the next hop. */
+	if (host_address_is_local(ip_addr_str(&icmp->reporter, reporter)) != 1 || rtnl_open(&nl) != 0)
+		return;
+	h->reporter_local = true;
+	if (rtnl_route_get_via(&nl, &icmp->target, fwmark, &route, &local) == 0 && !local) {
+		if (route.gateway.family)
+			ip_addr_str(&route.gateway, h->gateway);
+		if (!route.oif || !if_indextoname((unsigned)route.oif, h->dev))
+			h->dev[0] = '\0';
+		h->table = route.table;
+		if (fwmark && route.table != RTNL_TABLE_MAIN) {
+			struct mark_rule_search s = { .fwmark = fwmark, .table = route.table };
+
+			if (rtnl_rule_dump(&nl, icmp->target.family, mark_rule_cb, &s) == 0 && s.found) {
+				h->by_rule = true;
+				h->rule_fwmark = fwmark;
+				h->rule_priority = s.priority;
+			}
+		}
+	}
+	rtnl_close(&nl);
 }
