@@ -495,6 +495,28 @@ f_srv_dead_gw() {
 	ip -n "$LAB_SERVER" route flush table 100
 	server_wg fwmark 0
 }
+# firewall: on a full tunnel, another tool's route chain on output clears
+# the mark on UDP: the phone's own encrypted datagrams lose roamd's fwmark,
+# are routed into the tunnel again and loop.
+b_ph_mark_cleared() {
+	phone_tunnel full || return 1
+	nsx "$LAB_PHONE" nft -f - <<-EOF
+		table ip rtclob {
+			chain out {
+				type route hook output priority -150; policy accept;
+				meta l4proto udp meta mark set 0
+			}
+		}
+	EOF
+}
+# The loop leaves a path MTU of 552 cached on the route to the server,
+# which roam up would take for the next tunnel's MTU (too small for IPv6):
+# flushing the route cache drops it.
+f_ph_mark_cleared() {
+	nsx "$LAB_PHONE" nft delete table ip rtclob
+	nsx "$LAB_PHONE" sysctl -qw net.ipv4.route.flush=1
+	phone_tunnel split
+}
 # DNS: the config's DNS is a tunnel address where no host answers.
 b_dns_nohost() { sed -i "s/^DNS = .*/DNS = 198.18.0.53/" "$PHONE_CONF" && phone_resolver 198.18.0.53; }
 f_dns_nohost() { sed -i "s/^DNS = .*/DNS = $SRV_TUN4/" "$PHONE_CONF" && phone_resolver "$SRV_TUN4"; }
@@ -643,6 +665,7 @@ B=(
 	"server-address-removed server route_missing b_srv_addr f_srv_addr"
 	"server-ipv6-disabled server ipv6_disabled b_srv_v6_off f_srv_v6_off"
 	"server-fwmark-dead-gateway server next_hop_unreachable b_srv_dead_gw f_srv_dead_gw"
+	"full-tunnel-fwmark-cleared phone fwmark_lost b_ph_mark_cleared f_ph_mark_cleared"
 	"phone-specific-route phone route_overridden b_ph_specific f_ph_specific"
 	"phone-policy-rule phone route_overridden b_ph_rule f_ph_rule"
 	"server-masquerade-wrong-if server masquerade_wrong_interface b_masq_wrong f_masq"

@@ -397,6 +397,20 @@ static void test_sending(void)
 	CHECK(judge_sending(&r, &dev, &w, 0));
 	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "endpoint_routed_into_tunnel") &&
 	      says(last(&r), "198.51.100.1:51820") && says(last(&r), "FwMark"));
+	/* A full tunnel whose datagrams lose the fwmark on output: the
+	 * rule that clears it is named, and the fix is that rule. */
+	dev.fwmark = 0xca6c;
+	w.mark_lost = true;
+	snprintf(w.mark_rule, sizeof(w.mark_rule), "table ip clob, chain out: meta l4proto udp meta mark set 0x00000000");
+	CHECK(judge_sending(&r, &dev, &w, 0));
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "fwmark_lost") &&
+	      strstr(last(&r)->evidence, "lose fwmark 0xca6c and are routed into wg0 itself") &&
+	      strstr(last(&r)->evidence, "table ip clob, chain out: meta l4proto udp meta mark set") &&
+	      strstr(last(&r)->decision, "Remove or fix that rule") && !strstr(last(&r)->decision, "AllowedIPs"));
+	w.mark_rule[0] = '\0';	/* no rule found: the collapsed path MTU told */
+	CHECK(judge_sending(&r, &dev, &w, 0));
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "fwmark_lost") &&
+	      says(last(&r), "MARK target"));
 	doctor_report_free(&r);
 }
 
@@ -1030,6 +1044,29 @@ static void test_ruleset(void)
 			   "priority 100; policy accept;\n\t\toifname \"eth0\" ip saddr 198.18.6.0/24 "
 			   "masquerade\n\t}\n}\n";
 
+	/* A route chain on output that clears the daemon's mark (the full
+	 * tunnel's datagrams then loop); roam up's own prerouting and
+	 * postrouting chains, another mark's own port, a filter chain
+	 * (its mark comes after routing) are not it. */
+	{
+		const char *clob = "table ip clob {\n\tchain out {\n\t\ttype route hook output priority mangle; "
+				   "policy accept;\n\t\tmeta l4proto udp meta mark set 0x00000000\n\t}\n}\n";
+		const char *roam_up = "table ip roam-wg0 {\n chain premangle {\n  type filter hook prerouting priority "
+				      "mangle; policy accept;\n  meta l4proto udp meta mark set ct mark\n }\n}\n";
+
+		CHECK(ruleset_find_output_mark_change(clob, 0xca6c, 51820, rule, sizeof(rule)) &&
+		      !strcmp(rule, "table ip clob, chain out: meta l4proto udp meta mark set 0x00000000"));
+		CHECK(!ruleset_find_output_mark_change(roam_up, 0xca6c, 51820, rule, sizeof(rule)));
+		CHECK(!ruleset_find_output_mark_change("table ip m {\n chain o {\n  type route hook output priority "
+						       "mangle;\n  meta mark set 0xca6c\n }\n}\n", 0xca6c, 51820,
+						       rule, sizeof(rule)));
+		CHECK(!ruleset_find_output_mark_change("table ip m {\n chain o {\n  type route hook output priority "
+						       "mangle;\n  udp dport 53 meta mark set 0x1\n }\n}\n", 0xca6c,
+						       51820, rule, sizeof(rule)));
+		CHECK(!ruleset_find_output_mark_change("table ip m {\n chain o {\n  type filter hook output priority "
+						       "0;\n  meta mark set 0x1\n }\n}\n", 0xca6c, 51820, rule,
+						       sizeof(rule)));
+	}
 	/* Only a NAT that sees IPv6 needs IPv6 forwarding. */
 	CHECK(!ruleset_find_ipv6_source_nat(eth0, rule, sizeof(rule)));
 	CHECK(!ruleset_find_ipv6_source_nat("table inet n {\n chain p {\n  oifname \"eth0\" ip saddr 198.18.0.0/24 "

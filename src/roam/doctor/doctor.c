@@ -1607,7 +1607,9 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 		doctor_locate_next_hop(&x.w.icmp, x.dev.fwmark);
 		/* Sending first: when this host refuses the datagrams, nothing
 		 * arriving is its consequence, not an upstream firewall. */
-		doctor_endpoint_loop(&x.dev, x.ifindex, x.w.looped_endpoint);
+		if (!doctor_endpoint_loop(&x.dev, x.ifindex, x.w.looped_endpoint))
+			x.w.mark_lost = doctor_endpoint_mark_lost(&x.dev, x.ifindex, x.w.looped_endpoint,
+								  x.w.mark_rule, sizeof(x.w.mark_rule));
 		x.w.sending_failed = judge_sending(r, &x.dev, &x.w, wall_clock_ms());
 		/* A full tunnel's replies lost to rp_filter look like an
 		 * upstream firewall to the udp check: name the real cause. */

@@ -133,6 +133,11 @@ struct watch_observation {
 	/* A peer's Endpoint that routes into this interface itself (see
 	 * doctor_endpoint_loop); "" for none. */
 	char looped_endpoint[UAPI_ENDPOINT_MAX];
+	/* The loop comes from the datagrams losing the daemon's fwmark
+	 * (doctor_endpoint_mark_lost), and the rule that clears it ("" not
+	 * found). */
+	bool mark_lost;
+	char mark_rule[320];
 	/* Datagrams arrived and none reached the daemon: a DNAT/redirect of
 	 * the listen port in the ruleset, "" for none. */
 	char redirect_rule[160];
@@ -141,6 +146,13 @@ struct watch_observation {
 /* Finds a peer whose Endpoint routes into interface ifindex itself, as the
  * daemon's datagrams (with its fwmark) would: copies it to endpoint. */
 bool doctor_endpoint_loop(const struct uapi_device *dev, int ifindex, char endpoint[UAPI_ENDPOINT_MAX]);
+/* A full tunnel whose daemon's datagrams lose their fwmark: a peer's
+ * Endpoint leaves with the mark but routes into interface ifindex without
+ * it, and either a route chain on the output hook sets another mark (the
+ * rule, in rule) or roamd learnt a path MTU from this host itself far below
+ * the way out (the loop's growth; rule ""). Copies the Endpoint. */
+bool doctor_endpoint_mark_lost(const struct uapi_device *dev, int ifindex, char endpoint[UAPI_ENDPOINT_MAX],
+			       char *rule, size_t len);
 
 /* When icmp's latest error is host unreachable from one of this host's own
  * addresses, fills icmp->next_hop: the route to the target the daemon's

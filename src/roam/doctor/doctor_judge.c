@@ -176,6 +176,34 @@ static void send_decision(struct doctor_finding *f, const char *why)
 				   "log and `roam show` for the cause.");
 }
 
+/* A full tunnel's own datagrams lose the daemon's fwmark on the way out (a
+ * route chain on the output hook that sets another mark): routed again
+ * without it, they go into the tunnel itself and loop, growing until this
+ * host's own kernel reports them too big. */
+static void mark_lost_finding(struct doctor_report *r, struct doctor_finding *f, const struct uapi_device *dev,
+			      const struct watch_observation *w)
+{
+	f->status = DOCTOR_FAIL;
+	f->cause = "fwmark_lost";
+	doctor_evidence(f, "the daemon's datagrams to %s lose fwmark 0x%x and are routed into %s itself: with the "
+			   "mark they leave (ip route get ADDRESS mark 0x%x), without it they go into the tunnel",
+			w->looped_endpoint, dev->fwmark, r->ifname, dev->fwmark);
+	if (w->mark_rule[0]) {
+		doctor_evidence(f, "; a route chain on the output hook sets another mark: %s", w->mark_rule);
+		doctor_decision(f, "Remove or fix that rule (nft -a list ruleset; nft delete rule TABLE CHAIN handle N), "
+				   "or make it spare the daemon's datagrams (meta mark 0x%x accept before it, or match "
+				   "only what it is meant for): until then the tunnel's own datagrams loop inside it. "
+				   "Then flush the path MTU the loop left on the route to the endpoint (sysctl -w "
+				   "net.ipv4.route.flush=1), or the next roam up takes it for the MTU.", dev->fwmark);
+	} else {
+		doctor_evidence(f, "; roamd learnt a path MTU from this host itself far below the way out (the "
+				   "datagrams grow each time round the loop)");
+		doctor_decision(f, "Find what clears or rewrites the mark on output (nft list ruleset: a meta mark set "
+				   "in a route chain on the output hook; iptables -t mangle -S OUTPUT: a MARK target) "
+				   "and make it spare fwmark 0x%x.", dev->fwmark);
+	}
+}
+
 bool judge_sending(struct doctor_report *r, const struct uapi_device *dev, const struct watch_observation *w,
 		   uint64_t now_ms)
 {
@@ -187,6 +215,10 @@ bool judge_sending(struct doctor_report *r, const struct uapi_device *dev, const
 
 	/* First: a loop makes every other reading of the datagrams' fate
 	 * (ICMP from the peer's host, silence) a consequence. */
+	if (w->looped_endpoint[0] && w->mark_lost) {
+		mark_lost_finding(r, f, dev, w);
+		return true;
+	}
 	if (w->looped_endpoint[0]) {
 		f->status = DOCTOR_FAIL;
 		f->cause = "endpoint_routed_into_tunnel";

@@ -7,6 +7,7 @@
  * Also the route those datagrams take when this host's own kernel says it
  * cannot deliver them (doctor_locate_next_hop). */
 #include <net/if.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "doctor.h"
@@ -113,4 +114,65 @@ void doctor_locate_next_hop(struct icmp_seen *icmp, uint32_t fwmark)
 		}
 	}
 	rtnl_close(&nl);
+}
+
+/* The MTU of the route the marked datagrams take: its mtu metric, else its
+ * device's; 0 unknown. */
+static uint32_t marked_route_mtu(struct rtnl *nl, const struct rtnl_route *route)
+{
+	uint32_t mtu = route->mtu;
+
+	if (!mtu && route->oif > 0 && rtnl_link_mtu(nl, route->oif, &mtu) != 0)
+		mtu = 0;
+	return mtu;
+}
+
+/* roamd learnt a path MTU from this host's own kernel far below the way
+ * out: its datagrams went into the tunnel and were wrapped again, each
+ * turn 60 bytes bigger, until the kernel's 552 floor. */
+static bool local_path_mtu_collapsed(const struct uapi_peer *peer, uint32_t way_out_mtu)
+{
+	return !strcmp(peer->path_mtu_origin, "local") && peer->path_mtu && way_out_mtu &&
+	       peer->path_mtu + 200 < way_out_mtu;
+}
+
+bool doctor_endpoint_mark_lost(const struct uapi_device *dev, int ifindex, char endpoint[UAPI_ENDPOINT_MAX],
+			       char *rule, size_t len)
+{
+	struct rtnl nl;
+	bool found = false;
+	char *ruleset = NULL;
+	bool ruleset_read = false;
+
+	rule[0] = '\0';
+	if (!dev->fwmark || ifindex <= 0 || rtnl_open(&nl) != 0)
+		return false;
+	for (size_t i = 0; i < dev->n_peers && !found; i++) {
+		const struct uapi_peer *p = &dev->peers[i];
+		struct rtnl_route marked, bare;
+		struct ip_prefix addr;
+		bool local = false;
+
+		/* Marked, the datagrams leave; unmarked, they go into the
+		 * tunnel: a full tunnel, where the mark is all that keeps
+		 * them out. Whether they keep it is the question. */
+		if (!p->endpoint[0] || !endpoint_address(p->endpoint, &addr) ||
+		    rtnl_route_get_via(&nl, &addr, dev->fwmark, &marked, &local) != 0 || local ||
+		    marked.oif == ifindex || rtnl_route_get_via(&nl, &addr, 0, &bare, &local) != 0 || local ||
+		    bare.oif != ifindex)
+			continue;
+		if (!ruleset_read) {
+			ruleset_read = true;
+			if (host_nft_ruleset(&ruleset) != 0)
+				ruleset = NULL;
+		}
+		uint16_t port = (uint16_t)strtoul(strrchr(p->endpoint, ':') + 1, NULL, 10);
+		found = (ruleset && ruleset_find_output_mark_change(ruleset, dev->fwmark, port, rule, len)) ||
+			local_path_mtu_collapsed(p, marked_route_mtu(&nl, &marked));
+		if (found)
+			snprintf(endpoint, UAPI_ENDPOINT_MAX, "%s", p->endpoint);
+	}
+	free(ruleset);
+	rtnl_close(&nl);
+	return found;
 }
