@@ -254,6 +254,13 @@ static bool parse_route(const struct nlmsghdr *nlh, struct rtnl_route *out)
 			if (mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
 				out->oif = (int)mnl_attr_get_u32(attr);
 			break;
+		case RTA_GATEWAY:
+			if (mnl_attr_get_payload_len(attr) == alen) {
+				out->gateway.family = rtm->rtm_family;
+				out->gateway.cidr = rtm->rtm_family == AF_INET ? 32 : 128;
+				memcpy(out->gateway.addr, mnl_attr_get_payload(attr), alen);
+			}
+			break;
 		case RTA_METRICS:
 			out->mtu = metrics_mtu(attr);
 			break;
@@ -327,6 +334,9 @@ static int route_get(struct rtnl *r, const struct ip_prefix *dst, uint32_t mark,
 
 	rtm->rtm_family = (unsigned char)dst->family;
 	rtm->rtm_dst_len = dst->family == AF_INET ? 32 : 128;
+	/* Without it IPv4 answers "table main" whichever table a policy
+	 * rule chose (ip route get sets it too). */
+	rtm->rtm_flags |= RTM_F_LOOKUP_TABLE;
 	mnl_attr_put(nlh, RTA_DST, addr_len(dst->family), dst->addr);
 	if (mark)
 		mnl_attr_put_u32(nlh, RTA_MARK, mark);
@@ -356,6 +366,12 @@ int rtnl_route_get_table(struct rtnl *r, const struct ip_prefix *dst, uint32_t m
 	*oif = ret ? 0 : route.oif;
 	*table = ret ? 0 : route.table;
 	return ret;
+}
+
+int rtnl_route_get_via(struct rtnl *r, const struct ip_prefix *dst, uint32_t mark, struct rtnl_route *route,
+		       bool *local)
+{
+	return route_get(r, dst, mark, route, local);
 }
 
 int rtnl_route_get_mtu(struct rtnl *r, const struct ip_prefix *dst, uint32_t *mtu)

@@ -18,6 +18,7 @@ struct rtnl_route {
 	uint32_t table;
 	int oif;		/* 0: any (dumps) */
 	uint32_t mtu;		/* the route's mtu metric; 0 if none */
+	struct ip_prefix gateway;	/* its next hop (RTA_GATEWAY); family 0: on-link */
 };
 
 /* One policy rule in the two shapes wg-quick uses for a full tunnel:
@@ -67,6 +68,10 @@ int rtnl_route_get_oif(struct rtnl *r, const struct ip_prefix *dst, int *oif, bo
  * is not the one expected. */
 int rtnl_route_get_table(struct rtnl *r, const struct ip_prefix *dst, uint32_t mark, int *oif, uint32_t *table,
 			 bool *local);
+/* The whole route packets to dst with fwmark mark (0: none) take, after
+ * the policy rules (ip route get DST mark M): oif, table, gateway. */
+int rtnl_route_get_via(struct rtnl *r, const struct ip_prefix *dst, uint32_t mark, struct rtnl_route *route,
+		       bool *local);
 /* The MTU packets to dst would leave with: the route's mtu metric, else
  * its device's MTU (ip route get). */
 int rtnl_route_get_mtu(struct rtnl *r, const struct ip_prefix *dst, uint32_t *mtu);

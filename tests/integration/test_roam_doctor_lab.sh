@@ -295,9 +295,23 @@ f_psk() { server_wg peer "$(key_pub lp)" preshared-key /dev/null && phone_restar
 # kernel: the phone's tunnel interface is down.
 b_link_down() { ip -n "$LAB_PHONE" link set "$LAB_WG_PHONE" down; }
 f_link_down() { phone_restart; }
-# kernel: IPv6 forwarding off on the server, whose clients have IPv6.
-b_fwd6() { nsx "$LAB_SERVER" sysctl -qw net.ipv6.conf.all.forwarding=0; }
-f_fwd6() { nsx "$LAB_SERVER" sysctl -qw net.ipv6.conf.all.forwarding=1; }
+# kernel: IPv6 forwarding off on the server, whose clients' IPv6 it
+# masquerades out (an IPv6 NAT: the clients' IPv6 is meant to leave).
+b_fwd6() {
+	nsx "$LAB_SERVER" nft -f - <<-EOF || return 1
+		table ip6 rtnat6 {
+			chain postrouting {
+				type nat hook postrouting priority 100; policy accept;
+				oifname "$LAB_SRV_DEV" masquerade
+			}
+		}
+	EOF
+	nsx "$LAB_SERVER" sysctl -qw net.ipv6.conf.all.forwarding=0
+}
+f_fwd6() {
+	nsx "$LAB_SERVER" nft delete table ip6 rtnat6
+	nsx "$LAB_SERVER" sysctl -qw net.ipv6.conf.all.forwarding=1
+}
 # routing: the phone lost its route into the tunnel.
 b_ph_route() { ip -n "$LAB_PHONE" route del 198.18.0.0/24 dev "$LAB_WG_PHONE"; }
 f_ph_route() { ip -n "$LAB_PHONE" route replace 198.18.0.0/24 dev "$LAB_WG_PHONE"; }
@@ -497,6 +511,50 @@ f_srv_newkey() { server_wg private-key "$(key_file ls)" && phone_restart; }
 # it the route to the clients).
 b_srv_addr() { ip -n "$LAB_SERVER" addr del "$SRV_TUN4/24" dev "$LAB_WG_SERVER"; }
 f_srv_addr() { ip -n "$LAB_SERVER" addr add "$SRV_TUN4/24" dev "$LAB_WG_SERVER"; }
+# kernel: a hardening script disables IPv6 on the server's tunnel
+# interface: its IPv6 address and routes go, and adding them back fails.
+b_srv_v6_off() { nsx "$LAB_SERVER" sysctl -qw "net.ipv6.conf.$LAB_WG_SERVER.disable_ipv6=1"; }
+f_srv_v6_off() {
+	nsx "$LAB_SERVER" sysctl -qw "net.ipv6.conf.$LAB_WG_SERVER.disable_ipv6=0" &&
+		ip -n "$LAB_SERVER" addr replace "$SRV_TUN6/64" dev "$LAB_WG_SERVER" nodad
+}
+# routing: the server marks its datagrams (FwMark 0x100) and a leftover
+# policy rule sends marked packets to table 100, whose default route names
+# a gateway that is not there: this host's own kernel reports host
+# unreachable (ARP fails), from its own address, not the phone's host.
+DEAD_GW=198.19.0.99
+b_srv_dead_gw() {
+	server_wg fwmark 0x100 &&
+		ip -n "$LAB_SERVER" route add default via "$DEAD_GW" dev "$LAB_SRV_DEV" table 100 &&
+		ip -n "$LAB_SERVER" rule add fwmark 0x100 lookup 100 pref 1000
+}
+f_srv_dead_gw() {
+	ip -n "$LAB_SERVER" rule del pref 1000
+	ip -n "$LAB_SERVER" route flush table 100
+	server_wg fwmark 0
+}
+# firewall: on a full tunnel, another tool's route chain on output clears
+# the mark on UDP: the phone's own encrypted datagrams lose roamd's fwmark,
+# are routed into the tunnel again and loop.
+b_ph_mark_cleared() {
+	phone_tunnel full || return 1
+	nsx "$LAB_PHONE" nft -f - <<-EOF
+		table ip rtclob {
+			chain out {
+				type route hook output priority -150; policy accept;
+				meta l4proto udp meta mark set 0
+			}
+		}
+	EOF
+}
+# The loop leaves a path MTU of 552 cached on the route to the server,
+# which roam up would take for the next tunnel's MTU (too small for IPv6):
+# flushing the route cache drops it.
+f_ph_mark_cleared() {
+	nsx "$LAB_PHONE" nft delete table ip rtclob
+	nsx "$LAB_PHONE" sysctl -qw net.ipv4.route.flush=1
+	phone_tunnel split
+}
 # DNS: the config's DNS is a tunnel address where no host answers.
 b_dns_nohost() { sed -i "s/^DNS = .*/DNS = 198.18.0.53/" "$PHONE_CONF" && phone_resolver 198.18.0.53; }
 f_dns_nohost() { sed -i "s/^DNS = .*/DNS = $SRV_TUN4/" "$PHONE_CONF" && phone_resolver "$SRV_TUN4"; }
@@ -581,6 +639,18 @@ t_check "lab: server, phone (roam up), a user pinging through the tunnel" sc_bui
 t_check "healthy split tunnel: no FAIL on either side, exit 0, < 1 s" sc_healthy_split
 t_check "healthy full tunnel: no FAIL on either side, exit 0, < 1 s" sc_healthy_full
 
+# A dual-stack server whose IPv6 lives only inside the tunnel (the phone's
+# /128, unique-local, the masquerade IPv4 only): IPv6 forwarding off is a
+# choice there, not a fault — no FAIL.
+sc_ipv6_tunnel_only() {
+	local ok=0
+	nsx "$LAB_SERVER" sysctl -qw net.ipv6.conf.all.forwarding=0 || return 1
+	healthy healthy-server-ipv6-tunnel-only server || ok=1
+	nsx "$LAB_SERVER" sysctl -qw net.ipv6.conf.all.forwarding=1
+	return "$ok"
+}
+t_check "healthy dual-stack server, IPv6 only inside the tunnel, IPv6 forwarding off: no FAIL" sc_ipv6_tunnel_only
+
 # A server that ignores ICMP echo on a working tunnel: the pings go
 # unanswered, a TCP connection to it is answered (a reset): WARN
 # ping_ignored, no FAIL, exit 0.
@@ -657,6 +727,9 @@ B=(
 	"dns-server-no-host phone dns_no_answer b_dns_nohost f_dns_nohost"
 	"server-key-changed phone unknown_peer|keys_or_filter b_srv_newkey f_srv_newkey"
 	"server-address-removed server route_missing b_srv_addr f_srv_addr"
+	"server-ipv6-disabled server ipv6_disabled b_srv_v6_off f_srv_v6_off"
+	"server-fwmark-dead-gateway server next_hop_unreachable b_srv_dead_gw f_srv_dead_gw"
+	"full-tunnel-fwmark-cleared phone fwmark_lost b_ph_mark_cleared f_ph_mark_cleared"
 	"phone-specific-route phone route_overridden b_ph_specific f_ph_specific"
 	"phone-policy-rule phone route_overridden b_ph_rule f_ph_rule"
 	"server-masquerade-wrong-if server masquerade_wrong_interface b_masq_wrong f_masq"

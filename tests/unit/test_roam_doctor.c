@@ -397,6 +397,20 @@ static void test_sending(void)
 	CHECK(judge_sending(&r, &dev, &w, 0));
 	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "endpoint_routed_into_tunnel") &&
 	      says(last(&r), "198.51.100.1:51820") && says(last(&r), "FwMark"));
+	/* A full tunnel whose datagrams lose the fwmark on output: the
+	 * rule that clears it is named, and the fix is that rule. */
+	dev.fwmark = 0xca6c;
+	w.mark_lost = true;
+	snprintf(w.mark_rule, sizeof(w.mark_rule), "table ip clob, chain out: meta l4proto udp meta mark set 0x00000000");
+	CHECK(judge_sending(&r, &dev, &w, 0));
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "fwmark_lost") &&
+	      strstr(last(&r)->evidence, "lose fwmark 0xca6c and are routed into wg0 itself") &&
+	      strstr(last(&r)->evidence, "table ip clob, chain out: meta l4proto udp meta mark set") &&
+	      strstr(last(&r)->decision, "Remove or fix that rule") && !strstr(last(&r)->decision, "AllowedIPs"));
+	w.mark_rule[0] = '\0';	/* no rule found: the collapsed path MTU told */
+	CHECK(judge_sending(&r, &dev, &w, 0));
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "fwmark_lost") &&
+	      says(last(&r), "MARK target"));
 	doctor_report_free(&r);
 }
 
@@ -723,11 +737,32 @@ static void test_forwarding(void)
 	o.input_drop = 0;
 	o.egress[0] = '\0';
 	o.nat = 0;
-	o.need_ipv6 = true;
+	o.ipv6_clients = true;
 	o.ipv6 = 0;
 	o.nat = 1;
+	/* IPv6 only inside the tunnel (the IPv4 masquerade says nothing
+	 * about IPv6): forwarding it off is a choice, not a fault. */
 	judge_forwarding(&r, &o);
-	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "net.ipv6.conf.all.forwarding=1"));
+	CHECK(last(&r)->status == DOCTOR_PASS && strstr(last(&r)->evidence, "stays inside the tunnel"));
+	snprintf(o.ipv6_needed_why, sizeof(o.ipv6_needed_why), "an IPv6 source NAT takes the clients out: x");
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "net.ipv6.conf.all.forwarding=1") &&
+	      strstr(last(&r)->evidence, "IPv6 source NAT"));
+	o.nat = 0;	/* needed for IPv6 even without an IPv4 NAT */
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "forwarding_off"));
+	o.nat = 1;
+	{
+		char why[320];
+
+		CHECK(!doctor_ipv6_forwarding_needed(&dev, "", why, sizeof(why)) && !why[0]);
+		CHECK(doctor_ipv6_forwarding_needed(&dev, "table ip6 n, chain p: masquerade", why, sizeof(why)) &&
+		      strstr(why, "table ip6 n"));
+		make_peer(&b, 2, "198.18.0.3/32", "2001:db8:1::3/128");
+		peers[1] = b.peer;
+		dev.n_peers = 2;
+		CHECK(doctor_ipv6_forwarding_needed(&dev, NULL, why, sizeof(why)) && strstr(why, "2001:db8:1::3/128"));
+	}
 	o.hub = false;
 	judge_forwarding(&r, &o);
 	CHECK(last(&r)->status == DOCTOR_SKIP);
@@ -738,6 +773,16 @@ static void test_forwarding(void)
 
 		judge_routes(&r, &ro);
 		CHECK(last(&r)->status == DOCTOR_PASS);
+		/* IPv6 disabled on the interface: no IPv6 route can be added,
+		 * so route_missing's fix would fail; name the sysctl. */
+		ro.ipv6_disabled = true;
+		snprintf(ro.ipv6_address, sizeof(ro.ipv6_address), "fd00:19::1/64");
+		judge_routes(&r, &ro);
+		CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "ipv6_disabled") &&
+		      strstr(last(&r)->evidence, "net.ipv6.conf.wg0.disable_ipv6 = 1") &&
+		      strstr(last(&r)->evidence, "fd00:19::1/64 is gone") &&
+		      says(last(&r), "sysctl -w net.ipv6.conf.wg0.disable_ipv6=0"));
+		ro.ipv6_disabled = false;
 		ro.misses = &miss;
 		ro.n_misses = ro.n_shown = 1;
 		judge_routes(&r, &ro);
@@ -1089,6 +1134,36 @@ static void test_ruleset(void)
 			   "priority 100; policy accept;\n\t\toifname \"eth0\" ip saddr 198.18.6.0/24 "
 			   "masquerade\n\t}\n}\n";
 
+	/* A route chain on output that clears the daemon's mark (the full
+	 * tunnel's datagrams then loop); roam up's own prerouting and
+	 * postrouting chains, another mark's own port, a filter chain
+	 * (its mark comes after routing) are not it. */
+	{
+		const char *clob = "table ip clob {\n\tchain out {\n\t\ttype route hook output priority mangle; "
+				   "policy accept;\n\t\tmeta l4proto udp meta mark set 0x00000000\n\t}\n}\n";
+		const char *roam_up = "table ip roam-wg0 {\n chain premangle {\n  type filter hook prerouting priority "
+				      "mangle; policy accept;\n  meta l4proto udp meta mark set ct mark\n }\n}\n";
+
+		CHECK(ruleset_find_output_mark_change(clob, 0xca6c, 51820, rule, sizeof(rule)) &&
+		      !strcmp(rule, "table ip clob, chain out: meta l4proto udp meta mark set 0x00000000"));
+		CHECK(!ruleset_find_output_mark_change(roam_up, 0xca6c, 51820, rule, sizeof(rule)));
+		CHECK(!ruleset_find_output_mark_change("table ip m {\n chain o {\n  type route hook output priority "
+						       "mangle;\n  meta mark set 0xca6c\n }\n}\n", 0xca6c, 51820,
+						       rule, sizeof(rule)));
+		CHECK(!ruleset_find_output_mark_change("table ip m {\n chain o {\n  type route hook output priority "
+						       "mangle;\n  udp dport 53 meta mark set 0x1\n }\n}\n", 0xca6c,
+						       51820, rule, sizeof(rule)));
+		CHECK(!ruleset_find_output_mark_change("table ip m {\n chain o {\n  type filter hook output priority "
+						       "0;\n  meta mark set 0x1\n }\n}\n", 0xca6c, 51820, rule,
+						       sizeof(rule)));
+	}
+	/* Only a NAT that sees IPv6 needs IPv6 forwarding. */
+	CHECK(!ruleset_find_ipv6_source_nat(eth0, rule, sizeof(rule)));
+	CHECK(!ruleset_find_ipv6_source_nat("table inet n {\n chain p {\n  oifname \"eth0\" ip saddr 198.18.0.0/24 "
+					    "masquerade\n }\n}\n", rule, sizeof(rule)));
+	CHECK(ruleset_find_ipv6_source_nat("table ip6 n6 {\n chain p {\n  type nat hook postrouting priority 100;\n"
+					   "  oifname \"eth0\" masquerade\n }\n}\n", rule, sizeof(rule)) &&
+	      !strcmp(rule, "table ip6 n6, chain p: oifname \"eth0\" masquerade"));
 	CHECK(ruleset_find_source_nat(eth0, NULL, NULL, 0, rule, sizeof(rule)) == 1 &&
 	      !strcmp(rule, "oifname \"eth0\" ip saddr 198.18.6.0/24 masquerade"));
 	/* The clients' traffic leaves by another interface: the rule misses it. */

@@ -648,8 +648,38 @@ static void test_silence_and_dependents(void)
 	doctor_report_free(&r);
 }
 
+/* Host unreachable from this host's own address: its kernel could not
+ * reach the next hop, so the fault is here (a dead gateway a policy rule
+ * chose), not the peer's host being off the network. */
+static void test_next_hop_unreachable(void)
+{
+	struct doctor_report r = new_report();
+	struct icmp_seen icmp = { .reporter = prefix("192.0.2.1"), .target = prefix("198.51.100.2"),
+				  .target_port = 51820, .last_kind = ICMP_KIND_HOST, .total = 3 };
+	struct doctor_finding *f = doctor_add(&r, "datapath", NULL);
+
+	icmp.by_kind[ICMP_KIND_HOST] = 3;
+	doctor_icmp_cause(f, &icmp);	/* from a router: the peer's host is gone */
+	CHECK(is(f, DOCTOR_FAIL, "icmp_unreachable"));
+	f = doctor_add(&r, "datapath", NULL);
+	icmp.next_hop = (struct icmp_next_hop){ .reporter_local = true, .gateway = "192.0.2.99", .dev = "eth1",
+						.table = 100, .by_rule = true, .rule_fwmark = 0x100,
+						.rule_priority = 1000 };
+	doctor_icmp_cause(f, &icmp);
+	CHECK(is(f, DOCTOR_FAIL, "next_hop_unreachable") && strstr(f->evidence, "this host's own address") &&
+	      strstr(f->decision, "next hop 192.0.2.99 on eth1 for 198.51.100.2 (table 100, chosen by rule fwmark "
+				  "0x100 lookup 100") &&
+	      strstr(f->decision, "ip rule del pref 1000") && !strstr(f->decision, "off the network"));
+	f = doctor_add(&r, "datapath", NULL);
+	icmp.next_hop.gateway[0] = '\0';	/* the peer on the link itself */
+	doctor_icmp_cause(f, &icmp);
+	CHECK(is(f, DOCTOR_FAIL, "next_hop_unreachable") && strstr(f->decision, "does not answer ARP/ND on eth1"));
+	doctor_report_free(&r);
+}
+
 int main(void)
 {
+	RUN(test_next_hop_unreachable);
 	RUN(test_icmp_parser);
 	RUN(test_icmp_about);
 	RUN(test_forked);

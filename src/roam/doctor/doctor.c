@@ -880,7 +880,7 @@ static void check_forwarding(struct exam *x)
 {
 	struct forwarding_observation fo = { 0 };
 
-	fo.hub = doctor_peers_route_through(&x->dev, &fo.need_ipv6);
+	fo.hub = doctor_peers_route_through(&x->dev, &fo.ipv6_clients);
 	if (host_sysctl_int("net.ipv4.ip_forward", &fo.ipv4))
 		fo.ipv4 = -1;
 	if (host_sysctl_int("net.ipv6.conf.all.forwarding", &fo.ipv6))
@@ -910,6 +910,10 @@ static void check_forwarding(struct exam *x)
 								  sizeof(fo.forward_rule));
 		fo.input_drop = err ? err
 				    : ruleset_find_input_drop(ruleset, x->ifname, fo.input_rule, sizeof(fo.input_rule));
+		char ipv6_nat[256] = "";
+		if (!err)
+			ruleset_find_ipv6_source_nat(ruleset, ipv6_nat, sizeof(ipv6_nat));
+		doctor_ipv6_forwarding_needed(&x->dev, ipv6_nat, fo.ipv6_needed_why, sizeof(fo.ipv6_needed_why));
 		free(ruleset);
 		find_interface_forwarding_off(x->ifname, fo.egress, fo.interface_forwarding_off,
 					      sizeof(fo.interface_forwarding_off));
@@ -985,6 +989,28 @@ static void observe_policy_rules(const struct uapi_device *dev, int ifindex, str
 	rtnl_close(&nl);
 }
 
+/* A tunnel with IPv6 (in the config's Address, or the peers' AllowedIPs)
+ * on an interface whose IPv6 is disabled: ro->ipv6_disabled, with the
+ * config's first IPv6 Address to name. */
+static void observe_ipv6_disabled(const struct exam *x, struct routes_observation *ro)
+{
+	char sysctl[64 + IF_NAMESIZE];
+	bool wanted = false;
+	int v;
+
+	for (size_t i = 0; x->have_cfg && i < x->cfg.iface.n_addresses; i++)
+		if (x->cfg.iface.addresses[i].prefix.family == AF_INET6) {
+			if (!wanted)
+				ip_prefix_str(&x->cfg.iface.addresses[i].prefix, ro->ipv6_address);
+			wanted = true;
+		}
+	for (size_t i = 0; i < x->dev.n_peers; i++)
+		for (size_t j = 0; j < x->dev.peers[i].n_allowed_ips; j++)
+			wanted |= x->dev.peers[i].allowed_ips[j].family == AF_INET6;
+	snprintf(sysctl, sizeof(sysctl), "net.ipv6.conf.%s.disable_ipv6", x->ifname);
+	ro->ipv6_disabled = wanted && host_sysctl_int(sysctl, &v) == 0 && v == 1;
+}
+
 /* The addresses the user and doctor depend on: the DNS servers given or
  * in the config, and the addresses doctor pings. */
 static void check_routes(struct exam *x)
@@ -1013,8 +1039,9 @@ static void check_routes(struct exam *x)
 	}
 	observe_routes(&x->dev, x->ifindex, extra, what, n, &ro);
 	observe_policy_rules(&x->dev, x->ifindex, &ro);
+	observe_ipv6_disabled(x, &ro);
 	judge_routes(x->r, &ro);
-	x->routes_failed = ro.n_misses + ro.n_overridden > 0;
+	x->routes_failed = ro.n_misses + ro.n_overridden > 0 || ro.ipv6_disabled;
 	free(ro.misses);
 	free(extra);
 	free(what);
@@ -1220,6 +1247,7 @@ static void measure_datapath(struct exam *x, const struct uapi_peer *peer, struc
 	if (x->w.icmp_watched) {
 		icmp_watch_drain_about(&x->icmp, x->dev.listen_port, target, &o->icmp);
 		wait_for_late_icmp(x, pings_started, target, o);
+		doctor_locate_next_hop(&o->icmp, x->dev.fwmark);
 	}
 	if (cap >= 0) {
 		capture_run(cap, x->dev.listen_port, 0, &o->capture);
@@ -1809,9 +1837,12 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 		 * watched: one window for all. */
 		start_datapath_early(&x);
 		nudge_and_watch(&x);
+		doctor_locate_next_hop(&x.w.icmp, x.dev.fwmark);
 		/* Sending first: when this host refuses the datagrams, nothing
 		 * arriving is its consequence, not an upstream firewall. */
-		doctor_endpoint_loop(&x.dev, x.ifindex, x.w.looped_endpoint);
+		if (!doctor_endpoint_loop(&x.dev, x.ifindex, x.w.looped_endpoint))
+			x.w.mark_lost = doctor_endpoint_mark_lost(&x.dev, x.ifindex, x.w.looped_endpoint,
+								  x.w.mark_rule, sizeof(x.w.mark_rule));
 		x.w.sending_failed = judge_sending(r, &x.dev, &x.w, wall_clock_ms());
 		/* A full tunnel's replies lost to rp_filter look like an
 		 * upstream firewall to the udp check: name the real cause. */

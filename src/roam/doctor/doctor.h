@@ -135,6 +135,11 @@ struct watch_observation {
 	/* A peer's Endpoint that routes into this interface itself (see
 	 * doctor_endpoint_loop); "" for none. */
 	char looped_endpoint[UAPI_ENDPOINT_MAX];
+	/* The loop comes from the datagrams losing the daemon's fwmark
+	 * (doctor_endpoint_mark_lost), and the rule that clears it ("" not
+	 * found). */
+	bool mark_lost;
+	char mark_rule[320];
 	/* Datagrams arrived and none reached the daemon: a DNAT/redirect of
 	 * the listen port in the ruleset, "" for none. */
 	char redirect_rule[160];
@@ -143,6 +148,18 @@ struct watch_observation {
 /* Finds a peer whose Endpoint routes into interface ifindex itself, as the
  * daemon's datagrams (with its fwmark) would: copies it to endpoint. */
 bool doctor_endpoint_loop(const struct uapi_device *dev, int ifindex, char endpoint[UAPI_ENDPOINT_MAX]);
+/* A full tunnel whose daemon's datagrams lose their fwmark: a peer's
+ * Endpoint leaves with the mark but routes into interface ifindex without
+ * it, and either a route chain on the output hook sets another mark (the
+ * rule, in rule) or roamd learnt a path MTU from this host itself far below
+ * the way out (the loop's growth; rule ""). Copies the Endpoint. */
+bool doctor_endpoint_mark_lost(const struct uapi_device *dev, int ifindex, char endpoint[UAPI_ENDPOINT_MAX],
+			       char *rule, size_t len);
+
+/* When icmp's latest error is host unreachable from one of this host's own
+ * addresses, fills icmp->next_hop: the route to the target the daemon's
+ * datagrams (with fwmark) take, and the rule that chose its table. */
+void doctor_locate_next_hop(struct icmp_seen *icmp, uint32_t fwmark);
 
 /* Judges sending: did this host's own kernel refuse datagrams to the peers
  * (roamd's send_* drops: a local firewall rule, no route)? Looks at their
@@ -211,9 +228,17 @@ unsigned doctor_keepalive_suggestion(const struct uapi_peer *peer, unsigned pres
  * the peer (this host is their client, or one end of a site link). */
 bool doctor_peers_route_through(const struct uapi_device *dev, bool *any_ipv6);
 
+/* Why the clients' IPv6 must be forwarded beyond this host, into why: an
+ * IPv6 source NAT (ipv6_nat_rule, "" none), or a client's IPv6 address that
+ * is globally routable (not unique-local or link-local), which the world
+ * can route back. False with why "" when neither: IPv6 then lives only
+ * inside the tunnel, and forwarding it off is a choice, not a fault. */
+bool doctor_ipv6_forwarding_needed(const struct uapi_device *dev, const char *ipv6_nat_rule, char *why, size_t len);
+
 struct forwarding_observation {
 	bool hub;
-	bool need_ipv6;
+	bool ipv6_clients;		/* the peers have IPv6 addresses */
+	char ipv6_needed_why[320];	/* doctor_ipv6_forwarding_needed's why, "" not needed */
 	int ipv4, ipv6;			/* sysctl values, -1 unknown */
 	int nat;			/* 1 a source NAT rule for egress found, 2 only for other
 					 * interfaces, 0 none, -errno: no ruleset */
@@ -267,6 +292,12 @@ struct routes_observation {
 	 * interface (its LAN), which now goes into the tunnel; "" none. */
 	char lan_prefix[IP_PREFIX_STRLEN];
 	char lan_dev[IF_NAMESIZE];
+	/* net.ipv6.conf.IF.disable_ipv6 = 1 on a tunnel with IPv6 (an Address
+	 * or AllowedIPs): the kernel took its IPv6 addresses and refuses IPv6
+	 * routes into it, so route_missing's fix would fail. The config's
+	 * first IPv6 Address, "" when unknown. */
+	bool ipv6_disabled;
+	char ipv6_address[IP_PREFIX_STRLEN];
 };
 void judge_routes(struct doctor_report *r, const struct routes_observation *o);
 

@@ -176,6 +176,34 @@ static void send_decision(struct doctor_finding *f, const char *why)
 				   "log and `roam show` for the cause.");
 }
 
+/* A full tunnel's own datagrams lose the daemon's fwmark on the way out (a
+ * route chain on the output hook that sets another mark): routed again
+ * without it, they go into the tunnel itself and loop, growing until this
+ * host's own kernel reports them too big. */
+static void mark_lost_finding(struct doctor_report *r, struct doctor_finding *f, const struct uapi_device *dev,
+			      const struct watch_observation *w)
+{
+	f->status = DOCTOR_FAIL;
+	f->cause = "fwmark_lost";
+	doctor_evidence(f, "the daemon's datagrams to %s lose fwmark 0x%x and are routed into %s itself: with the "
+			   "mark they leave (ip route get ADDRESS mark 0x%x), without it they go into the tunnel",
+			w->looped_endpoint, dev->fwmark, r->ifname, dev->fwmark);
+	if (w->mark_rule[0]) {
+		doctor_evidence(f, "; a route chain on the output hook sets another mark: %s", w->mark_rule);
+		doctor_decision(f, "Remove or fix that rule (nft -a list ruleset; nft delete rule TABLE CHAIN handle N), "
+				   "or make it spare the daemon's datagrams (meta mark 0x%x accept before it, or match "
+				   "only what it is meant for): until then the tunnel's own datagrams loop inside it. "
+				   "Then flush the path MTU the loop left on the route to the endpoint (sysctl -w "
+				   "net.ipv4.route.flush=1), or the next roam up takes it for the MTU.", dev->fwmark);
+	} else {
+		doctor_evidence(f, "; roamd learnt a path MTU from this host itself far below the way out (the "
+				   "datagrams grow each time round the loop)");
+		doctor_decision(f, "Find what clears or rewrites the mark on output (nft list ruleset: a meta mark set "
+				   "in a route chain on the output hook; iptables -t mangle -S OUTPUT: a MARK target) "
+				   "and make it spare fwmark 0x%x.", dev->fwmark);
+	}
+}
+
 bool judge_sending(struct doctor_report *r, const struct uapi_device *dev, const struct watch_observation *w,
 		   uint64_t now_ms)
 {
@@ -187,6 +215,10 @@ bool judge_sending(struct doctor_report *r, const struct uapi_device *dev, const
 
 	/* First: a loop makes every other reading of the datagrams' fate
 	 * (ICMP from the peer's host, silence) a consequence. */
+	if (w->looped_endpoint[0] && w->mark_lost) {
+		mark_lost_finding(r, f, dev, w);
+		return true;
+	}
 	if (w->looped_endpoint[0]) {
 		f->status = DOCTOR_FAIL;
 		f->cause = "endpoint_routed_into_tunnel";
@@ -236,6 +268,40 @@ bool judge_sending(struct doctor_report *r, const struct uapi_device *dev, const
 
 /* ---- udp ------------------------------------------------------------------ */
 
+/* Host unreachable from one of this host's own addresses: its kernel
+ * gave up resolving the next hop (ARP/ND), so the fault is here (a dead
+ * gateway, often in a table a policy rule chose), not the peer's host. */
+static void next_hop_cause(struct doctor_finding *f, const struct icmp_seen *icmp, const char *who, const char *to)
+{
+	const struct icmp_next_hop *h = &icmp->next_hop;
+	const char *dev = h->dev[0] ? h->dev : "its interface";
+
+	f->cause = "next_hop_unreachable";
+	doctor_evidence(f, "; %s is this host's own address: its kernel could not reach the next hop", who);
+	if (!h->gateway[0]) {
+		doctor_evidence(f, " (%s is on the link of %s, no gateway)", to, dev);
+		doctor_decision(f, "The peer's host %s does not answer ARP/ND on %s (ip neigh show dev %s: FAILED): "
+				   "it is down or its address moved; check the host, or this Endpoint.", to, dev, dev);
+		return;
+	}
+	doctor_evidence(f, ": the daemon's datagrams to %s go via %s on %s", to, h->gateway, dev);
+	if (h->table)
+		doctor_evidence(f, " (table %u%s", h->table, h->by_rule ? "" : ")");
+	if (h->by_rule)
+		doctor_evidence(f, ", chosen by rule %u: fwmark 0x%x lookup %u)", h->rule_priority, h->rule_fwmark,
+				h->table);
+	if (h->by_rule)
+		doctor_decision(f, "This host cannot reach its next hop %s on %s for %s (table %u, chosen by rule "
+				   "fwmark 0x%x lookup %u, priority %u): fix the default route in table %u (ip route "
+				   "replace default via GATEWAY table %u) or remove the rule (ip rule del pref %u) if "
+				   "it is a leftover.", h->gateway, dev, to, h->table, h->rule_fwmark, h->table,
+				h->rule_priority, h->table, h->table, h->rule_priority);
+	else
+		doctor_decision(f, "This host cannot reach its next hop %s on %s for %s (ip neigh show %s: FAILED): "
+				   "the gateway is down or the route names a wrong one; fix the route (ip route get %s%s).",
+				h->gateway, dev, to, h->gateway, to, h->table && h->table != 254 ? " mark M" : "");
+}
+
 /* What the network said about our own datagrams while nothing arrived:
  * an ICMP error names the cause; silence after our initiations is told
  * apart by whether the peer ever answered. Adds the evidence, the
@@ -264,6 +330,12 @@ void doctor_icmp_cause(struct doctor_finding *f, const struct icmp_seen *icmp)
 		doctor_decision(f, "A firewall at %s rejects UDP %u to %s: open it there (the peer's firewall, a "
 				   "security group, or a router on the way).", who, icmp->target_port, to);
 		break;
+	case ICMP_KIND_HOST:
+		if (icmp->next_hop.reporter_local) {
+			next_hop_cause(f, icmp, who, to);
+			break;
+		}
+		/* fall through */
 	default:
 		f->cause = "icmp_unreachable";
 		doctor_decision(f, "%s cannot deliver to %s: the peer's host is off the network (down, moved, or "
@@ -838,10 +910,37 @@ bool doctor_peers_route_through(const struct uapi_device *dev, bool *any_ipv6)
 	return prefixes > 0;
 }
 
+/* fc00::/7 (unique local) and fe80::/10 (link local): nothing beyond
+ * this host routes them back, so without NAT they go nowhere. */
+static bool ipv6_routable(const struct ip_prefix *a)
+{
+	return a->family == AF_INET6 && (a->addr[0] & 0xfe) != 0xfc && !(a->addr[0] == 0xfe && (a->addr[1] & 0xc0) == 0x80);
+}
+
+bool doctor_ipv6_forwarding_needed(const struct uapi_device *dev, const char *ipv6_nat_rule, char *why, size_t len)
+{
+	char a[IP_PREFIX_STRLEN];
+
+	why[0] = '\0';
+	if (ipv6_nat_rule && ipv6_nat_rule[0]) {
+		snprintf(why, len, "an IPv6 source NAT takes the clients out: %s", ipv6_nat_rule);
+		return true;
+	}
+	for (size_t i = 0; i < dev->n_peers; i++)
+		for (size_t j = 0; j < dev->peers[i].n_allowed_ips; j++)
+			if (ipv6_routable(&dev->peers[i].allowed_ips[j])) {
+				snprintf(why, len, "the client address %s is globally routable",
+					 ip_prefix_str(&dev->peers[i].allowed_ips[j], a));
+				return true;
+			}
+	return false;
+}
+
 void judge_forwarding(struct doctor_report *r, const struct forwarding_observation *o)
 {
 	struct doctor_finding *f = doctor_add(r, "forwarding", NULL);
-	bool v4_off = o->ipv4 == 0, v6_off = o->need_ipv6 && o->ipv6 == 0;
+	bool need_ipv6 = o->ipv6_clients && o->ipv6_needed_why[0];
+	bool v4_off = o->ipv4 == 0, v6_off = need_ipv6 && o->ipv6 == 0;
 
 	if (!o->hub) {
 		f->status = DOCTOR_SKIP;
@@ -851,8 +950,13 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 	}
 	doctor_evidence(f, "the peers are single addresses (clients of this host); net.ipv4.ip_forward = %d",
 			o->ipv4);
-	if (o->need_ipv6)
-		doctor_evidence(f, ", net.ipv6.conf.all.forwarding = %d", o->ipv6);
+	if (need_ipv6)
+		doctor_evidence(f, ", net.ipv6.conf.all.forwarding = %d (needed: %s)", o->ipv6, o->ipv6_needed_why);
+	else if (o->ipv6_clients && o->ipv6 == 0)
+		/* Only the peers' own /128s, unique-local, no NAT66: the
+		 * clients reach this host over IPv6 (input, not forward). */
+		doctor_evidence(f, ", net.ipv6.conf.all.forwarding = 0, which is fine: the clients' IPv6 stays inside "
+				   "the tunnel (unique-local addresses, no IPv6 source NAT)");
 	if (o->nat == 1)
 		doctor_evidence(f, "; source NAT: %s", o->nat_rule);
 	else if (o->nat == 2)
@@ -867,7 +971,7 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 	if (v4_off || v6_off) {
 		/* A NAT rule for the tunnel shows the intent to route: then
 		 * forwarding off is the fault, not a choice. */
-		f->status = o->nat == 1 || o->nat == 3 ? DOCTOR_FAIL : DOCTOR_WARN;
+		f->status = o->nat == 1 || o->nat == 3 || (v6_off && !v4_off) ? DOCTOR_FAIL : DOCTOR_WARN;
 		f->cause = "forwarding_off";
 		doctor_decision(f, "Clients handshake fine but reach nothing beyond this host: turn forwarding on "
 				   "(sysctl -w %s=1) before chasing roaming bugs%s.",
@@ -1068,6 +1172,26 @@ void judge_routes(struct doctor_report *r, const struct routes_observation *o)
 	if (!o->total) {
 		f->status = DOCTOR_SKIP;
 		doctor_evidence(f, "no AllowedIPs to route");
+		return;
+	}
+	if (o->ipv6_disabled) {
+		/* First: every IPv6 route into the interface is missing for
+		 * this one reason, and adding them fails ("IPv6 is disabled
+		 * on nexthop device"). */
+		f->status = DOCTOR_FAIL;
+		f->cause = "ipv6_disabled";
+		doctor_evidence(f, "IPv6 is disabled on %s (net.ipv6.conf.%s.disable_ipv6 = 1): ", r->ifname,
+				r->ifname);
+		if (o->ipv6_address[0])
+			doctor_evidence(f, "its IPv6 Address %s is gone", o->ipv6_address);
+		else
+			doctor_evidence(f, "its IPv6 addresses are gone");
+		doctor_evidence(f, ", and no IPv6 route can go into it");
+		doctor_decision(f, "Turn IPv6 back on for the interface (sysctl -w net.ipv6.conf.%s.disable_ipv6=0; "
+				   "and find what set it, a hardening script or a sysctl.d file), then roam down/up the "
+				   "tunnel (or re-add the address: ip addr add %s dev %s) to get its IPv6 address and "
+				   "routes back.", r->ifname, o->ipv6_address[0] ? o->ipv6_address : "ADDRESS",
+				r->ifname);
 		return;
 	}
 	if (o->not_marked_rule_missing || o->main_first_rule_missing) {

@@ -7,6 +7,7 @@
 #include "hostinfo.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The statement a rule ends in, nft's last word: "accept", "drop", ... */
@@ -281,4 +282,84 @@ bool snat_rule_address(const char *rule, char *address, size_t len)
 		return false;
 	snprintf(address, len, "%s", word);
 	return true;
+}
+
+/* Does a source NAT rule apply to IPv6: one in a "table ip6", or in a
+ * "table inet" that does not confine itself to IPv4 (ip saddr, ip daddr,
+ * snat ip to, meta nfproto ipv4)? A masquerade in "table ip" never sees
+ * IPv6, so it says nothing about whether the clients' IPv6 leaves. */
+bool ruleset_find_ipv6_source_nat(const char *ruleset, char *rule, size_t len)
+{
+	char table[96] = "", chain[96] = "", buf[512];
+	const char *line = ruleset;
+
+	while (ruleset_next_line(&line, buf, sizeof(buf))) {
+		trim(buf);
+		if (track_table_and_chain(buf, table, sizeof(table), chain, sizeof(chain)) != SCOPE_NONE)
+			continue;
+		if ((!strstr(buf, "masquerade") && !strstr(buf, "snat ")) || strchr(buf, '{'))
+			continue;
+		bool ip6 = !strncmp(table, "table ip6 ", 10);
+		bool inet = !strncmp(table, "table inet ", 11);
+		bool ipv4_only = strstr(buf, "ip saddr") || strstr(buf, "ip daddr") || strstr(buf, "snat ip to") ||
+				 strstr(buf, "nfproto ipv4");
+		if (ip6 || (inet && !ipv4_only)) {
+			snprintf(rule, len, "%s, chain %s: %s", table, chain, buf);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Does "... mark set VALUE ..." write a mark other than fwmark? A number
+ * is compared; an expression that keeps the mark's bits (meta mark | X,
+ * meta mark or X) keeps it; anything else (ct mark, a map) may not. */
+static bool mark_set_changes(const char *rule, uint32_t fwmark)
+{
+	const char *v = strstr(rule, "mark set ");
+	char word[64];
+
+	if (!v || sscanf(v + 9, "%63s", word) != 1)
+		return false;
+	if (word[0] >= '0' && word[0] <= '9')
+		return (uint32_t)strtoul(word, NULL, 0) != fwmark;
+	return !strstr(v, "mark |") && !strstr(v, "mark or ");
+}
+
+/* A rule limited to another destination port cannot touch the daemon's
+ * datagrams to port. */
+static bool rule_spares_port(const char *rule, uint16_t port)
+{
+	const char *d = strstr(rule, "dport ");
+	char word[32];
+
+	if (!d || sscanf(d + 6, "%31s", word) != 1 || word[0] == '{' || !port)
+		return false;
+	return (unsigned long)strtoul(word, NULL, 10) != port;
+}
+
+bool ruleset_find_output_mark_change(const char *ruleset, uint32_t fwmark, uint16_t port, char *rule, size_t len)
+{
+	char table[96] = "", chain[96] = "", buf[512];
+	const char *line = ruleset;
+	bool reroutes = false;
+
+	while (ruleset_next_line(&line, buf, sizeof(buf))) {
+		trim(buf);
+		enum scope_line scope = track_table_and_chain(buf, table, sizeof(table), chain, sizeof(chain));
+		if (scope == SCOPE_CHAIN) {
+			reroutes = false;
+		} else if (scope == SCOPE_TABLE) {
+			continue;
+		} else if (strstr(buf, "type ") && strstr(buf, "hook ")) {
+			/* Only a route chain on output routes the packet again
+			 * after its mark changed (iptables' mangle OUTPUT is
+			 * one); a filter chain's new mark comes too late. */
+			reroutes = strstr(buf, "type route") && strstr(buf, "hook output");
+		} else if (reroutes && mark_set_changes(buf, fwmark) && !rule_spares_port(buf, port)) {
+			snprintf(rule, len, "%s, chain %s: %s", table, chain, buf);
+			return true;
+		}
+	}
+	return false;
 }

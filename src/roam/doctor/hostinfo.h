@@ -70,6 +70,15 @@ bool ruleset_find_forward_replies_drop(const char *ruleset, const char *ifname, 
  * applies to them. True with the rule, trimmed, in found. */
 bool ruleset_find_notrack(const char *ruleset, const char *ifname, const struct ip_prefix *clients, size_t n,
 			  char *found, size_t len);
+/* A source NAT rule that applies to IPv6 (in a table ip6, or a table inet
+ * rule not confined to IPv4): true with where, trimmed, in rule. */
+bool ruleset_find_ipv6_source_nat(const char *ruleset, char *rule, size_t len);
+/* A rule in a route chain on the output hook (the one that routes a packet
+ * again when its mark changes) that sets a mark other than fwmark on what
+ * may be the daemon's datagrams (to UDP port): "meta l4proto udp meta mark
+ * set 0". Those datagrams then lose the mark that routes them outside the
+ * tunnel. True with where, trimmed, in rule. */
+bool ruleset_find_output_mark_change(const char *ruleset, uint32_t fwmark, uint16_t port, char *rule, size_t len);
 /* The one address a source NAT rule writes ("snat to 203.0.113.5",
  * "snat ip to 203.0.113.5:1024", "snat ip6 to [2001:db8::1]"): true with it
  * in address; false for masquerade, a range, a map. */

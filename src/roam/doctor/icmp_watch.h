@@ -23,6 +23,20 @@ enum icmp_kind {
 	ICMP_KIND_COUNT
 };
 
+/* When the latest error came from one of this host's own addresses, its
+ * kernel could not reach the next hop (ARP/ND failed): the route the
+ * daemon's datagrams to the target take (ip route get TARGET mark M), and
+ * the policy rule that chose its table when not main. Filled by doctor
+ * (doctor_locate_next_hop), not by the watch. */
+struct icmp_next_hop {
+	bool reporter_local;
+	char gateway[IP_PREFIX_STRLEN];	/* "" no gateway: the target is on the link */
+	char dev[16];			/* IF_NAMESIZE */
+	uint32_t table;			/* 0 unknown */
+	bool by_rule;			/* a rule fwmark M lookup table chose it */
+	uint32_t rule_fwmark, rule_priority;
+};
+
 struct icmp_seen {
 	uint64_t by_kind[ICMP_KIND_COUNT];
 	struct ip_prefix reporter;	/* who sent the latest error (cidr 32/128) */
@@ -30,6 +44,7 @@ struct icmp_seen {
 	uint16_t target_port;
 	enum icmp_kind last_kind;
 	uint64_t total;
+	struct icmp_next_hop next_hop;
 };
 
 struct icmp_watch {
