@@ -466,6 +466,17 @@ f_dns_nohost() { sed -i "s/^DNS = .*/DNS = $SRV_TUN4/" "$PHONE_CONF" && phone_re
 # phone's resolv.conf: the tunnel's DNS answers, but is never asked.
 b_resolver_elsewhere() { phone_resolver 192.0.2.53; }
 f_resolver_elsewhere() { phone_resolver "$SRV_TUN4"; }
+# a peer that went away: the phone's roamd was killed (SIGKILL, nothing
+# cleaned up). The server learned the phone's endpoint (it has no Endpoint
+# for it), so the port unreachable that comes back is the phone's doing.
+phone_roamd_pid() { nsx "$LAB_PHONE" ss -Hlunp "sport = :$LAB_PORT" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2; }
+b_phone_killed() {
+	local pid
+	pid=$(phone_roamd_pid)
+	[ -n "$pid" ] && kill -KILL "$pid" && wait_until 5 phone_roamd_gone
+}
+phone_roamd_gone() { [ -z "$(phone_roamd_pid)" ]; }
+f_phone_killed() { phone_down; rm -f "$RT_WG_RUN/$LAB_WG_PHONE.sock"; phone_up; }
 # routing: on a full tunnel the operator deletes one of the policy rules roam
 # up (like wg-quick) adds: `not fwmark T table T` (traffic bypasses the
 # tunnel) or `table main suppress_prefixlength 0` (the LAN goes into it).
@@ -609,6 +620,7 @@ B=(
 	"full-tunnel-fwmark-rule-gone phone policy_rule_missing b_ph_fwmark_rule f_ph_fwmark_rule"
 	"full-tunnel-suppress-rule-gone phone policy_rule_missing b_ph_suppress_rule f_ph_suppress_rule"
 	"dns-behind-server-port53 phone dns_no_answer b_dns_behind f_dns_behind"
+	"phone-daemon-killed server icmp_port_unreachable b_phone_killed f_phone_killed"
 )
 # DOCTOR_LAB_ONLY=REGEX runs only the breakages whose name matches (while
 # working on one); the healthy runs always run.
@@ -638,6 +650,14 @@ decides() {
 if [ -z "$ONLY" ] || [[ dns-behind-server-port53 =~ $ONLY ]]; then
 	t_check "dns behind the server: the decision sends the operator to the server" \
 		grep -qF "roam doctor on the peer" "$REPORTS/dns-behind-server-port53.txt"
+fi
+if [ -z "$ONLY" ] || [[ phone-daemon-killed =~ $ONLY ]]; then
+	killed_phone_named() {
+		grep -qF "no longer listens" "$REPORTS/phone-daemon-killed.txt" &&
+			! grep -qF "Endpoint's port is wrong" "$REPORTS/phone-daemon-killed.txt"
+	}
+	t_check "phone's daemon killed: the server says the phone no longer listens, not a wrong Endpoint" \
+		killed_phone_named
 fi
 if [ -z "$ONLY" ] || [[ server-allowedips-conflict =~ $ONLY ]]; then
 	t_check "breakage server-allowedips-conflict (server): allowed_ips_conflict, no address of another peer suggested" \

@@ -171,7 +171,15 @@ static void test_datapath(void)
 	o.icmp.last_kind = ICMP_KIND_PORT;
 	o.icmp.reporter = o.icmp.target = prefix("198.19.0.2");
 	o.icmp.target_port = 51820;
-	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "icmp_port_unreachable"));
+	po.initiates = true;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "icmp_port_unreachable") &&
+	      strstr(last(&r)->decision, "Endpoint's port is wrong"));
+	/* The server learned the roaming phone's endpoint: the phone's daemon
+	 * went, its port closed; nothing to fix in a config here. */
+	po.initiates = false;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "icmp_port_unreachable") &&
+	      strstr(last(&r)->decision, "no longer listens") &&
+	      !strstr(last(&r)->decision, "Endpoint's port is wrong"));
 	memset(&o.icmp, 0, sizeof(o.icmp));
 
 	/* The replies came back decrypted, yet no ping saw them. */
@@ -473,7 +481,18 @@ static void test_silence_and_dependents(void)
 	CHECK(judge_udp(&r, &dev, &w, NOW_MS) && is(last(&r), DOCTOR_FAIL, "nat_mapping_expired") &&
 	      strstr(last(&r)->decision, "PEER's"));
 	initiates[0] = true;
-	CHECK(judge_udp(&r, &dev, &w, NOW_MS) && is(last(&r), DOCTOR_FAIL, "icmp_port_unreachable"));
+	CHECK(judge_udp(&r, &dev, &w, NOW_MS) && is(last(&r), DOCTOR_FAIL, "icmp_port_unreachable") &&
+	      strstr(last(&r)->decision, "Endpoint's port is wrong"));
+	/* A learned endpoint that bounces before the NAT could forget it (the
+	 * peer's daemon died a second ago): no Endpoint here to be wrong, the
+	 * peer's side changed. */
+	initiates[0] = false;
+	peer.last_receive_age_ms = 1000;
+	snprintf(peer.endpoint, sizeof(peer.endpoint), "198.19.0.2:51821");
+	CHECK(judge_udp(&r, &dev, &w, NOW_MS) && is(last(&r), DOCTOR_FAIL, "icmp_port_unreachable") &&
+	      !strstr(last(&r)->decision, "Endpoint's port is wrong") &&
+	      strstr(last(&r)->decision, "no longer listens") && strstr(last(&r)->evidence, "learned"));
+	snprintf(peer.endpoint, sizeof(peer.endpoint), "198.19.0.2:51820");
 	w.initiates = NULL;
 	peer.has_last_receive_age = false;
 	memset(&w.icmp, 0, sizeof(w.icmp));

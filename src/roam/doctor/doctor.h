@@ -150,8 +150,10 @@ bool doctor_endpoint_loop(const struct uapi_device *dev, int ifindex, char endpo
 bool judge_sending(struct doctor_report *r, const struct uapi_device *dev, const struct watch_observation *w,
 		   uint64_t now_ms);
 /* Names what an ICMP error about our datagrams means (port unreachable,
- * prohibited, unreachable host): evidence, decision, cause; status FAIL. */
-void doctor_icmp_cause(struct doctor_finding *f, const struct icmp_seen *icmp);
+ * prohibited, unreachable host): evidence, decision, cause; status FAIL.
+ * endpoint_learned: the peer's address came from its own packets (no
+ * Endpoint here), so a closed port is the peer's doing, not a typo here. */
+void doctor_icmp_cause(struct doctor_finding *f, const struct icmp_seen *icmp, bool endpoint_learned);
 /* Judges udp; returns true when it failed (later per-peer checks of peers
  * without a fresh handshake are then SKIP). */
 bool judge_udp(struct doctor_report *r, const struct uapi_device *dev, const struct watch_observation *w,

@@ -2,6 +2,7 @@
  * The words follow the playbook of docs/roaming.md §6: what was seen, what it means, and
  * what to do next. */
 #include "doctor.h"
+#include "resolve.h"
 
 #include <inttypes.h>
 #include <net/if.h>
@@ -240,7 +241,7 @@ bool judge_sending(struct doctor_report *r, const struct uapi_device *dev, const
  * an ICMP error names the cause; silence after our initiations is told
  * apart by whether the peer ever answered. Adds the evidence, the
  * decision, the cause and the status. */
-void doctor_icmp_cause(struct doctor_finding *f, const struct icmp_seen *icmp)
+void doctor_icmp_cause(struct doctor_finding *f, const struct icmp_seen *icmp, bool endpoint_learned)
 {
 	char who[IP_PREFIX_STRLEN], to[IP_PREFIX_STRLEN];
 	bool from_target = ip_prefix_equal(&icmp->reporter, &icmp->target);
@@ -255,6 +256,17 @@ void doctor_icmp_cause(struct doctor_finding *f, const struct icmp_seen *icmp)
 	switch (icmp->last_kind) {
 	case ICMP_KIND_PORT:
 		f->cause = "icmp_port_unreachable";
+		if (endpoint_learned) {
+			/* No Endpoint here to be wrong: the address came from
+			 * the peer's own packets, so what changed is over there. */
+			doctor_evidence(f, "; this host learned that address from the peer's packets (it has no "
+					   "Endpoint for the peer)");
+			doctor_decision(f, "Nothing listens on UDP %u at %s any more: the peer's daemon no longer "
+					   "listens at that address and port (it stopped or restarted, or its NAT "
+					   "mapping moved). Check the peer's side; nothing to change here: the endpoint "
+					   "follows when the peer reconnects.", icmp->target_port, to);
+			break;
+		}
 		doctor_decision(f, "Nothing listens on UDP %u at %s: this Endpoint's port is wrong (it must be the "
 				   "peer's ListenPort), or the peer's daemon is not running. Fix the port, or start "
 				   "the tunnel there.", icmp->target_port, to);
@@ -271,6 +283,19 @@ void doctor_icmp_cause(struct doctor_finding *f, const struct icmp_seen *icmp)
 				from_target ? "The peer's host" : who, to);
 		break;
 	}
+}
+
+/* Is the ICMP error's target a peer's endpoint this host learned from the
+ * peer's packets (no Endpoint on this side)? False when unknown. */
+static bool icmp_target_learned(const struct uapi_device *dev, const struct watch_observation *w)
+{
+	char endpoint[UAPI_ENDPOINT_MAX];
+
+	endpoint_format(endpoint, &w->icmp.target, w->icmp.target_port);
+	for (size_t i = 0; w->initiates && i < dev->n_peers; i++)
+		if (!strcmp(dev->peers[i].endpoint, endpoint))
+			return !w->initiates[i];
+	return false;
 }
 
 static void silence_cause(struct doctor_report *r, struct doctor_finding *f, const struct uapi_device *dev,
@@ -299,7 +324,7 @@ static void silence_cause(struct doctor_report *r, struct doctor_finding *f, con
 			return;
 	}
 	if (w->icmp.total) {
-		doctor_icmp_cause(f, &w->icmp);
+		doctor_icmp_cause(f, &w->icmp, icmp_target_learned(dev, w));
 		return;
 	}
 	if (w->icmp_watched)
@@ -573,7 +598,7 @@ bool judge_handshake(struct doctor_report *r, const struct peer_observation *p, 
 	if (doctor_nat_expired_cause(f, &s))
 		return true;
 	if (w->icmp.total) {
-		doctor_icmp_cause(f, &w->icmp);
+		doctor_icmp_cause(f, &w->icmp, !p->initiates);
 		return true;
 	}
 	if (p->peer->endpoint[0] && (p->peer->handshake_attempts || p->nudged)) {

@@ -420,7 +420,7 @@ bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, b
 		return true;
 	if (o->icmp.total) {
 		/* The peer's host or a router said why: it went away. */
-		doctor_icmp_cause(f, &o->icmp);
+		doctor_icmp_cause(f, &o->icmp, !p->initiates);
 		return true;
 	}
 	if (!o->counted) {
