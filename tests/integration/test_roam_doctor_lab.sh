@@ -466,6 +466,10 @@ f_dns_nohost() { sed -i "s/^DNS = .*/DNS = $SRV_TUN4/" "$PHONE_CONF" && phone_re
 # phone's resolv.conf: the tunnel's DNS answers, but is never asked.
 b_resolver_elsewhere() { phone_resolver 192.0.2.53; }
 f_resolver_elsewhere() { phone_resolver "$SRV_TUN4"; }
+# DNS: resolv.conf names a local stub (127.0.0.53, systemd-resolved's) and
+# nothing runs there: every lookup fails, whatever the tunnel's DNS does.
+b_stub_down() { phone_resolver 127.0.0.53; }
+f_stub_down() { phone_resolver "$SRV_TUN4"; }
 # a peer that went away: the phone's roamd was killed (SIGKILL, nothing
 # cleaned up). The server learned the phone's endpoint (it has no Endpoint
 # for it), so the port unreachable that comes back is the phone's doing.
@@ -620,6 +624,7 @@ B=(
 	"full-tunnel-fwmark-rule-gone phone policy_rule_missing b_ph_fwmark_rule f_ph_fwmark_rule"
 	"full-tunnel-suppress-rule-gone phone policy_rule_missing b_ph_suppress_rule f_ph_suppress_rule"
 	"dns-behind-server-port53 phone dns_no_answer b_dns_behind f_dns_behind"
+	"phone-stub-resolver-down phone local_resolver_down b_stub_down f_stub_down"
 	"phone-daemon-killed server icmp_port_unreachable b_phone_killed f_phone_killed"
 )
 # DOCTOR_LAB_ONLY=REGEX runs only the breakages whose name matches (while

@@ -968,6 +968,17 @@ static void test_system_resolver(void)
 	o.link_names_tunnel_dns = true;
 	judge_system_resolver(&r, &o);
 	CHECK(last(&r)->status == DOCTOR_PASS);
+	/* The stub it names answers: as before. Nothing listens there (no
+	 * systemd-resolved): every lookup fails, whatever the link has. */
+	o.servers[1] = prefix("127.0.0.53");
+	o.stub_asked = true, o.stub_index = 1, o.stub_answered = 1;
+	judge_system_resolver(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_PASS);
+	o.stub_answered = 0;
+	judge_system_resolver(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "local_resolver_down") &&
+	      says(last(&r), "nothing answers DNS at 127.0.0.53 port 53") &&
+	      says(last(&r), "start the local resolver") && says(last(&r), "nameserver 203.0.113.10"));
 	doctor_report_free(&r);
 }
 

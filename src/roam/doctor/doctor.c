@@ -1414,6 +1414,24 @@ static bool is_loopback(const struct ip_prefix *p)
 	return p->family == AF_INET ? p->addr[0] == 127 : !memcmp(p->addr, v6_loopback, 16);
 }
 
+/* Does the local stub answer at all? A stub that is not running (no
+ * systemd-resolved or dnsmasq where resolv.conf expects one) fails every
+ * lookup, whatever the tunnel's DNS does. One bounded query: a refused
+ * port gives up at once. */
+static void ask_stub(struct resolver_observation *o)
+{
+	int rcode;
+	uint64_t rtt;
+	bool own_names;
+
+	for (size_t i = 0; i < o->n_servers && !o->stub_asked; i++)
+		if (is_loopback(&o->servers[i])) {
+			o->stub_asked = true;
+			o->stub_index = i;
+			o->stub_answered = dns_ask(&o->servers[i], 1000, 1, &rcode, &rtt, &own_names);
+		}
+}
+
 /* Behind a local stub: does systemd-resolved have the tunnel's DNS for
  * the link? Only when resolvectl is there to ask. */
 static void ask_resolved_link(const char *ifname, const struct ip_prefix *servers, size_t n,
@@ -1448,8 +1466,10 @@ static void check_system_resolver(struct exam *x, const struct ip_prefix *server
 		for (size_t j = 0; j < n; j++)
 			o.names_tunnel_dns |= ip_prefix_equal(&o.servers[i], &servers[j]);
 	}
-	if (o.stub && !o.names_tunnel_dns)
+	if (o.stub && !o.names_tunnel_dns) {
+		ask_stub(&o);
 		ask_resolved_link(x->ifname, servers, n, &o);
+	}
 	for (size_t i = 0; i < o.n_servers && !o.names_tunnel_dns && !o.stub; i++) {
 		uint64_t rtt;
 

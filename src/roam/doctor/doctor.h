@@ -373,6 +373,11 @@ struct resolver_observation {
 	bool stub;				/* a local stub (127.0.0.53): resolvectl knows more */
 	bool link_asked;			/* stub: resolvectl dns IFACE was asked */
 	bool link_names_tunnel_dns;		/* and it names a DNS server of the tunnel */
+	/* stub: one query was put to it (servers[stub_index]); its
+	 * dns_probe result: 1 answered, 0 nothing (refused: no listener). */
+	bool stub_asked;
+	size_t stub_index;
+	int stub_answered;
 	int answered[RESOLVER_SERVERS_MAX];	/* dns_probe's result per server, when they do not */
 	int rcode[RESOLVER_SERVERS_MAX];
 	bool own_names_answered[RESOLVER_SERVERS_MAX];	/* as dns_observation's */

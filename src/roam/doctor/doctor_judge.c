@@ -1259,6 +1259,18 @@ void judge_system_resolver(struct doctor_report *r, const struct resolver_observ
 		doctor_evidence(f, "%s names no nameserver", o->path);
 		return;
 	}
+	if (o->stub_asked && o->stub_answered != 1) {
+		/* Every lookup goes to a resolver that is not there. */
+		ip_addr_str(&o->servers[o->stub_index], a);
+		f->status = DOCTOR_FAIL;
+		f->cause = "local_resolver_down";
+		doctor_evidence(f, "%s names a local stub resolver, and nothing answers DNS at %s port 53 (%s)",
+				o->path, a, o->stub_answered == 0 ? "no answer, or the port is closed" : "could not ask");
+		doctor_decision(f, "Name lookups on this host fail: start the local resolver (systemd-resolved, "
+				   "dnsmasq), or point %s at the tunnel's DNS (nameserver %s).", o->path,
+				o->tunnel_dns);
+		return;
+	}
 	if (o->stub && o->link_asked && !o->link_names_tunnel_dns) {
 		/* systemd-resolved answers, but not with the tunnel's DNS. */
 		f->status = DOCTOR_WARN;
