@@ -574,6 +574,27 @@ sc_ping_ignored() {
 }
 t_check "server ignores ping: WARN ping_ignored (TCP answers), no FAIL, exit 0" sc_ping_ignored
 
+# The same server hardened further: its input drops TCP port 22 from the
+# tunnel, so neither ping nor TCP answers; the tunnel's DNS (on the server,
+# inside the phone's AllowedIPs) still answers through it: WARN
+# ping_ignored, not peer_drops; the dns check judged, not SKIP.
+sc_ping_and_ssh_ignored() {
+	local got ok=ok name=server-ignores-ping-and-ssh
+	nsx "$LAB_SERVER" sysctl -qw net.ipv4.icmp_echo_ignore_all=1 &&
+		nft_table "$LAB_SERVER" rtssh input "iifname \"$LAB_WG_SERVER\" tcp dport 22 drop" || return 1
+	run_doctor "$LAB_PHONE" "$LAB_WG_PHONE" "$name"
+	nft_gone "$LAB_SERVER" rtssh
+	nsx "$LAB_SERVER" sysctl -qw net.ipv4.icmp_echo_ignore_all=0
+	got=$(fails "$name")
+	[ "$got" = none ] && [ "$RC" = 0 ] && [ "$MS" -lt 10000 ] &&
+		grep -q "^WARN datapath ping_ignored .*DNS server" "$RT_TMP/$name.txt" &&
+		! grep -q "^SKIP dns " "$RT_TMP/$name.txt" || ok=WRONG
+	row "$name" phone "$got (exit $RC)" "$MS" "$ok"
+	[ "$ok" = ok ] || { cat "$RT_TMP/$name.txt"; return 1; }
+}
+t_check "server ignores ping and drops TCP 22: WARN ping_ignored (its DNS answers), no FAIL, exit 0" \
+	sc_ping_and_ssh_ignored
+
 B=(
 	"endpoint-port phone icmp_port_unreachable b_port f_port"
 	"server-daemon-stopped phone icmp_port_unreachable b_server_stopped f_server_stopped"

@@ -215,6 +215,16 @@ static void test_datapath(void)
 	o.tcp_answered = false;	/* nor TCP: judged as before, and said */
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_unreachable") &&
 	      strstr(last(&r)->evidence, "nor a TCP connection to port 22"));
+	/* Ping off and port 22 filtered on the peer, but a DNS server of the
+	 * tunnel behind it answered through the tunnel: it works both ways. */
+	o.dns_tried = o.dns_answered = true;
+	o.dns_server = prefix("192.0.2.10");
+	CHECK(!judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_WARN, "ping_ignored") &&
+	      strstr(last(&r)->evidence, "DNS server 192.0.2.10") && strstr(last(&r)->decision, "Nothing must change"));
+	CHECK(datapath_icmp_grace_ms(2100, &o) == 0);
+	o.dns_answered = false;	/* it did not answer either: as before */
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_unreachable"));
+	o.dns_tried = false;
 	o.tcp_tried = false;
 	peer.unanswered_ms = 2000;
 	peer.has_last_receive_age = true;
@@ -247,6 +257,16 @@ static void test_icmp_grace(void)
 	o.answered = 0;
 	o.tcp_answered = true;
 	CHECK(datapath_icmp_grace_ms(2100, &o) == 0);
+}
+
+/* A failed IPv6 probe leaves an IPv4 DNS server to be judged; a failed
+ * probe of its own family (or an unknown one) makes it SKIP. */
+static void test_datapath_failure_covers(void)
+{
+	CHECK(!datapath_failure_covers(AF_INET6, AF_INET));
+	CHECK(!datapath_failure_covers(AF_INET, AF_INET6));
+	CHECK(datapath_failure_covers(AF_INET, AF_INET));
+	CHECK(datapath_failure_covers(0, AF_INET));
 }
 
 /* ---- what only one direction proves ------------------------------------- */
@@ -536,6 +556,7 @@ int main(void)
 	RUN(test_icmp_parser);
 	RUN(test_datapath);
 	RUN(test_icmp_grace);
+	RUN(test_datapath_failure_covers);
 	RUN(test_silence_and_dependents);
 	RUN(test_session_causes);
 	RUN(test_forward_filter);

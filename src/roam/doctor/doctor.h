@@ -277,6 +277,11 @@ struct datapath_observation {
 	 * whose tunnel works both ways). */
 	bool tcp_tried, tcp_answered;
 	uint16_t tcp_port;
+	/* TCP unanswered too: one query to a DNS server of the tunnel inside
+	 * the peer's AllowedIPs (same family, routed into this interface) was
+	 * tried, and it answered (the tunnel carries both ways). */
+	bool dns_tried, dns_answered;
+	struct ip_prefix dns_server;
 	bool counted;			/* two readings of the daemon's counters */
 	uint64_t tx_delta, rx_delta;	/* the peer's packets meanwhile */
 	struct uapi_drop *drops;	/* the peer's drop counters' growth meanwhile, and unknown_index's */
@@ -308,6 +313,12 @@ unsigned datapath_icmp_grace_ms(uint64_t elapsed_ms, const struct datapath_obser
  * SKIP). */
 bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, bool skipped,
 		    const struct datapath_observation *o);
+
+/* A peer's datapath failed, pinging an address of probed_family (0: none
+ * pinged): does that say the way to its address of family is broken too?
+ * Not for the other family (IPv6 off on the peer, say): a DNS server there
+ * is judged on its own. */
+bool datapath_failure_covers(int probed_family, int family);
 
 /* A peer's address to ping through the tunnel: a given one (--probe) inside
  * its AllowedIPs; else its single-address AllowedIPs entry (IPv4 first);
