@@ -470,6 +470,29 @@ f_resolver_elsewhere() { phone_resolver "$SRV_TUN4"; }
 # nothing runs there: every lookup fails, whatever the tunnel's DNS does.
 b_stub_down() { phone_resolver 127.0.0.53; }
 f_stub_down() { phone_resolver "$SRV_TUN4"; }
+# routing: a host on a LAN behind the server (192.0.2.140, off a second
+# interface of the server, which masquerades only to the internet) has no
+# route back to the tunnel's subnet: the phone's flows to it stay
+# unanswered. Doctor on the server sees them [UNREPLIED] in its connection
+# tracking, and the host answering the server's LAN address only.
+LAN_NS="" LAN_HOST4=192.0.2.140 LAN_SRV4=192.0.2.129 LAN_NET4=192.0.2.128/26
+lan_flows_unanswered() {
+	nsx "$LAB_PHONE" ping -n -c 1 -W 1 -q "$LAN_HOST4" >/dev/null 2>&1
+	nsx "$LAB_SERVER" grep -q "dst=$LAN_HOST4 .*UNREPLIED" /proc/net/nf_conntrack
+}
+b_lan_no_route() {
+	LAN_NS=$(rt_name lan) && ns_create "$LAN_NS" &&
+		link_ns "$LAB_SERVER" "$LAN_NS" "$LAN_SRV4/26" "$LAN_HOST4/26" &&
+		phone_wg peer "$(key_pub ls)" allowed-ips "198.18.0.0/24,fd00:2::/64,$LAN_NET4" &&
+		ip -n "$LAB_PHONE" route add "$LAN_NET4" dev "$LAB_WG_PHONE" &&
+		wait_until 10 lan_flows_unanswered
+}
+f_lan_no_route() {
+	ip -n "$LAB_PHONE" route del "$LAN_NET4" dev "$LAB_WG_PHONE" 2>/dev/null
+	phone_wg peer "$(key_pub ls)" allowed-ips "198.18.0.0/24,fd00:2::/64"
+	[ -z "$LAN_NS" ] || ip netns del "$LAN_NS"
+	LAN_NS=""
+}
 # a peer that went away: the phone's roamd was killed (SIGKILL, nothing
 # cleaned up). The server learned the phone's endpoint (it has no Endpoint
 # for it), so the port unreachable that comes back is the phone's doing.
@@ -647,6 +670,7 @@ B=(
 	"dns-behind-server-port53 phone dns_no_answer b_dns_behind f_dns_behind"
 	"phone-stub-resolver-down phone local_resolver_down b_stub_down f_stub_down"
 	"phone-daemon-killed server icmp_port_unreachable b_phone_killed f_phone_killed"
+	"server-lan-no-route-back server lan_no_route_back b_lan_no_route f_lan_no_route"
 )
 # DOCTOR_LAB_ONLY=REGEX runs only the breakages whose name matches (while
 # working on one); the healthy runs always run.
@@ -684,6 +708,23 @@ if [ -z "$ONLY" ] || [[ phone-daemon-killed =~ $ONLY ]]; then
 	}
 	t_check "phone's daemon killed: the server says the phone no longer listens, not a wrong Endpoint" \
 		killed_phone_named
+fi
+# The same LAN host given its route back to the tunnel (healthy): the
+# phone's flows to it are answered, doctor on the server says nothing.
+lan_reached() { nsx "$LAB_PHONE" ping -n -c 1 -W 1 -q "$LAN_HOST4" >/dev/null 2>&1; }
+sc_lan_route_back() {
+	local got ok=ok name=server-lan-route-back
+	b_lan_no_route && ip -n "$LAN_NS" route add 198.18.0.0/24 via "$LAN_SRV4" && wait_until 10 lan_reached ||
+		{ f_lan_no_route; return 1; }
+	run_doctor "$LAB_SERVER" "$LAB_WG_SERVER" "$name"
+	f_lan_no_route
+	got=$(fails "$name")
+	[ "$got" = none ] && [ "$RC" = 0 ] || ok=WRONG
+	row "$name" server "$got (exit $RC)" "$MS" "$ok"
+	[ "$ok" = ok ] || { cat "$RT_TMP/$name.txt"; return 1; }
+}
+if [ -z "$ONLY" ] || [[ server-lan-route-back =~ $ONLY ]]; then
+	t_check "a LAN host behind the server with its route back: no FAIL on the server" sc_lan_route_back
 fi
 if [ -z "$ONLY" ] || [[ server-allowedips-conflict =~ $ONLY ]]; then
 	t_check "breakage server-allowedips-conflict (server): allowed_ips_conflict, no address of another peer suggested" \

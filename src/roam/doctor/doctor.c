@@ -83,7 +83,7 @@ static uint64_t received_total(const struct uapi_device *dev)
 }
 
 /* The interface's own addresses with their prefix lengths. */
-static size_t own_addresses(const char *ifname, struct ip_prefix **out)
+size_t doctor_own_addresses(const char *ifname, struct ip_prefix **out)
 {
 	struct ifaddrs *list, *a;
 	size_t n = 0;
@@ -368,7 +368,7 @@ static void note_local_network(const struct ip_prefix *sample, int oif, const ch
 
 	if (!if_indextoname((unsigned)oif, name))
 		return;
-	n = own_addresses(name, &own);
+	n = doctor_own_addresses(name, &own);
 	for (size_t i = 0; i < n; i++) {
 		if (is_host_address(&own[i]) || !ip_prefix_contains(&own[i], sample))
 			continue;
@@ -879,6 +879,8 @@ static void check_forwarding(struct exam *x)
 						       sizeof(fo.nat_rule));
 		fo.notrack = !err && ruleset_find_notrack(ruleset, x->ifname, clients, n_clients, fo.notrack_rule,
 							  sizeof(fo.notrack_rule));
+		if (fo.ipv4 == 1)
+			doctor_observe_lan_replies(x->ifindex, x->own, x->n_own, clients, n_clients, &fo);
 		free(clients);
 		fo.replies_dropped = !err && ruleset_find_forward_replies_drop(ruleset, x->ifname, fo.replies_rule,
 									       sizeof(fo.replies_rule));
@@ -1632,7 +1634,7 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 	snprintf(r->ifname, sizeof(r->ifname), "%s", ifname);
 	if (!check_daemon(&x)) {
 		x.have_cfg = load_config(ifname, opt->config, &x.cfg);
-		x.n_own = own_addresses(ifname, &x.own);
+		x.n_own = doctor_own_addresses(ifname, &x.own);
 		x.ifindex = (int)if_nametoindex(ifname);
 		/* Before the nudges: their ICMP errors come back within a round trip. */
 		x.w.icmp_watched = icmp_watch_open(&x.icmp) == 0;

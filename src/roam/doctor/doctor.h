@@ -224,8 +224,25 @@ struct forwarding_observation {
 	 * whether this host has it: 1 yes, 0 no, -errno unknown. */
 	char snat_address[64];
 	int snat_address_local;
+	/* Clients' flows to a host off another interface of this host that
+	 * left without a source NAT and stay [UNREPLIED] (connection
+	 * tracking), the host answering a ping from this host's address there
+	 * (lan_address) and not one from the tunnel's: it has no route back
+	 * to tunnel_net. 0: not seen (doctor_observe_lan_replies). */
+	uint64_t lan_unreplied;
+	char lan_host[IP_PREFIX_STRLEN];
+	char lan_dev[IF_NAMESIZE];
+	char lan_address[IP_PREFIX_STRLEN];
+	char tunnel_net[IP_PREFIX_STRLEN];
+	char tunnel_address[IP_PREFIX_STRLEN];	/* the ping's unanswered source */
 };
 void judge_forwarding(struct doctor_report *r, const struct forwarding_observation *o);
+/* The interface's own addresses with their prefix lengths; free *out. */
+size_t doctor_own_addresses(const char *ifname, struct ip_prefix **out);
+/* Fills o's lan_* fields (lan_replies.c): own are the tunnel interface's
+ * addresses, clients the peers' AllowedIPs. IPv4. */
+void doctor_observe_lan_replies(int tunnel_ifindex, const struct ip_prefix *own, size_t n_own,
+				const struct ip_prefix *clients, size_t n_clients, struct forwarding_observation *o);
 
 struct route_miss {
 	char prefix[IP_PREFIX_STRLEN];

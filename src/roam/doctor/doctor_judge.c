@@ -938,6 +938,24 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 				o->egress[0] ? o->egress : "EGRESS", o->egress[0] ? o->egress : "the egress");
 		return;
 	}
+	if (o->lan_unreplied) {
+		/* The flows leave with the clients' own addresses, and the
+		 * host answers this host but not the tunnel: its replies to
+		 * the tunnel's subnet go to its default gateway, not here. */
+		f->status = DOCTOR_FAIL;
+		f->cause = "lan_no_route_back";
+		doctor_figure(f, "unreplied_flows", (double)o->lan_unreplied);
+		doctor_evidence(f, "; %" PRIu64 " flow%s of the clients to %s (on %s) left without a source NAT and got "
+				   "no reply, and %s answers a ping from this host's %s but not one from its tunnel "
+				   "address %s", o->lan_unreplied, o->lan_unreplied == 1 ? "" : "s", o->lan_host,
+				o->lan_dev, o->lan_host, o->lan_address, o->tunnel_address);
+		doctor_decision(f, "Hosts on %s's network do not answer the tunnel's clients: without a masquerade they "
+				   "need a route to %s via this host's %s. Add it on them or on their gateway (ip route "
+				   "add %s via %s), or masquerade the tunnel subnet out of %s (nft add rule TABLE CHAIN "
+				   "oifname \"%s\" ip saddr %s masquerade).", o->lan_dev, o->tunnel_net, o->lan_address,
+				o->tunnel_net, o->lan_address, o->lan_dev, o->lan_dev, o->tunnel_net);
+		return;
+	}
 	if (o->input_drop == 1) {
 		/* Routed traffic passes, but what the clients send to this
 		 * host itself (its DNS, its services) dies in the input
