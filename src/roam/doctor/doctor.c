@@ -573,7 +573,7 @@ struct exam {
 	bool *skipped;			/* per peer: later checks are SKIP */
 	bool *datapath_failed;		/* per peer: its mtu and dns are SKIP */
 	int *datapath_family;		/* per peer: the family of the address pinged, 0 none */
-	bool *ping_ignored;		/* per peer: answers TCP, not ping: its mtu is SKIP */
+	bool *ping_ignored;		/* per peer: answers TCP or DNS, not ping: its mtu is SKIP */
 	bool routes_failed;
 	bool rpfilter_failed;		/* the replies die in this host's reverse-path filter */
 	bool udp_failed;		/* UDP does not reach the daemon (see udp) */
