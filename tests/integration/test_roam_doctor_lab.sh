@@ -562,6 +562,44 @@ f_dns_nohost() { sed -i "s/^DNS = .*/DNS = $SRV_TUN4/" "$PHONE_CONF" && phone_re
 # phone's resolv.conf: the tunnel's DNS answers, but is never asked.
 b_resolver_elsewhere() { phone_resolver 192.0.2.53; }
 f_resolver_elsewhere() { phone_resolver "$SRV_TUN4"; }
+# DNS: resolv.conf names a local stub (127.0.0.53, systemd-resolved's) and
+# nothing runs there: every lookup fails, whatever the tunnel's DNS does.
+b_stub_down() { phone_resolver 127.0.0.53; }
+f_stub_down() { phone_resolver "$SRV_TUN4"; }
+# routing: a host on a LAN behind the server (192.0.2.140, off a second
+# interface of the server, which masquerades only to the internet) has no
+# route back to the tunnel's subnet: the phone's flows to it stay
+# unanswered. Doctor on the server sees them [UNREPLIED] in its connection
+# tracking, and the host answering the server's LAN address only.
+LAN_NS="" LAN_HOST4=192.0.2.140 LAN_SRV4=192.0.2.129 LAN_NET4=192.0.2.128/26
+lan_flows_unanswered() {
+	nsx "$LAB_PHONE" ping -n -c 1 -W 1 -q "$LAN_HOST4" >/dev/null 2>&1
+	nsx "$LAB_SERVER" grep -q "dst=$LAN_HOST4 .*UNREPLIED" /proc/net/nf_conntrack
+}
+b_lan_no_route() {
+	LAN_NS=$(rt_name lan) && ns_create "$LAN_NS" &&
+		link_ns "$LAB_SERVER" "$LAN_NS" "$LAN_SRV4/26" "$LAN_HOST4/26" &&
+		phone_wg peer "$(key_pub ls)" allowed-ips "198.18.0.0/24,fd00:2::/64,$LAN_NET4" &&
+		ip -n "$LAB_PHONE" route add "$LAN_NET4" dev "$LAB_WG_PHONE" &&
+		wait_until 10 lan_flows_unanswered
+}
+f_lan_no_route() {
+	ip -n "$LAB_PHONE" route del "$LAN_NET4" dev "$LAB_WG_PHONE" 2>/dev/null
+	phone_wg peer "$(key_pub ls)" allowed-ips "198.18.0.0/24,fd00:2::/64"
+	[ -z "$LAN_NS" ] || ip netns del "$LAN_NS"
+	LAN_NS=""
+}
+# a peer that went away: the phone's roamd was killed (SIGKILL, nothing
+# cleaned up). The server learned the phone's endpoint (it has no Endpoint
+# for it), so the port unreachable that comes back is the phone's doing.
+phone_roamd_pid() { nsx "$LAB_PHONE" ss -Hlunp "sport = :$LAB_PORT" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2; }
+b_phone_killed() {
+	local pid
+	pid=$(phone_roamd_pid)
+	[ -n "$pid" ] && kill -KILL "$pid" && wait_until 5 phone_roamd_gone
+}
+phone_roamd_gone() { [ -z "$(phone_roamd_pid)" ]; }
+f_phone_killed() { phone_down; rm -f "$RT_WG_RUN/$LAB_WG_PHONE.sock"; phone_up; }
 # routing: on a full tunnel the operator deletes one of the policy rules roam
 # up (like wg-quick) adds: `not fwmark T table T` (traffic bypasses the
 # tunnel) or `table main suppress_prefixlength 0` (the LAN goes into it).
@@ -690,6 +728,26 @@ sc_path_mtu_twice() {
 	[ "$ok" = ok ] || { echo "first: $first; second: $second"; cat "$RT_TMP/server-path-mtu-first.txt" "$RT_TMP/server-path-mtu.txt"; return 1; }
 }
 t_check "server path MTU (1300, no ICMP), doctor twice: the same WARN path_mtu both times, exit 0" sc_path_mtu_twice
+# The same server hardened further: its input drops TCP port 22 from the
+# tunnel, so neither ping nor TCP answers; the tunnel's DNS (on the server,
+# inside the phone's AllowedIPs) still answers through it: WARN
+# ping_ignored, not peer_drops; the dns check judged, not SKIP.
+sc_ping_and_ssh_ignored() {
+	local got ok=ok name=server-ignores-ping-and-ssh
+	nsx "$LAB_SERVER" sysctl -qw net.ipv4.icmp_echo_ignore_all=1 &&
+		nft_table "$LAB_SERVER" rtssh input "iifname \"$LAB_WG_SERVER\" tcp dport 22 drop" || return 1
+	run_doctor "$LAB_PHONE" "$LAB_WG_PHONE" "$name"
+	nft_gone "$LAB_SERVER" rtssh
+	nsx "$LAB_SERVER" sysctl -qw net.ipv4.icmp_echo_ignore_all=0
+	got=$(fails "$name")
+	[ "$got" = none ] && [ "$RC" = 0 ] && [ "$MS" -lt 10000 ] &&
+		grep -q "^WARN datapath ping_ignored .*DNS server" "$RT_TMP/$name.txt" &&
+		! grep -q "^SKIP dns " "$RT_TMP/$name.txt" || ok=WRONG
+	row "$name" phone "$got (exit $RC)" "$MS" "$ok"
+	[ "$ok" = ok ] || { cat "$RT_TMP/$name.txt"; return 1; }
+}
+t_check "server ignores ping and drops TCP 22: WARN ping_ignored (its DNS answers), no FAIL, exit 0" \
+	sc_ping_and_ssh_ignored
 
 B=(
 	"endpoint-port phone icmp_port_unreachable b_port f_port"
@@ -746,6 +804,9 @@ B=(
 	"full-tunnel-fwmark-rule-gone phone policy_rule_missing b_ph_fwmark_rule f_ph_fwmark_rule"
 	"full-tunnel-suppress-rule-gone phone policy_rule_missing b_ph_suppress_rule f_ph_suppress_rule"
 	"dns-behind-server-port53 phone dns_no_answer b_dns_behind f_dns_behind"
+	"phone-stub-resolver-down phone local_resolver_down b_stub_down f_stub_down"
+	"phone-daemon-killed server icmp_port_unreachable b_phone_killed f_phone_killed"
+	"server-lan-no-route-back server lan_no_route_back b_lan_no_route f_lan_no_route"
 )
 # DOCTOR_LAB_ONLY=REGEX runs only the breakages whose name matches (while
 # working on one); the healthy runs always run.
@@ -775,6 +836,31 @@ decides() {
 if [ -z "$ONLY" ] || [[ dns-behind-server-port53 =~ $ONLY ]]; then
 	t_check "dns behind the server: the decision sends the operator to the server" \
 		grep -qF "roam doctor on the peer" "$REPORTS/dns-behind-server-port53.txt"
+fi
+if [ -z "$ONLY" ] || [[ phone-daemon-killed =~ $ONLY ]]; then
+	killed_phone_named() {
+		grep -qF "no longer listens" "$REPORTS/phone-daemon-killed.txt" &&
+			! grep -qF "Endpoint's port is wrong" "$REPORTS/phone-daemon-killed.txt"
+	}
+	t_check "phone's daemon killed: the server says the phone no longer listens, not a wrong Endpoint" \
+		killed_phone_named
+fi
+# The same LAN host given its route back to the tunnel (healthy): the
+# phone's flows to it are answered, doctor on the server says nothing.
+lan_reached() { nsx "$LAB_PHONE" ping -n -c 1 -W 1 -q "$LAN_HOST4" >/dev/null 2>&1; }
+sc_lan_route_back() {
+	local got ok=ok name=server-lan-route-back
+	b_lan_no_route && ip -n "$LAN_NS" route add 198.18.0.0/24 via "$LAN_SRV4" && wait_until 10 lan_reached ||
+		{ f_lan_no_route; return 1; }
+	run_doctor "$LAB_SERVER" "$LAB_WG_SERVER" "$name"
+	f_lan_no_route
+	got=$(fails "$name")
+	[ "$got" = none ] && [ "$RC" = 0 ] || ok=WRONG
+	row "$name" server "$got (exit $RC)" "$MS" "$ok"
+	[ "$ok" = ok ] || { cat "$RT_TMP/$name.txt"; return 1; }
+}
+if [ -z "$ONLY" ] || [[ server-lan-route-back =~ $ONLY ]]; then
+	t_check "a LAN host behind the server with its route back: no FAIL on the server" sc_lan_route_back
 fi
 if [ -z "$ONLY" ] || [[ server-allowedips-conflict =~ $ONLY ]]; then
 	t_check "breakage server-allowedips-conflict (server): allowed_ips_conflict, no address of another peer suggested" \

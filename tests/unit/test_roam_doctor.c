@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "conntrack.h"
 #include "doctor.h"
 #include "doctor_rpfilter.h"
 #include "ip_header.h"
@@ -723,6 +724,22 @@ static void test_forwarding(void)
 	CHECK(last(&r)->status == DOCTOR_PASS);
 	o.snat_address[0] = '\0';
 	snprintf(o.nat_rule, sizeof(o.nat_rule), "masquerade");
+	o.nat = 1;
+	/* The masquerade covers the internet only; a LAN host answers this
+	 * host but not the tunnel: it lacks the route back. */
+	o.lan_unreplied = 3;
+	snprintf(o.lan_host, sizeof(o.lan_host), "192.0.2.10");
+	snprintf(o.lan_dev, sizeof(o.lan_dev), "eth1");
+	snprintf(o.lan_address, sizeof(o.lan_address), "192.0.2.1");
+	snprintf(o.tunnel_net, sizeof(o.tunnel_net), "198.19.0.0/24");
+	snprintf(o.tunnel_address, sizeof(o.tunnel_address), "198.19.0.1");
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "lan_no_route_back") &&
+	      says(last(&r), "3 flows of the clients to 192.0.2.10 (on eth1)") &&
+	      says(last(&r), "ip route add 198.19.0.0/24 via 192.0.2.1") && says(last(&r), "oifname \"eth1\""));
+	o.lan_unreplied = 0;	/* not seen: as before */
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_PASS);
 	o.nat = 1;	/* a hub whose input chain drops the tunnel: its own services die */
 	o.input_drop = 1;
 	snprintf(o.input_rule, sizeof(o.input_rule), "table inet hardening, chain input: policy drop, and no rule "
@@ -1068,6 +1085,22 @@ static void test_mtu_dns_clock(void)
 	doctor_report_free(&r);
 }
 
+/* Connection tracking lines, as /proc/net/nf_conntrack and conntrack -L
+ * give them: the directions, UNREPLIED, and whether NAT rewrote them. */
+static void test_conntrack_parse(void)
+{
+	struct conntrack_entry e;
+
+	CHECK(conntrack_parse("ipv4     2 udp      17 25 src=198.19.0.2 dst=192.0.2.10 sport=40000 dport=53 "
+			      "[UNREPLIED] src=192.0.2.10 dst=198.19.0.2 sport=53 dport=40000 mark=0 zone=0 use=2", &e) &&
+	      e.unreplied && conntrack_not_nated(&e) && e.orig_dst.addr[3] == 10 && e.reply_dst.addr[3] == 2);
+	CHECK(conntrack_parse("icmp     1 29 src=198.19.0.2 dst=192.0.2.10 type=8 code=0 id=7 src=192.0.2.10 "
+			      "dst=203.0.113.2 type=0 code=0 id=7 mark=0 use=1", &e) &&
+	      !e.unreplied && !conntrack_not_nated(&e));
+	CHECK(!conntrack_parse("ipv4     2 unknown  2 580 src=198.19.0.2 mark=0", &e));
+	CHECK(!conntrack_parse("", &e));
+}
+
 /* The system resolver asks other servers than the tunnel's DNS: WARN when
  * they answer, FAIL when none does; PASS when it names the tunnel's. */
 static void test_system_resolver(void)
@@ -1103,6 +1136,17 @@ static void test_system_resolver(void)
 	o.link_names_tunnel_dns = true;
 	judge_system_resolver(&r, &o);
 	CHECK(last(&r)->status == DOCTOR_PASS);
+	/* The stub it names answers: as before. Nothing listens there (no
+	 * systemd-resolved): every lookup fails, whatever the link has. */
+	o.servers[1] = prefix("127.0.0.53");
+	o.stub_asked = true, o.stub_index = 1, o.stub_answered = 1;
+	judge_system_resolver(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_PASS);
+	o.stub_answered = 0;
+	judge_system_resolver(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "local_resolver_down") &&
+	      says(last(&r), "nothing answers DNS at 127.0.0.53 port 53") &&
+	      says(last(&r), "start the local resolver") && says(last(&r), "nameserver 203.0.113.10"));
 	doctor_report_free(&r);
 }
 
@@ -1377,5 +1421,6 @@ int main(void)
 	RUN(test_ruleset);
 	RUN(test_rpfilter);
 	RUN(test_json_report);
+	RUN(test_conntrack_parse);
 	return test_finish("test_roam_doctor");
 }

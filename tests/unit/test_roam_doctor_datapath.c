@@ -253,7 +253,15 @@ static void test_datapath(void)
 	o.icmp.last_kind = ICMP_KIND_PORT;
 	o.icmp.reporter = o.icmp.target = prefix("198.19.0.2");
 	o.icmp.target_port = 51820;
-	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "icmp_port_unreachable"));
+	po.initiates = true;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "icmp_port_unreachable") &&
+	      strstr(last(&r)->decision, "Endpoint's port is wrong"));
+	/* The server learned the roaming phone's endpoint: the phone's daemon
+	 * went, its port closed; nothing to fix in a config here. */
+	po.initiates = false;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "icmp_port_unreachable") &&
+	      strstr(last(&r)->decision, "no longer listens") &&
+	      !strstr(last(&r)->decision, "Endpoint's port is wrong"));
 	memset(&o.icmp, 0, sizeof(o.icmp));
 
 	/* The replies came back decrypted, yet no ping saw them. */
@@ -289,6 +297,16 @@ static void test_datapath(void)
 	o.tcp_answered = false;	/* nor TCP: judged as before, and said */
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_unreachable") &&
 	      strstr(last(&r)->evidence, "nor a TCP connection to port 22"));
+	/* Ping off and port 22 filtered on the peer, but a DNS server of the
+	 * tunnel behind it answered through the tunnel: it works both ways. */
+	o.dns_tried = o.dns_answered = true;
+	o.dns_server = prefix("192.0.2.10");
+	CHECK(!judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_WARN, "ping_ignored") &&
+	      strstr(last(&r)->evidence, "DNS server 192.0.2.10") && strstr(last(&r)->decision, "Nothing must change"));
+	CHECK(datapath_icmp_grace_ms(2100, &o) == 0);
+	o.dns_answered = false;	/* it did not answer either: as before */
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_unreachable"));
+	o.dns_tried = false;
 	o.tcp_tried = false;
 	peer.unanswered_ms = 2000;
 	peer.has_last_receive_age = true;
@@ -351,6 +369,16 @@ static void test_icmp_grace(void)
 	o.answered = 0;
 	o.tcp_answered = true;
 	CHECK(datapath_icmp_grace_ms(2100, &o) == 0);
+}
+
+/* A failed IPv6 probe leaves an IPv4 DNS server to be judged; a failed
+ * probe of its own family (or an unknown one) makes it SKIP. */
+static void test_datapath_failure_covers(void)
+{
+	CHECK(!datapath_failure_covers(AF_INET6, AF_INET));
+	CHECK(!datapath_failure_covers(AF_INET, AF_INET6));
+	CHECK(datapath_failure_covers(AF_INET, AF_INET));
+	CHECK(datapath_failure_covers(0, AF_INET));
 }
 
 /* ---- what only one direction proves ------------------------------------- */
@@ -609,7 +637,18 @@ static void test_silence_and_dependents(void)
 	CHECK(judge_udp(&r, &dev, &w, NOW_MS) && is(last(&r), DOCTOR_FAIL, "nat_mapping_expired") &&
 	      strstr(last(&r)->decision, "PEER's"));
 	initiates[0] = true;
-	CHECK(judge_udp(&r, &dev, &w, NOW_MS) && is(last(&r), DOCTOR_FAIL, "icmp_port_unreachable"));
+	CHECK(judge_udp(&r, &dev, &w, NOW_MS) && is(last(&r), DOCTOR_FAIL, "icmp_port_unreachable") &&
+	      strstr(last(&r)->decision, "Endpoint's port is wrong"));
+	/* A learned endpoint that bounces before the NAT could forget it (the
+	 * peer's daemon died a second ago): no Endpoint here to be wrong, the
+	 * peer's side changed. */
+	initiates[0] = false;
+	peer.last_receive_age_ms = 1000;
+	snprintf(peer.endpoint, sizeof(peer.endpoint), "198.19.0.2:51821");
+	CHECK(judge_udp(&r, &dev, &w, NOW_MS) && is(last(&r), DOCTOR_FAIL, "icmp_port_unreachable") &&
+	      !strstr(last(&r)->decision, "Endpoint's port is wrong") &&
+	      strstr(last(&r)->decision, "no longer listens") && strstr(last(&r)->evidence, "learned"));
+	snprintf(peer.endpoint, sizeof(peer.endpoint), "198.19.0.2:51820");
 	w.initiates = NULL;
 	peer.has_last_receive_age = false;
 	memset(&w.icmp, 0, sizeof(w.icmp));
@@ -659,20 +698,20 @@ static void test_next_hop_unreachable(void)
 	struct doctor_finding *f = doctor_add(&r, "datapath", NULL);
 
 	icmp.by_kind[ICMP_KIND_HOST] = 3;
-	doctor_icmp_cause(f, &icmp);	/* from a router: the peer's host is gone */
+	doctor_icmp_cause(f, &icmp, false);	/* from a router: the peer's host is gone */
 	CHECK(is(f, DOCTOR_FAIL, "icmp_unreachable"));
 	f = doctor_add(&r, "datapath", NULL);
 	icmp.next_hop = (struct icmp_next_hop){ .reporter_local = true, .gateway = "192.0.2.99", .dev = "eth1",
 						.table = 100, .by_rule = true, .rule_fwmark = 0x100,
 						.rule_priority = 1000 };
-	doctor_icmp_cause(f, &icmp);
+	doctor_icmp_cause(f, &icmp, false);
 	CHECK(is(f, DOCTOR_FAIL, "next_hop_unreachable") && strstr(f->evidence, "this host's own address") &&
 	      strstr(f->decision, "next hop 192.0.2.99 on eth1 for 198.51.100.2 (table 100, chosen by rule fwmark "
 				  "0x100 lookup 100") &&
 	      strstr(f->decision, "ip rule del pref 1000") && !strstr(f->decision, "off the network"));
 	f = doctor_add(&r, "datapath", NULL);
 	icmp.next_hop.gateway[0] = '\0';	/* the peer on the link itself */
-	doctor_icmp_cause(f, &icmp);
+	doctor_icmp_cause(f, &icmp, false);
 	CHECK(is(f, DOCTOR_FAIL, "next_hop_unreachable") && strstr(f->decision, "does not answer ARP/ND on eth1"));
 	doctor_report_free(&r);
 }
@@ -685,6 +724,7 @@ int main(void)
 	RUN(test_forked);
 	RUN(test_datapath);
 	RUN(test_icmp_grace);
+	RUN(test_datapath_failure_covers);
 	RUN(test_silence_and_dependents);
 	RUN(test_session_causes);
 	RUN(test_forward_filter);

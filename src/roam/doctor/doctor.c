@@ -85,7 +85,7 @@ static uint64_t received_total(const struct uapi_device *dev)
 }
 
 /* The interface's own addresses with their prefix lengths. */
-static size_t own_addresses(const char *ifname, struct ip_prefix **out)
+size_t doctor_own_addresses(const char *ifname, struct ip_prefix **out)
 {
 	struct ifaddrs *list, *a;
 	size_t n = 0;
@@ -373,7 +373,7 @@ static void note_local_network(const struct ip_prefix *sample, int oif, const ch
 
 	if (!if_indextoname((unsigned)oif, name))
 		return;
-	n = own_addresses(name, &own);
+	n = doctor_own_addresses(name, &own);
 	for (size_t i = 0; i < n; i++) {
 		if (is_host_address(&own[i]) || !ip_prefix_contains(&own[i], sample))
 			continue;
@@ -580,8 +580,9 @@ struct exam {
 	size_t n_nudged;
 	bool *skipped;			/* per peer: later checks are SKIP */
 	bool *datapath_failed;		/* per peer: its mtu and dns are SKIP */
-	bool *ping_ignored;		/* per peer: answers TCP, not ping: its mtu is SKIP */
+	bool *ping_ignored;		/* per peer: answers TCP or DNS, not ping: its mtu is SKIP */
 	bool *target_silent;		/* per peer: a guessed target answered nothing: its mtu is SKIP */
+	int *datapath_family;		/* per peer: the family of the address pinged, 0 none */
 	bool routes_failed;
 	bool rpfilter_failed;		/* the replies die in this host's reverse-path filter */
 	bool udp_failed;		/* UDP does not reach the daemon (see udp) */
@@ -900,6 +901,8 @@ static void check_forwarding(struct exam *x)
 						       sizeof(fo.nat_rule));
 		fo.notrack = !err && ruleset_find_notrack(ruleset, x->ifname, clients, n_clients, fo.notrack_rule,
 							  sizeof(fo.notrack_rule));
+		if (fo.ipv4 == 1)
+			doctor_observe_lan_replies(x->ifindex, x->own, x->n_own, clients, n_clients, &fo);
 		free(clients);
 		fo.replies_dropped = !err && ruleset_find_forward_replies_drop(ruleset, x->ifname, fo.replies_rule,
 									       sizeof(fo.replies_rule));
@@ -1121,6 +1124,48 @@ static void wait_for_late_icmp(struct exam *x, uint64_t pings_started, const str
 	}
 }
 
+/* Asks server for the root's NS; when it refuses or fails that, asks it
+ * for localhost too, which a resolver without upstream still answers
+ * (own_names) and one that refuses this host does not. */
+static int dns_ask(const struct ip_prefix *server, int timeout_ms, unsigned tries, int *rcode, uint64_t *rtt_us,
+		   bool *own_names)
+{
+	int ret = dns_probe(server, NULL, timeout_ms, tries, rcode, rtt_us);
+	int own_rcode = 0;
+	uint64_t rtt;
+
+	*own_names = false;
+	if (ret == 1 && (*rcode == 2 || *rcode == 5))
+		*own_names = dns_probe(server, "localhost", timeout_ms, 1, &own_rcode, &rtt) == 1 &&
+			     (own_rcode == 0 || own_rcode == 3);
+	return ret;
+}
+
+/* The tunnel's DNS servers: --dns, else the config's DNS, else what
+ * resolvectl has for the link; *source says which. The caller frees *out. */
+static size_t tunnel_dns_servers(const struct exam *x, struct ip_prefix **out, const char **source)
+{
+	const struct config *cfg = x->have_cfg ? &x->cfg : NULL;
+	size_t n = 0;
+
+	*out = NULL;
+	*source = "--dns";
+	for (size_t i = 0; i < x->opt->n_dns; i++)
+		*ARRAY_PUSH(*out, n) = x->opt->dns[i];
+	if (n)
+		return n;
+	*source = "the config's DNS";
+	for (size_t i = 0; cfg && i < cfg->iface.n_dns; i++)
+		if (cfg->iface.dns[i].is_addr)
+			*ARRAY_PUSH(*out, n) = cfg->iface.dns[i].addr;
+	if (n)
+		return n;
+	free(*out);
+	*out = NULL;
+	*source = "resolvectl";
+	return resolvectl_servers(x->ifname, out);
+}
+
 /* The pings went unanswered: a host that ignores ICMP echo still answers
  * a TCP SYN, with a SYN-ACK or a reset, so one connection attempt tells a
  * ping-deaf peer from a broken path. Bounded to 1 s, as a lost SYN is
@@ -1132,6 +1177,33 @@ static void tcp_instead_of_ping(struct datapath_observation *o)
 	o->tcp_tried = true;
 	o->tcp_port = TCP_PROBE_PORT;
 	o->tcp_answered = tcp_probe(&o->address, TCP_PROBE_PORT, TCP_PROBE_MS) == 1;
+}
+
+/* Neither ping nor TCP answered: a host that ignores both (ICMP echo off,
+ * port 22 filtered) may still serve the tunnel. A DNS server of the tunnel
+ * inside this peer's AllowedIPs, of the same family and routed into this
+ * interface, that answers one query proves the way there and back. */
+static void dns_instead_of_ping(const struct exam *x, const struct uapi_peer *peer, struct datapath_observation *o)
+{
+	struct ip_prefix *servers;
+	const char *source;
+	size_t n = tunnel_dns_servers(x, &servers, &source);
+
+	for (size_t i = 0; i < n && !o->dns_tried; i++) {
+		bool inside = false;
+		int rcode;
+		uint64_t rtt;
+		bool own_names;
+
+		for (size_t j = 0; j < peer->n_allowed_ips && !inside; j++)
+			inside = ip_prefix_contains(&peer->allowed_ips[j], &servers[i]);
+		if (!inside || servers[i].family != o->address.family || !routes_into(&servers[i], x->ifindex))
+			continue;
+		o->dns_tried = true;
+		o->dns_server = servers[i];
+		o->dns_answered = dns_ask(&servers[i], 1000, 1, &rcode, &rtt, &own_names) == 1;
+	}
+	free(servers);
 }
 
 /* The address of an endpoint ("198.51.100.2:51820", "[fd00::2]:51820"). */
@@ -1244,6 +1316,8 @@ static void measure_datapath(struct exam *x, const struct uapi_peer *peer, struc
 	/* An ICMP error about our datagrams already says the path is broken. */
 	if (!o->answered && !o->error && !o->icmp.total)
 		tcp_instead_of_ping(o);
+	if (o->tcp_tried && !o->tcp_answered)
+		dns_instead_of_ping(x, peer, o);
 	if (x->w.icmp_watched) {
 		icmp_watch_drain_about(&x->icmp, x->dev.listen_port, target, &o->icmp);
 		wait_for_late_icmp(x, pings_started, target, o);
@@ -1439,6 +1513,8 @@ static void check_datapath(struct exam *x)
 	memset(x->ping_ignored, 0, (n + 1) * sizeof(*x->ping_ignored));
 	x->target_silent = xrealloc(NULL, (n + 1) * sizeof(*x->target_silent));
 	memset(x->target_silent, 0, (n + 1) * sizeof(*x->target_silent));
+	x->datapath_family = xrealloc(NULL, (n + 1) * sizeof(*x->datapath_family));
+	memset(x->datapath_family, 0, (n + 1) * sizeof(*x->datapath_family));
 	const char **source = xrealloc(NULL, (n + 1) * sizeof(*source));
 	for (size_t i = 0; i < n; i++) {
 		const struct uapi_peer *peer = &x->dev.peers[i];
@@ -1469,7 +1545,8 @@ static void check_datapath(struct exam *x)
 			o.has_address = source[i] != NULL;
 		/* Not judged for an earlier failure: what depends on it is not either. */
 		x->datapath_failed[i] = judge_datapath(x->r, &po, x->skipped[i], &o) || o.not_judged;
-		x->ping_ignored[i] = o.tcp_answered;
+		x->ping_ignored[i] = o.tcp_answered || o.dns_answered;
+		x->datapath_family[i] = o.has_address ? o.address.family : 0;
 		const char *cause = x->r->v[x->r->n - 1].cause;
 		x->target_silent[i] = cause && !strcmp(cause, "probe_target_silent");
 		free(o.drops);
@@ -1603,28 +1680,11 @@ static const char *dns_depends_on_failed(const struct exam *x, const struct dns_
 		return "rpfilter";
 	if (x->skipped[peer])
 		return "handshake";
-	if (x->datapath_failed[peer])
+	if (x->datapath_failed[peer] && datapath_failure_covers(x->datapath_family[peer], o->server.family))
 		return "datapath";
 	if (x->routes_failed && strcmp(o->route_dev, x->ifname))
 		return "routes";
 	return NULL;
-}
-
-/* Asks server for the root's NS; when it refuses or fails that, asks it
- * for localhost too, which a resolver without upstream still answers
- * (own_names) and one that refuses this host does not. */
-static int dns_ask(const struct ip_prefix *server, int timeout_ms, unsigned tries, int *rcode, uint64_t *rtt_us,
-		   bool *own_names)
-{
-	int ret = dns_probe(server, NULL, timeout_ms, tries, rcode, rtt_us);
-	int own_rcode = 0;
-	uint64_t rtt;
-
-	*own_names = false;
-	if (ret == 1 && (*rcode == 2 || *rcode == 5))
-		*own_names = dns_probe(server, "localhost", timeout_ms, 1, &own_rcode, &rtt) == 1 &&
-			     (own_rcode == 0 || own_rcode == 3);
-	return ret;
 }
 
 /* The nameservers of the system resolver's file, at most
@@ -1652,6 +1712,24 @@ static bool is_loopback(const struct ip_prefix *p)
 	static const uint8_t v6_loopback[16] = { [15] = 1 };
 
 	return p->family == AF_INET ? p->addr[0] == 127 : !memcmp(p->addr, v6_loopback, 16);
+}
+
+/* Does the local stub answer at all? A stub that is not running (no
+ * systemd-resolved or dnsmasq where resolv.conf expects one) fails every
+ * lookup, whatever the tunnel's DNS does. One bounded query: a refused
+ * port gives up at once. */
+static void ask_stub(struct resolver_observation *o)
+{
+	int rcode;
+	uint64_t rtt;
+	bool own_names;
+
+	for (size_t i = 0; i < o->n_servers && !o->stub_asked; i++)
+		if (is_loopback(&o->servers[i])) {
+			o->stub_asked = true;
+			o->stub_index = i;
+			o->stub_answered = dns_ask(&o->servers[i], 1000, 1, &rcode, &rtt, &own_names);
+		}
 }
 
 /* Behind a local stub: does systemd-resolved have the tunnel's DNS for
@@ -1688,8 +1766,10 @@ static void check_system_resolver(struct exam *x, const struct ip_prefix *server
 		for (size_t j = 0; j < n; j++)
 			o.names_tunnel_dns |= ip_prefix_equal(&o.servers[i], &servers[j]);
 	}
-	if (o.stub && !o.names_tunnel_dns)
+	if (o.stub && !o.names_tunnel_dns) {
+		ask_stub(&o);
 		ask_resolved_link(x->ifname, servers, n, &o);
+	}
 	for (size_t i = 0; i < o.n_servers && !o.names_tunnel_dns && !o.stub; i++) {
 		uint64_t rtt;
 
@@ -1702,36 +1782,18 @@ static void check_dns(struct exam *x)
 {
 	struct doctor_report *r = x->r;
 	const struct uapi_device *dev = &x->dev;
-	const struct doctor_options *opt = x->opt;
-	const struct config *cfg = x->have_cfg ? &x->cfg : NULL;
-	struct ip_prefix *servers = NULL, *from_tool = NULL;
-	size_t n = 0, n_tool;
-	const char *source = "--dns";
+	struct ip_prefix *servers;
+	const char *source;
+	size_t n_tool = tunnel_dns_servers(x, &servers, &source);
 	struct rtnl nl;
 	bool nl_ok;
 
-	if (opt->n_dns) {
-		servers = opt->dns;
-		n = opt->n_dns;
-	} else {
-		for (size_t i = 0; cfg && i < cfg->iface.n_dns; i++)
-			if (cfg->iface.dns[i].is_addr)
-				*ARRAY_PUSH(from_tool, n) = cfg->iface.dns[i].addr;
-		source = "the config's DNS";
-		if (!n) {
-			free(from_tool);
-			n = resolvectl_servers(r->ifname, &from_tool);
-			source = "resolvectl";
-		}
-		servers = from_tool;
-	}
-	n_tool = n;
-	if (!n) {
+	if (!n_tool) {
 		struct doctor_finding *f = doctor_add(r, "dns", NULL);
 
 		f->status = DOCTOR_SKIP;
 		doctor_evidence(f, "no DNS server set for this interface (none given, in a config, or in resolvectl)");
-		free(from_tool);
+		free(servers);
 		return;
 	}
 	nl_ok = rtnl_open(&nl) == 0;
@@ -1778,7 +1840,7 @@ static void check_dns(struct exam *x)
 	/* resolvectl's servers are the system resolver's already. */
 	if (strcmp(source, "resolvectl"))
 		check_system_resolver(x, servers, n_tool);
-	free(from_tool);
+	free(servers);
 }
 
 static void check_clock(struct exam *x)
@@ -1799,6 +1861,7 @@ static void exam_free(struct exam *x)
 	free(x->datapath_failed);
 	free(x->ping_ignored);
 	free(x->target_silent);
+	free(x->datapath_family);
 	free(x->w.drops);
 	free(x->own);
 	free(x->dns);
@@ -1828,7 +1891,7 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 	snprintf(r->ifname, sizeof(r->ifname), "%s", ifname);
 	if (!check_daemon(&x)) {
 		x.have_cfg = load_config(ifname, opt->config, &x.cfg);
-		x.n_own = own_addresses(ifname, &x.own);
+		x.n_own = doctor_own_addresses(ifname, &x.own);
 		probe_candidates_of(&x);
 		x.ifindex = (int)if_nametoindex(ifname);
 		/* Before the nudges: their ICMP errors come back within a round trip. */

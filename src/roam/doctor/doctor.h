@@ -169,8 +169,10 @@ void doctor_locate_next_hop(struct icmp_seen *icmp, uint32_t fwmark);
 bool judge_sending(struct doctor_report *r, const struct uapi_device *dev, const struct watch_observation *w,
 		   uint64_t now_ms);
 /* Names what an ICMP error about our datagrams means (port unreachable,
- * prohibited, unreachable host): evidence, decision, cause; status FAIL. */
-void doctor_icmp_cause(struct doctor_finding *f, const struct icmp_seen *icmp);
+ * prohibited, unreachable host): evidence, decision, cause; status FAIL.
+ * endpoint_learned: the peer's address came from its own packets (no
+ * Endpoint here), so a closed port is the peer's doing, not a typo here. */
+void doctor_icmp_cause(struct doctor_finding *f, const struct icmp_seen *icmp, bool endpoint_learned);
 /* Judges udp; returns true when it failed (later per-peer checks of peers
  * without a fresh handshake are then SKIP). */
 bool judge_udp(struct doctor_report *r, const struct uapi_device *dev, const struct watch_observation *w,
@@ -260,8 +262,25 @@ struct forwarding_observation {
 	 * whether this host has it: 1 yes, 0 no, -errno unknown. */
 	char snat_address[64];
 	int snat_address_local;
+	/* Clients' flows to a host off another interface of this host that
+	 * left without a source NAT and stay [UNREPLIED] (connection
+	 * tracking), the host answering a ping from this host's address there
+	 * (lan_address) and not one from the tunnel's: it has no route back
+	 * to tunnel_net. 0: not seen (doctor_observe_lan_replies). */
+	uint64_t lan_unreplied;
+	char lan_host[IP_PREFIX_STRLEN];
+	char lan_dev[IF_NAMESIZE];
+	char lan_address[IP_PREFIX_STRLEN];
+	char tunnel_net[IP_PREFIX_STRLEN];
+	char tunnel_address[IP_PREFIX_STRLEN];	/* the ping's unanswered source */
 };
 void judge_forwarding(struct doctor_report *r, const struct forwarding_observation *o);
+/* The interface's own addresses with their prefix lengths; free *out. */
+size_t doctor_own_addresses(const char *ifname, struct ip_prefix **out);
+/* Fills o's lan_* fields (lan_replies.c): own are the tunnel interface's
+ * addresses, clients the peers' AllowedIPs. IPv4. */
+void doctor_observe_lan_replies(int tunnel_ifindex, const struct ip_prefix *own, size_t n_own,
+				const struct ip_prefix *clients, size_t n_clients, struct forwarding_observation *o);
 
 struct route_miss {
 	char prefix[IP_PREFIX_STRLEN];
@@ -320,6 +339,11 @@ struct datapath_observation {
 	 * whose tunnel works both ways). */
 	bool tcp_tried, tcp_answered;
 	uint16_t tcp_port;
+	/* TCP unanswered too: one query to a DNS server of the tunnel inside
+	 * the peer's AllowedIPs (same family, routed into this interface) was
+	 * tried, and it answered (the tunnel carries both ways). */
+	bool dns_tried, dns_answered;
+	struct ip_prefix dns_server;
 	bool counted;			/* two readings of the daemon's counters */
 	uint64_t tx_delta, rx_delta;	/* the peer's packets meanwhile */
 	uint64_t received_delta;	/* datagrams the daemon took in meanwhile, from any peer */
@@ -352,6 +376,12 @@ unsigned datapath_icmp_grace_ms(uint64_t elapsed_ms, const struct datapath_obser
  * SKIP). */
 bool judge_datapath(struct doctor_report *r, const struct peer_observation *p, bool skipped,
 		    const struct datapath_observation *o);
+
+/* A peer's datapath failed, pinging an address of probed_family (0: none
+ * pinged): does that say the way to its address of family is broken too?
+ * Not for the other family (IPv6 off on the peer, say): a DNS server there
+ * is judged on its own. */
+bool datapath_failure_covers(int probed_family, int family);
 
 /* What doctor may ping a peer at: the addresses named with --probe, the
  * DNS servers (the config's DNS=, or --dns) and this interface's own
@@ -443,6 +473,11 @@ struct resolver_observation {
 	bool stub;				/* a local stub (127.0.0.53): resolvectl knows more */
 	bool link_asked;			/* stub: resolvectl dns IFACE was asked */
 	bool link_names_tunnel_dns;		/* and it names a DNS server of the tunnel */
+	/* stub: one query was put to it (servers[stub_index]); its
+	 * dns_probe result: 1 answered, 0 nothing (refused: no listener). */
+	bool stub_asked;
+	size_t stub_index;
+	int stub_answered;
 	int answered[RESOLVER_SERVERS_MAX];	/* dns_probe's result per server, when they do not */
 	int rcode[RESOLVER_SERVERS_MAX];
 	bool own_names_answered[RESOLVER_SERVERS_MAX];	/* as dns_observation's */

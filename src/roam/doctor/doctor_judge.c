@@ -2,6 +2,7 @@
  * The words follow the playbook of docs/roaming.md §6: what was seen, what it means, and
  * what to do next. */
 #include "doctor.h"
+#include "resolve.h"
 
 #include <inttypes.h>
 #include <net/if.h>
@@ -306,7 +307,7 @@ static void next_hop_cause(struct doctor_finding *f, const struct icmp_seen *icm
  * an ICMP error names the cause; silence after our initiations is told
  * apart by whether the peer ever answered. Adds the evidence, the
  * decision, the cause and the status. */
-void doctor_icmp_cause(struct doctor_finding *f, const struct icmp_seen *icmp)
+void doctor_icmp_cause(struct doctor_finding *f, const struct icmp_seen *icmp, bool endpoint_learned)
 {
 	char who[IP_PREFIX_STRLEN], to[IP_PREFIX_STRLEN];
 	bool from_target = ip_prefix_equal(&icmp->reporter, &icmp->target);
@@ -321,6 +322,17 @@ void doctor_icmp_cause(struct doctor_finding *f, const struct icmp_seen *icmp)
 	switch (icmp->last_kind) {
 	case ICMP_KIND_PORT:
 		f->cause = "icmp_port_unreachable";
+		if (endpoint_learned) {
+			/* No Endpoint here to be wrong: the address came from
+			 * the peer's own packets, so what changed is over there. */
+			doctor_evidence(f, "; this host learned that address from the peer's packets (it has no "
+					   "Endpoint for the peer)");
+			doctor_decision(f, "Nothing listens on UDP %u at %s any more: the peer's daemon no longer "
+					   "listens at that address and port (it stopped or restarted, or its NAT "
+					   "mapping moved). Check the peer's side; nothing to change here: the endpoint "
+					   "follows when the peer reconnects.", icmp->target_port, to);
+			break;
+		}
 		doctor_decision(f, "Nothing listens on UDP %u at %s: this Endpoint's port is wrong (it must be the "
 				   "peer's ListenPort), or the peer's daemon is not running. Fix the port, or start "
 				   "the tunnel there.", icmp->target_port, to);
@@ -343,6 +355,19 @@ void doctor_icmp_cause(struct doctor_finding *f, const struct icmp_seen *icmp)
 				from_target ? "The peer's host" : who, to);
 		break;
 	}
+}
+
+/* Is the ICMP error's target a peer's endpoint this host learned from the
+ * peer's packets (no Endpoint on this side)? False when unknown. */
+static bool icmp_target_learned(const struct uapi_device *dev, const struct watch_observation *w)
+{
+	char endpoint[UAPI_ENDPOINT_MAX];
+
+	endpoint_format(endpoint, &w->icmp.target, w->icmp.target_port);
+	for (size_t i = 0; w->initiates && i < dev->n_peers; i++)
+		if (!strcmp(dev->peers[i].endpoint, endpoint))
+			return !w->initiates[i];
+	return false;
 }
 
 static void silence_cause(struct doctor_report *r, struct doctor_finding *f, const struct uapi_device *dev,
@@ -371,7 +396,7 @@ static void silence_cause(struct doctor_report *r, struct doctor_finding *f, con
 			return;
 	}
 	if (w->icmp.total) {
-		doctor_icmp_cause(f, &w->icmp);
+		doctor_icmp_cause(f, &w->icmp, icmp_target_learned(dev, w));
 		return;
 	}
 	if (w->icmp_watched)
@@ -654,7 +679,7 @@ bool judge_handshake(struct doctor_report *r, const struct peer_observation *p, 
 	if (doctor_nat_expired_cause(f, &s))
 		return true;
 	if (w->icmp.total) {
-		doctor_icmp_cause(f, &w->icmp);
+		doctor_icmp_cause(f, &w->icmp, !p->initiates);
 		return true;
 	}
 	if (p->peer->endpoint[0] && (p->peer->handshake_attempts || p->nudged)) {
@@ -1079,6 +1104,24 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 				o->egress[0] ? o->egress : "EGRESS", o->egress[0] ? o->egress : "the egress");
 		return;
 	}
+	if (o->lan_unreplied) {
+		/* The flows leave with the clients' own addresses, and the
+		 * host answers this host but not the tunnel: its replies to
+		 * the tunnel's subnet go to its default gateway, not here. */
+		f->status = DOCTOR_FAIL;
+		f->cause = "lan_no_route_back";
+		doctor_figure(f, "unreplied_flows", (double)o->lan_unreplied);
+		doctor_evidence(f, "; %" PRIu64 " flow%s of the clients to %s (on %s) left without a source NAT and got "
+				   "no reply, and %s answers a ping from this host's %s but not one from its tunnel "
+				   "address %s", o->lan_unreplied, o->lan_unreplied == 1 ? "" : "s", o->lan_host,
+				o->lan_dev, o->lan_host, o->lan_address, o->tunnel_address);
+		doctor_decision(f, "Hosts on %s's network do not answer the tunnel's clients: without a masquerade they "
+				   "need a route to %s via this host's %s. Add it on them or on their gateway (ip route "
+				   "add %s via %s), or masquerade the tunnel subnet out of %s (nft add rule TABLE CHAIN "
+				   "oifname \"%s\" ip saddr %s masquerade).", o->lan_dev, o->tunnel_net, o->lan_address,
+				o->tunnel_net, o->lan_address, o->lan_dev, o->lan_dev, o->tunnel_net);
+		return;
+	}
 	if (o->input_drop == 1) {
 		/* Routed traffic passes, but what the clients send to this
 		 * host itself (its DNS, its services) dies in the input
@@ -1468,6 +1511,18 @@ void judge_system_resolver(struct doctor_report *r, const struct resolver_observ
 	if (!o->n_servers) {
 		f->status = DOCTOR_SKIP;
 		doctor_evidence(f, "%s names no nameserver", o->path);
+		return;
+	}
+	if (o->stub_asked && o->stub_answered != 1) {
+		/* Every lookup goes to a resolver that is not there. */
+		ip_addr_str(&o->servers[o->stub_index], a);
+		f->status = DOCTOR_FAIL;
+		f->cause = "local_resolver_down";
+		doctor_evidence(f, "%s names a local stub resolver, and nothing answers DNS at %s port 53 (%s)",
+				o->path, a, o->stub_answered == 0 ? "no answer, or the port is closed" : "could not ask");
+		doctor_decision(f, "Name lookups on this host fail: start the local resolver (systemd-resolved, "
+				   "dnsmasq), or point %s at the tunnel's DNS (nameserver %s).", o->path,
+				o->tunnel_dns);
 		return;
 	}
 	if (o->stub && o->link_asked && !o->link_names_tunnel_dns) {

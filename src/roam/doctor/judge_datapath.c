@@ -274,9 +274,14 @@ static void no_allowed_ips_finding(struct doctor_finding *f, const struct uapi_p
 	disallowed_source_text(f, peer, dev);
 }
 
+bool datapath_failure_covers(int probed_family, int family)
+{
+	return !probed_family || probed_family == family;
+}
+
 unsigned datapath_icmp_grace_ms(uint64_t elapsed_ms, const struct datapath_observation *o)
 {
-	if (o->answered || o->tcp_answered || o->error || o->icmp.total || elapsed_ms >= DATAPATH_ICMP_WAIT_MS)
+	if (o->answered || o->tcp_answered || o->dns_answered || o->error || o->icmp.total || elapsed_ms >= DATAPATH_ICMP_WAIT_MS)
 		return 0;
 	return (unsigned)(DATAPATH_ICMP_WAIT_MS - elapsed_ms);
 }
@@ -370,15 +375,26 @@ static bool judge_pings(struct doctor_report *r, const struct peer_observation *
 				o->sent, o->sent == 1 ? "" : "s", (double)o->rtt_us / 1000);
 		return false;
 	}
-	if (o->tcp_answered) {
-		/* Our SYN reached the host and its answer came back: the
-		 * tunnel carries both ways, the host only ignores ICMP echo. */
+	if (o->tcp_answered || o->dns_answered) {
+		/* Our SYN or DNS query went through and its answer came back:
+		 * the tunnel carries both ways, the host only ignores ICMP echo. */
 		f->status = DOCTOR_WARN;
 		f->cause = "ping_ignored";
-		doctor_figure(f, "tcp_answered", 1);
-		doctor_evidence(f, "%s answered none of %u pings through the tunnel, but answered a TCP connection to "
-				   "port %u (accepted or reset): the tunnel works both ways; the host ignores ping", a,
-				o->sent, o->tcp_port);
+		doctor_figure(f, o->tcp_answered ? "tcp_answered" : "dns_answered", 1);
+		doctor_evidence(f, "%s answered none of %u pings through the tunnel, but ", a, o->sent);
+		if (o->tcp_answered) {
+			doctor_evidence(f, "answered a TCP connection to port %u (accepted or reset)", o->tcp_port);
+		} else {
+			char d[IP_PREFIX_STRLEN];
+
+			ip_addr_str(&o->dns_server, d);
+			doctor_evidence(f, "the DNS server %s inside the peer's AllowedIPs answered a query through it (a "
+					   "TCP connection to %s port %u got no answer)", d, a, o->tcp_port);
+			if (o->counted)
+				doctor_evidence(f, "; the daemon received %" PRIu64 " packets from the peer meanwhile",
+						o->rx_delta);
+		}
+		doctor_evidence(f, ": the tunnel works both ways; the host ignores ping");
 		doctor_decision(f, "Nothing must change for the tunnel. For ping to work, let the peer answer ICMP "
 				   "echo (sysctl net.ipv4.icmp_echo_ignore_all=0, or its firewall).");
 		return false;
@@ -422,7 +438,7 @@ static bool judge_pings(struct doctor_report *r, const struct peer_observation *
 		return true;
 	if (o->icmp.total) {
 		/* The peer's host or a router said why: it went away. */
-		doctor_icmp_cause(f, &o->icmp);
+		doctor_icmp_cause(f, &o->icmp, !p->initiates);
 		return true;
 	}
 	if (!o->counted) {

@@ -129,6 +129,15 @@ fail:
 	return err;
 }
 
+int pinger_bind_source(struct pinger *p, const struct ip_prefix *src)
+{
+	struct sockaddr_storage ss;
+	socklen_t ss_len;
+
+	to_sockaddr(src, 0, &ss, &ss_len);
+	return bind(p->fd, (struct sockaddr *)&ss, ss_len) < 0 ? -errno : 0;
+}
+
 void pinger_close(struct pinger *p)
 {
 	if (p->fd >= 0)

@@ -29,6 +29,9 @@ struct pinger {
 /* 0 or -errno. */
 int pinger_open(struct pinger *p, int family, const char *ifname);
 void pinger_close(struct pinger *p);
+/* Sends from src (an address of this host) rather than the interface's
+ * choice: 0 or -errno. */
+int pinger_bind_source(struct pinger *p, const struct ip_prefix *src);
 
 /* The smallest and largest IP packet an echo request can be. */
 enum { PING_MIN_PACKET = 48 + 8 };
