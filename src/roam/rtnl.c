@@ -264,6 +264,10 @@ static bool parse_route(const struct nlmsghdr *nlh, struct rtnl_route *out)
 		case RTA_METRICS:
 			out->mtu = metrics_mtu(attr);
 			break;
+		case RTA_CACHEINFO:
+			if (mnl_attr_get_payload_len(attr) >= sizeof(struct rta_cacheinfo))
+				out->mtu_expires = ((const struct rta_cacheinfo *)mnl_attr_get_payload(attr))->rta_expires != 0;
+			break;
 		}
 	}
 	return true;
@@ -382,7 +386,12 @@ int rtnl_route_get_mtu(struct rtnl *r, const struct ip_prefix *dst, uint32_t *mt
 
 	if (ret)
 		return ret;
-	if (route.mtu) {
+	/* A path MTU the kernel learnt from an ICMP error expires in minutes
+	 * and may be wrong (forged, or a routing loop's shrinking datagrams):
+	 * an interface set up by it stays small long after, and below 1280
+	 * it loses IPv6 altogether. roamd fits packets to such paths by
+	 * itself. A route's configured mtu counts. */
+	if (route.mtu && !route.mtu_expires) {
 		*mtu = route.mtu;
 		return 0;
 	}

@@ -18,6 +18,7 @@ struct rtnl_route {
 	uint32_t table;
 	int oif;		/* 0: any (dumps) */
 	uint32_t mtu;		/* the route's mtu metric; 0 if none */
+	bool mtu_expires;	/* that mtu is a cached exception the kernel learnt (ICMP), and expires */
 	struct ip_prefix gateway;	/* its next hop (RTA_GATEWAY); family 0: on-link */
 };
 

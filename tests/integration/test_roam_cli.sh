@@ -144,6 +144,40 @@ CONF_A=$(conf "$WA" a 198.18.0.1/24,fd00:2::1/64 \
 	"AllowedIPs = 198.18.0.2/32, fd00:2::2/128, 198.51.100.0/24")
 
 # --- up: interface, addresses, MTU, routes, ledger ---------------------------
+# First A's kernel learns a path MTU of 552 to the endpoint from an ICMP
+# "fragmentation needed" (B forges one quoting a datagram of a UDP socket
+# on A, so A's kernel takes it). roam up must not size the interface by
+# such a cached value: it expires in minutes, may be forged, and below 1280
+# the interface would lose IPv6 (wg-quick does take it).
+learnt_pmtu_cached() {
+	nsx "$A" "$RT_PY" -c 'import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("192.0.2.1", 40404)); time.sleep(8)' &
+	local holder=$!
+	wait_until 3 eval "nsx \"$A\" ss -uln | grep -q 192.0.2.1:40404" || { kill "$holder"; return 1; }
+	nsx "$B" "$RT_PY" - <<-'PY'
+		import socket, struct
+		def csum(b):
+		    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+		    while s >> 16: s = (s & 0xffff) + (s >> 16)
+		    return ~s & 0xffff
+		inner = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 1400, 1, 0x4000, 64, 17, 0,
+		                    socket.inet_aton("192.0.2.1"), socket.inet_aton("192.0.2.2"))
+		inner = inner[:10] + struct.pack("!H", csum(inner)) + inner[12:]
+		udp = struct.pack("!HHHH", 40404, 51820, 1380, 0)
+		icmp = struct.pack("!BBHHH", 3, 4, 0, 0, 552) + inner + udp
+		icmp = icmp[:2] + struct.pack("!H", csum(icmp)) + icmp[4:]
+		s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+		for _ in range(3):
+		    s.sendto(icmp, ("192.0.2.1", 0))
+	PY
+	wait_until 3 eval "ip -n \"$A\" route get 192.0.2.2 | grep -q 'mtu 552'"
+	local ok=$?
+	kill "$holder" 2>/dev/null
+	wait "$holder" 2>/dev/null
+	[ "$ok" = 0 ] || { ip -n "$A" route get 192.0.2.2; return 1; }
+}
+t_check "A's kernel has learnt a path MTU of 552 to B (a cached ICMP value)" learnt_pmtu_cached
+
 up_split() {
 	roam "$A" up "$CONF_A" || return 1
 	ip -n "$A" -o address show dev "$WA" | grep -q 'inet 198.18.0.1/24' &&
@@ -158,7 +192,8 @@ up_split() {
 		wg_show "$A" "$WA" preshared-keys | grep -qF "$(cat "$(psk_file ab)")" &&
 		wg_show "$A" "$WA" persistent-keepalive | grep -q 25
 }
-t_check "roam up (split tunnel): addresses, MTU 1500-80, link up, routes not already on-link" up_split
+t_check "roam up (split tunnel): addresses, MTU 1500-80 (not the cached 552), link up, routes not already on-link" up_split
+ip -n "$A" route flush cache
 
 ledger_private() {
 	[ "$(stat -c %a "$STATE_DIR/$WA.state")" = 600 ] &&
