@@ -212,6 +212,7 @@ declare -A SAYS=(
 	[psk-mismatch]="PresharedKey on one side only: no PresharedKey here"
 	[psk-mismatch-at-server]="compare it with the peer's|this side has one, check the peer's"
 	[psk-only-phone]="PresharedKey differs: this side has one, check the peer's"
+	[full-tunnel-fwmark-reset]="wg set [^ ]+ fwmark [0-9]+"
 	[psk-only-phone-at-server]="No PresharedKey here: if the peer has one for us, remove it or set the same here|no PresharedKey here, so the peer has one"
 )
 REPORTS=$ROOT/build/doctor-reports
@@ -555,6 +556,11 @@ f_ph_mark_cleared() {
 	nsx "$LAB_PHONE" sysctl -qw net.ipv4.route.flush=1
 	phone_tunnel split
 }
+# configuration: on a full tunnel, `wg setconf` from a config without
+# FwMark resets the daemon's fwmark to 0; roam up's rules still spare the
+# old mark, so the daemon's own datagrams go into the tunnel.
+b_ph_mark_reset() { phone_tunnel full && phone_wg fwmark 0; }
+f_ph_mark_reset() { phone_tunnel split; }
 # DNS: the config's DNS is a tunnel address where no host answers.
 b_dns_nohost() { sed -i "s/^DNS = .*/DNS = 198.18.0.53/" "$PHONE_CONF" && phone_resolver 198.18.0.53; }
 f_dns_nohost() { sed -i "s/^DNS = .*/DNS = $SRV_TUN4/" "$PHONE_CONF" && phone_resolver "$SRV_TUN4"; }
@@ -788,6 +794,7 @@ B=(
 	"server-ipv6-disabled server ipv6_disabled b_srv_v6_off f_srv_v6_off"
 	"server-fwmark-dead-gateway server next_hop_unreachable b_srv_dead_gw f_srv_dead_gw"
 	"full-tunnel-fwmark-cleared phone fwmark_lost b_ph_mark_cleared f_ph_mark_cleared"
+	"full-tunnel-fwmark-reset phone fwmark_mismatch b_ph_mark_reset f_ph_mark_reset"
 	"phone-specific-route phone route_overridden b_ph_specific f_ph_specific"
 	"phone-policy-rule phone route_overridden b_ph_rule f_ph_rule"
 	"server-masquerade-wrong-if server masquerade_wrong_interface b_masq_wrong f_masq"
@@ -836,6 +843,10 @@ decides() {
 if [ -z "$ONLY" ] || [[ dns-behind-server-port53 =~ $ONLY ]]; then
 	t_check "dns behind the server: the decision sends the operator to the server" \
 		grep -qF "roam doctor on the peer" "$REPORTS/dns-behind-server-port53.txt"
+fi
+if [ -z "$ONLY" ] || [[ full-tunnel-fwmark-reset =~ $ONLY ]]; then
+	t_check "fwmark reset: the evidence names the rule and roam's ledger, not the AllowedIPs" \
+		grep -qF "lookup 51820; roam's ledger" "$REPORTS/full-tunnel-fwmark-reset.txt"
 fi
 if [ -z "$ONLY" ] || [[ phone-daemon-killed =~ $ONLY ]]; then
 	killed_phone_named() {

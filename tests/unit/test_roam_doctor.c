@@ -412,6 +412,25 @@ static void test_sending(void)
 	CHECK(judge_sending(&r, &dev, &w, 0));
 	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "fwmark_lost") &&
 	      says(last(&r), "MARK target"));
+	/* `wg setconf` from a config without FwMark reset the daemon's mark:
+	 * the rules still spare 0xca6c, so its datagrams loop. The mark is
+	 * the cause, not the AllowedIPs. */
+	dev.fwmark = 0;
+	w.mark_lost = false;
+	w.rule_fwmark = 0xca6c;
+	w.rule_table = 51820;
+	w.ledger_fwmark = true;
+	CHECK(judge_sending(&r, &dev, &w, 0));
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "fwmark_mismatch") &&
+	      strstr(last(&r)->evidence, "the daemon's fwmark is off but this tunnel's rules expect 0xca6c") &&
+	      strstr(last(&r)->evidence, "not from all fwmark 0xca6c lookup 51820; roam's ledger") &&
+	      strstr(last(&r)->decision, "wg set wg0 fwmark 51820") && strstr(last(&r)->decision, "roam down wg0") &&
+	      !strstr(last(&r)->decision, "Take the endpoint"));
+	dev.fwmark = 0x100;	/* another mark: named */
+	w.ledger_fwmark = false;
+	CHECK(judge_sending(&r, &dev, &w, 0));
+	CHECK(!strcmp(last(&r)->cause, "fwmark_mismatch") && says(last(&r), "fwmark is 0x100 but") &&
+	      !says_quietly(last(&r), "ledger"));
 	doctor_report_free(&r);
 }
 

@@ -992,6 +992,54 @@ static void observe_policy_rules(const struct uapi_device *dev, int ifindex, str
 	rtnl_close(&nl);
 }
 
+struct marked_rule_search {
+	uint32_t table, fwmark;		/* fwmark 0: none found */
+};
+
+static bool marked_rule_cb(const struct rtnl_rule *rule, void *ctx)
+{
+	struct marked_rule_search *s = ctx;
+
+	if (rule->invert && rule->fwmark && rule->table == s->table && !s->fwmark)
+		s->fwmark = rule->fwmark;
+	return true;
+}
+
+/* A full tunnel's `not fwmark M lookup T` (T: a table with routes into the
+ * interface) whose M is not the daemon's fwmark: w->rule_fwmark, rule_table,
+ * and whether roam's ledger recorded M (what roam up gave the daemon). */
+static void observe_fwmark_rules(const struct uapi_device *dev, const char *ifname, int ifindex,
+				 struct watch_observation *w)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+	struct roam_state st = { 0 };
+	char err[128];
+	struct rtnl nl;
+
+	if (rtnl_open(&nl) != 0)
+		return;
+	for (size_t i = 0; i < 2 && !w->rule_table; i++) {
+		struct tunnel_table_search t = { .ifindex = ifindex };
+		struct marked_rule_search m = { 0 };
+
+		if (rtnl_route_dump(&nl, families[i], tunnel_table_cb, &t) < 0 || !t.table)
+			continue;
+		m.table = t.table;
+		if (rtnl_rule_dump(&nl, families[i], marked_rule_cb, &m) < 0 || !m.fwmark || m.fwmark == dev->fwmark)
+			continue;
+		w->rule_fwmark = m.fwmark;
+		w->rule_table = t.table;
+	}
+	rtnl_close(&nl);
+	/* roam up records the rules it added (and the fwmark, when it says). */
+	if (w->rule_table && state_load(ifname, &st, err, sizeof(err)) == 0) {
+		w->ledger_fwmark = st.fwmark == w->rule_fwmark;
+		for (size_t i = 0; i < st.n_rules; i++)
+			w->ledger_fwmark |= st.rules[i].invert && st.rules[i].fwmark == w->rule_fwmark;
+	}
+	state_free(&st);
+}
+
 /* A tunnel with IPv6 (in the config's Address, or the peers' AllowedIPs)
  * on an interface whose IPv6 is disabled: ro->ipv6_disabled, with the
  * config's first IPv6 Address to name. */
@@ -1906,6 +1954,7 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 		if (!doctor_endpoint_loop(&x.dev, x.ifindex, x.w.looped_endpoint))
 			x.w.mark_lost = doctor_endpoint_mark_lost(&x.dev, x.ifindex, x.w.looped_endpoint,
 								  x.w.mark_rule, sizeof(x.w.mark_rule));
+		observe_fwmark_rules(&x.dev, ifname, x.ifindex, &x.w);
 		x.w.sending_failed = judge_sending(r, &x.dev, &x.w, wall_clock_ms());
 		/* A full tunnel's replies lost to rp_filter look like an
 		 * upstream firewall to the udp check: name the real cause. */

@@ -143,6 +143,13 @@ struct watch_observation {
 	/* Datagrams arrived and none reached the daemon: a DNAT/redirect of
 	 * the listen port in the ruleset, "" for none. */
 	char redirect_rule[160];
+	/* A full tunnel's policy rule `not fwmark M lookup T` (T: the table
+	 * with the routes into this interface) whose M is not the daemon's
+	 * fwmark (a `wg setconf` from a config without FwMark reset it):
+	 * rule_fwmark M, rule_table T (0: no such rule), and whether roam's
+	 * ledger (/run/roam) records M too. */
+	uint32_t rule_fwmark, rule_table;
+	bool ledger_fwmark;
 };
 
 /* Finds a peer whose Endpoint routes into interface ifindex itself, as the

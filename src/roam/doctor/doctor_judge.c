@@ -205,6 +205,33 @@ static void mark_lost_finding(struct doctor_report *r, struct doctor_finding *f,
 	}
 }
 
+/* The daemon's fwmark is not the one the tunnel's policy rules were made
+ * for (`wg setconf` from a config without FwMark sets it to 0): its own
+ * datagrams are no longer spared by `not fwmark M lookup T` and go into the
+ * tunnel. The AllowedIPs are right; the mark is what to put back. */
+static void fwmark_mismatch_finding(struct doctor_report *r, struct doctor_finding *f, const struct uapi_device *dev,
+				    const struct watch_observation *w)
+{
+	f->status = DOCTOR_FAIL;
+	f->cause = "fwmark_mismatch";
+	doctor_figure(f, "fwmark", dev->fwmark);
+	doctor_figure(f, "rule_fwmark", w->rule_fwmark);
+	doctor_figure(f, "table", w->rule_table);
+	if (dev->fwmark)
+		doctor_evidence(f, "the daemon's fwmark is %#x", dev->fwmark);
+	else
+		doctor_evidence(f, "the daemon's fwmark is off");
+	doctor_evidence(f, " but this tunnel's rules expect %#x (ip rule: not from all fwmark %#x lookup %u%s)",
+			w->rule_fwmark, w->rule_fwmark, w->rule_table, w->ledger_fwmark ? "; roam's ledger" : "");
+	if (w->looped_endpoint[0])
+		doctor_evidence(f, ": its datagrams to %s go into %s itself", w->looped_endpoint, r->ifname);
+	else
+		doctor_evidence(f, ": its datagrams are routed by table %u, into the tunnel", w->rule_table);
+	doctor_decision(f, "Give the daemon its mark back: wg set %s fwmark %u, or roam down %s; roam up %s. Keep "
+			   "FwMark = %u in any config given to wg setconf. The AllowedIPs are right as they are.",
+			r->ifname, w->rule_fwmark, r->ifname, r->ifname, w->rule_fwmark);
+}
+
 bool judge_sending(struct doctor_report *r, const struct uapi_device *dev, const struct watch_observation *w,
 		   uint64_t now_ms)
 {
@@ -215,7 +242,12 @@ bool judge_sending(struct doctor_report *r, const struct uapi_device *dev, const
 	const char *why = NULL;
 
 	/* First: a loop makes every other reading of the datagrams' fate
-	 * (ICMP from the peer's host, silence) a consequence. */
+	 * (ICMP from the peer's host, silence) a consequence, and a fwmark
+	 * that is not the one the rules expect is what makes it. */
+	if (w->rule_table && w->rule_fwmark != dev->fwmark) {
+		fwmark_mismatch_finding(r, f, dev, w);
+		return true;
+	}
 	if (w->looped_endpoint[0] && w->mark_lost) {
 		mark_lost_finding(r, f, dev, w);
 		return true;
