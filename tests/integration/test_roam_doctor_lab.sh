@@ -213,6 +213,7 @@ declare -A SAYS=(
 	[psk-mismatch-at-server]="compare it with the peer's|this side has one, check the peer's"
 	[psk-only-phone]="PresharedKey differs: this side has one, check the peer's"
 	[full-tunnel-fwmark-reset]="wg set [^ ]+ fwmark [0-9]+"
+	[phone-address-flushed]="ip addr add 198.18.0.2/24 dev"
 	[psk-only-phone-at-server]="No PresharedKey here: if the peer has one for us, remove it or set the same here|no PresharedKey here, so the peer has one"
 )
 REPORTS=$ROOT/build/doctor-reports
@@ -561,6 +562,10 @@ f_ph_mark_cleared() {
 # old mark, so the daemon's own datagrams go into the tunnel.
 b_ph_mark_reset() { phone_tunnel full && phone_wg fwmark 0; }
 f_ph_mark_reset() { phone_tunnel split; }
+# configuration: a network manager flushes the phone's tunnel addresses
+# (and the routes that came with them).
+b_ph_addr_flush() { ip -n "$LAB_PHONE" addr flush dev "$LAB_WG_PHONE"; }
+f_ph_addr_flush() { phone_restart; }
 # DNS: the config's DNS is a tunnel address where no host answers.
 b_dns_nohost() { sed -i "s/^DNS = .*/DNS = 198.18.0.53/" "$PHONE_CONF" && phone_resolver 198.18.0.53; }
 f_dns_nohost() { sed -i "s/^DNS = .*/DNS = $SRV_TUN4/" "$PHONE_CONF" && phone_resolver "$SRV_TUN4"; }
@@ -795,6 +800,7 @@ B=(
 	"server-fwmark-dead-gateway server next_hop_unreachable b_srv_dead_gw f_srv_dead_gw"
 	"full-tunnel-fwmark-cleared phone fwmark_lost b_ph_mark_cleared f_ph_mark_cleared"
 	"full-tunnel-fwmark-reset phone fwmark_mismatch b_ph_mark_reset f_ph_mark_reset"
+	"phone-address-flushed phone address_missing b_ph_addr_flush f_ph_addr_flush"
 	"phone-specific-route phone route_overridden b_ph_specific f_ph_specific"
 	"phone-policy-rule phone route_overridden b_ph_rule f_ph_rule"
 	"server-masquerade-wrong-if server masquerade_wrong_interface b_masq_wrong f_masq"

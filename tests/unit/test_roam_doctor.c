@@ -821,6 +821,18 @@ static void test_forwarding(void)
 		ro.ipv6_disabled = false;
 		ro.misses = &miss;
 		ro.n_misses = ro.n_shown = 1;
+		/* The config's Addresses flushed off the interface: the routes
+		 * went with them, and the fix is the address, not a route. */
+		ro.n_addresses_missing = 2;
+		snprintf(ro.addresses_missing[0], sizeof(ro.addresses_missing[0]), "198.18.0.1/24");
+		snprintf(ro.addresses_missing[1], sizeof(ro.addresses_missing[1]), "fd00:18::1/64");
+		judge_routes(&r, &ro);
+		CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "address_missing") &&
+		      strstr(last(&r)->evidence, "Address 198.18.0.1/24, fd00:18::1/64 are not on wg0") &&
+		      strstr(last(&r)->decision, "ip addr add 198.18.0.1/24 dev wg0; ip addr add fd00:18::1/64 dev wg0") &&
+		      strstr(last(&r)->decision, "roam down wg0; roam up wg0") &&
+		      !strstr(last(&r)->decision, "ip route add"));
+		ro.n_addresses_missing = 0;
 		judge_routes(&r, &ro);
 		CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "198.18.9.0/24 -> eth0"));
 		CHECK(!strcmp(last(&r)->cause, "route_missing"));

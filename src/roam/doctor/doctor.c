@@ -1040,21 +1040,37 @@ static void observe_fwmark_rules(const struct uapi_device *dev, const char *ifna
 	state_free(&st);
 }
 
-/* A tunnel with IPv6 (in the config's Address, or the peers' AllowedIPs)
- * on an interface whose IPv6 is disabled: ro->ipv6_disabled, with the
- * config's first IPv6 Address to name. */
-static void observe_ipv6_disabled(const struct exam *x, struct routes_observation *ro)
+static bool on_interface(const struct exam *x, const struct ip_prefix *address)
+{
+	size_t alen = address->family == AF_INET ? 4 : 16;
+
+	for (size_t i = 0; i < x->n_own; i++)
+		if (x->own[i].family == address->family && !memcmp(x->own[i].addr, address->addr, alen))
+			return true;
+	return false;
+}
+
+/* The config's Addresses against the link: those that are not on it
+ * (ro->addresses_missing), and a tunnel with IPv6 (in the config's Address,
+ * or the peers' AllowedIPs) on an interface whose IPv6 is disabled:
+ * ro->ipv6_disabled, with the config's first IPv6 Address to name. */
+static void observe_config_addresses(const struct exam *x, struct routes_observation *ro)
 {
 	char sysctl[64 + IF_NAMESIZE];
 	bool wanted = false;
 	int v;
 
-	for (size_t i = 0; x->have_cfg && i < x->cfg.iface.n_addresses; i++)
-		if (x->cfg.iface.addresses[i].prefix.family == AF_INET6) {
+	for (size_t i = 0; x->have_cfg && i < x->cfg.iface.n_addresses; i++) {
+		const struct ip_prefix *a = &x->cfg.iface.addresses[i].prefix;
+
+		if (a->family == AF_INET6) {
 			if (!wanted)
-				ip_prefix_str(&x->cfg.iface.addresses[i].prefix, ro->ipv6_address);
+				ip_prefix_str(a, ro->ipv6_address);
 			wanted = true;
 		}
+		if (!on_interface(x, a) && ro->n_addresses_missing++ < ROUTES_ADDRESSES_SHOWN)
+			ip_prefix_str(a, ro->addresses_missing[ro->n_addresses_missing - 1]);
+	}
 	for (size_t i = 0; i < x->dev.n_peers; i++)
 		for (size_t j = 0; j < x->dev.peers[i].n_allowed_ips; j++)
 			wanted |= x->dev.peers[i].allowed_ips[j].family == AF_INET6;
@@ -1090,9 +1106,9 @@ static void check_routes(struct exam *x)
 	}
 	observe_routes(&x->dev, x->ifindex, extra, what, n, &ro);
 	observe_policy_rules(&x->dev, x->ifindex, &ro);
-	observe_ipv6_disabled(x, &ro);
+	observe_config_addresses(x, &ro);
 	judge_routes(x->r, &ro);
-	x->routes_failed = ro.n_misses + ro.n_overridden > 0 || ro.ipv6_disabled;
+	x->routes_failed = ro.n_misses + ro.n_overridden > 0 || ro.ipv6_disabled || ro.n_addresses_missing;
 	free(ro.misses);
 	free(extra);
 	free(what);

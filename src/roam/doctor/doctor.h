@@ -294,6 +294,7 @@ struct route_miss {
 	char goes[48];			/* "eth0 (table main)", "no route" */
 	bool overridden;		/* an edge host, DNS server or probe address */
 };
+enum { ROUTES_ADDRESSES_SHOWN = 4 };
 struct routes_observation {
 	size_t checked, total, n_peers;
 	struct route_miss *misses;	/* the first few */
@@ -324,6 +325,12 @@ struct routes_observation {
 	 * first IPv6 Address, "" when unknown. */
 	bool ipv6_disabled;
 	char ipv6_address[IP_PREFIX_STRLEN];
+	/* The config's Addresses that are not on the interface (a network
+	 * manager flushed them): the routes that went with them are gone
+	 * too, and adding those back (route_missing's fix) leaves this host's
+	 * own packets without their source. The first few, and how many. */
+	char addresses_missing[ROUTES_ADDRESSES_SHOWN][IP_PREFIX_STRLEN];
+	size_t n_addresses_missing;
 };
 void judge_routes(struct doctor_report *r, const struct routes_observation *o);
 

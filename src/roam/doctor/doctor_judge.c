@@ -1238,6 +1238,33 @@ static void policy_rule_finding(struct doctor_report *r, struct doctor_finding *
 			r->ifname);
 }
 
+/* The config's Address is no longer on the interface (a network manager
+ * flushed it, or ip addr flush): put the address back, not the routes. */
+static void address_missing_finding(struct doctor_report *r, struct doctor_finding *f,
+				    const struct routes_observation *o)
+{
+	size_t shown = o->n_addresses_missing < ROUTES_ADDRESSES_SHOWN ? o->n_addresses_missing
+								       : ROUTES_ADDRESSES_SHOWN;
+
+	f->status = DOCTOR_FAIL;
+	f->cause = "address_missing";
+	doctor_figure(f, "addresses_missing", (double)o->n_addresses_missing);
+	doctor_evidence(f, "the config's Address ");
+	for (size_t i = 0; i < shown; i++)
+		doctor_evidence(f, "%s%s", i ? ", " : "", o->addresses_missing[i]);
+	if (shown < o->n_addresses_missing)
+		doctor_evidence(f, ", ...");
+	doctor_evidence(f, " %s not on %s (ip addr show dev %s): the routes that came with %s are gone, and this "
+			   "host's own packets to the peers leave with another source",
+			o->n_addresses_missing == 1 ? "is" : "are", r->ifname, r->ifname,
+			o->n_addresses_missing == 1 ? "it" : "them");
+	doctor_decision(f, "Put the address back:");
+	for (size_t i = 0; i < shown; i++)
+		doctor_decision(f, "%s ip addr add %s dev %s", i ? ";" : "", o->addresses_missing[i], r->ifname);
+	doctor_decision(f, "; or roam down %s; roam up %s. Adding routes alone does not fix it. If a network "
+			   "manager removed it, make it leave %s alone (unmanaged).", r->ifname, r->ifname, r->ifname);
+}
+
 void judge_routes(struct doctor_report *r, const struct routes_observation *o)
 {
 	struct doctor_finding *f = doctor_add(r, "routes", NULL);
@@ -1267,6 +1294,13 @@ void judge_routes(struct doctor_report *r, const struct routes_observation *o)
 				   "tunnel (or re-add the address: ip addr add %s dev %s) to get its IPv6 address and "
 				   "routes back.", r->ifname, o->ipv6_address[0] ? o->ipv6_address : "ADDRESS",
 				r->ifname);
+		return;
+	}
+	if (o->n_addresses_missing) {
+		/* Next: the routes that went with the address are gone, and
+		 * adding them back leaves this host's own packets without
+		 * their source (the peer drops them). */
+		address_missing_finding(r, f, o);
 		return;
 	}
 	if (o->not_marked_rule_missing || o->main_first_rule_missing) {
