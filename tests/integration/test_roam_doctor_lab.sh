@@ -214,6 +214,7 @@ declare -A SAYS=(
 	[psk-only-phone]="PresharedKey differs: this side has one, check the peer's"
 	[full-tunnel-fwmark-reset]="wg set [^ ]+ fwmark [0-9]+"
 	[phone-address-flushed]="ip addr add 198.18.0.2/24 dev"
+	[server-leftover-tunnel-same-network]="ip link del [^ ]+lwo"
 	[psk-only-phone-at-server]="No PresharedKey here: if the peer has one for us, remove it or set the same here|no PresharedKey here, so the peer has one"
 )
 REPORTS=$ROOT/build/doctor-reports
@@ -566,6 +567,27 @@ f_ph_mark_reset() { phone_tunnel split; }
 # (and the routes that came with them).
 b_ph_addr_flush() { ip -n "$LAB_PHONE" addr flush dev "$LAB_WG_PHONE"; }
 f_ph_addr_flush() { phone_restart; }
+# configuration: a leftover second tunnel (another daemon's interface)
+# holds the server's own tunnel network, and its route comes first: the
+# replies to the phone go into it. The server's address is re-added so that
+# its route is the second one, as when the leftover was there before.
+LEFTOVER="" LEFTOVER_PID=""
+b_srv_leftover() {
+	LEFTOVER=$(rt_name lwo) && wg_start "$ROAMD" "$LAB_SERVER" "$LEFTOVER" || return 1
+	LEFTOVER_PID=${RT_PIDS[-1]}
+	ip -n "$LAB_SERVER" addr add "$SRV_TUN4/24" dev "$LEFTOVER" &&
+		ip -n "$LAB_SERVER" link set "$LEFTOVER" up &&
+		ip -n "$LAB_SERVER" addr del "$SRV_TUN4/24" dev "$LAB_WG_SERVER" &&
+		ip -n "$LAB_SERVER" addr add "$SRV_TUN4/24" dev "$LAB_WG_SERVER"
+}
+f_srv_leftover() {
+	rt_kill "$LEFTOVER_PID"
+	wait "$LEFTOVER_PID" 2>/dev/null
+	rt_forget "$LEFTOVER_PID"
+	ip -n "$LAB_SERVER" link del "$LEFTOVER" 2>/dev/null
+	rm -f "$RT_WG_RUN/$LEFTOVER.sock"
+	ip -n "$LAB_SERVER" addr replace "$SRV_TUN4/24" dev "$LAB_WG_SERVER"
+}
 # DNS: the config's DNS is a tunnel address where no host answers.
 b_dns_nohost() { sed -i "s/^DNS = .*/DNS = 198.18.0.53/" "$PHONE_CONF" && phone_resolver 198.18.0.53; }
 f_dns_nohost() { sed -i "s/^DNS = .*/DNS = $SRV_TUN4/" "$PHONE_CONF" && phone_resolver "$SRV_TUN4"; }
@@ -801,6 +823,7 @@ B=(
 	"full-tunnel-fwmark-cleared phone fwmark_lost b_ph_mark_cleared f_ph_mark_cleared"
 	"full-tunnel-fwmark-reset phone fwmark_mismatch b_ph_mark_reset f_ph_mark_reset"
 	"phone-address-flushed phone address_missing b_ph_addr_flush f_ph_addr_flush"
+	"server-leftover-tunnel-same-network server tunnel_network_elsewhere b_srv_leftover f_srv_leftover"
 	"phone-specific-route phone route_overridden b_ph_specific f_ph_specific"
 	"phone-policy-rule phone route_overridden b_ph_rule f_ph_rule"
 	"server-masquerade-wrong-if server masquerade_wrong_interface b_masq_wrong f_masq"

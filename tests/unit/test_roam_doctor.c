@@ -847,6 +847,25 @@ static void test_forwarding(void)
 		      says(last(&r), "connected to on eth0 (its address 198.18.9.7/24") &&
 		      says(last(&r), "Remove 198.18.9.0/24 from the peer's AllowedIPs") &&
 		      !says_quietly(last(&r), "ip route add"));
+		/* The other interface holds this tunnel's own network (a
+		 * leftover tunnel): its address goes, not the peer's. */
+		snprintf(ro.local_prefix, sizeof(ro.local_prefix), "198.18.0.2/32");
+		snprintf(ro.local_dev, sizeof(ro.local_dev), "wgo");
+		snprintf(ro.local_subnet, sizeof(ro.local_subnet), "198.18.0.1/24");
+		snprintf(ro.tunnel_network, sizeof(ro.tunnel_network), "198.18.0.1/24");
+		snprintf(ro.local_kind, sizeof(ro.local_kind), "a tun device with a UAPI socket /var/run/wireguard/wgo.sock");
+		judge_routes(&r, &ro);
+		CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "tunnel_network_elsewhere") &&
+		      strstr(last(&r)->evidence, "wgo also holds 198.18.0.1/24, this tunnel's own network") &&
+		      strstr(last(&r)->evidence, "wgo is another tunnel (a tun device with a UAPI socket") &&
+		      strstr(last(&r)->decision, "ip addr del 198.18.0.1/24 dev wgo") &&
+		      strstr(last(&r)->decision, "ip link del wgo") &&
+		      !strstr(last(&r)->decision, "Remove 198.18.0.2/32"));
+		ro.local_kind[0] = '\0';	/* not a tunnel: no ip link del */
+		judge_routes(&r, &ro);
+		CHECK(!strcmp(last(&r)->cause, "tunnel_network_elsewhere") && !says_quietly(last(&r), "ip link del") &&
+		      says(last(&r), "renumber"));
+		ro.tunnel_network[0] = '\0';
 		ro.n_local_networks = 0;
 		/* The prefix routes in, an address inside does not: overridden. */
 		struct route_miss inside = { "198.51.100.2 (DNS)", "eth0 (table main)", true };

@@ -1078,6 +1078,27 @@ static void observe_config_addresses(const struct exam *x, struct routes_observa
 	ro->ipv6_disabled = wanted && host_sysctl_int(sysctl, &v) == 0 && v == 1;
 }
 
+/* The LAN that holds a missed prefix is this tunnel's own network: the
+ * host's address there lies in a prefix of this interface's Addresses (on
+ * the link, or in the config). ro->tunnel_network names that Address. */
+static void observe_tunnel_network_elsewhere(const struct exam *x, struct routes_observation *ro)
+{
+	struct ip_prefix other;
+
+	if (!ro->n_local_networks || !ip_prefix_parse(&other, ro->local_subnet, false))
+		return;
+	other.cidr = (uint8_t)(other.family == AF_INET ? 32 : 128);
+	for (size_t i = 0; i < x->n_own + (x->have_cfg ? x->cfg.iface.n_addresses : 0); i++) {
+		const struct ip_prefix *mine = i < x->n_own ? &x->own[i] : &x->cfg.iface.addresses[i - x->n_own].prefix;
+
+		if (!ip_prefix_contains(mine, &other))
+			continue;
+		ip_prefix_str(mine, ro->tunnel_network);
+		host_link_is_tunnel(ro->local_dev, ro->local_kind, sizeof(ro->local_kind));
+		return;
+	}
+}
+
 /* The addresses the user and doctor depend on: the DNS servers given or
  * in the config, and the addresses doctor pings. */
 static void check_routes(struct exam *x)
@@ -1107,6 +1128,7 @@ static void check_routes(struct exam *x)
 	observe_routes(&x->dev, x->ifindex, extra, what, n, &ro);
 	observe_policy_rules(&x->dev, x->ifindex, &ro);
 	observe_config_addresses(x, &ro);
+	observe_tunnel_network_elsewhere(x, &ro);
 	judge_routes(x->r, &ro);
 	x->routes_failed = ro.n_misses + ro.n_overridden > 0 || ro.ipv6_disabled || ro.n_addresses_missing;
 	free(ro.misses);

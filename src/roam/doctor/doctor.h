@@ -307,6 +307,13 @@ struct routes_observation {
 	char local_prefix[IP_PREFIX_STRLEN];
 	char local_dev[IF_NAMESIZE];
 	char local_subnet[IP_PREFIX_STRLEN];	/* the host's address there, with its prefix length */
+	/* That address lies in this tunnel's own network (an Address of this
+	 * interface, or the config's, whose prefix holds it): another
+	 * interface, often a leftover tunnel, holds the tunnel's network and
+	 * the replies to the peers go there. tunnel_network: the Address; ""
+	 * when it is a real LAN. local_kind: host_link_is_tunnel's kind. */
+	char tunnel_network[IP_PREFIX_STRLEN];
+	char local_kind[192];
 	/* A full tunnel (roam up's, wg-quick's): the daemon marks its datagrams
 	 * with fwmark, the AllowedIPs' routes are in table; which of its two
 	 * policy rules are gone, for rule_family first (AF_INET, AF_INET6):

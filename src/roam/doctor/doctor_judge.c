@@ -1195,6 +1195,30 @@ static void local_network_finding(struct doctor_finding *f, const struct routes_
 			   "uses the same addresses, one side must renumber.", o->local_prefix);
 }
 
+/* Another interface (a leftover tunnel, most often) holds an address in
+ * this tunnel's own network, and its route wins: the replies to the peers
+ * go there. Removing the peers' addresses from AllowedIPs (the LAN's fix)
+ * would cut them off; the other interface's address is what must go. */
+static void tunnel_network_elsewhere_finding(struct doctor_report *r, struct doctor_finding *f,
+					     const struct routes_observation *o)
+{
+	f->cause = "tunnel_network_elsewhere";
+	doctor_evidence(f, "%s also holds %s, this tunnel's own network (Address %s on %s): %s routes there, and "
+			   "the replies to the peers go there", o->local_dev, o->local_subnet, o->tunnel_network,
+			r->ifname, o->local_prefix);
+	if (o->local_kind[0])
+		doctor_evidence(f, "; %s is another tunnel (%s)", o->local_dev, o->local_kind);
+	doctor_decision(f, "Take the address off %s: ip addr del %s dev %s", o->local_dev, o->local_subnet,
+			o->local_dev);
+	if (o->local_kind[0])
+		doctor_decision(f, ", or, as it is another tunnel (a leftover?), delete it: ip link del %s (and stop "
+				   "its daemon)", o->local_dev);
+	else
+		doctor_decision(f, "; if %s is a LAN that really uses these addresses, one of the two must renumber",
+				o->local_dev);
+	doctor_decision(f, ". Keep %s in the peer's AllowedIPs: removing it cuts the peer off.", o->local_prefix);
+}
+
 /* A full tunnel's policy rule is gone (deleted by hand, or by a tool that
  * flushed the rules): the routes are all in table T, so adding routes
  * (route_missing's fix) is wrong; the rule is what is missing. */
@@ -1315,6 +1339,10 @@ void judge_routes(struct doctor_report *r, const struct routes_observation *o)
 		return;
 	}
 	f->status = DOCTOR_FAIL;
+	if (o->n_local_networks && o->tunnel_network[0]) {
+		tunnel_network_elsewhere_finding(r, f, o);
+		return;
+	}
 	if (o->n_local_networks) {
 		local_network_finding(f, o);
 		return;

@@ -12,10 +12,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timex.h>
 #include <unistd.h>
 
 #include "run.h"
+#include "uapi_contract.h"
 
 int host_sysctl_int(const char *name, int *value)
 {
@@ -385,4 +387,27 @@ int host_address_is_local(const char *address)
 	}
 	freeifaddrs(list);
 	return local;
+}
+
+bool host_link_is_tunnel(const char *ifname, char *kind, size_t len)
+{
+	char path[128], line[64], sock[160] = "";
+	bool wireguard = false, tun;
+	struct stat st;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/tun_flags", ifname);
+	tun = access(path, F_OK) == 0;
+	snprintf(path, sizeof(path), "/sys/class/net/%s/uevent", ifname);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		wireguard |= !strcmp(line, "DEVTYPE=wireguard\n");
+	if (f)
+		fclose(f);
+	snprintf(path, sizeof(path), UAPI_SOCKET_DIR "/%s.sock", ifname);
+	if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		snprintf(sock, sizeof(sock), "a UAPI socket %s", path);
+	snprintf(kind, len, "%s%s%s", wireguard ? "a WireGuard device" : tun ? "a tun device" : "",
+		 (wireguard || tun) && sock[0] ? " with " : "", sock);
+	return wireguard || tun || sock[0];
 }

@@ -94,6 +94,12 @@ int host_link_flags(const char *ifname, unsigned *flags);
  * "System clock synchronized")? max_error_us is the kernel's estimate. */
 int host_clock_synced(bool *synced, long *max_error_us);
 
+/* Is ifname a tunnel of its own: a WireGuard device (kernel), a tun
+ * device (wireguard-go, roamd), with a UAPI socket? Into kind, e.g. "a tun
+ * device with a UAPI socket /var/run/wireguard/wg1.sock"; "" and false when
+ * none of these. */
+bool host_link_is_tunnel(const char *ifname, char *kind, size_t len);
+
 /* The name of pid's program (/proc/PID/comm), "?" if unknown. */
 void host_process_name(pid_t pid, char *name, size_t len);
 
