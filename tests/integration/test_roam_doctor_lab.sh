@@ -213,6 +213,8 @@ declare -A SAYS=(
 	[psk-mismatch-at-server]="compare it with the peer's|this side has one, check the peer's"
 	[psk-only-phone]="PresharedKey differs: this side has one, check the peer's"
 	[psk-only-phone-at-server]="No PresharedKey here: if the peer has one for us, remove it or set the same here|no PresharedKey here, so the peer has one"
+	[server-lan-neigh-stale]="ip neigh del 192.0.2.140 dev"
+	[server-lan-holds-client-address]="check ip addr on 192.0.2.140 for 198.18.0.2"
 )
 REPORTS=$ROOT/build/doctor-reports
 mkdir -p "$REPORTS"
@@ -576,11 +578,29 @@ lan_flows_unanswered() {
 	nsx "$LAB_PHONE" ping -n -c 1 -W 1 -q "$LAN_HOST4" >/dev/null 2>&1
 	nsx "$LAB_SERVER" grep -q "dst=$LAN_HOST4 .*UNREPLIED" /proc/net/nf_conntrack
 }
-b_lan_no_route() {
+lan_attach() {
 	LAN_NS=$(rt_name lan) && ns_create "$LAN_NS" &&
 		link_ns "$LAB_SERVER" "$LAN_NS" "$LAN_SRV4/26" "$LAN_HOST4/26" &&
 		phone_wg peer "$(key_pub ls)" allowed-ips "198.18.0.0/24,fd00:2::/64,$LAN_NET4" &&
-		ip -n "$LAB_PHONE" route add "$LAN_NET4" dev "$LAB_WG_PHONE" &&
+		ip -n "$LAB_PHONE" route add "$LAN_NET4" dev "$LAB_WG_PHONE"
+}
+b_lan_no_route() { lan_attach && wait_until 10 lan_flows_unanswered; }
+# The same LAN host with its route back, but the server holds a stale
+# static neighbour entry for it (a replaced machine): the server cannot
+# reach it either (lan_host_unreachable, "ip neigh del").
+b_lan_neigh_stale() {
+	lan_attach && ip -n "$LAN_NS" route add 198.18.0.0/24 via "$LAN_SRV4" &&
+		ip -n "$LAB_SERVER" neigh replace "$LAN_HOST4" lladdr 02:00:5e:00:00:99 \
+			dev "$(link_name "$RT_LINKS" a)" nud permanent &&
+		wait_until 10 lan_flows_unanswered
+}
+# The same LAN host with its route back, given the phone's own tunnel
+# address too (an address-pool overlap): it keeps the phone's replies for
+# itself, yet answers the server from both its addresses
+# (lan_host_ignores_client).
+b_lan_holds_client() {
+	lan_attach && ip -n "$LAN_NS" route add 198.18.0.0/24 via "$LAN_SRV4" &&
+		ip -n "$LAN_NS" addr add "$PH_TUN4/32" dev "$(link_name "$RT_LINKS" b)" &&
 		wait_until 10 lan_flows_unanswered
 }
 f_lan_no_route() {
@@ -807,6 +827,8 @@ B=(
 	"phone-stub-resolver-down phone local_resolver_down b_stub_down f_stub_down"
 	"phone-daemon-killed server icmp_port_unreachable b_phone_killed f_phone_killed"
 	"server-lan-no-route-back server lan_no_route_back b_lan_no_route f_lan_no_route"
+	"server-lan-neigh-stale server lan_host_unreachable b_lan_neigh_stale f_lan_no_route"
+	"server-lan-holds-client-address server lan_host_ignores_client b_lan_holds_client f_lan_no_route"
 )
 # DOCTOR_LAB_ONLY=REGEX runs only the breakages whose name matches (while
 # working on one); the healthy runs always run.

@@ -737,6 +737,28 @@ static void test_forwarding(void)
 	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "lan_no_route_back") &&
 	      says(last(&r), "3 flows of the clients to 192.0.2.10 (on eth1)") &&
 	      says(last(&r), "ip route add 198.19.0.0/24 via 192.0.2.1") && says(last(&r), "oifname \"eth1\""));
+	/* Deaf to this host too, behind a stale static neighbour entry. */
+	o.lan_fault = LAN_HOST_UNREACHABLE;
+	snprintf(o.lan_neigh, sizeof(o.lan_neigh), "192.0.2.10");
+	snprintf(o.lan_neigh_state, sizeof(o.lan_neigh_state), "PERMANENT");
+	snprintf(o.lan_lladdr, sizeof(o.lan_lladdr), "02:00:5e:00:00:99");
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "lan_host_unreachable") &&
+	      says(last(&r), "this host cannot reach 192.0.2.10 on eth1") && says(last(&r), "PERMANENT lladdr 02:00:5e") &&
+	      says(last(&r), "ip neigh del 192.0.2.10 dev eth1") && !says_quietly(last(&r), "ip route add"));
+	snprintf(o.lan_neigh_state, sizeof(o.lan_neigh_state), "unresolved");	/* down: no ARP answer */
+	o.lan_lladdr[0] = '\0';
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "lan_host_unreachable") &&
+	      says(last(&r), "is down or not on eth1") && !says_quietly(last(&r), "ip neigh del"));
+	/* It answers this host from both addresses, not the client. */
+	o.lan_fault = LAN_IGNORES_CLIENT;
+	snprintf(o.lan_client, sizeof(o.lan_client), "198.19.0.2");
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "lan_host_ignores_client") &&
+	      says(last(&r), "answers this host but not client 198.19.0.2 (3 flows unanswered)") &&
+	      says(last(&r), "ip addr on 192.0.2.10 for 198.19.0.2") && !says_quietly(last(&r), "ip route add"));
+	o.lan_fault = LAN_NO_ROUTE_BACK;
 	o.lan_unreplied = 0;	/* not seen: as before */
 	judge_forwarding(&r, &o);
 	CHECK(last(&r)->status == DOCTOR_PASS);

@@ -961,6 +961,50 @@ bool doctor_ipv6_forwarding_needed(const struct uapi_device *dev, const char *ip
 	return false;
 }
 
+/* Clients' flows to a LAN host stay unanswered and this host cannot reach
+ * it either: the fault is between this host and that one (a stale static
+ * ARP entry for a replaced machine, a host that is down), not a route. */
+static void lan_host_unreachable_finding(struct doctor_finding *f, const struct forwarding_observation *o)
+{
+	bool gateway = strcmp(o->lan_neigh, o->lan_host) != 0, permanent = !strcmp(o->lan_neigh_state, "PERMANENT");
+
+	f->status = DOCTOR_FAIL;
+	f->cause = "lan_host_unreachable";
+	doctor_figure(f, "unreplied_flows", (double)o->lan_unreplied);
+	doctor_evidence(f, "; %" PRIu64 " flow%s of the clients to %s (on %s) got no reply, and this host cannot reach "
+			   "%s on %s either (no answer to a ping from its address there, %s); its neighbour entry for %s%s: %s%s%s",
+			o->lan_unreplied, o->lan_unreplied == 1 ? "" : "s", o->lan_host, o->lan_dev, o->lan_host, o->lan_dev,
+			o->lan_address, o->lan_neigh, gateway ? " (its gateway)" : "",
+			o->lan_neigh_state, o->lan_lladdr[0] ? " lladdr " : "", o->lan_lladdr);
+	if (permanent)
+		doctor_decision(f, "This host cannot reach %s on %s: its static neighbour entry sends %s's packets to "
+				   "%s, which nobody there answers (a replaced machine?). Fix it or delete it (ip neigh "
+				   "del %s dev %s) and let ARP find the host.", o->lan_host, o->lan_dev, o->lan_neigh,
+				o->lan_lladdr[0] ? o->lan_lladdr : "a stale lladdr", o->lan_neigh, o->lan_dev);
+	else
+		doctor_decision(f, "This host cannot reach %s on %s: %s does not answer ARP there (ip neigh show dev "
+				   "%s). The host is down or not on %s's network; check it and its address, not the "
+				   "tunnel.", o->lan_host, o->lan_dev, o->lan_neigh, o->lan_dev, o->lan_dev);
+}
+
+/* One client's flows to a LAN host stay unanswered while the host answers
+ * this host from both its LAN and its tunnel address: the way back works,
+ * the host itself keeps or drops that client's replies. */
+static void lan_host_ignores_client_finding(struct doctor_finding *f, const struct forwarding_observation *o)
+{
+	f->status = DOCTOR_FAIL;
+	f->cause = "lan_host_ignores_client";
+	doctor_figure(f, "unreplied_flows", (double)o->lan_unreplied);
+	doctor_evidence(f, "; %" PRIu64 " flow%s of client %s to %s (on %s) got no reply (none of them did), while %s "
+			   "answers a ping from this host's %s and from its tunnel address %s",
+			o->lan_unreplied, o->lan_unreplied == 1 ? "" : "s", o->lan_client, o->lan_host, o->lan_dev,
+			o->lan_host, o->lan_address, o->tunnel_address);
+	doctor_decision(f, "%s answers this host but not client %s (%" PRIu64 " flow%s unanswered): %s may hold %s's "
+			   "address itself (an address conflict: check ip addr on %s for %s) or filter it. The "
+			   "routes are fine.", o->lan_host, o->lan_client, o->lan_unreplied,
+			o->lan_unreplied == 1 ? "" : "s", o->lan_host, o->lan_client, o->lan_host, o->lan_client);
+}
+
 void judge_forwarding(struct doctor_report *r, const struct forwarding_observation *o)
 {
 	struct doctor_finding *f = doctor_add(r, "forwarding", NULL);
@@ -1102,6 +1146,14 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 				   "host does not have (renumbered?); masquerade instead (nft add rule TABLE CHAIN "
 				   "oifname \"%s\" ip saddr CLIENTS masquerade) or snat to %s's own address.",
 				o->egress[0] ? o->egress : "EGRESS", o->egress[0] ? o->egress : "the egress");
+		return;
+	}
+	if (o->lan_unreplied && o->lan_fault == LAN_HOST_UNREACHABLE) {
+		lan_host_unreachable_finding(f, o);
+		return;
+	}
+	if (o->lan_unreplied && o->lan_fault == LAN_IGNORES_CLIENT) {
+		lan_host_ignores_client_finding(f, o);
 		return;
 	}
 	if (o->lan_unreplied) {
