@@ -213,6 +213,7 @@ declare -A SAYS=(
 	[psk-mismatch-at-server]="compare it with the peer's|this side has one, check the peer's"
 	[psk-only-phone]="PresharedKey differs: this side has one, check the peer's"
 	[psk-only-phone-at-server]="No PresharedKey here: if the peer has one for us, remove it or set the same here|no PresharedKey here, so the peer has one"
+	[server-forward-drop-long]="Only packets longer than 1200 bytes die"
 	[server-lan-neigh-stale]="ip neigh del 192.0.2.140 dev"
 	[server-lan-holds-client-address]="check ip addr on 192.0.2.140 for 198.18.0.2"
 )
@@ -481,6 +482,10 @@ f_full_srv_tun_in() { f_srv_tun_in; phone_tunnel split; }
 # firewall: a forward rule rejects what comes from the tunnel interface.
 b_fwd_reject() { nft_table "$LAB_SERVER" rtfwr forward "iifname \"$LAB_WG_SERVER\" reject"; }
 f_fwd_reject() { nft_gone "$LAB_SERVER" rtfwr; }
+# firewall: a "DDoS" rule in the forward chain drops only long packets
+# from the tunnel: only packets longer than 1200 die, not everything.
+b_fwd_long() { nft_table "$LAB_SERVER" rtfwl forward "iifname \"$LAB_WG_SERVER\" meta length > 1200 drop"; }
+f_fwd_long() { nft_gone "$LAB_SERVER" rtfwl; }
 # firewall: a forward chain (policy drop) accepts what the clients send
 # but has no rule for the replies (no ct state established accept).
 b_fwd_oneway() {
@@ -827,6 +832,7 @@ B=(
 	"phone-stub-resolver-down phone local_resolver_down b_stub_down f_stub_down"
 	"phone-daemon-killed server icmp_port_unreachable b_phone_killed f_phone_killed"
 	"server-lan-no-route-back server lan_no_route_back b_lan_no_route f_lan_no_route"
+	"server-forward-drop-long server forward_dropped b_fwd_long f_fwd_long"
 	"server-lan-neigh-stale server lan_host_unreachable b_lan_neigh_stale f_lan_no_route"
 	"server-lan-holds-client-address server lan_host_ignores_client b_lan_holds_client f_lan_no_route"
 )

@@ -12,6 +12,7 @@
 
 #include "conntrack.h"
 #include "doctor.h"
+#include "hostinfo.h"
 #include "doctor_rpfilter.h"
 #include "ip_header.h"
 #include "test.h"
@@ -694,6 +695,22 @@ static void test_forwarding(void)
 	judge_forwarding(&r, &o);
 	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "masquerade_wrong_source") &&
 	      says(last(&r), "ip saddr 198.19.8.0/24 oifname") && says(last(&r), "oifname \"eth0\" ip saddr CLIENTS"));
+	o.forward_drop = 1;	/* a drop rule that matches by length: only big packets die */
+	snprintf(o.forward_rule, sizeof(o.forward_rule), "table inet ddos, chain fwd: iifname \"wg0\" meta length > "
+		 "1200 counter packets 3 bytes 4200 drop");
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "forward_dropped") &&
+	      says(last(&r), "meta length > 1200") && says(last(&r), "Only packets longer than 1200 bytes die") &&
+	      says(last(&r), "raise its limit") && !says_quietly(last(&r), "nothing beyond it"));
+	snprintf(o.forward_rule, sizeof(o.forward_rule), "table inet f, chain fwd: iifname \"wg0\" drop");
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "forward_dropped") &&
+	      says(last(&r), "nothing beyond it"));
+	o.forward_drop = 0;
+	CHECK(rule_drops_longer_than("ip length >= 1401 drop") == 1400 &&
+	      rule_drops_longer_than("-A FORWARD -i wg0 -m length --length 1300:65535 -j DROP") == 1299 &&
+	      rule_drops_longer_than("meta length gt 900 drop") == 900 && !rule_drops_longer_than("meta length < 100 drop") &&
+	      !rule_drops_longer_than("iifname \"wg0\" drop"));
 	o.nat = 1;	/* the forward chain passes the requests, drops the replies */
 	o.replies_dropped = true;
 	snprintf(o.replies_rule, sizeof(o.replies_rule), "table ip filter, chain FORWARD: policy drop, and only "

@@ -2,6 +2,7 @@
  * The words follow the playbook of docs/roaming.md §6: what was seen, what it means, and
  * what to do next. */
 #include "doctor.h"
+#include "hostinfo.h"
 #include "resolve.h"
 
 #include <inttypes.h>
@@ -1064,10 +1065,22 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 	}
 	if (o->forward_drop == 1) {
 		/* The clients reach this host (input) but not past it. */
+		unsigned longest;
+
 		f->status = DOCTOR_FAIL;
 		f->cause = "forward_dropped";
 		doctor_evidence(f, "; the forward filter drops what the clients send beyond this host: %s",
 				o->forward_rule);
+		if ((longest = rule_drops_longer_than(o->forward_rule))) {
+			/* Small packets pass: pings and handshakes work, big
+			 * transfers stall, as a path MTU would make them. */
+			doctor_figure(f, "largest_passing", longest);
+			doctor_decision(f, "Only packets longer than %u bytes die here: clients beyond this host see "
+					   "path-MTU-like stalls (small requests work, big transfers hang). Remove the "
+					   "rule or raise its limit above the tunnel's MTU (nft -a list ruleset; nft "
+					   "delete rule TABLE CHAIN handle N).", longest);
+			return;
+		}
 		doctor_decision(f, "Clients reach this host but nothing beyond it: let the tunnel through the forward "
 				   "chain (nft add rule TABLE CHAIN iifname \"%s\" accept, and ct state "
 				   "established,related accept for the replies; or iptables -A FORWARD -i %s -j ACCEPT).",
