@@ -1543,9 +1543,26 @@ void judge_mtu(struct doctor_report *r, const struct peer_observation *p, bool s
 				   "again.");
 		return;
 	}
+	/* roamd's own search found full-size datagrams crossing the outer
+	 * path to the peer: what eats the bigger inner packets is at the peer
+	 * or behind it (a filter by length, a smaller link there). */
+	bool outer_full = !strcmp(path->path_probe, "full");
+
 	doctor_evidence(f, "%sthe largest packet that reaches %s unfragmented is %d bytes, but the interface MTU is "
-			   "%u: bigger packets vanish on the path (%u probes with don't-fragment pings)",
-			sep, a, o->largest, o->interface_mtu, o->probes);
+			   "%u: bigger packets vanish %s (%u probes with don't-fragment pings)",
+			sep, a, o->largest, o->interface_mtu,
+			outer_full ? "at or behind the peer, since roamd's outer path probe found the full size passing"
+				   : "on the path",
+			o->probes);
+	if (outer_full) {
+		doctor_decision(f, "Packets longer than %d bytes die at or behind the peer, not between the two hosts: a "
+				   "filter dropping by length there (meta length > %d in a forward or input chain) or "
+				   "a smaller link behind it. Run roam doctor on the peer. Only as a workaround: set "
+				   "MTU = %d on this interface and the peer%s.",
+				o->largest, o->largest, o->largest,
+				o->largest < 1280 ? " (below 1280 IPv6 cannot run inside)" : "");
+		return;
+	}
 	/* Not fitted: roamd fits nothing smaller, or more than passed, so
 	 * what passed is never more than roamd says fits the path. */
 	doctor_decision(f, "Small requests work and big transfers stall: set MTU = %d on this interface and "
