@@ -152,7 +152,7 @@ trap 'rc=$?; phone_resolver_remove; rt_remove_ledgers; (exit $rc); rt_on_exit' E
 run_doctor() {
 	local t0 t1
 	t0=$(date +%s%N)
-	roam "$1" doctor "$2" --json >"$RT_TMP/$3.json" 2>"$RT_TMP/$3.err"
+	roam "$1" doctor "$2" --json "${@:4}" >"$RT_TMP/$3.json" 2>"$RT_TMP/$3.err"
 	RC=$?
 	t1=$(date +%s%N)
 	MS=$(((t1 - t0) / 1000000))
@@ -216,6 +216,9 @@ declare -A SAYS=(
 	[phone-address-flushed]="ip addr add 198.18.0.2/24 dev"
 	[server-leftover-tunnel-same-network]="ip link del [^ ]+lwo"
 	[psk-only-phone-at-server]="No PresharedKey here: if the peer has one for us, remove it or set the same here|no PresharedKey here, so the peer has one"
+	[server-forward-drop-long]="Only packets longer than 1200 bytes die"
+	[server-lan-neigh-stale]="ip neigh del 192.0.2.140 dev"
+	[server-lan-holds-client-address]="check ip addr on 192.0.2.140 for 198.18.0.2"
 )
 REPORTS=$ROOT/build/doctor-reports
 mkdir -p "$REPORTS"
@@ -482,6 +485,10 @@ f_full_srv_tun_in() { f_srv_tun_in; phone_tunnel split; }
 # firewall: a forward rule rejects what comes from the tunnel interface.
 b_fwd_reject() { nft_table "$LAB_SERVER" rtfwr forward "iifname \"$LAB_WG_SERVER\" reject"; }
 f_fwd_reject() { nft_gone "$LAB_SERVER" rtfwr; }
+# firewall: a "DDoS" rule in the forward chain drops only long packets
+# from the tunnel: only packets longer than 1200 die, not everything.
+b_fwd_long() { nft_table "$LAB_SERVER" rtfwl forward "iifname \"$LAB_WG_SERVER\" meta length > 1200 drop"; }
+f_fwd_long() { nft_gone "$LAB_SERVER" rtfwl; }
 # firewall: a forward chain (policy drop) accepts what the clients send
 # but has no rule for the replies (no ct state established accept).
 b_fwd_oneway() {
@@ -609,11 +616,29 @@ lan_flows_unanswered() {
 	nsx "$LAB_PHONE" ping -n -c 1 -W 1 -q "$LAN_HOST4" >/dev/null 2>&1
 	nsx "$LAB_SERVER" grep -q "dst=$LAN_HOST4 .*UNREPLIED" /proc/net/nf_conntrack
 }
-b_lan_no_route() {
+lan_attach() {
 	LAN_NS=$(rt_name lan) && ns_create "$LAN_NS" &&
 		link_ns "$LAB_SERVER" "$LAN_NS" "$LAN_SRV4/26" "$LAN_HOST4/26" &&
 		phone_wg peer "$(key_pub ls)" allowed-ips "198.18.0.0/24,fd00:2::/64,$LAN_NET4" &&
-		ip -n "$LAB_PHONE" route add "$LAN_NET4" dev "$LAB_WG_PHONE" &&
+		ip -n "$LAB_PHONE" route add "$LAN_NET4" dev "$LAB_WG_PHONE"
+}
+b_lan_no_route() { lan_attach && wait_until 10 lan_flows_unanswered; }
+# The same LAN host with its route back, but the server holds a stale
+# static neighbour entry for it (a replaced machine): the server cannot
+# reach it either (lan_host_unreachable, "ip neigh del").
+b_lan_neigh_stale() {
+	lan_attach && ip -n "$LAN_NS" route add 198.18.0.0/24 via "$LAN_SRV4" &&
+		ip -n "$LAB_SERVER" neigh replace "$LAN_HOST4" lladdr 02:00:5e:00:00:99 \
+			dev "$(link_name "$RT_LINKS" a)" nud permanent &&
+		wait_until 10 lan_flows_unanswered
+}
+# The same LAN host with its route back, given the phone's own tunnel
+# address too (an address-pool overlap): it keeps the phone's replies for
+# itself, yet answers the server from both its addresses
+# (lan_host_ignores_client).
+b_lan_holds_client() {
+	lan_attach && ip -n "$LAN_NS" route add 198.18.0.0/24 via "$LAN_SRV4" &&
+		ip -n "$LAN_NS" addr add "$PH_TUN4/32" dev "$(link_name "$RT_LINKS" b)" &&
 		wait_until 10 lan_flows_unanswered
 }
 f_lan_no_route() {
@@ -843,6 +868,9 @@ B=(
 	"phone-stub-resolver-down phone local_resolver_down b_stub_down f_stub_down"
 	"phone-daemon-killed server icmp_port_unreachable b_phone_killed f_phone_killed"
 	"server-lan-no-route-back server lan_no_route_back b_lan_no_route f_lan_no_route"
+	"server-forward-drop-long server forward_dropped b_fwd_long f_fwd_long"
+	"server-lan-neigh-stale server lan_host_unreachable b_lan_neigh_stale f_lan_no_route"
+	"server-lan-holds-client-address server lan_host_ignores_client b_lan_holds_client f_lan_no_route"
 )
 # DOCTOR_LAB_ONLY=REGEX runs only the breakages whose name matches (while
 # working on one); the healthy runs always run.
@@ -899,6 +927,29 @@ sc_lan_route_back() {
 	row "$name" server "$got (exit $RC)" "$MS" "$ok"
 	[ "$ok" = ok ] || { cat "$RT_TMP/$name.txt"; return 1; }
 }
+# The same LAN host with its route back, and the server's forward chain
+# dropping what is longer than 1200 bytes from the tunnel: the phone's
+# doctor, probing that host, finds 1200 bytes passing while roamd's own
+# outer path probe (answered by the server itself) carries the full size.
+# The limit is at or behind the peer: the decision sends the operator to
+# run doctor there, the MTU only a workaround. A fresh tunnel, so that
+# roamd's probe is not the one the path-MTU rows above left.
+sc_forward_long_from_phone() {
+	local ok=ok name=phone-forward-drop-long-behind-server
+	phone_tunnel split && lan_attach && ip -n "$LAN_NS" route add 198.18.0.0/24 via "$LAN_SRV4" &&
+		wait_until 10 lan_reached && b_fwd_long || { f_fwd_long; f_lan_no_route; return 1; }
+	run_doctor "$LAB_PHONE" "$LAB_WG_PHONE" "$name" --probe "$LAN_HOST4"
+	f_fwd_long
+	f_lan_no_route
+	grep "^FAIL mtu path_mtu " "$RT_TMP/$name.txt" | grep -q "die at or behind the peer.*Run roam doctor on the peer" &&
+		[ "$RC" = 1 ] || ok=WRONG
+	row "$name" phone "$(fails "$name")" "$MS" "$ok"
+	[ "$ok" = ok ] || { cat "$RT_TMP/$name.txt"; return 1; }
+}
+if [ -z "$ONLY" ] || [[ phone-forward-drop-long-behind-server =~ $ONLY ]]; then
+	t_check "a length filter behind the server, seen from the phone: path_mtu places it at or behind the peer" \
+		sc_forward_long_from_phone
+fi
 if [ -z "$ONLY" ] || [[ server-lan-route-back =~ $ONLY ]]; then
 	t_check "a LAN host behind the server with its route back: no FAIL on the server" sc_lan_route_back
 fi

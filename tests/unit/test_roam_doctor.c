@@ -12,6 +12,7 @@
 
 #include "conntrack.h"
 #include "doctor.h"
+#include "hostinfo.h"
 #include "doctor_rpfilter.h"
 #include "ip_header.h"
 #include "test.h"
@@ -713,6 +714,22 @@ static void test_forwarding(void)
 	judge_forwarding(&r, &o);
 	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "masquerade_wrong_source") &&
 	      says(last(&r), "ip saddr 198.19.8.0/24 oifname") && says(last(&r), "oifname \"eth0\" ip saddr CLIENTS"));
+	o.forward_drop = 1;	/* a drop rule that matches by length: only big packets die */
+	snprintf(o.forward_rule, sizeof(o.forward_rule), "table inet ddos, chain fwd: iifname \"wg0\" meta length > "
+		 "1200 counter packets 3 bytes 4200 drop");
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "forward_dropped") &&
+	      says(last(&r), "meta length > 1200") && says(last(&r), "Only packets longer than 1200 bytes die") &&
+	      says(last(&r), "raise its limit") && !says_quietly(last(&r), "nothing beyond it"));
+	snprintf(o.forward_rule, sizeof(o.forward_rule), "table inet f, chain fwd: iifname \"wg0\" drop");
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "forward_dropped") &&
+	      says(last(&r), "nothing beyond it"));
+	o.forward_drop = 0;
+	CHECK(rule_drops_longer_than("ip length >= 1401 drop") == 1400 &&
+	      rule_drops_longer_than("-A FORWARD -i wg0 -m length --length 1300:65535 -j DROP") == 1299 &&
+	      rule_drops_longer_than("meta length gt 900 drop") == 900 && !rule_drops_longer_than("meta length < 100 drop") &&
+	      !rule_drops_longer_than("iifname \"wg0\" drop"));
 	o.nat = 1;	/* the forward chain passes the requests, drops the replies */
 	o.replies_dropped = true;
 	snprintf(o.replies_rule, sizeof(o.replies_rule), "table ip filter, chain FORWARD: policy drop, and only "
@@ -756,6 +773,28 @@ static void test_forwarding(void)
 	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "lan_no_route_back") &&
 	      says(last(&r), "3 flows of the clients to 192.0.2.10 (on eth1)") &&
 	      says(last(&r), "ip route add 198.19.0.0/24 via 192.0.2.1") && says(last(&r), "oifname \"eth1\""));
+	/* Deaf to this host too, behind a stale static neighbour entry. */
+	o.lan_fault = LAN_HOST_UNREACHABLE;
+	snprintf(o.lan_neigh, sizeof(o.lan_neigh), "192.0.2.10");
+	snprintf(o.lan_neigh_state, sizeof(o.lan_neigh_state), "PERMANENT");
+	snprintf(o.lan_lladdr, sizeof(o.lan_lladdr), "02:00:5e:00:00:99");
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "lan_host_unreachable") &&
+	      says(last(&r), "this host cannot reach 192.0.2.10 on eth1") && says(last(&r), "PERMANENT lladdr 02:00:5e") &&
+	      says(last(&r), "ip neigh del 192.0.2.10 dev eth1") && !says_quietly(last(&r), "ip route add"));
+	snprintf(o.lan_neigh_state, sizeof(o.lan_neigh_state), "unresolved");	/* down: no ARP answer */
+	o.lan_lladdr[0] = '\0';
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "lan_host_unreachable") &&
+	      says(last(&r), "is down or not on eth1") && !says_quietly(last(&r), "ip neigh del"));
+	/* It answers this host from both addresses, not the client. */
+	o.lan_fault = LAN_IGNORES_CLIENT;
+	snprintf(o.lan_client, sizeof(o.lan_client), "198.19.0.2");
+	judge_forwarding(&r, &o);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "lan_host_ignores_client") &&
+	      says(last(&r), "answers this host but not client 198.19.0.2 (3 flows unanswered)") &&
+	      says(last(&r), "ip addr on 192.0.2.10 for 198.19.0.2") && !says_quietly(last(&r), "ip route add"));
+	o.lan_fault = LAN_NO_ROUTE_BACK;
 	o.lan_unreplied = 0;	/* not seen: as before */
 	judge_forwarding(&r, &o);
 	CHECK(last(&r)->status == DOCTOR_PASS);
@@ -1028,6 +1067,11 @@ static void test_mtu_dns_clock(void)
 	judge_mtu(&r, &p, false, &m);
 	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "the interface's (nothing smaller learnt)") &&
 	      says(last(&r), "last path probe: full"));
+	/* The outer path carries full size: the limit is at or behind the
+	 * peer (a filter by length there), the MTU only a workaround. */
+	CHECK(says(last(&r), "Packets longer than 1232 bytes die at or behind the peer") &&
+	      says(last(&r), "Run roam doctor on the peer") && says(last(&r), "workaround: set MTU = 1232") &&
+	      !says_quietly(last(&r), "vanish on the path"));
 	snprintf(t.peer.path_mtu_origin, sizeof(t.peer.path_mtu_origin), "probe");
 	snprintf(t.peer.path_probe, sizeof(t.peer.path_probe), "smaller");
 	t.peer.path_mtu = 1292;

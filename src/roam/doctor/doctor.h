@@ -275,6 +275,15 @@ struct forwarding_observation {
 	 * (lan_address) and not one from the tunnel's: it has no route back
 	 * to tunnel_net. 0: not seen (doctor_observe_lan_replies). */
 	uint64_t lan_unreplied;
+	/* Why (lan_unreplied set): no route back as above (the default);
+	 * the host answers neither ping and its neighbour entry here (or its
+	 * gateway's, lan_neigh) is PERMANENT, unresolved or none; or it
+	 * answers both pings while lan_client's flows stay unanswered. */
+	enum lan_fault { LAN_NO_ROUTE_BACK, LAN_HOST_UNREACHABLE, LAN_IGNORES_CLIENT } lan_fault;
+	char lan_client[IP_PREFIX_STRLEN];
+	char lan_neigh[IP_PREFIX_STRLEN];
+	char lan_neigh_state[16];
+	char lan_lladdr[64];
 	char lan_host[IP_PREFIX_STRLEN];
 	char lan_dev[IF_NAMESIZE];
 	char lan_address[IP_PREFIX_STRLEN];

@@ -2,6 +2,7 @@
  * The words follow the playbook of docs/roaming.md §6: what was seen, what it means, and
  * what to do next. */
 #include "doctor.h"
+#include "hostinfo.h"
 #include "resolve.h"
 
 #include <inttypes.h>
@@ -993,6 +994,50 @@ bool doctor_ipv6_forwarding_needed(const struct uapi_device *dev, const char *ip
 	return false;
 }
 
+/* Clients' flows to a LAN host stay unanswered and this host cannot reach
+ * it either: the fault is between this host and that one (a stale static
+ * ARP entry for a replaced machine, a host that is down), not a route. */
+static void lan_host_unreachable_finding(struct doctor_finding *f, const struct forwarding_observation *o)
+{
+	bool gateway = strcmp(o->lan_neigh, o->lan_host) != 0, permanent = !strcmp(o->lan_neigh_state, "PERMANENT");
+
+	f->status = DOCTOR_FAIL;
+	f->cause = "lan_host_unreachable";
+	doctor_figure(f, "unreplied_flows", (double)o->lan_unreplied);
+	doctor_evidence(f, "; %" PRIu64 " flow%s of the clients to %s (on %s) got no reply, and this host cannot reach "
+			   "%s on %s either (no answer to a ping from its address there, %s); its neighbour entry for %s%s: %s%s%s",
+			o->lan_unreplied, o->lan_unreplied == 1 ? "" : "s", o->lan_host, o->lan_dev, o->lan_host, o->lan_dev,
+			o->lan_address, o->lan_neigh, gateway ? " (its gateway)" : "",
+			o->lan_neigh_state, o->lan_lladdr[0] ? " lladdr " : "", o->lan_lladdr);
+	if (permanent)
+		doctor_decision(f, "This host cannot reach %s on %s: its static neighbour entry sends %s's packets to "
+				   "%s, which nobody there answers (a replaced machine?). Fix it or delete it (ip neigh "
+				   "del %s dev %s) and let ARP find the host.", o->lan_host, o->lan_dev, o->lan_neigh,
+				o->lan_lladdr[0] ? o->lan_lladdr : "a stale lladdr", o->lan_neigh, o->lan_dev);
+	else
+		doctor_decision(f, "This host cannot reach %s on %s: %s does not answer ARP there (ip neigh show dev "
+				   "%s). The host is down or not on %s's network; check it and its address, not the "
+				   "tunnel.", o->lan_host, o->lan_dev, o->lan_neigh, o->lan_dev, o->lan_dev);
+}
+
+/* One client's flows to a LAN host stay unanswered while the host answers
+ * this host from both its LAN and its tunnel address: the way back works,
+ * the host itself keeps or drops that client's replies. */
+static void lan_host_ignores_client_finding(struct doctor_finding *f, const struct forwarding_observation *o)
+{
+	f->status = DOCTOR_FAIL;
+	f->cause = "lan_host_ignores_client";
+	doctor_figure(f, "unreplied_flows", (double)o->lan_unreplied);
+	doctor_evidence(f, "; %" PRIu64 " flow%s of client %s to %s (on %s) got no reply (none of them did), while %s "
+			   "answers a ping from this host's %s and from its tunnel address %s",
+			o->lan_unreplied, o->lan_unreplied == 1 ? "" : "s", o->lan_client, o->lan_host, o->lan_dev,
+			o->lan_host, o->lan_address, o->tunnel_address);
+	doctor_decision(f, "%s answers this host but not client %s (%" PRIu64 " flow%s unanswered): %s may hold %s's "
+			   "address itself (an address conflict: check ip addr on %s for %s) or filter it. The "
+			   "routes are fine.", o->lan_host, o->lan_client, o->lan_unreplied,
+			o->lan_unreplied == 1 ? "" : "s", o->lan_host, o->lan_client, o->lan_host, o->lan_client);
+}
+
 void judge_forwarding(struct doctor_report *r, const struct forwarding_observation *o)
 {
 	struct doctor_finding *f = doctor_add(r, "forwarding", NULL);
@@ -1052,10 +1097,22 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 	}
 	if (o->forward_drop == 1) {
 		/* The clients reach this host (input) but not past it. */
+		unsigned longest;
+
 		f->status = DOCTOR_FAIL;
 		f->cause = "forward_dropped";
 		doctor_evidence(f, "; the forward filter drops what the clients send beyond this host: %s",
 				o->forward_rule);
+		if ((longest = rule_drops_longer_than(o->forward_rule))) {
+			/* Small packets pass: pings and handshakes work, big
+			 * transfers stall, as a path MTU would make them. */
+			doctor_figure(f, "largest_passing", longest);
+			doctor_decision(f, "Only packets longer than %u bytes die here: clients beyond this host see "
+					   "path-MTU-like stalls (small requests work, big transfers hang). Remove the "
+					   "rule or raise its limit above the tunnel's MTU (nft -a list ruleset; nft "
+					   "delete rule TABLE CHAIN handle N).", longest);
+			return;
+		}
 		doctor_decision(f, "Clients reach this host but nothing beyond it: let the tunnel through the forward "
 				   "chain (nft add rule TABLE CHAIN iifname \"%s\" accept, and ct state "
 				   "established,related accept for the replies; or iptables -A FORWARD -i %s -j ACCEPT).",
@@ -1134,6 +1191,14 @@ void judge_forwarding(struct doctor_report *r, const struct forwarding_observati
 				   "host does not have (renumbered?); masquerade instead (nft add rule TABLE CHAIN "
 				   "oifname \"%s\" ip saddr CLIENTS masquerade) or snat to %s's own address.",
 				o->egress[0] ? o->egress : "EGRESS", o->egress[0] ? o->egress : "the egress");
+		return;
+	}
+	if (o->lan_unreplied && o->lan_fault == LAN_HOST_UNREACHABLE) {
+		lan_host_unreachable_finding(f, o);
+		return;
+	}
+	if (o->lan_unreplied && o->lan_fault == LAN_IGNORES_CLIENT) {
+		lan_host_ignores_client_finding(f, o);
 		return;
 	}
 	if (o->lan_unreplied) {
@@ -1572,9 +1637,26 @@ void judge_mtu(struct doctor_report *r, const struct peer_observation *p, bool s
 				   "again.");
 		return;
 	}
+	/* roamd's own search found full-size datagrams crossing the outer
+	 * path to the peer: what eats the bigger inner packets is at the peer
+	 * or behind it (a filter by length, a smaller link there). */
+	bool outer_full = !strcmp(path->path_probe, "full");
+
 	doctor_evidence(f, "%sthe largest packet that reaches %s unfragmented is %d bytes, but the interface MTU is "
-			   "%u: bigger packets vanish on the path (%u probes with don't-fragment pings)",
-			sep, a, o->largest, o->interface_mtu, o->probes);
+			   "%u: bigger packets vanish %s (%u probes with don't-fragment pings)",
+			sep, a, o->largest, o->interface_mtu,
+			outer_full ? "at or behind the peer, since roamd's outer path probe found the full size passing"
+				   : "on the path",
+			o->probes);
+	if (outer_full) {
+		doctor_decision(f, "Packets longer than %d bytes die at or behind the peer, not between the two hosts: a "
+				   "filter dropping by length there (meta length > %d in a forward or input chain) or "
+				   "a smaller link behind it. Run roam doctor on the peer. Only as a workaround: set "
+				   "MTU = %d on this interface and the peer%s.",
+				o->largest, o->largest, o->largest,
+				o->largest < 1280 ? " (below 1280 IPv6 cannot run inside)" : "");
+		return;
+	}
 	/* Not fitted: roamd fits nothing smaller, or more than passed, so
 	 * what passed is never more than roamd says fits the path. */
 	doctor_decision(f, "Small requests work and big transfers stall: set MTU = %d on this interface and "

@@ -363,3 +363,25 @@ bool ruleset_find_output_mark_change(const char *ruleset, uint32_t fwmark, uint1
 	}
 	return false;
 }
+
+/* A drop rule that matches by length kills only the bigger packets: "meta
+ * length > N" or "gt N", ">= N" or "ge N" (nft's ip length, too), and
+ * iptables' "-m length --length N:M". The largest packet it lets pass, 0
+ * when it matches no lower bound. */
+unsigned rule_drops_longer_than(const char *rule)
+{
+	const char *w = rule;
+	unsigned n;
+	int used;
+
+	while ((w = strstr(w, "length "))) {
+		w += strlen("length ");
+		if ((sscanf(w, "> %u%n", &n, &used) == 1 || sscanf(w, "gt %u%n", &n, &used) == 1) && n)
+			return n;
+		if ((sscanf(w, ">= %u%n", &n, &used) == 1 || sscanf(w, "ge %u%n", &n, &used) == 1) && n > 1)
+			return n - 1;
+		if (sscanf(w, "%u:%n", &n, &used) == 1 && used && n > 1)
+			return n - 1;
+	}
+	return 0;
+}

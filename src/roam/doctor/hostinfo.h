@@ -54,6 +54,9 @@ bool ruleset_find_port_redirect(const char *ruleset, uint16_t port, char *rule, 
  * true with where ("table inet f, chain fwd: policy drop, ...") in found.
  * Base chains with a forward hook are all read: each must let it pass. */
 bool ruleset_find_forward_drop(const char *ruleset, const char *ifname, char *found, size_t len);
+/* The largest packet a drop rule matching by length lets pass (meta length
+ * > N: N), 0 when it matches no lower bound. */
+unsigned rule_drops_longer_than(const char *rule);
 /* The same for the input hook: what the tunnel's clients send to this host
  * itself (its DNS, its services). An accept by source address (ip saddr)
  * counts as letting them in, since it may name the tunnel's subnet. */
