@@ -236,10 +236,7 @@ struct peer *noise_consume_opened_initiation(struct device *dev, const struct me
 	}
 
 	/* Only a fully checked initiation replaces the peer's handshake state. */
-	static const uint8_t never[NOISE_TIMESTAMP_LEN];
-	bool unproven = !memcmp(hs->latest_timestamp, never, NOISE_TIMESTAMP_LEN);
 	noise_clear_handshake(dev, peer);
-	hs->initiation_timestamp_unproven = unproven;
 	memcpy(hs->remote_ephemeral, msg->unencrypted_ephemeral, NOISE_PUBLIC_KEY_LEN);
 	memcpy(hs->latest_timestamp, t, NOISE_TIMESTAMP_LEN);
 	memcpy(hs->hash, h, NOISE_HASH_LEN);

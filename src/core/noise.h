@@ -35,10 +35,6 @@ struct noise_handshake {
 	/* Greatest TAI64N accepted from this peer: an initiation must beat it. */
 	uint8_t latest_timestamp[NOISE_TIMESTAMP_LEN];
 	uint64_t last_initiation_consumption; /* monotonic; 0 = never */
-	/* The initiation just consumed carried the first timestamp this key
-	 * has shown us since we learnt it (a restart forgets them all), so a
-	 * capture replayed after a restart cannot be told from it. */
-	bool initiation_timestamp_unproven;
 	uint32_t local_index;	/* registered in the index table while pending */
 	uint32_t remote_index;
 };

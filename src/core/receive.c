@@ -33,6 +33,8 @@ static void note_handshake_arrival(struct device *dev, uint64_t now)
 static void note_authenticated_receive(struct peer *peer, const struct endpoint *from, size_t len,
 				       enum message_type type, uint64_t now)
 {
+	if (type != MESSAGE_HANDSHAKE_INITIATION)
+		peer->session_proven = true;
 	if (from && !candidates_hold_endpoint(peer, from, type, now))
 		peer_update_endpoint(peer, from, type, now);
 	peer->rx_bytes += len;
@@ -157,12 +159,13 @@ static void finish_initiation(struct device *dev, struct peer *peer, const struc
 {
 	/* An initiation is no answer to what we sent: the clocks that wait
 	 * for one (TIMER_NEW_HANDSHAKE, unanswered_since) keep running. */
-	/* The first initiation from a key since we learnt it (after a
-	 * restart, say) has no earlier timestamp to beat: it may be a
-	 * capture, replayed. It is answered where it came from, but the
-	 * endpoint waits for the data that confirms the session, which only
-	 * the real peer can send. */
-	bool unproven = peer->handshake.initiation_timestamp_unproven;
+	/* Until the peer has proven a session with us since we learnt it
+	 * (after a restart, all timestamps are forgotten), an initiation may
+	 * be a capture, replayed: each older one beats the one replayed
+	 * before it. It is answered where it came from, but the endpoint
+	 * waits for the data that confirms the session, which only the real
+	 * peer can send. */
+	bool unproven = !peer->session_proven;
 	note_authenticated_receive(peer, unproven ? NULL : from, len, MESSAGE_HANDSHAKE_INITIATION, now);
 	peer_emit(peer, EVENT_HANDSHAKE_INITIATION_RECEIVED, now);
 	const struct endpoint *reply_to = unproven ? from : &peer->endpoint;

@@ -630,6 +630,18 @@ static void initiation_replayed_after_restart_does_not_move_the_endpoint(void)
 	struct sim_node *a, *b;
 	static struct sim_capture cap;
 	first_handshake_captured(37, true, &a, &b, &cap);
+	/* A second, newer initiation of a's, captured too. */
+	static struct sim_capture cap2;
+	cap2 = (struct sim_capture){.from = a, .type = MESSAGE_HANDSHAKE_INITIATION, .max = 1};
+	sim.filter = sim_capture_filter;
+	sim.filter_ctx = &cap2;
+	sim_run_for(&sim, 6 * SEC);
+	struct peer *to_b = sim_peer_of(a, b);
+	to_b->has_sent_handshake = false;
+	peer_send_initiation(to_b, false, sim.now);
+	sim_run_for(&sim, 1 * SEC);
+	sim.filter = NULL;
+	CHECK(cap2.count == 1 && memcmp(cap2.data[0], cap.data[0], 148) != 0);
 	uint8_t key[NOISE_PUBLIC_KEY_LEN];
 	memcpy(key, sim_peer_of(b, a)->public_key, sizeof(key));
 	/* b restarts: the peer is configured afresh and nothing is remembered. */
@@ -643,8 +655,18 @@ static void initiation_replayed_after_restart_does_not_move_the_endpoint(void)
 	CHECK(peer_allowedips_insert(pa, AF_INET, a->inner_addr, 32) == 0);
 	size_t moves = sim_count_events(b, EVENT_ENDPOINT_CHANGED);
 	struct endpoint attacker = address(66, 6670);
+	size_t responses = b->sent_responses;
 	CHECK(sim_inject(b, &attacker, cap.data[0], 148) == RECEIVED_HANDSHAKE);
-	CHECK(b->sent_responses == 2); /* answered, to the attacker */
+	CHECK(b->sent_responses == responses + 1); /* answered, to the attacker */
+	CHECK(endpoint_same_remote(&pa->endpoint, &a->addr));
+	CHECK(sim_count_events(b, EVENT_ENDPOINT_CHANGED) == moves);
+	/* The newer capture now beats the first replay's timestamp: still
+	 * nobody has proven a session, so it moves nothing either (an
+	 * outside attacker moved the endpoint this way once). */
+	struct endpoint attacker2 = address(66, 6671);
+	sim_run_for(&sim, 100 * MS); /* past the initiation flood limit */
+	CHECK(sim_inject(b, &attacker2, cap2.data[0], 148) == RECEIVED_HANDSHAKE);
+	CHECK(b->sent_responses == responses + 2);
 	CHECK(endpoint_same_remote(&pa->endpoint, &a->addr));
 	CHECK(sim_count_events(b, EVENT_ENDPOINT_CHANGED) == moves);
 	/* The attacker cannot confirm the session; a can, from a new address
