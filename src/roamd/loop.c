@@ -261,6 +261,27 @@ static bool client_account(struct daemon *d, struct client *c)
 	c->accounted = now;
 	if (d->client_bytes <= CLIENT_BYTES_BUDGET || !now)
 		return true;
+	/* Replies nobody reads must not lock the operator out: the clients
+	 * whose output has waited longest without a byte taken give way
+	 * first (their bytes leave the count now; they are freed after the
+	 * batch), and only then the one that grew. */
+	while (d->client_bytes > CLIENT_BYTES_BUDGET) {
+		struct client *victim = NULL;
+		for (struct client *o = d->clients; o; o = o->next)
+			if (o != c && !o->evicted && o->accounted && client_has_output(o) &&
+			    (!victim || o->last_active < victim->last_active))
+				victim = o;
+		if (!victim)
+			break;
+		epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, victim->fd, NULL);
+		victim->evicted = true;
+		d->clients_closing++;
+		d->client_bytes -= victim->accounted;
+		victim->accounted = 0;
+		client_log(d, "clients hold more than their byte budget: closing the one whose reply waited longest");
+	}
+	if (d->client_bytes <= CLIENT_BYTES_BUDGET)
+		return true;
 	client_log(d, "clients hold more than their byte budget: closing the one that grew");
 	client_free(d, c);
 	return false;

@@ -174,6 +174,49 @@ budget_bounds_memory() {
 t_check "40 clients feeding 60 MB each at once: peak memory within the budget" budget_bounds_memory
 t_check "and roamd answers as before" eval 'rt_pid_alive "$PID" && show_fast'
 
+# Replies nobody reads must not lock the operator out. With 10,000 peers a
+# get=1 reply is some 1.3 MB; 120 clients ask for one with a 4 KiB receive
+# buffer and never read, so roamd holds nearly all of each and their
+# replies pass the budget. The ones that waited longest give way, and the
+# operator's `wg show` (which reads) is answered each time. (An outside
+# tester saw every `wg show` fail with "Protocol error" here: the budget
+# closed the client whose reply grew last, the operator's.)
+PY_PEERS='
+import base64, os, sys
+print("[Interface]\nListenPort = 51999")
+for i in range(10000):
+    print("[Peer]\nPublicKey = %s\nAllowedIPs = 198.18.%d.%d/32" % (base64.b64encode(os.urandom(32)).decode(), i >> 8, i & 255))
+'
+PY_NOREAD='
+import socket, sys, time
+path, n, secs, ready = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+socks = []
+for i in range(n):
+    s = socket.socket(socket.AF_UNIX); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(path); s.sendall(b"get=1\n"); socks.append(s)
+open(ready, "w").write("ready\n")
+time.sleep(secs)
+'
+nonreaders_do_not_lock_out() {
+	local ok=0 i
+	"$RT_PY" -c "$PY_PEERS" >"$RT_TMP/peers.conf" && nsx "$A" wg setconf "$WA" "$RT_TMP/peers.conf" ||
+		{ echo "could not configure 10,000 peers"; return 1; }
+	nsx "$A" "$RT_PY" -c "$PY_NOREAD" "$SOCK" 120 8 "$RT_TMP/noread.ready" >/dev/null 2>&1 {RT_OUT}>&- {RT_ERR}>&- &
+	local holder=$!
+	wait_until 15 test -s "$RT_TMP/noread.ready" || { kill "$holder"; echo "the clients did not connect"; return 1; }
+	for i in 1 2 3 4 5; do
+		nsx "$A" timeout 10 wg show "$WA" peers 2>"$RT_TMP/show.err" | wc -l >"$RT_TMP/show.n"
+		[ "$(cat "$RT_TMP/show.n")" = 10000 ] && ok=$((ok + 1))
+	done
+	kill "$holder" 2>/dev/null
+	wait "$holder" 2>/dev/null
+	echo "  figures: scenario=uapi_nonreaders clients=120 peers=10000 wg_show_ok=$ok/5 rss_kib=$(kib_of "$PID" VmRSS)" >&"$RT_OUT"
+	nsx "$A" wg set "$WA" listen-port 0 >/dev/null 2>&1
+	[ "$ok" = 5 ] || { echo "wg show answered $ok of 5 times ($(cat "$RT_TMP/show.err"))"; return 1; }
+}
+t_check "120 clients that never read their 10,000-peer replies: wg show still answered 5 of 5" nonreaders_do_not_lock_out
+t_check "and roamd still runs" rt_pid_alive "$PID"
+
 rt_cleanup
 t_check "cleanup leaves no namespace or socket" rt_nothing_left
 t_finish
