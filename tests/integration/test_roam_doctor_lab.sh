@@ -85,8 +85,12 @@ server_stop() {
 	rt_forget "$LAB_SERVER_PID"
 	rm -f "$RT_WG_RUN/$LAB_WG_SERVER.sock"
 }
+# dns_start [own-only] — the responder: NOERROR to every query; own-only
+# answers localhost alone and lets every other name go unanswered, as a
+# forwarder whose upstream is unreachable does (dnsmasq --no-resolv
+# --server=UNREACHABLE).
 dns_start() {
-	nsx "$LAB_SERVER" "$PY" - "$SRV_TUN4" <<-'EOF' >"$RT_TMP/dns.log" 2>&1 &
+	nsx "$LAB_SERVER" "$PY" - "$SRV_TUN4" "${1:-all}" <<-'EOF' >"$RT_TMP/dns.log" 2>&1 &
 		import socket, sys
 		s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 		s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -94,7 +98,7 @@ dns_start() {
 		s.settimeout(600)
 		while True:
 		    q, peer = s.recvfrom(512)
-		    if len(q) >= 12:
+		    if len(q) >= 12 and (sys.argv[2] == "all" or b"\x09localhost\x00" in q.lower()):
 		        s.sendto(q[:2] + bytes([0x81, 0x80]) + q[4:], peer)
 	EOF
 	DNS_PID=$!
@@ -210,6 +214,7 @@ breakage() {
 # cause id alone does not tell (each side sees only its own PresharedKey).
 declare -A SAYS=(
 	[psk-mismatch]="PresharedKey on one side only: no PresharedKey here"
+	[dns-forwarder-upstream-down]="names it must forward"
 	[psk-mismatch-at-server]="compare it with the peer's|this side has one, check the peer's"
 	[psk-only-phone]="PresharedKey differs: this side has one, check the peer's"
 	[psk-only-phone-at-server]="No PresharedKey here: if the peer has one for us, remove it or set the same here|no PresharedKey here, so the peer has one"
@@ -555,6 +560,10 @@ f_ph_mark_cleared() {
 	nsx "$LAB_PHONE" sysctl -qw net.ipv4.route.flush=1
 	phone_tunnel split
 }
+# DNS: the server's resolver is a forwarder whose upstream is unreachable:
+# it answers localhost at once, every other name times out.
+b_dns_upstream() { dns_stop && dns_start own-only; }
+f_dns_upstream() { dns_stop && dns_start; }
 # DNS: the config's DNS is a tunnel address where no host answers.
 b_dns_nohost() { sed -i "s/^DNS = .*/DNS = 198.18.0.53/" "$PHONE_CONF" && phone_resolver 198.18.0.53; }
 f_dns_nohost() { sed -i "s/^DNS = .*/DNS = $SRV_TUN4/" "$PHONE_CONF" && phone_resolver "$SRV_TUN4"; }
@@ -783,6 +792,7 @@ B=(
 	"endpoint-host-wrong phone icmp_unreachable|peer_unreachable b_ep_host f_ep_host"
 	"server-route-elsewhere server route_missing b_srv_route_elsewhere f_srv_route_elsewhere"
 	"dns-server-no-host phone dns_no_answer b_dns_nohost f_dns_nohost"
+	"dns-forwarder-upstream-down phone dns_upstream_down b_dns_upstream f_dns_upstream"
 	"server-key-changed phone unknown_peer|keys_or_filter b_srv_newkey f_srv_newkey"
 	"server-address-removed server route_missing b_srv_addr f_srv_addr"
 	"server-ipv6-disabled server ipv6_disabled b_srv_v6_off f_srv_v6_off"

@@ -1045,6 +1045,15 @@ static void test_mtu_dns_clock(void)
 	judge_dns(&r, &d);
 	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "answers ping, but not DNS") &&
 	      says(last(&r), "filter drops UDP 53 on that host") && !says_quietly(last(&r), "listen on the tunnel"));
+	/* A forwarder whose upstream is down (dnsmasq --no-resolv
+	 * --server=UNREACHABLE) answers localhost at once and lets the root
+	 * time out: its upstream, not a resolver that is not running. */
+	d.own_names_answered = true;
+	judge_dns(&r, &d);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "dns_upstream_down") &&
+	      says(last(&r), "answers for its own names but not for names it must forward") &&
+	      !says_quietly(last(&r), "not running"));
+	d.own_names_answered = false;
 	d.server = prefix("198.18.0.1");
 	d.behind_peer = false;
 	d.peer_address[0] = '\0';

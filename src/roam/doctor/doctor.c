@@ -1124,19 +1124,24 @@ static void wait_for_late_icmp(struct exam *x, uint64_t pings_started, const str
 	}
 }
 
-/* Asks server for the root's NS; when it refuses or fails that, asks it
- * for localhost too, which a resolver without upstream still answers
- * (own_names) and one that refuses this host does not. */
+/* Asks server for the root's NS; when it refuses or fails that, or does
+ * not answer it at all, asks it for localhost too, which a resolver
+ * without upstream still answers (own_names) and one that refuses this
+ * host does not. A forwarder whose upstream is down answers localhost at
+ * once and lets every other name time out: that second query, bounded
+ * to 1 s, tells it from a resolver that is not there. */
 static int dns_ask(const struct ip_prefix *server, int timeout_ms, unsigned tries, int *rcode, uint64_t *rtt_us,
 		   bool *own_names)
 {
+	enum { OWN_NAMES_MS = 1000 };
 	int ret = dns_probe(server, NULL, timeout_ms, tries, rcode, rtt_us);
 	int own_rcode = 0;
 	uint64_t rtt;
 
 	*own_names = false;
-	if (ret == 1 && (*rcode == 2 || *rcode == 5))
-		*own_names = dns_probe(server, "localhost", timeout_ms, 1, &own_rcode, &rtt) == 1 &&
+	if (ret == 0 || (ret == 1 && (*rcode == 2 || *rcode == 5)))
+		*own_names = dns_probe(server, "localhost", timeout_ms < OWN_NAMES_MS ? timeout_ms : OWN_NAMES_MS, 1,
+				       &own_rcode, &rtt) == 1 &&
 			     (own_rcode == 0 || own_rcode == 3);
 	return ret;
 }
@@ -1193,7 +1198,6 @@ static void dns_instead_of_ping(const struct exam *x, const struct uapi_peer *pe
 		bool inside = false;
 		int rcode;
 		uint64_t rtt;
-		bool own_names;
 
 		for (size_t j = 0; j < peer->n_allowed_ips && !inside; j++)
 			inside = ip_prefix_contains(&peer->allowed_ips[j], &servers[i]);
@@ -1201,7 +1205,7 @@ static void dns_instead_of_ping(const struct exam *x, const struct uapi_peer *pe
 			continue;
 		o->dns_tried = true;
 		o->dns_server = servers[i];
-		o->dns_answered = dns_ask(&servers[i], 1000, 1, &rcode, &rtt, &own_names) == 1;
+		o->dns_answered = dns_probe(&servers[i], NULL, 1000, 1, &rcode, &rtt) == 1;
 	}
 	free(servers);
 }
@@ -1824,8 +1828,9 @@ static void check_dns(struct exam *x)
 		if (!o.not_judged && (o.inside_peer || strcmp(o.route_dev, x->ifname)))
 			o.answered = dns_ask(&servers[i], 1500, 2, &o.rcode, &o.rtt_us, &o.own_names_answered);
 		/* Unanswered through a tunnel that works (else not judged):
-		 * is there a host at that address at all? */
-		if (!o.not_judged && o.inside_peer && o.answered == 0) {
+		 * is there a host at that address at all? (One that answered
+		 * localhost is there.) */
+		if (!o.not_judged && o.inside_peer && o.answered == 0 && !o.own_names_answered) {
 			int err = 0;
 			uint64_t rtt = 0;
 			struct pinger *pg = pinger_for(&x->ps, servers[i].family, &err);

@@ -1656,6 +1656,18 @@ void judge_dns(struct doctor_report *r, const struct dns_observation *o)
 		return;
 	}
 	f->status = DOCTOR_FAIL;
+	if (o->answered == 0 && o->own_names_answered) {
+		/* Something listens and answers what it holds itself: the
+		 * resolver runs, its way out to the names it forwards does not. */
+		f->cause = "dns_upstream_down";
+		doctor_evidence(f, "%s (%s) is inside the peer's AllowedIPs and answers its own names (localhost) "
+				   "at once, but not a query for the root's name servers (no answer on UDP 53)", a,
+				o->source);
+		doctor_decision(f, "%s answers for its own names but not for names it must forward: its upstream "
+				   "(forwarders) are unreachable or down. Check on that host the resolver's upstream "
+				   "servers (dnsmasq --server, resolv.conf, forwarders) and its route to them.", a);
+		return;
+	}
 	f->cause = "dns_no_answer";
 	doctor_evidence(f, "%s (%s) is inside the peer's AllowedIPs but %s", a, o->source,
 			o->answered == 0 ? "does not answer on UDP 53" : "could not be asked");
