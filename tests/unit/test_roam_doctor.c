@@ -1020,6 +1020,19 @@ static void test_mtu_dns_clock(void)
 	d.inside_peer = t.peer.public_key;
 	judge_dns(&r, &d);
 	CHECK(last(&r)->status == DOCTOR_PASS && !strcmp(last(&r)->subject, "dns 198.18.0.1"));
+	/* UDP answers, TCP 53 is dropped on the way: answers too big for UDP
+	 * (truncated) fail unseen. A reset (no TCP listener) is a WARN. */
+	d.tcp = DNS_TCP_NO_CONNECTION;
+	judge_dns(&r, &d);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "dns_tcp_blocked") &&
+	      says(last(&r), "DNS over TCP to 198.18.0.1 times out while UDP answers"));
+	d.tcp = DNS_TCP_REFUSED;
+	judge_dns(&r, &d);
+	CHECK(last(&r)->status == DOCTOR_WARN && !strcmp(last(&r)->cause, "dns_tcp_refused"));
+	d.tcp = DNS_TCP_ANSWERED;
+	judge_dns(&r, &d);
+	CHECK(last(&r)->status == DOCTOR_PASS && says(last(&r), "over TCP 53 too"));
+	d.tcp = DNS_TCP_NOT_TRIED;
 	d.answered = 0;
 	judge_dns(&r, &d);
 	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "does not answer"));

@@ -1827,6 +1827,11 @@ static void check_dns(struct exam *x)
 		 * every query, no need to wait for answers. */
 		if (!o.not_judged && (o.inside_peer || strcmp(o.route_dev, x->ifname)))
 			o.answered = dns_ask(&servers[i], 1500, 2, &o.rcode, &o.rtt_us, &o.own_names_answered);
+		/* It answers on UDP: does it over TCP, which a truncated
+		 * answer (DNSSEC, many records) needs? A filter that drops TCP
+		 * 53 on the way breaks only those, unseen by UDP queries. */
+		if (o.answered == 1 && o.rcode != 2 && o.rcode != 5)
+			o.tcp = dns_tcp_probe(&servers[i], 1000);
 		/* Unanswered through a tunnel that works (else not judged):
 		 * is there a host at that address at all? (One that answered
 		 * localhost is there.) */

@@ -451,6 +451,9 @@ struct dns_observation {
 	 * localhost and lets the root time out. */
 	bool own_names_answered;
 	uint64_t rtt_us;
+	/* Answered on UDP: one query over TCP to it too (dns_tcp_probe,
+	 * bounded to 1 s), as answers too big for UDP need. */
+	enum dns_tcp_result tcp;
 	int pinged;			/* unanswered through the tunnel: a ping to it answered 1,
 					 * not 0; not tried -1 */
 	/* The server is a host behind the peer (its LAN, the internet), reached
