@@ -58,19 +58,10 @@ phone_conf() {
 	echo "$f"
 }
 
-# A DNS responder on the server's tunnel address: answers every query with
-# its own question, NOERROR. Enough for "is it answering".
+# A DNS responder on the server's tunnel address (dns_responder.py): answers
+# every query with its own question, NOERROR, on UDP and TCP 53.
 dns_start() {
-	nsx "$LAB_SERVER" "$PY" - "$SRV_TUN4" <<-'EOF' >"$RT_TMP/dns.log" 2>&1 &
-		import socket, sys
-		s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-		s.bind((sys.argv[1], 53))
-		s.settimeout(300)
-		while True:
-		    q, peer = s.recvfrom(512)
-		    if len(q) >= 12:
-		        s.sendto(q[:2] + bytes([0x81, 0x80]) + q[4:], peer)
-	EOF
+	nsx "$LAB_SERVER" "$PY" "$ROOT/tests/integration/dns_responder.py" "$SRV_TUN4" >"$RT_TMP/dns.log" 2>&1 &
 	DNS_PID=$!
 	RT_PIDS+=("$DNS_PID")
 	disown "$DNS_PID" 2>/dev/null

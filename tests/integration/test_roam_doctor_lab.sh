@@ -85,32 +85,35 @@ server_stop() {
 	rt_forget "$LAB_SERVER_PID"
 	rm -f "$RT_WG_RUN/$LAB_WG_SERVER.sock"
 }
+# dns_responder NS ADDR MODE — dns_responder.py at ADDR:53 in NS (UDP and
+# TCP; MODE all, or own-only: a forwarder whose upstream is down). Sets
+# RESPONDER_PID.
+RESPONDER_PID=""
+dns_responder() {
+	nsx "$1" "$PY" "$ROOT/tests/integration/dns_responder.py" "$2" "$3" >>"$RT_TMP/dns.log" 2>&1 &
+	RESPONDER_PID=$!
+	RT_PIDS+=("$RESPONDER_PID")
+	disown "$RESPONDER_PID" 2>/dev/null
+	wait_until 5 dns_listening "$1" "$2"
+}
+# dns_listening NS ADDR — (the responder binds TCP before UDP)
+dns_listening() { nsx "$1" ss -Hlun "sport = :53" | grep -qF "$2:53"; }
+# dns_start [own-only] — the responder on the server's tunnel address.
 dns_start() {
-	nsx "$LAB_SERVER" "$PY" - "$SRV_TUN4" <<-'EOF' >"$RT_TMP/dns.log" 2>&1 &
-		import socket, sys
-		s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-		s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-		s.bind((sys.argv[1], 53))
-		s.settimeout(600)
-		while True:
-		    q, peer = s.recvfrom(512)
-		    if len(q) >= 12:
-		        s.sendto(q[:2] + bytes([0x81, 0x80]) + q[4:], peer)
-	EOF
-	DNS_PID=$!
-	RT_PIDS+=("$DNS_PID")
-	disown "$DNS_PID" 2>/dev/null
-	wait_until 5 dns_listening
+	dns_responder "$LAB_SERVER" "$SRV_TUN4" "${1:-all}" || return 1
+	DNS_PID=$RESPONDER_PID
 }
-dns_listening() { nsx "$LAB_SERVER" ss -lun | grep -qF "$SRV_TUN4:53"; }
-dns_stop() {
+# dns_kill NS ADDR PID — the responder started there, and whatever of it
+# still holds port 53 in NS.
+dns_kill() {
 	local pids
-	pids=$(nsx "$LAB_SERVER" ss -Hlunp "sport = :53" | grep -o 'pid=[0-9]*' | cut -d= -f2)
+	pids=$(nsx "$1" ss -Hlunp "sport = :53" | grep -o 'pid=[0-9]*' | cut -d= -f2)
 	# shellcheck disable=SC2086 # the responder this test started
-	rt_kill "$DNS_PID" $pids
-	rt_forget "$DNS_PID"
-	! dns_listening
+	rt_kill "$3" $pids
+	rt_forget "$3"
+	! dns_listening "$1" "$2"
 }
+dns_stop() { dns_kill "$LAB_SERVER" "$SRV_TUN4" "$DNS_PID"; }
 
 # The user: pings the server's tunnel address five times a second.
 user_start() {
@@ -210,6 +213,8 @@ breakage() {
 # cause id alone does not tell (each side sees only its own PresharedKey).
 declare -A SAYS=(
 	[psk-mismatch]="PresharedKey on one side only: no PresharedKey here"
+	[dns-forwarder-upstream-down]="names it must forward"
+	[dns-behind-server-tcp53-dropped]="times out while UDP answers"
 	[psk-mismatch-at-server]="compare it with the peer's|this side has one, check the peer's"
 	[psk-only-phone]="PresharedKey differs: this side has one, check the peer's"
 	[full-tunnel-fwmark-reset]="wg set [^ ]+ fwmark [0-9]+"
@@ -595,6 +600,10 @@ f_srv_leftover() {
 	rm -f "$RT_WG_RUN/$LEFTOVER.sock"
 	ip -n "$LAB_SERVER" addr replace "$SRV_TUN4/24" dev "$LAB_WG_SERVER"
 }
+# DNS: the server's resolver is a forwarder whose upstream is unreachable:
+# it answers localhost at once, every other name times out.
+b_dns_upstream() { dns_stop && dns_start own-only; }
+f_dns_upstream() { dns_stop && dns_start; }
 # DNS: the config's DNS is a tunnel address where no host answers.
 b_dns_nohost() { sed -i "s/^DNS = .*/DNS = 198.18.0.53/" "$PHONE_CONF" && phone_resolver 198.18.0.53; }
 f_dns_nohost() { sed -i "s/^DNS = .*/DNS = $SRV_TUN4/" "$PHONE_CONF" && phone_resolver "$SRV_TUN4"; }
@@ -693,6 +702,24 @@ b_dns_behind() {
 		nft_table "$LAB_SERVER" rtdns forward "udp dport 53 drop"
 }
 f_dns_behind() { nft_gone "$LAB_SERVER" rtdns; phone_down; phone_conf split && phone_resolver "$SRV_TUN4" && phone_up; }
+# DNS: the phone's DNS is a resolver behind the server (on its upstream
+# router) that answers on UDP and TCP, and the server's forward filter
+# drops TCP 53: answers too big for UDP (truncated: DNSSEC, many records)
+# fail, while every UDP query answers.
+INET_DNS_PID=""
+b_dns_tcp_blocked() {
+	dns_responder "$LAB_INET" "$LAB_INET_SRV4" all && INET_DNS_PID=$RESPONDER_PID &&
+		sed -i -e "s/^DNS = .*/DNS = $LAB_INET_SRV4/" \
+			-e "s|^AllowedIPs = 198.18.0.0/24|AllowedIPs = 198.18.0.0/24, $LAB_INET_SRV4/32|" "$PHONE_CONF" &&
+		phone_resolver "$LAB_INET_SRV4" && phone_restart && wait_until 15 tunnel_works &&
+		nft_table "$LAB_SERVER" rtdnstcp forward "tcp dport 53 drop"
+}
+f_dns_tcp_blocked() {
+	nft_gone "$LAB_SERVER" rtdnstcp
+	dns_kill "$LAB_INET" "$LAB_INET_SRV4" "$INET_DNS_PID"
+	phone_down
+	phone_conf split && phone_resolver "$SRV_TUN4" && phone_up
+}
 # configuration: the phone's Address changed to 198.18.0.9, an address the
 # server gives another peer: doctor on the server must not suggest adding
 # it to the phone's AllowedIPs (WireGuard would move it from that peer).
@@ -733,6 +760,9 @@ sc_healthy_full() {
 
 t_check "lab: server, phone (roam up), a user pinging through the tunnel" sc_build || t_finish
 t_check "healthy split tunnel: no FAIL on either side, exit 0, < 1 s" sc_healthy_split
+# The lab's resolver answers over TCP too, and doctor asked it so.
+t_check "healthy split tunnel: the tunnel's DNS answers over TCP 53 too" \
+	grep -q "^PASS dns .*over TCP 53 too" "$RT_TMP/healthy-split-phone.txt"
 t_check "healthy full tunnel: no FAIL on either side, exit 0, < 1 s" sc_healthy_full
 
 # A dual-stack server whose IPv6 lives only inside the tunnel (the phone's
@@ -841,6 +871,7 @@ B=(
 	"endpoint-host-wrong phone icmp_unreachable|peer_unreachable b_ep_host f_ep_host"
 	"server-route-elsewhere server route_missing b_srv_route_elsewhere f_srv_route_elsewhere"
 	"dns-server-no-host phone dns_no_answer b_dns_nohost f_dns_nohost"
+	"dns-forwarder-upstream-down phone dns_upstream_down b_dns_upstream f_dns_upstream"
 	"server-key-changed phone unknown_peer|keys_or_filter b_srv_newkey f_srv_newkey"
 	"server-address-removed server route_missing b_srv_addr f_srv_addr"
 	"server-ipv6-disabled server ipv6_disabled b_srv_v6_off f_srv_v6_off"
@@ -865,6 +896,7 @@ B=(
 	"full-tunnel-fwmark-rule-gone phone policy_rule_missing b_ph_fwmark_rule f_ph_fwmark_rule"
 	"full-tunnel-suppress-rule-gone phone policy_rule_missing b_ph_suppress_rule f_ph_suppress_rule"
 	"dns-behind-server-port53 phone dns_no_answer b_dns_behind f_dns_behind"
+	"dns-behind-server-tcp53-dropped phone dns_tcp_blocked b_dns_tcp_blocked f_dns_tcp_blocked"
 	"phone-stub-resolver-down phone local_resolver_down b_stub_down f_stub_down"
 	"phone-daemon-killed server icmp_port_unreachable b_phone_killed f_phone_killed"
 	"server-lan-no-route-back server lan_no_route_back b_lan_no_route f_lan_no_route"

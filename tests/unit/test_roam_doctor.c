@@ -1114,6 +1114,19 @@ static void test_mtu_dns_clock(void)
 	d.inside_peer = t.peer.public_key;
 	judge_dns(&r, &d);
 	CHECK(last(&r)->status == DOCTOR_PASS && !strcmp(last(&r)->subject, "dns 198.18.0.1"));
+	/* UDP answers, TCP 53 is dropped on the way: answers too big for UDP
+	 * (truncated) fail unseen. A reset (no TCP listener) is a WARN. */
+	d.tcp = DNS_TCP_NO_CONNECTION;
+	judge_dns(&r, &d);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "dns_tcp_blocked") &&
+	      says(last(&r), "DNS over TCP to 198.18.0.1 times out while UDP answers"));
+	d.tcp = DNS_TCP_REFUSED;
+	judge_dns(&r, &d);
+	CHECK(last(&r)->status == DOCTOR_WARN && !strcmp(last(&r)->cause, "dns_tcp_refused"));
+	d.tcp = DNS_TCP_ANSWERED;
+	judge_dns(&r, &d);
+	CHECK(last(&r)->status == DOCTOR_PASS && says(last(&r), "over TCP 53 too"));
+	d.tcp = DNS_TCP_NOT_TRIED;
 	d.answered = 0;
 	judge_dns(&r, &d);
 	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "does not answer"));
@@ -1139,6 +1152,15 @@ static void test_mtu_dns_clock(void)
 	judge_dns(&r, &d);
 	CHECK(last(&r)->status == DOCTOR_FAIL && says(last(&r), "answers ping, but not DNS") &&
 	      says(last(&r), "filter drops UDP 53 on that host") && !says_quietly(last(&r), "listen on the tunnel"));
+	/* A forwarder whose upstream is down (dnsmasq --no-resolv
+	 * --server=UNREACHABLE) answers localhost at once and lets the root
+	 * time out: its upstream, not a resolver that is not running. */
+	d.own_names_answered = true;
+	judge_dns(&r, &d);
+	CHECK(last(&r)->status == DOCTOR_FAIL && !strcmp(last(&r)->cause, "dns_upstream_down") &&
+	      says(last(&r), "answers for its own names but not for names it must forward") &&
+	      !says_quietly(last(&r), "not running"));
+	d.own_names_answered = false;
 	d.server = prefix("198.18.0.1");
 	d.behind_peer = false;
 	d.peer_address[0] = '\0';

@@ -1210,6 +1210,16 @@ static void wait_for_late_icmp(struct exam *x, uint64_t pings_started, const str
 	}
 }
 
+/* Does server answer for localhost, a name every resolver holds itself
+ * (NOERROR or NXDOMAIN)? One query. */
+static bool answers_own_names(const struct ip_prefix *server, int timeout_ms)
+{
+	int rcode = 0;
+	uint64_t rtt;
+
+	return dns_probe(server, "localhost", timeout_ms, 1, &rcode, &rtt) == 1 && (rcode == 0 || rcode == 3);
+}
+
 /* Asks server for the root's NS; when it refuses or fails that, asks it
  * for localhost too, which a resolver without upstream still answers
  * (own_names) and one that refuses this host does not. */
@@ -1217,14 +1227,27 @@ static int dns_ask(const struct ip_prefix *server, int timeout_ms, unsigned trie
 		   bool *own_names)
 {
 	int ret = dns_probe(server, NULL, timeout_ms, tries, rcode, rtt_us);
-	int own_rcode = 0;
-	uint64_t rtt;
 
-	*own_names = false;
-	if (ret == 1 && (*rcode == 2 || *rcode == 5))
-		*own_names = dns_probe(server, "localhost", timeout_ms, 1, &own_rcode, &rtt) == 1 &&
-			     (own_rcode == 0 || own_rcode == 3);
+	*own_names = ret == 1 && (*rcode == 2 || *rcode == 5) && answers_own_names(server, timeout_ms);
 	return ret;
+}
+
+/* The tunnel's DNS server: dns_ask, with two tries for the root, but when
+ * the first goes unanswered the next query is for localhost (1 s): a
+ * forwarder whose upstream is down answers that at once and lets every
+ * other name time out, while a resolver that is not there answers neither
+ * (two queries unanswered, as two tries for the root were). When localhost
+ * answers, the root is asked once more: one lost datagram is no dead
+ * upstream. */
+static int dns_ask_tunnel_server(const struct ip_prefix *server, int *rcode, uint64_t *rtt_us, bool *own_names)
+{
+	enum { ROOT_MS = 1500, OWN_NAMES_MS = 1000 };
+	int ret = dns_ask(server, ROOT_MS, 1, rcode, rtt_us, own_names);
+
+	if (ret != 0)
+		return ret;
+	*own_names = answers_own_names(server, OWN_NAMES_MS);
+	return *own_names ? dns_probe(server, NULL, ROOT_MS, 1, rcode, rtt_us) : 0;
 }
 
 /* The tunnel's DNS servers: --dns, else the config's DNS, else what
@@ -1279,7 +1302,6 @@ static void dns_instead_of_ping(const struct exam *x, const struct uapi_peer *pe
 		bool inside = false;
 		int rcode;
 		uint64_t rtt;
-		bool own_names;
 
 		for (size_t j = 0; j < peer->n_allowed_ips && !inside; j++)
 			inside = ip_prefix_contains(&peer->allowed_ips[j], &servers[i]);
@@ -1287,7 +1309,7 @@ static void dns_instead_of_ping(const struct exam *x, const struct uapi_peer *pe
 			continue;
 		o->dns_tried = true;
 		o->dns_server = servers[i];
-		o->dns_answered = dns_ask(&servers[i], 1000, 1, &rcode, &rtt, &own_names) == 1;
+		o->dns_answered = dns_probe(&servers[i], NULL, 1000, 1, &rcode, &rtt) == 1;
 	}
 	free(servers);
 }
@@ -1908,10 +1930,16 @@ static void check_dns(struct exam *x)
 		/* Routed into the tunnel with no peer for it: the daemon drops
 		 * every query, no need to wait for answers. */
 		if (!o.not_judged && (o.inside_peer || strcmp(o.route_dev, x->ifname)))
-			o.answered = dns_ask(&servers[i], 1500, 2, &o.rcode, &o.rtt_us, &o.own_names_answered);
+			o.answered = dns_ask_tunnel_server(&servers[i], &o.rcode, &o.rtt_us, &o.own_names_answered);
+		/* It answers on UDP: does it over TCP, which a truncated
+		 * answer (DNSSEC, many records) needs? A filter that drops TCP
+		 * 53 on the way breaks only those, unseen by UDP queries. */
+		if (o.answered == 1 && o.rcode != 2 && o.rcode != 5)
+			o.tcp = dns_tcp_probe(&servers[i], 1000);
 		/* Unanswered through a tunnel that works (else not judged):
-		 * is there a host at that address at all? */
-		if (!o.not_judged && o.inside_peer && o.answered == 0) {
+		 * is there a host at that address at all? (One that answered
+		 * localhost is there.) */
+		if (!o.not_judged && o.inside_peer && o.answered == 0 && !o.own_names_answered) {
 			int err = 0;
 			uint64_t rtt = 0;
 			struct pinger *pg = pinger_for(&x->ps, servers[i].family, &err);

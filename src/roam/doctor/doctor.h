@@ -474,12 +474,16 @@ struct dns_observation {
 	const char *not_judged;		/* the failed check its queries depend on, else NULL */
 	int answered;			/* dns_probe's result */
 	int rcode;
-	/* The root refused or failed (rcode 5, 2): a second query for a name
-	 * every resolver holds itself (localhost) got a real answer. A
-	 * resolver without upstream serves its own names; an access list
-	 * refuses both. */
+	/* The root refused, failed (rcode 5, 2) or went unanswered: a second
+	 * query for a name every resolver holds itself (localhost) got a real
+	 * answer. A resolver without upstream serves its own names; an access
+	 * list refuses both; a forwarder whose upstream is down answers
+	 * localhost and lets the root time out. */
 	bool own_names_answered;
 	uint64_t rtt_us;
+	/* Answered on UDP: one query over TCP to it too (dns_tcp_probe,
+	 * bounded to 1 s), as answers too big for UDP need. */
+	enum dns_tcp_result tcp;
 	int pinged;			/* unanswered through the tunnel: a ping to it answered 1,
 					 * not 0; not tried -1 */
 	/* The server is a host behind the peer (its LAN, the internet), reached

@@ -1761,6 +1761,40 @@ static void dns_behind_peer_decision(struct doctor_finding *f, const struct dns_
 			   "resolver is at %s (the DNS= address).", a, a, a, a);
 }
 
+/* UDP answered; answers too big for it (truncated: DNSSEC, many records)
+ * are asked again over TCP, so TCP 53 must pass too. */
+static void judge_dns_over_tcp(struct doctor_finding *f, const struct dns_observation *o, const char *a)
+{
+	switch (o->tcp) {
+	case DNS_TCP_NO_CONNECTION:
+		f->status = DOCTOR_FAIL;
+		f->cause = "dns_tcp_blocked";
+		doctor_evidence(f, "; over TCP 53 the connection got no answer within 1 s");
+		doctor_decision(f, "DNS over TCP to %s times out while UDP answers: answers too big for UDP "
+				   "(DNSSEC, many records) fail. A filter drops TCP 53 on the way (here, or at the peer: "
+				   "its forward or input filter; roam doctor there quotes it): allow TCP 53 wherever UDP "
+				   "53 is allowed.", a);
+		return;
+	case DNS_TCP_REFUSED:
+		f->status = DOCTOR_WARN;
+		f->cause = "dns_tcp_refused";
+		doctor_evidence(f, "; a connection to its TCP 53 is refused (a reset)");
+		doctor_decision(f, "%s does not take DNS over TCP: answers too big for UDP (DNSSEC, many records) "
+				   "fail. Make its resolver listen on TCP 53 too, or remove the filter that rejects it.",
+				a);
+		return;
+	case DNS_TCP_NO_ANSWER:
+		doctor_evidence(f, "; over TCP 53 it took the connection but did not answer within 1 s");
+		return;
+	case DNS_TCP_ANSWERED:
+		doctor_evidence(f, "; over TCP 53 too");
+		return;
+	case DNS_TCP_NOT_TRIED:
+	case DNS_TCP_ERROR:
+		return;
+	}
+}
+
 void judge_dns(struct doctor_report *r, const struct dns_observation *o)
 {
 	struct doctor_finding *f = doctor_add(r, "dns", o->inside_peer);
@@ -1829,9 +1863,22 @@ void judge_dns(struct doctor_report *r, const struct dns_observation *o)
 		doctor_evidence(f, "%s (%s) is inside the peer's AllowedIPs and answered in %.1f ms (rcode %d)", a,
 				o->source, (double)o->rtt_us / 1000, o->rcode);
 		doctor_figure(f, "rtt_ms", (double)o->rtt_us / 1000);
+		judge_dns_over_tcp(f, o, a);
 		return;
 	}
 	f->status = DOCTOR_FAIL;
+	if (o->answered == 0 && o->own_names_answered) {
+		/* Something listens and answers what it holds itself: the
+		 * resolver runs, its way out to the names it forwards does not. */
+		f->cause = "dns_upstream_down";
+		doctor_evidence(f, "%s (%s) is inside the peer's AllowedIPs and answers its own names (localhost) "
+				   "at once, but not a query for the root's name servers (no answer on UDP 53)", a,
+				o->source);
+		doctor_decision(f, "%s answers for its own names but not for names it must forward: its upstream "
+				   "(forwarders) are unreachable or down. Check on that host the resolver's upstream "
+				   "servers (dnsmasq --server, resolv.conf, forwarders) and its route to them.", a);
+		return;
+	}
 	f->cause = "dns_no_answer";
 	doctor_evidence(f, "%s (%s) is inside the peer's AllowedIPs but %s", a, o->source,
 			o->answered == 0 ? "does not answer on UDP 53" : "could not be asked");

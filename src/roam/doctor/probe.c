@@ -326,35 +326,80 @@ int dns_probe(const struct ip_prefix *server, const char *name, int timeout_ms, 
 
 /* ---- TCP --------------------------------------------------------------- */
 
-int tcp_probe(const struct ip_prefix *dst, uint16_t port, int timeout_ms)
+/* A connection to dst:port within timeout_ms: 1 with *fd connected, 0 when
+ * nothing came in time (or an ICMP error ended it), -ECONNREFUSED on a
+ * reset, other -errno when it could not be tried. */
+static int tcp_connect(const struct ip_prefix *dst, uint16_t port, int timeout_ms, int *fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t ss_len, len;
-	int fd, err = 0, ret;
+	int err = 0;
 
-	fd = socket(dst->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	*fd = socket(dst->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (*fd < 0)
 		return -errno;
 	to_sockaddr(dst, port, &ss, &ss_len);
-	if (connect(fd, (struct sockaddr *)&ss, ss_len) == 0) {
-		close(fd);
+	if (connect(*fd, (struct sockaddr *)&ss, ss_len) == 0)
 		return 1;
-	}
 	if (errno != EINPROGRESS) {
-		ret = errno == ECONNREFUSED ? 1 : -errno;
-		close(fd);
-		return ret;
+		err = -errno;
+		close(*fd);
+		return err;
 	}
-	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	struct pollfd pfd = { .fd = *fd, .events = POLLOUT };
 	if (poll(&pfd, 1, timeout_ms) <= 0) {
-		close(fd);
+		close(*fd);
 		return 0;
 	}
 	len = sizeof(err);
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+	if (getsockopt(*fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
+	if (err == 0)
+		return 1;
+	close(*fd);
+	return err == ECONNREFUSED ? -ECONNREFUSED : 0;
+}
+
+int tcp_probe(const struct ip_prefix *dst, uint16_t port, int timeout_ms)
+{
+	int fd, ret = tcp_connect(dst, port, timeout_ms, &fd);
+
+	if (ret == 1)
+		close(fd);
+	return ret == -ECONNREFUSED ? 1 : ret;
+}
+
+enum dns_tcp_result dns_tcp_probe(const struct ip_prefix *server, int timeout_ms)
+{
+	uint64_t deadline = probe_now_ms() + (uint64_t)timeout_ms;
+	uint8_t msg[2 + DNS_QUERY_MAX], reply[2 + 12];
+	uint16_t id = random_u16();
+	size_t len = dns_query(msg + 2, id, NULL), got = 0;
+	int fd, ret = tcp_connect(server, 53, timeout_ms, &fd);
+
+	if (ret == 0)
+		return DNS_TCP_NO_CONNECTION;
+	if (ret == -ECONNREFUSED)
+		return DNS_TCP_REFUSED;
+	if (ret < 0)
+		return DNS_TCP_ERROR;
+	/* DNS over TCP: each message after its length, two bytes. */
+	msg[0] = (uint8_t)(len >> 8), msg[1] = (uint8_t)len;
+	if (send(fd, msg, len + 2, MSG_NOSIGNAL) != (ssize_t)(len + 2)) {
+		close(fd);
+		return DNS_TCP_NO_ANSWER;
+	}
+	while (got < sizeof(reply) && wait_readable(fd, deadline)) {
+		ssize_t n = recv(fd, reply + got, sizeof(reply) - got, MSG_DONTWAIT);
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			break;	/* closed or reset: no answer */
+		if (n > 0)
+			got += (size_t)n;
+	}
 	close(fd);
-	return err == 0 || err == ECONNREFUSED ? 1 : 0;
+	return got == sizeof(reply) && !memcmp(reply + 2, &id, 2) && (reply[4] & 0x80) ? DNS_TCP_ANSWERED
+										       : DNS_TCP_NO_ANSWER;
 }
 
 /* ---- what arrives ------------------------------------------------------ */

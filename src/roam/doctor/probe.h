@@ -71,6 +71,19 @@ int dns_probe(const struct ip_prefix *server, const char *name, int timeout_ms, 
  * our SYN reached it and its answer came back), 0 when nothing came within
  * timeout_ms, -errno when it could not be tried. Closes at once. */
 int tcp_probe(const struct ip_prefix *dst, uint16_t port, int timeout_ms);
+/* One query (the root's NS) to server:53 over TCP, connection and answer
+ * within timeout_ms: what an answer too big for UDP (truncated: DNSSEC,
+ * many records) needs. NOT_TRIED is never returned: it is an
+ * observation's zero. */
+enum dns_tcp_result {
+	DNS_TCP_NOT_TRIED,
+	DNS_TCP_ANSWERED,	/* a reply with the query's id */
+	DNS_TCP_REFUSED,	/* a reset: nothing listens on TCP 53 there */
+	DNS_TCP_NO_CONNECTION,	/* no SYN-ACK in time (or an ICMP error): a filter drops TCP 53 */
+	DNS_TCP_NO_ANSWER,	/* connected, but no reply in time */
+	DNS_TCP_ERROR,		/* could not be tried */
+};
+enum dns_tcp_result dns_tcp_probe(const struct ip_prefix *server, int timeout_ms);
 
 /* ---- what arrives ------------------------------------------------------ */
 
