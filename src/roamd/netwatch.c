@@ -648,6 +648,58 @@ void netwatch_check_sources(struct netwatch *nw, const struct endpoint *eps, boo
 	}
 }
 
+bool netwatch_route_mtu_is_learnt(struct netwatch *nw, const struct endpoint *to, uint32_t fwmark)
+{
+	uint8_t req[NW_QUERY_MSG];
+	const void *dst;
+	int family;
+	size_t alen;
+	if (!nw || !nw->query)
+		return false;
+	if (to->addr.sa.sa_family == AF_INET) {
+		dst = &to->addr.in4.sin_addr, family = AF_INET, alen = 4;
+	} else if (to->addr.sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&to->addr.in6.sin6_addr)) {
+		dst = &to->addr.in6.sin6_addr.s6_addr[12], family = AF_INET, alen = 4;
+	} else if (to->addr.sa.sa_family == AF_INET6) {
+		dst = &to->addr.in6.sin6_addr, family = AF_INET6, alen = 16;
+	} else {
+		return false;
+	}
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = ++nw->query_seq;
+	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (uint8_t)family;
+	rtm->rtm_dst_len = (uint8_t)(alen * 8);
+	mnl_attr_put(nlh, RTA_DST, alen, dst);
+	if (fwmark)
+		mnl_attr_put_u32(nlh, RTA_MARK, fwmark);
+	if (mnl_socket_sendto(nw->query, req, nlh->nlmsg_len) < 0)
+		return false;
+	for (;;) {
+		ssize_t got = mnl_socket_recvfrom(nw->query, nw->buf, NW_BUF_SIZE);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return false;	/* timeout: cannot tell */
+		const struct nlmsghdr *m = (const struct nlmsghdr *)nw->buf;
+		size_t len = (size_t)got;
+		for (; nw_message_ok(m, len); m = nw_next_message(m, &len)) {
+			if (m->nlmsg_seq != nw->query_seq)
+				continue;	/* an answer to an older query */
+			if (m->nlmsg_type != RTM_NEWROUTE || m->nlmsg_len < NLMSG_LENGTH(sizeof(struct rtmsg)))
+				return false;
+			const struct nlattr *tb[NW_ATTR_MAX] = {0};
+			if (mnl_attr_parse(m, sizeof(struct rtmsg), nw_attr, tb) < 0 || !tb[RTA_CACHEINFO] ||
+			    mnl_attr_get_payload_len(tb[RTA_CACHEINFO]) < sizeof(struct rta_cacheinfo))
+				return false;
+			const struct rta_cacheinfo *ci = mnl_attr_get_payload(tb[RTA_CACHEINFO]);
+			return ci->rta_expires != 0;
+		}
+	}
+}
+
 uint32_t netwatch_generation(struct netwatch *nw)
 {
 	nw_read(nw);

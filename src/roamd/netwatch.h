@@ -61,6 +61,12 @@ uint32_t netwatch_generation(struct netwatch *nw);
 void netwatch_check_sources(struct netwatch *nw, const struct endpoint *eps, bool *fits, unsigned n,
 			    uint32_t fwmark);
 
+/* Whether this host's kernel holds, for the route to `to` (with fwmark),
+ * a path MTU it learnt from an ICMP error and will forget (a cached
+ * exception that expires), rather than a route's configured mtu or its
+ * device's. false when it cannot tell. One synchronous route query. */
+bool netwatch_route_mtu_is_learnt(struct netwatch *nw, const struct endpoint *to, uint32_t fwmark);
+
 /* The parsers behind those, for tests and the fuzz target (tests/fuzz/
  * fuzz_netlink.c): n bytes of rtnetlink messages as one datagram from the
  * subscription, taken as netwatch_event takes them (what the host has is

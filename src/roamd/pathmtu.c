@@ -4,6 +4,7 @@
 #include "daemon.h"
 #include "ip_header.h"
 #include "log.h"
+#include "netwatch.h"
 #include "offload.h"
 #include "pathmtu.h"
 
@@ -51,6 +52,18 @@ static void learn(struct daemon *d, const struct udp_error *e, struct peer *sent
 		/* The kernel's value may be one it took from an error we
 		 * refused: udp.c sends past it, and we do not fit to it. */
 		if (udp_limit_unchecked(&d->ports.cur, &e->to, now)) {
+			dp->pmtu_local_unchecked++;
+			return;
+		}
+		/* Or from an error we never saw: the kernel takes one for any
+		 * socket of this host whose address and port it names, and keeps
+		 * it across our restart. A learnt value below what we checked
+		 * ourselves (or with nothing checked) is not ours to fit to. */
+		enum path_mtu_origin known;
+		unsigned checked = peer_path_mtu(peer, &known, now);
+		bool consistent = (known == PATH_MTU_ICMP || known == PATH_MTU_PROBE) && checked && checked <= e->mtu;
+		if (!consistent && netwatch_route_mtu_is_learnt(d->netwatch, &e->to, d->ports.fwmark)) {
+			udp_note_unchecked_limit(&d->ports.cur, &e->to, now);
 			dp->pmtu_local_unchecked++;
 			return;
 		}
