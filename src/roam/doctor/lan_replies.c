@@ -262,9 +262,12 @@ void doctor_observe_lan_replies(int tunnel_ifindex, const struct ip_prefix *own,
 			tunnel = &own[i];
 	if (!tunnel || !n_clients || !lan_search_fill(&s))
 		return;
-	/* A client some flow to that host answered has its way back. */
+	/* A client some flow to that host answered has its way back. A host
+	 * inside the tunnel's own network is no LAN host: when its route
+	 * leaves by another interface, the routes check names that. */
 	for (size_t i = 0; i < s.n_hosts; i++)
-		if (!s.hosts[i].replied && s.hosts[i].unreplied && (!worst || s.hosts[i].unreplied > worst->unreplied))
+		if (!s.hosts[i].replied && s.hosts[i].unreplied && !ip_prefix_contains(tunnel, &s.hosts[i].addr) &&
+		    (!worst || s.hosts[i].unreplied > worst->unreplied))
 			worst = &s.hosts[i];
 	if (!worst || !if_indextoname((unsigned)worst->oif, dev) || !address_towards(dev, &worst->addr, &here))
 		return;
