@@ -761,7 +761,7 @@ static void nudge_and_watch(struct exam *x)
 }
 
 /* Per peer, in the playbook's order: handshake, endpoint, keepalive. */
-static void check_peers(struct exam *x, bool udp_failed)
+static void check_peers(struct exam *x, const char *udp_failed)
 {
 	/* The watch refreshed dev: size by what the daemon says now. */
 	x->skipped = xrealloc(NULL, (x->dev.n_peers + 1) * sizeof(*x->skipped));
@@ -1923,7 +1923,8 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 		x.udp_failed = silent;
 		x.w.initiates = NULL;
 		free(initiates);
-		check_peers(&x, refused || silent);
+		/* The SKIPs point at the check that failed, which is in the report. */
+		check_peers(&x, x.w.sending_failed ? "sending" : x.rpfilter_failed ? "rpfilter" : silent ? "udp" : NULL);
 		check_forwarding(&x);
 		check_routes(&x);
 		check_datapath(&x);

@@ -185,7 +185,10 @@ struct peer_observation {
 	bool initiates;			/* this side has the peer's Endpoint (in a config, or by the heuristic) */
 	const char *initiates_why;	/* "the config's Endpoint", ... */
 	bool nudged;			/* doctor sent it a packet to start a handshake */
-	bool udp_failed;
+	/* No UDP reaches the daemon, and the check that said so ("udp",
+	 * "sending", "rpfilter": a SKIP must point at a check in the
+	 * report); NULL when none failed. */
+	const char *udp_failed;
 };
 /* What a peer's session counters say, for the causes both the handshake
  * and the datapath judges can name (judge_session.c). */

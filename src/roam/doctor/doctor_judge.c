@@ -603,7 +603,7 @@ bool judge_handshake(struct doctor_report *r, const struct peer_observation *p, 
 	}
 	if (p->udp_failed) {
 		f->status = DOCTOR_SKIP;
-		doctor_evidence(f, "not judged: no UDP reaches the daemon (see udp)");
+		doctor_evidence(f, "not judged: no UDP reaches the daemon (see %s)", p->udp_failed);
 		return true;
 	}
 	f->status = DOCTOR_FAIL;
