@@ -381,6 +381,67 @@ static void test_datapath_failure_covers(void)
 	CHECK(datapath_failure_covers(0, AF_INET));
 }
 
+/* A disallowed_src total that did not grow while doctor pinged (no
+ * delta in o) is older evidence: it never outranks what the run saw, and
+ * a source that is no tunnel address of the peer's never counts. peer has
+ * a total of 7 with a tunnel source 198.18.0.9 refused; restored after. */
+static void stale_disallowed_total_ranks_below_the_run(struct doctor_report *r, struct peer_observation *po,
+						       struct datapath_observation *o, struct uapi_peer *peer)
+{
+	struct uapi_history moved = { .kind = "endpoint_changed", .age_ms = 10000,
+				      .old_endpoint = "198.51.100.2:51821", .new_endpoint = "203.0.113.2:51820" };
+
+	/* The peer's tun's link-local traffic (router solicitations, MLD):
+	 * judged as if nothing was refused, and never suggested. */
+	peer->last_disallowed_src = prefix("fe80::1e35:64d7:b8a0:a9c3");
+	CHECK(judge_datapath(r, po, false, o) && is(last(r), DOCTOR_FAIL, "peer_drops") &&
+	      !strstr(last(r)->decision, "fe80::"));
+	peer->last_disallowed_src = prefix("169.254.7.7");
+	CHECK(judge_datapath(r, po, false, o) && is(last(r), DOCTOR_FAIL, "peer_drops"));
+	/* The peer's own endpoint address (its host's public address). */
+	peer->last_disallowed_src = prefix("203.0.113.2");
+	CHECK(judge_datapath(r, po, false, o) && is(last(r), DOCTOR_FAIL, "peer_drops") &&
+	      !strstr(last(r)->decision, "203.0.113.2/32"));
+	/* Even when it grew meanwhile, noise is no cause. */
+	struct uapi_drop grew = { .reason = "disallowed_src", .count = 2 };
+	o->drops = &grew, o->n_drops = 1;
+	CHECK(judge_datapath(r, po, false, o) && is(last(r), DOCTOR_FAIL, "peer_drops"));
+	o->drops = NULL, o->n_drops = 0;
+	/* A peer without AllowedIPs: its link-local noise is not offered as
+	 * the address to give it. */
+	peer->last_disallowed_src = prefix("fe80::1e35:64d7:b8a0:a9c3");
+	peer->n_allowed_ips = 0;
+	CHECK(judge_datapath(r, po, false, o) && is(last(r), DOCTOR_FAIL, "no_allowed_ips") &&
+	      !strstr(last(r)->decision, "fe80::"));
+	peer->n_allowed_ips = 1;
+
+	/* A tunnel source, but the run says more: an unconfirmed response, */
+	peer->last_disallowed_src = prefix("198.18.0.9");
+	peer->responses_unconfirmed = 1;
+	CHECK(judge_datapath(r, po, false, o) && is(last(r), DOCTOR_FAIL, "one_way_or_psk"));
+	peer->responses_unconfirmed = 0;
+	/* data unanswered for long (the peer does not answer at all), */
+	peer->has_unanswered = true;
+	peer->unanswered_ms = 20000;
+	CHECK(judge_datapath(r, po, false, o) && is(last(r), DOCTOR_FAIL, "peer_unreachable"));
+	peer->has_unanswered = false;
+	peer->unanswered_ms = 0;
+	/* the endpoint moving just before, */
+	peer->history = &moved, peer->n_history = 1;
+	CHECK(judge_datapath(r, po, false, o) && is(last(r), DOCTOR_FAIL, "peer_drops"));
+	moved.age_ms = 600000;
+	CHECK(judge_datapath(r, po, false, o) && is(last(r), DOCTOR_FAIL, "disallowed_src"));
+	peer->history = NULL, peer->n_history = 0;
+	/* or an ICMP error about our datagrams. */
+	o->icmp.total = 2;
+	o->icmp.last_kind = ICMP_KIND_HOST;
+	CHECK(judge_datapath(r, po, false, o) && !is_quietly(last(r), "disallowed_src"));
+	memset(&o->icmp, 0, sizeof(o->icmp));
+	/* With nothing else seen, the total of a tunnel source still names it. */
+	CHECK(judge_datapath(r, po, false, o) && is(last(r), DOCTOR_FAIL, "disallowed_src") &&
+	      strstr(last(r)->decision, "add 198.18.0.9/32"));
+}
+
 /* ---- what only one direction proves ------------------------------------- */
 
 static void test_session_causes(void)
@@ -432,7 +493,6 @@ static void test_session_causes(void)
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "one_way_or_psk"));
 	peer.responses_unconfirmed = 0;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_drops"));
-	peer.responses_unconfirmed = 1;
 	/* Drops for the inner source before doctor looked: fix it here. */
 	struct uapi_drop d = { .reason = "disallowed_src", .count = 7 };
 	peer.drops = &d, peer.n_drops = 1;
@@ -442,6 +502,7 @@ static void test_session_causes(void)
 	peer.has_last_disallowed_src = true;
 	peer.last_disallowed_src = prefix("198.18.0.9");
 	CHECK(judge_datapath(&r, &po, false, &o) && strstr(last(&r)->decision, "add 198.18.0.9/32"));
+	stale_disallowed_total_ranks_below_the_run(&r, &po, &o, &peer);
 	/* Another peer holds 198.18.0.9: adding it here would move it away
 	 * from that peer; the conflict is named, not that fix. */
 	struct ip_prefix other_ips[1] = { prefix("198.18.0.9/32") };

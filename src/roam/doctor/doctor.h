@@ -145,6 +145,9 @@ struct watch_observation {
 	char redirect_rule[160];
 };
 
+/* The address of an endpoint ("198.51.100.2:51820", "[fd00::2]:51820"),
+ * without a link-local scope. */
+bool doctor_endpoint_address(const char *endpoint, struct ip_prefix *out);
 /* Finds a peer whose Endpoint routes into interface ifindex itself, as the
  * daemon's datagrams (with its fwmark) would: copies it to endpoint. */
 bool doctor_endpoint_loop(const struct uapi_device *dev, int ifindex, char endpoint[UAPI_ENDPOINT_MAX]);

@@ -1283,13 +1283,6 @@ void judge_routes(struct doctor_report *r, const struct routes_observation *o)
 
 /* ---- mtu --------------------------------------------------------------- */
 
-static bool is_link_local(const struct ip_prefix *p)
-{
-	if (p->family == AF_INET6)
-		return p->addr[0] == 0xfe && (p->addr[1] & 0xc0) == 0x80;
-	return p->addr[0] == 169 && p->addr[1] == 254;
-}
-
 static bool first_host_of_subnet(const struct ip_prefix *own, struct ip_prefix *out)
 {
 	size_t alen = own->family == AF_INET ? 4 : 16;
@@ -1352,7 +1345,7 @@ const char *doctor_probe_address(const struct uapi_peer *peer, const struct prob
 
 			/* A link-local network's first host (fe80::1, 169.254.0.1)
 			 * is nobody's address through a tunnel. */
-			if (c->own[o].family != family || is_link_local(&c->own[o]) ||
+			if (c->own[o].family != family || ip_addr_is_link_local(&c->own[o]) ||
 			    !first_host_of_subnet(&c->own[o], &host) || one_of_ours(c, &host))
 				continue;
 			if (inside_peer(peer, &host)) {

@@ -51,6 +51,26 @@ static const struct uapi_peer *allowed_ips_owner(const struct uapi_device *dev, 
 	return NULL;
 }
 
+/* The refused inner source the daemon names is no tunnel address of the
+ * peer's: a link-local one (the peer's tun sends IPv6 router solicitations
+ * and MLD from fe80::) or the peer's own endpoint address (a host that
+ * sources its own traffic from its public address into the tunnel). Such
+ * drops are harmless noise: they never make a cause, nor a prefix to add. */
+static const char *refused_source_not_tunnel(const struct uapi_peer *peer)
+{
+	struct ip_prefix at;
+
+	if (!peer->has_last_disallowed_src)
+		return NULL;
+	if (ip_addr_is_link_local(&peer->last_disallowed_src))
+		return "a link-local address";
+	if (peer->endpoint[0] && doctor_endpoint_address(peer->endpoint, &at) &&
+	    at.family == peer->last_disallowed_src.family &&
+	    !memcmp(at.addr, peer->last_disallowed_src.addr, at.family == AF_INET ? 4 : 16))
+		return "the peer's own endpoint address";
+	return NULL;
+}
+
 /* Which inner source the daemon refused, when it says (roamd does). When
  * another peer holds it, adding it here would take it from that peer (the
  * same prefix moves: WireGuard keeps it on one peer; a more specific one
@@ -63,10 +83,16 @@ static void disallowed_source_text(struct doctor_finding *f, const struct uapi_p
 	const struct uapi_peer *owner;
 	int bits = peer->last_disallowed_src.family == AF_INET ? 32 : 128;
 
+	const char *not_tunnel = refused_source_not_tunnel(peer);
+
 	if (!peer->has_last_disallowed_src)
 		return;
 	ip_addr_str(&peer->last_disallowed_src, a);
 	doctor_evidence(f, "; the latest came from %s", a);
+	if (not_tunnel) {
+		doctor_evidence(f, ", %s: no tunnel address, not one to add to the AllowedIPs", not_tunnel);
+		return;
+	}
 	owner = allowed_ips_owner(dev, peer, &peer->last_disallowed_src, &held);
 	if (!owner) {
 		doctor_decision(f, " Its source address was %s: add %s/%d to the peer's AllowedIPs on this host if "
@@ -114,7 +140,9 @@ static bool unanswered_cause(struct doctor_report *r, struct doctor_finding *f, 
 	for (size_t i = 0; i < N_RECEIVE_CAUSES; i++) {
 		uint64_t n = drop_count(o->drops, o->n_drops, receive_causes[i].reason);
 
-		if (!n)
+		/* The growth of noise (a link-local source, the peer's own
+		 * endpoint address) is no cause: judged as if none came. */
+		if (!n || (!strcmp(receive_causes[i].reason, "disallowed_src") && refused_source_not_tunnel(s->peer)))
 			continue;
 		doctor_evidence(f, "; meanwhile %" PRIu64 " packet%s %s (%s)", n, n == 1 ? "" : "s",
 				receive_causes[i].meaning, receive_causes[i].reason);
@@ -162,18 +190,23 @@ static bool unanswered_cause(struct doctor_report *r, struct doctor_finding *f, 
 
 /* The peer's packets were dropped here for their inner source before
  * doctor looked (the user gave up; doctor's own pings made the peer send
- * nothing new): the count is still evidence, and the fix is on this side. */
+ * nothing new): the count is still evidence, and the fix is on this side.
+ * Only when the latest refused source is a tunnel address: a total of
+ * link-local noise, or of the peer's endpoint address, says nothing. A
+ * total that did not grow ranks below what the run saw (ICMP errors, an
+ * unconfirmed handshake, data unanswered for long, the endpoint moving). */
 static bool earlier_disallowed_cause(struct doctor_finding *f, const struct uapi_peer *peer,
 				     const struct uapi_device *dev)
 {
 	uint64_t n = drop_count(peer->drops, peer->n_drops, "disallowed_src");
 
-	if (!n)
+	if (!n || refused_source_not_tunnel(peer))
 		return false;
 	doctor_figure(f, "disallowed_src", (double)n);
 	f->cause = "disallowed_src";
 	doctor_evidence(f, "; this host has dropped %" PRIu64 " packet%s from the peer whose inner source address "
-			   "is outside the peer's AllowedIPs here (disallowed_src)", n, n == 1 ? "" : "s");
+			   "is outside the peer's AllowedIPs here (disallowed_src), before doctor looked", n,
+			n == 1 ? "" : "s");
 	doctor_decision(f, "Fix it on THIS side: the peer's AllowedIPs here must hold the peer's tunnel address "
 			   "(its Address), or the peer uses a wrong Address.");
 	disallowed_source_text(f, peer, dev);
@@ -196,6 +229,22 @@ static void refused_handshakes_decision(struct doctor_finding *f, const struct u
 			peer->endpoint[0] ? peer->endpoint : "it");
 }
 
+/* The peer's endpoint moved within the last minute: the run's evidence
+ * that its path changed, which a count of drops from before does not
+ * outrank. */
+static bool endpoint_moved_lately(const struct uapi_peer *peer)
+{
+	enum { LATELY_MS = 60 * 1000 };
+
+	for (size_t i = 0; i < peer->n_history; i++) {
+		const struct uapi_history *h = &peer->history[i];
+
+		if (!strcmp(h->kind, "endpoint_changed") && h->old_endpoint[0] && h->age_ms <= LATELY_MS)
+			return true;
+	}
+	return false;
+}
+
 /* Nothing came back and nothing was dropped here. A live peer that gets
  * data answers within KEEPALIVE_TIMEOUT (10 s), with a keepalive if it has
  * nothing else to send, even when it then drops the data: so a peer that
@@ -209,7 +258,7 @@ static void silent_peer_cause(struct doctor_finding *f, const struct uapi_peer *
 	enum { LIVE_PEER_ANSWERS_MS = 10500, NEW_HANDSHAKE_AFTER_MS = 15000 };
 
 	doctor_evidence(f, "; the daemon sent the peer %" PRIu64 " packets and got %" PRIu64 " back, and dropped "
-			   "nothing here", o->tx_delta, o->rx_delta);
+			   "nothing here meanwhile", o->tx_delta, o->rx_delta);
 	if (peer->has_unanswered)
 		doctor_figure(f, "unanswered_ms", (double)peer->unanswered_ms);
 	if (peer->has_unanswered && peer->unanswered_ms >= LIVE_PEER_ANSWERS_MS) {
@@ -236,6 +285,8 @@ static void silent_peer_cause(struct doctor_finding *f, const struct uapi_peer *
 				   "there), then the firewalls between.", peer->endpoint[0] ? peer->endpoint : "it");
 		return;
 	}
+	if (!endpoint_moved_lately(peer) && earlier_disallowed_cause(f, peer, o->dev))
+		return;
 	if (peer->has_last_receive_age && peer->last_receive_age_ms < LIVE_PEER_ANSWERS_MS) {
 		f->cause = "peer_drops";
 		doctor_evidence(f, "; the peer is alive (its latest packet came %.1f s ago) but answers none: it takes "
@@ -455,8 +506,6 @@ static bool judge_pings(struct doctor_report *r, const struct peer_observation *
 											 : "unknown_index_delta",
 				      (double)o->drops[i].count);
 	if (unanswered_cause(r, f, o, &s))
-		return true;
-	if (earlier_disallowed_cause(f, p->peer, o->dev))
 		return true;
 	if (doctor_response_pending_cause(f, &s))
 		return true;
