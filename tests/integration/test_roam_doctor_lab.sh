@@ -267,7 +267,7 @@ b_ph_tun_out() { nft_table "$LAB_PHONE" rttout output "oifname \"$LAB_WG_PHONE\"
 f_ph_tun_out() { nft_gone "$LAB_PHONE" rttout; }
 # configuration: the server's AllowedIPs for the phone have a typo.
 b_srv_allowed() { server_wg peer "$(key_pub lp)" allowed-ips 198.18.0.3/32,fd00:2::3/128 &&
-	wait_until 5 grew "$LAB_WG_SERVER" disallowed_src; }
+	wait_until 5 grew "$LAB_WG_SERVER" disallowed_src && sleep 1 && lab_uapi_get2 "$LAB_WG_SERVER" | grep -E "disallowed|^endpoint" >&2; }
 f_srv_allowed() { server_wg peer "$(key_pub lp)" allowed-ips "$PH_TUN4/32,$PH_TUN6/128"; }
 # configuration: the phone's AllowedIPs were narrowed and miss the server.
 b_ph_allowed() { phone_wg peer "$(key_pub ls)" allowed-ips 198.18.0.128/25,fd00:2::/64; }
