@@ -209,6 +209,8 @@ breakage() {
 # What the one FAIL's decision must also say (an extended regex), where the
 # cause id alone does not tell (each side sees only its own PresharedKey).
 declare -A SAYS=(
+	[phone-nat-lost-at-server]="now arrive from $LAB_PH_WIFI4, which the network cannot route back to.*stopped translating"
+	[phone-nat-lost]="NAT or router in front of this host|the NAT in front of this host"
 	[psk-mismatch]="PresharedKey on one side only: no PresharedKey here"
 	[psk-mismatch-at-server]="compare it with the peer's|this side has one, check the peer's"
 	[psk-only-phone]="PresharedKey differs: this side has one, check the peer's"
@@ -267,7 +269,7 @@ b_ph_tun_out() { nft_table "$LAB_PHONE" rttout output "oifname \"$LAB_WG_PHONE\"
 f_ph_tun_out() { nft_gone "$LAB_PHONE" rttout; }
 # configuration: the server's AllowedIPs for the phone have a typo.
 b_srv_allowed() { server_wg peer "$(key_pub lp)" allowed-ips 198.18.0.3/32,fd00:2::3/128 &&
-	wait_until 5 grew "$LAB_WG_SERVER" disallowed_src && sleep 1 && lab_uapi_get2 "$LAB_WG_SERVER" | grep -E "disallowed|^endpoint" >&2; }
+	wait_until 5 grew "$LAB_WG_SERVER" disallowed_src; }
 f_srv_allowed() { server_wg peer "$(key_pub lp)" allowed-ips "$PH_TUN4/32,$PH_TUN6/128"; }
 # configuration: the phone's AllowedIPs were narrowed and miss the server.
 b_ph_allowed() { phone_wg peer "$(key_pub ls)" allowed-ips 198.18.0.128/25,fd00:2::/64; }
@@ -457,6 +459,20 @@ b_srv_allowed_idle() {
 		wait_until 5 grew "$LAB_WG_SERVER" disallowed_src "${before:-0}" && user_stop
 }
 f_srv_allowed_idle() { f_srv_allowed && user_start; }
+# network: the phone's home router lost its NAT (its masquerade rule gone,
+# its connection tracking flushed): the phone's datagrams reach the server
+# from its unNATed address, roamd follows them there, and the server's
+# replies draw ICMP net unreachable from the internet router.
+srv_endpoint_at() { lab_uapi_get2 "$LAB_WG_SERVER" | grep -q "^endpoint=$1:"; }
+b_wifi_nat_lost() {
+	nsx "$LAB_WIFI" nft flush chain inet lab nat_out && nsx "$LAB_WIFI" conntrack -F >/dev/null 2>&1 &&
+		wait_until 10 srv_endpoint_at "$LAB_PH_WIFI4"
+}
+f_wifi_nat_lost() {
+	nsx "$LAB_WIFI" nft add rule inet lab nat_out oifname "$LAB_WIFI_WAN_DEV" masquerade &&
+		nsx "$LAB_WIFI" conntrack -F >/dev/null 2>&1
+	wait_until 10 srv_endpoint_at "$LAB_WIFI_PUB4"
+}
 # firewall: a full-tunnel server's forward chain drops the clients' traffic.
 phone_tunnel() { phone_down; phone_conf "$1" && phone_up && wait_until 15 tunnel_works; }
 b_fwd_drop() {
@@ -807,6 +823,8 @@ B=(
 	"phone-stub-resolver-down phone local_resolver_down b_stub_down f_stub_down"
 	"phone-daemon-killed server icmp_port_unreachable b_phone_killed f_phone_killed"
 	"server-lan-no-route-back server lan_no_route_back b_lan_no_route f_lan_no_route"
+	"phone-nat-lost-at-server server icmp_unreachable b_wifi_nat_lost f_wifi_nat_lost"
+	"phone-nat-lost phone peer_no_answer|peer_unreachable b_wifi_nat_lost f_wifi_nat_lost"
 )
 # DOCTOR_LAB_ONLY=REGEX runs only the breakages whose name matches (while
 # working on one); the healthy runs always run.
@@ -844,6 +862,10 @@ if [ -z "$ONLY" ] || [[ phone-daemon-killed =~ $ONLY ]]; then
 	}
 	t_check "phone's daemon killed: the server says the phone no longer listens, not a wrong Endpoint" \
 		killed_phone_named
+fi
+if [ -z "$ONLY" ] || [[ phone-nat-lost-at-server =~ $ONLY ]]; then
+	t_check "phone's NAT lost, at the server: the endpoint check does not pass the move (WARN endpoint_unroutable)" \
+		grep -q "^WARN endpoint endpoint_unroutable " "$REPORTS/phone-nat-lost-at-server.txt"
 fi
 # The same LAN host given its route back to the tunnel (healthy): the
 # phone's flows to it are answered, doctor on the server says nothing.

@@ -311,7 +311,22 @@ static void test_datapath(void)
 	peer.unanswered_ms = 2000;
 	peer.has_last_receive_age = true;
 	peer.last_receive_age_ms = 4000;
+	/* Heard from 4 s ago, before our data: too early to tell a peer that
+	 * drops from answers that do not come back (the NAT in front of this
+	 * host stopped translating). The same verdict as 11 s after, so two
+	 * runs seconds apart agree; it points at both. */
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_no_answer") &&
+	      strstr(last(&r)->decision, "NAT or router in front of this host") &&
+	      strstr(last(&r)->decision, "Run roam doctor on the peer"));
+	peer.last_receive_age_ms = 11000;
+	po.initiates = true;	/* this side reaches out (the phone) */
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_no_answer"));
+	po.initiates = false;
+	peer.last_receive_age_ms = 4000;
+	/* The peer spoke while doctor pinged, and answered none: it drops. */
+	o.rx_delta = 1;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_drops"));
+	o.rx_delta = 0;
 	/* Silent for a minute: a peer this side reaches out to cannot be
 	 * told yet; one that connects here sits behind a NAT that forgot it. */
 	peer.last_receive_age_ms = 60000;
@@ -329,7 +344,7 @@ static void test_datapath(void)
 	po.initiates = true;
 	peer.last_receive_age_ms = 4000;
 	o.target_source = "dns";
-	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_drops") &&
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_no_answer") &&
 	      !strcmp(last(&r)->probe_target_source, "dns") &&
 	      strstr(last(&r)->evidence, "target guessed from a DNS server of the interface"));
 	o.rx_delta = 1;		/* a keepalive in the window: still no reply each */
@@ -777,8 +792,45 @@ static void test_next_hop_unreachable(void)
 	doctor_report_free(&r);
 }
 
+/* The NAT in front of a client stopped translating: its datagrams come
+ * from its own unroutable address, roamd follows them there, and answers
+ * draw net unreachable from a router. Not "the peer's host is off the
+ * network", and the endpoint check no longer passes the move. */
+static void test_moved_to_unroutable(void)
+{
+	struct doctor_report r = new_report();
+	struct ip_prefix peer_ips[1] = { prefix("198.18.0.2/32") };
+	struct uapi_history moved = { .kind = "endpoint_changed", .age_ms = 10000,
+				      .old_endpoint = "203.0.113.2:51820", .new_endpoint = "192.0.2.2:51820" };
+	struct uapi_peer peer = { .allowed_ips = peer_ips, .n_allowed_ips = 1, .history = &moved, .n_history = 1,
+				  .endpoint = "192.0.2.2:51820" };
+	struct peer_observation po = { .peer = &peer, .verdict = HANDSHAKE_FRESH };
+	struct datapath_observation o = { .has_address = true, .address = prefix("198.18.0.2"), .sent = 3,
+					  .counted = true, .tx_delta = 5, .rx_delta = 1, .listen_port = 51820 };
+
+	memset(peer.public_key, 0x17, KEY_LEN);
+	o.icmp = (struct icmp_seen){ .reporter = prefix("198.19.0.1"), .target = prefix("192.0.2.2"),
+				     .target_port = 51820, .last_kind = ICMP_KIND_HOST, .total = 3 };
+	doctor_add(&r, "endpoint", peer.public_key);
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "icmp_unreachable") &&
+	      strstr(last(&r)->decision, "now arrive from 192.0.2.2, which the network cannot route back to") &&
+	      strstr(last(&r)->decision, "stopped translating") && !strstr(last(&r)->decision, "off the network"));
+	CHECK(r.v[0].status == DOCTOR_WARN && r.v[0].cause && !strcmp(r.v[0].cause, "endpoint_unroutable") &&
+	      strstr(r.v[0].evidence, "cannot route back to 192.0.2.2"));
+	/* No move lately: the peer's host is off the network, as before. */
+	moved.age_ms = 3600 * 1000;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "icmp_unreachable") &&
+	      strstr(last(&r)->decision, "off the network"));
+	/* A move between ports of one address is a NAT's, not this. */
+	moved.age_ms = 10000;
+	snprintf(moved.old_endpoint, sizeof(moved.old_endpoint), "192.0.2.2:40000");
+	CHECK(judge_datapath(&r, &po, false, &o) && strstr(last(&r)->decision, "off the network"));
+	doctor_report_free(&r);
+}
+
 int main(void)
 {
+	RUN(test_moved_to_unroutable);
 	RUN(test_next_hop_unreachable);
 	RUN(test_icmp_parser);
 	RUN(test_icmp_about);

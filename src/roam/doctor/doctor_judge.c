@@ -908,7 +908,8 @@ void judge_keepalive(struct doctor_report *r, const struct peer_observation *p)
 		doctor_evidence(f, "; a NAT on the way kept the mapping through %.1f s idle",
 				(double)peer->nat_kept_max_idle_ms / 1000);
 	if (peer->nat_rebound_min_idle_ms && !rebind_idle)
-		doctor_evidence(f, "; the address change after %.1f s idle was a NAT reset, not a timeout", nat_idle_s);
+		doctor_evidence(f, "; the address change after %.1f s idle was no timeout (a NAT reset, or a NAT "
+				   "that stopped translating)", nat_idle_s);
 }
 
 /* ---- forwarding -------------------------------------------------------- */
