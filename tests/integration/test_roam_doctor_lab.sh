@@ -473,6 +473,26 @@ f_wifi_nat_lost() {
 		nsx "$LAB_WIFI" conntrack -F >/dev/null 2>&1
 	wait_until 10 srv_endpoint_at "$LAB_WIFI_PUB4"
 }
+# firewall: the server's tunnel input firewall, judged on the phone after
+# the server's tun sent it link-local IPv6 (its own fe80:: traffic, here a
+# few datagrams from fe80::99): that refused total must not be the verdict,
+# nor fe80::99/128 a suggestion.
+srv_link_local_to_phone() {
+	ip -n "$LAB_SERVER" -6 addr add fe80::99/64 dev "$LAB_WG_SERVER" nodad 2>/dev/null
+	nsx "$LAB_SERVER" "$PY" - "$PH_TUN6" "$LAB_WG_SERVER" <<-'EOF'
+		import socket, sys
+		s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+		s.bind(("fe80::99", 0, 0, socket.if_nametoindex(sys.argv[2])))
+		for _ in range(3):
+		    s.sendto(b"link-local", (sys.argv[1], 9))
+	EOF
+}
+b_stale_link_local() {
+	local before
+	before=$(drops_of "$LAB_WG_PHONE" link_local_src)
+	srv_link_local_to_phone && wait_until 5 grew "$LAB_WG_PHONE" link_local_src "${before:-0}" && b_srv_tun_in
+}
+f_stale_link_local() { f_srv_tun_in; ip -n "$LAB_SERVER" -6 addr del fe80::99/64 dev "$LAB_WG_SERVER" 2>/dev/null; true; }
 # firewall: a full-tunnel server's forward chain drops the clients' traffic.
 phone_tunnel() { phone_down; phone_conf "$1" && phone_up && wait_until 15 tunnel_works; }
 b_fwd_drop() {
@@ -825,6 +845,7 @@ B=(
 	"server-lan-no-route-back server lan_no_route_back b_lan_no_route f_lan_no_route"
 	"phone-nat-lost-at-server server icmp_unreachable b_wifi_nat_lost f_wifi_nat_lost"
 	"phone-nat-lost phone peer_no_answer|peer_unreachable b_wifi_nat_lost f_wifi_nat_lost"
+	"phone-stale-link-local phone peer_drops|peer_no_answer|peer_unreachable b_stale_link_local f_stale_link_local"
 )
 # DOCTOR_LAB_ONLY=REGEX runs only the breakages whose name matches (while
 # working on one); the healthy runs always run.
@@ -866,6 +887,11 @@ fi
 if [ -z "$ONLY" ] || [[ phone-nat-lost-at-server =~ $ONLY ]]; then
 	t_check "phone's NAT lost, at the server: the endpoint check does not pass the move (WARN endpoint_unroutable)" \
 		grep -q "^WARN endpoint endpoint_unroutable " "$REPORTS/phone-nat-lost-at-server.txt"
+fi
+if [ -z "$ONLY" ] || [[ phone-stale-link-local =~ $ONLY ]]; then
+	no_link_local_suggested() { ! grep -q "fe80::99/128" "$REPORTS/phone-stale-link-local.txt"; }
+	t_check "link-local traffic refused earlier: no fe80:: address suggested for the AllowedIPs" \
+		no_link_local_suggested
 fi
 # The same LAN host given its route back to the tunnel (healthy): the
 # phone's flows to it are answered, doctor on the server says nothing.
