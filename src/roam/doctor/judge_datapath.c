@@ -314,7 +314,7 @@ static void silent_peer_cause(struct doctor_finding *f, const struct uapi_peer *
 	}
 	f->cause = "peer_no_answer";
 	if (peer->has_last_receive_age)
-		doctor_evidence(f, "; nothing came back since, the peer's latest packet came %.1f s ago",
+		doctor_evidence(f, "; the peer's latest packet came %.1f s before the pings, none since",
 				(double)peer->last_receive_age_ms / 1000);
 	doctor_decision(f, "Either the peer drops our packets, or they reach it and its answers do not come back: "
 			   "a NAT or router in front of this host that stopped translating sends them to an address "
@@ -414,8 +414,9 @@ static bool moved_to_unroutable(struct doctor_report *r, struct doctor_finding *
 		return false;
 	ip_addr_str(&icmp->reporter, who);
 	ip_addr_str(&now, to);
-	doctor_evidence(f, "; the peer's packets come from %s since %.0f s ago (before from %s), and %s cannot route "
-			   "back there", move->new_endpoint, (double)move->age_ms / 1000, move->old_endpoint, who);
+	doctor_evidence(f, "; the peer's packets come from %s since %.1f s before doctor looked (before from %s), and "
+			   "%s cannot route back there", move->new_endpoint, (double)move->age_ms / 1000,
+			move->old_endpoint, who);
 	f->decision[0] = '\0';
 	doctor_decision(f, "The peer's packets now arrive from %s, which the network cannot route back to: the NAT in "
 			   "front of the peer stopped translating (its masquerade or SNAT rule, or its state, was "
