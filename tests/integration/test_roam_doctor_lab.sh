@@ -211,6 +211,8 @@ breakage() {
 declare -A SAYS=(
 	[phone-nat-lost-at-server]="now arrive from $LAB_PH_WIFI4, which the network cannot route back to.*stopped translating"
 	[phone-nat-lost]="NAT or router in front of this host|the NAT in front of this host"
+	[server-allowedips-typo]="add $PH_TUN4/32 to the peer's AllowedIPs"
+	[server-allowedips-idle]="add $PH_TUN4/32 to the peer's AllowedIPs"
 	[psk-mismatch]="PresharedKey on one side only: no PresharedKey here"
 	[psk-mismatch-at-server]="compare it with the peer's|this side has one, check the peer's"
 	[psk-only-phone]="PresharedKey differs: this side has one, check the peer's"
@@ -487,10 +489,14 @@ srv_link_local_to_phone() {
 		    s.sendto(b"link-local", (sys.argv[1], 9))
 	EOF
 }
+# Counted as link_local_src by roamd (disallowed_src by a daemon that does
+# not tell them apart).
+link_local_refused() { grew "$LAB_WG_PHONE" link_local_src "$1" || grew "$LAB_WG_PHONE" disallowed_src "$2"; }
 b_stale_link_local() {
-	local before
-	before=$(drops_of "$LAB_WG_PHONE" link_local_src)
-	srv_link_local_to_phone && wait_until 5 grew "$LAB_WG_PHONE" link_local_src "${before:-0}" && b_srv_tun_in
+	local ll dis
+	ll=$(drops_of "$LAB_WG_PHONE" link_local_src)
+	dis=$(drops_of "$LAB_WG_PHONE" disallowed_src)
+	srv_link_local_to_phone && wait_until 5 link_local_refused "${ll:-0}" "${dis:-0}" && b_srv_tun_in
 }
 f_stale_link_local() { f_srv_tun_in; ip -n "$LAB_SERVER" -6 addr del fe80::99/64 dev "$LAB_WG_SERVER" 2>/dev/null; true; }
 # firewall: a full-tunnel server's forward chain drops the clients' traffic.

@@ -279,6 +279,10 @@ static void test_datapath(void)
 	peer.unanswered_ms = 12000;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_unreachable") &&
 	      !strstr(last(&r)->decision, "PublicKey") && strstr(last(&r)->decision, "run roam doctor again in 4 s"));
+	/* Its answers lost on the way back is one of the two: the NAT in
+	 * front of this host (said whole, not cut at the text's end). */
+	CHECK(strstr(last(&r)->decision, "the NAT in front of this host, which stopped translating), then the "
+					 "firewalls between."));
 	peer.unanswered_ms = 16000;	/* past our own new handshake's time: no wait to suggest */
 	CHECK(judge_datapath(&r, &po, false, &o) && !strstr(last(&r)->decision, "again in"));
 	peer.unanswered_ms = 12000;
@@ -287,6 +291,8 @@ static void test_datapath(void)
 	peer.handshake_attempts = 4;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_unreachable") &&
 	      strstr(last(&r)->decision, "The peer lost our session and refuses our handshakes: its PublicKey") &&
+	      strstr(last(&r)->decision, "the NAT in front of this host stopped translating") &&
+	      strstr(last(&r)->decision, "run roam doctor there, which names it.") &&
 	      strstr(last(&r)->evidence, "4 new handshake initiations went unanswered"));
 	peer.handshake_attempts = 0;
 	/* A ping-deaf host answered a TCP connection: the tunnel works. */
@@ -317,7 +323,8 @@ static void test_datapath(void)
 	 * runs seconds apart agree; it points at both. */
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_no_answer") &&
 	      strstr(last(&r)->decision, "NAT or router in front of this host") &&
-	      strstr(last(&r)->decision, "Run roam doctor on the peer"));
+	      strstr(last(&r)->decision, "Run roam doctor on the peer") &&
+	      strstr(last(&r)->decision, "here again in 10 s, when a live peer must have answered."));
 	peer.last_receive_age_ms = 11000;
 	po.initiates = true;	/* this side reaches out (the phone) */
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_no_answer"));

@@ -82,7 +82,6 @@ static void disallowed_source_text(struct doctor_finding *f, const struct uapi_p
 	const struct ip_prefix *held = NULL;
 	const struct uapi_peer *owner;
 	int bits = peer->last_disallowed_src.family == AF_INET ? 32 : 128;
-
 	const char *not_tunnel = refused_source_not_tunnel(peer);
 
 	if (!peer->has_last_disallowed_src)
