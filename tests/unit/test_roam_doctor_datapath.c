@@ -451,6 +451,10 @@ static void stale_disallowed_total_ranks_below_the_run(struct doctor_report *r, 
 	/* the endpoint moving just before, */
 	peer->history = &moved, peer->n_history = 1;
 	CHECK(judge_datapath(r, po, false, o) && is(last(r), DOCTOR_FAIL, "peer_drops"));
+	/* A new port of the same address is the NAT's new mapping: no new path. */
+	snprintf(moved.old_endpoint, sizeof(moved.old_endpoint), "203.0.113.2:40000");
+	CHECK(judge_datapath(r, po, false, o) && is(last(r), DOCTOR_FAIL, "disallowed_src"));
+	snprintf(moved.old_endpoint, sizeof(moved.old_endpoint), "198.51.100.2:51821");
 	moved.age_ms = 600000;
 	CHECK(judge_datapath(r, po, false, o) && is(last(r), DOCTOR_FAIL, "disallowed_src"));
 	peer->history = NULL, peer->n_history = 0;

@@ -243,12 +243,17 @@ static const struct uapi_history *latest_move(const struct uapi_peer *peer, uint
 	return NULL;
 }
 
-/* The peer's endpoint moved within the last minute: the run's evidence
- * that its path changed, which a count of drops from before does not
- * outrank. */
+/* The peer's endpoint moved to another address within the last minute:
+ * the run's evidence that its path changed, which a count of drops from
+ * before does not outrank. A new port on the same address is its NAT's
+ * new mapping (an expired one, a restart), no new path. */
 static bool endpoint_moved_lately(const struct uapi_peer *peer)
 {
-	return latest_move(peer, 60 * 1000) != NULL;
+	const struct uapi_history *move = latest_move(peer, 60 * 1000);
+	struct ip_prefix before, now;
+
+	return move && doctor_endpoint_address(move->old_endpoint, &before) &&
+	       doctor_endpoint_address(move->new_endpoint, &now) && !ip_prefix_equal(&before, &now);
 }
 
 /* Nothing came back and nothing was dropped here. A live peer that gets
