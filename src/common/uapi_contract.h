@@ -43,6 +43,7 @@ bool uapi_ifname_valid(const char *name, size_t len);
  *                                     peer last confirmed a session
  *   roam_last_disallowed_src=ADDR     the inner source of the latest packet
  *                                     dropped as disallowed_src; omitted if none
+ *                                     (never link-local: those are link_local_src)
  *   roam_last_receive_age_ms=N        omitted if nothing was ever received
  *   roam_last_handshake_age_ms=N      omitted if never
  *   roam_unanswered_ms=N              since the first data sent after the

@@ -430,6 +430,7 @@ const char *drop_reason_name(enum drop_reason reason)
 		[DROP_SEND_FAILED] = "send_failed",
 		[DROP_PATH_TOO_BIG] = "path_too_big",
 		[DROP_HANDSHAKE_QUEUE_FULL] = "handshake_queue_full",
+		[DROP_LINK_LOCAL_SRC] = "link_local_src",
 	};
 	return reason < DROP_REASON_COUNT && names[reason] ? names[reason] : "unknown";
 }

@@ -62,6 +62,12 @@ enum drop_reason {
 	/* A handshake message that found the edge's queue full (roamd's
 	 * handshake_work.c), counted by the edge. */
 	DROP_HANDSHAKE_QUEUE_FULL,
+	/* A decrypted packet from a link-local source (fe80::/10,
+	 * 169.254.0.0/16) outside the peer's AllowedIPs: the peer's tun
+	 * interface's own router solicitations and MLD reports. Counted apart
+	 * from disallowed_src, which then says only that a tunnel address is
+	 * refused (and roam_last_disallowed_src names one). */
+	DROP_LINK_LOCAL_SRC,
 	DROP_REASON_COUNT,
 };
 const char *drop_reason_name(enum drop_reason reason);

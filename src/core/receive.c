@@ -294,6 +294,15 @@ static void keep_key_fresh_after_receive(struct peer *peer, uint64_t now)
 	peer_send_initiation(peer, false, now);
 }
 
+/* fe80::/10 or 169.254.0.0/16: a source that lives on the peer's own link
+ * (its tun's router solicitations and MLD), never a tunnel address. */
+static bool link_local_source(int family, const uint8_t *src)
+{
+	if (family == AF_INET6)
+		return src[0] == 0xfe && (src[1] & 0xc0) == 0x80;
+	return src[0] == 169 && src[1] == 254;
+}
+
 /* Inner source address and the packet's true length (padding stripped). */
 static const uint8_t *inner_source(const uint8_t *pkt, size_t len, int *family, size_t *inner_len)
 {
@@ -402,6 +411,10 @@ static enum receive_result receive_data(struct device *dev, const struct endpoin
 	/* Cryptokey routing: the key that decrypted the packet must be the
 	 * one the source address belongs to. */
 	if (allowedips_lookup(&dev->allowedips, family, src) != peer) {
+		if (link_local_source(family, src)) {
+			peer_count_drop(dev, peer, DROP_LINK_LOCAL_SRC);
+			return RECEIVED_DROPPED;
+		}
 		peer_count_drop(dev, peer, DROP_DISALLOWED_SRC);
 		peer->last_disallowed_family = family;
 		memcpy(peer->last_disallowed_src, src, family == AF_INET ? 4 : 16);

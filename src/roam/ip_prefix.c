@@ -94,6 +94,13 @@ bool ip_prefix_equal(const struct ip_prefix *a, const struct ip_prefix *b)
 	       memcmp(a->addr, b->addr, family_bits(a->family) / 8) == 0;
 }
 
+bool ip_addr_is_link_local(const struct ip_prefix *p)
+{
+	if (p->family == AF_INET6)
+		return p->addr[0] == 0xfe && (p->addr[1] & 0xc0) == 0x80;
+	return p->addr[0] == 169 && p->addr[1] == 254;
+}
+
 const char *ip_addr_str(const struct ip_prefix *p, char buf[IP_PREFIX_STRLEN])
 {
 	if (!inet_ntop(p->family, p->addr, buf, IP_PREFIX_STRLEN))

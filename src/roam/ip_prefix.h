@@ -28,6 +28,8 @@ bool ip_prefix_has_host_bits(const struct ip_prefix *p);
 /* Clears the host bits: the form WireGuard stores and reports. */
 void ip_prefix_mask(struct ip_prefix *p);
 bool ip_prefix_equal(const struct ip_prefix *a, const struct ip_prefix *b);
+/* fe80::/10 or 169.254.0.0/16: an address that lives on one link only. */
+bool ip_addr_is_link_local(const struct ip_prefix *p);
 /* "addr/cidr" and "addr" into buf; both return buf. */
 const char *ip_prefix_str(const struct ip_prefix *p, char buf[IP_PREFIX_STRLEN]);
 const char *ip_addr_str(const struct ip_prefix *p, char buf[IP_PREFIX_STRLEN]);

@@ -212,6 +212,10 @@ breakage() {
 # What the one FAIL's decision must also say (an extended regex), where the
 # cause id alone does not tell (each side sees only its own PresharedKey).
 declare -A SAYS=(
+	[phone-nat-lost-at-server]="now arrive from $LAB_PH_WIFI4, which the network cannot route back to.*stopped translating"
+	[phone-nat-lost]="NAT or router in front of this host|the NAT in front of this host"
+	[server-allowedips-typo]="add $PH_TUN4/32 to the peer's AllowedIPs"
+	[server-allowedips-idle]="add $PH_TUN4/32 to the peer's AllowedIPs"
 	[psk-mismatch]="PresharedKey on one side only: no PresharedKey here"
 	[dns-forwarder-upstream-down]="names it must forward"
 	[dns-behind-server-tcp53-dropped]="times out while UDP answers"
@@ -468,6 +472,44 @@ b_srv_allowed_idle() {
 		wait_until 5 grew "$LAB_WG_SERVER" disallowed_src "${before:-0}" && user_stop
 }
 f_srv_allowed_idle() { f_srv_allowed && user_start; }
+# network: the phone's home router lost its NAT (its masquerade rule gone,
+# its connection tracking flushed): the phone's datagrams reach the server
+# from its unNATed address, roamd follows them there, and the server's
+# replies draw ICMP net unreachable from the internet router.
+srv_endpoint_at() { lab_uapi_get2 "$LAB_WG_SERVER" | grep -q "^endpoint=$1:"; }
+b_wifi_nat_lost() {
+	nsx "$LAB_WIFI" nft flush chain inet lab nat_out && nsx "$LAB_WIFI" conntrack -F >/dev/null 2>&1 &&
+		wait_until 10 srv_endpoint_at "$LAB_PH_WIFI4"
+}
+f_wifi_nat_lost() {
+	nsx "$LAB_WIFI" nft add rule inet lab nat_out oifname "$LAB_WIFI_WAN_DEV" masquerade &&
+		nsx "$LAB_WIFI" conntrack -F >/dev/null 2>&1
+	wait_until 10 srv_endpoint_at "$LAB_WIFI_PUB4"
+}
+# firewall: the server's tunnel input firewall, judged on the phone after
+# the server's tun sent it link-local IPv6 (its own fe80:: traffic, here a
+# few datagrams from fe80::99): that refused total must not be the verdict,
+# nor fe80::99/128 a suggestion.
+srv_link_local_to_phone() {
+	ip -n "$LAB_SERVER" -6 addr add fe80::99/64 dev "$LAB_WG_SERVER" nodad 2>/dev/null
+	nsx "$LAB_SERVER" "$PY" - "$PH_TUN6" "$LAB_WG_SERVER" <<-'EOF'
+		import socket, sys
+		s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+		s.bind(("fe80::99", 0, 0, socket.if_nametoindex(sys.argv[2])))
+		for _ in range(3):
+		    s.sendto(b"link-local", (sys.argv[1], 9))
+	EOF
+}
+# Counted as link_local_src by roamd (disallowed_src by a daemon that does
+# not tell them apart).
+link_local_refused() { grew "$LAB_WG_PHONE" link_local_src "$1" || grew "$LAB_WG_PHONE" disallowed_src "$2"; }
+b_stale_link_local() {
+	local ll dis
+	ll=$(drops_of "$LAB_WG_PHONE" link_local_src)
+	dis=$(drops_of "$LAB_WG_PHONE" disallowed_src)
+	srv_link_local_to_phone && wait_until 5 link_local_refused "${ll:-0}" "${dis:-0}" && b_srv_tun_in
+}
+f_stale_link_local() { f_srv_tun_in; ip -n "$LAB_SERVER" -6 addr del fe80::99/64 dev "$LAB_WG_SERVER" 2>/dev/null; true; }
 # firewall: a full-tunnel server's forward chain drops the clients' traffic.
 phone_tunnel() { phone_down; phone_conf "$1" && phone_up && wait_until 15 tunnel_works; }
 b_fwd_drop() {
@@ -903,6 +945,9 @@ B=(
 	"server-forward-drop-long server forward_dropped b_fwd_long f_fwd_long"
 	"server-lan-neigh-stale server lan_host_unreachable b_lan_neigh_stale f_lan_no_route"
 	"server-lan-holds-client-address server lan_host_ignores_client b_lan_holds_client f_lan_no_route"
+	"phone-nat-lost-at-server server icmp_unreachable b_wifi_nat_lost f_wifi_nat_lost"
+	"phone-nat-lost phone peer_no_answer|peer_unreachable b_wifi_nat_lost f_wifi_nat_lost"
+	"phone-stale-link-local phone peer_drops|peer_no_answer|peer_unreachable b_stale_link_local f_stale_link_local"
 )
 # DOCTOR_LAB_ONLY=REGEX runs only the breakages whose name matches (while
 # working on one); the healthy runs always run.
@@ -944,6 +989,15 @@ if [ -z "$ONLY" ] || [[ phone-daemon-killed =~ $ONLY ]]; then
 	}
 	t_check "phone's daemon killed: the server says the phone no longer listens, not a wrong Endpoint" \
 		killed_phone_named
+fi
+if [ -z "$ONLY" ] || [[ phone-nat-lost-at-server =~ $ONLY ]]; then
+	t_check "phone's NAT lost, at the server: the endpoint check does not pass the move (WARN endpoint_unroutable)" \
+		grep -q "^WARN endpoint endpoint_unroutable " "$REPORTS/phone-nat-lost-at-server.txt"
+fi
+if [ -z "$ONLY" ] || [[ phone-stale-link-local =~ $ONLY ]]; then
+	no_link_local_suggested() { ! grep -q "fe80::99/128" "$REPORTS/phone-stale-link-local.txt"; }
+	t_check "link-local traffic refused earlier: no fe80:: address suggested for the AllowedIPs" \
+		no_link_local_suggested
 fi
 # The same LAN host given its route back to the tunnel (healthy): the
 # phone's flows to it are answered, doctor on the server says nothing.

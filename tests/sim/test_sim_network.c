@@ -706,6 +706,25 @@ static void inner_source_must_belong_to_the_sender(void)
 	sim_free(&sim);
 }
 
+/* A link-local inner source (the peer's tun's own router solicitations and
+ * MLD) is counted apart: disallowed_src and its latest source keep saying
+ * which tunnel address is refused. */
+static void link_local_source_is_not_disallowed_src(void)
+{
+	static const uint8_t link_local[4] = { 169, 254, 7, 7 };
+	struct sim_node *a, *b;
+	sim_init(&sim, 134);
+	CHECK(sim_pair(&sim, &a, &b));
+	memcpy(a->inner_addr, link_local, 4);
+	sim_send(a, b, 1, 100);
+	sim_run_for(&sim, 100 * MS);
+	CHECK(b->delivered == 0);
+	CHECK(sim_peer_of(b, a)->drops[DROP_LINK_LOCAL_SRC] == 1);
+	CHECK(sim_peer_of(b, a)->drops[DROP_DISALLOWED_SRC] == 0);
+	CHECK(sim_peer_of(b, a)->last_disallowed_family == 0);
+	sim_free(&sim);
+}
+
 /* Removing a peer wipes its keys: its indices resolve to nothing. */
 static void removed_peer_leaves_nothing_behind(void)
 {
@@ -771,6 +790,7 @@ int main(void)
 	RUN(replayed_initiation_is_refused_after_reconfiguration);
 	RUN(initiation_replayed_after_restart_does_not_move_the_endpoint);
 	RUN(inner_source_must_belong_to_the_sender);
+	RUN(link_local_source_is_not_disallowed_src);
 	RUN(removed_peer_leaves_nothing_behind);
 	RUN(private_key_change_rehandshakes);
 	return test_finish("test_sim_network");

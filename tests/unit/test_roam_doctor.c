@@ -559,9 +559,16 @@ static void test_handshake(void)
 	CHECK(last(&r)->status == DOCTOR_WARN);
 
 	/* UDP already failed: not judged again. */
-	p.udp_failed = true;
+	p.udp_failed = "udp";
 	CHECK(judge_handshake(&r, &p, &w));
-	CHECK(last(&r)->status == DOCTOR_SKIP);
+	CHECK(last(&r)->status == DOCTOR_SKIP && says(last(&r), "(see udp)"));
+	/* This host refused to send (the udp check is not run): the SKIP
+	 * points at the check that failed, which is in the report. */
+	p.udp_failed = "sending";
+	CHECK(judge_handshake(&r, &p, &w));
+	CHECK(last(&r)->status == DOCTOR_SKIP && says(last(&r), "(see sending)") &&
+	      !strstr(last(&r)->evidence, "see udp"));
+	p.udp_failed = NULL;
 
 	/* Fresh wins over everything. */
 	p.verdict = HANDSHAKE_FRESH;

@@ -279,6 +279,10 @@ static void test_datapath(void)
 	peer.unanswered_ms = 12000;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_unreachable") &&
 	      !strstr(last(&r)->decision, "PublicKey") && strstr(last(&r)->decision, "run roam doctor again in 4 s"));
+	/* Its answers lost on the way back is one of the two: the NAT in
+	 * front of this host (said whole, not cut at the text's end). */
+	CHECK(strstr(last(&r)->decision, "the NAT in front of this host, which stopped translating), then the "
+					 "firewalls between."));
 	peer.unanswered_ms = 16000;	/* past our own new handshake's time: no wait to suggest */
 	CHECK(judge_datapath(&r, &po, false, &o) && !strstr(last(&r)->decision, "again in"));
 	peer.unanswered_ms = 12000;
@@ -287,6 +291,8 @@ static void test_datapath(void)
 	peer.handshake_attempts = 4;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_unreachable") &&
 	      strstr(last(&r)->decision, "The peer lost our session and refuses our handshakes: its PublicKey") &&
+	      strstr(last(&r)->decision, "the NAT in front of this host stopped translating") &&
+	      strstr(last(&r)->decision, "run roam doctor there, which names it.") &&
 	      strstr(last(&r)->evidence, "4 new handshake initiations went unanswered"));
 	peer.handshake_attempts = 0;
 	/* A ping-deaf host answered a TCP connection: the tunnel works. */
@@ -311,7 +317,23 @@ static void test_datapath(void)
 	peer.unanswered_ms = 2000;
 	peer.has_last_receive_age = true;
 	peer.last_receive_age_ms = 4000;
+	/* Heard from 4 s ago, before our data: too early to tell a peer that
+	 * drops from answers that do not come back (the NAT in front of this
+	 * host stopped translating). The same verdict as 11 s after, so two
+	 * runs seconds apart agree; it points at both. */
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_no_answer") &&
+	      strstr(last(&r)->decision, "NAT or router in front of this host") &&
+	      strstr(last(&r)->decision, "Run roam doctor on the peer") &&
+	      strstr(last(&r)->decision, "here again in 10 s, when a live peer must have answered."));
+	peer.last_receive_age_ms = 11000;
+	po.initiates = true;	/* this side reaches out (the phone) */
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_no_answer"));
+	po.initiates = false;
+	peer.last_receive_age_ms = 4000;
+	/* The peer spoke while doctor pinged, and answered none: it drops. */
+	o.rx_delta = 1;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_drops"));
+	o.rx_delta = 0;
 	/* Silent for a minute: a peer this side reaches out to cannot be
 	 * told yet; one that connects here sits behind a NAT that forgot it. */
 	peer.last_receive_age_ms = 60000;
@@ -329,7 +351,7 @@ static void test_datapath(void)
 	po.initiates = true;
 	peer.last_receive_age_ms = 4000;
 	o.target_source = "dns";
-	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_drops") &&
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_no_answer") &&
 	      !strcmp(last(&r)->probe_target_source, "dns") &&
 	      strstr(last(&r)->evidence, "target guessed from a DNS server of the interface"));
 	o.rx_delta = 1;		/* a keepalive in the window: still no reply each */
@@ -379,6 +401,71 @@ static void test_datapath_failure_covers(void)
 	CHECK(!datapath_failure_covers(AF_INET, AF_INET6));
 	CHECK(datapath_failure_covers(AF_INET, AF_INET));
 	CHECK(datapath_failure_covers(0, AF_INET));
+}
+
+/* A disallowed_src total that did not grow while doctor pinged (no
+ * delta in o) is older evidence: it never outranks what the run saw, and
+ * a source that is no tunnel address of the peer's never counts. peer has
+ * a total of 7 with a tunnel source 198.18.0.9 refused; restored after. */
+static void stale_disallowed_total_ranks_below_the_run(struct doctor_report *r, struct peer_observation *po,
+						       struct datapath_observation *o, struct uapi_peer *peer)
+{
+	struct uapi_history moved = { .kind = "endpoint_changed", .age_ms = 10000,
+				      .old_endpoint = "198.51.100.2:51821", .new_endpoint = "203.0.113.2:51820" };
+
+	/* The peer's tun's link-local traffic (router solicitations, MLD):
+	 * judged as if nothing was refused, and never suggested. */
+	peer->last_disallowed_src = prefix("fe80::1e35:64d7:b8a0:a9c3");
+	CHECK(judge_datapath(r, po, false, o) && is(last(r), DOCTOR_FAIL, "peer_drops") &&
+	      !strstr(last(r)->decision, "fe80::"));
+	peer->last_disallowed_src = prefix("169.254.7.7");
+	CHECK(judge_datapath(r, po, false, o) && is(last(r), DOCTOR_FAIL, "peer_drops"));
+	/* The peer's own endpoint address (its host's public address). */
+	peer->last_disallowed_src = prefix("203.0.113.2");
+	CHECK(judge_datapath(r, po, false, o) && is(last(r), DOCTOR_FAIL, "peer_drops") &&
+	      !strstr(last(r)->decision, "203.0.113.2/32"));
+	/* Even when it grew meanwhile, noise is no cause. */
+	struct uapi_drop grew = { .reason = "disallowed_src", .count = 2 };
+	o->drops = &grew, o->n_drops = 1;
+	CHECK(judge_datapath(r, po, false, o) && is(last(r), DOCTOR_FAIL, "peer_drops"));
+	o->drops = NULL, o->n_drops = 0;
+	/* A peer without AllowedIPs: its link-local noise is not offered as
+	 * the address to give it. */
+	peer->last_disallowed_src = prefix("fe80::1e35:64d7:b8a0:a9c3");
+	peer->n_allowed_ips = 0;
+	CHECK(judge_datapath(r, po, false, o) && is(last(r), DOCTOR_FAIL, "no_allowed_ips") &&
+	      !strstr(last(r)->decision, "fe80::"));
+	peer->n_allowed_ips = 1;
+
+	/* A tunnel source, but the run says more: an unconfirmed response, */
+	peer->last_disallowed_src = prefix("198.18.0.9");
+	peer->responses_unconfirmed = 1;
+	CHECK(judge_datapath(r, po, false, o) && is(last(r), DOCTOR_FAIL, "one_way_or_psk"));
+	peer->responses_unconfirmed = 0;
+	/* data unanswered for long (the peer does not answer at all), */
+	peer->has_unanswered = true;
+	peer->unanswered_ms = 20000;
+	CHECK(judge_datapath(r, po, false, o) && is(last(r), DOCTOR_FAIL, "peer_unreachable"));
+	peer->has_unanswered = false;
+	peer->unanswered_ms = 0;
+	/* the endpoint moving just before, */
+	peer->history = &moved, peer->n_history = 1;
+	CHECK(judge_datapath(r, po, false, o) && is(last(r), DOCTOR_FAIL, "peer_drops"));
+	/* A new port of the same address is the NAT's new mapping: no new path. */
+	snprintf(moved.old_endpoint, sizeof(moved.old_endpoint), "203.0.113.2:40000");
+	CHECK(judge_datapath(r, po, false, o) && is(last(r), DOCTOR_FAIL, "disallowed_src"));
+	snprintf(moved.old_endpoint, sizeof(moved.old_endpoint), "198.51.100.2:51821");
+	moved.age_ms = 600000;
+	CHECK(judge_datapath(r, po, false, o) && is(last(r), DOCTOR_FAIL, "disallowed_src"));
+	peer->history = NULL, peer->n_history = 0;
+	/* or an ICMP error about our datagrams. */
+	o->icmp.total = 2;
+	o->icmp.last_kind = ICMP_KIND_HOST;
+	CHECK(judge_datapath(r, po, false, o) && !is_quietly(last(r), "disallowed_src"));
+	memset(&o->icmp, 0, sizeof(o->icmp));
+	/* With nothing else seen, the total of a tunnel source still names it. */
+	CHECK(judge_datapath(r, po, false, o) && is(last(r), DOCTOR_FAIL, "disallowed_src") &&
+	      strstr(last(r)->decision, "add 198.18.0.9/32"));
 }
 
 /* ---- what only one direction proves ------------------------------------- */
@@ -432,7 +519,6 @@ static void test_session_causes(void)
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "one_way_or_psk"));
 	peer.responses_unconfirmed = 0;
 	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "peer_drops"));
-	peer.responses_unconfirmed = 1;
 	/* Drops for the inner source before doctor looked: fix it here. */
 	struct uapi_drop d = { .reason = "disallowed_src", .count = 7 };
 	peer.drops = &d, peer.n_drops = 1;
@@ -442,6 +528,7 @@ static void test_session_causes(void)
 	peer.has_last_disallowed_src = true;
 	peer.last_disallowed_src = prefix("198.18.0.9");
 	CHECK(judge_datapath(&r, &po, false, &o) && strstr(last(&r)->decision, "add 198.18.0.9/32"));
+	stale_disallowed_total_ranks_below_the_run(&r, &po, &o, &peer);
 	/* Another peer holds 198.18.0.9: adding it here would move it away
 	 * from that peer; the conflict is named, not that fix. */
 	struct ip_prefix other_ips[1] = { prefix("198.18.0.9/32") };
@@ -716,8 +803,45 @@ static void test_next_hop_unreachable(void)
 	doctor_report_free(&r);
 }
 
+/* The NAT in front of a client stopped translating: its datagrams come
+ * from its own unroutable address, roamd follows them there, and answers
+ * draw net unreachable from a router. Not "the peer's host is off the
+ * network", and the endpoint check no longer passes the move. */
+static void test_moved_to_unroutable(void)
+{
+	struct doctor_report r = new_report();
+	struct ip_prefix peer_ips[1] = { prefix("198.18.0.2/32") };
+	struct uapi_history moved = { .kind = "endpoint_changed", .age_ms = 10000,
+				      .old_endpoint = "203.0.113.2:51820", .new_endpoint = "192.0.2.2:51820" };
+	struct uapi_peer peer = { .allowed_ips = peer_ips, .n_allowed_ips = 1, .history = &moved, .n_history = 1,
+				  .endpoint = "192.0.2.2:51820" };
+	struct peer_observation po = { .peer = &peer, .verdict = HANDSHAKE_FRESH };
+	struct datapath_observation o = { .has_address = true, .address = prefix("198.18.0.2"), .sent = 3,
+					  .counted = true, .tx_delta = 5, .rx_delta = 1, .listen_port = 51820 };
+
+	memset(peer.public_key, 0x17, KEY_LEN);
+	o.icmp = (struct icmp_seen){ .reporter = prefix("198.19.0.1"), .target = prefix("192.0.2.2"),
+				     .target_port = 51820, .last_kind = ICMP_KIND_HOST, .total = 3 };
+	doctor_add(&r, "endpoint", peer.public_key);
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "icmp_unreachable") &&
+	      strstr(last(&r)->decision, "now arrive from 192.0.2.2, which the network cannot route back to") &&
+	      strstr(last(&r)->decision, "stopped translating") && !strstr(last(&r)->decision, "off the network"));
+	CHECK(r.v[0].status == DOCTOR_WARN && r.v[0].cause && !strcmp(r.v[0].cause, "endpoint_unroutable") &&
+	      strstr(r.v[0].evidence, "cannot route back to 192.0.2.2"));
+	/* No move lately: the peer's host is off the network, as before. */
+	moved.age_ms = 3600 * 1000;
+	CHECK(judge_datapath(&r, &po, false, &o) && is(last(&r), DOCTOR_FAIL, "icmp_unreachable") &&
+	      strstr(last(&r)->decision, "off the network"));
+	/* A move between ports of one address is a NAT's, not this. */
+	moved.age_ms = 10000;
+	snprintf(moved.old_endpoint, sizeof(moved.old_endpoint), "192.0.2.2:40000");
+	CHECK(judge_datapath(&r, &po, false, &o) && strstr(last(&r)->decision, "off the network"));
+	doctor_report_free(&r);
+}
+
 int main(void)
 {
+	RUN(test_moved_to_unroutable);
 	RUN(test_next_hop_unreachable);
 	RUN(test_icmp_parser);
 	RUN(test_icmp_about);

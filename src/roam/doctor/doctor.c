@@ -761,7 +761,7 @@ static void nudge_and_watch(struct exam *x)
 }
 
 /* Per peer, in the playbook's order: handshake, endpoint, keepalive. */
-static void check_peers(struct exam *x, bool udp_failed)
+static void check_peers(struct exam *x, const char *udp_failed)
 {
 	/* The watch refreshed dev: size by what the daemon says now. */
 	x->skipped = xrealloc(NULL, (x->dev.n_peers + 1) * sizeof(*x->skipped));
@@ -1314,26 +1314,6 @@ static void dns_instead_of_ping(const struct exam *x, const struct uapi_peer *pe
 	free(servers);
 }
 
-/* The address of an endpoint ("198.51.100.2:51820", "[fd00::2]:51820"). */
-static bool endpoint_address(const char *endpoint, struct ip_prefix *out)
-{
-	const char *colon = strrchr(endpoint, ':');
-	char host[UAPI_ENDPOINT_MAX];
-	size_t n;
-
-	if (!colon || colon == endpoint)
-		return false;
-	n = (size_t)(colon - endpoint);
-	if (endpoint[0] == '[') {
-		if (n < 2)
-			return false;
-		endpoint++;
-		n -= 2;
-	}
-	snprintf(host, sizeof(host), "%.*s", (int)n, endpoint);
-	return ip_prefix_parse(out, host, true);
-}
-
 static bool same_address(const struct ip_prefix *a, const struct ip_prefix *b)
 {
 	return a->family == b->family && !memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16);
@@ -1348,7 +1328,7 @@ static void note_endpoint_arrivals(const struct uapi_peer *peer, const struct ua
 {
 	struct ip_prefix at, other;
 
-	if (!o->captured || !endpoint_address(peer->endpoint, &at))
+	if (!o->captured || !doctor_endpoint_address(peer->endpoint, &at))
 		return;
 	for (size_t i = 0; i < o->capture.n_sources; i++)
 		if (same_address(&o->capture.sources[i].addr, &at))
@@ -1358,7 +1338,7 @@ static void note_endpoint_arrivals(const struct uapi_peer *peer, const struct ua
 	for (size_t i = 0; i < after->n_peers; i++) {
 		const struct uapi_peer *a = &after->peers[i], *b = find_peer(before, a->public_key);
 
-		if (b && endpoint_address(a->endpoint, &other) && same_address(&other, &at) &&
+		if (b && doctor_endpoint_address(a->endpoint, &other) && same_address(&other, &at) &&
 		    a->rx_packets > b->rx_packets)
 			o->endpoint_reached_daemon = true;
 	}
@@ -1393,7 +1373,7 @@ static void measure_datapath(struct exam *x, const struct uapi_peer *peer, struc
 	struct icmp_seen ignored = { 0 };
 	struct ip_prefix at;
 	/* Other peers' probes run meanwhile: only errors about this one's. */
-	const struct ip_prefix *target = endpoint_address(peer->endpoint, &at) ? &at : NULL;
+	const struct ip_prefix *target = doctor_endpoint_address(peer->endpoint, &at) ? &at : NULL;
 	struct pinger *pg;
 	char err[160];
 	int ret = 0;
@@ -1599,7 +1579,7 @@ static void start_datapath_early(struct exam *x)
 		    !datapath_probed(x, peer, &address, &probed))
 			continue;
 		start_datapath_job(x, peer, &address);
-		if (endpoint_address(peer->endpoint, &at))
+		if (doctor_endpoint_address(peer->endpoint, &at))
 			*ARRAY_PUSH(x->probed_endpoints, x->n_probed_endpoints) = at;
 	}
 }
@@ -2038,7 +2018,8 @@ static void examine(const char *ifname, const struct doctor_options *opt, struct
 		x.udp_failed = silent;
 		x.w.initiates = NULL;
 		free(initiates);
-		check_peers(&x, refused || silent);
+		/* The SKIPs point at the check that failed, which is in the report. */
+		check_peers(&x, x.w.sending_failed ? "sending" : x.rpfilter_failed ? "rpfilter" : silent ? "udp" : NULL);
 		check_forwarding(&x);
 		check_routes(&x);
 		check_datapath(&x);

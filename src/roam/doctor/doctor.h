@@ -152,6 +152,9 @@ struct watch_observation {
 	bool ledger_fwmark;
 };
 
+/* The address of an endpoint ("198.51.100.2:51820", "[fd00::2]:51820"),
+ * without a link-local scope. */
+bool doctor_endpoint_address(const char *endpoint, struct ip_prefix *out);
 /* Finds a peer whose Endpoint routes into interface ifindex itself, as the
  * daemon's datagrams (with its fwmark) would: copies it to endpoint. */
 bool doctor_endpoint_loop(const struct uapi_device *dev, int ifindex, char endpoint[UAPI_ENDPOINT_MAX]);
@@ -192,7 +195,10 @@ struct peer_observation {
 	bool initiates;			/* this side has the peer's Endpoint (in a config, or by the heuristic) */
 	const char *initiates_why;	/* "the config's Endpoint", ... */
 	bool nudged;			/* doctor sent it a packet to start a handshake */
-	bool udp_failed;
+	/* No UDP reaches the daemon, and the check that said so ("udp",
+	 * "sending", "rpfilter": a SKIP must point at a check in the
+	 * report); NULL when none failed. */
+	const char *udp_failed;
 };
 /* What a peer's session counters say, for the causes both the handshake
  * and the datapath judges can name (judge_session.c). */

@@ -636,7 +636,7 @@ bool judge_handshake(struct doctor_report *r, const struct peer_observation *p, 
 	}
 	if (p->udp_failed) {
 		f->status = DOCTOR_SKIP;
-		doctor_evidence(f, "not judged: no UDP reaches the daemon (see udp)");
+		doctor_evidence(f, "not judged: no UDP reaches the daemon (see %s)", p->udp_failed);
 		return true;
 	}
 	f->status = DOCTOR_FAIL;
@@ -941,7 +941,8 @@ void judge_keepalive(struct doctor_report *r, const struct peer_observation *p)
 		doctor_evidence(f, "; a NAT on the way kept the mapping through %.1f s idle",
 				(double)peer->nat_kept_max_idle_ms / 1000);
 	if (peer->nat_rebound_min_idle_ms && !rebind_idle)
-		doctor_evidence(f, "; the address change after %.1f s idle was a NAT reset, not a timeout", nat_idle_s);
+		doctor_evidence(f, "; the address change after %.1f s idle was no timeout (a NAT reset, or a NAT "
+				   "that stopped translating)", nat_idle_s);
 }
 
 /* ---- forwarding -------------------------------------------------------- */
@@ -1442,13 +1443,6 @@ void judge_routes(struct doctor_report *r, const struct routes_observation *o)
 
 /* ---- mtu --------------------------------------------------------------- */
 
-static bool is_link_local(const struct ip_prefix *p)
-{
-	if (p->family == AF_INET6)
-		return p->addr[0] == 0xfe && (p->addr[1] & 0xc0) == 0x80;
-	return p->addr[0] == 169 && p->addr[1] == 254;
-}
-
 static bool first_host_of_subnet(const struct ip_prefix *own, struct ip_prefix *out)
 {
 	size_t alen = own->family == AF_INET ? 4 : 16;
@@ -1511,7 +1505,7 @@ const char *doctor_probe_address(const struct uapi_peer *peer, const struct prob
 
 			/* A link-local network's first host (fe80::1, 169.254.0.1)
 			 * is nobody's address through a tunnel. */
-			if (c->own[o].family != family || is_link_local(&c->own[o]) ||
+			if (c->own[o].family != family || ip_addr_is_link_local(&c->own[o]) ||
 			    !first_host_of_subnet(&c->own[o], &host) || one_of_ours(c, &host))
 				continue;
 			if (inside_peer(peer, &host)) {

@@ -14,8 +14,7 @@
 #include "hostinfo.h"
 #include "rtnl.h"
 
-/* The address of "198.51.100.1:51820" or "[fd00::1]:51820". */
-static bool endpoint_address(const char *endpoint, struct ip_prefix *out)
+bool doctor_endpoint_address(const char *endpoint, struct ip_prefix *out)
 {
 	char host[UAPI_ENDPOINT_MAX];
 	const char *end;
@@ -50,7 +49,7 @@ bool doctor_endpoint_loop(const struct uapi_device *dev, int ifindex, char endpo
 		bool local = false;
 		int oif = 0;
 
-		if (!dev->peers[i].endpoint[0] || !endpoint_address(dev->peers[i].endpoint, &addr))
+		if (!dev->peers[i].endpoint[0] || !doctor_endpoint_address(dev->peers[i].endpoint, &addr))
 			continue;
 		if (rtnl_route_get_table(&nl, &addr, dev->fwmark, &oif, &table, &local) == 0 && !local &&
 		    oif == ifindex) {
@@ -156,7 +155,7 @@ bool doctor_endpoint_mark_lost(const struct uapi_device *dev, int ifindex, char 
 		/* Marked, the datagrams leave; unmarked, they go into the
 		 * tunnel: a full tunnel, where the mark is all that keeps
 		 * them out. Whether they keep it is the question. */
-		if (!p->endpoint[0] || !endpoint_address(p->endpoint, &addr) ||
+		if (!p->endpoint[0] || !doctor_endpoint_address(p->endpoint, &addr) ||
 		    rtnl_route_get_via(&nl, &addr, dev->fwmark, &marked, &local) != 0 || local ||
 		    marked.oif == ifindex || rtnl_route_get_via(&nl, &addr, 0, &bare, &local) != 0 || local ||
 		    bare.oif != ifindex)

@@ -51,6 +51,26 @@ static const struct uapi_peer *allowed_ips_owner(const struct uapi_device *dev, 
 	return NULL;
 }
 
+/* The refused inner source the daemon names is no tunnel address of the
+ * peer's: a link-local one (the peer's tun sends IPv6 router solicitations
+ * and MLD from fe80::) or the peer's own endpoint address (a host that
+ * sources its own traffic from its public address into the tunnel). Such
+ * drops are harmless noise: they never make a cause, nor a prefix to add. */
+static const char *refused_source_not_tunnel(const struct uapi_peer *peer)
+{
+	struct ip_prefix at;
+
+	if (!peer->has_last_disallowed_src)
+		return NULL;
+	if (ip_addr_is_link_local(&peer->last_disallowed_src))
+		return "a link-local address";
+	if (peer->endpoint[0] && doctor_endpoint_address(peer->endpoint, &at) &&
+	    at.family == peer->last_disallowed_src.family &&
+	    !memcmp(at.addr, peer->last_disallowed_src.addr, at.family == AF_INET ? 4 : 16))
+		return "the peer's own endpoint address";
+	return NULL;
+}
+
 /* Which inner source the daemon refused, when it says (roamd does). When
  * another peer holds it, adding it here would take it from that peer (the
  * same prefix moves: WireGuard keeps it on one peer; a more specific one
@@ -62,11 +82,16 @@ static void disallowed_source_text(struct doctor_finding *f, const struct uapi_p
 	const struct ip_prefix *held = NULL;
 	const struct uapi_peer *owner;
 	int bits = peer->last_disallowed_src.family == AF_INET ? 32 : 128;
+	const char *not_tunnel = refused_source_not_tunnel(peer);
 
 	if (!peer->has_last_disallowed_src)
 		return;
 	ip_addr_str(&peer->last_disallowed_src, a);
 	doctor_evidence(f, "; the latest came from %s", a);
+	if (not_tunnel) {
+		doctor_evidence(f, ", %s: no tunnel address, not one to add to the AllowedIPs", not_tunnel);
+		return;
+	}
 	owner = allowed_ips_owner(dev, peer, &peer->last_disallowed_src, &held);
 	if (!owner) {
 		doctor_decision(f, " Its source address was %s: add %s/%d to the peer's AllowedIPs on this host if "
@@ -114,7 +139,9 @@ static bool unanswered_cause(struct doctor_report *r, struct doctor_finding *f, 
 	for (size_t i = 0; i < N_RECEIVE_CAUSES; i++) {
 		uint64_t n = drop_count(o->drops, o->n_drops, receive_causes[i].reason);
 
-		if (!n)
+		/* The growth of noise (a link-local source, the peer's own
+		 * endpoint address) is no cause: judged as if none came. */
+		if (!n || (!strcmp(receive_causes[i].reason, "disallowed_src") && refused_source_not_tunnel(s->peer)))
 			continue;
 		doctor_evidence(f, "; meanwhile %" PRIu64 " packet%s %s (%s)", n, n == 1 ? "" : "s",
 				receive_causes[i].meaning, receive_causes[i].reason);
@@ -162,18 +189,23 @@ static bool unanswered_cause(struct doctor_report *r, struct doctor_finding *f, 
 
 /* The peer's packets were dropped here for their inner source before
  * doctor looked (the user gave up; doctor's own pings made the peer send
- * nothing new): the count is still evidence, and the fix is on this side. */
+ * nothing new): the count is still evidence, and the fix is on this side.
+ * Only when the latest refused source is a tunnel address: a total of
+ * link-local noise, or of the peer's endpoint address, says nothing. A
+ * total that did not grow ranks below what the run saw (ICMP errors, an
+ * unconfirmed handshake, data unanswered for long, the endpoint moving). */
 static bool earlier_disallowed_cause(struct doctor_finding *f, const struct uapi_peer *peer,
 				     const struct uapi_device *dev)
 {
 	uint64_t n = drop_count(peer->drops, peer->n_drops, "disallowed_src");
 
-	if (!n)
+	if (!n || refused_source_not_tunnel(peer))
 		return false;
 	doctor_figure(f, "disallowed_src", (double)n);
 	f->cause = "disallowed_src";
 	doctor_evidence(f, "; this host has dropped %" PRIu64 " packet%s from the peer whose inner source address "
-			   "is outside the peer's AllowedIPs here (disallowed_src)", n, n == 1 ? "" : "s");
+			   "is outside the peer's AllowedIPs here (disallowed_src), before doctor looked", n,
+			n == 1 ? "" : "s");
 	doctor_decision(f, "Fix it on THIS side: the peer's AllowedIPs here must hold the peer's tunnel address "
 			   "(its Address), or the peer uses a wrong Address.");
 	disallowed_source_text(f, peer, dev);
@@ -192,15 +224,49 @@ static void refused_handshakes_decision(struct doctor_finding *f, const struct u
 	doctor_decision(f, "The peer lost our session and refuses our handshakes: its PublicKey here may be wrong "
 			   "(the peer's key changed: compare with `wg show` there), or the peer no longer has this "
 			   "host as a peer (its config lost this host's key); else it went away or a filter between "
-			   "drops the tunnel's UDP (to %s): run roam doctor there.",
+			   "drops the tunnel's UDP (to %s), or the NAT in front of this host stopped translating "
+			   "(the peer then sees this host at an address nobody routes back to): run roam doctor "
+			   "there, which names it.",
 			peer->endpoint[0] ? peer->endpoint : "it");
+}
+
+/* The peer's latest endpoint move from another endpoint, if it came within
+ * within_ms; NULL otherwise. */
+static const struct uapi_history *latest_move(const struct uapi_peer *peer, uint64_t within_ms)
+{
+	for (size_t i = peer->n_history; i-- > 0;) {
+		const struct uapi_history *h = &peer->history[i];
+
+		if (!strcmp(h->kind, "endpoint_changed"))
+			return h->old_endpoint[0] && h->age_ms <= within_ms ? h : NULL;
+	}
+	return NULL;
+}
+
+/* The peer's endpoint moved to another address within the last minute:
+ * the run's evidence that its path changed, which a count of drops from
+ * before does not outrank. A new port on the same address is its NAT's
+ * new mapping (an expired one, a restart), no new path. */
+static bool endpoint_moved_lately(const struct uapi_peer *peer)
+{
+	const struct uapi_history *move = latest_move(peer, 60 * 1000);
+	struct ip_prefix before, now;
+
+	return move && doctor_endpoint_address(move->old_endpoint, &before) &&
+	       doctor_endpoint_address(move->new_endpoint, &now) && !ip_prefix_equal(&before, &now);
 }
 
 /* Nothing came back and nothing was dropped here. A live peer that gets
  * data answers within KEEPALIVE_TIMEOUT (10 s), with a keepalive if it has
  * nothing else to send, even when it then drops the data: so a peer that
  * sent nothing for longer while data to it went unanswered does not get
- * our packets, and one heard from lately gets them and drops them. */
+ * our packets, or its answers are lost. One that spoke while doctor pinged
+ * (its packets reach this host) and answered none gets them and drops them.
+ * Before 10 s nothing tells the two apart: how long ago the peer last
+ * spoke, from before our data, does not (outside test t2: a run said
+ * peer_drops and one 4 s later peer_no_answer, while the NAT in front of
+ * this host had stopped translating and the peer's answers went to this
+ * host's unroutable address). */
 static void silent_peer_cause(struct doctor_finding *f, const struct uapi_peer *peer,
 			      const struct datapath_observation *o)
 {
@@ -209,7 +275,7 @@ static void silent_peer_cause(struct doctor_finding *f, const struct uapi_peer *
 	enum { LIVE_PEER_ANSWERS_MS = 10500, NEW_HANDSHAKE_AFTER_MS = 15000 };
 
 	doctor_evidence(f, "; the daemon sent the peer %" PRIu64 " packets and got %" PRIu64 " back, and dropped "
-			   "nothing here", o->tx_delta, o->rx_delta);
+			   "nothing here meanwhile", o->tx_delta, o->rx_delta);
 	if (peer->has_unanswered)
 		doctor_figure(f, "unanswered_ms", (double)peer->unanswered_ms);
 	if (peer->has_unanswered && peer->unanswered_ms >= LIVE_PEER_ANSWERS_MS) {
@@ -233,13 +299,17 @@ static void silent_peer_cause(struct doctor_finding *f, const struct uapi_peer *
 		doctor_decision(f, "The peer went away or a filter between drops the tunnel's UDP (to %s, or its "
 				   "answers from there): check that the peer's host and daemon are up; roam doctor there "
 				   "tells the direction (our datagrams arriving and its answers lost is one_way_to_peer "
-				   "there), then the firewalls between.", peer->endpoint[0] ? peer->endpoint : "it");
+				   "there; an endpoint for this host that the network cannot route back to is the NAT in "
+				   "front of this host, which stopped translating), then the firewalls between.",
+				peer->endpoint[0] ? peer->endpoint : "it");
 		return;
 	}
-	if (peer->has_last_receive_age && peer->last_receive_age_ms < LIVE_PEER_ANSWERS_MS) {
+	if (!endpoint_moved_lately(peer) && earlier_disallowed_cause(f, peer, o->dev))
+		return;
+	if (o->rx_delta) {
 		f->cause = "peer_drops";
-		doctor_evidence(f, "; the peer is alive (its latest packet came %.1f s ago) but answers none: it takes "
-				   "them in and drops them", (double)peer->last_receive_age_ms / 1000);
+		doctor_evidence(f, "; the peer is alive (it sent %" PRIu64 " packet%s while doctor pinged) but answers "
+				   "none: it takes them in and drops them", o->rx_delta, o->rx_delta == 1 ? "" : "s");
 		doctor_decision(f, "The peer drops them after decrypting: run roam doctor there. Its AllowedIPs for "
 				   "this host must hold this host's tunnel address (it counts disallowed_src), its "
 				   "firewall must accept input from its tunnel interface, and it must route the replies "
@@ -247,10 +317,16 @@ static void silent_peer_cause(struct doctor_finding *f, const struct uapi_peer *
 		return;
 	}
 	f->cause = "peer_no_answer";
-	doctor_evidence(f, "; the peer has said nothing for %.1f s", peer->has_last_receive_age
-									? (double)peer->last_receive_age_ms / 1000 : 0.0);
-	doctor_decision(f, "The peer drops them, or they do not reach it: a live peer answers data within 10 s, so "
-			   "run roam doctor again in 10 s to tell; or run it on the peer.");
+	if (peer->has_last_receive_age)
+		doctor_evidence(f, "; the peer's latest packet came %.1f s before the pings, none since",
+				(double)peer->last_receive_age_ms / 1000);
+	doctor_decision(f, "Either the peer drops our packets, or they reach it and its answers do not come back: "
+			   "a NAT or router in front of this host that stopped translating sends them to an address "
+			   "nobody routes back to. Run roam doctor on the peer: it names the address it sees this "
+			   "host at (an unroutable one is this side's NAT) or what it drops; or here again in %.0f s, "
+			   "when a live peer must have answered.",
+			peer->has_unanswered && peer->unanswered_ms < LIVE_PEER_ANSWERS_MS
+				? (double)(LIVE_PEER_ANSWERS_MS - peer->unanswered_ms) / 1000 + 1 : 11.0);
 }
 
 /* A peer with no AllowedIPs at all (wg set ... allowed-ips of another
@@ -318,6 +394,49 @@ static bool dropped_before_daemon_cause(struct doctor_finding *f, const struct u
 	doctor_decision(f, "This host's input firewall drops the peer's datagrams to UDP %u: a rule or a ban set "
 			   "(fail2ban-style) that takes in its address (nft list ruleset; iptables -S INPUT). Accept "
 			   "udp dport %u from it, or take it out of the set.", o->listen_port, o->listen_port);
+	return true;
+}
+
+/* The peer's datagrams came from a new address lately and our answers to
+ * it draw ICMP host/net unreachable from a router: that address is one the
+ * network cannot route back to, a private one leaking out because the NAT
+ * in front of the peer stopped translating (its masquerade rule or its
+ * state lost). Said instead of "the peer's host is off the network", and
+ * the endpoint check, which saw only a move, no longer passes it. */
+static bool moved_to_unroutable(struct doctor_report *r, struct doctor_finding *f, const struct uapi_peer *peer,
+				const struct icmp_seen *icmp)
+{
+	enum { MOVED_WITHIN_MS = 180 * 1000 };
+	const struct uapi_history *move = latest_move(peer, MOVED_WITHIN_MS);
+	char who[IP_PREFIX_STRLEN], to[IP_PREFIX_STRLEN];
+	struct ip_prefix now, before;
+
+	if (!move || icmp->last_kind != ICMP_KIND_HOST || icmp->next_hop.reporter_local ||
+	    !doctor_endpoint_address(move->new_endpoint, &now) || !ip_prefix_equal(&now, &icmp->target) ||
+	    !doctor_endpoint_address(move->old_endpoint, &before) || ip_prefix_equal(&before, &now) ||
+	    ip_prefix_equal(&icmp->reporter, &icmp->target))
+		return false;
+	ip_addr_str(&icmp->reporter, who);
+	ip_addr_str(&now, to);
+	doctor_evidence(f, "; the peer's packets come from %s since %.1f s before doctor looked (before from %s), and "
+			   "%s cannot route back there", move->new_endpoint, (double)move->age_ms / 1000,
+			move->old_endpoint, who);
+	f->decision[0] = '\0';
+	doctor_decision(f, "The peer's packets now arrive from %s, which the network cannot route back to: the NAT in "
+			   "front of the peer stopped translating (its masquerade or SNAT rule, or its state, was "
+			   "lost), so the peer's own address leaks out. Fix that router's NAT (on the peer's side); "
+			   "nothing to change here: the endpoint follows once the peer's packets come from its public "
+			   "address again.", to);
+	for (size_t i = 0; i < r->n; i++) {
+		struct doctor_finding *e = &r->v[i];
+
+		if (strcmp(e->check, "endpoint") || strcmp(e->peer, f->peer) || e->status != DOCTOR_PASS)
+			continue;
+		e->status = DOCTOR_WARN;
+		e->cause = "endpoint_unroutable";
+		doctor_evidence(e, "; but %s cannot route back to %s (see datapath)", who, to);
+		doctor_decision(e, "The new endpoint is no address the network routes back to: see datapath.");
+	}
 	return true;
 }
 
@@ -439,6 +558,7 @@ static bool judge_pings(struct doctor_report *r, const struct peer_observation *
 	if (o->icmp.total) {
 		/* The peer's host or a router said why: it went away. */
 		doctor_icmp_cause(f, &o->icmp, !p->initiates);
+		moved_to_unroutable(r, f, p->peer, &o->icmp);
 		return true;
 	}
 	if (!o->counted) {
@@ -455,8 +575,6 @@ static bool judge_pings(struct doctor_report *r, const struct peer_observation *
 											 : "unknown_index_delta",
 				      (double)o->drops[i].count);
 	if (unanswered_cause(r, f, o, &s))
-		return true;
-	if (earlier_disallowed_cause(f, p->peer, o->dev))
 		return true;
 	if (doctor_response_pending_cause(f, &s))
 		return true;
