@@ -356,20 +356,28 @@ server_kernel_pmtu() {
 	ip -n "$LAB_SERVER" route get "$(lab_ep_host "$(lab_server_endpoint)")" 2>/dev/null |
 		sed -nE 's/.* mtu ([0-9]+).*/\1/p' | head -n 1
 }
-sc_forged_off_path() {
-	local kernel after ok
-	lab_reset wifi || return 1
+# forged_leaves_roamd_whole NAME PORT — a forged "fragmentation needed"
+# (MTU 552, quoting bytes roamd never sent) naming the server's socket on
+# PORT; the server's kernel must have taken it, and full-size pings from the
+# server through the tunnel must still pass, roamd's path MTU unchanged.
+forged_leaves_roamd_whole() {
+	local kernel after ok save=$LAB_PORT
+	LAB_PORT=$2
 	forge 552 "04000000112233440500000000000000"
+	LAB_PORT=$save
 	kernel=$(server_kernel_pmtu)
 	[ "${kernel:-0}" = 552 ] || { echo "precondition: the kernel did not take the forgery (its path MTU: '${kernel}')"; return 1; }
 	# 1372 + 28 = 1400 inner bytes, with DF: 1460 outer, above 552.
 	ok=$(nsx "$LAB_SERVER" ping -n -M do -s 1372 -c 5 -i 0.2 -W 2 "$LAB_TUN_PH4" 2>/dev/null |
 		sed -nE 's/.* ([0-9]+) received.*/\1/p')
 	after=$(server_path_mtu)
-	echo "  figures: scenario=pmtu_forged_off_path impl=$PAIR kernel_pmtu=$kernel pings_1400_answered=${ok:-0}/5 path_mtu=\"$after\"" >&"$RT_OUT"
+	echo "  figures: scenario=pmtu_forged_$1 impl=$PAIR kernel_pmtu=$kernel pings_1400_answered=${ok:-0}/5 path_mtu=\"$after\"" >&"$RT_OUT"
 	ip -n "$LAB_SERVER" route flush cache
 	[ "$after" = "interface None" ] || { echo "roamd fitted to the forged value: path MTU '$after'"; return 1; }
 	[ "${ok:-0}" -ge 4 ] || { echo "full-size pings through the tunnel: ${ok:-0} of 5 answered"; return 1; }
+}
+sc_forged_off_path() {
+	lab_reset wifi && forged_leaves_roamd_whole off_path "$LAB_PORT"
 }
 
 # The same forgery naming another UDP socket of the server's host (a
@@ -381,27 +389,17 @@ sc_forged_off_path() {
 # shrank roamd to 552 this way with one packet; in this lab the roamd before
 # that check passed too, so this case guards the outcome, not the cause.)
 sc_forged_other_socket() {
-	local kernel after ok holder
+	local holder ret
 	lab_reset wifi || return 1
 	nsx "$LAB_SERVER" "$RT_PY" -c 'import socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((sys.argv[1], 5353)); time.sleep(10)' "$LAB_SRV4" &
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((sys.argv[1], 5353)); time.sleep(15)' "$LAB_SRV4" &
 	holder=$!
 	wait_until 3 eval "nsx \"$LAB_SERVER\" ss -uln | grep -q ':5353 '" || { kill "$holder"; echo "no listener on 5353"; return 1; }
-	local save=$LAB_PORT
-	LAB_PORT=5353
-	forge 552 "04000000112233440500000000000000"
-	LAB_PORT=$save
-	kernel=$(server_kernel_pmtu)
+	forged_leaves_roamd_whole other_socket 5353
+	ret=$?
 	kill "$holder" 2>/dev/null
 	wait "$holder" 2>/dev/null
-	[ "${kernel:-0}" = 552 ] || { echo "precondition: the kernel did not take the forgery (its path MTU: '${kernel}')"; return 1; }
-	ok=$(nsx "$LAB_SERVER" ping -n -M do -s 1372 -c 5 -i 0.2 -W 2 "$LAB_TUN_PH4" 2>/dev/null |
-		sed -nE 's/.* ([0-9]+) received.*/\1/p')
-	after=$(server_path_mtu)
-	echo "  figures: scenario=pmtu_forged_other_socket impl=$PAIR kernel_pmtu=$kernel pings_1400_answered=${ok:-0}/5 path_mtu=\"$after\"" >&"$RT_OUT"
-	ip -n "$LAB_SERVER" route flush cache
-	[ "$after" = "interface None" ] || { echo "roamd fitted to the forged value: path MTU '$after'"; return 1; }
-	[ "${ok:-0}" -ge 4 ] || { echo "full-size pings through the tunnel: ${ok:-0} of 5 answered"; return 1; }
+	return "$ret"
 }
 
 # The same over IPv6 outer: an ICMPv6 "packet too big" quoting a real data
