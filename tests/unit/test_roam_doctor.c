@@ -1289,6 +1289,13 @@ static void test_daemon_stuck(void)
 	d.holder_state = 'S';
 	CHECK(judge_daemon(&r, &d) && !strcmp(last(&r)->cause, "daemon_stuck") && says(last(&r), "restart it") &&
 	      !says_quietly(last(&r), "kill -CONT"));
+	/* It answers, but its interface is not here (renamed, or another
+	 * namespace's socket): a cause id, and no plain "restart it". */
+	struct uapi_device dev = { .listen_port = 51820 };
+	d = (struct daemon_observation){ .dev = &dev, .link_error = -ENODEV,
+					 .socket_path = "/var/run/wireguard/wg0.sock" };
+	CHECK(judge_daemon(&r, &d) && last(&r)->cause && !strcmp(last(&r)->cause, "interface_missing") &&
+	      says(last(&r), "ip link set NAME name wg0") && says(last(&r), "ip netns exec NS roam doctor wg0"));
 	doctor_report_free(&r);
 }
 

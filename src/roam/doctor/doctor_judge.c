@@ -65,9 +65,17 @@ static void daemon_finding(struct doctor_report *r, struct doctor_finding *f, co
 		doctor_evidence(f, " (pid %d)", r->pid);
 	doctor_evidence(f, " answers on %s", o->socket_path);
 	if (o->link_error) {
+		/* The socket's directory is shared by every network namespace,
+		 * and a renamed interface keeps its daemon: restarting would
+		 * clash with the old one, which still holds the addresses. */
 		f->status = DOCTOR_FAIL;
-		doctor_evidence(f, ", but the interface cannot be read: %s", strerror(-o->link_error));
-		doctor_decision(f, "The daemon lost its interface: restart it.");
+		f->cause = "interface_missing";
+		doctor_evidence(f, ", but there is no interface %s in this network namespace (%s)", r->ifname,
+				strerror(-o->link_error));
+		doctor_decision(f, "If it was renamed (ip link: a tun device holding this tunnel's addresses), rename it "
+				   "back: ip link set NAME name %s. If the daemon runs in another network namespace, run "
+				   "doctor there (ip netns exec NS roam doctor %s). Only if the interface is gone: "
+				   "roam down %s; roam up %s.", r->ifname, r->ifname, r->ifname, r->ifname);
 		return;
 	}
 	if (!(o->link_flags & IFF_UP)) {
