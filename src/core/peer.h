@@ -90,9 +90,10 @@ struct peer {
 	 * response to our initiation, or data on a session. Its initiations
 	 * prove only the other direction, and do not count. */
 	uint64_t last_heard_back_mono;
-	/* A response or data packet of ours authenticated since the peer was
-	 * configured (or roamd started): until then no initiation may move
-	 * the endpoint (receive.c, finish_initiation). */
+	/* A handshake response or data packet from the peer authenticated
+	 * since it was configured (or roamd started): until then no
+	 * initiation of its may move the endpoint (receive.c,
+	 * finish_initiation). */
 	bool session_proven;
 	/* Happy eyeballs: the initiation just sent, to be sent once more to
 	 * race_to (a candidate of the other family) if no answer comes within

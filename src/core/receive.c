@@ -158,8 +158,9 @@ static void finish_initiation(struct device *dev, struct peer *peer, const struc
 			      uint64_t now, struct noise_response_making *later)
 {
 	/* An initiation is no answer to what we sent: the clocks that wait
-	 * for one (TIMER_NEW_HANDSHAKE, unanswered_since) keep running. */
-	/* Until the peer has proven a session with us since we learnt it
+	 * for one (TIMER_NEW_HANDSHAKE, unanswered_since) keep running.
+	 *
+	 * Until the peer has proven a session with us since we learnt it
 	 * (after a restart, all timestamps are forgotten), an initiation may
 	 * be a capture, replayed: each older one beats the one replayed
 	 * before it. It is answered where it came from, but the endpoint
