@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "device.h"
 #include "handshake_queue.h"
 #include "handshake_worker.h"
@@ -211,10 +212,6 @@ struct daemon {
 	int exit_code;
 };
 
-/* clock.c: monotonic nanoseconds, the engine's `now` */
-uint64_t now_ns(void);
-/* Nanoseconds since the Unix epoch (CLOCK_REALTIME), for dates only. */
-uint64_t wall_ns(void);
 
 /* main.c: an environment switch is on when set to anything but "" or "0". */
 bool env_on(const char *name);

@@ -524,42 +524,58 @@ void netwatch_parse(struct netwatch *nw, const void *buf, size_t n, uint64_t now
 
 /* ---- sticky sources ------------------------------------------------------ */
 
-/* A query for the route from ep's sticky source to it (0 if it has none we
- * can ask about). */
-static size_t put_route_query(uint8_t *buf, uint32_t seq, const struct endpoint *ep, uint32_t fwmark)
+/* The address a datagram to ep goes to, as the kernel routes it: an
+ * IPv4-mapped IPv6 endpoint is sent over IPv4. false for no address. */
+static bool route_destination(const struct endpoint *ep, const void **dst, int *family, size_t *alen)
 {
-	const void *dst, *src;
-	int family;
-	size_t alen;
-	if (ep->src_family == AF_INET && ep->addr.sa.sa_family == AF_INET) {
-		dst = &ep->addr.in4.sin_addr;
-		src = &ep->src.v4;
-		family = AF_INET, alen = 4;
-	} else if (ep->src_family == AF_INET && ep->addr.sa.sa_family == AF_INET6 &&
-		   IN6_IS_ADDR_V4MAPPED(&ep->addr.in6.sin6_addr)) {
-		dst = &ep->addr.in6.sin6_addr.s6_addr[12];	/* sent over IPv4 */
-		src = &ep->src.v4;
-		family = AF_INET, alen = 4;
-	} else if (ep->src_family == AF_INET6 && ep->addr.sa.sa_family == AF_INET6) {
-		dst = &ep->addr.in6.sin6_addr;
-		src = &ep->src.v6;
-		family = AF_INET6, alen = 16;
+	if (ep->addr.sa.sa_family == AF_INET) {
+		*dst = &ep->addr.in4.sin_addr, *family = AF_INET, *alen = 4;
+	} else if (ep->addr.sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&ep->addr.in6.sin6_addr)) {
+		*dst = &ep->addr.in6.sin6_addr.s6_addr[12], *family = AF_INET, *alen = 4;
+	} else if (ep->addr.sa.sa_family == AF_INET6) {
+		*dst = &ep->addr.in6.sin6_addr, *family = AF_INET6, *alen = 16;
 	} else {
-		return 0;
+		return false;
 	}
+	return true;
+}
+
+/* RTM_GETROUTE for the route to ep (with fwmark); NULL for no address. */
+static struct nlmsghdr *put_route_request(uint8_t *buf, uint32_t seq, const struct endpoint *ep, uint32_t fwmark,
+					  int *family, size_t *alen)
+{
+	const void *dst;
+	if (!route_destination(ep, &dst, family, alen))
+		return NULL;
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_GETROUTE;
 	nlh->nlmsg_flags = NLM_F_REQUEST;
 	nlh->nlmsg_seq = seq;
 	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = (uint8_t)family;
-	rtm->rtm_dst_len = rtm->rtm_src_len = (uint8_t)(alen * 8);
-	mnl_attr_put(nlh, RTA_DST, alen, dst);
-	/* With the source, source-based policy routing answers as it will
-	 * for our packet, and IPv4 refuses a source that is no longer ours. */
-	mnl_attr_put(nlh, RTA_SRC, alen, src);
+	rtm->rtm_family = (uint8_t)*family;
+	rtm->rtm_dst_len = (uint8_t)(*alen * 8);
+	mnl_attr_put(nlh, RTA_DST, *alen, dst);
 	if (fwmark)
 		mnl_attr_put_u32(nlh, RTA_MARK, fwmark);
+	return nlh;
+}
+
+/* A query for the route from ep's sticky source to it (0 if it has none we
+ * can ask about). */
+static size_t put_route_query(uint8_t *buf, uint32_t seq, const struct endpoint *ep, uint32_t fwmark)
+{
+	int family;
+	size_t alen;
+	if (ep->src_family != AF_INET && ep->src_family != AF_INET6)
+		return 0;
+	struct nlmsghdr *nlh = put_route_request(buf, seq, ep, fwmark, &family, &alen);
+	if (!nlh || family != ep->src_family)
+		return 0;
+	struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	rtm->rtm_src_len = (uint8_t)(alen * 8);
+	/* With the source, source-based policy routing answers as it will
+	 * for our packet, and IPv4 refuses a source that is no longer ours. */
+	mnl_attr_put(nlh, RTA_SRC, alen, family == AF_INET ? (const void *)&ep->src.v4 : (const void *)&ep->src.v6);
 	/* A link-local peer is reachable only through its own link. */
 	if (family == AF_INET6 && ep->addr.in6.sin6_scope_id)
 		mnl_attr_put_u32(nlh, RTA_OIF, ep->addr.in6.sin6_scope_id);
@@ -651,30 +667,13 @@ void netwatch_check_sources(struct netwatch *nw, const struct endpoint *eps, boo
 bool netwatch_route_mtu_is_learnt(struct netwatch *nw, const struct endpoint *to, uint32_t fwmark)
 {
 	uint8_t req[NW_QUERY_MSG];
-	const void *dst;
 	int family;
 	size_t alen;
 	if (!nw || !nw->query)
 		return false;
-	if (to->addr.sa.sa_family == AF_INET) {
-		dst = &to->addr.in4.sin_addr, family = AF_INET, alen = 4;
-	} else if (to->addr.sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&to->addr.in6.sin6_addr)) {
-		dst = &to->addr.in6.sin6_addr.s6_addr[12], family = AF_INET, alen = 4;
-	} else if (to->addr.sa.sa_family == AF_INET6) {
-		dst = &to->addr.in6.sin6_addr, family = AF_INET6, alen = 16;
-	} else {
+	struct nlmsghdr *nlh = put_route_request(req, ++nw->query_seq, to, fwmark, &family, &alen);
+	if (!nlh)
 		return false;
-	}
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
-	nlh->nlmsg_type = RTM_GETROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST;
-	nlh->nlmsg_seq = ++nw->query_seq;
-	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = (uint8_t)family;
-	rtm->rtm_dst_len = (uint8_t)(alen * 8);
-	mnl_attr_put(nlh, RTA_DST, alen, dst);
-	if (fwmark)
-		mnl_attr_put_u32(nlh, RTA_MARK, fwmark);
 	if (mnl_socket_sendto(nw->query, req, nlh->nlmsg_len) < 0)
 		return false;
 	for (;;) {

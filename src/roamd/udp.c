@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "messages.h"
 #include "udp.h"
@@ -581,12 +582,6 @@ bool udp_limit_unchecked(const struct udp_pair *pair, const struct endpoint *to,
 	return false;
 }
 
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 int udp_send_fragmentable(const struct udp_pair *pair, const struct endpoint *to, const uint8_t *data, size_t len,
 			  unsigned path_mtu)
@@ -645,7 +640,7 @@ int udp_send_df(const struct udp_pair *pair, const struct endpoint *to, const ui
 		if (fd < 0)
 			return family == AF_UNSPEC ? -EDESTADDRREQ : -EAFNOSUPPORT;
 		int err = send_one(pair, fd, &msg);
-		if (err == EMSGSIZE && udp_limit_unchecked(pair, to, monotonic_ns())) {
+		if (err == EMSGSIZE && udp_limit_unchecked(pair, to, now_ns())) {
 			/* What we fitted it to is checked; the kernel's
 			 * smaller value may be a forger's. */
 			err = send_past_cached_limit(pair, fd, family, &msg);
